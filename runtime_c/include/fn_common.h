@@ -1,0 +1,20 @@
+/* firmnet runtime: types shared by every kernel.
+ *
+ * Kernels trust their arguments: the Python compiler checks every constraint
+ * written in a kernel's header before it emits a call, so kernels validate only
+ * cheap invariants once, before their hot loop, and return FN_ERR_ARG if violated. */
+#ifndef FN_COMMON_H
+#define FN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    FN_OK = 0,
+    FN_ERR_ARG = 1
+} fn_status;
+
+/* Highest tensor rank the layout kernels (transpose, pad, broadcast) accept. */
+#define FN_MAX_DIMS 6
+
+#endif

@@ -1,0 +1,31 @@
+/* firmnet runtime: float32 2-D max and average pooling (NHWC). */
+#ifndef FN_POOL_F32_H
+#define FN_POOL_F32_H
+
+#include "fn_common.h"
+
+typedef struct {
+    int32_t batch, in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    /* Explicit padding. Windows that reach past in_h + pad_bottom (ceil mode)
+     * are cut there; for average pooling with count_include_pad the divisor is
+     * the window size after that cut (onnxruntime's rule). */
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t count_include_pad;   /* average pooling only: 1 = divide by padded window size */
+    float act_min, act_max;      /* fused activation clamp */
+} fn_pool2d_f32_params;
+
+/* Max over the window's in-bounds elements (padding never wins).
+ *   input [batch, in_h, in_w, channels], output [batch, out_h, out_w, channels]
+ * Constraint: every window holds at least one in-bounds element. */
+fn_status fn_maxpool2d_f32(const fn_pool2d_f32_params *p, const float *input, float *output);
+
+/* Mean over the window: sum of in-bounds elements divided by their count, or
+ * by the padded window size if count_include_pad. dilation must be 1.
+ * Summation order: ky, kx ascending. Same constraints as max pooling. */
+fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, float *output);
+
+#endif
