@@ -269,8 +269,9 @@ def format_plan(buffers: Sequence[Buffer], plan: Plan, width: int = 64) -> str:
     arena = max(plan.arena_size, 1)
     for b in rows:
         off = plan.offsets[b.name]
-        lo = off * width // arena
-        hi = max(lo + 1, -(-(off + b.size) * width // arena))  # at least one '#'
+        # Round both ends the same way so neighbours in memory meet, not overlap.
+        lo = min(width - 1, (off * width + arena // 2) // arena)
+        hi = max(lo + 1, ((off + b.size) * width + arena // 2) // arena)  # >= one '#'
         bar = "." * lo + "#" * (hi - lo) + "." * max(0, width - hi)
         lines.append(f"{b.name:<{name_w}} {off:>8} {b.size:>8} "
                      f"{f'{b.first}..{b.last}':>9}  |{bar[:width]}|")
