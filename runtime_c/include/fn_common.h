@@ -14,6 +14,10 @@ typedef enum {
     FN_ERR_ARG = 1
 } fn_status;
 
+/* IEEE-754 infinity as a constant expression, without <math.h>: used for
+ * 'no clamp' activation bounds in generated parameter tables. */
+#define FN_INFINITY ((float)(1e300 * 1e300))
+
 /* Highest tensor rank the layout kernels (transpose, pad, broadcast) accept. */
 #define FN_MAX_DIMS 6
 

@@ -1,0 +1,25 @@
+"""The IR op table: one module per op, listed explicitly.
+
+Every op module provides:
+    Attrs                                  frozen dataclass of the op's attributes
+    infer(attrs, in_types) -> [TensorType] output types; raises FirmnetError on bad shapes
+    reference(attrs, *arrays) -> [ndarray] the numpy oracle (same arithmetic as the C kernel)
+    lower(node, graph) -> KernelCall|Alias the runtime_c call that computes it
+    macs(attrs, in_types, out_types) -> int multiply-accumulates, for the report
+To add an op: copy ops/softmax.py (the smallest complete example), then add it here.
+"""
+from . import batchnorm, binary, concat, conv2d, dense, pad, pool2d, reshape, softmax, transpose, unary
+
+OPS = {
+    "batchnorm": batchnorm,
+    "binary": binary,
+    "concat": concat,
+    "conv2d": conv2d,
+    "dense": dense,
+    "pad": pad,
+    "pool2d": pool2d,
+    "reshape": reshape,
+    "softmax": softmax,
+    "transpose": transpose,
+    "unary": unary,
+}

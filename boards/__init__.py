@@ -1,0 +1,1 @@
+"""Board descriptions, shipped as package data (see python/firmnet/boards.py)."""

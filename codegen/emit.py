@@ -1,0 +1,160 @@
+"""Turns a lowered, planned graph into C source text.
+
+Everything is decided here (names, pointer expressions, literals); the templates
+in templates/ only lay the files out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+import numpy as np
+
+from ..ir import DTYPES, Graph
+from ..lowering import Alias, CArray, KernelCall, TensorList
+from ..resources import templates_dir
+from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal
+
+# Kernels whose code spans more than their own file.
+EXTRA_SOURCES = {"fn_unary_f32": ("fn_math_f32.c",), "fn_softmax_f32": ("fn_math_f32.c",)}
+
+
+@dataclass(frozen=True)
+class Port:
+    param: str        # C parameter name
+    ctype: str
+    tensor: str       # tensor name in the model
+    shape: tuple
+    size: int
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return int_literal(v)
+    if isinstance(v, float):
+        return float_literal(v)
+    if isinstance(v, tuple):
+        return "{" + ", ".join(_value(x) for x in v) + "}"
+    raise TypeError(f"cannot emit parameter value {v!r}")
+
+
+class _Names:
+    """Unique C identifiers, deterministic for a given model."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.used = set()
+
+    def make(self, hint):
+        base = f"{self.prefix}_{c_identifier(hint)}"
+        name, k = base, 1
+        while name in self.used:
+            k += 1
+            name = f"{base}_{k}"
+        self.used.add(name)
+        return name
+
+
+def sources_for(calls) -> list[str]:
+    files = set()
+    for call in calls:
+        files.add(f"{call.function}.c")
+        files.update(EXTRA_SOURCES.get(call.function, ()))
+    return sorted(files)
+
+
+def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dict[str, str]:
+    """Returns {file name: text} for <name>.h, <name>.c, <name>_weights.h and CMakeLists.txt."""
+    prefix = c_identifier(name).lower()
+    names = _Names(prefix)
+
+    def ports(tensors, stem):
+        single = len(tensors) == 1
+        result = []
+        for t in tensors:
+            tt = graph.types[t]
+            param = stem if single else f"{stem}_{c_identifier(t)}"
+            result.append(Port(param, C_TYPES[tt.dtype], t, tt.shape, tt.size))
+        return result
+
+    inputs, outputs = ports(graph.inputs, "input"), ports(graph.outputs, "output")
+    port_param = {p.tensor: p.param for p in inputs + outputs}
+
+    weights = {}   # constant tensor → (C name, ctype, literal, count)
+
+    def pointer(tensor):
+        s = memory.storage[tensor]
+        ctype = C_TYPES[graph.types[tensor].dtype]
+        if s.kind in ("input", "output"):
+            return port_param[s.key]
+        if s.kind == "const":
+            if tensor not in weights:
+                arr = graph.constants[tensor]
+                weights[tensor] = (names.make(f"w_{tensor}"), ctype, array_literal(arr), arr.size)
+            return weights[tensor][0]
+        return f"({ctype} *)(void *)({prefix}_arena.bytes + {memory.offset(tensor)})"
+
+    params, arrays, steps = [], [], []
+    for index, node in enumerate(graph.nodes):
+        call = lowered[node.name]
+        out = node.outputs[0]
+        step = {"index": index, "node": node.name, "op": node.op, "lines": [], "kind": "alias",
+                "trace": (pointer(out), graph.types[out].nbytes)}
+        if isinstance(call, Alias):
+            if node.name in memory.copies:
+                step["kind"] = "copy"
+                step["lines"] = [f"memcpy({pointer(out)}, {pointer(node.inputs[0])}, "
+                                 f"{graph.types[out].nbytes});"]
+            steps.append(step)
+            continue
+        pname = names.make(f"p{index}")
+        fields = []
+        for field, value in call.params:
+            if isinstance(value, CArray):
+                aname = f"{pname}_{field}"
+                arrays.append({"name": aname, "ctype": value.ctype,
+                               "values": ", ".join(int_literal(v, value.ctype) for v in value.values)})
+                fields.append((field, aname))
+            else:
+                fields.append((field, _value(value)))
+        params.append({"type": call.params_type, "name": pname, "fields": fields})
+        args, prelude = [f"&{pname}"], []
+        for arg in call.args:
+            if arg is None:
+                args.append("NULL")
+            elif isinstance(arg, TensorList):
+                lname = f"list{index}"
+                prelude.append(f"const void *const {lname}[] = {{{', '.join(pointer(t) for t in arg.names)}}};")
+                args.append(lname)
+            else:
+                args.append(pointer(arg))
+        if call.scratch_bytes:
+            args.append(f"({prefix}_arena.bytes + {memory.plan.offsets[memory.scratch[node.name]]})")
+        step.update(kind="call", function=call.function, description=call.description, prelude=prelude,
+                    call=f"{call.function}({', '.join(args)})")
+        steps.append(step)
+
+    calls = [c for c in lowered.values() if isinstance(c, KernelCall)]
+    context = {
+        "provenance": provenance, "prefix": prefix, "PREFIX": prefix.upper(),
+        "arena_size": memory.arena_size, "arena_decl": max(memory.arena_size, 1),
+        "inputs": inputs, "outputs": outputs,
+        "weights": [{"name": n, "ctype": ct, "literal": lit, "count": c} for n, ct, lit, c in weights.values()],
+        "params": params, "arrays": arrays, "steps": steps,
+        "headers": sorted({c.header for c in calls}),
+        "runtime_sources": sources_for(calls),
+    }
+    env = _environment()
+    return {
+        f"{prefix}.h": env.get_template("model.h.j2").render(context),
+        f"{prefix}.c": env.get_template("model.c.j2").render(context),
+        f"{prefix}_weights.h": env.get_template("weights.h.j2").render(context),
+        "CMakeLists.txt": env.get_template("CMakeLists.txt.j2").render(context),
+    }

@@ -1,0 +1,132 @@
+"""The `firmnet` command.
+
+Errors the user can act on (FirmnetError) print one line and exit with code 2;
+a verification mismatch exits with 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .ir import FirmnetError
+
+
+def _input_shapes(specs) -> dict:
+    shapes = {}
+    for spec in specs or ():
+        name, sep, dims = spec.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shapes[name] = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            raise FirmnetError(f"--input-shape '{spec}' is not NAME=D1,D2,... (for example input=1,3,32,32)") from None
+    return shapes
+
+
+def _load_compiled(out_dir: Path):
+    """Recompile from the model recorded in OUT/firmnet.json, so verify/report see the same graph."""
+    meta_path = out_dir / "firmnet.json"
+    if not meta_path.is_file():
+        raise FirmnetError(f"{out_dir} is not a firmnet output folder (no firmnet.json): run firmnet compile first")
+    meta = json.loads(meta_path.read_text())
+    from .compiler import compile
+    shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
+    return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes)
+
+
+def _read_inputs(path, graph):
+    if path is None:
+        rng = np.random.default_rng(0)
+        return [rng.standard_normal(graph.types[n].shape).astype(graph.types[n].dtype) for n in graph.inputs]
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise FirmnetError(f"cannot read inputs from {path}: {exc}") from None
+    missing = [n for n in graph.inputs if n not in data.files]
+    if missing and len(data.files) == len(graph.inputs):
+        return [data[k] for k in data.files]
+    if missing:
+        raise FirmnetError(f"{path} lacks input(s) {', '.join(missing)} (it has {', '.join(data.files)})")
+    return [data[n] for n in graph.inputs]
+
+
+def cmd_compile(args) -> int:
+    from .compiler import compile
+    shapes = _input_shapes(args.input_shape)
+    cm = compile(args.model, args.output, board=args.board, name=args.name, input_shapes=shapes or None)
+    meta = {"model": str(Path(args.model).resolve()), "board": args.board, "name": args.name,
+            "input_shapes": {k: list(v) for k, v in shapes.items()}}
+    (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    r = cm.report
+    print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
+          f"weights {r['weights_bytes']:,} B, arena {r['arena_bytes']:,} B (lower bound {r['lower_bound_bytes']:,} B)")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .verify import verify
+    cm = _load_compiled(Path(args.output))
+    result = verify(cm, _read_inputs(args.inputs, cm.graph))
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_report(args) -> int:
+    from .report import format_report
+    path = Path(args.output) / "report.json"
+    if not path.is_file():
+        raise FirmnetError(f"{args.output} has no report.json: run firmnet compile first")
+    report = json.loads(path.read_text())
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def cmd_boards(args) -> int:
+    from .boards import list_boards
+    for b in list_boards():
+        flash = f"{b.flash_bytes:,}" if b.flash_bytes else "-"
+        ram = f"{b.ram_bytes:,}" if b.ram_bytes else "-"
+        print(f"{b.name:20} cpu={b.cpu:12} flash={flash:>12} ram={ram:>12}  {b.description}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="firmnet", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compile", help="compile a model into C sources")
+    c.add_argument("model")
+    c.add_argument("-o", "--output", required=True, help="output folder")
+    c.add_argument("--board", default="host")
+    c.add_argument("--name", default="model", help="C prefix of the generated API (default: model)")
+    c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
+                   help="static shape for an input with dynamic dimensions (repeatable)")
+    c.set_defaults(func=cmd_compile)
+    v = sub.add_parser("verify", help="build on the host and compare the C with the numpy reference")
+    v.add_argument("output")
+    v.add_argument("--inputs", help=".npz with one array per model input (default: seeded random inputs)")
+    v.set_defaults(func=cmd_verify)
+    r = sub.add_parser("report", help="per-layer table and memory plan")
+    r.add_argument("output")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_report)
+    b = sub.add_parser("boards", help="list known boards")
+    b.set_defaults(func=cmd_boards)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FirmnetError as exc:
+        print(f"firmnet: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

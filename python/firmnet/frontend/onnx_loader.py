@@ -1,0 +1,212 @@
+"""Read an ONNX file into the IR.
+
+Steps: parse and validate the file; pin input shapes (refusing dynamic ones
+unless the user gives them); run ONNX shape inference; fold every node whose
+inputs are known constants or static shapes with ONNX's own reference evaluator
+(this removes exporter shape arithmetic such as Shape→Gather→Concat→Reshape);
+convert the remaining nodes with frontend/onnx_ops.py.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
+from .builder import GraphBuilder
+from .onnx_ops import CONVERTERS, FOLD_ONLY
+
+MIN_OPSET, MAX_OPSET = 11, 21
+
+
+def _read(source) -> onnx.ModelProto:
+    if isinstance(source, onnx.ModelProto):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise FirmnetError(f"{path}: no such file")
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf raises several unrelated types on garbage
+        raise FirmnetError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc}); "
+                           "check that the file is a complete .onnx export") from None
+    if not model.graph.node and not model.graph.output:
+        raise FirmnetError(f"{path}: not a readable ONNX model (it holds no graph)")
+    return model
+
+
+def _opset(model) -> int:
+    versions = {o.domain: o.version for o in model.opset_import}
+    version = versions.get("", versions.get("ai.onnx"))
+    if version is None:
+        raise UnsupportedError("the model imports no default ONNX opset")
+    if not MIN_OPSET <= version <= MAX_OPSET:
+        raise UnsupportedError(f"opset {version} is not supported (supported: {MIN_OPSET}..{MAX_OPSET}); "
+                               "re-export the model, or convert it with onnx.version_converter")
+    return version
+
+
+def _dtype_name(elem_type: int) -> str:
+    return str(helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+def _pin_inputs(model, input_shapes) -> dict[str, TensorType]:
+    """Static types of the graph inputs; dynamic dimensions need --input-shape."""
+    input_shapes = dict(input_shapes or {})
+    initializers = {t.name for t in model.graph.initializer}
+    types = {}
+    for vi in model.graph.input:
+        if vi.name in initializers:
+            continue
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise UnsupportedError(f"graph input '{vi.name}' is not a tensor")
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+        if vi.name in input_shapes:
+            shape = tuple(int(d) for d in input_shapes.pop(vi.name))
+            if len(shape) != len(dims) or any(isinstance(d, int) and d != s for d, s in zip(dims, shape)):
+                raise FirmnetError(f"--input-shape {vi.name}={','.join(map(str, shape))} does not fit the "
+                                   f"model's input shape [{','.join(map(str, dims))}]")
+        elif not tt.HasField("shape") or any(not isinstance(d, int) or d <= 0 for d in dims):
+            shown = ",".join(map(str, dims)) if tt.HasField("shape") else "unknown rank"
+            raise FirmnetError(f"graph input '{vi.name}' has a dynamic shape [{shown}]; firmnet plans memory "
+                               f"statically: give it with --input-shape {vi.name}=1,... "
+                               f"(Python: input_shapes={{'{vi.name}': (1, ...)}})")
+        else:
+            shape = tuple(dims)
+        dtype = _dtype_name(tt.elem_type)
+        types[vi.name] = TensorType(shape, dtype)
+        del tt.shape.dim[:]
+        for d in shape:
+            tt.shape.dim.add().dim_value = d
+    if input_shapes:
+        raise FirmnetError(f"--input-shape names unknown inputs: {', '.join(input_shapes)} "
+                           f"(inputs: {', '.join(types)})")
+    return types
+
+
+def _check_references(model) -> None:
+    known = {vi.name for vi in model.graph.input} | {t.name for t in model.graph.initializer} | {""}
+    for i, node in enumerate(model.graph.node):
+        for name in node.input:
+            if name not in known:
+                raise FirmnetError(
+                    f"node '{node.name or i}' ({node.op_type}) reads '{name}', which is not a graph input, an "
+                    "initializer or an earlier node's output: the model's initializers are missing or its nodes "
+                    "are out of order (if it was saved with external data, keep the data file beside it)")
+        known.update(node.output)
+    for out in model.graph.output:
+        if out.name not in known:
+            raise FirmnetError(f"graph output '{out.name}' is never produced")
+
+
+def _evaluate(node, opset, values: dict) -> list[np.ndarray]:
+    """Run one node with ONNX's reference evaluator on constant inputs."""
+    from onnx.reference import ReferenceEvaluator
+    names = [i for i in node.input if i]
+    inputs = [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(values[i].dtype), values[i].shape)
+              for i in names]
+    outputs = [helper.make_empty_tensor_value_info(o) for o in node.output if o]
+    graph = helper.make_graph([node], "fold", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    results = ReferenceEvaluator(model).run(None, {i: values[i] for i in names})
+    return [np.asarray(r) for r in results]
+
+
+def _attributes(node) -> dict:
+    attrs = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, list):
+            v = [x.decode() if isinstance(x, bytes) else x for x in v]
+        attrs[a.name] = v
+    return attrs
+
+
+def _node_label(node, index) -> str:
+    return f"node '{node.name or f'#{index}'}' ({node.op_type})"
+
+
+def load_onnx(source, input_shapes=None) -> Graph:
+    model = _read(source)
+    opset = _opset(model)
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            raise UnsupportedError(f"node '{node.name}' ({node.domain}.{node.op_type}) uses a custom operator "
+                                   "domain, which is not supported")
+    _check_references(model)
+    input_types = _pin_inputs(model, input_shapes)
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        raise FirmnetError(f"ONNX shape inference rejected the model: {exc}") from None
+
+    b = GraphBuilder(model.graph.name or "model")
+    b.opset = opset
+    for name, t in input_types.items():
+        b.add_input(name, t)
+    for init in model.graph.initializer:
+        if init.name not in input_types:
+            b.const(numpy_helper.to_array(init), init.name)
+
+    for index, node in enumerate(model.graph.node):
+        label = _node_label(node, index)
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            raise UnsupportedError(f"{label}: control flow with subgraphs is not supported")
+        inputs = list(node.input)
+        foldable = all(not i or i in b.constants for i in inputs)
+        if node.op_type == "Shape" and inputs[0] in b.types:
+            foldable = True   # every shape is static once the inputs are pinned
+        if foldable and node.op_type not in ("Dropout",):
+            values = dict(b.constants)
+            if node.op_type == "Shape" and inputs[0] not in values:
+                values[inputs[0]] = np.zeros(b.types[inputs[0]].shape, b.types[inputs[0]].dtype)
+            try:
+                results = _evaluate(node, opset, values)
+            except Exception as exc:
+                raise FirmnetError(f"{label}: folding it to a constant failed: {exc}") from None
+            for out, value in zip([o for o in node.output if o], results):
+                b.const(value, out)
+            continue
+        if node.op_type in FOLD_ONLY:
+            dynamic = [i for i in inputs if i and i not in b.constants]
+            raise UnsupportedError(f"{label}: {node.op_type} is supported only where it folds to a constant, but "
+                                   f"its input '{dynamic[0]}' is computed at run time")
+        convert = CONVERTERS.get(node.op_type)
+        if convert is None:
+            raise UnsupportedError(f"{label}: operator {node.op_type} is not supported; supported operators: "
+                                   f"{', '.join(sorted(CONVERTERS))} (and {', '.join(FOLD_ONLY)} where they fold "
+                                   "to constants)")
+        attrs = _attributes(node)
+        try:
+            inspect.signature(convert).bind(b, node, *inputs, **attrs)
+        except TypeError as exc:
+            raise UnsupportedError(f"{label}: unsupported attributes or inputs ({exc}); the attributes firmnet "
+                                   f"handles are: {_accepted(convert)}") from None
+        for i in inputs:
+            if i and b.types[i].dtype != "float32" and i not in b.constants:
+                raise UnsupportedError(f"{label}: input '{i}' has dtype {b.types[i].dtype}; this operator "
+                                       "supports float32 tensors")
+        try:
+            convert(b, node, *inputs, **attrs)
+        except FirmnetError as exc:
+            raise type(exc)(f"{label}: {exc}") from None
+    outputs = [o.name for o in model.graph.output]
+    for o in outputs:
+        if o in b.constants:
+            raise UnsupportedError(f"graph output '{o}' is a constant (it does not depend on the inputs); "
+                                   "firmnet compiles only computed outputs")
+    return b.build(outputs)
+
+
+def _accepted(convert) -> str:
+    params = inspect.signature(convert).parameters.values()
+    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    return ", ".join(names) or "none"

@@ -1,0 +1,74 @@
+"""Host harness: build the generated C with cffi and run it on numpy arrays.
+
+The runtime kernels are compiled once per content (cbuild cache); each model adds
+only its own translation unit. A trace build (-DFIRMNET_TRACE) reports every
+step's output tensor, which is how `firmnet verify` finds the first node that
+differs from the reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import cbuild
+from .codegen.c_literals import C_TYPES
+from .ir import DTYPES, FirmnetError
+from .reference import check_inputs
+from .resources import runtime_include_dir
+
+
+class HostModel:
+    def __init__(self, compiled, ext, trace: bool):
+        self.compiled = compiled
+        self.ext = ext
+        self.trace_enabled = trace
+        self.graph = compiled.lowered_graph
+        self.prefix = compiled.name_prefix
+        self._trace: dict[int, bytes] = {}
+        if trace:
+            @ext.ffi.def_extern(name=f"{self.prefix}_trace")
+            def _on_step(step, data, nbytes):
+                self._trace[step] = bytes(ext.ffi.buffer(data, nbytes))
+
+    def run(self, inputs) -> list[np.ndarray]:
+        """Outputs (model layout) of one inference on these inputs."""
+        return self._invoke(inputs)
+
+    def run_trace(self, inputs):
+        """(outputs, {tensor name: value}) with every step's output, as the C computed it."""
+        if not self.trace_enabled:
+            raise FirmnetError("this host build has no tracing: use build_host(trace=True)")
+        self._trace = {}
+        outputs = self._invoke(inputs)
+        values = {}
+        for step, raw in self._trace.items():
+            out = self.graph.nodes[step].outputs[0]
+            t = self.graph.types[out]
+            values[out] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()
+        return outputs, values
+
+    def _invoke(self, inputs):
+        ffi, lib = self.ext.ffi, self.ext.lib
+        arrays = check_inputs(self.graph, inputs)
+        outputs = [np.zeros(self.graph.types[o].shape, DTYPES[self.graph.types[o].dtype])
+                   for o in self.graph.outputs]
+        args = [ffi.from_buffer(f"{C_TYPES[str(a.dtype)]}[]", a) for a in arrays]
+        args += [ffi.from_buffer(f"{C_TYPES[str(o.dtype)]}[]", o) for o in outputs]
+        status = getattr(lib, f"{self.prefix}_invoke")(*args)
+        if status != 0:
+            raise FirmnetError(f"{self.prefix}_invoke returned status {status}")
+        return outputs
+
+
+def build_host(compiled, trace: bool = False) -> HostModel:
+    out = compiled.out_dir
+    prefix = compiled.name_prefix
+    header = (out / f"{prefix}.h").read_text()
+    decl = next(line for line in header.splitlines() if line.startswith(f"int {prefix}_invoke("))
+    cdef = decl + "\n"
+    if trace:
+        cdef += f'extern "Python+C" void {prefix}_trace(int32_t step, const void *data, size_t bytes);\n'
+    defines = ("FIRMNET_TRACE",) if trace else ()
+    objects = cbuild.compile_objects([out / f"{prefix}.c"], [out, runtime_include_dir()], defines=defines)
+    ext = cbuild.build_extension(cdef, f'#include "{prefix}.h"\n', [*objects, *cbuild.runtime_objects()],
+                                 [out, runtime_include_dir()])
+    return HostModel(compiled, ext, trace)

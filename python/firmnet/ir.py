@@ -1,0 +1,145 @@
+"""The intermediate representation: a small immutable graph of typed tensors.
+
+A Graph holds nodes in a valid execution order, the type of every tensor, the
+constant tensors (read-only numpy arrays) and the names of the graph's inputs and
+outputs. Passes never mutate a graph: they build a new one (`Graph.replace`).
+`verify` checks the invariants; it runs after every pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import numpy as np
+
+DTYPES: dict[str, np.dtype] = {
+    name: np.dtype(name)
+    for name in ("float32", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
+}
+
+
+class FirmnetError(Exception):
+    """An error the user can act on: printed as one message, exit code 2."""
+
+
+class UnsupportedError(FirmnetError):
+    """The model uses something firmnet does not (yet) support."""
+
+
+@dataclass(frozen=True)
+class TensorType:
+    shape: tuple[int, ...]
+    dtype: str
+
+    def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise UnsupportedError(f"dtype {self.dtype} is not supported (supported: {', '.join(DTYPES)})")
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * DTYPES[self.dtype].itemsize
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{','.join(map(str, self.shape))}]"
+
+
+def type_of(array: np.ndarray) -> TensorType:
+    return TensorType(tuple(int(d) for d in array.shape), str(array.dtype))
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str                      # a key of firmnet.ops.OPS
+    name: str                    # unique, from the model where possible
+    inputs: tuple[str, ...]      # tensor names; "" marks an absent optional input
+    outputs: tuple[str, ...]
+    attrs: Any                   # the op's frozen Attrs dataclass
+
+    def describe(self) -> str:
+        return f"node '{self.name}' ({self.op})"
+
+
+def frozen_array(array) -> np.ndarray:
+    a = np.array(array, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    nodes: tuple[Node, ...]
+    types: Mapping[str, TensorType]          # every tensor: inputs, constants, node outputs
+    constants: Mapping[str, np.ndarray] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+    def replace(self, **changes) -> "Graph":
+        return replace(self, **changes)
+
+    def producers(self) -> dict[str, Node]:
+        return {out: n for n in self.nodes for out in n.outputs}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        users: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i:
+                    users.setdefault(i, []).append(n)
+        return users
+
+    def is_constant(self, name: str) -> bool:
+        return name in self.constants
+
+    def with_nodes(self, nodes, constants=None, extra_types=None) -> "Graph":
+        """A new graph with these nodes; types and constants pruned to what is still used."""
+        constants = dict(self.constants if constants is None else constants)
+        types = dict(self.types)
+        types.update(extra_types or {})
+        used = set(self.inputs) | set(self.outputs)
+        for n in nodes:
+            used.update(i for i in n.inputs if i)
+            used.update(n.outputs)
+        return Graph(self.name, tuple(nodes), {k: v for k, v in types.items() if k in used},
+                     {k: v for k, v in constants.items() if k in used}, self.inputs, self.outputs)
+
+
+def verify(graph: Graph) -> None:
+    """Check the IR invariants; raise AssertionError-like FirmnetError on an internal bug."""
+    from .ops import OPS
+
+    def fail(msg):
+        raise FirmnetError(f"internal error, IR check failed: {msg}")
+
+    defined = set(graph.inputs) | set(graph.constants)
+    for name in defined:
+        if name not in graph.types:
+            fail(f"tensor '{name}' has no type")
+    for name, arr in graph.constants.items():
+        if type_of(arr) != graph.types[name]:
+            fail(f"constant '{name}' is {type_of(arr)} but typed {graph.types[name]}")
+    seen_nodes = set()
+    for node in graph.nodes:
+        if node.name in seen_nodes:
+            fail(f"two nodes are named '{node.name}'")
+        seen_nodes.add(node.name)
+        if node.op not in OPS:
+            fail(f"{node.describe()}: unknown op")
+        for i in node.inputs:
+            if i and i not in defined:
+                fail(f"{node.describe()} reads '{i}' before it is produced")
+        in_types = [graph.types[i] if i else None for i in node.inputs]
+        out_types = OPS[node.op].infer(node.attrs, in_types)
+        for out, t in zip(node.outputs, out_types):
+            if out in defined:
+                fail(f"tensor '{out}' is produced twice")
+            if graph.types.get(out) != t:
+                fail(f"{node.describe()}: output '{out}' typed {graph.types.get(out)}, op infers {t}")
+            defined.add(out)
+    for out in graph.outputs:
+        if out not in defined:
+            fail(f"graph output '{out}' is never produced")

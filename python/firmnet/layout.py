@@ -1,0 +1,246 @@
+"""Parameter structs of the element-wise and layout kernels, computed in one place.
+
+Each function returns a dict whose keys are exactly the field names of the C
+struct in runtime_c/include/fn_elementwise_f32.h or fn_tensor.h, with fixed-size
+arrays given in full (FN_MAX_DIMS entries, unused ones 0), so that
+`ffi.new("fn_binary_f32_params *", binary_params(...))` and the code generator fill
+the same struct. The functions also simplify the problem where that is free:
+size-1 dimensions are dropped and adjacent dimensions that stay adjacent are merged,
+which lowers the rank (the kernels accept at most FN_MAX_DIMS) and lengthens the
+contiguous innermost runs the kernels copy or compute in one loop.
+
+They raise ValueError with the reason when the kernel cannot do the job.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+FN_MAX_DIMS = 6          # fn_common.h
+INT32_MAX = 2**31 - 1
+
+BINARY_OPS = {"add": 0, "sub": 1, "mul": 2, "div": 3}                       # fn_binary_op
+UNARY_OPS = {"identity": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3,       # fn_unary_op
+             "hard_sigmoid": 4, "hard_swish": 5}
+TRANSPOSE_ELEM_SIZES = (1, 2, 4, 8)
+
+
+def _padded(values: Sequence[int]) -> list[int]:
+    return [int(v) for v in values] + [0] * (FN_MAX_DIMS - len(values))
+
+
+def _shape(shape: Sequence[int], what: str, min_dim: int = 1) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in shape)
+    if any(d < min_dim for d in shape):
+        raise ValueError(f"{what}: every dimension must be >= {min_dim}, got shape {list(shape)}")
+    if math.prod(shape) > INT32_MAX:
+        raise ValueError(f"{what}: shape {list(shape)} has more than 2^31-1 elements")
+    return shape
+
+
+def _op(table: dict[str, int], op: str, what: str) -> int:
+    if op not in table:
+        raise ValueError(f"{what}: op {op!r} unknown (supported: {', '.join(table)})")
+    return table[op]
+
+
+def _act(act: tuple[float, float], what: str) -> dict:
+    """The clamp bounds as the float32 values the C struct will hold."""
+    lo, hi = (float(np.float32(v)) for v in act)
+    if math.isnan(lo) or math.isnan(hi) or lo > hi:
+        raise ValueError(f"{what}: activation range {tuple(act)} is not an interval (need min <= max)")
+    return {"act_min": lo, "act_max": hi}
+
+
+def _elem_size(elem_size: int, allowed: Sequence[int], what: str) -> int:
+    if int(elem_size) not in allowed:
+        raise ValueError(f"{what}: element size {elem_size} unsupported (supported: {list(allowed)} bytes)")
+    return int(elem_size)
+
+
+def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
+                  act: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """fn_binary_f32_params for `a OP b` with numpy broadcasting (shapes right-aligned).
+
+    Output dims of size 1 are dropped; adjacent dims are merged when both operands
+    step through them contiguously (or both broadcast them). A scalar output gives
+    ndim 1, out_shape [1].
+    """
+    what = f"binary {op}"
+    code = _op(BINARY_OPS, op, what)
+    a_shape, b_shape = _shape(a_shape, what), _shape(b_shape, what)
+    rank = max(len(a_shape), len(b_shape))
+    a_full = (1,) * (rank - len(a_shape)) + a_shape
+    b_full = (1,) * (rank - len(b_shape)) + b_shape
+    out = []
+    for d, (x, y) in enumerate(zip(a_full, b_full)):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"{what}: shapes {list(a_shape)} and {list(b_shape)} do not broadcast "
+                             f"(dimension {d - rank}: {x} vs {y})")
+        out.append(max(x, y))
+    _shape(out, what)
+
+    def strides(full):
+        s, acc = [0] * rank, 1
+        for d in range(rank - 1, -1, -1):
+            s[d] = acc if full[d] > 1 else 0
+            acc *= full[d]
+        return s
+
+    sa, sb = strides(a_full), strides(b_full)
+    # (size, a_stride, b_stride) per output dim, size-1 dims dropped.
+    dims = [(n, x, y) for n, x, y in zip(out, sa, sb) if n > 1]
+    merged: list[tuple[int, int, int]] = []
+    for n, x, y in dims:
+        if merged:
+            pn, px, py = merged[-1]
+            if px == x * n and py == y * n:          # contiguous (or both-broadcast) across the pair
+                merged[-1] = (pn * n, x, y)
+                continue
+        merged.append((n, x, y))
+    if not merged:
+        merged = [(1, 0, 0)]
+    if len(merged) > FN_MAX_DIMS:
+        raise ValueError(f"{what}: broadcasting {list(a_shape)} with {list(b_shape)} needs {len(merged)} "
+                         f"dimensions after merging, the kernel supports at most {FN_MAX_DIMS}")
+    return {
+        "op": code,
+        "ndim": len(merged),
+        "out_shape": _padded([m[0] for m in merged]),
+        "a_strides": _padded([m[1] for m in merged]),
+        "b_strides": _padded([m[2] for m in merged]),
+        **_act(act, what),
+    }
+
+
+def unary_params(count: int, op: str, alpha: float = 0.0, beta: float = 0.0,
+                 act: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """fn_unary_f32_params for `count` elements."""
+    what = f"unary {op}"
+    code = _op(UNARY_OPS, op, what)
+    if not 1 <= int(count) <= INT32_MAX:
+        raise ValueError(f"{what}: element count must be in 1..2^31-1, got {count}")
+    return {"op": code, "count": int(count), "alpha": float(np.float32(alpha)),
+            "beta": float(np.float32(beta)), **_act(act, what)}
+
+
+def softmax_params(shape: Sequence[int], axis: int) -> dict:
+    """fn_softmax_f32_params: the tensor viewed as [outer, axis_len, inner]."""
+    shape = _shape(shape, "softmax")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"softmax: axis {axis} is out of range for shape {list(shape)}")
+    axis %= len(shape)
+    return {"outer": math.prod(shape[:axis]), "axis_len": shape[axis], "inner": math.prod(shape[axis + 1:])}
+
+
+def transpose_params(shape: Sequence[int], perm: Sequence[int], elem_size: int) -> dict:
+    """fn_transpose_params for numpy.transpose(x, perm).
+
+    Size-1 input dims are dropped, and runs of input dims that stay adjacent and in
+    order in the output are merged into one; an identity permutation becomes a copy
+    (ndim 1).
+    """
+    shape = _shape(shape, "transpose")
+    perm = tuple(int(p) for p in perm)
+    if sorted(perm) != list(range(len(shape))):
+        raise ValueError(f"transpose: perm {list(perm)} is not a permutation of the {len(shape)} axes "
+                         f"of shape {list(shape)}")
+    es = _elem_size(elem_size, TRANSPOSE_ELEM_SIZES, "transpose")
+    kept = [d for d in range(len(shape)) if shape[d] > 1]
+    renum = {d: i for i, d in enumerate(kept)}
+    s = [shape[d] for d in kept]
+    p = [renum[d] for d in perm if d in renum]
+    # Groups of consecutive input dims, in output order.
+    groups: list[list[int]] = []
+    for d in p:
+        if groups and groups[-1][-1] + 1 == d:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+    by_input = sorted(range(len(groups)), key=lambda g: groups[g][0])
+    new_shape = [math.prod(s[d] for d in groups[g]) for g in by_input]
+    position = {g: i for i, g in enumerate(by_input)}
+    new_perm = [position[g] for g in range(len(groups))]
+    if not new_shape:
+        new_shape, new_perm = [1], [0]
+    if len(new_shape) > FN_MAX_DIMS:
+        raise ValueError(f"transpose: shape {list(shape)} with perm {list(perm)} needs {len(new_shape)} "
+                         f"dimensions after merging, the kernel supports at most {FN_MAX_DIMS}")
+    return {"ndim": len(new_shape), "in_shape": _padded(new_shape), "perm": _padded(new_perm), "elem_size": es}
+
+
+def concat_params(shapes: Sequence[Sequence[int]], axis: int, elem_size: int) -> dict:
+    """fn_concat_params for numpy.concatenate(xs, axis); in_block_bytes is a list.
+
+    Inputs may have size 0 along the axis (their blocks are empty), nowhere else.
+    """
+    if not shapes:
+        raise ValueError("concat: needs at least one input")
+    shapes = [tuple(int(d) for d in s) for s in shapes]
+    rank = len(shapes[0])
+    if rank == 0:
+        raise ValueError("concat: inputs must have rank >= 1")
+    if not -rank <= axis < rank:
+        raise ValueError(f"concat: axis {axis} is out of range for rank {rank}")
+    axis %= rank
+    for s in shapes:
+        if len(s) != rank or any(a != b for d, (a, b) in enumerate(zip(s, shapes[0])) if d != axis):
+            raise ValueError(f"concat: shapes {[list(t) for t in shapes]} differ outside axis {axis}")
+        _shape(s[:axis] + s[axis + 1:], "concat")
+        if s[axis] < 0:
+            raise ValueError(f"concat: negative dimension in shape {list(s)}")
+    if int(elem_size) < 1:
+        raise ValueError(f"concat: element size must be >= 1, got {elem_size}")
+    inner = math.prod(shapes[0][axis + 1:]) * int(elem_size)
+    blocks = [s[axis] * inner for s in shapes]
+    outer = math.prod(shapes[0][:axis])
+    if max(blocks) > INT32_MAX or outer * sum(blocks) > INT32_MAX:
+        raise ValueError(f"concat: output of {outer * sum(blocks)} bytes is too large for int32 sizes")
+    return {"n_inputs": len(shapes), "outer": outer, "in_block_bytes": blocks}
+
+
+def pad_params(shape: Sequence[int], before: Sequence[int], after: Sequence[int], elem_size: int,
+               value_bytes: bytes) -> dict:
+    """fn_pad_params for constant padding with the element whose bytes are value_bytes.
+
+    Size-1 dims without padding are dropped and a dim without padding is merged into
+    the dim before it (its rows become part of longer rows), so the rank drops and
+    memcpy runs get longer.
+    """
+    shape = _shape(shape, "pad")
+    before, after = [int(v) for v in before], [int(v) for v in after]
+    if len(before) != len(shape) or len(after) != len(shape):
+        raise ValueError(f"pad: {len(before)} pads before and {len(after)} after do not fit "
+                         f"rank {len(shape)} (shape {list(shape)})")
+    if min(before + after, default=0) < 0:
+        raise ValueError(f"pad: negative pads (cropping) are not supported: before {before}, after {after}")
+    es = _elem_size(elem_size, range(1, 9), "pad")
+    value_bytes = bytes(value_bytes)
+    if len(value_bytes) != es:
+        raise ValueError(f"pad: the padding value has {len(value_bytes)} bytes, elements have {es}")
+    out_shape = [n + b + a for n, b, a in zip(shape, before, after)]
+    _shape(out_shape, "pad (output)")
+    # Drop size-1 dims without padding, then merge from the inside: dim d+1 without
+    # padding folds into dim d.
+    dims = [[n, b, a] for n, b, a in zip(shape, before, after) if (n, b, a) != (1, 0, 0)] or [[1, 0, 0]]
+    merged = [dims[-1]]
+    for n, b, a in reversed(dims[:-1]):
+        inner = merged[0]
+        if inner[1] == 0 and inner[2] == 0:
+            k = inner[0]
+            merged[0] = [n * k, b * k, a * k]
+        else:
+            merged.insert(0, [n, b, a])
+    if len(merged) > FN_MAX_DIMS:
+        raise ValueError(f"pad: shape {list(shape)} with pads {before}/{after} needs {len(merged)} "
+                         f"dimensions after merging, the kernel supports at most {FN_MAX_DIMS}")
+    return {
+        "ndim": len(merged),
+        "in_shape": _padded([m[0] for m in merged]),
+        "pad_before": _padded([m[1] for m in merged]),
+        "pad_after": _padded([m[2] for m in merged]),
+        "elem_size": es,
+        "value": list(value_bytes) + [0] * (8 - es),
+    }

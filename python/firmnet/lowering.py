@@ -1,0 +1,55 @@
+"""What a lowered node is: one call of a runtime_c kernel with its parameter struct.
+
+Op modules turn IR nodes into KernelCall values; the emitter only lays them out.
+Tensor arguments are tensor names; the emitter resolves each to a pointer into
+the arena, a weight array or a user buffer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CArray:
+    """A constant array referenced by pointer from a parameter struct."""
+    ctype: str                   # element type, e.g. "int32_t"
+    values: tuple
+
+
+@dataclass(frozen=True)
+class TensorList:
+    """Several tensors passed as one `const void *const *` argument (concat)."""
+    names: tuple[str, ...]
+
+
+Arg = Union[str, None, TensorList]   # tensor name, NULL, or a list of tensors
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    function: str                 # C function, e.g. "fn_conv2d_f32"
+    header: str                   # header that declares it
+    params_type: str              # its parameter struct type
+    params: tuple                 # ((field, value), ...) in any order; values: int, float, list, CArray
+    args: tuple[Arg, ...]         # tensor arguments in C order (after the params pointer)
+    scratch_bytes: int = 0        # working memory the planner places in the arena
+    description: str = ""         # one line for the report: why this kernel
+
+
+@dataclass(frozen=True)
+class Alias:
+    """The node's output is its first input reinterpreted (reshape): no code, no memory."""
+
+
+def params_of(d: dict[str, Any]) -> tuple:
+    """Freeze a params dict into KernelCall.params, converting numpy scalars."""
+    def plain(v):
+        if isinstance(v, (list, tuple)):
+            return tuple(plain(x) for x in v)
+        if isinstance(v, np.generic):
+            return v.item()
+        return v
+    return tuple((k, plain(v)) for k, v in d.items())

@@ -1,0 +1,101 @@
+"""Where every tensor lives: the analysis half of memory planning.
+
+Storage kinds: a graph input or output is the user's buffer (not in the arena);
+a constant is a weight array in flash; everything else belongs to an arena
+buffer. Reshapes are zero-copy: a reshape's output shares its input's storage
+(an alias group), except where that would make one buffer serve two user
+buffers (an output that is a reshaped input or another output): that reshape
+becomes a copy. Each arena buffer lives from the first step that writes any
+member of its group to the last step that reads one; a kernel's scratch memory
+lives for its own step. planner.py then places the buffers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Graph
+from .lowering import Alias, KernelCall
+from .planner import Buffer, Plan, plan_memory
+
+
+@dataclass(frozen=True)
+class Storage:
+    kind: str        # "input" | "output" | "const" | "arena"
+    key: str         # input/output tensor name, constant name, or arena buffer name
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    storage: dict            # tensor name → Storage
+    copies: frozenset        # names of reshape nodes that must copy bytes
+    buffers: tuple           # planner Buffers (arena groups and scratch)
+    plan: Plan
+    scratch: dict            # node name → arena buffer name of its scratch
+
+    @property
+    def arena_size(self) -> int:
+        return self.plan.arena_size
+
+    def offset(self, tensor: str) -> int:
+        return self.plan.offsets[self.storage[tensor].key]
+
+
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
+    """lowered maps node name → KernelCall or Alias."""
+    externals = {name: Storage("input", name) for name in graph.inputs}
+    externals.update({name: Storage("output", name) for name in graph.outputs})
+    parent = {name: name for name in graph.types}
+    group_external = {name: externals.get(name) for name in graph.types}
+    copies = set()
+    for node in graph.nodes:
+        if not isinstance(lowered[node.name], Alias):
+            continue
+        a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
+        ea, eb = group_external[a], group_external[b]
+        if (ea and eb) or node.inputs[0] in graph.constants:
+            copies.add(node.name)
+            continue
+        parent[b] = a
+        group_external[a] = ea or eb
+
+    storage = {}
+    for name in graph.types:
+        root = _find(parent, name)
+        if name in graph.constants:
+            storage[name] = Storage("const", name)
+        elif group_external[root]:
+            storage[name] = group_external[root]
+        else:
+            storage[name] = Storage("arena", root)
+
+    first, last = {}, {}
+    for step, node in enumerate(graph.nodes):
+        for t in node.outputs:
+            s = storage[t]
+            if s.kind == "arena":
+                first.setdefault(s.key, step)
+                last[s.key] = max(last.get(s.key, step), step)
+        for t in node.inputs:
+            if t and storage[t].kind == "arena":
+                last[storage[t].key] = step
+    sizes = {}
+    for name, s in storage.items():
+        if s.kind == "arena":
+            sizes[s.key] = max(sizes.get(s.key, 0), graph.types[name].nbytes)
+    buffers = [Buffer(key, sizes[key], first[key], last[key]) for key in first if sizes[key] > 0]
+    scratch = {}
+    for step, node in enumerate(graph.nodes):
+        call = lowered[node.name]
+        if isinstance(call, KernelCall) and call.scratch_bytes:
+            key = f"{node.name}#scratch"
+            scratch[node.name] = key
+            buffers.append(Buffer(key, call.scratch_bytes, step, step))
+    plan = plan_memory(buffers, algorithm)
+    return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch)

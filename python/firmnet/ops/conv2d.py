@@ -1,0 +1,87 @@
+"""conv2d: 2-D convolution with groups, strides, dilations, asymmetric pads and a fused clamp.
+
+Layout NCHW (as imported from ONNX, filter OIHW) or NHWC (after the layout pass,
+filter OHWI); only NHWC is lowered to C.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import TensorType
+from ..lowering import KernelCall, params_of
+from ..reference import conv as ref
+from ._util import NO_CLAMP, require, require_float32
+
+
+@dataclass(frozen=True)
+class Attrs:
+    strides: tuple[int, int] = (1, 1)
+    dilations: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)   # top, left, bottom, right
+    groups: int = 1
+    layout: str = "NCHW"
+    act: tuple[float, float] = NO_CLAMP
+
+
+def output_size(size: int, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int) -> int:
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _dims(attrs, x_shape, w_shape):
+    """(n, h, w, c), (oc, kh, kw, c_per_group) whatever the layout."""
+    if attrs.layout == "NCHW":
+        n, c, h, w = x_shape
+        oc, cg, kh, kw = w_shape
+    else:
+        n, h, w, c = x_shape
+        oc, kh, kw, cg = w_shape
+    return (n, h, w, c), (oc, kh, kw, cg)
+
+
+def infer(attrs, in_types):
+    x, w, b = (list(in_types) + [None])[:3]
+    require_float32(x, w, b)
+    require(len(x.shape) == 4 and len(w.shape) == 4, f"conv2d needs 4-D input and filter, got {x} and {w}")
+    (n, h, wd, c), (oc, kh, kw, cg) = _dims(attrs, x.shape, w.shape)
+    g = attrs.groups
+    require(g >= 1 and c == cg * g and oc % g == 0,
+            f"conv2d: {c} input channels and {oc} filters do not fit group={g} with {cg} channels per filter")
+    require(b is None or b.shape == (oc,), f"conv2d: bias must have shape ({oc},), got {b}")
+    require(min(attrs.pads) >= 0 and min(attrs.strides) >= 1 and min(attrs.dilations) >= 1,
+            f"conv2d: pads must be >= 0, strides and dilations >= 1 (got {attrs})")
+    oh = output_size(h, kh, attrs.strides[0], attrs.dilations[0], attrs.pads[0], attrs.pads[2])
+    ow = output_size(wd, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3])
+    require(oh >= 1 and ow >= 1, f"conv2d: the kernel {kh}x{kw} does not fit the padded input {h}x{wd}")
+    shape = (n, oc, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, oc)
+    return [TensorType(shape, "float32")]
+
+
+def _kwargs(attrs):
+    return dict(strides=attrs.strides, dilations=attrs.dilations, pads=attrs.pads,
+                groups=attrs.groups, act=attrs.act)
+
+
+def reference(attrs, x, w, b=None):
+    if attrs.layout == "NCHW":
+        y = ref.conv2d_f32(x.transpose(0, 2, 3, 1), w.transpose(0, 2, 3, 1), b, **_kwargs(attrs))
+        return [np.ascontiguousarray(y.transpose(0, 3, 1, 2))]
+    return [ref.conv2d_f32(x, w, b, **_kwargs(attrs))]
+
+
+def macs(attrs, in_types, out_types):
+    _, (oc, kh, kw, cg) = _dims(attrs, in_types[0].shape, in_types[1].shape)
+    return out_types[0].size * kh * kw * cg
+
+
+def lower(node, graph):
+    require(node.attrs.layout == "NHWC", f"{node.describe()}: internal error, NCHW conv reached lowering")
+    x, w = (graph.types[i].shape for i in node.inputs[:2])
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    params = ref.conv2d_f32_params(x, w, **_kwargs(node.attrs))
+    kind = "depthwise" if node.attrs.groups == x[3] and node.attrs.groups > 1 else \
+        "grouped" if node.attrs.groups > 1 else "dense"
+    return KernelCall("fn_conv2d_f32", "fn_conv_f32.h", "fn_conv2d_f32_params", params_of(params),
+                      (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
+                      description=f"direct float conv ({kind})")

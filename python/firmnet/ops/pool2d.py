@@ -1,0 +1,99 @@
+"""pool2d: 2-D max or average pooling (pads, strides, dilations, ceil mode, count_include_pad).
+
+Global pooling is pooling with the kernel as large as the input.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import TensorType
+from ..lowering import KernelCall, params_of
+from ..reference import pool as ref
+from ._util import NO_CLAMP, require, require_float32
+
+KINDS = ("max", "avg")
+
+
+@dataclass(frozen=True)
+class Attrs:
+    kind: str
+    kernel: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    dilations: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)   # top, left, bottom, right
+    ceil_mode: bool = False
+    count_include_pad: bool = False
+    layout: str = "NCHW"
+    act: tuple[float, float] = NO_CLAMP
+
+
+def output_size(size, kernel, stride, dilation, pad_before, pad_after, ceil_mode):
+    span = size + pad_before + pad_after - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = math.ceil(span / stride) + 1
+    # ceil mode never starts a window inside the trailing padding
+    if (out - 1) * stride >= size + pad_before:
+        out -= 1
+    return out
+
+
+def _hwc(attrs, shape):
+    n, a, b, c = shape
+    return (n, b, c, a) if attrs.layout == "NCHW" else (n, a, b, c)
+
+
+def infer(attrs, in_types):
+    (x,) = in_types
+    require_float32(x)
+    require(attrs.kind in KINDS, f"pool kind {attrs.kind} unknown (supported: {KINDS})")
+    require(len(x.shape) == 4, f"pool2d needs a 4-D input, got {x}")
+    require(attrs.kind == "max" or attrs.dilations == (1, 1), "average pooling with dilations is not supported")
+    n, h, w, c = _hwc(attrs, x.shape)
+    kh, kw = attrs.kernel
+    require(max(attrs.pads[0], attrs.pads[2]) < kh * attrs.dilations[0]
+            and max(attrs.pads[1], attrs.pads[3]) < kw * attrs.dilations[1],
+            f"pool2d: pads {attrs.pads} must be smaller than the kernel {attrs.kernel}")
+    oh = output_size(h, kh, attrs.strides[0], attrs.dilations[0], attrs.pads[0], attrs.pads[2], attrs.ceil_mode)
+    ow = output_size(w, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3], attrs.ceil_mode)
+    require(oh >= 1 and ow >= 1, f"pool2d: the window {kh}x{kw} does not fit the padded input {h}x{w}")
+    shape = (n, c, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, c)
+    return [TensorType(shape, "float32")]
+
+
+def _nhwc_reference(attrs, x, out_size):
+    common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=out_size, act=attrs.act)
+    if attrs.kind == "max":
+        return ref.maxpool2d_f32(x, dilations=attrs.dilations, **common)
+    return ref.avgpool2d_f32(x, count_include_pad=attrs.count_include_pad, **common)
+
+
+def reference(attrs, x):
+    (out,) = infer(attrs, [TensorType(x.shape, str(x.dtype))])
+    if attrs.layout == "NCHW":
+        y = _nhwc_reference(attrs, x.transpose(0, 2, 3, 1), out.shape[2:])
+        return [np.ascontiguousarray(y.transpose(0, 3, 1, 2))]
+    return [_nhwc_reference(attrs, x, out.shape[1:3])]
+
+
+def macs(attrs, in_types, out_types):
+    return 0
+
+
+def lower(node, graph):
+    a = node.attrs
+    require(a.layout == "NHWC", f"{node.describe()}: internal error, NCHW pooling reached lowering")
+    n, h, w, c = graph.types[node.inputs[0]].shape
+    _, oh, ow, _ = graph.types[node.outputs[0]].shape
+    params = {"batch": n, "in_h": h, "in_w": w, "channels": c, "out_h": oh, "out_w": ow,
+              "kernel_h": a.kernel[0], "kernel_w": a.kernel[1], "stride_h": a.strides[0], "stride_w": a.strides[1],
+              "dilation_h": a.dilations[0], "dilation_w": a.dilations[1],
+              "pad_top": a.pads[0], "pad_left": a.pads[1], "pad_bottom": a.pads[2], "pad_right": a.pads[3],
+              "count_include_pad": int(a.count_include_pad),
+              "act_min": float(a.act[0]), "act_max": float(a.act[1])}
+    fn = f"fn_{a.kind}pool2d_f32"
+    return KernelCall(fn, "fn_pool_f32.h", "fn_pool2d_f32_params", params_of(params),
+                      (node.inputs[0], node.outputs[0]), description=f"float {a.kind} pooling")

@@ -1,0 +1,37 @@
+"""softmax along one axis (ONNX opset-13 semantics; older opsets are rewritten on import)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import TensorType
+from ..layout import softmax_params
+from ..lowering import KernelCall, params_of
+from ..reference import elementwise as ref
+from ._util import normalize_axis, require_float32
+
+
+@dataclass(frozen=True)
+class Attrs:
+    axis: int = -1
+
+
+def infer(attrs, in_types):
+    (x,) = in_types
+    require_float32(x)
+    normalize_axis(attrs.axis, len(x.shape))
+    return [TensorType(x.shape, x.dtype)]
+
+
+def reference(attrs, x):
+    return [ref.softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]
+
+
+def macs(attrs, in_types, out_types):
+    return 0
+
+
+def lower(node, graph):
+    shape = graph.types[node.inputs[0]].shape
+    params = softmax_params(shape, normalize_axis(node.attrs.axis, len(shape)))
+    return KernelCall("fn_softmax_f32", "fn_elementwise_f32.h", "fn_softmax_f32_params", params_of(params),
+                      (node.inputs[0], node.outputs[0]), description="float softmax")

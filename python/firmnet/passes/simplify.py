@@ -1,0 +1,50 @@
+"""Remove layout work that does nothing: composed, no-op and identity transposes/reshapes."""
+from __future__ import annotations
+
+import dataclasses
+
+from ..ir import Graph
+from ..ops import reshape, transpose
+from .layout import memory_order_kept
+
+
+def _rename_inputs(nodes, old, new):
+    return [dataclasses.replace(n, inputs=tuple(new if i == old else i for i in n.inputs)) for n in nodes]
+
+
+def simplify_layout(graph: Graph) -> Graph:
+    """Applies, until nothing changes:
+    - transpose of a transpose read only there → one transpose;
+    - transpose that keeps the memory order (only size-1 dims move) → reshape;
+    - reshape to the same shape → removed (not when it produces a graph output).
+    """
+    changed = True
+    while changed:
+        changed = False
+        producers, consumers = graph.producers(), graph.consumers()
+        nodes = list(graph.nodes)
+        for k, node in enumerate(nodes):
+            x = node.inputs[0] if node.inputs else ""
+            if node.op == "transpose":
+                inner = producers.get(x)
+                if inner is not None and inner.op == "transpose" and len(consumers[x]) == 1 \
+                        and x not in graph.outputs:
+                    perm = tuple(inner.attrs.perm[p] for p in node.attrs.perm)
+                    nodes[k] = dataclasses.replace(node, inputs=inner.inputs, attrs=transpose.Attrs(perm))
+                    nodes.remove(inner)
+                    changed = True
+                    break
+                if memory_order_kept(graph.types[x].shape, node.attrs.perm):
+                    nodes[k] = dataclasses.replace(node, op="reshape",
+                                                   attrs=reshape.Attrs(graph.types[node.outputs[0]].shape))
+                    changed = True
+                    break
+            if node.op == "reshape" and graph.types[x].shape == node.attrs.shape \
+                    and node.outputs[0] not in graph.outputs:
+                del nodes[k]
+                nodes = _rename_inputs(nodes, node.outputs[0], x)
+                changed = True
+                break
+        if changed:
+            graph = graph.with_nodes(nodes)
+    return graph

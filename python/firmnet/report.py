@@ -1,0 +1,77 @@
+"""The compile report: per-layer table and memory figures (report.json, `firmnet report`)."""
+from __future__ import annotations
+
+from .ir import Graph
+from .lowering import Alias
+from .ops import OPS
+from .planner import format_plan
+
+
+def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str, board) -> dict:
+    layers, total_macs, weight_names = [], 0, set()
+    for index, node in enumerate(graph.nodes):
+        call = lowered[node.name]
+        in_types = [graph.types[i] if i else None for i in node.inputs]
+        out_types = [graph.types[o] for o in node.outputs]
+        macs = int(OPS[node.op].macs(node.attrs, in_types, out_types))
+        total_macs += macs
+        consts = [i for i in node.inputs if i and i in graph.constants]
+        weight_names.update(consts)
+        out = node.outputs[0]
+        storage = memory.storage[out]
+        if isinstance(call, Alias):
+            kernel = "memcpy" if node.name in memory.copies else "(view)"
+            why = "copy into a user buffer" if node.name in memory.copies else "zero-copy reshape"
+        else:
+            kernel, why = call.function, call.description
+        layers.append({
+            "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why,
+            "inputs": [list(t.shape) for t in in_types if t is not None],
+            "output": list(out_types[0].shape), "dtype": out_types[0].dtype,
+            "macs": macs, "weight_bytes": sum(graph.types[c].nbytes for c in consts),
+            "storage": storage.kind,
+            "arena_offset": memory.offset(out) if storage.kind == "arena" else None,
+            "bytes": out_types[0].nbytes,
+        })
+    buffers = memory.buffers
+    return {
+        "name": name, "provenance": provenance, "board": board.name,
+        "arena_bytes": memory.arena_size,
+        "lower_bound_bytes": memory.plan.lower_bound,
+        "activations_sum_bytes": sum(b.size for b in buffers),
+        "weights_bytes": sum(graph.types[w].nbytes for w in weight_names),
+        "io_bytes": sum(graph.types[t].nbytes for t in graph.inputs + graph.outputs),
+        "macs": total_macs,
+        "planner": memory.plan.algorithm,
+        "layers": layers,
+        "inputs": [{"name": t, "shape": list(graph.types[t].shape), "dtype": graph.types[t].dtype}
+                   for t in graph.inputs],
+        "outputs": [{"name": t, "shape": list(graph.types[t].shape), "dtype": graph.types[t].dtype}
+                    for t in graph.outputs],
+        "memory_plan": format_plan(buffers, memory.plan) if buffers else "(no intermediate tensors)",
+    }
+
+
+def format_report(report: dict) -> str:
+    """The human-readable table printed by `firmnet report`."""
+    rows = [("#", "layer", "op", "kernel", "output", "MACs", "weights B", "arena off", "bytes")]
+    for l in report["layers"]:
+        off = l["arena_offset"] if l["arena_offset"] is not None else l["storage"]
+        rows.append((str(l["index"]), l["name"][:28], l["op"], l["kernel"], "x".join(map(str, l["output"])),
+                     f"{l['macs']:,}", f"{l['weight_bytes']:,}", str(off), f"{l['bytes']:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [
+        "",
+        f"model {report['name']} for board {report['board']}",
+        f"MACs:                    {report['macs']:,}",
+        f"weights (flash):         {report['weights_bytes']:,} bytes",
+        f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
+        f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
+        f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
+        f"input + output buffers:  {report['io_bytes']:,} bytes (the caller's)",
+        "",
+        report["memory_plan"],
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The C runtime kernels, shipped as package data and copied into generated projects."""

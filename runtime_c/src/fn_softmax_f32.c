@@ -1,0 +1,38 @@
+/* firmnet runtime: float32 softmax along the middle axis of [outer, axis_len, inner].
+ *
+ * Three passes per (outer, inner) lane: max, exp(x - max) and its sum, scale by
+ * 1/sum. Every element is read before it is written at the same index, so the
+ * kernel also works in place (input == output). */
+#include "fn_elementwise_f32.h"
+
+fn_status fn_softmax_f32(const fn_softmax_f32_params *p, const float *input, float *output)
+{
+    int32_t o, i, j, n, inner;
+    if (p == NULL || input == NULL || output == NULL || p->outer < 1 || p->axis_len < 1 || p->inner < 1) {
+        return FN_ERR_ARG;
+    }
+    n = p->axis_len;
+    inner = p->inner;
+    for (o = 0; o < p->outer; ++o) {
+        const ptrdiff_t base = (ptrdiff_t)o * n * inner;
+        for (i = 0; i < inner; ++i) {
+            const float *x = input + base + i;
+            float *y = output + base + i;
+            float m = x[0], sum = 0.0f, scale;
+            for (j = 1; j < n; ++j) {
+                const float v = x[(ptrdiff_t)j * inner];
+                m = v > m ? v : m;
+            }
+            for (j = 0; j < n; ++j) {
+                const float e = fn_expf(x[(ptrdiff_t)j * inner] - m);
+                y[(ptrdiff_t)j * inner] = e;
+                sum += e;
+            }
+            scale = 1.0f / sum;
+            for (j = 0; j < n; ++j) {
+                y[(ptrdiff_t)j * inner] *= scale;
+            }
+        }
+    }
+    return FN_OK;
+}

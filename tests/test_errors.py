@@ -1,0 +1,125 @@
+"""Bad input gets one clear message naming the node or tensor, exit code 2, never a traceback."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import firmnet
+from firmnet.cli import main
+from firmnet.ir import FirmnetError
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _save(tmp_path, model, name="m.onnx"):
+    path = tmp_path / name
+    onnx.save(model, path)
+    return path
+
+
+def _cli(capsys, *argv):
+    code = main(list(map(str, argv)))
+    err = capsys.readouterr().err
+    return code, err
+
+
+CASES = {
+    "unsupported op": (
+        lambda: _model([helper.make_node("Erf", ["x"], ["y"], name="the_erf")], [_vi("x", [1, 4])], [_vi("y", [1, 4])]),
+        ["the_erf", "Erf", "not supported", "supported operators"]),
+    "unsupported attribute": (
+        lambda: _model([helper.make_node("Pad", ["x", "p"], ["y"], name="pad0", mode="reflect")],
+                       [_vi("x", [1, 4])], [_vi("y", [1, 6])],
+                       [numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "p")]),
+        ["pad0", "reflect", "constant"]),
+    "unsupported dtype": (
+        lambda: _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [_vi("x", [1, 4], TensorProto.DOUBLE)],
+                       [_vi("y", [1, 4], TensorProto.DOUBLE)]),
+        ["'r'", "float64"]),
+    "dynamic dimension": (
+        lambda: _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", ["batch", 4])], [_vi("y", ["batch", 4])]),
+        ["'x'", "dynamic", "--input-shape x="]),
+    "missing initializer": (
+        lambda: _model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")], [_vi("x", [1, 1, 4, 4])],
+                       [_vi("y", [1, 1, 4, 4])]),
+        ["conv1", "'w'", "initializers are missing"]),
+    "old opset": (
+        lambda: _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [1, 4])], [_vi("y", [1, 4])], opset=9),
+        ["opset 9", "11..21"]),
+    "runtime-computed weights": (
+        lambda: _model([helper.make_node("MatMul", ["x", "z"], ["y"], name="mm")], [_vi("x", [2, 3]), _vi("z", [3, 2])],
+                       [_vi("y", [2, 2])]),
+        ["'mm'", "must be a constant"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_clear_error_and_exit_code_2(case, tmp_path, capsys):
+    make, fragments = CASES[case]
+    path = _save(tmp_path, make())
+    code, err = _cli(capsys, "compile", path, "-o", tmp_path / "out")
+    assert code == 2
+    assert err.startswith("firmnet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in err, f"{f!r} not in {err!r}"
+
+
+def test_malformed_file(tmp_path, capsys):
+    path = tmp_path / "garbage.onnx"
+    path.write_bytes(b"\x08\x07this is not protobuf\xff\xff")
+    code, err = _cli(capsys, "compile", path, "-o", tmp_path / "out")
+    assert code == 2 and "garbage.onnx" in err and "not a readable ONNX model" in err
+
+
+def test_missing_file(tmp_path, capsys):
+    code, err = _cli(capsys, "compile", tmp_path / "nope.onnx", "-o", tmp_path / "out")
+    assert code == 2 and "no such file" in err
+
+
+def test_input_shape_option_resolves_dynamic_dimension(tmp_path, capsys):
+    path = _save(tmp_path, CASES["dynamic dimension"][0]())
+    code, _ = _cli(capsys, "compile", path, "-o", tmp_path / "out", "--input-shape", "x=2,4")
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["inputs"] == [{"name": "x", "shape": [2, 4], "dtype": "float32"}]
+
+
+def test_bad_input_shape_option(tmp_path, capsys):
+    path = _save(tmp_path, CASES["dynamic dimension"][0]())
+    code, err = _cli(capsys, "compile", path, "-o", tmp_path / "out", "--input-shape", "x=2,5,1")
+    assert code == 2 and "does not fit" in err
+    code, err = _cli(capsys, "compile", path, "-o", tmp_path / "out", "--input-shape", "x:2")
+    assert code == 2 and "NAME=D1,D2" in err
+
+
+def test_wrong_input_shape_at_run_time(tmp_path):
+    path = _save(tmp_path, _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [1, 4])], [_vi("y", [1, 4])]))
+    host = firmnet.compile(path, tmp_path / "out").build_host()
+    with pytest.raises(FirmnetError, match=r"input 'x' must have shape \[1, 4\], got \[4\]"):
+        host.run([np.zeros(4, np.float32)])
+
+
+def test_unknown_board(tmp_path, capsys):
+    path = _save(tmp_path, _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [1, 4])], [_vi("y", [1, 4])]))
+    code, err = _cli(capsys, "compile", path, "-o", tmp_path / "out", "--board", "nosuch")
+    assert code == 2 and "unknown board 'nosuch'" in err and "host" in err
+
+
+def test_console_script_installed():
+    """`firmnet` works as an installed command (python -m as the portable spelling)."""
+    res = subprocess.run([sys.executable, "-m", "firmnet.cli", "boards"], capture_output=True, text=True)
+    assert res.returncode == 0 and "host" in res.stdout
