@@ -120,7 +120,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
             if isinstance(value, CArray):
                 aname = f"{pname}_{field}"
                 arrays.append({"name": aname, "ctype": value.ctype,
-                               "values": ", ".join(int_literal(v, value.ctype) for v in value.values)})
+                               "elements": ", ".join(int_literal(v, value.ctype) for v in value.values)})
                 fields.append((field, aname))
             else:
                 fields.append((field, _value(value)))

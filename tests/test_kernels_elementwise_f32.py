@@ -154,7 +154,7 @@ def test_enum_tables_match_headers(runtime):
 FLOAT32_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=6, min_side=1, max_side=4),
        op=st.sampled_from(sorted(layout.BINARY_OPS)), act=st.sampled_from(ACTS),
        kind=st.sampled_from(["bits", "normal", "mixed"]), seed=st.integers(0, 2**32 - 1))
@@ -176,7 +176,7 @@ def test_binary_exact(runtime, shapes, op, act, kind, seed):
     assert_exact(out, y32, f"{op} {a_shape} {b_shape} vs numpy float32")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=6, min_side=1, max_side=3),
        op=st.sampled_from(sorted(layout.BINARY_OPS)), seed=st.integers(0, 2**32 - 1))
 def test_binary_unmerged_strides(runtime, shapes, op, seed):
@@ -251,7 +251,7 @@ def unary_bound(op, x, ref, alpha, beta):
     raise AssertionError(op)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(count=st.integers(1, 3000), op=st.sampled_from(sorted(layout.UNARY_OPS)),
        alpha=st.sampled_from([0.0, 0.01, 0.2, -1.5, 1 / 6]), beta=st.sampled_from([0.0, 0.5, -0.25, 3.0]),
        act=st.sampled_from(ACTS), kind=st.sampled_from(["bits", "normal", "mixed"]),
@@ -356,7 +356,7 @@ def softmax_bound(x, ref, axis):
     return ref.astype(np.float64) * (1.5 * n + 8 + spread) * U + 4 * 2.0 ** -149
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=6).filter(lambda s: math.prod(s) <= 5000),
        data=st.data(), scale=st.sampled_from([1e-3, 1.0, 10.0, 60.0]), in_place=st.booleans(),
        seed=st.integers(0, 2**32 - 1))

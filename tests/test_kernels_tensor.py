@@ -67,7 +67,7 @@ def shape_and_perm(draw, max_rank=6):
     return tuple(shape), tuple(perm)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(sp=shape_and_perm(), elem_size=st.sampled_from([1, 2, 4, 8]), seed=st.integers(0, 2**32 - 1))
 @example(sp=((3, 4, 5, 2), (1, 0, 2, 3)), elem_size=4, seed=0)       # last axis stays last: memcpy rows
 @example(sp=((1, 4, 5, 3), (0, 3, 1, 2)), elem_size=1, seed=0)       # NHWC -> NCHW
@@ -122,7 +122,7 @@ def run_concat(runtime, params, xs, out_shape, dtype):
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(shape=st.lists(SIDES, min_size=1, max_size=6), data=st.data(), elem_size=st.sampled_from([1, 2, 3, 4, 8]),
        seed=st.integers(0, 2**32 - 1))
 def test_concat(runtime, shape, data, elem_size, seed):
@@ -158,7 +158,7 @@ def run_pad(runtime, params, x, out_shape):
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(shape=st.lists(SIDES, min_size=1, max_size=6), data=st.data(), elem_size=st.integers(1, 8),
        uniform=st.booleans(), seed=st.integers(0, 2**32 - 1))
 @example(shape=[3], data=None, elem_size=3, uniform=False, seed=0)

@@ -191,7 +191,7 @@ def Relu(b, n, X):
 def Clip(b, n, X, min=None, max=None):
     lo = -math.inf if not min else float(_need_const(b, n, min, "min"))
     hi = math.inf if not max else float(_need_const(b, n, max, "max"))
-    _unary(b, n, X, "identity", act=(lo, hi))
+    _unary(b, n, X, "identity", act=(hi if lo > hi else lo, hi))   # min > max: every value becomes max
 
 
 def LeakyRelu(b, n, X, *, alpha=0.01):
