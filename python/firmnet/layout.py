@@ -47,10 +47,14 @@ def _op(table: dict[str, int], op: str, what: str) -> int:
 
 
 def _act(act: tuple[float, float], what: str) -> dict:
-    """The clamp bounds as the float32 values the C struct will hold."""
+    """The clamp bounds as the float32 values the C struct will hold.
+
+    min > max is accepted and, as in numpy.clip and ONNX Clip, gives max everywhere
+    (NaN excepted): the kernels apply max(., min) first, then min(., max).
+    """
     lo, hi = (float(np.float32(v)) for v in act)
-    if math.isnan(lo) or math.isnan(hi) or lo > hi:
-        raise ValueError(f"{what}: activation range {tuple(act)} is not an interval (need min <= max)")
+    if math.isnan(lo) or math.isnan(hi):
+        raise ValueError(f"{what}: activation range {tuple(act)} has a NaN bound")
     return {"act_min": lo, "act_max": hi}
 
 
