@@ -45,8 +45,8 @@ def lower_graph(graph: Graph) -> dict:
     for node in graph.nodes:
         try:
             lowered[node.name] = OPS[node.op].lower(node, graph)
-        except FirmnetError as exc:
-            raise type(exc)(f"{node.describe()}: {exc}") from None
+        except (FirmnetError, ValueError) as exc:   # ValueError: a kernel constraint (layout.py, reference/)
+            raise FirmnetError(f"{node.describe()}: {exc}") from None
     return lowered
 
 

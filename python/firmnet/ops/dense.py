@@ -34,8 +34,7 @@ def macs(attrs, in_types, out_types):
 def lower(node, graph):
     (n, k), (m, _) = (graph.types[i].shape for i in node.inputs[:2])
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
-    params = {"batch": n, "in_features": k, "out_features": m,
-              "act_min": float(node.attrs.act[0]), "act_max": float(node.attrs.act[1])}
+    params = ref.fc_f32_params((n, k), (m, k), act=node.attrs.act)
     return KernelCall("fn_fc_f32", "fn_fc_f32.h", "fn_fc_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
                       description="dense float fully connected")

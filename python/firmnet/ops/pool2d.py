@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import TensorType
+from ..ir import FirmnetError, TensorType
 from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
 from ._util import NO_CLAMP, require, require_float32
@@ -60,8 +60,19 @@ def infer(attrs, in_types):
     oh = output_size(h, kh, attrs.strides[0], attrs.dilations[0], attrs.pads[0], attrs.pads[2], attrs.ceil_mode)
     ow = output_size(w, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3], attrs.ceil_mode)
     require(oh >= 1 and ow >= 1, f"pool2d: the window {kh}x{kw} does not fit the padded input {h}x{w}")
+    try:   # the kernel's own constraints (e.g. no window made only of padding)
+        _params(attrs, (n, h, w, c), (oh, ow))
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
     shape = (n, c, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, c)
     return [TensorType(shape, "float32")]
+
+
+def _params(attrs, nhwc_shape, out_hw) -> dict:
+    common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act)
+    if attrs.kind == "max":
+        return ref.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
+    return ref.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
 
 
 def _nhwc_reference(attrs, x, out_size):
@@ -86,14 +97,8 @@ def macs(attrs, in_types, out_types):
 def lower(node, graph):
     a = node.attrs
     require(a.layout == "NHWC", f"{node.describe()}: internal error, NCHW pooling reached lowering")
-    n, h, w, c = graph.types[node.inputs[0]].shape
     _, oh, ow, _ = graph.types[node.outputs[0]].shape
-    params = {"batch": n, "in_h": h, "in_w": w, "channels": c, "out_h": oh, "out_w": ow,
-              "kernel_h": a.kernel[0], "kernel_w": a.kernel[1], "stride_h": a.strides[0], "stride_w": a.strides[1],
-              "dilation_h": a.dilations[0], "dilation_w": a.dilations[1],
-              "pad_top": a.pads[0], "pad_left": a.pads[1], "pad_bottom": a.pads[2], "pad_right": a.pads[3],
-              "count_include_pad": int(a.count_include_pad),
-              "act_min": float(a.act[0]), "act_max": float(a.act[1])}
+    params = _params(a, graph.types[node.inputs[0]].shape, (oh, ow))
     fn = f"fn_{a.kind}pool2d_f32"
     return KernelCall(fn, "fn_pool_f32.h", "fn_pool2d_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description=f"float {a.kind} pooling")
