@@ -8,6 +8,7 @@ when it would be byte-for-byte the same.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -22,10 +23,12 @@ from typing import Sequence
 
 import cffi
 
+from .ir import FirmnetError
+
 STRICT_FLAGS = ("-std=c99", "-O2", "-fPIC", "-Wall", "-Wextra", "-Werror")
 
 
-class BuildError(RuntimeError):
+class BuildError(FirmnetError):
     """A C compilation failed; the message holds the compiler's output."""
 
 
@@ -94,6 +97,24 @@ def header_cdef(headers: Sequence[Path]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _captured_stderr():
+    """The C compiler that cffi runs writes its errors to file descriptor 2: keep them."""
+    import tempfile
+    with tempfile.NamedTemporaryFile(prefix="firmnet-cc-", suffix=".log", delete=False) as tmp:
+        log = Path(tmp.name)
+    saved = os.dup(2)
+    try:
+        with open(log, "wb") as f:
+            os.dup2(f.fileno(), 2)
+            try:
+                yield log
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 @dataclass(frozen=True)
 class Extension:
     ffi: cffi.FFI
@@ -117,10 +138,17 @@ def build_extension(cdef: str, wrapper_source: str, objects: Sequence[Path],
         tmp_dir.mkdir(parents=True)
         ffi.set_source(name, wrapper_source, include_dirs=[str(d) for d in include_dirs],
                        extra_objects=[str(o) for o in objects])
-        try:
-            built = Path(ffi.compile(tmpdir=str(tmp_dir), verbose=False))
-        except Exception as exc:  # cffi raises distutils/setuptools errors of several kinds
-            raise BuildError(f"building the cffi extension failed: {exc}") from exc
+        with _captured_stderr() as log:
+            try:
+                built = Path(ffi.compile(tmpdir=str(tmp_dir), verbose=False))
+            except Exception as exc:  # cffi raises distutils/setuptools errors of several kinds
+                failure = exc
+            else:
+                failure = None
+        compiler_output = log.read_text(errors="replace")
+        log.unlink()
+        if failure is not None:
+            raise BuildError(f"building the cffi extension failed: {failure}\n{compiler_output[-4000:]}")
         build_dir.mkdir(parents=True, exist_ok=True)
         os.replace(built, module_path.with_suffix(f".{os.getpid()}.tmp"))
         os.replace(module_path.with_suffix(f".{os.getpid()}.tmp"), module_path)

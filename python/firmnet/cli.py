@@ -29,14 +29,15 @@ def _input_shapes(specs) -> dict:
 
 
 def _load_compiled(out_dir: Path):
-    """Recompile from the model recorded in OUT/firmnet.json, so verify/report see the same graph."""
+    """The compiled model behind OUT, recomputed from the model recorded in OUT/firmnet.json
+    without touching OUT: verify then checks the C sources that are actually there."""
     meta_path = out_dir / "firmnet.json"
     if not meta_path.is_file():
         raise FirmnetError(f"{out_dir} is not a firmnet output folder (no firmnet.json): run firmnet compile first")
     meta = json.loads(meta_path.read_text())
     from .compiler import compile
     shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
-    return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes)
+    return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes, write=False)
 
 
 def _read_inputs(path, graph):
@@ -114,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("output")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
+    p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
     b = sub.add_parser("boards", help="list known boards")
     b.set_defaults(func=cmd_boards)
     return p
@@ -126,6 +128,12 @@ def main(argv=None) -> int:
     except FirmnetError as exc:
         print(f"firmnet: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug in firmnet, not in the user's input
+        if args.traceback:
+            raise
+        print(f"firmnet: internal error (a bug in firmnet, please report it with the model): "
+              f"{type(exc).__name__}: {exc}; rerun with --traceback for details", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -57,8 +57,11 @@ def _model_digest(model) -> str:
 
 
 def compile(model, out_dir, board: str = "host", name: str = "model", input_shapes=None,
-            algorithm: str = "best") -> CompiledModel:
-    """Compile an ONNX model (path or ModelProto) into C sources in out_dir."""
+            algorithm: str = "best", write: bool = True) -> CompiledModel:
+    """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
+
+    write=False recomputes everything but leaves out_dir as it is (verify uses this to
+    check the sources already there)."""
     from .boards import get_board
     target = get_board(board)
     graph = load(model, input_shapes=input_shapes)
@@ -74,7 +77,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     report = build_report(lowered_graph, lowered, memory, name=name, provenance=provenance, board=target)
     target.check_fits(report)
     out = Path(out_dir)
-    _write(out, files, lowered, report)
+    if write:
+        _write(out, files, lowered, report)
     return CompiledModel(out, name, graph, lowered_graph, lowered, memory, report)
 
 

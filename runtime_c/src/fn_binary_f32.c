@@ -73,7 +73,7 @@ fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const flo
 {
     int32_t ndim, d;
     ptrdiff_t count = 1, row, a_off = 0, b_off = 0, o_off = 0;
-    ptrdiff_t a_contig = 1, b_contig = 1, a_zero = 1, b_zero = 1;
+    int a_contig = 1, b_contig = 1, a_zero = 1, b_zero = 1;
     int32_t idx[FN_MAX_DIMS];
 
     if (p == NULL || a == NULL || b == NULL || out == NULL) {

@@ -1,8 +1,8 @@
 /* firmnet runtime: exp, tanh and logistic in float32 without libm.
  *
  * exp(x) = 2^k * exp(r) with k = round(x / ln2) and r = x - k*ln2 reduced in two
- * steps (Cody-Waite: ln2 split in a high part with trailing zero bits, so k*LN2_HI
- * is exact for |k| <= 2^9), |r| <= ln2/2. On that interval
+ * steps (Cody-Waite: ln2 split in a high part with 9 trailing zero bits, so k*LN2_HI
+ * is exact for |k| < 2^9), |r| <= ln2/2 (plus rounding). On that interval
  *     exp(r) - 1 = r + r^2 * q(r),
  * q a degree-4 polynomial fitted (minimax, relative error of exp(r) - 1) for this
  * file; the fit's own error is below 2e-8 relative, so rounding dominates.

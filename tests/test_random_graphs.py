@@ -1,0 +1,545 @@
+"""Random small float32 ONNX graphs (opset 17): compiled C == onnxruntime == numpy reference.
+
+`random_graphs()` is a hypothesis strategy that builds a model with onnx.helper, one
+node at a time. Each step picks an existing activation (usually the newest, sometimes
+an older one, so tensors fan out into residual branches), picks an op that accepts its
+shape, and draws that op's attributes. One small function per op below; `OP_TABLE`
+lists them with the shapes they accept. test_memory_plan.py reuses the strategy.
+
+Coverage of the generator:
+  Conv (1-D and 2-D; groups incl. depthwise and channel multipliers, strides,
+  dilations, asymmetric pads, auto_pad NOTSET/SAME_UPPER/SAME_LOWER/VALID, with and
+  without bias), Gemm (alpha, beta, transA, transB; C absent, scalar, [N], [1,N],
+  [M,1], [M,N] constant or an activation), MatMul (rank 2-5 activation × constant
+  2-D weights), Relu, Clip (min/max absent or given, sometimes min > max), LeakyRelu,
+  Sigmoid, Tanh, HardSigmoid, HardSwish, MaxPool (pads, strides, dilations, ceil_mode)
+  and AveragePool (pads, strides, ceil_mode, count_include_pad), GlobalAveragePool,
+  GlobalMaxPool, Add/Sub/Mul/Div with numpy broadcasting (rank-0..4 constants and
+  activations, either operand order), Concat (any axis, the same tensor twice),
+  Reshape (with 0 and -1), Flatten (axis 0..rank, negative), Squeeze (axes given or
+  not), Unsqueeze, Transpose (perm given or default), Softmax (every axis),
+  BatchNormalization (after a conv → folded; elsewhere → per-channel affine),
+  Pad (constant, with or without a value). Graphs have 1 or 2 inputs of rank 1-4,
+  1-6 drawn ops, and sometimes extra graph outputs (which may also feed later nodes).
+
+Numerical conditioning (so that a failure means a bug, not float noise):
+  * inputs are uniform in [-2.5, 2.5], weights N(0, 1/fan_in), biases and BN shifts in
+    [-0.5, 0.5], BN variances in [0.5, 2]: magnitudes stay O(1) through the chain;
+  * every divisor is bounded away from 0: a constant divisor has |v| in [0.5, 2]; an
+    activation divisor first goes through Sigmoid(·)+0.5 (→ [0.5, 1.5]) or Clip(·, 0.5, 3);
+  * scalar attributes (alpha, beta, clip bounds...) come from short lists of ordinary
+    values, so no draw sits at a float edge; every op used is continuous, so the
+    float-order differences between C, numpy and onnxruntime stay at rounding level;
+  * no tensor exceeds MAX_ELEMS elements (keeps C compile and ORT runs fast).
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+import firmnet
+from helpers import assert_close, onnxruntime_outputs
+
+OPSET = 17
+MAX_ELEMS = 2048
+MAX_RANK = 5
+
+
+class TooBig(Exception):
+    """The drawn op would make a tensor larger than MAX_ELEMS: the step is undone."""
+
+
+# ---- the graph under construction ------------------------------------------------------
+
+class Draft:
+    """ONNX nodes, initializers and the shape of every activation, plus drawing helpers."""
+
+    def __init__(self, draw, rng: np.random.Generator):
+        self.draw, self.rng = draw, rng
+        self.nodes: list = []
+        self.initializers: list = []
+        self.inputs: list[str] = []
+        self.shapes: dict[str, tuple] = {}   # activation (graph input or node output) → shape
+        self.order: list[str] = []           # activations in creation order
+        self.count = 0
+
+    # drawing
+    def integer(self, lo, hi):
+        return self.draw(st.integers(lo, hi))
+
+    def choice(self, options):
+        return self.draw(st.sampled_from(list(options)))
+
+    def flag(self):
+        return self.draw(st.booleans())
+
+    # tensors
+    def fresh(self, stem):
+        self.count += 1
+        return f"{stem}{self.count}"
+
+    def const(self, value, stem="k"):
+        name = self.fresh(stem)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def f32(self, shape, lo, hi):
+        return self.rng.uniform(lo, hi, shape).astype(np.float32)
+
+    def weights(self, shape, fan_in):
+        return (self.rng.standard_normal(shape) / math.sqrt(max(fan_in, 1))).astype(np.float32)
+
+    def ints(self, values):
+        return self.const(np.array(values, dtype=np.int64), "i")
+
+    def add_input(self, shape):
+        name = f"in{len(self.inputs)}"
+        self.inputs.append(name)
+        self.shapes[name] = tuple(shape)
+        self.order.append(name)
+        return name
+
+    def node(self, op, inputs, shape, **attrs):
+        shape = tuple(int(d) for d in shape)
+        if math.prod(shape) > MAX_ELEMS or len(shape) > MAX_RANK:
+            raise TooBig
+        out = self.fresh(op.lower())
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        self.shapes[out] = shape
+        self.order.append(out)
+        return out
+
+    def pick(self, accept=lambda shape: True):
+        """An existing activation: the newest acceptable one, or any acceptable one (fan-out)."""
+        candidates = [t for t in self.order if accept(self.shapes[t])]
+        if not candidates:
+            return None
+        return candidates[-1] if self.flag() else self.choice(candidates)
+
+    # undo support for TooBig
+    def mark(self):
+        return len(self.nodes), len(self.initializers), len(self.order)
+
+    def undo(self, mark):
+        n, i, o = mark
+        for name in self.order[o:]:
+            del self.shapes[name]
+        del self.nodes[n:], self.initializers[i:], self.order[o:]
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _broadcast(a, b):
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        return None
+
+
+# ---- one function per op: (draft, input activation) → output activation ---------------
+
+UNARY = ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Clip")
+
+
+def unary(g: Draft, x):
+    op = g.choice(UNARY)
+    attrs, inputs = {}, [x]
+    if op == "LeakyRelu":
+        attrs["alpha"] = g.choice([0.01, 0.2, 1.5])
+    elif op == "HardSigmoid":
+        attrs["alpha"], attrs["beta"] = g.choice([0.2, 0.5]), g.choice([0.5, 0.25])
+    elif op == "Clip":
+        lo, hi = g.choice([None, -1.0, 0.0, 0.5]), g.choice([None, 0.25, 1.0, 6.0])  # 0.5 > 0.25: min > max
+        inputs += ["" if lo is None else g.const(np.float32(lo)), "" if hi is None else g.const(np.float32(hi))]
+        while inputs[-1] == "":
+            inputs.pop()
+    return g.node(op, inputs, g.shapes[x], **attrs)
+
+
+def _nonzero(g: Draft, y):
+    """y mapped into an interval bounded away from 0 (for divisors)."""
+    if g.flag():
+        return g.node("Add", [g.node("Sigmoid", [y], g.shapes[y]), g.const(np.float32(0.5))], g.shapes[y])
+    return g.node("Clip", [y, g.const(np.float32(0.5)), g.const(np.float32(3.0))], g.shapes[y])
+
+
+def _broadcast_const_shape(g: Draft, shape):
+    """A constant shape that broadcasts with `shape`: rank 0..rank+1, each trailing dim
+    either the activation's size or 1 (or 2-3 where the activation has a 1)."""
+    rank = g.integer(0, min(len(shape) + 1, 4))
+    out = []
+    for i in range(rank):
+        j = len(shape) - rank + i
+        if j < 0:
+            out.append(1)
+        elif shape[j] == 1:
+            out.append(g.choice([1, 1, 2, 3]))
+        else:
+            out.append(g.choice([shape[j], 1]))
+    return tuple(out)
+
+
+def binary(g: Draft, x):
+    op = g.choice(["Add", "Sub", "Mul", "Div"])
+    x_first = g.flag()
+    shape = g.shapes[x]
+    if g.flag():
+        cshape = _broadcast_const_shape(g, shape)
+        divisor = op == "Div" and x_first
+        if divisor:  # |v| in [0.5, 2], random sign
+            value = g.f32(cshape, 0.5, 2.0) * np.where(g.rng.random(cshape) < 0.5, -1, 1).astype(np.float32)
+        else:
+            value = g.f32(cshape, -1.5, 1.5)
+        other = g.const(value.reshape(cshape))
+        out_shape = _broadcast(shape, cshape)
+    else:
+        other = g.pick(lambda s: (b := _broadcast(shape, s)) is not None and math.prod(b) <= MAX_ELEMS)
+        out_shape = _broadcast(shape, g.shapes[other])
+        if op == "Div" and x_first:
+            other = _nonzero(g, other)
+    if op == "Div" and not x_first:
+        x = _nonzero(g, x)
+    a, b = (x, other) if x_first else (other, x)
+    return g.node(op, [a, b], out_shape)
+
+
+def _window(g: Draft, size, kernel, dilation, auto_pad, max_pad):
+    """(kernel, pad_begin, pad_end) for one spatial dim such that the window fits."""
+    pb = pe = 0
+    if auto_pad == "NOTSET":
+        pb, pe = g.integer(0, max_pad), g.integer(0, max_pad)
+    room = size + pb + pe if auto_pad != "SAME_UPPER" and auto_pad != "SAME_LOWER" else math.inf
+    while dilation * (kernel - 1) + 1 > room:
+        kernel -= 1
+    return kernel, min(pb, kernel - 1) if max_pad < 0 else pb, pe
+
+
+def _out_size(size, kernel, stride, dilation, pb, pe, auto_pad, ceil_mode=False):
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return -(-size // stride)
+    span = size + pb + pe - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + pb else out
+
+
+def _spatial_attrs(g: Draft, attrs, kernel, strides, dilations, pads, auto_pad, with_dilations=True):
+    """Set the ONNX attributes, leaving defaults out half of the time."""
+    explicit = g.flag()
+    if any(s != 1 for s in strides) or explicit:
+        attrs["strides"] = strides
+    if with_dilations and (any(d != 1 for d in dilations) or explicit):
+        attrs["dilations"] = dilations
+    if auto_pad != "NOTSET" or explicit:
+        attrs["auto_pad"] = auto_pad
+    if auto_pad == "NOTSET" and (any(pads) or explicit):
+        attrs["pads"] = pads
+
+
+def conv(g: Draft, x):
+    n, c, *spatial = g.shapes[x]
+    group = g.choice(_divisors(c))
+    out_channels = group * g.integer(1, max(1, 8 // group))
+    auto_pad = g.choice(["NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"])
+    kernel, strides, dilations, begin, end, out = [], [], [], [], [], []
+    for size in spatial:
+        d, s = g.integer(1, 2), g.integer(1, 2)
+        k, pb, pe = _window(g, size, g.integer(1, 3), d, auto_pad, 2)
+        kernel.append(k), strides.append(s), dilations.append(d), begin.append(pb), end.append(pe)
+        out.append(_out_size(size, k, s, d, pb, pe, auto_pad))
+    fan_in = c // group * math.prod(kernel)
+    inputs = [x, g.const(g.weights((out_channels, c // group, *kernel), fan_in), "w")]
+    if g.flag():
+        inputs.append(g.const(g.f32(out_channels, -0.5, 0.5), "b"))
+    attrs = {"group": group} if group != 1 or g.flag() else {}
+    if g.flag():
+        attrs["kernel_shape"] = kernel
+    _spatial_attrs(g, attrs, kernel, strides, dilations, begin + end, auto_pad)
+    return g.node("Conv", inputs, (n, out_channels, *out), **attrs)
+
+
+def pool(g: Draft, x):
+    n, c, *spatial = g.shapes[x]
+    op = g.choice(["MaxPool", "AveragePool"])
+    auto_pad = g.choice(["NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"])
+    ceil_mode = g.flag()
+    kernel, strides, dilations, begin, end, out = [], [], [], [], [], []
+    for size in spatial:
+        d = g.integer(1, 2) if op == "MaxPool" else 1
+        k = g.integer(1, 3)
+        k, pb, pe = _window(g, size, k, d, auto_pad, k - 1)   # pads < kernel
+        pb, pe = min(pb, k - 1), min(pe, k - 1)
+        s = g.integer(1, 3)
+        kernel.append(k), strides.append(s), dilations.append(d), begin.append(pb), end.append(pe)
+        out.append(_out_size(size, k, s, d, pb, pe, auto_pad, ceil_mode))
+    attrs = {"kernel_shape": kernel}
+    if ceil_mode or g.flag():
+        attrs["ceil_mode"] = int(ceil_mode)
+    if op == "AveragePool" and g.flag():
+        attrs["count_include_pad"] = 1
+    _spatial_attrs(g, attrs, kernel, strides, dilations, begin + end, auto_pad, with_dilations=op == "MaxPool")
+    return g.node(op, [x], (n, c, *out), **attrs)
+
+
+def global_pool(g: Draft, x):
+    n, c, *spatial = g.shapes[x]
+    return g.node(g.choice(["GlobalAveragePool", "GlobalMaxPool"]), [x], (n, c) + (1,) * len(spatial))
+
+
+def gemm(g: Draft, a):
+    trans_a, trans_b = g.flag(), g.flag()
+    rows, k = g.shapes[a][::-1] if trans_a else g.shapes[a]
+    n = g.integer(1, 8)
+    w = g.weights((n, k) if trans_b else (k, n), k)
+    attrs = {}
+    if trans_a:
+        attrs["transA"] = 1
+    if trans_b:
+        attrs["transB"] = 1
+    alpha, beta = g.choice([1.0, 0.5, -1.5]), g.choice([1.0, 2.0, -0.5, 0.0])
+    if alpha != 1.0:
+        attrs["alpha"] = alpha
+    inputs = [a, g.const(w, "w")]
+    c_kind = g.choice(["none", "const", "activation"])
+    if c_kind == "activation":
+        c = g.pick(lambda s: len(s) <= 2 and _broadcast(s, (rows, n)) == (rows, n))
+        c_kind = "const" if c is None else c_kind
+    if c_kind == "const":
+        c = g.const(g.f32(g.choice([(), (1,), (n,), (1, n), (rows, 1), (rows, n)]), -0.5, 0.5), "c")
+    if c_kind != "none":
+        inputs.append(c)
+        if beta != 1.0:
+            attrs["beta"] = beta
+    return g.node("Gemm", inputs, (rows, n), **attrs)
+
+
+def matmul(g: Draft, a):
+    *lead, k = g.shapes[a]
+    n = g.integer(1, 8)
+    return g.node("MatMul", [a, g.const(g.weights((k, n), k), "w")], (*lead, n))
+
+
+def concat(g: Draft, x):
+    shape = g.shapes[x]
+    rank = len(shape)
+    axis = g.integer(-rank, rank - 1)
+    ax = axis % rank
+
+    def fits(s):
+        return len(s) == rank and all(a == b for i, (a, b) in enumerate(zip(s, shape)) if i != ax)
+
+    inputs = [x] + [g.pick(fits) for _ in range(g.integer(1, 2))]   # may repeat x
+    inputs = g.draw(st.permutations(inputs))
+    out = list(shape)
+    out[ax] = sum(g.shapes[t][ax] for t in inputs)
+    return g.node("Concat", inputs, out, axis=axis)
+
+
+def _factor_shape(g: Draft, total, rank):
+    """A shape of `rank` dims whose product is total (prime factors dealt out to dims)."""
+    factors, p, rest = [], 2, total
+    while rest > 1:
+        while rest % p == 0:
+            factors.append(p)
+            rest //= p
+        p += 1
+    dims = [1] * rank
+    for f in factors:
+        dims[g.integer(0, rank - 1)] *= f
+    return dims
+
+
+def reshape(g: Draft, x):
+    shape = g.shapes[x]
+    new = _factor_shape(g, math.prod(shape), g.integer(1, 4))
+    spec = list(new)
+    if g.flag():   # 0 = copy the input's dim at the same index
+        spec = [0 if i < len(shape) and d == shape[i] and g.flag() else d for i, d in enumerate(spec)]
+    if g.flag():
+        spec[g.integer(0, len(spec) - 1)] = -1
+    if spec.count(-1) and 0 in spec:   # keep -1 computable by ONNX's rule
+        spec = [d if d != 0 else new[i] for i, d in enumerate(spec)]
+    return g.node("Reshape", [x, g.ints(spec)], new)
+
+
+def flatten(g: Draft, x):
+    shape = g.shapes[x]
+    axis = g.integer(-len(shape), len(shape))
+    a = axis % len(shape) if axis < 0 else axis
+    return g.node("Flatten", [x], (math.prod(shape[:a]), math.prod(shape[a:])), axis=axis)
+
+
+def squeeze(g: Draft, x):
+    shape = g.shapes[x]
+    ones = [i for i, d in enumerate(shape) if d == 1]
+    if len(ones) < len(shape) and g.flag():
+        return g.node("Squeeze", [x], [d for d in shape if d != 1])    # no axes: every 1 goes
+    axes = g.draw(st.lists(st.sampled_from(ones), min_size=1, max_size=len(shape) - 1, unique=True))
+    out = [d for i, d in enumerate(shape) if i not in axes]
+    axes = [a - len(shape) if g.flag() else a for a in axes]
+    return g.node("Squeeze", [x, g.ints(axes)], out)
+
+
+def unsqueeze(g: Draft, x):
+    shape = g.shapes[x]
+    rank = len(shape) + g.integer(1, min(2, MAX_RANK - len(shape)))
+    axes = g.draw(st.lists(st.integers(0, rank - 1), min_size=rank - len(shape), max_size=rank - len(shape),
+                           unique=True))
+    out, it = [], iter(shape)
+    for i in range(rank):
+        out.append(1 if i in axes else next(it))
+    axes = [a - rank if g.flag() else a for a in axes]
+    return g.node("Unsqueeze", [x, g.ints(axes)], out)
+
+
+def transpose(g: Draft, x):
+    shape = g.shapes[x]
+    if g.flag():
+        return g.node("Transpose", [x], shape[::-1])
+    perm = g.draw(st.permutations(range(len(shape))))
+    return g.node("Transpose", [x], [shape[p] for p in perm], perm=perm)
+
+
+def softmax(g: Draft, x):
+    shape = g.shapes[x]
+    if g.flag():
+        return g.node("Softmax", [x], shape)
+    return g.node("Softmax", [x], shape, axis=g.integer(-len(shape), len(shape) - 1))
+
+
+def batchnorm(g: Draft, x):
+    c = g.shapes[x][1]
+    scale = g.f32(c, 0.5, 1.5) * np.where(g.rng.random(c) < 0.2, -1, 1).astype(np.float32)
+    params = [scale, g.f32(c, -0.5, 0.5), g.f32(c, -0.5, 0.5), g.f32(c, 0.5, 2.0)]
+    names = [g.const(p, "bn") for p in params]
+    return g.node("BatchNormalization", [x, *names], g.shapes[x], epsilon=g.choice([1e-5, 1e-3]))
+
+
+def pad(g: Draft, x):
+    shape = g.shapes[x]
+    padded = g.draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=2, unique=True))
+    before = [g.integer(0, 2) if i in padded else 0 for i in range(len(shape))]
+    after = [g.integer(0, 2) if i in padded else 0 for i in range(len(shape))]
+    inputs = [x, g.ints(before + after)]
+    if g.flag():
+        inputs.append(g.const(np.float32(g.choice([0.0, -1.5, 2.0]))))
+    return g.node("Pad", inputs, [d + b + a for d, b, a in zip(shape, before, after)], mode="constant")
+
+
+def _rank(*ranks):
+    return lambda shape: len(shape) in ranks
+
+
+# (op function, the activation shapes it accepts); the first entries are the simplest,
+# which is where hypothesis shrinks to.
+OP_TABLE = (
+    (unary, lambda s: True),
+    (binary, lambda s: True),
+    (reshape, lambda s: True),
+    (flatten, lambda s: True),
+    (softmax, lambda s: True),
+    (concat, lambda s: True),
+    (pad, lambda s: True),
+    (transpose, lambda s: len(s) >= 2),
+    (squeeze, lambda s: 1 in s and len(s) >= 2),
+    (unsqueeze, lambda s: len(s) < MAX_RANK),
+    (conv, _rank(3, 4)),
+    (pool, _rank(3, 4)),
+    (global_pool, _rank(3, 4)),
+    (batchnorm, _rank(2, 3, 4)),
+    (gemm, _rank(2)),
+    (matmul, lambda s: len(s) >= 2),
+)
+
+
+# ---- whole graphs -------------------------------------------------------------------
+
+@dataclass
+class GraphCase:
+    model: onnx.ModelProto
+    inputs: list
+
+    def __repr__(self):   # what hypothesis prints for a falsifying example
+        shapes = ", ".join(f"{i.name}{list(x.shape)}" for i, x in zip(self.model.graph.input, self.inputs))
+        return f"GraphCase(inputs: {shapes})\n{helper.printable_graph(self.model.graph)}"
+
+
+def _first_input_shape(g: Draft):
+    rank = g.choice([4, 4, 3, 2, 1])
+    if rank == 4:
+        return (g.integer(1, 2), g.integer(1, 4), g.integer(1, 8), g.integer(1, 8))
+    if rank == 3:
+        return (g.integer(1, 2), g.integer(1, 4), g.integer(1, 10))
+    if rank == 2:
+        return (g.integer(1, 3), g.integer(1, 16))
+    return (g.integer(1, 16),)
+
+
+def _value_info(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+
+
+@st.composite
+def random_graphs(draw, max_ops=6):
+    g = Draft(draw, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
+    first = _first_input_shape(g)
+    g.add_input(first)
+    if g.flag() and g.flag():   # a second input, same shape or broadcastable to the first
+        g.add_input(tuple(d if g.flag() else 1 for d in first))
+    for _ in range(g.integer(1, max_ops)):
+        x = g.pick()
+        op = g.choice([fn for fn, accepts in OP_TABLE if accepts(g.shapes[x])])
+        mark = g.mark()
+        try:
+            op(g, x)
+        except TooBig:
+            g.undo(mark)
+    if not g.nodes:
+        unary(g, g.inputs[0])
+    produced = [t for t in g.order if t not in g.inputs]
+    outputs = [produced[-1]] + draw(st.lists(st.sampled_from(produced[:-1] or [produced[-1]]),
+                                             max_size=2, unique=True).filter(lambda o: produced[-1] not in o))
+    used = {i for n in g.nodes for i in n.input}
+    inputs = [i for i in g.inputs if i in used]
+    graph = helper.make_graph(g.nodes, "random", [_value_info(i, g.shapes[i]) for i in inputs],
+                              [_value_info(o, g.shapes[o]) for o in outputs], g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    values = [g.rng.uniform(-2.5, 2.5, g.shapes[i]).astype(np.float32) for i in inputs]
+    return GraphCase(model, values)
+
+
+# ---- the test -------------------------------------------------------------------------
+
+def check_case(case: GraphCase):
+    """Compile, build, run; C, the numpy reference of the loaded graph and of the lowered
+    graph must all match onnxruntime."""
+    onnx.checker.check_model(case.model, full_check=True)   # the generator's shapes are right
+    expected = onnxruntime_outputs(case.model, case.inputs)
+    with tempfile.TemporaryDirectory() as out:
+        cm = firmnet.compile(case.model, out, name="g")
+        got = cm.build_host().run(case.inputs)
+    reference = firmnet.reference.run(cm.graph, case.inputs)
+    lowered = firmnet.reference.run(cm.lowered_graph, case.inputs)
+    names = [o.name for o in case.model.graph.output]
+    assert len(got) == len(expected) == len(names)
+    for name, c, r, lo, e in zip(names, got, reference, lowered, expected):
+        assert_close(r, e, f"output {name}: numpy reference vs onnxruntime")
+        assert_close(lo, e, f"output {name}: reference of the lowered graph vs onnxruntime")
+        assert_close(c, e, f"output {name}: C vs onnxruntime")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=random_graphs())
+def test_random_graph_matches_onnxruntime(case):
+    check_case(case)
