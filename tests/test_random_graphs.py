@@ -217,10 +217,10 @@ def _window(g: Draft, size, kernel, dilation, auto_pad, max_pad):
     pb = pe = 0
     if auto_pad == "NOTSET":
         pb, pe = g.integer(0, max_pad), g.integer(0, max_pad)
-    room = size + pb + pe if auto_pad != "SAME_UPPER" and auto_pad != "SAME_LOWER" else math.inf
+    room = math.inf if auto_pad in ("SAME_UPPER", "SAME_LOWER") else size + pb + pe
     while dilation * (kernel - 1) + 1 > room:
         kernel -= 1
-    return kernel, min(pb, kernel - 1) if max_pad < 0 else pb, pe
+    return kernel, pb, pe
 
 
 def _out_size(size, kernel, stride, dilation, pb, pe, auto_pad, ceil_mode=False):
@@ -277,8 +277,10 @@ def pool(g: Draft, x):
     for size in spatial:
         d = g.integer(1, 2) if op == "MaxPool" else 1
         k = g.integer(1, 3)
-        k, pb, pe = _window(g, size, k, d, auto_pad, k - 1)   # pads < kernel
-        pb, pe = min(pb, k - 1), min(pe, k - 1)
+        k, pb, pe = _window(g, size, k, d, auto_pad, k - 1)
+        while min(pb, pe) > k - 1 or d * (k - 1) + 1 > size + pb + pe:   # pads < kernel, window fits
+            pb, pe = min(pb, k - 1), min(pe, k - 1)
+            k, _, _ = _window(g, size, k, d, "VALID" if auto_pad == "NOTSET" else auto_pad, 0)
         s = g.integer(1, 3)
         kernel.append(k), strides.append(s), dilations.append(d), begin.append(pb), end.append(pe)
         out.append(_out_size(size, k, s, d, pb, pe, auto_pad, ceil_mode))
@@ -367,8 +369,6 @@ def reshape(g: Draft, x):
         spec = [0 if i < len(shape) and d == shape[i] and g.flag() else d for i, d in enumerate(spec)]
     if g.flag():
         spec[g.integer(0, len(spec) - 1)] = -1
-    if spec.count(-1) and 0 in spec:   # keep -1 computable by ONNX's rule
-        spec = [d if d != 0 else new[i] for i, d in enumerate(spec)]
     return g.node("Reshape", [x, g.ints(spec)], new)
 
 
@@ -507,8 +507,9 @@ def random_graphs(draw, max_ops=6):
     if not g.nodes:
         unary(g, g.inputs[0])
     produced = [t for t in g.order if t not in g.inputs]
-    outputs = [produced[-1]] + draw(st.lists(st.sampled_from(produced[:-1] or [produced[-1]]),
-                                             max_size=2, unique=True).filter(lambda o: produced[-1] not in o))
+    outputs = [produced[-1]]
+    if len(produced) > 1:
+        outputs += draw(st.lists(st.sampled_from(produced[:-1]), max_size=2, unique=True))
     used = {i for n in g.nodes for i in n.input}
     inputs = [i for i in g.inputs if i in used]
     graph = helper.make_graph(g.nodes, "random", [_value_info(i, g.shapes[i]) for i in inputs],

@@ -17,6 +17,7 @@ from onnx import helper, numpy_helper
 
 from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
+from ..ops import reshape
 from .onnx_ops import CONVERTERS, FOLD_ONLY
 
 # Opset 11 is the first with today's Clip/Pad/Gemm signatures. The supported operators'
@@ -161,6 +162,8 @@ def load_onnx(source, input_shapes=None) -> Graph:
 
     for index, node in enumerate(model.graph.node):
         label = _node_label(node, index)
+        if not node.name:   # IR nodes carry a name; make one the report can point at
+            node.name = f"{node.op_type}_{index}"
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             raise UnsupportedError(f"{label}: control flow with subgraphs is not supported")
         inputs = list(node.input)
@@ -202,7 +205,10 @@ def load_onnx(source, input_shapes=None) -> Graph:
         except FirmnetError as exc:
             raise type(exc)(f"{label}: {exc}") from None
     outputs = [o.name for o in model.graph.output]
-    for o in outputs:
+    for k, o in enumerate(outputs):
+        if o in input_types:   # an input passed straight through: the C copies it
+            outputs[k] = b.add("reshape", [o], reshape.Attrs(input_types[o].shape), outputs=[f"{o}:output"],
+                               name=f"{o}/passthrough")[0]
         if o in b.constants:
             raise UnsupportedError(f"graph output '{o}' is a constant (it does not depend on the inputs); "
                                    "firmnet compiles only computed outputs")
