@@ -23,7 +23,10 @@ typedef struct {
  * Constraints: every size >= 1; pads >= 0; in_c and out_c divisible by groups.
  * Padded input positions contribute nothing (zero padding).
  * Accumulation order: bias first, then ky, kx, input channel ascending.
- * Returns FN_ERR_ARG when groups does not divide in_c/out_c or a size is < 1. */
+ * output must not overlap input.
+ * Returns FN_ERR_ARG for a NULL pointer (bias excepted), a size, stride or dilation < 1,
+ * negative pads, groups not dividing in_c/out_c, or geometry whose coordinates would
+ * overflow int32 ((out - 1) * stride + (kernel - 1) * dilation or in + pads >= 2^31). */
 fn_status fn_conv2d_f32(const fn_conv2d_f32_params *p, const float *input,
                         const float *filter, const float *bias, float *output);
 

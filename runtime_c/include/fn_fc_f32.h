@@ -14,7 +14,8 @@ typedef struct {
  *   weights [out_features, in_features]
  *   bias    [out_features], or NULL
  *   output  [batch, out_features]
- * Accumulation order: bias first, then i ascending. */
+ * Accumulation order: bias first, then i ascending. output must not overlap input.
+ * Returns FN_ERR_ARG for a NULL pointer (bias excepted) or a size < 1. */
 fn_status fn_fc_f32(const fn_fc_f32_params *p, const float *input,
                     const float *weights, const float *bias, float *output);
 

@@ -20,12 +20,17 @@ typedef struct {
 
 /* Max over the window's in-bounds elements (padding never wins).
  *   input [batch, in_h, in_w, channels], output [batch, out_h, out_w, channels]
- * Constraint: every window holds at least one in-bounds element. */
+ * Constraint: every window holds at least one in-bounds element. output accumulates
+ * in place, so it must not overlap input. A NaN input propagates only when it is the
+ * window's first in-bounds element (NaN handling is otherwise unspecified).
+ * Returns FN_ERR_ARG for a NULL pointer, a size, stride or dilation < 1, negative pads
+ * or a window made only of padding. count_include_pad is ignored. */
 fn_status fn_maxpool2d_f32(const fn_pool2d_f32_params *p, const float *input, float *output);
 
 /* Mean over the window: sum of in-bounds elements divided by their count, or
- * by the padded window size if count_include_pad. dilation must be 1.
- * Summation order: ky, kx ascending. Same constraints as max pooling. */
+ * by the padded window size if count_include_pad (any non-zero value). dilation must be 1.
+ * Summation order: ky, kx ascending. Same constraints and return codes as max pooling,
+ * and FN_ERR_ARG for a dilation other than 1. */
 fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, float *output);
 
 #endif

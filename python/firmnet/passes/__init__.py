@@ -6,9 +6,10 @@ from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
 from .constants import fold_constants
 from .layout import to_nhwc
-from .simplify import simplify_layout
+from .simplify import remove_dead_nodes, simplify_layout
 
 PIPELINE = (
+    remove_dead_nodes,
     fold_constants,
     fold_batchnorm,
     batchnorm_to_affine,
@@ -16,6 +17,7 @@ PIPELINE = (
     to_nhwc,
     simplify_layout,
     fold_constants,
+    remove_dead_nodes,
 )
 
 

@@ -48,3 +48,16 @@ def simplify_layout(graph: Graph) -> Graph:
         if changed:
             graph = graph.with_nodes(nodes)
     return graph
+
+
+def remove_dead_nodes(graph: Graph) -> Graph:
+    """Drop nodes none of whose outputs reach a graph output (e.g. unused exporter branches)."""
+    needed = set(graph.outputs)
+    kept = []
+    for node in reversed(graph.nodes):
+        if needed & set(node.outputs):
+            kept.append(node)
+            needed.update(i for i in node.inputs if i)
+    if len(kept) == len(graph.nodes):
+        return graph
+    return graph.with_nodes(list(reversed(kept)))
