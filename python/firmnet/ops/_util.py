@@ -24,12 +24,13 @@ def normalize_axis(axis: int, rank: int) -> int:
     return axis % rank
 
 
-def clamp_params(act: tuple[float, float]) -> dict:
-    return {"act_min": float(act[0]), "act_max": float(act[1])}
+def require_act(act: tuple[float, float]) -> None:
+    """The IR invariant of fused clamps: lo <= hi (the front end rewrites Clip(min > max))."""
+    require(len(act) == 2 and act[0] <= act[1], f"activation range {act} is not an interval (need lo <= hi)")
 
 
 def intersect(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    """The clamp range of applying clamp a then clamp b (b is applied last)."""
+    """The clamp range of applying clamp a then clamp b (b is applied last); both are intervals."""
     lo, hi = max(a[0], b[0]), min(a[1], b[1])
     if lo > hi:   # b lies entirely outside a: the result is the constant b-bound
         lo = hi = b[0] if a[1] < b[0] else b[1]

@@ -9,7 +9,7 @@ from ..ir import TensorType
 from ..layout import binary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
-from ._util import NO_CLAMP, require, require_float32
+from ._util import NO_CLAMP, require, require_act, require_float32
 
 KINDS = ("add", "sub", "mul", "div")
 
@@ -23,6 +23,7 @@ class Attrs:
 def infer(attrs, in_types):
     a, b = in_types
     require_float32(a, b)
+    require_act(attrs.act)
     require(attrs.kind in KINDS, f"binary kind {attrs.kind} unknown (supported: {KINDS})")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)

@@ -12,7 +12,7 @@ import numpy as np
 from ..ir import TensorType
 from ..lowering import KernelCall, params_of
 from ..reference import conv as ref
-from ._util import NO_CLAMP, require, require_float32
+from ._util import NO_CLAMP, require, require_act, require_float32
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def _dims(attrs, x_shape, w_shape):
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
     require_float32(x, w, b)
+    require_act(attrs.act)
     require(len(x.shape) == 4 and len(w.shape) == 4, f"conv2d needs 4-D input and filter, got {x} and {w}")
     (n, h, wd, c), (oc, kh, kw, cg) = _dims(attrs, x.shape, w.shape)
     g = attrs.groups

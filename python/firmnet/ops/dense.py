@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..ir import TensorType
 from ..lowering import KernelCall, params_of
 from ..reference import dense as ref
-from ._util import NO_CLAMP, require, require_float32
+from ._util import NO_CLAMP, require, require_act, require_float32
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class Attrs:
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
     require_float32(x, w, b)
+    require_act(attrs.act)
     require(len(x.shape) == 2 and len(w.shape) == 2 and x.shape[1] == w.shape[1],
             f"dense: input {x} and weights {w} do not match (need [N,K] and [M,K])")
     require(b is None or b.shape == (w.shape[0],), f"dense: bias must have shape ({w.shape[0]},), got {b}")

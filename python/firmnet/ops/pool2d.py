@@ -12,7 +12,7 @@ import numpy as np
 from ..ir import FirmnetError, TensorType
 from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
-from ._util import NO_CLAMP, require, require_float32
+from ._util import NO_CLAMP, require, require_act, require_float32
 
 KINDS = ("max", "avg")
 
@@ -49,6 +49,7 @@ def _hwc(attrs, shape):
 def infer(attrs, in_types):
     (x,) = in_types
     require_float32(x)
+    require_act(attrs.act)
     require(attrs.kind in KINDS, f"pool kind {attrs.kind} unknown (supported: {KINDS})")
     require(len(x.shape) == 4, f"pool2d needs a 4-D input, got {x}")
     require(attrs.kind == "max" or attrs.dilations == (1, 1), "average pooling with dilations is not supported")

@@ -11,7 +11,7 @@ from ..ir import TensorType
 from ..layout import unary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
-from ._util import NO_CLAMP, require, require_float32
+from ._util import NO_CLAMP, require, require_act, require_float32
 
 KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish")
 
@@ -27,6 +27,7 @@ class Attrs:
 def infer(attrs, in_types):
     (x,) = in_types
     require_float32(x)
+    require_act(attrs.act)
     require(attrs.kind in KINDS, f"unary kind {attrs.kind} unknown (supported: {KINDS})")
     return [TensorType(x.shape, x.dtype)]
 
