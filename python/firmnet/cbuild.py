@@ -84,16 +84,26 @@ def compile_objects(sources: Sequence[Path], include_dirs: Sequence[Path],
 def header_cdef(headers: Sequence[Path]) -> str:
     """Declarations of our headers in the form cffi's cdef accepts.
 
-    Preprocessor lines are dropped except integer #defines, which cffi understands.
+    Preprocessor lines are dropped except integer #defines, which cffi understands;
+    `static inline` definitions become plain prototypes (the wrapper, which includes
+    the header, calls the inline function).
     """
     lines = []
     for h in headers:
-        for line in Path(h).read_text().splitlines():
-            if line.startswith("#"):
-                if re.match(r"#define\s+\w+\s+\d+\s*$", line):
-                    lines.append(line)
+        text = "\n".join(line for line in Path(h).read_text().splitlines()
+                         if not line.startswith("#") or re.match(r"#define\s+\w+\s+\d+\s*$", line))
+        pos = 0
+        for m in re.finditer(r"static inline\s+([^{;]*?\))\s*\{", text):
+            if m.start() < pos:
                 continue
-            lines.append(line)
+            lines.append(text[pos:m.start()])
+            lines.append(m.group(1) + ";")
+            depth, i = 1, m.end()
+            while depth:
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+            pos = i
+        lines.append(text[pos:])
     return "\n".join(lines)
 
 

@@ -1,0 +1,93 @@
+/* firmnet runtime: the fixed-point arithmetic of the int8 path.
+ *
+ * Requantization turns an int32 accumulator into the output scale:
+ *   out = clamp(requantize(acc) + zp_out, act_min, act_max)
+ * with (multiplier, shift) from quantize_multiplier() in reference/fixedpoint.py
+ * (a Q31 multiplier in [2^30, 2^31) and a power-of-two exponent, TFLite's encoding).
+ * Three rounding modes (fn_requant_mode), chosen at compile time for a whole model:
+ *   FN_REQUANT_TFLM    TFLite/TFLM: saturating rounding doubling high multiply, then
+ *                      rounding divide by a power of two (two roundings)
+ *   FN_REQUANT_SINGLE  one rounding of the exact 64-bit product (CMSIS-NN's option)
+ *   FN_REQUANT_ORT     onnxruntime's float path: acc * scale in float32, rounded half
+ *                      to even (scale = s_in * s_w / s_out computed in float32)
+ * All arithmetic is defined behaviour: wrap-around goes through uint32_t, right
+ * shifts of negative values rely on arithmetic shift (implementation-defined in
+ * C99; every supported compiler shifts arithmetically). */
+#ifndef FN_FIXEDPOINT_H
+#define FN_FIXEDPOINT_H
+
+#include "fn_common.h"
+
+typedef enum {
+    FN_REQUANT_TFLM = 0,
+    FN_REQUANT_SINGLE = 1,
+    FN_REQUANT_ORT = 2
+} fn_requant_mode;
+
+/* round(a * b / 2^31) with ties away from zero; INT32_MIN * INT32_MIN saturates to INT32_MAX. */
+static inline int32_t fn_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* round(x / 2^exponent), ties away from zero; 0 <= exponent <= 31. */
+static inline int32_t fn_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier: shift > 0 multiplies by 2^shift first
+ * (wrapping like TFLite's int32 arithmetic), shift < 0 divides with rounding. */
+static inline int32_t fn_mul_by_quantized_mul_tflm(int32_t x, int32_t multiplier, int32_t shift)
+{
+    int32_t left = shift > 0 ? shift : 0;
+    int32_t right = shift > 0 ? 0 : -shift;
+    int32_t scaled = (int32_t)((uint32_t)x << left);
+    return fn_rounding_divide_by_pot(fn_sat_rounding_doubling_high_mul(scaled, multiplier), right);
+}
+
+/* round(x * multiplier / 2^(31 - shift)) with ties toward +infinity, one rounding;
+ * -31 <= shift <= 30. */
+static inline int32_t fn_mul_by_quantized_mul_single(int32_t x, int32_t multiplier, int32_t shift)
+{
+    int32_t total = 31 - shift;
+    int64_t v = (int64_t)x * (int64_t)multiplier + ((int64_t)1 << (total - 1));
+    return (int32_t)(v >> total);
+}
+
+/* float32 acc * scale, rounded half to even, clamped to [lo, hi] first (as MLAS does). */
+static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, float hi)
+{
+    float v = (float)acc * scale;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    /* adding and removing 1.5 * 2^23 rounds to the nearest integer, ties to even,
+     * for |v| < 2^22 (v is clamped to the int8 range above) */
+    volatile float magic = 12582912.0f;
+    float r = (v + magic) - magic;
+    return (int32_t)r;
+}
+
+/* One requantization in the model's mode: acc → output integer before the zero point
+ * (ORT mode clamps to [act_min - zp_out, act_max - zp_out] itself). */
+static inline int32_t fn_requantize(int32_t acc, int32_t mode, int32_t multiplier, int32_t shift, float scale,
+                                    int32_t lo, int32_t hi)
+{
+    if (mode == FN_REQUANT_TFLM) {
+        return fn_mul_by_quantized_mul_tflm(acc, multiplier, shift);
+    }
+    if (mode == FN_REQUANT_SINGLE) {
+        return fn_mul_by_quantized_mul_single(acc, multiplier, shift);
+    }
+    return fn_requantize_float(acc, scale, (float)lo, (float)hi);
+}
+
+#endif
