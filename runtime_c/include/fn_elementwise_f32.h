@@ -31,7 +31,7 @@ typedef enum {
     FN_UNARY_SIGMOID = 2,      /* 1 / (1 + exp(-x)) */
     FN_UNARY_TANH = 3,
     FN_UNARY_HARD_SIGMOID = 4, /* max(0, min(1, alpha * x + beta)) */
-    FN_UNARY_HARD_SWISH = 5    /* x * max(0, min(1, x / 6 + 1/2)) */
+    FN_UNARY_HARD_SWISH = 5    /* x * max(0, min(1, x * (1/6)f + 1/2)): a multiply, not a division */
 } fn_unary_op;
 
 typedef struct {
@@ -41,14 +41,16 @@ typedef struct {
     float act_min, act_max;    /* applied after the op */
 } fn_unary_f32_params;
 
-/* out[i] = clamp(op(in[i])). in and out may be the same buffer (in place). */
+/* out[i] = clamp(op(in[i])). in and out may be the same buffer (in place).
+ * The clamp lets NaN through (as numpy does). */
 fn_status fn_unary_f32(const fn_unary_f32_params *p, const float *input, float *output);
 
 typedef struct {
     int32_t outer, axis_len, inner;   /* tensor viewed as [outer, axis_len, inner] */
 } fn_softmax_f32_params;
 
-/* Softmax along the middle axis: exp(x - max) / sum(exp(x - max)). */
+/* Softmax along the middle axis: exp(x - max) / sum(exp(x - max)).
+ * input and output may be the same buffer. */
 fn_status fn_softmax_f32(const fn_softmax_f32_params *p, const float *input, float *output);
 
 /* exp, tanh and the logistic function without libm (generated code may not link it).
