@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jinja2
-import numpy as np
 
-from ..ir import DTYPES, Graph
+from ..ir import Graph
 from ..lowering import Alias, CArray, KernelCall, TensorList
 from ..resources import templates_dir
 from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal

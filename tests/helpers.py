@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-import firmnet
 from firmnet import cbuild
 from firmnet.verify import compare
 

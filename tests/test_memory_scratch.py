@@ -22,7 +22,7 @@ def test_scratch_buffer_lives_one_step_and_never_overlaps(tmp_path):
         assert (buf.first, buf.last, buf.size) == (steps[node.name], steps[node.name], 1000 + k)
     # the scratch never lands on the step's own input or output
     for node in convs:
-        step, scratch = steps[node.name], by_name[memory.scratch[node.name]]
+        scratch = by_name[memory.scratch[node.name]]
         lo, hi = memory.plan.offsets[scratch.name], memory.plan.offsets[scratch.name] + scratch.size
         for t in (node.inputs[0], node.outputs[0]):
             s = memory.storage[t]

@@ -11,7 +11,7 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from firmnet.planner import (ALGORITHMS, DEFAULT_ALGORITHM, Buffer, Plan, PlanError,
+from firmnet.planner import (ALGORITHMS, DEFAULT_ALGORITHM, Buffer, PlanError,
                              check_plan, format_plan, lower_bound, plan_memory)
 
 ALL = list(ALGORITHMS)

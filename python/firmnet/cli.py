@@ -37,7 +37,8 @@ def _load_compiled(out_dir: Path):
     meta = json.loads(meta_path.read_text())
     from .compiler import compile
     shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
-    return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes, write=False)
+    return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
+                   requant=meta.get("requant", "tflm"), write=False)
 
 
 def _read_inputs(path, graph):
@@ -59,9 +60,10 @@ def _read_inputs(path, graph):
 def cmd_compile(args) -> int:
     from .compiler import compile
     shapes = _input_shapes(args.input_shape)
-    cm = compile(args.model, args.output, board=args.board, name=args.name, input_shapes=shapes or None)
+    cm = compile(args.model, args.output, board=args.board, name=args.name, input_shapes=shapes or None,
+                 requant=args.requant)
     meta = {"model": str(Path(args.model).resolve()), "board": args.board, "name": args.name,
-            "input_shapes": {k: list(v) for k, v in shapes.items()}}
+            "input_shapes": {k: list(v) for k, v in shapes.items()}, "requant": args.requant}
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -106,6 +108,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--name", default="model", help="C prefix of the generated API (default: model)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
                    help="static shape for an input with dynamic dimensions (repeatable)")
+    c.add_argument("--requant", choices=("tflm", "single", "ort"), default="tflm",
+                   help="rounding of int8 requantization: tflm (TFLite's double rounding, default), single "
+                        "(one rounding, as CMSIS-NN offers), ort (onnxruntime's float requantization)")
     c.set_defaults(func=cmd_compile)
     v = sub.add_parser("verify", help="build on the host and compare the C with the numpy reference")
     v.add_argument("output")

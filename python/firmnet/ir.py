@@ -27,9 +27,44 @@ class UnsupportedError(FirmnetError):
 
 
 @dataclass(frozen=True)
+class QuantParams:
+    """Affine quantization: real = scale * (q - zero_point), per tensor or per channel along axis."""
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    axis: int | None = None
+
+    def __post_init__(self):
+        if len(self.scale) != len(self.zero_point) or not self.scale:
+            raise FirmnetError(f"quantization with {len(self.scale)} scales and {len(self.zero_point)} zero points")
+        if self.axis is None and len(self.scale) != 1:
+            raise FirmnetError("per-tensor quantization needs exactly one scale")
+        if not all(s > 0 and np.isfinite(s) for s in self.scale):
+            raise UnsupportedError(f"quantization scales must be positive and finite, got {self.scale[:4]}")
+
+    @property
+    def per_channel(self) -> bool:
+        return self.axis is not None
+
+    def __str__(self) -> str:
+        if self.per_channel:
+            return f"q(axis {self.axis}, {len(self.scale)} scales)"
+        return f"q({self.scale[0]:.6g}, {self.zero_point[0]})"
+
+
+@dataclass(frozen=True)
+class OpQuant:
+    """How an integer op reads and writes: the quantization of each input (None for an
+    int32 bias or an absent input), of its output, and the requantization mode."""
+    inputs: tuple[QuantParams | None, ...]
+    output: QuantParams
+    mode: str = "tflm"
+
+
+@dataclass(frozen=True)
 class TensorType:
     shape: tuple[int, ...]
     dtype: str
+    quant: QuantParams | None = None   # int8 activations carry their scale and zero point
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
@@ -44,7 +79,8 @@ class TensorType:
         return self.size * DTYPES[self.dtype].itemsize
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{','.join(map(str, self.shape))}]"
+        text = f"{self.dtype}[{','.join(map(str, self.shape))}]"
+        return f"{text} {self.quant}" if self.quant else text
 
 
 def type_of(array: np.ndarray) -> TensorType:

@@ -6,7 +6,7 @@ the arena, a weight array or a user buffer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np

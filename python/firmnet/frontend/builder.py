@@ -16,6 +16,8 @@ class GraphBuilder:
         self.inputs: list[str] = []
         self._node_names: set[str] = set()
         self._counter = 0
+        self.opset = 0
+        self.requant = "tflm"     # rounding mode of quantize nodes (compile option --requant)
 
     def fresh(self, hint: str) -> str:
         """A tensor or node name not used yet, derived from hint."""
@@ -35,6 +37,12 @@ class GraphBuilder:
         self.constants[name] = arr
         self.types[name] = type_of(arr)
         return name
+
+    def producer(self, name: str | None) -> Node | None:
+        for node in reversed(self.nodes):
+            if name in node.outputs:
+                return node
+        return None
 
     def value(self, name: str | None):
         """The constant value of a tensor, or None if it is computed at run time."""

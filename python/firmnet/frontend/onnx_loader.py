@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
-from .onnx_ops import CONVERTERS, FOLD_ONLY
+from .onnx_ops import CONVERTERS, FOLD_ONLY, QUANTIZED_INPUTS
 
 # Opset 11 is the first with today's Clip/Pad/Gemm signatures. The supported operators'
 # definitions changed after 21 only by admitting new element types (bfloat16, float8,
@@ -138,7 +138,7 @@ def _node_label(node, index) -> str:
     return f"node '{node.name or f'#{index}'}' ({node.op_type})"
 
 
-def load_onnx(source, input_shapes=None) -> Graph:
+def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
     model = _read(source)
     opset = _opset(model)
     for node in model.graph.node:
@@ -154,6 +154,7 @@ def load_onnx(source, input_shapes=None) -> Graph:
 
     b = GraphBuilder(model.graph.name or "model")
     b.opset = opset
+    b.requant = requant
     for name, t in input_types.items():
         b.add_input(name, t)
     for init in model.graph.initializer:
@@ -170,7 +171,8 @@ def load_onnx(source, input_shapes=None) -> Graph:
         foldable = all(not i or i in b.constants for i in inputs)
         if node.op_type == "Shape" and inputs[0] in b.types:
             foldable = True   # every shape is static once the inputs are pinned
-        if foldable and node.op_type not in ("Dropout",):
+        # dequantized weights stay int8: the QDQ pass turns them into integer ops
+        if foldable and node.op_type not in ("Dropout", "DequantizeLinear"):
             values = dict(b.constants)
             if node.op_type == "Shape" and inputs[0] not in values:
                 values[inputs[0]] = np.zeros(b.types[inputs[0]].shape, b.types[inputs[0]].dtype)
@@ -196,7 +198,7 @@ def load_onnx(source, input_shapes=None) -> Graph:
         except TypeError as exc:
             raise UnsupportedError(f"{label}: unsupported attributes or inputs ({exc}); the attributes firmnet "
                                    f"handles are: {_accepted(convert)}") from None
-        for i in inputs:
+        for i in inputs if node.op_type not in QUANTIZED_INPUTS else ():
             if i and b.types[i].dtype != "float32" and i not in b.constants:
                 raise UnsupportedError(f"{label}: input '{i}' has dtype {b.types[i].dtype}; this operator "
                                        "supports float32 tensors")

@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from ..ir import UnsupportedError
-from ..ops import batchnorm, binary, concat, conv2d, dense, pad, pool2d, reshape, softmax, transpose, unary
+from ..ir import QuantParams, UnsupportedError
+from ..ops import (batchnorm, binary, concat, conv2d, dense, dequantize, pad, pool2d, quantize, reshape, softmax,
+                   transpose, unary)
 
 
 def _need_const(b, n, name, what):
@@ -21,6 +22,36 @@ def _need_const(b, n, name, what):
         raise UnsupportedError(f"its {what} ('{name}') must be a constant (an initializer, or computable "
                                f"from constants and static shapes), but it is computed at run time")
     return value
+
+
+class Weight:
+    """A constant operand: a float array, or an int8/int32 array under a dequantize (QDQ models)."""
+
+    def __init__(self, array, quant=None):
+        self.array, self.quant = array, quant
+
+    def emit(self, b, hint, transform=lambda a: a, axis=None, scale=1.0):
+        """Emit the (transformed) weight: a float constant, or dequantize(int8 constant).
+        axis: where the per-channel axis lands after transform; scale: a factor on real values."""
+        if self.quant is None:
+            return b.const((transform(self.array).astype(np.float64) * scale).astype(np.float32), hint)
+        q = self.quant
+        if q.axis is not None and axis is None:
+            raise UnsupportedError("per-channel quantized weights in an unsupported position")
+        quant = QuantParams(tuple(float(np.float32(v * scale)) for v in q.scale), q.zero_point,
+                            axis if q.axis is not None else None)
+        data = b.const(np.ascontiguousarray(transform(self.array)), hint)
+        return b.add("dequantize", [data], dequantize.Attrs(quant), name=f"{hint}/dequantize")[0]
+
+
+def _weight(b, n, name, what) -> Weight:
+    value = b.value(name)
+    if value is not None:
+        return Weight(value)
+    producer = b.producer(name)
+    if producer is not None and producer.op == "dequantize" and b.value(producer.inputs[0]) is not None:
+        return Weight(b.value(producer.inputs[0]), producer.attrs.quant)
+    return Weight(_need_const(b, n, name, what))
 
 
 def _same_pads(size, kernel, stride, dilation, mode):
@@ -70,20 +101,19 @@ def _spatial_rank(b, x, op):
 def Conv(b, n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
     rank = _spatial_rank(b, X, "Conv")
-    w = _need_const(b, n, W, "filter")
-    kernel = tuple(w.shape[2:])
+    weight = _weight(b, n, W, "filter")
+    kernel = tuple(weight.array.shape[2:])
     if kernel_shape is not None and tuple(kernel_shape) != kernel:
-        raise UnsupportedError(f"kernel_shape {kernel_shape} differs from the filter's shape {w.shape}")
+        raise UnsupportedError(f"kernel_shape {kernel_shape} differs from the filter's shape {weight.array.shape}")
     strides = tuple(strides or (1,) * rank)
     dilations = tuple(dilations or (1,) * rank)
     begin, end = _spatial_pads(auto_pad, pads, b.types[X].shape[2:], kernel, strides, dilations)
     if rank == 1:
-        w = w[:, :, None, :]
         strides, dilations, begin, end = (1,) + strides, (1,) + dilations, (0,) + begin, (0,) + end
     x4 = _as_2d(b, n, X, rank)
     attrs = conv2d.Attrs(strides=strides, dilations=dilations, pads=(begin[0], begin[1], end[0], end[1]),
                          groups=group)
-    w_name = b.const(w, W) if rank == 1 else W
+    w_name = weight.emit(b, W, lambda a: a[:, :, None, :], axis=0) if rank == 1 else W
     out = None if rank == 1 else [n.output[0]]
     y = b.add("conv2d", [x4, w_name, B], attrs, outputs=out, name=n.name)[0]
     _from_2d(b, n, y, rank)
@@ -121,7 +151,7 @@ def AveragePool(b, n, X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0,
 
 
 def _global_pool(b, n, X, kind):
-    rank = _spatial_rank(b, X, n.op_type)
+    _spatial_rank(b, X, n.op_type)   # refuses 3-D and higher
     kernel = tuple(b.types[X].shape[2:])
     _pool(b, n, X, kind, "NOTSET", 0, None, kernel, None, None)
 
@@ -135,18 +165,21 @@ def GlobalMaxPool(b, n, X):
 
 
 def Gemm(b, n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
-    w = _need_const(b, n, B, "B input (the weights)")
-    if len(b.types[A].shape) != 2 or w.ndim != 2:
+    weight = _weight(b, n, B, "B input (the weights)")
+    if len(b.types[A].shape) != 2 or weight.array.ndim != 2:
         raise UnsupportedError("Gemm needs 2-D A and B")
     if transA:
         A = b.add("transpose", [A], transpose.Attrs((1, 0)), name=f"{n.name}/transA")[0]
-    w = (w if transB else w.T).astype(np.float64) * alpha
-    w_name = b.const(w.astype(np.float32), B)
-    rows, m = b.types[A].shape[0], w.shape[0]
+    w_name = weight.emit(b, B, (lambda a: a) if transB else (lambda a: a.T), axis=0, scale=alpha)
+    rows, m = b.types[A].shape[0], b.types[w_name].shape[0]
     bias, add_c = None, None
     if C:
         c = b.value(C)
-        if c is None:
+        dq = b.producer(C)
+        if c is None and dq is not None and dq.op == "dequantize" and b.value(dq.inputs[0]) is not None \
+                and beta == 1.0 and b.types[C].shape == (m,):
+            bias = C   # a quantized bias vector: kept for the QDQ pass
+        elif c is None:
             add_c = C
         else:
             full = np.broadcast_to(c.astype(np.float64) * beta, (rows, m))
@@ -164,15 +197,15 @@ def Gemm(b, n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
 
 
 def MatMul(b, n, A, B):
-    w = _need_const(b, n, B, "second input (the weights)")
+    weight = _weight(b, n, B, "second input (the weights)")
     a_shape = b.types[A].shape
-    if w.ndim != 2 or len(a_shape) < 2:
+    if weight.array.ndim != 2 or len(a_shape) < 2:
         raise UnsupportedError(f"MatMul is supported for A of rank >= 2 times a constant 2-D B, "
-                               f"got {a_shape} x {w.shape}")
-    k, m = w.shape
+                               f"got {a_shape} x {weight.array.shape}")
+    k, m = weight.array.shape
     rows = int(np.prod(a_shape[:-1]))
     x = A if len(a_shape) == 2 else b.add("reshape", [A], reshape.Attrs((rows, k)), name=f"{n.name}/rows")[0]
-    w_name = b.const(np.ascontiguousarray(w.T), B)
+    w_name = weight.emit(b, B, lambda a: a.T, axis=0)
     out = [n.output[0]] if len(a_shape) == 2 else None
     y = b.add("dense", [x, w_name], dense.Attrs(), outputs=out, name=n.name)[0]
     if len(a_shape) != 2:
@@ -341,10 +374,94 @@ def Dropout(b, n, data, ratio=None, training_mode=None, *, seed=0, is_test=0):
     _reshape_to(b, n, data, b.types[data].shape)
 
 
+def _quant_params(b, n, scale, zero_point, axis, rank, what):
+    """QuantParams of a Q/DQ node and the zero point's ONNX dtype; uint8 is shifted to int8
+    (q - 128 with zero point - 128: the same real values)."""
+    s = _need_const(b, n, scale, f"{what} scale").astype(np.float32).ravel()
+    if zero_point:
+        z = _need_const(b, n, zero_point, f"{what} zero point")
+        dtype, z = str(z.dtype), z.astype(np.int64).ravel()
+    else:
+        dtype, z = "uint8", np.zeros(s.size, np.int64)
+    if dtype not in ("int8", "uint8", "int32"):
+        raise UnsupportedError(f"{what} type {dtype} is not supported (int8, uint8; int32 for biases)")
+    if dtype == "uint8":
+        z = z - 128
+    per_channel = _need_const(b, n, scale, f"{what} scale").ndim == 1 and s.size > 1
+    if z.size != s.size:
+        z = np.broadcast_to(z, s.shape)
+    quant = QuantParams(tuple(float(v) for v in s), tuple(int(v) for v in z),
+                        (axis % rank) if per_channel else None)
+    return quant, dtype
+
+
+def _as_int8_constant(values, dtype):
+    return (values.astype(np.int16) - 128).astype(np.int8) if dtype == "uint8" else values
+
+
+def QuantizeLinear(b, n, x, y_scale, y_zero_point=None, *, axis=1, saturate=1, block_size=0, output_dtype=0,
+                   precision=0):
+    if block_size or output_dtype not in (0, 2, 3):
+        raise UnsupportedError("blocked quantization and output types other than int8/uint8 are not supported")
+    quant, _ = _quant_params(b, n, y_scale, y_zero_point, axis, len(b.types[x].shape), "QuantizeLinear")
+    if quant.axis is not None:
+        raise UnsupportedError("per-channel quantization of activations is not supported")
+    b.add("quantize", [x], quantize.Attrs(quant, b.requant), outputs=[n.output[0]], name=n.name)
+
+
+def DequantizeLinear(b, n, x, x_scale, x_zero_point=None, *, axis=1, block_size=0):
+    if block_size:
+        raise UnsupportedError("blocked dequantization is not supported")
+    quant, dtype = _quant_params(b, n, x_scale, x_zero_point, axis, len(b.types[x].shape), "DequantizeLinear")
+    value = b.value(x)
+    if value is not None:
+        x = b.const(_as_int8_constant(value, dtype), f"{x}/int8" if dtype == "uint8" else x)
+    elif b.types[x].dtype != ("int32" if dtype == "int32" else "int8"):
+        raise UnsupportedError(f"input '{x}' is {b.types[x].dtype}: quantized activations must be int8 "
+                               "(uint8 ones are supported when they come from a QuantizeLinear in the model)")
+    b.add("dequantize", [x], dequantize.Attrs(quant), outputs=[n.output[0]], name=n.name)
+
+
+class _Inner:
+    """A stand-in ONNX node for the float op inside a QLinear* op."""
+
+    def __init__(self, n, suffix, output):
+        self.name, self.op_type, self.output = f"{n.name}/{suffix}", n.op_type, [output]
+
+
+def _qlinear(b, n, float_op, x, xs, xz, w, ws, wz, ys, yz, bias=None, **attrs):
+    """QLinear*(x, w, b) = quantize(float_op(dequantize(x), dequantize(w), dequantize(b)))."""
+    def dq(name, scale, zp, axis, suffix):
+        inner = _Inner(n, suffix, b.fresh(f"{n.name}/{suffix}"))
+        DequantizeLinear(b, inner, name, scale, zp, axis=axis)
+        return inner.output[0]
+    inputs = [dq(x, xs, xz, 1, "x"), dq(w, ws, wz, 0 if float_op is Conv else 1, "w")]
+    if bias:   # int32, zero point 0, scale = x_scale * w_scale (per output channel)
+        w_scale = _need_const(b, n, ws, "w scale").astype(np.float32)
+        bias_scale = np.float32(_need_const(b, n, xs, "x scale")) * w_scale
+        zero = b.const(np.zeros(bias_scale.shape, np.int32), f"{n.name}/bias_zero_point")
+        inputs.append(dq(bias, b.const(bias_scale, f"{n.name}/bias_scale"), zero, 0, "b"))
+    yf = b.fresh(f"{n.name}/float")
+    float_op(b, _Inner(n, "float", yf), *inputs, **attrs)
+    QuantizeLinear(b, n, yf, ys, yz)
+
+
+def QLinearConv(b, n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, **attrs):
+    _qlinear(b, n, Conv, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B, **attrs)
+
+
+def QLinearMatMul(b, n, a, a_scale, a_zero_point, b_in, b_scale, b_zero_point, y_scale, y_zero_point):
+    _qlinear(b, n, MatMul, a, a_scale, a_zero_point, b_in, b_scale, b_zero_point, y_scale, y_zero_point)
+
+
 CONVERTERS = {f.__name__: f for f in (
+    QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul,
     Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Relu, Clip, LeakyRelu,
     Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, Div, Concat, Reshape, Flatten, Squeeze, Unsqueeze,
     Transpose, Softmax, BatchNormalization, Pad, Identity, Dropout)}
+
+# Operators that read integer tensors (the others compute in float32 until the QDQ pass).
+QUANTIZED_INPUTS = ("DequantizeLinear", "QLinearConv", "QLinearMatMul")
 
 # Supported only where they fold to constants (shape arithmetic written by exporters).
 FOLD_ONLY = ("Constant", "Shape", "Gather", "Cast", "Slice", "ConstantOfShape", "Size", "Range", "Equal",

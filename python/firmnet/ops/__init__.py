@@ -8,7 +8,8 @@ Every op module provides:
     macs(attrs, in_types, out_types) -> int multiply-accumulates, for the report
 To add an op: copy ops/softmax.py (the smallest complete example), then add it here.
 """
-from . import batchnorm, binary, concat, conv2d, dense, pad, pool2d, reshape, softmax, transpose, unary
+from . import (batchnorm, binary, concat, conv2d, dense, dequantize, pad, pool2d, quantize, reshape, softmax,
+               transpose, unary)
 
 OPS = {
     "batchnorm": batchnorm,
@@ -16,8 +17,10 @@ OPS = {
     "concat": concat,
     "conv2d": conv2d,
     "dense": dense,
+    "dequantize": dequantize,
     "pad": pad,
     "pool2d": pool2d,
+    "quantize": quantize,
     "reshape": reshape,
     "softmax": softmax,
     "transpose": transpose,

@@ -19,6 +19,41 @@ def require_float32(*types: TensorType | None) -> None:
             raise FirmnetError(f"dtype {t.dtype} is not supported here yet (float32 only)")
 
 
+def require_int8(attrs, in_types, weight_indices=()) -> None:
+    """The input side of an integer op: int8 activations quantized as the op expects
+    (weights int8, the conv/dense bias int32) and an integer clamp range."""
+    q = attrs.quant
+    require(len(q.inputs) == len(in_types), f"{len(q.inputs)} input quantizations for {len(in_types)} inputs")
+    for k, (t, tq) in enumerate(zip(in_types, q.inputs)):
+        if t is None:
+            continue
+        if tq is None:
+            require(t.dtype == "int32", f"input {k} must be an int32 bias, got {t}")
+            continue
+        require(t.dtype == "int8", f"input {k} must be int8, got {t}")
+        if k not in weight_indices:
+            require(t.quant == tq, f"input {k} is quantized as {t.quant}, the op expects {tq}")
+    require(q.output.axis is None, "per-channel quantization of activations is not supported")
+    act = getattr(attrs, "act", (-128, 127))
+    require(-128 <= act[0] <= act[1] <= 127 and all(float(a).is_integer() for a in act),
+            f"integer clamp range {act} must lie in [-128, 127]")
+
+
+def check_types(attrs, in_types, weight_indices=()) -> None:
+    """float32 everywhere with a float clamp, or the int8 contract of require_int8."""
+    if getattr(attrs, "quant", None) is None:
+        require_float32(*in_types)
+        if hasattr(attrs, "act"):
+            require_act(attrs.act)
+    else:
+        require_int8(attrs, in_types, weight_indices)
+
+
+def output_type(attrs, shape) -> TensorType:
+    quant = getattr(attrs, "quant", None)
+    return TensorType(tuple(shape), "float32") if quant is None else TensorType(tuple(shape), "int8", quant.output)
+
+
 def normalize_axis(axis: int, rank: int) -> int:
     require(-rank <= axis < rank, f"axis {axis} is out of range for rank {rank}")
     return axis % rank

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import TensorType
+from ..ir import OpQuant
 from ..layout import binary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
-from ._util import NO_CLAMP, require, require_act, require_float32
+from ._util import NO_CLAMP, check_types, output_type, require
 
 KINDS = ("add", "sub", "mul", "div")
 
@@ -18,18 +18,18 @@ KINDS = ("add", "sub", "mul", "div")
 class Attrs:
     kind: str
     act: tuple[float, float] = NO_CLAMP
+    quant: OpQuant | None = None
 
 
 def infer(attrs, in_types):
     a, b = in_types
-    require_float32(a, b)
-    require_act(attrs.act)
+    check_types(attrs, in_types)
     require(attrs.kind in KINDS, f"binary kind {attrs.kind} unknown (supported: {KINDS})")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         require(False, f"{attrs.kind}: shapes {a.shape} and {b.shape} do not broadcast")
-    return [TensorType(tuple(int(d) for d in shape), "float32")]
+    return [output_type(attrs, (int(d) for d in shape))]
 
 
 def reference(attrs, a, b):

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import DTYPES, TensorType
+from ..ir import DTYPES, OpQuant, TensorType
 from ..layout import concat_params
 from ..lowering import CArray, KernelCall, TensorList, params_of
 from ..reference import tensor as ref
-from ._util import normalize_axis, require
+from ._util import normalize_axis, require, require_int8
 
 
 @dataclass(frozen=True)
 class Attrs:
     axis: int
+    quant: OpQuant | None = None
 
 
 def infer(attrs, in_types):
@@ -24,7 +25,12 @@ def infer(attrs, in_types):
         require(same and t.dtype == first.dtype, f"concat: inputs {first} and {t} differ outside axis {axis}")
     shape = list(first.shape)
     shape[axis] = sum(t.shape[axis] for t in in_types)
-    return [TensorType(tuple(shape), first.dtype)]
+    if attrs.quant is not None:   # int8 inputs of different quantizations, requantized to the output's
+        require_int8(attrs, in_types)
+        return [TensorType(tuple(shape), "int8", attrs.quant.output)]
+    same = all(t.quant == first.quant for t in in_types)
+    require(same, "concat: int8 inputs with different quantizations need the op's quant attributes")
+    return [TensorType(tuple(shape), first.dtype, first.quant)]
 
 
 def reference(attrs, *xs):

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import TensorType
+from ..ir import OpQuant
 from ..lowering import KernelCall, params_of
 from ..reference import conv as ref
-from ._util import NO_CLAMP, require, require_act, require_float32
+from ._util import NO_CLAMP, check_types, output_type, require
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Attrs:
     groups: int = 1
     layout: str = "NCHW"
     act: tuple[float, float] = NO_CLAMP
+    quant: OpQuant | None = None     # set on int8 convolutions (act is then an integer range)
 
 
 def output_size(size: int, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int) -> int:
@@ -42,8 +43,7 @@ def _dims(attrs, x_shape, w_shape):
 
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
-    require_float32(x, w, b)
-    require_act(attrs.act)
+    check_types(attrs, [x, w, b][:len(in_types)], weight_indices=(1,))
     require(len(x.shape) == 4 and len(w.shape) == 4, f"conv2d needs 4-D input and filter, got {x} and {w}")
     (n, h, wd, c), (oc, kh, kw, cg) = _dims(attrs, x.shape, w.shape)
     g = attrs.groups
@@ -56,7 +56,7 @@ def infer(attrs, in_types):
     ow = output_size(wd, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3])
     require(oh >= 1 and ow >= 1, f"conv2d: the kernel {kh}x{kw} does not fit the padded input {h}x{wd}")
     shape = (n, oc, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, oc)
-    return [TensorType(shape, "float32")]
+    return [output_type(attrs, shape)]
 
 
 def _kwargs(attrs):

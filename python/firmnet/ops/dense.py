@@ -3,25 +3,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import TensorType
+from ..ir import OpQuant
 from ..lowering import KernelCall, params_of
 from ..reference import dense as ref
-from ._util import NO_CLAMP, require, require_act, require_float32
+from ._util import NO_CLAMP, check_types, output_type, require
 
 
 @dataclass(frozen=True)
 class Attrs:
     act: tuple[float, float] = NO_CLAMP
+    quant: OpQuant | None = None
 
 
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
-    require_float32(x, w, b)
-    require_act(attrs.act)
+    check_types(attrs, [x, w, b][:len(in_types)], weight_indices=(1,))
     require(len(x.shape) == 2 and len(w.shape) == 2 and x.shape[1] == w.shape[1],
             f"dense: input {x} and weights {w} do not match (need [N,K] and [M,K])")
     require(b is None or b.shape == (w.shape[0],), f"dense: bias must have shape ({w.shape[0]},), got {b}")
-    return [TensorType((x.shape[0], w.shape[0]), "float32")]
+    return [output_type(attrs, (x.shape[0], w.shape[0]))]
 
 
 def reference(attrs, x, w, b=None):

@@ -25,7 +25,7 @@ def infer(attrs, in_types):
     require(len(attrs.before) == rank and len(attrs.after) == rank, f"pad: pads do not fit {x}")
     require(min(attrs.before + attrs.after, default=0) >= 0, "pad: negative pads (cropping) are not supported")
     shape = tuple(d + b + a for d, b, a in zip(x.shape, attrs.before, attrs.after))
-    return [TensorType(shape, x.dtype)]
+    return [TensorType(shape, x.dtype, x.quant)]
 
 
 def reference(attrs, x):

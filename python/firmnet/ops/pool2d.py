@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import FirmnetError, TensorType
+from ..ir import FirmnetError, OpQuant, TensorType
 from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
-from ._util import NO_CLAMP, require, require_act, require_float32
+from ._util import NO_CLAMP, check_types, output_type, require
 
 KINDS = ("max", "avg")
 
@@ -28,6 +28,7 @@ class Attrs:
     count_include_pad: bool = False
     layout: str = "NCHW"
     act: tuple[float, float] = NO_CLAMP
+    quant: OpQuant | None = None
 
 
 def output_size(size, kernel, stride, dilation, pad_before, pad_after, ceil_mode):
@@ -48,8 +49,7 @@ def _hwc(attrs, shape):
 
 def infer(attrs, in_types):
     (x,) = in_types
-    require_float32(x)
-    require_act(attrs.act)
+    check_types(attrs, in_types)
     require(attrs.kind in KINDS, f"pool kind {attrs.kind} unknown (supported: {KINDS})")
     require(len(x.shape) == 4, f"pool2d needs a 4-D input, got {x}")
     require(attrs.kind == "max" or attrs.dilations == (1, 1), "average pooling with dilations is not supported")
@@ -66,7 +66,7 @@ def infer(attrs, in_types):
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
     shape = (n, c, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, c)
-    return [TensorType(shape, "float32")]
+    return [output_type(attrs, shape)]
 
 
 def _params(attrs, nhwc_shape, out_hw) -> dict:

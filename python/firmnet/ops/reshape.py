@@ -18,7 +18,7 @@ class Attrs:
 
 def infer(attrs, in_types):
     (x,) = in_types
-    out = TensorType(tuple(attrs.shape), x.dtype)
+    out = TensorType(tuple(attrs.shape), x.dtype, x.quant)
     require(min(attrs.shape, default=1) >= 0 and out.size == x.size,
             f"reshape: cannot view {x} as shape {attrs.shape}")
     return [out]

@@ -3,23 +3,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import TensorType
+from ..ir import OpQuant
 from ..layout import softmax_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
-from ._util import normalize_axis, require_float32
+from ._util import check_types, normalize_axis, output_type
 
 
 @dataclass(frozen=True)
 class Attrs:
     axis: int = -1
+    beta: float = 1.0
+    quant: OpQuant | None = None
 
 
 def infer(attrs, in_types):
     (x,) = in_types
-    require_float32(x)
+    check_types(attrs, in_types)
     normalize_axis(attrs.axis, len(x.shape))
-    return [TensorType(x.shape, x.dtype)]
+    return [output_type(attrs, x.shape)]
 
 
 def reference(attrs, x):

@@ -18,7 +18,7 @@ class Attrs:
 def infer(attrs, in_types):
     (x,) = in_types
     require(sorted(attrs.perm) == list(range(len(x.shape))), f"transpose: perm {attrs.perm} does not fit {x}")
-    return [TensorType(tuple(x.shape[p] for p in attrs.perm), x.dtype)]
+    return [TensorType(tuple(x.shape[p] for p in attrs.perm), x.dtype, x.quant)]
 
 
 def reference(attrs, x):

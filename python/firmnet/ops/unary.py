@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import TensorType
+from ..ir import OpQuant
 from ..layout import unary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
-from ._util import NO_CLAMP, require, require_act, require_float32
+from ._util import NO_CLAMP, check_types, output_type, require
 
 KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish")
 
@@ -22,14 +22,14 @@ class Attrs:
     alpha: float = 0.0
     beta: float = 0.0
     act: tuple[float, float] = NO_CLAMP
+    quant: OpQuant | None = None     # int8: identity is a requantization, the others TFLite's int8 kernels
 
 
 def infer(attrs, in_types):
     (x,) = in_types
-    require_float32(x)
-    require_act(attrs.act)
+    check_types(attrs, in_types)
     require(attrs.kind in KINDS, f"unary kind {attrs.kind} unknown (supported: {KINDS})")
-    return [TensorType(x.shape, x.dtype)]
+    return [output_type(attrs, x.shape)]
 
 
 def reference(attrs, x):

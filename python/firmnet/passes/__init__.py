@@ -1,15 +1,19 @@
 """Graph → graph passes, run in this order; the IR is verified after each one."""
 from __future__ import annotations
 
+from functools import partial
+
 from ..ir import Graph, verify
 from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
 from .constants import fold_constants
 from .layout import to_nhwc
+from .qdq import fuse_qdq
 from .simplify import remove_dead_nodes, simplify_layout
 
 PIPELINE = (
     remove_dead_nodes,
+    fuse_qdq,
     fold_constants,
     fold_batchnorm,
     batchnorm_to_affine,
@@ -19,6 +23,11 @@ PIPELINE = (
     fold_constants,
     remove_dead_nodes,
 )
+
+
+def pipeline(requant: str = "tflm") -> tuple:
+    """The passes for one requantization mode (only the QDQ pass depends on it)."""
+    return tuple(partial(fuse_qdq, mode=requant) if p is fuse_qdq else p for p in PIPELINE)
 
 
 def run_pipeline(graph: Graph, passes=PIPELINE) -> Graph:
