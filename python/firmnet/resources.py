@@ -5,6 +5,7 @@ a source checkout, an editable install and a wheel.
 """
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -26,7 +27,21 @@ def runtime_sources() -> list[Path]:
 
 
 def runtime_headers() -> list[Path]:
-    return sorted(runtime_include_dir().glob("*.h"))
+    """Every runtime header, each after the headers it includes (cffi reads them in order)."""
+    headers = {p.name: p for p in sorted(runtime_include_dir().glob("*.h"))}
+    ordered: list[Path] = []
+
+    def visit(name, seen=()):
+        if name in seen or headers[name] in ordered:
+            return
+        for dep in re.findall(r'#include\s+"([^"]+)"', headers[name].read_text()):
+            if dep in headers:
+                visit(dep, seen + (name,))
+        ordered.append(headers[name])
+
+    for name in headers:
+        visit(name)
+    return ordered
 
 
 def templates_dir() -> Path:
