@@ -24,7 +24,8 @@ typedef enum {
     FN_REQUANT_ORT = 2
 } fn_requant_mode;
 
-/* round(a * b / 2^31) with ties away from zero; INT32_MIN * INT32_MIN saturates to INT32_MAX. */
+/* round(a * b / 2^31) with ties toward +infinity (TFLite/gemmlowp's nudge);
+ * INT32_MIN * INT32_MIN saturates to INT32_MAX. */
 static inline int32_t fn_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
     if (a == INT32_MIN && b == INT32_MIN) {
@@ -55,15 +56,16 @@ static inline int32_t fn_mul_by_quantized_mul_tflm(int32_t x, int32_t multiplier
 }
 
 /* round(x * multiplier / 2^(31 - shift)) with ties toward +infinity, one rounding;
- * -31 <= shift <= 30. */
+ * -31 <= shift <= 30. A result outside int32 wraps (TFLite only DCHECKs the range). */
 static inline int32_t fn_mul_by_quantized_mul_single(int32_t x, int32_t multiplier, int32_t shift)
 {
     int32_t total = 31 - shift;
     int64_t v = (int64_t)x * (int64_t)multiplier + ((int64_t)1 << (total - 1));
-    return (int32_t)(v >> total);
+    return (int32_t)(uint32_t)(uint64_t)(v >> total);
 }
 
-/* float32 acc * scale, rounded half to even, clamped to [lo, hi] first (as MLAS does). */
+/* float32 acc * scale, rounded half to even, clamped to [lo, hi] first (as MLAS does).
+ * Exact for |lo|, |hi| <= 2^22 (the rounding trick's range); callers pass int8-sized bounds. */
 static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, float hi)
 {
     float v = (float)acc * scale;

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import OpQuant
+from ..ir import FirmnetError, OpQuant
 from ..layout import softmax_params
 from ..lowering import KernelCall, params_of
+from ..reference import activation_s8
 from ..reference import elementwise as ref
-from ._util import check_types, normalize_axis, output_type
+from ._util import check_types, normalize_axis, output_type, require
 
 
 @dataclass(frozen=True)
@@ -17,14 +18,28 @@ class Attrs:
     quant: OpQuant | None = None
 
 
+def _int8_params(attrs, shape):
+    q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
+    try:
+        return activation_s8.softmax_s8_params(shape, normalize_axis(attrs.axis, len(shape)), q_in.scale[0],
+                                               q_out.scale[0], q_out.zero_point[0], beta=attrs.beta)
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+
+
 def infer(attrs, in_types):
     (x,) = in_types
     check_types(attrs, in_types)
     normalize_axis(attrs.axis, len(x.shape))
+    require(attrs.quant is not None or attrs.beta == 1.0, "float softmax with beta != 1 is not supported")
+    if attrs.quant is not None:
+        _int8_params(attrs, x.shape)
     return [output_type(attrs, x.shape)]
 
 
 def reference(attrs, x):
+    if attrs.quant is not None:
+        return [activation_s8.softmax_s8(x, _int8_params(attrs, x.shape))]
     return [ref.softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]
 
 
@@ -34,6 +49,10 @@ def macs(attrs, in_types, out_types):
 
 def lower(node, graph):
     shape = graph.types[node.inputs[0]].shape
+    if node.attrs.quant is not None:
+        return KernelCall("fn_softmax_s8", "fn_activation_s8.h", "fn_softmax_s8_params",
+                          params_of(_int8_params(node.attrs, shape)), (node.inputs[0], node.outputs[0]),
+                          description="int8 softmax (TFLM arithmetic)")
     params = softmax_params(shape, normalize_axis(node.attrs.axis, len(shape)))
     return KernelCall("fn_softmax_f32", "fn_elementwise_f32.h", "fn_softmax_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description="float softmax")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import OpQuant
+from ..ir import FirmnetError, OpQuant
 from ..layout import unary_params
 from ..lowering import KernelCall, params_of
+from ..reference import activation_s8
 from ..reference import elementwise as ref
 from ._util import NO_CLAMP, check_types, output_type, require
 
@@ -25,14 +26,41 @@ class Attrs:
     quant: OpQuant | None = None     # int8: identity is a requantization, the others TFLite's int8 kernels
 
 
+# int8 kinds → (C function, params struct, params builder, reference) following TFLM's int8 kernels
+INT8_KERNELS = {
+    "sigmoid": ("fn_logistic_s8", "fn_logistic_s8_params", activation_s8.logistic_s8_params, activation_s8.logistic_s8),
+    "tanh": ("fn_tanh_s8", "fn_tanh_s8_params", activation_s8.tanh_s8_params, activation_s8.tanh_s8),
+    "hard_swish": ("fn_hard_swish_s8", "fn_hard_swish_s8_params", activation_s8.hard_swish_s8_params,
+                   activation_s8.hard_swish_s8),
+}
+
+
+def _int8(attrs, count):
+    """(function, params type, params dict, reference) of an int8 unary; FirmnetError if unsupported."""
+    require(attrs.kind in INT8_KERNELS, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(INT8_KERNELS)})")
+    require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no fused clamp")
+    function, ptype, build, reference_fn = INT8_KERNELS[attrs.kind]
+    q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
+    try:
+        params = build(count, q_in.scale[0], q_in.zero_point[0], q_out.scale[0], q_out.zero_point[0])
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+    return function, ptype, params, reference_fn
+
+
 def infer(attrs, in_types):
     (x,) = in_types
     check_types(attrs, in_types)
     require(attrs.kind in KINDS, f"unary kind {attrs.kind} unknown (supported: {KINDS})")
+    if attrs.quant is not None:
+        _int8(attrs, x.size)
     return [output_type(attrs, x.shape)]
 
 
 def reference(attrs, x):
+    if attrs.quant is not None:
+        _, _, params, reference_fn = _int8(attrs, x.size)
+        return [reference_fn(x.ravel(), params).reshape(x.shape)]
     return [ref.unary_f32(x, attrs.kind, alpha=attrs.alpha, beta=attrs.beta, act=attrs.act)]
 
 
@@ -43,6 +71,10 @@ def macs(attrs, in_types, out_types):
 def lower(node, graph):
     a = node.attrs
     count = graph.types[node.inputs[0]].size
+    if a.quant is not None:
+        function, ptype, params, _ = _int8(a, count)
+        return KernelCall(function, "fn_activation_s8.h", ptype, params_of(params), (node.inputs[0], node.outputs[0]),
+                          description=f"int8 {a.kind} (TFLM arithmetic)")
     params = unary_params(count, a.kind, a.alpha, a.beta, a.act)
     return KernelCall("fn_unary_f32", "fn_elementwise_f32.h", "fn_unary_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description=f"float {a.kind}")

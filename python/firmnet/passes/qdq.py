@@ -21,9 +21,10 @@ import math
 import numpy as np
 
 from ..frontend.builder import rebuild_from
-from ..ir import Graph, Node, OpQuant, QuantParams, TensorType, UnsupportedError
-from ..ops import reshape, unary
+from ..ir import FirmnetError, Graph, Node, OpQuant, QuantParams, TensorType, UnsupportedError, type_of
+from ..ops import OPS, reshape, unary
 from ..ops._util import intersect
+from .simplify import remove_dead_nodes
 
 COMPUTE_OPS = ("conv2d", "dense", "pool2d", "binary", "softmax", "unary", "concat")
 INT8_RANGE = (-128, 127)
@@ -144,8 +145,8 @@ def _fuse_compute(graph: Graph, mode: str):
         if rw.only_consumer(x) is not chain[-1]:
             continue
         fused = _integer_op(graph, rw, producer, out_q, act, q_node, mode, constants)
-        if fused is None:
-            continue
+        if fused is None or not _supported(graph, fused, constants):
+            continue   # stays a float island between dequantize and quantize
         replace[producer.name] = fused
         drop.update(c.name for c in chain)
     if not replace:
@@ -157,6 +158,16 @@ def _fuse_compute(graph: Graph, mode: str):
         elif n.name not in drop:
             nodes.append(n)
     return _rebuild(graph, nodes, constants=constants)
+
+
+def _supported(graph, node, constants) -> bool:
+    """Whether the int8 op accepts these quantizations (e.g. int8 softmax needs output scale 1/256)."""
+    types = [None if not i else graph.types[i] if i in graph.types else type_of(constants[i]) for i in node.inputs]
+    try:
+        OPS[node.op].infer(node.attrs, types)
+    except FirmnetError:
+        return False
+    return True
 
 
 def _integer_op(graph, rw, node, out_q, act, q_node, mode, constants):
@@ -266,4 +277,4 @@ def fuse_qdq(graph: Graph, mode: str = "tflm") -> Graph:
         graph = _fuse_compute(graph, mode)
         if graph is before:
             break
-    return _boundaries(graph)
+    return remove_dead_nodes(_boundaries(graph))   # dequantize nodes whose users all went integer

@@ -69,17 +69,20 @@ def mul_by_quantized_mul_tflm(x, multiplier, shift):
 
 def mul_by_quantized_mul_single(x, multiplier, shift):
     total = 31 - _i64(shift)
-    return (_i64(x) * _i64(multiplier) + (np.int64(1) << (total - 1))) >> total
+    return _wrap32((_i64(x) * _i64(multiplier) + (np.int64(1) << (total - 1))) >> total)   # wraps as the C
 
 
 def requantize_float(acc, scale, lo, hi):
-    """onnxruntime's float requantization: float32 acc * scale, clamped, rounded half to even."""
+    """onnxruntime's float requantization: float32 acc * scale, clamped, rounded half to even.
+    The bounds must lie within ±2^22, the C's exact range."""
+    if max(abs(lo), abs(hi)) > 2**22:
+        raise ValueError(f"requantize_float bounds [{lo}, {hi}] exceed ±2^22")
     v = np.asarray(acc, dtype=np.float64).astype(np.float32) * np.asarray(scale, dtype=np.float32)
     v = np.clip(v, np.float32(lo), np.float32(hi))
     return np.rint(v).astype(np.int64)
 
 
-def requantize(acc, mode: str, multiplier, shift, scale=None, lo=INT32_MIN, hi=INT32_MAX):
+def requantize(acc, mode: str, multiplier, shift, scale=None, lo=-2**22, hi=2**22):
     """acc → output integer before adding the output zero point, in one of REQUANT_MODES."""
     if mode == "tflm":
         return mul_by_quantized_mul_tflm(acc, multiplier, shift)

@@ -1,0 +1,190 @@
+/* firmnet runtime: int8 convolution and depthwise convolution (NHWC activations),
+ * with TFLite's integer arithmetic, and the int8 output stage they share with the
+ * fully connected kernel (fn_fc_s8.h).
+ *
+ * Arithmetic, per output element (TFLite reference_integer_ops::ConvPerChannel and
+ * DepthwiseConvPerChannel, tensorflow/lite/kernels/internal/reference/integer_ops/):
+ *   sum = SUM over in-bounds taps of (x + input_offset) * w     int32, cannot overflow
+ *   acc = sum + bias[c]                                          int32, wraps modulo 2^32
+ *   out = fn_output_stage_s8(acc, ...)                           see below
+ * Taps that fall into the padding are skipped (TFLite's "zero padding by omitting"):
+ * this is ONNX's padding with the input zero point, since (zp + input_offset) * w = 0.
+ * Integer sums do not depend on the order of their terms, so the kernels add them in
+ * whatever order suits the memory layout.
+ *
+ * No overflow: |x + input_offset| <= 255 (x in [-128, 127], input_offset in [-127, 128])
+ * and |w| <= 128, so one product is at most 32640 in magnitude and a sum of at most
+ * FN_S8_MAX_DEPTH = 2^16 products at most 2139095040 < 2^31 - 1, whatever the order.
+ * Adding the bias can leave the int32 range only for biases the model's float
+ * arithmetic could not have produced; it is then done modulo 2^32 through uint32_t,
+ * which is what TFLite's `acc += bias` does on every supported compiler (and stays
+ * defined behaviour here). The output stage likewise adds output_offset modulo 2^32. */
+#ifndef FN_CONV_S8_H
+#define FN_CONV_S8_H
+
+#include "fn_common.h"
+#include "fn_fixedpoint.h"
+
+/* Most products one int32 accumulator may sum: kernel_h * kernel_w * in_c / groups
+ * (conv), kernel_h * kernel_w (depthwise), in_features (fully connected). */
+#define FN_S8_MAX_DEPTH 65536
+
+/* Output channels per block of the depthwise filter layout (see below). */
+#define FN_DW_S8_BLOCK 4
+
+/* Requantization fields, identical in every int8 params struct:
+ *   input_offset   -(input zero point), in [-127, 128]  (TFLite's sign convention)
+ *   output_offset  output zero point, in [-128, 127]
+ *   act_min, act_max  fused activation as a clamp in the output's integer domain,
+ *                  -128 <= act_min <= act_max <= 127
+ *   requant_mode   fn_requant_mode: FN_REQUANT_TFLM, FN_REQUANT_SINGLE or FN_REQUANT_ORT
+ *   per_channel    1: multiplier/shift/scale hold one entry per output channel;
+ *                  0: their entry 0 serves every channel
+ *   multiplier, shift  TFLM and SINGLE modes: Q31 multiplier in [0, 2^31 - 1] and
+ *                  shift in [-31, 30] (reference/fixedpoint.py quantize_multiplier);
+ *                  may be NULL in ORT mode
+ *   scale          ORT mode: float32 s_in * s_w[c] / s_out, finite and >= 0;
+ *                  may be NULL in the other modes */
+
+typedef struct {
+    int32_t batch, in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;   /* bottom/right padding is implied by out_h/out_w */
+    int32_t groups;
+    int32_t input_offset, output_offset;
+    int32_t act_min, act_max;
+    int32_t requant_mode;        /* fn_requant_mode */
+    int32_t per_channel;
+    const int32_t *multiplier;   /* [out_c] or [1] */
+    const int32_t *shift;        /* [out_c] or [1] */
+    const float *scale;          /* [out_c] or [1] */
+} fn_conv2d_s8_params;
+
+typedef struct {
+    int32_t batch, in_h, in_w, in_c;
+    int32_t out_h, out_w;
+    int32_t depth_multiplier;    /* out_c = in_c * depth_multiplier */
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;   /* bottom/right padding is implied by out_h/out_w */
+    int32_t input_offset, output_offset;
+    int32_t act_min, act_max;
+    int32_t requant_mode;        /* fn_requant_mode */
+    int32_t per_channel;
+    const int32_t *multiplier;   /* [out_c] or [1] */
+    const int32_t *shift;        /* [out_c] or [1] */
+    const float *scale;          /* [out_c] or [1] */
+} fn_depthwise_conv2d_s8_params;
+
+/* 2-D convolution with groups (groups == in_c is depthwise; fn_depthwise_conv2d_s8
+ * is the faster kernel for that case).
+ *   input  [batch, in_h, in_w, in_c]                    int8
+ *   filter [out_c, kernel_h, kernel_w, in_c / groups]   int8 (OHWI), zero point 0
+ *   bias   [out_c] int32 (scale s_in * s_w[c]), or NULL for none
+ *   output [batch, out_h, out_w, out_c]                 int8
+ * Output channel c belongs to group c / (out_c / groups) and reads input channels
+ * group * (in_c / groups) ... + in_c / groups - 1.
+ * Constraints: every size >= 1; pads >= 0; in_c and out_c divisible by groups;
+ * kernel_h * kernel_w * (in_c / groups) <= FN_S8_MAX_DEPTH; the requantization fields
+ * as stated above. output must not overlap input, filter, bias or the parameter arrays.
+ * Returns FN_OK, or FN_ERR_ARG (before writing any output) for: a NULL input, filter
+ * or output pointer, or a NULL array that the requant_mode reads; a size, stride or
+ * dilation < 1; negative pads; groups not dividing in_c/out_c; geometry whose
+ * coordinates would overflow int32 ((out - 1) * stride + (kernel - 1) * dilation or
+ * in + pads >= 2^31); a depth above FN_S8_MAX_DEPTH; any requantization field out of
+ * its range (every multiplier, shift and scale entry in use is checked). */
+fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
+                       const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* Depthwise 2-D convolution with a channel multiplier m = depth_multiplier:
+ * output channel c = ic * m + j (j < m) reads input channel ic only (TFLite's and
+ * ONNX's group == in_c numbering).
+ *   input  [batch, in_h, in_w, in_c]                 int8
+ *   filter out_c * kernel_h * kernel_w int8, zero point 0, in the channel-blocked
+ *          layout below (reference/conv_s8.py: pack_depthwise_filter makes it from
+ *          TFLite's [1, kernel_h, kernel_w, out_c]; depthwise_filter_from_onnx turns
+ *          ONNX's [out_c, 1, kernel_h, kernel_w] into that)
+ *   bias   [out_c] int32, or NULL
+ *   output [batch, out_h, out_w, out_c]              int8
+ * Filter layout: output channels are cut into blocks of FN_DW_S8_BLOCK = 4 (the last
+ * block holds out_c % 4 channels if that is not 0). Block b, of n channels starting at
+ * c0 = 4 * b, starts at byte c0 * kernel_h * kernel_w and stores [kernel_h][kernel_w][n]:
+ *   filter[c0 * kernel_h * kernel_w + (ky * kernel_w + kx) * n + (c - c0)] = w[ky][kx][c].
+ * The kernel computes one block at a time over all its in-bounds taps, so the filter
+ * is read sequentially (padded taps are skipped) and each tap loads n adjacent weights
+ * (and, for m == 1, n adjacent input values).
+ * Constraints: every size >= 1; pads >= 0; kernel_h * kernel_w <= FN_S8_MAX_DEPTH;
+ * in_c * depth_multiplier < 2^31; the requantization fields as stated above.
+ * output must not overlap input, filter, bias or the parameter arrays.
+ * Returns FN_OK, or FN_ERR_ARG (before writing any output) for the same conditions as
+ * fn_conv2d_s8 (depth_multiplier < 1 instead of the groups rule). */
+fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
+                                 const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* 1 if the requantization fields are in the ranges stated above for n_channels output
+ * channels (only entry 0 is read when per_channel is 0), else 0. Used by every int8
+ * kernel before its loops. */
+static inline int fn_quant_s8_fields_ok(int32_t input_offset, int32_t output_offset,
+                                        int32_t act_min, int32_t act_max, int32_t mode,
+                                        int32_t per_channel, int32_t n_channels,
+                                        const int32_t *multiplier, const int32_t *shift,
+                                        const float *scale)
+{
+    if (input_offset < -127 || input_offset > 128 || output_offset < -128 || output_offset > 127 ||
+        act_min < -128 || act_max > 127 || act_min > act_max ||
+        (per_channel != 0 && per_channel != 1) || n_channels < 1) {
+        return 0;
+    }
+    const int32_t n = per_channel ? n_channels : 1;
+    if (mode == FN_REQUANT_TFLM || mode == FN_REQUANT_SINGLE) {
+        if (multiplier == NULL || shift == NULL) {
+            return 0;
+        }
+        for (int32_t c = 0; c < n; ++c) {
+            if (multiplier[c] < 0 || shift[c] < -31 || shift[c] > 30) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (mode == FN_REQUANT_ORT) {
+        if (scale == NULL) {
+            return 0;
+        }
+        for (int32_t c = 0; c < n; ++c) {
+            /* rejects NaN, negative values and infinity (FLT_MAX without <float.h>) */
+            if (!(scale[c] >= 0.0f && scale[c] <= 3.40282347e38f)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* The int8 output stage: accumulator (bias included) → output value, in TFLite's order
+ * (reference_integer_ops: MultiplyByQuantizedMultiplier, += output_offset, max, min):
+ *   TFLM, SINGLE: clamp(requantize(acc) + output_offset, act_min, act_max), the addition
+ *                 modulo 2^32 (it can only wrap for requantized values near +-2^31,
+ *                 where TFLite's int32 addition wraps as well)
+ *   ORT:          round_half_even(clamp(float(acc) * scale, act_min - output_offset,
+ *                 act_max - output_offset)) + output_offset: onnxruntime's
+ *                 MlasRequantizeOutput, which clamps in float before rounding
+ * with requantize = fn_requantize (fn_fixedpoint.h). Arguments in the ranges above. */
+static inline int8_t fn_output_stage_s8(int32_t acc, int32_t mode, int32_t multiplier, int32_t shift,
+                                        float scale, int32_t output_offset, int32_t act_min,
+                                        int32_t act_max)
+{
+    int32_t r = fn_requantize(acc, mode, multiplier, shift, scale, act_min - output_offset,
+                              act_max - output_offset);
+    r = (int32_t)((uint32_t)r + (uint32_t)output_offset);
+    r = r < act_min ? act_min : r;
+    r = r > act_max ? act_max : r;
+    return (int8_t)r;
+}
+
+#endif

@@ -1,0 +1,38 @@
+/* firmnet runtime: int8 fully connected layer with TFLite's integer arithmetic.
+ * The requantization fields, the overflow argument and the output stage are those of
+ * fn_conv_s8.h (included). */
+#ifndef FN_FC_S8_H
+#define FN_FC_S8_H
+
+#include "fn_common.h"
+#include "fn_conv_s8.h"
+
+typedef struct {
+    int32_t batch, in_features, out_features;
+    int32_t input_offset, output_offset;   /* -(input zero point), output zero point */
+    int32_t act_min, act_max;              /* clamp in the output's integer domain */
+    int32_t requant_mode;                  /* fn_requant_mode */
+    int32_t per_channel;
+    const int32_t *multiplier;             /* [out_features] or [1] */
+    const int32_t *shift;                  /* [out_features] or [1] */
+    const float *scale;                    /* [out_features] or [1] */
+} fn_fc_s8_params;
+
+/* output[b][o] = fn_output_stage_s8(sum_i (input[b][i] + input_offset) * weights[o][i]
+ *                                   + bias[o])
+ * (TFLite reference_integer_ops::FullyConnectedPerChannel / FullyConnected with a zero
+ * weights offset), the bias added modulo 2^32 after the sum.
+ *   input   [batch, in_features]          int8
+ *   weights [out_features, in_features]   int8, zero point 0
+ *   bias    [out_features] int32, or NULL
+ *   output  [batch, out_features]         int8
+ * Constraints: every size >= 1; in_features <= FN_S8_MAX_DEPTH; the requantization
+ * fields in the ranges fn_conv_s8.h states. output must not overlap input, weights,
+ * bias or the parameter arrays.
+ * Returns FN_OK, or FN_ERR_ARG (before writing any output) for a NULL input, weights or
+ * output pointer or a NULL array the requant_mode reads, a size < 1, in_features above
+ * FN_S8_MAX_DEPTH, or a requantization field out of its range. */
+fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
+                   const int32_t *bias, int8_t *output);
+
+#endif

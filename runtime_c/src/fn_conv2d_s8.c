@@ -1,0 +1,189 @@
+/* firmnet runtime: int8 2-D convolution with groups, direct (no im2col scratch).
+ *
+ * For each output pixel the taps that land inside the input are found once (rows
+ * and columns separately), so padding costs no branch per tap. Output channels of a
+ * group are computed four at a time: each input value, with the input offset added,
+ * is loaded once for four accumulators. When a filter row and the matching input
+ * row are both contiguous (dilation_w == 1 and groups == 1) the kx and channel loops
+ * are fused into one run of n_kx * in_c products. */
+#include "fn_conv_s8.h"
+
+/* Geometry of one spatial axis, rejected when its coordinates could overflow
+ * int32: then every origin o*stride - pad and every tap origin + k*dilation
+ * computed below fits in int32. */
+static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
+                   int32_t dilation, int32_t pad)
+{
+    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad < 0) {
+        return 0;
+    }
+    if ((int64_t)in + pad > INT32_MAX) {
+        return 0;
+    }
+    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) * dilation < INT32_MAX;
+}
+
+/* Taps k in [*first, *last) with 0 <= origin + k * dilation < in; empty when
+ * *first >= *last. Needs axis_ok(). */
+static void tap_range(int32_t origin, int32_t dilation, int32_t kernel, int32_t in,
+                      int32_t *first, int32_t *last)
+{
+    int32_t lo = 0;
+    int32_t hi = kernel;
+    const int32_t span = in - 1 - origin;   /* last input index relative to origin */
+    if (origin < 0) {
+        lo = (-origin - 1) / dilation + 1;  /* smallest k with k * dilation >= -origin */
+    }
+    if (span < 0) {
+        hi = 0;
+    } else if (span / dilation + 1 < hi) {
+        hi = span / dilation + 1;
+    }
+    *first = lo;
+    *last = hi;
+}
+
+/* Bias (modulo 2^32, see fn_conv_s8.h) and output stage of output channel oc. */
+static int8_t finish(const fn_conv2d_s8_params *p, const int32_t *bias, int32_t oc, int32_t sum)
+{
+    const int32_t ch = p->per_channel ? oc : 0;
+    int32_t acc = sum;
+    if (bias != NULL) {
+        acc = (int32_t)((uint32_t)sum + (uint32_t)bias[oc]);
+    }
+    if (p->requant_mode == FN_REQUANT_ORT) {
+        return fn_output_stage_s8(acc, FN_REQUANT_ORT, 0, 0, p->scale[ch], p->output_offset,
+                                  p->act_min, p->act_max);
+    }
+    return fn_output_stage_s8(acc, p->requant_mode, p->multiplier[ch], p->shift[ch], 0.0f,
+                              p->output_offset, p->act_min, p->act_max);
+}
+
+fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
+                       const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL) {
+        return FN_ERR_ARG;
+    }
+    if (p->batch < 1 || p->in_c < 1 || p->out_c < 1 || p->groups < 1 ||
+        p->in_c % p->groups != 0 || p->out_c % p->groups != 0 ||
+        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top) ||
+        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left)) {
+        return FN_ERR_ARG;
+    }
+    if ((int64_t)p->kernel_h * p->kernel_w * (p->in_c / p->groups) > FN_S8_MAX_DEPTH) {
+        return FN_ERR_ARG;
+    }
+    if (!fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
+                               p->requant_mode, p->per_channel, p->out_c,
+                               p->multiplier, p->shift, p->scale)) {
+        return FN_ERR_ARG;
+    }
+
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
+    const int32_t out_h = p->out_h, out_w = p->out_w, out_c = p->out_c;
+    const int32_t kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int32_t groups = p->groups;
+    const int32_t cin_g = in_c / groups;    /* input channels per group */
+    const int32_t cout_g = out_c / groups;  /* output channels per group */
+    const int32_t input_offset = p->input_offset;
+    /* kx and channel loops fuse when consecutive taps are adjacent in memory */
+    const int fused = dil_w == 1 && groups == 1;
+
+    const size_t in_row = (size_t)in_w * (size_t)in_c;        /* bytes per input row */
+    const size_t in_image = in_row * (size_t)in_h;
+    const size_t f_row = (size_t)kernel_w * (size_t)cin_g;    /* bytes per filter row */
+    const size_t f_oc = f_row * (size_t)kernel_h;             /* bytes per output channel */
+    const size_t dil_w_step = (size_t)dil_w * (size_t)in_c;   /* input step between kx taps */
+    const size_t dil_h_step = (size_t)dil_h * in_row;         /* input step between ky taps */
+    const size_t f_kx_step = (size_t)cin_g;                   /* filter step between kx taps */
+
+    int8_t *out = output;
+    for (int32_t b = 0; b < p->batch; ++b) {
+        const int8_t *in_b = input + (size_t)b * in_image;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_top;
+            int32_t ky0, ky1;
+            tap_range(iy0, dil_h, kernel_h, in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_left;
+                int32_t kx0, kx1;
+                tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
+                const int32_t n_ky = ky1 > ky0 ? ky1 - ky0 : 0;
+                const int32_t n_kx = kx1 > kx0 ? kx1 - kx0 : 0;
+                /* products per run and runs per filter row */
+                const int32_t run = fused ? n_kx * cin_g : cin_g;
+                const int32_t n_runs = fused ? (n_kx > 0 ? 1 : 0) : n_kx;
+                /* First valid tap in the input and in each filter; only read
+                 * when n_ky and n_kx are both positive. Taps are then addressed by
+                 * size_t offsets from there, so no pointer is ever formed past an
+                 * array's end. */
+                const int8_t *x_tap0 = in_b;
+                size_t f_tap0 = 0;
+                if (n_ky > 0 && n_kx > 0) {
+                    x_tap0 = in_b + (size_t)(iy0 + ky0 * dil_h) * in_row
+                                  + (size_t)(ix0 + kx0 * dil_w) * (size_t)in_c;
+                    f_tap0 = (size_t)ky0 * f_row + (size_t)kx0 * f_kx_step;
+                }
+
+                for (int32_t g = 0; g < groups; ++g) {
+                    const int8_t *x_g = x_tap0 + (size_t)g * (size_t)cin_g;
+                    int32_t oc = g * cout_g;
+                    const int32_t oc_end = oc + cout_g;
+
+                    for (; oc + 4 <= oc_end; oc += 4) {
+                        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+                        const int8_t *w0 = filter + (size_t)oc * f_oc;
+                        const int8_t *w1 = w0 + f_oc;
+                        const int8_t *w2 = w1 + f_oc;
+                        const int8_t *w3 = w2 + f_oc;
+                        size_t x_row = 0, w_row = f_tap0;
+                        for (int32_t ky = 0; ky < n_ky; ++ky) {
+                            size_t xo = x_row, wo = w_row;
+                            for (int32_t r = 0; r < n_runs; ++r) {
+                                for (int32_t i = 0; i < run; ++i) {
+                                    const int32_t x = (int32_t)x_g[xo + (size_t)i] + input_offset;
+                                    acc0 += x * w0[wo + (size_t)i];
+                                    acc1 += x * w1[wo + (size_t)i];
+                                    acc2 += x * w2[wo + (size_t)i];
+                                    acc3 += x * w3[wo + (size_t)i];
+                                }
+                                xo += dil_w_step;
+                                wo += f_kx_step;
+                            }
+                            x_row += dil_h_step;
+                            w_row += f_row;
+                        }
+                        out[oc] = finish(p, bias, oc, acc0);
+                        out[oc + 1] = finish(p, bias, oc + 1, acc1);
+                        out[oc + 2] = finish(p, bias, oc + 2, acc2);
+                        out[oc + 3] = finish(p, bias, oc + 3, acc3);
+                    }
+
+                    for (; oc < oc_end; ++oc) {
+                        int32_t acc = 0;
+                        const int8_t *w0 = filter + (size_t)oc * f_oc;
+                        size_t x_row = 0, w_row = f_tap0;
+                        for (int32_t ky = 0; ky < n_ky; ++ky) {
+                            size_t xo = x_row, wo = w_row;
+                            for (int32_t r = 0; r < n_runs; ++r) {
+                                for (int32_t i = 0; i < run; ++i) {
+                                    acc += ((int32_t)x_g[xo + (size_t)i] + input_offset) * w0[wo + (size_t)i];
+                                }
+                                xo += dil_w_step;
+                                wo += f_kx_step;
+                            }
+                            x_row += dil_h_step;
+                            w_row += f_row;
+                        }
+                        out[oc] = finish(p, bias, oc, acc);
+                    }
+                }
+                out += out_c;
+            }
+        }
+    }
+    return FN_OK;
+}

@@ -1,0 +1,1030 @@
+"""fn_conv2d_s8, fn_depthwise_conv2d_s8 and fn_fc_s8 against the numpy reference
+(firmnet.reference.conv_s8 / dense_s8), exactly, in every requantization mode; the
+reference against a literal transcription of TFLite's reference loops; in TFLM mode,
+the C kernels against the tflite-micro interpreter (CONV_2D, DEPTHWISE_CONV_2D,
+FULLY_CONNECTED built with its model_editor); and, in ORT mode, against onnxruntime
+itself (QLinearConv, QLinearMatMul and a QDQ Conv), byte for byte.
+
+What onnxruntime 1.31 does here (x86-64, CPUExecutionProvider), measured by the tests
+at the end of this file:
+  QLinearConv (int8, per-channel weights; general, grouped, depthwise): integer GEMM
+      then MlasRequantizeOutput — our ORT mode matches exactly.
+  QLinearMatMul (int8, per-column weights): the same requantization — exact.
+  QDQ Conv with int8 activations: on x86 onnxruntime does not fuse it into QLinearConv
+      (its QDQ selectors refuse int8 activations there), it runs DQ -> float Conv -> Q.
+      Our ORT mode emulates the fused integer path, so equality is not guaranteed there;
+      the test measures it and allows 1 LSB.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import assert_array_equal_first
+from firmnet import cbuild, resources
+from firmnet.reference import fixedpoint as fx
+from firmnet.reference.conv_s8 import (ARRAY_FIELDS, MAX_DEPTH, _conv_sums, conv2d_s8, conv2d_s8_params,
+                                       depthwise_conv2d_s8, depthwise_conv2d_s8_params,
+                                       depthwise_filter_from_onnx, output_stage_s8,
+                                       pack_depthwise_filter, unpack_depthwise_filter, wrap32)
+from firmnet.reference.dense_s8 import fc_s8, fc_s8_params
+
+MODES = ["tflm", "single", "ort"]
+I32_MIN, I32_MAX = -2**31, 2**31 - 1
+
+# ---------------------------------------------------------------- calling the C kernels
+
+
+def _ptr(ffi, ctype, a):
+    return ffi.NULL if a is None else ffi.cast(ctype + " *", ffi.from_buffer(a))
+
+
+def c_params(ffi, ctype, params, arrays):
+    """The C struct for (params, arrays); returns it with the arrays it points into."""
+    s = ffi.new(ctype + " *", params)
+    keep = []
+    for name in ARRAY_FIELDS:
+        a = arrays.get(name)
+        if a is not None:
+            a = np.ascontiguousarray(a, dtype=np.float32 if name == "scale" else np.int32)
+            keep.append(a)
+        setattr(s, name, _ptr(ffi, "float" if name == "scale" else "int32_t", a))
+    return s, keep
+
+
+def call(runtime, kernel, ctype, params, arrays, x, w, bias, out_shape, fill=0x5A):
+    ffi, lib = runtime.ffi, runtime.lib
+    s, keep = c_params(ffi, ctype, params, arrays)
+    out = np.full(out_shape, fill, np.int8)
+    status = getattr(lib, kernel)(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", w),
+                                  _ptr(ffi, "int32_t", bias), _ptr(ffi, "int8_t", out))
+    del keep
+    return status, out
+
+
+def run_conv(runtime, params, arrays, x, w, bias, shape=None):
+    shape = shape or (params["batch"], params["out_h"], params["out_w"], params["out_c"])
+    return call(runtime, "fn_conv2d_s8", "fn_conv2d_s8_params", params, arrays, x, w, bias, shape)
+
+
+def run_dw(runtime, params, arrays, x, packed, bias, shape=None):
+    shape = shape or (params["batch"], params["out_h"], params["out_w"], params["in_c"] * params["depth_multiplier"])
+    return call(runtime, "fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params", params, arrays,
+                x, packed, bias, shape)
+
+
+def run_fc(runtime, params, arrays, x, w, bias, shape=None):
+    shape = shape or (params["batch"], params["out_features"])
+    return call(runtime, "fn_fc_s8", "fn_fc_s8_params", params, arrays, x, w, bias, shape)
+
+
+def check_conv(runtime, x, w, bias, params, arrays):
+    status, out = run_conv(runtime, params, arrays, x, w, bias)
+    assert status == runtime.lib.FN_OK
+    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), "conv2d_s8")
+    return out
+
+
+def check_dw(runtime, x, w, bias, params, arrays):
+    status, out = run_dw(runtime, params, arrays, x, pack_depthwise_filter(w), bias)
+    assert status == runtime.lib.FN_OK
+    assert_array_equal_first(out, depthwise_conv2d_s8(x, w, bias, params, arrays), "depthwise_conv2d_s8")
+    return out
+
+
+def check_fc(runtime, x, w, bias, params, arrays):
+    status, out = run_fc(runtime, params, arrays, x, w, bias)
+    assert status == runtime.lib.FN_OK
+    assert_array_equal_first(out, fc_s8(x, w, bias, params, arrays), "fc_s8")
+    return out
+
+
+# ---------------------------------------------------------------- strategies
+
+zero_points = st.one_of(st.sampled_from([-128, 127, 0]), st.integers(-128, 127))
+
+
+@st.composite
+def act_ranges(draw, zp_out):
+    kind = draw(st.sampled_from(["none", "none", "none", "relu", "relu6", "any", "point"]))
+    if kind == "none":
+        return (-128, 127)
+    if kind == "relu":
+        return (zp_out, 127)
+    if kind == "relu6":
+        return (zp_out, min(127, zp_out + draw(st.integers(0, 60))))
+    lo = draw(st.integers(-128, 127))
+    return (lo, lo if kind == "point" else draw(st.integers(lo, 127)))
+
+
+@st.composite
+def quant_cases(draw):
+    """Quantization of one layer; make_scales picks the scales once the data is drawn."""
+    zp_out = draw(zero_points)
+    return dict(mode=draw(st.sampled_from(MODES)), zp_in=draw(zero_points), zp_out=zp_out,
+                act=draw(act_ranges(zp_out)), per_channel=draw(st.booleans()),
+                regime=draw(st.sampled_from(["natural", "natural", "natural", "tiny", "huge", "ties"])),
+                data=draw(st.sampled_from(["uniform", "uniform", "extremes", "small", "constant"])),
+                bias=draw(st.sampled_from([None, "small", "natural", "extreme"])),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+def make_scales(rng, q, acc, n_ch):
+    """Float scales whose effective scale s_in * s_w / s_out lands in q['regime'], given
+    the case's accumulators acc [..., n_ch] (bias included): natural (about 100 / the 90th
+    percentile of |acc|, per channel: outputs spread over int8), tiny (down to 2^-31.5:
+    shifts near -31 and the (0, 0) flush), huge (up to 2^12: positive shifts, saturation),
+    ties (powers of two near natural: every rounding mode meets exact halves)."""
+    k = n_ch if q["per_channel"] else 1
+    a = np.abs(np.asarray(acc, np.float64)).reshape(-1, n_ch)
+    typical = np.maximum(np.quantile(a, 0.9, axis=0) if q["per_channel"] else np.quantile(a, 0.9), 1.0)
+    natural = 100.0 / typical * np.ones(k)
+    if q["regime"] == "ties":
+        s_in = 2.0 ** -int(rng.integers(3, 9))
+        s_out = 2.0 ** -int(rng.integers(0, 6))
+        eff = 2.0 ** (np.round(np.log2(natural)) + rng.integers(-1, 2, k))
+        return s_in, eff * s_out / s_in, s_out
+    s_in = float(2.0 ** rng.uniform(-10, -3))
+    s_out = float(2.0 ** rng.uniform(-8, 0))
+    if q["regime"] == "natural":
+        eff = natural * 2.0 ** rng.uniform(-1.5, 1.5, k)
+    elif q["regime"] == "tiny":
+        eff = 2.0 ** rng.uniform(-31.5, -18, k)
+    else:
+        eff = 2.0 ** rng.uniform(0, 12, k)
+    return s_in, eff * s_out / s_in, s_out
+
+
+def int8_data(rng, shape, kind, zp=0):
+    if kind == "extremes":
+        return rng.choice(np.array([-128, 127], np.int8), shape)
+    if kind == "small":
+        return rng.integers(-3, 4, shape).astype(np.int8)
+    if kind == "constant":
+        return np.full(shape, rng.choice([-128, 127, zp]), np.int8)
+    return rng.integers(-128, 128, shape, dtype=np.int8)
+
+
+def make_bias(rng, kind, n):
+    if kind is None:
+        return None
+    hi = {"small": 2**8, "natural": int(2 ** rng.uniform(4, 17)), "extreme": 2**31}[kind]
+    return rng.integers(-hi, hi, n).astype(np.int32)
+
+
+def quant_kwargs(q, s_in, s_w, s_out):
+    return dict(input_scale=s_in, input_zero_point=q["zp_in"], weight_scales=s_w, output_scale=s_out,
+                output_zero_point=q["zp_out"], act=q["act"], mode=q["mode"])
+
+
+@st.composite
+def conv_geometry(draw, depthwise=False):
+    if depthwise:
+        c = draw(st.integers(1, 9))                      # crosses the filter blocks of 4
+        groups, cin_g, cout_g = c, 1, draw(st.integers(1, 4))
+    elif draw(st.booleans()):
+        c = draw(st.integers(1, 6))
+        groups, cin_g, cout_g = c, 1, draw(st.integers(1, 3))
+    else:
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        cin_g = draw(st.integers(1, 5))
+        cout_g = draw(st.integers(1, 9))                 # crosses the kernel's blocks of 4
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    strides = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilations = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    pads = tuple(draw(st.integers(0, 3)) for _ in range(4))
+    h = max(1, dilations[0] * (kh - 1) + 1 - pads[0] - pads[2] + draw(st.integers(0, 5)))
+    w = max(1, dilations[1] * (kw - 1) + 1 - pads[1] - pads[3] + draw(st.integers(0, 5)))
+    return dict(n=draw(st.integers(1, 2)), h=h, w=w, groups=groups, cin_g=cin_g, cout_g=cout_g,
+                kh=kh, kw=kw, geo=dict(strides=strides, dilations=dilations, pads=pads))
+
+
+def conv_case(g, q):
+    rng = np.random.default_rng(q["seed"])
+    c, oc = g["groups"] * g["cin_g"], g["groups"] * g["cout_g"]
+    x = int8_data(rng, (g["n"], g["h"], g["w"], c), q["data"], q["zp_in"])
+    w = int8_data(rng, (oc, g["kh"], g["kw"], g["cin_g"]), "extremes" if q["data"] == "extremes" else "uniform")
+    bias = make_bias(rng, q["bias"], oc)
+    s_in, s_w, s_out = make_scales(rng, q, accumulators(x, w, bias, q["zp_in"], g), oc)
+    params, arrays = conv2d_s8_params(x.shape, w.shape, groups=g["groups"], **g["geo"],
+                                      **quant_kwargs(q, s_in, s_w, s_out))
+    return x, w, bias, params, arrays
+
+
+def accumulators(x, w_ohwi, bias, zp_in, g):
+    """The case's int32 accumulators (sum plus bias), through the reference's own sums."""
+    params, _ = conv2d_s8_params(x.shape, w_ohwi.shape, groups=g["groups"], **g["geo"], input_scale=1.0,
+                                 input_zero_point=zp_in, weight_scales=1.0, output_scale=1.0,
+                                 output_zero_point=0)
+    sums = _conv_sums(x, w_ohwi, params, g["groups"])
+    return sums if bias is None else wrap32(sums + bias)
+
+
+def random_requant_arrays(rng, mode, n):
+    """Arbitrary valid multiplier/shift (or scale) arrays, limits included."""
+    if mode == "ort":
+        scale = np.where(rng.random(n) < 0.1, rng.choice([0.0, 0.5, 2.0**-30, 1e6], n),
+                         2.0 ** rng.uniform(-30, 8, n)).astype(np.float32)
+        return {"multiplier": None, "shift": None, "scale": scale}
+    mult = np.where(rng.random(n) < 0.3, rng.choice([0, 2**30, I32_MAX], n), rng.integers(2**30, 2**31, n))
+    shift = np.where(rng.random(n) < 0.3, rng.choice([-31, -30, 0, 29, 30], n), rng.integers(-31, 31, n))
+    return {"multiplier": mult.astype(np.int32), "shift": shift.astype(np.int32), "scale": None}
+
+
+# ---------------------------------------------------------------- conv2d
+
+@settings(max_examples=600, deadline=None)
+@given(g=conv_geometry(), q=quant_cases())
+def test_conv2d_matches_reference(runtime, g, q):
+    check_conv(runtime, *conv_case(g, q))
+
+
+@settings(max_examples=300, deadline=None)
+@given(g=conv_geometry(), q=quant_cases())
+def test_conv2d_any_multiplier_and_shift(runtime, g, q):
+    """Multipliers 0 / 2^30 / 2^31 - 1, shifts -31 ... 30, ORT scales 0 ... 1e6: every
+    branch of the output stage, including the wrap of x << 30 and of + output_offset."""
+    x, w, bias, params, _ = conv_case(g, q)
+    rng = np.random.default_rng(q["seed"] + 1)
+    n = params["out_c"] if params["per_channel"] else 1
+    check_conv(runtime, x, w, bias, params, random_requant_arrays(rng, q["mode"], n))
+
+
+def test_conv2d_mobilenet_sized_layers(runtime):
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (1, 24, 24, 16), dtype=np.int8)
+    for w_shape, kw in [((32, 3, 3, 16), dict(strides=(2, 2), pads=(0, 0, 1, 1))),
+                        ((16, 3, 3, 1), dict(pads=(1, 1, 1, 1), groups=16)),
+                        ((24, 1, 1, 16), {})]:
+        w = rng.integers(-127, 128, w_shape, dtype=np.int8)
+        bias = rng.integers(-10000, 10000, w_shape[0]).astype(np.int32)
+        for mode in MODES:
+            params, arrays = conv2d_s8_params(
+                x.shape, w.shape, input_scale=0.02, input_zero_point=-5,
+                weight_scales=rng.uniform(0.002, 0.02, w_shape[0]), output_scale=0.05,
+                output_zero_point=-128, act=(-128, 127), mode=mode, **kw)
+            out = check_conv(runtime, x, w, bias, params, arrays)
+            assert len(np.unique(out)) > 50, "scales should spread the outputs over int8"
+
+
+def test_conv2d_padding_is_the_input_zero_point(runtime):
+    """x == zp everywhere: every tap, in bounds or padded, contributes 0, so every output
+    is the requantized bias (ONNX pads with the zero point; TFLite skips the taps)."""
+    x = np.full((1, 4, 5, 3), 37, np.int8)
+    w = np.random.default_rng(0).integers(-128, 128, (4, 3, 3, 3), dtype=np.int8)
+    bias = np.array([1000, -1000, 0, 77], np.int32)
+    params, arrays = conv2d_s8_params(x.shape, w.shape, pads=(2, 1, 2, 2), input_scale=0.1,
+                                      input_zero_point=37, weight_scales=[0.01], output_scale=0.1,
+                                      output_zero_point=3)
+    out = check_conv(runtime, x, w, bias, params, arrays)
+    np.testing.assert_array_equal(out, np.broadcast_to(np.array([13, -7, 3, 4], np.int8), out.shape))
+
+
+@pytest.mark.parametrize("mode, expected", [
+    # acc = 2 * x, effective scale 1/4: x * 0.5 with x = 1, 3, 5, -1, -3, -5
+    ("tflm", [1, 2, 3, -1, -2, -3]),     # ties away from zero (the final rounding divide)
+    ("single", [1, 2, 3, 0, -1, -2]),    # ties toward +infinity
+    ("ort", [0, 2, 2, 0, -2, -2]),       # ties to even
+])
+def test_fc_rounding_of_ties_hand_computed(runtime, mode, expected):
+    x = np.array([[1, 3, 5, -1, -3, -5]], np.int8).T.copy()       # 6 batches of 1 feature
+    w = np.array([[2]], np.int8)
+    params, arrays = fc_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=0,
+                                  weight_scales=[0.25], output_scale=1.0, output_zero_point=0, mode=mode)
+    out = check_fc(runtime, x, w, None, params, arrays)
+    np.testing.assert_array_equal(out[:, 0], expected)
+
+
+# ---------------------------------------------------------------- the reference vs TFLite's loops
+
+def tflite_loops_conv(x, w, bias, p, a, depthwise_mult=None):
+    """Literal transcription of TFLite's reference_integer_ops::ConvPerChannel (or, with
+    depthwise_mult, DepthwiseConvPerChannel on a [KH, KW, C*m] filter): Python ints."""
+    n, h, wd, c = x.shape
+    oc = w.shape[2] if depthwise_mult else w.shape[0]
+    cg = 1 if depthwise_mult else w.shape[3]
+    groups = c if depthwise_mult else p["groups"]
+    fpg = oc // groups
+    out = np.zeros((n, p["out_h"], p["out_w"], oc), np.int64)
+    for b in range(n):
+        for oy in range(p["out_h"]):
+            for ox in range(p["out_w"]):
+                for o in range(oc):
+                    acc = 0
+                    for ky in range(p["kernel_h"]):
+                        iy = oy * p["stride_h"] - p["pad_top"] + p["dilation_h"] * ky
+                        for kx in range(p["kernel_w"]):
+                            ix = ox * p["stride_w"] - p["pad_left"] + p["dilation_w"] * kx
+                            if not (0 <= iy < h and 0 <= ix < wd):
+                                continue
+                            for i in range(cg):
+                                ic = o // depthwise_mult if depthwise_mult else i + (o // fpg) * cg
+                                wv = w[ky, kx, o] if depthwise_mult else w[o, ky, kx, i]
+                                acc += int(wv) * (int(x[b, iy, ix, ic]) + p["input_offset"])
+                    if bias is not None:
+                        acc = int(wrap32(acc + int(bias[o])))
+                    ch = o if p["per_channel"] else 0
+                    mode = {v: k for k, v in fx.REQUANT_MODES.items()}[p["requant_mode"]]
+                    if mode == "ort":
+                        lo, hi = p["act_min"] - p["output_offset"], p["act_max"] - p["output_offset"]
+                        r = int(fx.requantize_float(acc, a["scale"][ch], lo, hi)) + p["output_offset"]
+                    else:
+                        r = int(wrap32(fx.requantize(acc, mode, int(a["multiplier"][ch]), int(a["shift"][ch]))))
+                        r = int(wrap32(r + p["output_offset"]))
+                    out[b, oy, ox, o] = min(max(r, p["act_min"]), p["act_max"])
+    return out.astype(np.int8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(g=conv_geometry(), q=quant_cases())
+def test_reference_conv_is_tflite_conv_per_channel(g, q):
+    x, w, bias, params, arrays = conv_case(g, q)
+    assert_array_equal_first(conv2d_s8(x, w, bias, params, arrays),
+                             tflite_loops_conv(x, w, bias, params, arrays), "reference vs TFLite loops")
+
+
+# ---------------------------------------------------------------- depthwise
+
+def dw_case(g, q):
+    rng = np.random.default_rng(q["seed"])
+    c, m = g["groups"], g["cout_g"]
+    x = int8_data(rng, (g["n"], g["h"], g["w"], c), q["data"], q["zp_in"])
+    w = int8_data(rng, (1, g["kh"], g["kw"], c * m), "extremes" if q["data"] == "extremes" else "uniform")
+    bias = make_bias(rng, q["bias"], c * m)
+    w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
+    s_in, s_w, s_out = make_scales(rng, q, accumulators(x, w_ohwi, bias, q["zp_in"], dict(g, groups=c)), c * m)
+    params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **g["geo"], **quant_kwargs(q, s_in, s_w, s_out))
+    return x, w, bias, params, arrays
+
+
+@settings(max_examples=500, deadline=None)
+@given(g=conv_geometry(depthwise=True), q=quant_cases())
+def test_depthwise_matches_reference(runtime, g, q):
+    check_dw(runtime, *dw_case(g, q))
+
+
+@settings(max_examples=250, deadline=None)
+@given(g=conv_geometry(depthwise=True), q=quant_cases())
+def test_depthwise_any_multiplier_and_shift(runtime, g, q):
+    x, w, bias, params, _ = dw_case(g, q)
+    n = x.shape[3] * params["depth_multiplier"] if params["per_channel"] else 1
+    arrays = random_requant_arrays(np.random.default_rng(q["seed"] + 1), q["mode"], n)
+    check_dw(runtime, x, w, bias, params, arrays)
+
+
+@settings(max_examples=60, deadline=None)
+@given(g=conv_geometry(depthwise=True), q=quant_cases())
+def test_depthwise_kernel_equals_grouped_conv_kernel(runtime, g, q):
+    """The two C kernels agree; and the reference is TFLite's DepthwiseConvPerChannel."""
+    x, w, bias, params, arrays = dw_case(g, q)
+    out = check_dw(runtime, x, w, bias, params, arrays)
+    c, m = x.shape[3], params["depth_multiplier"]
+    w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
+    p_conv = {k: v for k, v in params.items() if k != "depth_multiplier"}
+    p_conv.update(out_c=c * m, groups=c)
+    status, out_conv = run_conv(runtime, p_conv, arrays, x, w_ohwi, bias)
+    assert status == runtime.lib.FN_OK
+    assert_array_equal_first(out_conv, out, "fn_conv2d_s8 with groups = in_c")
+    assert_array_equal_first(out, tflite_loops_conv(x, w[0], bias, params, arrays, depthwise_mult=m),
+                             "depthwise vs TFLite loops")
+
+
+@pytest.mark.parametrize("kh, kw, c, m", [(3, 3, 1, 1), (2, 3, 3, 3), (1, 1, 8, 1), (3, 2, 5, 2), (4, 4, 7, 1)])
+def test_depthwise_filter_packing(kh, kw, c, m):
+    w = np.arange(kh * kw * c * m, dtype=np.int64).reshape(1, kh, kw, c * m).astype(np.int8)
+    packed = pack_depthwise_filter(w)
+    assert packed.shape == (kh * kw * c * m,) and packed.dtype == np.int8
+    np.testing.assert_array_equal(unpack_depthwise_filter(packed, kh, kw, c * m), w[0])
+    # the header's formula: filter[c0 * kh * kw + (ky * kw + kx) * n + (ch - c0)]
+    oc = c * m
+    for ch in range(oc):
+        c0 = ch - ch % 4
+        nb = min(4, oc - c0)
+        for ky in range(kh):
+            for kx in range(kw):
+                assert packed[c0 * kh * kw + (ky * kw + kx) * nb + ch - c0] == w[0, ky, kx, ch]
+    onnx_w = w[0].transpose(2, 0, 1)[:, None]                      # [C*m, 1, KH, KW]
+    np.testing.assert_array_equal(depthwise_filter_from_onnx(onnx_w), w)
+
+
+# ---------------------------------------------------------------- fully connected
+
+@st.composite
+def fc_cases(draw):
+    q = draw(quant_cases())
+    n, k, m = draw(st.integers(1, 3)), draw(st.integers(1, 80)), draw(st.integers(1, 13))
+    rng = np.random.default_rng(q["seed"])
+    x = int8_data(rng, (n, k), q["data"], q["zp_in"])
+    w = int8_data(rng, (m, k), "extremes" if q["data"] == "extremes" else "uniform")
+    return q, x, w, make_bias(rng, q["bias"], m), rng
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=fc_cases())
+def test_fc_matches_reference(runtime, case):
+    q, x, w, bias, rng = case
+    acc = wrap32((x.astype(np.int64) - q["zp_in"]) @ w.astype(np.int64).T + (0 if bias is None else bias))
+    s_in, s_w, s_out = make_scales(rng, q, acc, w.shape[0])
+    params, arrays = fc_s8_params(x.shape, w.shape, **quant_kwargs(q, s_in, s_w, s_out))
+    check_fc(runtime, x, w, bias, params, arrays)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=fc_cases())
+def test_fc_any_multiplier_and_shift(runtime, case):
+    q, x, w, bias, rng = case
+    params, _ = fc_s8_params(x.shape, w.shape, **quant_kwargs(q, 0.1, 0.1, 0.1))
+    if q["per_channel"]:
+        params["per_channel"] = 1
+    n = w.shape[0] if params["per_channel"] else 1
+    check_fc(runtime, x, w, bias, params, random_requant_arrays(rng, q["mode"], n))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x_val, zp_in, w_val", [(127, -128, -128), (-128, 127, -128), (127, -128, 127)])
+def test_fc_accumulator_at_its_bound(runtime, mode, x_val, zp_in, w_val):
+    """2^16 products of magnitude 255 * 128 (the largest the kernel accepts), plus biases
+    that push the sum past int32: the sum stays exact and the bias wraps as documented."""
+    k = MAX_DEPTH
+    x = np.full((1, k), x_val, np.int8)
+    w = np.full((3, k), w_val, np.int8)
+    total = k * (x_val - zp_in) * w_val
+    assert abs(total) <= 255 * 128 * 2**16 < 2**31
+    bias = np.array([0, I32_MAX if total > 0 else I32_MIN, -total // 2], np.int32)
+    params, arrays = fc_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=zp_in,
+                                  weight_scales=2.0**-28, output_scale=1.0, output_zero_point=0, mode=mode)
+    check_fc(runtime, x, w, bias, params, arrays)
+
+
+# ---------------------------------------------------------------- the output stage itself
+
+@settings(max_examples=500, deadline=None)
+@given(acc=st.one_of(st.integers(I32_MIN, I32_MAX), st.sampled_from([I32_MIN, I32_MAX, 0, -1])),
+       mode=st.sampled_from(MODES), m=st.one_of(st.integers(0, I32_MAX), st.sampled_from([0, 2**30, I32_MAX])),
+       s=st.integers(-31, 30), scale=st.floats(0, 1e6, width=32), zp=zero_points, data=st.data())
+def test_output_stage_matches_reference(runtime, acc, mode, m, s, scale, zp, data):
+    act = data.draw(act_ranges(zp))
+    params = {"requant_mode": fx.REQUANT_MODES[mode], "output_offset": zp, "act_min": act[0],
+              "act_max": act[1], "per_channel": 0}
+    arrays = {"multiplier": [m], "shift": [s], "scale": [scale]}
+    expected = int(output_stage_s8(np.array([acc]), params, arrays)[0])
+    got = runtime.lib.fn_output_stage_s8(acc, fx.REQUANT_MODES[mode], m, s, scale, zp, act[0], act[1])
+    assert got == expected
+
+
+# ---------------------------------------------------------------- parameters and refusals
+
+def struct_fields(ffi, ctype):
+    return {name for name, _ in ffi.typeof(ctype).fields}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_params_fill_every_struct_field(runtime, mode):
+    q = dict(input_scale=0.1, input_zero_point=1, weight_scales=[0.1, 0.2], output_scale=0.3,
+             output_zero_point=-1, mode=mode)
+    cases = [("fn_conv2d_s8_params", conv2d_s8_params((1, 5, 5, 4), (2, 3, 3, 4), **q)),
+             ("fn_depthwise_conv2d_s8_params", depthwise_conv2d_s8_params((1, 5, 5, 1), (1, 3, 3, 2), **q)),
+             ("fn_fc_s8_params", fc_s8_params((1, 4), (2, 4), **q))]
+    for ctype, (params, arrays) in cases:
+        assert set(params) | set(arrays) == struct_fields(runtime.ffi, ctype)
+        assert set(arrays) == set(ARRAY_FIELDS)
+        used = ["scale"] if mode == "ort" else ["multiplier", "shift"]
+        assert all((arrays[k] is not None) == (k in used) for k in ARRAY_FIELDS)
+        assert params["per_channel"] == 1 and params["input_offset"] == -1
+
+
+BAD_CONV = [
+    {"groups": 3}, {"groups": 0}, {"batch": 0}, {"in_c": 0}, {"kernel_h": 0}, {"stride_w": 0},
+    {"dilation_h": 0}, {"pad_top": -1}, {"out_w": 0}, {"stride_h": 2**30, "out_h": 4},
+    {"input_offset": -128}, {"input_offset": 129}, {"output_offset": 128}, {"output_offset": -129},
+    {"act_min": -129}, {"act_max": 128}, {"act_min": 5, "act_max": 4}, {"requant_mode": 3},
+    {"requant_mode": -1}, {"per_channel": 2},
+]
+
+
+def conv_fixture(mode="tflm"):
+    rng = np.random.default_rng(0)
+    x, w = rng.integers(-128, 128, (1, 5, 5, 4), dtype=np.int8), rng.integers(-128, 128, (6, 3, 3, 2), dtype=np.int8)
+    params, arrays = conv2d_s8_params(x.shape, w.shape, groups=2, input_scale=0.1, input_zero_point=0,
+                                      weight_scales=np.full(6, 0.01), output_scale=0.1, output_zero_point=0,
+                                      mode=mode)
+    return x, w, params, arrays
+
+
+@pytest.mark.parametrize("change", BAD_CONV)
+def test_conv2d_rejects_bad_arguments(runtime, change):
+    x, w, params, arrays = conv_fixture()
+    status, out = run_conv(runtime, dict(params, **change), arrays, x, w, None, shape=(1, 3, 3, 6))
+    assert status == runtime.lib.FN_ERR_ARG
+    assert np.all(out == 0x5A), "arguments must be checked before any output is written"
+
+
+@pytest.mark.parametrize("mode, arrays_change", [
+    ("tflm", {"multiplier": None}), ("single", {"shift": None}), ("ort", {"scale": None}),
+    ("tflm", {"shift": np.full(6, 31, np.int32)}), ("tflm", {"shift": np.full(6, -32, np.int32)}),
+    ("single", {"multiplier": np.full(6, -1, np.int32)}),
+    ("ort", {"scale": np.full(6, np.nan, np.float32)}), ("ort", {"scale": np.full(6, -0.5, np.float32)}),
+    ("ort", {"scale": np.full(6, np.inf, np.float32)}),
+    ("tflm", {"shift": np.array([0, 0, 0, 0, 0, 40], np.int32)}),     # the last channel is checked too
+])
+def test_conv2d_rejects_bad_requant_arrays(runtime, mode, arrays_change):
+    x, w, params, arrays = conv_fixture(mode)
+    status, out = run_conv(runtime, params, dict(arrays, **arrays_change), x, w, None)
+    assert status == runtime.lib.FN_ERR_ARG
+    assert np.all(out == 0x5A)
+
+
+def test_kernels_reject_null_pointers_and_too_deep_sums(runtime):
+    ffi, lib = runtime.ffi, runtime.lib
+    x, w, params, arrays = conv_fixture()
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    out = np.zeros((1, 3, 3, 6), np.int8)
+    i8 = lambda a: _ptr(ffi, "int8_t", a)  # noqa: E731
+    assert lib.fn_conv2d_s8(ffi.NULL, i8(x), i8(w), ffi.NULL, i8(out)) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_s8(s, ffi.NULL, i8(w), ffi.NULL, i8(out)) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_s8(s, i8(x), ffi.NULL, ffi.NULL, i8(out)) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_s8(s, i8(x), i8(w), ffi.NULL, ffi.NULL) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_s8(s, i8(x), i8(w), ffi.NULL, i8(out)) == lib.FN_OK
+    # depth 2^16 + 1 is refused by the kernels (before they read anything)
+    deep = dict(params, in_c=2 * 7282, groups=2, kernel_h=3, kernel_w=3)        # 9 * 7282 = 65538
+    assert lib.fn_conv2d_s8(c_params(ffi, "fn_conv2d_s8_params", deep, arrays)[0], i8(x), i8(w),
+                            ffi.NULL, i8(out)) == lib.FN_ERR_ARG
+    fp, fa = fc_s8_params((1, 4), (6, 4), input_scale=1.0, input_zero_point=0, weight_scales=[1.0],
+                          output_scale=1.0, output_zero_point=0)
+    status, _ = run_fc(runtime, dict(fp, in_features=MAX_DEPTH + 1), fa, x, w, None, shape=(1, 6))
+    assert status == lib.FN_ERR_ARG
+    dp, da = depthwise_conv2d_s8_params((1, 5, 5, 2), (1, 3, 3, 4), input_scale=1.0, input_zero_point=0,
+                                        weight_scales=[1.0], output_scale=1.0, output_zero_point=0)
+    for change in [{"kernel_h": 257, "kernel_w": 256, "in_h": 300, "in_w": 300}, {"depth_multiplier": 0},
+                   {"in_c": 2**20, "depth_multiplier": 2**12}, {"input_offset": 200}]:
+        status, _ = run_dw(runtime, dict(dp, **change), da, x, w, None, shape=(1, 3, 3, 4))
+        assert status == lib.FN_ERR_ARG, change
+    del keep
+
+
+@pytest.mark.parametrize("builder, args, kwargs, message", [
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 2)), dict(groups=3), "groups=3 must divide"),
+    (conv2d_s8_params, ((1, 300, 300, 8192), (1, 3, 3, 8192)), {}, "exceed 65536"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(input_zero_point=128), "zero point 128"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(output_zero_point=-129), "zero point -129"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(act=(10, 5)), "activation range"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(weight_scales=[0.1, 0.2]), "expected 1 or 6"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(weight_scales=[0.0]), "positive finite"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(mode="fast"), "unknown requantization mode"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(output_scale=1e-13), "too large for Q31"),
+    (depthwise_conv2d_s8_params, ((1, 5, 5, 4), (1, 3, 3, 6)), {}, "multiple of in_c"),
+    (depthwise_conv2d_s8_params, ((1, 5, 5, 4), (2, 3, 3, 8)), {}, r"\[1, kh, kw, C\*m\]"),
+    (fc_s8_params, ((2, MAX_DEPTH + 1), (3, MAX_DEPTH + 1)), {}, "exceed 65536"),
+    (fc_s8_params, ((2, 4), (3, 5)), {}, "expects 5"),
+])
+def test_params_refuse_what_the_kernels_refuse(builder, args, kwargs, message):
+    q = dict(input_scale=0.1, input_zero_point=0, weight_scales=[0.01], output_scale=0.1, output_zero_point=0)
+    with pytest.raises(ValueError, match=message):
+        builder(*args, **dict(q, **kwargs))
+
+
+# ---------------------------------------------------------------- no undefined behaviour
+
+SANITIZE_DRIVER = r"""
+#include "fn_conv_s8.h"
+#include "fn_fc_s8.h"
+static uint32_t seed = 12345u;
+static uint32_t rnd(void) { seed = seed * 1664525u + 1013904223u; return seed >> 8; }
+static int32_t pick(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
+static int8_t x[2 * 9 * 9 * 12], w[12 * 4 * 4 * 12], out[2 * 16 * 16 * 48];
+static int32_t bias[48], mult[48], shift[48];
+static float scale[48];
+int main(void) {
+    unsigned long sum = 0;
+    for (int it = 0; it < 3000; ++it) {
+        int32_t mode = pick(0, 2), per_channel = pick(0, 1);
+        for (size_t i = 0; i < sizeof x; ++i) x[i] = (int8_t)(rnd() & 1 ? pick(-128, 127) : (rnd() & 1 ? 127 : -128));
+        for (size_t i = 0; i < sizeof w; ++i) w[i] = (int8_t)(rnd() & 1 ? pick(-128, 127) : (rnd() & 1 ? 127 : -128));
+        for (int i = 0; i < 48; ++i) {
+            bias[i] = (int32_t)(rnd() << 8) ^ (int32_t)rnd();
+            mult[i] = rnd() & 1 ? INT32_MAX : (int32_t)(rnd() | 0x40000000u) & INT32_MAX;
+            shift[i] = rnd() & 1 ? (rnd() & 1 ? 30 : -31) : pick(-31, 30);
+            scale[i] = rnd() & 1 ? 1e6f : (float)pick(0, 1000) / 4096.0f;
+        }
+        fn_conv2d_s8_params c;
+        c.groups = pick(1, 3); c.batch = pick(1, 2); c.in_h = pick(1, 9); c.in_w = pick(1, 9);
+        c.in_c = c.groups * pick(1, 4); c.out_c = c.groups * pick(1, 4);
+        c.kernel_h = pick(1, 4); c.kernel_w = pick(1, 4); c.stride_h = pick(1, 3); c.stride_w = pick(1, 3);
+        c.dilation_h = pick(1, 3); c.dilation_w = pick(1, 3); c.pad_top = pick(0, 3); c.pad_left = pick(0, 3);
+        c.out_h = ((c.in_h + c.pad_top + pick(0, 3) - c.dilation_h * (c.kernel_h - 1) - 1) / c.stride_h) + 1;
+        c.out_w = ((c.in_w + c.pad_left + pick(0, 3) - c.dilation_w * (c.kernel_w - 1) - 1) / c.stride_w) + 1;
+        if (c.out_h < 1) c.out_h = 1;
+        if (c.out_w < 1) c.out_w = 1;
+        c.input_offset = pick(-127, 128); c.output_offset = pick(-128, 127);
+        c.act_min = pick(-128, 127); c.act_max = pick(c.act_min, 127);
+        c.requant_mode = mode; c.per_channel = per_channel;
+        c.multiplier = mult; c.shift = shift; c.scale = scale;
+        if (fn_conv2d_s8(&c, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 2;
+        fn_depthwise_conv2d_s8_params d;
+        d.batch = c.batch; d.in_h = c.in_h; d.in_w = c.in_w; d.in_c = pick(1, 12); d.depth_multiplier = pick(1, 4);
+        d.out_h = c.out_h; d.out_w = c.out_w; d.kernel_h = c.kernel_h; d.kernel_w = c.kernel_w;
+        d.stride_h = c.stride_h; d.stride_w = c.stride_w; d.dilation_h = c.dilation_h; d.dilation_w = c.dilation_w;
+        d.pad_top = c.pad_top; d.pad_left = c.pad_left; d.input_offset = c.input_offset;
+        d.output_offset = c.output_offset; d.act_min = c.act_min; d.act_max = c.act_max;
+        d.requant_mode = mode; d.per_channel = per_channel; d.multiplier = mult; d.shift = shift; d.scale = scale;
+        if (fn_depthwise_conv2d_s8(&d, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 3;
+        fn_fc_s8_params f;
+        f.batch = pick(1, 4); f.in_features = pick(1, 250); f.out_features = pick(1, 9);
+        f.input_offset = c.input_offset; f.output_offset = c.output_offset; f.act_min = c.act_min;
+        f.act_max = c.act_max; f.requant_mode = mode; f.per_channel = per_channel;
+        f.multiplier = mult; f.shift = shift; f.scale = scale;
+        if (fn_fc_s8(&f, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 4;
+        for (size_t i = 0; i < sizeof out; ++i) sum += (unsigned char)out[i];
+    }
+    return sum == 0 ? 5 : 0;
+}
+"""
+
+
+def test_kernels_have_no_undefined_behaviour(tmp_path):
+    """Random geometry, extreme data, biases, multipliers, shifts and scales under
+    ASan + UBSan (-fno-sanitize-recover): any UB or out-of-bounds access fails the run."""
+    main = tmp_path / "driver.c"
+    main.write_text(SANITIZE_DRIVER)
+    src = resources.runtime_dir() / "src"
+    exe = tmp_path / "driver"
+    cmd = [cbuild.compiler(), "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+           "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+           f"-I{resources.runtime_include_dir()}", str(main),
+           str(src / "fn_conv2d_s8.c"), str(src / "fn_depthwise_conv2d_s8.c"), str(src / "fn_fc_s8.c"),
+           "-o", str(exe)]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "runtime error" not in res.stderr, res.stderr[-3000:]
+
+
+# ---------------------------------------------------------------- onnxruntime (ORT mode)
+
+ORT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_ALL")
+
+
+def ort_session(model, level, optimized_path=None):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    so.log_severity_level = 3
+    if optimized_path is not None:
+        so.optimized_model_filepath = str(optimized_path)
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def onnx_model(nodes, inits, x_shape, opset):
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.INT8, list(x_shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.INT8, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def ort_conv_case(rng, kind):
+    """Random QLinearConv-able layer: general, grouped or depthwise (with multiplier)."""
+    c = int(rng.integers(1, 9))
+    if kind == "depthwise":
+        groups, oc = c, c * int(rng.integers(1, 4))
+    elif kind == "grouped":
+        groups = int(rng.choice([2, 3]))
+        c, oc = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    else:
+        groups, oc = 1, int(rng.integers(1, 12))
+    kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+    strides = tuple(int(v) for v in rng.integers(1, 3, 2))
+    dilations = tuple(int(v) for v in rng.integers(1, 3, 2))
+    pads = tuple(int(v) for v in rng.integers(0, 3, 4))
+    h = int(dilations[0] * (kh - 1) + 1 + rng.integers(0, 6))
+    w = int(dilations[1] * (kw - 1) + 1 + rng.integers(0, 6))
+    x = rng.integers(-128, 128, (int(rng.integers(1, 3)), h, w, c), dtype=np.int8)
+    wt = rng.integers(-128, 128, (oc, kh, kw, c // groups), dtype=np.int8)
+    bias = rng.integers(-2**16, 2**16, oc).astype(np.int32) if rng.random() < 0.8 else None
+    depth = kh * kw * (c // groups)
+    if rng.random() < 0.25:   # powers of two: exact ties everywhere, ORT rounds them to even
+        s_in, s_out = 2.0 ** -int(rng.integers(3, 8)), 2.0 ** -int(rng.integers(0, 4))
+        s_w = 2.0 ** -rng.integers(6, 14, oc).astype(float) * s_out / s_in
+    else:
+        s_in, s_out = float(rng.uniform(0.005, 0.1)), float(rng.uniform(0.01, 1.0))
+        s_w = 60.0 / (np.sqrt(depth) * 75 * 75) * 2.0 ** rng.uniform(-2, 3, oc) * s_out / s_in
+    zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    return x, wt, bias, dict(input_scale=s_in, input_zero_point=zp_in, weight_scales=s_w, output_scale=s_out,
+                             output_zero_point=zp_out, strides=strides, dilations=dilations, pads=pads,
+                             groups=groups)
+
+
+def conv_inits(w_ohwi, bias, q, qdq):
+    from onnx import numpy_helper as nh
+    f32 = np.float32
+    oc = w_ohwi.shape[0]
+    s_w = np.asarray(q["weight_scales"], f32)
+    inits = [nh.from_array(np.array(q["input_scale"], f32), "xs"), nh.from_array(np.array(q["input_zero_point"], np.int8), "xzp"),
+             nh.from_array(np.ascontiguousarray(w_ohwi.transpose(0, 3, 1, 2)), "w"), nh.from_array(s_w, "ws"),
+             nh.from_array(np.zeros(oc, np.int8), "wzp"), nh.from_array(np.array(q["output_scale"], f32), "ys"),
+             nh.from_array(np.array(q["output_zero_point"], np.int8), "yzp")]
+    if bias is not None:
+        inits.append(nh.from_array(bias, "b"))
+        if qdq:   # bias scale s_in * s_w[c] in float32, zero point 0
+            inits += [nh.from_array((f32(q["input_scale"]) * s_w).astype(f32), "bs"), nh.from_array(np.zeros(oc, np.int32), "bzp")]
+    return inits
+
+
+def conv_attrs(q, w_ohwi):
+    return dict(group=q["groups"], strides=list(q["strides"]), dilations=list(q["dilations"]),
+                pads=list(q["pads"]), kernel_shape=list(w_ohwi.shape[1:3]))
+
+
+def qlinearconv_model(x, w, bias, q, opset):
+    from onnx import helper
+    ins = ["x", "xs", "xzp", "w", "ws", "wzp", "ys", "yzp"] + (["b"] if bias is not None else [])
+    node = helper.make_node("QLinearConv", ins, ["y"], **conv_attrs(q, w))
+    return onnx_model([node], conv_inits(w, bias, q, False), x.transpose(0, 3, 1, 2).shape, opset)
+
+
+def qdq_conv_model(x, w, bias, q, opset):
+    from onnx import helper
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xzp"], ["xf"]),
+             helper.make_node("DequantizeLinear", ["w", "ws", "wzp"], ["wf"], axis=0)]
+    conv_in = ["xf", "wf"]
+    if bias is not None:
+        nodes.append(helper.make_node("DequantizeLinear", ["b", "bs", "bzp"], ["bf"], axis=0))
+        conv_in.append("bf")
+    nodes += [helper.make_node("Conv", conv_in, ["yf"], **conv_attrs(q, w)),
+              helper.make_node("QuantizeLinear", ["yf", "ys", "yzp"], ["y"])]
+    return onnx_model(nodes, conv_inits(w, bias, q, True), x.transpose(0, 3, 1, 2).shape, opset)
+
+
+def c_conv_ort(runtime, x, w, bias, q):
+    params, arrays = conv2d_s8_params(x.shape, w.shape, mode="ort", **q)
+    status, out = run_conv(runtime, params, arrays, x, w, bias)
+    assert status == runtime.lib.FN_OK
+    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), "C vs reference")
+    return out
+
+
+def run_ort_nhwc(sess, x):
+    return sess.run(None, {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0].transpose(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("level", ORT_LEVELS)
+@pytest.mark.parametrize("kind", ["general", "grouped", "depthwise"])
+def test_ort_qlinearconv_is_matched_exactly(runtime, kind, level):
+    rng = np.random.default_rng({"general": 1, "grouped": 2, "depthwise": 3}[kind])
+    for i in range(25):
+        x, w, bias, q = ort_conv_case(rng, kind)
+        expected = run_ort_nhwc(ort_session(qlinearconv_model(x, w, bias, q, opset=13 + i % 5), level), x)
+        assert_array_equal_first(c_conv_ort(runtime, x, w, bias, q), expected, f"QLinearConv {kind} case {i}")
+        if kind == "depthwise":   # the depthwise kernel, fed the same ONNX weights
+            params, arrays = depthwise_conv2d_s8_params(
+                x.shape, (1, *w.shape[1:3], w.shape[0]), mode="ort",
+                **{k: v for k, v in q.items() if k != "groups"})
+            packed = pack_depthwise_filter(depthwise_filter_from_onnx(w.transpose(0, 3, 1, 2)))
+            status, out = run_dw(runtime, params, arrays, x, packed, bias)
+            assert status == runtime.lib.FN_OK
+            assert_array_equal_first(out, expected, f"depthwise kernel vs QLinearConv case {i}")
+
+
+@pytest.mark.parametrize("level", ORT_LEVELS)
+def test_ort_qlinearmatmul_is_matched_exactly(runtime, level):
+    from onnx import helper
+    from onnx import numpy_helper as nh
+    rng = np.random.default_rng(4)
+    for i in range(30):
+        n, k, m = int(rng.integers(1, 5)), int(rng.integers(1, 300)), int(rng.integers(1, 20))
+        if i == 0:   # |acc| > 2^24: float(acc) rounds in both runtimes
+            n, k, m = 2, 4096, 3
+        x = rng.integers(-128, 128, (n, k), dtype=np.int8) if i else np.full((n, k), 127, np.int8)
+        w = rng.integers(-128, 128, (m, k), dtype=np.int8) if i else np.full((m, k), 127, np.int8)
+        s_in, s_out = float(rng.uniform(0.005, 0.1)), float(rng.uniform(0.01, 1.0))
+        s_w = (60.0 / (np.sqrt(k) * 75 * 75) if i else 1e-7) * 2.0 ** rng.uniform(-2, 3, m) * s_out / s_in
+        zp_in = -128 if i == 0 else int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        q = dict(input_scale=s_in, input_zero_point=zp_in, weight_scales=s_w, output_scale=s_out,
+                 output_zero_point=zp_out)
+        f32 = np.float32
+        inits = [nh.from_array(np.array(s_in, f32), "xs"), nh.from_array(np.array(zp_in, np.int8), "xzp"),
+                 nh.from_array(np.ascontiguousarray(w.T), "w"), nh.from_array(s_w.astype(f32), "ws"),
+                 nh.from_array(np.zeros(m, np.int8), "wzp"), nh.from_array(np.array(s_out, f32), "ys"),
+                 nh.from_array(np.array(zp_out, np.int8), "yzp")]
+        node = helper.make_node("QLinearMatMul", ["x", "xs", "xzp", "w", "ws", "wzp", "ys", "yzp"], ["y"])
+        expected = ort_session(onnx_model([node], inits, x.shape, opset=13 + i % 5), level).run(None, {"x": x})[0]
+        params, arrays = fc_s8_params(x.shape, w.shape, mode="ort", **q)
+        out = check_fc(runtime, x, w, None, params, arrays)
+        assert_array_equal_first(out, expected, f"QLinearMatMul case {i}")
+
+
+def test_ort_mode_differs_from_tflm_on_ties(runtime):
+    """The comparisons above are sensitive: on power-of-two scales TFLite's rounding
+    (ties away from zero) and onnxruntime's (ties to even) disagree somewhere."""
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
+    w = np.ones((1, 1, 1, 1), np.int8)
+    q = dict(input_scale=0.5, input_zero_point=0, weight_scales=[1.0], output_scale=1.0, output_zero_point=0)
+    outs = {mode: check_conv(runtime, x, w, None, *conv2d_s8_params(x.shape, w.shape, mode=mode, **q))
+            for mode in MODES}
+    odd = (x % 2 == 1)
+    assert np.all(outs["ort"][odd] % 2 == 0) and np.any(outs["tflm"] != outs["ort"])
+
+
+def test_ort_qdq_conv(runtime, tmp_path):
+    """DequantizeLinear -> Conv -> QuantizeLinear. If onnxruntime fuses it into QLinearConv
+    the match must be exact; unfused (its float path: float conv, then y / s_out) it may
+    differ by 1 LSB near ties, so at most 1 is allowed and the count is reported."""
+    import onnx
+    rng = np.random.default_rng(5)
+    stats = {}
+    for level in ORT_LEVELS:
+        diffs, total, fused = 0, 0, set()
+        for i in range(40):
+            x, w, bias, q = ort_conv_case(rng, ["general", "grouped", "depthwise"][i % 3])
+            opt = tmp_path / f"opt_{level}_{i}.onnx"
+            sess = ort_session(qdq_conv_model(x, w, bias, q, opset=13 + i % 5), level, optimized_path=opt)
+            fused.add("QLinearConv" in {n.op_type for n in onnx.load(str(opt)).graph.node})
+            expected = run_ort_nhwc(sess, x)
+            out = c_conv_ort(runtime, x, w, bias, q)
+            d = np.abs(out.astype(np.int32) - expected)
+            if True in fused:
+                assert_array_equal_first(out, expected, f"fused QDQ Conv case {i}")
+            assert d.max() <= 1, f"QDQ Conv case {i} ({level}): max |diff| {d.max()}"
+            diffs += int((d > 0).sum())
+            total += d.size
+        stats[level] = (sorted(fused), diffs, total)
+    print("QDQ Conv vs ORT mode (fused?, elements differing by 1, elements):", stats)
+
+
+# ---------------------------------------------------------------- tflite-micro (TFLM mode)
+
+def tflm_modules():
+    import tflite_micro  # noqa: F401  (test dependency: the TFLM oracle)
+    from tflite_micro.python.tflite_micro import runtime as tflm_runtime
+    from tflite_micro.tensorflow.lite.micro.compression import model_editor
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    return tflm_runtime, model_editor, schema
+
+
+def tflm_run(kind, x, w, bias, q, y_shape, options):
+    """One-operator .tflite model run by the TFLM interpreter. q: the float scales and zero
+    points as for the params builders; w in TFLite's layout."""
+    tflm_runtime, me, schema = tflm_modules()
+    f32 = np.float32
+    s_w = [float(v) for v in np.atleast_1d(np.asarray(q["weight_scales"], f32))]
+    axis = 3 if kind == "depthwise" else 0
+    sg = me.Subgraph()
+    tx = sg.add_tensor(shape=x.shape, dtype=schema.TensorType.INT8, name="x",
+                       quantization=me.Quantization(float(f32(q["input_scale"])), q["input_zero_point"]))
+    tw = sg.add_tensor(shape=w.shape, dtype=schema.TensorType.INT8, data=w, name="w",
+                       quantization=me.Quantization(s_w, [0] * len(s_w), axis))
+    tb = sg.add_tensor(shape=bias.shape, dtype=schema.TensorType.INT32, data=bias, name="b",
+                       quantization=me.Quantization([float(f32(q["input_scale"]) * f32(v)) for v in s_w],
+                                                    [0] * len(s_w), 0))
+    ty = sg.add_tensor(shape=y_shape, dtype=schema.TensorType.INT8, name="y",
+                       quantization=me.Quantization(float(f32(q["output_scale"])), q["output_zero_point"]))
+    opcode, opt_type = {"conv": (schema.BuiltinOperator.CONV_2D, schema.BuiltinOptions.Conv2DOptions),
+                        "depthwise": (schema.BuiltinOperator.DEPTHWISE_CONV_2D,
+                                      schema.BuiltinOptions.DepthwiseConv2DOptions),
+                        "fc": (schema.BuiltinOperator.FULLY_CONNECTED,
+                               schema.BuiltinOptions.FullyConnectedOptions)}[kind]
+    op = sg.add_operator(opcode=opcode, inputs=[tx, tw, tb], outputs=[ty])
+    op._fb.builtinOptionsType = opt_type
+    op._fb.builtinOptions = options
+    sg.inputs, sg.outputs = [tx], [ty]
+    interpreter = tflm_runtime.Interpreter.from_bytes(bytes(me.Model(subgraphs=[sg]).build()))
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    return interpreter.get_output(0)
+
+
+def tflite_same_or_valid(size, kernel, stride, dilation, same):
+    """(out, pad_before, pad_after) as TFLite computes them (ComputePaddingHeightWidth)."""
+    extent = (kernel - 1) * dilation + 1
+    out = (size + stride - 1) // stride if same else (size - extent) // stride + 1
+    total = max(0, (out - 1) * stride + extent - size)
+    return out, total // 2, total - total // 2
+
+
+def tflite_act_range(act, scale, zp):
+    """CalculateActivationRangeQuantized: zp + round(float32(f) / float32(scale)), half away."""
+    def quantize(f):
+        v = float(np.float32(f) / np.float32(scale))
+        return zp + int(np.sign(v) * np.floor(abs(v) + 0.5))
+    return {"NONE": (-128, 127), "RELU": (max(-128, quantize(0.0)), 127),
+            "RELU6": (max(-128, quantize(0.0)), min(127, quantize(6.0))),
+            "RELU_N1_TO_1": (max(-128, quantize(-1.0)), min(127, quantize(1.0)))}[act]
+
+
+def tflm_case(rng, kind):
+    """A random layer for TFLM: data, TFLite-layout weights, float quantization, geometry."""
+    c = int(rng.integers(1, 9))
+    groups = 1
+    if kind == "grouped":
+        groups = int(rng.choice([2, 3]))
+        c = groups * int(rng.integers(1, 4))
+    oc = c * int(rng.integers(1, 4)) if kind == "depthwise" else groups * int(rng.integers(1, 5))
+    kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+    strides = tuple(int(v) for v in rng.integers(1, 3, 2))
+    dilations = tuple(int(v) for v in rng.integers(1, 3, 2))
+    same = bool(rng.integers(0, 2))
+    h = int((kh - 1) * dilations[0] + 1 + rng.integers(0, 6))
+    w = int((kw - 1) * dilations[1] + 1 + rng.integers(0, 6))
+    x = rng.integers(-128, 128, (int(rng.integers(1, 3)), h, w, c), dtype=np.int8)
+    depth = kh * kw * (1 if kind == "depthwise" else c // groups)
+    n_scales = oc if rng.random() < 0.8 else 1
+    s_in, s_out = float(rng.uniform(0.005, 0.1)), float(rng.uniform(0.01, 1.0))
+    s_w = 60.0 / (np.sqrt(depth) * 75 * 75) * 2.0 ** rng.uniform(-2, 3, n_scales) * s_out / s_in
+    zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    act = str(rng.choice(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]))
+    q = dict(input_scale=s_in, input_zero_point=zp_in, weight_scales=s_w, output_scale=s_out,
+             output_zero_point=zp_out, act=tflite_act_range(act, s_out, zp_out), mode="tflm")
+    oh, pt, pb = tflite_same_or_valid(h, kh, strides[0], dilations[0], same)
+    ow, pl, pr = tflite_same_or_valid(w, kw, strides[1], dilations[1], same)
+    geo = dict(strides=strides, dilations=dilations, pads=(pt, pl, pb, pr))
+    bias = rng.integers(-2**15, 2**15, oc).astype(np.int32)
+    return x, oc, (kh, kw), groups, bias, q, geo, act, same, (oh, ow)
+
+
+@pytest.mark.parametrize("kind", ["conv", "grouped", "depthwise"])
+def test_tflm_conv_is_matched_exactly(runtime, kind):
+    _, _, schema = tflm_modules()
+    rng = np.random.default_rng({"conv": 11, "grouped": 12, "depthwise": 13}[kind])
+    for i in range(30):
+        x, oc, (kh, kw), groups, bias, q, geo, act, same, (oh, ow) = tflm_case(rng, kind)
+        c = x.shape[3]
+        if kind == "depthwise":
+            options = schema.DepthwiseConv2DOptionsT()
+            options.depthMultiplier = oc // c
+            w = rng.integers(-127, 128, (1, kh, kw, oc), dtype=np.int8)
+            params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **geo, **q)
+            out = check_dw(runtime, x, w, bias, params, arrays)
+        else:
+            options = schema.Conv2DOptionsT()
+            w = rng.integers(-127, 128, (oc, kh, kw, c // groups), dtype=np.int8)
+            params, arrays = conv2d_s8_params(x.shape, w.shape, groups=groups, **geo, **q)
+            out = check_conv(runtime, x, w, bias, params, arrays)
+        options.padding = schema.Padding.SAME if same else schema.Padding.VALID
+        options.strideH, options.strideW = geo["strides"]
+        options.dilationHFactor, options.dilationWFactor = geo["dilations"]
+        options.fusedActivationFunction = getattr(schema.ActivationFunctionType, act)
+        expected = tflm_run("depthwise" if kind == "depthwise" else "conv", x, w, bias, q,
+                            (x.shape[0], oh, ow, oc), options)
+        assert_array_equal_first(out, expected, f"TFLM {kind} case {i} ({act}, {'SAME' if same else 'VALID'})")
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_tflm_fully_connected_is_matched_exactly(runtime, per_channel):
+    _, _, schema = tflm_modules()
+    rng = np.random.default_rng(14 + per_channel)
+    for i in range(30):
+        n, k, m = int(rng.integers(1, 4)), int(rng.integers(1, 300)), int(rng.integers(1, 12))
+        x = rng.integers(-128, 128, (n, k), dtype=np.int8)
+        w = rng.integers(-127, 128, (m, k), dtype=np.int8)
+        bias = rng.integers(-2**15, 2**15, m).astype(np.int32)
+        s_in, s_out = float(rng.uniform(0.005, 0.1)), float(rng.uniform(0.01, 1.0))
+        s_w = 60.0 / (np.sqrt(k) * 75 * 75) * 2.0 ** rng.uniform(-2, 3, m if per_channel else 1) * s_out / s_in
+        zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        act = str(rng.choice(["NONE", "RELU", "RELU6"]))
+        q = dict(input_scale=s_in, input_zero_point=zp_in, weight_scales=s_w, output_scale=s_out,
+                 output_zero_point=zp_out, act=tflite_act_range(act, s_out, zp_out), mode="tflm")
+        params, arrays = fc_s8_params(x.shape, w.shape, **q)
+        out = check_fc(runtime, x, w, bias, params, arrays)
+        options = schema.FullyConnectedOptionsT()
+        options.fusedActivationFunction = getattr(schema.ActivationFunctionType, act)
+        assert_array_equal_first(out, tflm_run("fc", x, w, bias, q, (n, m), options), f"TFLM FC case {i}")
+
+
+def test_tflm_multiplier_uses_the_double_product(runtime):
+    """Some TFLite versions round s_in * s_w to float32 before dividing by s_out for a
+    per-tensor FullyConnected. Accumulators placed (through the bias, with x = zp)
+    exactly where the two roundings of the multiplier requantize differently show that
+    the pinned TFLM uses the double product, as fc_s8_params does."""
+    _, _, schema = tflm_modules()
+    f32 = np.float32
+    rng = np.random.default_rng(16)
+    checked = 0
+    while checked < 3:
+        s_in, s_w = (float(f32(v)) for v in 2.0 ** rng.uniform(-12, -4, 2))
+        s_out = float(f32(2.0 ** rng.uniform(-2, 4)))
+        m_double = fx.quantize_multiplier(s_in * s_w / s_out)
+        m_float = fx.quantize_multiplier(float(f32(f32(s_in) * f32(s_w))) / s_out)
+        if m_double == m_float:
+            continue
+        accs = [acc for t in range(-120, 120) for acc in range(int((t + 0.5) * s_out / (s_in * s_w)) - 4,
+                                                               int((t + 0.5) * s_out / (s_in * s_w)) + 5)
+                if fx.mul_by_quantized_mul_tflm(acc, *m_double) != fx.mul_by_quantized_mul_tflm(acc, *m_float)]
+        if not accs:
+            continue
+        bias = np.array(accs[:48], np.int32)
+        x, w = np.zeros((1, 1), np.int8), np.ones((bias.size, 1), np.int8)
+        q = dict(input_scale=s_in, input_zero_point=0, weight_scales=[s_w], output_scale=s_out,
+                 output_zero_point=0, mode="tflm")
+        params, arrays = fc_s8_params(x.shape, w.shape, **q)
+        assert (int(arrays["multiplier"][0]), int(arrays["shift"][0])) == m_double
+        out = check_fc(runtime, x, w, bias, params, arrays)
+        expected = tflm_run("fc", x, w, bias, q, (1, bias.size), schema.FullyConnectedOptionsT())
+        assert_array_equal_first(out, expected, "per-tensor FC at the multiplier's rounding boundary")
+        checked += 1
