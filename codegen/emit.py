@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jinja2
+import numpy as np
 
 from ..ir import Graph
-from ..lowering import Alias, CArray, KernelCall, TensorList
+from ..lowering import Alias, CArray, ConstArg, KernelCall, TensorList
 from ..resources import templates_dir
-from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal
+from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal, scalar_literal
 
 # Kernels whose code spans more than their own file.
 EXTRA_SOURCES = {"fn_unary_f32": ("fn_math_f32.c",), "fn_softmax_f32": ("fn_math_f32.c",)}
@@ -33,6 +34,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _value(v) -> str:
+    if v is None:
+        return "NULL"
     if isinstance(v, bool):
         return str(int(v))
     if isinstance(v, int):
@@ -119,7 +122,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
             if isinstance(value, CArray):
                 aname = f"{pname}_{field}"
                 arrays.append({"name": aname, "ctype": value.ctype,
-                               "elements": ", ".join(int_literal(v, value.ctype) for v in value.values)})
+                               "elements": ", ".join(scalar_literal(v, value.ctype) for v in value.values)})
                 fields.append((field, aname))
             else:
                 fields.append((field, _value(value)))
@@ -128,6 +131,11 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         for arg in call.args:
             if arg is None:
                 args.append("NULL")
+            elif isinstance(arg, ConstArg):
+                wname = names.make(f"w_{arg.hint}")
+                arr = np.asarray(arg.array)
+                weights[wname] = (wname, C_TYPES[str(arr.dtype)], array_literal(arr), arr.size)
+                args.append(wname)
             elif isinstance(arg, TensorList):
                 lname = f"list{index}"
                 prelude.append(f"const void *const {lname}[] = {{{', '.join(pointer(t) for t in arg.names)}}};")

@@ -25,7 +25,14 @@ class TensorList:
     names: tuple[str, ...]
 
 
-Arg = Union[str, None, TensorList]   # tensor name, NULL, or a list of tensors
+class ConstArg:
+    """A constant the lowering derives from the graph's (e.g. weights repacked for a kernel)."""
+
+    def __init__(self, hint: str, array: np.ndarray):
+        self.hint, self.array = hint, array
+
+
+Arg = Union[str, None, TensorList, ConstArg]   # tensor name, NULL, tensors, or a derived constant
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,21 @@ class KernelCall:
 @dataclass(frozen=True)
 class Alias:
     """The node's output is its first input reinterpreted (reshape): no code, no memory."""
+
+
+CTYPES = {"int32": "int32_t", "float32": "float", "int8": "int8_t", "int16": "int16_t"}
+
+
+def with_arrays(params: dict, arrays: dict) -> dict:
+    """Scalar fields plus per-channel arrays (numpy or None → NULL) as one params dict."""
+    merged = dict(params)
+    for name, values in arrays.items():
+        if values is None:
+            merged[name] = None
+        else:
+            values = np.asarray(values)
+            merged[name] = CArray(CTYPES[str(values.dtype)], tuple(values.ravel().tolist()))
+    return merged
 
 
 def params_of(d: dict[str, Any]) -> tuple:

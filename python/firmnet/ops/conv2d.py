@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import OpQuant
-from ..lowering import KernelCall, params_of
+from ..ir import FirmnetError, OpQuant
+from ..lowering import ConstArg, KernelCall, params_of, with_arrays
 from ..reference import conv as ref
+from ..reference import conv_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
 
 
@@ -41,6 +42,36 @@ def _dims(attrs, x_shape, w_shape):
     return (n, h, w, c), (oc, kh, kw, cg)
 
 
+def _nhwc_shapes(attrs, x_shape, w_shape):
+    if attrs.layout == "NCHW":
+        return tuple(x_shape[i] for i in (0, 2, 3, 1)), tuple(w_shape[i] for i in (0, 2, 3, 1))
+    return tuple(x_shape), tuple(w_shape)
+
+
+def is_depthwise(attrs, in_channels: int) -> bool:
+    return attrs.groups > 1 and attrs.groups == in_channels
+
+
+def _int8_kwargs(attrs):
+    q = attrs.quant
+    return dict(input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
+                weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
+                output_zero_point=q.output.zero_point[0], strides=attrs.strides, dilations=attrs.dilations,
+                pads=attrs.pads, act=attrs.act, mode=q.mode)
+
+
+def _int8_params(attrs, x_shape, w_shape, kernel_choice=True):
+    """(params, arrays) of the int8 kernel for NHWC/OHWI shapes (the depthwise kernel's when it
+    applies and kernel_choice); FirmnetError if the quantization is unsupported."""
+    try:
+        if kernel_choice and is_depthwise(attrs, x_shape[3]):
+            oc, kh, kw, _ = w_shape
+            return ref_s8.depthwise_conv2d_s8_params(x_shape, (1, kh, kw, oc), **_int8_kwargs(attrs))
+        return ref_s8.conv2d_s8_params(x_shape, w_shape, groups=attrs.groups, **_int8_kwargs(attrs))
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+
+
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
     check_types(attrs, [x, w, b][:len(in_types)], weight_indices=(1,))
@@ -56,6 +87,8 @@ def infer(attrs, in_types):
     ow = output_size(wd, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3])
     require(oh >= 1 and ow >= 1, f"conv2d: the kernel {kh}x{kw} does not fit the padded input {h}x{wd}")
     shape = (n, oc, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, oc)
+    if attrs.quant is not None:
+        _int8_params(attrs, *_nhwc_shapes(attrs, x.shape, w.shape))
     return [output_type(attrs, shape)]
 
 
@@ -64,11 +97,18 @@ def _kwargs(attrs):
                 groups=attrs.groups, act=attrs.act)
 
 
+def _nhwc_reference(attrs, x, w, b):
+    if attrs.quant is None:
+        return ref.conv2d_f32(x, w, b, **_kwargs(attrs))
+    # one int8 arithmetic for every kernel variant: the general grouped convolution
+    return ref_s8.conv2d_s8(x, w, b, *_int8_params(attrs, x.shape, w.shape, kernel_choice=False))
+
+
 def reference(attrs, x, w, b=None):
     if attrs.layout == "NCHW":
-        y = ref.conv2d_f32(x.transpose(0, 2, 3, 1), w.transpose(0, 2, 3, 1), b, **_kwargs(attrs))
+        y = _nhwc_reference(attrs, x.transpose(0, 2, 3, 1), w.transpose(0, 2, 3, 1), b)
         return [np.ascontiguousarray(y.transpose(0, 3, 1, 2))]
-    return [ref.conv2d_f32(x, w, b, **_kwargs(attrs))]
+    return [_nhwc_reference(attrs, x, w, b)]
 
 
 def macs(attrs, in_types, out_types):
@@ -80,9 +120,25 @@ def lower(node, graph):
     require(node.attrs.layout == "NHWC", f"{node.describe()}: internal error, NCHW conv reached lowering")
     x, w = (graph.types[i].shape for i in node.inputs[:2])
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    if node.attrs.quant is not None:
+        return _lower_int8(node, graph, x, w, bias)
     params = ref.conv2d_f32_params(x, w, **_kwargs(node.attrs))
     kind = "depthwise" if node.attrs.groups == x[3] and node.attrs.groups > 1 else \
         "grouped" if node.attrs.groups > 1 else "dense"
     return KernelCall("fn_conv2d_f32", "fn_conv_f32.h", "fn_conv2d_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
                       description=f"direct float conv ({kind})")
+
+
+def _lower_int8(node, graph, x, w, bias):
+    params, arrays = _int8_params(node.attrs, x, w)
+    merged = params_of(with_arrays(params, arrays))
+    if is_depthwise(node.attrs, x[3]):
+        filt = graph.constants[node.inputs[1]]              # OHWI [C*m, kh, kw, 1]
+        packed = ref_s8.pack_depthwise_filter(filt.transpose(3, 1, 2, 0))
+        return KernelCall("fn_depthwise_conv2d_s8", "fn_conv_s8.h", "fn_depthwise_conv2d_s8_params", merged,
+                          (node.inputs[0], ConstArg(f"{node.inputs[1]}/packed", packed), bias, node.outputs[0]),
+                          description="int8 depthwise conv (channel blocks of 4)")
+    return KernelCall("fn_conv2d_s8", "fn_conv_s8.h", "fn_conv2d_s8_params", merged,
+                      (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
+                      description="int8 conv" + (" (grouped)" if node.attrs.groups > 1 else ""))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import OpQuant
-from ..lowering import KernelCall, params_of
+from ..ir import FirmnetError, OpQuant
+from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import dense as ref
+from ..reference import dense_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
 
 
@@ -15,16 +16,31 @@ class Attrs:
     quant: OpQuant | None = None
 
 
+def _int8_params(attrs, x_shape, w_shape):
+    q = attrs.quant
+    try:
+        return ref_s8.fc_s8_params(x_shape, w_shape, input_scale=q.inputs[0].scale[0],
+                                   input_zero_point=q.inputs[0].zero_point[0], weight_scales=q.inputs[1].scale,
+                                   output_scale=q.output.scale[0], output_zero_point=q.output.zero_point[0],
+                                   act=attrs.act, mode=q.mode)
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+
+
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
     check_types(attrs, [x, w, b][:len(in_types)], weight_indices=(1,))
     require(len(x.shape) == 2 and len(w.shape) == 2 and x.shape[1] == w.shape[1],
             f"dense: input {x} and weights {w} do not match (need [N,K] and [M,K])")
     require(b is None or b.shape == (w.shape[0],), f"dense: bias must have shape ({w.shape[0]},), got {b}")
+    if attrs.quant is not None:
+        _int8_params(attrs, x.shape, w.shape)
     return [output_type(attrs, (x.shape[0], w.shape[0]))]
 
 
 def reference(attrs, x, w, b=None):
+    if attrs.quant is not None:
+        return [ref_s8.fc_s8(x, w, b, *_int8_params(attrs, x.shape, w.shape))]
     return [ref.fc_f32(x, w, b, act=attrs.act)]
 
 
@@ -35,6 +51,11 @@ def macs(attrs, in_types, out_types):
 def lower(node, graph):
     (n, k), (m, _) = (graph.types[i].shape for i in node.inputs[:2])
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    if node.attrs.quant is not None:
+        params, arrays = _int8_params(node.attrs, (n, k), (m, k))
+        return KernelCall("fn_fc_s8", "fn_fc_s8.h", "fn_fc_s8_params", params_of(with_arrays(params, arrays)),
+                          (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
+                          description="int8 fully connected")
     params = ref.fc_f32_params((n, k), (m, k), act=node.attrs.act)
     return KernelCall("fn_fc_f32", "fn_fc_f32.h", "fn_fc_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], bias, node.outputs[0]),

@@ -14,6 +14,7 @@ from .simplify import remove_dead_nodes, simplify_layout
 PIPELINE = (
     remove_dead_nodes,
     fuse_qdq,
+    simplify_layout,
     fold_constants,
     fold_batchnorm,
     batchnorm_to_affine,
