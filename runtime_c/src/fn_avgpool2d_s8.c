@@ -1,0 +1,221 @@
+/* firmnet runtime: int8 2-D average pooling (NHWC).
+ *
+ * Per output pixel the in-bounds tap ranges and the divisor are computed once; the
+ * channels are then processed in blocks of FN_AVG_BLOCK, each block's sums kept in a
+ * stack array (int32, or float32 for the ORT method) while the window's taps are
+ * added in ky, kx order (the order onnxruntime's float sum uses), one contiguous pass
+ * per tap. */
+#include "fn_pool_s8.h"
+
+#include "fn_elementwise_s8.h"
+#include "fn_fixedpoint.h"
+
+#define FN_AVG_BLOCK 32
+
+static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
+                   int32_t pad_before, int32_t pad_after)
+{
+    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || pad_before < 0 || pad_after < 0) {
+        return 0;
+    }
+    if ((int64_t)in + pad_before + pad_after > INT32_MAX) {
+        return 0;
+    }
+    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) < INT32_MAX;
+}
+
+/* Taps k in [*first, *last) with 0 <= origin + k < in. */
+static void tap_range(int32_t origin, int32_t kernel, int32_t in, int32_t *first, int32_t *last)
+{
+    int32_t lo = origin < 0 ? -origin : 0;
+    int32_t hi = in - origin;
+    hi = hi < kernel ? hi : kernel;
+    *first = lo;
+    *last = hi;
+}
+
+static int axis_windows_nonempty(int32_t in, int32_t out, int32_t kernel, int32_t stride, int32_t pad_before)
+{
+    for (int32_t o = 0; o < out; ++o) {
+        int32_t k0, k1;
+        tap_range(o * stride - pad_before, kernel, in, &k0, &k1);
+        if (k0 >= k1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Divisor factor of one axis for the window at origin with in-bounds taps [k0, k1). */
+static int32_t axis_count(int32_t rule, int32_t origin, int32_t kernel, int32_t in, int32_t pad_after,
+                          int32_t k0, int32_t k1)
+{
+    if (rule == FN_POOL_COUNT_KERNEL) {
+        return kernel;
+    }
+    if (rule == FN_POOL_COUNT_PAD_CUT) {
+        const int32_t end = origin + kernel;
+        const int32_t limit = in + pad_after;
+        return (end < limit ? end : limit) - origin;
+    }
+    return k1 - k0;
+}
+
+static int quant_ok(const fn_pool2d_s8_params *p, int64_t area)
+{
+    if (p->input_offset < -127 || p->input_offset > 128 || p->output_offset < -128 ||
+        p->output_offset > 127 || p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max ||
+        p->requant_mode < FN_REQUANT_TFLM || p->requant_mode > FN_REQUANT_ORT ||
+        p->count_rule < FN_POOL_COUNT_VALID || p->count_rule > FN_POOL_COUNT_KERNEL) {
+        return 0;
+    }
+    switch (p->method) {
+    case FN_POOL_S8_SAME_QUANT:
+        return 1;
+    case FN_POOL_S8_REQUANT:
+        return (p->requant_mode == FN_REQUANT_TFLM || p->requant_mode == FN_REQUANT_SINGLE) &&
+               p->multiplier >= 0 && p->shift >= -31 && p->shift <= 22 &&
+               p->frac_bits >= 0 && p->frac_bits <= 16 && (area << p->frac_bits) < ((int64_t)1 << 29);
+    case FN_POOL_S8_ORT:
+        return p->requant_mode == FN_REQUANT_ORT && p->input_scale > 0.0f && p->output_scale > 0.0f &&
+               p->input_scale <= 3.40282347e38f && p->output_scale <= 3.40282347e38f;
+    case FN_POOL_S8_ORT_GLOBAL:
+        return p->requant_mode == FN_REQUANT_ORT && p->global_scale > 0.0f &&
+               p->global_scale <= 3.40282347e38f && p->kernel_h == p->in_h && p->kernel_w == p->in_w &&
+               p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0 &&
+               p->out_h == 1 && p->out_w == 1;
+    default:
+        return 0;
+    }
+}
+
+/* TFLite's rounded division: ties away from zero, C's truncating division; d >= 1.
+ * In int64, so that no parameters can make it overflow. */
+static int64_t round_div(int64_t t, int64_t d)
+{
+    return t > 0 ? (t + d / 2) / d : (t - d / 2) / d;
+}
+
+static int32_t clamp_act(int64_t v, const fn_pool2d_s8_params *p)
+{
+    v = v < p->act_min ? p->act_min : v;
+    return (int32_t)(v > p->act_max ? p->act_max : v);
+}
+
+/* Integer methods: acc[c] = sum of the raw int8 values of the window's n_valid taps. */
+static void finish_int(const fn_pool2d_s8_params *p, const int32_t *acc, int8_t *out, int32_t nb,
+                       int32_t n, int32_t n_valid)
+{
+    const int32_t in_off = p->input_offset;
+    for (int32_t c = 0; c < nb; ++c) {
+        int64_t v;
+        if (p->method == FN_POOL_S8_SAME_QUANT) {
+            /* padded taps the divisor counts hold the zero point (real 0) */
+            v = round_div(acc[c] - (n - n_valid) * in_off, n);
+        } else if (p->method == FN_POOL_S8_REQUANT) {
+            const int32_t t = fn_requantize(acc[c] + in_off * n_valid, p->requant_mode, p->multiplier,
+                                            p->shift, 0.0f, 0, 0);
+            v = round_div(t, (int64_t)n << p->frac_bits) + p->output_offset;
+        } else {   /* ORT_GLOBAL: MlasRequantizeOutput */
+            v = fn_requantize_float(acc[c] + in_off * n_valid, p->global_scale,
+                                    (float)(p->act_min - p->output_offset),
+                                    (float)(p->act_max - p->output_offset)) + p->output_offset;
+        }
+        out[c] = (int8_t)clamp_act(v, p);
+    }
+}
+
+/* ORT method: facc[c] = float32 sum of the dequantized taps. */
+static void finish_ort(const fn_pool2d_s8_params *p, const float *facc, int8_t *out, int32_t nb, int32_t n)
+{
+    const float count = (float)n;
+    const float zp = (float)p->output_offset;
+    for (int32_t c = 0; c < nb; ++c) {
+        const float y = facc[c] / count;
+        const float v = y / p->output_scale + zp;
+        out[c] = (int8_t)clamp_act(fn_round_even_sat_f32(v, -128, 127), p);
+    }
+}
+
+fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int8_t *output)
+{
+    if (p == NULL || input == NULL || output == NULL) {
+        return FN_ERR_ARG;
+    }
+    if (p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1 ||
+        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->pad_top, p->pad_bottom) ||
+        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->pad_left, p->pad_right)) {
+        return FN_ERR_ARG;
+    }
+    const int64_t area = (int64_t)p->kernel_h * p->kernel_w;
+    if (area > FN_POOL_S8_MAX_AREA || !quant_ok(p, area) ||
+        !axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->pad_top) ||
+        !axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->pad_left)) {
+        return FN_ERR_ARG;
+    }
+
+    const int32_t channels = p->channels;
+    const size_t ch = (size_t)channels;
+    const size_t in_row = (size_t)p->in_w * ch;
+    const size_t in_image = in_row * (size_t)p->in_h;
+    const int use_float = p->method == FN_POOL_S8_ORT;
+    int32_t acc[FN_AVG_BLOCK];
+    float facc[FN_AVG_BLOCK];
+
+    int8_t *out = output;
+    for (int32_t b = 0; b < p->batch; ++b) {
+        const int8_t *in_b = input + (size_t)b * in_image;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky0, ky1;
+            tap_range(iy0, p->kernel_h, p->in_h, &ky0, &ky1);
+            const int32_t count_h = axis_count(p->count_rule, iy0, p->kernel_h, p->in_h, p->pad_bottom, ky0, ky1);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx0, kx1;
+                tap_range(ix0, p->kernel_w, p->in_w, &kx0, &kx1);
+                const int32_t count_w = axis_count(p->count_rule, ix0, p->kernel_w, p->in_w, p->pad_right,
+                                                   kx0, kx1);
+                const int32_t n = count_h * count_w;     /* <= area */
+                const int32_t n_valid = (ky1 - ky0) * (kx1 - kx0);
+                const int8_t *x_win = in_b + (size_t)(iy0 + ky0) * in_row + (size_t)(ix0 + kx0) * ch;
+
+                for (int32_t c0 = 0; c0 < channels; c0 += FN_AVG_BLOCK) {
+                    const int32_t nb = channels - c0 < FN_AVG_BLOCK ? channels - c0 : FN_AVG_BLOCK;
+                    const int8_t *x_row = x_win + c0;
+                    if (use_float) {
+                        for (int32_t c = 0; c < nb; ++c) {
+                            facc[c] = 0.0f;
+                        }
+                        for (int32_t ky = ky0; ky < ky1; ++ky, x_row += in_row) {
+                            const int8_t *x_px = x_row;
+                            for (int32_t kx = kx0; kx < kx1; ++kx, x_px += ch) {
+                                for (int32_t c = 0; c < nb; ++c) {
+                                    /* rounded product, then the sum (no contraction) */
+                                    volatile float d = p->input_scale * (float)(x_px[c] + p->input_offset);
+                                    facc[c] += d;
+                                }
+                            }
+                        }
+                        finish_ort(p, facc, out + c0, nb, n);
+                    } else {
+                        for (int32_t c = 0; c < nb; ++c) {
+                            acc[c] = 0;
+                        }
+                        for (int32_t ky = ky0; ky < ky1; ++ky, x_row += in_row) {
+                            const int8_t *x_px = x_row;
+                            for (int32_t kx = kx0; kx < kx1; ++kx, x_px += ch) {
+                                for (int32_t c = 0; c < nb; ++c) {
+                                    acc[c] += x_px[c];
+                                }
+                            }
+                        }
+                        finish_int(p, acc, out + c0, nb, n, n_valid);
+                    }
+                }
+                out += ch;
+            }
+        }
+    }
+    return FN_OK;
+}
