@@ -11,7 +11,7 @@ import jinja2
 import numpy as np
 
 from ..ir import Graph
-from ..lowering import Alias, CArray, ConstArg, KernelCall, TensorList
+from ..lowering import Alias, CArray, ConstArg, CStruct, KernelCall, TensorList
 from ..resources import templates_dir
 from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal, scalar_literal
 
@@ -44,6 +44,8 @@ def _value(v) -> str:
         return float_literal(v)
     if isinstance(v, tuple):
         return "{" + ", ".join(_value(x) for x in v) + "}"
+    if isinstance(v, CStruct):
+        return "{" + ", ".join(f".{k} = {_value(x)}" for k, x in v.fields) + "}"
     raise TypeError(f"cannot emit parameter value {v!r}")
 
 
@@ -122,7 +124,8 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
             if isinstance(value, CArray):
                 aname = f"{pname}_{field}"
                 arrays.append({"name": aname, "ctype": value.ctype,
-                               "elements": ", ".join(scalar_literal(v, value.ctype) for v in value.values)})
+                               "elements": ", ".join(_value(v) if isinstance(v, CStruct) else
+                                                     scalar_literal(v, value.ctype) for v in value.values)})
                 fields.append((field, aname))
             else:
                 fields.append((field, _value(value)))

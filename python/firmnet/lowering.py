@@ -25,6 +25,12 @@ class TensorList:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CStruct:
+    """A nested struct value: ((field, value), ...) emitted as a designated initializer."""
+    fields: tuple
+
+
 class ConstArg:
     """A constant the lowering derives from the graph's (e.g. weights repacked for a kernel)."""
 
@@ -69,6 +75,8 @@ def with_arrays(params: dict, arrays: dict) -> dict:
 def params_of(d: dict[str, Any]) -> tuple:
     """Freeze a params dict into KernelCall.params, converting numpy scalars."""
     def plain(v):
+        if isinstance(v, dict):
+            return CStruct(tuple((k, plain(x)) for k, x in v.items()))
         if isinstance(v, (list, tuple)):
             return tuple(plain(x) for x in v)
         if isinstance(v, np.generic):

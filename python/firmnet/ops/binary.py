@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import OpQuant
+from ..ir import FirmnetError, OpQuant
 from ..layout import binary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
+from ..reference import elementwise_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
 
 KINDS = ("add", "sub", "mul", "div")
@@ -21,6 +22,20 @@ class Attrs:
     quant: OpQuant | None = None
 
 
+def _int8_params(attrs, a_shape, b_shape):
+    q = attrs.quant
+    a_q, b_q, y_q = ((p.scale[0], p.zero_point[0]) for p in (*q.inputs, q.output))
+    require(attrs.kind in ("add", "sub", "mul"), f"int8 {attrs.kind} is not supported (int8: add, sub, mul)")
+    try:
+        if attrs.kind == "mul":
+            return ref_s8.mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, mode=q.mode, act=attrs.act)
+        # onnxruntime fuses DQ→Add→Q into QLinearAdd but runs DQ→Sub→Q in float
+        return ref_s8.add_s8_params(a_shape, b_shape, a_q, b_q, y_q, op=attrs.kind, mode=q.mode, act=attrs.act,
+                                    ort_unfused=attrs.kind == "sub")
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+
+
 def infer(attrs, in_types):
     a, b = in_types
     check_types(attrs, in_types)
@@ -29,10 +44,16 @@ def infer(attrs, in_types):
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         require(False, f"{attrs.kind}: shapes {a.shape} and {b.shape} do not broadcast")
+    if attrs.quant is not None:
+        _int8_params(attrs, a.shape, b.shape)
     return [output_type(attrs, (int(d) for d in shape))]
 
 
 def reference(attrs, a, b):
+    if attrs.quant is not None:
+        params = _int8_params(attrs, a.shape, b.shape)
+        result = ref_s8.mul_s8(a, b, params) if attrs.kind == "mul" else ref_s8.add_s8(a, b, params)
+        return [result.reshape(np.broadcast_shapes(a.shape, b.shape))]
     return [ref.binary_f32(a, b, attrs.kind, act=attrs.act)]
 
 
@@ -42,6 +63,11 @@ def macs(attrs, in_types, out_types):
 
 def lower(node, graph):
     a, b = (graph.types[i].shape for i in node.inputs)
+    if node.attrs.quant is not None:
+        kernel = "mul" if node.attrs.kind == "mul" else "add"
+        return KernelCall(f"fn_{kernel}_s8", "fn_elementwise_s8.h", f"fn_{kernel}_s8_params",
+                          params_of(_int8_params(node.attrs, a, b)), (node.inputs[0], node.inputs[1], node.outputs[0]),
+                          description=f"int8 {node.attrs.kind}")
     params = binary_params(a, b, node.attrs.kind, node.attrs.act)
     return KernelCall("fn_binary_f32", "fn_elementwise_f32.h", "fn_binary_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], node.outputs[0]),

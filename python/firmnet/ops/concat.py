@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import DTYPES, OpQuant, TensorType
+from ..ir import DTYPES, FirmnetError, OpQuant, TensorType
 from ..layout import concat_params
 from ..lowering import CArray, KernelCall, TensorList, params_of
+from ..reference import quantize_s8 as ref_s8
 from ..reference import tensor as ref
 from ._util import normalize_axis, require, require_int8
 
@@ -14,6 +15,19 @@ from ._util import normalize_axis, require, require_int8
 class Attrs:
     axis: int
     quant: OpQuant | None = None
+
+
+def _int8_params(attrs, shapes, axis):
+    q = attrs.quant
+    try:
+        return ref_s8.concat_s8_params(shapes, axis, [(p.scale[0], p.zero_point[0]) for p in q.inputs],
+                                       (q.output.scale[0], q.output.zero_point[0]), q.mode)
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+
+
+def _is_copy(attrs) -> bool:
+    return attrs.quant is None or all(p == attrs.quant.output for p in attrs.quant.inputs)
 
 
 def infer(attrs, in_types):
@@ -27,6 +41,7 @@ def infer(attrs, in_types):
     shape[axis] = sum(t.shape[axis] for t in in_types)
     if attrs.quant is not None:   # int8 inputs of different quantizations, requantized to the output's
         require_int8(attrs, in_types)
+        _int8_params(attrs, [t.shape for t in in_types], axis)
         return [TensorType(tuple(shape), "int8", attrs.quant.output)]
     same = all(t.quant == first.quant for t in in_types)
     require(same, "concat: int8 inputs with different quantizations need the op's quant attributes")
@@ -34,7 +49,10 @@ def infer(attrs, in_types):
 
 
 def reference(attrs, *xs):
-    return [ref.concat(list(xs), normalize_axis(attrs.axis, xs[0].ndim))]
+    axis = normalize_axis(attrs.axis, xs[0].ndim)
+    if not _is_copy(attrs):
+        return [ref_s8.concat_s8(list(xs), axis, _int8_params(attrs, [x.shape for x in xs], axis))]
+    return [ref.concat(list(xs), axis)]
 
 
 def macs(attrs, in_types, out_types):
@@ -44,6 +62,12 @@ def macs(attrs, in_types, out_types):
 def lower(node, graph):
     types = [graph.types[i] for i in node.inputs]
     axis = normalize_axis(node.attrs.axis, len(types[0].shape))
+    if not _is_copy(node.attrs):
+        p = _int8_params(node.attrs, [t.shape for t in types], axis)
+        p["in_block_elems"] = CArray("int32_t", tuple(int(v) for v in p["in_block_elems"]))
+        p["requant"] = CArray("fn_requant_s8", tuple(params_of({"s": r})[0][1] for r in p["requant"]))
+        return KernelCall("fn_concat_s8", "fn_elementwise_s8.h", "fn_concat_s8_params", params_of(p),
+                          (TensorList(tuple(node.inputs)), node.outputs[0]), description="int8 concat, requantizing")
     params = concat_params([t.shape for t in types], axis, DTYPES[types[0].dtype].itemsize)
     params["in_block_bytes"] = CArray("int32_t", tuple(int(v) for v in params["in_block_bytes"]))
     return KernelCall("fn_concat", "fn_tensor.h", "fn_concat_params", params_of(params),

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir import QuantParams, TensorType
 from ..lowering import KernelCall, params_of
+from ..reference import quantize_s8
 from ._util import require
 
 
@@ -52,7 +53,6 @@ def lower(node, graph):
     q = node.attrs.quant
     require(q.axis is None and graph.types[node.inputs[0]].dtype == "int8",
             f"{node.describe()}: only per-tensor int8 dequantization runs on the device")
-    params = {"count": graph.types[node.inputs[0]].size, "scale": float(np.float32(q.scale[0])),
-              "zero_point": int(q.zero_point[0])}
-    return KernelCall("fn_dequantize_s8_f32", "fn_quantize_s8.h", "fn_dequantize_s8_f32_params", params_of(params),
+    params = quantize_s8.dequantize_s8_f32_params(graph.types[node.inputs[0]].size, (q.scale[0], q.zero_point[0]))
+    return KernelCall("fn_dequantize_s8_f32", "fn_elementwise_s8.h", "fn_dequantize_s8_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description="int8 → float")

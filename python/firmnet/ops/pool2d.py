@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import FirmnetError, OpQuant, TensorType
+from ..ir import FirmnetError, OpQuant
 from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
+from ..reference import pool_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
 
 KINDS = ("max", "avg")
@@ -42,6 +43,12 @@ def output_size(size, kernel, stride, dilation, pad_before, pad_after, ceil_mode
     return out
 
 
+def _out_hw(attrs, h, w):
+    kh, kw = attrs.kernel
+    return (output_size(h, kh, attrs.strides[0], attrs.dilations[0], attrs.pads[0], attrs.pads[2], attrs.ceil_mode),
+            output_size(w, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3], attrs.ceil_mode))
+
+
 def _hwc(attrs, shape):
     n, a, b, c = shape
     return (n, b, c, a) if attrs.layout == "NCHW" else (n, a, b, c)
@@ -58,8 +65,7 @@ def infer(attrs, in_types):
     require(max(attrs.pads[0], attrs.pads[2]) < kh * attrs.dilations[0]
             and max(attrs.pads[1], attrs.pads[3]) < kw * attrs.dilations[1],
             f"pool2d: pads {attrs.pads} must be smaller than the kernel {attrs.kernel}")
-    oh = output_size(h, kh, attrs.strides[0], attrs.dilations[0], attrs.pads[0], attrs.pads[2], attrs.ceil_mode)
-    ow = output_size(w, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3], attrs.ceil_mode)
+    oh, ow = _out_hw(attrs, h, w)
     require(oh >= 1 and ow >= 1, f"pool2d: the window {kh}x{kw} does not fit the padded input {h}x{w}")
     try:   # the kernel's own constraints (e.g. no window made only of padding)
         _params(attrs, (n, h, w, c), (oh, ow))
@@ -71,12 +77,22 @@ def infer(attrs, in_types):
 
 def _params(attrs, nhwc_shape, out_hw) -> dict:
     common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act)
+    if attrs.quant is not None:
+        q = attrs.quant
+        common.update(x_q=(q.inputs[0].scale[0], q.inputs[0].zero_point[0]),
+                      y_q=(q.output.scale[0], q.output.zero_point[0]), mode=q.mode)
+        if attrs.kind == "max":
+            return ref_s8.maxpool2d_s8_params(nhwc_shape, dilations=attrs.dilations, **common)
+        return ref_s8.avgpool2d_s8_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
     if attrs.kind == "max":
         return ref.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
     return ref.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
 
 
 def _nhwc_reference(attrs, x, out_size):
+    if attrs.quant is not None:
+        params = _params(attrs, x.shape, out_size)
+        return (ref_s8.maxpool2d_s8 if attrs.kind == "max" else ref_s8.avgpool2d_s8)(x, params)
     common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=out_size, act=attrs.act)
     if attrs.kind == "max":
         return ref.maxpool2d_f32(x, dilations=attrs.dilations, **common)
@@ -84,11 +100,11 @@ def _nhwc_reference(attrs, x, out_size):
 
 
 def reference(attrs, x):
-    (out,) = infer(attrs, [TensorType(x.shape, str(x.dtype))])
+    _, h, w, _ = _hwc(attrs, x.shape)
     if attrs.layout == "NCHW":
-        y = _nhwc_reference(attrs, x.transpose(0, 2, 3, 1), out.shape[2:])
+        y = _nhwc_reference(attrs, x.transpose(0, 2, 3, 1), _out_hw(attrs, h, w))
         return [np.ascontiguousarray(y.transpose(0, 3, 1, 2))]
-    return [_nhwc_reference(attrs, x, out.shape[1:3])]
+    return [_nhwc_reference(attrs, x, _out_hw(attrs, h, w))]
 
 
 def macs(attrs, in_types, out_types):
@@ -100,6 +116,9 @@ def lower(node, graph):
     require(a.layout == "NHWC", f"{node.describe()}: internal error, NCHW pooling reached lowering")
     _, oh, ow, _ = graph.types[node.outputs[0]].shape
     params = _params(a, graph.types[node.inputs[0]].shape, (oh, ow))
+    if a.quant is not None:
+        return KernelCall(f"fn_{a.kind}pool2d_s8", "fn_pool_s8.h", "fn_pool2d_s8_params", params_of(params),
+                          (node.inputs[0], node.outputs[0]), description=f"int8 {a.kind} pooling")
     fn = f"fn_{a.kind}pool2d_f32"
     return KernelCall(fn, "fn_pool_f32.h", "fn_pool2d_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description=f"float {a.kind} pooling")

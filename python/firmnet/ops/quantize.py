@@ -1,7 +1,7 @@
 """quantize: float32 → int8, q = clamp(round(x / scale) + zero_point, -128, 127).
 
-The rounding follows the requantization mode: TFLite rounds half away from zero,
-onnxruntime half to even; the single-rounding mode uses TFLite's rule.
+x / scale is a float32 division; the rounding follows the requantization mode:
+TFLite rounds half away from zero (also in single mode), onnxruntime half to even.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir import QuantParams, TensorType
 from ..lowering import KernelCall, params_of
+from ..reference import quantize_s8
 from ..reference.fixedpoint import REQUANT_MODES
 from ._util import require
 
@@ -29,11 +30,12 @@ def infer(attrs, in_types):
     return [TensorType(x.shape, "int8", attrs.quant)]
 
 
+def _params(attrs, count):
+    return quantize_s8.quantize_f32_s8_params(count, (attrs.quant.scale[0], attrs.quant.zero_point[0]), attrs.mode)
+
+
 def reference(attrs, x):
-    v = (x.astype(np.float32) / np.float32(attrs.quant.scale[0])).astype(np.float64)   # float32 division
-    r = np.rint(v) if attrs.mode == "ort" else np.trunc(v + np.copysign(0.5, v))      # exact in float64
-    q = np.clip(r + attrs.quant.zero_point[0], -128, 127)
-    return [q.astype(np.int8)]
+    return [quantize_s8.quantize_f32_s8(x.ravel(), _params(attrs, x.size)).reshape(x.shape).astype(np.int8)]
 
 
 def macs(attrs, in_types, out_types):
@@ -41,8 +43,6 @@ def macs(attrs, in_types, out_types):
 
 
 def lower(node, graph):
-    q = node.attrs.quant
-    params = {"count": graph.types[node.inputs[0]].size, "scale": float(np.float32(q.scale[0])),
-              "zero_point": int(q.zero_point[0]), "mode": REQUANT_MODES[node.attrs.mode]}
-    return KernelCall("fn_quantize_f32_s8", "fn_quantize_s8.h", "fn_quantize_f32_s8_params", params_of(params),
+    params = _params(node.attrs, graph.types[node.inputs[0]].size)
+    return KernelCall("fn_quantize_f32_s8", "fn_elementwise_s8.h", "fn_quantize_f32_s8_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description="float → int8")

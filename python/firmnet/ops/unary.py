@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..ir import FirmnetError, OpQuant
 from ..layout import unary_params
 from ..lowering import KernelCall, params_of
-from ..reference import activation_s8
+from ..reference import activation_s8, quantize_s8
 from ..reference import elementwise as ref
 from ._util import NO_CLAMP, check_types, output_type, require
 
@@ -36,12 +36,18 @@ INT8_KERNELS = {
 
 
 def _int8(attrs, count):
-    """(function, params type, params dict, reference) of an int8 unary; FirmnetError if unsupported."""
-    require(attrs.kind in INT8_KERNELS, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(INT8_KERNELS)})")
-    require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no fused clamp")
-    function, ptype, build, reference_fn = INT8_KERNELS[attrs.kind]
+    """(function, params type, params dict, reference) of an int8 unary; FirmnetError if unsupported.
+    int8 identity is a requantization (TFLM's QUANTIZE int8 → int8)."""
+    kinds = ("identity", *INT8_KERNELS)
+    require(attrs.kind in kinds, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(kinds)})")
+    require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no clamp narrower than the int8 range")
     q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
     try:
+        if attrs.kind == "identity":
+            params = quantize_s8.requantize_s8_params(count, (q_in.scale[0], q_in.zero_point[0]),
+                                                      (q_out.scale[0], q_out.zero_point[0]), attrs.quant.mode)
+            return "fn_requantize_s8", "fn_requantize_s8_params", params, quantize_s8.requantize_s8
+        function, ptype, build, reference_fn = INT8_KERNELS[attrs.kind]
         params = build(count, q_in.scale[0], q_in.zero_point[0], q_out.scale[0], q_out.zero_point[0])
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
@@ -73,8 +79,9 @@ def lower(node, graph):
     count = graph.types[node.inputs[0]].size
     if a.quant is not None:
         function, ptype, params, _ = _int8(a, count)
-        return KernelCall(function, "fn_activation_s8.h", ptype, params_of(params), (node.inputs[0], node.outputs[0]),
-                          description=f"int8 {a.kind} (TFLM arithmetic)")
+        header = "fn_elementwise_s8.h" if a.kind == "identity" else "fn_activation_s8.h"
+        return KernelCall(function, header, ptype, params_of(params), (node.inputs[0], node.outputs[0]),
+                          description="int8 requantization" if a.kind == "identity" else f"int8 {a.kind}")
     params = unary_params(count, a.kind, a.alpha, a.beta, a.act)
     return KernelCall("fn_unary_f32", "fn_elementwise_f32.h", "fn_unary_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description=f"float {a.kind}")
