@@ -26,6 +26,8 @@ class Port:
     tensor: str       # tensor name in the model
     shape: tuple
     size: int
+    scale: str | None = None        # C literal of the quantization scale (int8 boundaries)
+    zero_point: int | None = None
 
 
 def _environment() -> jinja2.Environment:
@@ -85,7 +87,9 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         for t in tensors:
             tt = graph.types[t]
             param = stem if single else f"{stem}_{c_identifier(t)}"
-            result.append(Port(param, C_TYPES[tt.dtype], t, tt.shape, tt.size))
+            q = tt.quant
+            result.append(Port(param, C_TYPES[tt.dtype], t, tt.shape, tt.size,
+                               float_literal(q.scale[0]) if q else None, q.zero_point[0] if q else None))
         return result
 
     inputs, outputs = ports(graph.inputs, "input"), ports(graph.outputs, "output")

@@ -89,6 +89,28 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compress(args) -> int:
+    import onnx
+
+    from .compress import accuracy, quantize_int8, read_labels, read_samples
+    if args.quantize != "int8":
+        raise FirmnetError("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz")
+    if not args.calib:
+        raise FirmnetError("--quantize int8 needs calibration data: --calib data.npz (model inputs, samples first)")
+    out = quantize_int8(args.model, args.calib, args.output, method=args.calibration, percentile=args.percentile,
+                        per_channel=not args.per_tensor)
+    print(f"wrote {out} (int8 QDQ: symmetric per-{'tensor' if args.per_tensor else 'channel'} weights, "
+          f"activation ranges by {args.calibration})")
+    if args.eval:
+        samples = read_samples(args.eval, onnx.load(args.model), what="evaluation")
+        labels = read_labels(args.eval)
+        float_acc = accuracy(args.model, samples, labels)
+        int8_acc = accuracy(out, samples, labels, requant=args.requant)
+        print(f"accuracy of the generated C on {len(samples)} samples: float {float_acc:.4f}, "
+              f"int8 ({args.requant}) {int8_acc:.4f}")
+    return 0
+
+
 def cmd_boards(args) -> int:
     from .boards import list_boards
     for b in list_boards():
@@ -121,6 +143,19 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
+    q = sub.add_parser("compress", help="compress a model into a new ONNX model (int8 quantization)")
+    q.add_argument("model")
+    q.add_argument("-o", "--output", required=True, help="output .onnx")
+    q.add_argument("--quantize", choices=("int8",), help="post-training quantization")
+    q.add_argument("--calib", help=".npz with calibration samples (one array per model input, samples first)")
+    q.add_argument("--calibration", choices=("minmax", "percentile"), default="minmax",
+                   help="how activation ranges come from the calibration data (default minmax)")
+    q.add_argument("--percentile", type=float, default=99.999, help="percentile for --calibration percentile")
+    q.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
+    q.add_argument("--eval", help=".npz with inputs and labels 'y': print float vs int8 accuracy of the C")
+    q.add_argument("--requant", choices=("tflm", "single", "ort"), default="tflm",
+                   help="rounding mode used for --eval")
+    q.set_defaults(func=cmd_compress)
     b = sub.add_parser("boards", help="list known boards")
     b.set_defaults(func=cmd_boards)
     return p

@@ -30,6 +30,7 @@ class CompiledModel:
     lowered: dict
     memory: MemoryPlan
     report: dict
+    requant: str = "tflm"
 
     @property
     def name_prefix(self) -> str:
@@ -82,7 +83,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     out = Path(out_dir)
     if write:
         _write(out, files, lowered, report)
-    return CompiledModel(out, name, graph, lowered_graph, lowered, memory, report)
+    return CompiledModel(out, name, graph, lowered_graph, lowered, memory, report, requant)
 
 
 def _write(out: Path, files: dict, lowered: dict, report: dict) -> None:

@@ -2,9 +2,32 @@
 from __future__ import annotations
 
 from .ir import Graph
-from .lowering import Alias
+from .lowering import Alias, CArray, KernelCall
 from .ops import OPS
 from .planner import format_plan
+
+
+def _quant_summary(node, call) -> dict | None:
+    """Scales, zero points and the fixed-point multipliers/shifts of an integer layer."""
+    q = getattr(node.attrs, "quant", None)
+    if q is None:
+        return None
+    def pair(p):
+        if p is None:
+            return None
+        if p.per_channel:
+            return {"scale": [min(p.scale), max(p.scale)], "zero_point": list(set(p.zero_point))[:1],
+                    "channels": len(p.scale)}
+        return {"scale": p.scale[0], "zero_point": p.zero_point[0]}
+    summary = {"mode": q.mode, "inputs": [pair(p) for p in q.inputs], "output": pair(q.output)}
+    params = dict(call.params) if isinstance(call, KernelCall) else {}
+    for key in ("multiplier", "shift", "output_multiplier", "output_shift", "input_multiplier", "input_left_shift"):
+        value = params.get(key)
+        if isinstance(value, CArray):
+            value = list(value.values)
+        if value is not None:
+            summary[key] = value
+    return summary
 
 
 def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str, board) -> dict:
@@ -32,6 +55,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             "storage": storage.kind,
             "arena_offset": memory.offset(out) if storage.kind == "arena" else None,
             "bytes": out_types[0].nbytes,
+            "quant": _quant_summary(node, call),
         })
     buffers = memory.buffers
     return {
@@ -62,6 +86,19 @@ def format_report(report: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    quantized = [l for l in report["layers"] if l.get("quant")]
+    if quantized:
+        lines += ["", "int8 layers (scale, zero point; multiplier/shift of the requantization):"]
+        for l in quantized:
+            q = l["quant"]
+            ins = ", ".join(_pair_text(p) for p in q["inputs"] if p)
+            fixed = ""
+            for key in ("multiplier", "shift", "output_multiplier", "output_shift", "input_multiplier",
+                        "input_left_shift"):
+                if key in q:
+                    fixed += f" {key}={_values_text(q[key])}"
+            lines.append(f"  #{l['index']} {l['name'][:28]}: in {ins} -> out {_pair_text(q['output'])} "
+                         f"[{q['mode']}]{fixed}")
     lines += [
         "",
         f"model {report['name']} for board {report['board']}",
@@ -75,3 +112,15 @@ def format_report(report: dict) -> str:
         report["memory_plan"],
     ]
     return "\n".join(lines)
+
+
+def _pair_text(p) -> str:
+    if "channels" in p:
+        return f"({p['channels']} channel scales {p['scale'][0]:.4g}..{p['scale'][1]:.4g})"
+    return f"({p['scale']:.6g}, {p['zero_point']})"
+
+
+def _values_text(v) -> str:
+    if isinstance(v, list):
+        return f"{v[0]}" if len(set(v)) == 1 else f"[{min(v)}..{max(v)}]x{len(v)}"
+    return str(v)

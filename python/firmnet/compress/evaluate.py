@@ -1,0 +1,46 @@
+"""Accuracy of a compiled model on labelled data, measured on the generated C (host build)."""
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+
+from ..ir import FirmnetError
+from ..ops import OPS
+from ..ops.quantize import Attrs as QuantizeAttrs
+
+
+def read_labels(path) -> np.ndarray:
+    data = np.load(path)
+    for key in ("y", "labels", "label"):
+        if key in data.files:
+            return np.asarray(data[key]).astype(np.int64).ravel()
+    raise FirmnetError(f"evaluation data {path} has no labels: add an array named 'y' (or 'labels')")
+
+
+def to_c_inputs(compiled, sample: dict) -> list[np.ndarray]:
+    """One sample's float arrays in the C API's types: int8 boundaries are quantized as the model says."""
+    g = compiled.lowered_graph
+    arrays = []
+    for name in g.inputs:
+        x = sample[name]
+        t = g.types[name]
+        if t.quant is not None:
+            x = OPS["quantize"].reference(QuantizeAttrs(t.quant, compiled.requant), x.astype(np.float32))[0]
+        arrays.append(x)
+    return arrays
+
+
+def accuracy(model, samples: list[dict], labels: np.ndarray, requant: str = "tflm") -> float:
+    """Top-1 accuracy of the model's first output over the samples, computed by the C."""
+    from ..compiler import compile
+    if len(labels) < len(samples):
+        raise FirmnetError(f"{len(samples)} samples but only {len(labels)} labels")
+    with tempfile.TemporaryDirectory() as out:
+        cm = compile(model, out, name="evaluated", requant=requant)
+        host = cm.build_host()
+        hits = 0
+        for sample, label in zip(samples, labels):
+            scores = host.run(to_c_inputs(cm, sample))[0]
+            hits += int(np.argmax(scores.reshape(-1)) == label)
+    return hits / len(samples)
