@@ -5,18 +5,29 @@ in templates/ only lay the files out.
 """
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 import numpy as np
 
 from ..ir import Graph
 from ..lowering import Alias, CArray, ConstArg, CStruct, KernelCall, TensorList
-from ..resources import templates_dir
+from ..resources import runtime_dir, templates_dir
 from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal, scalar_literal
 
-# Kernels whose code spans more than their own file.
-EXTRA_SOURCES = {"fn_unary_f32": ("fn_math_f32.c",), "fn_softmax_f32": ("fn_math_f32.c",)}
+@functools.lru_cache(maxsize=4)
+def _runtime_symbols(src_dir: str) -> tuple[dict, dict]:
+    """(function → defining .c file, .c file → fn_ names it uses) for the runtime sources."""
+    defined, used = {}, {}
+    for path in sorted(Path(src_dir).glob("*.c")):
+        text = path.read_text()
+        for name in re.findall(r"^(?!static)[\w ]*?\b(fn_\w+)\s*\([^;]*?\)\s*\{", text, re.M):
+            defined[name] = path.name
+        used[path.name] = set(re.findall(r"\b(fn_\w+)\s*\(", text))
+    return defined, used
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,16 @@ class _Names:
 
 
 def sources_for(calls) -> list[str]:
-    files = set()
-    for call in calls:
-        files.add(f"{call.function}.c")
-        files.update(EXTRA_SOURCES.get(call.function, ()))
+    """The runtime .c files the calls need, following calls between runtime files."""
+    defined, used = _runtime_symbols(str(runtime_dir() / "src"))
+    files, todo = set(), [c.function for c in calls]
+    while todo:
+        name = todo.pop()
+        src = defined.get(name)
+        if src is None or src in files:
+            continue
+        files.add(src)
+        todo.extend(used[src])
     return sorted(files)
 
 
@@ -145,7 +162,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
                 args.append(wname)
             elif isinstance(arg, TensorList):
                 lname = f"list{index}"
-                prelude.append(f"const void *const {lname}[] = {{{', '.join(pointer(t) for t in arg.names)}}};")
+                prelude.append(f"const {arg.ctype} *const {lname}[] = {{{', '.join(pointer(t) for t in arg.names)}}};")
                 args.append(lname)
             else:
                 args.append(pointer(arg))

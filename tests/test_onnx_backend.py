@@ -22,6 +22,7 @@ SUPPORTED = {
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Mul", "Div", "Concat",
     "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Softmax", "BatchNormalization", "Pad",
     "Identity", "Dropout", "Constant", "Shape", "Gather", "Cast", "Slice", "ConstantOfShape",
+    "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger",
 }
 
 # Every official case of a supported op that firmnet refuses, with the reason
@@ -47,6 +48,14 @@ EXCLUDED = {
     r"test_identity_(opt|sequence)": "optional and sequence types",
     r"test_matmul_(1d_1d|1d_3d|3d|4d|4d_1d|bcast)": "MatMul with a 1-D or batched (rank > 2) constant operand",
     r"test_reshape_allowzero_reordered": "tensors with a zero-size dimension",
+    r"test_(de)?quantizelinear_(u?int16|u?int4|u?int2|e4m3fn.*|e5m2|float4e2m1)": "quantized types other than "
+    "int8 and uint8 (int16, 4-bit, 2-bit, float8, float4)",
+    r"test_(de)?quantizelinear_(axis|blocked.*)": "per-axis or blocked quantization of activations (weights may "
+    "be per-channel)",
+    r"test_qlinearconv|test_convinteger_.*|test_matmulinteger": "opset 10 models (firmnet reads opsets 11..28); "
+    "ConvInteger/MatMulInteger (dynamic quantization with int32 outputs) are not supported either",
+    r"test_qlinearmatmul_.*": "int8 weights with a non-zero zero point (firmnet needs symmetric weights, as TFLite) "
+    "or batched 3-D weights",
 }
 
 
@@ -56,6 +65,8 @@ EXCLUDED = {
 PARAMETER_INPUTS = {
     "Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4), "Clip": (1, 2),
     "Reshape": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Pad": (1, 2, 3), "Dropout": (1, 2),
+    "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2), "QLinearConv": (1, 2, 3, 4, 5, 6, 7, 8),
+    "QLinearMatMul": (1, 2, 3, 4, 5, 6, 7), "ConvInteger": (1, 2, 3), "MatMulInteger": (1, 2, 3),
 }
 
 
@@ -69,13 +80,22 @@ def freeze_parameters(model, inputs):
     model = onnx.ModelProto.FromString(model.SerializeToString())
     names = [vi.name for vi in model.graph.input]
     values = dict(zip(names, inputs))
-    keep = [vi for vi in model.graph.input if vi.name not in frozen]
     for name in names:
         if name in frozen and name in values:
-            model.graph.initializer.append(numpy_helper.from_array(np.asarray(values[name]), name))
+            try:
+                model.graph.initializer.append(numpy_helper.from_array(np.asarray(values[name]), name))
+            except Exception:   # element types numpy cannot hold (int4, float8): left as inputs
+                frozen.discard(name)
+    keep = [vi for vi in model.graph.input if vi.name not in frozen]
     del model.graph.input[:]
     model.graph.input.extend(keep)
     return model, [values[vi.name] for vi in keep]
+
+
+def as_int8(x):
+    """firmnet's C API carries uint8 quantized data as int8 (value - 128)."""
+    x = np.asarray(x)
+    return (x.astype(np.int16) - 128).astype(np.int8) if x.dtype == np.uint8 else x
 
 
 def _primary_ops(case):
@@ -113,12 +133,17 @@ def test_onnx_node_case(case, tmp_path):
     for inputs, expected in case.data_sets:
         model, inputs = freeze_parameters(case.model, inputs)
         cm = firmnet.compile(model, tmp_path, name="case")
-        outputs = cm.build_host().run(inputs)
+        outputs = cm.build_host().run([as_int8(x) for x in inputs])
         for got, want, name in zip(outputs, expected, cm.graph.outputs):
             want = np.asarray(want)
+            if want.dtype == np.uint8 and got.dtype == np.int8:   # uint8 travels as int8 (value - 128)
+                got = (got.astype(np.int16) + 128).astype(np.uint8)
             assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != {want.dtype}"
             # the case's own tolerance, as ONNX's backend runner applies it (some expected
             # values are printed with 4 decimals); a float path, so no exactness to lose
+            if not np.issubdtype(want.dtype, np.floating):
+                assert np.array_equal(got, want), f"{case.name} output {name}: {got} != {want}"
+                continue
             bound = case.atol + case.rtol * np.abs(want)
             bad = np.argwhere(~(np.abs(got.astype(np.float64) - want) <= bound))
             assert bad.size == 0, f"{case.name} output {name}: first mismatch at {tuple(bad[0])}: " \

@@ -21,8 +21,9 @@ class CArray:
 
 @dataclass(frozen=True)
 class TensorList:
-    """Several tensors passed as one `const void *const *` argument (concat)."""
+    """Several tensors passed as one `const <ctype> *const *` argument (concat)."""
     names: tuple[str, ...]
+    ctype: str = "void"
 
 
 @dataclass(frozen=True)

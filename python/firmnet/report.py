@@ -1,7 +1,7 @@
 """The compile report: per-layer table and memory figures (report.json, `firmnet report`)."""
 from __future__ import annotations
 
-from .ir import Graph
+from .ir import Graph, QuantParams
 from .lowering import Alias, CArray, KernelCall
 from .ops import OPS
 from .planner import format_plan
@@ -19,7 +19,11 @@ def _quant_summary(node, call) -> dict | None:
             return {"scale": [min(p.scale), max(p.scale)], "zero_point": list(set(p.zero_point))[:1],
                     "channels": len(p.scale)}
         return {"scale": p.scale[0], "zero_point": p.zero_point[0]}
-    summary = {"mode": q.mode, "inputs": [pair(p) for p in q.inputs], "output": pair(q.output)}
+    if isinstance(q, QuantParams):   # quantize / dequantize: the one quantization they convert to or from
+        summary = {"mode": getattr(node.attrs, "mode", "-"), "inputs": [pair(q)] if node.op == "dequantize" else [],
+                   "output": pair(q) if node.op == "quantize" else None}
+    else:
+        summary = {"mode": q.mode, "inputs": [pair(p) for p in q.inputs], "output": pair(q.output)}
     params = dict(call.params) if isinstance(call, KernelCall) else {}
     for key in ("multiplier", "shift", "output_multiplier", "output_shift", "input_multiplier", "input_left_shift"):
         value = params.get(key)
@@ -97,7 +101,8 @@ def format_report(report: dict) -> str:
                         "input_left_shift"):
                 if key in q:
                     fixed += f" {key}={_values_text(q[key])}"
-            lines.append(f"  #{l['index']} {l['name'][:28]}: in {ins} -> out {_pair_text(q['output'])} "
+            out = _pair_text(q["output"]) if q["output"] else "float"
+            lines.append(f"  #{l['index']} {l['name'][:28]}: in {ins or 'float'} -> out {out} "
                          f"[{q['mode']}]{fixed}")
     lines += [
         "",

@@ -82,6 +82,8 @@ def _pin_inputs(model, input_shapes) -> dict[str, TensorType]:
         else:
             shape = tuple(dims)
         dtype = _dtype_name(tt.elem_type)
+        if dtype == "uint8":   # quantized uint8 data enters as int8 (value - 128), see DequantizeLinear
+            dtype = "int8"
         types[vi.name] = TensorType(shape, dtype)
         del tt.shape.dim[:]
         for d in shape:
@@ -148,10 +150,17 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
     _check_references(model)
     input_types = _pin_inputs(model, input_shapes)
     try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except Exception as exc:
         raise FirmnetError(f"ONNX shape inference rejected the model: {exc}") from None
 
+    uint8_inputs = {vi.name for vi in model.graph.input
+                    if vi.type.tensor_type.elem_type == onnx.TensorProto.UINT8}
+    for node in model.graph.node:
+        for name in node.input:
+            if name in uint8_inputs and node.op_type not in ("DequantizeLinear", "QLinearConv", "QLinearMatMul"):
+                raise UnsupportedError(f"node '{node.name}' ({node.op_type}) reads the uint8 input '{name}'; "
+                                       "uint8 inputs are supported as quantized data (read by DequantizeLinear)")
     b = GraphBuilder(model.graph.name or "model")
     b.opset = opset
     b.requant = requant
@@ -159,7 +168,12 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
         b.add_input(name, t)
     for init in model.graph.initializer:
         if init.name not in input_types:
-            b.const(numpy_helper.to_array(init), init.name)
+            try:
+                value = numpy_helper.to_array(init)
+            except Exception as exc:  # onnx raises several types for element types numpy lacks
+                raise UnsupportedError(f"initializer '{init.name}' has an unsupported element type "
+                                       f"({onnx.TensorProto.DataType.Name(init.data_type)}): {exc}") from None
+            b.const(value, init.name)
 
     for index, node in enumerate(model.graph.node):
         label = _node_label(node, index)

@@ -67,7 +67,8 @@ def lower(node, graph):
         p["in_block_elems"] = CArray("int32_t", tuple(int(v) for v in p["in_block_elems"]))
         p["requant"] = CArray("fn_requant_s8", tuple(params_of({"s": r})[0][1] for r in p["requant"]))
         return KernelCall("fn_concat_s8", "fn_elementwise_s8.h", "fn_concat_s8_params", params_of(p),
-                          (TensorList(tuple(node.inputs)), node.outputs[0]), description="int8 concat, requantizing")
+                          (TensorList(tuple(node.inputs), "int8_t"), node.outputs[0]),
+                          description="int8 concat, requantizing")
     params = concat_params([t.shape for t in types], axis, DTYPES[types[0].dtype].itemsize)
     params["in_block_bytes"] = CArray("int32_t", tuple(int(v) for v in params["in_block_bytes"]))
     return KernelCall("fn_concat", "fn_tensor.h", "fn_concat_params", params_of(params),

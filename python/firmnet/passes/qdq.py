@@ -245,8 +245,10 @@ def _boundaries(graph: Graph) -> Graph:
     input_types, renames, dropped, outputs = {}, {}, set(), list(graph.outputs)
     for name in graph.inputs:
         users = rw.consumers.get(name, [])
+        # (a model whose output is the quantized input itself keeps its quantize kernel)
         if users and graph.types[name].dtype == "float32" and name not in graph.outputs and all(
-                u.op == "quantize" and u.attrs == users[0].attrs for u in users):
+                u.op == "quantize" and u.attrs == users[0].attrs and u.outputs[0] not in graph.outputs
+                for u in users):
             input_types[name] = TensorType(graph.types[name].shape, "int8", users[0].attrs.quant)
             for u in users:
                 renames[u.outputs[0]] = name
