@@ -7,8 +7,11 @@ from ..ir import FirmnetError, Graph
 
 
 def load(model, input_shapes=None, requant: str = "tflm") -> Graph:
-    """Read an ONNX model (path or onnx.ModelProto) into the IR, with static shapes."""
+    """Read an ONNX (path or onnx.ModelProto) or TFLite (.tflite path) model into the IR."""
     from .onnx_loader import load_onnx
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".tflite":
+        from .tflite_loader import load_tflite
+        return load_tflite(model, input_shapes=input_shapes)
     if isinstance(model, (str, Path)) and Path(model).suffix.lower() not in (".onnx", ""):
-        raise FirmnetError(f"{model}: unknown model format '{Path(model).suffix}' (supported: .onnx)")
+        raise FirmnetError(f"{model}: unknown model format '{Path(model).suffix}' (supported: .onnx, .tflite)")
     return load_onnx(model, input_shapes=input_shapes, requant=requant)

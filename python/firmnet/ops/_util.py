@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..ir import FirmnetError, TensorType
+import numpy as np
+
+from ..ir import FirmnetError, QuantParams, TensorType
 
 NO_CLAMP = (-math.inf, math.inf)
 
@@ -70,3 +72,17 @@ def intersect(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, fl
     if lo > hi:   # b lies entirely outside a: the result is the constant b-bound
         lo = hi = b[0] if a[1] < b[0] else b[1]
     return (lo, hi)
+
+
+def quantize_value(real: float, q: QuantParams) -> float:
+    """TFLite's QuantizeValue: zero_point + round(real / scale), half away from zero (float32 division)."""
+    if math.isinf(real):
+        return real
+    v = float(np.float32(real) / np.float32(q.scale[0]))
+    return q.zero_point[0] + math.copysign(math.floor(abs(v) + 0.5), v)
+
+
+def integer_range(act, q: QuantParams) -> tuple[int, int]:
+    """A real clamp range as the int8 range of q (TFLite's CalculateActivationRangeQuantized)."""
+    lo, hi = (quantize_value(a, q) for a in act)
+    return int(max(-128, lo)), int(min(127, hi))

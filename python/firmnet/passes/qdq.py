@@ -21,26 +21,12 @@ import math
 import numpy as np
 
 from ..frontend.builder import rebuild_from
-from ..ir import FirmnetError, Graph, Node, OpQuant, QuantParams, TensorType, UnsupportedError, type_of
+from ..ir import FirmnetError, Graph, Node, OpQuant, TensorType, UnsupportedError, type_of
 from ..ops import OPS, reshape, unary
-from ..ops._util import intersect
+from ..ops._util import integer_range, intersect
 from .simplify import remove_dead_nodes
 
 COMPUTE_OPS = ("conv2d", "dense", "pool2d", "binary", "softmax", "unary", "concat")
-INT8_RANGE = (-128, 127)
-
-
-def quantize_value(real: float, q: QuantParams) -> float:
-    """TFLite's QuantizeValue: zero_point + round(real / scale), half away from zero (float32 division)."""
-    if math.isinf(real):
-        return real
-    v = float(np.float32(real) / np.float32(q.scale[0]))
-    return q.zero_point[0] + math.copysign(math.floor(abs(v) + 0.5), v)
-
-
-def integer_range(act, q: QuantParams) -> tuple[int, int]:
-    lo, hi = (quantize_value(a, q) for a in act)
-    return int(max(INT8_RANGE[0], lo)), int(min(INT8_RANGE[1], hi))
 
 
 class _Rewrite:

@@ -1,0 +1,156 @@
+"""Read a TFLite flatbuffer into the IR, with the maintained `tflite` schema package.
+
+TFLite models are NHWC already, so convolutions and pooling are built in NHWC and no
+layout pass fires. Quantized tensors keep the file's scales and zero points; every int8
+op records them (OpQuant, TFLite's double rounding), so the generated C follows
+TensorFlow Lite Micro's arithmetic.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tflite
+
+from ..ir import FirmnetError, Graph, QuantParams, TensorType, UnsupportedError
+from .builder import GraphBuilder
+from .tflite_ops import CONVERTERS
+
+DTYPES = {
+    tflite.TensorType.FLOAT32: "float32", tflite.TensorType.INT8: "int8", tflite.TensorType.INT32: "int32",
+    tflite.TensorType.UINT8: "uint8", tflite.TensorType.INT16: "int16", tflite.TensorType.INT64: "int64",
+    tflite.TensorType.BOOL: "bool",
+}
+OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+
+
+class _Converter:
+    """What op converters see: file types, constants, weight quantizations, and `add`."""
+
+    def __init__(self, b: GraphBuilder):
+        self.b = b
+        self.types: dict[str, TensorType] = {}
+        self.weight_quant: dict[str, QuantParams] = {}
+        self.op_label = ""
+
+    def constant(self, name) -> np.ndarray:
+        value = self.b.value(name)
+        if value is None:
+            raise UnsupportedError(f"tensor '{name}' must be a constant (weights, paddings), but it is computed")
+        return value
+
+    def const_like(self, name, array, suffix, axis):
+        """A derived constant (e.g. a re-laid-out filter) keeping name's quantization on `axis`."""
+        new = self.b.const(np.ascontiguousarray(array), f"{name}/{suffix}")
+        self.types[new] = self.b.types[new]
+        q = self.weight_quant.get(name)
+        if q is not None:
+            self.weight_quant[new] = QuantParams(q.scale, q.zero_point, axis if q.axis is not None else None)
+        return new
+
+    def add(self, op, inputs, attrs, outputs, index, suffix=None, out_type=None):
+        name = f"{self.op_label}/{suffix}" if suffix else self.op_label
+        result = self.b.add(op, inputs, attrs, outputs, name)
+        for out in outputs or ():
+            if out in self.types and self.b.types[out] != self.types[out]:
+                raise FirmnetError(f"{self.op_label}: internal error, output '{out}' is {self.b.types[out]} but "
+                                   f"the file says {self.types[out]}")
+        return result
+
+
+def _read(source) -> tuple[bytes, object]:
+    path = Path(source)
+    if not path.is_file():
+        raise FirmnetError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        model = tflite.Model.GetRootAsModel(data, 0)
+        model.SubgraphsLength()
+    except Exception as exc:  # flatbuffers raises assorted errors on garbage
+        raise FirmnetError(f"{path}: not a readable TFLite model ({exc})") from None
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise FirmnetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+    return data, model
+
+
+def _quant_params(t) -> QuantParams | None:
+    q = t.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return None
+    scales = tuple(float(s) for s in q.ScaleAsNumpy())
+    zps = tuple(int(z) for z in q.ZeroPointAsNumpy()) if q.ZeroPointLength() else (0,) * len(scales)
+    axis = q.QuantizedDimension() if len(scales) > 1 else None
+    return QuantParams(scales, zps, axis)
+
+
+def _buffer(model, data, t, dtype):
+    buf = model.Buffers(t.Buffer())
+    if buf is None:
+        return None
+    if buf.Offset() > 1:   # data stored after the flatbuffer (large models)
+        raw = data[buf.Offset():buf.Offset() + buf.Size()]
+    elif buf.DataLength():
+        raw = buf.DataAsNumpy().tobytes()
+    else:
+        return None
+    return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(t.ShapeAsNumpy())
+
+
+def load_tflite(source, input_shapes=None) -> Graph:
+    data, model = _read(source)
+    if model.SubgraphsLength() != 1:
+        raise UnsupportedError(f"the model has {model.SubgraphsLength()} subgraphs; control flow (WHILE, IF, "
+                               "CALL_ONCE) is not supported")
+    if input_shapes:
+        raise FirmnetError("--input-shape applies to ONNX models; a TFLite model's shapes are fixed in the file")
+    sg = model.Subgraphs(0)
+    b = GraphBuilder((model.Description() or b"model").decode(errors="replace"))
+    c = _Converter(b)
+    names = []
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        base = (t.Name() or b"").decode(errors="replace") or f"tensor{i}"
+        names.append(base if base not in names else f"{base}#{i}")
+    inputs = set(int(i) for i in sg.InputsAsNumpy())
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        name = names[i]
+        if t.Type() not in DTYPES:
+            raise UnsupportedError(f"tensor '{name}' has an unsupported type ({t.Type()})")
+        if t.IsVariable():
+            raise UnsupportedError(f"tensor '{name}' is a variable (stateful models are not supported)")
+        if t.Sparsity() is not None:
+            raise UnsupportedError(f"tensor '{name}' is sparse (TFLite sparsity is not supported)")
+        dtype, quant = DTYPES[t.Type()], _quant_params(t)
+        value = None if i in inputs else _buffer(model, data, t, dtype)
+        if value is not None:
+            b.const(value, name)
+            c.types[name] = b.types[name]
+            if quant is not None:
+                c.weight_quant[name] = quant
+            continue
+        if dtype not in ("int8", "float32", "int32"):
+            raise UnsupportedError(f"tensor '{name}' is {dtype}; firmnet computes int8 and float32 TFLite models")
+        shape = tuple(int(d) for d in t.ShapeAsNumpy())
+        c.types[name] = TensorType(shape, dtype, quant if dtype == "int8" else None)
+        if i in inputs:
+            b.add_input(name, c.types[name])
+    for index in range(sg.OperatorsLength()):
+        op = sg.Operators(index)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        op_name = OP_NAMES.get(builtin, f"builtin {builtin}")
+        if builtin == tflite.BuiltinOperator.CUSTOM:
+            op_name = f"CUSTOM ({(code.CustomCode() or b'').decode()})"
+        convert = CONVERTERS.get(op_name)
+        if convert is None:
+            raise UnsupportedError(f"operator #{index} ({op_name}) is not supported; supported operators: "
+                                   f"{', '.join(sorted(CONVERTERS))}")
+        c.op_label = f"op{index}/{op_name}"
+        ins = [names[i] if i >= 0 else "" for i in op.InputsAsNumpy()]
+        outs = [names[i] for i in op.OutputsAsNumpy()]
+        try:
+            convert(c, index, ins, outs, op.BuiltinOptions())
+        except FirmnetError as exc:
+            raise type(exc)(f"operator #{index} ({op_name}): {exc}") from None
+    return b.build([names[i] for i in sg.OutputsAsNumpy()])
