@@ -93,7 +93,7 @@ def _spatial(lay, node):
 
 
 def _follow(lay, node):
-    """unary, softmax, pad: same layout as the input, axes adjusted."""
+    """unary, softmax, pad, per-tensor (de)quantize: same layout as the input, axes adjusted."""
     x = node.inputs[0]
     p = lay.perm_of(x)
     attrs = node.attrs
@@ -186,7 +186,8 @@ def to_nhwc(graph: Graph) -> Graph:
     for node in graph.nodes:
         if node.op in ("conv2d", "pool2d"):
             _spatial(lay, node)
-        elif node.op in ("unary", "softmax", "pad"):
+        elif node.op in ("unary", "softmax", "pad") or (
+                node.op in ("quantize", "dequantize") and node.attrs.quant.axis is None):
             _follow(lay, node)
         elif node.op == "binary":
             _binary(lay, node)

@@ -1,0 +1,109 @@
+"""Int8 MEAN (reduce mean over any set of axes of a rank <= 4 tensor), bit-exact with
+TensorFlow Lite Micro.
+
+Mirrors runtime_c/include/fn_reduce_s8.h (fn_mean_s8.c). TFLM's int8 MEAN takes one path
+for every axis set, keep_dims value and pair of quantizations (equal or not):
+reduce_common.cc PrepareMeanOrSum / EvalMean -> EvalIntegerMean -> QuantizedMeanOrSum ->
+reference_ops::QuantizedMeanOrSum (tensorflow/lite/micro/kernels/internal/reference/
+reduce.h). Its arithmetic, per output element over the n reduced input elements:
+
+    (m, s)  = QuantizeMultiplier(double(s_in) / double(s_out))           Prepare
+    k       = min(floor(log2 n), 32, 31 + s)                              1/n folded in
+    m'      = (int64(m) << k) / n  (truncating),   s' = s - k
+    sum     = int32(sum(x) - zp_in * n)       (int32 wrap-around, as TFLM)
+    out     = clamp(MultiplyByQuantizedMultiplier(sum, m', s') + zp_out, -128, 127)
+
+(Older TFLM releases had reference_integer_ops::Mean for axes {1, 2} with keep_dims, and a
+truncating integer Mean for equal quantizations; the tflite-micro package the tests run
+takes QuantizedMeanOrSum everywhere, and tests/test_kernels_reduce_s8.py checks it.)
+
+``mean_s8_params`` returns a dict keyed like fn_mean_s8_params: the input shape padded to
+rank 4 with leading 1s (``dims``), a 0/1 flag per axis (``reduce``), the zero points and the
+folded (``multiplier``, ``shift``). It raises ValueError for what TFLM cannot do
+(or would do with undefined behaviour): rank above 4, an axis out of range, scales that are
+not positive finite float32, zero points outside int8, more than 2^31-1 elements, and a
+scale ratio so large that the left shift of the sum leaves int32.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .activation_s8 import tflite_quantize_multiplier
+from .fixedpoint import mul_by_quantized_mul_tflm
+from .quantize_s8 import check_quant
+
+INT32_MAX = 2**31 - 1
+MAX_RANK = 4                         # fn_mean_s8 works on 4 dims
+
+
+def resolve_axes(rank: int, axes: Sequence[int]) -> tuple[int, ...]:
+    """TFLite's ResolveAxis: negative axes counted from the end, duplicates dropped; sorted."""
+    resolved = set()
+    for a in axes:
+        if int(a) != a or not -rank <= int(a) < rank:
+            raise ValueError(f"int8 mean: axis {a!r} is out of range for a rank-{rank} tensor "
+                             f"(axes must lie in [{-rank}, {rank - 1}])")
+        resolved.add(int(a) % rank)
+    return tuple(sorted(resolved))
+
+
+def mean_output_shape(shape: Sequence[int], axes: Sequence[int], keep_dims: bool = True) -> tuple[int, ...]:
+    """Shape of MEAN's output: reduced axes become 1 (keep_dims) or are dropped."""
+    reduced = resolve_axes(len(shape), axes)
+    if keep_dims:
+        return tuple(1 if k in reduced else int(d) for k, d in enumerate(shape))
+    return tuple(int(d) for k, d in enumerate(shape) if k not in reduced)
+
+
+def fold_count(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """TFLM QuantizedMeanOrSum: fold 1/count into (multiplier, shift)."""
+    k = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << k) // count, shift - k
+
+
+def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float, input_zero_point: int,
+                   output_scale: float, output_zero_point: int) -> dict:
+    """fn_mean_s8_params for MEAN over `axes` of an int8 tensor of `shape` (rank 1..4)."""
+    what = "int8 mean"
+    shape = tuple(shape)
+    if not 1 <= len(shape) <= MAX_RANK:
+        raise ValueError(f"{what}: the input must have rank 1..{MAX_RANK}, got shape {list(shape)}")
+    if any(int(d) != d or int(d) < 1 for d in shape):
+        raise ValueError(f"{what}: every input dimension must be >= 1, got shape {list(shape)}")
+    total = int(np.prod([int(d) for d in shape], dtype=object))
+    if total > INT32_MAX:
+        raise ValueError(f"{what}: the input has {total} elements, more than 2^31-1")
+    reduced = resolve_axes(len(shape), axes)
+    s_in, zp_in = check_quant((input_scale, input_zero_point), f"{what} input")
+    s_out, zp_out = check_quant((output_scale, output_zero_point), f"{what} output")
+    count = int(np.prod([int(shape[k]) for k in reduced], dtype=object))
+    m, s = tflite_quantize_multiplier(s_in / s_out)       # Python float division is double
+    multiplier, shift = fold_count(m, s, count)
+    # |sum| <= count * max|x - zp_in| (and <= 2^31 once wrapped); TFLM shifts it left by `shift`
+    bound = min(count * max(127 - zp_in, zp_in + 128), 2**31)
+    if shift > 0 and (bound << shift) > INT32_MAX - 128:
+        raise ValueError(f"{what}: input_scale / output_scale = {s_in / s_out:.6g} is too large for "
+                         f"{count} reduced elements: the sum * 2^{shift} overflows int32 in TFLite Micro's "
+                         f"MultiplyByQuantizedMultiplier")
+    pad = MAX_RANK - len(shape)
+    return {"dims": [1] * pad + [int(d) for d in shape],
+            "reduce": [0] * pad + [1 if k in reduced else 0 for k in range(len(shape))],
+            "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift}
+
+
+def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
+    """Reference of fn_mean_s8: x (any shape whose row-major layout is p["dims"]) -> int8 of
+    mean_output_shape(x.shape, axes, keep_dims)."""
+    x = np.asarray(x)
+    x4 = x.astype(np.int64).reshape(p["dims"])
+    axes = tuple(k for k in range(MAX_RANK) if p["reduce"][k])
+    total = (x4 - p["input_zero_point"]).sum(axis=axes, keepdims=True)
+    wrapped = ((total + 2**31) % 2**32) - 2**31                  # TFLM's int32 sum wraps
+    out = mul_by_quantized_mul_tflm(wrapped, p["multiplier"], p["shift"]) + p["output_zero_point"]
+    out = np.clip(out, -128, 127).astype(np.int8)
+    flags = p["reduce"][MAX_RANK - x.ndim:]
+    kept = [1 if r else d for d, r in zip(x.shape, flags)] if keep_dims else \
+        [d for d, r in zip(x.shape, flags) if not r]
+    return out.reshape(kept)
