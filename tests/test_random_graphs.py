@@ -1,36 +1,55 @@
 """Random small float32 ONNX graphs (opset 17): compiled C == onnxruntime == numpy reference.
 
 `random_graphs()` is a hypothesis strategy that builds a model with onnx.helper, one
-node at a time. Each step picks an existing activation (usually the newest, sometimes
-an older one, so tensors fan out into residual branches), picks an op that accepts its
+node at a time. Each step picks an existing activation (the newest two times in three,
+otherwise any, so tensors fan out into residual branches), picks an op that accepts its
 shape, and draws that op's attributes. One small function per op below; `OP_TABLE`
 lists them with the shapes they accept. test_memory_plan.py reuses the strategy.
 
-Coverage of the generator:
-  Conv (1-D and 2-D; groups incl. depthwise and channel multipliers, strides,
-  dilations, asymmetric pads, auto_pad NOTSET/SAME_UPPER/SAME_LOWER/VALID, with and
-  without bias), Gemm (alpha, beta, transA, transB; C absent, scalar, [N], [1,N],
-  [M,1], [M,N] constant or an activation), MatMul (rank 2-5 activation × constant
-  2-D weights), Relu, Clip (min/max absent or given, sometimes min > max), LeakyRelu,
-  Sigmoid, Tanh, HardSigmoid, HardSwish, MaxPool (pads, strides, dilations, ceil_mode)
-  and AveragePool (pads, strides, ceil_mode, count_include_pad), GlobalAveragePool,
-  GlobalMaxPool, Add/Sub/Mul/Div with numpy broadcasting (rank-0..4 constants and
-  activations, either operand order), Concat (any axis, the same tensor twice),
-  Reshape (with 0 and -1), Flatten (axis 0..rank, negative), Squeeze (axes given or
-  not), Unsqueeze, Transpose (perm given or default), Softmax (every axis),
-  BatchNormalization (after a conv → folded; elsewhere → per-channel affine),
-  Pad (constant, with or without a value). Graphs have 1 or 2 inputs of rank 1-4,
-  1-6 drawn ops, and sometimes extra graph outputs (which may also feed later nodes).
+What the generator covers:
+  * Conv, 1-D and 2-D: groups (1, any divisor of C, depthwise C, channel multipliers),
+    strides, dilations, asymmetric pads, auto_pad NOTSET/SAME_UPPER/SAME_LOWER/VALID,
+    with or without bias, kernel_shape given or not;
+  * Gemm: alpha, beta, transA, transB; C absent, constant of shape (), [1], [N], [1,N],
+    [M,1], [M,N], or an activation; MatMul: rank 2-5 activation x constant 2-D weights;
+  * Relu, Clip (min/max absent or given, sometimes min > max), LeakyRelu, Sigmoid,
+    Tanh, HardSigmoid, HardSwish;
+  * MaxPool (pads, strides, dilations, ceil_mode) and AveragePool (pads, strides,
+    ceil_mode, count_include_pad), 1-D and 2-D; GlobalAveragePool, GlobalMaxPool;
+  * Add/Sub/Mul/Div with numpy broadcasting: constants of rank 0-4 (also of higher
+    rank than the activation, and growing its size-1 dims), activations of rank 1-5,
+    either operand order, a tensor with itself;
+  * Concat on any axis (negative too) of 2-3 inputs: the same tensor twice, other
+    activations, constant blocks; Reshape (with 0 and -1), Flatten (axis 0..rank and
+    negative), Squeeze (axes given, negative, or none), Unsqueeze, Transpose (perm or
+    default), Softmax (every axis, default), BatchNormalization (rank 2-4; after a
+    conv it folds, elsewhere it becomes a per-channel affine), Pad (constant, on 1-2
+    axes, with or without a value);
+  * graphs with 1 or 2 inputs (rank 1-4, the second broadcastable to the first), 1-6
+    drawn ops; every branch ends in a graph output, or only the newest does and the
+    others are dead code; inner tensors that other nodes also read, and graph inputs,
+    are sometimes outputs too; some nodes are unnamed; tensors up to MAX_ELEMS elements, batch 1-2, sizes down to 1.
 
 Numerical conditioning (so that a failure means a bug, not float noise):
   * inputs are uniform in [-2.5, 2.5], weights N(0, 1/fan_in), biases and BN shifts in
     [-0.5, 0.5], BN variances in [0.5, 2]: magnitudes stay O(1) through the chain;
-  * every divisor is bounded away from 0: a constant divisor has |v| in [0.5, 2]; an
-    activation divisor first goes through Sigmoid(·)+0.5 (→ [0.5, 1.5]) or Clip(·, 0.5, 3);
-  * scalar attributes (alpha, beta, clip bounds...) come from short lists of ordinary
-    values, so no draw sits at a float edge; every op used is continuous, so the
-    float-order differences between C, numpy and onnxruntime stay at rounding level;
-  * no tensor exceeds MAX_ELEMS elements (keeps C compile and ORT runs fast).
+  * every divisor is bounded away from 0: a constant divisor has |v| in [0.5, 2] with a
+    random sign; an activation divisor first goes through Sigmoid(.)+0.5 (-> [0.5, 1.5])
+    or Clip(., 0.5, 3);
+  * scalar attributes (alpha, beta, clip bounds, epsilon, pad value) come from short
+    lists of ordinary values; every op used is continuous, so the summation-order
+    differences between C, numpy and onnxruntime stay at rounding level, far inside
+    firmnet.verify's 1e-4 relative tolerance.
+
+Not drawn, because onnxruntime or the ONNX spec make them ill-defined rather than
+because firmnet should refuse them: dilated Conv/MaxPool with SAME (ORT refuses or
+returns an empty tensor), SAME with stride > kernel (ORT: negative pads), ceil_mode
+with auto_pad (spec and ORT disagree) or where PyTorch's "no window starts in the
+trailing padding" rule changes the size (ORT's kernels apply it, ONNX shape inference
+does not), MaxPool windows of only padding (-inf). onnxruntime runs with its graph
+optimizer off: its Pad fusion turns Pad -> MaxPool into pads >= kernel, which ORT's own
+MaxPool then refuses. Minimal reproducers of the compiler bugs the generator found are
+regression tests at the end of this file.
 """
 from __future__ import annotations
 
@@ -111,17 +130,18 @@ class Draft:
         if math.prod(shape) > MAX_ELEMS or len(shape) > MAX_RANK:
             raise TooBig
         out = self.fresh(op.lower())
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        name = out if self.choice([True, True, False]) else ""   # unnamed nodes are legal ONNX
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=name, **attrs))
         self.shapes[out] = shape
         self.order.append(out)
         return out
 
     def pick(self, accept=lambda shape: True):
-        """An existing activation: the newest acceptable one, or any acceptable one (fan-out)."""
+        """An existing activation: the newest acceptable one (2/3), or any acceptable one (fan-out)."""
         candidates = [t for t in self.order if accept(self.shapes[t])]
         if not candidates:
             return None
-        return candidates[-1] if self.flag() else self.choice(candidates)
+        return candidates[-1] if self.choice([True, True, False]) else self.choice(candidates)
 
     # undo support for TooBig
     def mark(self):
@@ -258,9 +278,13 @@ def _window(g: Draft, spatial, auto_pad, max_stride, dilate, pool, ceil_mode=Fal
                 pb, pe = min(pb, k - 1), min(pe, k - 1)
         while auto_pad in SAME and (-(-size // s) - 1) * s + k - size < 0:
             s -= 1
+        out = _out_size(size, k, s, d, pb, pe, auto_pad, ceil_mode)
+        if pool and not all(any(0 <= o * s - pb + j * d < size for j in range(k)) for o in range(out)):
+            d = 1   # a dilated window of only padding: -inf in ORT, refused by firmnet
+            out = _out_size(size, k, s, d, pb, pe, auto_pad, ceil_mode)
         w.kernel.append(k), w.strides.append(s), w.dilations.append(d)
         w.pads.append(pb), ends.append(pe)
-        w.out.append(_out_size(size, k, s, d, pb, pe, auto_pad, ceil_mode))
+        w.out.append(out)
     w.pads += ends
     return w
 
@@ -370,11 +394,20 @@ def concat(g: Draft, x):
     def fits(s):
         return len(s) == rank and all(a == b for i, (a, b) in enumerate(zip(s, shape)) if i != ax)
 
-    inputs = [x] + [g.pick(fits) for _ in range(g.integer(1, 2))]   # may repeat x
-    inputs = g.draw(st.permutations(inputs))
+    inputs, sizes = [x], [shape[ax]]
+    for _ in range(g.integer(1, 2)):
+        if g.choice([False, False, True]):   # a constant block
+            cshape = list(shape)
+            cshape[ax] = g.integer(1, 3)
+            inputs.append(g.const(g.f32(cshape, -1.0, 1.0)))
+            sizes.append(cshape[ax])
+        else:                                # an activation, maybe x again
+            inputs.append(g.pick(fits))
+            sizes.append(g.shapes[inputs[-1]][ax])
+    order = g.draw(st.permutations(range(len(inputs))))
     out = list(shape)
-    out[ax] = sum(g.shapes[t][ax] for t in inputs)
-    return g.node("Concat", inputs, out, axis=axis)
+    out[ax] = sum(sizes)
+    return g.node("Concat", [inputs[i] for i in order], out, axis=axis)
 
 
 def _factor_shape(g: Draft, total, rank):
@@ -528,9 +561,9 @@ def random_graphs(draw, max_ops=6):
     g = Draft(draw, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
     first = _first_input_shape(g)
     g.add_input(first)
-    if g.flag() and g.flag():   # a second input, same shape or broadcastable to the first
-        g.add_input(tuple(d if g.flag() else 1 for d in first))
-    for _ in range(g.integer(1, max_ops)):
+    if g.flag():   # a second input that broadcasts with the first (maybe of lower rank)
+        g.add_input(tuple(d if g.flag() else 1 for d in first[g.integer(0, len(first) - 1):]))
+    for _ in range(g.choice(range(max_ops, 0, -1))):   # hypothesis often draws the first: long chains
         x = g.pick()
         op = g.choice([fn for fn, accepts, weight in OP_TABLE if accepts(g.shapes[x]) for _ in range(weight)])
         mark = g.mark()
@@ -541,11 +574,17 @@ def random_graphs(draw, max_ops=6):
     if not g.nodes:
         unary(g, g.inputs[0])
     produced = [t for t in g.order if t not in g.inputs]
-    outputs = [produced[-1]]
-    if len(produced) > 1:
-        outputs += draw(st.lists(st.sampled_from(produced[:-1]), max_size=2, unique=True))
     used = {i for n in g.nodes for i in n.input}
+    sinks = [t for t in produced if t not in used]   # the newest tensor is always one
+    # every branch ends in an output, or (sometimes) only the newest one does and the
+    # other branches are dead code; intermediate tensors are sometimes outputs too
+    outputs = sinks if g.flag() else sinks[-1:]
+    inner = [t for t in produced if t in used]
+    if inner:
+        outputs += draw(st.lists(st.sampled_from(inner), max_size=2, unique=True))
     inputs = [i for i in g.inputs if i in used]
+    if g.choice([False] * 5 + [True]):   # a graph input that is also a graph output
+        outputs.append(inputs[0])
     graph = helper.make_graph(g.nodes, "random", [_value_info(i, g.shapes[i]) for i in inputs],
                               [_value_info(o, g.shapes[o]) for o in outputs], g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
@@ -587,7 +626,39 @@ def check_case(case: GraphCase):
         assert_close(c, e, f"output {name}: C vs onnxruntime")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=random_graphs())
 def test_random_graph_matches_onnxruntime(case):
     check_case(case)
+
+
+# ---- minimal reproducers of compiler bugs the generator found (fixed in d585808) ------
+
+def _two_input_model(nodes, outputs):
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4]) for n in ("x", "y")]
+    vo = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4]) for n in outputs]
+    model = helper.make_model(helper.make_graph(nodes, "repro", vi, vo), opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    return model
+
+
+def test_input_no_output_depends_on():
+    """Was: the input became an unused parameter of g_invoke, and the generated C failed
+    -Wall -Wextra -Werror (unused-parameter)."""
+    model = _two_input_model([helper.make_node("Relu", ["y"], ["out"])], ["out"])
+    check_case(GraphCase(model, [np.ones(4, np.float32), -np.ones(4, np.float32)]))
+
+
+def test_float_unsqueeze_broadcast_loads():
+    """Was: the loader ran ONNX shape inference with data_prop=True, which treats small
+    1-D float activations as shape data and refused this valid broadcast ("Invalid rank
+    for Add broadcasting: (2) vs (4)"), so firmnet refused a model onnxruntime runs."""
+    nodes = [helper.make_node("Unsqueeze", ["x", "axes"], ["u"]),     # u[2, 1]
+             helper.make_node("Add", ["u", "z"], ["y"])]                # [2, 1] + [4] → [2, 4]
+    graph = helper.make_graph(nodes, "repro", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+                                               helper.make_tensor_value_info("z", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+                              [numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    check_case(GraphCase(model, [np.array([1, -2], np.float32), np.arange(4, dtype=np.float32)]))

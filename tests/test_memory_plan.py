@@ -1,0 +1,396 @@
+"""Memory analysis on whole graphs: where every tensor of a compiled model lives.
+
+(a) Hand-drawn graphs whose arena offsets were worked out by hand from memory.py
+    (storage kinds, zero-copy reshapes, lifetimes) and planner.py (greedy by size /
+    by conflicts / linear, best of them, 16-byte alignment). Step = index of a node
+    in `cm.lowered_graph.nodes`; a buffer lives from the step that writes it to the
+    last step that reads it. Graph inputs and outputs are the caller's buffers.
+(b) A hypothesis property over the random graphs of test_random_graphs.py: the plan
+    passes check_plan, the arena is at least the lower bound, and a brute-force
+    check with liveness computed here (not the planner's buffers) finds no two
+    tensors alive at the same step sharing arena bytes.
+(c) Determinism: the same model compiled twice (in this process, and in two
+    processes with different string hash seeds) gives byte-identical folders, and
+    every generated .c/.h starts with the provenance line.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from onnx import TensorProto, helper, numpy_helper
+
+import firmnet
+from firmnet.memory import Storage
+from firmnet.planner import check_plan
+from helpers import FIXTURES, REPO, assert_close
+from test_random_graphs import onnxruntime_outputs, random_graphs
+
+
+def _model(nodes, inputs, outputs, weights):
+    """inputs/outputs: {name: shape}; weights: {name: array}."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))).astype(np.float32)
+                                     if isinstance(shape, tuple) else shape, name)
+             for name, shape in weights.items()]
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs.items()]
+    vo = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in outputs.items()]
+    model = helper.make_model(helper.make_graph(nodes, "hand", vi, vo, inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _compile_and_check(model, tmp_path):
+    """Compile, check that the C computes what onnxruntime does with this plan; returns
+    the compiled model and the arena offsets the generated C uses."""
+    cm = firmnet.compile(model, tmp_path / "out", name="hand")
+    offsets_in_c = check_emitted_offsets(cm)
+    rng = np.random.default_rng(1)
+    xs = [rng.uniform(-1, 1, cm.graph.types[i].shape).astype(np.float32) for i in cm.graph.inputs]
+    for c, e in zip(cm.build_host().run(xs), onnxruntime_outputs(model, xs)):
+        assert_close(c, e, "C vs onnxruntime")
+    return cm, offsets_in_c
+
+
+def _layers(cm):
+    """The report's per-step table as (op, kernel, storage, arena offset, bytes)."""
+    return [(l["op"], l["kernel"], l["storage"], l["arena_offset"], l["bytes"]) for l in cm.report["layers"]]
+
+
+# ---- (a) hand-drawn graphs -------------------------------------------------------------
+
+def conv_chain():
+    """Three convolutions with ReLU between them; the ReLUs fuse into the convs.
+
+        x[1,2,4,4] ─Conv 3x3 p1─► c1 ─Relu─► r1[1,4,4,4] ─Conv 3x3 p1─► c2 ─Relu─► r2[1,4,4,4]
+                                                                  ─Conv 1x1─► y[1,2,4,4]
+    The NHWC pass brackets the chain with layout transposes:
+
+        step 0  transpose  x (caller) → xt      128 B   lives 0..1
+        step 1  conv+relu  xt → r1              256 B   lives 1..2
+        step 2  conv+relu  r1 → r2              256 B   lives 2..3
+        step 3  conv       r2 → ys              128 B   lives 3..4
+        step 4  transpose  ys → y (caller)
+
+    live bytes: 128, 384, 512, 384, 128 → lower bound 512.
+    greedy_by_size takes r1, r2 (256 B, by first step), then xt, ys (128 B):
+        r1 → 0;  r2 meets r1 at step 2 → 256;  xt meets r1 at step 1 → 256;
+        ys meets only r2 (256..512) → 0.      arena 512 = the lower bound.
+    greedy_by_conflicts (r1 and r2 conflict twice, xt and ys once) takes the same order
+    and gets the same 512, linear needs 768; ties go to greedy_by_size.
+
+        offset   0        128      256      384      512
+        r1       [################]                          steps 1..2
+        r2                         [################]        steps 2..3
+        xt                         [#######]                 steps 0..1
+        ys       [#######]                                   steps 3..4
+    """
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("Conv", ["r2", "w3"], ["y"])]
+    return _model(nodes, {"x": (1, 2, 4, 4)}, {"y": (1, 2, 4, 4)},
+                  {"w1": (4, 2, 3, 3), "w2": (4, 4, 3, 3), "w3": (2, 4, 1, 1)})
+
+
+def test_conv_chain_plan(tmp_path):
+    cm, offsets_in_c = _compile_and_check(conv_chain(), tmp_path)
+    assert _layers(cm) == [
+        ("transpose", "fn_transpose", "arena", 256, 128),
+        ("conv2d", "fn_conv2d_f32", "arena", 0, 256),
+        ("conv2d", "fn_conv2d_f32", "arena", 256, 256),
+        ("conv2d", "fn_conv2d_f32", "arena", 0, 128),
+        ("transpose", "fn_transpose", "output", None, 128),
+    ]
+    assert cm.memory.offset("r1") == 0 and cm.memory.offset("r2") == 256
+    assert offsets_in_c == {0, 256}
+    assert [(b.size, b.first, b.last) for b in sorted(cm.memory.buffers, key=lambda b: b.first)] == [
+        (128, 0, 1), (256, 1, 2), (256, 2, 3), (128, 3, 4)]
+    r = cm.report
+    assert (r["arena_bytes"], r["lower_bound_bytes"], r["activations_sum_bytes"], r["planner"]) == \
+        (512, 512, 768, "greedy_by_size")
+    assert r["io_bytes"] == 128 + 128
+    assert cm.memory.storage["x"] == Storage("input", "x") and cm.memory.storage["y"] == Storage("output", "y")
+
+
+def concat_fan_out():
+    """One tensor read by three nodes, one of them the Concat that also reads the other two.
+
+        x[1,8] ─MatMul─► a[1,16] ─┬─ Relu ────► b ──┐
+                                  ├─ Sigmoid ─► c ──┤ Concat(b, c, a) ─► d[1,48] ─Tanh─► e[1,48]
+                                  └─────────────────┘                        ─MatMul─► y[1,4]
+
+    a has three readers, so the Relu does not fuse into the MatMul.
+
+        step 0  dense    a   64 B  lives 0..3     (read last by the concat)
+        step 1  relu     b   64 B  lives 1..3
+        step 2  sigmoid  c   64 B  lives 2..3
+        step 3  concat   d  192 B  lives 3..4
+        step 4  tanh     e  192 B  lives 4..5
+        step 5  dense    y  (caller's buffer)
+
+    live bytes: 64, 128, 192, 384, 384, 192 → lower bound 384.
+    greedy_by_size: d → 0; e meets d → 192; a meets d → 192; b meets d, a → 256;
+    c meets d, a, b → 320. arena 384 = the bound: e reuses the bytes of a, b, c, which
+    are dead once the concat has run. greedy_by_conflicts (d first with 4 conflicts)
+    finds the same 384; ties go to greedy_by_size.
+
+        offset   0               192      256      320      384
+        d        [###############]                              steps 3..4
+        e                        [##########################]   steps 4..5
+        a                        [#######]                      steps 0..3
+        b                                 [#######]             steps 1..3
+        c                                          [#######]    steps 2..3
+    """
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["a"]),
+             helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Sigmoid", ["a"], ["c"]),
+             helper.make_node("Concat", ["b", "c", "a"], ["d"], axis=1),
+             helper.make_node("Tanh", ["d"], ["e"]),
+             helper.make_node("MatMul", ["e", "w2"], ["y"])]
+    return _model(nodes, {"x": (1, 8)}, {"y": (1, 4)}, {"w1": (8, 16), "w2": (48, 4)})
+
+
+def test_concat_fan_out_plan(tmp_path):
+    cm, offsets_in_c = _compile_and_check(concat_fan_out(), tmp_path)
+    assert _layers(cm) == [
+        ("dense", "fn_fc_f32", "arena", 192, 64),
+        ("unary", "fn_unary_f32", "arena", 256, 64),
+        ("unary", "fn_unary_f32", "arena", 320, 64),
+        ("concat", "fn_concat", "arena", 0, 192),
+        ("unary", "fn_unary_f32", "arena", 192, 192),
+        ("dense", "fn_fc_f32", "output", None, 16),
+    ]
+    assert {b.name: (b.size, b.first, b.last) for b in cm.memory.buffers} == {
+        "a": (64, 0, 3), "b": (64, 1, 3), "c": (64, 2, 3), "d": (192, 3, 4), "e": (192, 4, 5)}
+    assert dict(cm.memory.plan.offsets) == {"a": 192, "b": 256, "c": 320, "d": 0, "e": 192}
+    assert offsets_in_c == {0, 192, 256, 320}
+    r = cm.report
+    assert (r["arena_bytes"], r["lower_bound_bytes"], r["activations_sum_bytes"], r["planner"]) == \
+        (384, 384, 576, "greedy_by_size")
+
+
+def residual():
+    """A residual block: the skip tensor s stays live across the branch. Reshapes at both
+    ends are zero-copy: xf is the caller's input buffer, w is the caller's output buffer.
+
+        x[1,2,4] ─Reshape─► xf[1,8] ─MatMul─► s[1,16] ─┬─ MatMul ─► t ─Relu─► u[1,32] ─MatMul─► v[1,16] ─┐
+                                                        └────────────────── skip ──────────────── Add ◄─┘
+                                                                           Add ─► w[1,16] ─Reshape─► y[1,4,4]
+
+        step 0  reshape  xf = view of x (input)
+        step 1  dense    s   64 B  lives 1..4
+        step 2  dense    u  128 B  lives 2..3   (Relu fused)
+        step 3  dense    v   64 B  lives 3..4
+        step 4  add      w  → written straight into the caller's y
+        step 5  reshape  y = view of w (no code)
+
+    live bytes: 0, 64, 192, 256, 128, 0 → lower bound 256.
+    greedy_by_size: u → 0; s meets u → 128; v meets u and s → 192. arena 256.
+
+        offset   0                128      192      256
+        u        [################]                      steps 2..3
+        s                         [#######]              steps 1..4
+        v                                  [#######]     steps 3..4
+    """
+    nodes = [helper.make_node("Reshape", ["x", "shape_xf"], ["xf"]),
+             helper.make_node("MatMul", ["xf", "w1"], ["s"]),
+             helper.make_node("MatMul", ["s", "w2"], ["t"]),
+             helper.make_node("Relu", ["t"], ["u"]),
+             helper.make_node("MatMul", ["u", "w3"], ["v"]),
+             helper.make_node("Add", ["v", "s"], ["w"]),
+             helper.make_node("Reshape", ["w", "shape_y"], ["y"])]
+    return _model(nodes, {"x": (1, 2, 4)}, {"y": (1, 4, 4)},
+                  {"w1": (8, 16), "w2": (16, 32), "w3": (32, 16),
+                   "shape_xf": np.array([1, 8], np.int64), "shape_y": np.array([1, 4, 4], np.int64)})
+
+
+def test_residual_plan(tmp_path):
+    cm, offsets_in_c = _compile_and_check(residual(), tmp_path)
+    assert _layers(cm) == [
+        ("reshape", "(view)", "input", None, 32),
+        ("dense", "fn_fc_f32", "arena", 128, 64),
+        ("dense", "fn_fc_f32", "arena", 0, 128),
+        ("dense", "fn_fc_f32", "arena", 192, 64),
+        ("binary", "fn_binary_f32", "output", None, 64),
+        ("reshape", "(view)", "output", None, 64),
+    ]
+    st = cm.memory.storage
+    assert st["xf"] == Storage("input", "x") and st["w"] == Storage("output", "y")
+    assert cm.memory.copies == frozenset()
+    assert {b.name: (b.size, b.first, b.last) for b in cm.memory.buffers} == {
+        "s": (64, 1, 4), "u": (128, 2, 3), "v": (64, 3, 4)}
+    assert dict(cm.memory.plan.offsets) == {"s": 128, "u": 0, "v": 192}
+    assert offsets_in_c == {0, 128, 192}
+    r = cm.report
+    assert (r["arena_bytes"], r["lower_bound_bytes"], r["activations_sum_bytes"]) == (256, 256, 256)
+
+
+def output_reshape_of_output():
+    """Two outputs, one a reshape of the other: one buffer cannot be two caller buffers,
+    so that reshape becomes a copy, and nothing at all lives in the arena.
+
+        x[2,6] ─Relu─► y1[2,6] (output) ─Reshape─► y2[3,4] (output)
+    """
+    nodes = [helper.make_node("Relu", ["x"], ["y1"]),
+             helper.make_node("Reshape", ["y1", "shape"], ["y2"], name="to_y2")]
+    return _model(nodes, {"x": (2, 6)}, {"y1": (2, 6), "y2": (3, 4)}, {"shape": np.array([3, 4], np.int64)})
+
+
+def test_reshape_between_caller_buffers_is_a_copy(tmp_path):
+    cm, offsets_in_c = _compile_and_check(output_reshape_of_output(), tmp_path)
+    assert _layers(cm) == [("unary", "fn_unary_f32", "output", None, 48),
+                           ("reshape", "memcpy", "output", None, 48)]
+    assert cm.memory.copies == frozenset({"to_y2"})
+    assert cm.memory.buffers == () and cm.report["arena_bytes"] == 0 and offsets_in_c == set()
+
+
+# ---- (b) property over random graphs ----------------------------------------------------
+
+def _liveness(cm):
+    """{tensor: (first step, last step)} for every arena tensor, from the lowered nodes:
+    written at its producer's step, alive until its last reader (or only at its own step)."""
+    first, last = {}, {}
+    for step, node in enumerate(cm.lowered_graph.nodes):   # steps in order: later readers win
+        for t in node.inputs:
+            if t:
+                last[t] = step
+        for t in node.outputs:
+            first[t] = last[t] = step
+    return {t: (first[t], last[t]) for t in first if cm.memory.storage[t].kind == "arena"}
+
+
+def check_no_live_overlap(cm):
+    g, mem = cm.lowered_graph, cm.memory
+    arena = mem.arena_size
+    intervals = []   # (group key, first, last, offset, bytes, what)
+    for t, (f, l) in _liveness(cm).items():
+        intervals.append((mem.storage[t].key, f, l, mem.offset(t), g.types[t].nbytes, t))
+    for step, node in enumerate(g.nodes):
+        call = cm.lowered[node.name]
+        if getattr(call, "scratch_bytes", 0):
+            key = mem.scratch[node.name]
+            intervals.append((key, step, step, mem.plan.offsets[key], call.scratch_bytes, key))
+    for key, f, l, off, size, what in intervals:
+        assert 0 <= off and off + size <= arena, f"{what}: [{off}, {off + size}) outside the arena of {arena}"
+    peak = 0
+    for step in range(len(g.nodes)):
+        live = [iv for iv in intervals if iv[1] <= step <= iv[2]]
+        sizes = {}
+        for key, _, _, _, size, _ in live:
+            sizes[key] = max(sizes.get(key, 0), size)
+        peak = max(peak, sum(sizes.values()))
+        for i, a in enumerate(live):
+            for b in live[i + 1:]:
+                if a[0] == b[0]:
+                    continue   # one alias group: the same bytes on purpose
+                assert a[3] + a[4] <= b[3] or b[3] + b[4] <= a[3], \
+                    f"step {step}: {a[5]} [{a[3]}, {a[3] + a[4]}) and {b[5]} [{b[3]}, {b[3] + b[4]}) overlap"
+    return peak
+
+
+def check_storage_kinds(cm):
+    g, st = cm.lowered_graph, cm.memory.storage
+    for t in g.inputs:
+        assert st[t] == Storage("input", t)
+    for t in g.outputs:
+        assert st[t] == Storage("output", t)
+    for t in g.constants:
+        assert st[t] == Storage("const", t)
+    for t, s in st.items():
+        if s.kind == "arena":
+            assert t not in g.inputs and t not in g.outputs and t not in g.constants
+
+
+def check_emitted_offsets(cm):
+    """The C uses the planned arena: its size define, and only planned offsets."""
+    prefix = cm.name_prefix
+    header = (cm.out_dir / f"{prefix}.h").read_text()
+    assert f"#define {prefix.upper()}_ARENA_SIZE {cm.memory.arena_size}\n" in header
+    used = {int(m) for m in re.findall(rf"{prefix}_arena\.bytes \+ (\d+)\)", (cm.out_dir / f"{prefix}.c").read_text())}
+    assert used <= set(cm.memory.plan.offsets.values())
+    return used
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=random_graphs())
+def test_random_graph_plan_is_sound(case):
+    with tempfile.TemporaryDirectory() as out:
+        cm = firmnet.compile(case.model, out, name="g")
+        check_emitted_offsets(cm)
+    check_plan(cm.memory.buffers, cm.memory.plan)
+    check_storage_kinds(cm)
+    peak = check_no_live_overlap(cm)
+    r = cm.report
+    assert r["lower_bound_bytes"] <= r["arena_bytes"] == cm.memory.arena_size
+    assert peak <= r["arena_bytes"]
+    assert r["arena_bytes"] % 16 == 0
+
+
+# ---- (c) determinism and provenance ------------------------------------------------------
+
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _assert_same_tree(a: Path, b: Path):
+    ta, tb = _tree(a), _tree(b)
+    assert sorted(ta) == sorted(tb)
+    differ = [name for name in ta if ta[name] != tb[name]]
+    assert not differ, f"files differ between two compilations: {differ}"
+    assert any(name.startswith("runtime/") for name in ta)
+
+
+DETERMINISM_MODELS = {
+    "conv_chain": conv_chain,
+    "concat_fan_out": concat_fan_out,
+    "residual": residual,
+    "squeezenet_tiny": lambda: FIXTURES / "squeezenet_tiny.onnx",
+}
+
+
+@pytest.mark.parametrize("which", DETERMINISM_MODELS)
+def test_compiling_twice_gives_identical_files(which, tmp_path):
+    model = DETERMINISM_MODELS[which]()
+    cm = firmnet.compile(model, tmp_path / "a", name="net")
+    firmnet.compile(model, tmp_path / "b", name="net")
+    _assert_same_tree(tmp_path / "a", tmp_path / "b")
+
+    # the provenance line opens every generated C file (runtime/ holds copied sources)
+    provenance = cm.report["provenance"]
+    data = Path(model).read_bytes() if isinstance(model, Path) else model.SerializeToString()
+    assert f"sha256:{hashlib.sha256(data).hexdigest()[:16]}" in provenance
+    generated = sorted(p.name for p in (tmp_path / "a").iterdir() if p.suffix in (".c", ".h"))
+    assert generated == ["net.c", "net.h", "net_weights.h"]
+    for name in generated:
+        first = (tmp_path / "a" / name).read_text().splitlines()[0]
+        assert first == f"/* {provenance} */", name
+    assert (tmp_path / "a" / "CMakeLists.txt").read_text().splitlines()[0] == f"# {provenance}"
+
+
+def test_compiling_in_two_processes_gives_identical_files(tmp_path):
+    """Set and dict orders over strings change with PYTHONHASHSEED; the output must not."""
+    model = tmp_path / "model.onnx"
+    model.write_bytes(concat_fan_out().SerializeToString())
+    script = "import sys, firmnet; firmnet.compile(sys.argv[1], sys.argv[2], name='net')"
+    for seed, folder in (("1", "a"), ("2", "b")):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-c", script, str(model), str(tmp_path / folder)], check=True, env=env,
+                       cwd=REPO, timeout=120)
+    _assert_same_tree(tmp_path / "a", tmp_path / "b")
+    # squeezenet_tiny as well: two Concats, many buffers, ties in the planner
+    for seed, folder in (("3", "c"), ("4", "d")):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-c", script, str(FIXTURES / "squeezenet_tiny.onnx"), str(tmp_path / folder)],
+                       check=True, env=env, cwd=REPO, timeout=120)
+    _assert_same_tree(tmp_path / "c", tmp_path / "d")
