@@ -83,6 +83,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     out = Path(out_dir)
     if write:
         _write(out, files, lowered, report)
+        from .firmware import write_board_files
+        write_board_files(out, target, lowered_graph, name)
     return CompiledModel(out, name, graph, lowered_graph, lowered, memory, report, requant)
 
 
