@@ -1,0 +1,42 @@
+/* firmnet runtime: int8 reductions, bit-exact with TensorFlow Lite Micro.
+ *
+ * fn_mean_s8 computes, bit for bit, TFLM's int8 MEAN (reduce_common.cc PrepareMeanOrSum,
+ * EvalMean -> EvalIntegerMean -> reference_ops::QuantizedMeanOrSum; TFLM takes this one
+ * path for every axis set, keep_dims value, and equal or different quantizations), with
+ * the integer parameters of python/firmnet/reference/reduce_s8.py (mean_s8_params), which
+ * also refuses the cases listed below. Checked against the tflite-micro Python package by
+ * tests/test_kernels_reduce_s8.py.
+ *
+ * Return codes: FN_OK, or FN_ERR_ARG when a pointer is NULL or a field is outside the range
+ * written beside it (the only checks made; they are done before the loop). */
+#ifndef FN_REDUCE_S8_H
+#define FN_REDUCE_S8_H
+
+#include "fn_common.h"
+
+typedef struct {
+    int32_t dims[4];                  /* input shape, row-major, each >= 1, product <= 2^31 - 1;
+                                         lower ranks are padded with leading 1s */
+    int32_t reduce[4];                /* per axis: 1 = averaged over, 0 = kept (0 or 1) */
+    int32_t input_zero_point;         /* -128..127 */
+    int32_t output_zero_point;        /* -128..127 */
+    int32_t multiplier;               /* QuantizeMultiplier(s_in / s_out) with 1/n folded in, >= 0 */
+    int32_t shift;                    /* its exponent, -31..30; when > 0, n * max|x - zp_in|
+                                         (at most 2^31) * 2^shift <= 2^31 - 129 */
+} fn_mean_s8_params;
+
+/* Mean over the axes flagged in reduce (TFLM MEAN, int8). The output holds the kept axes
+ * in row-major order (keep_dims only changes the shape, not the bytes); no axis flagged
+ * gives a plain requantization. Per output element, over its n reduced inputs:
+ *   sum = sum(x - input_zero_point)                (int32, wrapping around as TFLM's does)
+ *   out = clamp(MultiplyByQuantizedMultiplier(sum, multiplier, shift) + output_zero_point,
+ *               -128, 127)
+ * where (multiplier, shift) fold 1/n into QuantizeMultiplier(double(s_in) / double(s_out)):
+ * k = min(floor(log2 n), 32, 31 + s), multiplier = (m << k) / n, shift = s - k.
+ * Output == input (in place) is allowed: each output element is written after its inputs
+ * are read, and at an index no later input read uses. Otherwise they must not overlap.
+ * mean_s8_params refuses: rank above 4; an axis out of range; a scale ratio so large that
+ * the sum's left shift overflows int32 (undefined behaviour in TFLM). */
+fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output);
+
+#endif

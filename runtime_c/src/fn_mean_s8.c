@@ -1,0 +1,74 @@
+/* firmnet runtime: int8 mean over any axes of a rank-4 tensor, TFLM's arithmetic (see fn_reduce_s8.h). */
+#include "fn_reduce_s8.h"
+#include "fn_fixedpoint.h"
+
+enum { RANK = 4 };
+
+/* sum(x - zero_point) over the block of extent[] elements at base, modulo 2^32 */
+static uint32_t block_sum(const int8_t *base, const int32_t *extent, const int32_t *stride, int32_t zero_point)
+{
+    uint32_t acc = 0u;
+    int32_t i0, i1, i2, i3;
+    for (i0 = 0; i0 < extent[0]; ++i0) {
+        for (i1 = 0; i1 < extent[1]; ++i1) {
+            for (i2 = 0; i2 < extent[2]; ++i2) {
+                const int8_t *row = base + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
+                for (i3 = 0; i3 < extent[3]; ++i3) {
+                    acc += (uint32_t)((int32_t)row[i3 * stride[3]] - zero_point);
+                }
+            }
+        }
+    }
+    return acc;
+}
+
+fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output)
+{
+    int32_t kept[RANK], reduced[RANK], stride[RANK];
+    int64_t total = 1, count = 1, bound;
+    int32_t k, o0, o1, o2, o3;
+    if (p == NULL || input == NULL || output == NULL || p->input_zero_point < INT8_MIN ||
+        p->input_zero_point > INT8_MAX || p->output_zero_point < INT8_MIN || p->output_zero_point > INT8_MAX ||
+        p->multiplier < 0 || p->shift < -31 || p->shift > 30) {
+        return FN_ERR_ARG;
+    }
+    for (k = RANK - 1; k >= 0; --k) {
+        if (p->dims[k] < 1 || (p->reduce[k] != 0 && p->reduce[k] != 1)) {
+            return FN_ERR_ARG;
+        }
+        stride[k] = (int32_t)total;
+        total *= p->dims[k];
+        if (total > INT32_MAX) {
+            return FN_ERR_ARG;
+        }
+        kept[k] = p->reduce[k] ? 1 : p->dims[k];
+        reduced[k] = p->reduce[k] ? p->dims[k] : 1;
+        count *= reduced[k];
+    }
+    if (p->shift > 0) {
+        /* |sum| <= count * max|x - zp| and <= 2^31 once wrapped: its left shift must fit int32 */
+        const int32_t dev = p->input_zero_point + 128 > 127 - p->input_zero_point ? p->input_zero_point + 128
+                                                                                 : 127 - p->input_zero_point;
+        bound = count * dev;
+        bound = bound < ((int64_t)1 << 31) ? bound : ((int64_t)1 << 31);
+        if ((bound << p->shift) > (int64_t)INT32_MAX - 128) {
+            return FN_ERR_ARG;
+        }
+    }
+    for (o0 = 0; o0 < kept[0]; ++o0) {
+        for (o1 = 0; o1 < kept[1]; ++o1) {
+            for (o2 = 0; o2 < kept[2]; ++o2) {
+                for (o3 = 0; o3 < kept[3]; ++o3) {
+                    const int8_t *base = input + o0 * stride[0] + o1 * stride[1] + o2 * stride[2] + o3 * stride[3];
+                    const int32_t sum = (int32_t)block_sum(base, reduced, stride, p->input_zero_point);
+                    /* int64: a wrapped sum near INT32_MIN plus the zero point would leave int32 */
+                    int64_t out = (int64_t)fn_mul_by_quantized_mul_tflm(sum, p->multiplier, p->shift) +
+                                  p->output_zero_point;
+                    out = out > INT8_MAX ? INT8_MAX : (out < INT8_MIN ? INT8_MIN : out);
+                    *output++ = (int8_t)out;
+                }
+            }
+        }
+    }
+    return FN_OK;
+}
