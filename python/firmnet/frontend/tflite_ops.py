@@ -11,7 +11,7 @@ import numpy as np
 import tflite
 
 from ..ir import OpQuant, UnsupportedError
-from ..ops import concat, conv2d, dense, dequantize, pad, pool2d, quantize, reshape, softmax, unary, binary
+from ..ops import binary, concat, conv2d, dense, dequantize, mean, pad, pool2d, quantize, reshape, softmax, unary
 from ..ops._util import integer_range
 
 # fused activation → real clamp range
@@ -45,14 +45,13 @@ def _quant(c, inputs, out, weights=()):
         return None
     qs = []
     for k, name in enumerate(inputs):
-        if not name:
+        t = c.types.get(name) or c.b.types.get(name)   # tensors the importer added live in the builder
+        if not name or t.dtype == "int32":        # absent, or an int32 bias
             qs.append(None)
-        elif k in weights:
+        elif k in weights or name in c.weight_quant:  # weights, or a constant int8 operand
             qs.append(c.weight_quant[name])
-        elif c.types[name].dtype == "int32":
-            qs.append(None)
         else:
-            qs.append(c.types[name].quant)
+            qs.append(t.quant)
     return OpQuant(tuple(qs), q_out, "tflm")
 
 
@@ -185,6 +184,32 @@ def HARD_SWISH(c, index, inputs, outputs, table):
     _unary(c, index, inputs, outputs, "hard_swish")
 
 
+def _relu(c, index, inputs, outputs, kind, real_range):
+    q = _quant(c, inputs, outputs[0])
+    if q is None:
+        c.add("unary", inputs[:1], unary.Attrs("identity", act=real_range), outputs, index)
+    else:   # TFLM's int8 RELU kernels (RELU6 clamps in the input's quantization, as TFLM does)
+        c.add("unary", inputs[:1], unary.Attrs(kind, act=(-128, 127), quant=q), outputs, index)
+
+
+def RELU(c, index, inputs, outputs, table):
+    _relu(c, index, inputs, outputs, "relu", (0.0, math.inf))
+
+
+def RELU6(c, index, inputs, outputs, table):
+    _relu(c, index, inputs, outputs, "relu6", (0.0, 6.0))
+
+
+def RELU_N1_TO_1(c, index, inputs, outputs, table):
+    _relu(c, index, inputs, outputs, "relu_n1_to_1", (-1.0, 1.0))
+
+
+def MEAN(c, index, inputs, outputs, table):
+    keep = bool(_options(table, tflite.ReducerOptions).KeepDims()) if table is not None else False
+    axes = tuple(int(a) for a in c.constant(inputs[1]).ravel())
+    c.add("mean", inputs[:1], mean.Attrs(axes, keep, _quant(c, inputs[:1], outputs[0])), outputs, index)
+
+
 def CONCATENATION(c, index, inputs, outputs, table):
     o = _options(table, tflite.ConcatenationOptions)
     if o.FusedActivationFunction() != tflite.ActivationFunctionType.NONE:
@@ -225,5 +250,5 @@ def DEQUANTIZE(c, index, inputs, outputs, table):
 
 CONVERTERS = {f.__name__: f for f in (
     CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, RESHAPE, SOFTMAX,
-    LOGISTIC, TANH, HARD_SWISH, CONCATENATION, PAD, QUANTIZE, DEQUANTIZE)}
+    LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, MEAN, CONCATENATION, PAD, QUANTIZE, DEQUANTIZE)}
 CONVERTERS.update(SQUEEZE=SQUEEZE, PADV2=PADV2)

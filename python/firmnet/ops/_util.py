@@ -33,7 +33,8 @@ def require_int8(attrs, in_types, weight_indices=()) -> None:
             require(t.dtype == "int32", f"input {k} must be an int32 bias, got {t}")
             continue
         require(t.dtype == "int8", f"input {k} must be int8, got {t}")
-        if k not in weight_indices:
+        # constants carry no quantization in their type (the op's attrs hold it)
+        if k not in weight_indices and t.quant is not None:
             require(t.quant == tq, f"input {k} is quantized as {t.quant}, the op expects {tq}")
     require(q.output.axis is None, "per-channel quantization of activations is not supported")
     act = getattr(attrs, "act", (-128, 127))

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from ..ir import FirmnetError, OpQuant
 from ..layout import unary_params
 from ..lowering import KernelCall, params_of
-from ..reference import activation_s8, quantize_s8
+from ..reference import activation_s8, quantize_s8, relu_s8
 from ..reference import elementwise as ref
 from ._util import NO_CLAMP, check_types, output_type, require
 
-KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish")
+KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish",
+         "relu", "relu6", "relu_n1_to_1")   # the last three: int8 only, TFLM's RELU kernels (float: identity+clamp)
+RELU_KINDS = ("relu", "relu6", "relu_n1_to_1")
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,15 @@ INT8_KERNELS = {
 def _int8(attrs, count):
     """(function, params type, params dict, reference) of an int8 unary; FirmnetError if unsupported.
     int8 identity is a requantization (TFLM's QUANTIZE int8 → int8)."""
-    kinds = ("identity", *INT8_KERNELS)
+    kinds = ("identity", *INT8_KERNELS, *RELU_KINDS)
     require(attrs.kind in kinds, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(kinds)})")
     require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no clamp narrower than the int8 range")
     q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
     try:
+        if attrs.kind in RELU_KINDS:
+            params = relu_s8.RELU_PARAMS[attrs.kind](count, q_in.scale[0], q_in.zero_point[0], q_out.scale[0],
+                                                     q_out.zero_point[0])
+            return "fn_relu_s8", "fn_relu_s8_params", params, relu_s8.relu_s8
         if attrs.kind == "identity":
             params = quantize_s8.requantize_s8_params(count, (q_in.scale[0], q_in.zero_point[0]),
                                                       (q_out.scale[0], q_out.zero_point[0]), attrs.quant.mode)
@@ -58,6 +64,8 @@ def infer(attrs, in_types):
     (x,) = in_types
     check_types(attrs, in_types)
     require(attrs.kind in KINDS, f"unary kind {attrs.kind} unknown (supported: {KINDS})")
+    require(attrs.kind not in RELU_KINDS or attrs.quant is not None,
+            f"{attrs.kind} is an int8 kind; float clamps are identity with a range")
     if attrs.quant is not None:
         _int8(attrs, x.size)
     return [output_type(attrs, x.shape)]
@@ -79,7 +87,8 @@ def lower(node, graph):
     count = graph.types[node.inputs[0]].size
     if a.quant is not None:
         function, ptype, params, _ = _int8(a, count)
-        header = "fn_elementwise_s8.h" if a.kind == "identity" else "fn_activation_s8.h"
+        header = {"identity": "fn_elementwise_s8.h", "relu": "fn_relu_s8.h", "relu6": "fn_relu_s8.h",
+                  "relu_n1_to_1": "fn_relu_s8.h"}.get(a.kind, "fn_activation_s8.h")
         return KernelCall(function, header, ptype, params_of(params), (node.inputs[0], node.outputs[0]),
                           description="int8 requantization" if a.kind == "identity" else f"int8 {a.kind}")
     params = unary_params(count, a.kind, a.alpha, a.beta, a.act)

@@ -1,0 +1,93 @@
+"""Memory: firmnet's planned arena next to TensorFlow Lite Micro's, per int8 .tflite model.
+
+Prints a plain text table (never asserts). Run from the repository root:
+
+    python bench/memory_vs_tflm.py [MODEL.tflite ...]
+
+Without arguments: the MLPerf Tiny models in ../shared/models and the bundled example's
+int8 version (skipped when it is .onnx: TFLM reads .tflite only).
+
+Columns:
+  firmnet arena   KWS_ARENA_SIZE of the generated C (activations and scratch; the caller
+                  owns the input and output buffers, listed as "firmnet io")
+  arena + io      the RAM firmnet's C needs in all: compare this with TFLM head
+  lower bound     the live-set bound of firmnet's schedule (firmnet's arena, without io)
+  firmnet weights const bytes of the generated C (weights, biases, requantization tables)
+  TFLM head       TFLM's planned non-persistent memory: activation tensors (input and
+                  output included) and kernel scratch buffers
+  TFLM tail       TFLM's persistent allocations (tensor structs, op data, node structs);
+                  sized with the host's 64-bit pointers, smaller on a 32-bit MCU
+  TFLM total      head + tail: the arena TFLM needs on this host
+  TFLM weights    bytes of constant tensor data in the .tflite flatbuffer
+
+TFLM's figures come from its Python interpreter (the `tflite-micro` package): after one
+invoke, Interpreter.print_allocations() prints the RecordingMicroAllocator's
+"Arena allocation total/head/tail" lines to stderr, which tests/tflite_models.tflm_arena
+captures (fd 2) and parses.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+import firmnet  # noqa: E402
+from tflite_models import tflm_arena, weights_bytes  # noqa: E402
+
+SHARED_MODELS = REPO.parent / "shared" / "models"
+EXAMPLE_INT8 = REPO / "examples" / "digits" / "digits_cnn.int8.onnx"
+COLUMNS = ["model", "firmnet arena", "firmnet io", "arena + io", "lower bound", "firmnet weights", "TFLM head",
+           "TFLM tail", "TFLM total", "TFLM weights"]
+
+
+def default_models() -> list[Path]:
+    models = sorted(SHARED_MODELS.glob("*.tflite"))
+    if not models:
+        print(f"(no .tflite models in {SHARED_MODELS})")
+    return models + [EXAMPLE_INT8]
+
+
+def measure(path: Path) -> list[str]:
+    data = path.read_bytes()
+    with tempfile.TemporaryDirectory() as out:
+        report = firmnet.compile(path, out, name=path.stem, write=False).report
+    tflm = tflm_arena(data)
+    values = [report["arena_bytes"], report["io_bytes"], report["arena_bytes"] + report["io_bytes"],
+              report["lower_bound_bytes"], report["weights_bytes"],
+              tflm["head"], tflm["tail"], tflm["total"], weights_bytes(data)]
+    return [path.stem] + [f"{v:,}" for v in values]
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a) for a in argv] or default_models()
+    rows, notes = [], []
+    for path in paths:
+        if path.suffix.lower() != ".tflite":
+            notes.append(f"skipped {path.relative_to(REPO) if path.is_relative_to(REPO) else path}: "
+                         f"{path.suffix} (TFLM reads .tflite only)")
+            continue
+        try:
+            rows.append(measure(path))
+        except Exception as exc:       # a bench prints what failed and goes on
+            notes.append(f"{path.name}: {type(exc).__name__}: {exc}")
+    print("Arena and weights, bytes: firmnet's generated C vs TensorFlow Lite Micro (Python interpreter, "
+          "this host)\n")
+    widths = [max(len(r[k]) for r in rows + [COLUMNS]) for k in range(len(COLUMNS))]
+    line = lambda r: "  ".join(v.rjust(w) if k else v.ljust(w) for k, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    print(line(COLUMNS))
+    print(line(["-" * w for w in widths]))
+    for r in rows:
+        print(line(r))
+    print("\nfirmnet arena excludes the caller's input/output buffers (firmnet io); TFLM head includes them, "
+          "so 'arena + io' is the figure to compare with 'TFLM head'.")
+    print("TFLM tail/total use 64-bit host pointers; ANCHORS.md gives TFLM's arena on a Cortex-M4.")
+    for n in notes:
+        print(n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
