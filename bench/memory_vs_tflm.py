@@ -8,10 +8,10 @@ Without arguments: the MLPerf Tiny models in ../shared/models and the bundled ex
 int8 version (skipped when it is .onnx: TFLM reads .tflite only).
 
 Columns:
-  firmnet arena   KWS_ARENA_SIZE of the generated C (activations and scratch; the caller
-                  owns the input and output buffers, listed as "firmnet io")
-  arena + io      the RAM firmnet's C needs in all: compare this with TFLM head
-  lower bound     the live-set bound of firmnet's schedule (firmnet's arena, without io)
+  firmnet arena   <NAME>_ARENA_SIZE of the generated C: every tensor, the model's input and
+                  output included (as TFLM's head); compare it with TFLM head
+  io tensors      bytes of the input and output tensors (inside the arena; they may share space)
+  lower bound     the live-set bound of firmnet's schedule (max bytes alive at one step)
   firmnet weights const bytes of the generated C (weights, biases, requantization tables)
   TFLM head       TFLM's planned non-persistent memory: activation tensors (input and
                   output included) and kernel scratch buffers
@@ -39,7 +39,7 @@ from tflite_models import tflm_arena, weights_bytes  # noqa: E402
 
 SHARED_MODELS = REPO.parent / "shared" / "models"
 EXAMPLE_INT8 = REPO / "examples" / "digits" / "digits_cnn.int8.onnx"
-COLUMNS = ["model", "firmnet arena", "firmnet io", "arena + io", "lower bound", "firmnet weights", "TFLM head",
+COLUMNS = ["model", "firmnet arena", "io tensors", "lower bound", "firmnet weights", "TFLM head",
            "TFLM tail", "TFLM total", "TFLM weights"]
 
 
@@ -55,8 +55,7 @@ def measure(path: Path) -> list[str]:
     with tempfile.TemporaryDirectory() as out:
         report = firmnet.compile(path, out, name=path.stem, write=False).report
     tflm = tflm_arena(data)
-    values = [report["arena_bytes"], report["io_bytes"], report["arena_bytes"] + report["io_bytes"],
-              report["lower_bound_bytes"], report["weights_bytes"],
+    values = [report["arena_bytes"], report["io_bytes"], report["lower_bound_bytes"], report["weights_bytes"],
               tflm["head"], tflm["tail"], tflm["total"], weights_bytes(data)]
     return [path.stem] + [f"{v:,}" for v in values]
 
@@ -81,8 +80,8 @@ def main(argv: list[str]) -> int:
     print(line(["-" * w for w in widths]))
     for r in rows:
         print(line(r))
-    print("\nfirmnet arena excludes the caller's input/output buffers (firmnet io); TFLM head includes them, "
-          "so 'arena + io' is the figure to compare with 'TFLM head'.")
+    print("\nBoth arenas hold the input and output tensors (firmnet's <name>_input()/<name>_output() point "
+          "into it).")
     print("TFLM tail/total use 64-bit host pointers; ANCHORS.md gives TFLM's arena on a Cortex-M4.")
     for n in notes:
         print(n)

@@ -30,7 +30,7 @@ def _runtime_symbols(src_dir: str) -> tuple[dict, dict]:
     return defined, used
 
 
-@dataclass(frozen=True)
+@dataclass
 class Port:
     param: str        # C parameter name
     ctype: str
@@ -39,6 +39,8 @@ class Port:
     size: int
     scale: str | None = None        # C literal of the quantization scale (int8 boundaries)
     zero_point: int | None = None
+    arena_pointer: str = ""         # the tensor's place in the arena
+    nbytes: int = 0
 
 
 def _environment() -> jinja2.Environment:
@@ -110,15 +112,12 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         return result
 
     inputs, outputs = ports(graph.inputs, "input"), ports(graph.outputs, "output")
-    port_param = {p.tensor: p.param for p in inputs + outputs}
 
     weights = {}   # constant tensor → (C name, ctype, literal, count)
 
     def pointer(tensor):
         s = memory.storage[tensor]
         ctype = C_TYPES[graph.types[tensor].dtype]
-        if s.kind in ("input", "output"):
-            return port_param[s.key]
         if s.kind == "const":
             if tensor not in weights:
                 arr = graph.constants[tensor]
@@ -172,6 +171,9 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
                     call=f"{call.function}({', '.join(args)})")
         steps.append(step)
 
+    for p in inputs + outputs:   # where each interface tensor lives in the arena
+        p.arena_pointer = pointer(p.tensor)
+        p.nbytes = graph.types[p.tensor].nbytes
     calls = [c for c in lowered.values() if isinstance(c, KernelCall)]
     context = {
         "provenance": provenance, "prefix": prefix, "PREFIX": prefix.upper(),

@@ -1,13 +1,15 @@
 """Where every tensor lives: the analysis half of memory planning.
 
-Storage kinds: a graph input or output is the user's buffer (not in the arena);
-a constant is a weight array in flash; everything else belongs to an arena
-buffer. Reshapes are zero-copy: a reshape's output shares its input's storage
-(an alias group), except where that would make one buffer serve two user
-buffers (an output that is a reshaped input or another output): that reshape
-becomes a copy. Each arena buffer lives from the first step that writes any
-member of its group to the last step that reads one; a kernel's scratch memory
-lives for its own step. planner.py then places the buffers.
+Storage kinds: a constant is a weight array in flash; every other tensor belongs
+to an arena buffer, graph inputs and outputs included (as in TFLM, so the arena is
+the whole RAM the model needs: the caller fills the input in place, or the invoke
+wrapper copies it in). Reshapes are zero-copy: a reshape's output shares its
+input's storage (an alias group), except where that would make one buffer serve
+two interface tensors (an output that is a reshaped input or another output): that
+reshape becomes a copy. Each arena buffer lives from the first step that writes any
+member of its group to the last step that reads one; an input's buffer lives from
+the start, an output's to the end; a kernel's scratch memory lives for its own
+step. planner.py then places the buffers.
 """
 from __future__ import annotations
 
@@ -20,13 +22,13 @@ from .planner import Buffer, Plan, plan_memory
 
 @dataclass(frozen=True)
 class Storage:
-    kind: str        # "input" | "output" | "const" | "arena"
-    key: str         # input/output tensor name, constant name, or arena buffer name
+    kind: str        # "const" | "arena"
+    key: str         # constant name, or arena buffer name
 
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    storage: dict            # tensor name → Storage
+    storage: dict            # tensor name → Storage ("const" or "arena")
     copies: frozenset        # names of reshape nodes that must copy bytes
     buffers: tuple           # planner Buffers (arena groups and scratch)
     plan: Plan
@@ -49,31 +51,24 @@ def _find(parent, x):
 
 def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
     """lowered maps node name → KernelCall or Alias."""
-    externals = {name: Storage("input", name) for name in graph.inputs}
-    externals.update({name: Storage("output", name) for name in graph.outputs})
+    interface = set(graph.inputs) | set(graph.outputs)
     parent = {name: name for name in graph.types}
-    group_external = {name: externals.get(name) for name in graph.types}
+    group_has_interface = {name: name in interface for name in graph.types}
     copies = set()
     for node in graph.nodes:
         if not isinstance(lowered[node.name], Alias):
             continue
         a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
-        ea, eb = group_external[a], group_external[b]
-        if (ea and eb) or node.inputs[0] in graph.constants:
+        if (group_has_interface[a] and group_has_interface[b]) or node.inputs[0] in graph.constants:
             copies.add(node.name)
             continue
         parent[b] = a
-        group_external[a] = ea or eb
+        group_has_interface[a] = group_has_interface[a] or group_has_interface[b]
 
     storage = {}
     for name in graph.types:
         root = _find(parent, name)
-        if name in graph.constants:
-            storage[name] = Storage("const", name)
-        elif group_external[root]:
-            storage[name] = group_external[root]
-        else:
-            storage[name] = Storage("arena", root)
+        storage[name] = Storage("const", name) if name in graph.constants else Storage("arena", root)
 
     first, last = {}, {}
     for step, node in enumerate(graph.nodes):
@@ -85,6 +80,12 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
         for t in node.inputs:
             if t and storage[t].kind == "arena":
                 last[storage[t].key] = step
+    for name in graph.inputs:             # written before the first step
+        if storage[name].kind == "arena":
+            first[storage[name].key] = 0
+            last.setdefault(storage[name].key, 0)
+    for name in graph.outputs:            # read after the last step
+        last[storage[name].key] = max(len(graph.nodes) - 1, 0)
     sizes = {}
     for name, s in storage.items():
         if s.kind == "arena":

@@ -48,7 +48,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         storage = memory.storage[out]
         if isinstance(call, Alias):
             kernel = "memcpy" if node.name in memory.copies else "(view)"
-            why = "copy into a user buffer" if node.name in memory.copies else "zero-copy reshape"
+            why = "copy between interface tensors" if node.name in memory.copies else "zero-copy reshape"
         else:
             kernel, why = call.function, call.description
         layers.append({
@@ -112,7 +112,7 @@ def format_report(report: dict) -> str:
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
         f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
-        f"input + output buffers:  {report['io_bytes']:,} bytes (the caller's)",
+        f"inputs + outputs:        {report['io_bytes']:,} bytes (inside the arena)",
         "",
         report["memory_plan"],
     ]
