@@ -111,12 +111,73 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def _c_inputs(arrays, lowered_graph):
+    """Float inputs of a model whose C API takes int8 (quantized boundaries): quantized
+    with the input's scale and zero point (round half to even, saturating)."""
+    from .reference.quantize_s8 import quantize_ort
+    result = []
+    for name, x in zip(lowered_graph.inputs, arrays):
+        t = lowered_graph.types[name]
+        x = np.asarray(x)
+        if t.dtype == "int8" and t.quant is not None and x.dtype.kind == "f":
+            x = quantize_ort(x, t.quant.scale[0], int(t.quant.zero_point[0])).astype(np.int8)
+        result.append(x)
+    return result
+
+
+def cmd_run(args) -> int:
+    from . import qemu
+    from .boards import get_board
+    from .firmware import board_of, write_board_files
+    out = Path(args.output)
+    board = get_board(args.board)
+    cm = _load_compiled(out)
+    if not board.emulated:
+        raise FirmnetError(f"board '{board.name}' is not emulated: firmnet run works on "
+                           f"{', '.join(b.name for b in qemu._emulated())}; for {board.name}, cross-compile "
+                           f"with firmnet compile --board {board.name} and cmake")
+    if board_of(out) != board.name:     # compiled for another board: add this board's files
+        board.check_fits(cm.report)
+        write_board_files(out, board, cm.lowered_graph, cm.name)
+    result = qemu.run(out, board, _c_inputs(_read_inputs(args.inputs, cm.graph), cm.lowered_graph),
+                      profile=args.profile)
+    sizes = qemu.elf_sizes(result.elf, board)
+    names = [o["name"] for o in cm.report["outputs"]]
+    if args.json:
+        doc = {"board": board.name, "outputs": {n: o.tolist() for n, o in zip(names, result.outputs)},
+               "instructions": result.instructions, "ticks": result.ticks,
+               "instructions_per_tick": result.instructions_per_tick, "stack_bytes": result.stack_bytes,
+               "flash_bytes": sizes["flash"], "ram_bytes": sizes["ram"], "sizes": sizes,
+               "arena_bytes": cm.report["arena_bytes"], "weights_bytes": cm.report["weights_bytes"],
+               "macs": cm.report["macs"]}
+        if args.profile:
+            doc["layers"] = result.layers
+        print(json.dumps(doc, indent=1))
+        return 0
+    with np.printoptions(threshold=sys.maxsize, linewidth=100):
+        for n, o in zip(names, result.outputs):
+            print(f"{n} {list(o.shape)} {o.dtype}:\n{o}")
+    print(f"{board.name}: {result.instructions:,} instructions per inference "
+          f"(±{result.instructions_per_tick:g}: SysTick under QEMU -icount), {cm.report['macs']:,} MACs; "
+          f"flash {sizes['flash']:,} B, RAM {sizes['ram']:,} B static + {result.stack_bytes:,} B stack "
+          f"(arena {cm.report['arena_bytes']:,} B)")
+    if args.profile:
+        print(f"{'#':>3} {'layer':30} {'op':16} {'instructions':>14} {'MACs':>12}")
+        for layer in result.layers:
+            print(f"{layer['index']:>3} {layer['name'][:30]:30} {layer['op'][:16]:16} {layer['instructions']:>14,} "
+                  f"{layer['macs']:>12,}")
+    return 0
+
+
 def cmd_boards(args) -> int:
     from .boards import list_boards
+    print(f"{'board':18} {'cpu':14} {'flash':>11} {'RAM':>13}  {'features':28} {'toolchain':18} description")
     for b in list_boards():
         flash = f"{b.flash_bytes:,}" if b.flash_bytes else "-"
         ram = f"{b.ram_bytes:,}" if b.ram_bytes else "-"
-        print(f"{b.name:20} cpu={b.cpu:12} flash={flash:>12} ram={ram:>12}  {b.description}")
+        toolchain = b.toolchain + (f", QEMU {b.machine}" if b.emulated else "")
+        print(f"{b.name:18} {b.cpu:14} {flash:>11} {ram:>13}  {', '.join(b.features) or '-':28} {toolchain:18} "
+              f"{b.description}")
     return 0
 
 
@@ -156,6 +217,13 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--requant", choices=("tflm", "single", "ort"), default="tflm",
                    help="rounding mode used for --eval")
     q.set_defaults(func=cmd_compress)
+    u = sub.add_parser("run", help="cross-build for an emulated board and run one inference in QEMU")
+    u.add_argument("output")
+    u.add_argument("--board", required=True, help="emulated board (see firmnet boards)")
+    u.add_argument("--inputs", help=".npz with one array per model input (default: seeded random inputs)")
+    u.add_argument("--json", action="store_true", help="outputs, instructions per inference and sizes as JSON")
+    u.add_argument("--profile", action="store_true", help="instructions per layer (a -DFIRMNET_PROFILE build)")
+    u.set_defaults(func=cmd_run)
     b = sub.add_parser("boards", help="list known boards")
     b.set_defaults(func=cmd_boards)
     return p
