@@ -23,7 +23,7 @@ import numpy as np
 from ..frontend.builder import rebuild_from
 from ..ir import FirmnetError, Graph, Node, OpQuant, TensorType, UnsupportedError, type_of
 from ..ops import OPS, reshape, unary
-from ..ops._util import integer_range, intersect
+from ..ops._util import integer_range, intersect, quantize_value
 from .simplify import remove_dead_nodes
 
 COMPUTE_OPS = ("conv2d", "dense", "pool2d", "binary", "softmax", "unary", "concat")
@@ -69,18 +69,25 @@ def _rebuild(graph: Graph, nodes, outputs=None, input_types=None, constants=None
 
 
 def _commute_layout(graph: Graph):
-    """Rule 1: op(dequantize(x)) → dequantize(op(x)) for reshape, transpose, max pooling."""
+    """Rule 1: op(dequantize(x)) → dequantize(op(x)) for reshape, transpose, max pooling, and
+    constant padding whose value is exactly representable (e.g. 0 → the zero point)."""
     rw = _Rewrite(graph)
     nodes, changed = [], False
     for n in graph.nodes:
         src = rw.dq_source(n.inputs[0]) if n.inputs else None
-        movable = n.op in ("reshape", "transpose") or (
+        movable = n.op in ("reshape", "transpose", "pad") or (
             n.op == "pool2d" and n.attrs.kind == "max" and n.attrs.quant is None)
         if src is None or not movable:
             nodes.append(n)
             continue
         x, q = src
         attrs = n.attrs
+        if n.op == "pad":
+            value = _exact_int8(attrs.value, q)
+            if value is None:
+                nodes.append(n)
+                continue
+            attrs = dataclasses.replace(attrs, value=float(value))
         if n.op == "pool2d":
             attrs = dataclasses.replace(attrs, quant=OpQuant((q,), q, "tflm"), act=integer_range(attrs.act, q))
         inner = f"{n.outputs[0]}#int8"
@@ -89,6 +96,15 @@ def _commute_layout(graph: Graph):
                           rw.producers[n.inputs[0]].attrs))
         changed = True
     return _rebuild(graph, nodes) if changed else graph
+
+
+def _exact_int8(real: float, q) -> int | None:
+    """The int8 value that dequantizes to exactly `real`, if there is one."""
+    v = quantize_value(real, q)
+    if not -128 <= v <= 127:
+        return None
+    back = (np.float32(v - q.zero_point[0]) * np.float32(q.scale[0]))
+    return int(v) if back == np.float32(real) else None
 
 
 def _quant_of_dequantized(rw, name):
