@@ -1,4 +1,10 @@
-"""binary: Add, Sub, Mul, Div with numpy broadcasting and a fused clamp."""
+"""binary: Add, Sub, Mul, Div with numpy broadcasting and a fused clamp.
+
+int8 (add, sub, mul): TFLM's fixed-point arithmetic in tflm/single modes. TFLM computes
+SUB's scale ratios in float32 (ADD's in double, as TFLite does for both): we follow TFLM.
+In ort mode, add and mul follow onnxruntime's QLinearAdd/QLinearMul kernels, and sub its
+float path (onnxruntime does not fuse DequantizeLinear → Sub → QuantizeLinear).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,8 @@
-"""mean: average over some axes (TFLite MEAN; int8 only, TFLM's QuantizedMeanOrSum arithmetic)."""
+"""mean: average over some axes (TFLite MEAN; int8 only, TFLM's QuantizedMeanOrSum arithmetic).
+
+Current TFLM sends every int8 MEAN through QuantizedMeanOrSum (rounding, not the older
+truncating Mean for axes {1, 2}); we match that.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,9 @@
-"""softmax along one axis (ONNX opset-13 semantics; older opsets are rewritten on import)."""
+"""softmax along one axis (ONNX opset-13 semantics; older opsets are rewritten on import).
+
+int8: TFLM's gemmlowp fixed-point softmax, output scale 1/256 and zero point -128 (other
+output quantizations stay float islands in QDQ models). Where TFLM aborts (a lane whose
+sum of exponentials reaches 512 in Q12.19) ours continues with the same rounding division.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

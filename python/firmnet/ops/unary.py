@@ -2,6 +2,13 @@
 
 Relu and Clip are `identity` with a clamp range; the other kinds are ONNX's
 LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish.
+
+int8: identity is a requantization (TFLM's QUANTIZE int8 → int8); sigmoid, tanh and
+hard_swish are TFLM's kernels; relu, relu6 and relu_n1_to_1 are TFLite's standalone RELU
+ops. Where TFLM rounds unlike the rest of TFLite we follow TFLM: its RELU6 clamps the
+input bytes to [zp_in, q(6)] without requantizing to the output's quantization (TFLite
+requantizes); TFLM has no RELU_N1_TO_1 kernel, so ours uses RELU's arithmetic (double
+rounding, while TFLite computes that ratio in float32).
 """
 from __future__ import annotations
 
