@@ -5,7 +5,8 @@ instruction counts.
 Needs cmake, arm-none-eabi-gcc with newlib and qemu-system-arm (Debian: cmake
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; scripts/test installs them).
 A missing tool fails the tests that need it, saying what to install: nothing is skipped.
-The Raspberry Pi 4 (aarch64-linux-gnu-gcc) is not built here.
+The Raspberry Pi 4 project is cross-compiled with aarch64-linux-gnu-gcc and run by qemu-aarch64
+(Debian: gcc-aarch64-linux-gnu qemu-user).
 """
 from __future__ import annotations
 
@@ -241,5 +242,28 @@ def test_raspberrypi4_example_program_with_the_host_compiler(tmp_path):
         assert res.returncode == 0, res.stdout + res.stderr
     (tmp_path / "x.bin").write_bytes(_model_inputs("kws")[0].tobytes())
     res = subprocess.run([str(tmp_path / "b" / "kws_example"), str(tmp_path / "x.bin")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["output:"] + [str(v) for v in KWS_CHECK_OUTPUT]
+
+
+def test_raspberrypi4_cross_build_runs_under_qemu_user(tmp_path):
+    """The Pi's project cross-compiled with its toolchain file (aarch64-linux-gnu-gcc) and
+    run by qemu-aarch64 (user mode) prints TFLM's KWS check output."""
+    for tool, package in (("cmake", "cmake"), ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+                          ("qemu-aarch64", "qemu-user")):
+        if shutil.which(tool) is None:
+            pytest.fail(f"missing {tool}: install it (Debian/Ubuntu: apt-get install {package})")
+    cm = firmnet.compile(MODELS["kws"], tmp_path / "pi", board="raspberrypi4", name="kws")
+    build = tmp_path / "b"
+    for cmd in (["cmake", "-S", cm.out_dir, "-B", build, "-DFIRMNET_WERROR=ON",
+                 f"-DCMAKE_TOOLCHAIN_FILE={cm.out_dir / 'board' / 'toolchain.cmake'}"],
+                ["cmake", "--build", build]):
+        res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
+    exe = build / "kws_example"
+    assert b"\x7fELF" == exe.read_bytes()[:4] and exe.read_bytes()[18] == 0xB7   # e_machine = EM_AARCH64
+    (tmp_path / "x.bin").write_bytes(_model_inputs("kws")[0].tobytes())
+    res = subprocess.run(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", str(exe), str(tmp_path / "x.bin")],
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["output:"] + [str(v) for v in KWS_CHECK_OUTPUT]
