@@ -69,7 +69,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     if requant not in REQUANT_MODES:
         raise FirmnetError(f"unknown --requant mode '{requant}' (modes: {', '.join(REQUANT_MODES)})")
     graph = load(model, input_shapes=input_shapes, requant=requant)
-    lowered_graph = run_pipeline(graph, pipeline(requant))
+    lowered_graph = run_pipeline(graph, pipeline(requant, dsp=target.dsp))
     lowered = lower_graph(lowered_graph)
     memory = analyse(lowered_graph, lowered, algorithm)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}

@@ -25,6 +25,7 @@ class Attrs:
     layout: str = "NCHW"
     act: tuple[float, float] = NO_CLAMP
     quant: OpQuant | None = None     # set on int8 convolutions (act is then an integer range)
+    variant: str = ""                # kernel choice of passes/kernels.py ("1x1_dsp"); same arithmetic
 
 
 def output_size(size: int, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int) -> int:
@@ -139,6 +140,10 @@ def _lower_int8(node, graph, x, w, bias):
         return KernelCall("fn_depthwise_conv2d_s8", "fn_conv_s8.h", "fn_depthwise_conv2d_s8_params", merged,
                           (node.inputs[0], ConstArg(f"{node.inputs[1]}/packed", packed), bias, node.outputs[0]),
                           description="int8 depthwise conv (channel blocks of 4)")
+    if node.attrs.variant == "1x1_dsp":
+        return KernelCall("fn_conv2d_1x1_s8", "fn_conv_1x1_s8.h", "fn_conv2d_s8_params", merged,
+                          (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
+                          description="int8 1x1 conv as a matrix product (DSP: SMLAD, 2 MACs per instruction)")
     return KernelCall("fn_conv2d_s8", "fn_conv_s8.h", "fn_conv2d_s8_params", merged,
                       (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
                       description="int8 conv" + (" (grouped)" if node.attrs.groups > 1 else ""))

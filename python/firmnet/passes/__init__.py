@@ -7,6 +7,7 @@ from ..ir import Graph, verify
 from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
 from .constants import fold_constants
+from .kernels import select_kernels
 from .layout import to_nhwc
 from .qdq import fuse_qdq
 from .simplify import remove_dead_nodes, simplify_layout
@@ -26,9 +27,11 @@ PIPELINE = (
 )
 
 
-def pipeline(requant: str = "tflm") -> tuple:
-    """The passes for one requantization mode (only the QDQ pass depends on it)."""
-    return tuple(partial(fuse_qdq, mode=requant) if p is fuse_qdq else p for p in PIPELINE)
+def pipeline(requant: str = "tflm", dsp: bool = False) -> tuple:
+    """The passes for one requantization mode and target (the QDQ pass depends on the mode,
+    kernel selection on the CPU's DSP extension)."""
+    passes = tuple(partial(fuse_qdq, mode=requant) if p is fuse_qdq else p for p in PIPELINE)
+    return passes + (partial(select_kernels, dsp=dsp),)
 
 
 def run_pipeline(graph: Graph, passes=PIPELINE) -> Graph:

@@ -1,0 +1,366 @@
+"""fn_conv2d_1x1_s8 (runtime_c/include/fn_conv_1x1_s8.h) against the numpy reference
+firmnet.reference.conv_s8.conv2d_s8, exactly, on both of its code paths:
+
+  portable C: the host build (cffi, every runtime kernel), under hypothesis;
+  DSP (__ARM_FEATURE_DSP: SXTAB16/SXTB16/SMLAD): a small bare-metal firmware for the
+      emulated Cortex-M4F board mps2-an386, built here with arm-none-eabi-gcc from the
+      board support in boards/emulated/ and a generated main that calls the kernel on
+      data embedded as C arrays and writes the outputs to files by semihosting; QEMU
+      runs it. The same firmware built without __ARM_FEATURE_DSP checks the portable
+      path on the board. Missing tools fail these tests, saying what to install.
+
+Instruction counts of the KWS pointwise layer: python bench/kernels_qemu.py.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import assert_array_equal_first
+from firmnet.reference.conv_s8 import MAX_DEPTH, conv2d_s8, conv2d_s8_params
+from test_kernels_conv_s8 import (accumulators, c_params, call, int8_data, make_bias, make_scales,
+                                  quant_cases, quant_kwargs, random_requant_arrays)
+
+REPO = Path(__file__).resolve().parents[1]
+RUNTIME = REPO / "runtime_c"
+BOARD_SUPPORT = REPO / "boards" / "emulated"
+KERNEL = "fn_conv2d_1x1_s8"
+M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
+TOOLS = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
+STACK_BYTES = 16384
+SYSCLK_HZ = 25_000_000          # mps2-an386: one SysTick tick = 40 instructions under -icount shift=0
+
+
+# ---------------------------------------------------------------- cases
+
+@st.composite
+def pointwise_geometry(draw):
+    """1x1 layers: odd and small channel counts, counts that are not multiples of 4
+    (the DSP loop takes 4 input channels at a time), odd pixel counts."""
+    return dict(n=draw(st.integers(1, 2)), h=draw(st.integers(1, 4)), w=draw(st.integers(1, 5)),
+                cin=draw(st.one_of(st.integers(1, 13), st.sampled_from([16, 17, 31, 64, 67]))),
+                cout=draw(st.integers(1, 9)))
+
+
+def pointwise_case(g, q, dilations=(1, 1)):
+    rng = np.random.default_rng(q["seed"])
+    x = int8_data(rng, (g["n"], g["h"], g["w"], g["cin"]), q["data"], q["zp_in"])
+    w = int8_data(rng, (g["cout"], 1, 1, g["cin"]), "extremes" if q["data"] == "extremes" else "uniform")
+    bias = make_bias(rng, q["bias"], g["cout"])
+    geo = dict(strides=(1, 1), dilations=dilations, pads=(0, 0, 0, 0))
+    acc = accumulators(x, w, bias, q["zp_in"], dict(groups=1, geo=geo))
+    s_in, s_w, s_out = make_scales(rng, q, acc, g["cout"])
+    params, arrays = conv2d_s8_params(x.shape, w.shape, groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
+    return x, w, bias, params, arrays
+
+
+def run_1x1(runtime, params, arrays, x, w, bias):
+    shape = (params["batch"], params["out_h"], params["out_w"], params["out_c"])
+    return call(runtime, KERNEL, "fn_conv2d_s8_params", params, arrays, x, w, bias, shape)
+
+
+def check_1x1(runtime, x, w, bias, params, arrays):
+    status, out = run_1x1(runtime, params, arrays, x, w, bias)
+    assert status == runtime.lib.FN_OK
+    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), KERNEL)
+    return out
+
+
+def worst_case_depth(sign: int):
+    """in_c = FN_S8_MAX_DEPTH with every product at its extreme: x = 127, input_offset =
+    128 (zero point -128), w = -128 or 127: sums of -2139095040 / +2126413440, the
+    largest the depth limit allows."""
+    x = np.full((1, 1, 2, MAX_DEPTH), 127, np.int8)
+    w = np.full((3, 1, 1, MAX_DEPTH), -128 if sign < 0 else 127, np.int8)
+    w[1, 0, 0, ::2] = 0              # a second and third channel with other sums
+    w[2, 0, 0, 1::3] = 1
+    params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=-128,
+                                      weight_scales=[2.0**-24, 2.0**-23, 2.0**-20], output_scale=1.0,
+                                      output_zero_point=3, mode="tflm")
+    return x, w, None, params, arrays
+
+
+# ---------------------------------------------------------------- portable path (host)
+
+@settings(max_examples=500, deadline=None)
+@given(g=pointwise_geometry(), q=quant_cases())
+def test_pointwise_matches_reference(runtime, g, q):
+    check_1x1(runtime, *pointwise_case(g, q))
+
+
+@settings(max_examples=200, deadline=None)
+@given(g=pointwise_geometry(), q=quant_cases())
+def test_pointwise_any_multiplier_and_shift(runtime, g, q):
+    x, w, bias, params, _ = pointwise_case(g, q)
+    rng = np.random.default_rng(q["seed"] + 1)
+    n = params["out_c"] if params["per_channel"] else 1
+    check_1x1(runtime, x, w, bias, params, random_requant_arrays(rng, q["mode"], n))
+
+
+@pytest.mark.parametrize("sign", [-1, 1])
+def test_pointwise_deepest_sums_do_not_overflow(runtime, sign):
+    check_1x1(runtime, *worst_case_depth(sign))
+
+
+def test_pointwise_equals_the_general_kernel_and_ignores_dilation(runtime):
+    """Same struct, same bytes as fn_conv2d_s8 (the selection may switch freely); a
+    dilation has no effect on a 1x1 kernel."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (1, 25, 5, 64), dtype=np.int8)
+    w = rng.integers(-128, 128, (64, 1, 1, 64), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, 64).astype(np.int32)
+    for dilations in [(1, 1), (2, 3)]:
+        params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-7,
+                                          weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.4,
+                                          output_zero_point=-128, act=(-128, 127), dilations=dilations)
+        out = check_1x1(runtime, x, w, bias, params, arrays)
+        status, general = call(runtime, "fn_conv2d_s8", "fn_conv2d_s8_params", params, arrays, x, w, bias,
+                               out.shape)
+        assert status == runtime.lib.FN_OK
+        assert_array_equal_first(out, general, "fn_conv2d_1x1_s8 vs fn_conv2d_s8")
+
+
+def _valid():
+    x = np.zeros((1, 3, 3, 5), np.int8)
+    w = np.zeros((4, 1, 1, 5), np.int8)
+    params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=0, weight_scales=1.0,
+                                      output_scale=1.0, output_zero_point=0)
+    return x, w, params, arrays
+
+
+@pytest.mark.parametrize("change", [
+    dict(kernel_h=3), dict(kernel_w=2), dict(stride_h=2), dict(stride_w=2), dict(pad_top=1), dict(pad_left=1),
+    dict(groups=5), dict(out_h=2), dict(out_w=4), dict(dilation_h=0), dict(batch=0), dict(in_c=0),
+    dict(out_c=0), dict(in_h=0, out_h=0), dict(in_c=MAX_DEPTH + 1), dict(input_offset=129),
+    dict(act_min=5, act_max=4), dict(requant_mode=7), dict(batch=2**16, in_h=2**15, out_h=2**15),
+])
+def test_pointwise_refuses_what_the_header_excludes(runtime, change):
+    x, w, params, arrays = _valid()
+    params = {**params, **change}
+    status, out = call(runtime, KERNEL, "fn_conv2d_s8_params", params, arrays, x, w, None, (1, 3, 3, 4))
+    assert status == runtime.lib.FN_ERR_ARG
+    assert (out == 0x5A).all(), "output written before the argument check"
+
+
+def test_pointwise_refuses_null_pointers(runtime):
+    x, w, params, arrays = _valid()
+    ffi, lib = runtime.ffi, runtime.lib
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    out = np.zeros((1, 3, 3, 4), np.int8)
+    xp, wp, op = (ffi.cast("int8_t *", ffi.from_buffer(a)) for a in (x, w, out))
+    assert lib.fn_conv2d_1x1_s8(ffi.NULL, xp, wp, ffi.NULL, op) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_1x1_s8(s, ffi.NULL, wp, ffi.NULL, op) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_1x1_s8(s, xp, ffi.NULL, ffi.NULL, op) == lib.FN_ERR_ARG
+    assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, ffi.NULL) == lib.FN_ERR_ARG
+    s.multiplier = ffi.NULL
+    assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, op) == lib.FN_ERR_ARG
+    del keep
+
+
+# ---------------------------------------------------------------- firmware for mps2-an386
+
+def require_tools():
+    missing = [(t, p) for t, p in TOOLS.items() if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"the DSP path of {KERNEL} runs on the emulated Cortex-M4 (mps2-an386), which needs "
+                    f"{', '.join(t for t, _ in missing)}: install them (Debian/Ubuntu: apt-get install "
+                    f"{' '.join(p for _, p in missing)})")
+
+
+def _c_array(ctype: str, name: str, a) -> str:
+    if a is None:
+        return ""
+    a = np.asarray(a).ravel()
+    if ctype == "float":
+        values = [float(v).hex() + "f" for v in a.astype(np.float32)]
+    elif ctype == "int32_t":
+        values = [f"(int32_t){int(v)}" if v == -2**31 else str(int(v)) for v in a]
+    else:
+        values = [str(int(v)) for v in a]
+    body = ",".join(values)
+    return f"static const {ctype} {name}[{a.size}] = {{{body}}};\n"
+
+
+FIRMWARE_MAIN = """/* Test firmware: %(kernel)s on embedded cases; outputs and SysTick ticks by semihosting. */
+#include <stdint.h>
+#include "fn_board.h"
+#include "fn_conv_1x1_s8.h"
+#include "fn_semihost.h"
+
+typedef fn_status (*kernel_fn)(const fn_conv2d_s8_params *, const int8_t *, const int8_t *,
+                               const int32_t *, int8_t *);
+%(decls)s
+static uint32_t ticks[%(n)d];
+
+static int save(const char *name, const void *data, uint32_t n)
+{
+    int32_t h = fn_sh_open(name, 1);
+    if (h < 0 || fn_sh_write(h, data, n) != 0) {
+        return 1;
+    }
+    fn_sh_close(h);
+    return 0;
+}
+
+int main(void)
+{
+    const kernel_fn kernel = %(kernel)s;
+    fn_timer_start();
+%(calls)s
+    return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
+}
+"""
+
+FIRMWARE_CALL = """    {
+        const fn_conv2d_s8_params p = {%(fields)s};
+        static int8_t y[%(size)d];
+        const uint64_t t0 = fn_timer_ticks();
+        if (kernel(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
+            return 3;
+        }
+        ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
+        if (save("out%(k)d.bin", y, sizeof y)) {
+            return 4;
+        }
+    }
+"""
+
+FIELDS = ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
+          "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups", "input_offset",
+          "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
+
+
+def firmware_main(cases, kernel: str = KERNEL) -> str:
+    """main.c for cases [(x, w, bias, params, arrays)]: each is run once, its output
+    written to out<k>.bin and its SysTick ticks to ticks.bin (uint32 each)."""
+    decls, calls = [], []
+    for k, (x, w, bias, params, arrays) in enumerate(cases):
+        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", w), _c_array("int32_t", f"b{k}", bias)]
+        ptrs = []
+        for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float")):
+            decls.append(_c_array(ctype, f"{field}{k}", arrays.get(field)))
+            ptrs.append(f"{field}{k}" if arrays.get(field) is not None else "0")
+        fields = ", ".join([str(params[f]) for f in FIELDS] + ptrs)
+        size = params["batch"] * params["out_h"] * params["out_w"] * params["out_c"]
+        calls.append(FIRMWARE_CALL % dict(fields=fields, size=size, k=k, bias=f"b{k}" if bias is not None else "0"))
+    return FIRMWARE_MAIN % dict(kernel=kernel, decls="".join(decls), n=len(cases), calls="".join(calls))
+
+
+def build_firmware(work: Path, main_c: str, sources=(), dsp: bool = True) -> Path:
+    """An ELF for mps2-an386: boards/emulated/ startup, semihosting and SysTick, the
+    kernel (and `sources`, other runtime_c files) and main_c; arm-none-eabi-gcc -O2,
+    strict warnings. dsp=False builds the kernels without __ARM_FEATURE_DSP (their
+    portable path, on the same CPU)."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "main.c").write_text(main_c)
+    kernels = [RUNTIME / "src" / f"{KERNEL}.c", *sources]
+    objects = []
+
+    def cc(src: Path, flags) -> None:
+        obj = work / (src.stem + ".o")
+        cmd = ["arm-none-eabi-gcc", *M4_FLAGS, *flags, f"-I{RUNTIME / 'include'}", f"-I{BOARD_SUPPORT}",
+               f"-DFIRMNET_SYSCLK_HZ={SYSCLK_HZ}u", "-c", str(src), "-o", str(obj)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-4000:]}"
+        objects.append(obj)
+
+    for src in kernels:
+        cc(src, STRICT + ([] if dsp else ["-U__ARM_FEATURE_DSP"]))
+    cc(work / "main.c", STRICT)
+    for name in ("startup_cortex_m.c", "fn_semihost.c", "fn_board.c"):
+        cc(BOARD_SUPPORT / name, ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"])
+    elf = work / "firmware.elf"
+    cmd = ["arm-none-eabi-gcc", *M4_FLAGS, "-nostartfiles", f"-L{BOARD_SUPPORT}", f"-T{BOARD_SUPPORT / 'mps2.ld'}",
+           f"-Wl,--defsym=__stack_size={STACK_BYTES}", "-Wl,--gc-sections", *map(str, objects), "-o", str(elf)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-4000:]}"
+    return elf
+
+
+def kernel_mnemonics(elf: Path, function: str = KERNEL) -> set[str]:
+    """Instruction mnemonics of `function` in the ELF and of the kernel file's static
+    helpers that GCC left out of line (dot_2x2, dot_1x2)."""
+    dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
+    ops, inside = set(), False
+    for line in dump.splitlines():
+        head = re.match(r"^[0-9a-f]+ <(\w+)>:", line)
+        if head:
+            inside = head.group(1) in (function, "dot_2x2", "dot_1x2")
+            continue
+        m = re.match(r"^\s+[0-9a-f]+:\s+(?:[0-9a-f]{4} ?){1,2}\s+(\S+)", line)
+        if inside and m:
+            ops.add(m.group(1).split(".")[0])
+    return ops
+
+
+def run_firmware(elf: Path, work: Path, n_cases: int, timeout: float = 300.0) -> tuple[list[bytes], list[int]]:
+    """Run in QEMU mps2-an386 (-icount shift=0): each case's output bytes and
+    instructions (SysTick ticks x 40)."""
+    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
+    res = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, f"firmware exit status {res.returncode}: {(res.stderr + res.stdout)[-2000:]}"
+    outs = [(work / f"out{k}.bin").read_bytes() for k in range(n_cases)]
+    ticks = np.frombuffer((work / "ticks.bin").read_bytes(), np.uint32)
+    return outs, [int(t) * (1_000_000_000 // SYSCLK_HZ) for t in ticks]
+
+
+def firmware_cases() -> list:
+    """Shapes across the kernel's branches (pairs, odd pixels, one channel, in_c % 4),
+    the three requantization modes, per-tensor and per-channel, offsets at the ends."""
+    shapes = [(1, 25, 5, 64, 64), (1, 3, 3, 7, 5), (2, 1, 3, 13, 1), (1, 1, 1, 9, 6), (1, 1, 1, 4, 1),
+              (1, 2, 2, 67, 3), (1, 5, 1, 3, 9), (1, 1, 2, 1, 2)]
+    cases = []
+    for k, (n, h, w, cin, cout) in enumerate(shapes):
+        q = dict(mode=["tflm", "single", "ort"][k % 3], zp_in=[-128, 127, 0, 5][k % 4],
+                 zp_out=[127, -128, 0][k % 3], act=[(-128, 127), (0, 127), (-100, 50)][k % 3],
+                 per_channel=bool(k % 2), regime=["natural", "ties", "natural", "huge"][k % 4],
+                 data=["uniform", "extremes", "uniform", "small"][k % 4],
+                 bias=[None, "natural", "extreme", "small"][k % 4], seed=1000 + k)
+        cases.append(pointwise_case(dict(n=n, h=h, w=w, cin=cin, cout=cout), q))
+    return cases
+
+
+def _check_on_board(tmp_path, dsp: bool):
+    require_tools()
+    cases = firmware_cases()
+    elf = build_firmware(tmp_path, firmware_main(cases), dsp=dsp)
+    ops = kernel_mnemonics(elf)
+    if dsp:
+        assert {"smlad", "sxtab16", "sxtb16"} <= ops, (
+            f"the DSP path was not compiled for -mcpu=cortex-m4 (no SMLAD/SXTAB16/SXTB16 in {KERNEL}): "
+            f"is __ARM_FEATURE_DSP still the condition in runtime_c/src/{KERNEL}.c?")
+    else:
+        assert not ops & {"smlad", "sxtab16", "sxtb16"}, "-U__ARM_FEATURE_DSP did not select the portable path"
+    outs, _ = run_firmware(elf, tmp_path, len(cases))
+    for k, ((x, w, bias, params, arrays), got) in enumerate(zip(cases, outs)):
+        want = conv2d_s8(x, w, bias, params, arrays)
+        assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
+                                 f"case {k} {x.shape}x{w.shape} on mps2-an386 ({'DSP' if dsp else 'portable'})")
+
+
+def test_dsp_path_on_cortex_m4_matches_reference(tmp_path):
+    _check_on_board(tmp_path, dsp=True)
+
+
+def test_portable_path_on_cortex_m4_matches_reference(tmp_path):
+    _check_on_board(tmp_path, dsp=False)
+
+
+def test_dsp_path_deepest_sums(tmp_path):
+    """FN_S8_MAX_DEPTH products at their extremes through SMLAD: no overflow."""
+    require_tools()
+    cases = [worst_case_depth(-1), worst_case_depth(1)]
+    elf = build_firmware(tmp_path, firmware_main(cases))
+    outs, _ = run_firmware(elf, tmp_path, len(cases))
+    for (x, w, bias, params, arrays), got in zip(cases, outs):
+        want = conv2d_s8(x, w, bias, params, arrays)
+        assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want, "deepest sums")
