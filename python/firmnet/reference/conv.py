@@ -54,6 +54,12 @@ def conv2d_f32_params(x_shape, w_shape, *, strides: Pair = (1, 1), dilations: Pa
                       pads: Pads = (0, 0, 0, 0), groups: int = 1,
                       act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
     """fn_conv2d_f32_params for these arguments (same meaning as conv2d_f32's)."""
+    return {**conv_geometry(x_shape, w_shape, strides, dilations, pads, groups),
+            "act_min": float(act[0]), "act_max": float(act[1])}
+
+
+def conv_geometry(x_shape, w_shape, strides, dilations, pads, groups) -> dict:
+    """The geometry fields shared by fn_conv2d_f32_params and fn_conv2d_s8_params (checked)."""
     oh, ow = _check_conv(x_shape, w_shape, strides, dilations, pads, groups)
     n, h, w, c = (int(v) for v in x_shape)
     oc, kh, kw, _ = (int(v) for v in w_shape)
@@ -65,7 +71,6 @@ def conv2d_f32_params(x_shape, w_shape, *, strides: Pair = (1, 1), dilations: Pa
         "dilation_h": int(dilations[0]), "dilation_w": int(dilations[1]),
         "pad_top": int(pads[0]), "pad_left": int(pads[1]),
         "groups": int(groups),
-        "act_min": float(act[0]), "act_max": float(act[1]),
     }
 
 

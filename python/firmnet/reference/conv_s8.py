@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import _check_conv, window_view
+from .conv import _check_conv, conv_geometry, window_view
 from .fixedpoint import (REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm,
                          quantize_multiplier, requantize_float)
 
@@ -149,22 +149,11 @@ def conv2d_s8_params(x_shape, w_shape, *, input_scale, input_zero_point, weight_
                      output_zero_point, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0),
                      groups: int = 1, act=(INT8_MIN, INT8_MAX), mode: str = "tflm") -> tuple[dict, dict]:
     """(fn_conv2d_s8_params scalar fields, arrays) for x NHWC and w OHWI; pads (t, l, b, r)."""
-    oh, ow = _check_conv(x_shape, w_shape, strides, dilations, pads, groups)
-    n, h, w, c = (int(v) for v in x_shape)
+    geometry = conv_geometry(x_shape, w_shape, strides, dilations, pads, groups)
     oc, kh, kw, cg = (int(v) for v in w_shape)
     check_depth(kh * kw * cg, "conv2d")
     per_channel, arrays = requant_arrays(input_scale, weight_scales, output_scale, mode, oc)
-    params = {
-        "batch": n, "in_h": h, "in_w": w, "in_c": c,
-        "out_h": oh, "out_w": ow, "out_c": oc,
-        "kernel_h": kh, "kernel_w": kw,
-        "stride_h": int(strides[0]), "stride_w": int(strides[1]),
-        "dilation_h": int(dilations[0]), "dilation_w": int(dilations[1]),
-        "pad_top": int(pads[0]), "pad_left": int(pads[1]),
-        "groups": int(groups),
-        **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel),
-    }
-    return params, arrays
+    return {**geometry, **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel)}, arrays
 
 
 def _conv_sums(x, w, p: dict, groups: int) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 from .conv import clamp_f32
 
 
-def _check_fc(x_shape, w_shape) -> None:
+def check_fc_shapes(x_shape, w_shape) -> None:
+    """The shape constraints of fn_fc_f32.h and fn_fc_s8.h."""
     if len(x_shape) != 2 or len(w_shape) != 2:
         raise ValueError(f"fc: x must be [N, K] and w [M, K], got {tuple(x_shape)} and {tuple(w_shape)}")
     if min(*x_shape, *w_shape) < 1:
@@ -26,7 +27,7 @@ def _check_fc(x_shape, w_shape) -> None:
 
 def fc_f32_params(x_shape, w_shape, *, act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
     """fn_fc_f32_params for x [N, K] and w [M, K]."""
-    _check_fc(x_shape, w_shape)
+    check_fc_shapes(x_shape, w_shape)
     return {
         "batch": int(x_shape[0]), "in_features": int(x_shape[1]), "out_features": int(w_shape[0]),
         "act_min": float(act[0]), "act_max": float(act[1]),
@@ -37,7 +38,7 @@ def fc_f32(x, w, bias=None, *, act: tuple[float, float] = (-np.inf, np.inf)) -> 
     """out [N, M] = clamp(x @ w.T + bias), float64 arithmetic, float32 result."""
     x = np.asarray(x)
     w = np.asarray(w)
-    _check_fc(x.shape, w.shape)
+    check_fc_shapes(x.shape, w.shape)
     if bias is not None and np.shape(bias) != (w.shape[0],):
         raise ValueError(f"fc: bias must have shape ({w.shape[0]},), got {np.shape(bias)}")
     out = x.astype(np.float64) @ w.astype(np.float64).T

@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dense import check_fc_shapes
 from .conv_s8 import (INT8_MAX, INT8_MIN, add_bias, check_depth, output_stage_s8, quant_fields,
                       requant_arrays)
 
 
 def _check_fc(x_shape, w_shape) -> None:
-    if len(x_shape) != 2 or len(w_shape) != 2:
-        raise ValueError(f"fc: x must be [N, K] and w [M, K], got {tuple(x_shape)} and {tuple(w_shape)}")
-    if min(*x_shape, *w_shape) < 1:
-        raise ValueError(f"fc: every size must be >= 1, got x {tuple(x_shape)}, w {tuple(w_shape)}")
-    if x_shape[1] != w_shape[1]:
-        raise ValueError(f"fc: x has {x_shape[1]} features, w expects {w_shape[1]}")
+    check_fc_shapes(x_shape, w_shape)
     check_depth(int(x_shape[1]), "fc")
 
 
