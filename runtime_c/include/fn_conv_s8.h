@@ -187,4 +187,32 @@ static inline int8_t fn_output_stage_s8(int32_t acc, int32_t mode, int32_t multi
     return (int8_t)r;
 }
 
+/* How the int8 convolution and fully connected kernels finish an output channel: the
+ * bias and the requantization fields of their parameter struct, gathered once per call.
+ * Fields in the ranges fn_quant_s8_fields_ok checks. */
+typedef struct {
+    const int32_t *bias;                /* [out_c], or NULL for none */
+    int32_t requant_mode, per_channel;
+    const int32_t *multiplier, *shift;  /* entry c, or entry 0 when per_channel is 0 */
+    const float *scale;
+    int32_t output_offset, act_min, act_max;
+} fn_channel_stage_s8;
+
+/* Output value of output channel c from its sum of products: bias[c] added modulo 2^32,
+ * then fn_output_stage_s8 with channel c's requantization. */
+static inline int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t c, int32_t sum)
+{
+    const int32_t ch = q->per_channel ? c : 0;
+    int32_t acc = sum;
+    if (q->bias != NULL) {
+        acc = (int32_t)((uint32_t)sum + (uint32_t)q->bias[c]);
+    }
+    if (q->requant_mode == FN_REQUANT_ORT) {
+        return fn_output_stage_s8(acc, FN_REQUANT_ORT, 0, 0, q->scale[ch], q->output_offset, q->act_min,
+                                  q->act_max);
+    }
+    return fn_output_stage_s8(acc, q->requant_mode, q->multiplier[ch], q->shift[ch], 0.0f, q->output_offset,
+                              q->act_min, q->act_max);
+}
+
 #endif

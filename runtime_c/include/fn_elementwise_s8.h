@@ -95,6 +95,12 @@ static inline int32_t fn_quantize_ort_f32(float x, float scale, int32_t zero_poi
     return fn_round_even_sat_f32(x / scale, -128 - zero_point, 127 - zero_point) + zero_point;
 }
 
+/* 1 if s can serve as a quantization scale: positive and finite (NaN fails). */
+static inline int fn_scale_ok(float s)
+{
+    return s > 0.0f && s <= 3.40282347e38f;
+}
+
 /* onnxruntime's DequantizeLinear of one value: float32(q - zero_point) * scale. */
 static inline float fn_dequantize_f32(int32_t q, float scale, int32_t zero_point)
 {
@@ -174,6 +180,16 @@ typedef struct {
  *   ORT_FLOAT:   out = quantize_ort(deq(a) * deq(b))
  * then clamp to [act_min, act_max]. Overlap rule and return codes as fn_add_s8. */
 fn_status fn_mul_s8(const fn_mul_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+
+/* 1 if the offsets and the clamp that fn_add_s8 and fn_mul_s8 share are in the ranges
+ * stated in their parameter structs, else 0. */
+static inline int fn_eltwise_s8_offsets_ok(int32_t a_offset, int32_t b_offset, int32_t output_offset,
+                                           int32_t act_min, int32_t act_max)
+{
+    return a_offset >= -127 && a_offset <= 128 && b_offset >= -127 && b_offset <= 128 &&
+           output_offset >= -128 && output_offset <= 127 &&
+           act_min >= -128 && act_max <= 127 && act_min <= act_max;
+}
 
 /* ------------------------------------------------------------------ quantize, dequantize */
 

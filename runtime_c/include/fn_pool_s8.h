@@ -29,6 +29,7 @@
 #define FN_POOL_S8_H
 
 #include "fn_common.h"
+#include "fn_fixedpoint.h"
 
 typedef enum {
     FN_POOL_S8_SAME_QUANT = 0,
@@ -86,5 +87,35 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
  * Returns FN_ERR_ARG for the max pooling conditions, a dilation other than 1, an
  * unknown count_rule, or an area or frac_bits out of range. */
 fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int8_t *output);
+
+/* 1 if the quantization fields both pooling kernels read are in range for p->method,
+ * else 0: offsets, clamp and requant_mode, and per method SAME_QUANT nothing more,
+ * REQUANT mode TFLM or SINGLE with multiplier >= 0 and shift in [-31, 22], ORT and
+ * ORT_GLOBAL mode ORT with positive finite scales. The kernels add their own rules
+ * (max pooling refuses ORT_GLOBAL; average pooling checks count_rule, frac_bits and
+ * ORT_GLOBAL's geometry). */
+static inline int fn_pool_s8_quant_ok(const fn_pool2d_s8_params *p)
+{
+    if (p->input_offset < -127 || p->input_offset > 128 || p->output_offset < -128 ||
+        p->output_offset > 127 || p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max ||
+        p->requant_mode < FN_REQUANT_TFLM || p->requant_mode > FN_REQUANT_ORT) {
+        return 0;
+    }
+    switch (p->method) {
+    case FN_POOL_S8_SAME_QUANT:
+        return 1;
+    case FN_POOL_S8_REQUANT:
+        return (p->requant_mode == FN_REQUANT_TFLM || p->requant_mode == FN_REQUANT_SINGLE) &&
+               p->multiplier >= 0 && p->shift >= -31 && p->shift <= 22;
+    case FN_POOL_S8_ORT:
+        return p->requant_mode == FN_REQUANT_ORT && p->input_scale > 0.0f && p->output_scale > 0.0f &&
+               p->input_scale <= 3.40282347e38f && p->output_scale <= 3.40282347e38f;
+    case FN_POOL_S8_ORT_GLOBAL:
+        return p->requant_mode == FN_REQUANT_ORT && p->global_scale > 0.0f &&
+               p->global_scale <= 3.40282347e38f;
+    default:
+        return 0;
+    }
+}
 
 #endif

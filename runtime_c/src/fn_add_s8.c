@@ -4,12 +4,8 @@
  * (rows of the whole tensor when both operands are contiguous or scalar); each row
  * runs one method's loop. The per-element arithmetic is stated in fn_elementwise_s8.h. */
 #include "fn_elementwise_s8.h"
-
-static int32_t clamp_act(int32_t v, int32_t lo, int32_t hi)
-{
-    v = v < lo ? lo : v;
-    return v > hi ? hi : v;
-}
+#include "fn_broadcast.h"
+#include "fn_clamp.h"
 
 static int32_t rq(int32_t x, int32_t mode, int32_t multiplier, int32_t shift)
 {
@@ -46,7 +42,7 @@ static void add_row(const fn_add_s8_params *p, ptrdiff_t n, const int8_t *a, ptr
     ptrdiff_t i;
     if (p->method == FN_ELTWISE_S8_TFLM) {
         for (i = 0; i < n; ++i) {
-            out[i] = (int8_t)clamp_act(add_tflm(p, a[i * sa], b[i * sb]), lo, hi);
+            out[i] = (int8_t)fn_clamp_i32(add_tflm(p, a[i * sa], b[i * sb]), lo, hi);
         }
     } else if (p->method == FN_ELTWISE_S8_ORT_QLINEAR) {
         /* MLAS QLinearAdd (AVX2): the operand that is one scalar for the row is folded
@@ -57,34 +53,28 @@ static void add_row(const fn_add_s8_params *p, ptrdiff_t n, const int8_t *a, ptr
             const float fixed = fn_fmaf((float)a[0], ra, p->fixed_ba);
             for (i = 0; i < n; ++i) {
                 const float c = fn_fmaf((float)b[i * sb], rb, fixed);
-                out[i] = (int8_t)clamp_act(fn_round_even_sat_f32(c, -128, 127), lo, hi);
+                out[i] = (int8_t)fn_clamp_i32(fn_round_even_sat_f32(c, -128, 127), lo, hi);
             }
         } else {
             for (i = 0; i < n; ++i) {
                 const float t = fn_fmaf((float)b[i * sb], rb, p->fixed_ab);
                 const float c = fn_fmaf((float)a[i * sa], ra, t);
-                out[i] = (int8_t)clamp_act(fn_round_even_sat_f32(c, -128, 127), lo, hi);
+                out[i] = (int8_t)fn_clamp_i32(fn_round_even_sat_f32(c, -128, 127), lo, hi);
             }
         }
     } else {
         for (i = 0; i < n; ++i) {
-            out[i] = (int8_t)clamp_act(add_ort_float(p, a[i * sa], b[i * sb]), lo, hi);
+            out[i] = (int8_t)fn_clamp_i32(add_ort_float(p, a[i * sa], b[i * sb]), lo, hi);
         }
     }
 }
 
 static int params_ok(const fn_add_s8_params *p)
 {
-    if (p->ndim < 1 || p->ndim > FN_MAX_DIMS || (p->subtract != 0 && p->subtract != 1) ||
-        p->a_offset < -127 || p->a_offset > 128 || p->b_offset < -127 || p->b_offset > 128 ||
-        p->output_offset < -128 || p->output_offset > 127 ||
-        p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max) {
+    if (!fn_broadcast_ok(p->ndim, p->out_shape, p->a_strides, p->b_strides) ||
+        (p->subtract != 0 && p->subtract != 1) ||
+        !fn_eltwise_s8_offsets_ok(p->a_offset, p->b_offset, p->output_offset, p->act_min, p->act_max)) {
         return 0;
-    }
-    for (int32_t d = 0; d < p->ndim; ++d) {
-        if (p->out_shape[d] < 1 || p->a_strides[d] < 0 || p->b_strides[d] < 0) {
-            return 0;
-        }
     }
     switch (p->method) {
     case FN_ELTWISE_S8_TFLM:
@@ -100,9 +90,8 @@ static int params_ok(const fn_add_s8_params *p)
                p->fixed_ab > -16777216.0f && p->fixed_ab < 16777216.0f &&
                p->fixed_ba > -16777216.0f && p->fixed_ba < 16777216.0f;
     case FN_ELTWISE_S8_ORT_FLOAT:
-        return p->requant_mode == FN_REQUANT_ORT && p->a_scale > 0.0f && p->b_scale > 0.0f &&
-               p->output_scale > 0.0f && p->a_scale <= 3.40282347e38f && p->b_scale <= 3.40282347e38f &&
-               p->output_scale <= 3.40282347e38f;
+        return p->requant_mode == FN_REQUANT_ORT && fn_scale_ok(p->a_scale) && fn_scale_ok(p->b_scale) &&
+               fn_scale_ok(p->output_scale);
     default:
         return 0;
     }
@@ -113,29 +102,10 @@ fn_status fn_add_s8(const fn_add_s8_params *p, const int8_t *a, const int8_t *b,
     if (p == NULL || a == NULL || b == NULL || out == NULL || !params_ok(p)) {
         return FN_ERR_ARG;
     }
-    const int32_t ndim = p->ndim;
-    const ptrdiff_t row = p->out_shape[ndim - 1];
-    const ptrdiff_t sa = p->a_strides[ndim - 1], sb = p->b_strides[ndim - 1];
-    ptrdiff_t a_off = 0, b_off = 0, o_off = 0;
-    int32_t idx[FN_MAX_DIMS] = {0};
-
-    /* Odometer over dims 0..ndim-2, one row per step. */
-    for (;;) {
-        add_row(p, row, a + a_off, sa, b + b_off, sb, out + o_off);
-        o_off += row;
-        int32_t d;
-        for (d = ndim - 2; d >= 0; --d) {
-            a_off += p->a_strides[d];
-            b_off += p->b_strides[d];
-            if (++idx[d] < p->out_shape[d]) {
-                break;
-            }
-            a_off -= (ptrdiff_t)p->a_strides[d] * p->out_shape[d];
-            b_off -= (ptrdiff_t)p->b_strides[d] * p->out_shape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return FN_OK;
-        }
-    }
+    fn_broadcast_walk w;
+    fn_broadcast_start(&w, p->ndim, p->out_shape, p->a_strides, p->b_strides);
+    do {
+        add_row(p, w.row, a + w.a_off, w.a_step, b + w.b_off, w.b_step, out + w.o_off);
+    } while (fn_broadcast_next(&w));
+    return FN_OK;
 }

@@ -6,57 +6,10 @@
  * are never visited: the in-bounds tap range is computed per output row and
  * column, and so is the divisor (it is a product of a row and a column count). */
 #include "fn_pool_f32.h"
+#include "fn_clamp.h"
+#include "fn_geometry.h"
 
 #include <string.h>
-
-/* Geometry of one spatial axis, rejected when its coordinates could overflow
- * int32: then o*stride - pad_before, and every tap origin + k*dilation, fit. */
-static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                   int32_t dilation, int32_t pad_before, int32_t pad_after)
-{
-    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || dilation < 1 ||
-        pad_before < 0 || pad_after < 0) {
-        return 0;
-    }
-    if ((int64_t)in + pad_before + pad_after > INT32_MAX) {
-        return 0;
-    }
-    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) * dilation < INT32_MAX;
-}
-
-/* Taps k in [*first, *last) with 0 <= origin + k * dilation < in. Empty when
- * *first >= *last. Needs axis_ok(). */
-static void tap_range(int32_t origin, int32_t dilation, int32_t kernel, int32_t in,
-                      int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    const int32_t span = in - 1 - origin;
-    if (origin < 0) {
-        lo = (-origin - 1) / dilation + 1;
-    }
-    if (span < 0) {
-        hi = 0;
-    } else if (span / dilation + 1 < hi) {
-        hi = span / dilation + 1;
-    }
-    *first = lo;
-    *last = hi;
-}
-
-/* Every window along one axis holds at least one in-bounds tap. */
-static int axis_windows_nonempty(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                                 int32_t dilation, int32_t pad_before)
-{
-    for (int32_t o = 0; o < out; ++o) {
-        int32_t k0, k1;
-        tap_range(o * stride - pad_before, dilation, kernel, in, &k0, &k1);
-        if (k0 >= k1) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* acc[c] += x[c]; out and input never overlap. */
 static void add_into(float *restrict acc, const float *restrict x, int32_t n)
@@ -69,10 +22,7 @@ static void add_into(float *restrict acc, const float *restrict x, int32_t n)
 static void divide_clamp_span(float *v, int32_t n, float divisor, float lo, float hi)
 {
     for (int32_t c = 0; c < n; ++c) {
-        float t = v[c] / divisor;
-        t = t < lo ? lo : t;
-        t = t > hi ? hi : t;
-        v[c] = t;
+        v[c] = fn_clampf(v[c] / divisor, lo, hi);
     }
 }
 
@@ -82,12 +32,7 @@ static void divide_clamp_span(float *v, int32_t n, float divisor, float lo, floa
 static int32_t axis_count(int32_t origin, int32_t kernel, int32_t in, int32_t pad_after,
                           int32_t k0, int32_t k1, int32_t include_pad)
 {
-    if (include_pad) {
-        const int32_t end = origin + kernel;
-        const int32_t limit = in + pad_after;
-        return (end < limit ? end : limit) - origin;
-    }
-    return k1 - k0;
+    return include_pad ? fn_window_len_cut(origin, kernel, in, pad_after) : k1 - k0;
 }
 
 fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, float *output)
@@ -96,10 +41,10 @@ fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
         return FN_ERR_ARG;
     }
     if (p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1 ||
-        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top, p->pad_bottom) ||
-        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left, p->pad_right) ||
-        !axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top) ||
-        !axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left)) {
+        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top, p->pad_bottom) ||
+        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left, p->pad_right) ||
+        !fn_axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top) ||
+        !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left)) {
         return FN_ERR_ARG;
     }
 
@@ -116,13 +61,13 @@ fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            tap_range(iy0, 1, p->kernel_h, p->in_h, &ky0, &ky1);
+            fn_tap_range(iy0, 1, p->kernel_h, p->in_h, &ky0, &ky1);
             const int32_t count_h = axis_count(iy0, p->kernel_h, p->in_h, p->pad_bottom,
                                                ky0, ky1, include_pad);
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                tap_range(ix0, 1, p->kernel_w, p->in_w, &kx0, &kx1);
+                fn_tap_range(ix0, 1, p->kernel_w, p->in_w, &kx0, &kx1);
                 const int32_t count_w = axis_count(ix0, p->kernel_w, p->in_w, p->pad_right,
                                                    kx0, kx1, include_pad);
                 const float divisor = (float)((int64_t)count_h * count_w);

@@ -6,45 +6,12 @@
  * added in ky, kx order (the order onnxruntime's float sum uses), one contiguous pass
  * per tap. */
 #include "fn_pool_s8.h"
+#include "fn_geometry.h"
 
 #include "fn_elementwise_s8.h"
 #include "fn_fixedpoint.h"
 
 #define FN_AVG_BLOCK 32
-
-static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                   int32_t pad_before, int32_t pad_after)
-{
-    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || pad_before < 0 || pad_after < 0) {
-        return 0;
-    }
-    if ((int64_t)in + pad_before + pad_after > INT32_MAX) {
-        return 0;
-    }
-    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) < INT32_MAX;
-}
-
-/* Taps k in [*first, *last) with 0 <= origin + k < in. */
-static void tap_range(int32_t origin, int32_t kernel, int32_t in, int32_t *first, int32_t *last)
-{
-    int32_t lo = origin < 0 ? -origin : 0;
-    int32_t hi = in - origin;
-    hi = hi < kernel ? hi : kernel;
-    *first = lo;
-    *last = hi;
-}
-
-static int axis_windows_nonempty(int32_t in, int32_t out, int32_t kernel, int32_t stride, int32_t pad_before)
-{
-    for (int32_t o = 0; o < out; ++o) {
-        int32_t k0, k1;
-        tap_range(o * stride - pad_before, kernel, in, &k0, &k1);
-        if (k0 >= k1) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* Divisor factor of one axis for the window at origin with in-bounds taps [k0, k1). */
 static int32_t axis_count(int32_t rule, int32_t origin, int32_t kernel, int32_t in, int32_t pad_after,
@@ -54,39 +21,26 @@ static int32_t axis_count(int32_t rule, int32_t origin, int32_t kernel, int32_t 
         return kernel;
     }
     if (rule == FN_POOL_COUNT_PAD_CUT) {
-        const int32_t end = origin + kernel;
-        const int32_t limit = in + pad_after;
-        return (end < limit ? end : limit) - origin;
+        return fn_window_len_cut(origin, kernel, in, pad_after);
     }
     return k1 - k0;
 }
 
+/* fn_pool_s8_quant_ok plus average pooling's own rules. */
 static int quant_ok(const fn_pool2d_s8_params *p, int64_t area)
 {
-    if (p->input_offset < -127 || p->input_offset > 128 || p->output_offset < -128 ||
-        p->output_offset > 127 || p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max ||
-        p->requant_mode < FN_REQUANT_TFLM || p->requant_mode > FN_REQUANT_ORT ||
+    if (!fn_pool_s8_quant_ok(p) ||
         p->count_rule < FN_POOL_COUNT_VALID || p->count_rule > FN_POOL_COUNT_KERNEL) {
         return 0;
     }
-    switch (p->method) {
-    case FN_POOL_S8_SAME_QUANT:
-        return 1;
-    case FN_POOL_S8_REQUANT:
-        return (p->requant_mode == FN_REQUANT_TFLM || p->requant_mode == FN_REQUANT_SINGLE) &&
-               p->multiplier >= 0 && p->shift >= -31 && p->shift <= 22 &&
-               p->frac_bits >= 0 && p->frac_bits <= 16 && (area << p->frac_bits) < ((int64_t)1 << 29);
-    case FN_POOL_S8_ORT:
-        return p->requant_mode == FN_REQUANT_ORT && p->input_scale > 0.0f && p->output_scale > 0.0f &&
-               p->input_scale <= 3.40282347e38f && p->output_scale <= 3.40282347e38f;
-    case FN_POOL_S8_ORT_GLOBAL:
-        return p->requant_mode == FN_REQUANT_ORT && p->global_scale > 0.0f &&
-               p->global_scale <= 3.40282347e38f && p->kernel_h == p->in_h && p->kernel_w == p->in_w &&
-               p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0 &&
-               p->out_h == 1 && p->out_w == 1;
-    default:
-        return 0;
+    if (p->method == FN_POOL_S8_REQUANT) {
+        return p->frac_bits >= 0 && p->frac_bits <= 16 && (area << p->frac_bits) < ((int64_t)1 << 29);
     }
+    if (p->method == FN_POOL_S8_ORT_GLOBAL) {
+        return p->kernel_h == p->in_h && p->kernel_w == p->in_w && p->pad_top == 0 && p->pad_left == 0 &&
+               p->pad_bottom == 0 && p->pad_right == 0 && p->out_h == 1 && p->out_w == 1;
+    }
+    return 1;
 }
 
 /* TFLite's rounded division: ties away from zero, C's truncating division; d >= 1.
@@ -143,14 +97,14 @@ fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
         return FN_ERR_ARG;
     }
     if (p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1 ||
-        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->pad_top, p->pad_bottom) ||
-        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->pad_left, p->pad_right)) {
+        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top, p->pad_bottom) ||
+        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left, p->pad_right)) {
         return FN_ERR_ARG;
     }
     const int64_t area = (int64_t)p->kernel_h * p->kernel_w;
     if (area > FN_POOL_S8_MAX_AREA || !quant_ok(p, area) ||
-        !axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->pad_top) ||
-        !axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->pad_left)) {
+        !fn_axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top) ||
+        !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left)) {
         return FN_ERR_ARG;
     }
 
@@ -168,12 +122,12 @@ fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            tap_range(iy0, p->kernel_h, p->in_h, &ky0, &ky1);
+            fn_tap_range(iy0, 1, p->kernel_h, p->in_h, &ky0, &ky1);
             const int32_t count_h = axis_count(p->count_rule, iy0, p->kernel_h, p->in_h, p->pad_bottom, ky0, ky1);
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                tap_range(ix0, p->kernel_w, p->in_w, &kx0, &kx1);
+                fn_tap_range(ix0, 1, p->kernel_w, p->in_w, &kx0, &kx1);
                 const int32_t count_w = axis_count(p->count_rule, ix0, p->kernel_w, p->in_w, p->pad_right,
                                                    kx0, kx1);
                 const int32_t n = count_h * count_w;     /* <= area */

@@ -6,39 +6,29 @@
  * scalar and the other contiguous. Each operation is one IEEE-754 float operation,
  * so results equal numpy's float32 arithmetic exactly. */
 #include "fn_elementwise_f32.h"
-
-/* NaN-propagating clamp (NaN compares false and passes through, like numpy.clip). */
-static float clampf(float v, float lo, float hi)
-{
-    if (v < lo) {
-        v = lo;
-    }
-    if (v > hi) {
-        v = hi;
-    }
-    return v;
-}
+#include "fn_broadcast.h"
+#include "fn_clamp.h"
 
 /* One loop per stride pattern, for one expression EXPR(x, y). */
 #define FN_BINARY_ROW(EXPR)                                                       \
     do {                                                                          \
         if (sa == 1 && sb == 1) {                                                 \
             for (i = 0; i < n; ++i) {                                             \
-                out[i] = clampf(EXPR(a[i], b[i]), lo, hi);                        \
+                out[i] = fn_clampf(EXPR(a[i], b[i]), lo, hi);                     \
             }                                                                     \
         } else if (sa == 0 && sb == 1) {                                          \
             const float x = a[0];                                                 \
             for (i = 0; i < n; ++i) {                                             \
-                out[i] = clampf(EXPR(x, b[i]), lo, hi);                           \
+                out[i] = fn_clampf(EXPR(x, b[i]), lo, hi);                        \
             }                                                                     \
         } else if (sa == 1 && sb == 0) {                                          \
             const float y = b[0];                                                 \
             for (i = 0; i < n; ++i) {                                             \
-                out[i] = clampf(EXPR(a[i], y), lo, hi);                           \
+                out[i] = fn_clampf(EXPR(a[i], y), lo, hi);                        \
             }                                                                     \
         } else {                                                                  \
             for (i = 0; i < n; ++i) {                                             \
-                out[i] = clampf(EXPR(a[i * sa], b[i * sb]), lo, hi);              \
+                out[i] = fn_clampf(EXPR(a[i * sa], b[i * sb]), lo, hi);           \
             }                                                                     \
         }                                                                         \
     } while (0)
@@ -72,22 +62,16 @@ static void binary_row(int32_t op, ptrdiff_t n, const float *a, ptrdiff_t sa,
 fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out)
 {
     int32_t ndim, d;
-    ptrdiff_t count = 1, row, a_off = 0, b_off = 0, o_off = 0;
+    ptrdiff_t count = 1;
     int a_contig = 1, b_contig = 1, a_zero = 1, b_zero = 1;
-    int32_t idx[FN_MAX_DIMS];
 
-    if (p == NULL || a == NULL || b == NULL || out == NULL) {
+    if (p == NULL || a == NULL || b == NULL || out == NULL || p->op < FN_BINARY_ADD ||
+        p->op > FN_BINARY_DIV || !fn_broadcast_ok(p->ndim, p->out_shape, p->a_strides, p->b_strides)) {
         return FN_ERR_ARG;
     }
     ndim = p->ndim;
-    if (ndim < 1 || ndim > FN_MAX_DIMS || p->op < FN_BINARY_ADD || p->op > FN_BINARY_DIV) {
-        return FN_ERR_ARG;
-    }
     /* Walking dims from the innermost: is each operand contiguous, or all-broadcast? */
     for (d = ndim - 1; d >= 0; --d) {
-        if (p->out_shape[d] < 1 || p->a_strides[d] < 0 || p->b_strides[d] < 0) {
-            return FN_ERR_ARG;
-        }
         if (p->out_shape[d] > 1) {
             a_contig = a_contig && p->a_strides[d] == count;
             b_contig = b_contig && p->b_strides[d] == count;
@@ -102,27 +86,12 @@ fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const flo
         return FN_OK;
     }
 
-    /* General case: odometer over dims 0..ndim-2, one row per step. */
-    row = p->out_shape[ndim - 1];
-    for (d = 0; d < ndim; ++d) {
-        idx[d] = 0;
-    }
-    for (;;) {
-        binary_row(p->op, row, a + a_off, p->a_strides[ndim - 1], b + b_off, p->b_strides[ndim - 1],
-                   out + o_off, p->act_min, p->act_max);
-        o_off += row;
-        for (d = ndim - 2; d >= 0; --d) {
-            a_off += p->a_strides[d];
-            b_off += p->b_strides[d];
-            if (++idx[d] < p->out_shape[d]) {
-                break;
-            }
-            a_off -= (ptrdiff_t)p->a_strides[d] * p->out_shape[d];
-            b_off -= (ptrdiff_t)p->b_strides[d] * p->out_shape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return FN_OK;
-        }
-    }
+    /* General case: one row per step. */
+    fn_broadcast_walk w;
+    fn_broadcast_start(&w, ndim, p->out_shape, p->a_strides, p->b_strides);
+    do {
+        binary_row(p->op, w.row, a + w.a_off, w.a_step, b + w.b_off, w.b_step, out + w.o_off,
+                   p->act_min, p->act_max);
+    } while (fn_broadcast_next(&w));
+    return FN_OK;
 }

@@ -6,52 +6,8 @@
  * is loaded once for four accumulators, and each accumulator still adds its
  * terms in the documented order (bias, then ky, kx, input channel ascending). */
 #include "fn_conv_f32.h"
-
-/* Geometry of one spatial axis, rejected when its coordinates could overflow
- * int32: then every origin o*stride - pad and every tap origin + k*dilation
- * computed below fits in int32. */
-static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                   int32_t dilation, int32_t pad)
-{
-    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad < 0) {
-        return 0;
-    }
-    if ((int64_t)in + pad > INT32_MAX) {
-        return 0;
-    }
-    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) * dilation < INT32_MAX;
-}
-
-/* Taps k in [*first, *last) with 0 <= origin + k * dilation < in. Empty when
- * *first >= *last. Needs axis_ok(). */
-static void tap_range(int32_t origin, int32_t dilation, int32_t kernel, int32_t in,
-                      int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    const int32_t span = in - 1 - origin;   /* last input index relative to origin */
-    if (origin < 0) {
-        lo = (-origin - 1) / dilation + 1;  /* smallest k with k * dilation >= -origin */
-    }
-    if (span < 0) {
-        hi = 0;
-    } else if (span / dilation + 1 < hi) {
-        hi = span / dilation + 1;
-    }
-    *first = lo;
-    *last = hi;
-}
-
-static float clamp(float v, float lo, float hi)
-{
-    if (v < lo) {
-        v = lo;
-    }
-    if (v > hi) {
-        v = hi;
-    }
-    return v;
-}
+#include "fn_clamp.h"
+#include "fn_geometry.h"
 
 fn_status fn_conv2d_f32(const fn_conv2d_f32_params *p, const float *input,
                         const float *filter, const float *bias, float *output)
@@ -61,8 +17,8 @@ fn_status fn_conv2d_f32(const fn_conv2d_f32_params *p, const float *input,
     }
     if (p->batch < 1 || p->in_c < 1 || p->out_c < 1 || p->groups < 1 ||
         p->in_c % p->groups != 0 || p->out_c % p->groups != 0 ||
-        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top) ||
-        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left)) {
+        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, 0) ||
+        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, 0)) {
         return FN_ERR_ARG;
     }
 
@@ -90,11 +46,11 @@ fn_status fn_conv2d_f32(const fn_conv2d_f32_params *p, const float *input,
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - p->pad_top;
             int32_t ky0, ky1;
-            tap_range(iy0, dil_h, kernel_h, in_h, &ky0, &ky1);
+            fn_tap_range(iy0, dil_h, kernel_h, in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
+                fn_tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
                 const int32_t n_ky = ky1 > ky0 ? ky1 - ky0 : 0;
                 const int32_t n_kx = kx1 > kx0 ? kx1 - kx0 : 0;
                 /* First valid tap in the input and in each filter; only read
@@ -142,10 +98,10 @@ fn_status fn_conv2d_f32(const fn_conv2d_f32_params *p, const float *input,
                             x_row += dil_h_step;
                             w0 += f_row;
                         }
-                        out[oc] = clamp(acc0, act_min, act_max);
-                        out[oc + 1] = clamp(acc1, act_min, act_max);
-                        out[oc + 2] = clamp(acc2, act_min, act_max);
-                        out[oc + 3] = clamp(acc3, act_min, act_max);
+                        out[oc] = fn_clampf(acc0, act_min, act_max);
+                        out[oc + 1] = fn_clampf(acc1, act_min, act_max);
+                        out[oc + 2] = fn_clampf(acc2, act_min, act_max);
+                        out[oc + 3] = fn_clampf(acc3, act_min, act_max);
                     }
 
                     for (; oc < oc_end; ++oc) {
@@ -165,7 +121,7 @@ fn_status fn_conv2d_f32(const fn_conv2d_f32_params *p, const float *input,
                             x_row += dil_h_step;
                             w_row += f_row;
                         }
-                        out[oc] = clamp(acc, act_min, act_max);
+                        out[oc] = fn_clampf(acc, act_min, act_max);
                     }
                 }
                 out += out_c;

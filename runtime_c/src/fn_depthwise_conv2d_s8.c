@@ -6,57 +6,7 @@
  * register accumulators, reading the block's weights sequentially. The input channel
  * of each of the block's output channels is found once per block. */
 #include "fn_conv_s8.h"
-
-/* Geometry of one spatial axis (as in fn_conv2d_s8.c): rejected when its
- * coordinates could overflow int32. */
-static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                   int32_t dilation, int32_t pad)
-{
-    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad < 0) {
-        return 0;
-    }
-    if ((int64_t)in + pad > INT32_MAX) {
-        return 0;
-    }
-    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) * dilation < INT32_MAX;
-}
-
-/* Taps k in [*first, *last) with 0 <= origin + k * dilation < in; empty when
- * *first >= *last. Needs axis_ok(). */
-static void tap_range(int32_t origin, int32_t dilation, int32_t kernel, int32_t in,
-                      int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    const int32_t span = in - 1 - origin;
-    if (origin < 0) {
-        lo = (-origin - 1) / dilation + 1;
-    }
-    if (span < 0) {
-        hi = 0;
-    } else if (span / dilation + 1 < hi) {
-        hi = span / dilation + 1;
-    }
-    *first = lo;
-    *last = hi;
-}
-
-/* Bias (modulo 2^32) and output stage of output channel oc. */
-static int8_t finish(const fn_depthwise_conv2d_s8_params *p, const int32_t *bias, int32_t oc,
-                     int32_t sum)
-{
-    const int32_t ch = p->per_channel ? oc : 0;
-    int32_t acc = sum;
-    if (bias != NULL) {
-        acc = (int32_t)((uint32_t)sum + (uint32_t)bias[oc]);
-    }
-    if (p->requant_mode == FN_REQUANT_ORT) {
-        return fn_output_stage_s8(acc, FN_REQUANT_ORT, 0, 0, p->scale[ch], p->output_offset,
-                                  p->act_min, p->act_max);
-    }
-    return fn_output_stage_s8(acc, p->requant_mode, p->multiplier[ch], p->shift[ch], 0.0f,
-                              p->output_offset, p->act_min, p->act_max);
-}
+#include "fn_geometry.h"
 
 fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                  const int8_t *filter, const int32_t *bias, int8_t *output)
@@ -66,8 +16,8 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
     }
     if (p->batch < 1 || p->in_c < 1 || p->depth_multiplier < 1 ||
         (int64_t)p->in_c * p->depth_multiplier > INT32_MAX ||
-        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top) ||
-        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left)) {
+        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, 0) ||
+        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, 0)) {
         return FN_ERR_ARG;
     }
     if ((int64_t)p->kernel_h * p->kernel_w > FN_S8_MAX_DEPTH) {
@@ -87,6 +37,8 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
     const int32_t input_offset = p->input_offset;
+    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
+                                       p->scale, p->output_offset, p->act_min, p->act_max};
 
     const size_t in_row = (size_t)in_w * (size_t)in_c;        /* bytes per input row */
     const size_t in_image = in_row * (size_t)in_h;
@@ -100,11 +52,11 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - p->pad_top;
             int32_t ky0, ky1;
-            tap_range(iy0, dil_h, kernel_h, in_h, &ky0, &ky1);
+            fn_tap_range(iy0, dil_h, kernel_h, in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
+                fn_tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
                 const int32_t n_ky = ky1 > ky0 ? ky1 - ky0 : 0;
                 const int32_t n_kx = kx1 > kx0 ? kx1 - kx0 : 0;
                 /* input pixel of the first valid tap, channel 0 (in_b when there is
@@ -149,10 +101,10 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
                         }
                         x_row += dil_h_step;
                     }
-                    out[oc] = finish(p, bias, oc, acc0);
-                    out[oc + 1] = finish(p, bias, oc + 1, acc1);
-                    out[oc + 2] = finish(p, bias, oc + 2, acc2);
-                    out[oc + 3] = finish(p, bias, oc + 3, acc3);
+                    out[oc] = fn_finish_channel_s8(&stage, oc, acc0);
+                    out[oc + 1] = fn_finish_channel_s8(&stage, oc + 1, acc1);
+                    out[oc + 2] = fn_finish_channel_s8(&stage, oc + 2, acc2);
+                    out[oc + 3] = fn_finish_channel_s8(&stage, oc + 3, acc3);
                 }
 
                 /* last block: n < 4 channels, stored [kernel_h][kernel_w][n] */
@@ -172,7 +124,7 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
                         }
                         x_row += dil_h_step;
                     }
-                    out[oc] = finish(p, bias, oc, acc);
+                    out[oc] = fn_finish_channel_s8(&stage, oc, acc);
                     if (++j == mult) {
                         j = 0;
                         ++ic;

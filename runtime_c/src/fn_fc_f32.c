@@ -3,17 +3,7 @@
  * Four output features at a time share each input load; every accumulator
  * still adds bias first, then i ascending (the header's order). */
 #include "fn_fc_f32.h"
-
-static float clamp(float v, float lo, float hi)
-{
-    if (v < lo) {
-        v = lo;
-    }
-    if (v > hi) {
-        v = hi;
-    }
-    return v;
-}
+#include "fn_clamp.h"
 
 fn_status fn_fc_f32(const fn_fc_f32_params *p, const float *input,
                     const float *weights, const float *bias, float *output)
@@ -53,10 +43,10 @@ fn_status fn_fc_f32(const fn_fc_f32_params *p, const float *input,
                 acc2 += xi * w2[i];
                 acc3 += xi * w3[i];
             }
-            out[o] = clamp(acc0, act_min, act_max);
-            out[o + 1] = clamp(acc1, act_min, act_max);
-            out[o + 2] = clamp(acc2, act_min, act_max);
-            out[o + 3] = clamp(acc3, act_min, act_max);
+            out[o] = fn_clampf(acc0, act_min, act_max);
+            out[o + 1] = fn_clampf(acc1, act_min, act_max);
+            out[o + 2] = fn_clampf(acc2, act_min, act_max);
+            out[o + 3] = fn_clampf(acc3, act_min, act_max);
         }
         for (; o < n_out; ++o) {
             float acc = bias != NULL ? bias[o] : 0.0f;
@@ -64,7 +54,7 @@ fn_status fn_fc_f32(const fn_fc_f32_params *p, const float *input,
             for (int32_t i = 0; i < n_in; ++i) {
                 acc += x[i] * w[i];
             }
-            out[o] = clamp(acc, act_min, act_max);
+            out[o] = fn_clampf(acc, act_min, act_max);
         }
         x += row;
         out += n_out;

@@ -4,22 +4,6 @@
  * is loaded once for four accumulators that read four weight rows sequentially. */
 #include "fn_fc_s8.h"
 
-/* Bias (modulo 2^32, see fn_conv_s8.h) and output stage of output feature o. */
-static int8_t finish(const fn_fc_s8_params *p, const int32_t *bias, int32_t o, int32_t sum)
-{
-    const int32_t ch = p->per_channel ? o : 0;
-    int32_t acc = sum;
-    if (bias != NULL) {
-        acc = (int32_t)((uint32_t)sum + (uint32_t)bias[o]);
-    }
-    if (p->requant_mode == FN_REQUANT_ORT) {
-        return fn_output_stage_s8(acc, FN_REQUANT_ORT, 0, 0, p->scale[ch], p->output_offset,
-                                  p->act_min, p->act_max);
-    }
-    return fn_output_stage_s8(acc, p->requant_mode, p->multiplier[ch], p->shift[ch], 0.0f,
-                              p->output_offset, p->act_min, p->act_max);
-}
-
 fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output)
 {
@@ -38,6 +22,8 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
 
     const int32_t k_in = p->in_features, n_out = p->out_features;
     const int32_t input_offset = p->input_offset;
+    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
+                                       p->scale, p->output_offset, p->act_min, p->act_max};
     const size_t k = (size_t)k_in;
 
     for (int32_t b = 0; b < p->batch; ++b) {
@@ -57,10 +43,10 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
                 acc2 += xv * w2[i];
                 acc3 += xv * w3[i];
             }
-            out[o] = finish(p, bias, o, acc0);
-            out[o + 1] = finish(p, bias, o + 1, acc1);
-            out[o + 2] = finish(p, bias, o + 2, acc2);
-            out[o + 3] = finish(p, bias, o + 3, acc3);
+            out[o] = fn_finish_channel_s8(&stage, o, acc0);
+            out[o + 1] = fn_finish_channel_s8(&stage, o + 1, acc1);
+            out[o + 2] = fn_finish_channel_s8(&stage, o + 2, acc2);
+            out[o + 3] = fn_finish_channel_s8(&stage, o + 3, acc3);
         }
         for (; o < n_out; ++o) {
             const int8_t *w = weights + (size_t)o * k;
@@ -68,7 +54,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
             for (size_t i = 0; i < k; ++i) {
                 acc += ((int32_t)x[i] + input_offset) * w[i];
             }
-            out[o] = finish(p, bias, o, acc);
+            out[o] = fn_finish_channel_s8(&stage, o, acc);
         }
     }
     return FN_OK;

@@ -6,78 +6,13 @@
  * the pixel requantizes (the maximum commutes with the monotonic requantization) and
  * clamps. */
 #include "fn_pool_s8.h"
+#include "fn_clamp.h"
+#include "fn_geometry.h"
 
 #include <string.h>
 
 #include "fn_elementwise_s8.h"
 #include "fn_fixedpoint.h"
-
-/* Geometry of one spatial axis, rejected when its coordinates could overflow int32. */
-static int axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                   int32_t dilation, int32_t pad_before, int32_t pad_after)
-{
-    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || dilation < 1 ||
-        pad_before < 0 || pad_after < 0) {
-        return 0;
-    }
-    if ((int64_t)in + pad_before + pad_after > INT32_MAX) {
-        return 0;
-    }
-    return (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) * dilation < INT32_MAX;
-}
-
-/* Taps k in [*first, *last) with 0 <= origin + k * dilation < in. */
-static void tap_range(int32_t origin, int32_t dilation, int32_t kernel, int32_t in,
-                      int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    const int32_t span = in - 1 - origin;
-    if (origin < 0) {
-        lo = (-origin - 1) / dilation + 1;
-    }
-    if (span < 0) {
-        hi = 0;
-    } else if (span / dilation + 1 < hi) {
-        hi = span / dilation + 1;
-    }
-    *first = lo;
-    *last = hi;
-}
-
-static int axis_windows_nonempty(int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                                 int32_t dilation, int32_t pad_before)
-{
-    for (int32_t o = 0; o < out; ++o) {
-        int32_t k0, k1;
-        tap_range(o * stride - pad_before, dilation, kernel, in, &k0, &k1);
-        if (k0 >= k1) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int quant_ok(const fn_pool2d_s8_params *p)
-{
-    if (p->input_offset < -127 || p->input_offset > 128 || p->output_offset < -128 ||
-        p->output_offset > 127 || p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max ||
-        p->requant_mode < FN_REQUANT_TFLM || p->requant_mode > FN_REQUANT_ORT) {
-        return 0;
-    }
-    switch (p->method) {
-    case FN_POOL_S8_SAME_QUANT:
-        return 1;
-    case FN_POOL_S8_REQUANT:
-        return (p->requant_mode == FN_REQUANT_TFLM || p->requant_mode == FN_REQUANT_SINGLE) &&
-               p->multiplier >= 0 && p->shift >= -31 && p->shift <= 22;
-    case FN_POOL_S8_ORT:
-        return p->requant_mode == FN_REQUANT_ORT && p->input_scale > 0.0f && p->output_scale > 0.0f &&
-               p->input_scale <= 3.40282347e38f && p->output_scale <= 3.40282347e38f;
-    default:
-        return 0;
-    }
-}
 
 /* acc[c] = max(acc[c], x[c]); acc and x never overlap. */
 static void max_into(int8_t *restrict acc, const int8_t *restrict x, int32_t n)
@@ -92,10 +27,7 @@ static void finish_span(const fn_pool2d_s8_params *p, const fn_requant_s8 *rq, i
 {
     const int32_t lo = p->act_min, hi = p->act_max;
     for (int32_t c = 0; c < n; ++c) {
-        int32_t t = fn_requant_s8_value(rq, v[c]);
-        t = t < lo ? lo : t;
-        t = t > hi ? hi : t;
-        v[c] = (int8_t)t;
+        v[c] = (int8_t)fn_clamp_i32(fn_requant_s8_value(rq, v[c]), lo, hi);
     }
 }
 
@@ -104,11 +36,12 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
     if (p == NULL || input == NULL || output == NULL) {
         return FN_ERR_ARG;
     }
-    if (p->batch < 1 || p->channels < 1 || !quant_ok(p) ||
-        !axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, p->pad_bottom) ||
-        !axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, p->pad_right) ||
-        !axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top) ||
-        !axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left)) {
+    if (p->batch < 1 || p->channels < 1 || !fn_pool_s8_quant_ok(p) ||
+        p->method == FN_POOL_S8_ORT_GLOBAL ||
+        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, p->pad_bottom) ||
+        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, p->pad_right) ||
+        !fn_axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top) ||
+        !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left)) {
         return FN_ERR_ARG;
     }
 
@@ -137,11 +70,11 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            tap_range(iy0, p->dilation_h, p->kernel_h, p->in_h, &ky0, &ky1);
+            fn_tap_range(iy0, p->dilation_h, p->kernel_h, p->in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                tap_range(ix0, p->dilation_w, p->kernel_w, p->in_w, &kx0, &kx1);
+                fn_tap_range(ix0, p->dilation_w, p->kernel_w, p->in_w, &kx0, &kx1);
                 const int8_t *x_row = in_b + (size_t)(iy0 + ky0 * p->dilation_h) * in_row
                                            + (size_t)(ix0 + kx0 * p->dilation_w) * ch;
 

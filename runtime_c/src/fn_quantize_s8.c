@@ -5,14 +5,9 @@
 
 #include <string.h>
 
-static int scale_ok(float s)
-{
-    return s > 0.0f && s <= 3.40282347e38f;     /* rejects NaN, <= 0 and infinity */
-}
-
 fn_status fn_quantize_f32_s8(const fn_quantize_f32_s8_params *p, const float *input, int8_t *output)
 {
-    if (p == NULL || input == NULL || output == NULL || p->count < 0 || !scale_ok(p->scale) ||
+    if (p == NULL || input == NULL || output == NULL || p->count < 0 || !fn_scale_ok(p->scale) ||
         p->zero_point < -128 || p->zero_point > 127 ||
         (p->requant_mode != FN_REQUANT_TFLM && p->requant_mode != FN_REQUANT_SINGLE &&
          p->requant_mode != FN_REQUANT_ORT)) {
@@ -59,7 +54,7 @@ int fn_requant_s8_ok(const fn_requant_s8 *q)
         return (q->requant_mode == FN_REQUANT_TFLM || q->requant_mode == FN_REQUANT_SINGLE) &&
                q->multiplier >= 0 && q->shift >= -31 && q->shift <= 22;
     case FN_S8_REQUANT_FLOAT:
-        return scale_ok(q->input_scale) && scale_ok(q->output_scale);
+        return fn_scale_ok(q->input_scale) && fn_scale_ok(q->output_scale);
     default:
         return 0;
     }

@@ -1,18 +1,7 @@
 /* firmnet runtime: float32 element-wise activations followed by a clamp.
  * The op is dispatched once; each op has its own loop. */
 #include "fn_elementwise_f32.h"
-
-/* NaN-propagating clamp (NaN compares false and passes through, like numpy.clip). */
-static float clampf(float v, float lo, float hi)
-{
-    if (v < lo) {
-        v = lo;
-    }
-    if (v > hi) {
-        v = hi;
-    }
-    return v;
-}
+#include "fn_clamp.h"
 
 fn_status fn_unary_f32(const fn_unary_f32_params *p, const float *input, float *output)
 {
@@ -31,36 +20,36 @@ fn_status fn_unary_f32(const fn_unary_f32_params *p, const float *input, float *
     switch (p->op) {
     case FN_UNARY_IDENTITY:
         for (i = 0; i < n; ++i) {
-            output[i] = clampf(input[i], lo, hi);
+            output[i] = fn_clampf(input[i], lo, hi);
         }
         break;
     case FN_UNARY_LEAKY_RELU:
         for (i = 0; i < n; ++i) {
             const float x = input[i];
-            output[i] = clampf(x >= 0.0f ? x : alpha * x, lo, hi);
+            output[i] = fn_clampf(x >= 0.0f ? x : alpha * x, lo, hi);
         }
         break;
     case FN_UNARY_SIGMOID:
         for (i = 0; i < n; ++i) {
-            output[i] = clampf(fn_sigmoidf(input[i]), lo, hi);
+            output[i] = fn_clampf(fn_sigmoidf(input[i]), lo, hi);
         }
         break;
     case FN_UNARY_TANH:
         for (i = 0; i < n; ++i) {
-            output[i] = clampf(fn_tanhf(input[i]), lo, hi);
+            output[i] = fn_clampf(fn_tanhf(input[i]), lo, hi);
         }
         break;
     case FN_UNARY_HARD_SIGMOID:
         for (i = 0; i < n; ++i) {
-            const float h = clampf(alpha * input[i] + beta, 0.0f, 1.0f);
-            output[i] = clampf(h, lo, hi);
+            const float h = fn_clampf(alpha * input[i] + beta, 0.0f, 1.0f);
+            output[i] = fn_clampf(h, lo, hi);
         }
         break;
     case FN_UNARY_HARD_SWISH:
         for (i = 0; i < n; ++i) {
             const float x = input[i];
-            const float h = clampf(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
-            output[i] = clampf(x * h, lo, hi);
+            const float h = fn_clampf(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
+            output[i] = fn_clampf(x * h, lo, hi);
         }
         break;
     default:
