@@ -260,6 +260,7 @@ def softmax_float(x: np.ndarray, scale: float, beta: float) -> np.ndarray:
 @given(softmax_cases())
 @example((np.full((1, 4095, 1), 5, np.int8), 0.1, 1.0))
 @example((np.array([[[-128], [127]]], np.int8), 2.0**-20, 1e-3))
+@example((np.full((1, 4095, 1), -128, np.int8), 0.02409704402089119, 2.0))   # sum of exps 4095 >= 512
 def test_softmax_c_equals_reference(rt, case):
     x, scale, beta = case
     try:
@@ -269,9 +270,13 @@ def test_softmax_c_equals_reference(rt, case):
         return
     ref = check_c_equals_reference(rt, "softmax", p, x)
     check_c_equals_reference(rt, "softmax", p, x, in_place=True)
-    # meaning: half an output step from round(256 p) - 128, clamped (x = max gives 127 at most)
+    # meaning: half an output step from round(256 p) - 128, clamped (x = max gives 127 at most),
+    # on lanes whose sum of exponentials stays below 512: beyond it TFLM aborts, and the kernel
+    # (documented in fn_activation_s8.h) carries on with coarser results
     want = np.clip(256 * softmax_float(x, scale, beta), 0, 255)
-    assert np.abs(ref.astype(np.float64) + 128 - want).max() <= 0.5 + 1e-3
+    z = (x.astype(np.float64) - x.max(axis=1, keepdims=True)) * np.float32(scale) * np.float32(beta)
+    meaningful = np.broadcast_to(np.exp(z).sum(axis=1, keepdims=True) < 512, x.shape)
+    assert np.abs(ref.astype(np.float64) + 128 - want)[meaningful].max(initial=0.0) <= 0.5 + 1e-3
 
 
 def test_softmax_flat_layout_and_axis():
