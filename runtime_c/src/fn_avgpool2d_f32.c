@@ -40,11 +40,11 @@ fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
     if (p == NULL || input == NULL || output == NULL) {
         return FN_ERR_ARG;
     }
-    if (p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1 ||
-        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top, p->pad_bottom) ||
+    if (!fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top, p->pad_bottom) ||
         !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left, p->pad_right) ||
         !fn_axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top) ||
-        !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left)) {
+        !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left) ||
+        p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1) {
         return FN_ERR_ARG;
     }
 

@@ -14,10 +14,10 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
     if (p == NULL || input == NULL || filter == NULL || output == NULL) {
         return FN_ERR_ARG;
     }
-    if (p->batch < 1 || p->in_c < 1 || p->depth_multiplier < 1 ||
-        (int64_t)p->in_c * p->depth_multiplier > INT32_MAX ||
-        !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, 0) ||
-        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, 0)) {
+    if (!fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, 0) ||
+        !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, 0) ||
+        p->batch < 1 || p->in_c < 1 || p->depth_multiplier < 1 ||
+        (int64_t)p->in_c * p->depth_multiplier > INT32_MAX) {
         return FN_ERR_ARG;
     }
     if ((int64_t)p->kernel_h * p->kernel_w > FN_S8_MAX_DEPTH) {
