@@ -127,19 +127,6 @@ static void dot_1x2(const int8_t *x, const int8_t *w, size_t dw, int32_t n, int3
     s[1] = s1;
 }
 
-/* Bias (modulo 2^32) and output stage of output channel c. */
-static int8_t finish(const fn_conv2d_s8_params *p, const int32_t *bias, int32_t c, int32_t sum)
-{
-    const int32_t ch = p->per_channel ? c : 0;
-    const int32_t acc = bias != NULL ? (int32_t)((uint32_t)sum + (uint32_t)bias[c]) : sum;
-    if (p->requant_mode == FN_REQUANT_ORT) {
-        return fn_output_stage_s8(acc, FN_REQUANT_ORT, 0, 0, p->scale[ch], p->output_offset,
-                                  p->act_min, p->act_max);
-    }
-    return fn_output_stage_s8(acc, p->requant_mode, p->multiplier[ch], p->shift[ch], 0.0f,
-                              p->output_offset, p->act_min, p->act_max);
-}
-
 fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
                            const int8_t *filter, const int32_t *bias, int8_t *output)
 {
@@ -165,6 +152,8 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
     const int32_t n_px = p->batch * p->in_h * p->in_w;
     const int32_t in_c = p->in_c, out_c = p->out_c;
     const int32_t input_offset = p->input_offset;
+    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
+                                       p->scale, p->output_offset, p->act_min, p->act_max};
     const size_t k = (size_t)in_c;
 
     /* Pairs of pixels, pairs of channels. With an odd count the last pair overlaps the
@@ -178,19 +167,19 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
         if (out_c == 1) {
             int32_t s[2];
             dot_1x2(x, filter, 0, in_c, input_offset, s);
-            out0[0] = finish(p, bias, 0, s[0]);
+            out0[0] = fn_finish_channel_s8(&stage, 0, s[0]);
             dot_1x2(x + k, filter, 0, in_c, input_offset, s);
-            out1[0] = finish(p, bias, 0, s[0]);
+            out1[0] = fn_finish_channel_s8(&stage, 0, s[0]);
             continue;
         }
         for (int32_t c2 = 0; c2 < out_c; c2 += 2) {
             const int32_t c = c2 + 2 <= out_c ? c2 : out_c - 2;
             int32_t s[4];
             dot_2x2(x, filter + (size_t)c * k, k, in_c, input_offset, s);
-            out0[c] = finish(p, bias, c, s[0]);
-            out0[c + 1] = finish(p, bias, c + 1, s[1]);
-            out1[c] = finish(p, bias, c, s[2]);
-            out1[c + 1] = finish(p, bias, c + 1, s[3]);
+            out0[c] = fn_finish_channel_s8(&stage, c, s[0]);
+            out0[c + 1] = fn_finish_channel_s8(&stage, c + 1, s[1]);
+            out1[c] = fn_finish_channel_s8(&stage, c, s[2]);
+            out1[c + 1] = fn_finish_channel_s8(&stage, c + 1, s[3]);
         }
     }
     if (px < n_px) {
@@ -202,9 +191,9 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
             const int two = out_c >= 2;
             int32_t s[2];
             dot_1x2(x, filter + (size_t)c * k, two ? k : 0, in_c, input_offset, s);
-            out0[c] = finish(p, bias, c, s[0]);
+            out0[c] = fn_finish_channel_s8(&stage, c, s[0]);
             if (two) {
-                out0[c + 1] = finish(p, bias, c + 1, s[1]);
+                out0[c + 1] = fn_finish_channel_s8(&stage, c + 1, s[1]);
             }
         }
     }
