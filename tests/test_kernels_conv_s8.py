@@ -491,7 +491,9 @@ def test_params_fill_every_struct_field(runtime, mode):
              ("fn_fc_s8_params", fc_s8_params((1, 4), (2, 4), **q))]
     for ctype, (params, arrays) in cases:
         assert set(params) | set(arrays) == struct_fields(runtime.ffi, ctype)
-        assert set(arrays) == set(ARRAY_FIELDS)
+        # the general convolution also takes weight zero points (None: symmetric weights)
+        assert set(arrays) == set(ARRAY_FIELDS) | ({"filter_offset"} if ctype == "fn_conv2d_s8_params" else set())
+        assert arrays.get("filter_offset") is None
         used = ["scale"] if mode == "ort" else ["multiplier", "shift"]
         assert all((arrays[k] is not None) == (k in used) for k in ARRAY_FIELDS)
         assert params["per_channel"] == 1 and params["input_offset"] == -1
@@ -596,7 +598,7 @@ static uint32_t seed = 12345u;
 static uint32_t rnd(void) { seed = seed * 1664525u + 1013904223u; return seed >> 8; }
 static int32_t pick(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
 static int8_t x[2 * 9 * 9 * 12], w[12 * 4 * 4 * 12], out[2 * 16 * 16 * 48];
-static int32_t bias[48], mult[48], shift[48];
+static int32_t bias[48], mult[48], shift[48], foff[48], out32[2 * 16 * 16 * 48];
 static float scale[48];
 int main(void) {
     unsigned long sum = 0;
@@ -609,6 +611,7 @@ int main(void) {
             mult[i] = rnd() & 1 ? INT32_MAX : (int32_t)(rnd() | 0x40000000u) & INT32_MAX;
             shift[i] = rnd() & 1 ? (rnd() & 1 ? 30 : -31) : pick(-31, 30);
             scale[i] = rnd() & 1 ? 1e6f : (float)pick(0, 1000) / 4096.0f;
+            foff[i] = rnd() & 1 ? (rnd() & 1 ? 128 : -127) : pick(-127, 128);
         }
         fn_conv2d_s8_params c;
         c.groups = pick(1, 3); c.batch = pick(1, 2); c.in_h = pick(1, 9); c.in_w = pick(1, 9);
@@ -623,7 +626,9 @@ int main(void) {
         c.act_min = pick(-128, 127); c.act_max = pick(c.act_min, 127);
         c.requant_mode = mode; c.per_channel = per_channel;
         c.multiplier = mult; c.shift = shift; c.scale = scale;
+        c.filter_offset = rnd() & 1 ? foff : NULL;
         if (fn_conv2d_s8(&c, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 2;
+        if (fn_conv2d_s8_s32(&c, x, w, rnd() & 1 ? bias : NULL, out32) != FN_OK) return 6;
         fn_depthwise_conv2d_s8_params d;
         d.batch = c.batch; d.in_h = c.in_h; d.in_w = c.in_w; d.in_c = pick(1, 12); d.depth_multiplier = pick(1, 4);
         d.out_h = c.out_h; d.out_w = c.out_w; d.kernel_h = c.kernel_h; d.kernel_w = c.kernel_w;

@@ -29,6 +29,10 @@
  * (conv), kernel_h * kernel_w (depthwise), in_features (fully connected). */
 #define FN_S8_MAX_DEPTH 65536
 
+/* The same with a filter offset: |w + filter_offset| <= 255, so one product is at
+ * most 65025 in magnitude, and 2^15 of them at most 2130739200 < 2^31 - 1. */
+#define FN_S8_MAX_DEPTH_OFFSET 32768
+
 /* Output channels per block of the depthwise filter layout (see below). */
 #define FN_DW_S8_BLOCK 4
 
@@ -61,6 +65,8 @@ typedef struct {
     const int32_t *multiplier;   /* [out_c] or [1] */
     const int32_t *shift;        /* [out_c] or [1] */
     const float *scale;          /* [out_c] or [1] */
+    const int32_t *filter_offset; /* [out_c]: -(weight zero point), or NULL when all are 0
+                                   * (fn_conv2d_s8 and fn_conv2d_s8_s32 only) */
 } fn_conv2d_s8_params;
 
 typedef struct {
@@ -83,22 +89,37 @@ typedef struct {
 /* 2-D convolution with groups (groups == in_c is depthwise; fn_depthwise_conv2d_s8
  * is the faster kernel for that case).
  *   input  [batch, in_h, in_w, in_c]                    int8
- *   filter [out_c, kernel_h, kernel_w, in_c / groups]   int8 (OHWI), zero point 0
+ *   filter [out_c, kernel_h, kernel_w, in_c / groups]   int8 (OHWI)
  *   bias   [out_c] int32 (scale s_in * s_w[c]), or NULL for none
  *   output [batch, out_h, out_w, out_c]                 int8
  * Output channel c belongs to group c / (out_c / groups) and reads input channels
  * group * (in_c / groups) ... + in_c / groups - 1.
+ * Weights with a zero point (ONNX QLinearConv, ConvInteger): filter_offset[c] =
+ * -(zero point of channel c), in [-127, 128], and every product becomes
+ * (x + input_offset) * (w + filter_offset[c]). The kernel adds
+ * filter_offset[c] * SUM(x + input_offset) over the window once per output, which is
+ * the same integer; the depth limit is then FN_S8_MAX_DEPTH_OFFSET. The other int8
+ * convolution kernels (depthwise, 1x1) require zero points of 0.
  * Constraints: every size >= 1; pads >= 0; in_c and out_c divisible by groups;
- * kernel_h * kernel_w * (in_c / groups) <= FN_S8_MAX_DEPTH; the requantization fields
- * as stated above. output must not overlap input, filter, bias or the parameter arrays.
+ * kernel_h * kernel_w * (in_c / groups) <= FN_S8_MAX_DEPTH (FN_S8_MAX_DEPTH_OFFSET with a
+ * filter_offset); the requantization fields as stated above. output must not overlap
+ * input, filter, bias or the parameter arrays.
  * Returns FN_OK, or FN_ERR_ARG (before writing any output) for: a NULL input, filter
  * or output pointer, or a NULL array that the requant_mode reads; a size, stride or
  * dilation < 1; negative pads; groups not dividing in_c/out_c; geometry whose
  * coordinates would overflow int32 ((out - 1) * stride + (kernel - 1) * dilation or
  * in + pads >= 2^31); a depth above FN_S8_MAX_DEPTH; any requantization field out of
- * its range (every multiplier, shift and scale entry in use is checked). */
+ * its range (every multiplier, shift and scale entry in use is checked), a
+ * filter_offset entry outside [-127, 128]. */
 fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* fn_conv2d_s8 without the output stage: output[...][c] = the int32 accumulator
+ * (sum + bias[c], modulo 2^32), as ONNX ConvInteger and MatMulInteger define it (they
+ * have no bias: pass NULL). Reads the geometry, input_offset and filter_offset fields;
+ * the requantization fields are ignored. Same constraints and errors otherwise. */
+fn_status fn_conv2d_s8_s32(const fn_conv2d_s8_params *p, const int8_t *input,
+                           const int8_t *filter, const int32_t *bias, int32_t *output);
 
 /* Depthwise 2-D convolution with a channel multiplier m = depth_multiplier:
  * output channel c = ic * m + j (j < m) reads input channel ic only (TFLite's and

@@ -9,27 +9,62 @@
 #include "fn_conv_s8.h"
 #include "fn_geometry.h"
 
-fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
-                       const int8_t *filter, const int32_t *bias, int8_t *output)
+/* Checks shared by both entry points; requant: whether the output stage is used. */
+static int conv_params_ok(const fn_conv2d_s8_params *p, int requant)
 {
-    if (p == NULL || input == NULL || filter == NULL || output == NULL) {
-        return FN_ERR_ARG;
-    }
     if (!fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, 0) ||
         !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, 0) ||
         p->batch < 1 || p->in_c < 1 || p->out_c < 1 || p->groups < 1 ||
         p->in_c % p->groups != 0 || p->out_c % p->groups != 0) {
-        return FN_ERR_ARG;
+        return 0;
     }
-    if ((int64_t)p->kernel_h * p->kernel_w * (p->in_c / p->groups) > FN_S8_MAX_DEPTH) {
-        return FN_ERR_ARG;
+    const int64_t depth = (int64_t)p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+    if (depth > (p->filter_offset != NULL ? FN_S8_MAX_DEPTH_OFFSET : FN_S8_MAX_DEPTH)) {
+        return 0;
     }
-    if (!fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
-                               p->requant_mode, p->per_channel, p->out_c,
-                               p->multiplier, p->shift, p->scale)) {
-        return FN_ERR_ARG;
+    if (p->filter_offset != NULL) {
+        for (int32_t c = 0; c < p->out_c; ++c) {
+            if (p->filter_offset[c] < -127 || p->filter_offset[c] > 128) {
+                return 0;
+            }
+        }
     }
+    if (!requant) {
+        return p->input_offset >= -127 && p->input_offset <= 128;
+    }
+    return fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
+                                 p->requant_mode, p->per_channel, p->out_c,
+                                 p->multiplier, p->shift, p->scale);
+}
 
+/* Where an output channel's sum goes: the output stage into out8, or (out32 != NULL)
+ * the accumulator with its bias. zsum: filter_offset[c] * window sum is added first. */
+typedef struct {
+    fn_channel_stage_s8 stage;
+    const int32_t *filter_offset;
+    int8_t *out8;
+    int32_t *out32;
+} conv_sink;
+
+static inline void store(const conv_sink *k, int32_t oc, int32_t sum, int32_t window_sum)
+{
+    uint32_t acc = (uint32_t)sum;
+    if (k->filter_offset != NULL) {
+        acc += (uint32_t)(k->filter_offset[oc] * window_sum);
+    }
+    if (k->out32 != NULL) {
+        if (k->stage.bias != NULL) {
+            acc += (uint32_t)k->stage.bias[oc];
+        }
+        k->out32[oc] = (int32_t)acc;
+    } else {
+        k->out8[oc] = fn_finish_channel_s8(&k->stage, oc, (int32_t)acc);
+    }
+}
+
+static void conv_loops(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+                       conv_sink *sink)
+{
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
     const int32_t out_h = p->out_h, out_w = p->out_w, out_c = p->out_c;
     const int32_t kernel_h = p->kernel_h, kernel_w = p->kernel_w;
@@ -39,8 +74,7 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
     const int32_t cin_g = in_c / groups;    /* input channels per group */
     const int32_t cout_g = out_c / groups;  /* output channels per group */
     const int32_t input_offset = p->input_offset;
-    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                       p->scale, p->output_offset, p->act_min, p->act_max};
+    const int with_offset = p->filter_offset != NULL;
     /* kx and channel loops fuse when consecutive taps are adjacent in memory */
     const int fused = dil_w == 1 && groups == 1;
 
@@ -52,7 +86,6 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
     const size_t dil_h_step = (size_t)dil_h * in_row;         /* input step between ky taps */
     const size_t f_kx_step = (size_t)cin_g;                   /* filter step between kx taps */
 
-    int8_t *out = output;
     for (int32_t b = 0; b < p->batch; ++b) {
         const int8_t *in_b = input + (size_t)b * in_image;
         for (int32_t oy = 0; oy < out_h; ++oy) {
@@ -85,6 +118,21 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
                     int32_t oc = g * cout_g;
                     const int32_t oc_end = oc + cout_g;
 
+                    int32_t window_sum = 0;
+                    if (with_offset) {
+                        size_t x_row = 0;
+                        for (int32_t ky = 0; ky < n_ky; ++ky) {
+                            size_t xo = x_row;
+                            for (int32_t r = 0; r < n_runs; ++r) {
+                                for (int32_t i = 0; i < run; ++i) {
+                                    window_sum += (int32_t)x_g[xo + (size_t)i] + input_offset;
+                                }
+                                xo += dil_w_step;
+                            }
+                            x_row += dil_h_step;
+                        }
+                    }
+
                     for (; oc + 4 <= oc_end; oc += 4) {
                         int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
                         const int8_t *w0 = filter + (size_t)oc * f_oc;
@@ -108,10 +156,10 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
                             x_row += dil_h_step;
                             w_row += f_row;
                         }
-                        out[oc] = fn_finish_channel_s8(&stage, oc, acc0);
-                        out[oc + 1] = fn_finish_channel_s8(&stage, oc + 1, acc1);
-                        out[oc + 2] = fn_finish_channel_s8(&stage, oc + 2, acc2);
-                        out[oc + 3] = fn_finish_channel_s8(&stage, oc + 3, acc3);
+                        store(sink, oc, acc0, window_sum);
+                        store(sink, oc + 1, acc1, window_sum);
+                        store(sink, oc + 2, acc2, window_sum);
+                        store(sink, oc + 3, acc3, window_sum);
                     }
 
                     for (; oc < oc_end; ++oc) {
@@ -130,12 +178,39 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
                             x_row += dil_h_step;
                             w_row += f_row;
                         }
-                        out[oc] = fn_finish_channel_s8(&stage, oc, acc);
+                        store(sink, oc, acc, window_sum);
                     }
                 }
-                out += out_c;
+                if (sink->out32 != NULL) {
+                    sink->out32 += out_c;
+                } else {
+                    sink->out8 += out_c;
+                }
             }
         }
     }
+}
+
+fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
+                       const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || !conv_params_ok(p, 1)) {
+        return FN_ERR_ARG;
+    }
+    conv_sink sink = {{bias, p->requant_mode, p->per_channel, p->multiplier, p->shift, p->scale,
+                       p->output_offset, p->act_min, p->act_max},
+                      p->filter_offset, output, NULL};
+    conv_loops(p, input, filter, &sink);
+    return FN_OK;
+}
+
+fn_status fn_conv2d_s8_s32(const fn_conv2d_s8_params *p, const int8_t *input,
+                           const int8_t *filter, const int32_t *bias, int32_t *output)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || !conv_params_ok(p, 0)) {
+        return FN_ERR_ARG;
+    }
+    conv_sink sink = {{bias, 0, 0, NULL, NULL, NULL, 0, 0, 0}, p->filter_offset, NULL, output};
+    conv_loops(p, input, filter, &sink);
     return FN_OK;
 }

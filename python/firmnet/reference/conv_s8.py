@@ -7,6 +7,13 @@ reference_integer_ops::ConvPerChannel / DepthwiseConvPerChannel):
     out = output_stage_s8(acc)                                  TFLite's order, see below
 Padded taps are left out of the sum (the input, offset included, is padded with 0).
 
+Weights with a zero point (ONNX allows them; TFLite does not): the general convolution
+takes filter_offset[c] = -(weight zero point of channel c), and the sum becomes
+    sum = SUM over in-bounds taps of (x + input_offset) * (w + filter_offset[c])
+          (depth <= 2^15, since |w + filter_offset| <= 255)
+which is onnxruntime's QLinearConv/ConvInteger accumulator. `conv2d_s32` is that
+accumulator plus the bias, without an output stage (ConvInteger, MatMulInteger).
+
 Parameters. `conv2d_s8_params` and `depthwise_conv2d_s8_params` take the float
 quantization parameters of a layer and return
   (params, arrays): params = the C struct's scalar fields (names as in the header),
@@ -37,6 +44,7 @@ from .fixedpoint import (REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quan
 
 INT8_MIN, INT8_MAX = -128, 127
 MAX_DEPTH = 2**16          # FN_S8_MAX_DEPTH: products per int32 accumulator
+MAX_DEPTH_OFFSET = 2**15   # the same with a filter offset (255 * 255 * 2^15 < 2^31)
 DW_BLOCK = 4               # FN_DW_S8_BLOCK: channels per block of the depthwise filter
 ARRAY_FIELDS = ("multiplier", "shift", "scale")
 
@@ -101,10 +109,24 @@ def quant_fields(input_zero_point: int, output_zero_point: int, act, mode: str, 
     }
 
 
-def check_depth(depth: int, what: str) -> None:
-    if depth > MAX_DEPTH:
-        raise ValueError(f"{what}: {depth} products per accumulator exceed {MAX_DEPTH}, the most an "
-                         f"int32 accumulator holds without overflow (255 * 128 * 2^16 < 2^31)")
+def check_depth(depth: int, what: str, filter_offset: bool = False) -> None:
+    limit = MAX_DEPTH_OFFSET if filter_offset else MAX_DEPTH
+    if depth > limit:
+        bound = "255 * 255 * 2^15" if filter_offset else "255 * 128 * 2^16"
+        raise ValueError(f"{what}: {depth} products per accumulator exceed {limit}, the most an "
+                         f"int32 accumulator holds without overflow ({bound} < 2^31)")
+
+
+def filter_offsets(weight_zero_points, n_channels: int):
+    """int32 [n_channels] of -(weight zero point), or None when every zero point is 0."""
+    z = np.atleast_1d(np.asarray(weight_zero_points, dtype=np.int64))
+    if z.ndim != 1 or z.size not in (1, n_channels):
+        raise ValueError(f"weight zero points: expected 1 or {n_channels} values, got {z.size}")
+    if np.any((z < INT8_MIN) | (z > INT8_MAX)):
+        raise ValueError(f"weight zero points {z.tolist()} must be integers in [-128, 127]")
+    if not z.any():
+        return None
+    return np.ascontiguousarray(np.broadcast_to(-z, (n_channels,))).astype(np.int32)
 
 
 # ---------------------------------------------------------------- output stage
@@ -147,17 +169,32 @@ def add_bias(acc: np.ndarray, bias) -> np.ndarray:
 
 def conv2d_s8_params(x_shape, w_shape, *, input_scale, input_zero_point, weight_scales, output_scale,
                      output_zero_point, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0),
-                     groups: int = 1, act=(INT8_MIN, INT8_MAX), mode: str = "tflm") -> tuple[dict, dict]:
-    """(fn_conv2d_s8_params scalar fields, arrays) for x NHWC and w OHWI; pads (t, l, b, r)."""
+                     groups: int = 1, act=(INT8_MIN, INT8_MAX), mode: str = "tflm",
+                     weight_zero_points=0) -> tuple[dict, dict]:
+    """(fn_conv2d_s8_params scalar fields, arrays) for x NHWC and w OHWI; pads (t, l, b, r).
+    arrays also holds "filter_offset" (None when the weights are symmetric)."""
     geometry = conv_geometry(x_shape, w_shape, strides, dilations, pads, groups)
     oc, kh, kw, cg = (int(v) for v in w_shape)
-    check_depth(kh * kw * cg, "conv2d")
+    offsets = filter_offsets(weight_zero_points, oc)
+    check_depth(kh * kw * cg, "conv2d", offsets is not None)
     per_channel, arrays = requant_arrays(input_scale, weight_scales, output_scale, mode, oc)
-    return {**geometry, **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel)}, arrays
+    params = {**geometry, **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel)}
+    return params, {**arrays, "filter_offset": offsets}
 
 
-def _conv_sums(x, w, p: dict, groups: int) -> np.ndarray:
-    """Exact int64 sums [N, OH, OW, OC] of (x + input_offset) * w over in-bounds taps."""
+def conv2d_s32_params(x_shape, w_shape, *, input_zero_point, weight_zero_points=0, strides=(1, 1),
+                      dilations=(1, 1), pads=(0, 0, 0, 0), groups: int = 1) -> tuple[dict, dict]:
+    """(fn_conv2d_s8_params fields, arrays) for fn_conv2d_s8_s32, which writes the int32
+    accumulators: the requantization fields are unused (per-tensor placeholders)."""
+    return conv2d_s8_params(x_shape, w_shape, input_scale=1.0, input_zero_point=input_zero_point,
+                            weight_scales=1.0, output_scale=1.0, output_zero_point=0, strides=strides,
+                            dilations=dilations, pads=pads, groups=groups,
+                            weight_zero_points=weight_zero_points)
+
+
+def _conv_sums(x, w, p: dict, groups: int, filter_offset=None) -> np.ndarray:
+    """Exact int64 sums [N, OH, OW, OC] of (x + input_offset) * (w + filter_offset) over
+    in-bounds taps."""
     x = np.asarray(x)
     w = np.asarray(w)
     if x.dtype != np.int8 or w.dtype != np.int8:
@@ -176,7 +213,10 @@ def _conv_sums(x, w, p: dict, groups: int) -> np.ndarray:
     xp = np.pad(xo, ((0, 0), (pt, pb), (pl, pr), (0, 0)))          # padded taps add 0
     win = window_view(xp, (oh, ow), (kh, kw), (sh, sw), (dh, dw))   # [N,OH,OW,KH,KW,C]
     win = win.reshape(win.shape[:5] + (groups, cg))
-    wg = w.astype(np.int64).reshape(groups, oc // groups, kh, kw, cg)
+    w = w.astype(np.int64)
+    if filter_offset is not None:
+        w = w + np.asarray(filter_offset, np.int64).reshape(oc, 1, 1, 1)
+    wg = w.reshape(groups, oc // groups, kh, kw, cg)
     sums = np.einsum("nhwyxgc,goyxc->nhwgo", win, wg, optimize=True).reshape(n, oh, ow, oc)
     assert np.abs(sums).max(initial=0) < 2**31, "sum of products left int32 (depth bound violated)"
     return sums
@@ -184,8 +224,13 @@ def _conv_sums(x, w, p: dict, groups: int) -> np.ndarray:
 
 def conv2d_s8(x, w, bias, params: dict, arrays: dict) -> np.ndarray:
     """int8 conv (x NHWC int8, w OHWI int8, bias int32 [OC] or None) → int8 NHWC."""
-    acc = add_bias(_conv_sums(x, w, params, params["groups"]), bias)
-    return output_stage_s8(acc, params, arrays)
+    return output_stage_s8(conv2d_s32(x, w, bias, params, arrays), params, arrays)
+
+
+def conv2d_s32(x, w, bias, params: dict, arrays: dict) -> np.ndarray:
+    """The int32 accumulators (sums plus bias, modulo 2^32) of conv2d_s8: fn_conv2d_s8_s32."""
+    sums = _conv_sums(x, w, params, params["groups"], arrays.get("filter_offset"))
+    return add_bias(sums, bias).astype(np.int32)
 
 
 # ---------------------------------------------------------------- depthwise
