@@ -78,16 +78,67 @@ static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, fl
     return (int32_t)r;
 }
 
+/* Fast forms of the TFLM and SINGLE requantizations for multipliers in [0, 2^31 - 1]
+ * (every kernel's range): the same results as fn_mul_by_quantized_mul_tflm/_single, with
+ * one 64-bit multiply-accumulate (SMLAL on ARM) and a 32-bit shift for right shifts.
+ *
+ * Right shift e = -shift >= 1, k = e - 1 in [0, 30]. With ab = x * m (exact in int64):
+ *   SRDHM(x, m) = r = floor((ab + 2^30) / 2^31)      (fn_sat_rounding_doubling_high_mul:
+ *                 gemmlowp's nudge then truncation is this floor; no saturation as m >= 0)
+ *   RDBP(r, e)  = floor((r + 2^k - [r < 0]) / 2^e)    (ties away from zero)
+ * and floor((floor(y / A) + j) / B) = floor((y + j * A) / (A * B)) for integers, so
+ *   TFLM   = floor((ab + 2^30 + (2^k - [r < 0]) * 2^31) / 2^(32 + k))
+ *   SINGLE = floor((ab + 2^k * 2^31) / 2^(32 + k))    (fn_mul_by_quantized_mul_single)
+ * i.e. the high word of ab + c, shifted right by k. [r < 0] may be replaced by [x < 0]:
+ * they differ only when ab is in [-2^30, 0), where r = 0 and both choices give 0.
+ * |ab + c| < 2^62 + 2^61: no int64 overflow; the high word fits int32.
+ * The constant c = t * 2^31 + 2^30 (TFLM; t = 2^k - [x < 0] in [-1, 2^30]) has the high
+ * word t >> 1 (arithmetic) and the low word (t << 31) | 2^30 modulo 2^32. */
+static inline int32_t fn_requant_right_fast(int32_t x, int32_t multiplier, int32_t k, int32_t tflm)
+{
+    const int32_t neg = (int32_t)((uint32_t)x >> 31) & tflm;          /* [x < 0] in TFLM mode */
+    const int32_t t = (int32_t)((uint32_t)1 << k) - neg;
+    const uint32_t lo = ((uint32_t)t << 31) | ((uint32_t)tflm << 30);
+    const int64_t c = (int64_t)(t >> 1) * 4294967296 + (int64_t)lo;
+    const int64_t v = (int64_t)x * multiplier + c;
+    return (int32_t)(v >> 32) >> k;
+}
+
+/* TFLM mode with shift >= 0: SRDHM(wrap32(x * 2^shift), m) = floor((scaled * m + 2^30) / 2^31). */
+static inline int32_t fn_requant_tflm_left_fast(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t scaled = (int32_t)((uint32_t)x << shift);
+    const int64_t v = (int64_t)scaled * multiplier + ((int64_t)1 << 30);
+    return (int32_t)(v >> 31);
+}
+
+/* fn_mul_by_quantized_mul_tflm / _single for multiplier >= 0 (same results). */
+static inline int32_t fn_requant_tflm_fast(int32_t x, int32_t multiplier, int32_t shift)
+{
+    if (shift < 0) {
+        return fn_requant_right_fast(x, multiplier, -shift - 1, 1);
+    }
+    return fn_requant_tflm_left_fast(x, multiplier, shift);
+}
+
+static inline int32_t fn_requant_single_fast(int32_t x, int32_t multiplier, int32_t shift)
+{
+    if (shift < 0) {
+        return fn_requant_right_fast(x, multiplier, -shift - 1, 0);
+    }
+    return fn_mul_by_quantized_mul_single(x, multiplier, shift);
+}
+
 /* One requantization in the model's mode: acc → output integer before the zero point
- * (ORT mode clamps to [act_min - zp_out, act_max - zp_out] itself). */
+ * (ORT mode clamps to [act_min - zp_out, act_max - zp_out] itself). multiplier >= 0. */
 static inline int32_t fn_requantize(int32_t acc, int32_t mode, int32_t multiplier, int32_t shift, float scale,
                                     int32_t lo, int32_t hi)
 {
     if (mode == FN_REQUANT_TFLM) {
-        return fn_mul_by_quantized_mul_tflm(acc, multiplier, shift);
+        return fn_requant_tflm_fast(acc, multiplier, shift);
     }
     if (mode == FN_REQUANT_SINGLE) {
-        return fn_mul_by_quantized_mul_single(acc, multiplier, shift);
+        return fn_requant_single_fast(acc, multiplier, shift);
     }
     return fn_requantize_float(acc, scale, (float)lo, (float)hi);
 }
