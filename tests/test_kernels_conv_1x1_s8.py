@@ -248,7 +248,7 @@ def firmware_main(cases, kernel: str = KERNEL) -> str:
         for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float")):
             decls.append(_c_array(ctype, f"{field}{k}", arrays.get(field)))
             ptrs.append(f"{field}{k}" if arrays.get(field) is not None else "0")
-        fields = ", ".join([str(params[f]) for f in FIELDS] + ptrs)
+        fields = ", ".join([str(params[f]) for f in FIELDS] + ptrs + ["0"])   # filter_offset: NULL
         size = params["batch"] * params["out_h"] * params["out_w"] * params["out_c"]
         calls.append(FIRMWARE_CALL % dict(fields=fields, size=size, k=k, bias=f"b{k}" if bias is not None else "0"))
     return FIRMWARE_MAIN % dict(kernel=kernel, decls="".join(decls), n=len(cases), calls="".join(calls))

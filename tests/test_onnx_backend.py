@@ -52,10 +52,7 @@ EXCLUDED = {
     "int8 and uint8 (int16, 4-bit, 2-bit, float8, float4)",
     r"test_(de)?quantizelinear_(axis|blocked.*)": "per-axis or blocked quantization of activations (weights may "
     "be per-channel)",
-    r"test_qlinearconv|test_convinteger_.*|test_matmulinteger": "opset 10 models (firmnet reads opsets 11..28); "
-    "ConvInteger/MatMulInteger (dynamic quantization with int32 outputs) are not supported either",
-    r"test_qlinearmatmul_.*": "int8 weights with a non-zero zero point (firmnet needs symmetric weights, as TFLite) "
-    "or batched 3-D weights",
+    r"test_qlinearmatmul_3D_.*": "QLinearMatMul with batched (3-D) weights",
 }
 
 

@@ -54,9 +54,11 @@ class QuantParams:
 @dataclass(frozen=True)
 class OpQuant:
     """How an integer op reads and writes: the quantization of each input (None for an
-    int32 bias or an absent input), of its output, and the requantization mode."""
+    int32 bias or an absent input), of its output, and the requantization mode. A conv
+    or dense op with output None writes its int32 accumulators (ONNX ConvInteger,
+    MatMulInteger)."""
     inputs: tuple[QuantParams | None, ...]
-    output: QuantParams
+    output: QuantParams | None
     mode: str = "tflm"
 
 

@@ -23,7 +23,10 @@ from .onnx_ops import CONVERTERS, FOLD_ONLY, QUANTIZED_INPUTS
 # Opset 11 is the first with today's Clip/Pad/Gemm signatures. The supported operators'
 # definitions changed after 21 only by admitting new element types (bfloat16, float8,
 # int4...), which the dtype check refuses; the official ONNX cases up to 28 pass.
+# Older models (opset 7..10: e.g. QLinearConv, ConvInteger and MatMulInteger
+# exported at their first opset, 10) are upgraded to 11 by onnx.version_converter.
 MIN_OPSET, MAX_OPSET = 11, 28
+OLDEST_CONVERTIBLE = 7
 
 
 def _read(source) -> onnx.ModelProto:
@@ -47,10 +50,20 @@ def _opset(model) -> int:
     version = versions.get("", versions.get("ai.onnx"))
     if version is None:
         raise UnsupportedError("the model imports no default ONNX opset")
-    if not MIN_OPSET <= version <= MAX_OPSET:
-        raise UnsupportedError(f"opset {version} is not supported (supported: {MIN_OPSET}..{MAX_OPSET}); "
-                               "re-export the model, or convert it with onnx.version_converter")
+    if not OLDEST_CONVERTIBLE <= version <= MAX_OPSET:
+        raise UnsupportedError(f"opset {version} is not supported (supported: {OLDEST_CONVERTIBLE}..{MAX_OPSET}); "
+                               "re-export the model with a newer opset")
     return version
+
+
+def _upgrade(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+    """An opset-7..10 model as opset MIN_OPSET (its Clip/Pad attributes become inputs)."""
+    from onnx import version_converter
+    try:
+        return version_converter.convert_version(model, MIN_OPSET)
+    except Exception as exc:   # the converter raises several types, with its own message
+        raise UnsupportedError(f"opset {version} model could not be upgraded to opset {MIN_OPSET} by "
+                               f"onnx.version_converter ({exc}); re-export it with opset {MIN_OPSET} or newer") from None
 
 
 def _dtype_name(elem_type: int) -> str:
@@ -143,6 +156,8 @@ def _node_label(node, index) -> str:
 def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
     model = _read(source)
     opset = _opset(model)
+    if opset < MIN_OPSET:
+        model, opset = _upgrade(model, opset), MIN_OPSET
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx"):
             raise UnsupportedError(f"node '{node.name}' ({node.domain}.{node.op_type}) uses a custom operator "
@@ -158,12 +173,16 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
                     if vi.type.tensor_type.elem_type == onnx.TensorProto.UINT8}
     for node in model.graph.node:
         for name in node.input:
-            if name in uint8_inputs and node.op_type not in ("DequantizeLinear", "QLinearConv", "QLinearMatMul"):
+            if name in uint8_inputs and node.op_type not in QUANTIZED_INPUTS:
                 raise UnsupportedError(f"node '{node.name}' ({node.op_type}) reads the uint8 input '{name}'; "
                                        "uint8 inputs are supported as quantized data (read by DequantizeLinear)")
     b = GraphBuilder(model.graph.name or "model")
     b.opset = opset
     b.requant = requant
+    # uint8 tensors travel as int8 (value - 128); ops whose zero points default to 0 of
+    # their input's type (ConvInteger, MatMulInteger) need to know which ones were uint8
+    b.uint8_tensors = uint8_inputs | {vi.name for vi in model.graph.value_info
+                                      if vi.type.tensor_type.elem_type == onnx.TensorProto.UINT8}
     for name, t in input_types.items():
         b.add_input(name, t)
     for init in model.graph.initializer:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..ir import QuantParams, UnsupportedError
+from ..ir import OpQuant, QuantParams, UnsupportedError
 from ..ops import (batchnorm, binary, concat, conv2d, dense, dequantize, pad, pool2d, quantize, reshape, softmax,
                    transpose, unary)
 
@@ -100,7 +100,13 @@ def _spatial_rank(b, x, op):
 
 def Conv(b, n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
-    rank = _spatial_rank(b, X, "Conv")
+    _conv(b, n, X, W, B, None, auto_pad, dilations, group, kernel_shape, pads, strides)
+
+
+def _conv(b, n, X, W, B, quant, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+          strides=None):
+    """Conv, or with quant (ConvInteger) the integer conv writing int32 accumulators."""
+    rank = _spatial_rank(b, X, n.op_type)
     weight = _weight(b, n, W, "filter")
     kernel = tuple(weight.array.shape[2:])
     if kernel_shape is not None and tuple(kernel_shape) != kernel:
@@ -112,8 +118,12 @@ def Conv(b, n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kern
         strides, dilations, begin, end = (1,) + strides, (1,) + dilations, (0,) + begin, (0,) + end
     x4 = _as_2d(b, n, X, rank)
     attrs = conv2d.Attrs(strides=strides, dilations=dilations, pads=(begin[0], begin[1], end[0], end[1]),
-                         groups=group)
-    w_name = weight.emit(b, W, lambda a: a[:, :, None, :], axis=0) if rank == 1 else W
+                         groups=group, quant=quant)
+    to_2d = (lambda a: a[:, :, None, :])
+    if rank == 1:
+        w_name = b.const(to_2d(weight.array), f"{W}/2d") if quant else weight.emit(b, W, to_2d, axis=0)
+    else:
+        w_name = W
     out = None if rank == 1 else [n.output[0]]
     y = b.add("conv2d", [x4, w_name, B], attrs, outputs=out, name=n.name)[0]
     _from_2d(b, n, y, rank)
@@ -197,6 +207,11 @@ def Gemm(b, n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
 
 
 def MatMul(b, n, A, B):
+    _matmul(b, n, A, B, None)
+
+
+def _matmul(b, n, A, B, quant):
+    """MatMul, or with quant (MatMulInteger) the integer dense layer writing int32 accumulators."""
     weight = _weight(b, n, B, "second input (the weights)")
     a_shape = b.types[A].shape
     if weight.array.ndim != 2 or len(a_shape) < 2:
@@ -205,9 +220,12 @@ def MatMul(b, n, A, B):
     k, m = weight.array.shape
     rows = int(np.prod(a_shape[:-1]))
     x = A if len(a_shape) == 2 else b.add("reshape", [A], reshape.Attrs((rows, k)), name=f"{n.name}/rows")[0]
-    w_name = weight.emit(b, B, lambda a: a.T, axis=0)
+    if quant:
+        w_name = b.const(np.ascontiguousarray(weight.array.T), f"{B}/transposed")
+    else:
+        w_name = weight.emit(b, B, lambda a: a.T, axis=0)
     out = [n.output[0]] if len(a_shape) == 2 else None
-    y = b.add("dense", [x, w_name], dense.Attrs(), outputs=out, name=n.name)[0]
+    y = b.add("dense", [x, w_name], dense.Attrs(quant=quant), outputs=out, name=n.name)[0]
     if len(a_shape) != 2:
         b.add("reshape", [y], reshape.Attrs(tuple(a_shape[:-1]) + (m,)), outputs=[n.output[0]],
               name=f"{n.name}/unrows")
@@ -454,14 +472,63 @@ def QLinearMatMul(b, n, a, a_scale, a_zero_point, b_in, b_scale, b_zero_point, y
     _qlinear(b, n, MatMul, a, a_scale, a_zero_point, b_in, b_scale, b_zero_point, y_scale, y_zero_point)
 
 
+def _zero_points(b, n, name, tensor, count, what):
+    """int8 zero points of an integer operand (uint8 ones shifted by -128); an absent zero
+    point is 0 of the operand's ONNX type."""
+    uint8 = tensor in b.uint8_tensors or (b.value(tensor) is not None and b.value(tensor).dtype == np.uint8)
+    if not name:
+        return (-128 if uint8 else 0,) * count
+    z = _need_const(b, n, name, what)
+    if z.dtype not in (np.int8, np.uint8):
+        raise UnsupportedError(f"{what} must be int8 or uint8, got {z.dtype}")
+    z = z.astype(np.int64).ravel() - (128 if z.dtype == np.uint8 else 0)
+    if z.size not in (1, count):
+        raise UnsupportedError(f"{what} has {z.size} values; expected 1 or {count}")
+    return tuple(int(v) for v in np.broadcast_to(z, (count,)))
+
+
+def _integer_operands(b, n, x, x_zero_point, w, w_zero_point, channels_of):
+    """(x, int8 weight constant, OpQuant) of ConvInteger/MatMulInteger: zero points only
+    (scales 1), int32 accumulators out. channels_of: the weight's output-channel count."""
+    if b.types[x].dtype != "int8":
+        raise UnsupportedError(f"input '{x}' is {b.types[x].dtype}; {n.op_type} reads int8 or uint8 data")
+    w_value = _need_const(b, n, w, "weight input")
+    if w_value.dtype not in (np.int8, np.uint8):
+        raise UnsupportedError(f"weights '{w}' must be int8 or uint8, got {w_value.dtype}")
+    x_zp = _zero_points(b, n, x_zero_point, x, 1, "the input zero point")
+    if x_zero_point and np.asarray(b.value(x_zero_point)).size > 1:
+        raise UnsupportedError("per-row input zero points are not supported (one zero point for the input)")
+    oc = channels_of(w_value)
+    w_zp = _zero_points(b, n, w_zero_point, w, oc, "the weight zero point")
+    per_channel = len(set(w_zp)) > 1
+    w_quant = QuantParams((1.0,) * (oc if per_channel else 1), w_zp if per_channel else w_zp[:1],
+                          0 if per_channel else None)
+    quant = OpQuant((QuantParams((1.0,), x_zp), w_quant), None, b.requant)
+    w_name = b.const(_as_int8_constant(w_value, "uint8"), f"{w}/int8") if w_value.dtype == np.uint8 else w
+    return w_name, quant
+
+
+def ConvInteger(b, n, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
+                kernel_shape=None, pads=None, strides=None):
+    w_name, quant = _integer_operands(b, n, x, x_zero_point, w, w_zero_point, lambda a: a.shape[0])
+    quant = OpQuant(quant.inputs + (None,), None, quant.mode)   # no bias
+    _conv(b, n, x, w_name, None, quant, auto_pad, dilations, group, kernel_shape, pads, strides)
+
+
+def MatMulInteger(b, n, A, B, a_zero_point=None, b_zero_point=None):
+    w_name, quant = _integer_operands(b, n, A, a_zero_point, B, b_zero_point,
+                                      lambda a: a.shape[1] if a.ndim == 2 else 0)
+    _matmul(b, n, A, w_name, quant)
+
+
 CONVERTERS = {f.__name__: f for f in (
-    QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul,
+    QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger,
     Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Relu, Clip, LeakyRelu,
     Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, Div, Concat, Reshape, Flatten, Squeeze, Unsqueeze,
     Transpose, Softmax, BatchNormalization, Pad, Identity, Dropout)}
 
 # Operators that read integer tensors (the others compute in float32 until the QDQ pass).
-QUANTIZED_INPUTS = ("DequantizeLinear", "QLinearConv", "QLinearMatMul")
+QUANTIZED_INPUTS = ("DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger")
 
 # Supported only where they fold to constants (shape arithmetic written by exporters).
 FOLD_ONLY = ("Constant", "Shape", "Gather", "Cast", "Slice", "ConstantOfShape", "Size", "Range", "Equal",

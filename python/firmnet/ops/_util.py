@@ -36,8 +36,11 @@ def require_int8(attrs, in_types, weight_indices=()) -> None:
         # constants carry no quantization in their type (the op's attrs hold it)
         if k not in weight_indices and t.quant is not None:
             require(t.quant == tq, f"input {k} is quantized as {t.quant}, the op expects {tq}")
-    require(q.output.axis is None, "per-channel quantization of activations is not supported")
     act = getattr(attrs, "act", (-128, 127))
+    if q.output is None:   # int32 accumulators out (ConvInteger, MatMulInteger): nothing to clamp
+        require(act == NO_CLAMP, f"an op with int32 accumulator outputs cannot clamp them (got {act})")
+        return
+    require(q.output.axis is None, "per-channel quantization of activations is not supported")
     require(-128 <= act[0] <= act[1] <= 127 and all(float(a).is_integer() for a in act),
             f"integer clamp range {act} must lie in [-128, 127]")
 
@@ -54,7 +57,11 @@ def check_types(attrs, in_types, weight_indices=()) -> None:
 
 def output_type(attrs, shape) -> TensorType:
     quant = getattr(attrs, "quant", None)
-    return TensorType(tuple(shape), "float32") if quant is None else TensorType(tuple(shape), "int8", quant.output)
+    if quant is None:
+        return TensorType(tuple(shape), "float32")
+    if quant.output is None:   # int32 accumulators (OpQuant docs)
+        return TensorType(tuple(shape), "int32")
+    return TensorType(tuple(shape), "int8", quant.output)
 
 
 def normalize_axis(axis: int, rank: int) -> int:

@@ -53,24 +53,54 @@ def is_depthwise(attrs, in_channels: int) -> bool:
     return attrs.groups > 1 and attrs.groups == in_channels
 
 
-def _int8_kwargs(attrs):
-    q = attrs.quant
-    return dict(input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
-                weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
-                output_zero_point=q.output.zero_point[0], strides=attrs.strides, dilations=attrs.dilations,
-                pads=attrs.pads, act=attrs.act, mode=q.mode)
+def accumulates_only(quant: OpQuant | None) -> bool:
+    """An integer op without an output stage (ONNX ConvInteger/MatMulInteger): its output is
+    the int32 accumulator."""
+    return quant is not None and quant.output is None
+
+
+def has_weight_zero_point(quant: OpQuant | None) -> bool:
+    """Weights with zero points (ONNX allows them): only the general int8 conv kernel takes them."""
+    return quant is not None and any(quant.inputs[1].zero_point)
+
+
+def int8_conv_params(quant, act, x_shape, w_shape, geometry, kernel_choice=True):
+    """(params, arrays) of the int8 kernel for NHWC/OHWI shapes: the depthwise kernel's when it
+    applies and kernel_choice, else the general convolution's (fn_conv2d_s8, or fn_conv2d_s8_s32
+    for accumulators); FirmnetError if the quantization is unsupported. geometry: strides,
+    dilations, pads, groups. Also serves dense layers the fast FC kernel cannot run."""
+    q_in, q_w = quant.inputs[0], quant.inputs[1]
+    try:
+        if accumulates_only(quant):
+            return ref_s8.conv2d_s32_params(x_shape, w_shape, input_zero_point=q_in.zero_point[0],
+                                            weight_zero_points=q_w.zero_point, **geometry)
+        kwargs = dict(input_scale=q_in.scale[0], input_zero_point=q_in.zero_point[0], weight_scales=q_w.scale,
+                      output_scale=quant.output.scale[0], output_zero_point=quant.output.zero_point[0],
+                      act=act, mode=quant.mode)
+        groups = geometry["groups"]
+        if kernel_choice and groups > 1 and groups == x_shape[3] and not has_weight_zero_point(quant):
+            oc, kh, kw, _ = w_shape
+            return ref_s8.depthwise_conv2d_s8_params(
+                x_shape, (1, kh, kw, oc), **{k: v for k, v in geometry.items() if k != "groups"}, **kwargs)
+        return ref_s8.conv2d_s8_params(x_shape, w_shape, weight_zero_points=q_w.zero_point, **geometry, **kwargs)
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+
+
+def int8_conv_reference(quant, act, x, w, b, geometry):
+    """The one int8 arithmetic of every conv kernel variant: the general grouped convolution."""
+    params, arrays = int8_conv_params(quant, act, x.shape, w.shape, geometry, kernel_choice=False)
+    if accumulates_only(quant):
+        return ref_s8.conv2d_s32(x, w, b, params, arrays)
+    return ref_s8.conv2d_s8(x, w, b, params, arrays)
+
+
+def _geometry(attrs):
+    return dict(strides=attrs.strides, dilations=attrs.dilations, pads=attrs.pads, groups=attrs.groups)
 
 
 def _int8_params(attrs, x_shape, w_shape, kernel_choice=True):
-    """(params, arrays) of the int8 kernel for NHWC/OHWI shapes (the depthwise kernel's when it
-    applies and kernel_choice); FirmnetError if the quantization is unsupported."""
-    try:
-        if kernel_choice and is_depthwise(attrs, x_shape[3]):
-            oc, kh, kw, _ = w_shape
-            return ref_s8.depthwise_conv2d_s8_params(x_shape, (1, kh, kw, oc), **_int8_kwargs(attrs))
-        return ref_s8.conv2d_s8_params(x_shape, w_shape, groups=attrs.groups, **_int8_kwargs(attrs))
-    except ValueError as exc:
-        raise FirmnetError(str(exc)) from None
+    return int8_conv_params(attrs.quant, attrs.act, x_shape, w_shape, _geometry(attrs), kernel_choice)
 
 
 def infer(attrs, in_types):
@@ -101,8 +131,7 @@ def _kwargs(attrs):
 def _nhwc_reference(attrs, x, w, b):
     if attrs.quant is None:
         return ref.conv2d_f32(x, w, b, **_kwargs(attrs))
-    # one int8 arithmetic for every kernel variant: the general grouped convolution
-    return ref_s8.conv2d_s8(x, w, b, *_int8_params(attrs, x.shape, w.shape, kernel_choice=False))
+    return int8_conv_reference(attrs.quant, attrs.act, x, w, b, _geometry(attrs))
 
 
 def reference(attrs, x, w, b=None):
@@ -131,8 +160,22 @@ def lower(node, graph):
                       description=f"direct float conv ({kind})")
 
 
+def general_int8_conv_call(node, params, arrays, bias, what):
+    """fn_conv2d_s8, or fn_conv2d_s8_s32 when the op only accumulates."""
+    merged = params_of(with_arrays(params, arrays))
+    args = (node.inputs[0], node.inputs[1], bias, node.outputs[0])
+    if accumulates_only(node.attrs.quant):
+        return KernelCall("fn_conv2d_s8_s32", "fn_conv_s8.h", "fn_conv2d_s8_params", merged, args,
+                          description=f"int8 {what}, int32 accumulators out")
+    zp = " (weights with zero points)" if has_weight_zero_point(node.attrs.quant) else ""
+    return KernelCall("fn_conv2d_s8", "fn_conv_s8.h", "fn_conv2d_s8_params", merged, args,
+                      description=f"int8 {what}{zp}")
+
+
 def _lower_int8(node, graph, x, w, bias):
     params, arrays = _int8_params(node.attrs, x, w)
+    if accumulates_only(node.attrs.quant) or has_weight_zero_point(node.attrs.quant):
+        return general_int8_conv_call(node, params, arrays, bias, "conv")
     merged = params_of(with_arrays(params, arrays))
     if is_depthwise(node.attrs, x[3]):
         filt = graph.constants[node.inputs[1]]              # OHWI [C*m, kh, kw, 1]
@@ -144,6 +187,4 @@ def _lower_int8(node, graph, x, w, bias):
         return KernelCall("fn_conv2d_1x1_s8", "fn_conv_1x1_s8.h", "fn_conv2d_s8_params", merged,
                           (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
                           description="int8 1x1 conv as a matrix product (DSP: SMLAD, 2 MACs per instruction)")
-    return KernelCall("fn_conv2d_s8", "fn_conv_s8.h", "fn_conv2d_s8_params", merged,
-                      (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
-                      description="int8 conv" + (" (grouped)" if node.attrs.groups > 1 else ""))
+    return general_int8_conv_call(node, params, arrays, bias, "conv" + (" (grouped)" if node.attrs.groups > 1 else ""))

@@ -1,4 +1,8 @@
-"""dense: fully connected layer y = x @ w.T + b with a fused clamp (x [N,K], w [M,K])."""
+"""dense: fully connected layer y = x @ w.T + b with a fused clamp (x [N,K], w [M,K]).
+
+int8 dense layers run the FC kernel; those whose weights have zero points, or that only
+accumulate (MatMulInteger), run the general int8 convolution as a 1x1 convolution of a
+1x1 image with K channels (the same bytes in memory), which supports both."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +12,18 @@ from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import dense as ref
 from ..reference import dense_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
+from .conv2d import (accumulates_only, general_int8_conv_call, has_weight_zero_point, int8_conv_params,
+                     int8_conv_reference)
+
+_AS_CONV = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1)
+
+
+def _as_conv(attrs) -> bool:
+    return accumulates_only(attrs.quant) or has_weight_zero_point(attrs.quant)
+
+
+def _conv_shapes(x_shape, w_shape):
+    return (x_shape[0], 1, 1, x_shape[1]), (w_shape[0], 1, 1, w_shape[1])
 
 
 @dataclass(frozen=True)
@@ -18,6 +34,8 @@ class Attrs:
 
 def _int8_params(attrs, x_shape, w_shape):
     q = attrs.quant
+    if _as_conv(attrs):
+        return int8_conv_params(q, attrs.act, *_conv_shapes(x_shape, w_shape), _AS_CONV)
     try:
         return ref_s8.fc_s8_params(x_shape, w_shape, input_scale=q.inputs[0].scale[0],
                                    input_zero_point=q.inputs[0].zero_point[0], weight_scales=q.inputs[1].scale,
@@ -39,6 +57,10 @@ def infer(attrs, in_types):
 
 
 def reference(attrs, x, w, b=None):
+    if attrs.quant is not None and _as_conv(attrs):
+        x_shape, w_shape = _conv_shapes(x.shape, w.shape)
+        y = int8_conv_reference(attrs.quant, attrs.act, x.reshape(x_shape), w.reshape(w_shape), b, _AS_CONV)
+        return [y.reshape(x.shape[0], w.shape[0])]
     if attrs.quant is not None:
         return [ref_s8.fc_s8(x, w, b, *_int8_params(attrs, x.shape, w.shape))]
     return [ref.fc_f32(x, w, b, act=attrs.act)]
@@ -53,6 +75,8 @@ def lower(node, graph):
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     if node.attrs.quant is not None:
         params, arrays = _int8_params(node.attrs, (n, k), (m, k))
+        if _as_conv(node.attrs):
+            return general_int8_conv_call(node, params, arrays, bias, "fully connected as a 1x1 conv")
         return KernelCall("fn_fc_s8", "fn_fc_s8.h", "fn_fc_s8_params", params_of(with_arrays(params, arrays)),
                           (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
                           description="int8 fully connected")

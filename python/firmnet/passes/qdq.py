@@ -6,7 +6,8 @@ Applied until nothing changes:
 2. quantize(dequantize(x)) is x when both use the same quantization, else an
    integer requantization (unary identity on int8).
 3. dequantize → compute op [→ Relu/Clip] → quantize becomes the op on int8 tensors:
-   weights stay int8 (zero point 0), a float bias is quantized to int32 with scale
+   weights stay int8 (with their zero points: the general int8 conv kernel takes
+   them; TFLite-style symmetric weights get the fast kernels), a float bias is quantized to int32 with scale
    s_in * s_w (TFLite's converter does the same), a clamp becomes the integer range.
 4. Boundaries: a float graph input read only by quantize nodes of one quantization
    becomes an int8 input; a graph output made by a dequantize becomes int8. The C
@@ -192,10 +193,6 @@ def _integer_op(graph, rw, node, out_q, act, q_node, mode, constants):
         if graph.types[tensor].dtype != "int8":
             return None
         if k == 1 and node.op in ("conv2d", "dense"):
-            if any(z != 0 for z in q.zero_point):
-                raise UnsupportedError(f"{node.describe()}: int8 weights must be symmetric (zero point 0); "
-                                       "quantize the weights symmetrically (e.g. onnxruntime's "
-                                       "quantize_static with weight_type=QInt8)")
             if q.axis not in (None, 0):
                 raise UnsupportedError(f"{node.describe()}: weights quantized along axis {q.axis}; "
                                        "firmnet needs per-output-channel (axis 0) or per-tensor scales")
