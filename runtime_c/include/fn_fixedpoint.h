@@ -129,6 +129,79 @@ static inline int32_t fn_requant_single_fast(int32_t x, int32_t multiplier, int3
     return fn_mul_by_quantized_mul_single(x, multiplier, shift);
 }
 
+/* x clamped to [-128, 127]: SSAT where the CPU has it (GCC does not always find it). */
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT == 1
+#include <arm_acle.h>
+#define FN_HAVE_SSAT 1
+#else
+#define FN_HAVE_SSAT 0
+#endif
+static inline int8_t fn_sat8(int32_t x)
+{
+#if FN_HAVE_SSAT
+    return (int8_t)__ssat(x, 8);
+#else
+    x = x < -128 ? -128 : x;
+    x = x > 127 ? 127 : x;
+    return (int8_t)x;
+#endif
+}
+
+/* The int8 output stage in its fast form, for kernels whose call has: requant mode TFLM or
+ * SINGLE, every shift in use < 0 (right shifts: scales below 0.5, the usual case) and the
+ * full int8 activation range (act_min = -128, act_max = 127). Then per output
+ *   out = sat8(fn_requant_right_fast(sum + bias[c], multiplier[c], -shift[c] - 1)
+ *              + output_offset)
+ * (additions modulo 2^32) equals the general stage fn_output_stage_s8 (fn_conv_s8.h) of
+ * the accumulator sum + bias[c]. Entries are read as array[c & mask]: mask -1 reads
+ * channel c, mask 0 entry 0 (per-tensor parameters, or the zero bias below). */
+typedef struct {
+    const int32_t *bias;          /* the bias, or &zero */
+    const int32_t *multiplier, *shift;
+    int32_t bias_mask, quant_mask;
+    int32_t tflm;                 /* 1: FN_REQUANT_TFLM, 0: FN_REQUANT_SINGLE */
+    int32_t output_offset;
+    int32_t zero;
+} fn_fast_out_s8;
+
+/* Fills *f and returns 1 when the fast form applies to these (already validated) fields
+ * for n_channels output channels; returns 0 otherwise (use the general stage). *f must
+ * not be copied afterwards (f->bias may point to f->zero). */
+static inline int fn_fast_out_s8_init(fn_fast_out_s8 *f, const int32_t *bias, int32_t mode, int32_t per_channel,
+                                      const int32_t *multiplier, const int32_t *shift, int32_t n_channels,
+                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    if ((mode != FN_REQUANT_TFLM && mode != FN_REQUANT_SINGLE) || act_min != -128 || act_max != 127) {
+        return 0;
+    }
+    const int32_t n = per_channel ? n_channels : 1;
+    for (int32_t c = 0; c < n; ++c) {
+        if (shift[c] >= 0) {
+            return 0;
+        }
+    }
+    f->zero = 0;
+    f->bias = bias != NULL ? bias : &f->zero;
+    f->bias_mask = bias != NULL ? -1 : 0;
+    f->multiplier = multiplier;
+    f->shift = shift;
+    f->quant_mask = per_channel ? -1 : 0;
+    f->tflm = mode == FN_REQUANT_TFLM;
+    f->output_offset = output_offset;
+    return 1;
+}
+
+/* One output of the fast stage: sum (without bias), the channel's bias, multiplier and
+ * k = -shift - 1 (in [0, 30]). */
+static inline int8_t fn_fast_out_s8_one(int32_t sum, int32_t bias, int32_t multiplier, int32_t k, int32_t tflm,
+                                        int32_t output_offset)
+{
+    const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)bias);
+    int32_t r = fn_requant_right_fast(acc, multiplier, k, tflm);
+    r = (int32_t)((uint32_t)r + (uint32_t)output_offset);
+    return fn_sat8(r);
+}
+
 /* One requantization in the model's mode: acc → output integer before the zero point
  * (ORT mode clamps to [act_min - zp_out, act_max - zp_out] itself). multiplier >= 0. */
 static inline int32_t fn_requantize(int32_t acc, int32_t mode, int32_t multiplier, int32_t shift, float scale,

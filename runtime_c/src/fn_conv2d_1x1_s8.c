@@ -1,15 +1,22 @@
 /* firmnet runtime: int8 1x1 convolution, stride 1, no padding (fn_conv_1x1_s8.h).
  *
  * A matrix product: pixels are taken two at a time and, for each pair, output channels
- * two at a time; dot_2x2 returns the four sums of (pixel p, p + 1) x (channel c, c + 1),
- * so each input and weight word loaded serves two accumulators. dot_1x2 (one pixel, two
- * channels) serves a last odd pixel and layers with one output channel.
+ * two at a time; the four sums of (pixel p, p + 1) x (channel c, c + 1) share every
+ * input and weight word loaded. dot_1x2 (one pixel, two channels) serves a last odd pixel
+ * and layers with one output channel.
  *
  * DSP path, 4 input channels per step: a word of 4 int8 inputs x0..x3 becomes
  * (x0 + off, x2 + off) = SXTAB16(off:off, x) and (x1 + off, x3 + off) =
  * SXTAB16(off:off, x ROR 8); a word of 4 weights becomes (w0, w2) and (w1, w3) with
- * SXTB16; two SMLADs add the four products to an accumulator. Channels left over
- * (in_c % 4) take the portable loop. */
+ * SXTB16; two SMLADs add the four products to an accumulator. When in_c <= FN_1X1_XBUF
+ * the two pixels' inputs are widened once per pixel pair into a stack buffer of such
+ * 16-bit pairs (dot_2x2_wide), so that the channel loop only widens weights: per 16 MACs
+ * 2 weight loads, 4 SXTB16, 2 double-word input loads and 8 SMLADs. Channels left over
+ * (in_c % 4) take the portable loop.
+ *
+ * Output stage: fn_fast_out_s8 (fn_fixedpoint.h) when the call's requantization allows
+ * it (TFLM/SINGLE, right shifts, full int8 range), else fn_finish_channel_s8; the same
+ * bytes either way. */
 #include <string.h>
 
 #include "fn_conv_1x1_s8.h"
@@ -17,8 +24,17 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1 && defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 #define FN_1X1_DSP 1
+/* input channels up to which a pixel pair is widened into a stack buffer of FN_1X1_XBUF words (512 bytes) */
+#define FN_1X1_XBUF 128
 #else
 #define FN_1X1_DSP 0
+#endif
+
+/* Out of line: keeps the kernel's register allocation small (GCC 12 -O2 spills otherwise). */
+#if defined(__GNUC__)
+#define FN_NOINLINE __attribute__((noinline))
+#else
+#define FN_NOINLINE
 #endif
 
 #if FN_1X1_DSP
@@ -102,6 +118,62 @@ static void dot_2x2(const int8_t *x, const int8_t *w, size_t k, int32_t n, int32
     s[3] = s11;
 }
 
+#if FN_1X1_DSP
+/* Inputs of the pixels x and x + k, channels 0 .. 4 * n4 - 1, widened with the input
+ * offset: xw[4 * j + 0..3] = (x0, x2), (x1, x3) of word j of pixel 0, then of pixel 1. */
+static void widen_pair(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, int32_t *xw)
+{
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
+    for (int32_t j = 0; j < n4; ++j) {
+        const int32_t a = load4(x + 4 * (size_t)j), b = load4(x + k + 4 * (size_t)j);
+        xw[4 * j] = __sxtab16(off2, a);
+        xw[4 * j + 1] = sxtab16_ror8(off2, a);
+        xw[4 * j + 2] = __sxtab16(off2, b);
+        xw[4 * j + 3] = sxtab16_ror8(off2, b);
+    }
+}
+
+/* s[2 * a + b] = SUM (widened inputs of pixel a) * w_b over the first 4 * n4 input
+ * channels: xw from widen_pair, filter rows w_0 = w, w_1 = w + k. */
+FN_NOINLINE static void dot_2x2_wide(const int32_t *xw, int32_t n4, const int8_t *w, size_t k, int32_t s[4])
+{
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+    const int8_t *w1 = w + k;
+    const int32_t *const end = xw + 4 * (size_t)n4;
+    while (xw != end) {
+        const int32_t b0 = load4(w), b1 = load4(w1);
+        const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
+        const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
+        const int32_t ae = xw[0], ao = xw[1], be = xw[2], bo = xw[3];
+        s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
+        s01 = __smlad(ao, b1o, __smlad(ae, b1e, s01));
+        s10 = __smlad(bo, b0o, __smlad(be, b0e, s10));
+        s11 = __smlad(bo, b1o, __smlad(be, b1e, s11));
+        xw += 4;
+        w += 4;
+        w1 += 4;
+    }
+    s[0] = s00;
+    s[1] = s01;
+    s[2] = s10;
+    s[3] = s11;
+}
+
+/* Adds to s (dot_2x2's order) the products of input channels i0 .. n - 1. */
+static void dot_2x2_tail(const int8_t *x, const int8_t *w, size_t k, int32_t i0, int32_t n,
+                         int32_t input_offset, int32_t s[4])
+{
+    for (int32_t i = i0; i < n; ++i) {
+        const int32_t a0 = (int32_t)x[i] + input_offset, a1 = (int32_t)x[k + (size_t)i] + input_offset;
+        const int32_t c0 = w[i], c1 = w[k + (size_t)i];
+        s[0] += a0 * c0;
+        s[1] += a0 * c1;
+        s[2] += a1 * c0;
+        s[3] += a1 * c1;
+    }
+}
+#endif
+
 /* s[b] = SUM_i (x[i] + input_offset) * w_b[i], i < n, for one pixel x and the filter
  * rows w_0 = w, w_1 = w + dw (dw = 0: the same row twice). */
 static void dot_1x2(const int8_t *x, const int8_t *w, size_t dw, int32_t n, int32_t input_offset,
@@ -125,6 +197,27 @@ static void dot_1x2(const int8_t *x, const int8_t *w, size_t dw, int32_t n, int3
     }
     s[0] = s0;
     s[1] = s1;
+}
+
+/* The four outputs (pixels 0, 1) x (channels c, c + 1) of the sums s (dot_2x2's order). */
+FN_NOINLINE static void finish_2x2(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t c,
+                       const int32_t s[4], int8_t *out0, int8_t *out1)
+{
+    if (fast) {
+        const int32_t tflm = f->tflm, off = f->output_offset;
+        for (int32_t j = 0; j < 2; ++j) {
+            const int32_t ch = c + j;
+            const int32_t b = f->bias[ch & f->bias_mask], m = f->multiplier[ch & f->quant_mask];
+            const int32_t kk = -f->shift[ch & f->quant_mask] - 1;
+            out0[ch] = fn_fast_out_s8_one(s[j], b, m, kk, tflm, off);
+            out1[ch] = fn_fast_out_s8_one(s[2 + j], b, m, kk, tflm, off);
+        }
+        return;
+    }
+    out0[c] = fn_finish_channel_s8(stage, c, s[0]);
+    out0[c + 1] = fn_finish_channel_s8(stage, c + 1, s[1]);
+    out1[c] = fn_finish_channel_s8(stage, c, s[2]);
+    out1[c + 1] = fn_finish_channel_s8(stage, c + 1, s[3]);
 }
 
 fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
@@ -154,7 +247,14 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
     const int32_t input_offset = p->input_offset;
     const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
                                        p->scale, p->output_offset, p->act_min, p->act_max};
+    fn_fast_out_s8 f;
+    const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
+                                         out_c, p->output_offset, p->act_min, p->act_max);
     const size_t k = (size_t)in_c;
+#if FN_1X1_DSP
+    int32_t xw[FN_1X1_XBUF];
+    const int32_t n4 = in_c <= FN_1X1_XBUF ? in_c / 4 : 0;   /* widened channel words */
+#endif
 
     /* Pairs of pixels, pairs of channels. With an odd count the last pair overlaps the
      * one before (rows n - 2 and n - 1): a few outputs are computed twice, to the same
@@ -172,14 +272,25 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
             out1[0] = fn_finish_channel_s8(&stage, 0, s[0]);
             continue;
         }
+#if FN_1X1_DSP
+        if (n4 > 0) {
+            widen_pair(x, k, n4, input_offset, xw);
+        }
+#endif
         for (int32_t c2 = 0; c2 < out_c; c2 += 2) {
             const int32_t c = c2 + 2 <= out_c ? c2 : out_c - 2;
             int32_t s[4];
+#if FN_1X1_DSP
+            if (n4 > 0) {
+                dot_2x2_wide(xw, n4, filter + (size_t)c * k, k, s);
+                dot_2x2_tail(x, filter + (size_t)c * k, k, 4 * n4, in_c, input_offset, s);
+            } else {
+                dot_2x2(x, filter + (size_t)c * k, k, in_c, input_offset, s);
+            }
+#else
             dot_2x2(x, filter + (size_t)c * k, k, in_c, input_offset, s);
-            out0[c] = fn_finish_channel_s8(&stage, c, s[0]);
-            out0[c + 1] = fn_finish_channel_s8(&stage, c + 1, s[1]);
-            out1[c] = fn_finish_channel_s8(&stage, c, s[2]);
-            out1[c + 1] = fn_finish_channel_s8(&stage, c + 1, s[3]);
+#endif
+            finish_2x2(&f, fast, &stage, c, s, out0, out1);
         }
     }
     if (px < n_px) {
