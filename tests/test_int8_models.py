@@ -335,3 +335,42 @@ def test_sanitizers_clean(compiled, model, tmp_path):
     sanitized = run_sanitized(cm, xq, tmp_path)
     for s, c in zip(sanitized, cm.build_host().run(xq)):
         assert s.dtype == np.int8 and np.array_equal(s, c), "sanitized build differs from the host build"
+
+
+# ----------------------------------------------------------------------------- uint8, asymmetric weights
+
+# tests/fixtures/make_qdq_models.py's qdq_u8 variant: uint8 activations and asymmetric
+# per-tensor uint8 weights (quantize_static QUInt8/QUInt8, WeightSymmetric=False). onnxruntime
+# fuses every Conv/Gemm into QLinearConv/QGemm; firmnet runs them on the general int8 conv
+# kernel with a filter offset. --requant ort must be byte-exact; tflm/single differ by
+# rounding, and the differences compound over the layers (up to 2 LSB measured).
+U8_MODELS = ["lenet5", "mobilenet_tiny", "resnet_tiny"]
+U8_TFLM_BOUND = 2
+
+
+@pytest.mark.parametrize("model,mode", [(m, mode) for m in U8_MODELS for mode in MODES])
+def test_uint8_asymmetric_weights_match_onnxruntime(model, mode, tmp_path):
+    path = FIXTURES / f"{model}.qdq_u8.onnx"
+    cm = firmnet.compile(path, tmp_path / "out", name=f"{model}_u8_{mode}", requant=mode)
+    g = cm.lowered_graph
+    weighted = [n for n in g.nodes if n.op in ("conv2d", "dense")]
+    assert weighted and all(any(n.attrs.quant.inputs[1].zero_point) for n in weighted), \
+        "the fixture must give every conv/dense weight a non-zero zero point"
+    xs = np.load(FIXTURES / f"{model}.qdq_u8.npz")["inputs"]
+    xq = int8_inputs(cm, xs)
+    c_out = np.stack([cm.build_host().run([x])[0] for x in xq])
+    sess = ort_session(path, "default")
+    name = sess.get_inputs()[0].name
+    out_quant = g.types[g.outputs[0]].quant
+    expected = np.stack([recover_int8(sess.run(None, {name: x})[0].astype(np.float32), out_quant) for x in xs])
+    diff = np.abs(c_out.astype(np.int32) - expected.astype(np.int32))
+    print(f"\n{model} (uint8, asymmetric weights) --requant {mode}: {np.mean(diff == 0):.2%} of {diff.size} "
+          f"output bytes equal to onnxruntime, max |diff| {diff.max()} LSB")
+    if mode == "ort":
+        assert np.array_equal(c_out, expected)
+    else:
+        assert diff.max() <= U8_TFLM_BOUND
+    assert verify(cm, xq[:1]).ok
+    if mode == "ort":   # the filter-offset path under ASan + UBSan
+        sanitized = run_sanitized(cm, xq[:1], tmp_path)
+        assert np.array_equal(sanitized[0], c_out[0])
