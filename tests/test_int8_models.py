@@ -374,3 +374,36 @@ def test_uint8_asymmetric_weights_match_onnxruntime(model, mode, tmp_path):
     if mode == "ort":   # the filter-offset path under ASan + UBSan
         sanitized = run_sanitized(cm, xq[:1], tmp_path)
         assert np.array_equal(sanitized[0], c_out[0])
+
+
+# ----------------------------------------------------------------------------- PyTorch fake-quant export
+
+# tests/fixtures/make_torch_qdq.py: a QDQ model as PyTorch fake-quantization exporters
+# (NNCF-style) write it: float weights under Q → DQ with scales computed in the graph, float
+# biases, uint8 activations, ReLU/ReLU6 before the fake-quantize, a residual Add.
+TORCH_MODEL = FIXTURES / "torch_fq_cnn.qdq.onnx"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pytorch_fake_quant_export(mode, tmp_path):
+    cm = firmnet.compile(TORCH_MODEL, tmp_path / "out", name=f"torch_fq_{mode}", requant=mode)
+    assert not firmnet_float_nodes(cm), f"float islands left: {_describe(firmnet_float_nodes(cm))}"
+    data = np.load(FIXTURES / "torch_fq_cnn.qdq.npz")
+    xs = data["inputs"]
+    xq = int8_inputs(cm, xs)
+    c_out = np.stack([cm.build_host().run([x])[0] for x in xq])
+    out_quant = cm.lowered_graph.types[cm.lowered_graph.outputs[0]].quant
+    from_torch = np.stack([recover_int8(y, out_quant) for y in data["outputs"]])
+    for session in SESSIONS:
+        sess = ort_session(TORCH_MODEL, session)
+        expected = np.stack([recover_int8(sess.run(None, {"x": x})[0], out_quant) for x in xs])
+        diff = np.abs(c_out.astype(np.int32) - expected.astype(np.int32))
+        print(f"\ntorch_fq_cnn --requant {mode} vs onnxruntime ({session}): {np.mean(diff == 0):.2%} of "
+              f"{diff.size} bytes equal, max |diff| {diff.max()} LSB")
+        assert np.array_equal(c_out, expected) if mode == "ort" else diff.max() <= 1
+    diff = np.abs(c_out.astype(np.int32) - from_torch.astype(np.int32))
+    print(f"torch_fq_cnn --requant {mode} vs PyTorch's fake-quantized module: {np.mean(diff == 0):.2%} equal, "
+          f"max |diff| {diff.max()} LSB")
+    assert diff.max() <= 1
+    assert verify(cm, xq[:1]).ok
+    assert np.array_equal(run_sanitized(cm, xq[:1], tmp_path)[0], c_out[0])
