@@ -214,9 +214,15 @@ def _matmul(b, n, A, B, quant):
     """MatMul, or with quant (MatMulInteger) the integer dense layer writing int32 accumulators."""
     weight = _weight(b, n, B, "second input (the weights)")
     a_shape = b.types[A].shape
+    w_shape = weight.array.shape
+    if len(w_shape) > 2 and int(np.prod(w_shape[:-2])) == 1:   # [1, ..., K, N]: one matrix
+        weight = Weight(weight.array.reshape(w_shape[-2:]), weight.quant)
+    elif len(w_shape) > 2 and len(a_shape) == len(w_shape) and a_shape[:-2] == w_shape[:-2]:
+        _batched_matmul(b, n, A, B, weight, quant)
+        return
     if weight.array.ndim != 2 or len(a_shape) < 2:
-        raise UnsupportedError(f"MatMul is supported for A of rank >= 2 times a constant 2-D B, "
-                               f"got {a_shape} x {weight.array.shape}")
+        raise UnsupportedError(f"MatMul is supported for A of rank >= 2 times a constant 2-D B, or a batch of "
+                               f"constant matrices with A's batch shape, got {a_shape} x {w_shape}")
     k, m = weight.array.shape
     rows = int(np.prod(a_shape[:-1]))
     x = A if len(a_shape) == 2 else b.add("reshape", [A], reshape.Attrs((rows, k)), name=f"{n.name}/rows")[0]
@@ -229,6 +235,32 @@ def _matmul(b, n, A, B, quant):
     if len(a_shape) != 2:
         b.add("reshape", [y], reshape.Attrs(tuple(a_shape[:-1]) + (m,)), outputs=[n.output[0]],
               name=f"{n.name}/unrows")
+
+
+def _batched_matmul(b, n, A, B, weight, quant):
+    """A [*batch, M, K] times constant B [*batch, K, N], one matrix per batch entry, as a
+    grouped 1x1 convolution: group g reads A[g]'s rows as an M x 1 image with K channels.
+        A → [G, K, M] → [1, G*K, M, 1] → conv(groups=G) → [1, G*N, M, 1] → [G, M, N]"""
+    a_shape = b.types[A].shape
+    m, k, n_cols = a_shape[-2], a_shape[-1], weight.array.shape[-1]
+    g = int(np.prod(a_shape[:-2]))
+    if weight.quant is not None and weight.quant.axis is not None:
+        raise UnsupportedError("batched weights quantized per channel are not supported (per tensor are)")
+    name = n.name
+    x = b.add("reshape", [A], reshape.Attrs((g, m, k)), name=f"{name}/batches")[0]
+    x = b.add("transpose", [x], transpose.Attrs((0, 2, 1)), name=f"{name}/columns")[0]
+    x = b.add("reshape", [x], reshape.Attrs((1, g * k, m, 1)), name=f"{name}/as_image")[0]
+    to_filters = (lambda a: np.ascontiguousarray(a.reshape(g, k, n_cols).transpose(0, 2, 1)).reshape(g * n_cols, k, 1, 1))
+    if quant:
+        w_name = b.const(to_filters(weight.array), f"{B}/filters")
+        quant = OpQuant(quant.inputs + (None,), None, quant.mode)
+    else:
+        w_name = weight.emit(b, B, to_filters)
+    y = b.add("conv2d", [x, w_name, None], conv2d.Attrs(groups=g, quant=quant), name=name)[0]
+    y = b.add("reshape", [y], reshape.Attrs((g, n_cols, m)), name=f"{name}/per_batch")[0]
+    y = b.add("transpose", [y], transpose.Attrs((0, 2, 1)), name=f"{name}/rows")[0]
+    b.add("reshape", [y], reshape.Attrs(tuple(a_shape[:-2]) + (m, n_cols)), outputs=[n.output[0]],
+          name=f"{name}/unbatch")
 
 
 def _unary(b, n, X, kind, alpha=0.0, beta=0.0, act=(-math.inf, math.inf)):

@@ -2,7 +2,9 @@
 
 Applied until nothing changes:
 1. Layout ops (reshape, transpose) and max pooling commute with a per-tensor
-   dequantize, so dequantize moves below them and they run on int8.
+   dequantize, so dequantize moves below them and they run on int8; likewise a
+   quantize moves above a reshape/transpose, so it meets the op that computes the
+   values (e.g. a batched MatMul's convolution followed by its layout ops).
 2. quantize(dequantize(x)) is x when both use the same quantization, else an
    integer requantization (unary identity on int8).
 3. dequantize → compute op [→ Relu/Clip] → quantize becomes the op on int8 tensors:
@@ -97,6 +99,33 @@ def _commute_layout(graph: Graph):
                           rw.producers[n.inputs[0]].attrs))
         changed = True
     return _rebuild(graph, nodes) if changed else graph
+
+
+def _hoist_quantize(graph: Graph):
+    """Rule 1, other direction: quantize(layout(y)) → layout(quantize(y)) for a float y read
+    only by the layout op, and that op's result read only by the quantize."""
+    rw = _Rewrite(graph)
+    moved = {}
+    for n in graph.nodes:
+        layout = rw.producers.get(n.inputs[0]) if n.op == "quantize" else None
+        if layout is None or layout.op not in ("reshape", "transpose") or layout.name in moved \
+                or rw.only_consumer(layout.outputs[0]) is not n \
+                or rw.only_consumer(layout.inputs[0]) is not layout \
+                or graph.types[layout.inputs[0]].dtype != "float32":
+            continue
+        inner = f"{n.outputs[0]}#before_{layout.name}"
+        moved[layout.name] = (dataclasses.replace(n, inputs=layout.inputs, outputs=(inner,)),
+                              dataclasses.replace(layout, inputs=(inner,), outputs=n.outputs))
+        moved[n.name] = None
+    if not moved:
+        return graph
+    nodes = []
+    for n in graph.nodes:
+        if n.name in moved:
+            nodes.extend(moved[n.name] or ())
+        else:
+            nodes.append(n)
+    return _rebuild(graph, nodes)
 
 
 def _exact_int8(real: float, q) -> int | None:
@@ -275,6 +304,7 @@ def fuse_qdq(graph: Graph, mode: str = "tflm") -> Graph:
     while True:
         before = graph
         graph = _commute_layout(graph)
+        graph = _hoist_quantize(graph)
         graph = _fuse_compute(graph, mode)
         if graph is before:
             break
