@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
+import struct
 import subprocess
 import sys
+
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -23,7 +27,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
 from firmnet import qemu
-from firmnet.boards import get_board, list_boards
+from firmnet.boards import STATIC_RAM_ESTIMATE, get_board, list_boards
+from firmnet.firmware import memory_script
 from firmnet.ir import FirmnetError
 from firmnet.reference.quantize_s8 import quantize_ort
 
@@ -162,23 +167,95 @@ def test_cli_run_json(projects, tmp_path):
     assert res.returncode == 2 and "not emulated" in res.stderr
 
 
+def _word(elf: bytes, address: int) -> int:
+    """The 32-bit word at this address in a 32-bit little-endian ELF (from its program headers)."""
+    phoff, = struct.unpack_from("<I", elf, 0x1C)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x2A)
+    for k in range(phnum):
+        p_type, offset, _vaddr, paddr, filesz = struct.unpack_from("<IIIII", elf, phoff + k * phentsize)
+        if p_type == 1 and paddr <= address < paddr + filesz:
+            return struct.unpack_from("<I", elf, offset + address - paddr)[0]
+    raise AssertionError(f"no loaded segment holds 0x{address:08x}")
+
+
+def _symbols(elf) -> dict:
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    return {parts[2]: int(parts[0], 16) for parts in (line.split() for line in out.splitlines()) if len(parts) == 3}
+
+
 @pytest.mark.parametrize("board", REAL_CORTEX_M)
-def test_real_board_project_cross_compiles(projects, board):
-    """`cmake -B build -DCMAKE_TOOLCHAIN_FILE=board/toolchain.cmake && cmake --build build`:
-    the library and the example main, warning-free, for the board's CPU."""
+@pytest.mark.parametrize("model", list(MODELS))
+def test_real_board_links_a_firmware_that_fits(projects, model, board):
+    """`cmake -B build -DCMAKE_TOOLCHAIN_FILE=board/toolchain.cmake && cmake --build build`
+    on a real Cortex-M board: the library for the board's CPU and a linked firmware ELF,
+    warning-free, whose vector table sits where the board boots from, whose sizes fit the
+    board and are the ones the compile-time fit check recorded."""
     require_tools()
-    cm = projects("kws", board)
-    bdir = qemu.build(cm.out_dir, board, werror=True)
-    lib = bdir / "libkws.a"
-    assert lib.is_file()
-    flags = (bdir / "CMakeFiles" / "kws.dir" / "flags.make").read_text()
-    for flag in get_board(board).cpu_flags:
+    b = get_board(board)
+    cm = projects(model, board)
+    recorded = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
+    elf = qemu.build(cm.out_dir, board, werror=True)
+    assert elf.name == f"{model}_firmware.elf" and elf.is_file()
+    lib = elf.parent / f"lib{model}.a"
+    flags = (elf.parent / "CMakeFiles" / f"{model}.dir" / "flags.make").read_text()
+    for flag in b.cpu_flags:
         assert flag in flags
     attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(lib)], capture_output=True, text=True).stdout
     if board == "rp2040-pico":
         assert "Tag_CPU_arch: v6S-M" in attrs and "Tag_FP_arch" not in attrs
     else:
         assert "Tag_CPU_arch: v7E-M" in attrs and "Tag_ABI_VFP_args: VFP registers" in attrs
+    # Boot: the vector table first in flash (after the RP2040's boot2), initial SP at the top of
+    # RAM, reset vector = Reset_Handler (Thumb); nothing in the boot2 reserve (not shipped).
+    raw = elf.read_bytes()
+    syms = _symbols(elf)
+    table = b.flash_origin + b.boot2_bytes
+    assert syms["fn_vectors"] == table
+    assert _word(raw, table) == b.ram_origin + b.ram_bytes == syms["__stack_top"]
+    assert _word(raw, table + 4) == syms["Reset_Handler"] | 1
+    assert struct.unpack_from("<I", raw, 0x18)[0] == syms["Reset_Handler"] | 1     # e_entry
+    assert syms[f"{model}_arena"] >= b.ram_origin and syms[f"{model}_example_result"] >= b.ram_origin
+    if b.boot2_bytes:
+        assert syms["__boot2_start"] == syms["__boot2_end"] == b.flash_origin
+    sizes = qemu.elf_sizes(elf)
+    assert {k: sizes[k] for k in ("text", "data", "bss", "stack")} == \
+        {k: recorded[k] for k in ("text", "data", "bss", "stack")}
+    assert sizes["stack"] == b.stack_bytes
+    assert cm.report["weights_bytes"] < sizes["flash"] <= b.code_flash_bytes
+    assert cm.report["arena_bytes"] <= sizes["ram"] and sizes["ram"] + sizes["stack"] <= b.ram_bytes
+    # The code and constants beyond the weights stay within the documented estimate.
+    assert sizes["flash"] - cm.report["weights_bytes"] <= b.code_estimate(cm.report)
+    assert sizes["ram"] - cm.report["arena_bytes"] <= STATIC_RAM_ESTIMATE
+    size = subprocess.run(["arm-none-eabi-size", "-B", str(elf)], capture_output=True, text=True).stdout
+    text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
+    assert (text, data, bss) == (sizes["text"], sizes["data"], sizes["bss"] + sizes["stack"])
+
+
+def test_rp2040_boot2_goes_in_front_of_the_vector_table(tmp_path):
+    """-DFIRMNET_BOOT2=<file> links a boot2 into the 256 bytes reserved at 0x10000000 (here a
+    placeholder of the right size, not a working boot2: firmnet ships none); one of the
+    wrong size is refused by the linker."""
+    require_tools()
+    path = tmp_path / "m.onnx"
+    onnx.save(_relu_model(8), path)
+    cm = firmnet.compile(path, tmp_path / "out", board="rp2040-pico", name="m")
+    for size, ok in ((256, True), (200, False)):
+        src = tmp_path / f"boot2_{size}.S"
+        src.write_text(f'    .section .boot2, "ax"\n    .space {size}, 0xB2\n')
+        build = tmp_path / f"b{size}"
+        res = [subprocess.run([str(c) for c in cmd], capture_output=True, text=True) for cmd in (
+            ["cmake", "-S", cm.out_dir, "-B", build, f"-DCMAKE_TOOLCHAIN_FILE={cm.out_dir / 'board' / 'toolchain.cmake'}",
+             f"-DFIRMNET_BOOT2={src}"], ["cmake", "--build", build])]
+        assert res[0].returncode == 0, res[0].stdout + res[0].stderr
+        if not ok:
+            assert res[1].returncode != 0 and "boot2 must be exactly 256 bytes" in res[1].stdout + res[1].stderr
+            continue
+        assert res[1].returncode == 0, res[1].stdout + res[1].stderr
+        elf = build / "m_firmware.elf"
+        raw, syms = elf.read_bytes(), _symbols(elf)
+        assert _word(raw, 0x10000000) == _word(raw, 0x100000FC) == 0xB2B2B2B2
+        assert syms["fn_vectors"] == 0x10000100 and _word(raw, 0x10000104) == syms["Reset_Handler"] | 1
+        assert qemu.elf_sizes(elf)["text"] == qemu.elf_sizes(qemu.build(cm.out_dir, "rp2040-pico"))["text"] + 256
 
 
 def _relu_model(n: int, constant: bool = False):
@@ -194,15 +271,119 @@ def _relu_model(n: int, constant: bool = False):
 
 def test_too_big_for_the_board_is_refused_with_the_numbers(tmp_path):
     big_arena = _relu_model(150_000)           # 600,000-byte tensors: over the AN547's 512 KiB DTCM
-    with pytest.raises(FirmnetError, match=r"does not fit board 'mps3-an547'.*the arena needs \d+ bytes of RAM "
-                                           r"plus a 16384-byte stack, the board has 524288.*firmnet compress"):
+    with pytest.raises(FirmnetError, match=r"does not fit board 'mps3-an547' \(the memory plan alone, before any "
+                                           r"code\): RAM: the arena needs [\d,]+ bytes \+ a 16,384-byte stack, the "
+                                           r"board has 524,288.*firmnet compress --quantize int8"):
         firmnet.compile(big_arena, tmp_path / "a", board="mps3-an547")
     firmnet.compile(big_arena, tmp_path / "b", board="mps2-an386", write=False)    # 4 MiB: fits
     big_weights = _relu_model(300_000, constant=True)   # 1.2 MB of weights: over the Pico's 264 KiB RAM too
-    with pytest.raises(FirmnetError, match=r"does not fit board 'stm32f746g-disco': weights need 1200000 bytes "
-                                           r"of flash, the board has 1048576"):
+    with pytest.raises(FirmnetError, match=r"does not fit board 'stm32f746g-disco' \(the memory plan alone, before "
+                                           r"any code\): flash: the weights alone need 1,200,000 bytes, the board "
+                                           r"has 1,048,576"):
         firmnet.compile(big_weights, tmp_path / "c", board="stm32f746g-disco")
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+# The vendors' memory maps (datasheets / reference manuals): flash origin and bytes, RAM origin and bytes.
+MEMORY_MAPS = {
+    "nucleo-l4r5zi": (0x08000000, 2 << 20, 0x20000000, 640 << 10),      # STM32L4R5ZI: SRAM1+2+3
+    "stm32f746g-disco": (0x08000000, 1 << 20, 0x20000000, 320 << 10),   # STM32F746NG: DTCM+SRAM1+2
+    "nrf52840-dk": (0x00000000, 1 << 20, 0x20000000, 256 << 10),        # nRF52840
+    "rp2040-pico": (0x10000000, 2 << 20, 0x20000000, 264 << 10),        # RP2040 XIP flash (W25Q16), SRAM0-5
+    "mps2-an386": (0x00000000, 4 << 20, 0x20000000, 4 << 20),
+    "mps2-an500": (0x00000000, 4 << 20, 0x20000000, 4 << 20),
+    "mps3-an547": (0x01000000, 2 << 20, 0x20000000, 512 << 10),
+}
+
+
+def _regions(script: str) -> dict:
+    return {m.group(1): (int(m.group(2), 16), m.group(3)) for m in
+            re.finditer(r"^\s*(\w+)\s*\(\w+\)\s*:\s*ORIGIN = 0x([0-9A-Fa-f]+), LENGTH = (\w+)", script, re.M)}
+
+
+@pytest.mark.parametrize("board", EMULATED + REAL_CORTEX_M)
+def test_memory_regions_come_from_the_board_file(board):
+    """board/memory.ld: the vendor's memory map from the board's .toml, then the shared layout."""
+    b = get_board(board)
+    assert (b.flash_origin, b.flash_bytes, b.ram_origin, b.ram_bytes) == MEMORY_MAPS[board]
+    script = memory_script(b)
+    regions = _regions(script)
+    assert regions["RAM"] == (b.ram_origin, str(b.ram_bytes))
+    assert regions["FLASH"] == (b.flash_origin + b.boot2_bytes, str(b.flash_bytes - b.boot2_bytes))
+    assert script.rstrip().endswith("INCLUDE cortex_m_sections.ld")
+    if board == "rp2040-pico":
+        assert regions["BOOT2"] == (0x10000000, "256") and b.code_flash_bytes == (2 << 20) - 256
+    if board == "mps3-an547":       # the vector table in ITCM, where the core starts
+        assert regions["VECTORS"] == (0, str(512 << 10))
+    else:
+        assert 'REGION_ALIAS("VECTORS", FLASH);' in script
+    if board.startswith("mps2"):    # the hand-link script of the DSP kernel tests says the same
+        assert _regions((REPO / "boards" / "emulated" / "mps2.ld").read_text()) == \
+            {"FLASH": (0, "4M"), "RAM": (0x20000000, "4M")}
+
+
+def _tiny_board(tmp_path, flash: int, ram: int, stack: int = 2048):
+    """A board file of the user's: nucleo-l4r5zi's CPU with less memory."""
+    text = (REPO / "boards" / "nucleo-l4r5zi.toml").read_text()
+    text = re.sub(r"(?m)^flash_bytes = .*$", f"flash_bytes = {flash}", text)
+    text = re.sub(r"(?m)^ram_bytes = .*$", f"ram_bytes = {ram}", text)
+    text = re.sub(r"(?m)^stack_bytes = .*$", f"stack_bytes = {stack}", text)
+    path = tmp_path / f"tiny-{flash}-{ram}.toml"
+    path.write_text(text)
+    return path
+
+
+def _without_cross_compiler(monkeypatch):
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd.startswith("arm-none-eabi") else
+                        real_which(cmd, *a, **k))
+
+
+def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
+    """The int8 example's weights (6,288 B) fit 8 KiB of flash, its firmware does not: refused
+    with the ELF's numbers (the linker's overflow) and what to try. With 16 KiB it links and
+    fits; without the cross compiler the conservative estimate refuses it, and says so."""
+    require_tools()
+    model = MODELS["digits_int8"]
+    weights = firmnet.compile(model, "unused", name="probe", write=False).report["weights_bytes"]
+    small = _tiny_board(tmp_path, flash=8192, ram=65536)
+    assert weights < 8192
+    with pytest.raises(FirmnetError) as err:
+        firmnet.compile(model, tmp_path / "small", board=str(small), name="digits")
+    msg = str(err.value)
+    m = re.search(r"does not fit board 'tiny-8192-65536' \(the firmware does not link, ld: region FLASH overflowed "
+                  r"by ([\d,]+) bytes; .*\): flash: ([\d,]+) bytes \(weights 6,288 \+ code, constants and initial "
+                  r"data ([\d,]+)\), the board has 8,192\. Try a smaller model, int8 quantization .*a board with more "
+                  r"flash/RAM", msg)
+    assert m, msg
+    overflow, flash, code = (int(g.replace(",", "")) for g in m.groups())
+    assert flash == 8192 + overflow == weights + code and "RAM:" not in msg
+
+    roomy = _tiny_board(tmp_path, flash=16384, ram=65536)
+    cm = firmnet.compile(model, tmp_path / "roomy", board=str(roomy), name="digits")
+    sizes = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
+    assert sizes["flash"] == flash <= 16384 and Path(sizes["elf"]).is_file()
+
+    _without_cross_compiler(monkeypatch)
+    assert not get_board(str(roomy)).can_link()
+    with pytest.raises(FirmnetError, match=r"does not fit board 'tiny-16384-65536' \(an estimate: arm-none-eabi-gcc "
+                                           r"not installed, .*apt-get install gcc-arm-none-eabi.*\): flash: weights "
+                                           r"6,288 \+ code estimated at [\d,]+ = [\d,]+ bytes, the board has 16,384"):
+        firmnet.compile(model, tmp_path / "estimated", board=str(roomy), name="digits")
+    assert not (tmp_path / "estimated").exists()
+
+
+def test_fit_check_counts_the_stack_and_static_data_in_ram(tmp_path):
+    """Arena 1,536 B + a 2,048-byte stack = 3,584 B <= 3,592 B of RAM, but the firmware's other
+    .bss (the startup code's status words) tips it over: refused with the linker's count."""
+    require_tools()
+    board = _tiny_board(tmp_path, flash=65536, ram=3592)
+    cm = firmnet.compile(MODELS["digits_int8"], "unused", name="probe", write=False)
+    assert cm.report["arena_bytes"] + 2048 <= 3592
+    with pytest.raises(FirmnetError, match=r"the firmware does not link, ld: region RAM overflowed by \d+ bytes.*"
+                                           r"RAM: [\d,]+ bytes \(\.data \+ \.bss [\d,]+, of which the arena 1,536, "
+                                           r"\+ a 2,048-byte stack\), the board has 3,592"):
+        firmnet.compile(MODELS["digits_int8"], tmp_path / "out", board=str(board), name="digits")
 
 
 def test_board_files_and_listing(tmp_path):
@@ -210,7 +391,10 @@ def test_board_files_and_listing(tmp_path):
     assert set(EMULATED + REAL_CORTEX_M + ["raspberrypi4", "host"]) <= set(boards)
     for name in EMULATED:
         b = boards[name]
-        assert b.emulated and b.sysclk_hz and b.path(b.linker_script).is_file() and b.path(b.startup).is_file()
+        assert b.emulated and b.sysclk_hz and b.bare_metal
+    for name in REAL_CORTEX_M:
+        assert boards[name].bare_metal and not boards[name].emulated
+    assert not boards["raspberrypi4"].bare_metal and not boards["host"].bare_metal
     assert boards["rp2040-pico"].cpu_flags == ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft")
     assert not boards["rp2040-pico"].dsp and boards["mps2-an386"].dsp and boards["mps3-an547"].mve
     assert boards["raspberrypi4"].toolchain == "aarch64-linux-gnu"

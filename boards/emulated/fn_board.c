@@ -1,5 +1,8 @@
-/* firmnet emulated boards: SysTick tick counter and stack high-water mark (fn_board.h). */
+/* firmnet emulated boards: SysTick tick counter, stack high-water mark (fn_board.h), and
+ * the end of the program reported to QEMU by semihosting. */
 #include "fn_board.h"
+
+#include "fn_semihost.h"
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
@@ -11,7 +14,23 @@
 extern uint32_t __stack_limit[];
 extern uint32_t __stack_top[];
 
+/* Status of the faults (main's own statuses are small). */
+#define FN_EXIT_FAULT 120
+
 static volatile uint32_t fn_systick_wraps;
+
+/* The startup code (startup_cortex_m.c) calls these; they replace its weak defaults, which
+ * on a real board wait for a debugger. */
+void fn_board_exit(int status)
+{
+    fn_sh_exit(status);
+}
+
+void fn_board_fault(const char *what)
+{
+    fn_sh_puts(what);
+    fn_sh_exit(FN_EXIT_FAULT);
+}
 
 void SysTick_Handler(void)
 {

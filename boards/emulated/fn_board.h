@@ -15,5 +15,8 @@ void fn_timer_start(void);
 uint64_t fn_timer_ticks(void);
 /* Bytes of stack used so far (the startup code paints the stack before main). */
 uint32_t fn_stack_used(void);
+/* End the emulation with main's status / a fault's message (called by the startup code). */
+void fn_board_exit(int status);
+void fn_board_fault(const char *what);
 
 #endif

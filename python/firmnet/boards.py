@@ -4,8 +4,22 @@ A board file says (see DESIGN.md "Boards"):
 
     description, cpu, arch, fpu ("none", "auto" or an -mfpu name), float_abi, dsp, mve, neon,
     toolchain ("host", "arm-none-eabi", "aarch64-linux-gnu"), cflags (beyond the CPU flags),
-    [memory] flash_bytes, ram_bytes, stack_bytes (reserved at the top of RAM),
-    [emulation] qemu, machine, sysclk_hz, linker_script, startup (paths under boards/).
+    [memory] flash_origin, flash_bytes, ram_origin, ram_bytes, stack_bytes (reserved at the
+             top of RAM); optionally vectors_origin, vectors_bytes (a separate region for the
+             vector table) and boot2_bytes (reserved at the start of flash: the RP2040's boot2),
+    [emulation] qemu, machine, sysclk_hz.
+
+Every bare-metal board (arm-none-eabi with a flash_origin) links a firmware ELF: the shared
+startup code and section layout in boards/emulated/ (startup_cortex_m.c, cortex_m_sections.ld)
+and the memory regions written from [memory] (firmware.py). `--board` also takes the path of
+a .toml file in this format (a board of your own).
+
+Fit check (check_fits): a model must fit the board's flash (weights + code + constants +
+initial values of .data) and RAM (.data + .bss, the arena included, + the stack reserve).
+When the board's cross compiler and cmake are installed, the project is linked and the
+ELF's sizes decide (firmware.check_linked_fit); otherwise check_fits uses the weights and
+arena of the memory plan plus a conservative estimate of the rest (CODE_ESTIMATE_*), and
+says so.
 """
 from __future__ import annotations
 
@@ -15,6 +29,19 @@ from pathlib import Path
 
 from .ir import FirmnetError
 from .resources import boards_dir
+
+# What a firmware needs beyond the weights and the arena, when it cannot be linked to be
+# measured: startup code, the kernels, the generated invoke and its parameter tables
+# (per-channel requantization: 8 bytes a channel), libgcc/newlib helpers (soft float on a
+# Cortex-M0+), the example main. Measured (README "Boards"): 2.8-25 KB of flash beyond the
+# weights for the bundled example, the MLPerf Tiny models and the test models on every
+# Cortex-M board; all the runtime's kernels together are 39 KB for a Cortex-M0+. The
+# estimate is meant as an upper bound: a model it accepts links, one it refuses may still
+# fit (install the cross compiler to decide with the ELF).
+CODE_ESTIMATE_BASE = 48 * 1024          # bytes of flash for any model
+CODE_ESTIMATE_PER_STEP = 512            # bytes of flash per step of the generated invoke,
+CODE_ESTIMATE_PER_CHANNEL = 8           # and per output channel of each step
+STATIC_RAM_ESTIMATE = 1024              # bytes of .data + .bss beyond the arena
 
 TOOLCHAIN_PREFIXES = {"arm-none-eabi": "arm-none-eabi-", "aarch64-linux-gnu": "aarch64-linux-gnu-", "host": ""}
 # Debian packages that provide each toolchain (for the messages when one is missing).
@@ -41,8 +68,11 @@ class Board:
     qemu: str | None = None      # emulated boards: QEMU system emulator,
     machine: str | None = None   # its -M machine,
     sysclk_hz: int | None = None  # the CPU clock SysTick counts (instructions per tick = 1e9 / sysclk_hz)
-    linker_script: str | None = None   # paths relative to boards/
-    startup: str | None = None
+    flash_origin: int | None = None    # bare-metal boards: where flash and RAM start,
+    ram_origin: int | None = None
+    vectors_origin: int | None = None  # a separate region for the vector table (MPS3 ITCM)
+    vectors_bytes: int = 0
+    boot2_bytes: int = 0               # reserved at the start of flash (RP2040 boot2)
 
     @property
     def emulated(self) -> bool:
@@ -51,6 +81,30 @@ class Board:
     @property
     def cortex_m(self) -> bool:
         return self.cpu.startswith("cortex-m")
+
+    @property
+    def bare_metal(self) -> bool:
+        """Links a firmware ELF (startup code, linker script from [memory])."""
+        return self.toolchain == "arm-none-eabi" and self.flash_origin is not None
+
+    @property
+    def code_flash_bytes(self) -> int | None:
+        """Flash available to the firmware (the boot2 reserve excluded)."""
+        return None if self.flash_bytes is None else self.flash_bytes - self.boot2_bytes
+
+    def missing_tools(self) -> list[tuple[str, str]]:
+        """(program, Debian package) of the tools a cross build needs and this machine lacks."""
+        import shutil
+        missing = []
+        if shutil.which("cmake") is None:
+            missing.append(("cmake", "cmake"))
+        if shutil.which(self.compiler) is None:
+            missing.append((self.compiler, TOOLCHAIN_PACKAGES[self.toolchain]))
+        return missing
+
+    def can_link(self) -> bool:
+        """A bare-metal board whose firmware can be linked here (fit check on the ELF)."""
+        return self.bare_metal and not self.missing_tools()
 
     @property
     def cpu_flags(self) -> tuple[str, ...]:
@@ -91,37 +145,88 @@ class Board:
     def path(self, relative: str) -> Path:
         return boards_dir() / relative
 
-    def check_fits(self, report: dict) -> None:
-        """Refuse a model that cannot fit, with the numbers."""
+    def code_estimate(self, report: dict) -> int:
+        """Conservative bytes of flash beyond the weights (see CODE_ESTIMATE_BASE)."""
+        layers = report.get("layers", ())
+        channels = sum(layer["output"][-1] if layer.get("output") else 1 for layer in layers)
+        return CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(layers) + CODE_ESTIMATE_PER_CHANNEL * channels
+
+    def check_fits(self, report: dict, sizes: dict | None = None, source: str | None = None) -> None:
+        """Refuse a model that cannot fit, with the numbers and what to try.
+
+        sizes: the linked ELF's (qemu.elf_sizes: flash = text + data, ram = data + bss,
+        stack = the reserve), source saying where they come from. Without them: the memory plan's weights and arena, plus
+        the conservative code estimate when the firmware cannot be linked here (with the
+        tools installed, the ELF check follows once the project is written)."""
+        if self.flash_bytes is None and self.ram_bytes is None:
+            return
+        weights, arena = report["weights_bytes"], report["arena_bytes"]
+        flash_cap, ram_cap = self.code_flash_bytes, self.ram_bytes
         problems = []
-        if self.flash_bytes is not None and report["weights_bytes"] > self.flash_bytes:
-            problems.append(f"weights need {report['weights_bytes']} bytes of flash, the board has {self.flash_bytes}")
-        if self.ram_bytes is not None and report["arena_bytes"] + self.stack_bytes > self.ram_bytes:
-            stack = f" plus a {self.stack_bytes}-byte stack" if self.stack_bytes else ""
-            problems.append(f"the arena needs {report['arena_bytes']} bytes of RAM{stack}, "
-                            f"the board has {self.ram_bytes}")
+        if sizes is not None:
+            stack = sizes.get("stack", self.stack_bytes)
+            method = source or "sizes of the linked firmware ELF"
+            if flash_cap is not None and sizes["flash"] > flash_cap:
+                problems.append(f"flash: {sizes['flash']:,} bytes (weights {weights:,} + code, constants and "
+                                f"initial data {sizes['flash'] - weights:,}), the board has {flash_cap:,}")
+            if ram_cap is not None and sizes["ram"] + stack > ram_cap:
+                problems.append(f"RAM: {sizes['ram'] + stack:,} bytes (.data + .bss {sizes['ram']:,}, of which "
+                                f"the arena {arena:,}, + a {stack:,}-byte stack), the board has {ram_cap:,}")
+        else:
+            stack = self.stack_bytes
+            stack_text = f" + a {stack:,}-byte stack" if stack else ""
+            if (flash_cap is not None and weights > flash_cap) or (ram_cap is not None and arena + stack > ram_cap):
+                method = "the memory plan alone, before any code"
+                if flash_cap is not None and weights > flash_cap:
+                    problems.append(f"flash: the weights alone need {weights:,} bytes, the board has {flash_cap:,}")
+                if ram_cap is not None and arena + stack > ram_cap:
+                    problems.append(f"RAM: the arena needs {arena:,} bytes{stack_text}, the board has {ram_cap:,}")
+            elif self.bare_metal and not self.can_link():
+                tools = self.missing_tools()
+                method = (f"an estimate: {', '.join(t for t, _ in tools)} not installed, so the firmware could not "
+                          f"be linked and measured (Debian/Ubuntu: apt-get install {' '.join(p for _, p in tools)})")
+                code = self.code_estimate(report)
+                if flash_cap is not None and weights + code > flash_cap:
+                    problems.append(f"flash: weights {weights:,} + code estimated at {code:,} = {weights + code:,} "
+                                    f"bytes, the board has {flash_cap:,}")
+                if ram_cap is not None and arena + STATIC_RAM_ESTIMATE + stack > ram_cap:
+                    problems.append(f"RAM: arena {arena:,} + other data estimated at {STATIC_RAM_ESTIMATE:,}"
+                                    f"{stack_text} = {arena + STATIC_RAM_ESTIMATE + stack:,} bytes, "
+                                    f"the board has {ram_cap:,}")
         if problems:
-            raise FirmnetError(f"the model does not fit board '{self.name}': {'; '.join(problems)}. "
-                               "Try a board with more memory, or compress the model (firmnet compress)")
+            raise FirmnetError(f"the model does not fit board '{self.name}' ({method}): {'; '.join(problems)}. "
+                               f"Try a smaller model, int8 quantization (firmnet compress --quantize int8: "
+                               f"weights 4x smaller than float32), or a board with more flash/RAM (firmnet boards)")
 
 
 def list_boards() -> list[Board]:
     return [get_board(p.stem) for p in sorted(boards_dir().glob("*.toml"))]
 
 
-def get_board(name: str) -> Board:
-    path = boards_dir() / f"{name}.toml"
-    if not path.is_file():
-        known = ", ".join(p.stem for p in sorted(boards_dir().glob("*.toml")))
-        raise FirmnetError(f"unknown board '{name}' (known boards: {known})")
-    data = tomllib.loads(path.read_text())
-    mem = data.get("memory", {})
-    emu = data.get("emulation", {})
-    return Board(name=name, description=data.get("description", ""), cpu=data["cpu"], toolchain=data["toolchain"],
-                 flash_bytes=mem.get("flash_bytes"), ram_bytes=mem.get("ram_bytes"),
-                 cflags=tuple(data.get("cflags", ())), arch=data.get("arch", ""), fpu=data.get("fpu", "none"),
-                 float_abi=data.get("float_abi", "soft"), dsp=bool(data.get("dsp", False)),
-                 mve=bool(data.get("mve", False)), neon=bool(data.get("neon", False)),
-                 stack_bytes=int(mem.get("stack_bytes", 0)), qemu=emu.get("qemu"), machine=emu.get("machine"),
-                 sysclk_hz=emu.get("sysclk_hz"), linker_script=emu.get("linker_script"),
-                 startup=emu.get("startup"))
+def get_board(name) -> Board:
+    """A board by name (boards/<name>.toml) or by the path of a .toml file of the same format."""
+    if str(name).endswith(".toml"):
+        path = Path(name)
+        if not path.is_file():
+            raise FirmnetError(f"board file {path} does not exist")
+        name = path.stem
+    else:
+        path = boards_dir() / f"{name}.toml"
+        if not path.is_file():
+            known = ", ".join(p.stem for p in sorted(boards_dir().glob("*.toml")))
+            raise FirmnetError(f"unknown board '{name}' (known boards: {known}; or give the path of a .toml file)")
+    try:
+        data = tomllib.loads(path.read_text())
+        mem = data.get("memory", {})
+        emu = data.get("emulation", {})
+        return Board(name=name, description=data.get("description", ""), cpu=data["cpu"],
+                     toolchain=data["toolchain"], flash_bytes=mem.get("flash_bytes"), ram_bytes=mem.get("ram_bytes"),
+                     cflags=tuple(data.get("cflags", ())), arch=data.get("arch", ""), fpu=data.get("fpu", "none"),
+                     float_abi=data.get("float_abi", "soft"), dsp=bool(data.get("dsp", False)),
+                     mve=bool(data.get("mve", False)), neon=bool(data.get("neon", False)),
+                     stack_bytes=int(mem.get("stack_bytes", 0)), qemu=emu.get("qemu"), machine=emu.get("machine"),
+                     sysclk_hz=emu.get("sysclk_hz"), flash_origin=mem.get("flash_origin"),
+                     ram_origin=mem.get("ram_origin"), vectors_origin=mem.get("vectors_origin"),
+                     vectors_bytes=int(mem.get("vectors_bytes", 0)), boot2_bytes=int(mem.get("boot2_bytes", 0)))
+    except (tomllib.TOMLDecodeError, KeyError) as exc:
+        raise FirmnetError(f"board file {path} is not valid: {type(exc).__name__}: {exc}") from None

@@ -58,17 +58,42 @@ def _read_inputs(path, graph):
 
 
 def cmd_compile(args) -> int:
+    from .boards import get_board
     from .compiler import compile
+    from .firmware import board_info
     shapes = _input_shapes(args.input_shape)
-    cm = compile(args.model, args.output, board=args.board, name=args.name, input_shapes=shapes or None,
+    board = args.board
+    if board.endswith(".toml"):     # a board file of the user's: recorded by its absolute path
+        board = str(Path(board).resolve())
+    cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                  requant=args.requant)
-    meta = {"model": str(Path(args.model).resolve()), "board": args.board, "name": args.name,
+    meta = {"model": str(Path(args.model).resolve()), "board": board, "name": args.name,
             "input_shapes": {k: list(v) for k, v in shapes.items()}, "requant": args.requant}
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
           f"weights {r['weights_bytes']:,} B, arena {r['arena_bytes']:,} B (lower bound {r['lower_bound_bytes']:,} B)")
+    target = get_board(board)
+    if target.bare_metal:
+        print(_firmware_sizes(target, r, (board_info(args.output) or {}).get("firmware")))
     return 0
+
+
+def _firmware_sizes(board, report: dict, sizes: dict | None) -> str:
+    """The firmware's flash and RAM beside the memory plan's figures and the board's capacity."""
+    weights, arena = report["weights_bytes"], report["arena_bytes"]
+    if sizes is None:
+        tools = board.missing_tools()
+        code = board.code_estimate(report)
+        from .boards import STATIC_RAM_ESTIMATE
+        return (f"{board.name}: not linked ({', '.join(t for t, _ in tools)} not installed: Debian/Ubuntu "
+                f"apt-get install {' '.join(p for _, p in tools)}); estimate: flash ≤ {weights + code:,} B "
+                f"(weights {weights:,} + code ≤ {code:,}) of {board.code_flash_bytes:,}, RAM ≤ "
+                f"{arena + STATIC_RAM_ESTIMATE:,} B + {board.stack_bytes:,} B stack of {board.ram_bytes:,}")
+    return (f"{board.name} firmware {sizes['elf']}: flash {sizes['flash']:,} B (weights {weights:,} + code and "
+            f"constants {sizes['flash'] - weights:,}) of {board.code_flash_bytes:,}; RAM {sizes['ram']:,} B "
+            f".data + .bss (arena {arena:,}) + {sizes['stack']:,} B stack = {sizes['ram'] + sizes['stack']:,} "
+            f"of {board.ram_bytes:,}")
 
 
 def cmd_verify(args) -> int:
@@ -187,7 +212,8 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile a model into C sources")
     c.add_argument("model")
     c.add_argument("-o", "--output", required=True, help="output folder")
-    c.add_argument("--board", default="host")
+    c.add_argument("--board", default="host", help="a board of `firmnet boards`, or the path of a board .toml "
+                   "file (default: host)")
     c.add_argument("--name", default="model", help="C prefix of the generated API (default: model)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
                    help="static shape for an input with dynamic dimensions (repeatable)")

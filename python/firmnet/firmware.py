@@ -6,13 +6,22 @@
     board/toolchain.cmake           CMake toolchain file of the board's compiler (boards/cmake/)
     board/firmnet_board_flags.cmake the board's CPU and compiler flags, read by the toolchain file
     board/board.cmake               the example target, included by CMakeLists.txt
-    board/board.json                which board these files are for
-  emulated boards only:
-    board/startup_cortex_m.c, board/fn_semihost.[ch], board/fn_board.[ch], board/*.ld
+    board/board.json                which board these files are for (and the firmware's sizes)
+  bare-metal (Cortex-M) boards, emulated or real:
+    board/startup_cortex_m.c        vector table, reset handler, default handlers (boards/emulated/)
+    board/cortex_m_sections.ld      the section layout (boards/emulated/)
+    board/memory.ld                 the board's memory regions, written from its .toml; INCLUDEs the layout
+  emulated boards also:
+    board/fn_semihost.[ch], board/fn_board.[ch]   semihosting, SysTick timing, exit to QEMU
 
 so that `cmake -B build -DCMAKE_TOOLCHAIN_FILE=board/toolchain.cmake && cmake --build build`
-builds the static library and, for an emulated board, <name>_firmware.elf for QEMU.
+builds the static library and, for every Cortex-M board, the firmware <name>_firmware.elf
+(run in QEMU on the emulated boards; flashed, or read for its sizes, on the real ones).
 The host has no board files: compiling for it removes those of an earlier board.
+
+Fit check: with the board's cross compiler and cmake installed, write_board_files links the
+firmware (in OUT/build-<board>, the folder `firmnet run` reuses) and refuses a model whose
+ELF does not fit the board (check_linked_fit); board.json records the sizes.
 """
 from __future__ import annotations
 
@@ -46,26 +55,97 @@ def _cmake_list(items) -> str:
     return " ".join(str(i) for i in items)
 
 
+MEMORY_SCRIPT = "memory.ld"
+SECTIONS_SCRIPT = "cortex_m_sections.ld"
+STARTUP = "startup_cortex_m.c"
+# Board support shared by every bare-metal board, and the emulated boards' own.
+SHARED_SUPPORT = (STARTUP, SECTIONS_SCRIPT)
+EMULATED_SUPPORT = ("fn_semihost.c", "fn_semihost.h", "fn_board.c", "fn_board.h")
+
+
+def _support_dir(board) -> Path:
+    return board.path("emulated")
+
+
+def memory_script(board) -> str:
+    """The board's linker script: its memory regions (from the .toml), then the shared layout."""
+    def region(name, attrs, origin, length):
+        return f"    {name:7} ({attrs}) : ORIGIN = 0x{origin:08X}, LENGTH = {length}"
+
+    regions = []
+    if board.boot2_bytes:
+        regions.append(region("BOOT2", "rx", board.flash_origin, board.boot2_bytes))
+    if board.vectors_origin is not None:
+        regions.append(region("VECTORS", "rx", board.vectors_origin, board.vectors_bytes))
+    regions.append(region("FLASH", "rx", board.flash_origin + board.boot2_bytes, board.code_flash_bytes))
+    regions.append(region("RAM", "rwx", board.ram_origin, board.ram_bytes))
+    lines = [f"/* firmnet board {board.name}: memory regions (from its board file), then the section",
+             f" * layout shared by the Cortex-M boards ({SECTIONS_SCRIPT}). Written by `firmnet compile",
+             " * --board`. Do not edit. */", "MEMORY", "{", *regions, "}"]
+    if board.vectors_origin is None:
+        lines.append('REGION_ALIAS("VECTORS", FLASH);')
+    if board.boot2_bytes:
+        lines += [
+            "",
+            f"/* The first {board.boot2_bytes} bytes of flash: the boot2 stage the RP2040's boot ROM loads and",
+            " * CRC-checks to set up execute-in-place, then jumps to the vector table after it. firmnet does",
+            " * not ship one: build with -DFIRMNET_BOOT2=<file> (the pico-sdk's bs2_default_padded_checksummed.S,",
+            " * section .boot2) for firmware that boots from flash; without it the region stays empty. */",
+            "SECTIONS",
+            "{",
+            "    .boot2 :",
+            "    {",
+            "        __boot2_start = .;",
+            "        KEEP(*(.boot2))",
+            "        __boot2_end = .;",
+            "    } > BOOT2",
+            "}",
+            f"ASSERT(__boot2_end == __boot2_start || __boot2_end - __boot2_start == {board.boot2_bytes},",
+            f'       "firmnet: boot2 must be exactly {board.boot2_bytes} bytes (padded and checksummed)")',
+        ]
+    lines.append(f"INCLUDE {SECTIONS_SCRIPT}")
+    return "\n".join(lines) + "\n"
+
+
 def _board_cmake(board, prefix: str) -> str:
     lines = [f"# firmnet board {board.name}: {board.description}",
              "# Included by CMakeLists.txt; written by `firmnet compile --board`. Do not edit.",
              "set(FIRMNET_BOARD_DIR ${CMAKE_CURRENT_SOURCE_DIR}/board)", ""]
-    if board.emulated:
-        script = Path(board.linker_script).name
+    if board.bare_metal:
+        sources = ["main.c", f"board/{STARTUP}"] + (["board/fn_semihost.c", "board/fn_board.c"] if board.emulated else [])
+        what = ("The example firmware for QEMU: startup code, semihosting, SysTick timing."
+                if board.emulated else
+                "The example firmware: startup code and the board's memory map. It runs the model on a fixed\n"
+                "# input and leaves the result for a debugger (see main.c); link the library into your own\n"
+                "# firmware for real use. The ELF's sizes are what the board must hold.")
         lines += [
-            "# The example firmware for QEMU: startup code, semihosting, SysTick timing.",
-            f"add_executable({prefix}_firmware main.c board/{Path(board.startup).name} board/fn_semihost.c "
-            "board/fn_board.c)",
+            f"# {what}",
+            f"add_executable({prefix}_firmware {' '.join(sources)})",
             f"set_target_properties({prefix}_firmware PROPERTIES SUFFIX .elf C_STANDARD 99 "
-            "C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)",
+            "C_STANDARD_REQUIRED ON C_EXTENSIONS OFF",
+            f"    LINK_DEPENDS \"${{FIRMNET_BOARD_DIR}}/{MEMORY_SCRIPT};${{FIRMNET_BOARD_DIR}}/{SECTIONS_SCRIPT}\")",
             f"target_include_directories({prefix}_firmware PRIVATE ${{FIRMNET_BOARD_DIR}})",
-            f"target_compile_definitions({prefix}_firmware PRIVATE FIRMNET_SYSCLK_HZ={board.sysclk_hz}u)",
+        ]
+        if board.emulated:
+            lines.append(f"target_compile_definitions({prefix}_firmware PRIVATE FIRMNET_SYSCLK_HZ={board.sysclk_hz}u)")
+        lines += [
             f"target_compile_options({prefix}_firmware PRIVATE ${{FIRMNET_WARNINGS}})",
             f"target_link_libraries({prefix}_firmware PRIVATE {prefix})",
             f"target_link_options({prefix}_firmware PRIVATE -nostartfiles -L${{FIRMNET_BOARD_DIR}} "
-            f"-T${{FIRMNET_BOARD_DIR}}/{script} -Wl,--defsym=__stack_size={board.stack_bytes} "
+            f"-T${{FIRMNET_BOARD_DIR}}/{MEMORY_SCRIPT} -Wl,--defsym=__stack_size={board.stack_bytes} "
             f"-Wl,--gc-sections -Wl,-Map=${{CMAKE_CURRENT_BINARY_DIR}}/{prefix}_firmware.map)",
         ]
+        if board.boot2_bytes:
+            lines += [
+                "# A real RP2040 boots from flash only through a boot2 stage (not shipped by firmnet):",
+                "# -DFIRMNET_BOOT2=<pico-sdk build>/.../bs2_default_padded_checksummed.S puts it in front.",
+                'set(FIRMNET_BOOT2 "" CACHE FILEPATH "boot2 source or object (section .boot2, '
+                f'{board.boot2_bytes} bytes)")',
+                "if(FIRMNET_BOOT2)",
+                "    enable_language(ASM)",
+                f"    target_sources({prefix}_firmware PRIVATE ${{FIRMNET_BOOT2}})",
+                "endif()",
+            ]
     elif board.toolchain == "aarch64-linux-gnu":
         lines += [
             "# The example program for Linux: reads the inputs from files, prints the outputs.",
@@ -94,20 +174,11 @@ def _flags_cmake(board) -> str:
             f'set(FIRMNET_BOARD_CFLAGS "{_cmake_list(board.cflags)}")\n')
 
 
-def _linker_scripts(board) -> list[Path]:
-    """The board's linker script and the scripts it INCLUDEs."""
-    todo, found = [board.path(board.linker_script)], []
-    while todo:
-        path = todo.pop()
-        if path in found:
-            continue
-        found.append(path)
-        todo += [path.parent / inc for inc in re.findall(r"^\s*INCLUDE\s+(\S+)", path.read_text(), re.M)]
-    return found
+def write_board_files(out, board, graph, name, link: bool = True) -> dict | None:
+    """Write OUT/main.c and OUT/board/ for a board; for the host remove them.
 
-
-def write_board_files(out, board, graph, name) -> None:
-    """Write OUT/main.c and OUT/board/ for a board; for the host remove them."""
+    For a bare-metal board whose tools are installed (and link=True), then link the firmware
+    and check that it fits (check_linked_fit): its sizes, also kept in board.json."""
     out = Path(out)
     board_dir = out / BOARD_DIR
     shutil.rmtree(board_dir, ignore_errors=True)
@@ -128,18 +199,64 @@ def write_board_files(out, board, graph, name) -> None:
     shutil.copy(board.path(f"cmake/{board.toolchain}.cmake"), board_dir / "toolchain.cmake")
     (board_dir / "firmnet_board_flags.cmake").write_text(_flags_cmake(board))
     (board_dir / "board.cmake").write_text(_board_cmake(board, prefix))
-    if board.emulated:
-        support = board.path(board.startup).parent
-        for src in sorted(support.glob("*.[ch]")):
-            shutil.copy(src, board_dir / src.name)
-        for script in _linker_scripts(board):
-            shutil.copy(script, board_dir / script.name)
-    (board_dir / "board.json").write_text(json.dumps(
-        {"board": board.name, "name": name, "prefix": prefix, "toolchain": board.toolchain,
-         "emulated": board.emulated, "cpu_flags": list(board.cpu_flags)}, indent=1, sort_keys=True) + "\n")
+    if board.bare_metal:
+        for fname in SHARED_SUPPORT + (EMULATED_SUPPORT if board.emulated else ()):
+            shutil.copy(_support_dir(board) / fname, board_dir / fname)
+        (board_dir / MEMORY_SCRIPT).write_text(memory_script(board))
+    info = {"board": board.name, "name": name, "prefix": prefix, "toolchain": board.toolchain,
+            "emulated": board.emulated, "cpu_flags": list(board.cpu_flags)}
+    _write_info(board_dir, info)
+    if not (link and board.can_link()):
+        return None
+    sizes = check_linked_fit(out, board, json.loads((out / "report.json").read_text()))
+    _write_info(board_dir, {**info, "firmware": sizes})
+    return sizes
+
+
+def _write_info(board_dir: Path, info: dict) -> None:
+    (board_dir / "board.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+
+
+def board_info(out) -> dict | None:
+    """OUT/board/board.json: the board, and once linked the firmware's sizes ("firmware")."""
+    path = Path(out) / BOARD_DIR / "board.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+_OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
+
+
+def check_linked_fit(out, board, report: dict) -> dict:
+    """Link the example firmware of OUT (in OUT/build-<board>) and refuse it if the board
+    cannot hold it. Returns the ELF's sizes (qemu.elf_sizes) with "elf", its path.
+
+    A firmware too big for the board does not link: the linker says by how many bytes each
+    region overflowed (the stack reserve is a section in RAM), which gives the numbers."""
+    from . import qemu
+    from .ir import FirmnetError
+    out = Path(out)
+    try:
+        elf = qemu.build(out, board)
+    except FirmnetError as exc:
+        overflow = {region: int(n) for region, n in _OVERFLOW.findall(str(exc))}
+        if not overflow:
+            raise
+        sizes = {"stack": board.stack_bytes}
+        weights = report["weights_bytes"]
+        # Not overflowing: at most the region's size (the numbers below are then lower bounds).
+        sizes["flash"] = board.code_flash_bytes + overflow["FLASH"] if "FLASH" in overflow else weights
+        sizes["ram"] = (board.ram_bytes + overflow["RAM"] - board.stack_bytes if "RAM" in overflow
+                        else report["arena_bytes"])
+        regions = " and ".join(f"region {r} overflowed by {n:,} bytes" for r, n in overflow.items())
+        board.check_fits(report, sizes, source=f"the firmware does not link, ld: {regions}; the project stays in "
+                                               f"{out} for inspection")
+        raise
+    sizes = qemu.elf_sizes(elf, board)
+    board.check_fits(report, sizes, source=f"sizes of the linked firmware {elf}")
+    return {**sizes, "elf": str(elf)}
 
 
 def board_of(out) -> str | None:
     """The board whose files OUT holds (None: none, i.e. the host)."""
-    path = Path(out) / BOARD_DIR / "board.json"
-    return json.loads(path.read_text())["board"] if path.is_file() else None
+    info = board_info(out)
+    return info["board"] if info else None

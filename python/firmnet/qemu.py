@@ -1,8 +1,10 @@
 """Cross-build a generated project for a board and run it in QEMU (emulated boards).
 
     build(out, board)              cmake + the board's cross compiler → OUT/build-<board>/<name>_firmware.elf
+                                   (every Cortex-M board, emulated or real)
     run(out, board, inputs)        one inference in QEMU: outputs, instructions, stack, per-layer counts
-    elf_sizes(elf, board)          flash (text + rodata + data) and static RAM (data + bss) of an ELF
+    elf_sizes(elf, board)          flash (text + rodata + data), static RAM (data + bss) and the stack
+                                   reserve of an ELF
 
 How instructions are counted: QEMU runs with `-icount shift=0`, which advances the virtual
 clock by exactly 1 ns per guest instruction, whatever the host does. The firmware reads
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -30,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .boards import TOOLCHAIN_PACKAGES, Board, get_board
+from .boards import Board, get_board
 from .codegen.c_literals import c_identifier
 from .ir import FirmnetError
 
 STATS_MAGIC = 0x74736E66   # "fnst"
+SHF_WRITE, SHF_ALLOC, SHT_NOBITS = 0x1, 0x2, 8
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -60,11 +64,7 @@ def _board(board) -> Board:
 
 def require_tools(board: Board, emulate: bool = False) -> None:
     """A FirmnetError saying what to install when the board's tools are missing."""
-    missing = []
-    if shutil.which("cmake") is None:
-        missing.append(("cmake", "cmake"))
-    if shutil.which(board.compiler) is None:
-        missing.append((board.compiler, TOOLCHAIN_PACKAGES[board.toolchain]))
+    missing = board.missing_tools()
     if emulate and board.emulated and shutil.which(board.qemu) is None:
         missing.append((board.qemu, "qemu-system-arm"))
     if missing:
@@ -102,7 +102,7 @@ def _run_tool(cmd, what: str, cwd=None) -> None:
 
 def build(out, board, profile: bool = False, werror: bool = False, jobs: int | None = None) -> Path:
     """Configure (once) and build the project in OUT for the board; the firmware ELF
-    (emulated boards) or the build folder (other boards)."""
+    (Cortex-M boards) or the build folder (other boards)."""
     out, board = Path(out).resolve(), _board(board)
     require_tools(board)
     _check_board_files(out, board)
@@ -117,21 +117,38 @@ def build(out, board, profile: bool = False, werror: bool = False, jobs: int | N
         stamp.write_text(wanted)
     _run_tool(["cmake", "--build", bdir, "-j", str(jobs or os.cpu_count() or 2)],
               f"building {out} for board {board.name}")
-    if not board.emulated:
+    if not board.bare_metal:
         return bdir
     prefix = c_identifier(_meta(out)["name"]).lower()
     return bdir / f"{prefix}_firmware.elf"
 
 
-def elf_sizes(elf, board) -> dict:
-    """Bytes of the ELF: text (code + rodata + vectors), data, bss; flash = text + data,
-    ram = data + bss (static RAM: the arena is in bss; the stack comes on top)."""
-    board = _board(board)
-    res = subprocess.run([board.tool("size"), "-B", str(elf)], capture_output=True, text=True)
-    if res.returncode != 0:
-        raise FirmnetError(f"{board.tool('size')} {elf} failed: {res.stderr.strip()}")
-    text, data, bss = (int(v) for v in res.stdout.splitlines()[1].split()[:3])
-    return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss}
+def elf_sizes(elf, board=None) -> dict:
+    """Bytes of a 32-bit little-endian ELF, from its section headers (what `size -A` lists):
+    text = allocated read-only sections (vector table, code, rodata: the weights), data =
+    allocated writable ones with contents (.data: in RAM, its initial values in flash), bss =
+    allocated sections without contents, except .stack, the stack reserve (stack).
+    flash = text + data, ram = data + bss (static RAM, the arena included; the stack comes
+    on top). board: unused (kept for callers)."""
+    raw = Path(elf).read_bytes()
+    if raw[:4] != b"\x7fELF" or raw[4] != 1 or raw[5] != 1:
+        raise FirmnetError(f"{elf} is not a 32-bit little-endian ELF file")
+    shoff, = struct.unpack_from("<I", raw, 0x20)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", raw, 0x2E)
+    headers = [struct.unpack_from("<IIIIII", raw, shoff + k * shentsize) for k in range(shnum)]
+    strtab = headers[shstrndx][4]
+    sizes = {"text": 0, "data": 0, "bss": 0, "stack": 0}
+    for name_off, sh_type, flags, _addr, _offset, size in headers:
+        if not flags & SHF_ALLOC or size == 0:
+            continue
+        name = raw[strtab + name_off:raw.index(b"\0", strtab + name_off)].decode()
+        if sh_type == SHT_NOBITS:
+            sizes["stack" if name == ".stack" else "bss"] += size
+        else:
+            sizes["data" if flags & SHF_WRITE else "text"] += size
+    sizes["flash"] = sizes["text"] + sizes["data"]
+    sizes["ram"] = sizes["data"] + sizes["bss"]
+    return sizes
 
 
 def _as_inputs(meta: dict, inputs) -> list[np.ndarray]:
