@@ -59,6 +59,10 @@ CASES = {
     "old opset": (
         lambda: _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [1, 4])], [_vi("y", [1, 4])], opset=6),
         ["opset 6", "7..28", "newer opset"]),
+    "dynamic quantization": (
+        lambda: _model([helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dq")],
+                       [_vi("x", [1, 4])], [_vi("q", [1, 4], TensorProto.UINT8)]),
+        ["'dq'", "static scales", "firmnet compress"]),
     "runtime-computed weights": (
         lambda: _model([helper.make_node("MatMul", ["x", "z"], ["y"], name="mm")], [_vi("x", [2, 3]), _vi("z", [3, 2])],
                        [_vi("y", [2, 2])]),

@@ -28,6 +28,13 @@ from .onnx_ops import CONVERTERS, FOLD_ONLY, QUANTIZED_INPUTS
 MIN_OPSET, MAX_OPSET = 11, 28
 OLDEST_CONVERTIBLE = 7
 
+# Unsupported operators that have a better way in, and what to do instead.
+UNSUPPORTED_HINTS = {
+    "DynamicQuantizeLinear": "dynamic quantization (DynamicQuantizeLinear) computes its scale from every input "
+    "at run time; firmnet needs static scales: quantize with calibration data instead (firmnet compress "
+    "--quantize int8 --calib data.npz, or onnxruntime's quantize_static)",
+}
+
 
 def _read(source) -> onnx.ModelProto:
     if isinstance(source, onnx.ModelProto):
@@ -221,6 +228,8 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
             raise UnsupportedError(f"{label}: {node.op_type} is supported only where it folds to a constant, but "
                                    f"its input '{dynamic[0]}' is computed at run time")
         convert = CONVERTERS.get(node.op_type)
+        if node.op_type in UNSUPPORTED_HINTS:
+            raise UnsupportedError(f"{label}: {UNSUPPORTED_HINTS[node.op_type]}")
         if convert is None:
             raise UnsupportedError(f"{label}: operator {node.op_type} is not supported; supported operators: "
                                    f"{', '.join(sorted(CONVERTERS))} (and {', '.join(FOLD_ONLY)} where they fold "
