@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from firmnet.cli import main
-from helpers import EXAMPLE, FIXTURES
+from helpers import EXAMPLE, FIXTURES, REPO
 
 
 def _run(capsys, *argv):
@@ -63,3 +65,29 @@ def test_firmnet_command_from_any_directory(tmp_path):
     res = subprocess.run([sys.executable, "-m", "firmnet.cli", "verify", str(tmp_path / "o")],
                          capture_output=True, text=True, cwd="/")
     assert res.returncode == 0 and "verdict: PASS" in res.stdout, res.stdout + res.stderr
+
+
+def test_compile_for_a_real_board_reports_the_firmware_sizes(tmp_path, capsys):
+    """`firmnet compile --board nucleo-l4r5zi` links the example firmware and prints its flash
+    and RAM beside the memory plan's weights and arena and the board's capacity; a board file
+    of the user's with too little flash for weights + code is refused (exit 2) with the numbers."""
+    for tool, package in (("cmake", "cmake"), ("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")):
+        if shutil.which(tool) is None:
+            pytest.fail(f"missing {tool}: install it (Debian/Ubuntu: apt-get install {package})")
+    int8 = EXAMPLE.with_name("digits_cnn.int8.onnx")
+    code, text, _ = _run(capsys, "compile", int8, "-o", tmp_path / "n", "--name", "digits", "--board", "nucleo-l4r5zi")
+    assert code == 0, text
+    m = re.search(r"nucleo-l4r5zi firmware (\S+digits_firmware\.elf): flash ([\d,]+) B \(weights 6,288 \+ code and "
+                  r"constants ([\d,]+)\) of 2,097,152; RAM ([\d,]+) B \.data \+ \.bss \(arena 1,536\) \+ 8,192 B stack "
+                  r"= ([\d,]+) of 655,360", text)
+    assert m, text
+    flash, code_bytes, ram, total = (int(g.replace(",", "")) for g in m.groups()[1:])
+    assert flash == 6288 + code_bytes and total == ram + 8192 and ram >= 1536
+    board = tmp_path / "tiny.toml"
+    board.write_text(re.sub(r"(?m)^flash_bytes = .*$", "flash_bytes = 8192",
+                            (REPO / "boards" / "nucleo-l4r5zi.toml").read_text()))
+    code, _, err = _run(capsys, "compile", int8, "-o", tmp_path / "t", "--name", "digits", "--board", board)
+    assert code == 2
+    assert re.search(r"firmnet: error: the model does not fit board 'tiny' \(the firmware does not link, ld: region "
+                     rf"FLASH overflowed by {flash - 8192:,} bytes; .*\): flash: {flash:,} bytes \(weights 6,288 \+ "
+                     r"code, constants and initial data [\d,]+\), the board has 8,192\. Try a smaller model", err), err
