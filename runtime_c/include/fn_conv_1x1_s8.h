@@ -33,7 +33,8 @@
  * Constraints: every size >= 1; kernel_h = kernel_w = 1; stride_h = stride_w = 1;
  * dilation_h, dilation_w >= 1 (no effect on a 1x1 kernel); pad_top = pad_left = 0;
  * out_h = in_h and out_w = in_w (so no bottom/right padding either); groups = 1;
- * in_c <= FN_S8_MAX_DEPTH; batch * in_h * in_w < 2^31; the requantization fields as
+ * in_c <= FN_S8_MAX_DEPTH; batch * in_h * in_w < 2^31; filter_offset = NULL (weights
+ * without zero points; fn_conv2d_s8 takes the others); the requantization fields as
  * fn_conv_s8.h states. output must not overlap input, filter, bias or the parameter
  * arrays. No alignment is required of any pointer.
  * Returns FN_OK, or FN_ERR_ARG (before writing any output) for: a NULL params, input,

@@ -229,7 +229,8 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
     if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->in_c < 1 || p->out_c < 1 ||
         p->out_h != p->in_h || p->out_w != p->in_w || p->kernel_h != 1 || p->kernel_w != 1 ||
         p->stride_h != 1 || p->stride_w != 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
-        p->pad_top != 0 || p->pad_left != 0 || p->groups != 1 || p->in_c > FN_S8_MAX_DEPTH) {
+        p->pad_top != 0 || p->pad_left != 0 || p->groups != 1 || p->in_c > FN_S8_MAX_DEPTH ||
+        p->filter_offset != NULL) {
         return FN_ERR_ARG;
     }
     const int64_t rows = (int64_t)p->batch * p->in_h;   /* < 2^62: no overflow */

@@ -1,8 +1,116 @@
 /* firmnet runtime: int8 fully connected layer.
  *
  * Four output features at a time: each input value, with the input offset added,
- * is loaded once for four accumulators that read four weight rows sequentially. */
+ * is loaded once for four accumulators that read four weight rows sequentially.
+ *
+ * DSP path (__ARM_FEATURE_DSP: Cortex-M4, M7, M33, M55), 4 inputs per step (fc_rows4_dsp):
+ * a word of 4 inputs x0..x3 becomes (x0 + off, x2 + off) = SXTAB16(off:off, x) and
+ * (x1 + off, x3 + off) with ROR 8, once for the four rows; each row's word of 4 weights
+ * becomes (w0, w2) and (w1, w3) with SXTB16, and two SMLADs add its four products. The
+ * products are the int32 products of the portable path (|x + off| <= 255 fits a halfword),
+ * their sums the same integers (fn_conv_s8.h: no overflow in any order). Inputs left over
+ * (in_features % 4) and rows left over (out_features % 4) take the portable loops.
+ *
+ * Output stage: fn_fast_out_s8 (fn_fixedpoint.h) when the call's requantization allows
+ * it, else fn_finish_channel_s8; the same bytes either way. */
+#include <string.h>
+
 #include "fn_fc_s8.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1 && defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#define FN_FC_DSP 1
+#else
+#define FN_FC_DSP 0
+#endif
+
+#if defined(__GNUC__)
+#define FN_NOINLINE __attribute__((noinline))
+#else
+#define FN_NOINLINE
+#endif
+
+#if FN_FC_DSP
+/* Four int8 values as one word, from any address (LDR: unaligned loads are allowed). */
+static inline int32_t load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* SXTB16 / SXTAB16 of v rotated right by 8 bits (GCC does not fold the rotation into
+ * the instruction: inline assembly for GCC and Clang). */
+static inline int32_t sxtb16_ror8(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
+    const uint32_t u = (uint32_t)v;
+    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
+}
+
+static inline int32_t sxtab16_ror8(int32_t a, int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+#else
+    const uint32_t u = (uint32_t)v;
+    return __sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
+#endif
+}
+
+/* s[r] = SUM (x[i] + off) * w_r[i] over i < 4 * n4, for the rows w_r = w + r * k. */
+FN_NOINLINE static void fc_rows4_dsp(const int8_t *x, const int8_t *w, size_t k, int32_t n4, int32_t off2,
+                                     int32_t s[4])
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    /* rows 0 and 2 by pointer, rows 1 and 3 at + k: 14 live values, no spill (GCC 12) */
+    const int8_t *w0 = w, *w2 = w + 2 * k;
+    const int8_t *const x_end = x + 4 * (size_t)n4;
+    while (x != x_end) {
+        const int32_t a = load4(x);
+        const int32_t ae = __sxtab16(off2, a), ao = sxtab16_ror8(off2, a);
+        int32_t b = load4(w0);
+        s0 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s0));
+        b = load4(w0 + k);
+        s1 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s1));
+        b = load4(w2);
+        s2 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s2));
+        b = load4(w2 + k);
+        s3 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s3));
+        x += 4;
+        w0 += 4;
+        w2 += 4;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
+#endif
+
+/* The outputs of features o .. o + n - 1 from their sums acc[0 .. n - 1]. */
+FN_NOINLINE static void finish(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t o,
+                               int32_t n, const int32_t *acc, int8_t *out)
+{
+    if (fast) {
+        const int32_t tflm = f->tflm, off = f->output_offset, bm = f->bias_mask, qm = f->quant_mask;
+        for (int32_t c = o; c < o + n; ++c) {
+            const int32_t q = c & qm;
+            out[c] = fn_fast_out_s8_one(*acc++, f->bias[c & bm], f->multiplier[q], -f->shift[q] - 1, tflm, off);
+        }
+        return;
+    }
+    for (int32_t c = o; c < o + n; ++c) {
+        out[c] = fn_finish_channel_s8(stage, c, *acc++);
+    }
+}
 
 fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output)
@@ -24,7 +132,17 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
     const int32_t input_offset = p->input_offset;
     const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
                                        p->scale, p->output_offset, p->act_min, p->act_max};
+    fn_fast_out_s8 f;
+    const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
+                                         n_out, p->output_offset, p->act_min, p->act_max);
     const size_t k = (size_t)k_in;
+#if FN_FC_DSP
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
+    const int32_t n4 = k_in / 4;                 /* input words of the DSP loop */
+#else
+    const int32_t n4 = 0;
+#endif
+    const size_t i0 = 4 * (size_t)n4;            /* first input of the portable loops */
 
     for (int32_t b = 0; b < p->batch; ++b) {
         const int8_t *x = input + (size_t)b * k;
@@ -35,18 +153,20 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
             const int8_t *w1 = w0 + k;
             const int8_t *w2 = w1 + k;
             const int8_t *w3 = w2 + k;
-            int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
-            for (size_t i = 0; i < k; ++i) {
-                const int32_t xv = (int32_t)x[i] + input_offset;
-                acc0 += xv * w0[i];
-                acc1 += xv * w1[i];
-                acc2 += xv * w2[i];
-                acc3 += xv * w3[i];
+            int32_t acc[4] = {0, 0, 0, 0};
+#if FN_FC_DSP
+            if (n4 > 0) {
+                fc_rows4_dsp(x, w0, k, n4, off2, acc);
             }
-            out[o] = fn_finish_channel_s8(&stage, o, acc0);
-            out[o + 1] = fn_finish_channel_s8(&stage, o + 1, acc1);
-            out[o + 2] = fn_finish_channel_s8(&stage, o + 2, acc2);
-            out[o + 3] = fn_finish_channel_s8(&stage, o + 3, acc3);
+#endif
+            for (size_t i = i0; i < k; ++i) {
+                const int32_t xv = (int32_t)x[i] + input_offset;
+                acc[0] += xv * w0[i];
+                acc[1] += xv * w1[i];
+                acc[2] += xv * w2[i];
+                acc[3] += xv * w3[i];
+            }
+            finish(&f, fast, &stage, o, 4, acc, out);
         }
         for (; o < n_out; ++o) {
             const int8_t *w = weights + (size_t)o * k;
@@ -54,7 +174,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
             for (size_t i = 0; i < k; ++i) {
                 acc += ((int32_t)x[i] + input_offset) * w[i];
             }
-            out[o] = fn_finish_channel_s8(&stage, o, acc);
+            finish(&f, fast, &stage, o, 1, &acc, out);
         }
     }
     return FN_OK;

@@ -1,0 +1,334 @@
+"""The int8 kernels' DSP paths (ACLE SXTB16/SXTAB16/SMLAD/SMLAxy under __ARM_FEATURE_DSP)
+and the fast output stage (fn_fast_out_s8, fn_fixedpoint.h), byte for byte against the
+numpy reference and against their portable C paths:
+
+  on the emulated Cortex-M4F (mps2-an386, QEMU): fn_depthwise_conv2d_s8, fn_fc_s8 and
+      fn_conv2d_1x1_s8 on seeded random cases (odd channel counts, blocks of 4 crossed,
+      depth multipliers 1, 2, 3, 4, 8, kernels above the DSP path's tap limit, padding,
+      strides, dilations, per-channel and per-tensor, every requantization mode, full and
+      clamped activation ranges, arbitrary multipliers and shifts), built twice with
+      arm-none-eabi-gcc -O2 -Werror: with the DSP path, and with -U__ARM_FEATURE_DSP (the
+      portable path on the same CPU); both outputs must equal the reference;
+  on the host (cffi): the fast output stage against the general one (fn_output_stage_s8)
+      over random accumulators, multipliers and shifts.
+
+The firmware helpers (build, QEMU run, C arrays) are those of test_kernels_conv_1x1_s8.py.
+Instruction counts: python bench/kernels_qemu.py. Tests never assert timing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import assert_array_equal_first
+from firmnet.reference.conv_s8 import (conv2d_s8, conv2d_s8_params, depthwise_conv2d_s8,
+                                       depthwise_conv2d_s8_params, pack_depthwise_filter)
+from firmnet.reference.dense_s8 import fc_s8, fc_s8_params
+from firmnet.reference import fixedpoint as fx
+from test_kernels_conv_1x1_s8 import (RUNTIME, _c_array, build_firmware, kernel_mnemonics, require_tools,
+                                      run_firmware)
+from test_kernels_conv_s8 import (accumulators, int8_data, make_bias, make_scales, quant_kwargs,
+                                  random_requant_arrays, wrap32)
+
+MODES = ["tflm", "single", "ort"]
+SOURCES = [RUNTIME / "src" / "fn_depthwise_conv2d_s8.c", RUNTIME / "src" / "fn_fc_s8.c"]
+DSP_OPS = {"smlad", "smlabb", "smlatt", "sxtb16", "sxtab16"}
+
+# ---------------------------------------------------------------- random cases
+
+
+def random_quant(rng: np.random.Generator) -> dict:
+    """One layer's quantization, as test_kernels_conv_s8.quant_cases draws it, with more
+    weight on the fast output stage's domain (TFLM/SINGLE, full int8 range)."""
+    zp_out = int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
+    kind = rng.choice(["none", "none", "none", "relu", "relu6", "any"])
+    if kind == "none":
+        act = (-128, 127)
+    elif kind == "relu":
+        act = (zp_out, 127)
+    elif kind == "relu6":
+        act = (zp_out, min(127, zp_out + int(rng.integers(0, 60))))
+    else:
+        lo = int(rng.integers(-128, 128))
+        act = (lo, int(rng.integers(lo, 128)))
+    return dict(mode=str(rng.choice(MODES)), zp_in=int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))])),
+                zp_out=zp_out, act=act, per_channel=bool(rng.integers(0, 2)),
+                regime=str(rng.choice(["natural", "natural", "natural", "tiny", "huge", "ties"])),
+                data=str(rng.choice(["uniform", "uniform", "extremes", "small", "constant"])),
+                bias=rng.choice([None, "small", "natural", "extreme"]), seed=int(rng.integers(0, 2**32)))
+
+
+def maybe_any_requant(rng, q, params, arrays, n_channels):
+    """One case in five: arbitrary valid multipliers and shifts (positive shifts included)."""
+    if rng.random() < 0.2:
+        return random_requant_arrays(rng, q["mode"], n_channels if params["per_channel"] else 1)
+    return arrays
+
+
+def dw_cases(seed: int, n: int) -> list:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(n):
+        q = random_quant(rng)
+        c = int(rng.choice([1, 2, 3, 4, 5, 7, 8, 9, 12, 16]))
+        m = int(rng.choice([1, 1, 1, 2, 3, 4, 8]))
+        if k % 10 == 9:
+            kh, kw = int(rng.choice([9, 10])), 8              # 72 or 80 taps: beyond FN_DW_WTAPS
+        elif k % 5 == 0:
+            kh, kw = 3, 3
+        else:
+            kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        strides = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        dilations = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if k % 3 else (1, 1)
+        pads = tuple(int(rng.integers(0, 4)) for _ in range(4))
+        h = max(1, dilations[0] * (kh - 1) + 1 - pads[0] - pads[2] + int(rng.integers(0, 6)))
+        w_ = max(1, dilations[1] * (kw - 1) + 1 - pads[1] - pads[3] + int(rng.integers(0, 6)))
+        geo = dict(strides=strides, dilations=dilations, pads=pads)
+        crng = np.random.default_rng(q["seed"])
+        x = int8_data(crng, (int(rng.integers(1, 3)), h, w_, c), q["data"], q["zp_in"])
+        w = int8_data(crng, (1, kh, kw, c * m), "extremes" if q["data"] == "extremes" else "uniform")
+        bias = make_bias(crng, q["bias"], c * m)
+        w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
+        acc = accumulators(x, w_ohwi, bias, q["zp_in"], dict(groups=c, geo=geo))
+        s_in, s_w, s_out = make_scales(crng, q, acc, c * m)
+        params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **geo, **quant_kwargs(q, s_in, s_w, s_out))
+        arrays = maybe_any_requant(crng, q, params, arrays, c * m)
+        cases.append(("dw", x, w, bias, params, arrays))
+    return cases
+
+
+def fc_cases(seed: int, n: int) -> list:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(n):
+        q = random_quant(rng)
+        batch = int(rng.integers(1, 4))
+        k_in = int(rng.choice([int(rng.integers(1, 20)), int(rng.integers(20, 150)), 640]))
+        m = int(rng.choice([int(rng.integers(1, 14)), 16, 33]))
+        crng = np.random.default_rng(q["seed"])
+        x = int8_data(crng, (batch, k_in), q["data"], q["zp_in"])
+        w = int8_data(crng, (m, k_in), "extremes" if q["data"] == "extremes" else "uniform")
+        bias = make_bias(crng, q["bias"], m)
+        acc = wrap32((x.astype(np.int64) - q["zp_in"]) @ w.astype(np.int64).T + (0 if bias is None else bias))
+        s_in, s_w, s_out = make_scales(crng, q, acc, m)
+        params, arrays = fc_s8_params(x.shape, w.shape, **quant_kwargs(q, s_in, s_w, s_out))
+        arrays = maybe_any_requant(crng, q, params, arrays, m)
+        cases.append(("fc", x, w, bias, params, arrays))
+    return cases
+
+
+def pointwise_cases(seed: int, n: int) -> list:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        q = random_quant(rng)
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 5)), int(rng.integers(1, 6)))
+        cin = int(rng.choice([int(rng.integers(1, 14)), 16, 17, 64, 67, 128, 131]))
+        cout = int(rng.choice([1, 2, 3, 5, 8, 9]))
+        crng = np.random.default_rng(q["seed"])
+        x = int8_data(crng, (*shape, cin), q["data"], q["zp_in"])
+        w = int8_data(crng, (cout, 1, 1, cin), "extremes" if q["data"] == "extremes" else "uniform")
+        bias = make_bias(crng, q["bias"], cout)
+        geo = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0))
+        acc = accumulators(x, w, bias, q["zp_in"], dict(groups=1, geo=geo))
+        s_in, s_w, s_out = make_scales(crng, q, acc, cout)
+        params, arrays = conv2d_s8_params(x.shape, w.shape, groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
+        arrays = maybe_any_requant(crng, q, params, arrays, cout)
+        cases.append(("1x1", x, w, bias, params, arrays))
+    return cases
+
+
+def reference(case) -> np.ndarray:
+    kind, x, w, bias, params, arrays = case
+    if kind == "dw":
+        return depthwise_conv2d_s8(x, w, bias, params, arrays)
+    if kind == "fc":
+        return fc_s8(x, w, bias, params, arrays)
+    return conv2d_s8(x, w, bias, params, arrays)
+
+
+# ---------------------------------------------------------------- firmware main
+
+KERNELS = {  # kind: (function, params type, filter as the kernel reads it)
+    "dw": ("fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params", pack_depthwise_filter),
+    "fc": ("fn_fc_s8", "fn_fc_s8_params", lambda w: w),
+    "1x1": ("fn_conv2d_1x1_s8", "fn_conv2d_s8_params", lambda w: w),
+}
+SCALAR_FIELDS = {
+    "dw": ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "depth_multiplier", "kernel_h", "kernel_w",
+           "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"],
+    "fc": ["batch", "in_features", "out_features"],
+    "1x1": ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
+            "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups"],
+}
+QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
+
+MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs by semihosting. */
+#include <stdint.h>
+#include "fn_board.h"
+#include "fn_conv_1x1_s8.h"
+#include "fn_conv_s8.h"
+#include "fn_fc_s8.h"
+#include "fn_semihost.h"
+
+%(decls)s
+static uint32_t ticks[%(n)d];
+
+static int save(const char *name, const void *data, uint32_t n)
+{
+    int32_t h = fn_sh_open(name, 1);
+    if (h < 0 || fn_sh_write(h, data, n) != 0) {
+        return 1;
+    }
+    fn_sh_close(h);
+    return 0;
+}
+
+int main(void)
+{
+    fn_timer_start();
+%(calls)s
+    return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
+}
+"""
+
+CALL = """    {
+        const %(ptype)s p = {%(fields)s};
+        static int8_t y[%(size)d];
+        const uint64_t t0 = fn_timer_ticks();
+        if (%(fn)s(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
+            return 3;
+        }
+        ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
+        if (save("out%(k)d.bin", y, sizeof y)) {
+            return 4;
+        }
+    }
+"""
+
+
+def firmware_main(cases) -> str:
+    """main.c running every case once (designated initializers: independent of the
+    structs' field order); case k's output goes to out<k>.bin."""
+    decls, calls = [], []
+    for k, (kind, x, w, bias, params, arrays) in enumerate(cases):
+        fn, ptype, filt = KERNELS[kind]
+        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
+                  _c_array("int32_t", f"b{k}", bias)]
+        fields = [f".{f} = {int(params[f])}" for f in SCALAR_FIELDS[kind] + QUANT_FIELDS]
+        for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float")):
+            if arrays.get(field) is not None:
+                decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))
+                fields.append(f".{field} = {field}{k}")
+        size = reference((kind, x, w, bias, params, arrays)).size
+        calls.append(CALL % dict(ptype=ptype, fields=", ".join(fields), size=size, fn=fn, k=k,
+                                 bias=f"b{k}" if bias is not None else "0"))
+    return MAIN % dict(decls="".join(decls), n=len(cases), calls="".join(calls))
+
+
+def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
+    require_tools()
+    work = tmp_path / ("dsp" if dsp else "portable")
+    elf = build_firmware(work, firmware_main(cases), sources=SOURCES, dsp=dsp)
+    ops = set()
+    for fn in functions:
+        ops |= kernel_mnemonics(elf, fn)
+    if dsp:
+        assert ops & DSP_OPS, f"no DSP instruction in {functions}: is __ARM_FEATURE_DSP still the condition?"
+    else:
+        assert not ops & DSP_OPS, f"-U__ARM_FEATURE_DSP did not select the portable path of {functions}"
+    outs, _ = run_firmware(elf, work, len(cases))
+    for k, (case, got) in enumerate(zip(cases, outs)):
+        want = reference(case)
+        kind, x, w, _, params, arrays = case
+        what = (f"case {k}: {kind} x{x.shape} w{w.shape} mode {params['requant_mode']} per_channel "
+                f"{params['per_channel']} act ({params['act_min']}, {params['act_max']}) on mps2-an386 "
+                f"({'DSP' if dsp else 'portable'})")
+        assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want, what)
+
+
+# ---------------------------------------------------------------- tests on the board
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_depthwise_on_cortex_m4_matches_reference(tmp_path, dsp):
+    check_on_board(tmp_path, dw_cases(2024, 80), dsp, ["fn_depthwise_conv2d_s8", "dw_blocks_dsp"])
+
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, dsp):
+    check_on_board(tmp_path, fc_cases(7, 60), dsp, ["fn_fc_s8", "fc_rows4_dsp"])
+
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_pointwise_on_cortex_m4_matches_reference(tmp_path, dsp):
+    check_on_board(tmp_path, pointwise_cases(99, 50), dsp, ["fn_conv2d_1x1_s8", "dot_2x2_wide"])
+
+
+def test_kws_sized_layers_on_cortex_m4(tmp_path):
+    """The KWS shapes (25 x 5 x 64, 3x3 depthwise with padding 1, 1x1 64 -> 64, FC 64 -> 12)
+    in the fast stage's domain (TFLM, per channel, full range) and in SINGLE mode."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for mode in ("tflm", "single"):
+        x = rng.integers(-128, 128, (1, 25, 5, 64), dtype=np.int8)
+        w = rng.integers(-128, 128, (1, 3, 3, 64), dtype=np.int8)
+        bias = rng.integers(-3000, 3000, 64).astype(np.int32)
+        p, a = depthwise_conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
+                                          weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
+                                          output_zero_point=-128, pads=(1, 1, 1, 1), mode=mode)
+        cases.append(("dw", x, w, bias, p, a))
+        w1 = rng.integers(-128, 128, (64, 1, 1, 64), dtype=np.int8)
+        p, a = conv2d_s8_params(x.shape, w1.shape, input_scale=0.05, input_zero_point=5,
+                                weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
+                                output_zero_point=-128, mode=mode)
+        cases.append(("1x1", x, w1, bias, p, a))
+        xf = rng.integers(-128, 128, (1, 64), dtype=np.int8)
+        wf = rng.integers(-128, 128, (12, 64), dtype=np.int8)
+        p, a = fc_s8_params(xf.shape, wf.shape, input_scale=0.05, input_zero_point=-128,
+                            weight_scales=rng.uniform(0.002, 0.01, 12), output_scale=0.1, output_zero_point=10,
+                            mode=mode)
+        cases.append(("fc", xf, wf, bias[:12], p, a))
+    check_on_board(tmp_path, cases, True, ["fn_depthwise_conv2d_s8", "dw_blocks_dsp"])
+
+
+# ---------------------------------------------------------------- the fast output stage (host)
+
+I32 = st.integers(-2**31, 2**31 - 1)
+multipliers = st.one_of(st.integers(2**30, 2**31 - 1), st.sampled_from([0, 1, 2**30, 2**31 - 1]),
+                        st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(acc=st.one_of(I32, st.integers(-2**16, 2**16), st.sampled_from([-2**31, -1, 0, 1, 2**31 - 1])),
+       bias=st.one_of(st.just(0), I32), m=multipliers, shift=st.integers(-31, -1),
+       tflm=st.booleans(), zp=st.integers(-128, 127))
+def test_fast_output_stage_equals_the_general_stage(runtime, acc, bias, m, shift, tflm, zp):
+    lib = runtime.lib
+    mode = fx.REQUANT_MODES["tflm" if tflm else "single"]
+    total = int(wrap32(acc + bias))
+    want = lib.fn_output_stage_s8(total, mode, m, shift, 0.0, zp, -128, 127)
+    assert lib.fn_fast_out_s8_one(acc, bias, m, -shift - 1, int(tflm), zp) == want
+    r = (fx.mul_by_quantized_mul_tflm if tflm else fx.mul_by_quantized_mul_single)(total, m, shift)
+    assert want == max(-128, min(127, int(wrap32(int(r) + zp))))
+
+
+def test_pointwise_kernel_refuses_weight_zero_points(runtime):
+    """fn_conv2d_1x1_s8 computes symmetric weights only: a filter_offset array is refused
+    (the lowering sends such layers to fn_conv2d_s8)."""
+    from test_kernels_conv_1x1_s8 import _valid
+    from test_kernels_conv_s8 import c_params
+
+    x, w, params, arrays = _valid()
+    ffi, lib = runtime.ffi, runtime.lib
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    out = np.full((1, 3, 3, 4), 0x5A, np.int8)
+    xp, wp, op = (ffi.cast("int8_t *", ffi.from_buffer(a)) for a in (x, w, out))
+    assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, op) == lib.FN_OK
+    offsets = np.zeros(4, np.int32)
+    s.filter_offset = ffi.cast("int32_t *", ffi.from_buffer(offsets))
+    out[...] = 0x5A
+    assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, op) == lib.FN_ERR_ARG
+    assert (out == 0x5A).all(), "output written before the argument check"
+    del keep
