@@ -373,6 +373,23 @@ def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
     assert not (tmp_path / "estimated").exists()
 
 
+def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
+    """A firmware that fails to build for another reason than size (here a compiler flag this
+    gcc rejects) still gets its sources, checked by the estimate, which the message names."""
+    require_tools()
+    board = _tiny_board(tmp_path, flash=65536, ram=65536)
+    board.write_text(board.read_text().replace('cflags = ["-O2",', 'cflags = ["-O2", "-mno-such-option",'))
+    cm = firmnet.compile(MODELS["digits_int8"], tmp_path / "ok", board=str(board), name="digits")
+    info = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
+    assert info["linked"] is False and "-mno-such-option" in info["error"]
+    assert (cm.out_dir / "digits.c").is_file()
+    small = _tiny_board(tmp_path, flash=32768, ram=65536)
+    small.write_text(small.read_text().replace('cflags = ["-O2",', 'cflags = ["-O2", "-mno-such-option",'))
+    with pytest.raises(FirmnetError, match=r"\(an estimate: the firmware could not be linked to be measured: .*"
+                                           r"-mno-such-option.*\): flash: weights 6,288 \+ code estimated at"):
+        firmnet.compile(MODELS["digits_int8"], tmp_path / "small", board=str(small), name="digits")
+
+
 def test_fit_check_counts_the_stack_and_static_data_in_ram(tmp_path):
     """Arena 1,536 B + a 2,048-byte stack = 3,584 B <= 3,592 B of RAM, but the firmware's other
     .bss (the startup code's status words) tips it over: refused with the linker's count."""

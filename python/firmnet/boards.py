@@ -151,13 +151,15 @@ class Board:
         channels = sum(layer["output"][-1] if layer.get("output") else 1 for layer in layers)
         return CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(layers) + CODE_ESTIMATE_PER_CHANNEL * channels
 
-    def check_fits(self, report: dict, sizes: dict | None = None, source: str | None = None) -> None:
+    def check_fits(self, report: dict, sizes: dict | None = None, source: str | None = None,
+                   link_error: str | None = None) -> None:
         """Refuse a model that cannot fit, with the numbers and what to try.
 
         sizes: the linked ELF's (qemu.elf_sizes: flash = text + data, ram = data + bss,
-        stack = the reserve), source saying where they come from. Without them: the memory plan's weights and arena, plus
-        the conservative code estimate when the firmware cannot be linked here (with the
-        tools installed, the ELF check follows once the project is written)."""
+        stack = the reserve), source saying where they come from. Without them: the memory
+        plan's weights and arena, plus the conservative code estimate when the firmware
+        cannot be linked here (link_error: why a link failed); with the tools installed, the
+        ELF check follows once the project is written."""
         if self.flash_bytes is None and self.ram_bytes is None:
             return
         weights, arena = report["weights_bytes"], report["arena_bytes"]
@@ -181,10 +183,14 @@ class Board:
                     problems.append(f"flash: the weights alone need {weights:,} bytes, the board has {flash_cap:,}")
                 if ram_cap is not None and arena + stack > ram_cap:
                     problems.append(f"RAM: the arena needs {arena:,} bytes{stack_text}, the board has {ram_cap:,}")
-            elif self.bare_metal and not self.can_link():
+            elif self.bare_metal and (link_error or not self.can_link()):
                 tools = self.missing_tools()
-                method = (f"an estimate: {', '.join(t for t, _ in tools)} not installed, so the firmware could not "
-                          f"be linked and measured (Debian/Ubuntu: apt-get install {' '.join(p for _, p in tools)})")
+                if link_error:
+                    method = f"an estimate: the firmware could not be linked to be measured: {link_error}"
+                else:
+                    method = (f"an estimate: {', '.join(t for t, _ in tools)} not installed, so the firmware could "
+                              f"not be linked and measured (Debian/Ubuntu: apt-get install "
+                              f"{' '.join(p for _, p in tools)})")
                 code = self.code_estimate(report)
                 if flash_cap is not None and weights + code > flash_cap:
                     problems.append(f"flash: weights {weights:,} + code estimated at {code:,} = {weights + code:,} "

@@ -82,12 +82,14 @@ def cmd_compile(args) -> int:
 def _firmware_sizes(board, report: dict, sizes: dict | None) -> str:
     """The firmware's flash and RAM beside the memory plan's figures and the board's capacity."""
     weights, arena = report["weights_bytes"], report["arena_bytes"]
-    if sizes is None:
+    if sizes is None or not sizes.get("linked"):
+        from .boards import STATIC_RAM_ESTIMATE
         tools = board.missing_tools()
         code = board.code_estimate(report)
-        from .boards import STATIC_RAM_ESTIMATE
-        return (f"{board.name}: not linked ({', '.join(t for t, _ in tools)} not installed: Debian/Ubuntu "
-                f"apt-get install {' '.join(p for _, p in tools)}); estimate: flash ≤ {weights + code:,} B "
+        why = (f"the link failed: {sizes['error']}" if sizes else
+               f"{', '.join(t for t, _ in tools)} not installed: Debian/Ubuntu apt-get install "
+               f"{' '.join(p for _, p in tools)}")
+        return (f"{board.name}: not linked ({why}); estimate: flash ≤ {weights + code:,} B "
                 f"(weights {weights:,} + code ≤ {code:,}) of {board.code_flash_bytes:,}, RAM ≤ "
                 f"{arena + STATIC_RAM_ESTIMATE:,} B + {board.stack_bytes:,} B stack of {board.ram_bytes:,}")
     return (f"{board.name} firmware {sizes['elf']}: flash {sizes['flash']:,} B (weights {weights:,} + code and "

@@ -228,7 +228,9 @@ _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 
 def check_linked_fit(out, board, report: dict) -> dict:
     """Link the example firmware of OUT (in OUT/build-<board>) and refuse it if the board
-    cannot hold it. Returns the ELF's sizes (qemu.elf_sizes) with "elf", its path.
+    cannot hold it. Returns the ELF's sizes (qemu.elf_sizes) with "elf", its path, and
+    "linked": True; if the link fails for another reason than size, {"linked": False,
+    "error": the linker's message} after the estimate's check (Board.check_fits).
 
     A firmware too big for the board does not link: the linker says by how many bytes each
     region overflowed (the stack reserve is a section in RAM), which gives the numbers."""
@@ -240,7 +242,12 @@ def check_linked_fit(out, board, report: dict) -> dict:
     except FirmnetError as exc:
         overflow = {region: int(n) for region, n in _OVERFLOW.findall(str(exc))}
         if not overflow:
-            raise
+            # Not a matter of size (a broken toolchain, e.g. newlib missing): the sources are
+            # written; the estimate decides, and the message of a refusal says why.
+            lines = [line for line in str(exc).splitlines() if "error:" in line]
+            reason = (lines[0] if lines else str(exc).splitlines()[0]).strip()[:300]
+            board.check_fits(report, link_error=reason)
+            return {"linked": False, "error": reason}
         sizes = {"stack": board.stack_bytes}
         weights = report["weights_bytes"]
         # Not overflowing: at most the region's size (the numbers below are then lower bounds).
@@ -253,7 +260,7 @@ def check_linked_fit(out, board, report: dict) -> dict:
         raise
     sizes = qemu.elf_sizes(elf, board)
     board.check_fits(report, sizes, source=f"sizes of the linked firmware {elf}")
-    return {**sizes, "elf": str(elf)}
+    return {**sizes, "elf": str(elf), "linked": True}
 
 
 def board_of(out) -> str | None:
