@@ -62,7 +62,7 @@ uint64_t fn_timer_ticks(void)
 uint32_t fn_stack_used(void)
 {
     const uint32_t *p = __stack_limit;
-    while (p < __stack_top && *p == FN_STACK_PAINT) {
+    while ((uintptr_t)p < (uintptr_t)__stack_top && *p == FN_STACK_PAINT) {
         p++;
     }
     return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);

@@ -120,10 +120,11 @@ void Reset_Handler(void)
     __asm__ volatile("dsb\n\tisb" ::: "memory");
     SCB_VTOR = (uint32_t)(uintptr_t)fn_vectors;
 
-    for (src = __data_load, dst = __data_start; dst < __data_end; ) {
+    /* The linker symbols are distinct objects to C: compare addresses, not pointers. */
+    for (src = __data_load, dst = __data_start; (uintptr_t)dst < (uintptr_t)__data_end; ) {
         *dst++ = *src++;
     }
-    for (dst = __bss_start; dst < __bss_end; ) {
+    for (dst = __bss_start; (uintptr_t)dst < (uintptr_t)__bss_end; ) {
         *dst++ = 0;
     }
     __asm__ volatile("mov %0, sp" : "=r"(sp));
