@@ -86,7 +86,7 @@ def _firmware_sizes(board, report: dict, sizes: dict | None) -> str:
         from .boards import STATIC_RAM_ESTIMATE
         tools = board.missing_tools()
         code = board.code_estimate(report)
-        why = (f"the link failed: {sizes['error']}" if sizes else
+        why = (f"the firmware build failed: {sizes['error']}" if sizes else
                f"{', '.join(t for t, _ in tools)} not installed: Debian/Ubuntu apt-get install "
                f"{' '.join(p for _, p in tools)}")
         return (f"{board.name}: not linked ({why}); estimate: flash ≤ {weights + code:,} B "
