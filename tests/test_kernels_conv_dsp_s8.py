@@ -1,0 +1,64 @@
+"""fn_conv2d_s8's DSP path (window buffer + SMLAD, groups == 1) on the emulated Cortex-M4F
+(mps2-an386, QEMU), byte for byte against the numpy reference, built with and without
+__ARM_FEATURE_DSP: seeded random geometry (kernel sizes, strides, dilations, padding, odd
+pixel and channel counts, depths with and without a % 4 tail, depths just below and above
+the DSP path's buffer), every requantization mode, per-channel and per-tensor, full and
+clamped activation ranges. Firmware helpers: test_kernels_conv_1x1_s8.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from firmnet.reference.conv_s8 import conv2d_s8
+from test_dsp_kernels import maybe_any_requant, random_quant
+from test_kernels_conv_1x1_s8 import RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
+from test_kernels_conv_s8 import conv_case
+
+KERNEL = "fn_conv2d_s8"
+DSP_DEPTH = 256   # FN_CONV_DSP_DEPTH
+
+
+def random_geometry(rng, k):
+    cin = int(rng.choice([1, 1, 2, 3, 4, 5, 8, 13]))
+    kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    if k == 0:                       # KWS's first layer: 10x4 over one channel, stride 2
+        cin, kh, kw = 1, 10, 4
+    if k in (1, 2):                  # depth at the buffer's limit, and one past it (portable loop)
+        cin, kh, kw = DSP_DEPTH // 16 + (k == 2), 4, 4
+    strides = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if k else (2, 2)
+    dilations = (int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2]))) if k > 2 else (1, 1)
+    pads = tuple(int(v) for v in rng.integers(0, 3, 4)) if k else (4, 1, 5, 2)
+    h = max(1, dilations[0] * (kh - 1) + 1 - pads[0] - pads[2] + int(rng.integers(0, 6)))
+    w = max(1, dilations[1] * (kw - 1) + 1 - pads[1] - pads[3] + int(rng.integers(0, 5)))
+    if k == 0:
+        h, w = 49, 10
+    return dict(n=int(rng.integers(1, 3)) if k else 1, h=h, w=w, groups=1, cin_g=cin,
+                cout_g=64 if k == 0 else int(rng.choice([1, 2, 3, 5, 8])), kh=kh, kw=kw,
+                geo=dict(strides=strides, dilations=dilations, pads=pads))
+
+
+def cases(seed: int, n: int) -> list:
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        g, q = random_geometry(rng, k), random_quant(rng)
+        x, w, bias, params, arrays = conv_case(g, q)
+        arrays = maybe_any_requant(rng, q, params, arrays, params["out_c"])
+        out.append((x, w, bias, params, arrays))
+    return out
+
+
+def test_dsp_path_matches_reference_in_qemu(tmp_path):
+    require_tools()
+    chosen = cases(77, 24)
+    main_c = firmware_main(chosen, kernel=KERNEL)
+    for dsp in (True, False):
+        work = tmp_path / ("dsp" if dsp else "portable")
+        elf = build_firmware(work, main_c, sources=[RUNTIME / "src" / f"{KERNEL}.c"], dsp=dsp)
+        if dsp:
+            assert {"smlad", "sxtb16"} <= kernel_mnemonics(elf, "pixel_pair"), "the DSP path was not compiled in"
+        outs, _ = run_firmware(elf, work, len(chosen))
+        for k, (x, w, bias, params, arrays) in enumerate(chosen):
+            expected = conv2d_s8(x, w, bias, params, arrays)
+            got = np.frombuffer(outs[k], np.int8).reshape(expected.shape)
+            assert np.array_equal(got, expected), f"case {k} ({'DSP' if dsp else 'portable'}): {params}"
