@@ -1,20 +1,20 @@
-"""Instructions per MAC of the int8 pointwise convolution on the emulated Cortex-M4F (mps2-an386).
+"""Instructions per MAC of the int8 kernels on the emulated Cortex-M4F (mps2-an386).
 
 Prints a plain text table (never asserts). Run from the repository root:
 
     python bench/kernels_qemu.py
 
-The layer is KWS's pointwise convolution (MLPerf Tiny kws_ref_model: 25 x 5 pixels,
-64 -> 64 channels, 512,000 MACs), per-channel TFLM requantization with a bias, random
-int8 data. Each kernel runs once in a bare-metal firmware built by
-tests/test_kernels_conv_1x1_s8.py's build_firmware (arm-none-eabi-gcc -O2, the board's
-CPU flags); QEMU -icount shift=0 and SysTick count its instructions exactly (to one
-tick: 40 instructions). Every output is checked against the numpy reference first.
-
-Rows:
-  fn_conv2d_s8               the general convolution kernel (4 channels x 1 pixel, C)
-  fn_conv2d_1x1_s8 portable  the 1x1 kernel built without __ARM_FEATURE_DSP (plain C)
-  fn_conv2d_1x1_s8 DSP       the 1x1 kernel's SXTAB16/SXTB16/SMLAD path
+Layers (random int8 data, per-channel TFLM requantization with a bias, full int8 output
+range, as in the MLPerf Tiny models):
+  KWS pointwise   kws_ref_model's 1x1 convolution: 25 x 5 pixels, 64 -> 64 channels
+  KWS depthwise   kws_ref_model's 3x3 depthwise convolution, padding 1: 25 x 5 x 64
+  AD01 FC 640     ad01_int8's first fully connected layer: 640 -> 128
+  AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128
+Each kernel runs once in a bare-metal firmware built by tests/test_dsp_kernels.py's
+helpers (arm-none-eabi-gcc -O2 -mcpu=cortex-m4, the board's CPU flags), twice: with its
+DSP path (__ARM_FEATURE_DSP) and with -U__ARM_FEATURE_DSP (the portable C path on the
+same CPU). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
+instructions). Every output is checked against the numpy reference first.
 """
 from __future__ import annotations
 
@@ -28,46 +28,58 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from firmnet.reference.conv_s8 import conv2d_s8, conv2d_s8_params  # noqa: E402
-from test_kernels_conv_1x1_s8 import (RUNTIME, build_firmware, firmware_main,  # noqa: E402
-                                      run_firmware)
+from firmnet.reference.conv_s8 import conv2d_s8_params, depthwise_conv2d_s8_params  # noqa: E402
+from firmnet.reference.dense_s8 import fc_s8_params  # noqa: E402
+from test_dsp_kernels import SOURCES, firmware_main, reference  # noqa: E402
+from test_kernels_conv_1x1_s8 import build_firmware, run_firmware  # noqa: E402
 
 
-def kws_pointwise():
+def layers() -> list[tuple[str, tuple, int]]:
     rng = np.random.default_rng(0)
     x = rng.integers(-128, 128, (1, 25, 5, 64), dtype=np.int8)
+    bias = rng.integers(-20000, 20000, 640).astype(np.int32)
+    out = []
     w = rng.integers(-128, 128, (64, 1, 1, 64), dtype=np.int8)
-    bias = rng.integers(-20000, 20000, 64).astype(np.int32)
-    params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
-                                      weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
-                                      output_zero_point=-128, act=(-128, 127), mode="tflm")
-    return x, w, bias, params, arrays
+    p, a = conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
+                            weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3, output_zero_point=-128,
+                            act=(-128, 127), mode="tflm")
+    out.append(("KWS pointwise 1x1 64->64", ("1x1", x, w, bias[:64], p, a), 25 * 5 * 64 * 64))
+    w = rng.integers(-128, 128, (1, 3, 3, 64), dtype=np.int8)
+    p, a = depthwise_conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
+                                      weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
+                                      output_zero_point=-128, pads=(1, 1, 1, 1), mode="tflm")
+    out.append(("KWS depthwise 3x3 x64", ("dw", x, w, bias[:64], p, a), 25 * 5 * 64 * 9))
+    for k_in in (640, 128):
+        xf = rng.integers(-128, 128, (1, k_in), dtype=np.int8)
+        wf = rng.integers(-128, 128, (128, k_in), dtype=np.int8)
+        p, a = fc_s8_params(xf.shape, wf.shape, input_scale=0.05, input_zero_point=-128,
+                            weight_scales=rng.uniform(0.001, 0.004, 128), output_scale=0.2, output_zero_point=-128,
+                            mode="tflm")
+        out.append((f"AD01 FC {k_in}->128", ("fc", xf, wf, bias[:128], p, a), k_in * 128))
+    return out
 
 
 def main() -> int:
-    case = kws_pointwise()
-    x, w = case[0], case[1]
-    macs = x.shape[0] * x.shape[1] * x.shape[2] * x.shape[3] * w.shape[0]
-    want = conv2d_s8(*case).tobytes()
-    variants = [("fn_conv2d_s8", "fn_conv2d_s8", [RUNTIME / "src" / "fn_conv2d_s8.c"], True),
-                ("fn_conv2d_1x1_s8 portable", "fn_conv2d_1x1_s8", [], False),
-                ("fn_conv2d_1x1_s8 DSP", "fn_conv2d_1x1_s8", [], True)]
-    rows = []
+    cases = layers()
+    results = {}
     with tempfile.TemporaryDirectory(prefix="firmnet-kbench-") as tmp:
-        for label, kernel, sources, dsp in variants:
-            work = Path(tmp) / label.replace(" ", "-")
-            elf = build_firmware(work, firmware_main([case], kernel=kernel), sources=sources, dsp=dsp)
-            outs, instructions = run_firmware(elf, work, 1)
-            if outs[0] != want:
-                print(f"{label}: output differs from the reference", file=sys.stderr)
-                return 1
-            rows.append((label, instructions[0], instructions[0] / macs))
-    print(f"KWS pointwise conv [1,25,5,64] x [64,1,1,64] = {macs:,} MACs on mps2-an386 "
-          "(QEMU -icount shift=0 + SysTick; arm-none-eabi-gcc -O2 -mcpu=cortex-m4)\n")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'kernel'.ljust(width)}  {'instructions':>12}  {'instr/MAC':>9}")
-    for label, n, per in rows:
-        print(f"{label.ljust(width)}  {n:>12,}  {per:>9.3f}")
+        for dsp in (False, True):
+            work = Path(tmp) / ("dsp" if dsp else "portable")
+            elf = build_firmware(work, firmware_main([c for _, c, _ in cases]), sources=SOURCES, dsp=dsp)
+            outs, instructions = run_firmware(elf, work, len(cases))
+            for (label, case, _), got, n in zip(cases, outs, instructions):
+                if got != reference(case).tobytes():
+                    print(f"{label} ({'DSP' if dsp else 'portable'}): output differs from the reference",
+                          file=sys.stderr)
+                    return 1
+                results[label, dsp] = n
+    print("int8 kernels on mps2-an386 (QEMU -icount shift=0 + SysTick; arm-none-eabi-gcc -O2 "
+          "-mcpu=cortex-m4), instructions per call\n")
+    width = max(len(label) for label, _, _ in cases)
+    print(f"{'layer'.ljust(width)}  {'MACs':>8}  {'portable':>10}  {'instr/MAC':>9}  {'DSP':>10}  {'instr/MAC':>9}")
+    for label, _, macs in cases:
+        port, dsp = results[label, False], results[label, True]
+        print(f"{label.ljust(width)}  {macs:>8,}  {port:>10,}  {port / macs:>9.3f}  {dsp:>10,}  {dsp / macs:>9.3f}")
     return 0
 
 

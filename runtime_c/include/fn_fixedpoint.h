@@ -94,14 +94,20 @@ static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, fl
  * |ab + c| < 2^62 + 2^61: no int64 overflow; the high word fits int32.
  * The constant c = t * 2^31 + 2^30 (TFLM; t = 2^k - [x < 0] in [-1, 2^30]) has the high
  * word t >> 1 (arithmetic) and the low word (t << 31) | 2^30 modulo 2^32. */
-static inline int32_t fn_requant_right_fast(int32_t x, int32_t multiplier, int32_t k, int32_t tflm)
+static inline int32_t fn_requant_right_fast_h(int32_t x, int32_t multiplier, int32_t k, int32_t half,
+                                              int32_t tflm)
 {
     const int32_t neg = (int32_t)((uint32_t)x >> 31) & tflm;          /* [x < 0] in TFLM mode */
-    const int32_t t = (int32_t)((uint32_t)1 << k) - neg;
+    const int32_t t = half - neg;                                      /* half = 2^k */
     const uint32_t lo = ((uint32_t)t << 31) | ((uint32_t)tflm << 30);
     const int64_t c = (int64_t)(t >> 1) * 4294967296 + (int64_t)lo;
     const int64_t v = (int64_t)x * multiplier + c;
     return (int32_t)(v >> 32) >> k;
+}
+
+static inline int32_t fn_requant_right_fast(int32_t x, int32_t multiplier, int32_t k, int32_t tflm)
+{
+    return fn_requant_right_fast_h(x, multiplier, k, (int32_t)((uint32_t)1 << k), tflm);
 }
 
 /* TFLM mode with shift >= 0: SRDHM(wrap32(x * 2^shift), m) = floor((scaled * m + 2^30) / 2^31). */
@@ -198,6 +204,33 @@ static inline int8_t fn_fast_out_s8_one(int32_t sum, int32_t bias, int32_t multi
 {
     const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)bias);
     int32_t r = fn_requant_right_fast(acc, multiplier, k, tflm);
+    r = (int32_t)((uint32_t)r + (uint32_t)output_offset);
+    return fn_sat8(r);
+}
+
+/* One output channel of the fast stage, its parameters gathered once (fn_fast_out_s8_ch)
+ * for kernels that finish many outputs of the same channel. */
+typedef struct {
+    int32_t bias, multiplier, k, half;   /* k = -shift - 1, half = 2^k */
+} fn_fast_ch_s8;
+
+static inline fn_fast_ch_s8 fn_fast_out_s8_ch(const fn_fast_out_s8 *f, int32_t c)
+{
+    fn_fast_ch_s8 ch;
+    const int32_t q = c & f->quant_mask;
+    ch.bias = f->bias[c & f->bias_mask];
+    ch.multiplier = f->multiplier[q];
+    ch.k = -f->shift[q] - 1;
+    ch.half = (int32_t)((uint32_t)1 << ch.k);
+    return ch;
+}
+
+/* fn_fast_out_s8_one with the channel's gathered parameters. */
+static inline int8_t fn_fast_out_s8_ch_one(int32_t sum, const fn_fast_ch_s8 *ch, int32_t tflm,
+                                           int32_t output_offset)
+{
+    const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)ch->bias);
+    int32_t r = fn_requant_right_fast_h(acc, ch->multiplier, ch->k, ch->half, tflm);
     r = (int32_t)((uint32_t)r + (uint32_t)output_offset);
     return fn_sat8(r);
 }

@@ -174,6 +174,53 @@ static void dot_2x2_tail(const int8_t *x, const int8_t *w, size_t k, int32_t i0,
 }
 #endif
 
+#if FN_1X1_DSP
+/* All output channels of a pixel pair whose first 4 * n4 input channels are widened in xw
+ * (widen_pair), in the fast output stage's domain: per channel pair the 2x2 sums
+ * (dot_2x2_wide's loop, then dot_2x2_tail's channels), then the four outputs. One
+ * function for the whole channel loop keeps the per-pair overhead to a few instructions. */
+FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const int32_t *xw, int32_t n4, const int8_t *x,
+                                     const int8_t *filter, size_t k, int32_t in_c, int32_t out_c,
+                                     int32_t input_offset, int8_t *out0)
+{
+    const int32_t tflm = f->tflm, zo = f->output_offset;
+    int8_t *const out1 = out0 + out_c;
+    for (int32_t c2 = 0; c2 < out_c; c2 += 2) {
+        const int32_t c = c2 + 2 <= out_c ? c2 : out_c - 2;
+        const int8_t *w0 = filter + (size_t)c * k;
+        const int8_t *w1 = w0 + k;
+        int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+        const int32_t *xp = xw, *const end = xw + 4 * (size_t)n4;
+        while (xp != end) {
+            const int32_t b0 = load4(w0), b1 = load4(w1);
+            const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
+            const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
+            const int32_t ae = xp[0], ao = xp[1], be = xp[2], bo = xp[3];
+            s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
+            s01 = __smlad(ao, b1o, __smlad(ae, b1e, s01));
+            s10 = __smlad(bo, b0o, __smlad(be, b0e, s10));
+            s11 = __smlad(bo, b1o, __smlad(be, b1e, s11));
+            xp += 4;
+            w0 += 4;
+            w1 += 4;
+        }
+        if (4 * n4 < in_c) {
+            int32_t s[4] = {s00, s01, s10, s11};
+            dot_2x2_tail(x, filter + (size_t)c * k, k, 4 * n4, in_c, input_offset, s);
+            s00 = s[0];
+            s01 = s[1];
+            s10 = s[2];
+            s11 = s[3];
+        }
+        const fn_fast_ch_s8 ch0 = fn_fast_out_s8_ch(f, c), ch1 = fn_fast_out_s8_ch(f, c + 1);
+        out0[c] = fn_fast_out_s8_ch_one(s00, &ch0, tflm, zo);
+        out1[c] = fn_fast_out_s8_ch_one(s10, &ch0, tflm, zo);
+        out0[c + 1] = fn_fast_out_s8_ch_one(s01, &ch1, tflm, zo);
+        out1[c + 1] = fn_fast_out_s8_ch_one(s11, &ch1, tflm, zo);
+    }
+}
+#endif
+
 /* s[b] = SUM_i (x[i] + input_offset) * w_b[i], i < n, for one pixel x and the filter
  * rows w_0 = w, w_1 = w + dw (dw = 0: the same row twice). */
 static void dot_1x2(const int8_t *x, const int8_t *w, size_t dw, int32_t n, int32_t input_offset,
@@ -276,6 +323,10 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
 #if FN_1X1_DSP
         if (n4 > 0) {
             widen_pair(x, k, n4, input_offset, xw);
+            if (fast) {
+                pw_pair_fast(&f, xw, n4, x, filter, k, in_c, out_c, input_offset, out0);
+                continue;
+            }
         }
 #endif
         for (int32_t c2 = 0; c2 < out_c; c2 += 2) {

@@ -120,9 +120,165 @@ static inline void finish4(const fn_fast_out_s8 *f, int fast, const fn_channel_s
  * stack buffer (2 words per tap: 512 bytes) by dw_blocks_dsp. */
 #define FN_DW_WTAPS 64
 
+/* One block of 4 output channels (oc .. oc + 3), as dw_run reads it. */
+typedef struct {
+    const int32_t *wide;        /* widened weights: (w0, w2), (w1, w3) per tap */
+    const size_t *x_tap;        /* input offset of each tap from the window's corner */
+    size_t taps;
+    size_t x_col, x_row;        /* input bytes between kx taps, between ky taps */
+    int32_t off2;               /* input_offset in both 16-bit lanes */
+    int32_t input_offset;
+    int32_t mode;               /* 0: depth_multiplier 1, 3x3 kernel; 1: multiplier 1; 2: multiple of 4 */
+    int fast;                   /* fn_fast_out_s8 applies: ch[] is set */
+    int32_t tflm, output_offset;
+    fn_fast_ch_s8 ch[FN_DW_S8_BLOCK];
+    const fn_channel_stage_s8 *stage;
+    int32_t oc;
+} dw_block;
+
+/* The block's 4 outputs from its sums. */
+static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *out)
+{
+    if (k->fast) {
+        const int32_t tflm = k->tflm, zo = k->output_offset;
+        out[0] = fn_fast_out_s8_ch_one(a0, &k->ch[0], tflm, zo);
+        out[1] = fn_fast_out_s8_ch_one(a1, &k->ch[1], tflm, zo);
+        out[2] = fn_fast_out_s8_ch_one(a2, &k->ch[2], tflm, zo);
+        out[3] = fn_fast_out_s8_ch_one(a3, &k->ch[3], tflm, zo);
+        return;
+    }
+    out[0] = fn_finish_channel_s8(k->stage, k->oc, a0);
+    out[1] = fn_finish_channel_s8(k->stage, k->oc + 1, a1);
+    out[2] = fn_finish_channel_s8(k->stage, k->oc + 2, a2);
+    out[3] = fn_finish_channel_s8(k->stage, k->oc + 3, a3);
+}
+
+/* One tap of a block, depth multiplier 1: the input word at xp and the widened weight
+ * pair w[0], w[1] into the four accumulators. */
+#define DW_TAP_M1(xp, w)                                                        \
+    do {                                                                        \
+        const int32_t xv_ = load4(xp);                                          \
+        const int32_t xe_ = __sxtab16(off2, xv_), xd_ = sxtab16_ror8(off2, xv_); \
+        acc0 = __smlabb(xe_, (w)[0], acc0);                                     \
+        acc2 = __smlatt(xe_, (w)[0], acc2);                                     \
+        acc1 = __smlabb(xd_, (w)[1], acc1);                                     \
+        acc3 = __smlatt(xd_, (w)[1], acc3);                                     \
+    } while (0)
+
+/* n consecutive output pixels of one row whose windows lie inside the input: window
+ * corners at x + i * x_step (channel of the block's input already added), outputs at
+ * out + i * out_step. Three variants (dw_block.mode), each its own loop. */
+FN_NOINLINE static void dw_run_3x3(const dw_block *k, const int8_t *x, size_t x_step, int32_t n, int8_t *out,
+                                   size_t out_step)
+{
+    const int32_t off2 = k->off2;
+    const int32_t *const w = k->wide;
+    const size_t col = k->x_col, row = k->x_row;
+    size_t xi = 0, oi = 0;
+    for (int32_t i = 0; i < n; ++i, xi += x_step, oi += out_step) {
+        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        const int8_t *xr = x + xi;
+        DW_TAP_M1(xr, w);
+        DW_TAP_M1(xr + col, w + 2);
+        DW_TAP_M1(xr + 2 * col, w + 4);
+        xr += row;
+        DW_TAP_M1(xr, w + 6);
+        DW_TAP_M1(xr + col, w + 8);
+        DW_TAP_M1(xr + 2 * col, w + 10);
+        xr += row;
+        DW_TAP_M1(xr, w + 12);
+        DW_TAP_M1(xr + col, w + 14);
+        DW_TAP_M1(xr + 2 * col, w + 16);
+        dw_finish(k, acc0, acc1, acc2, acc3, out + oi);
+    }
+}
+
+FN_NOINLINE static void dw_run_m1(const dw_block *k, const int8_t *x, size_t x_step, int32_t n, int8_t *out,
+                                  size_t out_step)
+{
+    const int32_t off2 = k->off2;
+    size_t xi = 0, oi = 0;
+    for (int32_t i = 0; i < n; ++i, xi += x_step, oi += out_step) {
+        const int8_t *xp = x + xi;
+        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        const int32_t *w = k->wide;
+        const size_t *xt = k->x_tap, *const xt_end = k->x_tap + k->taps;
+        while (xt != xt_end) {
+            DW_TAP_M1(xp + *xt, w);
+            ++xt;
+            w += 2;
+        }
+        dw_finish(k, acc0, acc1, acc2, acc3, out + oi);
+    }
+}
+
+FN_NOINLINE static void dw_run_m4(const dw_block *k, const int8_t *x, size_t x_step, int32_t n, int8_t *out,
+                                  size_t out_step)
+{
+    const int32_t input_offset = k->input_offset;
+    size_t xi = 0, oi = 0;
+    for (int32_t i = 0; i < n; ++i, xi += x_step, oi += out_step) {
+        const int8_t *xp = x + xi;
+        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        const int32_t *w = k->wide;
+        const size_t *xt = k->x_tap, *const xt_end = k->x_tap + k->taps;
+        while (xt != xt_end) {
+            const int32_t xv = (int32_t)xp[*xt++] + input_offset;
+            acc0 = __smlabb(xv, w[0], acc0);
+            acc2 = __smlabt(xv, w[0], acc2);
+            acc1 = __smlabb(xv, w[1], acc1);
+            acc3 = __smlabt(xv, w[1], acc3);
+            w += 2;
+        }
+        dw_finish(k, acc0, acc1, acc2, acc3, out + oi);
+    }
+}
+
+/* One output pixel whose window is clipped by the input's border: the in-bounds rows
+ * ky0 .. ky0 + rows - 1 and columns kx0 .. kx0 + n_kx - 1 (rows, n_kx >= 0); x = the
+ * input at the first in-bounds tap (channel of the block's input added). */
+FN_NOINLINE static void dw_border(const dw_block *k, const int8_t *x, int32_t kernel_w, int32_t ky0, int32_t rows,
+                                  int32_t kx0, int32_t n_kx, int8_t *out)
+{
+    int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+    const int32_t off2 = k->off2, input_offset = k->input_offset;
+    const size_t x_col = k->x_col, x_row = k->x_row;
+    const int32_t *w_r = k->wide + 2 * ((size_t)ky0 * (size_t)kernel_w + (size_t)kx0);
+    size_t x_r = 0;
+    if (k->mode != 2) {
+        for (int32_t r = 0; r < rows; ++r, x_r += x_row) {
+            const int32_t *w = w_r;
+            size_t xo = x_r;
+            for (int32_t c = 0; c < n_kx; ++c, xo += x_col, w += 2) {
+                DW_TAP_M1(x + xo, w);
+            }
+            if (r + 1 < rows) {
+                w_r += 2 * (size_t)kernel_w;
+            }
+        }
+    } else {
+        for (int32_t r = 0; r < rows; ++r, x_r += x_row) {
+            const int32_t *w = w_r;
+            size_t xo = x_r;
+            for (int32_t c = 0; c < n_kx; ++c, xo += x_col, w += 2) {
+                const int32_t xv = (int32_t)x[xo] + input_offset;
+                acc0 = __smlabb(xv, w[0], acc0);
+                acc2 = __smlabt(xv, w[0], acc2);
+                acc1 = __smlabb(xv, w[1], acc1);
+                acc3 = __smlabt(xv, w[1], acc3);
+            }
+            if (r + 1 < rows) {
+                w_r += 2 * (size_t)kernel_w;
+            }
+        }
+    }
+    dw_finish(k, acc0, acc1, acc2, acc3, out);
+}
+
 /* The DSP path for depth_multiplier 1 or a multiple of 4 and at most FN_DW_WTAPS taps:
  * blocks of 4 output channels in the outer loop, so that the block's weights are widened
- * (SXTB16) and its requantization loaded once, then every output pixel of the block. */
+ * (SXTB16) and its requantization gathered once; then per output row the pixels whose
+ * window lies inside the input (dw_run) and the border pixels (dw_border). */
 static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                           const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int8_t *output)
 {
@@ -132,37 +288,47 @@ static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *
     const int32_t kernel_h = p->kernel_h, kernel_w = p->kernel_w;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
-    const int32_t input_offset = p->input_offset;
-    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     const size_t in_row = (size_t)in_w * (size_t)in_c;
     const size_t in_image = in_row * (size_t)in_h;
-    const size_t taps = (size_t)kernel_h * (size_t)kernel_w;
-    const size_t x_col = (size_t)dil_w * (size_t)in_c;       /* input step between kx taps */
-    const size_t x_row = (size_t)dil_h * in_row;             /* input step between ky taps */
-    const size_t w_row = 2 * (size_t)kernel_w;               /* widened words per filter row */
+    const size_t x_step = (size_t)stride_w * (size_t)in_c;   /* input bytes between output pixels */
     int32_t wide[2 * FN_DW_WTAPS];
-    size_t x_tap[FN_DW_WTAPS];     /* input offset of each tap from the window's corner */
+    size_t x_tap[FN_DW_WTAPS];
+    dw_block k;
+    k.wide = wide;
+    k.x_tap = x_tap;
+    k.taps = (size_t)kernel_h * (size_t)kernel_w;
+    k.x_col = (size_t)dil_w * (size_t)in_c;
+    k.x_row = (size_t)dil_h * in_row;
+    k.input_offset = p->input_offset;
+    k.off2 = (int32_t)(((uint32_t)p->input_offset & 0xFFFFu) * 0x00010001u);
+    k.mode = mult != 1 ? 2 : kernel_h == 3 && kernel_w == 3 ? 0 : 1;
+    k.fast = fast;
+    k.tflm = fast ? f->tflm : 0;
+    k.output_offset = p->output_offset;
+    k.stage = stage;
     for (int32_t ky = 0; ky < kernel_h; ++ky) {
         for (int32_t kx = 0; kx < kernel_w; ++kx) {
-            x_tap[(size_t)ky * (size_t)kernel_w + (size_t)kx] = (size_t)ky * x_row + (size_t)kx * x_col;
+            x_tap[(size_t)ky * (size_t)kernel_w + (size_t)kx] = (size_t)ky * k.x_row + (size_t)kx * k.x_col;
         }
     }
+    /* output columns whose window lies inside the input horizontally: [ox_lo, ox_hi) */
+    const int32_t span_w = (kernel_w - 1) * dil_w;           /* < in_w + pads: no overflow */
+    const int32_t ox_lo = (p->pad_left + stride_w - 1) / stride_w;
+    int32_t ox_hi = in_w - 1 - span_w + p->pad_left >= 0 ? (in_w - 1 - span_w + p->pad_left) / stride_w + 1 : 0;
+    ox_hi = ox_hi > out_w ? out_w : ox_hi;
 
     for (int32_t oc = 0; oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
         const int32_t ic = mult == 1 ? oc : oc / mult;       /* mult % 4 == 0: one input channel */
-        const int8_t *w = filter + (size_t)oc * taps;
-        for (size_t k = 0; k < taps; ++k) {
-            const int32_t wv = load4(w + FN_DW_S8_BLOCK * k);
-            wide[2 * k] = __sxtb16(wv);
-            wide[2 * k + 1] = sxtb16_ror8(wv);
+        const int8_t *w = filter + (size_t)oc * k.taps;
+        for (size_t t = 0; t < k.taps; ++t) {
+            const int32_t wv = load4(w + FN_DW_S8_BLOCK * t);
+            wide[2 * t] = __sxtb16(wv);
+            wide[2 * t + 1] = sxtb16_ror8(wv);
         }
-        int32_t qb[FN_DW_S8_BLOCK], qm[FN_DW_S8_BLOCK], qk[FN_DW_S8_BLOCK];
+        k.oc = oc;
         if (fast) {
             for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
-                const int32_t c = oc + l, q = c & f->quant_mask;
-                qb[l] = f->bias[c & f->bias_mask];
-                qm[l] = f->multiplier[q];
-                qk[l] = -f->shift[q] - 1;
+                k.ch[l] = fn_fast_out_s8_ch(f, oc + l);
             }
         }
         size_t o = (size_t)oc;                               /* output index of the block */
@@ -173,85 +339,33 @@ static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *
                 int32_t ky0, ky1;
                 fn_tap_range(iy0, dil_h, kernel_h, in_h, &ky0, &ky1);
                 const int32_t n_ky = ky1 > ky0 ? ky1 - ky0 : 0;
+                const int32_t full_rows = n_ky == kernel_h;
                 for (int32_t ox = 0; ox < out_w; ++ox) {
-                    const int32_t ix0 = ox * stride_w - p->pad_left;
-                    int32_t kx0 = 0, kx1 = kernel_w;
-                    if (ix0 < 0 || ix0 + (kernel_w - 1) * dil_w >= in_w) {
-                        fn_tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
+                    if (full_rows && ox == ox_lo && ox_hi > ox_lo) {
+                        const int8_t *x = in_b + (size_t)iy0 * in_row
+                                               + (size_t)(ox_lo * stride_w - p->pad_left) * (size_t)in_c;
+                        const int32_t n_run = ox_hi - ox_lo;
+                        if (k.mode == 0) {
+                            dw_run_3x3(&k, x, x_step, n_run, output + o, (size_t)out_c);
+                        } else if (k.mode == 1) {
+                            dw_run_m1(&k, x, x_step, n_run, output + o, (size_t)out_c);
+                        } else {
+                            dw_run_m4(&k, x, x_step, n_run, output + o, (size_t)out_c);
+                        }
+                        o += (size_t)(ox_hi - ox_lo) * (size_t)out_c;
+                        ox = ox_hi - 1;
+                        continue;
                     }
+                    const int32_t ix0 = ox * stride_w - p->pad_left;
+                    int32_t kx0, kx1;
+                    fn_tap_range(ix0, dil_w, kernel_w, in_w, &kx0, &kx1);
                     const int32_t n_kx = kx1 > kx0 ? kx1 - kx0 : 0;
                     const int32_t rows = n_kx > 0 ? n_ky : 0;
-                    int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
-                    if (rows == kernel_h && n_kx == kernel_w) {
-                        /* every tap inside the input: one loop over the taps */
-                        const int8_t *x = in_b + (size_t)iy0 * in_row + (size_t)ix0 * (size_t)in_c;
-                        const int32_t *wk = wide;
-                        const size_t *xt = x_tap, *const xt_end = x_tap + taps;
-                        if (mult == 1) {
-                            while (xt != xt_end) {
-                                const int32_t xv = load4(x + *xt++);
-                                const int32_t xe = __sxtab16(off2, xv), xd = sxtab16_ror8(off2, xv);
-                                acc0 = __smlabb(xe, wk[0], acc0);
-                                acc2 = __smlatt(xe, wk[0], acc2);
-                                acc1 = __smlabb(xd, wk[1], acc1);
-                                acc3 = __smlatt(xd, wk[1], acc3);
-                                wk += 2;
-                            }
-                        } else {
-                            while (xt != xt_end) {
-                                const int32_t xv = (int32_t)x[*xt++] + input_offset;
-                                acc0 = __smlabb(xv, wk[0], acc0);
-                                acc2 = __smlabt(xv, wk[0], acc2);
-                                acc1 = __smlabb(xv, wk[1], acc1);
-                                acc3 = __smlabt(xv, wk[1], acc3);
-                                wk += 2;
-                            }
-                        }
-                    } else if (rows > 0) {
-                        const int8_t *x = in_b + (size_t)(iy0 + ky0 * dil_h) * in_row
-                                               + (size_t)(ix0 + kx0 * dil_w) * (size_t)in_c;
-                        size_t x_r = 0, w_r = 2 * ((size_t)ky0 * (size_t)kernel_w + (size_t)kx0);
-                        for (int32_t r = 0; r < rows; ++r) {
-                            size_t xo = x_r;
-                            const int32_t *wk = wide + w_r;
-                            if (mult == 1) {
-                                for (int32_t k = 0; k < n_kx; ++k) {
-                                    const int32_t xv = load4(x + xo);
-                                    const int32_t xe = __sxtab16(off2, xv), xd = sxtab16_ror8(off2, xv);
-                                    acc0 = __smlabb(xe, wk[0], acc0);
-                                    acc2 = __smlatt(xe, wk[0], acc2);
-                                    acc1 = __smlabb(xd, wk[1], acc1);
-                                    acc3 = __smlatt(xd, wk[1], acc3);
-                                    xo += x_col;
-                                    wk += 2;
-                                }
-                            } else {
-                                for (int32_t k = 0; k < n_kx; ++k) {
-                                    const int32_t xv = (int32_t)x[xo] + input_offset;
-                                    acc0 = __smlabb(xv, wk[0], acc0);
-                                    acc2 = __smlabt(xv, wk[0], acc2);
-                                    acc1 = __smlabb(xv, wk[1], acc1);
-                                    acc3 = __smlabt(xv, wk[1], acc3);
-                                    xo += x_col;
-                                    wk += 2;
-                                }
-                            }
-                            x_r += x_row;
-                            w_r += w_row;
-                        }
+                    const int8_t *x = in_b;
+                    if (rows > 0) {
+                        x = in_b + (size_t)(iy0 + ky0 * dil_h) * in_row + (size_t)(ix0 + kx0 * dil_w) * (size_t)in_c;
                     }
-                    if (fast) {
-                        const int32_t tflm = f->tflm, zo = f->output_offset;
-                        output[o] = fn_fast_out_s8_one(acc0, qb[0], qm[0], qk[0], tflm, zo);
-                        output[o + 1] = fn_fast_out_s8_one(acc1, qb[1], qm[1], qk[1], tflm, zo);
-                        output[o + 2] = fn_fast_out_s8_one(acc2, qb[2], qm[2], qk[2], tflm, zo);
-                        output[o + 3] = fn_fast_out_s8_one(acc3, qb[3], qm[3], qk[3], tflm, zo);
-                    } else {
-                        output[o] = fn_finish_channel_s8(stage, oc, acc0);
-                        output[o + 1] = fn_finish_channel_s8(stage, oc + 1, acc1);
-                        output[o + 2] = fn_finish_channel_s8(stage, oc + 2, acc2);
-                        output[o + 3] = fn_finish_channel_s8(stage, oc + 3, acc3);
-                    }
+                    dw_border(&k, x, kernel_w, ky0, rows, kx0, n_kx, output + o);
                     o += (size_t)out_c;
                 }
             }
