@@ -341,8 +341,9 @@ def _without_cross_compiler(monkeypatch):
 
 def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
     """The int8 example's weights (6,288 B) fit 8 KiB of flash, its firmware does not: refused
-    with the ELF's numbers (the linker's overflow) and what to try. With 16 KiB it links and
-    fits; without the cross compiler the conservative estimate refuses it, and says so."""
+    with the ELF's numbers (the linker's overflow) and what to try. With the flash the ELF
+    needs it links and fits; without the cross compiler the conservative estimate refuses
+    it there, and says so."""
     require_tools()
     model = MODELS["digits_int8"]
     weights = firmnet.compile(model, "unused", name="probe", write=False).report["weights_bytes"]
@@ -359,18 +360,32 @@ def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
     overflow, flash, code = (int(g.replace(",", "")) for g in m.groups())
     assert flash == 8192 + overflow == weights + code and "RAM:" not in msg
 
-    roomy = _tiny_board(tmp_path, flash=16384, ram=65536)
+    enough = (flash + 1024) // 1024 * 1024          # what the ELF needs, rounded up to KiB
+    roomy = _tiny_board(tmp_path, flash=enough, ram=65536)
     cm = firmnet.compile(model, tmp_path / "roomy", board=str(roomy), name="digits")
     sizes = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
-    assert sizes["flash"] == flash <= 16384 and Path(sizes["elf"]).is_file()
+    assert sizes["flash"] == flash <= enough and Path(sizes["elf"]).is_file()
 
     _without_cross_compiler(monkeypatch)
-    assert not get_board(str(roomy)).can_link()
-    with pytest.raises(FirmnetError, match=r"does not fit board 'tiny-16384-65536' \(an estimate: arm-none-eabi-gcc "
+    assert not get_board(str(roomy)).can_link() and weights + get_board(str(roomy)).code_estimate(cm.report) > enough
+    with pytest.raises(FirmnetError, match=rf"does not fit board 'tiny-{enough}-65536' \(an estimate: arm-none-eabi-gcc "
                                            r"not installed, .*apt-get install gcc-arm-none-eabi.*\): flash: weights "
-                                           r"6,288 \+ code estimated at [\d,]+ = [\d,]+ bytes, the board has 16,384"):
+                                           rf"6,288 \+ code estimated at [\d,]+ = [\d,]+ bytes, the board has {enough:,}"):
         firmnet.compile(model, tmp_path / "estimated", board=str(roomy), name="digits")
     assert not (tmp_path / "estimated").exists()
+
+
+def test_board_files_of_the_user_are_checked(tmp_path):
+    with pytest.raises(FirmnetError, match=r"must be 8-byte aligned"):
+        get_board(str(_tiny_board(tmp_path, flash=65536, ram=65540)))
+    path = tmp_path / "noram.toml"
+    path.write_text(re.sub(r"(?m)^ram_origin = .*$", "", (REPO / "boards" / "nucleo-l4r5zi.toml").read_text()))
+    with pytest.raises(FirmnetError, match=r"flash_origin also needs flash_bytes, ram_origin and ram_bytes"):
+        get_board(str(path))
+    with pytest.raises(FirmnetError, match=r"board file .*missing\.toml does not exist"):
+        get_board(str(tmp_path / "missing.toml"))
+    with pytest.raises(FirmnetError, match=r"unknown board 'nope' \(known boards: .*nucleo-l4r5zi.*\.toml file\)"):
+        get_board("nope")
 
 
 def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):

@@ -12,7 +12,9 @@ A board file says (see DESIGN.md "Boards"):
 Every bare-metal board (arm-none-eabi with a flash_origin) links a firmware ELF: the shared
 startup code and section layout in boards/emulated/ (startup_cortex_m.c, cortex_m_sections.ld)
 and the memory regions written from [memory] (firmware.py). `--board` also takes the path of
-a .toml file in this format (a board of your own).
+a .toml file in this format (a board of your own); an arm-none-eabi board without
+flash_origin gets the library and an example main to link into your own firmware, and is
+checked on the weights and the arena only.
 
 Fit check (check_fits): a model must fit the board's flash (weights + code + constants +
 initial values of .data) and RAM (.data + .bss, the arena included, + the stack reserve).
@@ -225,14 +227,28 @@ def get_board(name) -> Board:
         data = tomllib.loads(path.read_text())
         mem = data.get("memory", {})
         emu = data.get("emulation", {})
-        return Board(name=name, description=data.get("description", ""), cpu=data["cpu"],
-                     toolchain=data["toolchain"], flash_bytes=mem.get("flash_bytes"), ram_bytes=mem.get("ram_bytes"),
-                     cflags=tuple(data.get("cflags", ())), arch=data.get("arch", ""), fpu=data.get("fpu", "none"),
-                     float_abi=data.get("float_abi", "soft"), dsp=bool(data.get("dsp", False)),
-                     mve=bool(data.get("mve", False)), neon=bool(data.get("neon", False)),
-                     stack_bytes=int(mem.get("stack_bytes", 0)), qemu=emu.get("qemu"), machine=emu.get("machine"),
-                     sysclk_hz=emu.get("sysclk_hz"), flash_origin=mem.get("flash_origin"),
-                     ram_origin=mem.get("ram_origin"), vectors_origin=mem.get("vectors_origin"),
-                     vectors_bytes=int(mem.get("vectors_bytes", 0)), boot2_bytes=int(mem.get("boot2_bytes", 0)))
+        board = Board(name=name, description=data.get("description", ""), cpu=data["cpu"],
+                      toolchain=data["toolchain"], flash_bytes=mem.get("flash_bytes"), ram_bytes=mem.get("ram_bytes"),
+                      cflags=tuple(data.get("cflags", ())), arch=data.get("arch", ""), fpu=data.get("fpu", "none"),
+                      float_abi=data.get("float_abi", "soft"), dsp=bool(data.get("dsp", False)),
+                      mve=bool(data.get("mve", False)), neon=bool(data.get("neon", False)),
+                      stack_bytes=int(mem.get("stack_bytes", 0)), qemu=emu.get("qemu"), machine=emu.get("machine"),
+                      sysclk_hz=emu.get("sysclk_hz"), flash_origin=mem.get("flash_origin"),
+                      ram_origin=mem.get("ram_origin"), vectors_origin=mem.get("vectors_origin"),
+                      vectors_bytes=int(mem.get("vectors_bytes", 0)), boot2_bytes=int(mem.get("boot2_bytes", 0)))
     except (tomllib.TOMLDecodeError, KeyError) as exc:
         raise FirmnetError(f"board file {path} is not valid: {type(exc).__name__}: {exc}") from None
+    return _checked(board, path)
+
+
+def _checked(board: Board, path: Path) -> Board:
+    """A bare-metal board's memory map must give both regions, and a stack top the AAPCS accepts."""
+    if board.flash_origin is None:
+        return board
+    if board.ram_origin is None or board.flash_bytes is None or board.ram_bytes is None:
+        raise FirmnetError(f"board file {path}: [memory] with flash_origin also needs flash_bytes, ram_origin and "
+                           "ram_bytes")
+    if (board.ram_origin + board.ram_bytes) % 8 or board.stack_bytes % 8:
+        raise FirmnetError(f"board file {path}: the stack starts at ram_origin + ram_bytes and must be 8-byte "
+                           "aligned, as must stack_bytes")
+    return board
