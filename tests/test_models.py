@@ -79,3 +79,25 @@ def test_digits_accuracy_in_c():
     accuracy = float(np.mean(np.array(preds) == data["y"]))
     recorded = float(EXAMPLE.with_name("ACCURACY.txt").read_text().split(":")[-1])
     assert accuracy == pytest.approx(recorded, abs=1 / len(preds)), (accuracy, recorded)
+
+
+def test_opset_10_model_is_upgraded(tmp_path):
+    """Opset 10 (Clip bounds and Pad amounts as attributes) is read through onnx.version_converter."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(10)
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Pad", ["x"], ["p"], pads=[0, 0, 1, 2, 0, 0, 1, 0], value=0.0),
+             helper.make_node("Conv", ["p", "w"], ["c"]),
+             helper.make_node("Clip", ["c"], ["y"], min=-0.5, max=1.5)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)], ir_version=6)
+    path = tmp_path / "opset10.onnx"
+    onnx.save(model, path)
+    cm = firmnet.compile(path, tmp_path / "out", name="opset10")
+    x = [rng.standard_normal((1, 2, 6, 5)).astype(np.float32)]
+    (got,), (want,) = cm.build_host().run(x), onnxruntime_outputs(path, x)
+    assert_close(got, want, "opset 10 model vs onnxruntime")
+    assert got.min() == -0.5 and got.max() == 1.5, "the Clip attributes were not applied"
