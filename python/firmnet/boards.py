@@ -202,9 +202,11 @@ class Board:
                                     f"{stack_text} = {arena + STATIC_RAM_ESTIMATE + stack:,} bytes, "
                                     f"the board has {ram_cap:,}")
         if problems:
+            float_layers = any(layer.get("dtype") == "float32" for layer in report.get("layers", ()))
+            quantize = (", int8 quantization (firmnet compress --quantize int8: weights 4x smaller than float32)"
+                        if float_layers or not report.get("layers") else "")
             raise FirmnetError(f"the model does not fit board '{self.name}' ({method}): {'; '.join(problems)}. "
-                               f"Try a smaller model, int8 quantization (firmnet compress --quantize int8: "
-                               f"weights 4x smaller than float32), or a board with more flash/RAM (firmnet boards)")
+                               f"Try a smaller model{quantize}, or a board with more flash/RAM (firmnet boards)")
 
 
 def list_boards() -> list[Board]:
