@@ -245,10 +245,11 @@ def firmware_main(cases, kernel: str = KERNEL) -> str:
     for k, (x, w, bias, params, arrays) in enumerate(cases):
         decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", w), _c_array("int32_t", f"b{k}", bias)]
         ptrs = []
-        for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float")):
+        for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"),
+                             ("filter_offset", "int32_t")):
             decls.append(_c_array(ctype, f"{field}{k}", arrays.get(field)))
             ptrs.append(f"{field}{k}" if arrays.get(field) is not None else "0")
-        fields = ", ".join([str(params[f]) for f in FIELDS] + ptrs + ["0"])   # filter_offset: NULL
+        fields = ", ".join([str(params[f]) for f in FIELDS] + ptrs)
         size = params["batch"] * params["out_h"] * params["out_w"] * params["out_c"]
         calls.append(FIRMWARE_CALL % dict(fields=fields, size=size, k=k, bias=f"b{k}" if bias is not None else "0"))
     return FIRMWARE_MAIN % dict(kernel=kernel, decls="".join(decls), n=len(cases), calls="".join(calls))

@@ -3,13 +3,13 @@
 __ARM_FEATURE_DSP: seeded random geometry (kernel sizes, strides, dilations, padding, odd
 pixel and channel counts, depths with and without a % 4 tail, depths just below and above
 the DSP path's buffer), every requantization mode, per-channel and per-tensor, full and
-clamped activation ranges. Firmware helpers: test_kernels_conv_1x1_s8.py.
+clamped activation ranges, weights with and without zero points. Firmware helpers: test_kernels_conv_1x1_s8.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from firmnet.reference.conv_s8 import conv2d_s8
+from firmnet.reference.conv_s8 import conv2d_s8, filter_offsets
 from test_dsp_kernels import maybe_any_requant, random_quant
 from test_kernels_conv_1x1_s8 import RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
 from test_kernels_conv_s8 import conv_case
@@ -44,6 +44,10 @@ def cases(seed: int, n: int) -> list:
         g, q = random_geometry(rng, k), random_quant(rng)
         x, w, bias, params, arrays = conv_case(g, q)
         arrays = maybe_any_requant(rng, q, params, arrays, params["out_c"])
+        if k % 3 == 2:   # weights with zero points (per channel or per tensor), the extremes included
+            zp = rng.integers(-128, 128, params["out_c"] if k % 2 else 1)
+            zp[0] = [-128, 127][k % 2]
+            arrays = {**arrays, "filter_offset": filter_offsets(zp, params["out_c"])}
         out.append((x, w, bias, params, arrays))
     return out
 

@@ -12,14 +12,15 @@
  * channel's sum (fn_conv_s8.h). fn_conv2d_s8_s32 shares the loops and stores the
  * accumulators instead of requantizing them.
  *
- * DSP path (groups == 1, no filter offset, depth = kernel_h * kernel_w * in_c <=
- * FN_CONV_DSP_DEPTH): output pixels are taken two at a time; each one's window is copied
+ * DSP path (groups == 1, depth = kernel_h * kernel_w * in_c <= FN_CONV_DSP_DEPTH): output pixels are taken two at a time; each one's window is copied
  * once into a stack buffer of 16-bit values x + input_offset (0 for padded taps), four at
  * a time in the order (x0, x2, x1, x3), which is the order SXTB16 widens a word of four
  * weights in: (w0, w2) and, rotated, (w1, w3). Output channels are then taken two at a
  * time, and per 4 products of the window 2 weight loads, 4 SXTB16, 4 buffer loads and 8
  * SMLADs (2 MACs each) serve the 2 pixels x 2 channels. A depth % 4 tail is summed
- * one product at a time. The output stage is fn_fast_out_s8 where it applies. */
+ * one product at a time. With a filter offset, each channel's sums start from
+ * filter_offset[c] times the window's sum.
+ * The output stage is fn_fast_out_s8 where it applies. */
 #include "fn_conv_s8.h"
 #include "fn_dsp.h"
 #include "fn_geometry.h"
@@ -266,7 +267,17 @@ static void gather_window(const fn_conv2d_s8_params *p, const int8_t *input, int
     }
 }
 
-/* s[2 * a + k] = SUM over the window of col_a * w_k for pixels a = 0, 1 (col_1 = col +
+/* SUM of the n values of col (a window, the filter offset's factor). */
+static int32_t window_sum(const int16_t *col, int32_t n)
+{
+    int32_t sum = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        sum += col[i];
+    }
+    return sum;
+}
+
+/* s[2 * a + k] += SUM over the window of col_a * w_k for pixels a = 0, 1 (col_1 = col +
  * FN_CONV_DSP_DEPTH) and channels k = 0, 1 (w_1 = w + depth); nw = 1: channel 0 only,
  * s[1] and s[3] untouched. */
 static inline void dot_window(const int16_t *col, const int8_t *w, int32_t depth, int32_t nw, int32_t s[4])
@@ -275,7 +286,7 @@ static inline void dot_window(const int16_t *col, const int8_t *w, int32_t depth
     const int16_t *x = col;
     const int8_t *w0 = w, *w1 = w + (nw == 2 ? depth : 0);
     const int8_t *const end = w + depth4;
-    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
     if (nw == 2) {
         for (; w0 != end; w0 += 4, w1 += 4, x += 4) {
             const int32_t a = fn_load4(w0);
@@ -326,11 +337,20 @@ static inline int8_t finish(const fn_fast_out_s8 *f, int fast, const fn_channel_
 /* Every output channel of the pixel pair whose windows col holds (see dot_window). */
 FN_NOINLINE static void pixel_pair(const int16_t *col, const int8_t *filter, int32_t depth, int32_t out_c,
                                    const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
-                                   int8_t *out0, int8_t *out1)
+                                   const int32_t *fo, const int32_t sums[2], int8_t *out0, int8_t *out1)
 {
+    const int32_t sum0 = sums[0], sum1 = sums[1];
     for (int32_t c = 0; c < out_c; c += 2) {
         const int32_t nw = c + 1 < out_c ? 2 : 1;
-        int32_t s[4];
+        /* the sums start from the filter offset's term, filter_offset[c] * window sum */
+        int32_t s[4] = {0, 0, 0, 0};
+        if (fo != NULL) {
+            const int32_t f1 = nw == 2 ? fo[c + 1] : 0;
+            s[0] = fo[c] * sum0;
+            s[1] = f1 * sum0;
+            s[2] = fo[c] * sum1;
+            s[3] = f1 * sum1;
+        }
         dot_window(col, filter + (size_t)c * (size_t)depth, depth, nw, s);
         out1[c] = finish(f, fast, stage, c, s[2]);
         out0[c] = finish(f, fast, stage, c, s[0]);
@@ -356,8 +376,13 @@ static void conv_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const in
         const int32_t px1 = px + 1 < n_px ? px + 1 : px;
         gather_window(p, input, px, col);
         gather_window(p, input, px1, col + FN_CONV_DSP_DEPTH);
-        pixel_pair(col, filter, depth, out_c, &f, fast, stage, output + (size_t)px * (size_t)out_c,
-                   output + (size_t)px1 * (size_t)out_c);
+        int32_t sums[2] = {0, 0};
+        if (p->filter_offset != NULL) {
+            sums[0] = window_sum(col, depth);
+            sums[1] = window_sum(col + FN_CONV_DSP_DEPTH, depth);
+        }
+        pixel_pair(col, filter, depth, out_c, &f, fast, stage, p->filter_offset, sums,
+                   output + (size_t)px * (size_t)out_c, output + (size_t)px1 * (size_t)out_c);
     }
 }
 #endif
@@ -369,8 +394,7 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
         return FN_ERR_ARG;
     }
 #if FN_DSP
-    if (p->groups == 1 && p->filter_offset == NULL &&
-        (int64_t)p->kernel_h * p->kernel_w * p->in_c <= FN_CONV_DSP_DEPTH) {
+    if (p->groups == 1 && (int64_t)p->kernel_h * p->kernel_w * p->in_c <= FN_CONV_DSP_DEPTH) {
         const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
                                            p->scale, p->output_offset, p->act_min, p->act_max};
         conv_dsp(p, input, filter, &stage, output);
