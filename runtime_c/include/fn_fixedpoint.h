@@ -235,6 +235,26 @@ static inline int8_t fn_fast_out_s8_ch_one(int32_t sum, const fn_fast_ch_s8 *ch,
     return fn_sat8(r);
 }
 
+/* The outputs of n consecutive channels c0 .. c0 + n - 1 (n <= 4) of one pixel from their
+ * sums s[0 .. n - 1], at out[c0 ..]: per-channel parameters with a bias (the usual case)
+ * are read directly, the others through fn_fast_out_s8_ch. */
+static inline void fn_fast_out_s8_n(const fn_fast_out_s8 *f, int32_t c0, int32_t n, const int32_t *s,
+                                    int8_t *out)
+{
+    const int32_t tflm = f->tflm, zo = f->output_offset;
+    if ((f->quant_mask & f->bias_mask) != 0) {
+        const int32_t *const b = f->bias + c0, *const m = f->multiplier + c0, *const sh = f->shift + c0;
+        for (int32_t j = 0; j < n; ++j) {
+            out[c0 + j] = fn_fast_out_s8_one(s[j], b[j], m[j], -sh[j] - 1, tflm, zo);
+        }
+        return;
+    }
+    for (int32_t j = 0; j < n; ++j) {
+        const fn_fast_ch_s8 ch = fn_fast_out_s8_ch(f, c0 + j);
+        out[c0 + j] = fn_fast_out_s8_ch_one(s[j], &ch, tflm, zo);
+    }
+}
+
 /* One requantization in the model's mode: acc → output integer before the zero point
  * (ORT mode clamps to [act_min - zp_out, act_max - zp_out] itself). multiplier >= 0. */
 static inline int32_t fn_requantize(int32_t acc, int32_t mode, int32_t multiplier, int32_t shift, float scale,

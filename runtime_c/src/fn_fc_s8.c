@@ -108,6 +108,42 @@ FN_NOINLINE static void fc_rows4_dsp(const int8_t *x, const int8_t *w, size_t k,
 }
 #endif
 
+#if FN_FC_DSP
+/* Features 0 .. 4 * n_groups - 1 of one input row when in_features % 4 == 0, in the fast
+ * output stage's domain: per group of 4 rows fc_rows4_dsp's loop, then the 4 outputs;
+ * one function for the whole row loop keeps the per-group overhead small. */
+FN_NOINLINE static void fc_groups_fast(const fn_fast_out_s8 *f, const int8_t *x, const int8_t *weights, size_t k,
+                                       int32_t n_groups, int32_t off2, int8_t *out)
+{
+    const int8_t *const x_end = x + k;
+    for (int32_t g = 0; g < n_groups; ++g) {
+        const int32_t o = 4 * g;
+        const int8_t *w0 = weights + (size_t)o * k, *w2 = w0 + 2 * k;
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (const int8_t *xp = x; xp != x_end; xp += 4) {
+            const int32_t a = load4(xp);
+            const int32_t ae = __sxtab16(off2, a), ao = sxtab16_ror8(off2, a);
+            int32_t b = load4(w0);
+            s0 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s0));
+            FN_ROW_BARRIER();
+            b = load4(w0 + k);
+            s1 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s1));
+            FN_ROW_BARRIER();
+            b = load4(w2);
+            s2 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s2));
+            FN_ROW_BARRIER();
+            b = load4(w2 + k);
+            s3 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s3));
+            FN_ROW_BARRIER();
+            w0 += 4;
+            w2 += 4;
+        }
+        const int32_t sums[4] = {s0, s1, s2, s3};
+        fn_fast_out_s8_n(f, o, 4, sums, out);
+    }
+}
+#endif
+
 /* The outputs of features o .. o + n - 1 from their sums acc[0 .. n - 1]. */
 FN_NOINLINE static void finish(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t o,
                                int32_t n, const int32_t *acc, int8_t *out)
@@ -161,6 +197,12 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
         const int8_t *x = input + (size_t)b * k;
         int8_t *out = output + (size_t)b * (size_t)n_out;
         int32_t o = 0;
+#if FN_FC_DSP
+        if (fast && i0 == k) {
+            fc_groups_fast(&f, x, weights, k, n_out / 4, off2, out);
+            o = n_out - n_out % 4;
+        }
+#endif
         for (; o + 4 <= n_out; o += 4) {
             const int8_t *w0 = weights + (size_t)o * k;
             const int8_t *w1 = w0 + k;
