@@ -18,7 +18,11 @@ from onnx import helper, numpy_helper
 from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
-from .onnx_ops import CONVERTERS, FOLD_ONLY, QUANTIZED_INPUTS
+from . import onnx_ops, onnx_quant_ops
+from .onnx_ops import FOLD_ONLY
+from .onnx_quant_ops import QUANTIZED_INPUTS
+
+CONVERTERS = {**onnx_ops.CONVERTERS, **onnx_quant_ops.CONVERTERS}
 
 # Opset 11 is the first with today's Clip/Pad/Gemm signatures. The supported operators'
 # definitions changed after 21 only by admitting new element types (bfloat16, float8,

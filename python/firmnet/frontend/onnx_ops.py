@@ -1,4 +1,5 @@
-"""ONNX operators → IR nodes. One function per ONNX op; its keyword arguments are
+"""ONNX float operators → IR nodes (quantization operators: onnx_quant_ops.py). One
+function per ONNX op; its keyword arguments are
 the op's ONNX attributes with the spec's defaults, so an attribute we do not
 handle is a TypeError that the loader turns into a clear error.
 
@@ -12,8 +13,8 @@ import math
 import numpy as np
 
 from ..ir import OpQuant, QuantParams, UnsupportedError
-from ..ops import (batchnorm, binary, concat, conv2d, dense, dequantize, pad, pool2d, quantize, reshape, softmax,
-                   transpose, unary)
+from ..ops import (batchnorm, binary, concat, conv2d, dense, dequantize, pad, pool2d, reshape, softmax, transpose,
+                   unary)
 
 
 def _need_const(b, n, name, what):
@@ -424,143 +425,10 @@ def Dropout(b, n, data, ratio=None, training_mode=None, *, seed=0, is_test=0):
     _reshape_to(b, n, data, b.types[data].shape)
 
 
-def _quant_params(b, n, scale, zero_point, axis, rank, what):
-    """QuantParams of a Q/DQ node and the zero point's ONNX dtype; uint8 is shifted to int8
-    (q - 128 with zero point - 128: the same real values)."""
-    s = _need_const(b, n, scale, f"{what} scale").astype(np.float32).ravel()
-    if zero_point:
-        z = _need_const(b, n, zero_point, f"{what} zero point")
-        dtype, z = str(z.dtype), z.astype(np.int64).ravel()
-    else:
-        dtype, z = "uint8", np.zeros(s.size, np.int64)
-    if dtype not in ("int8", "uint8", "int32"):
-        raise UnsupportedError(f"{what} type {dtype} is not supported (int8, uint8; int32 for biases)")
-    if dtype == "uint8":
-        z = z - 128
-    per_channel = _need_const(b, n, scale, f"{what} scale").ndim == 1 and s.size > 1
-    if z.size != s.size:
-        z = np.broadcast_to(z, s.shape)
-    quant = QuantParams(tuple(float(v) for v in s), tuple(int(v) for v in z),
-                        (axis % rank) if per_channel else None)
-    return quant, dtype
-
-
-def _as_int8_constant(values, dtype):
-    return (values.astype(np.int16) - 128).astype(np.int8) if dtype == "uint8" else values
-
-
-def QuantizeLinear(b, n, x, y_scale, y_zero_point=None, *, axis=1, saturate=1, block_size=0, output_dtype=0,
-                   precision=0):
-    if block_size or output_dtype not in (0, 2, 3):
-        raise UnsupportedError("blocked quantization and output types other than int8/uint8 are not supported")
-    quant, _ = _quant_params(b, n, y_scale, y_zero_point, axis, len(b.types[x].shape), "QuantizeLinear")
-    if quant.axis is not None:
-        raise UnsupportedError("per-channel quantization of activations is not supported")
-    b.add("quantize", [x], quantize.Attrs(quant, b.requant), outputs=[n.output[0]], name=n.name)
-
-
-def DequantizeLinear(b, n, x, x_scale, x_zero_point=None, *, axis=1, block_size=0):
-    if block_size:
-        raise UnsupportedError("blocked dequantization is not supported")
-    quant, dtype = _quant_params(b, n, x_scale, x_zero_point, axis, len(b.types[x].shape), "DequantizeLinear")
-    value = b.value(x)
-    if value is not None:
-        x = b.const(_as_int8_constant(value, dtype), f"{x}/int8" if dtype == "uint8" else x)
-    elif b.types[x].dtype != ("int32" if dtype == "int32" else "int8"):
-        raise UnsupportedError(f"input '{x}' is {b.types[x].dtype}: quantized activations must be int8 "
-                               "(uint8 ones are supported when they come from a QuantizeLinear in the model)")
-    b.add("dequantize", [x], dequantize.Attrs(quant), outputs=[n.output[0]], name=n.name)
-
-
-class _Inner:
-    """A stand-in ONNX node for the float op inside a QLinear* op."""
-
-    def __init__(self, n, suffix, output):
-        self.name, self.op_type, self.output = f"{n.name}/{suffix}", n.op_type, [output]
-
-
-def _qlinear(b, n, float_op, x, xs, xz, w, ws, wz, ys, yz, bias=None, **attrs):
-    """QLinear*(x, w, b) = quantize(float_op(dequantize(x), dequantize(w), dequantize(b)))."""
-    def dq(name, scale, zp, axis, suffix):
-        inner = _Inner(n, suffix, b.fresh(f"{n.name}/{suffix}"))
-        DequantizeLinear(b, inner, name, scale, zp, axis=axis)
-        return inner.output[0]
-    inputs = [dq(x, xs, xz, 1, "x"), dq(w, ws, wz, 0 if float_op is Conv else 1, "w")]
-    if bias:   # int32, zero point 0, scale = x_scale * w_scale (per output channel)
-        w_scale = _need_const(b, n, ws, "w scale").astype(np.float32)
-        bias_scale = np.float32(_need_const(b, n, xs, "x scale")) * w_scale
-        zero = b.const(np.zeros(bias_scale.shape, np.int32), f"{n.name}/bias_zero_point")
-        inputs.append(dq(bias, b.const(bias_scale, f"{n.name}/bias_scale"), zero, 0, "b"))
-    yf = b.fresh(f"{n.name}/float")
-    float_op(b, _Inner(n, "float", yf), *inputs, **attrs)
-    QuantizeLinear(b, n, yf, ys, yz)
-
-
-def QLinearConv(b, n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, **attrs):
-    _qlinear(b, n, Conv, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B, **attrs)
-
-
-def QLinearMatMul(b, n, a, a_scale, a_zero_point, b_in, b_scale, b_zero_point, y_scale, y_zero_point):
-    _qlinear(b, n, MatMul, a, a_scale, a_zero_point, b_in, b_scale, b_zero_point, y_scale, y_zero_point)
-
-
-def _zero_points(b, n, name, tensor, count, what):
-    """int8 zero points of an integer operand (uint8 ones shifted by -128); an absent zero
-    point is 0 of the operand's ONNX type."""
-    uint8 = tensor in b.uint8_tensors or (b.value(tensor) is not None and b.value(tensor).dtype == np.uint8)
-    if not name:
-        return (-128 if uint8 else 0,) * count
-    z = _need_const(b, n, name, what)
-    if z.dtype not in (np.int8, np.uint8):
-        raise UnsupportedError(f"{what} must be int8 or uint8, got {z.dtype}")
-    z = z.astype(np.int64).ravel() - (128 if z.dtype == np.uint8 else 0)
-    if z.size not in (1, count):
-        raise UnsupportedError(f"{what} has {z.size} values; expected 1 or {count}")
-    return tuple(int(v) for v in np.broadcast_to(z, (count,)))
-
-
-def _integer_operands(b, n, x, x_zero_point, w, w_zero_point, channels_of):
-    """(x, int8 weight constant, OpQuant) of ConvInteger/MatMulInteger: zero points only
-    (scales 1), int32 accumulators out. channels_of: the weight's output-channel count."""
-    if b.types[x].dtype != "int8":
-        raise UnsupportedError(f"input '{x}' is {b.types[x].dtype}; {n.op_type} reads int8 or uint8 data")
-    w_value = _need_const(b, n, w, "weight input")
-    if w_value.dtype not in (np.int8, np.uint8):
-        raise UnsupportedError(f"weights '{w}' must be int8 or uint8, got {w_value.dtype}")
-    x_zp = _zero_points(b, n, x_zero_point, x, 1, "the input zero point")
-    if x_zero_point and np.asarray(b.value(x_zero_point)).size > 1:
-        raise UnsupportedError("per-row input zero points are not supported (one zero point for the input)")
-    oc = channels_of(w_value)
-    w_zp = _zero_points(b, n, w_zero_point, w, oc, "the weight zero point")
-    per_channel = len(set(w_zp)) > 1
-    w_quant = QuantParams((1.0,) * (oc if per_channel else 1), w_zp if per_channel else w_zp[:1],
-                          0 if per_channel else None)
-    quant = OpQuant((QuantParams((1.0,), x_zp), w_quant), None, b.requant)
-    w_name = b.const(_as_int8_constant(w_value, "uint8"), f"{w}/int8") if w_value.dtype == np.uint8 else w
-    return w_name, quant
-
-
-def ConvInteger(b, n, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
-                kernel_shape=None, pads=None, strides=None):
-    w_name, quant = _integer_operands(b, n, x, x_zero_point, w, w_zero_point, lambda a: a.shape[0])
-    quant = OpQuant(quant.inputs + (None,), None, quant.mode)   # no bias
-    _conv(b, n, x, w_name, None, quant, auto_pad, dilations, group, kernel_shape, pads, strides)
-
-
-def MatMulInteger(b, n, A, B, a_zero_point=None, b_zero_point=None):
-    w_name, quant = _integer_operands(b, n, A, a_zero_point, B, b_zero_point,
-                                      lambda a: a.shape[1] if a.ndim == 2 else 0)
-    _matmul(b, n, A, w_name, quant)
-
-
 CONVERTERS = {f.__name__: f for f in (
-    QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger,
     Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Relu, Clip, LeakyRelu,
     Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, Div, Concat, Reshape, Flatten, Squeeze, Unsqueeze,
     Transpose, Softmax, BatchNormalization, Pad, Identity, Dropout)}
-
-# Operators that read integer tensors (the others compute in float32 until the QDQ pass).
-QUANTIZED_INPUTS = ("DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger")
 
 # Supported only where they fold to constants (shape arithmetic written by exporters).
 FOLD_ONLY = ("Constant", "Shape", "Gather", "Cast", "Slice", "ConstantOfShape", "Size", "Range", "Equal",
