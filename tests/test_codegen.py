@@ -14,6 +14,9 @@ from helpers import EXAMPLE, FIXTURES
 
 STRICT = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c", "-o", "/dev/null"]
 ALLOWED_SYSTEM_HEADERS = {"stdint.h", "stddef.h", "string.h"}
+# The compiler's own ACLE header, included only where the target has the DSP extension
+# (or SSAT): intrinsics, no library code.
+TARGET_HEADERS = {"arm_acle.h"}
 MODELS = [EXAMPLE] + sorted(FIXTURES.glob("*.onnx"))
 
 
@@ -44,8 +47,12 @@ def test_warning_free(projects, cc):
 def test_only_freestanding_includes(projects):
     for folder in projects.values():
         for f in [*folder.glob("*.[ch]"), *(folder / "runtime").rglob("*.[ch]")]:
-            for inc in re.findall(r'#include\s*<([^>]+)>', f.read_text()):
-                assert inc in ALLOWED_SYSTEM_HEADERS, f"{f.name} includes <{inc}>"
+            text = f.read_text()
+            for inc in re.findall(r'#include\s*<([^>]+)>', text):
+                assert inc in ALLOWED_SYSTEM_HEADERS | TARGET_HEADERS, f"{f.name} includes <{inc}>"
+            for m in re.finditer(r'#include\s*<arm_acle\.h>', text):   # always under a feature test
+                guard = text.rfind("#if", 0, m.start())
+                assert guard >= 0 and "__ARM_FEATURE" in text[guard:m.start()], f"{f.name}: unguarded <arm_acle.h>"
             assert not re.search(r"\b(malloc|calloc|realloc|free|printf|fopen)\s*\(", f.read_text()), f.name
 
 
