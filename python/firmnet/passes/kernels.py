@@ -9,7 +9,12 @@ from ..ir import Graph
 def select_kernels(graph: Graph, dsp: bool = False) -> Graph:
     """int8 1x1 convolutions (stride 1, no padding, one group) use fn_conv2d_1x1_s8 on CPUs
     with the DSP extension (two MACs per SMLAD). Does not fire without DSP, where the
-    general kernel's blocking is faster than the 1x1 kernel's portable path."""
+    general kernel's blocking is faster than the 1x1 kernel's portable path.
+
+    The depthwise and fully connected kernels need no selection: fn_depthwise_conv2d_s8
+    (depth multiplier 1 or a multiple of 4, up to 64 taps) and fn_fc_s8 carry their own DSP
+    paths under __ARM_FEATURE_DSP, with the same bytes as their portable paths
+    (tests/test_dsp_kernels.py)."""
     if not dsp:
         return graph
     nodes = []
