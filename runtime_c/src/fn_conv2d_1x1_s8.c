@@ -11,8 +11,11 @@
  * SXTB16; two SMLADs add the four products to an accumulator. When in_c <= FN_1X1_XBUF
  * the two pixels' inputs are widened once per pixel pair into a stack buffer of such
  * 16-bit pairs (dot_2x2_wide), so that the channel loop only widens weights: per 16 MACs
- * 2 weight loads, 4 SXTB16, 2 double-word input loads and 8 SMLADs. Channels left over
- * (in_c % 4) take the portable loop.
+ * 2 weight loads, 4 SXTB16, 2 double-word input loads and 8 SMLADs. With the fast output
+ * stage, in_c % 4 == 0 and in_c <= 85, pixels go three at a time (widen_triple,
+ * pw_triple_fast): the widened weights then serve 3 pixels, 24 MACs per 2 weight loads
+ * and 4 SXTB16 (four pixels would need more registers than the M4 has). Channels left
+ * over (in_c % 4) take the portable loop.
  *
  * Output stage: fn_fast_out_s8 (fn_fixedpoint.h) when the call's requantization allows
  * it (TFLM/SINGLE, right shifts, full int8 range), else fn_finish_channel_s8; the same
@@ -232,6 +235,69 @@ FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const int32_t *xw,
 }
 #endif
 
+#if FN_1X1_DSP
+/* Inputs of the pixels x, x + k, x + 2k, channels 0 .. 4 * n4 - 1, widened with the input
+ * offset: xw[6 * j + 2 * p + 0..1] = (x0, x2), (x1, x3) of word j of pixel p. */
+static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, int32_t *xw)
+{
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
+    for (int32_t j = 0; j < n4; ++j) {
+        for (int32_t q = 0; q < 3; ++q) {
+            const int32_t a = load4(x + (size_t)q * k + 4 * (size_t)j);
+            xw[6 * j + 2 * q] = __sxtab16(off2, a);
+            xw[6 * j + 2 * q + 1] = sxtab16_ror8(off2, a);
+        }
+    }
+}
+
+/* pw_pair_fast for three pixels (x, x + k, x + 2k; outputs out0, + out_c, + 2 out_c):
+ * per step of 4 input channels the two channels' weights are widened once for 3 pixels
+ * (24 MACs: 2 loads, 4 SXTB16, 3 x 2 word loads, 12 SMLADs). in_c % 4 == 0. */
+FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const int32_t *xw, int32_t n4,
+                                       const int8_t *filter, size_t k, int32_t out_c, int8_t *out0)
+{
+    const int32_t tflm = f->tflm, zo = f->output_offset;
+    int8_t *const out1 = out0 + out_c;
+    int8_t *const out2 = out1 + out_c;
+    for (int32_t c2 = 0; c2 < out_c; c2 += 2) {
+        const int32_t c = c2 + 2 <= out_c ? c2 : out_c - 2;
+        const int8_t *w0 = filter + (size_t)c * k;
+        const int8_t *w1 = w0 + k;
+        int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0;
+        const int32_t *xp = xw, *const end = xw + 6 * (size_t)n4;
+        while (xp != end) {
+            const int32_t b0 = load4(w0), b1 = load4(w1);
+            const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
+            const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
+            FN_LOAD_BARRIER();
+            int32_t e = xp[0], o = xp[1];
+            s00 = __smlad(o, b0o, __smlad(e, b0e, s00));
+            s01 = __smlad(o, b1o, __smlad(e, b1e, s01));
+            FN_LOAD_BARRIER();
+            e = xp[2];
+            o = xp[3];
+            s10 = __smlad(o, b0o, __smlad(e, b0e, s10));
+            s11 = __smlad(o, b1o, __smlad(e, b1e, s11));
+            FN_LOAD_BARRIER();
+            e = xp[4];
+            o = xp[5];
+            s20 = __smlad(o, b0o, __smlad(e, b0e, s20));
+            s21 = __smlad(o, b1o, __smlad(e, b1e, s21));
+            xp += 6;
+            w0 += 4;
+            w1 += 4;
+        }
+        const fn_fast_ch_s8 ch0 = fn_fast_out_s8_ch(f, c), ch1 = fn_fast_out_s8_ch(f, c + 1);
+        out0[c] = fn_fast_out_s8_ch_one(s00, &ch0, tflm, zo);
+        out1[c] = fn_fast_out_s8_ch_one(s10, &ch0, tflm, zo);
+        out2[c] = fn_fast_out_s8_ch_one(s20, &ch0, tflm, zo);
+        out0[c + 1] = fn_fast_out_s8_ch_one(s01, &ch1, tflm, zo);
+        out1[c + 1] = fn_fast_out_s8_ch_one(s11, &ch1, tflm, zo);
+        out2[c + 1] = fn_fast_out_s8_ch_one(s21, &ch1, tflm, zo);
+    }
+}
+#endif
+
 /* s[b] = SUM_i (x[i] + input_offset) * w_b[i], i < n, for one pixel x and the filter
  * rows w_0 = w, w_1 = w + dw (dw = 0: the same row twice). */
 static void dot_1x2(const int8_t *x, const int8_t *w, size_t dw, int32_t n, int32_t input_offset,
@@ -319,6 +385,15 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
      * one before (rows n - 2 and n - 1): a few outputs are computed twice, to the same
      * values, and every output goes through dot_2x2. */
     int32_t px = 0;
+#if FN_1X1_DSP
+    if (fast && n4 > 0 && 4 * n4 == in_c && out_c >= 2 && 3 * (in_c / 2) <= FN_1X1_XBUF) {
+        for (; px + 3 <= n_px; px += 3) {
+            const int8_t *x = input + (size_t)px * k;
+            widen_triple(x, k, n4, input_offset, xw);
+            pw_triple_fast(&f, xw, n4, filter, k, out_c, output + (size_t)px * (size_t)out_c);
+        }
+    }
+#endif
     for (; px + 2 <= n_px; px += 2) {
         const int8_t *x = input + (size_t)px * k;
         int8_t *out0 = output + (size_t)px * (size_t)out_c;
