@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import select
 import shutil
 import struct
 import subprocess
 import sys
+import time
 
 from pathlib import Path
 
@@ -229,6 +232,75 @@ def test_real_board_links_a_firmware_that_fits(projects, model, board):
     size = subprocess.run(["arm-none-eabi-size", "-B", str(elf)], capture_output=True, text=True).stdout
     text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
     assert (text, data, bss) == (sizes["text"], sizes["data"], sizes["bss"] + sizes["stack"])
+
+
+class _QemuMonitor:
+    """A firmware running in QEMU without semihosting, its memory read through the monitor."""
+
+    def __init__(self, machine: str, elf):
+        self.proc = subprocess.Popen(["qemu-system-arm", "-M", machine, "-display", "none", "-monitor", "stdio",
+                                      "-serial", "none", "-icount", "shift=0", "-kernel", str(elf)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._until_prompt()
+
+    def _until_prompt(self, timeout: float = 30.0) -> str:
+        buf, end = b"", time.monotonic() + timeout
+        while not buf.rstrip().endswith(b"(qemu)"):
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, end - time.monotonic()))
+            chunk = os.read(self.proc.stdout.fileno(), 65536) if ready else b""
+            if not chunk:
+                raise AssertionError(f"QEMU monitor: no prompt: {buf[-500:]!r}")
+            buf += chunk
+        return buf.decode(errors="replace")
+
+    def read(self, address: int, n: int) -> bytes:
+        self.proc.stdin.write(f"xp /{n}xb 0x{address:x}\n".encode())
+        self.proc.stdin.flush()
+        text = self._until_prompt()
+        return bytes(int(v, 16) for m in re.finditer(r"(?m)^[0-9a-f]{16}: (.*)$", text) for v in m.group(1).split())
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+# Each real board's firmware, as linked for a board file that differs from the real one only where
+# an emulated machine's memory differs, run by QEMU: the real boards' startup path (no semihosting,
+# the weak exit and fault hooks) on the same kind of core, booting the same way.
+REAL_ON_QEMU = {
+    "nrf52840-dk": ("mps2-an386", {}),                          # its own map fits the MPS2's memory
+    "nucleo-l4r5zi": ("netduinoplus2", {"ram_bytes": 131072}),  # STM32F405: flash at 0x08000000, aliased at 0
+    "stm32f746g-disco": ("mps2-an500", {"flash_origin": "0x00000000"}),          # Cortex-M7
+    "rp2040-pico": ("microbit", {"flash_origin": "0x00000000", "flash_bytes": 262144, "boot2_bytes": 0,
+                                 "ram_bytes": 16384}),         # ARMv6-M (Cortex-M0), no boot2
+}
+
+
+@pytest.mark.parametrize("board", REAL_CORTEX_M)
+@pytest.mark.parametrize("model", ["digits", "digits_int8"])
+def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
+    """The example main of a real board runs the model on zeros, over and over, and leaves the
+    outputs in the arena for a debugger: read there, they equal the host build's bytes."""
+    require_tools()
+    machine, changes = REAL_ON_QEMU[board]
+    text = (REPO / "boards" / f"{board}.toml").read_text()
+    for key, value in changes.items():
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert n == 1, key
+    (tmp_path / f"{board}-on-qemu.toml").write_text(text)
+    cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(tmp_path / f"{board}-on-qemu.toml"), name=model)
+    g = cm.lowered_graph
+    want = cm.build_host().run([np.zeros(g.types[g.inputs[0]].shape, g.types[g.inputs[0]].dtype)])[0].tobytes()
+    elf = qemu.build(cm.out_dir, str(tmp_path / f"{board}-on-qemu.toml"), werror=True)
+    address = _symbols(elf)[f"{model}_arena"] + cm.memory.offset(g.outputs[0])
+    monitor = _QemuMonitor(machine, elf)
+    try:
+        deadline = time.monotonic() + 60
+        while (got := monitor.read(address, len(want))) != want and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        monitor.close()
+    assert got == want, f"{model} on {board} ({machine}): {got.hex()} != host {want.hex()}"
 
 
 def test_rp2040_boot2_goes_in_front_of_the_vector_table(tmp_path):
