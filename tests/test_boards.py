@@ -279,8 +279,10 @@ REAL_ON_QEMU = {
 @pytest.mark.parametrize("board", REAL_CORTEX_M)
 @pytest.mark.parametrize("model", ["digits", "digits_int8"])
 def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
-    """The example main of a real board runs the model on zeros, over and over, and leaves the
-    outputs in the arena for a debugger: read there, they equal the host build's bytes."""
+    """The example main of a real board runs the model on zeros, over and over: read in the
+    arena, the outputs equal the host build's bytes. (The digits models' outputs do not share
+    arena bytes with their inputs, so they stay there between runs; KWS's output does, and the
+    next run's input overwrites it at once: a debugger stops after <name>_run() to read it.)"""
     require_tools()
     machine, changes = REAL_ON_QEMU[board]
     text = (REPO / "boards" / f"{board}.toml").read_text()
