@@ -99,6 +99,43 @@ def dw_cases(seed: int, n: int) -> list:
     return cases
 
 
+def dw_path_cases(seed: int) -> list:
+    """Shapes aimed at each branch of the depthwise DSP path: the row buffer (3x3 unrolled,
+    other kernels, row slots by iy % kernel_h when gcd(dilation_h, kernel_h) = 1, searched
+    slots otherwise, zero rows of the padding, strides), rows too wide for the buffer (the
+    block path with its interior runs and border pixels), multipliers of 4."""
+    geometries = [  # (h, w, c, m, kh, kw, strides, dilations, pads)
+        (7, 5, 8, 1, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1)),
+        (9, 9, 4, 1, 3, 3, (2, 2), (1, 1), (1, 1, 1, 1)),
+        (9, 6, 5, 1, 2, 3, (1, 1), (2, 1), (1, 0, 2, 1)),
+        (11, 7, 4, 1, 4, 4, (1, 2), (2, 1), (2, 1, 3, 2)),
+        (12, 6, 7, 1, 3, 3, (1, 1), (3, 1), (3, 1, 3, 1)),
+        (8, 8, 4, 1, 3, 3, (1, 1), (1, 2), (2, 2, 2, 2)),
+        (6, 4, 9, 1, 5, 3, (1, 1), (1, 1), (4, 2, 4, 2)),
+        (5, 50, 4, 1, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1)),
+        (6, 9, 2, 4, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1)),
+        (6, 9, 1, 8, 3, 2, (2, 1), (1, 2), (0, 1, 2, 1)),
+        (4, 3, 1, 64, 4, 2, (2, 2), (1, 1), (1, 1, 2, 0)),
+    ]
+    rng = np.random.default_rng(seed)
+    cases = []
+    for h, w_, c, m, kh, kw, strides, dilations, pads in geometries:
+        for mode in MODES:
+            q = dict(random_quant(rng), mode=mode, act=(-128, 127) if mode != "ort" else (-100, 90))
+            geo = dict(strides=strides, dilations=dilations, pads=pads)
+            crng = np.random.default_rng(q["seed"])
+            x = int8_data(crng, (1, h, w_, c), q["data"], q["zp_in"])
+            w = int8_data(crng, (1, kh, kw, c * m), "uniform")
+            bias = make_bias(crng, q["bias"], c * m)
+            w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
+            acc = accumulators(x, w_ohwi, bias, q["zp_in"], dict(groups=c, geo=geo))
+            s_in, s_w, s_out = make_scales(crng, q, acc, c * m)
+            params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **geo,
+                                                        **quant_kwargs(q, s_in, s_w, s_out))
+            cases.append(("dw", x, w, bias, params, arrays))
+    return cases
+
+
 def fc_cases(seed: int, n: int) -> list:
     rng = np.random.default_rng(seed)
     cases = []
@@ -253,7 +290,8 @@ def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_depthwise_on_cortex_m4_matches_reference(tmp_path, dsp):
-    check_on_board(tmp_path, dw_cases(2024, 80), dsp, ["fn_depthwise_conv2d_s8", "dw_blocks_dsp"])
+    check_on_board(tmp_path, dw_cases(2024, 80) + dw_path_cases(11), dsp,
+                   ["fn_depthwise_conv2d_s8", "dw_blocks_dsp", "dw_rows_dsp", "dw_rows_3x3", "dw_run_3x3"])
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])

@@ -5,12 +5,21 @@
  * are found once; then every block is computed over all of its taps with four
  * register accumulators, reading the block's weights sequentially.
  *
- * DSP path (__ARM_FEATURE_DSP: Cortex-M4, M7, M33, M55) for depth_multiplier 1 or a
- * multiple of 4 and kernels of at most FN_DW_WTAPS taps (dw_blocks_dsp): blocks of 4
- * channels are the outer loop; a block's weight words w0..w3 are widened once into a
- * stack buffer as (w0, w2) = SXTB16(w) and (w1, w3) = SXTB16(w ROR 8), its requantization
- * loaded once, then every output pixel is computed with the halfword multiply-accumulates
- * SMLABB/SMLATT/SMLABT, one product per channel and tap:
+ * DSP paths (__ARM_FEATURE_DSP: Cortex-M4, M7, M33, M55), blocks of 4 channels outermost;
+ * a block's weight words w0..w3 are widened once into a stack buffer as (w0, w2) =
+ * SXTB16(w) and (w1, w3) = SXTB16(w ROR 8), its requantization gathered once:
+ *
+ * depth_multiplier 1, at most FN_DW_WTAPS taps, and kernel_h widened input rows fitting
+ * FN_DW_ROWBUF words (dw_rows_dsp): per block and output row, the input rows the row reads
+ * are widened once into a stack buffer with zeros in the padding (a padded tap then adds
+ * (x + input_offset) * w = 0, exactly what TFLite's skipped taps add), kept in slots that
+ * the next output rows reuse, so that each input value is widened once per block; every
+ * output pixel then reads the buffer with one code path (3x3 unrolled), no border cases:
+ * per tap two word pairs (inputs, weights) and SMLABB/SMLATT.
+ *
+ * otherwise, depth_multiplier 1 or a multiple of 4 and kernels of at most FN_DW_WTAPS taps
+ * (dw_blocks_dsp): every output pixel of the block is computed with the halfword
+ * multiply-accumulates SMLABB/SMLATT/SMLABT, one product per channel and tap:
  *   depth_multiplier 1: the block's 4 input channels are adjacent, one word x0..x3 gives
  *       (x0 + off, x2 + off) = SXTAB16(off:off, x) and (x1 + off, x3 + off) with ROR 8;
  *   depth_multiplier a multiple of 4: the block reads one input channel, x + off.
@@ -285,6 +294,227 @@ FN_NOINLINE static void dw_border(const dw_block *k, const int8_t *x, int32_t ke
     dw_finish(k, acc0, acc1, acc2, acc3, out);
 }
 
+/* One tap of a block from widened inputs: the words xp[0], xp[1] ((x0, x2), (x1, x3) with
+ * the offset) and the widened weights wp[0], wp[1], into the four accumulators. */
+#define DW_TAP_WIDE(xp, wp)                                                     \
+    do {                                                                        \
+        const int32_t xe_ = (xp)[0], xd_ = (xp)[1];                             \
+        const int32_t we_ = (wp)[0], wd_ = (wp)[1];                             \
+        acc0 = __smlabb(xe_, we_, acc0);                                        \
+        acc2 = __smlatt(xe_, we_, acc2);                                        \
+        acc1 = __smlabb(xd_, wd_, acc1);                                        \
+        acc3 = __smlatt(xd_, wd_, acc3);                                        \
+        FN_LOAD_BARRIER();                                                      \
+    } while (0)
+
+/* Words of the row buffer of dw_rows_dsp (1 KB of stack). */
+#define FN_DW_ROWBUF 256
+
+/* dw_rows_dsp's 3x3 kernel, dilation_w 1: the outputs ox = 0 .. n - 1 of one row of one
+ * block from the widened padded input rows rows[0..2] (column j at words 2 * j, 2 * j + 1:
+ * (x0, x2), (x1, x3) + offset, zero in the padding); window of ox at column ox * stride_w. */
+FN_NOINLINE static void dw_rows_3x3(const dw_block *k, const int32_t *const rows[], int32_t stride_w, int32_t n,
+                                    int8_t *out, size_t out_step)
+{
+    const int32_t *const w = k->wide;
+    const size_t col_step = 2 * (size_t)stride_w;
+    const int32_t *const r0 = rows[0], *const r1 = rows[1], *const r2 = rows[2];
+    size_t xi = 0, oi = 0;
+    for (int32_t i = 0; i < n; ++i, xi += col_step, oi += out_step) {
+        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        DW_TAP_WIDE(r0 + xi, w);
+        DW_TAP_WIDE(r0 + xi + 2, w + 2);
+        DW_TAP_WIDE(r0 + xi + 4, w + 4);
+        DW_TAP_WIDE(r1 + xi, w + 6);
+        DW_TAP_WIDE(r1 + xi + 2, w + 8);
+        DW_TAP_WIDE(r1 + xi + 4, w + 10);
+        DW_TAP_WIDE(r2 + xi, w + 12);
+        DW_TAP_WIDE(r2 + xi + 2, w + 14);
+        DW_TAP_WIDE(r2 + xi + 4, w + 16);
+        dw_finish(k, acc0, acc1, acc2, acc3, out + oi);
+    }
+}
+
+/* The same for any kernel of at most FN_DW_WTAPS taps: filter row r reads rows[r], tap
+ * (r, kx) the words at column offset col[kx] (2 * kx * dilation_w). */
+FN_NOINLINE static void dw_rows_taps(const dw_block *k, const int32_t *const rows[], const size_t *col,
+                                     int32_t kernel_h, int32_t kernel_w, int32_t stride_w, int32_t n, int8_t *out,
+                                     size_t out_step)
+{
+    const size_t col_step = 2 * (size_t)stride_w;
+    size_t xi = 0, oi = 0;
+    for (int32_t i = 0; i < n; ++i, xi += col_step, oi += out_step) {
+        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        const int32_t *w = k->wide;
+        for (int32_t r = 0; r < kernel_h; ++r) {
+            const int32_t *const x = rows[r] + xi;
+            for (int32_t c = 0; c < kernel_w; ++c, w += 2) {
+                DW_TAP_WIDE(x + col[c], w);
+            }
+        }
+        dw_finish(k, acc0, acc1, acc2, acc3, out + oi);
+    }
+}
+
+/* How dw_rows_dsp widens one input row into the row buffer. */
+typedef struct {
+    int32_t span_w;             /* buffer columns */
+    int32_t x_lo, x_hi;         /* buffer columns j in [x_lo, x_hi) hold input column j - pad_left */
+    int32_t pad_left;
+    size_t in_c;
+    int32_t off2;
+} dw_row_geo;
+
+/* Buffer row from the input row xr (the block's channels; NULL: a row of the padding):
+ * words 2 j, 2 j + 1 = (x0, x2), (x1, x3) + input offset of column j - pad_left, zeros
+ * outside the input. */
+static void fill_row(int32_t *row, const int8_t *xr, const dw_row_geo *g)
+{
+    int32_t j = 0;
+    if (xr != NULL) {
+        for (; j < g->x_lo; ++j) {
+            row[2 * j] = 0;
+            row[2 * j + 1] = 0;
+        }
+        const int32_t off2 = g->off2;
+        const int8_t *x = xr + (size_t)(g->x_lo - g->pad_left) * g->in_c;
+        for (; j < g->x_hi; ++j, x += g->in_c) {
+            const int32_t xv = load4(x);
+            row[2 * j] = __sxtab16(off2, xv);
+            row[2 * j + 1] = sxtab16_ror8(off2, xv);
+        }
+    }
+    for (; j < g->span_w; ++j) {
+        row[2 * j] = 0;
+        row[2 * j + 1] = 0;
+    }
+}
+
+/* The DSP path for depth_multiplier 1 when the kernel_h input rows one output row reads,
+ * widened and padded, fit FN_DW_ROWBUF words: per block of 4 channels and output row,
+ * those rows are widened once into a stack buffer with zeros for the padding (a padded
+ * tap adds (x + input_offset) * w = 0, as TFLite's skipped taps), then every output pixel
+ * of the row reads the buffer with the same code: no border cases, and each input value
+ * is widened kernel_h times instead of kernel_h * kernel_w times. */
+static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+                        const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int8_t *output,
+                        int32_t span_w)
+{
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
+    const int32_t out_h = p->out_h, out_w = p->out_w, out_c = in_c;
+    const int32_t kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int32_t pad_left = p->pad_left;
+    const size_t in_row = (size_t)in_w * (size_t)in_c;
+    const size_t in_image = in_row * (size_t)in_h;
+    const size_t row_words = 2 * (size_t)span_w;             /* one widened padded row */
+    /* input columns j - pad_left of the buffer's columns j in [x_lo, x_hi) exist */
+    const int32_t x_lo = pad_left < span_w ? pad_left : span_w;
+    const int32_t x_hi = pad_left + in_w < span_w ? pad_left + in_w : span_w;
+    int32_t wide[2 * FN_DW_WTAPS];
+    size_t col[FN_DW_WTAPS];
+    int32_t buf[FN_DW_ROWBUF];
+    int32_t tag[FN_DW_ROWBUF / 2 + 1];                       /* input row in each slot, -2: none */
+    const int32_t *rows[FN_DW_ROWBUF / 2];
+    dw_block k;
+    k.wide = wide;
+    k.x_tap = col;
+    k.taps = (size_t)kernel_h * (size_t)kernel_w;
+    k.fast = fast;
+    k.tflm = fast ? f->tflm : 0;
+    k.output_offset = p->output_offset;
+    k.stage = stage;
+    const int32_t off2 = (int32_t)(((uint32_t)p->input_offset & 0xFFFFu) * 0x00010001u);
+    const int three = kernel_h == 3 && kernel_w == 3 && dil_w == 1;
+    for (int32_t kx = 0; kx < kernel_w; ++kx) {
+        col[kx] = 2 * (size_t)kx * (size_t)dil_w;
+    }
+    dw_row_geo geo;
+    geo.span_w = span_w;
+    geo.x_lo = x_lo;
+    geo.x_hi = x_hi;
+    geo.pad_left = pad_left;
+    geo.in_c = (size_t)in_c;
+    geo.off2 = off2;
+    /* gcd(dilation_h, kernel_h) == 1 and a spare slot: rows go to fixed slots */
+    int32_t g_a = dil_h, g_b = kernel_h;
+    while (g_b != 0) {
+        const int32_t t = g_a % g_b;
+        g_a = g_b;
+        g_b = t;
+    }
+    const int coprime = g_a == 1 && (int64_t)(kernel_h + 1) * 2 * span_w <= FN_DW_ROWBUF;
+    for (int32_t oc = 0; oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
+        const int8_t *w = filter + (size_t)oc * k.taps;
+        for (size_t t = 0; t < k.taps; ++t) {
+            const int32_t wv = load4(w + FN_DW_S8_BLOCK * t);
+            wide[2 * t] = __sxtb16(wv);
+            wide[2 * t + 1] = sxtb16_ror8(wv);
+        }
+        k.oc = oc;
+        if (fast) {
+            for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
+                k.ch[l] = fn_fast_out_s8_ch(f, oc + l);
+            }
+        }
+        size_t o = (size_t)oc;
+        for (int32_t b = 0; b < p->batch; ++b) {
+            const int8_t *in_b = input + (size_t)b * in_image + oc;
+            for (int32_t s = 0; s <= kernel_h; ++s) {
+                tag[s] = -2;
+            }
+            for (int32_t oy = 0; oy < out_h; ++oy) {
+                const int32_t iy0 = oy * stride_h - p->pad_top;
+                /* the kernel_h rows of this output row, each in a slot of the ring: a row
+                 * already widened for an earlier output row is reused; -1 tags the zero row */
+                for (int32_t r = 0; r < kernel_h; ++r) {
+                    int32_t iy = iy0 + r * dil_h;
+                    iy = iy >= 0 && iy < in_h ? iy : -1;
+                    int32_t slot = -1;
+                    if (coprime) {
+                        /* the window's rows fall in distinct slots iy % kernel_h; the zero
+                         * row has its own slot kernel_h */
+                        slot = iy < 0 ? kernel_h : iy % kernel_h;
+                        if (tag[slot] != iy) {
+                            fill_row(buf + (size_t)slot * row_words, iy < 0 ? NULL : in_b + (size_t)iy * in_row,
+                                     &geo);
+                            tag[slot] = iy;
+                        }
+                        rows[r] = buf + (size_t)slot * row_words;
+                        continue;
+                    }
+                    for (int32_t s = 0; s < kernel_h; ++s) {
+                        if (tag[s] == iy) {
+                            slot = s;
+                        }
+                    }
+                    if (slot < 0) {
+                        /* a slot holding no row of this window */
+                        for (int32_t s = 0; s < kernel_h && slot < 0; ++s) {
+                            int used = 0;
+                            for (int32_t q = 0; q < kernel_h; ++q) {
+                                const int32_t iq = iy0 + q * dil_h;
+                                used |= tag[s] == (iq >= 0 && iq < in_h ? iq : -1);
+                            }
+                            slot = used ? -1 : s;
+                        }
+                        tag[slot] = iy;
+                        fill_row(buf + (size_t)slot * row_words, iy < 0 ? NULL : in_b + (size_t)iy * in_row, &geo);
+                    }
+                    rows[r] = buf + (size_t)slot * row_words;
+                }
+                if (three) {
+                    dw_rows_3x3(&k, rows, stride_w, out_w, output + o, (size_t)out_c);
+                } else {
+                    dw_rows_taps(&k, rows, col, kernel_h, kernel_w, stride_w, out_w, output + o, (size_t)out_c);
+                }
+                o += (size_t)out_w * (size_t)out_c;
+            }
+        }
+    }
+}
+
 /* The DSP path for depth_multiplier 1 or a multiple of 4 and at most FN_DW_WTAPS taps:
  * blocks of 4 output channels in the outer loop, so that the block's weights are widened
  * (SXTB16) and its requantization gathered once; then per output row the pixels whose
@@ -420,7 +650,16 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
                                          out_c, p->output_offset, p->act_min, p->act_max);
     int blocks_done = 0;
 #if FN_DW_DSP
-    if ((mult == 1 || mult % FN_DW_S8_BLOCK == 0) && (int64_t)kernel_h * kernel_w <= FN_DW_WTAPS) {
+    /* input columns one output row reads (< 2^31: fn_axis_ok) */
+    const int64_t span_w = (int64_t)(p->out_w - 1) * p->stride_w + (int64_t)(kernel_w - 1) * p->dilation_w + 1;
+    if (mult == 1 && (int64_t)kernel_h * kernel_w <= FN_DW_WTAPS &&
+        (int64_t)kernel_h * 2 * span_w <= FN_DW_ROWBUF) {
+        dw_rows_dsp(p, input, filter, &f, fast, &stage, output, (int32_t)span_w);
+        if (out_c % FN_DW_S8_BLOCK == 0) {
+            return FN_OK;
+        }
+        blocks_done = 1;
+    } else if ((mult == 1 || mult % FN_DW_S8_BLOCK == 0) && (int64_t)kernel_h * kernel_w <= FN_DW_WTAPS) {
         dw_blocks_dsp(p, input, filter, &f, fast, &stage, output);
         if (out_c % FN_DW_S8_BLOCK == 0) {
             return FN_OK;
