@@ -9,8 +9,8 @@
  * a block's weight words w0..w3 are widened once into a stack buffer as (w0, w2) =
  * SXTB16(w) and (w1, w3) = SXTB16(w ROR 8), its requantization gathered once:
  *
- * depth_multiplier 1, at most FN_DW_WTAPS taps, and kernel_h widened input rows fitting
- * FN_DW_ROWBUF words (dw_rows_dsp): per block and output row, the input rows the row reads
+ * depth_multiplier 1, kernel_h and kernel_w at most FN_DW_ROWS_K, and kernel_h widened input
+ * rows fitting FN_DW_ROWBUF words (dw_rows_dsp): per block and output row, the input rows the row reads
  * are widened once into a stack buffer with zeros in the padding (a padded tap then adds
  * (x + input_offset) * w = 0, exactly what TFLite's skipped taps add), kept in slots that
  * the next output rows reuse, so that each input value is widened once per block; every
@@ -307,8 +307,10 @@ FN_NOINLINE static void dw_border(const dw_block *k, const int8_t *x, int32_t ke
         FN_LOAD_BARRIER();                                                      \
     } while (0)
 
-/* Words of the row buffer of dw_rows_dsp (1 KB of stack). */
+/* Words of the row buffer of dw_rows_dsp (1 KB of stack), and the largest kernel_h and
+ * kernel_w it takes. */
 #define FN_DW_ROWBUF 256
+#define FN_DW_ROWS_K 8
 
 /* dw_rows_dsp's 3x3 kernel, dilation_w 1: the outputs ox = 0 .. n - 1 of one row of one
  * block from the widened padded input rows rows[0..2] (column j at words 2 * j, 2 * j + 1:
@@ -396,7 +398,7 @@ static void fill_row(int32_t *row, const int8_t *xr, const dw_row_geo *g)
  * tap adds (x + input_offset) * w = 0, as TFLite's skipped taps), then every output pixel
  * of the row reads the buffer with the same code: no border cases, and each input value
  * is widened kernel_h times instead of kernel_h * kernel_w times. */
-static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                         const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int8_t *output,
                         int32_t span_w)
 {
@@ -413,10 +415,10 @@ static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *in
     const int32_t x_lo = pad_left < span_w ? pad_left : span_w;
     const int32_t x_hi = pad_left + in_w < span_w ? pad_left + in_w : span_w;
     int32_t wide[2 * FN_DW_WTAPS];
-    size_t col[FN_DW_WTAPS];
+    size_t col[FN_DW_ROWS_K];
     int32_t buf[FN_DW_ROWBUF];
-    int32_t tag[FN_DW_ROWBUF / 2 + 1];                       /* input row in each slot, -2: none */
-    const int32_t *rows[FN_DW_ROWBUF / 2];
+    int32_t tag[FN_DW_ROWS_K + 1];                           /* input row in each slot, -2: none */
+    const int32_t *rows[FN_DW_ROWS_K];
     dw_block k;
     k.wide = wide;
     k.x_tap = col;
@@ -519,7 +521,7 @@ static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *in
  * blocks of 4 output channels in the outer loop, so that the block's weights are widened
  * (SXTB16) and its requantization gathered once; then per output row the pixels whose
  * window lies inside the input (dw_run) and the border pixels (dw_border). */
-static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+FN_NOINLINE static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                           const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int8_t *output)
 {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
@@ -652,7 +654,7 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
 #if FN_DW_DSP
     /* input columns one output row reads (< 2^31: fn_axis_ok) */
     const int64_t span_w = (int64_t)(p->out_w - 1) * p->stride_w + (int64_t)(kernel_w - 1) * p->dilation_w + 1;
-    if (mult == 1 && (int64_t)kernel_h * kernel_w <= FN_DW_WTAPS &&
+    if (mult == 1 && kernel_h <= FN_DW_ROWS_K && kernel_w <= FN_DW_ROWS_K &&
         (int64_t)kernel_h * 2 * span_w <= FN_DW_ROWBUF) {
         dw_rows_dsp(p, input, filter, &f, fast, &stage, output, (int32_t)span_w);
         if (out_c % FN_DW_S8_BLOCK == 0) {
