@@ -468,7 +468,7 @@ def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
     """A firmware that fails to build for another reason than size (here a compiler flag this
     gcc rejects) still gets its sources, checked by the estimate, which the message names."""
     require_tools()
-    board = _tiny_board(tmp_path, flash=65536, ram=65536)
+    board = _tiny_board(tmp_path, flash=1 << 20, ram=65536)
     board.write_text(board.read_text().replace('cflags = ["-O2",', 'cflags = ["-O2", "-mno-such-option",'))
     cm = firmnet.compile(MODELS["digits_int8"], tmp_path / "ok", board=str(board), name="digits")
     info = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
