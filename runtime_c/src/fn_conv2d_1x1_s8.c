@@ -59,6 +59,33 @@ static inline int32_t load4(const int8_t *p)
     return v;
 }
 
+/* The widened inputs are stored as 64-bit pairs of words (low: (x0, x2), high: (x1, x3)), so
+ * that each pair is one LDRD/STRD (GCC does not always pair two word accesses itself). */
+static inline uint64_t pack_pair(int32_t lo, int32_t hi)
+{
+    return (uint64_t)(uint32_t)lo | ((uint64_t)(uint32_t)hi << 32);
+}
+
+static inline int32_t pair_lo(uint64_t v)
+{
+    return (int32_t)(uint32_t)v;
+}
+
+static inline int32_t pair_hi(uint64_t v)
+{
+    return (int32_t)(uint32_t)(v >> 32);
+}
+
+/* *lo, *hi = the two words of the pair p[i] by one LDRD: GCC 12 splits a 64-bit load whose
+ * halves are used apart into two LDRs, hence inline assembly for GCC and Clang (the "m"
+ * operand tells the compiler which memory the instruction reads). */
+#if defined(__GNUC__)
+#define LOAD_PAIR(p, i, lo, hi) \
+    __asm__("ldrd %0, %1, [%2, %3]" : "=r"(lo), "=r"(hi) : "r"(p), "I"(8 * (i)), "m"((p)[i]))
+#else
+#define LOAD_PAIR(p, i, lo, hi) ((lo) = pair_lo((p)[i]), (hi) = pair_hi((p)[i]))
+#endif
+
 /* (x1, x3) of the bytes x0..x3 of v, sign-extended to 16 bits: SXTB16 of v rotated right
  * by 8 bits, and the same plus the 16-bit lanes of a (SXTAB16). ACLE has no rotating
  * form and GCC does not fold the rotation into the instruction's ROR #8 operand, so GCC
@@ -132,36 +159,35 @@ static void dot_2x2(const int8_t *x, const int8_t *w, size_t k, int32_t n, int32
 
 #if FN_1X1_DSP
 /* Inputs of the pixels x and x + k, channels 0 .. 4 * n4 - 1, widened with the input
- * offset: xw[4 * j + 0..3] = (x0, x2), (x1, x3) of word j of pixel 0, then of pixel 1. */
-static void widen_pair(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, int32_t *xw)
+ * offset: xw[2 * j + p] = the pair (x0, x2), (x1, x3) of word j of pixel p. */
+static void widen_pair(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, uint64_t *xw)
 {
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     for (int32_t j = 0; j < n4; ++j) {
         const int32_t a = load4(x + 4 * (size_t)j), b = load4(x + k + 4 * (size_t)j);
-        xw[4 * j] = __sxtab16(off2, a);
-        xw[4 * j + 1] = sxtab16_ror8(off2, a);
-        xw[4 * j + 2] = __sxtab16(off2, b);
-        xw[4 * j + 3] = sxtab16_ror8(off2, b);
+        xw[2 * j] = pack_pair(__sxtab16(off2, a), sxtab16_ror8(off2, a));
+        xw[2 * j + 1] = pack_pair(__sxtab16(off2, b), sxtab16_ror8(off2, b));
     }
 }
 
 /* s[2 * a + b] = SUM (widened inputs of pixel a) * w_b over the first 4 * n4 input
  * channels: xw from widen_pair, filter rows w_0 = w, w_1 = w + k. */
-FN_NOINLINE static void dot_2x2_wide(const int32_t *xw, int32_t n4, const int8_t *w, size_t k, int32_t s[4])
+FN_NOINLINE static void dot_2x2_wide(const uint64_t *xw, int32_t n4, const int8_t *w, size_t k, int32_t s[4])
 {
     int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
     const int8_t *w1 = w + k;
-    const int32_t *const end = xw + 4 * (size_t)n4;
+    const uint64_t *const end = xw + 2 * (size_t)n4;
     while (xw != end) {
         const int32_t b0 = load4(w), b1 = load4(w1);
         const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
         const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
-        const int32_t ae = xw[0], ao = xw[1], be = xw[2], bo = xw[3];
+        const uint64_t a = xw[0], b = xw[1];
+        const int32_t ae = pair_lo(a), ao = pair_hi(a), be = pair_lo(b), bo = pair_hi(b);
         s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
         s01 = __smlad(ao, b1o, __smlad(ae, b1e, s01));
         s10 = __smlad(bo, b0o, __smlad(be, b0e, s10));
         s11 = __smlad(bo, b1o, __smlad(be, b1e, s11));
-        xw += 4;
+        xw += 2;
         w += 4;
         w1 += 4;
     }
@@ -191,7 +217,7 @@ static void dot_2x2_tail(const int8_t *x, const int8_t *w, size_t k, int32_t i0,
  * (widen_pair), in the fast output stage's domain: per channel pair the 2x2 sums
  * (dot_2x2_wide's loop, then dot_2x2_tail's channels), then the four outputs. One
  * function for the whole channel loop keeps the per-pair overhead to a few instructions. */
-FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const int32_t *xw, int32_t n4, const int8_t *x,
+FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const uint64_t *xw, int32_t n4, const int8_t *x,
                                      const int8_t *filter, size_t k, int32_t in_c, int32_t out_c,
                                      int32_t input_offset, int8_t *out0)
 {
@@ -202,19 +228,20 @@ FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const int32_t *xw,
         const int8_t *w0 = filter + (size_t)c * k;
         const int8_t *w1 = w0 + k;
         int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
-        const int32_t *xp = xw, *const end = xw + 4 * (size_t)n4;
+        const uint64_t *xp = xw, *const end = xw + 2 * (size_t)n4;
         while (xp != end) {
             const int32_t b0 = load4(w0), b1 = load4(w1);
             const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
             const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
-            const int32_t ae = xp[0], ao = xp[1];
+            int32_t ae, ao, be, bo;
+            LOAD_PAIR(xp, 0, ae, ao);
             s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
             s01 = __smlad(ao, b1o, __smlad(ae, b1e, s01));
             FN_LOAD_BARRIER();
-            const int32_t be = xp[2], bo = xp[3];
+            LOAD_PAIR(xp, 1, be, bo);
             s10 = __smlad(bo, b0o, __smlad(be, b0e, s10));
             s11 = __smlad(bo, b1o, __smlad(be, b1e, s11));
-            xp += 4;
+            xp += 2;
             w0 += 4;
             w1 += 4;
         }
@@ -237,15 +264,14 @@ FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const int32_t *xw,
 
 #if FN_1X1_DSP
 /* Inputs of the pixels x, x + k, x + 2k, channels 0 .. 4 * n4 - 1, widened with the input
- * offset: xw[6 * j + 2 * p + 0..1] = (x0, x2), (x1, x3) of word j of pixel p. */
-static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, int32_t *xw)
+ * offset: xw[3 * j + p] = the pair (x0, x2), (x1, x3) of word j of pixel p. */
+static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, uint64_t *xw)
 {
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     for (int32_t j = 0; j < n4; ++j) {
         for (int32_t q = 0; q < 3; ++q) {
             const int32_t a = load4(x + (size_t)q * k + 4 * (size_t)j);
-            xw[6 * j + 2 * q] = __sxtab16(off2, a);
-            xw[6 * j + 2 * q + 1] = sxtab16_ror8(off2, a);
+            xw[3 * j + q] = pack_pair(__sxtab16(off2, a), sxtab16_ror8(off2, a));
         }
     }
 }
@@ -253,7 +279,7 @@ static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_of
 /* pw_pair_fast for three pixels (x, x + k, x + 2k; outputs out0, + out_c, + 2 out_c):
  * per step of 4 input channels the two channels' weights are widened once for 3 pixels
  * (24 MACs: 2 loads, 4 SXTB16, 3 x 2 word loads, 12 SMLADs). in_c % 4 == 0. */
-FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const int32_t *xw, int32_t n4,
+FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const uint64_t *xw, int32_t n4,
                                        const int8_t *filter, size_t k, int32_t out_c, int8_t *out0)
 {
     const int32_t tflm = f->tflm, zo = f->output_offset;
@@ -264,26 +290,25 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const int32_t *x
         const int8_t *w0 = filter + (size_t)c * k;
         const int8_t *w1 = w0 + k;
         int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0;
-        const int32_t *xp = xw, *const end = xw + 6 * (size_t)n4;
+        const uint64_t *xp = xw, *const end = xw + 3 * (size_t)n4;
         while (xp != end) {
             const int32_t b0 = load4(w0), b1 = load4(w1);
             const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
             const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
             FN_LOAD_BARRIER();
-            int32_t e = xp[0], o = xp[1];
+            int32_t e, o;
+            LOAD_PAIR(xp, 0, e, o);
             s00 = __smlad(o, b0o, __smlad(e, b0e, s00));
             s01 = __smlad(o, b1o, __smlad(e, b1e, s01));
             FN_LOAD_BARRIER();
-            e = xp[2];
-            o = xp[3];
+            LOAD_PAIR(xp, 1, e, o);
             s10 = __smlad(o, b0o, __smlad(e, b0e, s10));
             s11 = __smlad(o, b1o, __smlad(e, b1e, s11));
             FN_LOAD_BARRIER();
-            e = xp[4];
-            o = xp[5];
+            LOAD_PAIR(xp, 2, e, o);
             s20 = __smlad(o, b0o, __smlad(e, b0e, s20));
             s21 = __smlad(o, b1o, __smlad(e, b1e, s21));
-            xp += 6;
+            xp += 3;
             w0 += 4;
             w1 += 4;
         }
@@ -377,7 +402,7 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
                                          out_c, p->output_offset, p->act_min, p->act_max);
     const size_t k = (size_t)in_c;
 #if FN_1X1_DSP
-    int32_t xw[FN_1X1_XBUF];
+    uint64_t xw[FN_1X1_XBUF / 2];
     const int32_t n4 = in_c <= FN_1X1_XBUF ? in_c / 4 : 0;   /* widened channel words */
 #endif
 
