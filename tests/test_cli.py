@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +20,9 @@ def _run(capsys, *argv):
     return code, cap.out, cap.err
 
 
-def test_compile_verify_report(tmp_path, capsys):
-    out = tmp_path / "digits"
+def test_compile_verify_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = Path("out") / "digits"   # relative, as in scripts/example
     code, text, _ = _run(capsys, "compile", EXAMPLE, "-o", out, "--name", "digits")
     assert code == 0 and "arena" in text
     assert {"digits.c", "digits.h", "digits_weights.h", "CMakeLists.txt", "report.json"} <= \

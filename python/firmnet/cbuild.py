@@ -146,8 +146,9 @@ def build_extension(cdef: str, wrapper_source: str, objects: Sequence[Path],
         tmp_dir = build_dir.with_name(f"{key}.{os.getpid()}.tmp")
         shutil.rmtree(tmp_dir, ignore_errors=True)
         tmp_dir.mkdir(parents=True)
-        ffi.set_source(name, wrapper_source, include_dirs=[str(d) for d in include_dirs],
-                       extra_objects=[str(o) for o in objects])
+        # absolute: cffi compiles in its own directory, where a relative path means nothing
+        ffi.set_source(name, wrapper_source, include_dirs=[str(Path(d).resolve()) for d in include_dirs],
+                       extra_objects=[str(Path(o).resolve()) for o in objects])
         with _captured_stderr() as log:
             try:
                 built = Path(ffi.compile(tmpdir=str(tmp_dir), verbose=False))
