@@ -307,6 +307,37 @@ def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
     assert got == want, f"{model} on {board} ({machine}): {got.hex()} != host {want.hex()}"
 
 
+# Each real board's CPU, FPU and flags on an emulated MPS2 machine with semihosting (the memory
+# map moved to the MPS2's): the code the real board runs, its outputs and its stack, measured.
+# The RP2040's ARMv6-M code runs on the Cortex-M3 AN385 (ARMv7-M executes every ARMv6-M instruction).
+REAL_AS_EMULATED = {"nrf52840-dk": "mps2-an386", "nucleo-l4r5zi": "mps2-an386", "stm32f746g-disco": "mps2-an500",
+                    "rp2040-pico": "mps2-an385"}
+
+
+@pytest.mark.parametrize("board", REAL_CORTEX_M)
+@pytest.mark.parametrize("model", list(MODELS))
+def test_real_board_code_same_bytes_and_stack_within_its_reserve(host, tmp_path, model, board):
+    """Compiled with the real board's CPU flags and run under QEMU: the host build's bytes,
+    and a stack high-water mark within the stack the real board reserves (board file)."""
+    require_tools()
+    real = get_board(board)
+    text = (REPO / "boards" / f"{board}.toml").read_text()
+    for key, value in (("flash_origin", "0x00000000"), ("flash_bytes", 4194304), ("boot2_bytes", 0)):
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    machine = REAL_AS_EMULATED[board]
+    text = text.replace(f"stack_bytes = {real.stack_bytes}", "stack_bytes = 65536")   # room to measure
+    text += f'\n[emulation]\nqemu = "qemu-system-arm"\nmachine = "{machine}"\nsysclk_hz = 25000000\n'
+    path = tmp_path / f"{board}-as-{machine}.toml"
+    path.write_text(text)
+    cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(path), name=model)
+    assert get_board(str(path)).cpu_flags == real.cpu_flags
+    result = qemu.run(cm.out_dir, str(path), list(_model_inputs(model)), werror=True)
+    expected, _ = host(model)
+    assert [o.tobytes() for o in result.outputs] == [o.tobytes() for o in expected]
+    assert 0 < result.stack_bytes <= real.stack_bytes, \
+        f"{model} uses {result.stack_bytes} B of stack on {board}'s CPU, its board file reserves {real.stack_bytes}"
+
+
 def test_rp2040_boot2_goes_in_front_of_the_vector_table(tmp_path):
     """-DFIRMNET_BOOT2=<file> links a boot2 into the 256 bytes reserved at 0x10000000 (here a
     placeholder of the right size, not a working boot2: firmnet ships none); one of the
