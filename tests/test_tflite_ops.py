@@ -11,9 +11,10 @@ import pytest
 import firmnet
 from firmnet.ir import FirmnetError
 from tflite_models import (ACTS, binary_model, chain_model, concat_model, conv2d_model, depthwise_model,
-                           dequantize_model, fc_model, first_mismatch, gather_model, mean_model, pad_model,
-                           pool_model, quant_from_range, quantize_model, random_inputs, reshape_model, run_firmnet,
-                           run_tflm, seed_of, softmax_model, squeeze_model, unary_model)
+                           dequantize_model, fc_model, gather_model, mean_model, pad_model, pool_model,
+                           quant_from_range, quantize_model, reshape_model, seed_of, softmax_model, squeeze_model,
+                           unary_model)
+from tflite_oracle import first_mismatch, random_inputs, run_firmnet, run_tflm
 
 N_INPUTS = 20
 
