@@ -312,10 +312,13 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const uint64_t *
             w0 += 4;
             w1 += 4;
         }
-        const fn_fast_ch_s8 ch0 = fn_fast_out_s8_ch(f, c), ch1 = fn_fast_out_s8_ch(f, c + 1);
+        /* one channel at a time (the barrier keeps GCC from interleaving both and spilling) */
+        const fn_fast_ch_s8 ch0 = fn_fast_out_s8_ch(f, c);
         out0[c] = fn_fast_out_s8_ch_one(s00, &ch0, tflm, zo);
         out1[c] = fn_fast_out_s8_ch_one(s10, &ch0, tflm, zo);
         out2[c] = fn_fast_out_s8_ch_one(s20, &ch0, tflm, zo);
+        FN_LOAD_BARRIER();
+        const fn_fast_ch_s8 ch1 = fn_fast_out_s8_ch(f, c + 1);
         out0[c + 1] = fn_fast_out_s8_ch_one(s01, &ch1, tflm, zo);
         out1[c + 1] = fn_fast_out_s8_ch_one(s11, &ch1, tflm, zo);
         out2[c + 1] = fn_fast_out_s8_ch_one(s21, &ch1, tflm, zo);
