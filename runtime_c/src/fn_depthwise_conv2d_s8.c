@@ -154,7 +154,21 @@ typedef struct {
     int32_t oc;
 } dw_block;
 
-/* The block's 4 outputs from its sums. */
+/* The block's 4 outputs from its sums through the general output stage. */
+FN_NOINLINE static void dw_finish_general(const dw_block *k, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                          int8_t *out)
+{
+    out[0] = fn_finish_channel_s8(k->stage, k->oc, a0);
+    out[1] = fn_finish_channel_s8(k->stage, k->oc + 1, a1);
+    out[2] = fn_finish_channel_s8(k->stage, k->oc + 2, a2);
+    out[3] = fn_finish_channel_s8(k->stage, k->oc + 3, a3);
+}
+
+/* The block's 4 outputs from its sums (always inlined: GCC 12 otherwise calls a split-off
+ * part of it). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *out)
 {
     if (k->fast) {
@@ -165,10 +179,7 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
         out[3] = fn_fast_out_s8_ch_one(a3, &k->ch[3], tflm, zo);
         return;
     }
-    out[0] = fn_finish_channel_s8(k->stage, k->oc, a0);
-    out[1] = fn_finish_channel_s8(k->stage, k->oc + 1, a1);
-    out[2] = fn_finish_channel_s8(k->stage, k->oc + 2, a2);
-    out[3] = fn_finish_channel_s8(k->stage, k->oc + 3, a3);
+    dw_finish_general(k, a0, a1, a2, a3, out);
 }
 
 /* One tap of a block, depth multiplier 1: the input word at xp and the widened weight
