@@ -146,7 +146,7 @@ typedef struct {
     size_t x_col, x_row;        /* input bytes between kx taps, between ky taps */
     int32_t off2;               /* input_offset in both 16-bit lanes */
     int32_t input_offset;
-    int32_t mode;               /* 0: depth_multiplier 1, 3x3 kernel; 1: multiplier 1; 2: multiple of 4 */
+    int32_t mode;               /* dw_blocks_dsp: 1: depth multiplier 1; 2: a multiple of 4 */
     int fast;                   /* fn_fast_out_s8 applies: ch[] is set */
     int32_t tflm, output_offset;
     fn_fast_ch_s8 ch[FN_DW_S8_BLOCK];
@@ -197,32 +197,7 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
 
 /* n consecutive output pixels of one row whose windows lie inside the input: window
  * corners at x + i * x_step (channel of the block's input already added), outputs at
- * out + i * out_step. Three variants (dw_block.mode), each its own loop. */
-FN_NOINLINE static void dw_run_3x3(const dw_block *k, const int8_t *x, size_t x_step, int32_t n, int8_t *out,
-                                   size_t out_step)
-{
-    const int32_t off2 = k->off2;
-    const int32_t *const w = k->wide;
-    const size_t col = k->x_col, row = k->x_row;
-    size_t xi = 0, oi = 0;
-    for (int32_t i = 0; i < n; ++i, xi += x_step, oi += out_step) {
-        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
-        const int8_t *xr = x + xi;
-        DW_TAP_M1(xr, w);
-        DW_TAP_M1(xr + col, w + 2);
-        DW_TAP_M1(xr + 2 * col, w + 4);
-        xr += row;
-        DW_TAP_M1(xr, w + 6);
-        DW_TAP_M1(xr + col, w + 8);
-        DW_TAP_M1(xr + 2 * col, w + 10);
-        xr += row;
-        DW_TAP_M1(xr, w + 12);
-        DW_TAP_M1(xr + col, w + 14);
-        DW_TAP_M1(xr + 2 * col, w + 16);
-        dw_finish(k, acc0, acc1, acc2, acc3, out + oi);
-    }
-}
-
+ * out + i * out_step. Two variants (dw_block.mode), each its own loop. */
 FN_NOINLINE static void dw_run_m1(const dw_block *k, const int8_t *x, size_t x_step, int32_t n, int8_t *out,
                                   size_t out_step)
 {
@@ -554,7 +529,7 @@ FN_NOINLINE static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, co
     k.x_row = (size_t)dil_h * in_row;
     k.input_offset = p->input_offset;
     k.off2 = (int32_t)(((uint32_t)p->input_offset & 0xFFFFu) * 0x00010001u);
-    k.mode = mult != 1 ? 2 : kernel_h == 3 && kernel_w == 3 ? 0 : 1;
+    k.mode = mult != 1 ? 2 : 1;
     k.fast = fast;
     k.tflm = fast ? f->tflm : 0;
     k.output_offset = p->output_offset;
@@ -598,9 +573,7 @@ FN_NOINLINE static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, co
                         const int8_t *x = in_b + (size_t)iy0 * in_row
                                                + (size_t)(ox_lo * stride_w - p->pad_left) * (size_t)in_c;
                         const int32_t n_run = ox_hi - ox_lo;
-                        if (k.mode == 0) {
-                            dw_run_3x3(&k, x, x_step, n_run, output + o, (size_t)out_c);
-                        } else if (k.mode == 1) {
+                        if (k.mode == 1) {
                             dw_run_m1(&k, x, x_step, n_run, output + o, (size_t)out_c);
                         } else {
                             dw_run_m4(&k, x, x_step, n_run, output + o, (size_t)out_c);
