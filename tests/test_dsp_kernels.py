@@ -6,7 +6,8 @@ numpy reference and against their portable C paths:
       fn_conv2d_1x1_s8 on seeded random cases (odd channel counts, blocks of 4 crossed,
       depth multipliers 1, 2, 3, 4, 8, kernels above the DSP path's tap limit, padding,
       strides, dilations, per-channel and per-tensor, every requantization mode, full and
-      clamped activation ranges, arbitrary multipliers and shifts), built twice with
+      clamped activation ranges, arbitrary multipliers and shifts; the 1x1 kernel's pixel
+      pairs and triples and its stack-buffer limits), built twice with
       arm-none-eabi-gcc -O2 -Werror: with the DSP path, and with -U__ARM_FEATURE_DSP (the
       portable path on the same CPU); both outputs must equal the reference;
   on the host (cffi): the fast output stage against the general one (fn_output_stage_s8)
@@ -162,7 +163,7 @@ def pointwise_cases(seed: int, n: int) -> list:
     for _ in range(n):
         q = random_quant(rng)
         shape = (int(rng.integers(1, 3)), int(rng.integers(1, 5)), int(rng.integers(1, 6)))
-        cin = int(rng.choice([int(rng.integers(1, 14)), 16, 17, 64, 67, 128, 131]))
+        cin = int(rng.choice([int(rng.integers(1, 14)), 16, 17, 64, 67, 84, 88, 128, 131]))
         cout = int(rng.choice([1, 2, 3, 5, 8, 9]))
         crng = np.random.default_rng(q["seed"])
         x = int8_data(crng, (*shape, cin), q["data"], q["zp_in"])
@@ -301,7 +302,8 @@ def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, dsp):
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_pointwise_on_cortex_m4_matches_reference(tmp_path, dsp):
-    check_on_board(tmp_path, pointwise_cases(99, 50), dsp, ["fn_conv2d_1x1_s8", "dot_2x2_wide"])
+    check_on_board(tmp_path, pointwise_cases(99, 60), dsp,
+                   ["fn_conv2d_1x1_s8", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast"])
 
 
 def test_kws_sized_layers_on_cortex_m4(tmp_path):
