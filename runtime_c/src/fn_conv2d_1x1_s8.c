@@ -29,6 +29,9 @@
 #define FN_1X1_DSP 1
 /* input channels up to which a pixel pair is widened into a stack buffer of FN_1X1_XBUF words (512 bytes) */
 #define FN_1X1_XBUF 128
+/* output channels up to which the pixel-triple path keeps a table of their output-stage
+ * parameters on the stack (16 bytes each: 1 KB) */
+#define FN_1X1_CHTAB 64
 #else
 #define FN_1X1_DSP 0
 #endif
@@ -279,8 +282,8 @@ static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_of
 /* pw_pair_fast for three pixels (x, x + k, x + 2k; outputs out0, + out_c, + 2 out_c):
  * per step of 4 input channels the two channels' weights are widened once for 3 pixels
  * (24 MACs: 2 loads, 4 SXTB16, 3 x 2 word loads, 12 SMLADs). in_c % 4 == 0. */
-FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const uint64_t *xw, int32_t n4,
-                                       const int8_t *filter, size_t k, int32_t out_c, int8_t *out0)
+FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch_s8 *tab, const uint64_t *xw,
+                                       int32_t n4, const int8_t *filter, size_t k, int32_t out_c, int8_t *out0)
 {
     const int32_t tflm = f->tflm, zo = f->output_offset;
     int8_t *const out1 = out0 + out_c;
@@ -313,12 +316,12 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const uint64_t *
             w1 += 4;
         }
         /* one channel at a time (the barrier keeps GCC from interleaving both and spilling) */
-        const fn_fast_ch_s8 ch0 = fn_fast_out_s8_ch(f, c);
+        const fn_fast_ch_s8 ch0 = tab[c];
         out0[c] = fn_fast_out_s8_ch_one(s00, &ch0, tflm, zo);
         out1[c] = fn_fast_out_s8_ch_one(s10, &ch0, tflm, zo);
         out2[c] = fn_fast_out_s8_ch_one(s20, &ch0, tflm, zo);
         FN_LOAD_BARRIER();
-        const fn_fast_ch_s8 ch1 = fn_fast_out_s8_ch(f, c + 1);
+        const fn_fast_ch_s8 ch1 = tab[c + 1];
         out0[c + 1] = fn_fast_out_s8_ch_one(s01, &ch1, tflm, zo);
         out1[c + 1] = fn_fast_out_s8_ch_one(s11, &ch1, tflm, zo);
         out2[c + 1] = fn_fast_out_s8_ch_one(s21, &ch1, tflm, zo);
@@ -414,11 +417,16 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
      * values, and every output goes through dot_2x2. */
     int32_t px = 0;
 #if FN_1X1_DSP
-    if (fast && n4 > 0 && 4 * n4 == in_c && out_c >= 2 && 3 * (in_c / 2) <= FN_1X1_XBUF) {
+    if (fast && n4 > 0 && 4 * n4 == in_c && out_c >= 2 && out_c <= FN_1X1_CHTAB && 3 * (in_c / 2) <= FN_1X1_XBUF) {
+        /* every channel's output-stage parameters, gathered once */
+        fn_fast_ch_s8 tab[FN_1X1_CHTAB];
+        for (int32_t c = 0; c < out_c; ++c) {
+            tab[c] = fn_fast_out_s8_ch(&f, c);
+        }
         for (; px + 3 <= n_px; px += 3) {
             const int8_t *x = input + (size_t)px * k;
             widen_triple(x, k, n4, input_offset, xw);
-            pw_triple_fast(&f, xw, n4, filter, k, out_c, output + (size_t)px * (size_t)out_c);
+            pw_triple_fast(&f, tab, xw, n4, filter, k, out_c, output + (size_t)px * (size_t)out_c);
         }
     }
 #endif
