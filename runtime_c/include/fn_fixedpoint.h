@@ -249,6 +249,16 @@ static inline void fn_fast_out_s8_n(const fn_fast_out_s8 *f, int32_t c0, int32_t
         }
         return;
     }
+    if (f->quant_mask == 0 && f->bias_mask != 0) {
+        /* per-tensor requantization with a bias (fully connected layers, mostly) */
+        fn_fast_ch_s8 ch = fn_fast_out_s8_ch(f, 0);
+        const int32_t *const b = f->bias + c0;
+        for (int32_t j = 0; j < n; ++j) {
+            ch.bias = b[j];
+            out[c0 + j] = fn_fast_out_s8_ch_one(s[j], &ch, tflm, zo);
+        }
+        return;
+    }
     for (int32_t j = 0; j < n; ++j) {
         const fn_fast_ch_s8 ch = fn_fast_out_s8_ch(f, c0 + j);
         out[c0 + j] = fn_fast_out_s8_ch_one(s[j], &ch, tflm, zo);
