@@ -109,6 +109,25 @@ FN_NOINLINE static void fc_rows4_dsp(const int8_t *x, const int8_t *w, size_t k,
 #endif
 
 #if FN_FC_DSP
+/* One word of inputs (xp + d) for the four rows w0, w0 + k, w2, w2 + k (offset d). */
+#define FC_STEP4(d)                                                              \
+    do {                                                                         \
+        const int32_t a_ = load4(xp + (d));                                      \
+        const int32_t ae_ = __sxtab16(off2, a_), ao_ = sxtab16_ror8(off2, a_);   \
+        int32_t b_ = load4(w0 + (d));                                            \
+        s0 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s0));      \
+        FN_ROW_BARRIER();                                                        \
+        b_ = load4(w0 + k + (d));                                                \
+        s1 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s1));      \
+        FN_ROW_BARRIER();                                                        \
+        b_ = load4(w2 + (d));                                                    \
+        s2 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s2));      \
+        FN_ROW_BARRIER();                                                        \
+        b_ = load4(w2 + k + (d));                                                \
+        s3 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s3));      \
+        FN_ROW_BARRIER();                                                        \
+    } while (0)
+
 /* Features 0 .. 4 * n_groups - 1 of one input row when in_features % 4 == 0, in the fast
  * output stage's domain: per group of 4 rows fc_rows4_dsp's loop, then the 4 outputs;
  * one function for the whole row loop keeps the per-group overhead small. */
@@ -120,23 +139,19 @@ FN_NOINLINE static void fc_groups_fast(const fn_fast_out_s8 *f, const int8_t *x,
         const int32_t o = 4 * g;
         const int8_t *w0 = weights + (size_t)o * k, *w2 = w0 + 2 * k;
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (const int8_t *xp = x; xp != x_end; xp += 4) {
-            const int32_t a = load4(xp);
-            const int32_t ae = __sxtab16(off2, a), ao = sxtab16_ror8(off2, a);
-            int32_t b = load4(w0);
-            s0 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s0));
-            FN_ROW_BARRIER();
-            b = load4(w0 + k);
-            s1 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s1));
-            FN_ROW_BARRIER();
-            b = load4(w2);
-            s2 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s2));
-            FN_ROW_BARRIER();
-            b = load4(w2 + k);
-            s3 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s3));
-            FN_ROW_BARRIER();
+        const int8_t *xp = x;
+        if ((k & 4) != 0) {
+            /* an odd number of words: one first, then two per step */
+            FC_STEP4(0);
+            xp += 4;
             w0 += 4;
             w2 += 4;
+        }
+        for (; xp != x_end; xp += 8) {
+            FC_STEP4(0);
+            FC_STEP4(4);
+            w0 += 8;
+            w2 += 8;
         }
         const int32_t sums[4] = {s0, s1, s2, s3};
         fn_fast_out_s8_n(f, o, 4, sums, out);
