@@ -292,7 +292,8 @@ def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_depthwise_on_cortex_m4_matches_reference(tmp_path, dsp):
     check_on_board(tmp_path, dw_cases(2024, 80) + dw_path_cases(11), dsp,
-                   ["fn_depthwise_conv2d_s8", "dw_blocks_dsp", "dw_rows_dsp", "dw_rows_3x3", "dw_run_3x3"])
+                   ["fn_depthwise_conv2d_s8", "dw_blocks_dsp", "dw_rows_dsp", "dw_rows_3x3", "dw_rows_taps",
+                    "dw_run_m1", "dw_run_m4", "dw_border"])
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
@@ -330,7 +331,7 @@ def test_kws_sized_layers_on_cortex_m4(tmp_path):
                             weight_scales=rng.uniform(0.002, 0.01, 12), output_scale=0.1, output_zero_point=10,
                             mode=mode)
         cases.append(("fc", xf, wf, bias[:12], p, a))
-    check_on_board(tmp_path, cases, True, ["fn_depthwise_conv2d_s8", "dw_blocks_dsp"])
+    check_on_board(tmp_path, cases, True, ["fn_depthwise_conv2d_s8", "dw_rows_3x3", "pw_triple_fast", "fc_groups_fast"])
 
 
 # ---------------------------------------------------------------- the fast output stage (host)
