@@ -90,10 +90,10 @@ static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, fl
  *   TFLM   = floor((ab + 2^30 + (2^k - [r < 0]) * 2^31) / 2^(32 + k))
  *   SINGLE = floor((ab + 2^k * 2^31) / 2^(32 + k))    (fn_mul_by_quantized_mul_single)
  * i.e. the high word of ab + c, shifted right by k. [r < 0] may be replaced by [x < 0]:
- * they differ only when ab is in [-2^30, 0), where r = 0 and both choices give 0.
- * |ab + c| < 2^62 + 2^61: no int64 overflow; the high word fits int32.
- * The constant c = t * 2^31 + 2^30 (TFLM; t = 2^k - [x < 0] in [-1, 2^30]) has the high
- * word t >> 1 (arithmetic) and the low word (t << 31) | 2^30 modulo 2^32. */
+ * they differ only when x < 0 and ab is in [-2^30, 0] (m >= 0), where r = 0 and both
+ * choices give 0. |ab + c| < 2^62 + 2^61: no int64 overflow; the high word fits int32.
+ * The constant c = t * 2^31 + 2^30 (TFLM; t = 2^k - [x < 0] in [0, 2^30]) has the high
+ * word t >> 1 and the low word (t << 31) | 2^30 modulo 2^32. */
 static inline int32_t fn_requant_right_fast_h(int32_t x, int32_t multiplier, int32_t k, int32_t half,
                                               int32_t tflm)
 {
