@@ -10,12 +10,14 @@
  * SXTAB16(off:off, x ROR 8); a word of 4 weights becomes (w0, w2) and (w1, w3) with
  * SXTB16; two SMLADs add the four products to an accumulator. When in_c <= FN_1X1_XBUF
  * the two pixels' inputs are widened once per pixel pair into a stack buffer of such
- * 16-bit pairs (dot_2x2_wide), so that the channel loop only widens weights: per 16 MACs
- * 2 weight loads, 4 SXTB16, 2 double-word input loads and 8 SMLADs. With the fast output
- * stage, in_c % 4 == 0 and in_c <= 85, pixels go three at a time (widen_triple,
- * pw_triple_fast): the widened weights then serve 3 pixels, 24 MACs per 2 weight loads
- * and 4 SXTB16 (four pixels would need more registers than the M4 has). Channels left
- * over (in_c % 4) take the portable loop.
+ * 16-bit pairs (64-bit words read back with LDRD), so that the channel loop only widens
+ * weights: per 16 MACs 2 weight loads, 4 SXTB16, 2 double-word input loads and 8 SMLADs
+ * (pw_pair_fast, dot_2x2_wide). With the fast output stage, in_c % 4 == 0, in_c <= 84 and
+ * out_c <= FN_1X1_CHTAB, pixels go three at a time (widen_triple, pw_triple_fast): the
+ * widened weights then serve 3 pixels, 24 MACs per 2 weight loads and 4 SXTB16 (four
+ * pixels would need more registers than the M4 has), and the channels' output-stage
+ * parameters are gathered once per call. Channels left over (in_c % 4) take the portable
+ * loop.
  *
  * Output stage: fn_fast_out_s8 (fn_fixedpoint.h) when the call's requantization allows
  * it (TFLM/SINGLE, right shifts, full int8 range), else fn_finish_channel_s8; the same
@@ -27,7 +29,8 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1 && defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 #define FN_1X1_DSP 1
-/* input channels up to which a pixel pair is widened into a stack buffer of FN_1X1_XBUF words (512 bytes) */
+/* input channels up to which a pixel pair is widened into a stack buffer (FN_1X1_XBUF
+ * words, 512 bytes) */
 #define FN_1X1_XBUF 128
 /* output channels up to which the pixel-triple path keeps a table of their output-stage
  * parameters on the stack (16 bytes each: 1 KB) */
