@@ -293,12 +293,12 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch
     int8_t *const out2 = out1 + out_c;
     for (int32_t c2 = 0; c2 < out_c; c2 += 2) {
         const int32_t c = c2 + 2 <= out_c ? c2 : out_c - 2;
+        /* channel c + 1's weights at w0 + k: one pointer to advance, k reloaded if spilled */
         const int8_t *w0 = filter + (size_t)c * k;
-        const int8_t *w1 = w0 + k;
         int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0;
         const uint64_t *xp = xw, *const end = xw + 3 * (size_t)n4;
         while (xp != end) {
-            const int32_t b0 = load4(w0), b1 = load4(w1);
+            const int32_t b0 = load4(w0), b1 = load4(w0 + k);
             const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
             const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
             FN_LOAD_BARRIER();
@@ -316,7 +316,6 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch
             s21 = __smlad(o, b1o, __smlad(e, b1e, s21));
             xp += 3;
             w0 += 4;
-            w1 += 4;
         }
         /* one channel at a time (the barrier keeps GCC from interleaving both and spilling) */
         const fn_fast_ch_s8 ch0 = tab[c];
