@@ -358,21 +358,23 @@ typedef struct {
  * outside the input. */
 static void fill_row(int32_t *row, const int8_t *xr, const dw_row_geo *g)
 {
+    /* the fields in locals: the row's stores could alias *g as far as C knows */
+    const int32_t x_lo = g->x_lo, x_hi = g->x_hi, span_w = g->span_w, off2 = g->off2;
+    const size_t in_c = g->in_c;
     int32_t j = 0;
     if (xr != NULL) {
-        for (; j < g->x_lo; ++j) {
+        for (; j < x_lo; ++j) {
             row[2 * j] = 0;
             row[2 * j + 1] = 0;
         }
-        const int32_t off2 = g->off2;
-        const int8_t *x = xr + (size_t)(g->x_lo - g->pad_left) * g->in_c;
-        for (; j < g->x_hi; ++j, x += g->in_c) {
+        const int8_t *x = xr + (size_t)(x_lo - g->pad_left) * in_c;
+        for (; j < x_hi; ++j, x += in_c) {
             const int32_t xv = load4(x);
             row[2 * j] = __sxtab16(off2, xv);
             row[2 * j + 1] = sxtab16_ror8(off2, xv);
         }
     }
-    for (; j < g->span_w; ++j) {
+    for (; j < span_w; ++j) {
         row[2 * j] = 0;
         row[2 * j + 1] = 0;
     }
