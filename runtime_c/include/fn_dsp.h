@@ -22,6 +22,15 @@
 #define FN_NOINLINE
 #endif
 
+/* A compiler barrier for loads, no instruction: GCC 12's first scheduling pass hoists
+ * every load of a loop step to its start, which needs more registers than the M4 has
+ * (spills in the loop); a barrier keeps a group of loads next to their use. */
+#if defined(__GNUC__)
+#define FN_BARRIER() __asm__ __volatile__("" ::: "memory")
+#else
+#define FN_BARRIER() ((void)0)
+#endif
+
 #if FN_DSP
 /* Four bytes (or two 16-bit values) as one word, from any address (LDR: the M4 and
  * later allow unaligned single-word loads). */
@@ -45,6 +54,19 @@ static inline int32_t fn_sxtb16_ror8(int32_t v)
 #else
     const uint32_t u = (uint32_t)v;
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
+}
+
+/* The same plus the 16-bit lanes of a: SXTAB16 of v rotated right by 8 bits. */
+static inline int32_t fn_sxtab16_ror8(int32_t a, int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+#else
+    const uint32_t u = (uint32_t)v;
+    return __sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
 #endif
 }
 #endif

@@ -25,45 +25,15 @@
 #include <string.h>
 
 #include "fn_conv_1x1_s8.h"
+#include "fn_dsp.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1 && defined(__ARM_FEATURE_SIMD32)
-#include <arm_acle.h>
-#define FN_1X1_DSP 1
+#if FN_DSP
 /* input channels up to which a pixel pair is widened into a stack buffer (FN_1X1_XBUF
  * words, 512 bytes) */
 #define FN_1X1_XBUF 128
 /* output channels up to which the pixel-triple path keeps a table of their output-stage
  * parameters on the stack (16 bytes each: 1 KB) */
 #define FN_1X1_CHTAB 64
-#else
-#define FN_1X1_DSP 0
-#endif
-
-/* Out of line: keeps the kernel's register allocation small (GCC 12 -O2 spills otherwise). */
-#if defined(__GNUC__)
-#define FN_NOINLINE __attribute__((noinline))
-#else
-#define FN_NOINLINE
-#endif
-
-#if FN_1X1_DSP
-/* A compiler barrier for loads: GCC 12's first scheduling pass hoists all loads of a step
- * to its start, which needs more registers than the M4 has (spills in the loop); a
- * barrier keeps the loads next to their uses. No instruction. */
-#if defined(__GNUC__)
-#define FN_LOAD_BARRIER() __asm__ __volatile__("" ::: "memory")
-#else
-#define FN_LOAD_BARRIER() ((void)0)
-#endif
-
-/* Four int8 values as one word, from any address (LDR: the M4 and later allow unaligned
- * single-word loads). */
-static inline int32_t load4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /* The widened inputs are stored as 64-bit pairs of words (low: (x0, x2), high: (x1, x3)), so
  * that each pair is one LDRD/STRD (GCC does not always pair two word accesses itself). */
@@ -91,35 +61,6 @@ static inline int32_t pair_hi(uint64_t v)
 #else
 #define LOAD_PAIR(p, i, lo, hi) ((lo) = pair_lo((p)[i]), (hi) = pair_hi((p)[i]))
 #endif
-
-/* (x1, x3) of the bytes x0..x3 of v, sign-extended to 16 bits: SXTB16 of v rotated right
- * by 8 bits, and the same plus the 16-bit lanes of a (SXTAB16). ACLE has no rotating
- * form and GCC does not fold the rotation into the instruction's ROR #8 operand, so GCC
- * and Clang get the one instruction by inline assembly (as CMSIS-Core's
- * __SXTB16_RORn does). */
-static inline int32_t sxtb16_ror8(int32_t v)
-{
-#if defined(__GNUC__)
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
-#endif
-}
-
-static inline int32_t sxtab16_ror8(int32_t a, int32_t v)
-{
-#if defined(__GNUC__)
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
-#endif
-}
 #endif
 
 /* s[2 * a + b] = SUM_i (x_a[i] + input_offset) * w_b[i], i < n, for the pixels
@@ -131,20 +72,20 @@ static void dot_2x2(const int8_t *x, const int8_t *w, size_t k, int32_t n, int32
 {
     int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
     int32_t i = 0;
-#if FN_1X1_DSP
+#if FN_DSP
     /* input_offset in both 16-bit lanes */
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     for (; i + 4 <= n; i += 4) {
-        const int32_t b0 = load4(w + i), b1 = load4(w + k + i);
-        const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
-        const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
-        int32_t a = load4(x + i);
-        int32_t ae = __sxtab16(off2, a), ao = sxtab16_ror8(off2, a);
+        const int32_t b0 = fn_load4(w + i), b1 = fn_load4(w + k + i);
+        const int32_t b0e = __sxtb16(b0), b0o = fn_sxtb16_ror8(b0);
+        const int32_t b1e = __sxtb16(b1), b1o = fn_sxtb16_ror8(b1);
+        int32_t a = fn_load4(x + i);
+        int32_t ae = __sxtab16(off2, a), ao = fn_sxtab16_ror8(off2, a);
         s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
         s01 = __smlad(ao, b1o, __smlad(ae, b1e, s01));
-        a = load4(x + k + i);
+        a = fn_load4(x + k + i);
         ae = __sxtab16(off2, a);
-        ao = sxtab16_ror8(off2, a);
+        ao = fn_sxtab16_ror8(off2, a);
         s10 = __smlad(ao, b0o, __smlad(ae, b0e, s10));
         s11 = __smlad(ao, b1o, __smlad(ae, b1e, s11));
     }
@@ -163,16 +104,16 @@ static void dot_2x2(const int8_t *x, const int8_t *w, size_t k, int32_t n, int32
     s[3] = s11;
 }
 
-#if FN_1X1_DSP
+#if FN_DSP
 /* Inputs of the pixels x and x + k, channels 0 .. 4 * n4 - 1, widened with the input
  * offset: xw[2 * j + p] = the pair (x0, x2), (x1, x3) of word j of pixel p. */
 static void widen_pair(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, uint64_t *xw)
 {
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     for (int32_t j = 0; j < n4; ++j) {
-        const int32_t a = load4(x + 4 * (size_t)j), b = load4(x + k + 4 * (size_t)j);
-        xw[2 * j] = pack_pair(__sxtab16(off2, a), sxtab16_ror8(off2, a));
-        xw[2 * j + 1] = pack_pair(__sxtab16(off2, b), sxtab16_ror8(off2, b));
+        const int32_t a = fn_load4(x + 4 * (size_t)j), b = fn_load4(x + k + 4 * (size_t)j);
+        xw[2 * j] = pack_pair(__sxtab16(off2, a), fn_sxtab16_ror8(off2, a));
+        xw[2 * j + 1] = pack_pair(__sxtab16(off2, b), fn_sxtab16_ror8(off2, b));
     }
 }
 
@@ -184,9 +125,9 @@ FN_NOINLINE static void dot_2x2_wide(const uint64_t *xw, int32_t n4, const int8_
     const int8_t *w1 = w + k;
     const uint64_t *const end = xw + 2 * (size_t)n4;
     while (xw != end) {
-        const int32_t b0 = load4(w), b1 = load4(w1);
-        const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
-        const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
+        const int32_t b0 = fn_load4(w), b1 = fn_load4(w1);
+        const int32_t b0e = __sxtb16(b0), b0o = fn_sxtb16_ror8(b0);
+        const int32_t b1e = __sxtb16(b1), b1o = fn_sxtb16_ror8(b1);
         const uint64_t a = xw[0], b = xw[1];
         const int32_t ae = pair_lo(a), ao = pair_hi(a), be = pair_lo(b), bo = pair_hi(b);
         s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
@@ -218,7 +159,7 @@ static void dot_2x2_tail(const int8_t *x, const int8_t *w, size_t k, int32_t i0,
 }
 #endif
 
-#if FN_1X1_DSP
+#if FN_DSP
 /* All output channels of a pixel pair whose first 4 * n4 input channels are widened in xw
  * (widen_pair), in the fast output stage's domain: per channel pair the 2x2 sums
  * (dot_2x2_wide's loop, then dot_2x2_tail's channels), then the four outputs. One
@@ -236,14 +177,14 @@ FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const uint64_t *xw
         int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
         const uint64_t *xp = xw, *const end = xw + 2 * (size_t)n4;
         while (xp != end) {
-            const int32_t b0 = load4(w0), b1 = load4(w1);
-            const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
-            const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
+            const int32_t b0 = fn_load4(w0), b1 = fn_load4(w1);
+            const int32_t b0e = __sxtb16(b0), b0o = fn_sxtb16_ror8(b0);
+            const int32_t b1e = __sxtb16(b1), b1o = fn_sxtb16_ror8(b1);
             int32_t ae, ao, be, bo;
             LOAD_PAIR(xp, 0, ae, ao);
             s00 = __smlad(ao, b0o, __smlad(ae, b0e, s00));
             s01 = __smlad(ao, b1o, __smlad(ae, b1e, s01));
-            FN_LOAD_BARRIER();
+            FN_BARRIER();
             LOAD_PAIR(xp, 1, be, bo);
             s10 = __smlad(bo, b0o, __smlad(be, b0e, s10));
             s11 = __smlad(bo, b1o, __smlad(be, b1e, s11));
@@ -268,7 +209,7 @@ FN_NOINLINE static void pw_pair_fast(const fn_fast_out_s8 *f, const uint64_t *xw
 }
 #endif
 
-#if FN_1X1_DSP
+#if FN_DSP
 /* Inputs of the pixels x, x + k, x + 2k, channels 0 .. 4 * n4 - 1, widened with the input
  * offset: xw[3 * j + p] = the pair (x0, x2), (x1, x3) of word j of pixel p. */
 static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_offset, uint64_t *xw)
@@ -276,8 +217,8 @@ static void widen_triple(const int8_t *x, size_t k, int32_t n4, int32_t input_of
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     for (int32_t j = 0; j < n4; ++j) {
         for (int32_t q = 0; q < 3; ++q) {
-            const int32_t a = load4(x + (size_t)q * k + 4 * (size_t)j);
-            xw[3 * j + q] = pack_pair(__sxtab16(off2, a), sxtab16_ror8(off2, a));
+            const int32_t a = fn_load4(x + (size_t)q * k + 4 * (size_t)j);
+            xw[3 * j + q] = pack_pair(__sxtab16(off2, a), fn_sxtab16_ror8(off2, a));
         }
     }
 }
@@ -298,19 +239,19 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch
         int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0;
         const uint64_t *xp = xw, *const end = xw + 3 * (size_t)n4;
         while (xp != end) {
-            const int32_t b0 = load4(w0), b1 = load4(w0 + k);
-            const int32_t b0e = __sxtb16(b0), b0o = sxtb16_ror8(b0);
-            const int32_t b1e = __sxtb16(b1), b1o = sxtb16_ror8(b1);
-            FN_LOAD_BARRIER();
+            const int32_t b0 = fn_load4(w0), b1 = fn_load4(w0 + k);
+            const int32_t b0e = __sxtb16(b0), b0o = fn_sxtb16_ror8(b0);
+            const int32_t b1e = __sxtb16(b1), b1o = fn_sxtb16_ror8(b1);
+            FN_BARRIER();
             int32_t e, o;
             LOAD_PAIR(xp, 0, e, o);
             s00 = __smlad(o, b0o, __smlad(e, b0e, s00));
             s01 = __smlad(o, b1o, __smlad(e, b1e, s01));
-            FN_LOAD_BARRIER();
+            FN_BARRIER();
             LOAD_PAIR(xp, 1, e, o);
             s10 = __smlad(o, b0o, __smlad(e, b0e, s10));
             s11 = __smlad(o, b1o, __smlad(e, b1e, s11));
-            FN_LOAD_BARRIER();
+            FN_BARRIER();
             LOAD_PAIR(xp, 2, e, o);
             s20 = __smlad(o, b0o, __smlad(e, b0e, s20));
             s21 = __smlad(o, b1o, __smlad(e, b1e, s21));
@@ -322,7 +263,7 @@ FN_NOINLINE static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch
         out0[c] = fn_fast_out_s8_ch_one(s00, &ch0, tflm, zo);
         out1[c] = fn_fast_out_s8_ch_one(s10, &ch0, tflm, zo);
         out2[c] = fn_fast_out_s8_ch_one(s20, &ch0, tflm, zo);
-        FN_LOAD_BARRIER();
+        FN_BARRIER();
         const fn_fast_ch_s8 ch1 = tab[c + 1];
         out0[c + 1] = fn_fast_out_s8_ch_one(s01, &ch1, tflm, zo);
         out1[c + 1] = fn_fast_out_s8_ch_one(s11, &ch1, tflm, zo);
@@ -338,13 +279,13 @@ static void dot_1x2(const int8_t *x, const int8_t *w, size_t dw, int32_t n, int3
 {
     int32_t s0 = 0, s1 = 0;
     int32_t i = 0;
-#if FN_1X1_DSP
+#if FN_DSP
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     for (; i + 4 <= n; i += 4) {
-        const int32_t a = load4(x + i), b0 = load4(w + i), b1 = load4(w + dw + i);
-        const int32_t ae = __sxtab16(off2, a), ao = sxtab16_ror8(off2, a);
-        s0 = __smlad(ao, sxtb16_ror8(b0), __smlad(ae, __sxtb16(b0), s0));
-        s1 = __smlad(ao, sxtb16_ror8(b1), __smlad(ae, __sxtb16(b1), s1));
+        const int32_t a = fn_load4(x + i), b0 = fn_load4(w + i), b1 = fn_load4(w + dw + i);
+        const int32_t ae = __sxtab16(off2, a), ao = fn_sxtab16_ror8(off2, a);
+        s0 = __smlad(ao, fn_sxtb16_ror8(b0), __smlad(ae, __sxtb16(b0), s0));
+        s1 = __smlad(ao, fn_sxtb16_ror8(b1), __smlad(ae, __sxtb16(b1), s1));
     }
 #endif
     for (; i < n; ++i) {
@@ -409,7 +350,7 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
     const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
                                          out_c, p->output_offset, p->act_min, p->act_max);
     const size_t k = (size_t)in_c;
-#if FN_1X1_DSP
+#if FN_DSP
     uint64_t xw[FN_1X1_XBUF / 2];
     const int32_t n4 = in_c <= FN_1X1_XBUF ? in_c / 4 : 0;   /* widened channel words */
 #endif
@@ -418,7 +359,7 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
      * one before (rows n - 2 and n - 1): a few outputs are computed twice, to the same
      * values, and every output goes through dot_2x2. */
     int32_t px = 0;
-#if FN_1X1_DSP
+#if FN_DSP
     if (fast && n4 > 0 && 4 * n4 == in_c && out_c >= 2 && out_c <= FN_1X1_CHTAB && 3 * (in_c / 2) <= FN_1X1_XBUF) {
         /* every channel's output-stage parameters, gathered once */
         fn_fast_ch_s8 tab[FN_1X1_CHTAB];
@@ -444,7 +385,7 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
             out1[0] = fn_finish_channel_s8(&stage, 0, s[0]);
             continue;
         }
-#if FN_1X1_DSP
+#if FN_DSP
         if (n4 > 0) {
             widen_pair(x, k, n4, input_offset, xw);
             if (fast) {
@@ -456,7 +397,7 @@ fn_status fn_conv2d_1x1_s8(const fn_conv2d_s8_params *p, const int8_t *input,
         for (int32_t c2 = 0; c2 < out_c; c2 += 2) {
             const int32_t c = c2 + 2 <= out_c ? c2 : out_c - 2;
             int32_t s[4];
-#if FN_1X1_DSP
+#if FN_DSP
             if (n4 > 0) {
                 dot_2x2_wide(xw, n4, filter + (size_t)c * k, k, s);
                 dot_2x2_tail(x, filter + (size_t)c * k, k, 4 * n4, in_c, input_offset, s);

@@ -35,59 +35,8 @@
 #include <string.h>
 
 #include "fn_conv_s8.h"
+#include "fn_dsp.h"
 #include "fn_geometry.h"
-
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1 && defined(__ARM_FEATURE_SIMD32)
-#include <arm_acle.h>
-#define FN_DW_DSP 1
-#else
-#define FN_DW_DSP 0
-#endif
-
-#if FN_DW_DSP
-/* A compiler barrier for loads: GCC 12's first scheduling pass hoists the loads of many
- * taps to the start, which needs more registers than the M4 has (spills); a barrier after
- * each tap keeps its loads next to their uses. No instruction. */
-#if defined(__GNUC__)
-#define FN_LOAD_BARRIER() __asm__ __volatile__("" ::: "memory")
-#else
-#define FN_LOAD_BARRIER() ((void)0)
-#endif
-
-/* Four int8 values as one word, from any address (LDR: unaligned loads are allowed). */
-static inline int32_t load4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* SXTB16 / SXTAB16 of v rotated right by 8 bits: (b1, b3) (+ the lanes of a). GCC does
- * not fold the rotation into the instruction, hence inline assembly for GCC and Clang. */
-static inline int32_t sxtb16_ror8(int32_t v)
-{
-#if defined(__GNUC__)
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
-#endif
-}
-
-static inline int32_t sxtab16_ror8(int32_t a, int32_t v)
-{
-#if defined(__GNUC__)
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
-#endif
-}
-#endif
 
 /* The taps of one output pixel: rows x n_kx in-bounds taps; x = input at the first tap,
  * channel 0; w_first = filter offset of the first tap within a block's [kh][kw] grid. */
@@ -97,14 +46,6 @@ typedef struct {
     size_t w_first, w_row;      /* taps: first, and per filter row (kernel_w) */
     size_t x_col, x_row;        /* input bytes between kx taps and between ky taps */
 } dw_taps;
-
-/* Out of line: a small function of its own keeps the fields in registers (inlined into
- * the kernel, GCC 12 -O2 reloads them from the stack for every output). */
-#if defined(__GNUC__)
-#define FN_NOINLINE __attribute__((noinline))
-#else
-#define FN_NOINLINE
-#endif
 
 /* The outputs of channels oc .. oc + n - 1 from their sums acc[0 .. n - 1], fast stage. */
 FN_NOINLINE static void finish_fast(const fn_fast_out_s8 *f, int32_t oc, int32_t n, const int32_t *acc,
@@ -133,7 +74,7 @@ static inline void finish4(const fn_fast_out_s8 *f, int fast, const fn_channel_s
     out[oc + 3] = fn_finish_channel_s8(stage, oc + 3, a3);
 }
 
-#if FN_DW_DSP
+#if FN_DSP
 /* Filter taps (kernel_h * kernel_w) up to which a block's weights are widened once into a
  * stack buffer (2 words per tap: 512 bytes) by dw_blocks_dsp. */
 #define FN_DW_WTAPS 64
@@ -186,13 +127,13 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
  * pair w[0], w[1] into the four accumulators. */
 #define DW_TAP_M1(xp, w)                                                        \
     do {                                                                        \
-        const int32_t xv_ = load4(xp);                                          \
-        const int32_t xe_ = __sxtab16(off2, xv_), xd_ = sxtab16_ror8(off2, xv_); \
+        const int32_t xv_ = fn_load4(xp);                                          \
+        const int32_t xe_ = __sxtab16(off2, xv_), xd_ = fn_sxtab16_ror8(off2, xv_); \
         acc0 = __smlabb(xe_, (w)[0], acc0);                                     \
         acc2 = __smlatt(xe_, (w)[0], acc2);                                     \
         acc1 = __smlabb(xd_, (w)[1], acc1);                                     \
         acc3 = __smlatt(xd_, (w)[1], acc3);                                     \
-        FN_LOAD_BARRIER();                                                      \
+        FN_BARRIER();                                                      \
     } while (0)
 
 /* n consecutive output pixels of one row whose windows lie inside the input: window
@@ -290,7 +231,7 @@ FN_NOINLINE static void dw_border(const dw_block *k, const int8_t *x, int32_t ke
         acc2 = __smlatt(xe_, we_, acc2);                                        \
         acc1 = __smlabb(xd_, wd_, acc1);                                        \
         acc3 = __smlatt(xd_, wd_, acc3);                                        \
-        FN_LOAD_BARRIER();                                                      \
+        FN_BARRIER();                                                      \
     } while (0)
 
 /* Words of the row buffer of dw_rows_dsp (1 KB of stack), and the largest kernel_h and
@@ -369,9 +310,9 @@ static void fill_row(int32_t *row, const int8_t *xr, const dw_row_geo *g)
         }
         const int8_t *x = xr + (size_t)(x_lo - g->pad_left) * in_c;
         for (; j < x_hi; ++j, x += in_c) {
-            const int32_t xv = load4(x);
+            const int32_t xv = fn_load4(x);
             row[2 * j] = __sxtab16(off2, xv);
-            row[2 * j + 1] = sxtab16_ror8(off2, xv);
+            row[2 * j + 1] = fn_sxtab16_ror8(off2, xv);
         }
     }
     for (; j < span_w; ++j) {
@@ -438,9 +379,9 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     for (int32_t oc = 0; oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
         const int8_t *w = filter + (size_t)oc * k.taps;
         for (size_t t = 0; t < k.taps; ++t) {
-            const int32_t wv = load4(w + FN_DW_S8_BLOCK * t);
+            const int32_t wv = fn_load4(w + FN_DW_S8_BLOCK * t);
             wide[2 * t] = __sxtb16(wv);
-            wide[2 * t + 1] = sxtb16_ror8(wv);
+            wide[2 * t + 1] = fn_sxtb16_ror8(wv);
         }
         k.oc = oc;
         if (fast) {
@@ -551,9 +492,9 @@ FN_NOINLINE static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, co
         const int32_t ic = mult == 1 ? oc : oc / mult;       /* mult % 4 == 0: one input channel */
         const int8_t *w = filter + (size_t)oc * k.taps;
         for (size_t t = 0; t < k.taps; ++t) {
-            const int32_t wv = load4(w + FN_DW_S8_BLOCK * t);
+            const int32_t wv = fn_load4(w + FN_DW_S8_BLOCK * t);
             wide[2 * t] = __sxtb16(wv);
-            wide[2 * t + 1] = sxtb16_ror8(wv);
+            wide[2 * t + 1] = fn_sxtb16_ror8(wv);
         }
         k.oc = oc;
         if (fast) {
@@ -637,7 +578,7 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
     const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
                                          out_c, p->output_offset, p->act_min, p->act_max);
     int blocks_done = 0;
-#if FN_DW_DSP
+#if FN_DSP
     /* input columns one output row reads (< 2^31: fn_axis_ok) */
     const int64_t span_w = (int64_t)(p->out_w - 1) * p->stride_w + (int64_t)(kernel_w - 1) * p->dilation_w + 1;
     if (mult == 1 && kernel_h <= FN_DW_ROWS_K && kernel_w <= FN_DW_ROWS_K &&

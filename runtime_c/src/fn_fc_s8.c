@@ -15,65 +15,10 @@
  * it, else fn_finish_channel_s8; the same bytes either way. */
 #include <string.h>
 
+#include "fn_dsp.h"
 #include "fn_fc_s8.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1 && defined(__ARM_FEATURE_SIMD32)
-#include <arm_acle.h>
-#define FN_FC_DSP 1
-#else
-#define FN_FC_DSP 0
-#endif
-
-#if defined(__GNUC__)
-#define FN_NOINLINE __attribute__((noinline))
-#else
-#define FN_NOINLINE
-#endif
-
-#if FN_FC_DSP
-/* A compiler barrier for loads: GCC 12's first scheduling pass hoists every weight load
- * of a step to its start, which needs more registers than the M4 has (spills in the
- * loop); a barrier between rows keeps each row's load next to its use. No instruction. */
-#if defined(__GNUC__)
-#define FN_ROW_BARRIER() __asm__ __volatile__("" ::: "memory")
-#else
-#define FN_ROW_BARRIER() ((void)0)
-#endif
-
-/* Four int8 values as one word, from any address (LDR: unaligned loads are allowed). */
-static inline int32_t load4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* SXTB16 / SXTAB16 of v rotated right by 8 bits (GCC does not fold the rotation into
- * the instruction: inline assembly for GCC and Clang). */
-static inline int32_t sxtb16_ror8(int32_t v)
-{
-#if defined(__GNUC__)
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
-#endif
-}
-
-static inline int32_t sxtab16_ror8(int32_t a, int32_t v)
-{
-#if defined(__GNUC__)
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
-#endif
-}
-
+#if FN_DSP
 /* s[r] = SUM (x[i] + off) * w_r[i] over i < 4 * n4, for the rows w_r = w + r * k. */
 FN_NOINLINE static void fc_rows4_dsp(const int8_t *x, const int8_t *w, size_t k, int32_t n4, int32_t off2,
                                      int32_t s[4])
@@ -83,20 +28,20 @@ FN_NOINLINE static void fc_rows4_dsp(const int8_t *x, const int8_t *w, size_t k,
     const int8_t *w0 = w, *w2 = w + 2 * k;
     const int8_t *const x_end = x + 4 * (size_t)n4;
     while (x != x_end) {
-        const int32_t a = load4(x);
-        const int32_t ae = __sxtab16(off2, a), ao = sxtab16_ror8(off2, a);
-        int32_t b = load4(w0);
-        s0 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s0));
-        FN_ROW_BARRIER();
-        b = load4(w0 + k);
-        s1 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s1));
-        FN_ROW_BARRIER();
-        b = load4(w2);
-        s2 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s2));
-        FN_ROW_BARRIER();
-        b = load4(w2 + k);
-        s3 = __smlad(ao, sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s3));
-        FN_ROW_BARRIER();
+        const int32_t a = fn_load4(x);
+        const int32_t ae = __sxtab16(off2, a), ao = fn_sxtab16_ror8(off2, a);
+        int32_t b = fn_load4(w0);
+        s0 = __smlad(ao, fn_sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s0));
+        FN_BARRIER();
+        b = fn_load4(w0 + k);
+        s1 = __smlad(ao, fn_sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s1));
+        FN_BARRIER();
+        b = fn_load4(w2);
+        s2 = __smlad(ao, fn_sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s2));
+        FN_BARRIER();
+        b = fn_load4(w2 + k);
+        s3 = __smlad(ao, fn_sxtb16_ror8(b), __smlad(ae, __sxtb16(b), s3));
+        FN_BARRIER();
         x += 4;
         w0 += 4;
         w2 += 4;
@@ -108,24 +53,24 @@ FN_NOINLINE static void fc_rows4_dsp(const int8_t *x, const int8_t *w, size_t k,
 }
 #endif
 
-#if FN_FC_DSP
+#if FN_DSP
 /* One word of inputs (xp + d) for the four rows w0, w0 + k, w2, w2 + k (offset d). */
 #define FC_STEP4(d)                                                              \
     do {                                                                         \
-        const int32_t a_ = load4(xp + (d));                                      \
-        const int32_t ae_ = __sxtab16(off2, a_), ao_ = sxtab16_ror8(off2, a_);   \
-        int32_t b_ = load4(w0 + (d));                                            \
-        s0 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s0));      \
-        FN_ROW_BARRIER();                                                        \
-        b_ = load4(w0 + k + (d));                                                \
-        s1 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s1));      \
-        FN_ROW_BARRIER();                                                        \
-        b_ = load4(w2 + (d));                                                    \
-        s2 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s2));      \
-        FN_ROW_BARRIER();                                                        \
-        b_ = load4(w2 + k + (d));                                                \
-        s3 = __smlad(ao_, sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s3));      \
-        FN_ROW_BARRIER();                                                        \
+        const int32_t a_ = fn_load4(xp + (d));                                      \
+        const int32_t ae_ = __sxtab16(off2, a_), ao_ = fn_sxtab16_ror8(off2, a_);   \
+        int32_t b_ = fn_load4(w0 + (d));                                            \
+        s0 = __smlad(ao_, fn_sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s0));      \
+        FN_BARRIER();                                                        \
+        b_ = fn_load4(w0 + k + (d));                                                \
+        s1 = __smlad(ao_, fn_sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s1));      \
+        FN_BARRIER();                                                        \
+        b_ = fn_load4(w2 + (d));                                                    \
+        s2 = __smlad(ao_, fn_sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s2));      \
+        FN_BARRIER();                                                        \
+        b_ = fn_load4(w2 + k + (d));                                                \
+        s3 = __smlad(ao_, fn_sxtb16_ror8(b_), __smlad(ae_, __sxtb16(b_), s3));      \
+        FN_BARRIER();                                                        \
     } while (0)
 
 /* Features 0 .. 4 * n_groups - 1 of one input row when in_features % 4 == 0, in the fast
@@ -200,7 +145,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
     const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
                                          n_out, p->output_offset, p->act_min, p->act_max);
     const size_t k = (size_t)k_in;
-#if FN_FC_DSP
+#if FN_DSP
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);
     const int32_t n4 = k_in / 4;                 /* input words of the DSP loop */
 #else
@@ -212,7 +157,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
         const int8_t *x = input + (size_t)b * k;
         int8_t *out = output + (size_t)b * (size_t)n_out;
         int32_t o = 0;
-#if FN_FC_DSP
+#if FN_DSP
         if (fast && i0 == k) {
             fc_groups_fast(&f, x, weights, k, n_out / 4, off2, out);
             o = n_out - n_out % 4;
@@ -224,7 +169,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
             const int8_t *w2 = w1 + k;
             const int8_t *w3 = w2 + k;
             int32_t acc[4] = {0, 0, 0, 0};
-#if FN_FC_DSP
+#if FN_DSP
             if (n4 > 0) {
                 fc_rows4_dsp(x, w0, k, n4, off2, acc);
             }
