@@ -495,6 +495,40 @@ def test_board_files_of_the_user_are_checked(tmp_path):
         get_board("nope")
 
 
+@pytest.mark.parametrize("board", EMULATED)
+def test_emulated_board_files_name_their_startup_and_linker_script(board):
+    """DESIGN.md: an emulated board's file names its QEMU machine, linker script and startup file."""
+    text = (REPO / "boards" / f"{board}.toml").read_text()
+    assert re.search(r'(?m)^startup = "emulated/startup_cortex_m\.c"', text)
+    assert re.search(r'(?m)^linker_script = "emulated/cortex_m_sections\.ld"', text)
+    b = get_board(board)
+    assert b.startup == REPO / "boards" / "emulated" / "startup_cortex_m.c" and b.machine
+
+
+def test_user_board_brings_its_own_startup_and_section_layout(tmp_path):
+    """A board file may name its own startup code and section layout (beside it): the project
+    uses those files, and the firmware links with them."""
+    require_tools()
+    support = REPO / "boards" / "emulated"
+    (tmp_path / "my_startup.c").write_text("/* my startup */\n" + (support / "startup_cortex_m.c").read_text())
+    (tmp_path / "my_sections.ld").write_text("/* my layout */\n" + (support / "cortex_m_sections.ld").read_text())
+    text = (REPO / "boards" / "nucleo-l4r5zi.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('toolchain = "arm-none-eabi"\n',
+                                 'toolchain = "arm-none-eabi"\nstartup = "my_startup.c"\n'
+                                 'linker_script = "my_sections.ld"\n'))
+    cm = firmnet.compile(MODELS["digits_int8"], tmp_path / "out", board=str(path), name="digits")
+    board_dir = tmp_path / "out" / "board"
+    assert (board_dir / "my_startup.c").read_text().startswith("/* my startup */")
+    assert (board_dir / "my_sections.ld").read_text().startswith("/* my layout */")
+    assert not (board_dir / "startup_cortex_m.c").exists()
+    assert (board_dir / "memory.ld").read_text().rstrip().endswith("INCLUDE my_sections.ld")
+    assert (tmp_path / "out" / "build-mine" / "digits_firmware.elf").is_file(), cm.out_dir
+    path.write_text(text.replace('toolchain = "arm-none-eabi"\n', 'toolchain = "arm-none-eabi"\nstartup = "nope.c"\n'))
+    with pytest.raises(FirmnetError, match=r"'nope\.c' is neither beside it nor in"):
+        get_board(str(path))
+
+
 def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
     """A firmware that fails to build for another reason than size (here a compiler flag this
     gcc rejects) still gets its sources, checked by the estimate, which the message names."""

@@ -7,11 +7,15 @@ A board file says (see DESIGN.md "Boards"):
     [memory] flash_origin, flash_bytes, ram_origin, ram_bytes, stack_bytes (reserved at the
              top of RAM); optionally vectors_origin, vectors_bytes (a separate region for the
              vector table) and boot2_bytes (reserved at the start of flash: the RP2040's boot2),
+    startup, linker_script: the bare-metal firmware's startup code and section layout (paths
+             relative to the board file's folder or to boards/; default: the ones every
+             Cortex-M board here shares, emulated/startup_cortex_m.c and
+             emulated/cortex_m_sections.ld, which the emulated boards name explicitly),
     [emulation] qemu, machine, sysclk_hz.
 
-Every bare-metal board (arm-none-eabi with a flash_origin) links a firmware ELF: the shared
-startup code and section layout in boards/emulated/ (startup_cortex_m.c, cortex_m_sections.ld)
-and the memory regions written from [memory] (firmware.py). `--board` also takes the path of
+Every bare-metal board (arm-none-eabi with a flash_origin) links a firmware ELF: its startup
+code and section layout, and the memory regions written from [memory] (firmware.py), which
+INCLUDE the section layout. `--board` also takes the path of
 a .toml file in this format (a board of your own); an arm-none-eabi board without
 flash_origin gets the library and an example main to link into your own firmware, and is
 checked on the weights and the arena only.
@@ -75,6 +79,8 @@ class Board:
     vectors_origin: int | None = None  # a separate region for the vector table (MPS3 ITCM)
     vectors_bytes: int = 0
     boot2_bytes: int = 0               # reserved at the start of flash (RP2040 boot2)
+    startup: Path = Path()             # bare-metal boards: startup code and section layout (files)
+    linker_script: Path = Path()
 
     @property
     def emulated(self) -> bool:
@@ -237,10 +243,24 @@ def get_board(name) -> Board:
                       stack_bytes=int(mem.get("stack_bytes", 0)), qemu=emu.get("qemu"), machine=emu.get("machine"),
                       sysclk_hz=emu.get("sysclk_hz"), flash_origin=mem.get("flash_origin"),
                       ram_origin=mem.get("ram_origin"), vectors_origin=mem.get("vectors_origin"),
-                      vectors_bytes=int(mem.get("vectors_bytes", 0)), boot2_bytes=int(mem.get("boot2_bytes", 0)))
+                      vectors_bytes=int(mem.get("vectors_bytes", 0)), boot2_bytes=int(mem.get("boot2_bytes", 0)),
+                      startup=_support_file(path, data.get("startup", DEFAULT_STARTUP)),
+                      linker_script=_support_file(path, data.get("linker_script", DEFAULT_LINKER_SCRIPT)))
     except (tomllib.TOMLDecodeError, KeyError) as exc:
         raise FirmnetError(f"board file {path} is not valid: {type(exc).__name__}: {exc}") from None
     return _checked(board, path)
+
+
+DEFAULT_STARTUP = "emulated/startup_cortex_m.c"
+DEFAULT_LINKER_SCRIPT = "emulated/cortex_m_sections.ld"
+
+
+def _support_file(board_file: Path, relative: str) -> Path:
+    """A file a board file names: beside the board file, else in boards/."""
+    for base in (board_file.parent, boards_dir()):
+        if (base / relative).is_file():
+            return base / relative
+    raise FirmnetError(f"board file {board_file}: '{relative}' is neither beside it nor in {boards_dir()}")
 
 
 def _checked(board: Board, path: Path) -> Board:

@@ -8,8 +8,8 @@
     board/board.cmake               the example target, included by CMakeLists.txt
     board/board.json                which board these files are for (and the firmware's sizes)
   bare-metal (Cortex-M) boards, emulated or real:
-    board/startup_cortex_m.c        vector table, reset handler, default handlers (boards/emulated/)
-    board/cortex_m_sections.ld      the section layout (boards/emulated/)
+    board/startup_cortex_m.c        vector table, reset handler, default handlers   } the files the board
+    board/cortex_m_sections.ld      the section layout                             } file names (defaults)
     board/memory.ld                 the board's memory regions, written from its .toml; INCLUDEs the layout
   emulated boards also:
     board/fn_semihost.[ch], board/fn_board.[ch]   semihosting, SysTick timing, exit to QEMU
@@ -56,10 +56,7 @@ def _cmake_list(items) -> str:
 
 
 MEMORY_SCRIPT = "memory.ld"
-SECTIONS_SCRIPT = "cortex_m_sections.ld"
-STARTUP = "startup_cortex_m.c"
-# Board support shared by every bare-metal board, and the emulated boards' own.
-SHARED_SUPPORT = (STARTUP, SECTIONS_SCRIPT)
+# The emulated boards' own support files (beside the shared startup code)
 EMULATED_SUPPORT = ("fn_semihost.c", "fn_semihost.h", "fn_board.c", "fn_board.h")
 
 
@@ -80,7 +77,7 @@ def memory_script(board) -> str:
     regions.append(region("FLASH", "rx", board.flash_origin + board.boot2_bytes, board.code_flash_bytes))
     regions.append(region("RAM", "rwx", board.ram_origin, board.ram_bytes))
     lines = [f"/* firmnet board {board.name}: memory regions (from its board file), then the section",
-             f" * layout shared by the Cortex-M boards ({SECTIONS_SCRIPT}). Written by `firmnet compile",
+             f" * layout its board file names ({board.linker_script.name}). Written by `firmnet compile",
              " * --board`. Do not edit. */", "MEMORY", "{", *regions, "}"]
     if board.vectors_origin is None:
         lines.append('REGION_ALIAS("VECTORS", FLASH);')
@@ -103,7 +100,7 @@ def memory_script(board) -> str:
             f"ASSERT(__boot2_end == __boot2_start || __boot2_end - __boot2_start == {board.boot2_bytes},",
             f'       "firmnet: boot2 must be exactly {board.boot2_bytes} bytes (padded and checksummed)")',
         ]
-    lines.append(f"INCLUDE {SECTIONS_SCRIPT}")
+    lines.append(f"INCLUDE {board.linker_script.name}")
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +109,7 @@ def _board_cmake(board, prefix: str) -> str:
              "# Included by CMakeLists.txt; written by `firmnet compile --board`. Do not edit.",
              "set(FIRMNET_BOARD_DIR ${CMAKE_CURRENT_SOURCE_DIR}/board)", ""]
     if board.bare_metal:
-        sources = ["main.c", f"board/{STARTUP}"] + (["board/fn_semihost.c", "board/fn_board.c"] if board.emulated else [])
+        sources = ["main.c", f"board/{board.startup.name}"] + (["board/fn_semihost.c", "board/fn_board.c"] if board.emulated else [])
         what = ("The example firmware for QEMU: startup code, semihosting, SysTick timing."
                 if board.emulated else
                 "The example firmware: startup code and the board's memory map. It runs the model on a fixed\n"
@@ -123,7 +120,7 @@ def _board_cmake(board, prefix: str) -> str:
             f"add_executable({prefix}_firmware {' '.join(sources)})",
             f"set_target_properties({prefix}_firmware PROPERTIES SUFFIX .elf C_STANDARD 99 "
             "C_STANDARD_REQUIRED ON C_EXTENSIONS OFF",
-            f"    LINK_DEPENDS \"${{FIRMNET_BOARD_DIR}}/{MEMORY_SCRIPT};${{FIRMNET_BOARD_DIR}}/{SECTIONS_SCRIPT}\")",
+            f"    LINK_DEPENDS \"${{FIRMNET_BOARD_DIR}}/{MEMORY_SCRIPT};${{FIRMNET_BOARD_DIR}}/{board.linker_script.name}\")",
             f"target_include_directories({prefix}_firmware PRIVATE ${{FIRMNET_BOARD_DIR}})",
         ]
         if board.emulated:
@@ -200,7 +197,9 @@ def write_board_files(out, board, graph, name, link: bool = True) -> dict | None
     (board_dir / "firmnet_board_flags.cmake").write_text(_flags_cmake(board))
     (board_dir / "board.cmake").write_text(_board_cmake(board, prefix))
     if board.bare_metal:
-        for fname in SHARED_SUPPORT + (EMULATED_SUPPORT if board.emulated else ()):
+        for src in (board.startup, board.linker_script):
+            shutil.copy(src, board_dir / src.name)
+        for fname in EMULATED_SUPPORT if board.emulated else ():
             shutil.copy(_support_dir(board) / fname, board_dir / fname)
         (board_dir / MEMORY_SCRIPT).write_text(memory_script(board))
     info = {"board": board.name, "name": name, "prefix": prefix, "toolchain": board.toolchain,
