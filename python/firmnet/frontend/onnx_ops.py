@@ -251,7 +251,9 @@ def _batched_matmul(b, n, A, B, weight, quant):
     x = b.add("reshape", [A], reshape.Attrs((g, m, k)), name=f"{name}/batches")[0]
     x = b.add("transpose", [x], transpose.Attrs((0, 2, 1)), name=f"{name}/columns")[0]
     x = b.add("reshape", [x], reshape.Attrs((1, g * k, m, 1)), name=f"{name}/as_image")[0]
-    to_filters = (lambda a: np.ascontiguousarray(a.reshape(g, k, n_cols).transpose(0, 2, 1)).reshape(g * n_cols, k, 1, 1))
+
+    def to_filters(a):   # [G, K, N] → OIHW [G*N, K, 1, 1]: filter g*N + j is column j of batch g
+        return np.ascontiguousarray(a.reshape(g, k, n_cols).transpose(0, 2, 1)).reshape(g * n_cols, k, 1, 1)
     if quant:
         w_name = b.const(to_filters(weight.array), f"{B}/filters")
         quant = OpQuant(quant.inputs + (None,), None, quant.mode)

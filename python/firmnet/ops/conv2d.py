@@ -187,4 +187,5 @@ def _lower_int8(node, graph, x, w, bias):
         return KernelCall("fn_conv2d_1x1_s8", "fn_conv_1x1_s8.h", "fn_conv2d_s8_params", merged,
                           (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
                           description="int8 1x1 conv as a matrix product (DSP: SMLAD, 2 MACs per instruction)")
-    return general_int8_conv_call(node, params, arrays, bias, "conv" + (" (grouped)" if node.attrs.groups > 1 else ""))
+    kind = "conv (grouped)" if node.attrs.groups > 1 else "conv"
+    return general_int8_conv_call(node, params, arrays, bias, kind)

@@ -8,9 +8,10 @@ Applied until nothing changes:
 2. quantize(dequantize(x)) is x when both use the same quantization, else an
    integer requantization (unary identity on int8).
 3. dequantize → compute op [→ Relu/Clip] → quantize becomes the op on int8 tensors:
-   weights stay int8 (with their zero points: the general int8 conv kernel takes
-   them; TFLite-style symmetric weights get the fast kernels), a float bias is quantized to int32 with scale
-   s_in * s_w (TFLite's converter does the same), a clamp becomes the integer range.
+   weights stay int8 with their zero points (the general int8 conv kernel takes them;
+   TFLite-style symmetric weights get the fast kernels), a float bias is quantized to
+   int32 with scale s_in * s_w (TFLite's converter does the same), a clamp becomes the
+   integer range.
 4. Boundaries: a float graph input read only by quantize nodes of one quantization
    becomes an int8 input; a graph output made by a dequantize becomes int8. The C
    API then takes and returns int8, and the header gives their scales and zero points.
