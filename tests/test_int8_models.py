@@ -407,3 +407,28 @@ def test_pytorch_fake_quant_export(mode, tmp_path):
     assert diff.max() <= 1
     assert verify(cm, xq[:1]).ok
     assert np.array_equal(run_sanitized(cm, xq[:1], tmp_path)[0], c_out[0])
+
+
+# ----------------------------------------------------------------------------- MatMulInteger
+
+@pytest.mark.parametrize("b_shape, b_zero_point", [((2, 4, 3), [7]), ((4, 3), [1, 200, 9]), ((3, 6), [128])])
+def test_matmulinteger_matches_onnxruntime(tmp_path, b_shape, b_zero_point):
+    """uint8 MatMulInteger with batched weights, per-column and per-tensor zero points: the
+    int32 outputs equal onnxruntime's."""
+    from onnx import TensorProto, helper
+    from onnx import numpy_helper as nh
+    rng = np.random.default_rng(len(b_shape) * 10 + len(b_zero_point))
+    b = rng.integers(0, 256, b_shape).astype(np.uint8)
+    a_shape = (b_shape[0], 5, b_shape[-2]) if len(b_shape) == 3 else (5, b_shape[0])
+    node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
+    inits = [nh.from_array(b, "b"), nh.from_array(np.array(131, np.uint8), "za"),
+             nh.from_array(np.array(b_zero_point, np.uint8).reshape(() if len(b_zero_point) == 1 else -1), "zb")]
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("a", TensorProto.UINT8, list(a_shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    a = rng.integers(0, 256, a_shape).astype(np.uint8)
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"a": a})[0]
+    cm = firmnet.compile(model, tmp_path, name="mmi")
+    got = cm.build_host().run([(a.astype(np.int16) - 128).astype(np.int8)])[0]   # uint8 travels as int8
+    assert got.dtype == np.int32 and np.array_equal(got, expected)
+    assert verify(cm, [(a.astype(np.int16) - 128).astype(np.int8)]).ok

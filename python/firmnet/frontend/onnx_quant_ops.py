@@ -109,8 +109,8 @@ def _zero_points(b, n, name, tensor, count, what):
 
 
 def _integer_operands(b, n, x, x_zero_point, w, w_zero_point, channels_of):
-    """(x, int8 weight constant, OpQuant) of ConvInteger/MatMulInteger: zero points only
-    (scales 1), int32 accumulators out. channels_of: the weight's output-channel count."""
+    """(name of the int8 weight constant, OpQuant) of ConvInteger/MatMulInteger: zero points
+    only (scales 1), int32 accumulators out. channels_of: the weight's output-channel count."""
     if b.types[x].dtype != "int8":
         raise UnsupportedError(f"input '{x}' is {b.types[x].dtype}; {n.op_type} reads int8 or uint8 data")
     w_value = _need_const(b, n, w, "weight input")
@@ -138,7 +138,7 @@ def ConvInteger(b, n, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="N
 
 def MatMulInteger(b, n, A, B, a_zero_point=None, b_zero_point=None):
     w_name, quant = _integer_operands(b, n, A, a_zero_point, B, b_zero_point,
-                                      lambda a: a.shape[1] if a.ndim == 2 else 0)
+                                      lambda a: a.shape[-1])
     _matmul(b, n, A, w_name, quant)
 
 
