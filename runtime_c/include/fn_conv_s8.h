@@ -100,6 +100,9 @@ typedef struct {
  * filter_offset[c] * SUM(x + input_offset) over the window once per output, which is
  * the same integer; the depth limit is then FN_S8_MAX_DEPTH_OFFSET. The other int8
  * convolution kernels (depthwise, 1x1) require zero points of 0.
+ * Where the CPU has the DSP extension (fn_dsp.h), groups == 1 with kernel_h * kernel_w *
+ * in_c <= 256 takes a faster path with the same results, which uses 1 KB of stack for
+ * two windows of 16-bit values.
  * Constraints: every size >= 1; pads >= 0; in_c and out_c divisible by groups;
  * kernel_h * kernel_w * (in_c / groups) <= FN_S8_MAX_DEPTH (FN_S8_MAX_DEPTH_OFFSET with a
  * filter_offset); the requantization fields as stated above. output must not overlap
