@@ -239,4 +239,20 @@ static inline int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t 
                               q->act_min, q->act_max);
 }
 
+/* The outputs of the n consecutive channels c0 .. c0 + n - 1 of one pixel, at out[c0 ..],
+ * from their sums s[0 .. n - 1] (bias not yet added): fn_fast_out_s8_n when the fast stage
+ * applies (fast, f from fn_fast_out_s8_init), else fn_finish_channel_s8. */
+static inline void fn_finish_channels_s8(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
+                                         int32_t c0, int32_t n, const int32_t *s, int8_t *out)
+{
+    if (fast) {
+        fn_fast_out_s8_n(f, c0, n, s, out);
+        return;
+    }
+    for (int32_t j = 0; j < n; ++j) {
+        out[c0 + j] = fn_finish_channel_s8(stage, c0 + j, s[j]);
+    }
+}
+
+
 #endif

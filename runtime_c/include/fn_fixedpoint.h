@@ -170,21 +170,18 @@ typedef struct {
     int32_t zero;
 } fn_fast_out_s8;
 
-/* Fills *f and returns 1 when the fast form applies to these (already validated) fields
- * for n_channels output channels; returns 0 otherwise (use the general stage). *f must
- * not be copied afterwards (f->bias may point to f->zero). */
+/* Fills *f (always, so that it is defined whichever stage a kernel then takes) and returns
+ * 1 when the fast form applies to these (already validated) fields for n_channels output
+ * channels; returns 0 otherwise (use the general stage). *f must not be copied afterwards
+ * (f->bias may point to f->zero). */
 static inline int fn_fast_out_s8_init(fn_fast_out_s8 *f, const int32_t *bias, int32_t mode, int32_t per_channel,
                                       const int32_t *multiplier, const int32_t *shift, int32_t n_channels,
                                       int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    if ((mode != FN_REQUANT_TFLM && mode != FN_REQUANT_SINGLE) || act_min != -128 || act_max != 127) {
-        return 0;
-    }
+    int fast = (mode == FN_REQUANT_TFLM || mode == FN_REQUANT_SINGLE) && act_min == -128 && act_max == 127;
     const int32_t n = per_channel ? n_channels : 1;
-    for (int32_t c = 0; c < n; ++c) {
-        if (shift[c] >= 0) {
-            return 0;
-        }
+    for (int32_t c = 0; fast && c < n; ++c) {
+        fast = shift[c] < 0;
     }
     f->zero = 0;
     f->bias = bias != NULL ? bias : &f->zero;
@@ -194,7 +191,7 @@ static inline int fn_fast_out_s8_init(fn_fast_out_s8 *f, const int32_t *bias, in
     f->quant_mask = per_channel ? -1 : 0;
     f->tflm = mode == FN_REQUANT_TFLM;
     f->output_offset = output_offset;
-    return 1;
+    return fast;
 }
 
 /* One output of the fast stage: sum (without bias), the channel's bias, multiplier and
@@ -235,7 +232,7 @@ static inline int8_t fn_fast_out_s8_ch_one(int32_t sum, const fn_fast_ch_s8 *ch,
     return fn_sat8(r);
 }
 
-/* The outputs of n consecutive channels c0 .. c0 + n - 1 (n <= 4) of one pixel from their
+/* The outputs of n consecutive channels c0 .. c0 + n - 1 of one pixel from their
  * sums s[0 .. n - 1], at out[c0 ..]: per-channel parameters with a bias (the usual case)
  * are read directly, the others through fn_fast_out_s8_ch. */
 static inline void fn_fast_out_s8_n(const fn_fast_out_s8 *f, int32_t c0, int32_t n, const int32_t *s,

@@ -322,18 +322,6 @@ static inline void dot_window(const int16_t *col, const int8_t *w, int32_t depth
     }
 }
 
-/* Output value of channel c from its sum: the fast stage when it applies. */
-static inline int8_t finish(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t c,
-                            int32_t sum)
-{
-    if (fast) {
-        const int32_t q = c & f->quant_mask;
-        return fn_fast_out_s8_one(sum, f->bias[c & f->bias_mask], f->multiplier[q], -f->shift[q] - 1, f->tflm,
-                                  f->output_offset);
-    }
-    return fn_finish_channel_s8(stage, c, sum);
-}
-
 /* Every output channel of the pixel pair whose windows col holds (see dot_window). */
 FN_NOINLINE static void pixel_pair(const int16_t *col, const int8_t *filter, int32_t depth, int32_t out_c,
                                    const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
@@ -352,12 +340,8 @@ FN_NOINLINE static void pixel_pair(const int16_t *col, const int8_t *filter, int
             s[3] = f1 * sum1;
         }
         dot_window(col, filter + (size_t)c * (size_t)depth, depth, nw, s);
-        out1[c] = finish(f, fast, stage, c, s[2]);
-        out0[c] = finish(f, fast, stage, c, s[0]);
-        if (nw == 2) {
-            out1[c + 1] = finish(f, fast, stage, c + 1, s[3]);
-            out0[c + 1] = finish(f, fast, stage, c + 1, s[1]);
-        }
+        fn_finish_channels_s8(f, fast, stage, c, nw, s + 2, out1);   /* s: pixel 0's sums, then pixel 1's */
+        fn_finish_channels_s8(f, fast, stage, c, nw, s, out0);
     }
 }
 

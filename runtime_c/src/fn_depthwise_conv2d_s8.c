@@ -47,33 +47,6 @@ typedef struct {
     size_t x_col, x_row;        /* input bytes between kx taps and between ky taps */
 } dw_taps;
 
-/* The outputs of channels oc .. oc + n - 1 from their sums acc[0 .. n - 1], fast stage. */
-FN_NOINLINE static void finish_fast(const fn_fast_out_s8 *f, int32_t oc, int32_t n, const int32_t *acc,
-                                    int8_t *out)
-{
-    const int32_t tflm = f->tflm, off = f->output_offset, bm = f->bias_mask, qm = f->quant_mask;
-    const int32_t *const bias = f->bias, *const mult = f->multiplier, *const shift = f->shift;
-    for (int32_t c = oc; c < oc + n; ++c) {
-        const int32_t q = c & qm;
-        out[c] = fn_fast_out_s8_one(*acc++, bias[c & bm], mult[q], -shift[q] - 1, tflm, off);
-    }
-}
-
-/* The four outputs of the block of channels oc .. oc + 3. */
-static inline void finish4(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t oc,
-                           int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *out)
-{
-    if (fast) {
-        const int32_t acc[4] = {a0, a1, a2, a3};
-        finish_fast(f, oc, 4, acc, out);
-        return;
-    }
-    out[oc] = fn_finish_channel_s8(stage, oc, a0);
-    out[oc + 1] = fn_finish_channel_s8(stage, oc + 1, a1);
-    out[oc + 2] = fn_finish_channel_s8(stage, oc + 2, a2);
-    out[oc + 3] = fn_finish_channel_s8(stage, oc + 3, a3);
-}
-
 #if FN_DSP
 /* Filter taps (kernel_h * kernel_w) up to which a block's weights are widened once into a
  * stack buffer (2 words per tap: 512 bytes) by dw_blocks_dsp. */
@@ -665,7 +638,10 @@ fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const i
                         x_r += t.x_row;
                         w_r += t.w_row * FN_DW_S8_BLOCK;
                     }
-                    finish4(&f, fast, &stage, oc, acc0, acc1, acc2, acc3, out);
+                    {
+                        const int32_t sums[4] = {acc0, acc1, acc2, acc3};
+                        fn_finish_channels_s8(&f, fast, &stage, oc, 4, sums, out);
+                    }
                 }
 
                 /* last block: n < 4 channels, stored [kernel_h][kernel_w][n] */

@@ -104,23 +104,6 @@ FN_NOINLINE static void fc_groups_fast(const fn_fast_out_s8 *f, const int8_t *x,
 }
 #endif
 
-/* The outputs of features o .. o + n - 1 from their sums acc[0 .. n - 1]. */
-FN_NOINLINE static void finish(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t o,
-                               int32_t n, const int32_t *acc, int8_t *out)
-{
-    if (fast) {
-        const int32_t tflm = f->tflm, off = f->output_offset, bm = f->bias_mask, qm = f->quant_mask;
-        for (int32_t c = o; c < o + n; ++c) {
-            const int32_t q = c & qm;
-            out[c] = fn_fast_out_s8_one(*acc++, f->bias[c & bm], f->multiplier[q], -f->shift[q] - 1, tflm, off);
-        }
-        return;
-    }
-    for (int32_t c = o; c < o + n; ++c) {
-        out[c] = fn_finish_channel_s8(stage, c, *acc++);
-    }
-}
-
 fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output)
 {
@@ -181,7 +164,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
                 acc[2] += xv * w2[i];
                 acc[3] += xv * w3[i];
             }
-            finish(&f, fast, &stage, o, 4, acc, out);
+            fn_finish_channels_s8(&f, fast, &stage, o, 4, acc, out);
         }
         for (; o < n_out; ++o) {
             const int8_t *w = weights + (size_t)o * k;
@@ -189,7 +172,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
             for (size_t i = 0; i < k; ++i) {
                 acc += ((int32_t)x[i] + input_offset) * w[i];
             }
-            finish(&f, fast, &stage, o, 1, &acc, out);
+            fn_finish_channels_s8(&f, fast, &stage, o, 1, &acc, out);
         }
     }
     return FN_OK;
