@@ -13,7 +13,7 @@ numpy reference and against their portable C paths:
   on the host (cffi): the fast output stage against the general one (fn_output_stage_s8)
       over random accumulators, multipliers and shifts.
 
-The firmware helpers (build, QEMU run, C arrays) are those of test_kernels_conv_1x1_s8.py.
+The firmware helpers (main.c, build, QEMU run) are those of test_kernels_conv_1x1_s8.py.
 Instruction counts: python bench/kernels_qemu.py. Tests never assert timing.
 """
 from __future__ import annotations
@@ -24,11 +24,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import assert_array_equal_first
-from firmnet.reference.conv_s8 import (conv2d_s8, conv2d_s8_params, depthwise_conv2d_s8,
-                                       depthwise_conv2d_s8_params, pack_depthwise_filter)
+from firmnet.reference.conv_s8 import conv2d_s8, conv2d_s8_params, depthwise_conv2d_s8, depthwise_conv2d_s8_params
 from firmnet.reference.dense_s8 import fc_s8, fc_s8_params
 from firmnet.reference import fixedpoint as fx
-from test_kernels_conv_1x1_s8 import (RUNTIME, _c_array, build_firmware, kernel_mnemonics, require_tools,
+from test_kernels_conv_1x1_s8 import (RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools,
                                       run_firmware)
 from test_kernels_conv_s8 import (accumulators, int8_data, make_bias, make_scales, quant_kwargs,
                                   random_requant_arrays, wrap32)
@@ -185,85 +184,6 @@ def reference(case) -> np.ndarray:
     if kind == "fc":
         return fc_s8(x, w, bias, params, arrays)
     return conv2d_s8(x, w, bias, params, arrays)
-
-
-# ---------------------------------------------------------------- firmware main
-
-KERNELS = {  # kind: (function, params type, filter as the kernel reads it)
-    "dw": ("fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params", pack_depthwise_filter),
-    "fc": ("fn_fc_s8", "fn_fc_s8_params", lambda w: w),
-    "1x1": ("fn_conv2d_1x1_s8", "fn_conv2d_s8_params", lambda w: w),
-}
-SCALAR_FIELDS = {
-    "dw": ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "depth_multiplier", "kernel_h", "kernel_w",
-           "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"],
-    "fc": ["batch", "in_features", "out_features"],
-    "1x1": ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
-            "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups"],
-}
-QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
-
-MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs by semihosting. */
-#include <stdint.h>
-#include "fn_board.h"
-#include "fn_conv_1x1_s8.h"
-#include "fn_conv_s8.h"
-#include "fn_fc_s8.h"
-#include "fn_semihost.h"
-
-%(decls)s
-static uint32_t ticks[%(n)d];
-
-static int save(const char *name, const void *data, uint32_t n)
-{
-    int32_t h = fn_sh_open(name, 1);
-    if (h < 0 || fn_sh_write(h, data, n) != 0) {
-        return 1;
-    }
-    fn_sh_close(h);
-    return 0;
-}
-
-int main(void)
-{
-    fn_timer_start();
-%(calls)s
-    return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
-}
-"""
-
-CALL = """    {
-        const %(ptype)s p = {%(fields)s};
-        static int8_t y[%(size)d];
-        const uint64_t t0 = fn_timer_ticks();
-        if (%(fn)s(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
-            return 3;
-        }
-        ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
-        if (save("out%(k)d.bin", y, sizeof y)) {
-            return 4;
-        }
-    }
-"""
-
-
-def firmware_main(cases) -> str:
-    """main.c running every case once (designated initializers: independent of the
-    structs' field order); case k's output goes to out<k>.bin."""
-    decls, calls = [], []
-    for k, (kind, x, w, bias, params, arrays) in enumerate(cases):
-        fn, ptype, filt = KERNELS[kind]
-        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
-                  _c_array("int32_t", f"b{k}", bias)]
-        fields = [f".{f} = {int(params[f])}" for f in SCALAR_FIELDS[kind] + QUANT_FIELDS]
-        for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float")):
-            if arrays.get(field) is not None:
-                decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))
-                fields.append(f".{field} = {field}{k}")
-        size = reference((kind, x, w, bias, params, arrays)).size
-        calls.append(CALL % dict(ptype=ptype, fields=", ".join(fields), size=size, fn=fn, k=k,
-                                 bias=f"b{k}" if bias is not None else "0"))
-    return MAIN % dict(decls="".join(decls), n=len(cases), calls="".join(calls))
 
 
 def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:

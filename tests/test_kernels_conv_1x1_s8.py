@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import assert_array_equal_first
-from firmnet.reference.conv_s8 import MAX_DEPTH, conv2d_s8, conv2d_s8_params
+from firmnet.reference.conv_s8 import MAX_DEPTH, conv2d_s8, conv2d_s8_params, pack_depthwise_filter
 from test_kernels_conv_s8 import (accumulators, c_params, call, int8_data, make_bias, make_scales,
                                   quant_cases, quant_kwargs, random_requant_arrays)
 
@@ -189,14 +189,14 @@ def _c_array(ctype: str, name: str, a) -> str:
     return f"static const {ctype} {name}[{a.size}] = {{{body}}};\n"
 
 
-FIRMWARE_MAIN = """/* Test firmware: %(kernel)s on embedded cases; outputs and SysTick ticks by semihosting. */
+FIRMWARE_MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs and SysTick ticks by semihosting. */
 #include <stdint.h>
 #include "fn_board.h"
 #include "fn_conv_1x1_s8.h"
+#include "fn_conv_s8.h"
+#include "fn_fc_s8.h"
 #include "fn_semihost.h"
 
-typedef fn_status (*kernel_fn)(const fn_conv2d_s8_params *, const int8_t *, const int8_t *,
-                               const int32_t *, int8_t *);
 %(decls)s
 static uint32_t ticks[%(n)d];
 
@@ -212,7 +212,6 @@ static int save(const char *name, const void *data, uint32_t n)
 
 int main(void)
 {
-    const kernel_fn kernel = %(kernel)s;
     fn_timer_start();
 %(calls)s
     return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
@@ -220,10 +219,10 @@ int main(void)
 """
 
 FIRMWARE_CALL = """    {
-        const fn_conv2d_s8_params p = {%(fields)s};
+        const %(ptype)s p = {%(fields)s};
         static int8_t y[%(size)d];
         const uint64_t t0 = fn_timer_ticks();
-        if (kernel(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
+        if (%(fn)s(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
             return 3;
         }
         ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
@@ -233,26 +232,43 @@ FIRMWARE_CALL = """    {
     }
 """
 
-FIELDS = ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
-          "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups", "input_offset",
-          "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
+CONV_FIELDS = ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
+               "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups"]
+# kind: (function, params type, its scalar fields beside the requantization ones, filter as the
+# kernel reads it, output bytes)
+FIRMWARE_KERNELS = {
+    "1x1": (KERNEL, "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w,
+            lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]),
+    "conv": ("fn_conv2d_s8", "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w,
+             lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]),
+    "dw": ("fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params",
+           ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "depth_multiplier", "kernel_h", "kernel_w",
+            "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"], pack_depthwise_filter,
+           lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["in_c"] * p["depth_multiplier"]),
+    "fc": ("fn_fc_s8", "fn_fc_s8_params", ["batch", "in_features", "out_features"], lambda w: w,
+           lambda p: p["batch"] * p["out_features"]),
+}
+QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
+ARRAY_CTYPES = (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"), ("filter_offset", "int32_t"))
 
 
-def firmware_main(cases, kernel: str = KERNEL) -> str:
-    """main.c for cases [(x, w, bias, params, arrays)]: each is run once, its output
-    written to out<k>.bin and its SysTick ticks to ticks.bin (uint32 each)."""
+def firmware_main(cases) -> str:
+    """main.c for cases [(kind, x, w, bias, params, arrays)] (kind: a FIRMWARE_KERNELS key): each
+    is run once, its output written to out<k>.bin and its SysTick ticks to ticks.bin (uint32
+    each). Designated initializers: independent of the structs' field order."""
     decls, calls = [], []
-    for k, (x, w, bias, params, arrays) in enumerate(cases):
-        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", w), _c_array("int32_t", f"b{k}", bias)]
-        ptrs = []
-        for field, ctype in (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"),
-                             ("filter_offset", "int32_t")):
-            decls.append(_c_array(ctype, f"{field}{k}", arrays.get(field)))
-            ptrs.append(f"{field}{k}" if arrays.get(field) is not None else "0")
-        fields = ", ".join([str(params[f]) for f in FIELDS] + ptrs)
-        size = params["batch"] * params["out_h"] * params["out_w"] * params["out_c"]
-        calls.append(FIRMWARE_CALL % dict(fields=fields, size=size, k=k, bias=f"b{k}" if bias is not None else "0"))
-    return FIRMWARE_MAIN % dict(kernel=kernel, decls="".join(decls), n=len(cases), calls="".join(calls))
+    for k, (kind, x, w, bias, params, arrays) in enumerate(cases):
+        fn, ptype, scalars, filt, size = FIRMWARE_KERNELS[kind]
+        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
+                  _c_array("int32_t", f"b{k}", bias)]
+        fields = [f".{f} = {int(params[f])}" for f in scalars + QUANT_FIELDS]
+        for field, ctype in ARRAY_CTYPES:
+            if arrays.get(field) is not None:
+                decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))
+                fields.append(f".{field} = {field}{k}")
+        calls.append(FIRMWARE_CALL % dict(ptype=ptype, fields=", ".join(fields), size=size(params), fn=fn, k=k,
+                                          bias=f"b{k}" if bias is not None else "0"))
+    return FIRMWARE_MAIN % dict(decls="".join(decls), n=len(cases), calls="".join(calls))
 
 
 def build_firmware(work: Path, main_c: str, sources=(), dsp: bool = True) -> Path:
@@ -333,7 +349,7 @@ def firmware_cases() -> list:
 def _check_on_board(tmp_path, dsp: bool):
     require_tools()
     cases = firmware_cases()
-    elf = build_firmware(tmp_path, firmware_main(cases), dsp=dsp)
+    elf = build_firmware(tmp_path, firmware_main([("1x1", *c) for c in cases]), dsp=dsp)
     ops = kernel_mnemonics(elf)
     if dsp:
         assert {"smlad", "sxtab16", "sxtb16"} <= ops, (
@@ -360,7 +376,7 @@ def test_dsp_path_deepest_sums(tmp_path):
     """FN_S8_MAX_DEPTH products at their extremes through SMLAD: no overflow."""
     require_tools()
     cases = [worst_case_depth(-1), worst_case_depth(1)]
-    elf = build_firmware(tmp_path, firmware_main(cases))
+    elf = build_firmware(tmp_path, firmware_main([("1x1", *c) for c in cases]))
     outs, _ = run_firmware(elf, tmp_path, len(cases))
     for (x, w, bias, params, arrays), got in zip(cases, outs):
         want = conv2d_s8(x, w, bias, params, arrays)

@@ -55,7 +55,7 @@ def cases(seed: int, n: int) -> list:
 def test_dsp_path_matches_reference_in_qemu(tmp_path):
     require_tools()
     chosen = cases(77, 24)
-    main_c = firmware_main(chosen, kernel=KERNEL)
+    main_c = firmware_main([("conv", *c) for c in chosen])
     for dsp in (True, False):
         work = tmp_path / ("dsp" if dsp else "portable")
         elf = build_firmware(work, main_c, sources=[RUNTIME / "src" / f"{KERNEL}.c"], dsp=dsp)
