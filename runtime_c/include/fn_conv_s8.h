@@ -239,14 +239,32 @@ static inline int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t 
                               q->act_min, q->act_max);
 }
 
+/* Output value of channel c from its sum (bias not yet added): the fast stage when it
+ * applies (fast, f from fn_fast_out_s8_init), else fn_finish_channel_s8. For kernels that
+ * finish outputs one at a time (small enough to inline into their channel loop). */
+static inline int8_t fn_finish_one_s8(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
+                                      int32_t c, int32_t sum)
+{
+    if (fast) {
+        const int32_t q = c & f->quant_mask;
+        return fn_fast_out_s8_one(sum, f->bias[c & f->bias_mask], f->multiplier[q], -f->shift[q] - 1, f->tflm,
+                                  f->output_offset);
+    }
+    return fn_finish_channel_s8(stage, c, sum);
+}
+
 /* The outputs of the n consecutive channels c0 .. c0 + n - 1 of one pixel, at out[c0 ..],
- * from their sums s[0 .. n - 1] (bias not yet added): fn_fast_out_s8_n when the fast stage
- * applies (fast, f from fn_fast_out_s8_init), else fn_finish_channel_s8. */
+ * from their sums s[0 .. n - 1] (bias not yet added): the fast stage when it applies (fast,
+ * f from fn_fast_out_s8_init), else fn_finish_channel_s8. */
 static inline void fn_finish_channels_s8(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
                                          int32_t c0, int32_t n, const int32_t *s, int8_t *out)
 {
     if (fast) {
-        fn_fast_out_s8_n(f, c0, n, s, out);
+        const int32_t tflm = f->tflm, off = f->output_offset, bm = f->bias_mask, qm = f->quant_mask;
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t c = c0 + j, q = c & qm;
+            out[c] = fn_fast_out_s8_one(s[j], f->bias[c & bm], f->multiplier[q], -f->shift[q] - 1, tflm, off);
+        }
         return;
     }
     for (int32_t j = 0; j < n; ++j) {

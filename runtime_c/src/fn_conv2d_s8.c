@@ -340,8 +340,12 @@ FN_NOINLINE static void pixel_pair(const int16_t *col, const int8_t *filter, int
             s[3] = f1 * sum1;
         }
         dot_window(col, filter + (size_t)c * (size_t)depth, depth, nw, s);
-        fn_finish_channels_s8(f, fast, stage, c, nw, s + 2, out1);   /* s: pixel 0's sums, then pixel 1's */
-        fn_finish_channels_s8(f, fast, stage, c, nw, s, out0);
+        out1[c] = fn_finish_one_s8(f, fast, stage, c, s[2]);
+        out0[c] = fn_finish_one_s8(f, fast, stage, c, s[0]);
+        if (nw == 2) {
+            out1[c + 1] = fn_finish_one_s8(f, fast, stage, c + 1, s[3]);
+            out0[c + 1] = fn_finish_one_s8(f, fast, stage, c + 1, s[1]);
+        }
     }
 }
 

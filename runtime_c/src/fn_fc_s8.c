@@ -104,6 +104,13 @@ FN_NOINLINE static void fc_groups_fast(const fn_fast_out_s8 *f, const int8_t *x,
 }
 #endif
 
+/* fn_finish_channels_s8 out of line: one copy serves both portable loops below. */
+FN_NOINLINE static void finish(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage, int32_t o,
+                               int32_t n, const int32_t *acc, int8_t *out)
+{
+    fn_finish_channels_s8(f, fast, stage, o, n, acc, out);
+}
+
 fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output)
 {
@@ -164,7 +171,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
                 acc[2] += xv * w2[i];
                 acc[3] += xv * w3[i];
             }
-            fn_finish_channels_s8(&f, fast, &stage, o, 4, acc, out);
+            finish(&f, fast, &stage, o, 4, acc, out);
         }
         for (; o < n_out; ++o) {
             const int8_t *w = weights + (size_t)o * k;
@@ -172,7 +179,7 @@ fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *
             for (size_t i = 0; i < k; ++i) {
                 acc += ((int32_t)x[i] + input_offset) * w[i];
             }
-            fn_finish_channels_s8(&f, fast, &stage, o, 1, &acc, out);
+            finish(&f, fast, &stage, o, 1, &acc, out);
         }
     }
     return FN_OK;
