@@ -22,7 +22,12 @@ from . import onnx_ops, onnx_quant_ops
 from .onnx_ops import FOLD_ONLY
 from .onnx_quant_ops import QUANTIZED_INPUTS
 
-CONVERTERS = {**onnx_ops.CONVERTERS, **onnx_quant_ops.CONVERTERS}
+# The ONNX converters, one module per group of operators, each with its own CONVERTERS dict.
+CONVERTER_MODULES = (
+    onnx_ops,
+    onnx_quant_ops,
+)
+CONVERTERS = {op: convert for module in CONVERTER_MODULES for op, convert in module.CONVERTERS.items()}
 
 # Opset 11 is the first with today's Clip/Pad/Gemm signatures. The supported operators'
 # definitions changed after 21 only by admitting new element types (bfloat16, float8,

@@ -8,8 +8,22 @@ Every op module provides:
     macs(attrs, in_types, out_types) -> int multiply-accumulates, for the report
 To add an op: copy ops/softmax.py (the smallest complete example), then add it here.
 """
-from . import (batchnorm, binary, concat, conv2d, dense, dequantize, mean, pad, pool2d, quantize, reshape,
-               softmax, transpose, unary)
+from . import (
+    batchnorm,
+    binary,
+    concat,
+    conv2d,
+    dense,
+    dequantize,
+    mean,
+    pad,
+    pool2d,
+    quantize,
+    reshape,
+    softmax,
+    transpose,
+    unary,
+)
 
 OPS = {
     "batchnorm": batchnorm,
