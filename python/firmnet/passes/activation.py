@@ -6,7 +6,7 @@ import dataclasses
 from ..ir import Graph
 from ..ops._util import intersect
 
-FUSES_CLAMP = ("conv2d", "dense", "pool2d", "binary", "unary")
+FUSES_CLAMP = ("conv2d", "conv_transpose", "dense", "pool2d", "binary", "unary")
 
 
 def fuse_activations(graph: Graph) -> Graph:

@@ -17,6 +17,8 @@ from ..frontend.builder import rebuild_from
 from ..ir import Graph
 
 NHWC = (0, 2, 3, 1)
+# ops with a layout attribute, lowered only in NHWC (conv_transpose's filter keeps its layout)
+SPATIAL_OPS = ("conv2d", "pool2d", "conv_transpose")
 
 
 def _identity(rank):
@@ -89,6 +91,8 @@ def _spatial(lay, node):
         w = lay.g.constants[node.inputs[1]]
         inputs.append(lay.b.const(np.ascontiguousarray(w.transpose(NHWC)), f"{node.inputs[1]}/ohwi"))
         inputs.extend(node.inputs[2:])
+    else:
+        inputs.extend(node.inputs[1:])
     lay.emit(node, inputs, dataclasses.replace(node.attrs, layout="NHWC"), NHWC)
 
 
@@ -178,13 +182,13 @@ def _dense(lay, node):
 
 
 def to_nhwc(graph: Graph) -> Graph:
-    """Run convolutions and pooling in NHWC. Does not fire on graphs without 4-D NCHW conv/pool."""
-    if not any(n.op in ("conv2d", "pool2d") and n.attrs.layout == "NCHW" for n in graph.nodes):
+    """Run convolutions and pooling in NHWC. Does not fire on graphs without 4-D NCHW SPATIAL_OPS."""
+    if not any(n.op in SPATIAL_OPS and n.attrs.layout == "NCHW" for n in graph.nodes):
         return graph
     lay = _Layouts(graph)
     consumers = graph.consumers()
     for node in graph.nodes:
-        if node.op in ("conv2d", "pool2d"):
+        if node.op in SPATIAL_OPS:
             _spatial(lay, node)
         elif node.op in ("unary", "softmax", "pad") or (
                 node.op in ("quantize", "dequantize") and node.attrs.quant.axis is None):
