@@ -292,7 +292,7 @@ def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
     (tmp_path / f"{board}-on-qemu.toml").write_text(text)
     cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(tmp_path / f"{board}-on-qemu.toml"), name=model)
     g = cm.lowered_graph
-    want = cm.build_host().run([np.zeros(g.types[g.inputs[0]].shape, g.types[g.inputs[0]].dtype)])[0].tobytes()
+    want = cm.build_host().run_raw([np.zeros(g.types[g.inputs[0]].shape, g.types[g.inputs[0]].dtype)])[0].tobytes()
     elf = qemu.build(cm.out_dir, str(tmp_path / f"{board}-on-qemu.toml"), werror=True)
     x_at, y_at = cm.memory.offset(g.inputs[0]), cm.memory.offset(g.outputs[0])
     assert x_at + g.types[g.inputs[0]].nbytes <= y_at or y_at + len(want) <= x_at, "output shares the input's bytes"

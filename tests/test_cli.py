@@ -93,3 +93,22 @@ def test_compile_for_a_real_board_reports_the_firmware_sizes(tmp_path, capsys):
     assert re.search(r"firmnet: error: the model does not fit board 'tiny' \(the firmware does not link, ld: region "
                      rf"FLASH overflowed by {flash - 8192:,} bytes; .*\): flash: {flash:,} bytes \(weights 6,288 \+ "
                      r"code, constants and initial data [\d,]+\), the board has 8,192\. Try a smaller model", err), err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    import firmnet
+    assert capsys.readouterr().out.strip() == f"firmnet {firmnet.__version__}"
+
+
+def test_closed_pipe_gives_no_traceback(tmp_path):
+    """`firmnet report OUT | head -1`: the reader goes away first; firmnet stops quietly (exit 0)."""
+    out = tmp_path / "o"
+    assert main(["compile", str(EXAMPLE), "-o", str(out)]) == 0
+    p = subprocess.Popen([sys.executable, "-m", "firmnet.cli", "report", str(out), "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()   # before firmnet writes anything
+    err = p.stderr.read().decode()
+    assert p.wait() == 0 and err == "", err

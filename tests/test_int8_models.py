@@ -207,7 +207,7 @@ def test_outputs_match_onnxruntime(compiled, model, mode):
     cm = compiled(model, mode)
     xs = float_inputs(model)
     host = cm.build_host()
-    c_out = np.stack([host.run([x])[0] for x in int8_inputs(cm, xs)])
+    c_out = np.stack([host.run_raw([x])[0] for x in int8_inputs(cm, xs)])
     out_quant = cm.lowered_graph.types[cm.lowered_graph.outputs[0]].quant
     fm_float = firmnet_float_nodes(cm)
     TABLE[model, mode]["firmnet float ops"] = _describe(fm_float)
@@ -333,7 +333,7 @@ def test_sanitizers_clean(compiled, model, tmp_path):
     cm = compiled(model, "tflm")
     xq = int8_inputs(cm, float_inputs(model)[:1])
     sanitized = run_sanitized(cm, xq, tmp_path)
-    for s, c in zip(sanitized, cm.build_host().run(xq)):
+    for s, c in zip(sanitized, cm.build_host().run_raw(xq)):
         assert s.dtype == np.int8 and np.array_equal(s, c), "sanitized build differs from the host build"
 
 
@@ -358,7 +358,7 @@ def test_uint8_asymmetric_weights_match_onnxruntime(model, mode, tmp_path):
         "the fixture must give every conv/dense weight a non-zero zero point"
     xs = np.load(FIXTURES / f"{model}.qdq_u8.npz")["inputs"]
     xq = int8_inputs(cm, xs)
-    c_out = np.stack([cm.build_host().run([x])[0] for x in xq])
+    c_out = np.stack([cm.build_host().run_raw([x])[0] for x in xq])
     sess = ort_session(path, "default")
     name = sess.get_inputs()[0].name
     out_quant = g.types[g.outputs[0]].quant
@@ -391,7 +391,7 @@ def test_pytorch_fake_quant_export(mode, tmp_path):
     data = np.load(FIXTURES / "torch_fq_cnn.qdq.npz")
     xs = data["inputs"]
     xq = int8_inputs(cm, xs)
-    c_out = np.stack([cm.build_host().run([x])[0] for x in xq])
+    c_out = np.stack([cm.build_host().run_raw([x])[0] for x in xq])
     out_quant = cm.lowered_graph.types[cm.lowered_graph.outputs[0]].quant
     from_torch = np.stack([recover_int8(y, out_quant) for y in data["outputs"]])
     for session in SESSIONS:

@@ -198,7 +198,7 @@ def run_firmnet(host, model: bytes, inputs) -> list[np.ndarray]:
     n = len(converted[0])
     results = [[] for _ in g.outputs]
     for s in range(n):
-        for k, y in enumerate(host.run([x[s] for x in converted])):
+        for k, y in enumerate(host.run_raw([x[s] for x in converted])):
             results[k].append(y)
     outs = []
     for ys, t, (shape, mdtype, _) in zip(results, c_out, model_out):

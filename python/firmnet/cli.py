@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from . import __version__
+from .boundary import from_c_outputs, to_c_inputs
+from .float_layers import FloatLayerWarning
 from .ir import FirmnetError
 
 
@@ -37,14 +42,25 @@ def _load_compiled(out_dir: Path):
     meta = json.loads(meta_path.read_text())
     from .compiler import compile
     shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
+    warnings.simplefilter("ignore", FloatLayerWarning)   # compile already said so
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
                    requant=meta.get("requant", "tflm"), write=False)
 
 
 def _read_inputs(path, graph):
+    """Arrays for the model's inputs (graph: the model as loaded, so float where it takes float):
+    from an .npz, or seeded random ones (standard normal floats, integers over their dtype's range)."""
     if path is None:
         rng = np.random.default_rng(0)
-        return [rng.standard_normal(graph.types[n].shape).astype(graph.types[n].dtype) for n in graph.inputs]
+        arrays = []
+        for n in graph.inputs:
+            t = graph.types[n]
+            if np.dtype(t.dtype).kind in "iu":
+                info = np.iinfo(t.dtype)
+                arrays.append(rng.integers(info.min, info.max, t.shape, endpoint=True).astype(t.dtype))
+            else:
+                arrays.append(rng.standard_normal(t.shape).astype(t.dtype))
+        return arrays
     try:
         data = np.load(path)
     except (OSError, ValueError) as exc:
@@ -65,8 +81,15 @@ def cmd_compile(args) -> int:
     board = args.board
     if board.endswith(".toml"):     # a board file of the user's: recorded by its absolute path
         board = str(Path(board).resolve())
-    cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
-                 requant=args.requant)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FloatLayerWarning)
+        cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
+                     requant=args.requant, int8_only=args.int8_only)
+    for w in caught:   # one line per float layer of a quantized model
+        if issubclass(w.category, FloatLayerWarning):
+            print(f"firmnet: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     meta = {"model": str(Path(args.model).resolve()), "board": board, "name": args.name,
             "input_shapes": {k: list(v) for k, v in shapes.items()}, "requant": args.requant}
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -138,20 +161,6 @@ def cmd_compress(args) -> int:
     return 0
 
 
-def _c_inputs(arrays, lowered_graph):
-    """Float inputs of a model whose C API takes int8 (quantized boundaries): quantized
-    with the input's scale and zero point (round half to even, saturating)."""
-    from .reference.quantize_s8 import quantize_ort
-    result = []
-    for name, x in zip(lowered_graph.inputs, arrays):
-        t = lowered_graph.types[name]
-        x = np.asarray(x)
-        if t.dtype == "int8" and t.quant is not None and x.dtype.kind == "f":
-            x = quantize_ort(x, t.quant.scale[0], int(t.quant.zero_point[0])).astype(np.int8)
-        result.append(x)
-    return result
-
-
 def cmd_run(args) -> int:
     from . import qemu
     from .boards import get_board
@@ -166,12 +175,15 @@ def cmd_run(args) -> int:
     if board_of(out) != board.name:     # compiled for another board: add this board's files
         board.check_fits(cm.report)
         write_board_files(out, board, cm.lowered_graph, cm.name)
-    result = qemu.run(out, board, _c_inputs(_read_inputs(args.inputs, cm.graph), cm.lowered_graph),
+    result = qemu.run(out, board, to_c_inputs(cm, _read_inputs(args.inputs, cm.graph), accept_raw=True),
                       profile=args.profile)
+    real = from_c_outputs(cm, result.outputs)
     sizes = qemu.elf_sizes(result.elf, board)
     names = [o["name"] for o in cm.report["outputs"]]
     if args.json:
         doc = {"board": board.name, "outputs": {n: o.tolist() for n, o in zip(names, result.outputs)},
+               "dequantized_outputs": {n: r.tolist() for n, o, r in zip(names, result.outputs, real)
+                                       if r.dtype != o.dtype},
                "instructions": result.instructions, "ticks": result.ticks,
                "instructions_per_tick": result.instructions_per_tick, "stack_bytes": result.stack_bytes,
                "flash_bytes": sizes["flash"], "ram_bytes": sizes["ram"], "sizes": sizes,
@@ -182,8 +194,11 @@ def cmd_run(args) -> int:
         print(json.dumps(doc, indent=1))
         return 0
     with np.printoptions(threshold=sys.maxsize, linewidth=100):
-        for n, o in zip(names, result.outputs):
+        for n, o, r, spec in zip(names, result.outputs, real, cm.report["outputs"]):
             print(f"{n} {list(o.shape)} {o.dtype}:\n{o}")
+            if r.dtype != o.dtype:   # an int8 output the model dequantizes
+                print(f"{n} dequantized (scale {spec['scale']:.9g}, zero point {spec['zero_point']}) "
+                      f"{list(r.shape)} {r.dtype}:\n{r}")
     print(f"{board.name}: {result.instructions:,} instructions per inference "
           f"(±{result.instructions_per_tick:g}: SysTick under QEMU -icount), {cm.report['macs']:,} MACs; "
           f"flash {sizes['flash']:,} B, RAM {sizes['ram']:,} B static + {result.stack_bytes:,} B stack "
@@ -210,6 +225,7 @@ def cmd_boards(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="firmnet", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"firmnet {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compile", help="compile a model into C sources")
     c.add_argument("model")
@@ -222,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--requant", choices=("tflm", "single", "ort"), default="tflm",
                    help="rounding of int8 requantization: tflm (TFLite's double rounding, default), single "
                         "(one rounding, as CMSIS-NN offers), ort (onnxruntime's float requantization)")
+    c.add_argument("--int8-only", action="store_true",
+                   help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)
     v = sub.add_parser("verify", help="build on the host and compare the C with the numpy reference")
     v.add_argument("output")
@@ -261,6 +279,9 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:   # `firmnet report OUT | head -1`: the reader has had enough
+        _quiet_stdout()
+        return 0
     except FirmnetError as exc:
         print(f"firmnet: error: {exc}", file=sys.stderr)
         return 2
@@ -270,6 +291,17 @@ def main(argv=None) -> int:
         print(f"firmnet: internal error (a bug in firmnet, please report it with the model): "
               f"{type(exc).__name__}: {exc}; rerun with --traceback for details", file=sys.stderr)
         return 3
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so that the interpreter's final flush
+    does not raise a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):   # stdout is not a real file (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
 from .codegen.c_literals import c_identifier
 from .codegen.emit import emit, sources_for
+from .float_layers import FloatLayerWarning, float_layers, message
 from .frontend import load
 from .ir import FirmnetError, Graph
 from .lowering import KernelCall
@@ -59,9 +61,12 @@ def _model_digest(model) -> str:
 
 
 def compile(model, out_dir, board: str = "host", name: str = "model", input_shapes=None,
-            algorithm: str = "best", requant: str = "tflm", write: bool = True) -> CompiledModel:
+            algorithm: str = "best", requant: str = "tflm", write: bool = True,
+            int8_only: bool = False) -> CompiledModel:
     """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
 
+    In a quantized model, every compute layer left in float is named in a FloatLayerWarning
+    and in report["float_layers"] with the reason; int8_only=True refuses such a model.
     write=False recomputes everything but leaves out_dir as it is (verify uses this to
     check the sources already there)."""
     from .boards import get_board
@@ -79,6 +84,12 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                   f"{json.dumps(options, sort_keys=True)}. Do not edit.")
     files = emit(lowered_graph, lowered, memory, name, provenance)
     report = build_report(lowered_graph, lowered, memory, name=name, provenance=provenance, board=target)
+    report["float_layers"] = float_layers(graph, lowered_graph)
+    if int8_only and report["float_layers"]:
+        raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "
+                           + "; ".join(message(layer) for layer in report["float_layers"]))
+    for layer in report["float_layers"]:
+        warnings.warn(message(layer), FloatLayerWarning, stacklevel=2)
     target.check_fits(report)
     out = Path(out_dir)
     if write:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import cbuild
+from .boundary import from_c_outputs, to_c_inputs
 from .codegen.c_literals import C_TYPES
 from .ir import DTYPES, FirmnetError
 from .reference import check_inputs
@@ -30,7 +31,14 @@ class HostModel:
                 self._trace[step] = bytes(ext.ffi.buffer(data, nbytes))
 
     def run(self, inputs) -> list[np.ndarray]:
-        """Outputs (model layout) of one inference on these inputs."""
+        """Outputs of one inference, in the model's own layout and types: a float input that
+        the C takes as int8 (a model quantized at its boundary) is quantized as the model's
+        QuantizeLinear does, an int8 output the model dequantizes comes back as float."""
+        outputs = self._invoke(to_c_inputs(self.compiled, inputs))
+        return from_c_outputs(self.compiled, outputs)
+
+    def run_raw(self, inputs) -> list[np.ndarray]:
+        """One inference in the C API's own types (int8 at quantized boundaries), as <name>_invoke."""
         return self._invoke(inputs)
 
     def run_trace(self, inputs):

@@ -72,12 +72,20 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         "macs": total_macs,
         "planner": memory.plan.algorithm,
         "layers": layers,
-        "inputs": [{"name": t, "shape": list(graph.types[t].shape), "dtype": graph.types[t].dtype}
-                   for t in graph.inputs],
-        "outputs": [{"name": t, "shape": list(graph.types[t].shape), "dtype": graph.types[t].dtype}
-                    for t in graph.outputs],
+        "inputs": [_boundary(graph, t) for t in graph.inputs],
+        "outputs": [_boundary(graph, t) for t in graph.outputs],
         "memory_plan": format_plan(buffers, memory.plan) if buffers else "(no intermediate tensors)",
     }
+
+
+def _boundary(graph: Graph, name: str) -> dict:
+    """A graph input or output in the C API: its shape, dtype and, when the model quantizes
+    it at the boundary, the scale and zero point (real = scale * (q - zero_point))."""
+    t = graph.types[name]
+    entry = {"name": name, "shape": list(t.shape), "dtype": t.dtype}
+    if t.quant is not None:
+        entry.update(scale=t.quant.scale[0], zero_point=t.quant.zero_point[0])
+    return entry
 
 
 def format_report(report: dict) -> str:
@@ -104,6 +112,14 @@ def format_report(report: dict) -> str:
             out = _pair_text(q["output"]) if q["output"] else "float"
             lines.append(f"  #{l['index']} {l['name'][:28]}: in {ins or 'float'} -> out {out} "
                          f"[{q['mode']}]{fixed}")
+    boundaries = [(kind, b) for kind in ("input", "output") for b in report.get(f"{kind}s", []) if "scale" in b]
+    if boundaries:
+        lines += ["", "quantized boundaries (real = scale * (q - zero point)):"]
+        lines += [f"  {kind} '{b['name']}' {b['dtype']}: scale {b['scale']:.9g}, zero point {b['zero_point']}"
+                  for kind, b in boundaries]
+    if report.get("float_layers"):
+        lines += ["", f"float layers in a quantized model ({len(report['float_layers'])}):"]
+        lines += [f"  {l['name']} ({l['op']}): {l['reason']}" for l in report["float_layers"]]
     lines += [
         "",
         f"model {report['name']} for board {report['board']}",

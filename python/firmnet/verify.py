@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reference
+from .boundary import to_c_inputs
 
 FLOAT_RTOL = 1e-4
 FLOAT_ATOL = 1e-6
@@ -61,7 +62,9 @@ def same_interface(a, b) -> bool:
 
 
 def verify(compiled, inputs) -> VerifyResult:
-    """Inputs in the C API's types (int8 for a model with quantized boundaries)."""
+    """Inputs in the model's own types (float where the model takes float; quantized by the
+    model's own QuantizeLinear where the C takes int8), or already in the C API's int8."""
+    inputs = to_c_inputs(compiled, inputs, accept_raw=True)
     host = compiled.build_host(trace=True)
     c_outputs, c_values = host.run_trace(inputs)
     lowered_outputs, ref_values = reference.run(compiled.lowered_graph, inputs, trace=True)

@@ -6,8 +6,6 @@ import tempfile
 import numpy as np
 
 from ..ir import FirmnetError
-from ..ops import OPS
-from ..ops.quantize import Attrs as QuantizeAttrs
 
 
 def read_labels(path) -> np.ndarray:
@@ -16,19 +14,6 @@ def read_labels(path) -> np.ndarray:
         if key in data.files:
             return np.asarray(data[key]).astype(np.int64).ravel()
     raise FirmnetError(f"evaluation data {path} has no labels: add an array named 'y' (or 'labels')")
-
-
-def to_c_inputs(compiled, sample: dict) -> list[np.ndarray]:
-    """One sample's float arrays in the C API's types: int8 boundaries are quantized as the model says."""
-    g = compiled.lowered_graph
-    arrays = []
-    for name in g.inputs:
-        x = sample[name]
-        t = g.types[name]
-        if t.quant is not None:
-            x = OPS["quantize"].reference(QuantizeAttrs(t.quant, compiled.requant), x.astype(np.float32))[0]
-        arrays.append(x)
-    return arrays
 
 
 def accuracy(model, samples: list[dict], labels: np.ndarray, requant: str = "tflm") -> float:
@@ -41,6 +26,6 @@ def accuracy(model, samples: list[dict], labels: np.ndarray, requant: str = "tfl
         host = cm.build_host()
         hits = 0
         for sample, label in zip(samples, labels):
-            scores = host.run(to_c_inputs(cm, sample))[0]
+            scores = host.run([sample[name] for name in cm.graph.inputs])[0]
             hits += int(np.argmax(scores.reshape(-1)) == label)
     return hits / len(samples)

@@ -19,10 +19,26 @@ from ..ops import (batchnorm, binary, concat, conv2d, dense, dequantize, pad, po
 
 def _need_const(b, n, name, what):
     value = b.value(name)
+    if value is None:   # a DequantizeLinear of a constant is a constant where a float one is needed
+        value = _dequantized_constant(b, name)
     if value is None:
         raise UnsupportedError(f"its {what} ('{name}') must be a constant (an initializer, or computable "
                                f"from constants and static shapes), but it is computed at run time")
     return value
+
+
+def _dequantized_constant(b, name):
+    """The float value of name = dequantize(constant), or None."""
+    producer = b.producer(name) if name else None
+    if producer is None or producer.op != "dequantize" or b.value(producer.inputs[0]) is None:
+        return None
+    return dequantize.reference(producer.attrs, b.value(producer.inputs[0]))[0]
+
+
+def _const_name(b, n, name, what):
+    """name, or a float constant holding its value if it is a dequantized constant."""
+    value = _need_const(b, n, name, what)
+    return name if b.value(name) is not None else b.const(value, f"{name}/float")
 
 
 class Weight:
@@ -396,9 +412,9 @@ def BatchNormalization(b, n, X, scale, B, input_mean, input_var, *, epsilon=1e-5
         raise UnsupportedError("training-mode BatchNormalization is not supported: export the model in eval mode")
     if not spatial:
         raise UnsupportedError("BatchNormalization with spatial=0 is not supported")
-    for name, what in ((scale, "scale"), (B, "bias"), (input_mean, "mean"), (input_var, "variance")):
-        _need_const(b, n, name, what)
-    b.add("batchnorm", [X, scale, B, input_mean, input_var], batchnorm.Attrs(float(epsilon)),
+    params = [_const_name(b, n, name, what) for name, what in
+              ((scale, "scale"), (B, "bias"), (input_mean, "mean"), (input_var, "variance"))]
+    b.add("batchnorm", [X, *params], batchnorm.Attrs(float(epsilon)),
           outputs=[n.output[0]], name=n.name)
 
 

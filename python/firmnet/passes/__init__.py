@@ -10,10 +10,12 @@ from .constants import fold_constants
 from .kernels import select_kernels
 from .layout import to_nhwc
 from .qdq import fuse_qdq
+from .quant_chains import fold_quant_chains  # noqa: F401  (also run alone by tests)
 from .simplify import remove_dead_nodes, simplify_layout
 
 PIPELINE = (
     remove_dead_nodes,
+    fold_quant_chains,
     fuse_qdq,
     simplify_layout,
     fold_constants,

@@ -12,18 +12,33 @@ def check_inputs(graph: Graph, inputs) -> list[np.ndarray]:
     if len(inputs) != len(graph.inputs):
         raise FirmnetError(f"the model takes {len(graph.inputs)} input(s) ({', '.join(graph.inputs)}), "
                            f"got {len(inputs)}")
-    arrays = []
-    for name, x in zip(graph.inputs, inputs):
-        t = graph.types[name]
-        x = np.asarray(x)
-        if tuple(x.shape) != t.shape:
-            raise FirmnetError(f"input '{name}' must have shape {list(t.shape)}, got {list(x.shape)}")
-        if x.dtype != np.dtype(t.dtype):
-            if not np.can_cast(x.dtype, t.dtype, "same_kind"):
-                raise FirmnetError(f"input '{name}' must be {t.dtype}, got {x.dtype}")
-            x = x.astype(t.dtype)
-        arrays.append(np.ascontiguousarray(x))
-    return arrays
+    return [check_input(name, graph.types[name], x) for name, x in zip(graph.inputs, inputs)]
+
+
+def check_input(name: str, t, x) -> np.ndarray:
+    """One array as the input type t (contiguous), or a clear error."""
+    x = np.asarray(x)
+    if tuple(x.shape) != t.shape:
+        raise FirmnetError(f"input '{name}' must have shape {list(t.shape)}, got {list(x.shape)}")
+    if x.dtype != np.dtype(t.dtype):
+        x = _cast(name, x, np.dtype(t.dtype))
+    return np.ascontiguousarray(x)
+
+
+def _cast(name: str, x: np.ndarray, want: np.dtype) -> np.ndarray:
+    """x as want, within one kind only: float arrays into a float input (float64 → float32),
+    integer arrays whose values all fit into an integer input; anything else is an error
+    (int8 data given to a float input is a quantized form the model does not take)."""
+    kind = "float" if want.kind == "f" else "integer" if want.kind in "iu" else want.kind
+    got = "float" if x.dtype.kind == "f" else "integer" if x.dtype.kind in "iu" else x.dtype.kind
+    if kind != got:
+        hint = (": give the float values (the model quantizes them itself); HostModel.run_raw takes the C "
+                "API's int8" if kind == "float" and got == "integer" else "")
+        raise FirmnetError(f"input '{name}' must be {want}, got {x.dtype}{hint}")
+    if kind == "integer" and x.size and (x.min() < np.iinfo(want).min or x.max() > np.iinfo(want).max):
+        raise FirmnetError(f"input '{name}' must be {want}, got {x.dtype} values outside its range "
+                           f"[{x.min()}, {x.max()}]")
+    return x.astype(want)
 
 
 def run(graph: Graph, inputs, trace: bool = False):

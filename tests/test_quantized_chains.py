@@ -1,0 +1,278 @@
+"""Quantized models stay integer through the exporters' indirections, and say where they do not.
+
+- TorchScript's shared initializers behind Identity nodes (conv2.bias = Identity(DQ(conv1.bias))),
+- BatchNormalization with DequantizeLinear'd parameters (onnxruntime's quantizer without
+  pre-processing, which is what `firmnet compress` runs),
+- float layers left in a quantized model: a warning each (CLI stderr, Python warnings),
+  report.json "float_layers", and --int8-only / int8_only=True as an error.
+"""
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import firmnet
+from firmnet import reference
+from firmnet.cli import main
+from firmnet.float_layers import FloatLayerWarning
+from firmnet.frontend import load
+from firmnet.passes import fold_quant_chains
+from helpers import FIXTURES, onnxruntime_outputs
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def shared_bias_model() -> onnx.ModelProto:
+    """Three 3x3 convs with zero biases, the second and third reading the first's bias through
+    Identity nodes: what the TorchScript exporter writes for equal initializers."""
+    rng = np.random.default_rng(7)
+    inits = [numpy_helper.from_array((rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32), "w1"),
+             numpy_helper.from_array(np.zeros(8, np.float32), "b1"),
+             numpy_helper.from_array((rng.standard_normal((8, 8, 3, 3)) * 0.2).astype(np.float32), "w2"),
+             numpy_helper.from_array((rng.standard_normal((8, 8, 3, 3)) * 0.2).astype(np.float32), "w3")]
+    nodes = [helper.make_node("Identity", ["b1"], ["b2"], name="Identity_0"),
+             helper.make_node("Identity", ["b2"], ["b3"], name="Identity_1"),
+             helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1] * 4, name="conv1"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1] * 4, name="conv2"),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("Conv", ["r2", "w3", "b3"], ["y"], pads=[1] * 4, name="conv3")]
+    graph = helper.make_graph(nodes, "shared_bias", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _int8_weight_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of the weights when every conv/Gemm is int8 with an int32 bias per output channel
+    (a BatchNormalization after a conv gives it one), computed from the float model."""
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    total = 0
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "Gemm"):
+            w = init[n.input[1]]
+            total += w.size + 4 * (w.shape[0] if n.op_type == "Conv" else w.shape[int(not any(
+                a.name == "transB" and a.i for a in n.attribute))])
+    return total
+
+
+def _calibration(path, shape):
+    np.savez(path, x=np.random.default_rng(3).standard_normal((16, *shape[1:])).astype(np.float32))
+    return path
+
+
+@pytest.mark.parametrize("model", ["shared_bias", "resnet_tiny"])
+def test_compress_then_compile_is_int8(tmp_path, capsys, model):
+    """`firmnet compress --quantize int8` (onnxruntime's quantizer, no pre-processing) on a model
+    with Identity-shared biases or with BatchNormalization nodes compiles to int8 only: no float
+    layer warning, int8 weights and int32 biases, and verify passes."""
+    if model == "shared_bias":
+        src = tmp_path / "shared_bias.onnx"
+        onnx.save(shared_bias_model(), src)
+    else:
+        src = FIXTURES / "resnet_tiny.onnx"
+    float_model = onnx.load(src)
+    shape = [d.dim_value for d in float_model.graph.input[0].type.tensor_type.shape.dim]
+    q = tmp_path / "m.int8.onnx"
+    assert _run(capsys, "compress", src, "-o", q, "--quantize", "int8",
+                "--calib", _calibration(tmp_path / "c.npz", shape))[0] == 0
+    ops = {n.op_type for n in onnx.load(q).graph.node}
+    assert ("Identity" if model == "shared_bias" else "BatchNormalization") in ops   # the pattern is there
+    code, text, err = _run(capsys, "compile", q, "-o", tmp_path / "out", "--int8-only")
+    assert code == 0, err
+    assert "warning" not in err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["float_layers"] == []
+    assert report["weights_bytes"] == _int8_weight_bytes(float_model)
+    assert {l["dtype"] for l in report["layers"]} == {"int8"}
+    code, text, _ = _run(capsys, "verify", tmp_path / "out")
+    assert code == 0 and "verdict: PASS" in text
+
+
+def test_batchnorm_folds_across_qdq_into_int8_weights_with_negative_scale():
+    """conv(DQ(int8 w)) → Q → DQ → BatchNorm, one channel with a negative gamma: the pass keeps
+    the weights int8 (that channel negated), moves the BatchNorm factor into positive weight
+    scales, and the folded conv computes the BatchNorm's result (float reference, before
+    quantization) within float rounding."""
+    rng = np.random.default_rng(1)
+    w = rng.integers(-127, 128, (4, 2, 3, 3)).astype(np.int8)
+    gamma = np.array([1.5, -0.5, 0.25, -2.0], np.float32)
+    inits = [numpy_helper.from_array(w, "w_q"), numpy_helper.from_array(np.float32([0.01, 0.02, 0.03, 0.04]), "w_s"),
+             numpy_helper.from_array(np.zeros(4, np.int8), "w_z"),
+             numpy_helper.from_array(gamma, "gamma"), numpy_helper.from_array(np.float32([0.1, -0.2, 0.3, 0]), "beta"),
+             numpy_helper.from_array(np.float32([0.5, 0, -0.5, 1]), "mean"),
+             numpy_helper.from_array(np.float32([1, 2, 0.5, 4]), "var"),
+             numpy_helper.from_array(np.float32(0.05), "s"), numpy_helper.from_array(np.int8(3), "z")]
+    nodes = [helper.make_node("DequantizeLinear", ["w_q", "w_s", "w_z"], ["w"], axis=0),
+             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1] * 4),
+             helper.make_node("QuantizeLinear", ["c", "s", "z"], ["cq"]),
+             helper.make_node("DequantizeLinear", ["cq", "s", "z"], ["cd"]),
+             helper.make_node("BatchNormalization", ["cd", "gamma", "beta", "mean", "var"], ["y"])]
+    graph = helper.make_graph(nodes, "bn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5, 5])], inits)
+    g = load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    folded = fold_quant_chains(g)
+    assert [n.op for n in folded.nodes] == ["dequantize", "conv2d"]
+    dq = folded.nodes[0]
+    data = folded.constants[dq.inputs[0]]
+    assert data.dtype == np.int8
+    assert np.array_equal(data[[0, 2]], w[[0, 2]]) and np.array_equal(data[[1, 3]], -w[[1, 3]])
+    assert all(s > 0 for s in dq.attrs.quant.scale)
+    x = np.random.default_rng(2).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    # the float meaning without the dropped rounding: BatchNorm of the float conv
+    s = gamma / np.sqrt(np.float32([1, 2, 0.5, 4]) + 1e-5)
+    (conv,) = onnxruntime_outputs(helper.make_model(helper.make_graph(
+        nodes[:2], "c", graph.input, [helper.make_tensor_value_info("c", TensorProto.FLOAT, None)], inits),
+        opset_imports=[helper.make_opsetid("", 17)]), [x])
+    expected = (conv - np.float32([0.5, 0, -0.5, 1]).reshape(1, 4, 1, 1)) * s.reshape(1, 4, 1, 1) \
+        + np.float32([0.1, -0.2, 0.3, 0]).reshape(1, 4, 1, 1)
+    (got,) = reference.run(folded, [x])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_float_layers_are_named_in_warnings_report_and_int8_only(tmp_path, capsys):
+    """lenet5's QDQ model keeps Tanh → AveragePool in float (onnxruntime's quantizer leaves them
+    unquantized): compile warns once per layer with the reason, report.json lists them, and
+    --int8-only refuses the model (exit 2) naming them; the API does the same."""
+    model = FIXTURES / "lenet5.qdq.onnx"
+    code, _, err = _run(capsys, "compile", model, "-o", tmp_path / "out")
+    assert code == 0
+    lines = [l for l in err.splitlines() if l.startswith("firmnet: warning:")]
+    assert len(lines) == 4 and len(err.splitlines()) == 4
+    assert "layer '/Tanh' (unary) runs in float: its output '/Tanh_output_0' is read in float by node " \
+           "'/pool1/AveragePool' (pool2d)" in lines[0]
+    assert "layer '/pool1/AveragePool' (pool2d) runs in float: its input '/Tanh_output_0' is float" in lines[1]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [(l["name"], l["op"]) for l in report["float_layers"]] == [
+        ("/Tanh", "unary"), ("/pool1/AveragePool", "pool2d"), ("/Tanh_1", "unary"), ("/pool2/AveragePool", "pool2d")]
+    assert all(l["reason"] for l in report["float_layers"])
+    code, text, _ = _run(capsys, "report", tmp_path / "out")
+    assert "float layers in a quantized model (4):" in text
+    code, _, err = _run(capsys, "compile", model, "-o", tmp_path / "strict", "--int8-only")
+    assert code == 2 and err.startswith("firmnet: error: int8 only: 4 layer(s) run in float: layer '/Tanh'")
+    assert not (tmp_path / "strict").exists()
+
+    with pytest.warns(FloatLayerWarning) as record:
+        cm = firmnet.compile(model, tmp_path / "api")
+    assert [str(w.message).split("'")[1] for w in record if w.category is FloatLayerWarning] == \
+        ["/Tanh", "/pool1/AveragePool", "/Tanh_1", "/pool2/AveragePool"]
+    assert len(cm.report["float_layers"]) == 4
+    with pytest.raises(firmnet.FirmnetError, match="int8 only: 4 layer"):
+        firmnet.compile(model, tmp_path / "api2", int8_only=True)
+
+
+def test_softmax_left_in_float_gives_the_int8_kernels_reason(tmp_path):
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        cm = firmnet.compile(FIXTURES / "squeezenet_tiny.qdq.onnx", tmp_path / "o")
+    (layer,) = cm.report["float_layers"]
+    assert layer["op"] == "softmax" and "output quantization must be scale 1/256" in layer["reason"]
+
+
+def test_float_models_and_int8_models_give_no_warning(tmp_path):
+    for m in (FIXTURES / "lenet5.onnx", FIXTURES / "mobilenet_tiny.qdq.onnx"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cm = firmnet.compile(m, tmp_path / m.stem, int8_only=True)
+        assert cm.report["float_layers"] == []
+
+
+# ----------------------------------------------------------------- quantized boundaries, end to end
+
+INT8_EXAMPLE = FIXTURES.parents[2] / "examples" / "digits" / "digits_cnn.int8.onnx"
+
+
+def test_verify_int8_example_with_no_inputs_and_with_float_inputs(tmp_path, capsys):
+    """The bundled int8 example takes float and quantizes it (its C input is int8): verify builds
+    float inputs from the model's signature, and accepts a float .npz (and the C's int8 too)."""
+    out = tmp_path / "d8"
+    assert _run(capsys, "compile", INT8_EXAMPLE, "-o", out, "--name", "d8")[0] == 0
+    code, text, err = _run(capsys, "verify", out)
+    assert code == 0 and "verdict: PASS" in text, text + err
+    x = np.load(INT8_EXAMPLE.with_name("sample_input.npz"))
+    assert x[x.files[0]].dtype == np.float32
+    code, text, err = _run(capsys, "verify", out, "--inputs", INT8_EXAMPLE.with_name("sample_input.npz"))
+    assert code == 0 and "verdict: PASS" in text, text + err
+    report = json.loads((out / "report.json").read_text())
+    (inp,), (outp,) = report["inputs"], report["outputs"]
+    model = onnx.load(INT8_EXAMPLE)
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    q_in = next(n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == inp["name"])
+    dq_out = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.output[0] == outp["name"])
+    assert inp["dtype"] == "int8" and inp["scale"] == float(init[q_in.input[1]])
+    assert inp["zero_point"] == int(init[q_in.input[2]])
+    assert outp["scale"] == float(init[dq_out.input[1]]) and outp["zero_point"] == int(init[dq_out.input[2]])
+    code, text, _ = _run(capsys, "report", out)
+    assert f"input '{inp['name']}' int8: scale {inp['scale']:.9g}, zero point {inp['zero_point']}" in text
+    np.savez(tmp_path / "bad.npz", x=x[x.files[0]].astype(np.int32))
+    code, _, err = _run(capsys, "verify", out, "--inputs", tmp_path / "bad.npz")
+    assert code == 2 and "must be float32, got int32" in err
+
+
+def _quantize_like_onnx(x, scale, zero_point):
+    """ONNX QuantizeLinear: saturate(round_half_to_even(x / scale) + zero_point)."""
+    return np.clip(np.rint(x.astype(np.float32) / np.float32(scale)) + zero_point, -128, 127).astype(np.int8)
+
+
+def test_host_run_takes_and_returns_the_models_dtypes(tmp_path):
+    """HostModel.run quantizes a float input exactly as the model's QuantizeLinear (ties to even,
+    saturating: onnxruntime's own bytes for the model with the boundary quantizes), returns the
+    float output the model returns (the C's int8 dequantized), and run_raw gives the C's int8."""
+    cm = firmnet.compile(INT8_EXAMPLE, tmp_path / "o", name="d8", requant="ort")
+    host = cm.build_host()
+    inp, outp = cm.report["inputs"][0], cm.report["outputs"][0]
+    s, z = inp["scale"], inp["zero_point"]
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 2, inp["shape"]).astype(np.float32)
+    x.flat[:6] = np.float32([0.5, 1.5, -0.5, 2.5, 1000, -1000]) * np.float32(s)   # ties and saturation
+    (y,) = host.run([x])
+    (raw,) = host.run_raw([_quantize_like_onnx(x, s, z)])
+    assert y.dtype == np.float32 and raw.dtype == np.int8
+    assert np.array_equal(y, (raw.astype(np.float32) - outp["zero_point"]) * np.float32(outp["scale"]))
+    # onnxruntime quantizes the input the same way: its first QuantizeLinear's bytes
+    import onnxruntime as ort
+    model = onnx.load(INT8_EXAMPLE)
+    q_in = next(n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == inp["name"])
+    model.graph.output.insert(0, helper.make_value_info(q_in.output[0], helper.make_tensor_type_proto(
+        TensorProto.INT8, None)))
+    ort_q = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        [q_in.output[0]], {inp["name"]: x})[0]
+    assert np.array_equal(ort_q, _quantize_like_onnx(x, s, z))
+    with pytest.raises(firmnet.FirmnetError, match="must be float32, got int8"):
+        host.run([_quantize_like_onnx(x, s, z)])
+
+
+def test_reference_refuses_an_input_of_the_wrong_dtype():
+    g = load(INT8_EXAMPLE)
+    shape = g.types[g.inputs[0]].shape
+    with pytest.raises(firmnet.FirmnetError, match="input 'input' must be float32, got int8: give the float values"):
+        reference.run(g, [np.zeros(shape, np.int8)])
+    reference.run(g, [np.zeros(shape, np.float64)])   # float64 is still a float: cast
+    g8 = load(FIXTURES.parent / "models" / "lenet5.onnx")
+    assert g8.types[g8.inputs[0]].dtype == "float32"
+
+
+def test_run_prints_dequantized_outputs_beside_raw(tmp_path, capsys):
+    out = tmp_path / "d8"
+    assert _run(capsys, "compile", INT8_EXAMPLE, "-o", out, "--name", "d8", "--board", "mps2-an386")[0] == 0
+    code, text, err = _run(capsys, "run", out, "--board", "mps2-an386",
+                           "--inputs", INT8_EXAMPLE.with_name("sample_input.npz"))
+    assert code == 0, err
+    assert re.search(r"\S+ \[1, 10\] int8:\n", text) and re.search(r"dequantized \(scale [0-9.e-]+, zero point "
+                                                                   r"-?\d+\) \[1, 10\] float32:\n", text)
+    cm = firmnet.compile(INT8_EXAMPLE, tmp_path / "h", name="d8")
+    x = np.load(INT8_EXAMPLE.with_name("sample_input.npz"))
+    (y,) = cm.build_host().run([x[x.files[0]]])
+    printed = text.split("float32:\n")[1].split("\nmps2-an386")[0]
+    assert np.allclose(np.array(printed.replace("[", " ").replace("]", " ").split(), np.float32), y.ravel())
