@@ -12,6 +12,8 @@
 '(-2147483647 - 1)'
 >>> array_literal(np.array([1.5, -2.0], np.float32), per_line=8)
 '1.5f, -2.0f'
+>>> print(comment_text("conv */ #error x /* y"))
+conv \\x2a/ #error x /\\x2a y
 """
 from __future__ import annotations
 
@@ -35,6 +37,41 @@ def c_identifier(name: str, max_len: int = 48) -> str:
     if ident[0].isdigit() or ident in _C_KEYWORDS:
         ident = "t_" + ident
     return ident
+
+
+def port_names(tensors, stem: str) -> list[str]:
+    """The generated API's names for a model's inputs or outputs: `stem` alone for one tensor,
+    else `stem_<name>`, made unique even where two names differ only in characters C does not
+    allow, in case (the header's macros are upper case) or beyond the identifier length cut.
+
+    >>> port_names(["a/b", "a_b", "A_B"], "input")
+    ['input_a_b', 'input_a_b_2', 'input_A_B_3']
+    """
+    if len(tensors) == 1:
+        return [stem]
+    names, used = [], set()
+    for t in tensors:
+        base = f"{stem}_{c_identifier(t)}"
+        name, k = base, 1
+        while name.upper() in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name.upper())
+        names.append(name)
+    return names
+
+
+def comment_text(text: str, max_len: int = 120) -> str:
+    """Any text (a tensor or node name from an untrusted model file) made safe inside a C
+    block comment or a CMake/shell `#` comment: printable ASCII only, one line, no comment
+    delimiter, no trigraph. Backslashes and control or non-ASCII characters become Python-style escapes, a
+    `*` next to a `/` becomes `\\x2a` (so neither `/*` nor `*/` can occur), and long text is
+    cut with `...` (names of 10 kB stay readable)."""
+    escaped = str(text).encode("unicode_escape").decode("ascii")   # backslash, newline, non-ASCII
+    escaped = re.sub(r"\*(?=/)|(?<=/)\*", r"\\x2a", escaped)
+    escaped = re.sub(r"\?(?=\?)", r"\\x3f", escaped)   # no trigraphs (??/ is a backslash in C99)
+    escaped = "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in escaped)
+    return escaped if len(escaped) <= max_len else escaped[:max_len - 3] + "..."
 
 
 def float_literal(value: float) -> str:

@@ -16,7 +16,8 @@ import numpy as np
 from ..ir import Graph
 from ..lowering import Alias, CArray, ConstArg, CStruct, KernelCall, TensorList
 from ..resources import runtime_dir, templates_dir
-from .c_literals import C_TYPES, array_literal, c_identifier, float_literal, int_literal, scalar_literal
+from .c_literals import (C_TYPES, array_literal, c_identifier, comment_text, float_literal, int_literal,
+                         port_names, scalar_literal)
 
 @functools.lru_cache(maxsize=4)
 def _runtime_symbols(src_dir: str) -> tuple[dict, dict]:
@@ -44,8 +45,10 @@ class Port:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["comment"] = comment_text   # every model-derived text inside a comment goes through it
+    return env
 
 
 def _value(v) -> str:
@@ -101,11 +104,9 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
     names = _Names(prefix)
 
     def ports(tensors, stem):
-        single = len(tensors) == 1
         result = []
-        for t in tensors:
+        for t, param in zip(tensors, port_names(tensors, stem)):
             tt = graph.types[t]
-            param = stem if single else f"{stem}_{c_identifier(t)}"
             q = tt.quant
             result.append(Port(param, C_TYPES[tt.dtype], t, tt.shape, tt.size,
                                float_literal(q.scale[0]) if q else None, q.zero_point[0] if q else None))

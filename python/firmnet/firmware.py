@@ -30,7 +30,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .codegen.c_literals import C_TYPES, c_identifier
+from .codegen.c_literals import C_TYPES, c_identifier, port_names
 from .codegen.emit import _environment
 
 BOARD_DIR = "board"
@@ -38,11 +38,10 @@ BOARD_DIR = "board"
 
 def _ports(graph, tensors, stem) -> list[dict]:
     """The generated API's parameter names for these tensors (as codegen/emit.py names them)."""
-    single = len(tensors) == 1
     ports = []
-    for t in tensors:
+    for t, param in zip(tensors, port_names(tensors, stem)):
         tt = graph.types[t]
-        ports.append({"param": stem if single else f"{stem}_{c_identifier(t)}", "tensor": t,
+        ports.append({"param": param, "tensor": t,
                       "ctype": C_TYPES[tt.dtype], "size": tt.size, "nbytes": tt.nbytes})
     return ports
 
