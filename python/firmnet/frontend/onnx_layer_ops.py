@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import UnsupportedError
-from ..ops import conv_transpose
+from ..ops import conv_transpose, resize
+from ..reference.resize import COORDINATE_MODES, NEAREST_MODES, output_length
 from .onnx_ops import _as_2d, _from_2d, _need_const, _spatial_rank, _weight
 
 
@@ -93,4 +94,103 @@ def ConvTranspose(b, n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, grou
     _from_2d(b, n, y, rank)
 
 
-CONVERTERS = {f.__name__: f for f in (ConvTranspose,)}
+def _resize_targets(b, n, X, scales, sizes, axes, policy):
+    """(output sizes, float32 scales) over all axes of X from Resize's scales or sizes input."""
+    shape = b.types[X].shape
+    rank = len(shape)
+    axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes]
+    scale_values = b.value(scales) if scales else None
+    size_values = b.value(sizes) if sizes else None
+    if scales and scale_values is None or sizes and size_values is None:
+        name = scales if scales and scale_values is None else sizes
+        _need_const(b, n, name, "scales or sizes input")
+    has_scales = scale_values is not None and scale_values.size > 0
+    has_sizes = size_values is not None and size_values.size > 0
+    if has_scales == has_sizes:
+        raise UnsupportedError("Resize needs exactly one of scales and sizes (non-empty)")
+    given = (scale_values if has_scales else size_values).ravel().tolist()
+    if len(given) != len(axes):
+        raise UnsupportedError(f"Resize: {len(given)} {'scales' if has_scales else 'sizes'} for {len(axes)} axes")
+    f32 = np.float32
+    out, factors = list(shape), [f32(1)] * rank
+    if has_scales:
+        for a, s in zip(axes, given):
+            if not np.isfinite(s) or s <= 0:
+                raise UnsupportedError(f"Resize scales must be positive and finite, got {given}")
+            factors[a] = f32(s)
+            out[a] = output_length(shape[a], s)
+        return out, factors
+    for a, size in zip(axes, given):
+        factors[a] = f32(size) / f32(shape[a])
+    if policy in ("not_larger", "not_smaller"):
+        pick = min if policy == "not_larger" else max
+        common = pick(factors[a] for a in axes)
+        for a in axes:
+            factors[a] = common
+            out[a] = int(common * f32(shape[a]) + f32(0.5))
+    elif policy != "stretch":
+        raise UnsupportedError(f"keep_aspect_ratio_policy {policy!r} is not supported (stretch, not_larger, "
+                               "not_smaller)")
+    else:
+        for a, size in zip(axes, given):
+            out[a] = int(size)
+    return out, factors
+
+
+def _resize(b, n, X, out, factors, mode, coord_mode, nearest_mode):
+    shape = b.types[X].shape
+    rank = len(shape)
+    if rank not in (3, 4):
+        raise UnsupportedError(f"Resize of a rank-{rank} tensor is not supported (3-D [N, C, L] and 4-D NCHW are)")
+    if min(out) < 1:
+        raise UnsupportedError(f"Resize to an empty output {out}")
+    if tuple(out[:2]) != tuple(shape[:2]) or any(f != 1 for f in factors[:2]):
+        raise UnsupportedError(f"Resize of the batch or channel axis is not supported (scales {factors}, sizes "
+                               f"{out} for input {list(shape)}); only the spatial axes may change")
+    if mode not in ("nearest", "linear"):
+        raise UnsupportedError(f"Resize mode '{mode}' is not supported (nearest, linear)")
+    if coord_mode not in COORDINATE_MODES:
+        raise UnsupportedError(f"coordinate_transformation_mode '{coord_mode}' is not supported "
+                               f"({', '.join(COORDINATE_MODES)})")
+    if mode == "nearest" and nearest_mode not in NEAREST_MODES:
+        raise UnsupportedError(f"nearest_mode '{nearest_mode}' is not supported ({', '.join(NEAREST_MODES)})")
+    size, scales = (int(out[-2]), int(out[-1])), (float(factors[-2]), float(factors[-1]))
+    if rank == 3:
+        size, scales = (1, int(out[-1])), (1.0, float(factors[-1]))
+    attrs = resize.Attrs(size=size, scales=scales, mode=mode, coord_mode=coord_mode, nearest_mode=nearest_mode)
+    x4 = _as_2d(b, n, X, rank - 2)
+    y = b.add("resize", [x4], attrs, outputs=None if rank == 3 else [n.output[0]], name=n.name)[0]
+    _from_2d(b, n, y, rank - 2)
+
+
+def Resize(b, n, X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
+           coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75, exclude_outside=0,
+           extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", mode="nearest",
+           nearest_mode="round_prefer_floor"):
+    out, factors = _resize_targets(b, n, X, scales, sizes, axes, keep_aspect_ratio_policy)
+    if antialias and mode != "nearest" and any(f < 1 for f in factors):
+        raise UnsupportedError("Resize with antialias=1 when downscaling is not supported (export with "
+                               "antialias=False)")
+    if coordinate_transformation_mode == "tf_crop_and_resize":
+        raise UnsupportedError("coordinate_transformation_mode 'tf_crop_and_resize' (a region of interest) is "
+                               f"not supported ({', '.join(COORDINATE_MODES)})")
+    _resize(b, n, X, out, factors, mode, coordinate_transformation_mode, nearest_mode)
+
+
+def Upsample(b, n, X, scales=None, *, mode="nearest", **attrs):
+    """Upsample (opsets 7-9, read after the upgrade to opset 11 when the converter keeps it): asymmetric
+    coordinates, nearest rounds down (onnxruntime's Upsample)."""
+    if attrs.get("height_scale") or attrs.get("width_scale") or set(attrs) - {"scales", "height_scale",
+                                                                               "width_scale"}:
+        raise TypeError(f"unexpected attributes {sorted(attrs)}")
+    values = attrs.get("scales") if scales is None else _need_const(b, n, scales, "scales")
+    if values is None:
+        raise UnsupportedError("Upsample needs scales")
+    shape = b.types[X].shape
+    factors = [np.float32(v) for v in np.asarray(values).ravel()]
+    out = [output_length(d, f) for d, f in zip(shape, factors)]
+    mode = "linear" if mode in ("linear", "bilinear") else mode
+    _resize(b, n, X, out, factors, mode, "asymmetric", "floor")
+
+
+CONVERTERS = {f.__name__: f for f in (ConvTranspose, Resize, Upsample)}

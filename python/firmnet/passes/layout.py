@@ -96,6 +96,15 @@ def _spatial(lay, node):
     lay.emit(node, inputs, dataclasses.replace(node.attrs, layout="NHWC"), NHWC)
 
 
+def _resize(lay, node):
+    """Resize runs in whichever of NCHW and NHWC its input is stored in (the kernel takes both)."""
+    x = node.inputs[0]
+    if tuple(lay.perm_of(x)) == NHWC:
+        lay.emit(node, [x], dataclasses.replace(node.attrs, layout="NHWC"), NHWC)
+    else:
+        lay.emit(node, [lay.logical(x)])
+
+
 def _follow(lay, node):
     """unary, softmax, pad, per-tensor (de)quantize: same layout as the input, axes adjusted."""
     x = node.inputs[0]
@@ -193,6 +202,8 @@ def to_nhwc(graph: Graph) -> Graph:
         elif node.op in ("unary", "softmax", "pad") or (
                 node.op in ("quantize", "dequantize") and node.attrs.quant.axis is None):
             _follow(lay, node)
+        elif node.op == "resize":
+            _resize(lay, node)
         elif node.op == "binary":
             _binary(lay, node)
         elif node.op == "concat":

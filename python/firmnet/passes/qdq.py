@@ -1,8 +1,8 @@
 """Quantized models: dequantize → op → quantize becomes one integer op.
 
 Applied until nothing changes:
-1. Layout ops (reshape, transpose) and max pooling commute with a per-tensor
-   dequantize, so dequantize moves below them and they run on int8; likewise a
+1. Layout ops (reshape, transpose), max pooling and nearest resize commute with a
+   per-tensor dequantize, so dequantize moves below them and they run on int8; likewise a
    quantize moves above a reshape/transpose, so it meets the op that computes the
    values (e.g. a batched MatMul's convolution followed by its layout ops).
 2. quantize(dequantize(x)) is x when both use the same quantization, else an
@@ -73,14 +73,15 @@ def _rebuild(graph: Graph, nodes, outputs=None, input_types=None, constants=None
 
 
 def _commute_layout(graph: Graph):
-    """Rule 1: op(dequantize(x)) → dequantize(op(x)) for reshape, transpose, max pooling, and
+    """Rule 1: op(dequantize(x)) → dequantize(op(x)) for reshape, transpose, max pooling, nearest resize, and
     constant padding whose value is exactly representable (e.g. 0 → the zero point)."""
     rw = _Rewrite(graph)
     nodes, changed = [], False
     for n in graph.nodes:
         src = rw.dq_source(n.inputs[0]) if n.inputs else None
         movable = n.op in ("reshape", "transpose", "pad") or (
-            n.op == "pool2d" and n.attrs.kind == "max" and n.attrs.quant is None)
+            n.op == "pool2d" and n.attrs.kind == "max" and n.attrs.quant is None) or (
+            n.op == "resize" and n.attrs.mode == "nearest")
         if src is None or not movable:
             nodes.append(n)
             continue
