@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
+
+import tflite_models
 
 import firmnet
 from firmnet.ir import FirmnetError
@@ -231,3 +234,23 @@ def test_tflm_refuses_concat_of_different_quantizations():
     model = concat_model(seed_of("concat-bare"), same_quant=False, requantize=False)
     with pytest.raises(RuntimeError):
         run_tflm(model, random_inputs(model, 1, 0))
+
+
+def test_every_unsupported_op_is_named_in_one_error(tmp_path):
+    """Two GATHERs after a QUANTIZE: one error names both (operators #1 and #2), so a model is
+    fixed in one round; the QUANTIZE, which converts, is not named."""
+    rng, b = np.random.default_rng(0), tflite_models.Builder()
+    x = b.input((4, 6), tflite_models.input_quant(rng))
+    r = b.act((4, 6), tflite_models.input_quant(rng), "requantized")
+    b.op("QUANTIZE", [x], [r])
+    idx = b.const(np.array([2, 0], np.int32), "indices")
+    g1 = b.op("GATHER", [r, idx], [b.act((2, 6), x.q, "g1")], tflite_models._options("GatherOptionsT", axis=0,
+                                                                                       batchDims=0))
+    g2 = b.op("GATHER", [g1, idx], [b.act((2, 6), x.q, "g2")], tflite_models._options("GatherOptionsT", axis=0,
+                                                                                        batchDims=0))
+    with pytest.raises(FirmnetError) as err:
+        compile_model(b.build(g2), tmp_path, "gathers")
+    lines = str(err.value).splitlines()
+    assert lines[0] == "2 operators cannot be compiled:"
+    assert lines[1] == "  operator #1 (GATHER) is not supported" and lines[2] == "  operator #2 (GATHER) is not supported"
+    assert lines[3].startswith("supported operators: ") and "QUANTIZE" not in "".join(lines[:3])

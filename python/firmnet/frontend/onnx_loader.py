@@ -211,53 +211,24 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
                                        f"({onnx.TensorProto.DataType.Name(init.data_type)}): {exc}") from None
             b.const(value, init.name)
 
+    inferred = _inferred_types(model)
+    errors, unchecked = [], []
     for index, node in enumerate(model.graph.node):
         label = _node_label(node, index)
         if not node.name:   # IR nodes carry a name; make one the report can point at
             node.name = f"{node.op_type}_{index}"
-        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
-            raise UnsupportedError(f"{label}: control flow with subgraphs is not supported")
-        inputs = list(node.input)
-        foldable = all(not i or i in b.constants for i in inputs)
-        if node.op_type == "Shape" and inputs[0] in b.types:
-            foldable = True   # every shape is static once the inputs are pinned
-        # dequantized weights stay int8: the QDQ pass turns them into integer ops
-        if foldable and node.op_type not in ("Dropout", "DequantizeLinear"):
-            values = dict(b.constants)
-            if node.op_type == "Shape" and inputs[0] not in values:
-                values[inputs[0]] = np.zeros(b.types[inputs[0]].shape, b.types[inputs[0]].dtype)
-            try:
-                results = _evaluate(node, opset, values)
-            except Exception as exc:
-                raise FirmnetError(f"{label}: folding it to a constant failed: {exc}") from None
-            for out, value in zip([o for o in node.output if o], results):
-                b.const(value, out)
+        missing = [i for i in node.input if i and i not in b.types]
+        if missing:   # it reads an output of a node refused above, whose type is unknown
+            unchecked.append(label)
+            _assume_outputs(b, node, inferred)
             continue
-        if node.op_type in FOLD_ONLY:
-            dynamic = [i for i in inputs if i and i not in b.constants]
-            raise UnsupportedError(f"{label}: {node.op_type} is supported only where it folds to a constant, but "
-                                   f"its input '{dynamic[0]}' is computed at run time")
-        convert = CONVERTERS.get(node.op_type)
-        if node.op_type in UNSUPPORTED_HINTS:
-            raise UnsupportedError(f"{label}: {UNSUPPORTED_HINTS[node.op_type]}")
-        if convert is None:
-            raise UnsupportedError(f"{label}: operator {node.op_type} is not supported; supported operators: "
-                                   f"{', '.join(sorted(CONVERTERS))} (and {', '.join(FOLD_ONLY)} where they fold "
-                                   "to constants)")
-        attrs = _attributes(node)
         try:
-            inspect.signature(convert).bind(b, node, *inputs, **attrs)
-        except TypeError as exc:
-            raise UnsupportedError(f"{label}: unsupported attributes or inputs ({exc}); the attributes firmnet "
-                                   f"handles are: {_accepted(convert)}") from None
-        for i in inputs if node.op_type not in QUANTIZED_INPUTS else ():
-            if i and b.types[i].dtype != "float32" and i not in b.constants:
-                raise UnsupportedError(f"{label}: input '{i}' has dtype {b.types[i].dtype}; this operator "
-                                       "supports float32 tensors")
-        try:
-            convert(b, node, *inputs, **attrs)
+            _convert_node(b, node, label, opset)
         except FirmnetError as exc:
-            raise type(exc)(f"{label}: {exc}") from None
+            errors.append((label, exc))
+            _assume_outputs(b, node, inferred)
+    if errors:
+        raise _collected(errors, unchecked)
     outputs = [o.name for o in model.graph.output]
     for k, o in enumerate(outputs):
         if o in input_types:   # an input passed straight through: the C copies it
@@ -267,6 +238,132 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
             raise UnsupportedError(f"graph output '{o}' is a constant (it does not depend on the inputs); "
                                    "firmnet compiles only computed outputs")
     return b.build(outputs)
+
+
+def _convert_node(b, node, label, opset) -> None:
+    """Fold one ONNX node into constants, or convert it into IR nodes; raises FirmnetError."""
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        raise UnsupportedError(f"{label}: control flow with subgraphs is not supported")
+    inputs = list(node.input)
+    foldable = all(not i or i in b.constants for i in inputs)
+    if node.op_type == "Shape" and inputs[0] in b.types:
+        foldable = True   # every shape is static once the inputs are pinned
+    # dequantized weights stay int8: the QDQ pass turns them into integer ops
+    if foldable and node.op_type not in ("Dropout", "DequantizeLinear"):
+        values = dict(b.constants)
+        if node.op_type == "Shape" and inputs[0] not in values:
+            values[inputs[0]] = np.zeros(b.types[inputs[0]].shape, b.types[inputs[0]].dtype)
+        try:
+            results = _evaluate(node, opset, values)
+        except Exception as exc:
+            raise FirmnetError(f"{label}: folding it to a constant failed: {exc}") from None
+        for out, value in zip([o for o in node.output if o], results):
+            b.const(value, out)
+        return
+    if node.op_type in FOLD_ONLY:
+        dynamic = [i for i in inputs if i and i not in b.constants]
+        raise UnsupportedError(f"{label}: {node.op_type} is supported only where it folds to a constant, but "
+                               f"its input '{dynamic[0]}' is computed at run time")
+    convert = CONVERTERS.get(node.op_type)
+    if node.op_type in UNSUPPORTED_HINTS:
+        raise UnsupportedError(f"{label}: {UNSUPPORTED_HINTS[node.op_type]}")
+    if convert is None:
+        raise UnsupportedError(f"{label}: operator {node.op_type} is not supported; supported operators: "
+                               f"{', '.join(sorted(CONVERTERS))} (and {', '.join(FOLD_ONLY)} where they fold "
+                               "to constants)")
+    attrs = _attributes(node)
+    try:
+        inspect.signature(convert).bind(b, node, *inputs, **attrs)
+    except TypeError as exc:
+        raise UnsupportedError(f"{label}: unsupported attributes or inputs ({exc}); the attributes firmnet "
+                               f"handles are: {_accepted(convert)}") from None
+    for i in inputs if node.op_type not in QUANTIZED_INPUTS else ():
+        if i and b.types[i].dtype != "float32" and i not in b.constants:
+            raise UnsupportedError(f"{label}: input '{i}' has dtype {b.types[i].dtype}; this operator "
+                                   "supports float32 tensors")
+    try:
+        convert(b, node, *inputs, **attrs)
+    except FirmnetError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
+
+
+def _inferred_types(model) -> dict:
+    """Tensor types from ONNX shape inference (value_info and graph outputs), for going on after
+    a refused node: its outputs get these types so that later nodes still convert (or are refused
+    for their own reasons)."""
+    types = {}
+    for vi in list(model.graph.value_info) + list(model.graph.output):
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not tt.HasField("shape") or \
+                any(not d.HasField("dim_value") for d in tt.shape.dim):
+            continue
+        try:
+            dtype = _dtype_name(tt.elem_type)
+            types[vi.name] = TensorType(tuple(d.dim_value for d in tt.shape.dim),
+                                        "int8" if dtype == "uint8" else dtype)
+        except (FirmnetError, TypeError, KeyError, ValueError):
+            continue
+    return types
+
+
+def _assume_outputs(b, node, inferred) -> None:
+    for o in node.output:
+        if o and o not in b.types and o in inferred:
+            b.types[o] = inferred[o]
+
+
+def _collected(errors, unchecked) -> FirmnetError:
+    """One error for every refused node: the message itself when there is one, else one line each."""
+    if len(errors) == 1 and not unchecked:
+        return errors[0][1]
+    unsupported = sorted({str(e).split("operator ", 1)[1].split(" ", 1)[0] for _, e in errors
+                          if " is not supported; supported operators:" in str(e)})
+    lines = [f"{len(errors)} node(s) cannot be compiled:"]
+    for label, exc in errors:
+        lines.append(f"  {_short(label, exc)}")
+    if unchecked:
+        lines.append(f"  ({len(unchecked)} later node(s) read their outputs and were not checked: "
+                     f"{', '.join(unchecked[:5])}{', ...' if len(unchecked) > 5 else ''})")
+    if unsupported:
+        lines.append(f"supported operators: {', '.join(sorted(CONVERTERS))} (and {', '.join(FOLD_ONLY)} where "
+                     "they fold to constants)")
+    cls = UnsupportedError if all(isinstance(e, UnsupportedError) for _, e in errors) else FirmnetError
+    return cls("\n".join(lines))
+
+
+def _short(label, exc) -> str:
+    """label: reason, without the long list of supported operators (printed once after)."""
+    text = str(exc)
+    if text.startswith(label):
+        text = text[len(label):].lstrip(": ")
+    if "; supported operators:" in text:
+        op = text.split("operator ", 1)[1].split(" ", 1)[0]
+        text = text.split("; supported operators:")[0] + _closest(op)
+    return f"{label}: {text}"
+
+
+def _closest(op: str) -> str:
+    """The supported form nearest to an unsupported operator, as advice."""
+    if op in CLOSEST:
+        return f"; closest supported form: {CLOSEST[op]}"
+    import difflib
+    near = difflib.get_close_matches(op, list(CONVERTERS), n=2, cutoff=0.6)
+    return f"; similar supported operators: {', '.join(near)}" if near else ""
+
+
+# Where an unsupported operator has a supported equivalent for common uses.
+CLOSEST = {
+    "ReduceMean": "GlobalAveragePool (a mean over H and W with keepdims=1)",
+    "ReduceMax": "GlobalMaxPool (a max over H and W with keepdims=1)",
+    "Gelu": "x * Sigmoid(1.702 x) (Mul and Sigmoid), or HardSwish",
+    "Erf": "Tanh/Sigmoid (Gelu's tanh approximation)",
+    "ConvTranspose": "Resize followed by Conv",
+    "Split": "Slice of a constant, or separate Conv branches",
+    "LogSoftmax": "Softmax (argmax and ranking are the same)",
+    "Elu": "LeakyRelu",
+    "Selu": "LeakyRelu",
+    "PRelu": "LeakyRelu (one slope)",
+}
 
 
 def _accepted(convert) -> str:

@@ -135,6 +135,7 @@ def load_tflite(source, input_shapes=None) -> Graph:
         c.types[name] = TensorType(shape, dtype, quant if dtype == "int8" else None)
         if i in inputs:
             b.add_input(name, c.types[name])
+    errors = []
     for index in range(sg.OperatorsLength()):
         op = sg.Operators(index)
         code = model.OperatorCodes(op.OpcodeIndex())
@@ -142,15 +143,38 @@ def load_tflite(source, input_shapes=None) -> Graph:
         op_name = OP_NAMES.get(builtin, f"builtin {builtin}")
         if builtin == tflite.BuiltinOperator.CUSTOM:
             op_name = f"CUSTOM ({(code.CustomCode() or b'').decode()})"
-        convert = CONVERTERS.get(op_name)
-        if convert is None:
-            raise UnsupportedError(f"operator #{index} ({op_name}) is not supported; supported operators: "
-                                   f"{', '.join(sorted(CONVERTERS))}")
-        c.op_label = f"op{index}/{op_name}"
         ins = [names[i] if i >= 0 else "" for i in op.InputsAsNumpy()]
         outs = [names[i] for i in op.OutputsAsNumpy()]
-        try:
-            convert(c, index, ins, outs, op.BuiltinOptions())
-        except FirmnetError as exc:
-            raise type(exc)(f"operator #{index} ({op_name}): {exc}") from None
+        convert = CONVERTERS.get(op_name)
+        if convert is None:
+            errors.append((index, op_name, UnsupportedError("operator is not supported")))
+        else:
+            c.op_label = f"op{index}/{op_name}"
+            try:
+                convert(c, index, ins, outs, op.BuiltinOptions())
+            except FirmnetError as exc:
+                errors.append((index, op_name, exc))
+            else:
+                continue
+        for o in outs:   # go on: later operators read these with the file's own types
+            b.types.setdefault(o, c.types[o])
+    if errors:
+        raise _collected(errors)
     return b.build([names[i] for i in sg.OutputsAsNumpy()])
+
+
+def _collected(errors) -> FirmnetError:
+    """One error naming every operator that cannot be compiled (each with its reason)."""
+    def line(index, op_name, exc):
+        if str(exc) == "operator is not supported":
+            return f"operator #{index} ({op_name}) is not supported"
+        return f"operator #{index} ({op_name}): {exc}"
+    supported = f"supported operators: {', '.join(sorted(CONVERTERS))}"
+    cls = UnsupportedError if all(isinstance(e, UnsupportedError) for *_, e in errors) else FirmnetError
+    if len(errors) == 1:
+        text = line(*errors[0])
+        return cls(f"{text}; {supported}" if text.endswith("is not supported") else text)
+    lines = [f"{len(errors)} operators cannot be compiled:"] + [f"  {line(*e)}" for e in errors]
+    if any(str(e) == "operator is not supported" for *_, e in errors):
+        lines.append(supported)
+    return cls("\n".join(lines))
