@@ -15,6 +15,7 @@ import tflite
 from ..ir import FirmnetError, Graph, QuantParams, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from .tflite_ops import CONVERTERS
+from .tflite_verify import check_model, verify_flatbuffer
 
 DTYPES = {
     tflite.TensorType.FLOAT32: "float32", tflite.TensorType.INT8: "int8", tflite.TensorType.INT32: "int32",
@@ -63,14 +64,10 @@ def _read(source) -> tuple[bytes, object]:
     if not path.is_file():
         raise FirmnetError(f"{path}: no such file")
     data = path.read_bytes()
-    try:
-        model = tflite.Model.GetRootAsModel(data, 0)
-        model.SubgraphsLength()
-    except Exception as exc:  # flatbuffers raises assorted errors on garbage
-        raise FirmnetError(f"{path}: not a readable TFLite model ({exc})") from None
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise FirmnetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
-    return data, model
+    verify_flatbuffer(data, path)   # after this, every field the loader reads lies in the file
+    return data, tflite.Model.GetRootAsModel(data, 0)
 
 
 def _quant_params(t) -> QuantParams | None:
@@ -93,7 +90,13 @@ def _buffer(model, data, t, dtype):
         raw = buf.DataAsNumpy().tobytes()
     else:
         return None
-    return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(t.ShapeAsNumpy())
+    value = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(t.ShapeAsNumpy())
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        bad = np.argwhere(~np.isfinite(value))[0]
+        raise UnsupportedError(f"tensor '{(t.Name() or b'').decode(errors='replace')}' holds a non-finite value "
+                               f"({value[tuple(bad)]} at index {tuple(int(i) for i in bad)}); firmnet compiles "
+                               "finite weights only")
+    return value
 
 
 def load_tflite(source, input_shapes=None) -> Graph:
@@ -103,6 +106,7 @@ def load_tflite(source, input_shapes=None) -> Graph:
                                "CALL_ONCE) is not supported")
     if input_shapes:
         raise FirmnetError("--input-shape applies to ONNX models; a TFLite model's shapes are fixed in the file")
+    check_model(model, data, DTYPES)
     sg = model.Subgraphs(0)
     b = GraphBuilder((model.Description() or b"model").decode(errors="replace"))
     c = _Converter(b)

@@ -1,0 +1,235 @@
+"""Checks of a TFLite file before the loader reads a field of it.
+
+The `tflite` package reads flatbuffers without bounds checks (a flipped byte gives
+`struct.error`, a negative offset silently reads from the end of the file). Two steps
+make every later read safe and every index meaningful:
+
+1. `verify_flatbuffer`: the structure. Every table's vtable and inline data, every
+   vector, string and nested table the loader reads lies inside the file, for the
+   parts of the schema firmnet uses (unknown tables are checked as tables).
+2. `check_model`: the meaning. Operator, opcode, tensor and buffer indices in range,
+   buffer sizes equal to shape × element size, each tensor produced once and read
+   after it is produced, graph outputs computed, quantization arrays that fit the
+   quantized dimension, finite positive scales, finite float weights.
+
+Each failure is one FirmnetError naming the table or tensor, the field, the value and
+what was expected.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+import tflite
+
+from ..ir import FirmnetError
+
+# Per table: field id → what its offset points to. A field not listed is an inline scalar.
+# ("vector", n): a vector of n-byte scalars; ("tables", T): a vector of tables T;
+# ("table", T): a table T; "string": a string. T "any" is a table checked by shape only.
+SCHEMA = {
+    "Model": {1: ("tables", "OperatorCode"), 2: ("tables", "SubGraph"), 3: "string", 4: ("tables", "Buffer"),
+              5: ("vector", 4), 6: ("tables", "any"), 7: ("tables", "any")},
+    "OperatorCode": {1: "string"},
+    "SubGraph": {0: ("tables", "Tensor"), 1: ("vector", 4), 2: ("vector", 4), 3: ("tables", "Operator"),
+                 4: "string"},
+    "Tensor": {0: ("vector", 4), 3: "string", 4: ("table", "QuantizationParameters"), 6: ("table", "any"),
+               7: ("vector", 4), 9: ("tables", "any")},
+    "QuantizationParameters": {0: ("vector", 4), 1: ("vector", 4), 2: ("vector", 4), 3: ("vector", 8),
+                               5: ("table", "any")},
+    "Operator": {1: ("vector", 4), 2: ("vector", 4), 4: ("table", "options"), 5: ("vector", 1),
+                 7: ("vector", 1), 8: ("vector", 4), 12: ("table", "any")},
+    "Buffer": {0: ("vector", 1)},
+    # the builtin options firmnet reads that hold a vector (the others hold scalars only)
+    "ReshapeOptions": {0: ("vector", 4)},
+    "SqueezeOptions": {0: ("vector", 4)},
+    "any": {},
+}
+OPTIONS_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
+
+
+class _Flatbuffer:
+    def __init__(self, data: bytes, path):
+        self.data, self.path = data, path
+
+    def fail(self, where, what):
+        raise FirmnetError(f"{self.path}: corrupt TFLite file: {where}: {what} (the file is damaged or truncated; "
+                           "re-export it)")
+
+    def need(self, pos, size, where):
+        if pos < 0 or size < 0 or pos + size > len(self.data):
+            self.fail(where, f"{size} bytes at offset {pos} lie outside the file ({len(self.data)} bytes)")
+
+    def read(self, fmt, pos, where):
+        self.need(pos, struct.calcsize(fmt), where)
+        return struct.unpack_from(fmt, self.data, pos)[0]
+
+    def target(self, pos, where):
+        """Where the uoffset stored at pos points."""
+        return pos + self.read("<I", pos, where)
+
+    def table(self, pos, kind, where, option_kinds=None):
+        """Check the table at pos and everything it references (see SCHEMA)."""
+        vtable = pos - self.read("<i", pos, where)
+        vsize = self.read("<H", vtable, f"{where} vtable")
+        osize = self.read("<H", vtable + 2, f"{where} vtable")
+        if vsize < 4 or vsize % 2:
+            self.fail(where, f"vtable size {vsize} (must be even and at least 4)")
+        self.need(vtable, vsize, f"{where} vtable")
+        self.need(pos, max(osize, 4), where)
+        schema = SCHEMA[kind]
+        for field in range((vsize - 4) // 2):
+            offset = self.read("<H", vtable + 4 + 2 * field, f"{where} vtable")
+            if offset == 0:
+                continue
+            if offset >= osize:
+                self.fail(where, f"field {field} at offset {offset} lies outside the table ({osize} bytes)")
+            spec = schema.get(field)
+            if spec is None:
+                continue
+            if offset + 4 > osize:
+                self.fail(where, f"field {field} at offset {offset} lies outside the table ({osize} bytes)")
+            at = self.target(pos + offset, where)
+            label = f"{where}.field{field}"
+            if spec == "string":
+                self.vector(at, 1, label, terminated=True)
+            elif spec[0] == "vector":
+                self.vector(at, spec[1], label)
+            elif spec[0] == "tables":
+                for k in range(self.vector(at, 4, label)):
+                    self.table(self.target(at + 4 + 4 * k, label), spec[1], f"{label}[{k}]")
+            elif spec[1] == "options":
+                self.table(at, option_kinds if option_kinds in SCHEMA else "any", label)
+            else:
+                self.table(at, spec[1], label)
+
+    def vector(self, pos, elem_size, where, terminated=False) -> int:
+        n = self.read("<I", pos, where)
+        self.need(pos + 4, n * elem_size + (1 if terminated else 0), where)
+        return n
+
+
+def verify_flatbuffer(data: bytes, path) -> None:
+    fb = _Flatbuffer(data, path)
+    root = fb.target(0, "root offset")
+    model = tflite.Model.GetRootAsModel(data, 0)
+    # the operators' options tables are checked by the kind their union type names
+    fb.table(root, "Model", "model", None)
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            kind = OPTIONS_NAMES.get(op.BuiltinOptionsType())
+            table = op.BuiltinOptions()
+            if kind in SCHEMA and table is not None:
+                fb.table(table.Pos, kind, f"subgraph {s} operator #{i} options")
+
+
+def _tensor_name(t, i) -> str:
+    return (t.Name() or b"").decode(errors="replace") or f"tensor{i}"
+
+
+def _check_quantization(t, name, shape) -> None:
+    q = t.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return
+    scales = q.ScaleAsNumpy()
+    where = f"tensor '{name}' quantization"
+    if q.ZeroPointLength() not in (0, len(scales)):
+        raise FirmnetError(f"{where}: {len(scales)} scales but {q.ZeroPointLength()} zero points (must be equal)")
+    if not np.all(np.isfinite(scales)) or not np.all(scales > 0):
+        raise FirmnetError(f"{where}: scales must be finite and positive, got {scales[:4].tolist()}")
+    if len(scales) > 1:
+        axis = q.QuantizedDimension()
+        if not 0 <= axis < len(shape):
+            raise FirmnetError(f"{where}: quantized_dimension {axis} is outside the tensor's rank {len(shape)}")
+        if shape[axis] != len(scales):
+            raise FirmnetError(f"{where}: {len(scales)} scales along dimension {axis}, which has size {shape[axis]}")
+    if q.ZeroPointLength():
+        zps = q.ZeroPointAsNumpy()
+        lo, hi = {tflite.TensorType.INT8: (-128, 127), tflite.TensorType.UINT8: (0, 255)}.get(t.Type(), (-2**31, 2**31 - 1))
+        if zps.min() < lo or zps.max() > hi:
+            raise FirmnetError(f"{where}: zero points must lie in [{lo}, {hi}], got {zps[:4].tolist()}")
+
+
+def _check_buffer(model, data, t, name, shape, itemsize) -> bool:
+    """True if the tensor holds data (a constant); checks its size and place."""
+    index = t.Buffer()
+    if index >= model.BuffersLength():
+        raise FirmnetError(f"tensor '{name}': buffer index {index} is out of range ({model.BuffersLength()} buffers)")
+    buf = model.Buffers(index)
+    if buf is None:
+        return False
+    if buf.Offset() > 1:
+        size, where = buf.Size(), f"bytes {buf.Offset()}..{buf.Offset() + buf.Size()} of the file"
+        if buf.Offset() + buf.Size() > len(data):
+            raise FirmnetError(f"tensor '{name}': its data ({where}) lies beyond the end of the file "
+                               f"({len(data)} bytes)")
+    else:
+        size, where = buf.DataLength(), f"buffer {index}"
+        if size == 0:
+            return False
+    expected = math.prod(shape) * itemsize
+    if size != expected:
+        raise FirmnetError(f"tensor '{name}': {where} holds {size} bytes, its shape {list(shape)} needs {expected}")
+    return True
+
+
+def check_model(model, data, dtypes: dict) -> None:
+    """Indices, sizes and dataflow of subgraph 0 (the loader refuses other subgraph counts)."""
+    sg = model.Subgraphs(0)
+    count = sg.TensorsLength()
+    constant, produced = set(), set()
+    for i in range(count):
+        t = sg.Tensors(i)
+        name = _tensor_name(t, i)
+        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        if any(d < 0 for d in shape):
+            raise FirmnetError(f"tensor '{name}' has a dynamic shape {list(shape)}; firmnet needs static shapes "
+                               "(re-convert the model with fixed input sizes)")
+        itemsize = np.dtype(dtypes[t.Type()]).itemsize if t.Type() in dtypes else 1
+        if _check_buffer(model, data, t, name, shape, itemsize):
+            constant.add(i)
+        _check_quantization(t, name, shape)
+
+    def tensor_index(i, what, optional=False):
+        if optional and i == -1:
+            return
+        if not 0 <= i < count:
+            raise FirmnetError(f"{what}: tensor index {i} is out of range ({count} tensors)")
+
+    inputs = [int(i) for i in sg.InputsAsNumpy()] if sg.InputsLength() else []
+    for i in inputs:
+        tensor_index(i, "subgraph inputs")
+    available = set(inputs) | constant
+    for index in range(sg.OperatorsLength()):
+        op = sg.Operators(index)
+        what = f"operator #{index}"
+        if op.OpcodeIndex() >= model.OperatorCodesLength():
+            raise FirmnetError(f"{what}: opcode index {op.OpcodeIndex()} is out of range "
+                               f"({model.OperatorCodesLength()} operator codes)")
+        for i in (op.InputsAsNumpy() if op.InputsLength() else []):
+            tensor_index(int(i), f"{what} inputs", optional=True)
+            if i != -1 and int(i) not in available:
+                raise FirmnetError(f"{what} reads tensor '{_tensor_name(sg.Tensors(int(i)), int(i))}' before any "
+                                   "operator computes it (operators out of order, or the tensor has no data)")
+        for i in (op.OutputsAsNumpy() if op.OutputsLength() else []):
+            tensor_index(int(i), f"{what} outputs")
+            i = int(i)
+            label = f"{what} writes tensor '{_tensor_name(sg.Tensors(i), i)}'"
+            if i in constant or i in inputs:
+                raise FirmnetError(f"{label}, which is a {'constant' if i in constant else 'graph input'}")
+            if i in produced:
+                raise FirmnetError(f"{label}, which an earlier operator already computes")
+            produced.add(i)
+            available.add(i)
+    outputs = [int(i) for i in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
+    if not outputs:
+        raise FirmnetError("the model has no outputs")
+    for i in outputs:
+        tensor_index(i, "subgraph outputs")
+        if i not in produced:
+            kind = "a graph input" if i in inputs else "a constant" if i in constant else "never computed"
+            raise FirmnetError(f"graph output '{_tensor_name(sg.Tensors(i), i)}' is {kind}; firmnet compiles only "
+                               "outputs that operators compute")
