@@ -3,6 +3,8 @@
 int8: TFLM's gemmlowp fixed-point softmax, output scale 1/256 and zero point -128 (other
 output quantizations stay float islands in QDQ models). Where TFLM aborts (a lane whose
 sum of exponentials reaches 512 in Q12.19) ours continues with the same rounding division.
+In ort mode: onnxruntime's QLinearSoftmax (reference/ort_s8.py), any output quantization,
+its 256-entry float table built at compile time.
 """
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant
 from ..layout import softmax_params
-from ..lowering import KernelCall, params_of
-from ..reference import activation_s8
+from ..lowering import KernelCall, params_of, with_arrays
+from ..reference import activation_s8, ort_s8
 from ..reference import elementwise as ref
 from ._util import check_types, normalize_axis, output_type, require
 
@@ -25,6 +27,15 @@ class Attrs:
 
 def _int8_params(attrs, shape):
     q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
+    if attrs.quant.mode == "ort":
+        require(attrs.beta == 1.0, "int8 softmax with beta != 1 follows TFLite (--requant tflm or single); "
+                "onnxruntime's Softmax has no beta")
+        try:
+            return ort_s8.softmax_ort_s8_params(softmax_params(shape, normalize_axis(attrs.axis, len(shape))),
+                                                (q_in.scale[0], q_in.zero_point[0]),
+                                                (q_out.scale[0], q_out.zero_point[0]))
+        except ValueError as exc:
+            raise FirmnetError(str(exc)) from None
     try:
         return activation_s8.softmax_s8_params(shape, normalize_axis(attrs.axis, len(shape)), q_in.scale[0],
                                                q_out.scale[0], q_out.zero_point[0], beta=attrs.beta)
@@ -44,6 +55,8 @@ def infer(attrs, in_types):
 
 def reference(attrs, x):
     if attrs.quant is not None:
+        if attrs.quant.mode == "ort":
+            return [ort_s8.softmax_ort_s8(x, _int8_params(attrs, x.shape))]
         return [activation_s8.softmax_s8(x, _int8_params(attrs, x.shape))]
     return [ref.softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]
 
@@ -54,6 +67,12 @@ def macs(attrs, in_types, out_types):
 
 def lower(node, graph):
     shape = graph.types[node.inputs[0]].shape
+    if node.attrs.quant is not None and node.attrs.quant.mode == "ort":
+        p = _int8_params(node.attrs, shape)
+        scalars = {k: v for k, v in p.items() if k != "table"}
+        return KernelCall("fn_softmax_ort_s8", "fn_activation_s8.h", "fn_softmax_ort_s8_params",
+                          params_of(with_arrays(scalars, {"table": p["table"]})), (node.inputs[0], node.outputs[0]),
+                          description="int8 softmax (onnxruntime's QLinearSoftmax, 1 KB float table)")
     if node.attrs.quant is not None:
         return KernelCall("fn_softmax_s8", "fn_activation_s8.h", "fn_softmax_s8_params",
                           params_of(_int8_params(node.attrs, shape)), (node.inputs[0], node.outputs[0]),

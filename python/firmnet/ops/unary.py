@@ -5,7 +5,9 @@ LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish.
 
 int8: identity is a requantization (TFLM's QUANTIZE int8 → int8); sigmoid, tanh and
 hard_swish are TFLM's kernels; relu, relu6 and relu_n1_to_1 are TFLite's standalone RELU
-ops. Where TFLM rounds unlike the rest of TFLite we follow TFLM: its RELU6 clamps the
+ops. In ort mode sigmoid, tanh, leaky_relu, hard_sigmoid and hard_swish are onnxruntime's
+results as a 256-entry table built at compile time (reference/ort_s8.py), with any
+quantization and a fused clamp folded into the table. Where TFLM rounds unlike the rest of TFLite we follow TFLM: its RELU6 clamps the
 input bytes to [zp_in, q(6)] without requantizing to the output's quantization (TFLite
 requantizes); TFLM has no RELU_N1_TO_1 kernel, so ours uses RELU's arithmetic (double
 rounding, while TFLite computes that ratio in float32).
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant
 from ..layout import unary_params
-from ..lowering import KernelCall, params_of
-from ..reference import activation_s8, quantize_s8, relu_s8
+from ..lowering import KernelCall, params_of, with_arrays
+from ..reference import activation_s8, ort_s8, quantize_s8, relu_s8
 from ..reference import elementwise as ref
 from ._util import NO_CLAMP, check_types, output_type, require
 
@@ -47,10 +49,19 @@ INT8_KERNELS = {
 def _int8(attrs, count):
     """(function, params type, params dict, reference) of an int8 unary; FirmnetError if unsupported.
     int8 identity is a requantization (TFLM's QUANTIZE int8 → int8)."""
-    kinds = ("identity", *INT8_KERNELS, *RELU_KINDS)
-    require(attrs.kind in kinds, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(kinds)})")
-    require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no clamp narrower than the int8 range")
     q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
+    if attrs.quant.mode == "ort" and attrs.kind in ort_s8.ORT_TABLE_KINDS:
+        try:
+            table = ort_s8.ort_activation_table(attrs.kind, (q_in.scale[0], q_in.zero_point[0]),
+                                                (q_out.scale[0], q_out.zero_point[0]), attrs.alpha, attrs.beta,
+                                                attrs.act)
+            return "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(count, table), ort_s8.lut_s8
+        except ValueError as exc:
+            raise FirmnetError(str(exc)) from None
+    kinds = ("identity", *INT8_KERNELS, *RELU_KINDS)
+    require(attrs.kind in kinds, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(kinds)}; "
+            f"with --requant ort also {', '.join(k for k in ort_s8.ORT_TABLE_KINDS if k not in kinds)})")
+    require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no clamp narrower than the int8 range")
     try:
         if attrs.kind in RELU_KINDS:
             params = relu_s8.RELU_PARAMS[attrs.kind](count, q_in.scale[0], q_in.zero_point[0], q_out.scale[0],
@@ -94,6 +105,11 @@ def lower(node, graph):
     count = graph.types[node.inputs[0]].size
     if a.quant is not None:
         function, ptype, params, _ = _int8(a, count)
+        if function == "fn_lut_s8":
+            return KernelCall(function, "fn_activation_s8.h", ptype,
+                              params_of(with_arrays({"count": params["count"]}, {"table": params["table"]})),
+                              (node.inputs[0], node.outputs[0]),
+                              description=f"int8 {a.kind} (onnxruntime's arithmetic as a 256-byte lookup table)")
         header = {"identity": "fn_elementwise_s8.h", "relu": "fn_relu_s8.h", "relu6": "fn_relu_s8.h",
                   "relu_n1_to_1": "fn_relu_s8.h"}.get(a.kind, "fn_activation_s8.h")
         return KernelCall(function, header, ptype, params_of(params), (node.inputs[0], node.outputs[0]),

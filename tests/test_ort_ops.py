@@ -1,0 +1,261 @@
+"""onnxruntime byte-identity of the int8 ops in --requant ort (reference/ort_s8.py,
+fn_lut_s8.c, fn_softmax_ort_s8.c; pooling and element-wise ops in their own modules too).
+
+Kernel level (one cffi build, hypothesis-drawn quantizations, int8 and uint8):
+- the lookup-table activations (Sigmoid, Tanh, LeakyRelu, HardSigmoid, HardSwish): for all 256
+  inputs, onnxruntime's DequantizeLinear -> op -> QuantizeLinear (int8 graph input, default
+  session: QLinearSigmoid / QLinearLeakyRelu or the float op) == the table
+  (ort_s8.ort_activation_table) == the C kernel fn_lut_s8;
+- softmax: hypothesis-drawn lanes, axis lengths and scales (1/255 and 1/256 outputs among
+  them): onnxruntime's QLinearSoftmax == numpy reference == C (fn_softmax_ort_s8).
+End to end (firmnet.compile --requant ort of one-op QDQ models with a float input, as
+quantize_static writes them, int8 and uint8): the generated C and the numpy reference
+equal onnxruntime's bytes with its default session options and with
+session.qdqisint8allowed=1, for every op listed in SINGLE_OPS.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper
+from onnx import numpy_helper as nh
+
+import firmnet
+from firmnet import cbuild, resources
+from firmnet.ops import OPS
+from firmnet.ops import quantize as quantize_op
+from firmnet.reference import ort_s8
+from firmnet.verify import verify
+
+from conftest import assert_array_equal_first
+
+ALL_BYTES = np.arange(256).astype(np.uint8)
+SESSIONS = {"default": {}, "int8": {"session.qdqisint8allowed": "1"}}
+HEADERS = ("fn_common.h", "fn_activation_s8.h")
+SOURCES = ("fn_lut_s8.c", "fn_softmax_ort_s8.c", "fn_softmax_s8.c", "fn_logistic_s8.c", "fn_tanh_s8.c",
+           "fn_hard_swish_s8.c")   # every function fn_activation_s8.h declares
+
+
+@pytest.fixture(scope="module")
+def rt():
+    inc = resources.runtime_include_dir()
+    objects = cbuild.compile_objects([resources.runtime_dir() / "src" / s for s in SOURCES], [inc])
+    wrapper = "".join(f'#include "{h}"\n' for h in HEADERS)
+    return cbuild.build_extension(cbuild.header_cdef([inc / h for h in HEADERS]), wrapper, objects, [inc])
+
+
+def _session(model, session="default"):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    for key, value in SESSIONS[session].items():
+        opts.add_session_config_entry(key, value)
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _model(nodes, inputs, outputs, inits):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _q_inits(x_q, y_q, signed):
+    """Scale and zero-point initializers; int8-carried zero points become uint8 (+128) when unsigned."""
+    dtype = np.int8 if signed else np.uint8
+    shift = 0 if signed else 128
+    return [nh.from_array(np.array(x_q[0], np.float32), "xs"), nh.from_array(np.array(x_q[1] + shift, dtype), "xz"),
+            nh.from_array(np.array(y_q[0], np.float32), "ys"), nh.from_array(np.array(y_q[1] + shift, dtype), "yz")]
+
+
+def ort_qdq_int8_io(op, attrs, x_carried, x_q, y_q, signed=True):
+    """onnxruntime's DequantizeLinear -> op -> QuantizeLinear on an integer graph input; returns
+    the output carried as int8 (uint8 - 128 when unsigned)."""
+    etype = TensorProto.INT8 if signed else TensorProto.UINT8
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]),
+             helper.make_node(op, ["xf"], ["yf"], **attrs),
+             helper.make_node("QuantizeLinear", ["yf", "ys", "yz"], ["y"])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", etype, list(x_carried.shape))],
+                   [helper.make_tensor_value_info("y", etype, None)], _q_inits(x_q, y_q, signed))
+    x = x_carried if signed else (x_carried.astype(np.int16) + 128).astype(np.uint8)
+    y = _session(model).run(None, {"x": x})[0]
+    return y if signed else (y.astype(np.int16) - 128).astype(np.int8)
+
+
+def run_c(rt, function, struct, params, x, keep):
+    ffi = rt.ffi
+    fields = {k: v for k, v in params.items() if k != "table"}
+    table = params["table"]
+    ctype = "int8_t[]" if table.dtype == np.int8 else "float[]"
+    c_table = ffi.new(ctype, table.tolist())
+    p = ffi.new(f"{struct} *", fields)
+    p.table = c_table
+    x = np.ascontiguousarray(x, np.int8)
+    out = np.full_like(x, 99)
+    status = getattr(rt.lib, function)(p, ffi.cast("int8_t *", ffi.from_buffer(x)),
+                                       ffi.cast("int8_t *", ffi.from_buffer(out)))
+    assert status == 0, f"{function} returned {status}"
+    keep.append(c_table)
+    return out
+
+
+scales = st.floats(2.0**-10, 2.0**2).map(lambda v: float(np.float32(v)))
+zero_points = st.integers(-128, 127)
+
+ACTIVATIONS = {   # kind: (ONNX op, attribute strategy)
+    "sigmoid": ("Sigmoid", st.just({})),
+    "tanh": ("Tanh", st.just({})),
+    "leaky_relu": ("LeakyRelu", st.fixed_dictionaries({"alpha": st.floats(0.0, 1.0, width=32)})),
+    "hard_sigmoid": ("HardSigmoid", st.fixed_dictionaries({"alpha": st.floats(0.0078125, 1.0, width=32),
+                                                           "beta": st.floats(-1.0, 1.0, width=32)})),
+    "hard_swish": ("HardSwish", st.just({})),
+}
+
+
+@pytest.mark.parametrize("kind", list(ACTIVATIONS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), x_q=st.tuples(scales, zero_points), y_q=st.tuples(scales, zero_points), signed=st.booleans())
+def test_activation_table_equals_onnxruntime_and_c(rt, kind, data, x_q, y_q, signed):
+    check_activation(rt, kind, data.draw(ACTIVATIONS[kind][1]), x_q, y_q, signed)
+
+
+@pytest.mark.parametrize("kind, attrs", [("leaky_relu", {"alpha": 0.5}), ("hard_sigmoid", {"alpha": 0.5, "beta": 0.0}),
+                                         ("hard_swish", {}), ("sigmoid", {})])
+def test_activation_table_rounds_ties_to_even(rt, kind, attrs):
+    """Scales that make many outputs exact halves (x / 2 in steps of 1): onnxruntime rounds them to even."""
+    check_activation(rt, kind, attrs, (0.5, 0), (1.0, 0), True)
+    check_activation(rt, kind, attrs, (0.25, -3), (1 / 64, 5), False)
+
+
+def check_activation(rt, kind, attrs, x_q, y_q, signed):
+    op = ACTIVATIONS[kind][0]
+    x = ALL_BYTES.view(np.int8).reshape(1, 256)
+    expected = ort_qdq_int8_io(op, attrs, x, x_q, y_q, signed).reshape(256)
+    table = ort_s8.ort_activation_table(kind, x_q, y_q, attrs.get("alpha", 0.0), attrs.get("beta", 0.0))
+    ours = ort_s8.lut_s8(x.reshape(256), ort_s8.lut_s8_params(256, table))
+    assert_array_equal_first(ours, expected, f"{kind} table vs onnxruntime, x_q={x_q} y_q={y_q} signed={signed}")
+    keep = []
+    c = run_c(rt, "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(256, table), x.reshape(256), keep)
+    assert_array_equal_first(c, ours, f"fn_lut_s8 vs reference ({kind})")
+
+
+def ort_softmax(x, axis, x_q, y_q, signed):
+    return ort_qdq_int8_io("Softmax", {"axis": axis}, x, x_q, y_q, signed)
+
+
+@st.composite
+def softmax_cases(draw):
+    outer, axis_len, inner = draw(st.integers(1, 4)), draw(st.integers(1, 300)), draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    style = draw(st.sampled_from(["random", "narrow", "one_hot", "equal"]))
+    shape = (outer, axis_len, inner)
+    if style == "random":
+        x = rng.integers(-128, 128, shape)
+    elif style == "narrow":
+        x = rng.integers(-10, 10, shape) + draw(st.integers(-100, 100))
+    elif style == "one_hot":
+        x = np.full(shape, -128)
+        x[:, rng.integers(0, axis_len), :] = 127
+    else:
+        x = np.full(shape, draw(zero_points))
+    y_q = draw(st.sampled_from([(1 / 255, -128), (1 / 256, -128), (1 / 256, 0)]) | st.tuples(
+        st.floats(2.0**-12, 1.0).map(lambda v: float(np.float32(v))), zero_points))
+    return x.astype(np.int8), (draw(st.floats(2.0**-8, 2.0).map(lambda v: float(np.float32(v)))), draw(zero_points)), y_q
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=softmax_cases())
+def test_softmax_equals_onnxruntime_and_c(rt, case):
+    x, x_q, y_q = case
+    outer, axis_len, inner = x.shape
+    p = ort_s8.softmax_ort_s8_params({"outer": outer, "axis_len": axis_len, "inner": inner}, x_q, y_q)
+    ours = ort_s8.softmax_ort_s8(x, p)
+    for signed in (True, False):
+        assert_array_equal_first(ours, ort_softmax(x, 1, x_q, y_q, signed),
+                                 f"softmax {x.shape} x_q={x_q} y_q={y_q} vs onnxruntime ({'int8' if signed else 'uint8'})")
+    keep = []
+    c = run_c(rt, "fn_softmax_ort_s8", "fn_softmax_ort_s8_params", p, x, keep)
+    assert_array_equal_first(c, ours, "fn_softmax_ort_s8 vs reference")
+
+
+def test_softmax_saturates_at_the_top():
+    """A lane with one dominant value and output 1/256, zero point -128: 256 steps - 128 = 128
+    saturates to 127 in onnxruntime's int8 and uint8 kernels and here."""
+    x = np.array([[-128, 127, -128]], np.int8).reshape(1, 3, 1)
+    p = ort_s8.softmax_ort_s8_params({"outer": 1, "axis_len": 3, "inner": 1}, (1.0, 0), (1 / 256, -128))
+    assert ort_s8.softmax_ort_s8(x, p).reshape(3).tolist() == [-128, 127, -128]
+    for signed in (True, False):
+        assert ort_softmax(x, 1, (1.0, 0), (1 / 256, -128), signed).reshape(3).tolist() == [-128, 127, -128]
+
+
+# ----------------------------------------------------------------------------- end to end
+
+def qdq_single_op(op, attrs, shape, x_q, y_q, signed, extra=None):
+    """A float-input model as quantize_static writes one layer: Q -> DQ -> op -> Q -> DQ."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"])]
+    inputs = ["xd"]
+    if extra is not None:            # a second quantized operand (binary ops, concat)
+        nodes += [helper.make_node("QuantizeLinear", ["x2", "bs", "bz"], ["bq"]),
+                  helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"])]
+        inputs.append("bd")
+    nodes += [helper.make_node(op, inputs, ["y"], **attrs),
+              helper.make_node("QuantizeLinear", ["y", "ys", "yz"], ["yq"]),
+              helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["out"])]
+    inits = _q_inits(x_q, y_q, signed)
+    graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))]
+    if extra is not None:
+        b_shape, b_q = extra
+        dtype, shift = (np.int8, 0) if signed else (np.uint8, 128)
+        inits += [nh.from_array(np.array(b_q[0], np.float32), "bs"), nh.from_array(np.array(b_q[1] + shift, dtype), "bz")]
+        graph_inputs.append(helper.make_tensor_value_info("x2", TensorProto.FLOAT, list(b_shape)))
+    return _model(nodes, graph_inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits)
+
+
+SINGLE_OPS = {   # name: (ONNX op, attributes, input shape, x_q, y_q, second operand (shape, q) or None)
+    "sigmoid": ("Sigmoid", {}, (1, 8, 5, 5), (0.0371, 7), (1 / 255, -128), None),
+    "tanh": ("Tanh", {}, (1, 8, 5, 5), (0.0213, -3), (0.0079, 1), None),
+    "leaky_relu": ("LeakyRelu", {"alpha": 0.1}, (1, 8, 5, 5), (0.0371, 7), (0.0213, -40), None),
+    "hard_sigmoid": ("HardSigmoid", {"alpha": 1 / 6, "beta": 0.5}, (1, 8, 5, 5), (0.0371, 7), (1 / 255, -128), None),
+    "hard_swish": ("HardSwish", {}, (1, 8, 5, 5), (0.0371, 7), (0.0213, -100), None),
+    "softmax_255": ("Softmax", {"axis": 1}, (1, 10), (0.0833, 11), (1 / 255, -128), None),
+    "softmax_256": ("Softmax", {"axis": -1}, (2, 3, 7), (0.1294, -5), (1 / 256, -128), None),
+    "global_average_pool": ("GlobalAveragePool", {}, (1, 8, 5, 5), (0.0371, 7), (0.0113, -2), None),
+    "average_pool_valid": ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+                           (1, 8, 9, 9), (0.0371, 7), (0.0213, -2), None),
+    "average_pool_pad": ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1},
+                         (1, 8, 9, 9), (0.0371, 7), (0.0213, -2), None),
+    "add": ("Add", {}, (1, 8, 5, 5), (0.0371, 7), (0.0513, -6), ((1, 8, 5, 5), (0.0293, -11))),
+    "mul_broadcast": ("Mul", {}, (1, 8, 5, 5), (0.0371, 7), (0.0613, 3), ((1, 8, 1, 1), (0.0077, -128))),
+    "concat": ("Concat", {"axis": 1}, (1, 8, 5, 5), (0.0371, 7), (0.0413, -1), ((1, 3, 5, 5), (0.0293, -11))),
+}
+
+
+def _int8_input(cm, x, k=0):
+    t = cm.lowered_graph.types[cm.lowered_graph.inputs[k]]
+    return OPS["quantize"].reference(quantize_op.Attrs(t.quant, "ort"), x)[0]
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int8", "uint8"])
+@pytest.mark.parametrize("name", list(SINGLE_OPS))
+def test_single_op_model_equals_onnxruntime(name, signed, tmp_path):
+    op, attrs, shape, x_q, y_q, extra = SINGLE_OPS[name]
+    model = qdq_single_op(op, attrs, shape, x_q, y_q, signed, extra)
+    cm = firmnet.compile(model, tmp_path, name="m", requant="ort")
+    g = cm.lowered_graph
+    assert all(g.types[n.outputs[0]].dtype == "int8" for n in g.nodes), "a float island is left"
+    rng = np.random.default_rng(sum(map(ord, name)) + signed)
+    host = cm.build_host()
+    out_q = g.types[g.outputs[0]].quant
+    for _ in range(3):
+        xs = [(rng.standard_normal(shape) * 2).astype(np.float32)]
+        if extra is not None:
+            xs.append((rng.standard_normal(extra[0]) * 2).astype(np.float32))
+        feeds = dict(zip(["x", "x2"], xs))
+        xq = [_int8_input(cm, x, k) for k, x in enumerate(xs)]
+        c = host.run(xq)[0]
+        assert verify(cm, xq).ok
+        for session in SESSIONS:
+            y = _session(model, session).run(None, feeds)[0]
+            expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
+            assert_array_equal_first(c, expected, f"{name} ({'int8' if signed else 'uint8'}) vs onnxruntime {session}")
