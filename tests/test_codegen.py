@@ -18,6 +18,9 @@ ALLOWED_SYSTEM_HEADERS = {"stdint.h", "stddef.h", "string.h"}
 # (or SSAT): intrinsics, no library code.
 TARGET_HEADERS = {"arm_acle.h"}
 MODELS = [EXAMPLE] + sorted(FIXTURES.glob("*.onnx"))
+# compiled once more with --requant ort: its kernels (lookup tables, onnxruntime's softmax, float
+# requantization) appear only in that mode
+ORT_MODELS = [FIXTURES / "mbv3_block.qdq.onnx", FIXTURES / "squeezenet_tiny.qdq.onnx"]
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +29,10 @@ def projects(tmp_path_factory):
     for path in MODELS:
         cm = firmnet.compile(path, tmp_path_factory.mktemp(path.stem), name=path.stem)
         out[path.stem] = cm.out_dir
+    for path in ORT_MODELS:
+        cm = firmnet.compile(path, tmp_path_factory.mktemp(f"{path.stem}_ort"), name=path.stem.replace(".", "_"),
+                             requant="ort")
+        out[f"{path.stem} (ort)"] = cm.out_dir
     return out
 
 

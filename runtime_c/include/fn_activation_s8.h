@@ -90,31 +90,4 @@ typedef struct {
  * reluish_multiplier_exponent > 31 (input scale about 2.5e7 and more: TFLM's shift overflows). */
 fn_status fn_hard_swish_s8(const fn_hard_swish_s8_params *p, const int8_t *input, int8_t *output);
 
-/* ---------------------------------------------------------------- onnxruntime (requant_mode ort)
- * Built by python/firmnet/reference/ort_s8.py, whose docstring derives the tables and
- * names the onnxruntime kernels followed. */
-
-typedef struct {
-    int32_t count;                    /* number of elements, >= 0 */
-    const int8_t *table;              /* 256 entries: table[x + 128] is the output for input x */
-} fn_lut_s8_params;
-
-/* Any int8 -> int8 function of one value, as a table computed at compile time:
- * onnxruntime's QLinearSigmoid / QLinearLeakyRelu tables and its float Tanh,
- * HardSigmoid and HardSwish between DequantizeLinear and QuantizeLinear. */
-fn_status fn_lut_s8(const fn_lut_s8_params *p, const int8_t *input, int8_t *output);
-
-typedef struct {
-    int32_t outer, axis_len, inner;   /* tensor viewed as [outer, axis_len, inner]; each >= 1 */
-    float y_steps;                    /* floorf(1.0f / output_scale), in [1, 2^24] */
-    int32_t output_zero_point;        /* -128..127 */
-    const float *table;               /* 256 entries: table[d] = exp of the input d steps below
-                                         the lane's maximum (scaled so no lane sum overflows) */
-} fn_softmax_ort_s8_params;
-
-/* Softmax along the middle axis, onnxruntime's QLinearSoftmax: per lane, e = table[max - x],
- * sum = float32 sum of e in axis order, out = min(nearbyint(e / sum * y_steps) + zp, 127)
- * (float32 quotient, then product). Any output quantization. In place allowed. */
-fn_status fn_softmax_ort_s8(const fn_softmax_ort_s8_params *p, const int8_t *input, int8_t *output);
-
 #endif

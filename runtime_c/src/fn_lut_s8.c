@@ -1,5 +1,5 @@
-/* firmnet runtime: int8 table lookup (see fn_activation_s8.h). */
-#include "fn_activation_s8.h"
+/* firmnet runtime: int8 table lookup (see fn_activation_ort_s8.h). */
+#include "fn_activation_ort_s8.h"
 
 fn_status fn_lut_s8(const fn_lut_s8_params *p, const int8_t *input, int8_t *output)
 {

@@ -1,6 +1,6 @@
 /* firmnet runtime: int8 softmax with onnxruntime's QLinearSoftmax arithmetic (see
- * fn_activation_s8.h; float32 operations, one IEEE rounding each, as in fn_elementwise_s8.h). */
-#include "fn_activation_s8.h"
+ * fn_activation_ort_s8.h; float32 operations, one IEEE rounding each, as in fn_elementwise_s8.h). */
+#include "fn_activation_ort_s8.h"
 #include "fn_elementwise_s8.h"
 
 fn_status fn_softmax_ort_s8(const fn_softmax_ort_s8_params *p, const int8_t *input, int8_t *output)

@@ -70,7 +70,7 @@ def lower(node, graph):
     if node.attrs.quant is not None and node.attrs.quant.mode == "ort":
         p = _int8_params(node.attrs, shape)
         scalars = {k: v for k, v in p.items() if k != "table"}
-        return KernelCall("fn_softmax_ort_s8", "fn_activation_s8.h", "fn_softmax_ort_s8_params",
+        return KernelCall("fn_softmax_ort_s8", "fn_activation_ort_s8.h", "fn_softmax_ort_s8_params",
                           params_of(with_arrays(scalars, {"table": p["table"]})), (node.inputs[0], node.outputs[0]),
                           description="int8 softmax (onnxruntime's QLinearSoftmax, 1 KB float table)")
     if node.attrs.quant is not None:

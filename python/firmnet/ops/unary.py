@@ -106,7 +106,7 @@ def lower(node, graph):
     if a.quant is not None:
         function, ptype, params, _ = _int8(a, count)
         if function == "fn_lut_s8":
-            return KernelCall(function, "fn_activation_s8.h", ptype,
+            return KernelCall(function, "fn_activation_ort_s8.h", ptype,
                               params_of(with_arrays({"count": params["count"]}, {"table": params["table"]})),
                               (node.inputs[0], node.outputs[0]),
                               description=f"int8 {a.kind} (onnxruntime's arithmetic as a 256-byte lookup table)")

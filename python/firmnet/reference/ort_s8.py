@@ -1,5 +1,5 @@
 """onnxruntime's int8 activations and softmax (requant_mode ort), bit-exact with
-runtime_c/src/fn_lut_s8.c and fn_softmax_ort_s8.c (declared in fn_activation_s8.h).
+runtime_c/src/fn_lut_s8.c and fn_softmax_ort_s8.c (declared in fn_activation_ort_s8.h).
 
 Element-wise activations: a 256-entry lookup table built at compile time
 (`ort_activation_table`), applied by fn_lut_s8: out = table[x + 128]. Every int8 -> int8
