@@ -7,10 +7,12 @@ the loader with the list of handled ones).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..ir import UnsupportedError
-from ..ops import conv_transpose, resize
+from ..ops import conv_transpose, normalization, resize
 from ..reference.resize import COORDINATE_MODES, NEAREST_MODES, output_length
 from .onnx_ops import _as_2d, _from_2d, _need_const, _spatial_rank, _weight
 
@@ -193,4 +195,69 @@ def Upsample(b, n, X, scales=None, *, mode="nearest", **attrs):
     _resize(b, n, X, out, factors, mode, "asymmetric", "floor")
 
 
-CONVERTERS = {f.__name__: f for f in (ConvTranspose, Resize, Upsample)}
+def _norm_param(b, n, name, shape, what, repeat=1):
+    """A constant scale or bias as a float32 constant of `shape` (broadcast, or each value repeated
+    `repeat` times for per-group parameters)."""
+    value = _float_weight(b, n, name, what)
+    original = b.value(name)
+    if repeat > 1:
+        value = np.repeat(value.ravel(), repeat)
+    try:
+        full = np.ascontiguousarray(np.broadcast_to(value, shape), np.float32)
+    except ValueError:
+        raise UnsupportedError(f"its {what} of shape {list(value.shape)} does not broadcast to {list(shape)}") from None
+    if original is not None and original.dtype == np.float32 and original.shape == full.shape:
+        return name
+    return b.const(full, f"{name}/full")
+
+
+def _normalization(b, n, X, scale, bias, attrs, repeat=1):
+    shape = normalization.param_shape(attrs, b.types[X].shape)
+    inputs = [X, _norm_param(b, n, scale, shape, "scale", repeat)]
+    if bias:
+        inputs.append(_norm_param(b, n, bias, shape, "bias", repeat))
+    outputs = [n.output[0]]
+    if len(n.output) > 1 and any(n.output[1:]):   # LayerNormalization's Mean and InvStdDev
+        attrs = dataclasses.replace(attrs, stats=True)
+        outputs = [o or b.fresh(f"{n.name}:unused") for o in list(n.output[:3]) + [""] * (3 - len(n.output))]
+    b.add("normalization", inputs, attrs, outputs=outputs, name=n.name)
+
+
+def LayerNormalization(b, n, X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """stash_type (the precision of mean and variance) is accepted as float32 either way."""
+    rank = len(b.types[X].shape)
+    if not -rank <= axis < rank:
+        raise UnsupportedError(f"axis {axis} is out of range for rank {rank}")
+    _normalization(b, n, X, Scale, B, normalization.Attrs("layer", float(np.float32(epsilon)), axis=axis % rank))
+
+
+def InstanceNormalization(b, n, input, scale, B, *, epsilon=1e-5):
+    if len(b.types[input].shape) < 3:
+        raise UnsupportedError(f"InstanceNormalization needs rank >= 3 (N, C, spatial...), got {b.types[input]}")
+    channels = b.types[input].shape[1]
+    _normalization(b, n, input, scale, B, normalization.Attrs("channels", float(np.float32(epsilon)),
+                                                               groups=channels))
+
+
+def GroupNormalization(b, n, X, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1):
+    """Opset 18-20: scale and bias per group; opset 21: per channel (told apart by the opset, and
+    checked against their length)."""
+    shape = b.types[X].shape
+    if len(shape) < 3:
+        raise UnsupportedError(f"GroupNormalization needs rank >= 3 (N, C, spatial...), got {b.types[X]}")
+    channels = shape[1]
+    if num_groups < 1 or channels % num_groups:
+        raise UnsupportedError(f"num_groups={num_groups} does not divide the {channels} channels")
+    per_group = b.opset < 21
+    want = num_groups if per_group else channels
+    for name, what in ((scale, "scale"), (bias, "bias")):
+        size = _float_weight(b, n, name, what).size
+        if size != want:
+            raise UnsupportedError(f"its {what} has {size} values; opset {b.opset} GroupNormalization takes one "
+                                   f"per {'group' if per_group else 'channel'} ({want})")
+    attrs = normalization.Attrs("channels", float(np.float32(epsilon)), groups=num_groups)
+    _normalization(b, n, X, scale, bias, attrs, repeat=channels // num_groups if per_group else 1)
+
+
+CONVERTERS = {f.__name__: f for f in (ConvTranspose, Resize, Upsample, LayerNormalization, InstanceNormalization,
+                                      GroupNormalization)}

@@ -105,6 +105,24 @@ def _resize(lay, node):
         lay.emit(node, [lay.logical(x)])
 
 
+def _normalization(lay, node):
+    """Instance/group norm run in NHWC when their input is stored so; layer norm runs on any
+    stored layout that keeps the axes before its first normalized axis in place (the
+    normalized elements are then the same trailing block), with its scale and bias permuted."""
+    x, a = node.inputs[0], node.attrs
+    p = tuple(lay.perm_of(x))
+    if a.kind == "channels" and p == NHWC:
+        lay.emit(node, [x, *node.inputs[1:]], dataclasses.replace(a, layout="NHWC"), NHWC)
+    elif a.kind == "layer" and not a.stats and not _is_identity(p) and p[:a.axis] == _identity(a.axis) \
+            and all(i in lay.g.constants for i in node.inputs[1:]):
+        inner = [d - a.axis for d in p[a.axis:]]
+        params = [lay.b.const(np.ascontiguousarray(lay.g.constants[i].transpose(inner)), f"{i}/perm")
+                  for i in node.inputs[1:]]
+        lay.emit(node, [x, *params], None, p)
+    else:
+        lay.emit(node, [lay.logical(x), *node.inputs[1:]])
+
+
 def _follow(lay, node):
     """unary, softmax, pad, per-tensor (de)quantize: same layout as the input, axes adjusted."""
     x = node.inputs[0]
@@ -204,6 +222,8 @@ def to_nhwc(graph: Graph) -> Graph:
             _follow(lay, node)
         elif node.op == "resize":
             _resize(lay, node)
+        elif node.op == "normalization":
+            _normalization(lay, node)
         elif node.op == "binary":
             _binary(lay, node)
         elif node.op == "concat":
