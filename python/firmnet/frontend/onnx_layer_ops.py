@@ -17,6 +17,36 @@ from ..reference.resize import COORDINATE_MODES, NEAREST_MODES, output_length
 from .onnx_ops import _as_2d, _from_2d, _need_const, _spatial_rank, _weight
 
 
+# Operators ONNX's shape inference leaves untyped (GroupNormalization, a function op, in
+# onnx 1.23): their output has their first input's type.
+SAME_TYPE_AS_INPUT = ("GroupNormalization",)
+
+
+def type_untyped_outputs(model):
+    """The model with value_info for the outputs of SAME_TYPE_AS_INPUT nodes that ONNX's shape
+    inference cannot type (so that its strict mode accepts the nodes after them)."""
+    import onnx
+    if not any(n.op_type in SAME_TYPE_AS_INPUT for n in model.graph.node):
+        return model
+    model = onnx.ModelProto.FromString(model.SerializeToString())   # the caller's model stays as it was
+    while True:
+        inferred = onnx.shape_inference.infer_shapes(model)
+        g = inferred.graph
+        known = {v.name: v for v in list(g.input) + list(g.value_info) + list(g.output)
+                 if v.type.tensor_type.elem_type}
+        added = False
+        for node in g.node:
+            out = node.output[0] if node.output else ""
+            if node.op_type in SAME_TYPE_AS_INPUT and out and out not in known and node.input[0] in known:
+                vi = onnx.ValueInfoProto()
+                vi.CopyFrom(known[node.input[0]])
+                vi.name = out
+                model.graph.value_info.append(vi)
+                added = True
+        if not added:
+            return model
+
+
 def _float_weight(b, n, name, what):
     """A constant as float32: an initializer, or the dequantized value of a quantized constant."""
     weight = _weight(b, n, name, what)

@@ -182,7 +182,7 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
     _check_references(model)
     input_types = _pin_inputs(model, input_shapes)
     try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        model = onnx.shape_inference.infer_shapes(onnx_layer_ops.type_untyped_outputs(model), strict_mode=True)
     except Exception as exc:
         raise FirmnetError(f"ONNX shape inference rejected the model: {exc}") from None
 
