@@ -1,5 +1,6 @@
-"""Layers as PyTorch's two exporters write them (tests/fixtures/models/exported/, made by
-tests/fixtures/make_export_fixtures.py; these tests never need torch).
+"""Layers as PyTorch's exporters write them: dynamo at opset 20 (torch 2.14's default) and 18,
+TorchScript at 17 (tests/fixtures/models/exported/, made by tests/fixtures/make_export_fixtures.py;
+these tests never need torch).
 
 For every fixture: if every operator the model computes at run time is in firmnet's ONNX
 converter table, the compiled C must match onnxruntime within 1e-4 of the largest output
@@ -23,7 +24,7 @@ from helpers import FIXTURES, onnxruntime_outputs
 
 EXPORTED = FIXTURES / "exported"
 MODELS = sorted(EXPORTED.glob("*.onnx"))
-EXPORTERS = ("dynamo", "torchscript")
+EXPORTERS = ("dynamo", "dynamo18", "torchscript")
 TOLERANCE = 1e-4   # of the largest |output|: float kernels, another summation order than onnxruntime's
 
 
