@@ -5,8 +5,8 @@ fn_rsqrtf: within 2 ulp of the correctly rounded 1/sqrt(x) (relative error <= 2^
 over every float32 exponent, subnormals included; the special values as documented.
 
 fn_norm_f32 tolerance, per element, derived from the kernel's operation order (u = 2^-24;
-n elements per group; blocks of B = 32; k = B + ceil(n / B) + 1 bounds how often a term
-is rounded in a blocked sum; A = mean |x| of the group; sigma = sqrt(var + epsilon);
+n elements per group; blocks of B = 32; k = 2B + ceil(n / B) + 1 bounds how often a term
+is rounded in the kernel's blocked sum (fn_norm_f32.h); A = mean |x| of the group; sigma = sqrt(var + epsilon);
 z = (x - mean) / sigma; s, t the channel's scale and bias):
   mean:     |dm| <= (k + 1) u A                        (sum, then one division)
   variance: relative (k + 4) u, plus dm^2 / sigma^2     (differences, squares, sum, division)
@@ -58,7 +58,7 @@ def _group_terms(x, scale, bias, view, groups, eps, k_of_n):
 
 def norm_bound(x, scale, bias, view, groups, eps):
     n, k, a, sigma, _, z, s, t = _group_terms(x, scale, bias, view, groups, eps,
-                                              lambda n: BLOCK + math.ceil(n / BLOCK) + 1)
+                                              lambda n: 2 * BLOCK + math.ceil(n / BLOCK) + 1)
     d = (k + 1) * U * a / sigma
     r = ((k + 5) / 2 + 6) * U + d * d / 2
     bound = 2 * (np.abs(s) * (d + (np.abs(z) + d) * r) + 3 * U * (np.abs(z * s) + np.abs(t))) + 4 * FLT_MIN
@@ -114,7 +114,7 @@ def test_norm_matches_reference(runtime, case, stats):
     assert_within(out, y, norm_bound(x, scale, bias, view, groups, eps))
     if stats:
         n, k, a, sigma, *_ = _group_terms(x, scale, bias, view, groups, eps,
-                                          lambda n: BLOCK + math.ceil(n / BLOCK) + 1)
+                                          lambda n: 2 * BLOCK + math.ceil(n / BLOCK) + 1)
         d = ((k + 1) * U * a / sigma).reshape(view[0], groups)
         assert_within(mean.reshape(view[0], groups), ref_mean, 2 * (k + 1) * U * a.reshape(view[0], groups)
                       + U * np.abs(ref_mean), "mean")

@@ -121,3 +121,19 @@ def test_generated_c_is_warning_free(unet, cc):
         res = subprocess.run([cc, *flags, f"-I{folder}", f"-I{folder / 'runtime' / 'include'}", str(src)],
                              capture_output=True, text=True)
         assert res.returncode == 0 and not res.stderr, f"{cc} on {src.name}:\n{res.stderr}"
+
+
+def test_emulated_cortex_m4_same_bytes_as_host(unet, tmp_path):
+    """Cross-built for mps2-an386 (Cortex-M4F, -Werror) and run in QEMU: the float outputs equal
+    the host build's byte for byte (IEEE single precision on both, no libm, no contraction)."""
+    import json
+
+    from firmnet import qemu
+    for tool in ("cmake", "arm-none-eabi-gcc", "qemu-system-arm"):
+        assert shutil.which(tool), f"{tool} is not installed (scripts/test installs it)"
+    model, host_cm, x = unet
+    cm = firmnet.compile(model, tmp_path, board="mps2-an386", name="unet")
+    elf = qemu.build(cm.out_dir, "mps2-an386", werror=True)
+    run = qemu.run_elf(elf, "mps2-an386", json.loads((cm.out_dir / "report.json").read_text()), [x])
+    print(f"tiny U-Net on mps2-an386: {run.instructions:,} instructions for {cm.report['macs']:,} MACs")
+    assert run.outputs[0].tobytes() == host_cm.build_host().run([x])[0].tobytes()

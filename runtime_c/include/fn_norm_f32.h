@@ -5,8 +5,10 @@
 
 #include "fn_common.h"
 
-/* Elements summed into one partial sum before it is added to the running total (the
- * summation error then grows with FN_NORM_BLOCK + count / FN_NORM_BLOCK, not count). */
+/* Summation blocking: runs are cut into chunks of at most FN_NORM_BLOCK elements, chunks
+ * add into a partial sum that joins the running total once it holds FN_NORM_BLOCK or more
+ * elements, so a term is rounded fewer than 2 * FN_NORM_BLOCK + count / FN_NORM_BLOCK + 1
+ * times (not count times). */
 #define FN_NORM_BLOCK 32
 
 typedef struct {
@@ -22,7 +24,7 @@ typedef struct {
  * its channels, every inner; count = outer * channels / groups * inner):
  *     mean = sum(x) / count, var = sum((x - mean)^2) / count   (two passes, float32)
  *     y = ((x - mean) * rsqrt(var + epsilon)) * scale[c] + bias[c]
- * Sums run in memory order in blocks of FN_NORM_BLOCK elements (see above); rsqrt is
+ * Sums run in memory order, blocked as described above; rsqrt is
  * fn_rsqrtf (fn_rsqrt_f32.h, within 2 ulp).
  *   input, output [batch, outer, channels, inner]; scale [channels]; bias [channels] or NULL
  *   mean_out, inv_std_out [batch, groups] or NULL: each group's mean and rsqrt(var + epsilon)
