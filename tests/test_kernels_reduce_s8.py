@@ -179,7 +179,8 @@ def test_mean_global_average_pool_meaning():
 def test_params_have_exactly_the_struct_fields(runtime):
     p = R.mean_s8_params((1, 4, 4, 3), (1, 2), 0.1, 0, 0.05, 3)
     assert set(p) == {name for name, _ in runtime.ffi.typeof("fn_mean_s8_params").fields}
-    assert all(isinstance(v, int) for k, v in p.items() if k not in ("dims", "reduce"))
+    assert all(isinstance(v, int) for k, v in p.items() if k not in ("dims", "reduce", "input_scale", "output_scale"))
+    assert (p["input_scale"], p["output_scale"]) == (float(np.float32(0.1)), float(np.float32(0.05)))
     assert all(isinstance(v, int) for v in p["dims"] + p["reduce"])
 
 
@@ -187,7 +188,11 @@ def test_params_values():
     # equal scales: QuantizeMultiplier(1.0) = (2^30, 1); n = 4 folds k = 2: (2^30 * 4 / 4, 1 - 2)
     p = R.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5)
     assert p == {"dims": [1, 2, 2, 1], "reduce": [0, 1, 1, 0], "input_zero_point": 5, "output_zero_point": 5,
-                 "multiplier": 2**30, "shift": -1}
+                 "multiplier": 2**30, "shift": -1, "requant_mode": 0, "count": 4, "compute_sum": 0,
+                 "input_scale": float(np.float32(0.1)), "output_scale": float(np.float32(0.1))}
+    # SUM leaves 1/n out: QuantizeMultiplier(1.0) = (2^30, 1) as it is
+    p = R.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5, compute_sum=True)
+    assert (p["multiplier"], p["shift"], p["compute_sum"]) == (2**30, 1, 1)
     # n = 3: k = 1, multiplier floor(2^31 / 3), shift 0; rank 2 padded with leading 1s
     p = R.mean_s8_params((5, 3), (-1, 1), 0.1, 0, 0.1, 0)
     assert (p["dims"], p["reduce"], p["multiplier"], p["shift"]) == ([1, 1, 5, 3], [0, 0, 0, 1], 715827882, 0)

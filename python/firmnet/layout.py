@@ -248,3 +248,105 @@ def pad_params(shape: Sequence[int], before: Sequence[int], after: Sequence[int]
         "elem_size": es,
         "value": list(value_bytes) + [0] * (8 - es),
     }
+
+
+def strided_copy_params(in_shape: Sequence[int], starts: Sequence[int], steps: Sequence[int],
+                        out_shape: Sequence[int], elem_size: int, table_dim: int = -1,
+                        indices: Sequence[int] = ()) -> dict:
+    """fn_strided_copy_params for out[i] = in[starts + i * steps] per dim (and, for
+    table_dim >= 0, in[indices[i]] along that dim); the table is returned as a list
+    under "table" (None when unused).
+
+    Size-1 output dims are dropped, innermost dims the copy reads contiguously become
+    one block of bytes, and neighbouring dims that step through the input as one are
+    merged.
+    """
+    what = "strided copy"
+    in_shape, out_shape = _shape(in_shape, what), _shape(out_shape, what)
+    rank = len(in_shape)
+    if not (len(starts) == len(steps) == len(out_shape) == rank) or rank == 0:
+        raise ValueError(f"{what}: starts {list(starts)}, steps {list(steps)} and output shape "
+                         f"{list(out_shape)} do not fit the input shape {list(in_shape)}")
+    if int(elem_size) < 1:
+        raise ValueError(f"{what}: element size must be >= 1, got {elem_size}")
+    strides, acc = [0] * rank, int(elem_size)
+    for d in range(rank - 1, -1, -1):
+        strides[d], acc = acc, acc * in_shape[d]
+    offset = 0
+    for d in range(rank):
+        if d == table_dim:
+            idx = [int(i) for i in indices]
+            if len(idx) != out_shape[d] or not all(0 <= i < in_shape[d] for i in idx):
+                raise ValueError(f"{what}: indices {idx[:8]} do not fit dim {d} of size {in_shape[d]}")
+            continue
+        first, last = int(starts[d]), int(starts[d]) + (out_shape[d] - 1) * int(steps[d])
+        if not (0 <= first < in_shape[d] and 0 <= last < in_shape[d]):
+            raise ValueError(f"{what}: dim {d} reads indices {first}..{last} of {in_shape[d]}")
+        offset += first * strides[d]
+    # (size, byte stride, is the table dim) per output dim, size-1 dims dropped
+    dims = [(n, 0 if d == table_dim else int(steps[d]) * strides[d], d == table_dim)
+            for d, n in enumerate(out_shape) if n > 1 or d == table_dim]
+    table = None
+    if table_dim >= 0:
+        table = [i * strides[table_dim] for i in indices]
+    block = int(elem_size)
+    while dims and not dims[-1][2] and dims[-1][1] == block:
+        block *= dims.pop()[0]
+    merged: list[tuple[int, int, bool]] = []
+    for n, s, is_table in dims:
+        if merged and not is_table and not merged[-1][2] and merged[-1][1] == s * n:
+            merged[-1] = (merged[-1][0] * n, s, False)
+            continue
+        merged.append((n, s, is_table))
+    if not merged:
+        merged = [(1, 0, False)]
+    if len(merged) > FN_MAX_DIMS:
+        raise ValueError(f"{what}: needs {len(merged)} dimensions after merging, the kernel supports at most "
+                         f"{FN_MAX_DIMS}")
+    tdim = next((k for k, m in enumerate(merged) if m[2]), -1)
+    return {"ndim": len(merged), "out_shape": _padded([m[0] for m in merged]),
+            "in_stride": _padded([m[1] for m in merged]), "in_offset": offset, "block_bytes": block,
+            "table_dim": tdim, "table": table}
+
+
+REDUCE_OPS = {"mean": 0, "sum": 1, "max": 2, "min": 3}      # fn_reduce_op
+REDUCE_RANK = 4                                              # kept and reduced dims each, fn_reduce.h
+
+
+def merge_reduce_dims(shape: Sequence[int], axes: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(shape, axes) with size-1 dims dropped and neighbours of the same role (kept or
+    reduced) merged: the same reduction over the same row-major bytes."""
+    shape = _shape(shape, "reduce")
+    flags = [d in set(axes) for d in range(len(shape))]
+    merged: list[list] = []
+    for n, r in zip(shape, flags):
+        if n == 1:
+            continue
+        if merged and merged[-1][1] == r:
+            merged[-1][0] *= n
+        else:
+            merged.append([n, r])
+    return tuple(m[0] for m in merged), tuple(k for k, m in enumerate(merged) if m[1])
+
+
+def reduce_params(shape: Sequence[int], axes: Sequence[int], op: str) -> dict:
+    """fn_reduce_params for op over `axes` (non-negative) of a row-major tensor of `shape`."""
+    what = f"reduce {op}"
+    code = _op(REDUCE_OPS, op, what)
+    dims, red = merge_reduce_dims(shape, axes)
+    strides, acc = [0] * len(dims), 1
+    for d in range(len(dims) - 1, -1, -1):
+        strides[d], acc = acc, acc * dims[d]
+    kept = [(dims[d], strides[d]) for d in range(len(dims)) if d not in red]
+    reduced = [(dims[d], strides[d]) for d in red]
+    if len(kept) > REDUCE_RANK or len(reduced) > REDUCE_RANK:
+        raise ValueError(f"{what}: axes {list(axes)} of shape {list(shape)} leave {len(kept)} kept and "
+                         f"{len(reduced)} reduced runs of dimensions; the kernel takes at most {REDUCE_RANK} each")
+
+    def four(pairs):
+        pairs = [(1, 0)] * (REDUCE_RANK - len(pairs)) + pairs
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    out_shape, out_stride = four(kept)
+    red_shape, red_stride = four(reduced)
+    return {"op": code, "out_shape": out_shape, "out_stride": out_stride, "red_shape": red_shape,
+            "red_stride": red_stride}

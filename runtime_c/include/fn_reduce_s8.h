@@ -23,6 +23,12 @@ typedef struct {
     int32_t multiplier;               /* QuantizeMultiplier(s_in / s_out) with 1/n folded in, >= 0 */
     int32_t shift;                    /* its exponent, -31..30; when > 0, n * max|x - zp_in|
                                          (at most 2^31) * 2^shift <= 2^31 - 129 */
+    int32_t requant_mode;             /* fn_requant_mode (fn_fixedpoint.h) */
+    int32_t count;                    /* n, the number of reduced elements per output (ORT mode) */
+    int32_t compute_sum;              /* 1: SUM (ORT mode; the other modes leave 1/n out of
+                                         multiplier instead), 0: MEAN */
+    float input_scale;                /* ORT mode only: s_in, s_out (positive, finite) */
+    float output_scale;
 } fn_mean_s8_params;
 
 /* Mean over the axes flagged in reduce (TFLM MEAN, int8). The output holds the kept axes
@@ -35,6 +41,12 @@ typedef struct {
  * k = min(floor(log2 n), 32, 31 + s), multiplier = (m << k) / n, shift = s - k.
  * Output == input (in place) is allowed: each output element is written after its inputs
  * are read, and at an index no later input read uses. Otherwise they must not overlap.
+ * With requant_mode FN_REQUANT_SINGLE the multiply rounds once (fn_mul_by_quantized_mul_single);
+ * FN_REQUANT_ORT follows onnxruntime's float graph DequantizeLinear -> ReduceMean/ReduceSum
+ * -> QuantizeLinear with the exact integer sum: v = (float)sum * input_scale (MEAN: then
+ * / (float)count), out = fn_quantize_ort_f32(v, output_scale, output_zero_point); exact for
+ * n * 255 < 2^24. (onnxruntime adds the dequantized floats in an order that depends on the
+ * buffer's alignment and SIMD width, so no fixed order reproduces every rounding.)
  * mean_s8_params refuses: rank above 4; an axis out of range; a scale ratio so large that
  * the sum's left shift overflows int32 (undefined behaviour in TFLM). */
 fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output);

@@ -37,4 +37,23 @@ typedef struct {
 /* Constant padding: out has shape in_shape + pad_before + pad_after. in and out must not overlap. */
 fn_status fn_pad(const fn_pad_params *p, const void *input, void *output);
 
+typedef struct {
+    int32_t ndim;                      /* 1..FN_MAX_DIMS */
+    int32_t out_shape[FN_MAX_DIMS];    /* >= 1 each; the output is written in row-major order */
+    int32_t in_stride[FN_MAX_DIMS];    /* bytes between neighbours along output dim d in the input,
+                                          any sign (negative: a reversed slice) */
+    int32_t in_offset;                 /* bytes from input to the first block copied, >= 0 */
+    int32_t block_bytes;               /* bytes copied per output index (one contiguous run), >= 1 */
+    int32_t table_dim;                 /* -1, or the dim whose input offsets come from table */
+    const int32_t *table;              /* out_shape[table_dim] byte offsets (used when table_dim >= 0;
+                                          in_stride[table_dim] is then ignored) */
+} fn_strided_copy_params;
+
+/* Slice, Split, Gather with constant indices: for every output index i (row-major over
+ * out_shape), copy block_bytes from input + in_offset + sum_d off_d(i_d) to the next
+ * block of output, where off_d(i) = i * in_stride[d], or table[i] for d == table_dim.
+ * Every block read must lie inside the input (the compiler checks it). in and out must
+ * not overlap. */
+fn_status fn_strided_copy(const fn_strided_copy_params *p, const void *input, void *output);
+
 #endif

@@ -1,6 +1,7 @@
 /* firmnet runtime: int8 mean over any axes of a rank-4 tensor, TFLM's arithmetic (see fn_reduce_s8.h). */
 #include "fn_reduce_s8.h"
 #include "fn_fixedpoint.h"
+#include "fn_elementwise_s8.h"
 
 enum { RANK = 4 };
 
@@ -29,7 +30,9 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
     int32_t k, o0, o1, o2, o3;
     if (p == NULL || input == NULL || output == NULL || p->input_zero_point < INT8_MIN ||
         p->input_zero_point > INT8_MAX || p->output_zero_point < INT8_MIN || p->output_zero_point > INT8_MAX ||
-        p->multiplier < 0 || p->shift < -31 || p->shift > 30) {
+        p->multiplier < 0 || p->shift < -31 || p->shift > 30 || p->requant_mode < FN_REQUANT_TFLM ||
+        p->requant_mode > FN_REQUANT_ORT || (p->requant_mode == FN_REQUANT_ORT &&
+        (!fn_scale_ok(p->input_scale) || !fn_scale_ok(p->output_scale) || p->count < 1))) {
         return FN_ERR_ARG;
     }
     for (k = RANK - 1; k >= 0; --k) {
@@ -45,7 +48,7 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
         reduced[k] = p->reduce[k] ? p->dims[k] : 1;
         count *= reduced[k];
     }
-    if (p->shift > 0) {
+    if (p->shift > 0 && p->requant_mode != FN_REQUANT_ORT) {
         /* |sum| <= count * max|x - zp| and <= 2^31 once wrapped: its left shift must fit int32 */
         const int32_t dev = p->input_zero_point + 128 > 127 - p->input_zero_point ? p->input_zero_point + 128
                                                                                  : 127 - p->input_zero_point;
@@ -61,9 +64,18 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
                 for (o3 = 0; o3 < kept[3]; ++o3) {
                     const int8_t *base = input + o0 * stride[0] + o1 * stride[1] + o2 * stride[2] + o3 * stride[3];
                     const int32_t sum = (int32_t)block_sum(base, reduced, stride, p->input_zero_point);
+                    int64_t out;
+                    if (p->requant_mode == FN_REQUANT_ORT) {
+                        float v = (float)sum * p->input_scale;
+                        v = p->compute_sum ? v : v / (float)p->count;
+                        *output++ = (int8_t)fn_quantize_ort_f32(v, p->output_scale, p->output_zero_point);
+                        continue;
+                    }
                     /* int64: a wrapped sum near INT32_MIN plus the zero point would leave int32 */
-                    int64_t out = (int64_t)fn_mul_by_quantized_mul_tflm(sum, p->multiplier, p->shift) +
-                                  p->output_zero_point;
+                    out = (int64_t)(p->requant_mode == FN_REQUANT_SINGLE
+                                        ? fn_mul_by_quantized_mul_single(sum, p->multiplier, p->shift)
+                                        : fn_mul_by_quantized_mul_tflm(sum, p->multiplier, p->shift)) +
+                          p->output_zero_point;
                     out = out > INT8_MAX ? INT8_MAX : (out < INT8_MIN ? INT8_MIN : out);
                     *output++ = (int8_t)out;
                 }

@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
-from . import onnx_layer_ops, onnx_ops, onnx_quant_ops
+from . import onnx_layer_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
 from .onnx_ops import FOLD_ONLY
 from .onnx_quant_ops import QUANTIZED_INPUTS
 
@@ -27,6 +27,7 @@ CONVERTER_MODULES = (
     onnx_ops,
     onnx_quant_ops,
     onnx_layer_ops,
+    onnx_tensor_ops,
 )
 CONVERTERS = {op: convert for module in CONVERTER_MODULES for op, convert in module.CONVERTERS.items()}
 

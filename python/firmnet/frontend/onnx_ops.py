@@ -449,5 +449,5 @@ CONVERTERS = {f.__name__: f for f in (
     Transpose, Softmax, BatchNormalization, Pad, Identity, Dropout)}
 
 # Supported only where they fold to constants (shape arithmetic written by exporters).
-FOLD_ONLY = ("Constant", "Shape", "Gather", "Cast", "Slice", "ConstantOfShape", "Size", "Range", "Equal",
+FOLD_ONLY = ("Constant", "Shape", "Cast", "ConstantOfShape", "Size", "Range", "Equal",
              "Where", "Expand")

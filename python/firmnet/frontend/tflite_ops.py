@@ -11,7 +11,7 @@ import numpy as np
 import tflite
 
 from ..ir import OpQuant, UnsupportedError
-from ..ops import binary, concat, conv2d, dense, dequantize, mean, pad, pool2d, quantize, reshape, softmax, unary
+from ..ops import binary, concat, conv2d, dense, dequantize, pad, pool2d, quantize, reduce, reshape, softmax, unary
 from ..ops._util import integer_range
 
 # fused activation → real clamp range
@@ -204,10 +204,30 @@ def RELU_N1_TO_1(c, index, inputs, outputs, table):
     _relu(c, index, inputs, outputs, "relu_n1_to_1", (-1.0, 1.0))
 
 
-def MEAN(c, index, inputs, outputs, table):
+def _reduce(c, index, inputs, outputs, table, kind):
     keep = bool(_options(table, tflite.ReducerOptions).KeepDims()) if table is not None else False
-    axes = tuple(int(a) for a in c.constant(inputs[1]).ravel())
-    c.add("mean", inputs[:1], mean.Attrs(axes, keep, _quant(c, inputs[:1], outputs[0])), outputs, index)
+    rank = len(c.types[inputs[0]].shape)
+    axes = [int(a) for a in c.constant(inputs[1]).ravel()]
+    if any(not -rank <= a < rank for a in axes):
+        raise UnsupportedError(f"axes {axes} are out of range for a rank-{rank} tensor")
+    attrs = reduce.Attrs(kind, tuple(sorted({a % rank for a in axes})), keep, _quant(c, inputs[:1], outputs[0]))
+    c.add("reduce", inputs[:1], attrs, outputs, index)
+
+
+def MEAN(c, index, inputs, outputs, table):
+    _reduce(c, index, inputs, outputs, table, "mean")
+
+
+def SUM(c, index, inputs, outputs, table):
+    _reduce(c, index, inputs, outputs, table, "sum")
+
+
+def REDUCE_MAX(c, index, inputs, outputs, table):
+    _reduce(c, index, inputs, outputs, table, "max")
+
+
+def REDUCE_MIN(c, index, inputs, outputs, table):
+    _reduce(c, index, inputs, outputs, table, "min")
 
 
 def CONCATENATION(c, index, inputs, outputs, table):
@@ -250,5 +270,5 @@ def DEQUANTIZE(c, index, inputs, outputs, table):
 
 CONVERTERS = {f.__name__: f for f in (
     CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, RESHAPE, SOFTMAX,
-    LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, MEAN, CONCATENATION, PAD, QUANTIZE, DEQUANTIZE)}
+    LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, MEAN, SUM, REDUCE_MAX, REDUCE_MIN, CONCATENATION, PAD, QUANTIZE, DEQUANTIZE)}
 CONVERTERS.update(SQUEEZE=SQUEEZE, PADV2=PADV2)

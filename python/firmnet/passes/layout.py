@@ -1,8 +1,8 @@
 """NCHW → NHWC inside the model, keeping the model's own layout at its inputs and outputs.
 
 Each tensor is tracked with the permutation P of its storage: stored = transpose(logical, P).
-Convolutions and pooling switch to NHWC; element-wise ops, concat, softmax and pad
-follow whatever layout their input has (adjusting axes); constants are permuted at
+Convolutions and pooling switch to NHWC; element-wise ops, concat, softmax, pad, slice
+and reduce follow whatever layout their input has (adjusting axes); constants are permuted at
 compile time; a flatten feeding fully connected layers permutes the weights' columns
 instead of the activations. Anything else gets its input back in the logical
 layout through an explicit transpose (which simplify_layout may later remove).
@@ -137,6 +137,32 @@ def _follow(lay, node):
     lay.emit(node, [x], attrs, p)
 
 
+def _slice(lay, node):
+    """slice: the same strided copy on the stored dims (stored dim j is logical dim p[j])."""
+    x = node.inputs[0]
+    p = lay.perm_of(x)
+    a = node.attrs
+    attrs = dataclasses.replace(a, starts=tuple(a.starts[i] for i in p), steps=tuple(a.steps[i] for i in p),
+                                shape=tuple(a.shape[i] for i in p),
+                                gather_axis=p.index(a.gather_axis) if a.gather_axis >= 0 else -1)
+    lay.emit(node, [x], attrs, p)
+
+
+def _reduce(lay, node):
+    """reduce: the stored axes of the logical ones; without keep_dims the output's storage
+    keeps the order of the remaining dims (NHWC reduced over H, W is [N, C], the logical order)."""
+    x = node.inputs[0]
+    p = lay.perm_of(x)
+    axes = node.attrs.axes
+    attrs = dataclasses.replace(node.attrs, axes=tuple(sorted(p.index(a) for a in axes)))
+    if node.attrs.keep_dims:
+        out_perm = p
+    else:
+        rest = [d for d in p if d not in axes]
+        out_perm = tuple(sorted(rest).index(d) for d in rest)
+    lay.emit(node, [x], attrs, out_perm)
+
+
 def _operand(lay, name, rank, perm):
     """A binary operand in layout perm, broadcast to the output rank if constant."""
     if name in lay.g.constants:
@@ -228,6 +254,10 @@ def to_nhwc(graph: Graph) -> Graph:
             _binary(lay, node)
         elif node.op == "concat":
             _concat(lay, node)
+        elif node.op == "slice":
+            _slice(lay, node)
+        elif node.op == "reduce":
+            _reduce(lay, node)
         elif node.op == "transpose":
             _transpose_node(lay, node)
         elif node.op == "reshape":

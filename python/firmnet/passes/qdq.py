@@ -1,9 +1,9 @@
 """Quantized models: dequantize → op → quantize becomes one integer op.
 
 Applied until nothing changes:
-1. Layout ops (reshape, transpose), max pooling and nearest resize commute with a
-   per-tensor dequantize, so dequantize moves below them and they run on int8; likewise a
-   quantize moves above a reshape/transpose, so it meets the op that computes the
+1. Layout ops (reshape, transpose, slice), max pooling, reduce max/min and nearest resize
+   commute with a per-tensor dequantize, so dequantize moves below them and they run on int8;
+   likewise a quantize moves above a reshape/transpose, so it meets the op that computes the
    values (e.g. a batched MatMul's convolution followed by its layout ops).
 2. quantize(dequantize(x)) is x when both use the same quantization, else an
    integer requantization (unary identity on int8).
@@ -30,7 +30,7 @@ from ..ops import OPS, reshape, unary
 from ..ops._util import integer_range, intersect, quantize_value
 from .simplify import remove_dead_nodes
 
-COMPUTE_OPS = ("conv2d", "dense", "pool2d", "binary", "softmax", "unary", "concat")
+COMPUTE_OPS = ("conv2d", "dense", "pool2d", "binary", "softmax", "unary", "concat", "reduce")
 
 
 class _Rewrite:
@@ -73,15 +73,17 @@ def _rebuild(graph: Graph, nodes, outputs=None, input_types=None, constants=None
 
 
 def _commute_layout(graph: Graph):
-    """Rule 1: op(dequantize(x)) → dequantize(op(x)) for reshape, transpose, max pooling, nearest resize, and
+    """Rule 1: op(dequantize(x)) → dequantize(op(x)) for reshape, transpose, slice, max pooling, reduce max/min,
+    nearest resize, and
     constant padding whose value is exactly representable (e.g. 0 → the zero point)."""
     rw = _Rewrite(graph)
     nodes, changed = [], False
     for n in graph.nodes:
         src = rw.dq_source(n.inputs[0]) if n.inputs else None
-        movable = n.op in ("reshape", "transpose", "pad") or (
+        movable = n.op in ("reshape", "transpose", "pad", "slice") or (
             n.op == "pool2d" and n.attrs.kind == "max" and n.attrs.quant is None) or (
-            n.op == "resize" and n.attrs.mode == "nearest")
+            n.op == "resize" and n.attrs.mode == "nearest") or (
+            n.op == "reduce" and n.attrs.kind in ("max", "min") and n.attrs.quant is None)
         if src is None or not movable:
             nodes.append(n)
             continue
@@ -95,6 +97,8 @@ def _commute_layout(graph: Graph):
             attrs = dataclasses.replace(attrs, value=float(value))
         if n.op == "pool2d":
             attrs = dataclasses.replace(attrs, quant=OpQuant((q,), q, "tflm"), act=integer_range(attrs.act, q))
+        if n.op == "reduce":   # max/min of dequantized values = dequantized max/min (scale > 0)
+            attrs = dataclasses.replace(attrs, quant=OpQuant((q,), q, "tflm"))
         inner = f"{n.outputs[0]}#int8"
         nodes.append(dataclasses.replace(n, inputs=(x,), outputs=(inner,), attrs=attrs))
         nodes.append(Node("dequantize", f"{n.name}/dequantize", (inner,), n.outputs,

@@ -31,8 +31,8 @@ from typing import Sequence
 import numpy as np
 
 from .activation_s8 import tflite_quantize_multiplier
-from .fixedpoint import mul_by_quantized_mul_tflm
-from .quantize_s8 import check_quant
+from .fixedpoint import REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm
+from .quantize_s8 import check_mode, check_quant, quantize_ort
 
 INT32_MAX = 2**31 - 1
 MAX_RANK = 4                         # fn_mean_s8 works on 4 dims
@@ -64,8 +64,12 @@ def fold_count(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 
 
 def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float, input_zero_point: int,
-                   output_scale: float, output_zero_point: int) -> dict:
-    """fn_mean_s8_params for MEAN over `axes` of an int8 tensor of `shape` (rank 1..4)."""
+                   output_scale: float, output_zero_point: int, compute_sum: bool = False,
+                   mode: str = "tflm") -> dict:
+    """fn_mean_s8_params for MEAN (or with compute_sum, TFLM's SUM: QuantizedMeanOrSum
+    without the fold of 1/n) over `axes` of an int8 tensor of `shape` (rank 1..4).
+    mode "single" rounds the multiply once; "ort" follows onnxruntime's float graph
+    (fn_reduce_s8.h): v = float32(sum) * s_in [/ float32(n)], quantize_ort(v, s_out, zp_out)."""
     what = "int8 mean"
     shape = tuple(shape)
     if not 1 <= len(shape) <= MAX_RANK:
@@ -79,18 +83,24 @@ def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float
     s_in, zp_in = check_quant((input_scale, input_zero_point), f"{what} input")
     s_out, zp_out = check_quant((output_scale, output_zero_point), f"{what} output")
     count = int(np.prod([int(shape[k]) for k in reduced], dtype=object))
+    requant_mode = check_mode(mode, what)
     m, s = tflite_quantize_multiplier(s_in / s_out)       # Python float division is double
-    multiplier, shift = fold_count(m, s, count)
+    multiplier, shift = (m, s) if compute_sum else fold_count(m, s, count)
     # |sum| <= count * max|x - zp_in| (and <= 2^31 once wrapped); TFLM shifts it left by `shift`
     bound = min(count * max(127 - zp_in, zp_in + 128), 2**31)
-    if shift > 0 and (bound << shift) > INT32_MAX - 128:
+    if mode == "ort" and count * 255 >= 2**24:
+        raise ValueError(f"{what}: {count} reduced elements: the ort-mode float sum is exact only below "
+                         f"2^24 / 255 = 65793 elements")
+    if shift > 0 and mode != "ort" and (bound << shift) > INT32_MAX - 128:
         raise ValueError(f"{what}: input_scale / output_scale = {s_in / s_out:.6g} is too large for "
                          f"{count} reduced elements: the sum * 2^{shift} overflows int32 in TFLite Micro's "
                          f"MultiplyByQuantizedMultiplier")
     pad = MAX_RANK - len(shape)
     return {"dims": [1] * pad + [int(d) for d in shape],
             "reduce": [0] * pad + [1 if k in reduced else 0 for k in range(len(shape))],
-            "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift}
+            "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift,
+            "requant_mode": requant_mode, "count": count, "compute_sum": int(bool(compute_sum)),
+            "input_scale": s_in, "output_scale": s_out}
 
 
 def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
@@ -101,8 +111,16 @@ def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
     axes = tuple(k for k in range(MAX_RANK) if p["reduce"][k])
     total = (x4 - p["input_zero_point"]).sum(axis=axes, keepdims=True)
     wrapped = ((total + 2**31) % 2**32) - 2**31                  # TFLM's int32 sum wraps
-    out = mul_by_quantized_mul_tflm(wrapped, p["multiplier"], p["shift"]) + p["output_zero_point"]
-    out = np.clip(out, -128, 127).astype(np.int8)
+    mode = p.get("requant_mode", REQUANT_MODES["tflm"])
+    if mode == REQUANT_MODES["ort"]:
+        v = wrapped.astype(np.float32) * np.float32(p["input_scale"])
+        if not p["compute_sum"]:
+            v = v / np.float32(p["count"])
+        out = quantize_ort(v, p["output_scale"], p["output_zero_point"]).astype(np.int8)
+    else:
+        mul = mul_by_quantized_mul_single if mode == REQUANT_MODES["single"] else mul_by_quantized_mul_tflm
+        out = mul(wrapped, p["multiplier"], p["shift"]) + p["output_zero_point"]
+        out = np.clip(out, -128, 127).astype(np.int8)
     flags = p["reduce"][MAX_RANK - x.ndim:]
     kept = [1 if r else d for d, r in zip(x.shape, flags)] if keep_dims else \
         [d for d, r in zip(x.shape, flags) if not r]

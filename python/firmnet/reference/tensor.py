@@ -29,3 +29,17 @@ def pad_constant(x, pads_before: Sequence[int], pads_after: Sequence[int], value
     inside = tuple(slice(int(b), int(b) + n) for n, b in zip(x.shape, pads_before))
     out[inside] = x
     return out
+
+
+def strided_slice(x, starts: Sequence[int], steps: Sequence[int], shape: Sequence[int],
+                  gather_axis: int = -1, indices: Sequence[int] = ()) -> np.ndarray:
+    """out[i] = x[starts[d] + i_d * steps[d] for each dim d], except along gather_axis
+    (>= 0), where out takes x's entries at `indices` in order. Contiguous."""
+    x = np.asarray(x)
+    index = []
+    for d in range(x.ndim):
+        if d == gather_axis:
+            index.append(np.asarray(indices, dtype=np.int64))
+        else:
+            index.append(int(starts[d]) + int(steps[d]) * np.arange(int(shape[d]), dtype=np.int64))
+    return np.ascontiguousarray(x[np.ix_(*index)]) if x.ndim else x.copy()
