@@ -159,7 +159,7 @@ def test_int8_model_matches_onnxruntime(qdq_model, mode, tmp_path):
         equal = total = worst = 0
         for x, q in zip(xs, xq):
             want = sess.run(None, {"x": x})
-            got = host.run([q])
+            got = host.run_raw([q])
             for gv, wv, name in zip(got, want, g.outputs):
                 wq = recover_int8(wv, g.types[name].quant)
                 diff = np.abs(gv.astype(np.int32) - wq)
@@ -170,7 +170,7 @@ def test_int8_model_matches_onnxruntime(qdq_model, mode, tmp_path):
     result = verify(cm, xq[:1])
     assert result.ok, result.summary()
     sanitized = run_sanitized(cm, xq[:1], tmp_path)
-    for s, c in zip(sanitized, host.run(xq[:1])):
+    for s, c in zip(sanitized, host.run_raw(xq[:1])):
         assert np.array_equal(s, c)
 
 
