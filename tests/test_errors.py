@@ -130,16 +130,17 @@ def test_console_script_installed():
 
 
 def test_every_unsupported_node_is_named_in_one_error(tmp_path, capsys):
-    """Erf → Relu → ReduceMean → Pad(reflect) → Gelu: one compile lists the four nodes firmnet
+    """Erf → Relu → ReduceProd → Pad(reflect) → Gelu: one compile lists the four nodes firmnet
     refuses, each with its reason or the closest supported form, in model order; the Relu between
     them converts (its input type comes from ONNX shape inference) and is not named."""
     nodes = [helper.make_node("Erf", ["x"], ["a"], name="erf1"),
              helper.make_node("Relu", ["a"], ["b"], name="relu"),
-             helper.make_node("ReduceMean", ["b"], ["c"], name="gap", axes=[2, 3], keepdims=1),
+             helper.make_node("ReduceProd", ["b", "hw"], ["c"], name="gap", keepdims=1),
              helper.make_node("Pad", ["c", "p"], ["d"], name="pad0", mode="reflect"),
              helper.make_node("Gelu", ["d"], ["y"], name="gelu")]
     model = _model(nodes, [_vi("x", [1, 2, 4, 4])], [_vi("y", [1, 2, 3, 3])],
-                   [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "p")], opset=18)
+                   [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "p"),
+                    numpy_helper.from_array(np.array([2, 3], np.int64), "hw")], opset=18)
     code, err = _cli(capsys, "compile", _save(tmp_path, model), "-o", tmp_path / "out")
     assert code == 2 and "Traceback" not in err
     lines = err.splitlines()
