@@ -447,3 +447,37 @@ def test_matmulinteger_matches_onnxruntime(tmp_path, b_shape, b_zero_point):
     got = cm.build_host().run([(a.astype(np.int16) - 128).astype(np.int8)])[0]   # uint8 travels as int8
     assert got.dtype == np.int32 and np.array_equal(got, expected)
     assert verify(cm, [(a.astype(np.int16) - 128).astype(np.int8)]).ok
+
+
+# ----------------------------------------------------------------------------- QOperator format
+
+# tests/fixtures/make_qop_models.py: the same float models quantized by quantize_static in its
+# QOperator format, i.e. with onnxruntime's com.microsoft QGemm, QLinearAdd, QLinearMul,
+# QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QLinearSoftmax, and MaxPool /
+# Reshape / Flatten on int8 tensors. firmnet reads each as its dequantize -> op -> quantize
+# meaning; with --requant ort every one is integer in firmnet and the outputs are onnxruntime's
+# bytes in both sessions (its float Tanh/HardSigmoid between DequantizeLinear and
+# QuantizeLinear are exact tables here).
+QOP_MODELS = ["lenet5", "mobilenet_tiny", "resnet_tiny", "squeezenet_tiny", "mbv3_block"]
+
+
+@pytest.mark.parametrize("model", QOP_MODELS)
+def test_qoperator_format_matches_onnxruntime(model, tmp_path):
+    path = FIXTURES / f"{model}.qop.onnx"
+    ms_ops = {n.op_type for n in onnx.load(path).graph.node if n.domain == "com.microsoft"}
+    assert ms_ops, "the fixture must hold com.microsoft operators"
+    cm = firmnet.compile(path, tmp_path / "out", name=f"{model}_qop", requant="ort")
+    assert not firmnet_float_nodes(cm), f"float islands left: {_describe(firmnet_float_nodes(cm))}"
+    xs = np.load(FIXTURES / f"{model}.qop.npz")["inputs"]
+    xq = int8_inputs(cm, xs)
+    c_out = np.stack([cm.build_host().run_raw([x])[0] for x in xq])
+    out_quant = cm.lowered_graph.types[cm.lowered_graph.outputs[0]].quant
+    for session in SESSIONS:
+        sess = ort_session(path, session)
+        name = sess.get_inputs()[0].name
+        expected = np.stack([recover_int8(sess.run(None, {name: x})[0], out_quant) for x in xs])
+        diff = np.abs(c_out.astype(np.int32) - expected.astype(np.int32))
+        print(f"\n{model} (QOperator: {', '.join(sorted(ms_ops))}) --requant ort vs onnxruntime ({session}): "
+              f"{np.mean(diff == 0):.2%} of {diff.size} bytes equal, max |diff| {diff.max()} LSB")
+        assert np.array_equal(c_out, expected)
+    assert verify(cm, xq[:1]).ok

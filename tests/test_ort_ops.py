@@ -273,3 +273,52 @@ def test_kernels_cross_compile_warning_free(cpu, tmp_path):
                               "-Werror", f"-I{inc}", "-c", str(resources.runtime_dir() / "src" / src),
                               "-o", str(tmp_path / "k.o")], capture_output=True, text=True)
         assert res.returncode == 0 and not res.stderr, f"{src} on {cpu}:\n{res.stderr}"
+
+
+# ----------------------------------------------------------------------------- com.microsoft operators
+
+def _contrib_model(op, attrs, shape, x_q, y_q, signed):
+    """float x -> QuantizeLinear -> com.microsoft op -> DequantizeLinear (QOperator format)."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node(op, ["xq", "xs", "xz", "ys", "yz"], ["yq"], domain="com.microsoft", **attrs),
+             helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["out"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                              _q_inits(x_q, y_q, signed))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+                             ir_version=8)
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int8", "uint8"])
+@pytest.mark.parametrize("op, attrs", [("QLinearSigmoid", {}), ("QLinearLeakyRelu", {"alpha": 0.2}),
+                                       ("QLinearSoftmax", {"axis": 1, "opset": 13}),
+                                       ("QLinearSoftmax", {"axis": 1, "opset": 11}),
+                                       ("QLinearAveragePool", {"kernel_shape": [2, 2], "strides": [2, 2]}),
+                                       ("QLinearGlobalAveragePool", {})])
+def test_contrib_operator_equals_onnxruntime(op, attrs, signed, tmp_path):
+    shape = (1, 6, 4, 4)
+    y_q = (1 / 255, -128) if op in ("QLinearSigmoid", "QLinearSoftmax") else (0.0213, -5)
+    model = _contrib_model(op, attrs, shape, (0.0371, 3), y_q, signed)
+    cm = firmnet.compile(model, tmp_path, name="m", requant="ort")
+    g = cm.lowered_graph
+    assert all(g.types[n.outputs[0]].dtype == "int8" for n in g.nodes), "a float island is left"
+    x = (np.random.default_rng(7).standard_normal(shape) * 3).astype(np.float32)
+    xq = [_int8_input(cm, x)]
+    c = cm.build_host().run_raw(xq)[0]
+    out_q = g.types[g.outputs[0]].quant
+    for session in SESSIONS:
+        y = _session(model, session).run(None, {"x": x})[0]
+        expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
+        assert_array_equal_first(c, expected, f"{op} {attrs} vs onnxruntime ({session})")
+    assert verify(cm, xq).ok
+
+
+def test_contrib_operators_refused_with_the_supported_list(tmp_path):
+    model = _contrib_model("QLinearGlobalAveragePool", {"channels_last": 1}, (1, 4, 4, 6), (0.1, 0), (0.1, 0), True)
+    with pytest.raises(firmnet.FirmnetError, match=r"channels_last=1 \(NHWC\) is not supported"):
+        firmnet.compile(model, tmp_path / "a", name="m", requant="ort")
+    model.graph.node[1].op_type = "QLinearWhere"
+    del model.graph.node[1].attribute[:]
+    with pytest.raises(firmnet.FirmnetError, match=r"\(com\.microsoft\.QLinearWhere\) uses a custom operator domain.*"
+                                                   r"of com\.microsoft: QGemm, QLinearAdd"):
+        firmnet.compile(model, tmp_path / "b", name="m", requant="ort")

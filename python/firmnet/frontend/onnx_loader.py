@@ -20,7 +20,7 @@ from .builder import GraphBuilder
 from ..ops import reshape
 from . import onnx_layer_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
 from .onnx_ops import FOLD_ONLY
-from .onnx_quant_ops import QUANTIZED_INPUTS
+from .onnx_quant_ops import INT8_DATA_MOVEMENT, MS_CONVERTERS, MS_DOMAIN, QUANTIZED_INPUTS, int8_data_movement
 
 # The ONNX converters, one module per group of operators, each with its own CONVERTERS dict.
 CONVERTER_MODULES = (
@@ -177,9 +177,9 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
     if opset < MIN_OPSET:
         model, opset = _upgrade(model, opset), MIN_OPSET
     for node in model.graph.node:
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") and not (node.domain == MS_DOMAIN and node.op_type in MS_CONVERTERS):
             raise UnsupportedError(f"node '{node.name}' ({node.domain}.{node.op_type}) uses a custom operator "
-                                   "domain, which is not supported")
+                                   f"domain, which is not supported (of {MS_DOMAIN}: {', '.join(MS_CONVERTERS)})")
     _check_references(model)
     input_types = _pin_inputs(model, input_shapes)
     try:
@@ -278,6 +278,13 @@ def _convert_node(b, node, label, opset) -> None:
     except TypeError as exc:
         raise UnsupportedError(f"{label}: unsupported attributes or inputs ({exc}); the attributes firmnet "
                                f"handles are: {_accepted(convert)}") from None
+    if node.op_type in INT8_DATA_MOVEMENT and inputs and inputs[0] not in b.constants \
+            and b.types[inputs[0]].dtype == "int8":   # onnxruntime's QOperator format
+        try:
+            int8_data_movement(b, node, convert, inputs, attrs)
+        except FirmnetError as exc:
+            raise type(exc)(f"{label}: {exc}") from None
+        return
     for i in inputs if node.op_type not in QUANTIZED_INPUTS else ():
         if i and b.types[i].dtype != "float32" and i not in b.constants:
             raise UnsupportedError(f"{label}: input '{i}' has dtype {b.types[i].dtype}; this operator "

@@ -1,7 +1,13 @@
 """ONNX quantization operators → IR nodes: QuantizeLinear/DequantizeLinear (the QDQ format,
 which the QDQ pass turns into integer ops), QLinearConv/QLinearMatMul (written as their
 dequantize → float op → quantize meaning), and ConvInteger/MatMulInteger (integer ops whose
-int32 accumulators are the output). Conventions as in onnx_ops.py. uint8 data is carried as
+int32 accumulators are the output). onnxruntime's com.microsoft QLinear* operators, which
+quantize_static writes in its QOperator format (QGemm, QLinearAdd, QLinearMul, QLinearSigmoid,
+QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat,
+QLinearSoftmax: MS_CONVERTERS), are read the same way as their dequantize → float op →
+quantize meaning; --requant ort then gives onnxruntime's kernel arithmetic. The data-movement
+operators that format applies to int8 tensors (INT8_DATA_MOVEMENT: MaxPool, Reshape, Flatten, ...)
+are written as dequantize → op → quantize with the input's quantization. Conventions as in onnx_ops.py. uint8 data is carried as
 int8 (value - 128, zero point - 128: the same real values).
 """
 from __future__ import annotations
@@ -10,6 +16,7 @@ import numpy as np
 
 from ..ir import OpQuant, QuantParams, UnsupportedError
 from ..ops import dequantize, quantize
+from . import onnx_ops
 from .onnx_ops import Conv, MatMul, _conv, _matmul, _need_const
 
 
@@ -85,6 +92,113 @@ def _qlinear(b, n, float_op, x, xs, xz, w, ws, wz, ys, yz, bias=None, **attrs):
     QuantizeLinear(b, n, yf, ys, yz)
 
 
+def _dq(b, n, x, scale, zero_point, suffix):
+    inner = _Inner(n, suffix, b.fresh(f"{n.name}/{suffix}"))
+    DequantizeLinear(b, inner, x, scale, zero_point)
+    return inner.output[0]
+
+
+def _around(b, n, float_op, operands, y_scale, y_zero_point, **attrs):
+    """quantize(float_op(dequantize(x) for (x, scale, zero point) in operands))."""
+    inputs = [_dq(b, n, x, s, z, f"x{k}") for k, (x, s, z) in enumerate(operands)]
+    yf = b.fresh(f"{n.name}/float")
+    float_op(b, _Inner(n, "float", yf), *inputs, **attrs)
+    QuantizeLinear(b, n, yf, y_scale, y_zero_point)
+
+
+def _nchw_only(channels_last):
+    if channels_last:
+        raise UnsupportedError("channels_last=1 (NHWC) is not supported; onnxruntime's NHWC layout "
+                               "transformer writes it, quantize_static does not")
+
+
+def QLinearAdd(b, n, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None):
+    _around(b, n, onnx_ops.Add, [(A, A_scale, A_zero_point), (B, B_scale, B_zero_point)], C_scale, C_zero_point)
+
+
+def QLinearMul(b, n, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None):
+    _around(b, n, onnx_ops.Mul, [(A, A_scale, A_zero_point), (B, B_scale, B_zero_point)], C_scale, C_zero_point)
+
+
+def QLinearSigmoid(b, n, X, X_scale, X_zero_point, Y_scale, Y_zero_point=None):
+    _around(b, n, onnx_ops.Sigmoid, [(X, X_scale, X_zero_point)], Y_scale, Y_zero_point)
+
+
+def QLinearLeakyRelu(b, n, X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, alpha=0.01):
+    _around(b, n, onnx_ops.LeakyRelu, [(X, X_scale, X_zero_point)], Y_scale, Y_zero_point, alpha=alpha)
+
+
+def QLinearGlobalAveragePool(b, n, X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, channels_last=0):
+    _nchw_only(channels_last)
+    _around(b, n, onnx_ops.GlobalAveragePool, [(X, x_scale, x_zero_point)], y_scale, y_zero_point)
+
+
+def QLinearAveragePool(b, n, X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET",
+                       ceil_mode=0, channels_last=0, count_include_pad=0, kernel_shape, pads=None, strides=None):
+    _nchw_only(channels_last)
+    _around(b, n, onnx_ops.AveragePool, [(X, x_scale, x_zero_point)], y_scale, y_zero_point, auto_pad=auto_pad,
+            ceil_mode=ceil_mode, count_include_pad=count_include_pad, kernel_shape=kernel_shape, pads=pads,
+            strides=strides)
+
+
+def QLinearConcat(b, n, Y_scale, Y_zero_point, *inputs, axis):
+    if not inputs or len(inputs) % 3:
+        raise UnsupportedError(f"QLinearConcat takes (tensor, scale, zero point) triples after Y_scale and "
+                               f"Y_zero_point; got {len(inputs)} more inputs")
+    _around(b, n, onnx_ops.Concat, [inputs[k:k + 3] for k in range(0, len(inputs), 3)], Y_scale, Y_zero_point,
+            axis=axis)
+
+
+def QLinearSoftmax(b, n, X, X_scale, x_zero_point, y_scale, y_zero_point=None, *, axis=None, opset):
+    """Its `opset` attribute says which Softmax it quantizes (before 13: over the flattened
+    trailing dimensions)."""
+    model_opset = b.opset
+    b.opset = int(opset)
+    try:
+        _around(b, n, onnx_ops.Softmax, [(X, X_scale, x_zero_point)], y_scale, y_zero_point, axis=axis)
+    finally:
+        b.opset = model_opset
+
+
+def QGemm(b, n, A, a_scale, a_zero_point, B, b_scale, b_zero_point, C=None, y_scale=None, y_zero_point=None, *,
+          alpha=1.0, transA=0, transB=0):
+    """onnxruntime's QGemm: Gemm of dequantized A and B plus the int32 bias C (scale a_scale *
+    b_scale), quantized to y_scale (float output when y_scale is absent)."""
+    inputs = [_dq(b, n, A, a_scale, a_zero_point, "a")]
+    w = _Inner(n, "b", b.fresh(f"{n.name}/b"))
+    DequantizeLinear(b, w, B, b_scale, b_zero_point, axis=0 if transB else 1)
+    inputs.append(w.output[0])
+    if C:
+        bias_scale = np.float32(_need_const(b, n, a_scale, "a scale")) * \
+            _need_const(b, n, b_scale, "b scale").astype(np.float32)
+        zero = b.const(np.zeros(bias_scale.shape, np.int32), f"{n.name}/bias_zero_point")
+        c = _Inner(n, "c", b.fresh(f"{n.name}/c"))
+        DequantizeLinear(b, c, C, b.const(bias_scale, f"{n.name}/bias_scale"), zero, axis=0)
+        inputs.append(c.output[0])
+    if not y_scale:
+        onnx_ops.Gemm(b, n, *inputs, alpha=alpha, transA=transA, transB=transB)
+        return
+    yf = b.fresh(f"{n.name}/float")
+    onnx_ops.Gemm(b, _Inner(n, "float", yf), *inputs, alpha=alpha, transA=transA, transB=transB)
+    QuantizeLinear(b, n, yf, y_scale, y_zero_point)
+
+
+# ONNX operators that only move values, which onnxruntime's QOperator format runs on int8 tensors
+INT8_DATA_MOVEMENT = ("MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity")
+
+
+def int8_data_movement(b, n, convert, inputs, attrs):
+    """A data-movement op reading an int8 activation: dequantize → the float op → quantize with the
+    input's own quantization, which the QDQ pass turns back into the op on int8."""
+    x, q = inputs[0], b.types[inputs[0]].quant
+    if q is None:
+        raise UnsupportedError(f"input '{x}' is int8 without a quantization")
+    xf = b.add("dequantize", [x], dequantize.Attrs(q), name=f"{n.name}/dequantize")[0]
+    yf = b.fresh(f"{n.name}/float")
+    convert(b, _Inner(n, "float", yf), xf, *inputs[1:], **attrs)
+    b.add("quantize", [yf], quantize.Attrs(q, b.requant), outputs=[n.output[0]], name=n.name)
+
+
 def QLinearConv(b, n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, **attrs):
     _qlinear(b, n, Conv, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B, **attrs)
 
@@ -142,8 +256,14 @@ def MatMulInteger(b, n, A, B, a_zero_point=None, b_zero_point=None):
     _matmul(b, n, A, w_name, quant)
 
 
-CONVERTERS = {f.__name__: f for f in (
-    QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger)}
+# onnxruntime's contrib operators (domain com.microsoft) read as their QDQ meaning
+MS_DOMAIN = "com.microsoft"
+MS_CONVERTERS = {f.__name__: f for f in (
+    QGemm, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool,
+    QLinearConcat, QLinearSoftmax)}
+
+CONVERTERS = {**{f.__name__: f for f in (
+    QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger)}, **MS_CONVERTERS}
 
 # Operators that read integer tensors (the others compute in float32 until the QDQ pass).
 QUANTIZED_INPUTS = tuple(CONVERTERS)
