@@ -708,7 +708,8 @@ def test_run_pipeline_checks_ir_after_each_pass(broken, message):
 # ---------------------------------------------------------------------------------------------
 # transposes left in real models
 
-MODEL_PATHS = {p.stem: p for p in sorted(FIXTURES.glob("*.onnx")) if ".qdq" not in p.name}  # float models
+MODEL_PATHS = {p.stem: p for p in sorted(FIXTURES.glob("*.onnx"))
+               if ".qdq" not in p.name and ".qop" not in p.name}  # float models
 MODEL_PATHS["digits_cnn"] = EXAMPLE
 
 
