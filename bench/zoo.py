@@ -43,7 +43,10 @@ import logging
 import os
 import subprocess
 import sys
+import re
 import time
+import warnings
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -242,6 +245,19 @@ def to_int8(y, quant):
     return np.clip(np.rint(y.astype(np.float32) / scale) + zp, -128, 127).astype(np.int8)
 
 
+QUOTED = r"'[^']*'"
+
+
+def error_summary(text: str) -> str:
+    """The first line of a compile error; for an error listing several nodes, their operators."""
+    lines = text.strip().splitlines() or [""]
+    ops = Counter(m.group(1) for line in lines[1:] for m in [re.match(r"\s+node '.*?' \((\w+)\)", line)] if m)
+    if not ops:
+        return lines[0].split("; ")[0]
+    listed = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in ops.most_common())
+    return f"{sum(ops.values())} nodes: {listed}"
+
+
 def measure(path: Path, precision: str, size: int, build: Path, requant: str | None) -> dict:
     import numpy as np
 
@@ -249,14 +265,17 @@ def measure(path: Path, precision: str, size: int, build: Path, requant: str | N
     row = {}
     kwargs = {"requant": requant} if requant else {}
     try:
-        cm = firmnet.compile(path, build, name="zoo", **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")       # float layers are counted below, with their reasons
+            cm = firmnet.compile(path, build, name="zoo", **kwargs)
     except Exception as exc:   # FirmnetError, or a crash worth seeing in the table
-        first = str(exc).strip().splitlines()[0].split("; ")[0] if str(exc).strip() else ""
         kind = "" if isinstance(exc, firmnet.FirmnetError) else f"{type(exc).__name__}: "
-        row["compiles"] = f"no: {kind}{first}"
+        row["compiles"] = f"no: {kind}{error_summary(str(exc))}"
         return row
     row["compiles"] = "yes"
     r = cm.report
+    row["reasons"] = Counter(f"{layer['op']}: {re.sub(QUOTED, chr(39) * 2, layer['reason'])}"
+                             for layer in r.get("float_layers", ()))
     row.update(weights=r["weights_bytes"], arena=r["arena_bytes"], lower=r["lower_bound_bytes"])
     try:
         host = cm.build_host()
@@ -369,6 +388,13 @@ def main(argv=None) -> int:
           f"{TEST_SAMPLES} standard-normal test inputs, {CALIBRATION_SAMPLES} calibration inputs; "
           f"dynamo = torch.onnx.export default, torchscript = dynamo=False opset {TORCHSCRIPT_OPSET}")
     print_table(rows, args.width)
+    reasons = [(r, r["reasons"]) for r in rows if r.get("reasons")]
+    if reasons:
+        print("\nWhy layers stayed float (firmnet's report.json float_layers; names left out):")
+        for r, counts in reasons:
+            print(f"  {r['model']} {r['exporter']} {r['precision']}:")
+            for reason, n in counts.most_common():
+                print(f"    {n:3d} x {reason}")
     return 0
 
 
