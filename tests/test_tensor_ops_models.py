@@ -273,3 +273,23 @@ def test_generated_c_warning_free(qdq_model, cc, tmp_path):
                                  capture_output=True, text=True)
             assert res.returncode == 0 and not res.stderr, f"{cc} on {src.name}:\n{res.stderr}"
     assert {"fn_strided_copy", "fn_reduce_f32", "fn_reduce_minmax_s8", "fn_mean_s8"} <= kernels
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_emulated_cortex_m4_same_bytes_as_host(qdq_model, quantized, tmp_path):
+    """Cross-built (-Werror) for mps2-an386 (Cortex-M4F) and run in QEMU: the same output
+    bytes as the host build, float and int8."""
+    from firmnet import qemu
+    from test_boards import require_tools
+    require_tools()
+    model = qdq_model if quantized else shuffle_model("split", 18)
+    board = firmnet.compile(model, tmp_path / "board", board="mps2-an386", name="shuffle")
+    host = firmnet.compile(model, tmp_path / "host", name="shuffle").build_host()
+    x = inputs(1, 9)
+    if quantized:
+        from test_int8_models import int8_inputs
+        x = int8_inputs(board, x)
+    run = qemu.run(board.out_dir, "mps2-an386", x, werror=True)
+    for got, want in zip(run.outputs, host.run_raw(x)):
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    print(f"\nshuffle {'int8' if quantized else 'float'} on mps2-an386: {run.instructions} instructions")

@@ -1,7 +1,7 @@
 /* firmnet runtime: strided copy of byte blocks (Slice, Split, Gather; see fn_tensor.h).
  *
  * An odometer over the output dims 0..ndim-2 tracks the input offset of each row; a row
- * of the last dim is copied block by block (one memcpy per block). */
+ * of the last dim is copied block by block. */
 #include <string.h>
 
 #include "fn_tensor.h"
@@ -9,6 +9,36 @@
 static ptrdiff_t dim_offset(const fn_strided_copy_params *p, int32_t d, int32_t i)
 {
     return d == p->table_dim ? (ptrdiff_t)p->table[i] : (ptrdiff_t)i * p->in_stride[d];
+}
+
+/* One row of the last dim: n blocks of bb bytes, step bytes apart in the input (fixed-size
+ * copies for 1, 2 and 4 bytes, which compilers turn into single loads and stores). */
+static uint8_t *copy_row(uint8_t *out, const uint8_t *src, int32_t n, ptrdiff_t step, int32_t bb)
+{
+    int32_t i;
+    switch (bb) {
+    case 1:
+        for (i = 0; i < n; ++i, src += step) {
+            *out++ = *src;
+        }
+        break;
+    case 2:
+        for (i = 0; i < n; ++i, src += step, out += 2) {
+            memcpy(out, src, 2);
+        }
+        break;
+    case 4:
+        for (i = 0; i < n; ++i, src += step, out += 4) {
+            memcpy(out, src, 4);
+        }
+        break;
+    default:
+        for (i = 0; i < n; ++i, src += step, out += bb) {
+            memcpy(out, src, (size_t)bb);
+        }
+        break;
+    }
+    return out;
 }
 
 fn_status fn_strided_copy(const fn_strided_copy_params *p, const void *input, void *output)
@@ -38,9 +68,13 @@ fn_status fn_strided_copy(const fn_strided_copy_params *p, const void *input, vo
         row += dim_offset(p, d, 0);
     }
     for (;;) {
-        for (i = 0; i < p->out_shape[last]; ++i) {
-            memcpy(out, in + row + dim_offset(p, last, i), (size_t)bb);
-            out += bb;
+        if (last == p->table_dim) {
+            for (i = 0; i < p->out_shape[last]; ++i) {
+                memcpy(out, in + row + p->table[i], (size_t)bb);
+                out += bb;
+            }
+        } else {
+            out = copy_row(out, in + row, p->out_shape[last], p->in_stride[last], bb);
         }
         /* next row: advance the odometer over dims last-1 .. 0 */
         for (d = last - 1; d >= 0; --d) {
