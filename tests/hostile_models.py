@@ -35,6 +35,7 @@ class Case:
     data: bytes
     suffix: str          # ".onnx" or ".tflite"
     invalid: bool        # known invalid (or beyond firmnet) by construction
+    expect: str = ""     # a name the error message must mention (the node or tensor at fault)
 
 
 # ---- seeds: small valid models -------------------------------------------------------------------
@@ -101,8 +102,9 @@ def _tflite_seeds() -> list[tuple[str, bytes]]:
 
 def _flip(rng, data: bytes) -> bytes:
     b = bytearray(data)
+    start = len(b) // 2 if rng.random() < 0.5 else 0   # the second half holds TFLite's weight buffers
     for _ in range(int(rng.integers(1, 9))):
-        i = int(rng.integers(0, len(b)))
+        i = int(rng.integers(start, len(b)))
         b[i] = int(rng.integers(0, 256)) if rng.random() < 0.5 else b[i] ^ (1 << int(rng.integers(0, 8)))
     return bytes(b)
 
@@ -130,7 +132,8 @@ def _set_init(model, name, array):
 
 
 def _onnx_breakers():
-    """(kind, function(rng) -> ModelProto) pairs; each gives an invalid or unsupported model."""
+    """(kind, name the error must mention, function(rng) -> ModelProto); each gives an invalid or
+    unsupported model."""
     def cnn():
         return _onnx_cnn()
 
@@ -193,8 +196,12 @@ def _onnx_breakers():
         return m
 
     def huge(rng):
+        """conv → batchnorm → activation on a 2 x 70000 x 70000 input: 39 GB of activations."""
         m = cnn()
-        m.graph.input[0].CopyFrom(helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 70000, 70000]))
+        side = int(rng.choice([70000, 33000]))
+        m.graph.input[0].CopyFrom(helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, side, side]))
+        del m.graph.node[3:]
+        m.graph.output[0].CopyFrom(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, 4, side, side]))
         return m
 
     def qdq(mutate):
@@ -220,30 +227,30 @@ def _onnx_breakers():
         _set_init(m, "wq", numpy_helper.to_array(_init(m, "wq")).astype(np.int32))
 
     return [
-        ("onnx conv strides", conv_attr("strides", [[0, 1], [-1, 1], [1.5, 1.0]])),
-        ("onnx conv pads", conv_attr("pads", [[-1, 0, 0, 0], [1, 1], [1, 1, 1, 1, 1, 1], [10**6] * 4])),
-        ("onnx conv kernel_shape", conv_attr("kernel_shape", [[0, 3], [3, 3, 3], [5, 5]])),
-        ("onnx conv dilations", conv_attr("dilations", [[0, 1], [1000, 1000], [-2, 1]])),
-        ("onnx conv group", conv_attr("group", [0, "2", 3, -1])),
-        ("onnx NaN/Inf weights", lambda rng: weights(["w", "b", "fc_w"][int(rng.integers(0, 3))],
+        ("onnx conv strides", "conv", conv_attr("strides", [[0, 1], [-1, 1], [1.5, 1.0]])),
+        ("onnx conv pads", "conv", conv_attr("pads", [[-1, 0, 0, 0], [1, 1], [1, 1, 1, 1, 1, 1], [10**6] * 4])),
+        ("onnx conv kernel_shape", "conv", conv_attr("kernel_shape", [[0, 3], [3, 3, 3], [5, 5]])),
+        ("onnx conv dilations", "conv", conv_attr("dilations", [[0, 1], [1000, 1000], [-2, 1]])),
+        ("onnx conv group", "conv", conv_attr("group", [0, "2", 3, -1])),
+        ("onnx NaN/Inf weights", "", lambda rng: weights(["w", "b", "fc_w"][int(rng.integers(0, 3))],
                                                       [np.nan, np.inf, -np.inf][int(rng.integers(0, 3))])(rng)),
-        ("onnx batchnorm negative variance", weights("bn_var", -4.0)),
-        ("onnx NaN leaky alpha", lambda rng: _set_attr(cnn(), "act", "alpha", float("nan"))),
-        ("onnx input rank", input_rank),
-        ("onnx graph output", output),
-        ("onnx duplicate attribute", duplicate_attr),
-        ("onnx extra inputs", extra_inputs),
-        ("onnx extra outputs", extra_outputs),
-        ("onnx input listed twice", input_twice),
-        ("onnx two opset imports", two_opsets),
-        ("onnx tensor produced twice", produced_twice),
-        ("onnx dynamic shape", dynamic),
-        ("onnx huge tensors", huge),
-        ("onnx qdq scale count", qdq(scale_count)),
-        ("onnx qdq zero-point count", qdq(zp_count)),
-        ("onnx qdq axis", qdq(dq_axis)),
-        ("onnx qdq bad scale", qdq(bad_scale)),
-        ("onnx qdq int32 weights", qdq(int32_weights)),
+        ("onnx batchnorm negative variance", "bn_var", weights("bn_var", -4.0)),
+        ("onnx NaN leaky alpha", "act", lambda rng: _set_attr(cnn(), "act", "alpha", float("nan"))),
+        ("onnx input rank", "conv", input_rank),
+        ("onnx graph output", "", output),
+        ("onnx duplicate attribute", "conv", duplicate_attr),
+        ("onnx extra inputs", "fc", extra_inputs),
+        ("onnx extra outputs", "act", extra_outputs),
+        ("onnx input listed twice", "x", input_twice),
+        ("onnx two opset imports", "opset", two_opsets),
+        ("onnx tensor produced twice", "n", produced_twice),
+        ("onnx dynamic shape", "x", dynamic),
+        ("onnx huge tensors", "", huge),
+        ("onnx qdq scale count", "dq_w", qdq(scale_count)),
+        ("onnx qdq zero-point count", "dq_w", qdq(zp_count)),
+        ("onnx qdq axis", "dq_w", qdq(dq_axis)),
+        ("onnx qdq bad scale", "", qdq(bad_scale)),
+        ("onnx qdq int32 weights", "dq_w", qdq(int32_weights)),
     ]
 
 
@@ -314,7 +321,8 @@ def _tflite_breakers():
         t.buffer = len(m.buffers) + int(rng.integers(0, 50))
 
     def short_buffer(m, rng):
-        bufs = [b for b in m.buffers if b.data is not None and len(b.data)]
+        used = {t.buffer for t in m.subgraphs[0].tensors}   # not e.g. a metadata buffer
+        bufs = [b for k, b in enumerate(m.buffers) if k in used and b.data is not None and len(b.data)]
         if not bufs:
             return False
         b = bufs[int(rng.integers(0, len(bufs)))]
@@ -333,7 +341,8 @@ def _tflite_breakers():
         tensors(m, rng, lambda t: True).type = int(rng.choice([99, 5, 12]))
 
     def builtin_code(m, rng):
-        m.operatorCodes[int(rng.integers(0, len(m.operatorCodes)))].builtinCode = int(rng.choice([999, 32, 150]))
+        code = m.operatorCodes[int(rng.integers(0, len(m.operatorCodes)))]
+        code.builtinCode = code.deprecatedBuiltinCode = int(rng.choice([126, 120, 99]))   # unknown or unsupported
 
     def options_type(m, rng):
         op = ops(m, rng, ("Conv2DOptionsT", "DepthwiseConv2DOptionsT", "FullyConnectedOptionsT", "Pool2DOptionsT",
@@ -357,7 +366,7 @@ def _tflite_breakers():
     return [
         ("tflite padding enum", conv_opts("padding", [9, 2, 127, -1])),
         ("tflite stride", conv_opts("strideH", [0, -1])),
-        ("tflite dilation", conv_opts("dilationHFactor", [0, 1000, -3])),
+        ("tflite dilation", conv_opts("dilationHFactor", [0, -3])),   # 1000 is valid on a 1-tap kernel
         ("tflite fused activation", fused_act),
         ("tflite quantized axis", q_axis),
         ("tflite scale count", q_count),
@@ -382,32 +391,38 @@ def corpus(n: int, seed: int = 0):
     onnx_seeds = [("cnn", _onnx_cnn().SerializeToString()), ("qdq", _onnx_qdq().SerializeToString())]
     tfl_seeds = [s for s in _tflite_seeds() if len(s[1]) < 64_000]   # big files: flips land in weights
     onnx_breakers, tfl_breakers = _onnx_breakers(), _tflite_breakers()
-    kinds = len(onnx_breakers) + len(tfl_breakers)
+    broken = 0
     for k in range(n):
-        slot = k % (kinds + 4)
-        if slot >= kinds:   # random byte-level damage
+        if k % 3 == 2:   # random byte-level damage
             name, data = (onnx_seeds + tfl_seeds)[int(rng.integers(0, len(onnx_seeds) + len(tfl_seeds)))]
             suffix = ".tflite" if data[4:8] == b"TFL3" else ".onnx"
-            damage = _flip if slot % 2 else _truncate
+            damage = _flip if k % 2 else _truncate
             yield Case(f"{suffix[1:]} {damage.__name__[1:]}", f"{k:04d}-{name}", damage(rng, data), suffix, False)
-        elif slot < len(onnx_breakers):
-            kind, make = onnx_breakers[slot]
-            yield Case(kind, f"{k:04d}", make(rng).SerializeToString(), ".onnx", True)
+            continue
+        slot, broken = broken % (len(onnx_breakers) + len(tfl_breakers)), broken + 1
+        if slot < len(onnx_breakers):
+            kind, expect, make = onnx_breakers[slot]
+            yield Case(kind, f"{k:04d}", make(rng).SerializeToString(), ".onnx", True, expect)
         else:
             kind, mutate = tfl_breakers[slot - len(onnx_breakers)]
             seeds = _tflite_seeds()
-            while True:
+            for _ in range(100):   # a seed the mutation applies to (e.g. one with per-channel weights)
                 name, data = seeds[int(rng.integers(0, len(seeds)))]
                 model = _tflite_model(data)
-                if mutate(model, rng) is not False:
-                    break
+                try:
+                    if mutate(model, rng) is not False:
+                        break
+                except (AttributeError, TypeError):   # the seed lacks the field the mutation needs
+                    continue
+            else:
+                raise RuntimeError(f"no seed model takes the mutation '{kind}'")
             yield Case(kind, f"{k:04d}-{name}", _tflite_bytes(model), ".tflite", True)
 
 
 # ---- running a case --------------------------------------------------------------------------------
 
 OUTCOMES = ("clean error", "compiles and verifies", "internal error", "accepted invalid", "C != reference",
-            "unclear error")
+            "misleading error", "unclear error")
 
 
 def _cli(args) -> tuple[int, str]:
@@ -439,5 +454,9 @@ def outcome(case: Case, tmp: Path) -> tuple[str, str]:
         return "internal error", err
     lines = [line for line in err.strip().splitlines() if line.strip()]
     if code == 2 and lines and lines[0].startswith("firmnet: error:"):
+        if case.expect and f"'{case.expect}'" not in err and case.expect not in ("opset",):
+            return "misleading error", err
+        if case.expect == "opset" and "opset" not in err:
+            return "misleading error", err
         return "clean error", err
     return "unclear error", err

@@ -140,7 +140,7 @@ def test_every_unsupported_node_is_named_in_one_error(tmp_path, capsys):
              helper.make_node("Gelu", ["d"], ["y"], name="gelu")]
     model = _model(nodes, [_vi("x", [1, 2, 4, 4])], [_vi("y", [1, 2, 3, 3])],
                    [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "p"),
-                    numpy_helper.from_array(np.array([2, 3], np.int64), "hw")], opset=18)
+                    numpy_helper.from_array(np.array([2, 3], np.int64), "hw")], opset=20)
     code, err = _cli(capsys, "compile", _save(tmp_path, model), "-o", tmp_path / "out")
     assert code == 2 and "Traceback" not in err
     lines = err.splitlines()

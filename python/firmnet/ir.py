@@ -18,6 +18,9 @@ DTYPES: dict[str, np.dtype] = {
 }
 
 
+MAX_TENSOR_BYTES = 2**31 - 1   # offsets into the one arena are int32 in the generated C
+
+
 class FirmnetError(Exception):
     """An error the user can act on: printed as one message, exit code 2."""
 
@@ -71,6 +74,11 @@ class TensorType:
     def __post_init__(self):
         if self.dtype not in DTYPES:
             raise UnsupportedError(f"dtype {self.dtype} is not supported (supported: {', '.join(DTYPES)})")
+        if any(d < 0 for d in self.shape):
+            raise FirmnetError(f"shape {list(self.shape)} has a negative dimension")
+        if self.nbytes > MAX_TENSOR_BYTES:   # before anything allocates it
+            raise UnsupportedError(f"a tensor of shape {list(self.shape)} ({self.dtype}) needs {self.nbytes:,} bytes, "
+                                   f"more than the {MAX_TENSOR_BYTES:,} one arena can address")
 
     @property
     def size(self) -> int:

@@ -19,6 +19,7 @@ from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
 from . import onnx_layer_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
+from .onnx_checks import check_attributes, check_structure, check_values, infer_shapes
 from .onnx_ops import FOLD_ONLY
 from .onnx_quant_ops import INT8_DATA_MOVEMENT, MS_CONVERTERS, MS_DOMAIN, QUANTIZED_INPUTS, int8_data_movement
 
@@ -115,7 +116,10 @@ def _pin_inputs(model, input_shapes) -> dict[str, TensorType]:
         dtype = _dtype_name(tt.elem_type)
         if dtype == "uint8":   # quantized uint8 data enters as int8 (value - 128), see DequantizeLinear
             dtype = "int8"
-        types[vi.name] = TensorType(shape, dtype)
+        try:
+            types[vi.name] = TensorType(shape, dtype)
+        except FirmnetError as exc:
+            raise type(exc)(f"graph input '{vi.name}': {exc}") from None
         del tt.shape.dim[:]
         for d in shape:
             tt.shape.dim.add().dim_value = d
@@ -134,6 +138,11 @@ def _check_references(model) -> None:
                     f"node '{node.name or i}' ({node.op_type}) reads '{name}', which is not a graph input, an "
                     "initializer or an earlier node's output: the model's initializers are missing or its nodes "
                     "are out of order (if it was saved with external data, keep the data file beside it)")
+        for name in node.output:
+            if name and name in known:
+                raise FirmnetError(f"node '{node.name or i}' ({node.op_type}) writes '{name}', which is already a "
+                                   "graph input, an initializer or another node's output (each tensor is assigned "
+                                   "once in ONNX)")
         known.update(node.output)
     for out in model.graph.output:
         if out.name not in known:
@@ -181,11 +190,11 @@ def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
             raise UnsupportedError(f"node '{node.name}' ({node.domain}.{node.op_type}) uses a custom operator "
                                    f"domain, which is not supported (of {MS_DOMAIN}: {', '.join(MS_CONVERTERS)})")
     _check_references(model)
+    check_structure(model)
+    check_attributes(model)
+    check_values(model)
     input_types = _pin_inputs(model, input_shapes)
-    try:
-        model = onnx.shape_inference.infer_shapes(onnx_layer_ops.type_untyped_outputs(model), strict_mode=True)
-    except Exception as exc:
-        raise FirmnetError(f"ONNX shape inference rejected the model: {exc}") from None
+    model = infer_shapes(onnx_layer_ops.type_untyped_outputs(model))
 
     uint8_inputs = {vi.name for vi in model.graph.input
                     if vi.type.tensor_type.elem_type == onnx.TensorProto.UINT8}

@@ -414,6 +414,11 @@ def BatchNormalization(b, n, X, scale, B, input_mean, input_var, *, epsilon=1e-5
         raise UnsupportedError("BatchNormalization with spatial=0 is not supported")
     params = [_const_name(b, n, name, what) for name, what in
               ((scale, "scale"), (B, "bias"), (input_mean, "mean"), (input_var, "variance"))]
+    variance = b.value(params[3])
+    if variance is not None and not np.all(variance.astype(np.float64) + epsilon > 0):
+        raise UnsupportedError(f"variance '{input_var}' + epsilon {epsilon} must be positive, got "
+                               f"{float(np.min(variance.astype(np.float64) + epsilon))} (a trained model never has "
+                               "a negative variance: check the export)")
     b.add("batchnorm", [X, *params], batchnorm.Attrs(float(epsilon)),
           outputs=[n.output[0]], name=n.name)
 

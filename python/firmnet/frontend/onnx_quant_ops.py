@@ -34,8 +34,17 @@ def _quant_params(b, n, scale, zero_point, axis, rank, what):
     if dtype == "uint8":
         z = z - 128
     per_channel = _need_const(b, n, scale, f"{what} scale").ndim == 1 and s.size > 1
+    if z.size not in (1, s.size):
+        raise UnsupportedError(f"{what}: {s.size} scales but {z.size} zero points (must be equal)")
     if z.size != s.size:
         z = np.broadcast_to(z, s.shape)
+    if per_channel:
+        if not -rank <= axis < rank:
+            raise UnsupportedError(f"{what}: axis {axis} is out of range for a rank-{rank} input")
+        channels = b.types[n.input[0]].shape[axis % rank]
+        if channels != s.size:
+            raise UnsupportedError(f"{what}: {s.size} scales along axis {axis}, which has {channels} channels "
+                                   "(need one scale per channel)")
     quant = QuantParams(tuple(float(v) for v in s), tuple(int(v) for v in z),
                         (axis % rank) if per_channel else None)
     return quant, dtype

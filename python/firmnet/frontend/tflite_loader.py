@@ -54,8 +54,8 @@ class _Converter:
         result = self.b.add(op, inputs, attrs, outputs, name)
         for out in outputs or ():
             if out in self.types and self.b.types[out] != self.types[out]:
-                raise FirmnetError(f"{self.op_label}: internal error, output '{out}' is {self.b.types[out]} but "
-                                   f"the file says {self.types[out]}")
+                raise FirmnetError(f"output '{out}': the file says {self.types[out]}, but the operator computes "
+                                   f"{self.b.types[out]} from its inputs and options (a damaged file?)")
         return result
 
 

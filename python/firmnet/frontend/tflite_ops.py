@@ -49,7 +49,13 @@ def _quant(c, inputs, out, weights=()):
         if not name or t.dtype == "int32":        # absent, or an int32 bias
             qs.append(None)
         elif k in weights or name in c.weight_quant:  # weights, or a constant int8 operand
-            qs.append(c.weight_quant[name])
+            q = c.weight_quant.get(name)
+            if q is None:
+                raise UnsupportedError(f"weights '{name}' carry no quantization parameters")
+            if k in weights and t.dtype == "int8" and any(q.zero_point):
+                raise UnsupportedError(f"int8 weights '{name}' have zero points {q.zero_point[:4]}; TFLite's int8 "
+                                       "weights are symmetric (zero point 0)")
+            qs.append(q)
         else:
             qs.append(t.quant)
     return OpQuant(tuple(qs), q_out, "tflm")
@@ -64,15 +70,35 @@ def _same_pads(size, kernel, stride, dilation):
 
 
 def _pads(padding, h, w, kh, kw, strides, dilations):
+    """TFLite padding as (top, left, bottom, right), after checking the geometry fields."""
+    if padding not in (tflite.Padding.SAME, tflite.Padding.VALID):
+        raise UnsupportedError(f"padding {padding} is not a TFLite padding (SAME=0, VALID=1)")
+    for what, values in (("stride", strides), ("dilation", dilations)):
+        if any(v < 1 for v in values):
+            raise UnsupportedError(f"{what} {tuple(values)} must be at least 1")
+    for size, kernel, dilation in ((h, kh, dilations[0]), (w, kw, dilations[1])):
+        if dilation > 1 and (kernel - 1) * dilation + 1 > size:
+            raise UnsupportedError(f"dilation {dilation} spreads the {kernel}-tap kernel over "
+                                   f"{(kernel - 1) * dilation + 1} pixels of a {size}-pixel input: every output "
+                                   "would read padding at all taps but one (a damaged file?)")
     if padding == tflite.Padding.VALID:
         return (0, 0, 0, 0)
     (t, b), (l, r) = _same_pads(h, kh, strides[0], dilations[0]), _same_pads(w, kw, strides[1], dilations[1])
     return (t, l, b, r)
 
 
+def _weights_axis(c, w, axis) -> None:
+    """Per-channel weights are quantized along the output channels (TFLite's rule)."""
+    q = c.weight_quant.get(w)
+    if q is not None and q.axis is not None and q.axis != axis:
+        raise UnsupportedError(f"weights '{w}' are quantized along dimension {q.axis}; this operator needs the "
+                               f"output-channel dimension {axis}")
+
+
 def CONV_2D(c, index, inputs, outputs, table):
     o = _options(table, tflite.Conv2DOptions)
     x, w, bias = (inputs + [""])[:3]
+    _weights_axis(c, w, 0)
     _, h, wd, cin = c.types[x].shape
     oc, kh, kw, cg = c.types[w].shape
     strides, dilations = (o.StrideH(), o.StrideW()), (o.DilationHFactor(), o.DilationWFactor())
@@ -85,6 +111,7 @@ def CONV_2D(c, index, inputs, outputs, table):
 def DEPTHWISE_CONV_2D(c, index, inputs, outputs, table):
     o = _options(table, tflite.DepthwiseConv2DOptions)
     x, w, bias = (inputs + [""])[:3]
+    _weights_axis(c, w, 3)
     _, h, wd, cin = c.types[x].shape
     _, kh, kw, oc = c.types[w].shape
     strides, dilations = (o.StrideH(), o.StrideW()), (o.DilationHFactor(), o.DilationWFactor())
@@ -102,6 +129,7 @@ def FULLY_CONNECTED(c, index, inputs, outputs, table):
     if o.WeightsFormat() != tflite.FullyConnectedOptionsWeightsFormat.DEFAULT:
         raise UnsupportedError("shuffled fully connected weights are not supported")
     x, w, bias = (inputs + [""])[:3]
+    _weights_axis(c, w, 0)
     m, k = c.types[w].shape
     rows = c.types[x].size // k
     x2 = x if c.types[x].shape == (rows, k) else c.add("reshape", [x], reshape.Attrs((rows, k)), None, index,

@@ -176,8 +176,38 @@ def _check_buffer(model, data, t, name, shape, itemsize) -> bool:
     return True
 
 
+# The options table each operator firmnet reads must carry (or none, where it has defaults).
+OPTIONS = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+           "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
+           "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions",
+           "RESHAPE": "ReshapeOptions", "SQUEEZE": "SqueezeOptions", "SOFTMAX": "SoftmaxOptions",
+           "CONCATENATION": "ConcatenationOptions", "PAD": "PadOptions", "MEAN": "ReducerOptions"}
+OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+PLACEHOLDER_FOR_GREATER_OP_CODES = 127
+
+
+def _check_operator_codes(model) -> None:
+    for k in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(k)
+        old, new = code.DeprecatedBuiltinCode(), code.BuiltinCode()
+        if old < 0 or new < 0:
+            raise FirmnetError(f"operator code {k}: negative builtin code ({old}, {new})")
+        if old != PLACEHOLDER_FOR_GREATER_OP_CODES and new not in (0, old):
+            raise FirmnetError(f"operator code {k}: builtin_code {new} contradicts deprecated_builtin_code {old} "
+                               "(they must name the same operator)")
+
+
+def _check_options(op, index, op_name) -> None:
+    expected = OPTIONS.get(op_name)
+    kind = op.BuiltinOptionsType()
+    if kind != 0 and expected is not None and OPTIONS_NAMES.get(kind) != expected:
+        raise FirmnetError(f"operator #{index} ({op_name}) carries {OPTIONS_NAMES.get(kind, f'options type {kind}')}; "
+                           f"it needs {expected}")
+
+
 def check_model(model, data, dtypes: dict) -> None:
     """Indices, sizes and dataflow of subgraph 0 (the loader refuses other subgraph counts)."""
+    _check_operator_codes(model)
     sg = model.Subgraphs(0)
     count = sg.TensorsLength()
     constant, produced = set(), set()
@@ -209,6 +239,8 @@ def check_model(model, data, dtypes: dict) -> None:
         if op.OpcodeIndex() >= model.OperatorCodesLength():
             raise FirmnetError(f"{what}: opcode index {op.OpcodeIndex()} is out of range "
                                f"({model.OperatorCodesLength()} operator codes)")
+        code = model.OperatorCodes(op.OpcodeIndex())
+        _check_options(op, index, OP_NAMES.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), ""))
         for i in (op.InputsAsNumpy() if op.InputsLength() else []):
             tensor_index(int(i), f"{what} inputs", optional=True)
             if i != -1 and int(i) not in available:
