@@ -164,3 +164,19 @@ def test_nodes_after_an_untyped_refused_output_are_counted(tmp_path, capsys):
     assert code == 2
     assert "2 node(s) cannot be compiled" in err and "'erf1'" in err and "'nonzero'" in err
     assert "1 later node(s) read their outputs and were not checked: node 'cast' (Cast)" in err
+
+
+def test_internal_error_is_one_line_with_version_and_hint(tmp_path, capsys, monkeypatch):
+    """A bug that reaches the top: one line with firmnet's version, the exception and how to
+    report it; --traceback shows the Python traceback instead."""
+    def broken(*args, **kwargs):
+        raise KeyError("multi\nline")
+    monkeypatch.setattr(firmnet.compiler, "load", broken)
+    code, err = _cli(capsys, "compile", tmp_path / "m.onnx", "-o", tmp_path / "out")
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"firmnet {firmnet.__version__}: internal error: KeyError: ")
+    assert "report it" in lines[0] and "--traceback" in lines[0]
+    with pytest.raises(KeyError):
+        main(["--traceback", "compile", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")])

@@ -288,8 +288,9 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug in firmnet, not in the user's input
         if args.traceback:
             raise
-        print(f"firmnet: internal error (a bug in firmnet, please report it with the model): "
-              f"{type(exc).__name__}: {exc}; rerun with --traceback for details", file=sys.stderr)
+        text = " ".join(str(exc).split())[:300]   # one line, however long or multi-line the exception
+        print(f"firmnet {__version__}: internal error: {type(exc).__name__}: {text} -- a bug in firmnet: please "
+              "report it with the model and this line (rerun with --traceback for the details)", file=sys.stderr)
         return 3
 
 

@@ -20,7 +20,7 @@ from . import onnx_ops
 from .onnx_ops import Conv, MatMul, _conv, _matmul, _need_const
 
 
-def _quant_params(b, n, scale, zero_point, axis, rank, what):
+def _quant_params(b, n, scale, zero_point, axis, shape, what):
     """QuantParams of a Q/DQ node and the zero point's ONNX dtype; uint8 is shifted to int8
     (q - 128 with zero point - 128: the same real values)."""
     s = _need_const(b, n, scale, f"{what} scale").astype(np.float32).ravel()
@@ -34,6 +34,7 @@ def _quant_params(b, n, scale, zero_point, axis, rank, what):
     if dtype == "uint8":
         z = z - 128
     per_channel = _need_const(b, n, scale, f"{what} scale").ndim == 1 and s.size > 1
+    rank = len(shape)
     if z.size not in (1, s.size):
         raise UnsupportedError(f"{what}: {s.size} scales but {z.size} zero points (must be equal)")
     if z.size != s.size:
@@ -41,7 +42,7 @@ def _quant_params(b, n, scale, zero_point, axis, rank, what):
     if per_channel:
         if not -rank <= axis < rank:
             raise UnsupportedError(f"{what}: axis {axis} is out of range for a rank-{rank} input")
-        channels = b.types[n.input[0]].shape[axis % rank]
+        channels = shape[axis % rank]
         if channels != s.size:
             raise UnsupportedError(f"{what}: {s.size} scales along axis {axis}, which has {channels} channels "
                                    "(need one scale per channel)")
@@ -58,7 +59,7 @@ def QuantizeLinear(b, n, x, y_scale, y_zero_point=None, *, axis=1, saturate=1, b
                    precision=0):
     if block_size or output_dtype not in (0, 2, 3):
         raise UnsupportedError("blocked quantization and output types other than int8/uint8 are not supported")
-    quant, _ = _quant_params(b, n, y_scale, y_zero_point, axis, len(b.types[x].shape), "QuantizeLinear")
+    quant, _ = _quant_params(b, n, y_scale, y_zero_point, axis, b.types[x].shape, "QuantizeLinear")
     if quant.axis is not None:
         raise UnsupportedError("per-channel quantization of activations is not supported")
     b.add("quantize", [x], quantize.Attrs(quant, b.requant), outputs=[n.output[0]], name=n.name)
@@ -67,7 +68,7 @@ def QuantizeLinear(b, n, x, y_scale, y_zero_point=None, *, axis=1, saturate=1, b
 def DequantizeLinear(b, n, x, x_scale, x_zero_point=None, *, axis=1, block_size=0):
     if block_size:
         raise UnsupportedError("blocked dequantization is not supported")
-    quant, dtype = _quant_params(b, n, x_scale, x_zero_point, axis, len(b.types[x].shape), "DequantizeLinear")
+    quant, dtype = _quant_params(b, n, x_scale, x_zero_point, axis, b.types[x].shape, "DequantizeLinear")
     value = b.value(x)
     if value is not None:
         x = b.const(_as_int8_constant(value, dtype), f"{x}/int8" if dtype == "uint8" else x)
