@@ -322,3 +322,20 @@ def test_contrib_operators_refused_with_the_supported_list(tmp_path):
     with pytest.raises(firmnet.FirmnetError, match=r"\(com\.microsoft\.QLinearWhere\) uses a custom operator domain.*"
                                                    r"of com\.microsoft: QGemm, QLinearAdd"):
         firmnet.compile(model, tmp_path / "b", name="m", requant="ort")
+
+
+def test_report_counts_the_tables(tmp_path):
+    """Each lookup table is 256 bytes of flash, the softmax table 1 KB; the report says so per layer
+    and in total (tables_bytes, beside weights_bytes)."""
+    model = qdq_single_op("Sigmoid", {}, (1, 10), (0.05, 0), (1 / 255, -128), True)
+    softmax = helper.make_node("Softmax", ["out"], ["p"], axis=1)
+    q = helper.make_node("QuantizeLinear", ["p", "ps", "pz"], ["pq"])
+    dq = helper.make_node("DequantizeLinear", ["pq", "ps", "pz"], ["prob"])
+    model.graph.node.extend([softmax, q, dq])
+    model.graph.initializer.extend([nh.from_array(np.array(1 / 255, np.float32), "ps"),
+                                    nh.from_array(np.array(-128, np.int8), "pz")])
+    model.graph.output[0].name = "prob"
+    cm = firmnet.compile(model, tmp_path, name="m", requant="ort")
+    tables = {layer["kernel"]: layer["table_bytes"] for layer in cm.report["layers"]}
+    assert tables == {"fn_lut_s8": 256, "fn_softmax_ort_s8": 1024}
+    assert cm.report["tables_bytes"] == 1280

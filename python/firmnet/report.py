@@ -34,6 +34,17 @@ def _quant_summary(node, call) -> dict | None:
     return summary
 
 
+CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4}
+
+
+def _table_bytes(call) -> int:
+    """Flash bytes of the constant arrays a kernel's parameters point to (per-channel
+    multipliers and shifts, lookup tables), beside the weights."""
+    if not isinstance(call, KernelCall):
+        return 0
+    return sum(len(v.values) * CTYPE_BYTES.get(v.ctype, 0) for _, v in call.params if isinstance(v, CArray))
+
+
 def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str, board) -> dict:
     layers, total_macs, weight_names = [], 0, set()
     for index, node in enumerate(graph.nodes):
@@ -56,6 +67,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             "inputs": [list(t.shape) for t in in_types if t is not None],
             "output": list(out_types[0].shape), "dtype": out_types[0].dtype,
             "macs": macs, "weight_bytes": sum(graph.types[c].nbytes for c in consts),
+            "table_bytes": _table_bytes(call),
             "storage": storage.kind,
             "arena_offset": memory.offset(out) if storage.kind == "arena" else None,
             "bytes": out_types[0].nbytes,
@@ -68,6 +80,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         "lower_bound_bytes": memory.plan.lower_bound,
         "activations_sum_bytes": sum(b.size for b in buffers),
         "weights_bytes": sum(graph.types[w].nbytes for w in weight_names),
+        "tables_bytes": sum(l["table_bytes"] for l in layers),
         "io_bytes": sum(graph.types[t].nbytes for t in graph.inputs + graph.outputs),
         "macs": total_macs,
         "planner": memory.plan.algorithm,
@@ -125,6 +138,8 @@ def format_report(report: dict) -> str:
         f"model {report['name']} for board {report['board']}",
         f"MACs:                    {report['macs']:,}",
         f"weights (flash):         {report['weights_bytes']:,} bytes",
+        f"param tables (flash):    {report.get('tables_bytes', 0):,} bytes (per-channel requantization, "
+        "lookup tables)",
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
         f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
