@@ -339,3 +339,45 @@ def test_report_counts_the_tables(tmp_path):
     tables = {layer["kernel"]: layer["table_bytes"] for layer in cm.report["layers"]}
     assert tables == {"fn_lut_s8": 256, "fn_softmax_ort_s8": 1024}
     assert cm.report["tables_bytes"] == 1280
+
+
+# Scales whose ratios make many averages and products land near x.5: where onnxruntime adds
+# the output zero point in float (QLinearMul, QLinearAveragePool), a uint8 model's zero point
+# (zp + 128) rounds those differently from an int8 model's, and firmnet follows the model's type.
+NEAR_TIES = {
+    "mul": ("Mul", {}, (1, 4, 8, 8), (0.05, 3), (0.1, -2), ((1, 4, 8, 8), (0.025, 5))),
+    "average_pool": ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, (1, 4, 8, 8), (0.05, 3),
+                     (0.03, -2), None),
+}
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int8", "uint8"])
+@pytest.mark.parametrize("name", list(NEAR_TIES))
+def test_uint8_zero_point_added_in_float_like_onnxruntime(name, signed, tmp_path):
+    """uint8 models: equal to onnxruntime in both sessions. int8 models: equal to the int8 session
+    (onnxruntime's default x86 session converts int8 QDQ groups to uint8 and then rounds these
+    near-ties as a uint8 model: the difference is printed)."""
+    op, attrs, shape, x_q, y_q, extra = NEAR_TIES[name]
+    model = qdq_single_op(op, attrs, shape, x_q, y_q, signed, extra)
+    cm = firmnet.compile(model, tmp_path, name="m", requant="ort")
+    g = cm.lowered_graph
+    assert g.types[g.outputs[0]].quant.uint8 == (not signed)
+    host = cm.build_host()
+    out_q = g.types[g.outputs[0]].quant
+    rng = np.random.default_rng(3)
+    differ = {s: 0 for s in SESSIONS}
+    total = 0
+    for _ in range(4):
+        xs = [(rng.standard_normal(shape) * 2).astype(np.float32)]
+        if extra is not None:
+            xs.append((rng.standard_normal(extra[0]) * 2).astype(np.float32))
+        c = host.run_raw([_int8_input(cm, x, k) for k, x in enumerate(xs)])[0]
+        total += c.size
+        for session in SESSIONS:
+            y = _session(model, session).run(None, dict(zip(["x", "x2"], xs)))[0]
+            expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
+            differ[session] += int(np.sum(c != expected))
+    print(f"\n{name} ({'int8' if signed else 'uint8'}): bytes differing from onnxruntime of {total}: {differ}")
+    assert differ["int8"] == 0
+    if not signed:
+        assert differ["default"] == 0

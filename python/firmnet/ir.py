@@ -35,6 +35,10 @@ class QuantParams:
     scale: tuple[float, ...]
     zero_point: tuple[int, ...]
     axis: int | None = None
+    # the model's tensor is uint8 (carried as int8: value - 128, zero point - 128). Not part of
+    # equality: the real values are the same. onnxruntime adds a uint8 zero point in float in
+    # QLinearMul and QLinearAveragePool, which --requant ort follows.
+    uint8: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         if len(self.scale) != len(self.zero_point) or not self.scale:

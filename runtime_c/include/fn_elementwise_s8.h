@@ -169,14 +169,17 @@ typedef struct {
     int32_t multiplier, shift;         /* TFLM: Q31 multiplier >= 0, shift in [-31, 14] */
     float ratio;                       /* ORT_QLINEAR: (s_a * s_b) / s_out in float32 */
     float a_scale, b_scale, output_scale;   /* ORT_FLOAT, > 0 */
+    int32_t ort_zero_shift;            /* ORT_QLINEAR: 0, or 128 for a uint8 model (onnxruntime adds
+                                          the uint8 zero point in float and saturates to uint8) */
     int32_t act_min, act_max;
 } fn_mul_s8_params;
 
 /* out[i] = a[ia] * b[ib] requantized, broadcasting as fn_add_s8. Per element:
  *   prod = (a + a_offset) * (b + b_offset)
  *   TFLM:        out = rq(prod, multiplier, shift) + output_offset    (MulElementwise)
- *   ORT_QLINEAR: out = saturate(round_half_even(float(prod) * ratio + float(output_offset)))
- *                (product and sum rounded separately, as MLAS's SSE2 kernel)
+ *   ORT_QLINEAR: out = saturate(round_half_even(float(prod) * ratio + float(output_offset + z))) - z,
+ *                z = ort_zero_shift, saturated to [-128 + z, 127 + z] (product and sum rounded
+ *                separately, as MLAS's SSE2 kernel)
  *   ORT_FLOAT:   out = quantize_ort(deq(a) * deq(b))
  * then clamp to [act_min, act_max]. Overlap rule and return codes as fn_add_s8. */
 fn_status fn_mul_s8(const fn_mul_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out);

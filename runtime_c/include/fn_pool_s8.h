@@ -66,6 +66,8 @@ typedef struct {
     float input_scale, output_scale;   /* ORT: > 0 */
     float global_scale;                /* ORT_GLOBAL: s_in / (s_out * n) in float32, > 0 */
     int32_t act_min, act_max;          /* -128 <= act_min <= act_max <= 127 */
+    int32_t ort_zero_shift;            /* ORT average: 0, or 128 for a uint8 model (onnxruntime
+                                          adds the uint8 zero point in float), else 0 */
 } fn_pool2d_s8_params;
 
 /* Max pooling: the maximum of each window's in-bounds elements (padding never wins),
@@ -109,7 +111,8 @@ static inline int fn_pool_s8_quant_ok(const fn_pool2d_s8_params *p)
                p->multiplier >= 0 && p->shift >= -31 && p->shift <= 22;
     case FN_POOL_S8_ORT:
         return p->requant_mode == FN_REQUANT_ORT && p->input_scale > 0.0f && p->output_scale > 0.0f &&
-               p->input_scale <= 3.40282347e38f && p->output_scale <= 3.40282347e38f;
+               p->input_scale <= 3.40282347e38f && p->output_scale <= 3.40282347e38f &&
+               (p->ort_zero_shift == 0 || p->ort_zero_shift == 128);
     case FN_POOL_S8_ORT_GLOBAL:
         return p->requant_mode == FN_REQUANT_ORT && p->global_scale > 0.0f &&
                p->global_scale <= 3.40282347e38f;

@@ -83,11 +83,12 @@ static void finish_int(const fn_pool2d_s8_params *p, const int32_t *acc, int8_t 
 static void finish_ort(const fn_pool2d_s8_params *p, const float *facc, int8_t *out, int32_t nb, int32_t n)
 {
     const float count = (float)n;
-    const float zp = (float)p->output_offset;
+    const int32_t shift = p->ort_zero_shift;               /* 128: onnxruntime's uint8 kernel */
+    const float zp = (float)(p->output_offset + shift);
     for (int32_t c = 0; c < nb; ++c) {
         const float y = facc[c] / count;
         const float v = y / p->output_scale + zp;
-        out[c] = (int8_t)clamp_act(fn_round_even_sat_f32(v, -128, 127), p);
+        out[c] = (int8_t)clamp_act(fn_round_even_sat_f32(v, -128 + shift, 127 + shift) - shift, p);
     }
 }
 

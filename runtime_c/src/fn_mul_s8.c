@@ -29,11 +29,12 @@ static void mul_row(const fn_mul_s8_params *p, ptrdiff_t n, const int8_t *a, ptr
         }
     } else if (p->method == FN_ELTWISE_S8_ORT_QLINEAR) {
         /* MLAS QLinearMul (SSE2): float(prod) * ratio, rounded, + float(zp_out), rounded */
-        const float ratio = p->ratio, zp = (float)p->output_offset;
+        const int32_t shift = p->ort_zero_shift;
+        const float ratio = p->ratio, zp = (float)(p->output_offset + shift);
         for (i = 0; i < n; ++i) {
             volatile float t = (float)((a[i * sa] + ao) * (b[i * sb] + bo)) * ratio;
             const float c = t + zp;
-            out[i] = (int8_t)fn_clamp_i32(fn_round_even_sat_f32(c, -128, 127), lo, hi);
+            out[i] = (int8_t)fn_clamp_i32(fn_round_even_sat_f32(c, -128 + shift, 127 + shift) - shift, lo, hi);
         }
     } else {
         /* DequantizeLinear -> Mul -> QuantizeLinear */
@@ -57,7 +58,8 @@ static int params_ok(const fn_mul_s8_params *p)
         return (p->requant_mode == FN_REQUANT_TFLM || p->requant_mode == FN_REQUANT_SINGLE) &&
                p->multiplier >= 0 && p->shift >= -31 && p->shift <= 14;
     case FN_ELTWISE_S8_ORT_QLINEAR:
-        return p->requant_mode == FN_REQUANT_ORT && p->ratio >= 0.0f && p->ratio <= 3.40282347e38f;
+        return p->requant_mode == FN_REQUANT_ORT && p->ratio >= 0.0f && p->ratio <= 3.40282347e38f &&
+               (p->ort_zero_shift == 0 || p->ort_zero_shift == 128);
     case FN_ELTWISE_S8_ORT_FLOAT:
         return p->requant_mode == FN_REQUANT_ORT && fn_scale_ok(p->a_scale) && fn_scale_ok(p->b_scale) &&
                fn_scale_ok(p->output_scale);

@@ -47,7 +47,7 @@ def _quant_params(b, n, scale, zero_point, axis, shape, what):
             raise UnsupportedError(f"{what}: {s.size} scales along axis {axis}, which has {channels} channels "
                                    "(need one scale per channel)")
     quant = QuantParams(tuple(float(v) for v in s), tuple(int(v) for v in z),
-                        (axis % rank) if per_channel else None)
+                        (axis % rank) if per_channel else None, uint8=dtype == "uint8")
     return quant, dtype
 
 

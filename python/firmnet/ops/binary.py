@@ -34,7 +34,8 @@ def _int8_params(attrs, a_shape, b_shape):
     require(attrs.kind in ("add", "sub", "mul"), f"int8 {attrs.kind} is not supported (int8: add, sub, mul)")
     try:
         if attrs.kind == "mul":
-            return ref_s8.mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, mode=q.mode, act=attrs.act)
+            return ref_s8.mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, mode=q.mode, act=attrs.act,
+                                        ort_uint8=q.output.uint8)
         # onnxruntime fuses DQ→Add→Q into QLinearAdd but runs DQ→Sub→Q in float
         return ref_s8.add_s8_params(a_shape, b_shape, a_q, b_q, y_q, op=attrs.kind, mode=q.mode, act=attrs.act,
                                     ort_unfused=attrs.kind == "sub")

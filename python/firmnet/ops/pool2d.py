@@ -83,7 +83,8 @@ def _params(attrs, nhwc_shape, out_hw) -> dict:
                       y_q=(q.output.scale[0], q.output.zero_point[0]), mode=q.mode)
         if attrs.kind == "max":
             return ref_s8.maxpool2d_s8_params(nhwc_shape, dilations=attrs.dilations, **common)
-        return ref_s8.avgpool2d_s8_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
+        return ref_s8.avgpool2d_s8_params(nhwc_shape, count_include_pad=attrs.count_include_pad,
+                                          ort_uint8=q.output.uint8, **common)
     if attrs.kind == "max":
         return ref.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
     return ref.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)

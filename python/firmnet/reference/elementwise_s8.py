@@ -50,7 +50,9 @@ method FN_ELTWISE_S8_ORT_QLINEAR (requant_mode ort; ADD and MUL): onnxruntime's
        disagrees with onnxruntime where the two differ):
          ratio = sa * sb / sc (left to right), prod = (a - za) * (b - zb) exact,
          out = saturate(round_half_even(float(prod) * ratio + float(zc)))
-       with the product and the sum rounded separately.
+       with the product and the sum rounded separately. For a uint8 model onnxruntime adds
+       its uint8 zero point zc + 128 and saturates to uint8 (ort_zero_shift = 128), which
+       changes how near-ties round.
 method FN_ELTWISE_S8_ORT_FLOAT (requant_mode ort; ADD, SUB, MUL): DequantizeLinear,
   the float32 operation, QuantizeLinear, each rounded, as onnxruntime runs a QDQ group
   it does not fuse: SUB always (there is no QLinearSub), ADD/MUL if the session's graph
@@ -138,15 +140,16 @@ def add_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, op: str = "add", mode: str
 
 
 def mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, mode: str = "tflm",
-                  act: tuple[int, int] = (-128, 127), ort_unfused: bool = False) -> dict:
-    """fn_mul_s8_params for y = a * b (same arguments as add_s8_params)."""
+                  act: tuple[int, int] = (-128, 127), ort_unfused: bool = False, ort_uint8: bool = False) -> dict:
+    """fn_mul_s8_params for y = a * b (same arguments as add_s8_params; ort_uint8: the model's
+    tensors are uint8, onnxruntime's uint8 QLinearMul)."""
     what = "int8 mul"
     code = check_mode(mode, what)
     (sa, za), (sb, zb), (sy, zy) = (check_quant(q, f"{what} {n}") for q, n in ((a_q, "a"), (b_q, "b"), (y_q, "y")))
     lo, hi = check_act(act, what)
     p = {**_layout(a_shape, b_shape, what), "method": _method(mode, "mul", ort_unfused), "requant_mode": code,
          "a_offset": -za, "b_offset": -zb, "output_offset": zy, "multiplier": 0, "shift": 0, "ratio": 0.0,
-         "a_scale": sa, "b_scale": sb, "output_scale": sy, "act_min": lo, "act_max": hi}
+         "a_scale": sa, "b_scale": sb, "output_scale": sy, "act_min": lo, "act_max": hi, "ort_zero_shift": 0}
     if p["method"] == ELTWISE_S8["tflm"]:
         p["multiplier"], p["shift"] = quantize_multiplier(sa * sb / sy)    # float64, as TFLM
         if p["shift"] > 14:
@@ -155,6 +158,7 @@ def mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, mode: str = "tflm",
                              f"(>= 2^14) for TFLite's int32 arithmetic")
     elif p["method"] == ELTWISE_S8["ort_qlinear"]:
         p["ratio"] = float(f32(sa) * f32(sb) / f32(sy))
+        p["ort_zero_shift"] = 128 if ort_uint8 else 0
     return p
 
 
@@ -217,8 +221,9 @@ def mul_s8(a, b, p: dict) -> np.ndarray:
     if method == ELTWISE_S8["ort_qlinear"]:
         prod = ((a + p["a_offset"]) * (b + p["b_offset"])).astype(np.float32)
         t = prod * f32(p["ratio"])
-        c = t + f32(p["output_offset"])
-        return _clamp(round_even_sat(c, -128, 127), p)
+        shift = p["ort_zero_shift"]
+        c = t + f32(p["output_offset"] + shift)
+        return _clamp(round_even_sat(c, -128 + shift, 127 + shift) - shift, p)
     da = dequantize_f32(a, p["a_scale"], -p["a_offset"])
     db = dequantize_f32(b, p["b_scale"], -p["b_offset"])
     with np.errstate(all="ignore"):

@@ -32,7 +32,9 @@ ORT         onnxruntime.
   avg: QLinearAveragePool (contrib_ops/cpu/quantization/qlinear_pool.cc, also what
        DequantizeLinear -> AveragePool -> QuantizeLinear becomes): each tap dequantized
        as float32(s_in * (x - zp_in)), summed in float32 from 0 in ky, kx order, divided
-       by float(n), then nearbyintf(y / s_out + float(zp_out)) clamped to int8. Its
+       by float(n), then nearbyintf(y / s_out + float(zp_out)) clamped to int8 (for a uint8
+       model onnxruntime adds its uint8 zero point zp_out + 128 and clamps to uint8:
+       ort_zero_shift = 128, which changes how near-ties round). Its
        divisor with count_include_pad is the full kernel_h * kernel_w (count rule
        KERNEL), not the cut window of the float AveragePool.
 ORT_GLOBAL  avg when the kernel covers the whole input without padding: onnxruntime's
@@ -69,7 +71,7 @@ GEOMETRY = ("batch", "in_h", "in_w", "channels", "out_h", "out_w", "kernel_h", "
             "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "pad_bottom", "pad_right")
 
 
-def _base(x_shape, kernel, strides, dilations, pads, out_size, x_q, y_q, mode, act, what):
+def _base(x_shape, kernel, strides, dilations, pads, out_size, x_q, y_q, mode, act, what, ort_uint8=False):
     geo = maxpool2d_f32_params(x_shape, kernel=kernel, strides=strides, dilations=dilations,
                                pads=pads, out_size=out_size)
     code = check_mode(mode, what)
@@ -79,7 +81,8 @@ def _base(x_shape, kernel, strides, dilations, pads, out_size, x_q, y_q, mode, a
     p = {k: geo[k] for k in GEOMETRY}
     p.update(count_rule=COUNT_RULE["valid"], method=POOL_S8["same_quant"], requant_mode=code,
              input_offset=-zp_in, output_offset=zp_out, multiplier=0, shift=0, frac_bits=0,
-             input_scale=s_in, output_scale=s_out, global_scale=0.0, act_min=lo, act_max=hi)
+             input_scale=s_in, output_scale=s_out, global_scale=0.0, act_min=lo, act_max=hi,
+             ort_zero_shift=128 if ort_uint8 and mode == "ort" else 0)
     same = s_in == s_out and zp_in == zp_out
     return p, same
 
@@ -105,10 +108,11 @@ def maxpool2d_s8_params(x_shape, *, kernel, strides=(1, 1), dilations=(1, 1), pa
 
 def avgpool2d_s8_params(x_shape, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=False,
                         out_size=None, x_q=(1.0, 0), y_q=None, mode: str = "tflm",
-                        act: tuple[int, int] = (-128, 127)) -> dict:
-    """fn_pool2d_s8_params for fn_avgpool2d_s8 (method and count rule per the module docstring)."""
+                        act: tuple[int, int] = (-128, 127), ort_uint8: bool = False) -> dict:
+    """fn_pool2d_s8_params for fn_avgpool2d_s8 (method and count rule per the module docstring);
+    ort_uint8: the model's tensors are uint8 (onnxruntime's uint8 kernel)."""
     what = "int8 average pooling"
-    p, same = _base(x_shape, kernel, strides, (1, 1), pads, out_size, x_q, y_q, mode, act, what)
+    p, same = _base(x_shape, kernel, strides, (1, 1), pads, out_size, x_q, y_q, mode, act, what, ort_uint8)
     area = p["kernel_h"] * p["kernel_w"]
     if 255 * area >= SUM_LIMIT:
         raise ValueError(f"{what}: kernel {p['kernel_h']}x{p['kernel_w']} is too large (int32 sums need "
@@ -236,10 +240,11 @@ def avgpool2d_s8(x, p: dict) -> np.ndarray:
         for valid, vals in _taps(x, p):
             d = dequantize_f32(vals, p["input_scale"], zp_in)
             total = np.where(valid[None, :, :, None], total + d, total).astype(np.float32)
+        shift = p["ort_zero_shift"]
         with np.errstate(all="ignore"):
             y = total / n.astype(np.float32)
-            v = y / f32(p["output_scale"]) + f32(zp_out)
-        return _clamp(round_even_sat(v, -128, 127), p)
+            v = y / f32(p["output_scale"]) + f32(zp_out + shift)
+        return _clamp(round_even_sat(v, -128 + shift, 127 + shift) - shift, p)
     acc = 0
     n_valid = 0
     for valid, vals in _taps(x, p):
