@@ -180,3 +180,24 @@ def test_internal_error_is_one_line_with_version_and_hint(tmp_path, capsys, monk
     assert "report it" in lines[0] and "--traceback" in lines[0]
     with pytest.raises(KeyError):
         main(["--traceback", "compile", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")])
+
+
+def test_verify_checks_input_files_before_reading_them(tmp_path, capsys):
+    """An .npz whose array is far larger than the model's input is refused from its header
+    (nothing is allocated); a file that is not an .npz gets a clear error too."""
+    from helpers import EXAMPLE
+    out = tmp_path / "out"
+    assert _cli(capsys, "compile", EXAMPLE, "-o", out)[0] == 0
+    big = tmp_path / "big.npz"
+    import zipfile
+    with zipfile.ZipFile(big, "w") as z:   # a header claiming 10^10 float32 values, no data
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(1, np.float32))
+        header["shape"] = (10**5, 10**5)
+        with z.open("input.npy", "w") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+    code, err = _cli(capsys, "verify", out, "--inputs", big)
+    assert code == 2 and "10,000,000,000 values" in err and "takes 64" in err, err
+    plain = tmp_path / "x.npy"
+    np.save(plain, np.zeros((1, 1, 8, 8), np.float32))
+    code, err = _cli(capsys, "verify", out, "--inputs", plain)
+    assert code == 2 and "not an .npz archive" in err, err

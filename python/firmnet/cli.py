@@ -47,6 +47,29 @@ def _load_compiled(out_dir: Path):
                    requant=meta.get("requant", "tflm"), write=False)
 
 
+def _npz_sizes(path) -> dict:
+    """{array name: (shape, element count)} of an .npz file, read from the headers only."""
+    import zipfile
+    try:
+        sizes = {}
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with z.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape = read(f)[0]
+                sizes[info.filename[:-4]] = (shape, int(np.prod(shape, dtype=np.int64)))
+        return sizes
+    except FileNotFoundError:
+        raise FirmnetError(f"{path}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise FirmnetError(f"cannot read inputs from {path}: not an .npz archive of arrays "
+                           f"(np.savez(path, input_name=array, ...)): {exc}") from None
+
+
 def _read_inputs(path, graph):
     """Arrays for the model's inputs (graph: the model as loaded, so float where it takes float):
     from an .npz, or seeded random ones (standard normal floats, integers over their dtype's range)."""
@@ -61,6 +84,14 @@ def _read_inputs(path, graph):
             else:
                 arrays.append(rng.standard_normal(t.shape).astype(t.dtype))
         return arrays
+    sizes = _npz_sizes(path)
+    named = all(n in sizes for n in graph.inputs)
+    keys = list(graph.inputs) if named else list(sizes) if len(sizes) == len(graph.inputs) else []
+    for key, n in zip(keys, graph.inputs):
+        (shape, count), want = sizes[key], graph.types[n].size
+        if count != want:   # checked on the file's header, before the array is read into memory
+            raise FirmnetError(f"{path}: array '{key}' holds {count:,} values (shape {list(shape)}); the model's "
+                               f"input '{n}' takes {want:,} (shape {list(graph.types[n].shape)})")
     try:
         data = np.load(path)
     except (OSError, ValueError) as exc:
