@@ -51,13 +51,20 @@ def check_structure(model: onnx.ModelProto) -> None:
 
 
 def check_attributes(model: onnx.ModelProto) -> None:
-    """Attribute facts ONNX shape inference trusts and then fails on downstream: a Conv's
-    kernel_shape must be its filter's shape."""
+    """Facts ONNX shape inference takes on trust and then fails on downstream: a Conv's input
+    rank and kernel_shape must fit its filter."""
     weights = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    ranks = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in model.graph.input
+             if vi.type.tensor_type.HasField("shape")}
     for index, node in enumerate(model.graph.node):
         if node.op_type not in ("Conv", "ConvInteger", "QLinearConv") or len(node.input) < 2:
             continue
         w = node.input[3 if node.op_type == "QLinearConv" else 1]
+        x = node.input[0]
+        if w in weights and x in ranks and ranks[x] != len(weights[w]):
+            raise FirmnetError(f"node '{node.name or f'#{index}'}' ({node.op_type}): input '{x}' has rank {ranks[x]}, "
+                               f"but its filter '{w}' of shape {list(weights[w])} needs a rank-{len(weights[w])} "
+                               "input [N, C, spatial...]")
         kernel = next((list(a.ints) for a in node.attribute if a.name == "kernel_shape"), None)
         if kernel is not None and w in weights and tuple(kernel) != weights[w][2:]:
             raise FirmnetError(f"node '{node.name or f'#{index}'}' ({node.op_type}): attribute kernel_shape {kernel} "
