@@ -11,7 +11,11 @@ Kernel level (one cffi build, hypothesis-drawn quantizations, int8 and uint8):
 End to end (firmnet.compile --requant ort of one-op QDQ models with a float input, as
 quantize_static writes them, int8 and uint8): the generated C and the numpy reference
 equal onnxruntime's bytes with its default session options and with
-session.qdqisint8allowed=1, for every op listed in SINGLE_OPS.
+session.qdqisint8allowed=1, for every op listed in SINGLE_OPS, and for hypothesis-drawn one-op
+models (test_drawn_qdq_op_models_equal_onnxruntime). com.microsoft QLinear* one-op models too.
+Where onnxruntime adds a zero point in float (QLinearMul, QLinearAveragePool) firmnet follows the
+model's element type; the default x86 session runs int8 QDQ models as uint8, which rounds exact
+near-ties differently (test_uint8_zero_point_added_in_float_like_onnxruntime prints by how much).
 """
 from __future__ import annotations
 
@@ -381,3 +385,61 @@ def test_uint8_zero_point_added_in_float_like_onnxruntime(name, signed, tmp_path
     assert differ["int8"] == 0
     if not signed:
         assert differ["default"] == 0
+
+
+@st.composite
+def qdq_op_cases(draw):
+    """One-op QDQ models as quantize_static writes them, with drawn scales, zero points, shapes
+    and element type."""
+    name = draw(st.sampled_from(["sigmoid", "tanh", "leaky_relu", "hard_sigmoid", "hard_swish", "softmax",
+                                 "global_average_pool", "average_pool", "add", "mul", "concat"]))
+    c, h, w = draw(st.integers(1, 6)), draw(st.integers(2, 7)), draw(st.integers(2, 7))
+    shape = (1, c, h, w)
+    quant = st.tuples(st.floats(2.0**-9, 0.5).map(lambda v: float(np.float32(v))), st.integers(-100, 100))
+    x_q, y_q = draw(quant), draw(quant)
+    op, attrs, extra = {
+        "sigmoid": ("Sigmoid", {}, None), "tanh": ("Tanh", {}, None),
+        "leaky_relu": ("LeakyRelu", {"alpha": draw(st.floats(0.0, 1.0, width=32))}, None),
+        "hard_sigmoid": ("HardSigmoid", {"alpha": 1 / 6, "beta": 0.5}, None),
+        "hard_swish": ("HardSwish", {}, None),
+        "softmax": ("Softmax", {"axis": draw(st.integers(-4, 3))}, None),
+        "global_average_pool": ("GlobalAveragePool", {}, None),
+        "average_pool": ("AveragePool", {"kernel_shape": [2, 2], "strides": [draw(st.integers(1, 2))] * 2,
+                                         "pads": [draw(st.integers(0, 1))] * 4,
+                                         "count_include_pad": draw(st.integers(0, 1))}, None),
+        "add": ("Add", {}, (shape, draw(quant))),
+        "mul": ("Mul", {}, (draw(st.sampled_from([shape, (1, c, 1, 1), (1, 1, h, w)])), draw(quant))),
+        "concat": ("Concat", {"axis": 1}, ((1, draw(st.integers(1, 4)), h, w), draw(quant))),
+    }[name]
+    if name == "softmax" and draw(st.booleans()):
+        y_q = (1 / 255, -128)                     # what quantize_static writes for a softmax
+    if name in ("softmax", "sigmoid", "hard_sigmoid") and y_q[0] > 1 / 64:
+        y_q = (1 / 256, y_q[1])
+    return name, op, attrs, shape, x_q, y_q, extra, draw(st.booleans()), draw(st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(case=qdq_op_cases())
+def test_drawn_qdq_op_models_equal_onnxruntime(case, tmp_path_factory):
+    """C == numpy reference == onnxruntime, int8 and uint8, drawn quantizations: uint8 models against
+    the default session; int8 models against session.qdqisint8allowed=1, since the default x86
+    session runs them as uint8, which rounds QLinearMul/QLinearAveragePool near-ties as a uint8
+    model (test_uint8_zero_point_added_in_float_like_onnxruntime) and simple drawn scales hit those."""
+    name, op, attrs, shape, x_q, y_q, extra, signed, seed = case
+    model = qdq_single_op(op, attrs, shape, x_q, y_q, signed, extra)
+    cm = firmnet.compile(model, tmp_path_factory.mktemp("drawn"), name="m", requant="ort")
+    g = cm.lowered_graph
+    assert all(g.types[n.outputs[0]].dtype == "int8" for n in g.nodes), f"{name}: a float island is left"
+    rng = np.random.default_rng(seed)
+    xs = [(rng.standard_normal(shape) * 3).astype(np.float32)]
+    if extra is not None:
+        xs.append((rng.standard_normal(extra[0]) * 3).astype(np.float32))
+    xq = [_int8_input(cm, x, k) for k, x in enumerate(xs)]
+    c = cm.build_host().run_raw(xq)[0]
+    from firmnet import reference
+    assert_array_equal_first(reference.run(g, xq)[0], c, f"{name}: reference vs C")
+    out_q = g.types[g.outputs[0]].quant
+    y = _session(model, "int8" if signed else "default").run(None, dict(zip(["x", "x2"], xs)))[0]
+    expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
+    assert_array_equal_first(c, expected, f"{name} x_q={x_q} y_q={y_q} {'int8' if signed else 'uint8'} vs onnxruntime")
