@@ -80,15 +80,15 @@ def projects(tmp_path_factory):
     def get(model, board):
         if (model, board) not in cache:
             out = tmp_path_factory.mktemp(f"{model}-{board}")
-            cache[model, board] = firmnet.compile(MODELS[model], out, board=board, name=model)
+            cache[model, board] = firmnet.compile(MODELS[model], out, board=board, name=model, requant="tflm")
         return cache[model, board]
     return get
 
 
 @functools.lru_cache(maxsize=None)
 def _host_outputs(model: str, out_dir: str):
-    cm = firmnet.compile(MODELS[model], out_dir, name=model)
-    return [o.copy() for o in cm.build_host().run(list(_model_inputs(model)))], cm
+    cm = firmnet.compile(MODELS[model], out_dir, name=model, requant="tflm")
+    return [o.copy() for o in cm.build_host().run_raw(list(_model_inputs(model)))], cm
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +329,7 @@ def test_real_board_code_same_bytes_and_stack_within_its_reserve(host, tmp_path,
     text += f'\n[emulation]\nqemu = "qemu-system-arm"\nmachine = "{machine}"\nsysclk_hz = 25000000\n'
     path = tmp_path / f"{board}-as-{machine}.toml"
     path.write_text(text)
-    cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(path), name=model)
+    cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(path), name=model, requant="tflm")
     assert get_board(str(path)).cpu_flags == real.cpu_flags
     result = qemu.run(cm.out_dir, str(path), list(_model_inputs(model)), werror=True)
     expected, _ = host(model)

@@ -38,7 +38,7 @@ def test_compress_writes_qdq_model_that_compiles_to_int8(tmp_path, capsys, calib
 
 def test_compress_eval_prints_float_and_int8_accuracy(tmp_path, capsys):
     code, text, _ = _run(capsys, "compress", EXAMPLE, "-o", tmp_path / "d8.onnx", "--quantize", "int8",
-                         "--calib", CALIB, "--eval", TEST)
+                         "--calib", CALIB, "--eval", TEST, "--requant", "tflm")
     assert code == 0
     m = re.search(r"accuracy of the generated C on 450 samples: float (\S+), int8 \(tflm\) (\S+)", text)
     assert m, text
@@ -61,7 +61,7 @@ def test_compress_errors(tmp_path, capsys):
 
 def test_int8_header_gives_boundary_scales_and_report_lists_quantization(tmp_path, capsys):
     model = EXAMPLE.with_name("digits_cnn.int8.onnx")
-    cm = firmnet.compile(model, tmp_path, name="d8")
+    cm = firmnet.compile(model, tmp_path, name="d8", requant="tflm")
     header = (tmp_path / "d8.h").read_text()
     assert "int d8_invoke(const int8_t *input, int8_t *output);" in header
     for port, name in (("INPUT", "input"), ("OUTPUT", "logits")):

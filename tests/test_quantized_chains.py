@@ -276,3 +276,41 @@ def test_run_prints_dequantized_outputs_beside_raw(tmp_path, capsys):
     (y,) = cm.build_host().run([x[x.files[0]]])
     printed = text.split("float32:\n")[1].split("\nmps2-an386")[0]
     assert np.allclose(np.array(printed.replace("[", " ").replace("]", " ").split(), np.float32), y.ravel())
+
+
+# ----------------------------------------------------------------- --requant auto
+
+def test_requant_auto_follows_the_models_runtime_and_the_board(tmp_path, capsys):
+    """auto: ort for an ONNX model on the host and on FPU boards, tflm on a board without FPU
+    (rp2040-pico) and for TFLite models; compile(), the CLI, verify and report.json agree."""
+    from firmnet.boards import get_board
+    from firmnet.compiler import resolve_requant
+    assert resolve_requant("auto", INT8_EXAMPLE, get_board("host"))[0] == "ort"
+    assert resolve_requant("auto", INT8_EXAMPLE, get_board("nucleo-l4r5zi"))[0] == "ort"
+    assert resolve_requant("auto", INT8_EXAMPLE, get_board("rp2040-pico"))[0] == "tflm"
+    assert resolve_requant("auto", FIXTURES / "m.tflite", get_board("host"))[0] == "tflm"
+    assert resolve_requant("single", INT8_EXAMPLE, get_board("host"))[0] == "single"
+    with pytest.raises(firmnet.FirmnetError, match="unknown --requant mode 'fast'"):
+        resolve_requant("fast", INT8_EXAMPLE, get_board("host"))
+
+    cm = firmnet.compile(INT8_EXAMPLE, tmp_path / "api", name="d8")
+    assert cm.requant == "ort" and cm.report["requant"] == "ort"
+    requantizing = ("conv2d", "dense")   # (max pooling's mode is moot: it does not requantize)
+    assert {l["quant"]["mode"] for l in cm.report["layers"] if l["op"] in requantizing} == {"ort"}
+    code, text, _ = _run(capsys, "compile", INT8_EXAMPLE, "-o", tmp_path / "cli", "--name", "d8")
+    assert code == 0 and "requantization: ort (auto: an ONNX model, onnxruntime's arithmetic)" in text
+    report = json.loads((tmp_path / "cli" / "report.json").read_text())
+    assert report["requant"] == "ort"
+    assert {l["quant"]["mode"] for l in report["layers"] if l["op"] in requantizing} == {"ort"}
+    from firmnet.cli import _load_compiled
+    assert _load_compiled(tmp_path / "cli").requant == "ort"   # what verify recompiles
+    # the C and onnxruntime agree byte for byte on the int8 example in the default mode
+    import onnxruntime as ort
+    x = np.load(INT8_EXAMPLE.with_name("sample_input.npz"))
+    x = x[x.files[0]]
+    session = ort.InferenceSession(str(INT8_EXAMPLE), providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {session.get_inputs()[0].name: x})
+    (got,) = cm.build_host().run([x])
+    assert np.array_equal(got, want)
+    code, text, _ = _run(capsys, "compile", INT8_EXAMPLE, "-o", tmp_path / "pico", "--board", "rp2040-pico")
+    assert "requantization: tflm (auto: an ONNX model, but board rp2040-pico has no FPU" in text

@@ -16,8 +16,10 @@ import numpy as np
 
 from . import __version__
 from .boundary import from_c_outputs, to_c_inputs
+from .compiler import REQUANT_CHOICES
 from .float_layers import FloatLayerWarning
 from .ir import FirmnetError
+from .progress import step
 
 
 def _input_shapes(specs) -> dict:
@@ -112,7 +114,8 @@ def cmd_compile(args) -> int:
     board = args.board
     if board.endswith(".toml"):     # a board file of the user's: recorded by its absolute path
         board = str(Path(board).resolve())
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, \
+            step(f"compiling {args.model}" + (f" and linking the {board} firmware" if board != "host" else "")):
         warnings.simplefilter("always", FloatLayerWarning)
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only)
@@ -127,6 +130,8 @@ def cmd_compile(args) -> int:
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
           f"weights {r['weights_bytes']:,} B, arena {r['arena_bytes']:,} B (lower bound {r['lower_bound_bytes']:,} B)")
+    if any(l.get("quant") for l in r["layers"]):
+        print(f"requantization: {r['requant']} ({r['requant_why']})")
     target = get_board(board)
     if target.bare_metal:
         print(_firmware_sizes(target, r, (board_info(args.output) or {}).get("firmware")))
@@ -154,8 +159,11 @@ def _firmware_sizes(board, report: dict, sizes: dict | None) -> str:
 
 def cmd_verify(args) -> int:
     from .verify import verify
-    cm = _load_compiled(Path(args.output))
-    result = verify(cm, _read_inputs(args.inputs, cm.graph))
+    with step(f"recompiling the model of {args.output}"):
+        cm = _load_compiled(Path(args.output))
+    inputs = _read_inputs(args.inputs, cm.graph)
+    with step("building the C on the host and comparing it with the reference"):
+        result = verify(cm, inputs)
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -198,7 +206,8 @@ def cmd_run(args) -> int:
     from .firmware import board_of, write_board_files
     out = Path(args.output)
     board = get_board(args.board)
-    cm = _load_compiled(out)
+    with step(f"recompiling the model of {args.output}"):
+        cm = _load_compiled(out)
     if not board.emulated:
         raise FirmnetError(f"board '{board.name}' is not emulated: firmnet run works on "
                            f"{', '.join(b.name for b in qemu._emulated())}; for {board.name}, cross-compile "
@@ -206,8 +215,11 @@ def cmd_run(args) -> int:
     if board_of(out) != board.name:     # compiled for another board: add this board's files
         board.check_fits(cm.report)
         write_board_files(out, board, cm.lowered_graph, cm.name)
-    result = qemu.run(out, board, to_c_inputs(cm, _read_inputs(args.inputs, cm.graph), accept_raw=True),
-                      profile=args.profile)
+    inputs = to_c_inputs(cm, _read_inputs(args.inputs, cm.graph), accept_raw=True)
+    with step(f"cross-building for {board.name}"):
+        qemu.build(out, board, profile=args.profile)
+    with step(f"running in QEMU {board.machine}"):
+        result = qemu.run(out, board, inputs, profile=args.profile)   # reuses the build
     real = from_c_outputs(cm, result.outputs)
     sizes = qemu.elf_sizes(result.elf, board)
     names = [o["name"] for o in cm.report["outputs"]]
@@ -266,9 +278,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--name", default="model", help="C prefix of the generated API (default: model)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
                    help="static shape for an input with dynamic dimensions (repeatable)")
-    c.add_argument("--requant", choices=("tflm", "single", "ort"), default="tflm",
-                   help="rounding of int8 requantization: tflm (TFLite's double rounding, default), single "
-                        "(one rounding, as CMSIS-NN offers), ort (onnxruntime's float requantization)")
+    c.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
+                   help="rounding of int8 requantization: auto (default: the model's own runtime, ort for ONNX "
+                        "and tflm for TFLite; tflm for ONNX on a board without FPU), tflm (TFLite's double "
+                        "rounding), single (one rounding, as CMSIS-NN offers), ort (onnxruntime's float "
+                        "requantization)")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)
@@ -291,8 +305,8 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--percentile", type=float, default=99.999, help="percentile for --calibration percentile")
     q.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
     q.add_argument("--eval", help=".npz with inputs and labels 'y': print float vs int8 accuracy of the C")
-    q.add_argument("--requant", choices=("tflm", "single", "ort"), default="tflm",
-                   help="rounding mode used for --eval")
+    q.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
+                   help="rounding mode used for --eval (default auto: ort, the host's for an ONNX model)")
     q.set_defaults(func=cmd_compress)
     u = sub.add_parser("run", help="cross-build for an emulated board and run one inference in QEMU")
     u.add_argument("output")

@@ -32,7 +32,7 @@ class CompiledModel:
     lowered: dict
     memory: MemoryPlan
     report: dict
-    requant: str = "tflm"
+    requant: str = "ort"     # the requantization mode the C uses (--requant auto resolved)
 
     @property
     def name_prefix(self) -> str:
@@ -60,8 +60,28 @@ def _model_digest(model) -> str:
     return hashlib.sha256(model.SerializeToString()).hexdigest()[:16]
 
 
+REQUANT_CHOICES = ("auto", *REQUANT_MODES)
+
+
+def resolve_requant(requant: str, model, board) -> tuple[str, str]:
+    """(mode, why) for --requant: auto follows the model's own reference runtime, onnxruntime
+    (ort) for ONNX and TensorFlow Lite Micro (tflm) for TFLite, except on a board without an
+    FPU, where ort's float32 requantization of every output runs in soft float (measured:
+    1.1-2.7x the instructions of tflm, bench/requant_cost.py) and auto takes tflm."""
+    if requant not in REQUANT_CHOICES:
+        raise FirmnetError(f"unknown --requant mode '{requant}' (modes: {', '.join(REQUANT_CHOICES)})")
+    if requant != "auto":
+        return requant, f"--requant {requant}"
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".tflite":
+        return "tflm", "auto: a TFLite model, TensorFlow Lite Micro's arithmetic"
+    if board.toolchain != "host" and board.fpu == "none":
+        return "tflm", (f"auto: an ONNX model, but board {board.name} has no FPU (onnxruntime's float "
+                        "requantization would run in soft float): TFLite's fixed-point arithmetic")
+    return "ort", "auto: an ONNX model, onnxruntime's arithmetic"
+
+
 def compile(model, out_dir, board: str = "host", name: str = "model", input_shapes=None,
-            algorithm: str = "best", requant: str = "tflm", write: bool = True,
+            algorithm: str = "best", requant: str = "auto", write: bool = True,
             int8_only: bool = False) -> CompiledModel:
     """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
 
@@ -71,8 +91,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     check the sources already there)."""
     from .boards import get_board
     target = get_board(board)
-    if requant not in REQUANT_MODES:
-        raise FirmnetError(f"unknown --requant mode '{requant}' (modes: {', '.join(REQUANT_MODES)})")
+    requant, requant_why = resolve_requant(requant, model, target)
     graph = load(model, input_shapes=input_shapes, requant=requant)
     lowered_graph = run_pipeline(graph, pipeline(requant, dsp=target.dsp))
     lowered = lower_graph(lowered_graph)
@@ -84,6 +103,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                   f"{json.dumps(options, sort_keys=True)}. Do not edit.")
     files = emit(lowered_graph, lowered, memory, name, provenance)
     report = build_report(lowered_graph, lowered, memory, name=name, provenance=provenance, board=target)
+    report["requant"], report["requant_why"] = requant, requant_why
     report["float_layers"] = float_layers(graph, lowered_graph)
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "

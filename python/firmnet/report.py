@@ -137,6 +137,7 @@ def format_report(report: dict) -> str:
         "",
         f"model {report['name']} for board {report['board']}",
         f"MACs:                    {report['macs']:,}",
+        *([f"requantization:          {report['requant']} ({report['requant_why']})"] if quantized else []),
         f"weights (flash):         {report['weights_bytes']:,} bytes",
         f"param tables (flash):    {report.get('tables_bytes', 0):,} bytes (per-channel requantization, "
         "lookup tables)",

@@ -16,7 +16,7 @@ def read_labels(path) -> np.ndarray:
     raise FirmnetError(f"evaluation data {path} has no labels: add an array named 'y' (or 'labels')")
 
 
-def accuracy(model, samples: list[dict], labels: np.ndarray, requant: str = "tflm") -> float:
+def accuracy(model, samples: list[dict], labels: np.ndarray, requant: str = "auto") -> float:
     """Top-1 accuracy of the model's first output over the samples, computed by the C."""
     from ..compiler import compile
     if len(labels) < len(samples):

@@ -180,7 +180,7 @@ def _node_label(node, index) -> str:
     return f"node '{node.name or f'#{index}'}' ({node.op_type})"
 
 
-def load_onnx(source, input_shapes=None, requant: str = "tflm") -> Graph:
+def load_onnx(source, input_shapes=None, requant: str = "ort") -> Graph:
     model = _read(source)
     opset = _opset(model)
     if opset < MIN_OPSET:
