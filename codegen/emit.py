@@ -98,6 +98,25 @@ def sources_for(calls) -> list[str]:
     return sorted(files)
 
 
+# What a constant input is to its layer, for the C symbol of the array (<prefix>_<layer>_<role>).
+_INPUT_ROLES = {op: {1: "weights", 2: "bias"} for op in ("conv2d", "dense", "conv_transpose")}
+
+
+def _layer(node) -> str:
+    return c_identifier(node.name).strip("_") or "layer"
+
+
+def _constant_roles(graph: Graph) -> dict:
+    """{constant tensor: "<layer>_<role>"} after the first layer that reads it, e.g. a conv named
+    '/conv1/Conv' gives conv1_Conv_weights and conv1_Conv_bias (emit makes them unique)."""
+    roles = {}
+    for node in graph.nodes:
+        for k, t in enumerate(node.inputs):
+            if t and t in graph.constants and t not in roles:
+                roles[t] = f"{_layer(node)}_{_INPUT_ROLES.get(node.op, {}).get(k, f'in{k}')}"
+    return roles
+
+
 def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dict[str, str]:
     """Returns {file name: text} for <name>.h, <name>.c, <name>_weights.h and CMakeLists.txt."""
     prefix = c_identifier(name).lower()
@@ -115,6 +134,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
     inputs, outputs = ports(graph.inputs, "input"), ports(graph.outputs, "output")
 
     weights = {}   # constant tensor → (C name, ctype, literal, count)
+    roles = _constant_roles(graph)
 
     def pointer(tensor):
         s = memory.storage[tensor]
@@ -122,7 +142,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         if s.kind == "const":
             if tensor not in weights:
                 arr = graph.constants[tensor]
-                weights[tensor] = (names.make(f"w_{tensor}"), ctype, array_literal(arr), arr.size)
+                weights[tensor] = (names.make(roles.get(tensor, f"w_{tensor}")), ctype, array_literal(arr), arr.size)
             return weights[tensor][0]
         return f"({ctype} *)(void *)({prefix}_arena.bytes + {memory.offset(tensor)})"
 
@@ -143,7 +163,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         fields = []
         for field, value in call.params:
             if isinstance(value, CArray):
-                aname = f"{pname}_{field}"
+                aname = names.make(f"p{index}_{field}")
                 arrays.append({"name": aname, "ctype": value.ctype,
                                "elements": ", ".join(_value(v) if isinstance(v, CStruct) else
                                                      scalar_literal(v, value.ctype) for v in value.values)})
@@ -156,7 +176,8 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
             if arg is None:
                 args.append("NULL")
             elif isinstance(arg, ConstArg):
-                wname = names.make(f"w_{arg.hint}")
+                wname = names.make(f"{_layer(node)}_{_INPUT_ROLES.get(node.op, {}).get(1, 'const')}_"
+                                   f"{c_identifier(arg.hint.rsplit('/', 1)[-1])}")
                 arr = np.asarray(arg.array)
                 weights[wname] = (wname, C_TYPES[str(arr.dtype)], array_literal(arr), arr.size)
                 args.append(wname)

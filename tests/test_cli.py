@@ -51,7 +51,7 @@ def test_verify_names_first_differing_node(tmp_path, capsys):
     index = cm.lowered_graph.nodes.index(target)
     weights = out / "lenet_weights.h"
     text = weights.read_text()
-    body = text.index("{", text.index(f"lenet_w_{c_identifier(target.inputs[1])}[")) + 1
+    body = text.index("{", text.index(f"lenet_{c_identifier(target.name).strip('_')}_weights[")) + 1
     weights.write_text(text[:body] + "\n    1000.0f" + text[text.index(",", body):])
 
     code, text, _ = _run(capsys, "verify", out, "--inputs", inputs)
@@ -112,3 +112,27 @@ def test_closed_pipe_gives_no_traceback(tmp_path):
     p.stdout.close()   # before firmnet writes anything
     err = p.stderr.read().decode()
     assert p.wait() == 0 and err == "", err
+
+
+def test_progress_line_for_slow_steps_only_on_a_terminal():
+    """A step over the delay says what it does and then how long it took; a quick one says
+    nothing; a stream that is not a terminal (a log, a pipe, a test capture) gets nothing."""
+    import io
+    import time
+
+    from firmnet.progress import step
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    slow, quick, log = Terminal(), Terminal(), io.StringIO()
+    with step("cross-building for x", stream=slow, delay=0.05):
+        time.sleep(0.3)
+    with step("compiling m.onnx", stream=quick, delay=5):
+        pass
+    with step("cross-building for x", stream=log, delay=0.0):
+        time.sleep(0.05)
+    lines = slow.getvalue().splitlines()
+    assert lines[0] == "firmnet: cross-building for x ..."
+    assert re.fullmatch(r"firmnet: cross-building for x: \d+\.\d s", lines[1]) and float(lines[1].split()[-2]) >= 0.3
+    assert quick.getvalue() == "" and log.getvalue() == ""

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 import firmnet
@@ -92,3 +93,26 @@ def test_float_literals_round_trip(tmp_path):
     subprocess.run(["gcc", "-std=c99", "-O0", str(src), "-o", str(exe)], check=True)
     out = subprocess.run([str(exe)], capture_output=True, check=True).stdout
     assert np.frombuffer(out, np.float32).tobytes() == values.tobytes()
+
+
+def test_weight_symbols_are_named_after_their_layer(tmp_path):
+    """<prefix>_<layer>_weights / _bias for a conv's constants (layer: the node's name as a C
+    identifier), unique even when two layers' names map to the same identifier."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((2, 2, 1, 1)).astype(np.float32), n) for n in ("wa", "wb")]
+    inits += [numpy_helper.from_array(rng.standard_normal(2).astype(np.float32), n) for n in ("ba", "bb")]
+    nodes = [helper.make_node("Conv", ["x", "wa", "ba"], ["h"], name="/block.1/conv"),
+             helper.make_node("Conv", ["h", "wb", "bb"], ["y"], name="/block_1/conv")]   # same C identifier
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "m.onnx")
+    cm = firmnet.compile(tmp_path / "m.onnx", tmp_path / "out", name="net")
+    text = (tmp_path / "out" / "net_weights.h").read_text()
+    symbols = re.findall(r"static const \w+ (\w+)\[", text)
+    assert symbols == ["net_block_1_conv_weights", "net_block_1_conv_bias",
+                       "net_block_1_conv_weights_2", "net_block_1_conv_bias_2"], symbols
+    (got,) = cm.build_host().run([np.ones((1, 2, 3, 3), np.float32)])
+    assert got.shape == (1, 2, 3, 3)
