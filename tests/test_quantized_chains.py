@@ -172,12 +172,25 @@ def test_float_layers_are_named_in_warnings_report_and_int8_only(tmp_path, capsy
         firmnet.compile(model, tmp_path / "api2", int8_only=True)
 
 
-def test_softmax_left_in_float_gives_the_int8_kernels_reason(tmp_path):
+def test_float_layer_left_by_the_int8_kernels_gives_their_reason(tmp_path):
+    """DQ → Div → Q: the QDQ pattern is complete, but firmnet has no int8 division; the reason is
+    the int8 op's own refusal."""
+    inits = [numpy_helper.from_array(np.float32(0.05), "s"), numpy_helper.from_array(np.int8(0), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["a", "s", "z"], ["aq"]),
+             helper.make_node("DequantizeLinear", ["aq", "s", "z"], ["ad"]),
+             helper.make_node("QuantizeLinear", ["b", "s", "z"], ["bq"]),
+             helper.make_node("DequantizeLinear", ["bq", "s", "z"], ["bd"]),
+             helper.make_node("Div", ["ad", "bd"], ["q"], name="the_div"),
+             helper.make_node("QuantizeLinear", ["q", "s", "z"], ["qq"]),
+             helper.make_node("DequantizeLinear", ["qq", "s", "z"], ["y"])]
+    graph = helper.make_graph(nodes, "div", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in "ab"],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        cm = firmnet.compile(FIXTURES / "squeezenet_tiny.qdq.onnx", tmp_path / "o")
+        cm = firmnet.compile(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "o")
     (layer,) = cm.report["float_layers"]
-    assert layer["op"] == "softmax" and "output quantization must be scale 1/256" in layer["reason"]
+    assert layer["name"] == "the_div" and layer["op"] == "binary"
+    assert layer["reason"] == "the int8 binary refuses these quantizations: int8 div is not supported (int8: add, sub, mul)"
 
 
 def test_float_models_and_int8_models_give_no_warning(tmp_path):

@@ -11,6 +11,7 @@ import dataclasses
 
 from .ir import FirmnetError, Graph, OpQuant
 from .ops import OPS
+from .ops._util import integer_range
 from .passes.qdq import COMPUTE_OPS
 
 # Ops that only move or convert data: never "float compute" themselves.
@@ -79,7 +80,11 @@ def _integer_refusal(graph, node, producers, consumers) -> str | None:
     readers = consumers.get(node.outputs[0], [])
     if not readers or readers[0].op != "quantize":
         return None
-    attrs = dataclasses.replace(node.attrs, quant=OpQuant(tuple(quants), readers[0].attrs.quant))
+    out_q = readers[0].attrs.quant
+    changes = {"quant": OpQuant(tuple(quants), out_q)}
+    if hasattr(node.attrs, "act"):   # the float clamp as the integer range the int8 op takes
+        changes["act"] = integer_range(node.attrs.act, out_q)
+    attrs = dataclasses.replace(node.attrs, **changes)
     try:
         OPS[node.op].infer(attrs, types)
     except FirmnetError as exc:
