@@ -443,3 +443,41 @@ def test_drawn_qdq_op_models_equal_onnxruntime(case, tmp_path_factory):
     y = _session(model, "int8" if signed else "default").run(None, dict(zip(["x", "x2"], xs)))[0]
     expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
     assert_array_equal_first(c, expected, f"{name} x_q={x_q} y_q={y_q} {'int8' if signed else 'uint8'} vs onnxruntime")
+
+
+# ----------------------------------------------------------------------------- on Cortex-M
+
+def _board_file(tmp_path, board):
+    """mps2-an386 as is (Cortex-M4F); 'rp2040-pico' as its ARMv6-M code (Cortex-M0+, soft float) on
+    QEMU's Cortex-M3 AN385 (as tests/test_boards.py runs the real boards)."""
+    if board == "mps2-an386":
+        return board
+    import re
+    text = (resources.boards_dir() / f"{board}.toml").read_text()
+    for key, value in (("flash_origin", "0x00000000"), ("flash_bytes", 4194304), ("boot2_bytes", 0)):
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    text += '\n[emulation]\nqemu = "qemu-system-arm"\nmachine = "mps2-an385"\nsysclk_hz = 25000000\n'
+    path = tmp_path / f"{board}-as-an385.toml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "rp2040-pico"])
+def test_float_arithmetic_kernels_same_bytes_on_cortex_m(board, tmp_path):
+    """The softmax's float32 divisions and products, QLinearMul's and the pooling's float
+    requantization on a Cortex-M4F (hardware single precision) and a Cortex-M0+ (libgcc's soft
+    float): the host's bytes (squeezenet_tiny: QLinearSoftmax with output 1/255;
+    mbv3_block: tables, QLinearMul, QLinearAdd, QLinearGlobalAveragePool)."""
+    from firmnet import qemu
+    from helpers import FIXTURES
+    for model in ("squeezenet_tiny", "mbv3_block"):
+        path = FIXTURES / f"{model}.qdq.onnx"
+        host_cm = firmnet.compile(path, tmp_path / f"{model}_host", name=model, requant="ort")
+        xs = np.load(FIXTURES / f"{model}.qdq.npz")["inputs"][:2]
+        xq = [[_int8_input(host_cm, x)] for x in xs]
+        expected = [host_cm.build_host().run_raw(x)[0] for x in xq]
+        cm = firmnet.compile(path, tmp_path / f"{model}_{board}", board=_board_file(tmp_path, board), name=model,
+                             requant="ort")
+        for x, want in zip(xq, expected):
+            got = qemu.run(cm.out_dir, _board_file(tmp_path, board), x, werror=True).outputs[0]
+            assert got.tobytes() == want.tobytes(), f"{model} on {board}: {got.ravel()[:10]} != host {want.ravel()[:10]}"
