@@ -107,6 +107,7 @@ def test_conv_transpose_params_fill_every_struct_field(runtime):
     {"out_w": 0},
     {"pad_top": -2**30},             # coordinates could overflow int32
     {"dilation_w": 2**29, "kernel_w": 4},
+    {"kernel_h": 33},                # the tap lists hold 32 per axis
 ])
 def test_conv_transpose_rejects_bad_arguments(runtime, change):
     rng = np.random.default_rng(0)
@@ -137,6 +138,7 @@ def test_conv_transpose_rejects_null_pointers(runtime):
     ((2, 3, 3, 3), dict(groups=1), "4 channels"),
     ((4, 3, 3, 3), dict(strides=(0, 1)), "strides"),
     ((4, 3, 3, 3), dict(pads=(4, 0, 3, 0)), "empty output"),
+    ((4, 3, 33, 3), dict(), "larger than 32"),
 ])
 def test_conv_transpose_params_refuse_what_the_kernel_refuses(w_shape, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -30,6 +30,7 @@ typedef struct {
  * Accumulation order: bias first, then ky, kx, input channel ascending (taps that hit
  * no input pixel are skipped). output must not overlap input.
  * Returns FN_ERR_ARG for a NULL pointer (bias excepted), a size, stride or dilation < 1,
+ * a kernel larger than 32 along an axis (the tap lists live on the stack, 384 bytes),
  * groups not dividing in_c/out_c, or geometry whose coordinates could overflow int32
  * (|pad| or (out - 1) + |pad| + (kernel - 1) * dilation >= 2^30). */
 fn_status fn_conv_transpose2d_f32(const fn_conv_transpose2d_f32_params *p, const float *input,

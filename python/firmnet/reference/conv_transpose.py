@@ -21,6 +21,7 @@ from .conv import clamp_f32
 
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]
+MAX_KERNEL = 32          # FN_CT_MAX_KERNEL
 
 
 def full_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -44,6 +45,9 @@ def _check(x_shape, w_shape, strides, dilations, pads, groups) -> tuple[int, int
     if groups < 1 or c % groups or ci != c:
         raise ValueError(f"conv_transpose2d: the filter has {ci} input channels for an input of {c} channels "
                          f"and groups={groups} (need equal counts, divisible by groups)")
+    if max(kh, kw) > MAX_KERNEL:
+        raise ValueError(f"conv_transpose2d: kernel {kh}x{kw} is larger than {MAX_KERNEL} along an axis "
+                         "(the C kernel's limit)")
     if min(strides) < 1 or min(dilations) < 1:
         raise ValueError(f"conv_transpose2d: strides {strides} and dilations {dilations} must be >= 1")
     oh = out_size(h, kh, strides[0], dilations[0], pads[0], pads[2])
