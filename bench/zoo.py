@@ -274,7 +274,7 @@ def measure(path: Path, precision: str, size: int, build: Path, requant: str | N
         return row
     row["compiles"] = "yes"
     r = cm.report
-    row["reasons"] = Counter(f"{layer['op']}: {re.sub(QUOTED, chr(39) * 2, layer['reason'])}"
+    row["reasons"] = Counter(layer["op"] + ": " + re.sub(QUOTED, "'*'", layer["reason"])
                              for layer in r.get("float_layers", ()))
     row.update(weights=r["weights_bytes"], arena=r["arena_bytes"], lower=r["lower_bound_bytes"])
     try:
@@ -390,7 +390,7 @@ def main(argv=None) -> int:
     print_table(rows, args.width)
     reasons = [(r, r["reasons"]) for r in rows if r.get("reasons")]
     if reasons:
-        print("\nWhy layers stayed float (firmnet's report.json float_layers; names left out):")
+        print("\nWhy layers stayed float (firmnet's report.json float_layers; tensor and node names shown as '*'):")
         for r, counts in reasons:
             print(f"  {r['model']} {r['exporter']} {r['precision']}:")
             for reason, n in counts.most_common():
