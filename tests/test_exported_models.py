@@ -48,7 +48,8 @@ def unsupported_ops(model: onnx.ModelProto) -> list[str]:
 
 def _outputs(path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
     data = np.load(path.with_suffix(".npz"))
-    outputs = [data[k] for k in sorted((k for k in data.files if k.startswith("output")), key=len)]
+    names = sorted((k for k in data.files if k.startswith("output")), key=lambda k: (len(k), k))
+    outputs = [data[k] for k in names]                      # output, output1, output2, ...
     return data["input"], outputs
 
 
