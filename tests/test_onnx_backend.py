@@ -18,6 +18,7 @@ import firmnet
 from firmnet.ir import FirmnetError
 
 SUPPORTED = {
+    "Abs",
     "Add",
     "AveragePool",
     "BatchNormalization",
@@ -32,8 +33,12 @@ SUPPORTED = {
     "DequantizeLinear",
     "Div",
     "Dropout",
+    "Elu",
+    "Erf",
+    "Exp",
     "Flatten",
     "Gather",
+    "Gelu",
     "Gemm",
     "GlobalAveragePool",
     "GlobalMaxPool",
@@ -44,14 +49,22 @@ SUPPORTED = {
     "InstanceNormalization",
     "LayerNormalization",
     "LeakyRelu",
+    "Log",
+    "LogSoftmax",
     "MatMul",
     "MatMulInteger",
+    "Max",
     "MaxPool",
+    "Min",
     "Mul",
+    "Neg",
+    "PRelu",
     "Pad",
+    "Pow",
     "QLinearConv",
     "QLinearMatMul",
     "QuantizeLinear",
+    "Reciprocal",
     "ReduceMax",
     "ReduceMean",
     "ReduceMin",
@@ -59,17 +72,21 @@ SUPPORTED = {
     "Relu",
     "Reshape",
     "Resize",
+    "Selu",
     "Shape",
     "Sigmoid",
     "Slice",
     "Softmax",
+    "Softplus",
     "Split",
+    "Sqrt",
     "Squeeze",
     "Sub",
     "Tanh",
     "Transpose",
     "Unsqueeze",
     "Upsample",
+    "Where",
 }
 
 # Every official case of a supported op that firmnet refuses, with the reason
@@ -105,6 +122,11 @@ EXCLUDED = {
     "int8 and uint8 (int16, 4-bit, 2-bit, float8, float4)",
     r"test_(de)?quantizelinear_(axis|blocked.*)": "per-axis or blocked quantization of activations (weights may "
     "be per-channel)",
+    r"test_(max|min)_(u?int(8|16|32|64)|float64)|test_pow_types_(int32|int64)_.*|test_where_long_example":
+    "integer or float64 activations: element-wise math is float32",
+    r"test_pow_types_float32_uint(32|64)": "a uint32/uint64 exponent (firmnet holds no unsigned wider than 8 bits)",
+    r"test_center_crop_pad_.*_expanded": "the expansion of CenterCropPad computes its window from a shape given as "
+    "a graph input (Max on int64 at run time)",
 }
 
 # Cases whose expected outputs depart from the operator's definition, with the reason;
@@ -134,7 +156,9 @@ PARAMETER_INPUTS = {
     "LayerNormalization": (1, 2),
     "MatMul": (1,),
     "MatMulInteger": (1, 2, 3),
+    "PRelu": (1,),
     "Pad": (1, 2, 3),
+    "Pow": (1,),
     "QLinearConv": (1, 2, 3, 4, 5, 6, 7, 8),
     "QLinearMatMul": (1, 2, 3, 4, 5, 6, 7),
     "QuantizeLinear": (1, 2),
@@ -149,6 +173,7 @@ PARAMETER_INPUTS = {
     "Squeeze": (1,),
     "Unsqueeze": (1,),
     "Upsample": (1,),
+    "Where": (0,),
 }
 
 

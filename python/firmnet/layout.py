@@ -21,9 +21,12 @@ import numpy as np
 FN_MAX_DIMS = 6          # fn_common.h
 INT32_MAX = 2**31 - 1
 
-BINARY_OPS = {"add": 0, "sub": 1, "mul": 2, "div": 3}                       # fn_binary_op
+BINARY_OPS = {"add": 0, "sub": 1, "mul": 2, "div": 3,                      # fn_binary_op
+              "pow": 4, "min": 5, "max": 6, "prelu": 7}
 UNARY_OPS = {"identity": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3,       # fn_unary_op
-             "hard_sigmoid": 4, "hard_swish": 5}
+             "hard_sigmoid": 4, "hard_swish": 5, "exp": 6, "log": 7, "sqrt": 8, "reciprocal": 9,
+             "abs": 10, "neg": 11, "erf": 12, "gelu": 13, "gelu_tanh": 14, "elu": 15, "selu": 16,
+             "softplus": 17, "pow": 18, "silu": 19}
 TRANSPOSE_ELEM_SIZES = (1, 2, 4, 8)
 
 
@@ -64,6 +67,35 @@ def _elem_size(elem_size: int, allowed: Sequence[int], what: str) -> int:
     return int(elem_size)
 
 
+def _strides(full: Sequence[int]) -> list[int]:
+    """Element strides of a contiguous tensor of shape full, 0 where a dim is 1 (broadcast)."""
+    s, acc = [0] * len(full), 1
+    for d in range(len(full) - 1, -1, -1):
+        s[d] = acc if full[d] > 1 else 0
+        acc *= full[d]
+    return s
+
+
+def _merged_broadcast(out: Sequence[int], operand_strides: list[list[int]], what: str, doing: str) -> list[tuple]:
+    """(size, stride of each operand) per output dim: size-1 dims dropped, adjacent dims merged
+    when every operand steps through them contiguously (or broadcasts both)."""
+    dims = [(n, *xs) for n, *xs in zip(out, *operand_strides) if n > 1]
+    merged: list[tuple] = []
+    for n, *xs in dims:
+        if merged:
+            pn, *pxs = merged[-1]
+            if all(px == x * n for px, x in zip(pxs, xs)):
+                merged[-1] = (pn * n, *xs)
+                continue
+        merged.append((n, *xs))
+    if not merged:
+        merged = [(1,) + (0,) * len(operand_strides)]
+    if len(merged) > FN_MAX_DIMS:
+        raise ValueError(f"{what}: {doing} needs {len(merged)} dimensions after merging, the kernel supports "
+                         f"at most {FN_MAX_DIMS}")
+    return merged
+
+
 def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
                   act: tuple[float, float] = (-math.inf, math.inf)) -> dict:
     """fn_binary_f32_params for `a OP b` with numpy broadcasting (shapes right-aligned).
@@ -85,30 +117,8 @@ def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
                              f"(dimension {d - rank}: {x} vs {y})")
         out.append(max(x, y))
     _shape(out, what)
-
-    def strides(full):
-        s, acc = [0] * rank, 1
-        for d in range(rank - 1, -1, -1):
-            s[d] = acc if full[d] > 1 else 0
-            acc *= full[d]
-        return s
-
-    sa, sb = strides(a_full), strides(b_full)
-    # (size, a_stride, b_stride) per output dim, size-1 dims dropped.
-    dims = [(n, x, y) for n, x, y in zip(out, sa, sb) if n > 1]
-    merged: list[tuple[int, int, int]] = []
-    for n, x, y in dims:
-        if merged:
-            pn, px, py = merged[-1]
-            if px == x * n and py == y * n:          # contiguous (or both-broadcast) across the pair
-                merged[-1] = (pn * n, x, y)
-                continue
-        merged.append((n, x, y))
-    if not merged:
-        merged = [(1, 0, 0)]
-    if len(merged) > FN_MAX_DIMS:
-        raise ValueError(f"{what}: broadcasting {list(a_shape)} with {list(b_shape)} needs {len(merged)} "
-                         f"dimensions after merging, the kernel supports at most {FN_MAX_DIMS}")
+    merged = _merged_broadcast(out, [_strides(a_full), _strides(b_full)], what,
+                               f"broadcasting {list(a_shape)} with {list(b_shape)}")
     return {
         "op": code,
         "ndim": len(merged),
@@ -117,6 +127,26 @@ def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
         "b_strides": _padded([m[2] for m in merged]),
         **_act(act, what),
     }
+
+
+def where_params(a_shape: Sequence[int], b_shape: Sequence[int], out_shape: Sequence[int]) -> dict:
+    """fn_where_f32_params: a and b broadcast to out_shape (the shape of the condition
+    after broadcasting, which the kernel reads one byte per output element)."""
+    what = "where"
+    out_shape = _shape(out_shape, what)
+    try:
+        fits = tuple(np.broadcast_shapes(tuple(a_shape), tuple(b_shape), out_shape)) == out_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{what}: shapes {list(a_shape)} and {list(b_shape)} do not broadcast to {list(out_shape)}")
+    rank = len(out_shape)
+    a_full = (1,) * (rank - len(a_shape)) + tuple(int(d) for d in a_shape)
+    b_full = (1,) * (rank - len(b_shape)) + tuple(int(d) for d in b_shape)
+    merged = _merged_broadcast(out_shape, [_strides(a_full), _strides(b_full)], what,
+                               f"broadcasting {list(a_shape)} and {list(b_shape)} to {list(out_shape)}")
+    return {"ndim": len(merged), "out_shape": _padded([m[0] for m in merged]),
+            "a_strides": _padded([m[1] for m in merged]), "b_strides": _padded([m[2] for m in merged])}
 
 
 def unary_params(count: int, op: str, alpha: float = 0.0, beta: float = 0.0,

@@ -8,7 +8,11 @@ typedef enum {
     FN_BINARY_ADD = 0,
     FN_BINARY_SUB = 1,
     FN_BINARY_MUL = 2,
-    FN_BINARY_DIV = 3
+    FN_BINARY_DIV = 3,
+    FN_BINARY_POW = 4,      /* fn_powf(a, b) */
+    FN_BINARY_MIN = 5,      /* a < b ? a : b, NaN if either is NaN (numpy.minimum) */
+    FN_BINARY_MAX = 6,      /* a > b ? a : b, NaN if either is NaN (numpy.maximum) */
+    FN_BINARY_PRELU = 7     /* a < 0 ? a * b : a (b: the slope) */
 } fn_binary_op;
 
 typedef struct {
@@ -22,7 +26,9 @@ typedef struct {
 
 /* out[i] = clamp(a[ia] OP b[ib]) with numpy broadcasting expressed by strides.
  * out must not overlap a or b unless it is exactly a (or b) with the full shape.
- * Division by zero follows IEEE-754 (inf/nan), as numpy does. */
+ * Division by zero follows IEEE-754 (inf/nan), as numpy does. add, sub, mul, div,
+ * min, max and prelu are exact (one IEEE operation or a selection); pow has
+ * fn_powf's accuracy. */
 fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
 
 typedef enum {
@@ -31,7 +37,22 @@ typedef enum {
     FN_UNARY_SIGMOID = 2,      /* 1 / (1 + exp(-x)) */
     FN_UNARY_TANH = 3,
     FN_UNARY_HARD_SIGMOID = 4, /* max(0, min(1, alpha * x + beta)) */
-    FN_UNARY_HARD_SWISH = 5    /* x * max(0, min(1, x * (1/6)f + 1/2)): a multiply, not a division */
+    FN_UNARY_HARD_SWISH = 5,   /* x * max(0, min(1, x * (1/6)f + 1/2)): a multiply, not a division */
+    FN_UNARY_EXP = 6,
+    FN_UNARY_LOG = 7,
+    FN_UNARY_SQRT = 8,
+    FN_UNARY_RECIPROCAL = 9,   /* 1 / x */
+    FN_UNARY_ABS = 10,         /* the sign bit cleared */
+    FN_UNARY_NEG = 11,         /* the sign bit flipped */
+    FN_UNARY_ERF = 12,
+    FN_UNARY_GELU = 13,        /* x/2 * (1 + erf(x / sqrt 2)) */
+    FN_UNARY_GELU_TANH = 14,   /* x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))), as x * sigmoid(2 * that) */
+    FN_UNARY_ELU = 15,         /* x >= 0 ? x : alpha * expm1(x) */
+    FN_UNARY_SELU = 16,        /* beta * (x > 0 ? x : alpha * expm1(x)): beta is SELU's gamma */
+    FN_UNARY_SOFTPLUS = 17,    /* log(1 + exp(x)) */
+    FN_UNARY_POW = 18,         /* fn_powf(x, alpha); alpha 0.5 is fn_sqrtf(x) (as numpy's and onnxruntime's
+                                  Pow by a scalar 0.5: -0 at -0 and NaN at -inf, where C's pow gives +0, +inf) */
+    FN_UNARY_SILU = 19         /* x * sigmoid(x) */
 } fn_unary_op;
 
 typedef struct {
@@ -53,10 +74,47 @@ typedef struct {
  * input and output may be the same buffer. */
 fn_status fn_softmax_f32(const fn_softmax_f32_params *p, const float *input, float *output);
 
-/* exp, tanh and the logistic function without libm (generated code may not link it).
- * Accurate to a few ulp over the float range; exp saturates to 0 and +inf. */
+/* fn_log_softmax_f32: (x - max) - log(sum(exp(x - max))) along the middle axis, same
+ * parameters and in-place rule as fn_softmax_f32. */
+fn_status fn_log_softmax_f32(const fn_softmax_f32_params *p, const float *input, float *output);
+
+typedef struct {
+    int32_t ndim;                      /* 1..FN_MAX_DIMS */
+    int32_t out_shape[FN_MAX_DIMS];    /* as fn_binary_f32_params (a: the then-branch, b: the else-branch) */
+    int32_t a_strides[FN_MAX_DIMS];
+    int32_t b_strides[FN_MAX_DIMS];
+} fn_where_f32_params;
+
+/* out[i] = cond[i] ? a[ia] : b[ib]; cond holds one byte per output element (row-major,
+ * nonzero = true), a and b broadcast by strides. out must not overlap cond, a or b
+ * unless it is exactly a (or b) with the full shape. */
+fn_status fn_where_f32(const fn_where_f32_params *p, const uint8_t *cond, const float *a, const float *b,
+                       float *out);
+
+/* Elementary functions without libm (generated code may not link it), float32 in and
+ * out, IEEE special values as C99's <math.h> gives them (NaN in, NaN out). Accuracy,
+ * measured against float64 over a sweep of every 2^10-th float bit pattern plus dense
+ * sweeps where the functions vary (tests/test_kernels_math_f32.py prints the figures):
+ *   fn_expf       <= 1.03 ulp (exhaustive); 0 below -104, +inf above 88.7228
+ *   fn_expm1f     <= 2 ulp
+ *   fn_tanhf      <= 1.5 ulp (exhaustive)
+ *   fn_sigmoidf   <= 2.4 ulp (exhaustive)
+ *   fn_logf       <= 1 ulp; -inf at +-0, NaN below 0
+ *   fn_log1pf     <= 2 ulp for x > -1
+ *   fn_sqrtf      correctly rounded (exact)
+ *   fn_erff       <= 2 ulp
+ *   fn_geluf      <= 4 ulp (relative, also for x < -sqrt2 where 1 + erf cancels); NaN at -inf as
+ *                 ONNX's x/2 * (1 + erf(x/sqrt2)) gives
+ *   fn_powf       <= 1 ulp (double inside; exact for y = 2, 0.5, 1, -1, 0) */
 float fn_expf(float x);
+float fn_expm1f(float x);
 float fn_tanhf(float x);
 float fn_sigmoidf(float x);
+float fn_logf(float x);
+float fn_log1pf(float x);
+float fn_sqrtf(float x);
+float fn_erff(float x);
+float fn_geluf(float x);
+float fn_powf(float x, float y);
 
 #endif

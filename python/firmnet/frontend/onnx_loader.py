@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
-from . import onnx_layer_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
+from . import onnx_layer_ops, onnx_math_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
 from .onnx_checks import check_attributes, check_structure, check_values, infer_shapes
 from .onnx_ops import FOLD_ONLY
 from .onnx_quant_ops import INT8_DATA_MOVEMENT, MS_CONVERTERS, MS_DOMAIN, QUANTIZED_INPUTS, int8_data_movement
@@ -29,6 +29,7 @@ CONVERTER_MODULES = (
     onnx_quant_ops,
     onnx_layer_ops,
     onnx_tensor_ops,
+    onnx_math_ops,
 )
 CONVERTERS = {op: convert for module in CONVERTER_MODULES for op, convert in module.CONVERTERS.items()}
 

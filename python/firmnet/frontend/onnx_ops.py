@@ -394,15 +394,22 @@ def Transpose(b, n, data, *, perm=None):
 
 
 def Softmax(b, n, input, *, axis=None):
+    softmax_like(b, n, input, axis)
+
+
+def softmax_like(b, n, input, axis, log=False):
+    """Softmax (or with log, LogSoftmax): opset 13's single axis, or before opset 13 the
+    flattened trailing dimensions from `axis`."""
     shape = b.types[input].shape
     if b.opset >= 13:
-        b.add("softmax", [input], softmax.Attrs(-1 if axis is None else axis), outputs=[n.output[0]], name=n.name)
+        b.add("softmax", [input], softmax.Attrs(-1 if axis is None else axis, log=log), outputs=[n.output[0]],
+              name=n.name)
         return
     # opsets < 13: softmax over the flattened trailing dimensions from `axis`
     axis = (1 if axis is None else axis) % len(shape)
     flat = (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
     x2 = b.add("reshape", [input], reshape.Attrs(flat), name=f"{n.name}/flatten")[0]
-    y2 = b.add("softmax", [x2], softmax.Attrs(1), name=n.name)[0]
+    y2 = b.add("softmax", [x2], softmax.Attrs(1, log=log), name=n.name)[0]
     b.add("reshape", [y2], reshape.Attrs(shape), outputs=[n.output[0]], name=f"{n.name}/unflatten")
 
 
@@ -454,5 +461,4 @@ CONVERTERS = {f.__name__: f for f in (
     Transpose, Softmax, BatchNormalization, Pad, Identity, Dropout)}
 
 # Supported only where they fold to constants (shape arithmetic written by exporters).
-FOLD_ONLY = ("Constant", "Shape", "Cast", "ConstantOfShape", "Size", "Range", "Equal",
-             "Where", "Expand")
+FOLD_ONLY = ("Constant", "Shape", "Cast", "ConstantOfShape", "Size", "Range", "Equal", "Expand")

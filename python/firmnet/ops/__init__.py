@@ -27,6 +27,7 @@ from . import (
     softmax,
     transpose,
     unary,
+    where,
 )
 
 OPS = {
@@ -48,4 +49,5 @@ OPS = {
     "softmax": softmax,
     "transpose": transpose,
     "unary": unary,
+    "where": where,
 }

@@ -1,4 +1,6 @@
-"""binary: Add, Sub, Mul, Div with numpy broadcasting and a fused clamp.
+"""binary: Add, Sub, Mul, Div with numpy broadcasting and a fused clamp; in float also
+Pow (tensor exponent), Min, Max (NaN-propagating, as numpy.minimum/maximum) and PRelu
+(a < 0 ? a * b : a, b the slope).
 
 int8 (add, sub, mul): TFLM's fixed-point arithmetic in tflm/single modes. TFLM computes
 SUB's scale ratios in float32 (ADD's in double, as TFLite does for both): we follow TFLM.
@@ -18,7 +20,7 @@ from ..reference import elementwise as ref
 from ..reference import elementwise_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
 
-KINDS = ("add", "sub", "mul", "div")
+KINDS = ("add", "sub", "mul", "div", "pow", "min", "max", "prelu")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""softmax along one axis (ONNX opset-13 semantics; older opsets are rewritten on import).
+"""softmax along one axis (ONNX opset-13 semantics; older opsets are rewritten on import),
+and with log=True log-softmax, (x - max) - log(sum(exp(x - max))) (float only).
 
 int8: TFLM's gemmlowp fixed-point softmax, output scale 1/256 and zero point -128 (other
 output quantizations stay float islands in QDQ models). Where TFLM aborts (a lane whose
@@ -23,6 +24,7 @@ class Attrs:
     axis: int = -1
     beta: float = 1.0
     quant: OpQuant | None = None
+    log: bool = False                 # LogSoftmax (float only: an int8 model keeps it as a float island)
 
 
 def _int8_params(attrs, shape):
@@ -48,6 +50,7 @@ def infer(attrs, in_types):
     check_types(attrs, in_types)
     normalize_axis(attrs.axis, len(x.shape))
     require(attrs.quant is not None or attrs.beta == 1.0, "float softmax with beta != 1 is not supported")
+    require(not (attrs.log and attrs.quant is not None), "int8 log-softmax is not supported (float only)")
     if attrs.quant is not None:
         _int8_params(attrs, x.shape)
     return [output_type(attrs, x.shape)]
@@ -58,6 +61,8 @@ def reference(attrs, x):
         if attrs.quant.mode == "ort":
             return [ort_s8.softmax_ort_s8(x, _int8_params(attrs, x.shape))]
         return [activation_s8.softmax_s8(x, _int8_params(attrs, x.shape))]
+    if attrs.log:
+        return [ref.log_softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]
     return [ref.softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]
 
 
@@ -78,5 +83,7 @@ def lower(node, graph):
                           params_of(_int8_params(node.attrs, shape)), (node.inputs[0], node.outputs[0]),
                           description="int8 softmax (TFLM arithmetic)")
     params = softmax_params(shape, normalize_axis(node.attrs.axis, len(shape)))
-    return KernelCall("fn_softmax_f32", "fn_elementwise_f32.h", "fn_softmax_f32_params", params_of(params),
-                      (node.inputs[0], node.outputs[0]), description="float softmax")
+    function = "fn_log_softmax_f32" if node.attrs.log else "fn_softmax_f32"
+    return KernelCall(function, "fn_elementwise_f32.h", "fn_softmax_f32_params", params_of(params),
+                      (node.inputs[0], node.outputs[0]),
+                      description="float log-softmax" if node.attrs.log else "float softmax")

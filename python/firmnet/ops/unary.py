@@ -1,7 +1,11 @@
 """unary: element-wise activation followed by a clamp.
 
 Relu and Clip are `identity` with a clamp range; the other kinds are ONNX's
-LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish.
+LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish, and (float only) Exp, Log, Sqrt,
+Reciprocal, Abs, Neg, Erf, Gelu (erf and tanh forms), Elu (alpha), Selu (alpha, gamma
+as beta), Softplus, Pow by a constant scalar exponent (alpha) and SiLU (x * sigmoid(x)).
+The float kinds' definitions and accuracies: reference/elementwise.py and
+runtime_c/include/fn_elementwise_f32.h.
 
 int8: identity is a requantization (TFLM's QUANTIZE int8 → int8); sigmoid, tanh and
 hard_swish are TFLM's kernels; relu, relu6 and relu_n1_to_1 are TFLite's standalone RELU
@@ -23,7 +27,9 @@ from ..reference import activation_s8, ort_s8, quantize_s8, relu_s8
 from ..reference import elementwise as ref
 from ._util import NO_CLAMP, check_types, output_type, require
 
-KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish",
+MATH_KINDS = ("exp", "log", "sqrt", "reciprocal", "abs", "neg", "erf", "gelu", "gelu_tanh", "elu", "selu",
+              "softplus", "pow", "silu")   # float only: an int8 model keeps them as float islands
+KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish", *MATH_KINDS,
          "relu", "relu6", "relu_n1_to_1")   # the last three: int8 only, TFLM's RELU kernels (float: identity+clamp)
 RELU_KINDS = ("relu", "relu6", "relu_n1_to_1")
 

@@ -250,7 +250,7 @@ def to_nhwc(graph: Graph) -> Graph:
             _resize(lay, node)
         elif node.op == "normalization":
             _normalization(lay, node)
-        elif node.op == "binary":
+        elif node.op in ("binary", "where"):
             _binary(lay, node)
         elif node.op == "concat":
             _concat(lay, node)
