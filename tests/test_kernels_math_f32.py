@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 from firmnet import layout
+from firmnet.ops.unary import float_kernel
 from firmnet.reference import elementwise as E
-from test_kernels_elementwise_f32 import (call_binary, call_unary, fbuf, first_bad, float32_sweep, random_f32,
-                                          ulp_error)
+from test_kernels_elementwise_f32 import fbuf, first_bad, float32_sweep, random_f32, ulp_error
 
 U = 2.0 ** -24
 TINY = 2.0 ** -149
@@ -42,6 +42,24 @@ EXACT_UNARY = ("sqrt", "reciprocal", "abs", "neg")
 ULP_BOUNDS = {"exp": 1.5, "log": 1.0, "erf": 2.5, "elu": 2.5, "selu": 2.5, "softplus": 2.0, "gelu": 4.5,
               "pow": 1.0, "silu": 4.0}
 EXACT_POW = (2.0, 0.5, 1.0, -1.0)
+
+
+def call_math(runtime, x, op, alpha=0.0, beta=0.0, act=(-math.inf, math.inf), out=None):
+    """The kernel the compiler picks for this kind (ops.unary.float_kernel), on x."""
+    function, c_op = float_kernel(op, alpha)
+    ffi = runtime.ffi
+    out = np.full(x.shape, np.nan, np.float32) if out is None else out
+    p = ffi.new("fn_unary_f32_params *", layout.unary_params(x.size, c_op, alpha, beta, act))
+    assert getattr(runtime.lib, function)(p, fbuf(ffi, x), fbuf(ffi, out)) == 0
+    return out
+
+
+def call_pow(runtime, a, b):
+    ffi = runtime.ffi
+    out = np.full(np.broadcast_shapes(a.shape, b.shape), np.nan, np.float32)
+    p = ffi.new("fn_binary_f32_params *", layout.binary_params(a.shape, b.shape, "pow"))
+    assert runtime.lib.fn_binary_pow_f32(p, fbuf(ffi, a), fbuf(ffi, b), fbuf(ffi, out)) == 0
+    return out
 
 
 def truth64(op, x, alpha=0.0, beta=0.0):
@@ -90,7 +108,7 @@ SWEEP_KINDS = [("exp", 0, 0), ("log", 0, 0), ("sqrt", 0, 0), ("reciprocal", 0, 0
 @pytest.mark.parametrize("op,alpha,beta", SWEEP_KINDS, ids=[f"{o}-{a:.3g}" for o, a, _ in SWEEP_KINDS])
 def test_unary_sweep(runtime, op, alpha, beta):
     x = sweep_points()
-    out = call_unary(runtime, layout.unary_params(x.size, op, alpha, beta), x)
+    out = call_math(runtime, x, op, alpha, beta)
     worst = check_unary(out, x, op, alpha, beta, f"{op} alpha={alpha}")
     print(f"{op} alpha={alpha:.4g}: max error {worst:.3f} ulp")
 
@@ -150,12 +168,11 @@ UNARY_MATH = sorted(E._UNARY_MATH)
        act=st.sampled_from([(-math.inf, math.inf), (0.0, 6.0), (-1.0, 1.0)]))
 def test_unary_math(runtime, count, op, alpha, beta, kind, in_place, seed, act):
     x = random_f32(np.random.default_rng(seed), (count,), kind)
-    params = layout.unary_params(count, op, alpha, beta, act)
-    out = call_unary(runtime, params, x, out=x.copy() if in_place else None)
+    out = call_math(runtime, x, op, alpha, beta, act, out=x.copy() if in_place else None)
     if act == (-math.inf, math.inf):
         check_unary(out, x, op, alpha, beta, f"{op} alpha={alpha} beta={beta}")
     else:   # the clamp is exact and monotonic: clamping both sides keeps the bound
-        free = call_unary(runtime, layout.unary_params(count, op, alpha, beta), x)
+        free = call_math(runtime, x, op, alpha, beta)
         check_unary(free, x, op, alpha, beta, f"{op} alpha={alpha} beta={beta}")
         want = np.minimum(np.maximum(free, np.float32(act[0])), np.float32(act[1]))
         same = (out == want) | (np.isnan(out) & np.isnan(want))
@@ -173,7 +190,7 @@ def test_binary_pow(runtime, shapes, kind, seed):
         b = np.round(random_f32(rng, b_shape, "normal") * 2) / np.float32(2)     # halves: odd/even integers too
     else:
         a, b = random_f32(rng, a_shape, kind), random_f32(rng, b_shape, kind)
-    out = call_binary(runtime, layout.binary_params(a_shape, b_shape, "pow"), a, b)
+    out = call_pow(runtime, a, b)
     ref = E.binary_f32(a, b, "pow")
     with np.errstate(all="ignore"):
         t = np.power(a.astype(np.float64), b.astype(np.float64))
@@ -244,3 +261,29 @@ def test_where_params_and_errors(runtime):
     assert lib.fn_where_f32(p, ffi.NULL, buf, buf, buf) == 1
     bad = ffi.new("fn_softmax_f32_params *", {"outer": 1, "axis_len": 0, "inner": 1})
     assert lib.fn_log_softmax_f32(bad, buf, buf) == 1
+
+
+def test_kernels_refuse_each_others_ops(runtime):
+    """The three unary and two binary functions share parameter structs; each refuses the
+    ops that are not its own (the compiler never sends them)."""
+    ffi, lib = runtime.ffi, runtime.lib
+    buf = fbuf(ffi, np.ones(4, np.float32))
+    for function, ops in (("fn_unary_f32", range(6)), ("fn_unary_math_f32", [*range(6, 18), 19, 20]),
+                          ("fn_unary_pow_f32", [18])):
+        for op in range(-1, 22):
+            p = ffi.new("fn_unary_f32_params *", {"op": op, "count": 4, "alpha": 2.0, "beta": 1.0,
+                                                  "act_min": -math.inf, "act_max": math.inf})
+            assert getattr(lib, function)(p, buf, buf) == (0 if op in ops else 1), (function, op)
+    for op in range(-1, 9):
+        p = ffi.new("fn_binary_f32_params *", {**layout.binary_params((4,), (4,), "add"), "op": op})
+        assert lib.fn_binary_f32(p, buf, buf, buf) == (0 if op in (0, 1, 2, 3, 5, 6, 7) else 1), op
+        assert lib.fn_binary_pow_f32(p, buf, buf, buf) == (0 if op == 4 else 1), op
+
+
+def test_kernel_choice():
+    assert float_kernel("pow", 2.0) == ("fn_unary_math_f32", "square")
+    assert float_kernel("pow", 0.5) == ("fn_unary_math_f32", "sqrt")
+    assert float_kernel("pow", -1.0) == ("fn_unary_math_f32", "reciprocal")
+    assert float_kernel("pow", 3.0) == ("fn_unary_pow_f32", "pow")
+    assert float_kernel("gelu", 0.0) == ("fn_unary_math_f32", "gelu")
+    assert float_kernel("sigmoid", 0.0) == ("fn_unary_f32", "sigmoid")

@@ -9,7 +9,7 @@ typedef enum {
     FN_BINARY_SUB = 1,
     FN_BINARY_MUL = 2,
     FN_BINARY_DIV = 3,
-    FN_BINARY_POW = 4,      /* fn_powf(a, b) */
+    FN_BINARY_POW = 4,      /* fn_powf(a, b): fn_binary_pow_f32 only */
     FN_BINARY_MIN = 5,      /* a < b ? a : b, NaN if either is NaN (numpy.minimum) */
     FN_BINARY_MAX = 6,      /* a > b ? a : b, NaN if either is NaN (numpy.maximum) */
     FN_BINARY_PRELU = 7     /* a < 0 ? a * b : a (b: the slope) */
@@ -26,10 +26,13 @@ typedef struct {
 
 /* out[i] = clamp(a[ia] OP b[ib]) with numpy broadcasting expressed by strides.
  * out must not overlap a or b unless it is exactly a (or b) with the full shape.
- * Division by zero follows IEEE-754 (inf/nan), as numpy does. add, sub, mul, div,
- * min, max and prelu are exact (one IEEE operation or a selection); pow has
- * fn_powf's accuracy. */
+ * Division by zero follows IEEE-754 (inf/nan), as numpy does. Every op but
+ * FN_BINARY_POW (FN_ERR_ARG here), each exact: one IEEE operation or a selection. */
 fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
+
+/* fn_binary_f32 for op FN_BINARY_POW only (its own file: pow links double arithmetic),
+ * with fn_powf's accuracy. */
+fn_status fn_binary_pow_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
 
 typedef enum {
     FN_UNARY_IDENTITY = 0,     /* x (only the clamp acts: Relu, Clip) */
@@ -50,9 +53,9 @@ typedef enum {
     FN_UNARY_ELU = 15,         /* x >= 0 ? x : alpha * expm1(x) */
     FN_UNARY_SELU = 16,        /* beta * (x > 0 ? x : alpha * expm1(x)): beta is SELU's gamma */
     FN_UNARY_SOFTPLUS = 17,    /* log(1 + exp(x)) */
-    FN_UNARY_POW = 18,         /* fn_powf(x, alpha); alpha 0.5 is fn_sqrtf(x) (as numpy's and onnxruntime's
-                                  Pow by a scalar 0.5: -0 at -0 and NaN at -inf, where C's pow gives +0, +inf) */
-    FN_UNARY_SILU = 19         /* x * sigmoid(x) */
+    FN_UNARY_POW = 18,         /* fn_powf(x, alpha): fn_unary_pow_f32 only */
+    FN_UNARY_SILU = 19,        /* x * sigmoid(x) */
+    FN_UNARY_SQUARE = 20       /* x * x (Pow by 2) */
 } fn_unary_op;
 
 typedef struct {
@@ -63,8 +66,16 @@ typedef struct {
 } fn_unary_f32_params;
 
 /* out[i] = clamp(op(in[i])). in and out may be the same buffer (in place).
- * The clamp lets NaN through (as numpy does). */
+ * The clamp lets NaN through (as numpy does). Three functions share the parameters,
+ * each in its own file so that a model links only the math it uses:
+ *   fn_unary_f32        ops IDENTITY..HARD_SWISH (0..5)
+ *   fn_unary_math_f32   ops EXP..SOFTPLUS, SILU, SQUARE (6..17, 19, 20)
+ *   fn_unary_pow_f32    op POW (18), by the exponent alpha (the compiler sends
+ *                       exponents 2, 0.5 and -1 to SQUARE, SQRT and RECIPROCAL)
+ * Each returns FN_ERR_ARG for the others' ops. */
 fn_status fn_unary_f32(const fn_unary_f32_params *p, const float *input, float *output);
+fn_status fn_unary_math_f32(const fn_unary_f32_params *p, const float *input, float *output);
+fn_status fn_unary_pow_f32(const fn_unary_f32_params *p, const float *input, float *output);
 
 typedef struct {
     int32_t outer, axis_len, inner;   /* tensor viewed as [outer, axis_len, inner] */

@@ -1,4 +1,6 @@
-/* firmnet runtime: pow(x, y) in float32 without libm, with C99's special cases.
+/* firmnet runtime: pow(x, y) in float32 without libm, with C99's special cases, and the
+ * element-wise kernels that use it (fn_unary_pow_f32, fn_binary_pow_f32: row by row over
+ * the broadcast walk of fn_broadcast.h, one row is one inner loop).
  *
  * |x|^y = 2^(y * log2|x|) is computed in double: the exponent t = y * log2|x| reaches
  * 150 in magnitude, so a float t would carry an absolute error of 2^-17 (hundreds of
@@ -10,6 +12,8 @@
  * Double arithmetic costs library calls on single-precision FPUs; the common
  * exponents have float paths: y = 2 (x*x, exact), 0.5 (fn_sqrtf, exact), 1, -1, 0. */
 #include "fn_elementwise_f32.h"
+#include "fn_broadcast.h"
+#include "fn_clamp.h"
 #include "fn_float_bits.h"
 
 #define FN_LN2_D 0.6931471805599453094
@@ -145,4 +149,35 @@ float fn_powf(float x, float y)
         float r = exp2_to_float(t);
         return negative ? -r : r;
     }
+}
+
+fn_status fn_unary_pow_f32(const fn_unary_f32_params *p, const float *input, float *output)
+{
+    int32_t i;
+    if (p == NULL || input == NULL || output == NULL || p->count < 1 || p->op != FN_UNARY_POW) {
+        return FN_ERR_ARG;
+    }
+    for (i = 0; i < p->count; ++i) {
+        output[i] = fn_clampf(fn_powf(input[i], p->alpha), p->act_min, p->act_max);
+    }
+    return FN_OK;
+}
+
+fn_status fn_binary_pow_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out)
+{
+    fn_broadcast_walk w;
+    if (p == NULL || a == NULL || b == NULL || out == NULL || p->op != FN_BINARY_POW ||
+        !fn_broadcast_ok(p->ndim, p->out_shape, p->a_strides, p->b_strides)) {
+        return FN_ERR_ARG;
+    }
+    fn_broadcast_start(&w, p->ndim, p->out_shape, p->a_strides, p->b_strides);
+    do {
+        const float *x = a + w.a_off, *y = b + w.b_off;
+        float *o = out + w.o_off;
+        ptrdiff_t i;
+        for (i = 0; i < w.row; ++i) {
+            o[i] = fn_clampf(fn_powf(x[i * w.a_step], y[i * w.b_step]), p->act_min, p->act_max);
+        }
+    } while (fn_broadcast_next(&w));
+    return FN_OK;
 }

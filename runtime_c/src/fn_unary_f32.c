@@ -2,25 +2,6 @@
  * The op is dispatched once; each op has its own loop. */
 #include "fn_elementwise_f32.h"
 #include "fn_clamp.h"
-#include "fn_float_bits.h"
-
-/* 2 * sqrt(2/pi): GELU's tanh form x/2 * (1 + tanh(u)) = x * sigmoid(2u) */
-#define FN_GELU_TANH_2C 1.5957691216057308f
-#define FN_GELU_TANH_K 0.044715f
-
-/* One loop per op: out[i] = clamp(EXPR(in[i])). */
-#define FN_UNARY_LOOP(EXPR)                                                       \
-    do {                                                                          \
-        for (i = 0; i < n; ++i) {                                                 \
-            const float x = input[i];                                             \
-            output[i] = fn_clampf(EXPR, lo, hi);                                  \
-        }                                                                         \
-    } while (0)
-
-static float softplus(float x)
-{
-    return x > 0.0f ? x + fn_log1pf(fn_expf(-x)) : fn_log1pf(fn_expf(x));
-}
 
 fn_status fn_unary_f32(const fn_unary_f32_params *p, const float *input, float *output)
 {
@@ -70,54 +51,6 @@ fn_status fn_unary_f32(const fn_unary_f32_params *p, const float *input, float *
             const float h = fn_clampf(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
             output[i] = fn_clampf(x * h, lo, hi);
         }
-        break;
-    case FN_UNARY_EXP:
-        FN_UNARY_LOOP(fn_expf(x));
-        break;
-    case FN_UNARY_LOG:
-        FN_UNARY_LOOP(fn_logf(x));
-        break;
-    case FN_UNARY_SQRT:
-        FN_UNARY_LOOP(fn_sqrtf(x));
-        break;
-    case FN_UNARY_RECIPROCAL:
-        FN_UNARY_LOOP(1.0f / x);
-        break;
-    case FN_UNARY_ABS:
-        FN_UNARY_LOOP(fn_f32_from_bits(fn_f32_bits(x) & 0x7fffffffu));
-        break;
-    case FN_UNARY_NEG:
-        FN_UNARY_LOOP(-x);
-        break;
-    case FN_UNARY_ERF:
-        FN_UNARY_LOOP(fn_erff(x));
-        break;
-    case FN_UNARY_GELU:
-        FN_UNARY_LOOP(fn_geluf(x));
-        break;
-    case FN_UNARY_GELU_TANH:
-        FN_UNARY_LOOP(x * fn_sigmoidf(FN_GELU_TANH_2C * (x + FN_GELU_TANH_K * (x * x * x))));
-        break;
-    case FN_UNARY_ELU:
-        FN_UNARY_LOOP(x >= 0.0f ? x : alpha * fn_expm1f(x));
-        break;
-    case FN_UNARY_SELU:
-        FN_UNARY_LOOP(beta * (x > 0.0f ? x : alpha * fn_expm1f(x)));
-        break;
-    case FN_UNARY_SOFTPLUS:
-        FN_UNARY_LOOP(softplus(x));
-        break;
-    case FN_UNARY_POW:
-        if (alpha == 2.0f) {
-            FN_UNARY_LOOP(x * x);
-        } else if (alpha == 0.5f) {
-            FN_UNARY_LOOP(fn_sqrtf(x));     /* as numpy and onnxruntime: sqrt(-0) = -0, sqrt(-inf) = NaN */
-        } else {
-            FN_UNARY_LOOP(fn_powf(x, alpha));
-        }
-        break;
-    case FN_UNARY_SILU:
-        FN_UNARY_LOOP(x * fn_sigmoidf(x));
         break;
     default:
         return FN_ERR_ARG;

@@ -78,6 +78,7 @@ def lower(node, graph):
                           params_of(_int8_params(node.attrs, a, b)), (node.inputs[0], node.inputs[1], node.outputs[0]),
                           description=f"int8 {node.attrs.kind}")
     params = binary_params(a, b, node.attrs.kind, node.attrs.act)
-    return KernelCall("fn_binary_f32", "fn_elementwise_f32.h", "fn_binary_f32_params", params_of(params),
+    function = "fn_binary_pow_f32" if node.attrs.kind == "pow" else "fn_binary_f32"   # pow: its own file
+    return KernelCall(function, "fn_elementwise_f32.h", "fn_binary_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], node.outputs[0]),
                       description=f"float {node.attrs.kind} (broadcast)" if a != b else f"float {node.attrs.kind}")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..ir import FirmnetError, OpQuant
 from ..layout import unary_params
 from ..lowering import KernelCall, params_of, with_arrays
@@ -32,6 +34,19 @@ MATH_KINDS = ("exp", "log", "sqrt", "reciprocal", "abs", "neg", "erf", "gelu", "
 KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish", *MATH_KINDS,
          "relu", "relu6", "relu_n1_to_1")   # the last three: int8 only, TFLM's RELU kernels (float: identity+clamp)
 RELU_KINDS = ("relu", "relu6", "relu_n1_to_1")
+# exponents with an exact float kernel (no double arithmetic linked): as numpy computes x ** scalar
+POW_SPECIAL = {2.0: "square", 0.5: "sqrt", -1.0: "reciprocal"}
+
+
+def float_kernel(kind: str, alpha: float) -> tuple[str, str]:
+    """(C function, fn_unary_op name) of a float kind: the math kinds are in their own
+    files (fn_unary_math_f32, fn_unary_pow_f32) so that other models do not link them."""
+    if kind not in MATH_KINDS:
+        return "fn_unary_f32", kind
+    if kind == "pow":
+        special = POW_SPECIAL.get(float(np.float32(alpha)))
+        return ("fn_unary_math_f32", special) if special else ("fn_unary_pow_f32", "pow")
+    return "fn_unary_math_f32", kind
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,8 @@ def lower(node, graph):
                   "relu_n1_to_1": "fn_relu_s8.h"}.get(a.kind, "fn_activation_s8.h")
         return KernelCall(function, header, ptype, params_of(params), (node.inputs[0], node.outputs[0]),
                           description="int8 requantization" if a.kind == "identity" else f"int8 {a.kind}")
-    params = unary_params(count, a.kind, a.alpha, a.beta, a.act)
-    return KernelCall("fn_unary_f32", "fn_elementwise_f32.h", "fn_unary_f32_params", params_of(params),
-                      (node.inputs[0], node.outputs[0]), description=f"float {a.kind}")
+    function, c_op = float_kernel(a.kind, a.alpha)
+    params = unary_params(count, c_op, a.alpha, a.beta, a.act)
+    what = f"float pow {a.alpha:g}" if a.kind == "pow" else f"float {a.kind}"
+    return KernelCall(function, "fn_elementwise_f32.h", "fn_unary_f32_params", params_of(params),
+                      (node.inputs[0], node.outputs[0]), description=what)
