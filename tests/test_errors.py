@@ -130,14 +130,14 @@ def test_console_script_installed():
 
 
 def test_every_unsupported_node_is_named_in_one_error(tmp_path, capsys):
-    """Erf → Relu → ReduceProd → Pad(reflect) → Gelu: one compile lists the four nodes firmnet
+    """Cos → Relu → ReduceProd → Pad(reflect) → Sin: one compile lists the four nodes firmnet
     refuses, each with its reason or the closest supported form, in model order; the Relu between
     them converts (its input type comes from ONNX shape inference) and is not named."""
-    nodes = [helper.make_node("Erf", ["x"], ["a"], name="erf1"),
+    nodes = [helper.make_node("Cos", ["x"], ["a"], name="cos1"),
              helper.make_node("Relu", ["a"], ["b"], name="relu"),
              helper.make_node("ReduceProd", ["b", "hw"], ["c"], name="gap", keepdims=1),
              helper.make_node("Pad", ["c", "p"], ["d"], name="pad0", mode="reflect"),
-             helper.make_node("Gelu", ["d"], ["y"], name="gelu")]
+             helper.make_node("Sin", ["d"], ["y"], name="sin1")]
     model = _model(nodes, [_vi("x", [1, 2, 4, 4])], [_vi("y", [1, 2, 3, 3])],
                    [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "p"),
                     numpy_helper.from_array(np.array([2, 3], np.int64), "hw")], opset=20)
@@ -146,7 +146,7 @@ def test_every_unsupported_node_is_named_in_one_error(tmp_path, capsys):
     lines = err.splitlines()
     assert lines[0] == "firmnet: error: 4 node(s) cannot be compiled:"
     named = [l.split("'")[1] for l in lines[1:5]]
-    assert named == ["erf1", "gap", "pad0", "gelu"], lines
+    assert named == ["cos1", "gap", "pad0", "sin1"], lines
     assert "Pad mode 'reflect' is not supported (only 'constant')" in lines[3]
     assert all("(" in l and "):" in l for l in lines[1:5])
     assert lines[5].startswith("supported operators: ") and "'relu'" not in err
@@ -156,13 +156,13 @@ def test_every_unsupported_node_is_named_in_one_error(tmp_path, capsys):
 def test_nodes_after_an_untyped_refused_output_are_counted(tmp_path, capsys):
     """A refused node whose output type shape inference does not know (a dynamic Reshape target):
     the nodes reading it cannot be checked, and the error says how many."""
-    nodes = [helper.make_node("Erf", ["x"], ["a"], name="erf1"),
+    nodes = [helper.make_node("Cos", ["x"], ["a"], name="cos1"),
              helper.make_node("NonZero", ["a"], ["nz"], name="nonzero"),
              helper.make_node("Cast", ["nz"], ["y"], name="cast", to=TensorProto.FLOAT)]
     model = _model(nodes, [_vi("x", [1, 4])], [_vi("y", None)])
     code, err = _cli(capsys, "compile", _save(tmp_path, model), "-o", tmp_path / "out")
     assert code == 2
-    assert "2 node(s) cannot be compiled" in err and "'erf1'" in err and "'nonzero'" in err
+    assert "2 node(s) cannot be compiled" in err and "'cos1'" in err and "'nonzero'" in err
     assert "1 later node(s) read their outputs and were not checked: node 'cast' (Cast)" in err
 
 
