@@ -188,7 +188,7 @@ def test_params_values():
     # equal scales: QuantizeMultiplier(1.0) = (2^30, 1); n = 4 folds k = 2: (2^30 * 4 / 4, 1 - 2)
     p = R.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5)
     assert p == {"dims": [1, 2, 2, 1], "reduce": [0, 1, 1, 0], "input_zero_point": 5, "output_zero_point": 5,
-                 "multiplier": 2**30, "shift": -1, "requant_mode": 0, "count": 4, "compute_sum": 0,
+                 "multiplier": 2**30, "shift": -1, "requant_mode": 0, "count": 4, "compute_sum": 0, "ort_rows": 0,
                  "input_scale": float(np.float32(0.1)), "output_scale": float(np.float32(0.1))}
     # SUM leaves 1/n out: QuantizeMultiplier(1.0) = (2^30, 1) as it is
     p = R.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5, compute_sum=True)

@@ -200,15 +200,16 @@ def test_reduce_argument_checks(runtime):
 @settings(max_examples=400, deadline=None)
 @given(case=reduce_cases(np.int8), compute_sum=st.booleans(), mode=st.sampled_from(["tflm", "single", "ort"]),
        scales=st.tuples(st.floats(-12, 4), st.floats(-12, 4)), zps=st.tuples(st.integers(-128, 127),
-                                                                              st.integers(-128, 127)))
-def test_mean_sum_s8_modes_c_equals_reference(runtime, case, compute_sum, mode, scales, zps):
+                                                                              st.integers(-128, 127)),
+       ort_rows=st.booleans())
+def test_mean_sum_s8_modes_c_equals_reference(runtime, case, compute_sum, mode, scales, zps, ort_rows):
     x, axes, keep = case
     dims, red = layout.merge_reduce_dims(x.shape, axes)
     if len(dims) > 4:
         return
     s_in, s_out = (float(np.float32(2.0 ** s)) for s in scales)
     try:
-        p = R.mean_s8_params(dims or (1,), red, s_in, zps[0], s_out, zps[1], compute_sum, mode)
+        p = R.mean_s8_params(dims or (1,), red, s_in, zps[0], s_out, zps[1], compute_sum, mode, ort_rows)
     except ValueError as e:
         assert "too large" in str(e)
         return
@@ -219,6 +220,21 @@ def test_mean_sum_s8_modes_c_equals_reference(runtime, case, compute_sum, mode, 
     assert runtime.lib.fn_mean_s8(ffi.new("fn_mean_s8_params *", p), ffi.cast("int8_t *", ffi.from_buffer(xs)),
                                   ffi.cast("int8_t *", ffi.from_buffer(out))) == FN_OK
     assert_array_equal_first(out.reshape(ref.shape), ref, f"{'sum' if compute_sum else 'mean'} {mode} {p}")
+
+
+def test_eigen_row_sums_order():
+    """onnxruntime's row order on sums that depend on it: around big = 2^25 float32 steps by 4,
+    so big + 1 and big + 2 (a tie, to even) both round back to big."""
+    big = 2.0**25
+    # n = 8, row 0: lanes (big, 1, 1, 1) + (1, 1, 1, 1) = (big, 2, 2, 2); (big + 2) + 4 = big + 4,
+    # where adding one by one would stay at big
+    assert R.eigen_row_sums(np.array([[big, 1, 1, 1, 1, 1, 1, 1]], np.float32))[0] == big + 4
+    # n = 3: no full packet, one by one from the start: big + 2 + 2 = big
+    assert R.eigen_row_sums(np.array([[big, 2, 2]], np.float32))[0] == big
+    # n = 7: row 0 starts aligned, packet (big, 1, 1, 1) = (big + 1) + 2 = big, tail 1, 0, 0: big;
+    # row 1 starts 28 bytes in (a = 1): packet (1, 1, 1, 1) = 4, then the head big: big + 4
+    row = [big, 1, 1, 1, 1, 0, 0]
+    assert R.eigen_row_sums(np.array([row, row], np.float32)).tolist() == [big, big + 4]
 
 
 def test_mean_ort_mode_meaning():

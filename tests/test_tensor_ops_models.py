@@ -150,6 +150,7 @@ def test_int8_model_matches_onnxruntime(qdq_model, mode, tmp_path):
     from test_int8_models import firmnet_float_nodes, int8_inputs, ort_session, recover_int8
     cm = firmnet.compile(qdq_model, tmp_path, name="shuffle_q", requant=mode)
     assert firmnet_float_nodes(cm) == [], "every compute op runs on int8"
+    assert next(n for n in cm.lowered_graph.nodes if n.name.startswith("ReduceMean")).attrs.ort_rows
     g = cm.lowered_graph
     xs = inputs(8, 50)
     xq = int8_inputs(cm, xs)
@@ -222,7 +223,19 @@ def test_int8_reduce_ort_mode_exact_with_power_of_two_scales(op, tmp_path):
 
 
 def test_int8_reduce_mean_ort_mode_any_scales(tmp_path):
-    """Arbitrary scales: within 1 LSB of onnxruntime, equal in the large majority (printed)."""
+    """Arbitrary scales. Global average pooling (onnxruntime's contiguous-row case, which the C
+    adds in onnxruntime's order): equal bytes. Other axis sets (exact integer sum, then float):
+    within 1 LSB, equal in the large majority (printed)."""
+    rng = np.random.default_rng(7)
+    for k in range(12):
+        shape = (1, int(rng.integers(1, 17)), int(rng.integers(1, 15)), int(rng.integers(1, 15)))
+        q_in = (float(np.float32(rng.uniform(0.002, 0.2))), int(rng.integers(-20, 20)))
+        q_out = (float(np.float32(q_in[0] * rng.uniform(0.3, 2.0))), int(rng.integers(-20, 20)))
+        model = reduce_qdq_model(shape, [-1, -2], 1, "ReduceMean", q_in, q_out)
+        x = rng.integers(-128, 128, shape).astype(np.int8)
+        want = onnxruntime_outputs(model, [x])[0]
+        got = firmnet.compile(model, tmp_path / f"gap{k}", name="one", requant="ort").build_host().run([x])[0]
+        assert np.array_equal(got, want), f"global pooling {shape} {q_in} {q_out}"
     equal = total = 0
     for k, rng, shape, axes, keep in _one_op_cases(7, 16):
         q_in = (float(np.float32(rng.uniform(0.002, 0.2))), int(rng.integers(-20, 20)))
@@ -234,8 +247,23 @@ def test_int8_reduce_mean_ort_mode_any_scales(tmp_path):
         diff = np.abs(got.astype(np.int32) - want.reshape(got.shape))
         assert diff.max() <= 1, f"{shape} axes {axes}"
         equal, total = equal + int((diff == 0).sum()), total + diff.size
-    print(f"\nint8 ReduceMean --requant ort vs onnxruntime, arbitrary scales: {equal / total:.2%} of {total} equal")
+    print(f"\nint8 ReduceMean --requant ort vs onnxruntime, arbitrary scales and axes: {equal / total:.2%} of "
+          f"{total} equal")
     assert equal / total >= 0.98
+
+
+def test_global_pooling_in_nhwc_keeps_onnxruntime_rows(tmp_path):
+    """Conv -> ReduceMean over H, W: the reduction runs on the NHWC tensor (axes 1, 2) and still
+    visits each channel's H x W values in onnxruntime's order (H before W), so ort_rows stays."""
+    rng = np.random.default_rng(0)
+    nodes = [h.make_node("Conv", ["x", "w"], ["c"]), h.make_node("ReduceMean", ["c", "hw"], ["y"], keepdims=0)]
+    graph = h.make_graph(nodes, "gap", [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 6, 5])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [1, 4])],
+                         [_init("w", rng.standard_normal((4, 3, 1, 1)).astype(np.float32)),
+                          _init("hw", np.array([2, 3], np.int64))])
+    cm = firmnet.compile(h.make_model(graph, opset_imports=[h.make_opsetid("", 18)]), tmp_path, name="gap")
+    (r,) = [n for n in cm.lowered_graph.nodes if n.op == "reduce"]
+    assert r.attrs.axes == (1, 2) and r.attrs.ort_rows and not r.attrs.keep_dims
 
 
 @pytest.mark.parametrize("op,spec", [("Slice", (1, -1, -100, -2)), ("Slice", (2, 1, 5, 2)), ("Gather", (1, [2, 0, 2])),

@@ -5,6 +5,22 @@
 
 enum { RANK = 4 };
 
+/* The lanes of onnxruntime's row sum combined: p0 + p1 (two or more packets), plus the odd
+ * packet left after the pairs, then (l0 + l2) + (l1 + l3). */
+static float ort_lanes(float *p0, const float *p1, const float *odd, int32_t packets)
+{
+    int32_t l;
+    if (packets > 1) {
+        for (l = 0; l < 4; ++l) {
+            p0[l] = p0[l] + p1[l];
+            if (packets % 2) {
+                p0[l] = p0[l] + odd[l];
+            }
+        }
+    }
+    return (p0[0] + p0[2]) + (p0[1] + p0[3]);
+}
+
 /* sum(x - zero_point) over the block of extent[] elements at base, modulo 2^32 */
 static uint32_t block_sum(const int8_t *base, const int32_t *extent, const int32_t *stride, int32_t zero_point)
 {
@@ -23,11 +39,66 @@ static uint32_t block_sum(const int8_t *base, const int32_t *extent, const int32
     return acc;
 }
 
+/* onnxruntime's float sum of one row of n dequantized values (Eigen's 4-lane redux; see
+ * eigen_row_sums in reference/reduce_s8.py), row d of its [rows, n] view. */
+static float ort_row_sum(const int8_t *base, const int32_t *extent, const int32_t *stride,
+                         const fn_mean_s8_params *p, int32_t d)
+{
+    const int32_t n = p->count;
+    const int32_t a0 = (int32_t)((4 - ((int64_t)d * n) % 4) % 4);
+    const int32_t a = a0 < n ? a0 : n;
+    const int32_t packets = (n - a) / 4;
+    const int32_t pairs_end = a + (packets / 2) * 8;
+    const int32_t body_end = a + packets * 4;
+    float p0[4] = {0.0f, 0.0f, 0.0f, 0.0f}, p1[4] = {0.0f, 0.0f, 0.0f, 0.0f}, odd[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float head[3] = {0.0f, 0.0f, 0.0f}, r = 0.0f;
+    int32_t i0, i1, i2, i3, j = 0, k;
+    for (i0 = 0; i0 < extent[0]; ++i0) {
+        for (i1 = 0; i1 < extent[1]; ++i1) {
+            for (i2 = 0; i2 < extent[2]; ++i2) {
+                const int8_t *row = base + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
+                for (i3 = 0; i3 < extent[3]; ++i3, ++j) {
+                    const float v = (float)((int32_t)row[i3 * stride[3]] - p->input_zero_point) * p->input_scale;
+                    if (packets == 0) {                  /* too short: one by one */
+                        r = j == 0 ? v : r + v;
+                    } else if (j < a) {
+                        head[j] = v;
+                    } else if (j < pairs_end) {
+                        const int32_t q = (j - a) / 4, lane = (j - a) % 4;
+                        float *acc = q % 2 == 0 ? p0 : p1;
+                        acc[lane] = q < 2 ? v : acc[lane] + v;
+                    } else if (j < body_end) {
+                        odd[(j - a) % 4] = v;
+                        if (packets == 1) {
+                            p0[(j - a) % 4] = v;
+                        }
+                    } else {
+                        if (j == body_end) {             /* the packets are done: combine */
+                            r = ort_lanes(p0, p1, odd, packets);
+                            for (k = 0; k < a; ++k) {
+                                r += head[k];
+                            }
+                        }
+                        r += v;
+                    }
+                }
+            }
+        }
+    }
+    if (packets > 0 && body_end == n) {
+        r = ort_lanes(p0, p1, odd, packets);
+        for (k = 0; k < a; ++k) {
+            r += head[k];
+        }
+    }
+    return r;
+}
+
 fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output)
 {
     int32_t kept[RANK], reduced[RANK], stride[RANK];
     int64_t total = 1, count = 1, bound;
-    int32_t k, o0, o1, o2, o3;
+    int32_t k, o0, o1, o2, o3, d = 0;
     if (p == NULL || input == NULL || output == NULL || p->input_zero_point < INT8_MIN ||
         p->input_zero_point > INT8_MAX || p->output_zero_point < INT8_MIN || p->output_zero_point > INT8_MAX ||
         p->multiplier < 0 || p->shift < -31 || p->shift > 30 || p->requant_mode < FN_REQUANT_TFLM ||
@@ -66,9 +137,11 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
                     const int32_t sum = (int32_t)block_sum(base, reduced, stride, p->input_zero_point);
                     int64_t out;
                     if (p->requant_mode == FN_REQUANT_ORT) {
-                        float v = (float)sum * p->input_scale;
+                        float v = p->ort_rows ? ort_row_sum(base, reduced, stride, p, d)
+                                              : (float)sum * p->input_scale;
                         v = p->compute_sum ? v : v / (float)p->count;
                         *output++ = (int8_t)fn_quantize_ort_f32(v, p->output_scale, p->output_zero_point);
+                        ++d;
                         continue;
                     }
                     /* int64: a wrapped sum near INT32_MIN plus the zero point would leave int32 */

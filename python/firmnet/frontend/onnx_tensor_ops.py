@@ -46,7 +46,10 @@ def _reduce(b, n, data, axes, kind, keepdims, noop_with_empty_axes):
             return
         axes = list(range(len(shape)))
     axes = tuple(sorted(_resolve_axes(axes, len(shape))))
-    b.add("reduce", [data], reduce.Attrs(kind, axes, bool(keepdims)), outputs=[n.output[0]], name=n.name)
+    roles = [d in axes for d, size in enumerate(shape) if size > 1]
+    rows = roles == sorted(roles)     # onnxruntime's contiguous-row case: reduced dims after kept ones
+    b.add("reduce", [data], reduce.Attrs(kind, axes, bool(keepdims), ort_rows=rows), outputs=[n.output[0]],
+          name=n.name)
 
 
 def ReduceMean(b, n, data, axes=None, *, keepdims=1, noop_with_empty_axes=0):

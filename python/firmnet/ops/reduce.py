@@ -27,6 +27,10 @@ class Attrs:
     axes: tuple[int, ...]             # non-negative, sorted; empty: nothing reduced (a copy)
     keep_dims: bool = True
     quant: OpQuant | None = None
+    # int8 mean/sum in ort mode: the output elements are onnxruntime's rows in its order and the
+    # storage visits each row's inputs in its order (reduced axes trailing in the model's own
+    # layout), so the C adds the dequantized values as onnxruntime does (fn_reduce_s8.h)
+    ort_rows: bool = False
 
 
 def output_shape(shape, axes, keep_dims):
@@ -40,7 +44,8 @@ def _mean_params(attrs, shape):
     dims, axes = merge_reduce_dims(shape, attrs.axes)
     try:
         return reduce_s8.mean_s8_params(dims or (1,), axes, q.inputs[0].scale[0], q.inputs[0].zero_point[0],
-                                        q.output.scale[0], q.output.zero_point[0], attrs.kind == "sum", q.mode)
+                                        q.output.scale[0], q.output.zero_point[0], attrs.kind == "sum", q.mode,
+                                        attrs.ort_rows)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
 

@@ -154,7 +154,11 @@ def _reduce(lay, node):
     x = node.inputs[0]
     p = lay.perm_of(x)
     axes = node.attrs.axes
-    attrs = dataclasses.replace(node.attrs, axes=tuple(sorted(p.index(a) for a in axes)))
+    kept_order = [d for d in p if d not in axes]
+    reduced_order = [d for d in p if d in axes]
+    same_order = kept_order == sorted(kept_order) and reduced_order == sorted(reduced_order)
+    attrs = dataclasses.replace(node.attrs, axes=tuple(sorted(p.index(a) for a in axes)),
+                                ort_rows=node.attrs.ort_rows and same_order)
     if node.attrs.keep_dims:
         out_perm = p
     else:

@@ -65,11 +65,14 @@ def fold_count(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 
 def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float, input_zero_point: int,
                    output_scale: float, output_zero_point: int, compute_sum: bool = False,
-                   mode: str = "tflm") -> dict:
+                   mode: str = "tflm", ort_rows: bool = False) -> dict:
     """fn_mean_s8_params for MEAN (or with compute_sum, TFLM's SUM: QuantizedMeanOrSum
     without the fold of 1/n) over `axes` of an int8 tensor of `shape` (rank 1..4).
     mode "single" rounds the multiply once; "ort" follows onnxruntime's float graph
-    (fn_reduce_s8.h): v = float32(sum) * s_in [/ float32(n)], quantize_ort(v, s_out, zp_out)."""
+    (fn_reduce_s8.h): v = float32(sum) * s_in [/ float32(n)], quantize_ort(v, s_out, zp_out); with
+    ort_rows (the output elements are onnxruntime's rows, in its order, and each row's inputs are
+    visited in its order) the dequantized floats are added in onnxruntime's order instead
+    (`eigen_row_sums`)."""
     what = "int8 mean"
     shape = tuple(shape)
     if not 1 <= len(shape) <= MAX_RANK:
@@ -100,6 +103,7 @@ def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float
             "reduce": [0] * pad + [1 if k in reduced else 0 for k in range(len(shape))],
             "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift,
             "requant_mode": requant_mode, "count": count, "compute_sum": int(bool(compute_sum)),
+            "ort_rows": int(bool(ort_rows) and mode == "ort"),
             "input_scale": s_in, "output_scale": s_out}
 
 
@@ -112,7 +116,15 @@ def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
     total = (x4 - p["input_zero_point"]).sum(axis=axes, keepdims=True)
     wrapped = ((total + 2**31) % 2**32) - 2**31                  # TFLM's int32 sum wraps
     mode = p.get("requant_mode", REQUANT_MODES["tflm"])
-    if mode == REQUANT_MODES["ort"]:
+    if mode == REQUANT_MODES["ort"] and p.get("ort_rows"):
+        kept_axes = tuple(k for k in range(MAX_RANK) if not p["reduce"][k])
+        dq = (x4 - p["input_zero_point"]).astype(np.float32) * np.float32(p["input_scale"])
+        rows = dq.transpose(kept_axes + axes).reshape(-1, p["count"])
+        v = eigen_row_sums(rows).reshape(total.shape)
+        if not p["compute_sum"]:
+            v = v / np.float32(p["count"])
+        out = quantize_ort(v, p["output_scale"], p["output_zero_point"]).astype(np.int8)
+    elif mode == REQUANT_MODES["ort"]:
         v = wrapped.astype(np.float32) * np.float32(p["input_scale"])
         if not p["compute_sum"]:
             v = v / np.float32(p["count"])
@@ -125,3 +137,48 @@ def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
     kept = [1 if r else d for d, r in zip(x.shape, flags)] if keep_dims else \
         [d for d, r in zip(x.shape, flags) if not r]
     return out.reshape(kept)
+
+
+EIGEN_LANES = 4     # onnxruntime's x86-64 build: Eigen's SSE float packets
+
+
+def eigen_row_sums(rows: np.ndarray) -> np.ndarray:
+    """float32 sum of each row of a [rows, n] float32 array in the order onnxruntime's
+    ReduceSum/ReduceMean add a row (Eigen's vectorized redux over a contiguous row, 4 lanes):
+    the row's first a elements are the ones before a 16-byte boundary, a = (4 - (d * n) % 4) % 4
+    for row d of a 16-byte aligned buffer; then packets of 4 go to two lane accumulators in
+    turn (p0 takes packets 0, 2, 4..., p1 packets 1, 3, ...) up to the last pair, p0 += p1,
+    p0 += the odd packet left over, the lanes combine as (l0 + l2) + (l1 + l3), then the first
+    a elements and the tail after the last packet are added one by one. A row with fewer than
+    4 elements after its first a is added one by one from the start."""
+    rows = np.asarray(rows, np.float32)
+    count, n = rows.shape
+    out = np.zeros(count, np.float32)
+    lanes = EIGEN_LANES
+    for d in range(count):
+        v = rows[d]
+        a = min((lanes - (d * n) % lanes) % lanes, n)
+        packets = (n - a) // lanes
+        if packets == 0:
+            r = v[0]
+            for x in v[1:]:
+                r = np.float32(r + x)
+            out[d] = r
+            continue
+        pairs_end = a + (packets // 2) * 2 * lanes
+        p0 = v[a:a + lanes].copy()
+        if packets > 1:
+            p1 = v[a + lanes:a + 2 * lanes].copy()
+            for i in range(a + 2 * lanes, pairs_end, 2 * lanes):
+                p0 = p0 + v[i:i + lanes]
+                p1 = p1 + v[i + lanes:i + 2 * lanes]
+            p0 = p0 + p1
+            if packets % 2:
+                p0 = p0 + v[pairs_end:pairs_end + lanes]
+        r = np.float32(np.float32(p0[0] + p0[2]) + np.float32(p0[1] + p0[3]))
+        for x in v[:a]:
+            r = np.float32(r + x)
+        for x in v[a + packets * lanes:]:
+            r = np.float32(r + x)
+        out[d] = r
+    return out
