@@ -137,7 +137,8 @@ def format_report(report: dict) -> str:
         "",
         f"model {report['name']} for board {report['board']}",
         f"MACs:                    {report['macs']:,}",
-        *([f"requantization:          {report['requant']} ({report['requant_why']})"] if quantized else []),
+        *([f"requantization:          {report['requant']} ({report.get('requant_why', '')})"]
+          if quantized and "requant" in report else []),
         f"weights (flash):         {report['weights_bytes']:,} bytes",
         f"param tables (flash):    {report.get('tables_bytes', 0):,} bytes (per-channel requantization, "
         "lookup tables)",
