@@ -280,3 +280,26 @@ def test_int8_reduce_equals_tflm(case, op, scales, zps):
     else:
         got = ref_reduce.reduce(x, "max" if op == "REDUCE_MAX" else "min", axes, keep)
     assert_array_equal_first(got, want.reshape(got.shape), f"{op} {x.shape} {axes}")
+
+
+@pytest.mark.parametrize("op", ["MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"])
+@pytest.mark.parametrize("shape,axes,keep", [((1, 5, 4, 6), (1, 2), True), ((2, 3, 7), (-1,), False),
+                                             ((1, 4, 4, 3), (0, 1, 2, 3), False)])
+def test_tflite_reduce_compiled_equals_tflm(op, shape, axes, keep, tmp_path):
+    """The TFLite loader's MEAN, SUM, REDUCE_MAX and REDUCE_MIN, compiled and run: TFLM's bytes."""
+    import firmnet
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+    rng = np.random.default_rng(len(shape) * 7 + len(op))
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    in_q = (0.05, -3)
+    out_q = (0.4, 5) if op in ("MEAN", "SUM") else in_q
+    options = S.ReducerOptionsT()
+    options.keepDims = keep
+    out_shape = R.mean_output_shape(shape, axes, keep)
+    model = tflite_one_op_model(op, shape, out_shape, in_q, out_q, [list(axes)], ("ReducerOptions", options))
+    path = tmp_path / f"{op}.tflite"
+    path.write_bytes(model)
+    want = tflm_run(model, x, arena_size=x.size + 5 * int(np.prod(out_shape)) + 64 * 1024)
+    cm = firmnet.compile(path, tmp_path / "out", name="reduce")
+    got = cm.build_host().run([x])[0]
+    assert_array_equal_first(got, want.reshape(got.shape), f"{op} {shape} {axes}")

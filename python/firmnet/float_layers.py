@@ -15,7 +15,7 @@ from .ops._util import integer_range
 from .passes.qdq import COMPUTE_OPS
 
 # Ops that only move or convert data: never "float compute" themselves.
-NOT_COMPUTE = ("quantize", "dequantize", "reshape", "transpose", "pad")
+NOT_COMPUTE = ("quantize", "dequantize", "reshape", "transpose", "pad", "slice")
 
 
 class FloatLayerWarning(UserWarning):
