@@ -9,7 +9,8 @@ runtime_c/include/fn_elementwise_f32.h.
 
 int8: identity is a requantization (TFLM's QUANTIZE int8 → int8); sigmoid, tanh and
 hard_swish are TFLM's kernels; relu, relu6 and relu_n1_to_1 are TFLite's standalone RELU
-ops. In ort mode sigmoid, tanh, leaky_relu, hard_sigmoid and hard_swish are onnxruntime's
+ops; identity with a clamp (DequantizeLinear → Relu/Clip → QuantizeLinear) is the requantized
+byte clamped, as a 256-entry table. In ort mode sigmoid, tanh, leaky_relu, hard_sigmoid and hard_swish are onnxruntime's
 results as a 256-entry table built at compile time (reference/ort_s8.py), with any
 quantization and a fused clamp folded into the table. Where TFLM rounds unlike the rest of TFLite we follow TFLM: its RELU6 clamps the
 input bytes to [zp_in, q(6)] without requantizing to the output's quantization (TFLite
@@ -79,6 +80,17 @@ def _int8(attrs, count):
             return "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(count, table), ort_s8.lut_s8
         except ValueError as exc:
             raise FirmnetError(str(exc)) from None
+    if attrs.kind == "identity" and tuple(attrs.act) != (-128, 127):
+        # a requantization with a clamp (DequantizeLinear -> Relu/Clip -> QuantizeLinear): the
+        # requantized byte clamped, as a table
+        try:
+            spec = quantize_s8.requant_s8_spec((q_in.scale[0], q_in.zero_point[0]),
+                                               (q_out.scale[0], q_out.zero_point[0]), attrs.quant.mode)
+            lo, hi = quantize_s8.check_act(attrs.act, "int8 clamp")
+            table = np.clip(quantize_s8.apply_requant(np.arange(-128, 128), spec), lo, hi).astype(np.int8)
+            return "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(count, table), ort_s8.lut_s8
+        except ValueError as exc:
+            raise FirmnetError(str(exc)) from None
     kinds = ("identity", *INT8_KERNELS, *RELU_KINDS)
     require(attrs.kind in kinds, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(kinds)}; "
             f"with --requant ort also {', '.join(k for k in ort_s8.ORT_TABLE_KINDS if k not in kinds)})")
@@ -130,7 +142,8 @@ def lower(node, graph):
             return KernelCall(function, "fn_activation_ort_s8.h", ptype,
                               params_of(with_arrays({"count": params["count"]}, {"table": params["table"]})),
                               (node.inputs[0], node.outputs[0]),
-                              description=f"int8 {a.kind} (onnxruntime's arithmetic as a 256-byte lookup table)")
+                              description=f"int8 {a.kind} (onnxruntime's arithmetic as a 256-byte lookup table)"
+                              if a.kind != "identity" else "int8 requantization and clamp (256-byte lookup table)")
         header = {"identity": "fn_elementwise_s8.h", "relu": "fn_relu_s8.h", "relu6": "fn_relu_s8.h",
                   "relu_n1_to_1": "fn_relu_s8.h"}.get(a.kind, "fn_activation_s8.h")
         return KernelCall(function, header, ptype, params_of(params), (node.inputs[0], node.outputs[0]),
