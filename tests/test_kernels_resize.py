@@ -31,6 +31,7 @@ from firmnet.reference import resize as ref
 from helpers import onnxruntime_outputs
 from test_kernels_conv_f32 import EPS32, FLT_MIN, assert_within, struct_fields
 
+ONNX_NEAREST = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")   # ref.NEAREST_MODES adds 'simple'
 COORDS = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
           "tf_half_pixel_for_nn")
 
@@ -199,7 +200,7 @@ def resize_model(shape, mode, coord, nearest, scales=None, sizes=None):
 
 
 @settings(max_examples=120, deadline=None)
-@given(geometries(), st.sampled_from(COORDS), st.sampled_from(ref.NEAREST_MODES), st.sampled_from(["nearest", "linear"]),
+@given(geometries(), st.sampled_from(COORDS), st.sampled_from(ONNX_NEAREST), st.sampled_from(["nearest", "linear"]),
        st.booleans(), st.integers(0, 2**32 - 1))
 def test_reference_matches_onnxruntime(geometry, coord, nearest, mode, by_sizes, seed):
     (n, h, w, c), out_hw, scales = geometry
@@ -280,3 +281,29 @@ def test_nearest_resize_runs_on_int8_in_qdq_models(tmp_path):
     assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max(), np.abs(got - want).max()
     ref_out = firmnet.reference.run(cm.lowered_graph, [x])[0]
     assert np.array_equal(cm.build_host().run([x])[0], ref_out) or np.abs(got - ref_out).max() <= 1e-5
+
+
+@pytest.mark.parametrize("op, opset, mode, scales", [
+    ("Upsample", 9, "nearest", [1, 1, 1.5, 2.5]),
+    ("Upsample", 9, "linear", [1, 1, 2, 1.5]),
+    ("Resize", 10, "nearest", [1, 1, 1.5, 3]),
+    ("Resize", 10, "nearest", [1, 1, 0.6, 0.5]),
+    ("Resize", 10, "linear", [1, 1, 2, 2]),
+    ("Resize", 10, "linear", [1, 1, 0.5, 0.75]),
+])
+def test_old_opsets_keep_their_resize_semantics(tmp_path, op, opset, mode, scales):
+    """Upsample (opset 7-9) and Resize-10 map coordinates as asymmetric, not with opset 11's
+    half_pixel default that onnx.version_converter leaves on the Resize it makes of them."""
+    node = helper.make_node(op, ["x", "s"], ["y"], mode=mode)
+    graph = helper.make_graph([node], "old", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array(scales, np.float32), "s")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=5)
+    x = np.random.default_rng(3).standard_normal((1, 2, 5, 4)).astype(np.float32)
+    (want,) = onnxruntime_outputs(model, [x])
+    (got,) = firmnet.compile(model, tmp_path, name="old").build_host().run([x])
+    assert got.shape == want.shape
+    if mode == "nearest":
+        assert np.array_equal(got, want)
+    else:
+        assert np.abs(got - want).max() <= 8 * EPS32 * np.abs(x).max()

@@ -1,5 +1,6 @@
-"""ONNX layer operators → IR nodes: ConvTranspose, Resize/Upsample and the fused
-normalizations (LayerNormalization, InstanceNormalization, GroupNormalization).
+"""ONNX layer operators → IR nodes: ConvTranspose, Resize and the fused normalizations
+(LayerNormalization, InstanceNormalization, GroupNormalization). Upsample (opsets 7-9)
+and Resize-10 arrive as opset-11 Resize after the loader's upgrade (keep_legacy_resize).
 
 Same conventions as onnx_ops.py: one function per ONNX op, keyword arguments are the
 op's ONNX attributes with the spec's defaults (an attribute not listed is refused by
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from onnx import helper
 
 from ..ir import UnsupportedError
 from ..ops import conv_transpose, normalization, resize
@@ -45,6 +47,24 @@ def type_untyped_outputs(model):
                 added = True
         if not added:
             return model
+
+
+def keep_legacy_resize(old, upgraded):
+    """The upgraded model with the semantics of its Upsample (opsets 7-9) and Resize-10 nodes:
+    onnx.version_converter turns them into opset-11 Resize with the default half_pixel
+    coordinates, but they map coordinates as asymmetric and round nearest down when upscaling,
+    up when downscaling (onnxruntime's rule, nearest_mode 'simple' here)."""
+    if not any(n.op_type in ("Upsample", "Resize") for n in old.graph.node):
+        return upgraded
+    legacy = {n.output[0] for n in old.graph.node if n.op_type in ("Upsample", "Resize")}
+    for node in upgraded.graph.node:
+        if node.op_type == "Resize" and node.output[0] in legacy:
+            kept = [a for a in node.attribute if a.name not in ("coordinate_transformation_mode", "nearest_mode")]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+            node.attribute.extend([helper.make_attribute("coordinate_transformation_mode", "asymmetric"),
+                                   helper.make_attribute("nearest_mode", "simple")])
+    return upgraded
 
 
 def _float_weight(b, n, name, what):
@@ -209,22 +229,6 @@ def Resize(b, n, X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None
     _resize(b, n, X, out, factors, mode, coordinate_transformation_mode, nearest_mode)
 
 
-def Upsample(b, n, X, scales=None, *, mode="nearest", **attrs):
-    """Upsample (opsets 7-9, read after the upgrade to opset 11 when the converter keeps it): asymmetric
-    coordinates, nearest rounds down (onnxruntime's Upsample)."""
-    if attrs.get("height_scale") or attrs.get("width_scale") or set(attrs) - {"scales", "height_scale",
-                                                                               "width_scale"}:
-        raise TypeError(f"unexpected attributes {sorted(attrs)}")
-    values = attrs.get("scales") if scales is None else _need_const(b, n, scales, "scales")
-    if values is None:
-        raise UnsupportedError("Upsample needs scales")
-    shape = b.types[X].shape
-    factors = [np.float32(v) for v in np.asarray(values).ravel()]
-    out = [output_length(d, f) for d, f in zip(shape, factors)]
-    mode = "linear" if mode in ("linear", "bilinear") else mode
-    _resize(b, n, X, out, factors, mode, "asymmetric", "floor")
-
-
 def _norm_param(b, n, name, shape, what, repeat=1):
     """A constant scale or bias as a float32 constant of `shape` (broadcast, or each value repeated
     `repeat` times for per-group parameters)."""
@@ -289,5 +293,5 @@ def GroupNormalization(b, n, X, scale, bias, *, epsilon=1e-5, num_groups, stash_
     _normalization(b, n, X, scale, bias, attrs, repeat=channels // num_groups if per_group else 1)
 
 
-CONVERTERS = {f.__name__: f for f in (ConvTranspose, Resize, Upsample, LayerNormalization, InstanceNormalization,
+CONVERTERS = {f.__name__: f for f in (ConvTranspose, Resize, LayerNormalization, InstanceNormalization,
                                       GroupNormalization)}

@@ -185,7 +185,7 @@ def load_onnx(source, input_shapes=None, requant: str = "ort") -> Graph:
     model = _read(source)
     opset = _opset(model)
     if opset < MIN_OPSET:
-        model, opset = _upgrade(model, opset), MIN_OPSET
+        model, opset = onnx_layer_ops.keep_legacy_resize(model, _upgrade(model, opset)), MIN_OPSET
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx") and not (node.domain == MS_DOMAIN and node.op_type in MS_CONVERTERS):
             raise UnsupportedError(f"node '{node.name}' ({node.domain}.{node.op_type}) uses a custom operator "

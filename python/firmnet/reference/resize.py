@@ -14,8 +14,9 @@ or out/in when the model gives sizes):
     tf_half_pixel_for_nn  (o + 0.5) / scale
 An axis with scale 1 and as many outputs as inputs is the identity in every mode (as in
 onnxruntime and ONNX's reference, although tf_half_pixel_for_nn would otherwise shift it).
-nearest: c rounded by nearest_mode (round_prefer_floor, round_prefer_ceil, floor, ceil),
-then clamped to [0, in - 1]. linear: c clamped to [0, in - 1], i0 = floor(c),
+nearest: c rounded by nearest_mode (round_prefer_floor, round_prefer_ceil, floor, ceil, or
+simple: onnxruntime's rule for Resize-10 and Upsample, floor on an axis whose scale is >= 1
+and ceil on one whose scale is < 1), then clamped to [0, in - 1]. linear: c clamped to [0, in - 1], i0 = floor(c),
 i1 = min(i0 + 1, in - 1), weights w0 = |c - i1| (of i0) and w1 = |c - i0| (of i1),
 both 0.5 when i0 == i1. These per-axis tables are the C kernel's parameters.
 
@@ -29,7 +30,7 @@ import numpy as np
 
 COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                     "tf_half_pixel_for_nn")
-NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
 MODES = ("nearest", "linear")
 
 f32 = np.float32
@@ -76,7 +77,7 @@ def nearest_table(in_len: int, out_len: int, scale: float, coord_mode: str, near
         idx = np.where(half, fl, np.floor(c + 0.5))
     elif nearest_mode == "round_prefer_ceil":
         idx = np.where(half, fl + 1, np.floor(c + 0.5))
-    elif nearest_mode == "floor":
+    elif nearest_mode == "floor" or nearest_mode == "simple" and f32(scale) >= 1:
         idx = fl
     else:
         idx = np.ceil(c)
