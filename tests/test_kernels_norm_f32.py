@@ -215,7 +215,7 @@ def _norm_case(op, rng, after_conv):
 @pytest.mark.parametrize("op", ["layer_last", "layer_chw", "instance", "group18", "group21"])
 @pytest.mark.parametrize("after_conv", [False, True])
 def test_compiled_norm_matches_onnxruntime(tmp_path, op, after_conv):
-    """C and reference against onnxruntime; after a conv, instance/group norm and the C,H,W layer
+    """C and reference against onnxruntime (ort_bound); after a conv, instance/group norm and the C,H,W layer
     norm run on the NHWC-stored tensor (no transpose between the conv and the norm)."""
     rng = np.random.default_rng(11)
     model, view, groups, eps, s, t = _norm_case(op, rng, after_conv)
@@ -232,6 +232,8 @@ def test_compiled_norm_matches_onnxruntime(tmp_path, op, after_conv):
     xin = norm_in[node.inputs[0]]
     bound = ort_bound(xin.reshape(view), s, t, view, groups, eps)
     assert_within(got, want, bound.reshape(want.shape), "C vs onnxruntime")
+    (ref,) = firmnet.reference.run(cm.graph, [x])
+    assert_within(ref, want, bound.reshape(want.shape), "reference vs onnxruntime")
 
 
 def test_group_norm_with_wrong_parameter_count_is_refused(tmp_path):

@@ -25,11 +25,31 @@ def _one_line(text: str) -> str:
     return " ".join(lines)[:400]
 
 
+# Operators the checker calls deprecated below an opset although onnxruntime runs them and
+# firmnet converts them: GroupNormalization-18 (per-group scale and bias, replaced in opset 21).
+# The checker sees them as an Identity of their first input.
+DEPRECATED_BUT_CONVERTED = {"GroupNormalization": 21}
+
+
+def _without_deprecated(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    if not any(n.op_type in DEPRECATED_BUT_CONVERTED and opset < DEPRECATED_BUT_CONVERTED[n.op_type] and
+               n.domain in ("", "ai.onnx") for n in model.graph.node):
+        return model
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for node in model.graph.node:
+        if node.op_type in DEPRECATED_BUT_CONVERTED and opset < DEPRECATED_BUT_CONVERTED[node.op_type] \
+                and node.domain in ("", "ai.onnx"):
+            node.op_type = "Identity"
+            del node.input[1:], node.output[1:], node.attribute[:]
+    return model
+
+
 def check_structure(model: onnx.ModelProto) -> None:
     defaults = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
     if len(defaults) > 1:
         raise FirmnetError(f"the model imports the default ONNX opset {len(defaults)} times "
                            f"(versions {', '.join(map(str, defaults))}); a model imports each domain once")
+    model = _without_deprecated(model, defaults[0] if defaults else 0)
     # The checker wants a shape on every graph input and output; onnxruntime and firmnet accept
     # an output declared without one (shape inference gives it), so the checker sees a copy with
     # an empty shape there.
