@@ -16,7 +16,8 @@ and the columns:
   =ort def    int8 rows: % of the C's output bytes equal to onnxruntime's (its output
               DequantizeLinear undone), default session
   =ort i8     the same with session.qdqisint8allowed=1 (every int8 QDQ group fused)
-  max lsb     int8 rows: the largest |difference| in LSB over both sessions
+  max lsb     int8 rows: the largest |difference| in LSB over both sessions (an int8 model
+              whose output layers stayed float gets its relative error in max err instead)
   float left  int8 rows: compute nodes of firmnet's lowered graph that are not integer kernels
               (float32 output; dequantize and data movement not counted)
   weights, arena, lower bound: bytes, from firmnet's report
@@ -294,24 +295,28 @@ def measure(path: Path, precision: str, size: int, build: Path, requant: str | N
         return row
     row["float_left"] = float_layers(cm)
     out_t = cm.lowered_graph.types[cm.lowered_graph.outputs[0]]
-    worst = 0
+    worst_lsb, worst_err = 0, 0.0
     for key, allowed in (("eq_default", False), ("eq_int8", True)):
         session, equal, total = ort_session(path, allowed), 0, 0
         for x in xs:
             want = ort_run(session, x)[0]
-            got = c_outputs_int8(cm, host, x)
-            if out_t.dtype == "int8" and np.asarray(got).dtype == np.int8:
+            got = np.asarray(c_outputs_int8(cm, host, x))
+            if out_t.dtype == "int8" and got.dtype == np.int8:
                 want = to_int8(want, out_t.quant)
             elif out_t.quant is not None:     # a dequantized float output: compare the int8 behind it
                 got, want = to_int8(got, out_t.quant), to_int8(want, out_t.quant)
-            else:
-                got = np.asarray(got)
             equal += int(np.sum(got == want))
             total += got.size
             if got.dtype == np.int8:
-                worst = max(worst, int(np.abs(got.astype(np.int32) - want.astype(np.int32)).max()))
+                worst_lsb = max(worst_lsb, int(np.abs(got.astype(np.int32) - want.astype(np.int32)).max()))
+            else:                             # the model's last layers are float (not quantized)
+                worst_err = max(worst_err, float(np.abs(got.astype(np.float64) - want).max()
+                                                 / max(np.abs(want).max(), 1e-12)))
         row[key] = f"{100.0 * equal / total:.1f}%"
-    row["max_lsb"] = worst
+    if out_t.dtype == "int8":
+        row["max_lsb"] = worst_lsb
+    else:
+        row["max_err"] = f"{worst_err:.1e}"
     return row
 
 
