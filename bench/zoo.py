@@ -389,7 +389,9 @@ def main(argv=None) -> int:
                 log(f"compiling {path.name}")
                 build = cache / "build" / path.name.replace(".onnx", "")
                 row.update(measure(path, precision, size, build, args.requant))
-    print(f"firmnet zoo: random weights (seed {SEED}), {args.classes} classes, "
+    commit = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    print(f"firmnet zoo at commit {commit}: random weights (seed {SEED}), {args.classes} classes, "
           f"{TEST_SAMPLES} standard-normal test inputs, {CALIBRATION_SAMPLES} calibration inputs; "
           f"dynamo = torch.onnx.export default, torchscript = dynamo=False opset {TORCHSCRIPT_OPSET}")
     print_table(rows, args.width)
