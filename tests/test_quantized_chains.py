@@ -327,3 +327,12 @@ def test_requant_auto_follows_the_models_runtime_and_the_board(tmp_path, capsys)
     assert np.array_equal(got, want)
     code, text, _ = _run(capsys, "compile", INT8_EXAMPLE, "-o", tmp_path / "pico", "--board", "rp2040-pico")
     assert "requantization: tflm (auto: an ONNX model, but board rp2040-pico has no FPU" in text
+
+
+def test_compress_eval_names_the_mode_it_measured(tmp_path, capsys):
+    """--eval with the default --requant auto says which arithmetic the int8 accuracy is of."""
+    digits = INT8_EXAMPLE.parent
+    code, text, _ = _run(capsys, "compress", digits / "digits_cnn.onnx", "-o", tmp_path / "d8.onnx", "--quantize",
+                         "int8", "--calib", digits / "digits_calib.npz", "--eval", digits / "digits_test.npz")
+    assert code == 0 and re.search(r"float 0\.\d+, int8 \(ort\) 0\.\d+$", text.strip()), text
+

@@ -178,6 +178,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _resolved_requant(requant: str, model) -> str:
+    """The mode --requant gives for this model on the host (auto → ort for ONNX)."""
+    from .boards import get_board
+    from .compiler import resolve_requant
+    return resolve_requant(requant, model, get_board("host"))[0]
+
+
 def cmd_compress(args) -> int:
     import onnx
 
@@ -196,7 +203,7 @@ def cmd_compress(args) -> int:
         float_acc = accuracy(args.model, samples, labels)
         int8_acc = accuracy(out, samples, labels, requant=args.requant)
         print(f"accuracy of the generated C on {len(samples)} samples: float {float_acc:.4f}, "
-              f"int8 ({args.requant}) {int8_acc:.4f}")
+              f"int8 ({_resolved_requant(args.requant, out)}) {int8_acc:.4f}")
     return 0
 
 
