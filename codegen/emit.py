@@ -155,8 +155,10 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         if isinstance(call, Alias):
             if node.name in memory.copies:
                 step["kind"] = "copy"
-                step["lines"] = [f"memcpy({pointer(out)}, {pointer(node.inputs[0])}, "
-                                 f"{graph.types[out].nbytes});"]
+                source = pointer(node.inputs[0])
+                if call.offset:
+                    source = f"(const uint8_t *)(const void *){source} + {call.offset}"
+                step["lines"] = [f"memcpy({pointer(out)}, {source}, {graph.types[out].nbytes});"]
             steps.append(step)
             continue
         pname = names.make(f"p{index}")

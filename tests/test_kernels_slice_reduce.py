@@ -103,7 +103,7 @@ def test_strided_copy_params_merge():
     with pytest.raises(ValueError, match="reads indices 2..6 of 5"):
         layout.strided_copy_params((5,), (2,), (2,), (3,), 4)
     with pytest.raises(ValueError, match="do not fit dim 0"):
-        layout.strided_copy_params((5,), (0,), (1,), (1,), 4, 0, (5,))
+        layout.strided_copy_params((5,), (0,), (1,), (3,), 4, 0, (0, 2, 5))
 
 
 def test_strided_copy_argument_checks(runtime):
@@ -303,3 +303,10 @@ def test_tflite_reduce_compiled_equals_tflm(op, shape, axes, keep, tmp_path):
     cm = firmnet.compile(path, tmp_path / "out", name="reduce")
     got = cm.build_host().run([x])[0]
     assert_array_equal_first(got, want.reshape(got.shape), f"{op} {shape} {axes}")
+
+
+def test_gather_progressions_need_no_table():
+    p = layout.strided_copy_params((1, 8, 2), (0, 0, 0), (1, 1, 1), (1, 3, 2), 1, 1, (6, 4, 2))
+    assert p["table"] is None and p["table_dim"] == -1 and p["in_offset"] == 12 and p["in_stride"][0] == -4
+    p = layout.strided_copy_params((1, 8, 2), (0, 0, 0), (1, 1, 1), (1, 3, 2), 1, 1, (6, 4, 3))
+    assert p["table"] == [12, 8, 6] and p["table_dim"] == 0

@@ -321,3 +321,66 @@ def test_emulated_cortex_m4_same_bytes_as_host(qdq_model, quantized, tmp_path):
     for got, want in zip(run.outputs, host.run_raw(x)):
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     print(f"\nshuffle {'int8' if quantized else 'float'} on mps2-an386: {run.instructions} instructions")
+
+
+def _split_model(through_relu: bool) -> onnx.ModelProto:
+    """x [2,6,3,4] → (Relu →) Split on channels [2, 4] → (Relu each →) y1, y2; and Gather of
+    batch entry 1 → y3. Without the Relus the slices read a graph input and write graph outputs."""
+    nodes, src = [], "x"
+    if through_relu:
+        nodes.append(h.make_node("Relu", ["x"], ["r"]))
+        src = "r"
+    outs = ["a", "b"] if through_relu else ["y1", "y2"]
+    nodes.append(h.make_node("Split", [src, "split"], outs, axis=1))
+    nodes.append(h.make_node("Gather", [src, "one"], ["g" if through_relu else "y3"], axis=0))
+    if through_relu:
+        nodes += [h.make_node("Relu", ["a"], ["y1"]), h.make_node("Relu", ["b"], ["y2"]),
+                  h.make_node("Relu", ["g"], ["y3"])]
+    graph = h.make_graph(nodes, "split", [h.make_tensor_value_info("x", T.FLOAT, [2, 6, 3, 4])],
+                         [h.make_tensor_value_info("y1", T.FLOAT, [2, 2, 3, 4]),
+                          h.make_tensor_value_info("y2", T.FLOAT, [2, 4, 3, 4]),
+                          h.make_tensor_value_info("y3", T.FLOAT, [6, 3, 4])],
+                         [_init("split", np.array([2, 4], np.int64)), _init("one", np.array(1, np.int64))])
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("through_relu", [True, False])
+def test_contiguous_slices_are_views(through_relu, tmp_path):
+    """A batch entry is one contiguous run: a zero-copy view into the input's buffer; a channel
+    split of a batch of 2 is not (two runs): a strided copy. Between interface tensors (graph
+    input to graph outputs) the view becomes a memcpy from the right offset."""
+    model = _split_model(through_relu)
+    cm = firmnet.compile(model, tmp_path, name="split")
+    from firmnet.lowering import Alias, KernelCall
+    g, mem = cm.lowered_graph, cm.memory
+    gather = next(n for n in g.nodes if n.name.startswith("Gather"))
+    split = [n for n in g.nodes if n.name.startswith("Split")]
+    assert cm.lowered[gather.name] == Alias(offset=6 * 3 * 4 * 4)   # batch entry 1 of float [2, 6, 3, 4]
+    assert all(isinstance(cm.lowered[n.name], KernelCall) for n in split)
+    if through_relu:   # the view lives inside the Relu output's buffer, 288 bytes in
+        assert mem.storage[gather.outputs[0]].key == mem.storage[gather.inputs[0]].key
+        assert mem.offset(gather.outputs[0]) == mem.offset(gather.inputs[0]) + 288
+    else:   # the view of the input, then its reshape into the graph output copies from the offset
+        assert f"{gather.name}/shape" in mem.copies and mem.offset(gather.outputs[0]) == mem.offset("x") + 288
+    x = np.random.default_rng(0).standard_normal((2, 6, 3, 4)).astype(np.float32)
+    want = onnxruntime_outputs(model, [x])
+    got = cm.build_host().run([x])
+    for gv, wv in zip(got, want):
+        assert np.array_equal(gv, wv)
+    for s, wv in zip(run_sanitized(cm, [x], tmp_path), want):
+        assert np.array_equal(s, wv)
+
+
+def test_view_between_interface_tensors_copies_from_its_offset(tmp_path):
+    """Slice x[1:] of a graph input straight into a graph output: one memcpy from byte 48."""
+    nodes = [h.make_node("Slice", ["x", "s", "e", "a"], ["y"])]
+    graph = h.make_graph(nodes, "cut", [h.make_tensor_value_info("x", T.FLOAT, [3, 12])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [2, 12])],
+                         [_init("s", np.array([1], np.int64)), _init("e", np.array([3], np.int64)),
+                          _init("a", np.array([0], np.int64))])
+    cm = firmnet.compile(h.make_model(graph, opset_imports=[h.make_opsetid("", 18)]), tmp_path, name="cut")
+    (node,) = cm.lowered_graph.nodes
+    assert node.name in cm.memory.copies and cm.lowered[node.name].offset == 48
+    x = np.arange(36, dtype=np.float32).reshape(3, 12)
+    assert np.array_equal(cm.build_host().run([x])[0], x[1:])
+    assert np.array_equal(run_sanitized(cm, [x], tmp_path)[0], x[1:])

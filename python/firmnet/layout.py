@@ -285,7 +285,8 @@ def strided_copy_params(in_shape: Sequence[int], starts: Sequence[int], steps: S
                         indices: Sequence[int] = ()) -> dict:
     """fn_strided_copy_params for out[i] = in[starts + i * steps] per dim (and, for
     table_dim >= 0, in[indices[i]] along that dim); the table is returned as a list
-    under "table" (None when unused).
+    under "table" (None when unused, and for indices in arithmetic progression, which
+    become a start and a step).
 
     Size-1 output dims are dropped, innermost dims the copy reads contiguously become
     one block of bytes, and neighbouring dims that step through the input as one are
@@ -302,6 +303,13 @@ def strided_copy_params(in_shape: Sequence[int], starts: Sequence[int], steps: S
     strides, acc = [0] * rank, int(elem_size)
     for d in range(rank - 1, -1, -1):
         strides[d], acc = acc, acc * in_shape[d]
+    if table_dim >= 0:   # indices in arithmetic progression (one index included) need no table
+        idx = [int(i) for i in indices]
+        steps_seen = {b - a for a, b in zip(idx, idx[1:])}
+        if idx and len(steps_seen) <= 1 and 0 not in steps_seen and len(idx) == out_shape[table_dim]:
+            starts, steps = list(starts), list(steps)
+            starts[table_dim], steps[table_dim] = idx[0], (steps_seen.pop() if steps_seen else 1)
+            table_dim, indices = -1, ()
     offset = 0
     for d in range(rank):
         if d == table_dim:

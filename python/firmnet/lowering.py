@@ -55,7 +55,9 @@ class KernelCall:
 
 @dataclass(frozen=True)
 class Alias:
-    """The node's output is its first input reinterpreted (reshape): no code, no memory."""
+    """The node's output is its first input's bytes from `offset` on, reinterpreted (reshape;
+    a slice whose bytes are one contiguous run): no code, no memory."""
+    offset: int = 0
 
 
 CTYPES = {"int32": "int32_t", "float32": "float", "int8": "int8_t", "int16": "int16_t"}

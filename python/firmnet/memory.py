@@ -4,9 +4,10 @@ Storage kinds: a constant is a weight array in flash; every other tensor belongs
 to an arena buffer, graph inputs and outputs included (as in TFLM, so the arena is
 the whole RAM the model needs: the caller fills the input in place, or the invoke
 wrapper copies it in). Reshapes are zero-copy: a reshape's output shares its
-input's storage (an alias group), except where that would make one buffer serve
-two interface tensors (an output that is a reshaped input or another output): that
-reshape becomes a copy. Each arena buffer lives from the first step that writes any
+input's storage (an alias group), and so does a slice whose bytes are one contiguous
+run of its input's (at a byte offset inside the group's buffer), except where that
+would make one buffer serve two interface tensors (an output that is a reshaped input
+or another output): that node becomes a copy. Each arena buffer lives from the first step that writes any
 member of its group to the last step that reads one; an input's buffer lives from
 the start, an output's to the end; a kernel's scratch memory lives for its own
 step. planner.py then places the buffers.
@@ -24,6 +25,7 @@ from .planner import Buffer, Plan, plan_memory
 class Storage:
     kind: str        # "const" | "arena"
     key: str         # constant name, or arena buffer name
+    offset: int = 0  # bytes into the arena buffer (a view of part of it)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class MemoryPlan:
         return self.plan.arena_size
 
     def offset(self, tensor: str) -> int:
-        return self.plan.offsets[self.storage[tensor].key]
+        s = self.storage[tensor]
+        return self.plan.offsets[s.key] + s.offset
 
 
 def _find(parent, x):
@@ -55,20 +58,25 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
     parent = {name: name for name in graph.types}
     group_has_interface = {name: name in interface for name in graph.types}
     copies = set()
+    within = {}   # tensor → byte offset inside its group's buffer (views); the root is at 0
     for node in graph.nodes:
-        if not isinstance(lowered[node.name], Alias):
+        call = lowered[node.name]
+        if not isinstance(call, Alias):
             continue
         a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
         if (group_has_interface[a] and group_has_interface[b]) or node.inputs[0] in graph.constants:
             copies.add(node.name)
             continue
+        # b is the output's own group (each tensor is written once, before anyone reads it)
         parent[b] = a
+        within[node.outputs[0]] = within.get(node.inputs[0], 0) + call.offset
         group_has_interface[a] = group_has_interface[a] or group_has_interface[b]
 
     storage = {}
     for name in graph.types:
         root = _find(parent, name)
-        storage[name] = Storage("const", name) if name in graph.constants else Storage("arena", root)
+        storage[name] = Storage("const", name) if name in graph.constants else \
+            Storage("arena", root, within.get(name, 0))
 
     first, last = {}, {}
     for step, node in enumerate(graph.nodes):
@@ -89,7 +97,7 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
     sizes = {}
     for name, s in storage.items():
         if s.kind == "arena":
-            sizes[s.key] = max(sizes.get(s.key, 0), graph.types[name].nbytes)
+            sizes[s.key] = max(sizes.get(s.key, 0), s.offset + graph.types[name].nbytes)
     buffers = [Buffer(key, sizes[key], first[key], last[key]) for key in first if sizes[key] > 0]
     scratch = {}
     for step, node in enumerate(graph.nodes):

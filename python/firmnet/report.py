@@ -59,7 +59,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         storage = memory.storage[out]
         if isinstance(call, Alias):
             kernel = "memcpy" if node.name in memory.copies else "(view)"
-            why = "copy between interface tensors" if node.name in memory.copies else "zero-copy reshape"
+            why = "copy between interface tensors" if node.name in memory.copies else "zero-copy view"
         else:
             kernel, why = call.function, call.description
         layers.append({

@@ -1,5 +1,7 @@
 """slice: a strided view of a tensor copied out (ONNX Slice, Split, Gather with constant
-indices; any dtype: the kernel moves bytes).
+indices; any dtype: the kernel moves bytes). Where the output's bytes are one contiguous
+run of the input's (a channel half of an NCHW tensor, a batch entry), it is a zero-copy
+view at that byte offset instead (memory.py).
 
 Per dim d, out[.., i, ..] = x[.., starts[d] + i * steps[d], ..] (steps may be negative);
 along gather_axis (>= 0) out takes x's entries at `indices` instead. The frontend resolves
@@ -64,6 +66,8 @@ def lower(node, graph):
     if is_whole(node.attrs, x):
         return Alias()
     p = _params(node.attrs, x)
+    if p["ndim"] == 1 and p["out_shape"][0] == 1 and p["table"] is None:
+        return Alias(offset=p["in_offset"])   # one contiguous run: a view, no copy
     table = p.pop("table")
     p["table"] = CArray("int32_t", tuple(table)) if table is not None else None
     return KernelCall("fn_strided_copy", "fn_tensor.h", "fn_strided_copy_params", params_of(p),
