@@ -287,3 +287,28 @@ def test_kernel_choice():
     assert float_kernel("pow", 3.0) == ("fn_unary_pow_f32", "pow")
     assert float_kernel("gelu", 0.0) == ("fn_unary_math_f32", "gelu")
     assert float_kernel("sigmoid", 0.0) == ("fn_unary_f32", "sigmoid")
+
+
+@settings(max_examples=200, deadline=None)
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=6, min_side=1, max_side=4),
+       op=st.sampled_from(sorted(layout.COMPARE_OPS)), kind=st.sampled_from(["bits", "mixed", "ties"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_compare(runtime, shapes, op, kind, seed):
+    rng = np.random.default_rng(seed)
+    a_shape, b_shape = shapes.input_shapes
+    if kind == "ties":    # few distinct values: equal pairs exercise <= and >=
+        a = rng.choice(np.array([-1.0, 0.0, -0.0, 1.0, np.nan], np.float32), a_shape)
+        b = rng.choice(np.array([-1.0, 0.0, 1.0, np.inf], np.float32), b_shape)
+    else:
+        a, b = random_f32(rng, a_shape, kind), random_f32(rng, b_shape, kind)
+    a, b = np.ascontiguousarray(a, np.float32), np.ascontiguousarray(b, np.float32)
+    ffi = runtime.ffi
+    out = np.full(shapes.result_shape, 7, np.uint8)
+    p = ffi.new("fn_binary_f32_params *", layout.compare_params(a_shape, b_shape, op))
+    assert runtime.lib.fn_compare_f32(p, fbuf(ffi, a), fbuf(ffi, b), ffi.from_buffer("uint8_t[]", out.reshape(-1))) == 0
+    want = E.compare_f32(a, b, op)
+    with np.errstate(invalid="ignore"):
+        numpy_own = {"less": np.less, "less_equal": np.less_equal, "greater": np.greater,
+                     "greater_equal": np.greater_equal}[op](a, b)
+    assert np.array_equal(want, numpy_own)
+    first_bad(out != want.astype(np.uint8), out, want.astype(np.uint8), f"{op} {a_shape} {b_shape}")

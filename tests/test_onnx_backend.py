@@ -42,6 +42,8 @@ SUPPORTED = {
     "Gemm",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "Greater",
+    "GreaterOrEqual",
     "GroupNormalization",
     "HardSigmoid",
     "HardSwish",
@@ -49,6 +51,8 @@ SUPPORTED = {
     "InstanceNormalization",
     "LayerNormalization",
     "LeakyRelu",
+    "Less",
+    "LessOrEqual",
     "Log",
     "LogSoftmax",
     "MatMul",
@@ -127,6 +131,7 @@ EXCLUDED = {
     r"test_pow_types_float32_uint(32|64)": "a uint32/uint64 exponent (firmnet holds no unsigned wider than 8 bits)",
     r"test_center_crop_pad_.*_expanded": "the expansion of CenterCropPad computes its window from a shape given as "
     "a graph input (Max on int64 at run time)",
+    r"test_(greater|less)(_equal)?_u?int(8|16|32|64)(_expanded)?": "integer comparisons: firmnet compares float32",
     r"test_group_normalization_(epsilon|example)_expanded": "the expansion casts activations at run time (Cast to "
     "the stash type; Cast only where it folds to a constant)",
 }

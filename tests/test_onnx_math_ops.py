@@ -179,12 +179,33 @@ def test_refusals_name_the_node(tmp_path):
         firmnet.compile(model, tmp_path, name="m")
     graph = helper.make_graph([helper.make_node("Where", ["c", "x", "x"], ["y"], name="w")], "w",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, (2, 3)),
-                               helper.make_tensor_value_info("c", TensorProto.BOOL, (2, 3))],
+                               helper.make_tensor_value_info("c", TensorProto.BOOL, (1, 3))],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
-    with pytest.raises(FirmnetError, match=r"node 'w' \(Where\): input 'c' has dtype bool"):
-        firmnet.compile(model, tmp_path, name="m")      # a run-time condition: refused by the loader's dtype rule
+    with pytest.raises(FirmnetError, match=r"node 'w' \(Where\).*condition \('c'\) is computed at run time with "
+                                           r"shape \[1, 3\]; a run-time condition must have the output's shape \[2, 3\]"):
+        firmnet.compile(model, tmp_path, name="m")
 
+
+@pytest.mark.parametrize("op", ["Greater", "Less", "GreaterOrEqual", "LessOrEqual"])
+def test_runtime_condition(tmp_path, op):
+    """nn.Softplus as the dynamo exporter writes it: Where(x > threshold, x, Softplus(x)), and
+    the other comparisons feeding Where with a broadcast constant branch."""
+    n = helper.make_node
+    nodes = [n("Softplus", ["x"], ["sp"]), n(op, ["x", "t"], ["c"]), n("Where", ["c", "x", "sp"], ["y"]),
+             n(op, ["k", "x"], ["c2"]), n("Where", ["c2", "alt", "y"], ["z"])]
+    graph = helper.make_graph(nodes, "cmp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 4, 5))],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+                              [_const("t", np.float32(1.0)), _const("k", np.float32(-0.5)),
+                               _const("alt", np.arange(5, dtype=np.float32))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = (np.random.default_rng(6).standard_normal((1, 3, 4, 5)) * 2).astype(np.float32)
+    x[0, 0, 0, :2] = [1.0, -0.5]                       # ties with the thresholds
+    cm = firmnet.compile(model, tmp_path, name="cmp")
+    assert_close(cm.build_host().run([x])[0], onnxruntime_outputs(model, [x])[0], f"{op}: C vs onnxruntime")
+    result = verify(cm, [x])
+    assert result.ok, result.summary()
+    assert sum(n.op == "compare" for n in cm.lowered_graph.nodes) == 2
 
 
 # ----------------------------------------------------------------------------- quantized models

@@ -27,6 +27,7 @@ UNARY_OPS = {"identity": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3,       # fn
              "hard_sigmoid": 4, "hard_swish": 5, "exp": 6, "log": 7, "sqrt": 8, "reciprocal": 9,
              "abs": 10, "neg": 11, "erf": 12, "gelu": 13, "gelu_tanh": 14, "elu": 15, "selu": 16,
              "softplus": 17, "pow": 18, "silu": 19, "square": 20}
+COMPARE_OPS = {"less": 0, "less_equal": 1, "greater": 2, "greater_equal": 3}   # fn_compare_op
 TRANSPOSE_ELEM_SIZES = (1, 2, 4, 8)
 
 
@@ -127,6 +128,13 @@ def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
         "b_strides": _padded([m[2] for m in merged]),
         **_act(act, what),
     }
+
+
+def compare_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str) -> dict:
+    """fn_binary_f32_params for fn_compare_f32 (op: a fn_compare_op code, no clamp)."""
+    params = binary_params(a_shape, b_shape, "add")
+    params["op"] = _op(COMPARE_OPS, op, f"compare {op}")
+    return params
 
 
 def where_params(a_shape: Sequence[int], b_shape: Sequence[int], out_shape: Sequence[int]) -> dict:

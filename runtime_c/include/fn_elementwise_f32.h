@@ -30,6 +30,18 @@ typedef struct {
  * FN_BINARY_POW (FN_ERR_ARG here), each exact: one IEEE operation or a selection. */
 fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
 
+typedef enum {
+    FN_COMPARE_LESS = 0,
+    FN_COMPARE_LESS_EQUAL = 1,
+    FN_COMPARE_GREATER = 2,
+    FN_COMPARE_GREATER_EQUAL = 3
+} fn_compare_op;
+
+/* out[i] = (a[ia] OP b[ib]) ? 1 : 0 with fn_binary_f32's broadcasting; op is a
+ * fn_compare_op, act_min/act_max are not read. NaN compares false (IEEE-754).
+ * out (one byte per element) must not overlap a or b. */
+fn_status fn_compare_f32(const fn_binary_f32_params *p, const float *a, const float *b, uint8_t *out);
+
 /* fn_binary_f32 for op FN_BINARY_POW only (its own file: pow links double arithmetic),
  * with fn_powf's accuracy. */
 fn_status fn_binary_pow_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
@@ -97,8 +109,9 @@ typedef struct {
 } fn_where_f32_params;
 
 /* out[i] = cond[i] ? a[ia] : b[ib]; cond holds one byte per output element (row-major,
- * nonzero = true), a and b broadcast by strides. out must not overlap cond, a or b
- * unless it is exactly a (or b) with the full shape. */
+ * nonzero = true: a constant, or a fn_compare_f32 result of the output's shape), a and b
+ * broadcast by strides. out must not overlap cond, a or b unless it is exactly a (or b)
+ * with the full shape. */
 fn_status fn_where_f32(const fn_where_f32_params *p, const uint8_t *cond, const float *a, const float *b,
                        float *out);
 

@@ -20,6 +20,7 @@ from .builder import GraphBuilder
 from ..ops import reshape
 from . import onnx_layer_ops, onnx_math_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
 from .onnx_checks import check_attributes, check_structure, check_values, infer_shapes
+from .onnx_math_ops import BOOL_INPUTS
 from .onnx_ops import FOLD_ONLY
 from .onnx_quant_ops import INT8_DATA_MOVEMENT, MS_CONVERTERS, MS_DOMAIN, QUANTIZED_INPUTS, int8_data_movement
 
@@ -295,8 +296,9 @@ def _convert_node(b, node, label, opset) -> None:
         except FirmnetError as exc:
             raise type(exc)(f"{label}: {exc}") from None
         return
-    for i in inputs if node.op_type not in QUANTIZED_INPUTS else ():
-        if i and b.types[i].dtype != "float32" and i not in b.constants:
+    for k, i in enumerate(inputs) if node.op_type not in QUANTIZED_INPUTS else ():
+        if i and b.types[i].dtype != "float32" and i not in b.constants \
+                and not (b.types[i].dtype == "bool" and k in BOOL_INPUTS.get(node.op_type, ())):
             raise UnsupportedError(f"{label}: input '{i}' has dtype {b.types[i].dtype}; this operator "
                                    "supports float32 tensors")
     try:

@@ -1,7 +1,9 @@
 """ONNX element-wise math operators → IR nodes: activations (Gelu, Erf, PRelu, Elu, Selu,
-Softplus), LogSoftmax, Pow, Sqrt, Reciprocal, Exp, Log, Abs, Neg, Min, Max and Where
-with a constant condition. Float32 only; in a quantized model they stay float islands
-between DequantizeLinear and QuantizeLinear.
+Softplus), LogSoftmax, Pow, Sqrt, Reciprocal, Exp, Log, Abs, Neg, Min, Max, the float
+comparisons Less/LessOrEqual/Greater/GreaterOrEqual (bool results) and Where, whose
+condition is a constant or a run-time bool of the output's shape (the dynamo exporter
+writes nn.Softplus as Where(x > threshold, x, Softplus(x))). Float32 only; in a
+quantized model they stay float islands between DequantizeLinear and QuantizeLinear.
 
 Conventions as in onnx_ops.py: one function per ONNX op, keyword arguments are the
 op's attributes with the spec's defaults, inputs are tensor names.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import UnsupportedError
-from ..ops import binary, reshape, unary, where
+from ..ops import binary, compare, reshape, unary, where
 from .onnx_ops import softmax_like
 
 
@@ -131,13 +133,43 @@ def Max(b, n, *data_0):
 def Where(b, n, condition, X, Y):
     cond = b.value(condition)
     if cond is None:
-        raise UnsupportedError(f"its condition ('{condition}') must be a constant (an initializer, or computable "
-                               "from constants and static shapes), but it is computed at run time")
-    name = b.const(cond.astype(bool), f"{condition}/bool") if cond.dtype != np.bool_ else condition
+        x_shape, y_shape, c_shape = (b.types[t].shape for t in (X, Y, condition))
+        out = tuple(int(d) for d in np.broadcast_shapes(c_shape, x_shape, y_shape))
+        if tuple(c_shape) != out:
+            raise UnsupportedError(f"its condition ('{condition}') is computed at run time with shape "
+                                   f"{list(c_shape)}; a run-time condition must have the output's shape {list(out)} "
+                                   "(a constant condition may broadcast)")
+        name = condition
+    else:
+        name = b.const(cond.astype(bool), f"{condition}/bool") if cond.dtype != np.bool_ else condition
     b.add("where", [name, _float_operand(b, X), _float_operand(b, Y)], where.Attrs(), outputs=[n.output[0]],
           name=n.name)
 
 
+def _compare(b, n, A, B, kind):
+    b.add("compare", [_float_operand(b, A), _float_operand(b, B)], compare.Attrs(kind), outputs=[n.output[0]],
+          name=n.name)
+
+
+def Less(b, n, A, B):
+    _compare(b, n, A, B, "less")
+
+
+def LessOrEqual(b, n, A, B):
+    _compare(b, n, A, B, "less_equal")
+
+
+def Greater(b, n, A, B):
+    _compare(b, n, A, B, "greater")
+
+
+def GreaterOrEqual(b, n, A, B):
+    _compare(b, n, A, B, "greater_equal")
+
+
+# Inputs that may be bool tensors computed at run time (the loader refuses other non-float ones).
+BOOL_INPUTS = {"Where": (0,)}
+
 CONVERTERS = {f.__name__: f for f in (
     Gelu, Erf, PRelu, Elu, Selu, Softplus, LogSoftmax, Pow, Sqrt, Reciprocal, Exp, Log, Abs, Neg, Min, Max,
-    Where)}
+    Where, Less, LessOrEqual, Greater, GreaterOrEqual)}

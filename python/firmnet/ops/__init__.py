@@ -11,6 +11,7 @@ To add an op: copy ops/softmax.py (the smallest complete example), then add it h
 from . import (
     batchnorm,
     binary,
+    compare,
     concat,
     conv2d,
     conv_transpose,
@@ -33,6 +34,7 @@ from . import (
 OPS = {
     "batchnorm": batchnorm,
     "binary": binary,
+    "compare": compare,
     "concat": concat,
     "conv2d": conv2d,
     "conv_transpose": conv_transpose,

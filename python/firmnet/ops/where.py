@@ -1,8 +1,8 @@
-"""where: cond ? a : b with numpy broadcasting, the condition a constant (ONNX Where).
+"""where: cond ? a : b with numpy broadcasting (ONNX Where), float a and b.
 
-The condition is known at compile time (a run-time condition is refused on import):
-the lowering stores it broadcast to the output shape, one byte per element, and the
-kernel selects per element from a and b, which broadcast by strides. Float only.
+The kernel reads one condition byte per output element: a constant condition is stored
+broadcast to the output shape by the lowering; a run-time condition (a compare result)
+must have the output's shape. a and b broadcast by strides.
 """
 from __future__ import annotations
 
@@ -49,10 +49,15 @@ def macs(attrs, in_types, out_types):
 
 def lower(node, graph):
     cond_name, a, b = node.inputs
-    require(cond_name in graph.constants, f"{node.describe()}: the condition must be a constant")
     out_shape = graph.types[node.outputs[0]].shape
-    cond = np.ascontiguousarray(np.broadcast_to(graph.constants[cond_name], out_shape).astype(np.uint8))
     params = where_params(graph.types[a].shape, graph.types[b].shape, out_shape)
+    if cond_name in graph.constants:
+        cond = ConstArg(f"{cond_name}/mask", np.ascontiguousarray(
+            np.broadcast_to(graph.constants[cond_name], out_shape).astype(np.uint8)))
+        what = "float select by a constant condition"
+    else:
+        require(graph.types[cond_name].shape == out_shape, f"{node.describe()}: a run-time condition must have the "
+                f"output's shape {list(out_shape)}, got {list(graph.types[cond_name].shape)}")
+        cond, what = cond_name, "float select"
     return KernelCall("fn_where_f32", "fn_elementwise_f32.h", "fn_where_f32_params", params_of(params),
-                      (ConstArg(f"{cond_name}/mask", cond), a, b, node.outputs[0]),
-                      description="float select by a constant condition")
+                      (cond, a, b, node.outputs[0]), description=what)

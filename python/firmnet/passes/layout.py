@@ -254,7 +254,7 @@ def to_nhwc(graph: Graph) -> Graph:
             _resize(lay, node)
         elif node.op == "normalization":
             _normalization(lay, node)
-        elif node.op in ("binary", "where"):
+        elif node.op in ("binary", "where", "compare"):
             _binary(lay, node)
         elif node.op == "concat":
             _concat(lay, node)

@@ -22,7 +22,7 @@ def check_input(name: str, t, x) -> np.ndarray:
         raise FirmnetError(f"input '{name}' must have shape {list(t.shape)}, got {list(x.shape)}")
     if x.dtype != np.dtype(t.dtype):
         x = _cast(name, x, np.dtype(t.dtype))
-    return np.ascontiguousarray(x)
+    return np.ascontiguousarray(x).reshape(t.shape)   # (ascontiguousarray makes a 0-d array 1-d)
 
 
 def _cast(name: str, x: np.ndarray, want: np.dtype) -> np.ndarray:

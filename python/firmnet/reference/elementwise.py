@@ -161,6 +161,16 @@ def log_softmax_f32(x, axis: int) -> np.ndarray:
         return (d - np.log(np.sum(np.exp(d), axis=axis, keepdims=True))).astype(np.float32)
 
 
+def compare_f32(a, b, op: str) -> np.ndarray:
+    """a < b, a <= b, a > b or a >= b with numpy broadcasting (NaN compares false), as bool."""
+    a, b = _as64(a), _as64(b)
+    ops = {"less": np.less, "less_equal": np.less_equal, "greater": np.greater, "greater_equal": np.greater_equal}
+    if op not in ops:
+        raise ValueError(f"compare op {op!r} unknown (supported: {', '.join(ops)})")
+    with np.errstate(invalid="ignore"):
+        return ops[op](a, b)
+
+
 def where_f32(cond, a, b) -> np.ndarray:
     """cond ? a : b with numpy broadcasting (cond: any truthy array)."""
     return np.where(np.asarray(cond).astype(bool), _as64(a), _as64(b)).astype(np.float32)
