@@ -312,3 +312,18 @@ def test_compare(runtime, shapes, op, kind, seed):
                      "greater_equal": np.greater_equal}[op](a, b)
     assert np.array_equal(want, numpy_own)
     first_bad(out != want.astype(np.uint8), out, want.astype(np.uint8), f"{op} {a_shape} {b_shape}")
+
+
+def test_silu_equals_sigmoid_then_mul(runtime):
+    """The fused kind (passes/silu.py) is bit-identical to the pair it replaces: fn_unary_f32's
+    sigmoid, then a float32 multiply."""
+    x = sweep_points()
+    fused = call_math(runtime, x, "silu")
+    ffi = runtime.ffi
+    sig = np.full_like(x, np.nan)
+    p = ffi.new("fn_unary_f32_params *", layout.unary_params(x.size, "sigmoid"))
+    assert runtime.lib.fn_unary_f32(p, fbuf(ffi, x), fbuf(ffi, sig)) == 0
+    with np.errstate(all="ignore"):
+        pair = x * sig
+    same = (fused.view(np.uint32) == pair.view(np.uint32)) | (np.isnan(fused) & np.isnan(pair))
+    first_bad(~same, fused, pair, "silu vs sigmoid then mul")

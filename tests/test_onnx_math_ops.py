@@ -118,8 +118,9 @@ def test_kernels_used(compiled):
     """The ops arrive as the kinds they should (the layout pass did not break them up)."""
     g = compiled.lowered_graph
     kinds = {n.attrs.kind for n in g.nodes if n.op in ("unary", "binary")}
-    assert {"prelu", "gelu", "gelu_tanh", "erf", "elu", "selu", "softplus", "sigmoid", "pow", "sqrt", "abs",
+    assert {"prelu", "gelu", "gelu_tanh", "erf", "elu", "selu", "softplus", "silu", "pow", "sqrt", "abs",
             "reciprocal", "log", "neg", "exp", "min", "max"} <= kinds
+    assert "sigmoid" not in kinds            # Sigmoid·Mul became one silu node (passes/silu.py)
     assert any(n.op == "where" for n in g.nodes)
     assert any(n.op == "softmax" and n.attrs.log for n in g.nodes)
 
@@ -141,13 +142,32 @@ def test_warning_free(compiled, cc, flags):
     folder = compiled.out_dir
     sources = sorted(folder.glob("*.c")) + sorted((folder / "runtime" / "src").glob("*.c"))
     names = {s.name for s in sources}
-    assert {"fn_math_f32.c", "fn_erf_f32.c", "fn_pow_f32.c", "fn_unary_f32.c", "fn_binary_f32.c", "fn_where_f32.c",
+    assert {"fn_math_f32.c", "fn_erf_f32.c", "fn_pow_f32.c", "fn_unary_math_f32.c", "fn_binary_f32.c", "fn_where_f32.c",
             "fn_log_softmax_f32.c"} <= names
     for src in sources:
         res = subprocess.run([cc, *flags, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
                               "-o", "/dev/null", f"-I{folder}", f"-I{folder / 'runtime' / 'include'}", str(src)],
                              capture_output=True, text=True)
         assert res.returncode == 0 and not res.stderr, f"{cc} {flags} on {src.name}:\n{res.stderr}"
+
+
+def test_silu_fusion(tmp_path):
+    """x * Sigmoid(x) in either order becomes one silu node, a following Relu its clamp; a
+    sigmoid with a second reader stays (the product and the sigmoid are both needed)."""
+    n = helper.make_node
+    nodes = [n("Sigmoid", ["x"], ["s"]), n("Mul", ["s", "x"], ["m"]), n("Relu", ["m"], ["r"]),
+             n("Sigmoid", ["r"], ["s2"]), n("Mul", ["r", "s2"], ["m2"]), n("Add", ["m2", "s2"], ["y"])]
+    graph = helper.make_graph(nodes, "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (2, 16))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    cm = firmnet.compile(model, tmp_path, name="silu")
+    g = cm.lowered_graph
+    assert [(n.op, getattr(n.attrs, "kind", None)) for n in g.nodes] == \
+        [("unary", "silu"), ("unary", "sigmoid"), ("binary", "mul"), ("binary", "add")]
+    assert g.nodes[0].attrs.act == (0.0, math.inf)
+    x = [(np.random.default_rng(8).standard_normal((2, 16)) * 4).astype(np.float32)]
+    assert_close(cm.build_host().run(x)[0], onnxruntime_outputs(model, x)[0], "C vs onnxruntime")
+    assert verify(cm, x).ok
 
 
 def _single_op_model(node, in_shape, opset, inits=()):

@@ -11,6 +11,7 @@ from .kernels import select_kernels
 from .layout import to_nhwc
 from .qdq import fuse_qdq
 from .quant_chains import fold_quant_chains  # noqa: F401  (also run alone by tests)
+from .silu import fuse_silu
 from .simplify import remove_dead_nodes, simplify_layout
 
 PIPELINE = (
@@ -21,6 +22,7 @@ PIPELINE = (
     fold_constants,
     fold_batchnorm,
     batchnorm_to_affine,
+    fuse_silu,
     fuse_activations,
     to_nhwc,
     simplify_layout,
