@@ -170,6 +170,40 @@ def test_silu_fusion(tmp_path):
     assert verify(cm, x).ok
 
 
+@pytest.mark.parametrize("opset", [13, 18])
+def test_decomposed_layer_norm(tmp_path, opset):
+    """LayerNorm over the last axis as the TorchScript exporter writes it before
+    LayerNormalization existed: ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul, Add
+    (ReduceMean's axes an attribute before opset 18, an input from 18)."""
+    n = helper.make_node
+    rng = np.random.default_rng(9)
+    axes = {"axes": [-1]} if opset < 18 else {}
+    mean_in = ["x"] if opset < 18 else ["x", "ax"]
+    var_in = ["sq"] if opset < 18 else ["sq", "ax"]
+    nodes = [n("ReduceMean", mean_in, ["mu"], keepdims=1, **axes), n("Sub", ["x", "mu"], ["d"]),
+             n("Pow", ["d", "two"], ["sq"]), n("ReduceMean", var_in, ["var"], keepdims=1, **axes),
+             n("Add", ["var", "eps"], ["ve"]), n("Sqrt", ["ve"], ["sd"]), n("Div", ["d", "sd"], ["nrm"]),
+             n("Mul", ["nrm", "gamma"], ["sc"]), n("Add", ["sc", "beta"], ["y"])]
+    inits = [_const("two", np.float32(2.0)), _const("eps", np.float32(1e-5)),
+             _const("gamma", rng.standard_normal(24).astype(np.float32)),
+             _const("beta", rng.standard_normal(24).astype(np.float32)), _const("ax", np.array([-1], np.int64))]
+    graph = helper.make_graph(nodes, "ln", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 10, 24))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [i for i in inits if opset >= 18 or i.name != "ax"])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    x = [(rng.standard_normal((1, 10, 24)) * 3 + 5).astype(np.float32)]
+    cm = firmnet.compile(model, tmp_path, name="ln")
+    assert {("unary", "square"), ("unary", "sqrt")} <= {(n.op, float_kind(n)) for n in cm.lowered_graph.nodes}
+    assert_close(cm.build_host().run(x)[0], onnxruntime_outputs(model, x)[0], "C vs onnxruntime")
+    assert verify(cm, x).ok
+
+
+def float_kind(node):
+    """The C op a unary node lowers to (Pow by 2 is 'square')."""
+    from firmnet.ops.unary import float_kernel
+    return float_kernel(node.attrs.kind, node.attrs.alpha)[1] if node.op == "unary" else None
+
+
 def _single_op_model(node, in_shape, opset, inits=()):
     graph = helper.make_graph([node], "one", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
                               [helper.make_tensor_value_info(node.output[0], TensorProto.FLOAT, None)], list(inits))
