@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import BroadcastableShapes, mutually_broadcastable_shapes
 
 from firmnet import layout
+from firmnet.ops import binary as binary_op
 from firmnet.reference.elementwise import binary_f32, softmax_f32, unary_f32
 
 U = 2.0 ** -24
@@ -115,7 +116,8 @@ def call_binary(runtime, params, a, b, out=None):
     if out is None:
         out = np.full(shape, np.nan, np.float32)
     p = ffi.new("fn_binary_f32_params *", params)
-    status = lib.fn_binary_f32(p, fbuf(ffi, a), fbuf(ffi, b), fbuf(ffi, out))
+    kind = {code: name for name, code in layout.BINARY_OPS.items()}[params["op"]]
+    status = getattr(lib, binary_op.float_kernel(kind))(p, fbuf(ffi, a), fbuf(ffi, b), fbuf(ffi, out))
     assert status == FN_OK
     return out
 

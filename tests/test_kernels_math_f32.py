@@ -264,7 +264,7 @@ def test_where_params_and_errors(runtime):
 
 
 def test_kernels_refuse_each_others_ops(runtime):
-    """The three unary and two binary functions share parameter structs; each refuses the
+    """The three unary and three binary functions share parameter structs; each refuses the
     ops that are not its own (the compiler never sends them)."""
     ffi, lib = runtime.ffi, runtime.lib
     buf = fbuf(ffi, np.ones(4, np.float32))
@@ -276,7 +276,8 @@ def test_kernels_refuse_each_others_ops(runtime):
             assert getattr(lib, function)(p, buf, buf) == (0 if op in ops else 1), (function, op)
     for op in range(-1, 9):
         p = ffi.new("fn_binary_f32_params *", {**layout.binary_params((4,), (4,), "add"), "op": op})
-        assert lib.fn_binary_f32(p, buf, buf, buf) == (0 if op in (0, 1, 2, 3, 5, 6, 7) else 1), op
+        assert lib.fn_binary_f32(p, buf, buf, buf) == (0 if op in (0, 1, 2, 3) else 1), op
+        assert lib.fn_binary_select_f32(p, buf, buf, buf) == (0 if op in (5, 6, 7) else 1), op
         assert lib.fn_binary_pow_f32(p, buf, buf, buf) == (0 if op == 4 else 1), op
 
 

@@ -69,7 +69,8 @@ def math_model(opset=20) -> onnx.ModelProto:
         n("Neg", ["y"], ["neg"]), n("Exp", ["neg"], ["exp"]),
         n("Min", ["y", "cap", "gelu"], ["min"]), n("Max", ["y", "floor"], ["max"]),
         n("Where", ["cond", "y", "alt"], ["where"]),
-        n("Sum", ["prelu", "gelu", "gelu_tanh", "gelu_erf", "elu", "selu", "softplus", "silu", "norm", "cube",
+        n("Greater", ["y", "floor"], ["gt"]), n("Where", ["gt", "neg", "y"], ["where2"]),
+        n("Sum", ["where2", "prelu", "gelu", "gelu_tanh", "gelu_erf", "elu", "selu", "softplus", "silu", "norm", "cube",
                   "p17_out", "root", "pow_t", "recip", "log", "exp", "min", "max", "where"], ["total"]),
         n("LogSoftmax", ["total"], ["out"], axis=1),
     ]
@@ -121,7 +122,7 @@ def test_kernels_used(compiled):
     assert {"prelu", "gelu", "gelu_tanh", "erf", "elu", "selu", "softplus", "silu", "pow", "sqrt", "abs",
             "reciprocal", "log", "neg", "exp", "min", "max"} <= kinds
     assert "sigmoid" not in kinds            # Sigmoid·Mul became one silu node (passes/silu.py)
-    assert any(n.op == "where" for n in g.nodes)
+    assert sum(n.op == "where" for n in g.nodes) == 2 and any(n.op == "compare" for n in g.nodes)
     assert any(n.op == "softmax" and n.attrs.log for n in g.nodes)
 
 
@@ -143,7 +144,7 @@ def test_warning_free(compiled, cc, flags):
     sources = sorted(folder.glob("*.c")) + sorted((folder / "runtime" / "src").glob("*.c"))
     names = {s.name for s in sources}
     assert {"fn_math_f32.c", "fn_erf_f32.c", "fn_pow_f32.c", "fn_unary_math_f32.c", "fn_binary_f32.c", "fn_where_f32.c",
-            "fn_log_softmax_f32.c"} <= names
+            "fn_log_softmax_f32.c", "fn_binary_select_f32.c", "fn_compare_f32.c"} <= names
     for src in sources:
         res = subprocess.run([cc, *flags, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
                               "-o", "/dev/null", f"-I{folder}", f"-I{folder / 'runtime' / 'include'}", str(src)],

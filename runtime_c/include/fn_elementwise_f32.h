@@ -9,7 +9,7 @@ typedef enum {
     FN_BINARY_SUB = 1,
     FN_BINARY_MUL = 2,
     FN_BINARY_DIV = 3,
-    FN_BINARY_POW = 4,      /* fn_powf(a, b): fn_binary_pow_f32 only */
+    FN_BINARY_POW = 4,      /* fn_powf(a, b) */
     FN_BINARY_MIN = 5,      /* a < b ? a : b, NaN if either is NaN (numpy.minimum) */
     FN_BINARY_MAX = 6,      /* a > b ? a : b, NaN if either is NaN (numpy.maximum) */
     FN_BINARY_PRELU = 7     /* a < 0 ? a * b : a (b: the slope) */
@@ -26,9 +26,15 @@ typedef struct {
 
 /* out[i] = clamp(a[ia] OP b[ib]) with numpy broadcasting expressed by strides.
  * out must not overlap a or b unless it is exactly a (or b) with the full shape.
- * Division by zero follows IEEE-754 (inf/nan), as numpy does. Every op but
- * FN_BINARY_POW (FN_ERR_ARG here), each exact: one IEEE operation or a selection. */
+ * Division by zero follows IEEE-754 (inf/nan), as numpy does. Three functions share the
+ * parameters, each in its own file so that a model links only what it uses:
+ *   fn_binary_f32          ADD, SUB, MUL, DIV: one IEEE operation each, exact
+ *   fn_binary_select_f32   MIN, MAX, PRELU: selections (prelu one multiply), exact
+ *   fn_binary_pow_f32      POW, with fn_powf's accuracy (it links double arithmetic)
+ * Each returns FN_ERR_ARG for the others' ops. */
 fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
+fn_status fn_binary_select_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
+fn_status fn_binary_pow_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
 
 typedef enum {
     FN_COMPARE_LESS = 0,
@@ -42,9 +48,6 @@ typedef enum {
  * out (one byte per element) must not overlap a or b. */
 fn_status fn_compare_f32(const fn_binary_f32_params *p, const float *a, const float *b, uint8_t *out);
 
-/* fn_binary_f32 for op FN_BINARY_POW only (its own file: pow links double arithmetic),
- * with fn_powf's accuracy. */
-fn_status fn_binary_pow_f32(const fn_binary_f32_params *p, const float *a, const float *b, float *out);
 
 typedef enum {
     FN_UNARY_IDENTITY = 0,     /* x (only the clamp acts: Relu, Clip) */

@@ -1,11 +1,10 @@
-/* firmnet runtime: float32 add/sub/mul/div/min/max/prelu with broadcasting by strides
- * (pow: fn_binary_pow_f32 in fn_pow_f32.c, so that other models do not link it).
+/* firmnet runtime: float32 add/sub/mul/div with broadcasting by strides.
  *
  * The output is walked in row-major order; the innermost dimension is one "row"
  * handled by a loop specialised for the common stride pairs (1,1), (0,1), (1,0).
  * Whole-tensor fast paths: both operands contiguous (same shape), or one operand a
- * scalar and the other contiguous. Each operation is one IEEE-754 float operation
- * or a selection, so results equal numpy's float32 arithmetic exactly. */
+ * scalar and the other contiguous. Each operation is one IEEE-754 float operation,
+ * so results equal numpy's float32 arithmetic exactly. */
 #include "fn_elementwise_f32.h"
 #include "fn_broadcast.h"
 #include "fn_clamp.h"
@@ -38,10 +37,6 @@
 #define FN_SUB(x, y) ((x) - (y))
 #define FN_MUL(x, y) ((x) * (y))
 #define FN_DIV(x, y) ((x) / (y))
-/* NaN-propagating selections (numpy.minimum/maximum): the first operand if it wins or is NaN */
-#define FN_MIN(x, y) (((x) < (y) || (x) != (x)) ? (x) : (y))
-#define FN_MAX(x, y) (((x) > (y) || (x) != (x)) ? (x) : (y))
-#define FN_PRELU(x, y) ((x) < 0.0f ? (x) * (y) : (x))
 
 /* out[i] = a[i*sa] OP b[i*sb] for i < n. */
 static void binary_row(int32_t op, ptrdiff_t n, const float *a, ptrdiff_t sa,
@@ -58,17 +53,8 @@ static void binary_row(int32_t op, ptrdiff_t n, const float *a, ptrdiff_t sa,
     case FN_BINARY_MUL:
         FN_BINARY_ROW(FN_MUL);
         break;
-    case FN_BINARY_DIV:
-        FN_BINARY_ROW(FN_DIV);
-        break;
-    case FN_BINARY_MIN:
-        FN_BINARY_ROW(FN_MIN);
-        break;
-    case FN_BINARY_MAX:
-        FN_BINARY_ROW(FN_MAX);
-        break;
     default:
-        FN_BINARY_ROW(FN_PRELU);
+        FN_BINARY_ROW(FN_DIV);
         break;
     }
 }
@@ -80,7 +66,7 @@ fn_status fn_binary_f32(const fn_binary_f32_params *p, const float *a, const flo
     int a_contig = 1, b_contig = 1, a_zero = 1, b_zero = 1;
 
     if (p == NULL || a == NULL || b == NULL || out == NULL || p->op < FN_BINARY_ADD ||
-        p->op > FN_BINARY_PRELU || p->op == FN_BINARY_POW || !fn_broadcast_ok(p->ndim, p->out_shape, p->a_strides, p->b_strides)) {
+        p->op > FN_BINARY_DIV || !fn_broadcast_ok(p->ndim, p->out_shape, p->a_strides, p->b_strides)) {
         return FN_ERR_ARG;
     }
     ndim = p->ndim;

@@ -23,6 +23,13 @@ from ._util import NO_CLAMP, check_types, output_type, require
 KINDS = ("add", "sub", "mul", "div", "pow", "min", "max", "prelu")
 
 
+def float_kernel(kind: str) -> str:
+    """The C function of a float kind: pow and the selections are in files of their own,
+    so that models with only add/sub/mul/div link neither."""
+    return {"pow": "fn_binary_pow_f32", "min": "fn_binary_select_f32", "max": "fn_binary_select_f32",
+            "prelu": "fn_binary_select_f32"}.get(kind, "fn_binary_f32")
+
+
 @dataclass(frozen=True)
 class Attrs:
     kind: str
@@ -78,7 +85,6 @@ def lower(node, graph):
                           params_of(_int8_params(node.attrs, a, b)), (node.inputs[0], node.inputs[1], node.outputs[0]),
                           description=f"int8 {node.attrs.kind}")
     params = binary_params(a, b, node.attrs.kind, node.attrs.act)
-    function = "fn_binary_pow_f32" if node.attrs.kind == "pow" else "fn_binary_f32"   # pow: its own file
-    return KernelCall(function, "fn_elementwise_f32.h", "fn_binary_f32_params", params_of(params),
+    return KernelCall(float_kernel(node.attrs.kind), "fn_elementwise_f32.h", "fn_binary_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], node.outputs[0]),
                       description=f"float {node.attrs.kind} (broadcast)" if a != b else f"float {node.attrs.kind}")
