@@ -62,11 +62,6 @@ def check_structure(model: onnx.ModelProto) -> None:
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
-        if "is deprecated in domain_version" in str(exc):
-            # e.g. GroupNormalization-18, deprecated for -21 but written by exporters and run by
-            # onnxruntime: the converter handles it, and the checker stops at it (the rest of
-            # the model is then checked by shape inference and the converters only)
-            return
         context = re.search(r"Name: (.*?) OpType: (\w+)", str(exc))
         where = f"node '{context.group(1)}' ({context.group(2)}): " if context else ""
         raise FirmnetError(f"{where}invalid ONNX model: {_one_line(str(exc).split('==> Context')[0])}") from None
