@@ -199,6 +199,39 @@ def resize_model(shape, mode, coord, nearest, scales=None, sizes=None):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
+def _coordinates(coord, n_in, n_out, s, t):
+    """The source coordinates of ONNX's formulas (reference/resize.py lists them), evaluated in
+    float type t in the spec's order."""
+    o, s, n_in, n_out = np.arange(n_out, dtype=t), t(s), t(n_in), t(n_out)
+    half, one = t(0.5), t(1)
+    if coord == "half_pixel_symmetric":
+        return n_in / t(2) * (one - n_out / (s * n_in)) + (o + half) / s - half
+    if coord in ("pytorch_half_pixel", "align_corners") and n_out == 1:
+        return np.zeros(1, t)
+    return {"half_pixel": (o + half) / s - half, "pytorch_half_pixel": (o + half) / s - half,
+            "align_corners": o * (n_in - one) / max(n_out - one, one), "asymmetric": o / s,
+            "tf_half_pixel_for_nn": (o + half) / s}[coord]
+
+
+def _near_rounding_edge(h, w, out_hw, scales, coord, nearest) -> bool:
+    """True if a source coordinate lies within 1e-5 of where nearest_mode switches pixels (an
+    integer for floor/ceil, a half for the round modes), computed in float64. There the last bit
+    of each implementation's float evaluation picks the pixel, and they disagree with each other:
+    on 1,454 random 1-D half_pixel_symmetric geometries (nearest, floor) firmnet's float32 tables
+    equal ONNX's reference on 1,375, onnxruntime equals ONNX's reference on 1,319 and firmnet on
+    1,387 (e.g. 3 -> 1 at scale float32(1/3): the exact coordinate is 1; firmnet takes pixel 1,
+    onnxruntime pixel 0). Such geometries are left to the official cases and the exporter
+    fixtures (2x upsampling); every other one is compared exactly."""
+    edge = 0.0 if nearest in ("floor", "ceil") else 0.5
+    for n_in, n_out, s in ((h, out_hw[0], scales[0]), (w, out_hw[1], scales[1])):
+        if n_in == n_out and s == 1.0:
+            continue   # the identity in every mode
+        x = _coordinates(coord, n_in, n_out, s, np.float64) - edge
+        if np.any(np.abs(x - np.round(x)) < 1e-5):
+            return True
+    return False
+
+
 @settings(max_examples=120, deadline=None)
 @given(geometries(), st.sampled_from(COORDS), st.sampled_from(ONNX_NEAREST), st.sampled_from(["nearest", "linear"]),
        st.booleans(), st.integers(0, 2**32 - 1))
@@ -214,6 +247,8 @@ def test_reference_matches_onnxruntime(geometry, coord, nearest, mode, by_sizes,
         model = resize_model(x.shape, mode, coord, nearest, scales=[1, 1, *scales])
         if (ref.output_length(h, scales[0]), ref.output_length(w, scales[1])) != tuple(out_hw):
             return
+    if mode == "nearest" and _near_rounding_edge(h, w, out_hw, scales, coord, nearest):
+        return   # see _near_rounding_edge
     (want,) = onnxruntime_outputs(model, [x])
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     got = ref.resize_nhwc(x_nhwc, out_hw, scales, mode=mode, coord_mode=coord, nearest_mode=nearest)
