@@ -15,14 +15,13 @@ import tflite
 from ..ir import FirmnetError, Graph, QuantParams, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from .tflite_ops import CONVERTERS
-from .tflite_verify import check_model, verify_flatbuffer
+from .tflite_verify import OP_NAMES, check_model, tensor_name, verify_flatbuffer
 
 DTYPES = {
     tflite.TensorType.FLOAT32: "float32", tflite.TensorType.INT8: "int8", tflite.TensorType.INT32: "int32",
     tflite.TensorType.UINT8: "uint8", tflite.TensorType.INT16: "int16", tflite.TensorType.INT64: "int64",
     tflite.TensorType.BOOL: "bool",
 }
-OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 
 
 class _Converter:
@@ -113,7 +112,7 @@ def load_tflite(source, input_shapes=None) -> Graph:
     names = []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
-        base = (t.Name() or b"").decode(errors="replace") or f"tensor{i}"
+        base = tensor_name(t, i)
         names.append(base if base not in names else f"{base}#{i}")
     inputs = set(int(i) for i in sg.InputsAsNumpy())
     for i in range(sg.TensorsLength()):

@@ -126,7 +126,8 @@ def verify_flatbuffer(data: bytes, path) -> None:
                 fb.table(table.Pos, kind, f"subgraph {s} operator #{i} options")
 
 
-def _tensor_name(t, i) -> str:
+def tensor_name(t, i) -> str:
+    """A tensor's name in the file, or tensor<i> where it has none."""
     return (t.Name() or b"").decode(errors="replace") or f"tensor{i}"
 
 
@@ -213,7 +214,7 @@ def check_model(model, data, dtypes: dict) -> None:
     constant, produced = set(), set()
     for i in range(count):
         t = sg.Tensors(i)
-        name = _tensor_name(t, i)
+        name = tensor_name(t, i)
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         if any(d < 0 for d in shape):
             raise FirmnetError(f"tensor '{name}' has a dynamic shape {list(shape)}; firmnet needs static shapes "
@@ -244,12 +245,12 @@ def check_model(model, data, dtypes: dict) -> None:
         for i in (op.InputsAsNumpy() if op.InputsLength() else []):
             tensor_index(int(i), f"{what} inputs", optional=True)
             if i != -1 and int(i) not in available:
-                raise FirmnetError(f"{what} reads tensor '{_tensor_name(sg.Tensors(int(i)), int(i))}' before any "
+                raise FirmnetError(f"{what} reads tensor '{tensor_name(sg.Tensors(int(i)), int(i))}' before any "
                                    "operator computes it (operators out of order, or the tensor has no data)")
         for i in (op.OutputsAsNumpy() if op.OutputsLength() else []):
             tensor_index(int(i), f"{what} outputs")
             i = int(i)
-            label = f"{what} writes tensor '{_tensor_name(sg.Tensors(i), i)}'"
+            label = f"{what} writes tensor '{tensor_name(sg.Tensors(i), i)}'"
             if i in constant or i in inputs:
                 raise FirmnetError(f"{label}, which is a {'constant' if i in constant else 'graph input'}")
             if i in produced:
@@ -263,5 +264,5 @@ def check_model(model, data, dtypes: dict) -> None:
         tensor_index(i, "subgraph outputs")
         if i not in produced:
             kind = "a graph input" if i in inputs else "a constant" if i in constant else "never computed"
-            raise FirmnetError(f"graph output '{_tensor_name(sg.Tensors(i), i)}' is {kind}; firmnet compiles only "
+            raise FirmnetError(f"graph output '{tensor_name(sg.Tensors(i), i)}' is {kind}; firmnet compiles only "
                                "outputs that operators compute")
