@@ -98,6 +98,18 @@ typedef struct {
 
 /* Softmax along the middle axis: exp(x - max) / sum(exp(x - max)).
  * input and output may be the same buffer. */
+/* The largest of the n values x[0], x[stride], ... (one softmax lane). */
+static inline float fn_lane_max_f32(const float *x, int32_t n, int32_t stride)
+{
+    float m = x[0];
+    int32_t j;
+    for (j = 1; j < n; ++j) {
+        const float v = x[(ptrdiff_t)j * stride];
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
 fn_status fn_softmax_f32(const fn_softmax_f32_params *p, const float *input, float *output);
 
 /* fn_log_softmax_f32: (x - max) - log(sum(exp(x - max))) along the middle axis, same

@@ -18,11 +18,8 @@ fn_status fn_log_softmax_f32(const fn_softmax_f32_params *p, const float *input,
         for (i = 0; i < inner; ++i) {
             const float *x = input + base + i;
             float *y = output + base + i;
-            float m = x[0], sum = 0.0f, log_sum;
-            for (j = 1; j < n; ++j) {
-                const float v = x[(ptrdiff_t)j * inner];
-                m = v > m ? v : m;
-            }
+            const float m = fn_lane_max_f32(x, n, inner);
+            float sum = 0.0f, log_sum;
             for (j = 0; j < n; ++j) {
                 sum += fn_expf(x[(ptrdiff_t)j * inner] - m);
             }
