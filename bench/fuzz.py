@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The hostile-input corpus: N broken or mutated model files through `firmnet compile` and
-`firmnet verify`, and the table of outcomes (tests/hostile_models.py makes the files).
+`firmnet verify`, and the table of outcomes (tests/support/hostile_models.py makes the files).
 
     python bench/fuzz.py --cases 540 [--seed 0] [--keep DIR] [--show]
 
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from hostile_models import OUTCOMES, corpus, outcome  # noqa: E402
+from support.hostile_models import OUTCOMES, corpus, outcome  # noqa: E402
 
 GOOD = ("clean error", "compiles and verifies")
 

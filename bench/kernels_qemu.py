@@ -30,8 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from firmnet.reference.conv_s8 import conv2d_s8_params, depthwise_conv2d_s8_params  # noqa: E402
 from firmnet.reference.dense_s8 import fc_s8_params  # noqa: E402
-from test_dsp_kernels import SOURCES, firmware_main, reference  # noqa: E402
-from test_kernels_conv_1x1_s8 import build_firmware, run_firmware  # noqa: E402
+from support.qemu_harness import SOURCES, build_firmware, firmware_main, reference, run_firmware  # noqa: E402
 
 
 def layers() -> list[tuple[str, tuple, int]]:

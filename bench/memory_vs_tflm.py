@@ -22,7 +22,7 @@ Columns:
 
 TFLM's figures come from its Python interpreter (the `tflite-micro` package): after one
 invoke, Interpreter.print_allocations() prints the RecordingMicroAllocator's
-"Arena allocation total/head/tail" lines to stderr, which tests/tflite_oracle.tflm_arena
+"Arena allocation total/head/tail" lines to stderr, which tests/support/tflite_oracle.tflm_arena
 captures (fd 2) and parses.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import firmnet  # noqa: E402
-from tflite_oracle import tflm_arena, weights_bytes  # noqa: E402
+from support.tflite_oracle import tflm_arena, weights_bytes  # noqa: E402
 
 SHARED_MODELS = REPO.parent / "shared" / "models"
 EXAMPLE_INT8 = REPO / "examples" / "digits" / "digits_cnn.int8.onnx"

@@ -35,7 +35,9 @@ from firmnet.firmware import memory_script
 from firmnet.ir import FirmnetError
 from firmnet.reference.quantize_s8 import quantize_ort
 
-from helpers import REPO, assert_close
+from support.compare import assert_close
+from support.paths import REPO
+from support.qemu_harness import BOARD_TOOLS, require_tools
 
 EMULATED = ["mps2-an386", "mps2-an500", "mps3-an547"]
 REAL_CORTEX_M = ["nucleo-l4r5zi", "stm32f746g-disco", "nrf52840-dk", "rp2040-pico"]
@@ -44,17 +46,6 @@ KWS = REPO.parent / "shared" / "models" / "kws_ref_model.tflite"
 MODELS = {"digits": DIGITS / "digits_cnn.onnx", "digits_int8": DIGITS / "digits_cnn.int8.onnx", "kws": KWS}
 # ../shared/ANCHORS.md: input byte i = (i*7 + 3) % 256 - 128 gives this KWS output.
 KWS_CHECK_OUTPUT = [-128] * 9 + [127, -128, -127]
-
-TOOLS = {"cmake": "cmake", "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
-         "qemu-system-arm": "qemu-system-arm"}
-
-
-def require_tools():
-    missing = [(t, p) for t, p in TOOLS.items() if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(t for t, _ in missing)}: install them "
-                    f"(Debian/Ubuntu: apt-get install {' '.join(p for _, p in missing)}); scripts/test does it as root")
-
 
 @functools.lru_cache(maxsize=None)
 def _model_inputs(model: str) -> tuple:
@@ -103,7 +94,7 @@ def host(tmp_path_factory):
 def test_emulated_board_same_bytes_as_host(projects, host, model, board):
     """Cross-built with -Wall -Wextra -Werror, run twice in QEMU: the outputs equal the host
     build's byte for byte (and the reference), and the instruction counts repeat exactly."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     cm = projects(model, board)
     inputs = list(_model_inputs(model))
     expected, host_cm = host(model)
@@ -133,7 +124,7 @@ def test_emulated_board_same_bytes_as_host(projects, host, model, board):
 
 @pytest.mark.parametrize("board", EMULATED)
 def test_profile_counts_every_layer_deterministically(projects, board):
-    require_tools()
+    require_tools(BOARD_TOOLS)
     cm = projects("digits_int8", board)
     inputs = list(_model_inputs("digits_int8"))
     total = qemu.run(cm.out_dir, board, inputs, werror=True)
@@ -150,7 +141,7 @@ def test_profile_counts_every_layer_deterministically(projects, board):
 
 
 def test_cli_run_json(projects, tmp_path):
-    require_tools()
+    require_tools(BOARD_TOOLS)
     cm = projects("digits", "mps2-an386")
     np.savez(tmp_path / "x.npz", input=_model_inputs("digits")[0])
     res = subprocess.run([sys.executable, "-m", "firmnet.cli", "compile", str(MODELS["digits"]), "-o",
@@ -193,7 +184,7 @@ def test_real_board_links_a_firmware_that_fits(projects, model, board):
     on a real Cortex-M board: the library for the board's CPU and a linked firmware ELF,
     warning-free, whose vector table sits where the board boots from, whose sizes fit the
     board and are the ones the compile-time fit check recorded."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     b = get_board(board)
     cm = projects(model, board)
     recorded = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
@@ -283,7 +274,7 @@ def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
     arena, the outputs equal the host build's bytes. (The digits models' outputs do not share
     arena bytes with their inputs, so they stay there between runs; KWS's output does, and the
     next run's input overwrites it at once: a debugger stops after <name>_run() to read it.)"""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     machine, changes = REAL_ON_QEMU[board]
     text = (REPO / "boards" / f"{board}.toml").read_text()
     for key, value in changes.items():
@@ -319,7 +310,7 @@ REAL_AS_EMULATED = {"nrf52840-dk": "mps2-an386", "nucleo-l4r5zi": "mps2-an386", 
 def test_real_board_code_same_bytes_and_stack_within_its_reserve(host, tmp_path, model, board):
     """Compiled with the real board's CPU flags and run under QEMU: the host build's bytes,
     and a stack high-water mark within the stack the real board reserves (board file)."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     real = get_board(board)
     text = (REPO / "boards" / f"{board}.toml").read_text()
     for key, value in (("flash_origin", "0x00000000"), ("flash_bytes", 4194304), ("boot2_bytes", 0)):
@@ -342,7 +333,7 @@ def test_rp2040_boot2_goes_in_front_of_the_vector_table(tmp_path):
     """-DFIRMNET_BOOT2=<file> links a boot2 into the 256 bytes reserved at 0x10000000 (here a
     placeholder of the right size, not a working boot2: firmnet ships none); one of the
     wrong size is refused by the linker."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     path = tmp_path / "m.onnx"
     onnx.save(_relu_model(8), path)
     cm = firmnet.compile(path, tmp_path / "out", board="rp2040-pico", name="m")
@@ -451,7 +442,7 @@ def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
     with the ELF's numbers (the linker's overflow) and what to try. With the flash the ELF
     needs it links and fits; without the cross compiler the conservative estimate refuses
     it there, and says so."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     model = MODELS["digits_int8"]
     weights = firmnet.compile(model, "unused", name="probe", write=False).report["weights_bytes"]
     small = _tiny_board(tmp_path, flash=8192, ram=65536)
@@ -509,7 +500,7 @@ def test_emulated_board_files_name_their_startup_and_linker_script(board):
 def test_user_board_brings_its_own_startup_and_section_layout(tmp_path):
     """A board file may name its own startup code and section layout (beside it): the project
     uses those files, and the firmware links with them."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     support = REPO / "boards" / "emulated"
     (tmp_path / "my_startup.c").write_text("/* my startup */\n" + (support / "startup_cortex_m.c").read_text())
     (tmp_path / "my_sections.ld").write_text("/* my layout */\n" + (support / "cortex_m_sections.ld").read_text())
@@ -533,7 +524,7 @@ def test_user_board_brings_its_own_startup_and_section_layout(tmp_path):
 def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
     """A firmware that fails to build for another reason than size (here a compiler flag this
     gcc rejects) still gets its sources, checked by the estimate, which the message names."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     board = _tiny_board(tmp_path, flash=1 << 20, ram=65536)
     board.write_text(board.read_text().replace('cflags = ["-O2",', 'cflags = ["-O2", "-mno-such-option",'))
     cm = firmnet.compile(MODELS["digits_int8"], tmp_path / "ok", board=str(board), name="digits")
@@ -550,7 +541,7 @@ def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
 def test_fit_check_counts_the_stack_and_static_data_in_ram(tmp_path):
     """Arena 1,536 B + a 2,048-byte stack = 3,584 B <= 3,592 B of RAM, but the firmware's other
     .bss (the startup code's status words) tips it over: refused with the linker's count."""
-    require_tools()
+    require_tools(BOARD_TOOLS)
     board = _tiny_board(tmp_path, flash=65536, ram=3592)
     cm = firmnet.compile(MODELS["digits_int8"], "unused", name="probe", write=False)
     assert cm.report["arena_bytes"] + 2048 <= 3592

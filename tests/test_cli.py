@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from firmnet.cli import main
-from helpers import EXAMPLE, FIXTURES, REPO
+from support.paths import EXAMPLE, FIXTURES, REPO
 
 
 def _run(capsys, *argv):

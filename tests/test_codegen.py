@@ -11,7 +11,7 @@ import pytest
 
 import firmnet
 from firmnet.codegen import c_literals
-from helpers import EXAMPLE, FIXTURES
+from support.paths import EXAMPLE, FIXTURES
 
 STRICT = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c", "-o", "/dev/null"]
 ALLOWED_SYSTEM_HEADERS = {"stdint.h", "stddef.h", "string.h"}

@@ -10,7 +10,7 @@ import pytest
 import firmnet
 from firmnet.cli import main
 from firmnet.codegen.c_literals import float_literal
-from helpers import EXAMPLE
+from support.paths import EXAMPLE
 
 CALIB = EXAMPLE.with_name("digits_calib.npz")
 TEST = EXAMPLE.with_name("digits_test.npz")

@@ -13,7 +13,7 @@ numpy reference and against their portable C paths:
   on the host (cffi): the fast output stage against the general one (fn_output_stage_s8)
       over random accumulators, multipliers and shifts.
 
-The firmware helpers (main.c, build, QEMU run) are those of test_kernels_conv_1x1_s8.py.
+The firmware helpers (main.c, build, QEMU run) are those of support/qemu_harness.py.
 Instruction counts: python bench/kernels_qemu.py. Tests never assert timing.
 """
 from __future__ import annotations
@@ -23,48 +23,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_array_equal_first
-from firmnet.reference.conv_s8 import conv2d_s8, conv2d_s8_params, depthwise_conv2d_s8, depthwise_conv2d_s8_params
-from firmnet.reference.dense_s8 import fc_s8, fc_s8_params
+from firmnet.reference.conv_s8 import conv2d_s8_params, depthwise_conv2d_s8_params, wrap32
+from firmnet.reference.dense_s8 import fc_s8_params
 from firmnet.reference import fixedpoint as fx
-from test_kernels_conv_1x1_s8 import (RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools,
-                                      run_firmware)
-from test_kernels_conv_s8 import (accumulators, int8_data, make_bias, make_scales, quant_kwargs,
-                                  random_requant_arrays, wrap32)
+from support.compare import assert_array_equal_first
+from support.qemu_harness import (SOURCES, build_firmware, firmware_main, kernel_mnemonics, reference, require_tools,
+                                  run_firmware)
+from support.s8_cases import (MODES, accumulators, int8_data, make_bias, make_scales, maybe_any_requant, quant_kwargs,
+                              random_quant, zero_pointwise_case)
+from support.s8_kernels import c_params
 
-MODES = ["tflm", "single", "ort"]
-SOURCES = [RUNTIME / "src" / "fn_depthwise_conv2d_s8.c", RUNTIME / "src" / "fn_fc_s8.c"]
 DSP_OPS = {"smlad", "smlabb", "smlatt", "sxtb16", "sxtab16"}
 
 # ---------------------------------------------------------------- random cases
-
-
-def random_quant(rng: np.random.Generator) -> dict:
-    """One layer's quantization, as test_kernels_conv_s8.quant_cases draws it, with more
-    weight on the fast output stage's domain (TFLM/SINGLE, full int8 range)."""
-    zp_out = int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
-    kind = rng.choice(["none", "none", "none", "relu", "relu6", "any"])
-    if kind == "none":
-        act = (-128, 127)
-    elif kind == "relu":
-        act = (zp_out, 127)
-    elif kind == "relu6":
-        act = (zp_out, min(127, zp_out + int(rng.integers(0, 60))))
-    else:
-        lo = int(rng.integers(-128, 128))
-        act = (lo, int(rng.integers(lo, 128)))
-    return dict(mode=str(rng.choice(MODES)), zp_in=int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))])),
-                zp_out=zp_out, act=act, per_channel=bool(rng.integers(0, 2)),
-                regime=str(rng.choice(["natural", "natural", "natural", "tiny", "huge", "ties"])),
-                data=str(rng.choice(["uniform", "uniform", "extremes", "small", "constant"])),
-                bias=rng.choice([None, "small", "natural", "extreme"]), seed=int(rng.integers(0, 2**32)))
-
-
-def maybe_any_requant(rng, q, params, arrays, n_channels):
-    """One case in five: arbitrary valid multipliers and shifts (positive shifts included)."""
-    if rng.random() < 0.2:
-        return random_requant_arrays(rng, q["mode"], n_channels if params["per_channel"] else 1)
-    return arrays
 
 
 def dw_cases(seed: int, n: int) -> list:
@@ -177,15 +148,6 @@ def pointwise_cases(seed: int, n: int) -> list:
     return cases
 
 
-def reference(case) -> np.ndarray:
-    kind, x, w, bias, params, arrays = case
-    if kind == "dw":
-        return depthwise_conv2d_s8(x, w, bias, params, arrays)
-    if kind == "fc":
-        return fc_s8(x, w, bias, params, arrays)
-    return conv2d_s8(x, w, bias, params, arrays)
-
-
 def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
     require_tools()
     work = tmp_path / ("dsp" if dsp else "portable")
@@ -278,10 +240,7 @@ def test_fast_output_stage_equals_the_general_stage(runtime, acc, bias, m, shift
 def test_pointwise_kernel_refuses_weight_zero_points(runtime):
     """fn_conv2d_1x1_s8 computes symmetric weights only: a filter_offset array is refused
     (the lowering sends such layers to fn_conv2d_s8)."""
-    from test_kernels_conv_1x1_s8 import _valid
-    from test_kernels_conv_s8 import c_params
-
-    x, w, params, arrays = _valid()
+    x, w, params, arrays = zero_pointwise_case()
     ffi, lib = runtime.ffi, runtime.lib
     s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
     out = np.full((1, 3, 3, 4), 0x5A, np.int8)

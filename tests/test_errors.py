@@ -185,7 +185,7 @@ def test_internal_error_is_one_line_with_version_and_hint(tmp_path, capsys, monk
 def test_verify_checks_input_files_before_reading_them(tmp_path, capsys):
     """An .npz whose array is far larger than the model's input is refused from its header
     (nothing is allocated); a file that is not an .npz gets a clear error too."""
-    from helpers import EXAMPLE
+    from support.paths import EXAMPLE
     out = tmp_path / "out"
     assert _cli(capsys, "compile", EXAMPLE, "-o", out)[0] == 0
     big = tmp_path / "big.npz"

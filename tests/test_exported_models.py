@@ -20,7 +20,8 @@ import pytest
 import firmnet
 from firmnet.frontend.onnx_loader import CONVERTERS
 from firmnet.ir import FirmnetError
-from helpers import FIXTURES, onnxruntime_outputs
+from support.oracles import onnxruntime_outputs
+from support.paths import FIXTURES
 
 EXPORTED = FIXTURES / "exported"
 MODELS = sorted(EXPORTED.glob("*.onnx"))

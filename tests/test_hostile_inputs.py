@@ -1,6 +1,6 @@
 """Hostile input: broken and mutated model files end as one clear error (exit 2) or as a
 model that compiles and verifies, never as an internal error, wrong C or an invalid model
-accepted. The corpus (tests/hostile_models.py) holds every kind of damage found so far,
+accepted. The corpus (tests/support/hostile_models.py) holds every kind of damage found so far,
 each one a regression test; hypothesis adds fresh byte damage and field mutations.
 bench/fuzz.py runs any number of cases and prints the outcome table."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import hostile_models as hm
+from support import hostile_models as hm
 
 GOOD = ("clean error", "compiles and verifies")
 

@@ -40,16 +40,15 @@ import pytest
 
 import firmnet
 from firmnet.cbuild import BuildError
-from firmnet.ops import OPS
-from firmnet.ops import quantize as quantize_op
 from firmnet.verify import verify
-from helpers import EXAMPLE, FIXTURES, run_sanitized
+from support.paths import EXAMPLE, FIXTURES
+from support.qdq import SESSIONS, firmnet_float_nodes, int8_inputs, ort_session, recover_int8
+from support.sanitize import run_sanitized
 
 import onnxruntime as ort  # noqa: E402  (a test dependency)
 
 MODELS = ["lenet5", "mobilenet_tiny", "resnet_tiny", "squeezenet_tiny", "digits", "mbv3_block"]
 MODES = ["tflm", "single", "ort"]
-SESSIONS = {"default": {}, "int8": {"session.qdqisint8allowed": "1"}}
 
 # Ops that only move bytes: exact in float as well.
 DATA_MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"}
@@ -89,15 +88,6 @@ def float_inputs(model):
 # ----------------------------------------------------------------------------- onnxruntime side
 
 
-def ort_session(model_or_path, session):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    for key, value in SESSIONS[session].items():
-        opts.add_session_config_entry(key, value)
-    data = model_or_path.SerializeToString() if isinstance(model_or_path, onnx.ModelProto) else str(model_or_path)
-    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-
-
 def ort_float_nodes(model_or_path, session) -> list[onnx.NodeProto]:
     """The nodes onnxruntime runs in float (on dequantized values) after its graph optimizer.
     ORT_ENABLE_EXTENDED holds the QDQ → QLinear* fusions; the default ORT_ENABLE_ALL only adds
@@ -126,32 +116,7 @@ def ort_float_nodes(model_or_path, session) -> list[onnx.NodeProto]:
     return result
 
 
-def recover_int8(y, quant):
-    """The int8 values onnxruntime's DequantizeLinear turned into y (checked to be exact)."""
-    scale, zp = np.float32(quant.scale[0]), quant.zero_point[0]
-    q = np.clip(np.rint(y.astype(np.float32) / scale) + zp, -128, 127).astype(np.int8)
-    back = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
-    assert np.array_equal(back, y), "onnxruntime's output is not a dequantized int8 value of the output quantization"
-    return q
-
-
 # ----------------------------------------------------------------------------- firmnet side
-
-
-def firmnet_float_nodes(cm):
-    """Lowered nodes that compute in float32 (float islands between dequantize and quantize)."""
-    g = cm.lowered_graph
-    return [n for n in g.nodes if g.types[n.outputs[0]].dtype == "float32"
-            and n.op not in ("dequantize", "reshape", "transpose")]
-
-
-def int8_inputs(cm, xs):
-    """Each float input quantized as the model's QuantizeLinear does (round half to even)."""
-    g = cm.lowered_graph
-    t = g.types[g.inputs[0]]
-    assert t.dtype == "int8" and t.quant is not None, f"expected an int8 graph input, got {t}"
-    attrs = quantize_op.Attrs(t.quant, "ort")
-    return [OPS["quantize"].reference(attrs, x)[0] for x in xs]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from firmnet import cbuild, resources
 from firmnet.reference import activation_s8 as A
 
-from conftest import assert_array_equal_first
+from support.compare import assert_array_equal_first
 
 FN_OK, FN_ERR_ARG = 0, 1
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1

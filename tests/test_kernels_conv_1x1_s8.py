@@ -3,7 +3,7 @@ firmnet.reference.conv_s8.conv2d_s8, exactly, on both of its code paths:
 
   portable C: the host build (cffi, every runtime kernel), under hypothesis;
   DSP (__ARM_FEATURE_DSP: SXTAB16/SXTB16/SMLAD): a small bare-metal firmware for the
-      emulated Cortex-M4F board mps2-an386, built here with arm-none-eabi-gcc from the
+      emulated Cortex-M4F board mps2-an386 (support/qemu_harness.py), built with arm-none-eabi-gcc from the
       board support in boards/emulated/ and a generated main that calls the kernel on
       data embedded as C arrays and writes the outputs to files by semihosting; QEMU
       runs it. The same firmware built without __ARM_FEATURE_DSP checks the portable
@@ -13,30 +13,18 @@ Instruction counts of the KWS pointwise layer: python bench/kernels_qemu.py.
 """
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_array_equal_first
-from firmnet.reference.conv_s8 import MAX_DEPTH, conv2d_s8, conv2d_s8_params, pack_depthwise_filter
-from test_kernels_conv_s8 import (accumulators, c_params, call, int8_data, make_bias, make_scales,
-                                  quant_cases, quant_kwargs, random_requant_arrays)
-
-REPO = Path(__file__).resolve().parents[1]
-RUNTIME = REPO / "runtime_c"
-BOARD_SUPPORT = REPO / "boards" / "emulated"
-KERNEL = "fn_conv2d_1x1_s8"
-M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
-TOOLS = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
-STACK_BYTES = 16384
-SYSCLK_HZ = 25_000_000          # mps2-an386: one SysTick tick = 40 instructions under -icount shift=0
+from firmnet.reference.conv_s8 import MAX_DEPTH, conv2d_s8, conv2d_s8_params
+from support.compare import assert_array_equal_first
+from support.qemu_harness import KERNEL_1X1 as KERNEL
+from support.qemu_harness import build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
+from support.s8_cases import (accumulators, int8_data, make_bias, make_scales, quant_cases, quant_kwargs,
+                              random_requant_arrays, zero_pointwise_case)
+from support.s8_kernels import c_params, call
 
 
 # ---------------------------------------------------------------- cases
@@ -128,14 +116,6 @@ def test_pointwise_equals_the_general_kernel_and_ignores_dilation(runtime):
         assert_array_equal_first(out, general, "fn_conv2d_1x1_s8 vs fn_conv2d_s8")
 
 
-def _valid():
-    x = np.zeros((1, 3, 3, 5), np.int8)
-    w = np.zeros((4, 1, 1, 5), np.int8)
-    params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=0, weight_scales=1.0,
-                                      output_scale=1.0, output_zero_point=0)
-    return x, w, params, arrays
-
-
 @pytest.mark.parametrize("change", [
     dict(kernel_h=3), dict(kernel_w=2), dict(stride_h=2), dict(stride_w=2), dict(pad_top=1), dict(pad_left=1),
     dict(groups=5), dict(out_h=2), dict(out_w=4), dict(dilation_h=0), dict(batch=0), dict(in_c=0),
@@ -143,7 +123,7 @@ def _valid():
     dict(act_min=5, act_max=4), dict(requant_mode=7), dict(batch=2**16, in_h=2**15, out_h=2**15),
 ])
 def test_pointwise_refuses_what_the_header_excludes(runtime, change):
-    x, w, params, arrays = _valid()
+    x, w, params, arrays = zero_pointwise_case()
     params = {**params, **change}
     status, out = call(runtime, KERNEL, "fn_conv2d_s8_params", params, arrays, x, w, None, (1, 3, 3, 4))
     assert status == runtime.lib.FN_ERR_ARG
@@ -151,7 +131,7 @@ def test_pointwise_refuses_what_the_header_excludes(runtime, change):
 
 
 def test_pointwise_refuses_null_pointers(runtime):
-    x, w, params, arrays = _valid()
+    x, w, params, arrays = zero_pointwise_case()
     ffi, lib = runtime.ffi, runtime.lib
     s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
     out = np.zeros((1, 3, 3, 4), np.int8)
@@ -166,168 +146,6 @@ def test_pointwise_refuses_null_pointers(runtime):
 
 
 # ---------------------------------------------------------------- firmware for mps2-an386
-
-def require_tools():
-    missing = [(t, p) for t, p in TOOLS.items() if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"the DSP path of {KERNEL} runs on the emulated Cortex-M4 (mps2-an386), which needs "
-                    f"{', '.join(t for t, _ in missing)}: install them (Debian/Ubuntu: apt-get install "
-                    f"{' '.join(p for _, p in missing)})")
-
-
-def _c_array(ctype: str, name: str, a) -> str:
-    if a is None:
-        return ""
-    a = np.asarray(a).ravel()
-    if ctype == "float":
-        values = [float(v).hex() + "f" for v in a.astype(np.float32)]
-    elif ctype == "int32_t":
-        values = [f"(int32_t){int(v)}" if v == -2**31 else str(int(v)) for v in a]
-    else:
-        values = [str(int(v)) for v in a]
-    body = ",".join(values)
-    return f"static const {ctype} {name}[{a.size}] = {{{body}}};\n"
-
-
-FIRMWARE_MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs and SysTick ticks by semihosting. */
-#include <stdint.h>
-#include "fn_board.h"
-#include "fn_conv_1x1_s8.h"
-#include "fn_conv_s8.h"
-#include "fn_fc_s8.h"
-#include "fn_semihost.h"
-
-%(decls)s
-static uint32_t ticks[%(n)d];
-
-static int save(const char *name, const void *data, uint32_t n)
-{
-    int32_t h = fn_sh_open(name, 1);
-    if (h < 0 || fn_sh_write(h, data, n) != 0) {
-        return 1;
-    }
-    fn_sh_close(h);
-    return 0;
-}
-
-int main(void)
-{
-    fn_timer_start();
-%(calls)s
-    return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
-}
-"""
-
-FIRMWARE_CALL = """    {
-        const %(ptype)s p = {%(fields)s};
-        static int8_t y[%(size)d];
-        const uint64_t t0 = fn_timer_ticks();
-        if (%(fn)s(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
-            return 3;
-        }
-        ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
-        if (save("out%(k)d.bin", y, sizeof y)) {
-            return 4;
-        }
-    }
-"""
-
-CONV_FIELDS = ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
-               "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups"]
-# kind: (function, params type, its scalar fields beside the requantization ones, filter as the
-# kernel reads it, output bytes)
-FIRMWARE_KERNELS = {
-    "1x1": (KERNEL, "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w,
-            lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]),
-    "conv": ("fn_conv2d_s8", "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w,
-             lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]),
-    "dw": ("fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params",
-           ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "depth_multiplier", "kernel_h", "kernel_w",
-            "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"], pack_depthwise_filter,
-           lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["in_c"] * p["depth_multiplier"]),
-    "fc": ("fn_fc_s8", "fn_fc_s8_params", ["batch", "in_features", "out_features"], lambda w: w,
-           lambda p: p["batch"] * p["out_features"]),
-}
-QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
-ARRAY_CTYPES = (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"), ("filter_offset", "int32_t"))
-
-
-def firmware_main(cases) -> str:
-    """main.c for cases [(kind, x, w, bias, params, arrays)] (kind: a FIRMWARE_KERNELS key): each
-    is run once, its output written to out<k>.bin and its SysTick ticks to ticks.bin (uint32
-    each). Designated initializers: independent of the structs' field order."""
-    decls, calls = [], []
-    for k, (kind, x, w, bias, params, arrays) in enumerate(cases):
-        fn, ptype, scalars, filt, size = FIRMWARE_KERNELS[kind]
-        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
-                  _c_array("int32_t", f"b{k}", bias)]
-        fields = [f".{f} = {int(params[f])}" for f in scalars + QUANT_FIELDS]
-        for field, ctype in ARRAY_CTYPES:
-            if arrays.get(field) is not None:
-                decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))
-                fields.append(f".{field} = {field}{k}")
-        calls.append(FIRMWARE_CALL % dict(ptype=ptype, fields=", ".join(fields), size=size(params), fn=fn, k=k,
-                                          bias=f"b{k}" if bias is not None else "0"))
-    return FIRMWARE_MAIN % dict(decls="".join(decls), n=len(cases), calls="".join(calls))
-
-
-def build_firmware(work: Path, main_c: str, sources=(), dsp: bool = True) -> Path:
-    """An ELF for mps2-an386: boards/emulated/ startup, semihosting and SysTick, the
-    kernel (and `sources`, other runtime_c files) and main_c; arm-none-eabi-gcc -O2,
-    strict warnings. dsp=False builds the kernels without __ARM_FEATURE_DSP (their
-    portable path, on the same CPU)."""
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "main.c").write_text(main_c)
-    kernels = [RUNTIME / "src" / f"{KERNEL}.c", *sources]
-    objects = []
-
-    def cc(src: Path, flags) -> None:
-        obj = work / (src.stem + ".o")
-        cmd = ["arm-none-eabi-gcc", *M4_FLAGS, *flags, f"-I{RUNTIME / 'include'}", f"-I{BOARD_SUPPORT}",
-               f"-DFIRMNET_SYSCLK_HZ={SYSCLK_HZ}u", "-c", str(src), "-o", str(obj)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-4000:]}"
-        objects.append(obj)
-
-    for src in kernels:
-        cc(src, STRICT + ([] if dsp else ["-U__ARM_FEATURE_DSP"]))
-    cc(work / "main.c", STRICT)
-    for name in ("startup_cortex_m.c", "fn_semihost.c", "fn_board.c"):
-        cc(BOARD_SUPPORT / name, ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"])
-    elf = work / "firmware.elf"
-    cmd = ["arm-none-eabi-gcc", *M4_FLAGS, "-nostartfiles", f"-L{BOARD_SUPPORT}", f"-T{BOARD_SUPPORT / 'mps2.ld'}",
-           f"-Wl,--defsym=__stack_size={STACK_BYTES}", "-Wl,--gc-sections", *map(str, objects), "-o", str(elf)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-4000:]}"
-    return elf
-
-
-def kernel_mnemonics(elf: Path, function: str = KERNEL) -> set[str]:
-    """Instruction mnemonics of `function` in the ELF and of the kernel file's static
-    helpers that GCC left out of line (dot_2x2, dot_1x2)."""
-    dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
-    ops, inside = set(), False
-    for line in dump.splitlines():
-        head = re.match(r"^[0-9a-f]+ <(\w+)>:", line)
-        if head:
-            inside = head.group(1) in (function, "dot_2x2", "dot_1x2")
-            continue
-        m = re.match(r"^\s+[0-9a-f]+:\s+(?:[0-9a-f]{4} ?){1,2}\s+(\S+)", line)
-        if inside and m:
-            ops.add(m.group(1).split(".")[0])
-    return ops
-
-
-def run_firmware(elf: Path, work: Path, n_cases: int, timeout: float = 300.0) -> tuple[list[bytes], list[int]]:
-    """Run in QEMU mps2-an386 (-icount shift=0): each case's output bytes and
-    instructions (SysTick ticks x 40)."""
-    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
-           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
-    res = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
-    assert res.returncode == 0, f"firmware exit status {res.returncode}: {(res.stderr + res.stdout)[-2000:]}"
-    outs = [(work / f"out{k}.bin").read_bytes() for k in range(n_cases)]
-    ticks = np.frombuffer((work / "ticks.bin").read_bytes(), np.uint32)
-    return outs, [int(t) * (1_000_000_000 // SYSCLK_HZ) for t in ticks]
 
 
 def firmware_cases() -> list:

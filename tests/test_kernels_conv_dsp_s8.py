@@ -3,16 +3,15 @@
 __ARM_FEATURE_DSP: seeded random geometry (kernel sizes, strides, dilations, padding, odd
 pixel and channel counts, depths with and without a % 4 tail, depths just below and above
 the DSP path's buffer), every requantization mode, per-channel and per-tensor, full and
-clamped activation ranges, weights with and without zero points. Firmware helpers: test_kernels_conv_1x1_s8.py.
+clamped activation ranges, weights with and without zero points. Firmware helpers: support/qemu_harness.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from firmnet.reference.conv_s8 import conv2d_s8, filter_offsets
-from test_dsp_kernels import maybe_any_requant, random_quant
-from test_kernels_conv_1x1_s8 import RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
-from test_kernels_conv_s8 import conv_case
+from support.qemu_harness import RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
+from support.s8_cases import conv_case, maybe_any_requant, random_quant
 
 KERNEL = "fn_conv2d_s8"
 DSP_DEPTH = 256   # FN_CONV_DSP_DEPTH

@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_array_equal_first
 from firmnet.reference.conv_s8 import (MAX_DEPTH_OFFSET, conv2d_s8, conv2d_s8_params, conv2d_s32,
                                        conv2d_s32_params)
-from test_kernels_conv_s8 import (_ptr, c_params, conv_geometry, int8_data, make_bias, make_scales, quant_cases,
-                                  quant_kwargs)
-from test_kernels_conv_s8_oracles import ort_conv_case, ort_session
+from support.compare import assert_array_equal_first
+from support.oracles import ort_session
+from support.s8_cases import (conv_geometry, int8_data, make_bias, make_scales, ort_conv_case, quant_cases,
+                              quant_kwargs)
+from support.s8_kernels import _ptr, c_params
 
 
 def weight_zero_points(rng, kind, n):

@@ -17,27 +17,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import assert_array_equal_first
 from firmnet.reference import fixedpoint as fx
 from firmnet.reference.conv_s8 import (conv2d_s8, conv2d_s8_params, depthwise_conv2d_s8_params,
                                        depthwise_filter_from_onnx, pack_depthwise_filter)
 from firmnet.reference.dense_s8 import fc_s8_params
-from test_kernels_conv_s8 import MODES, check_conv, check_dw, check_fc, run_conv, run_dw
+from support.compare import assert_array_equal_first
+from support.oracles import ORT_LEVELS, ort_session
+from support.s8_cases import MODES, ort_conv_case
+from support.s8_kernels import check_conv, check_dw, check_fc, run_conv, run_dw
 
 
 # ---------------------------------------------------------------- onnxruntime (ORT mode)
-
-ORT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_ALL")
-
-
-def ort_session(model, level, optimized_path=None):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
-    so.log_severity_level = 3
-    if optimized_path is not None:
-        so.optimized_model_filepath = str(optimized_path)
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
 def onnx_model(nodes, inits, x_shape, opset):
@@ -45,39 +35,6 @@ def onnx_model(nodes, inits, x_shape, opset):
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.INT8, list(x_shape))],
                               [helper.make_tensor_value_info("y", TensorProto.INT8, None)], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
-
-
-def ort_conv_case(rng, kind):
-    """Random QLinearConv-able layer: general, grouped or depthwise (with multiplier)."""
-    c = int(rng.integers(1, 9))
-    if kind == "depthwise":
-        groups, oc = c, c * int(rng.integers(1, 4))
-    elif kind == "grouped":
-        groups = int(rng.choice([2, 3]))
-        c, oc = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
-    else:
-        groups, oc = 1, int(rng.integers(1, 12))
-    kh, kw = (int(v) for v in rng.integers(1, 4, 2))
-    strides = tuple(int(v) for v in rng.integers(1, 3, 2))
-    dilations = tuple(int(v) for v in rng.integers(1, 3, 2))
-    pads = tuple(int(v) for v in rng.integers(0, 3, 4))
-    h = int(dilations[0] * (kh - 1) + 1 + rng.integers(0, 6))
-    w = int(dilations[1] * (kw - 1) + 1 + rng.integers(0, 6))
-    x = rng.integers(-128, 128, (int(rng.integers(1, 3)), h, w, c), dtype=np.int8)
-    wt = rng.integers(-128, 128, (oc, kh, kw, c // groups), dtype=np.int8)
-    bias = rng.integers(-2**16, 2**16, oc).astype(np.int32) if rng.random() < 0.8 else None
-    depth = kh * kw * (c // groups)
-    if rng.random() < 0.25:   # powers of two: exact ties everywhere, ORT rounds them to even
-        s_in, s_out = 2.0 ** -int(rng.integers(3, 8)), 2.0 ** -int(rng.integers(0, 4))
-        s_w = 2.0 ** -rng.integers(6, 14, oc).astype(float) * s_out / s_in
-    else:
-        s_in, s_out = float(rng.uniform(0.005, 0.1)), float(rng.uniform(0.01, 1.0))
-        s_w = 60.0 / (np.sqrt(depth) * 75 * 75) * 2.0 ** rng.uniform(-2, 3, oc) * s_out / s_in
-    zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
-    zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
-    return x, wt, bias, dict(input_scale=s_in, input_zero_point=zp_in, weight_scales=s_w, output_scale=s_out,
-                             output_zero_point=zp_out, strides=strides, dilations=dilations, pads=pads,
-                             groups=groups)
 
 
 def conv_inits(w_ohwi, bias, q, qdq):

@@ -21,12 +21,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from conftest import assert_array_equal_first
 from firmnet.reference.elementwise_s8 import ELTWISE_S8, add_s8, add_s8_params, mul_s8, mul_s8_params
 from firmnet.reference.fixedpoint import quantize_multiplier
 from firmnet.reference.quantize_s8 import (concat_s8, concat_s8_params, dequantize_s8_f32, dequantize_s8_f32_params,
                                            fma_f32, quantize_f32_s8, quantize_f32_s8_params, requantize_s8,
                                            requantize_s8_params)
+from support.compare import assert_array_equal_first
 
 MODES = ("tflm", "single", "ort")
 FN_OK, FN_ERR_ARG = 0, 1

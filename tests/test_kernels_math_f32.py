@@ -34,7 +34,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 from firmnet import layout
 from firmnet.ops.unary import float_kernel
 from firmnet.reference import elementwise as E
-from test_kernels_elementwise_f32 import fbuf, first_bad, float32_sweep, random_f32, ulp_error
+from support.f32_ulp import fbuf, first_bad, float32_sweep, random_f32, ulp_error
 
 U = 2.0 ** -24
 TINY = 2.0 ** -149

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_array_equal_first
 from firmnet.reference.pool_s8 import (COUNT_RULE, POOL_S8, avgpool2d_s8, avgpool2d_s8_params, global_avgpool_s8_params,
                                        maxpool2d_s8, maxpool2d_s8_params)
+from support.compare import assert_array_equal_first
 
 MODES = ("tflm", "single", "ort")
 FN_OK, FN_ERR_ARG = 0, 1

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from firmnet.reference import relu_s8 as U
 from firmnet.reference.fixedpoint import mul_by_quantized_mul_tflm
 
-from conftest import assert_array_equal_first
-from test_kernels_reduce_s8 import tflite_one_op_model, tflm_run
+from support.compare import assert_array_equal_first
+from support.tflite_models import tflite_one_op_model
+from support.tflite_oracle import tflm_run
 
 FN_OK, FN_ERR_ARG = 0, 1
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)

@@ -23,9 +23,10 @@ from firmnet.reference import reduce as ref_reduce
 from firmnet.reference import reduce_s8 as R
 from firmnet.reference.tensor import strided_slice
 
-from conftest import assert_array_equal_first
-from test_kernels_reduce_s8 import tflite_one_op_model, tflm_run
-from test_kernels_tensor import assert_bytes_equal, buf, random_elems
+from support.compare import assert_array_equal_first
+from support.byte_tensors import assert_bytes_equal, buf, random_elems
+from support.tflite_models import tflite_one_op_model
+from support.tflite_oracle import tflm_run
 
 FN_OK, FN_ERR_ARG = 0, 1
 

@@ -12,7 +12,7 @@ the first step, whenever its first reader runs) and an output's until the last s
     by conflicts / linear, best of them, 16-byte alignment). Step = index of a node
     in `cm.lowered_graph.nodes`; a buffer lives from the step that writes it (step 0
     for an input) to the last step that reads it (the last step for an output).
-(b) A hypothesis property over the random graphs of test_random_graphs.py: the plan
+(b) A hypothesis property over the random graphs of support/random_graphs.py: the plan
     passes check_plan, the arena is at least the lower bound, and a brute-force
     check with liveness computed here (not the planner's buffers), inputs and outputs
     included, finds no two tensors alive at the same step sharing arena bytes; the
@@ -40,8 +40,9 @@ from onnx import TensorProto, helper, numpy_helper
 import firmnet
 from firmnet.memory import Storage
 from firmnet.planner import check_plan
-from helpers import FIXTURES, REPO, assert_close
-from test_random_graphs import onnxruntime_outputs, random_graphs
+from support.compare import assert_close
+from support.paths import FIXTURES, REPO
+from support.random_graphs import onnxruntime_outputs, random_graphs
 
 
 def _model(nodes, inputs, outputs, weights):

@@ -4,7 +4,7 @@ import dataclasses
 import firmnet
 from firmnet.memory import analyse
 from firmnet.planner import check_plan
-from helpers import FIXTURES
+from support.paths import FIXTURES
 
 
 def test_scratch_buffer_lives_one_step_and_never_overlaps(tmp_path):

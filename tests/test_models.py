@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 import firmnet
-from helpers import EXAMPLE, FIXTURES, assert_close, onnxruntime_outputs, run_sanitized
+from support.compare import assert_close
+from support.oracles import onnxruntime_outputs
+from support.paths import EXAMPLE, FIXTURES
+from support.sanitize import run_sanitized
 
 MODELS = ["lenet5", "mobilenet_tiny", "resnet_tiny", "squeezenet_tiny"]
 

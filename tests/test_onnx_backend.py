@@ -246,7 +246,7 @@ def test_onnx_node_case(case, tmp_path):
         return
     for inputs, expected in case.data_sets:
         if case.name in ONNXRUNTIME_ORACLE:
-            from helpers import onnxruntime_outputs
+            from support.oracles import onnxruntime_outputs
             expected = onnxruntime_outputs(case.model, inputs)
         model, inputs = freeze_parameters(case.model, inputs)
         cm = firmnet.compile(model, tmp_path, name="case")

@@ -22,7 +22,9 @@ from firmnet.ir import FirmnetError
 from firmnet.ops import OPS
 from firmnet.ops import quantize as quantize_op
 from firmnet.verify import verify
-from helpers import assert_close, onnxruntime_outputs, run_sanitized
+from support.compare import assert_close
+from support.oracles import onnxruntime_outputs
+from support.sanitize import run_sanitized
 
 C, H, W = 8, 5, 6
 SHAPE = (1, 4, H, W)

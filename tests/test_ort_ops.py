@@ -34,7 +34,7 @@ from firmnet.ops import quantize as quantize_op
 from firmnet.reference import ort_s8
 from firmnet.verify import verify
 
-from conftest import assert_array_equal_first
+from support.compare import assert_array_equal_first
 
 ALL_BYTES = np.arange(256).astype(np.uint8)
 SESSIONS = {"default": {}, "int8": {"session.qdqisint8allowed": "1"}}
@@ -471,7 +471,7 @@ def test_float_arithmetic_kernels_same_bytes_on_cortex_m(board, tmp_path):
     float): the host's bytes (squeezenet_tiny: QLinearSoftmax with output 1/255;
     mbv3_block: tables, QLinearMul, QLinearAdd, QLinearGlobalAveragePool)."""
     from firmnet import qemu
-    from helpers import FIXTURES
+    from support.paths import FIXTURES
     for model in ("squeezenet_tiny", "mbv3_block"):
         path = FIXTURES / f"{model}.qdq.onnx"
         host_cm = firmnet.compile(path, tmp_path / f"{model}_host", name=model, requant="ort")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
-from helpers import REPO
+from support.paths import REPO
 
 
 def test_every_folder_with_files_under_a_package_dir_is_a_listed_package():

@@ -21,7 +21,8 @@ from firmnet.ops import batchnorm, binary, concat, conv2d, dense, pad, pool2d, r
 from firmnet.passes import (batchnorm_to_affine, fold_batchnorm, fold_constants, fuse_activations,
                             remove_dead_nodes, run_pipeline, simplify_layout, to_nhwc)
 from firmnet.verify import compare
-from helpers import EXAMPLE, FIXTURES, onnxruntime_outputs
+from support.oracles import onnxruntime_outputs
+from support.paths import EXAMPLE, FIXTURES
 
 INF = math.inf
 NO_CLAMP = (-INF, INF)

@@ -23,7 +23,8 @@ from firmnet.cli import main
 from firmnet.float_layers import FloatLayerWarning
 from firmnet.frontend import load
 from firmnet.passes import fold_quant_chains
-from helpers import FIXTURES, onnxruntime_outputs
+from support.oracles import onnxruntime_outputs
+from support.paths import FIXTURES
 
 
 def _run(capsys, *argv):

@@ -24,7 +24,9 @@ from onnx import numpy_helper as nh
 
 import firmnet
 from firmnet.verify import verify
-from helpers import assert_close, onnxruntime_outputs, run_sanitized
+from support.compare import assert_close
+from support.oracles import onnxruntime_outputs
+from support.sanitize import run_sanitized
 
 INT64_MAX = 2**63 - 1
 
@@ -147,7 +149,7 @@ def qdq_model(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["ort", "tflm"])
 def test_int8_model_matches_onnxruntime(qdq_model, mode, tmp_path):
-    from test_int8_models import firmnet_float_nodes, int8_inputs, ort_session, recover_int8
+    from support.qdq import firmnet_float_nodes, int8_inputs, ort_session, recover_int8
     cm = firmnet.compile(qdq_model, tmp_path, name="shuffle_q", requant=mode)
     assert firmnet_float_nodes(cm) == [], "every compute op runs on int8"
     assert next(n for n in cm.lowered_graph.nodes if n.name.startswith("ReduceMean")).attrs.ort_rows
@@ -308,14 +310,14 @@ def test_emulated_cortex_m4_same_bytes_as_host(qdq_model, quantized, tmp_path):
     """Cross-built (-Werror) for mps2-an386 (Cortex-M4F) and run in QEMU: the same output
     bytes as the host build, float and int8."""
     from firmnet import qemu
-    from test_boards import require_tools
-    require_tools()
+    from support.qemu_harness import BOARD_TOOLS, require_tools
+    require_tools(BOARD_TOOLS)
     model = qdq_model if quantized else shuffle_model("split", 18)
     board = firmnet.compile(model, tmp_path / "board", board="mps2-an386", name="shuffle")
     host = firmnet.compile(model, tmp_path / "host", name="shuffle").build_host()
     x = inputs(1, 9)
     if quantized:
-        from test_int8_models import int8_inputs
+        from support.qdq import int8_inputs
         x = int8_inputs(board, x)
     run = qemu.run(board.out_dir, "mps2-an386", x, werror=True)
     for got, want in zip(run.outputs, host.run_raw(x)):

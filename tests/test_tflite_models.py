@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import firmnet
-from helpers import run_sanitized
-from tflite_oracle import Tflm, first_mismatch, run_firmnet, tflm_arena, tflm_intermediates
+from support.sanitize import run_sanitized
+from support.tflite_oracle import Tflm, first_mismatch, run_firmnet, tflm_arena, tflm_intermediates
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "shared" / "models"
 MODELS = ["kws_ref_model", "ad01_int8"]

@@ -1,5 +1,5 @@
 """Every TFLite builtin op and parameter combination the importer supports, one small int8
-model each (tests/tflite_models.py), compiled by firmnet and run on 20 random inputs:
+model each (tests/support/tflite_models.py), compiled by firmnet and run on 20 random inputs:
 the generated C must give TensorFlow Lite Micro's bytes exactly (np.array_equal; the first
 differing index is printed). Known compiler bugs are strict xfails with the reason."""
 from __future__ import annotations
@@ -9,15 +9,14 @@ import re
 import numpy as np
 import pytest
 
-import tflite_models
-
 import firmnet
 from firmnet.ir import FirmnetError
-from tflite_models import (ACTS, binary_model, chain_model, concat_model, conv2d_model, depthwise_model,
-                           dequantize_model, fc_model, gather_model, mean_model, pad_model, pool_model,
-                           quant_from_range, quantize_model, reshape_model, seed_of, softmax_model, squeeze_model,
-                           unary_model)
-from tflite_oracle import first_mismatch, random_inputs, run_firmnet, run_tflm
+from support import tflite_models
+from support.tflite_models import (ACTS, binary_model, chain_model, concat_model, conv2d_model, depthwise_model,
+                                   dequantize_model, fc_model, gather_model, mean_model, pad_model, pool_model,
+                                   quant_from_range, quantize_model, reshape_model, seed_of, softmax_model,
+                                   squeeze_model, unary_model)
+from support.tflite_oracle import first_mismatch, random_inputs, run_firmnet, run_tflm
 
 N_INPUTS = 20
 

@@ -14,7 +14,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
-from helpers import assert_close, onnxruntime_outputs, run_sanitized
+from support.compare import assert_close
+from support.oracles import onnxruntime_outputs
+from support.sanitize import run_sanitized
 
 STRICT = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c", "-o", "/dev/null"]
 ARM = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]

@@ -1,31 +1,11 @@
-"""Shared test helpers: compile a model, run it on the host, run it under sanitizers."""
+"""A compiled model built as a standalone executable under ASan+UBSan and run on the host."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 
 from firmnet import cbuild
-from firmnet.verify import compare
-
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "fixtures" / "models"
-EXAMPLE = REPO / "examples" / "digits" / "digits_cnn.onnx"
-
-
-def onnxruntime_outputs(model, inputs):
-    import onnxruntime as ort
-    data = model if isinstance(model, (str, Path)) else model.SerializeToString()
-    sess = ort.InferenceSession(str(data) if isinstance(data, Path) else data, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    return sess.run(None, dict(zip(names, inputs)))
-
-
-def assert_close(actual, expected, what):
-    ok, diff, where = compare(np.asarray(actual), np.asarray(expected))
-    assert ok, f"{what}: max |diff| {diff:.3g} at {where} (shape {np.shape(actual)} vs {np.shape(expected)})"
-
 
 SANITIZE_MAIN = r"""
 #include <stdio.h>

@@ -17,7 +17,7 @@ import numpy as np
 from tflite_micro.python.tflite_micro import runtime as tflm_runtime
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
 
-from tflite_models import NP_TYPES, real_range
+from support.tflite_models import NP_TYPES, real_range
 
 
 # ----------------------------------------------------------------------------- TFLM
@@ -223,3 +223,10 @@ def first_mismatch(actual: np.ndarray, expected: np.ndarray, what: str) -> str |
     worst = np.abs(actual.astype(np.float64) - expected.astype(np.float64)).max()
     return (f"{what}: {int(diff.sum())} of {diff.size} elements differ (max |diff| {worst:g}); first at "
             f"{idx}: got {actual[idx]}, expected {expected[idx]}")
+
+
+def tflm_run(model: bytes, x: np.ndarray, arena_size: int = 64 * 1024) -> np.ndarray:
+    interpreter = tflm_runtime.Interpreter.from_bytes(model, arena_size=arena_size)
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    return interpreter.get_output(0)

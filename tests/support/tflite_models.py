@@ -173,7 +173,7 @@ class Builder:
         the model built so far), as the converter sets it from calibration data. Chains need
         it: a layer after a ReLU sees far from uniform values. The estimate t has is widened
         until no value saturates unless the fused activation clamps it there."""
-        from tflite_oracle import Tflm, random_inputs   # here: the oracle module imports this one
+        from support.tflite_oracle import Tflm, random_inputs   # here: the oracle module imports this one
         a_lo, a_hi = ACT_RANGES[act]
         for _ in range(6):
             model = self.build(t)
@@ -512,3 +512,42 @@ def chain_model(seed, kind: str) -> bytes:
                  _options("ConcatenationOptionsT", axis=3))
         return b.build(pool_layer(b, m, "max", (2, 2), (2, 2)))
     raise ValueError(kind)
+
+
+# ----------------------------------------------------------------------------- one op with int32 constant inputs
+
+
+def tflite_one_op_model(op: str, in_shape, out_shape, in_q, out_q, const_inputs=(), options=None) -> bytes:
+    """A .tflite with one int8 op: input tensor 0 (and constant int32 tensors `const_inputs`,
+    given as 1-D sequences) -> output tensor 1. `options` = (BuiltinOptions name, options
+    object) or None. Built with the flatbuffers object API of the schema the tflite-micro
+    package ships."""
+    def tensor(name, shape, q, ttype=S.TensorType.INT8, buffer=0):
+        t = S.TensorT()
+        t.shape, t.type, t.buffer, t.name = list(shape), ttype, buffer, name
+        if q is not None:
+            t.quantization = S.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [float(q[0])], [int(q[1])]
+        return t
+
+    buffers, tensors = [S.BufferT()], [tensor("x", in_shape, in_q), tensor("y", out_shape, out_q)]
+    for k, values in enumerate(const_inputs):
+        data = np.asarray(values, dtype=np.int32)
+        buffer = S.BufferT()
+        buffer.data = list(data.tobytes())
+        buffers.append(buffer)
+        tensors.append(tensor(f"c{k}", [len(data)], None, S.TensorType.INT32, len(buffers) - 1))
+    code = getattr(S.BuiltinOperator, op)
+    opcode = S.OperatorCodeT()
+    opcode.builtinCode, opcode.deprecatedBuiltinCode, opcode.version = code, min(code, 127), 1
+    node = S.OperatorT()
+    node.opcodeIndex, node.inputs, node.outputs = 0, [0] + list(range(2, 2 + len(const_inputs))), [1]
+    if options is not None:
+        node.builtinOptionsType, node.builtinOptions = getattr(S.BuiltinOptions, options[0]), options[1]
+    graph = S.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [1], [node]
+    model = S.ModelT()
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [opcode], [graph], buffers
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
