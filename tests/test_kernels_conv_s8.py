@@ -19,6 +19,7 @@ from firmnet.reference.conv_s8 import (ARRAY_FIELDS, MAX_DEPTH, conv2d_s8, conv2
                                        pack_depthwise_filter, unpack_depthwise_filter, wrap32)
 from firmnet.reference.dense_s8 import fc_s8_params
 from support.compare import assert_array_equal_first
+from support.ffi import struct_fields
 from support.s8_cases import (I32_MAX, I32_MIN, MODES, accumulators, act_ranges, conv_case, conv_geometry, int8_data,
                               make_bias, make_scales, quant_cases, quant_kwargs, random_requant_arrays, zero_points)
 from support.s8_kernels import _ptr, c_params, check_conv, check_dw, check_fc, run_conv, run_dw, run_fc
@@ -266,9 +267,6 @@ def test_output_stage_matches_reference(runtime, acc, mode, m, s, scale, zp, dat
 
 
 # ---------------------------------------------------------------- parameters and refusals
-
-def struct_fields(ffi, ctype):
-    return {name for name, _ in ffi.typeof(ctype).fields}
 
 
 @pytest.mark.parametrize("mode", MODES)

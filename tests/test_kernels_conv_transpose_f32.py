@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from firmnet.reference.conv_transpose import conv_transpose2d_f32, conv_transpose2d_f32_params, gather_filter
 from support.f32_bounds import (NO_CLAMP, act_ranges, assert_clamped, assert_within, f32_sum_bound, fptr,
-                                random_f32, struct_fields)
+                                random_f32)
+from support.ffi import struct_fields
 
 
 def run_ct(runtime, params, x, w_gather, bias, fill=np.nan):

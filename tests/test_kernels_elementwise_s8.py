@@ -27,8 +27,8 @@ from firmnet.reference.quantize_s8 import (concat_s8, concat_s8_params, dequanti
                                            fma_f32, quantize_f32_s8, quantize_f32_s8_params, requantize_s8,
                                            requantize_s8_params)
 from support.compare import assert_array_equal_first
+from support.s8_cases import MODES, acts
 
-MODES = ("tflm", "single", "ort")
 FN_OK, FN_ERR_ARG = 0, 1
 
 
@@ -65,17 +65,6 @@ def quants(draw, lo=-10, hi=2):
     scale = float(np.float32(2.0 ** draw(st.floats(lo, hi))))
     zp = draw(st.sampled_from([-128, 127, 0, None]))
     return scale, draw(st.integers(-128, 127)) if zp is None else zp
-
-
-@st.composite
-def acts(draw, zp_out):
-    kind = draw(st.sampled_from(["none", "relu", "narrow"]))
-    if kind == "none":
-        return (-128, 127)
-    if kind == "relu":
-        return (zp_out, 127)
-    lo = draw(st.integers(-128, 127))
-    return (lo, draw(st.integers(lo, 127)))
 
 
 def random_s8(rng, shape, kind):

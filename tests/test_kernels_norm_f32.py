@@ -32,8 +32,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
 from firmnet.reference.normalization import norm_f32_params, norm_f32_stats
+from support.f32_bounds import FLT_MIN, assert_within, fptr
+from support.ffi import struct_fields
 from support.oracles import onnxruntime_outputs
-from support.f32_bounds import FLT_MIN, assert_within, fptr, struct_fields
 
 U = 2.0 ** -24
 BLOCK = 32

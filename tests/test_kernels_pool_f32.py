@@ -27,11 +27,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from firmnet.reference.pool import avgpool2d_f32, avgpool2d_f32_params, maxpool2d_f32, maxpool2d_f32_params
-
-EPS32 = float(np.finfo(np.float32).eps)
-FLT_MIN = float(np.finfo(np.float32).tiny)
-INF = float("inf")
-NO_CLAMP = (-INF, INF)
+from support.f32_bounds import EPS32, FLT_MIN, INF, NO_CLAMP, assert_clamped
+from support.pool_geometry import pool_axis
 
 
 def assert_within(actual, expected, bound, what="output"):
@@ -47,12 +44,6 @@ def assert_within(actual, expected, bound, what="output"):
         limit = "exact" if bound is None else f"bound {np.broadcast_to(bound, actual.shape)[idx]:.3g}"
         raise AssertionError(f"{what}: first violation at {idx}: got {actual[idx]!r}, "
                              f"reference {expected[idx]!r}, {limit} ({int(bad.sum())} elements)")
-
-
-def assert_clamped(out, act):
-    lo, hi = np.float32(act[0]), np.float32(act[1])
-    assert np.all(out >= lo) and np.all(out <= hi), \
-        f"outputs {out.min()}..{out.max()} leave the clamp range [{lo}, {hi}]"
 
 
 def run_pool(runtime, kind, params, x, fill=np.nan):
@@ -96,24 +87,11 @@ def act_ranges(draw):
     return (lo, float(np.float32(lo + draw(st.floats(0, 3, width=32)))))
 
 
-def _axis(draw, dilation):
-    """(input size, kernel, stride, pad_before, pad_after, out_size or None) of one axis."""
-    k = draw(st.integers(1, 4))
-    s = draw(st.integers(1, 3))
-    extent = dilation * (k - 1) + 1
-    pb, pa = (draw(st.integers(0, min(3, extent - 1))) for _ in range(2))
-    size = max(1, extent - pb - pa + draw(st.integers(0, 6)))
-    span = size + pb + pa - extent
-    floor, ceil = span // s + 1, -(-span // s) + 1
-    out = draw(st.integers(floor, ceil)) if draw(st.booleans()) else None   # ceil mode
-    return size, k, s, pb, pa, out
-
-
 @st.composite
 def pool_cases(draw, kind):
     dil = (1, 1) if kind == "avg" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    h, kh, sh, pt, pb, oh = _axis(draw, dil[0])
-    w, kw, sw, pl, pr, ow = _axis(draw, dil[1])
+    h, kh, sh, pt, pb, oh = pool_axis(draw, dil[0])
+    w, kw, sw, pl, pr, ow = pool_axis(draw, dil[1])
     kwargs = dict(kernel=(kh, kw), strides=(sh, sw), pads=(pt, pl, pb, pr), act=draw(act_ranges()))
     if oh is not None or ow is not None:
         fh, fw = (pt + pb + h - dil[0] * (kh - 1) - 1) // sh + 1, (pl + pr + w - dil[1] * (kw - 1) - 1) // sw + 1

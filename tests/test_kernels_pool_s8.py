@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from firmnet.reference.pool_s8 import (COUNT_RULE, POOL_S8, avgpool2d_s8, avgpool2d_s8_params, global_avgpool_s8_params,
                                        maxpool2d_s8, maxpool2d_s8_params)
 from support.compare import assert_array_equal_first
+from support.pool_geometry import pool_axis
+from support.s8_cases import MODES, acts
 
-MODES = ("tflm", "single", "ort")
 FN_OK, FN_ERR_ARG = 0, 1
 
 
@@ -58,30 +59,6 @@ def quants(draw):
     return scale, draw(st.integers(-128, 127)) if zp is None else zp
 
 
-@st.composite
-def acts(draw, zp_out):
-    kind = draw(st.sampled_from(["none", "relu", "narrow"]))
-    if kind == "none":
-        return (-128, 127)
-    if kind == "relu":
-        return (zp_out, 127)
-    lo = draw(st.integers(-128, 127))
-    return (lo, draw(st.integers(lo, 127)))
-
-
-def _axis(draw, dilation):
-    """(input size, kernel, stride, pad_before, pad_after, out_size or None)."""
-    k = draw(st.integers(1, 4))
-    s = draw(st.integers(1, 3))
-    extent = dilation * (k - 1) + 1
-    pb, pa = (draw(st.integers(0, min(3, extent - 1))) for _ in range(2))
-    size = max(1, extent - pb - pa + draw(st.integers(0, 6)))
-    span = size + pb + pa - extent
-    floor, ceil = span // s + 1, -(-span // s) + 1
-    out = draw(st.integers(floor, ceil)) if draw(st.booleans()) else None
-    return size, k, s, pb, pa, out
-
-
 def random_s8(rng, shape, kind):
     if kind == "uniform":
         return rng.integers(-128, 128, size=shape, dtype=np.int8)
@@ -93,8 +70,8 @@ def random_s8(rng, shape, kind):
 @st.composite
 def pool_cases(draw, kind):
     dil = (1, 1) if kind == "avg" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    h, kh, sh, pt, pb, oh = _axis(draw, dil[0])
-    w, kw, sw, pl, pr, ow = _axis(draw, dil[1])
+    h, kh, sh, pt, pb, oh = pool_axis(draw, dil[0])
+    w, kw, sw, pl, pr, ow = pool_axis(draw, dil[1])
     x_q = draw(quants())
     y_q = x_q if draw(st.booleans()) else draw(quants())
     kwargs = dict(kernel=(kh, kw), strides=(sh, sw), pads=(pt, pl, pb, pr), x_q=x_q, y_q=y_q,

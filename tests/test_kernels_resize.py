@@ -28,8 +28,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
 from firmnet.reference import resize as ref
+from support.f32_bounds import EPS32, FLT_MIN, assert_within
+from support.ffi import struct_fields
 from support.oracles import onnxruntime_outputs
-from support.f32_bounds import EPS32, FLT_MIN, assert_within, struct_fields
 
 ONNX_NEAREST = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")   # ref.NEAREST_MODES adds 'simple'
 COORDS = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",

@@ -20,7 +20,6 @@ near-ties differently (test_uint8_zero_point_added_in_float_like_onnxruntime pri
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,9 +34,9 @@ from firmnet.reference import ort_s8
 from firmnet.verify import verify
 
 from support.compare import assert_array_equal_first
+from support.qdq import SESSIONS, ort_session
 
 ALL_BYTES = np.arange(256).astype(np.uint8)
-SESSIONS = {"default": {}, "int8": {"session.qdqisint8allowed": "1"}}
 HEADERS = ("fn_common.h", "fn_activation_ort_s8.h")
 SOURCES = ("fn_lut_s8.c", "fn_softmax_ort_s8.c")
 
@@ -48,14 +47,6 @@ def rt():
     objects = cbuild.compile_objects([resources.runtime_dir() / "src" / s for s in SOURCES], [inc])
     wrapper = "".join(f'#include "{h}"\n' for h in HEADERS)
     return cbuild.build_extension(cbuild.header_cdef([inc / h for h in HEADERS]), wrapper, objects, [inc])
-
-
-def _session(model, session="default"):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    for key, value in SESSIONS[session].items():
-        opts.add_session_config_entry(key, value)
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 def _model(nodes, inputs, outputs, inits):
@@ -81,7 +72,7 @@ def ort_qdq_int8_io(op, attrs, x_carried, x_q, y_q, signed=True):
     model = _model(nodes, [helper.make_tensor_value_info("x", etype, list(x_carried.shape))],
                    [helper.make_tensor_value_info("y", etype, None)], _q_inits(x_q, y_q, signed))
     x = x_carried if signed else (x_carried.astype(np.int16) + 128).astype(np.uint8)
-    y = _session(model).run(None, {"x": x})[0]
+    y = ort_session(model, "default").run(None, {"x": x})[0]
     return y if signed else (y.astype(np.int16) - 128).astype(np.int8)
 
 
@@ -261,7 +252,7 @@ def test_single_op_model_equals_onnxruntime(name, signed, tmp_path):
         c = host.run_raw(xq)[0]
         assert verify(cm, xq).ok
         for session in SESSIONS:
-            y = _session(model, session).run(None, feeds)[0]
+            y = ort_session(model, session).run(None, feeds)[0]
             expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
             assert_array_equal_first(c, expected, f"{name} ({'int8' if signed else 'uint8'}) vs onnxruntime {session}")
 
@@ -313,7 +304,7 @@ def test_contrib_operator_equals_onnxruntime(op, attrs, signed, tmp_path):
     c = cm.build_host().run_raw(xq)[0]
     out_q = g.types[g.outputs[0]].quant
     for session in SESSIONS:
-        y = _session(model, session).run(None, {"x": x})[0]
+        y = ort_session(model, session).run(None, {"x": x})[0]
         expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
         assert_array_equal_first(c, expected, f"{op} {attrs} vs onnxruntime ({session})")
     assert verify(cm, xq).ok
@@ -380,7 +371,7 @@ def test_uint8_zero_point_added_in_float_like_onnxruntime(name, signed, tmp_path
         c = host.run_raw([_int8_input(cm, x, k) for k, x in enumerate(xs)])[0]
         total += c.size
         for session in SESSIONS:
-            y = _session(model, session).run(None, dict(zip(["x", "x2"], xs)))[0]
+            y = ort_session(model, session).run(None, dict(zip(["x", "x2"], xs)))[0]
             expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
             differ[session] += int(np.sum(c != expected))
     print(f"\n{name} ({'int8' if signed else 'uint8'}): bytes differing from onnxruntime of {total}: {differ}")
@@ -442,7 +433,7 @@ def test_drawn_qdq_op_models_equal_onnxruntime(case, tmp_path_factory):
     from firmnet import reference
     assert_array_equal_first(reference.run(g, xq)[0], c, f"{name}: reference vs C")
     out_q = g.types[g.outputs[0]].quant
-    y = _session(model, "int8" if signed else "default").run(None, dict(zip(["x", "x2"], xs)))[0]
+    y = ort_session(model, "int8" if signed else "default").run(None, dict(zip(["x", "x2"], xs)))[0]
     expected = (np.rint(y / np.float32(out_q.scale[0])) + out_q.zero_point[0]).astype(np.int8)
     assert_array_equal_first(c, expected, f"{name} x_q={x_q} y_q={y_q} {'int8' if signed else 'uint8'} vs onnxruntime")
 

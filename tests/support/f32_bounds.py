@@ -42,10 +42,6 @@ def fptr(ffi, array):
     return ffi.cast("float *", ffi.from_buffer(array))
 
 
-def struct_fields(ffi, ctype):
-    return {name for name, _ in ffi.typeof(ctype).fields}
-
-
 # Clamp ranges: none, ReLU, ReLU6, one-sided, and arbitrary float32 intervals.
 @st.composite
 def act_ranges(draw):

@@ -210,3 +210,15 @@ def zero_pointwise_case():
     params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=0, weight_scales=1.0,
                                       output_scale=1.0, output_zero_point=0)
     return x, w, params, arrays
+
+
+@st.composite
+def acts(draw, zp_out):
+    """Clamp range of an int8 output: none, ReLU (from the zero point), or any narrower interval."""
+    kind = draw(st.sampled_from(["none", "relu", "narrow"]))
+    if kind == "none":
+        return (-128, 127)
+    if kind == "relu":
+        return (zp_out, 127)
+    lo = draw(st.integers(-128, 127))
+    return (lo, draw(st.integers(lo, 127)))
