@@ -28,9 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from firmnet.reference.conv_s8 import conv2d_s8_params, depthwise_conv2d_s8_params  # noqa: E402
-from firmnet.reference.dense_s8 import fc_s8_params  # noqa: E402
-from support.qemu_harness import SOURCES, build_firmware, firmware_main, reference, run_firmware  # noqa: E402
+from support.qemu_harness import SOURCES, board_case, build_firmware, firmware_main, reference, run_firmware  # noqa: E402
 
 
 def layers() -> list[tuple[str, tuple, int]]:
@@ -39,22 +37,19 @@ def layers() -> list[tuple[str, tuple, int]]:
     bias = rng.integers(-20000, 20000, 640).astype(np.int32)
     out = []
     w = rng.integers(-128, 128, (64, 1, 1, 64), dtype=np.int8)
-    p, a = conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
-                            weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3, output_zero_point=-128,
-                            act=(-128, 127), mode="tflm")
-    out.append(("KWS pointwise 1x1 64->64", ("1x1", x, w, bias[:64], p, a), 25 * 5 * 64 * 64))
+    kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
+              output_zero_point=-128, act=(-128, 127), mode="tflm")
+    out.append(("KWS pointwise 1x1 64->64", board_case("1x1", x, w, bias[:64], kw), 25 * 5 * 64 * 64))
     w = rng.integers(-128, 128, (1, 3, 3, 64), dtype=np.int8)
-    p, a = depthwise_conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
-                                      weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
-                                      output_zero_point=-128, pads=(1, 1, 1, 1), mode="tflm")
-    out.append(("KWS depthwise 3x3 x64", ("dw", x, w, bias[:64], p, a), 25 * 5 * 64 * 9))
+    kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
+              output_zero_point=-128, pads=(1, 1, 1, 1), mode="tflm")
+    out.append(("KWS depthwise 3x3 x64", board_case("dw", x, w, bias[:64], kw), 25 * 5 * 64 * 9))
     for k_in in (640, 128):
         xf = rng.integers(-128, 128, (1, k_in), dtype=np.int8)
         wf = rng.integers(-128, 128, (128, k_in), dtype=np.int8)
-        p, a = fc_s8_params(xf.shape, wf.shape, input_scale=0.05, input_zero_point=-128,
-                            weight_scales=rng.uniform(0.001, 0.004, 128), output_scale=0.2, output_zero_point=-128,
-                            mode="tflm")
-        out.append((f"AD01 FC {k_in}->128", ("fc", xf, wf, bias[:128], p, a), k_in * 128))
+        kw = dict(input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.001, 0.004, 128),
+                  output_scale=0.2, output_zero_point=-128, mode="tflm")
+        out.append((f"AD01 FC {k_in}->128", board_case("fc", xf, wf, bias[:128], kw), k_in * 128))
     return out
 
 

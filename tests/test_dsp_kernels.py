@@ -23,11 +23,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.conv_s8 import conv2d_s8_params, depthwise_conv2d_s8_params, wrap32
-from firmnet.reference.dense_s8 import fc_s8_params
 from firmnet.reference import fixedpoint as fx
+from firmnet.reference.conv_s8 import wrap32
 from support.compare import assert_array_equal_first
-from support.qemu_harness import (SOURCES, build_firmware, firmware_main, kernel_mnemonics, reference, require_tools,
+from support.qemu_harness import (SOURCES, board_case, build_firmware, firmware_main, kernel_mnemonics, require_tools,
                                   run_firmware)
 from support.s8_cases import (MODES, accumulators, int8_data, make_bias, make_scales, maybe_any_requant, quant_kwargs,
                               random_quant, zero_pointwise_case)
@@ -64,9 +63,8 @@ def dw_cases(seed: int, n: int) -> list:
         w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
         acc = accumulators(x, w_ohwi, bias, q["zp_in"], dict(groups=c, geo=geo))
         s_in, s_w, s_out = make_scales(crng, q, acc, c * m)
-        params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **geo, **quant_kwargs(q, s_in, s_w, s_out))
-        arrays = maybe_any_requant(crng, q, params, arrays, c * m)
-        cases.append(("dw", x, w, bias, params, arrays))
+        kw = dict(**geo, **quant_kwargs(q, s_in, s_w, s_out))
+        cases.append(board_case("dw", x, w, bias, kw, maybe_any_requant(crng, q, kw, c * m)))
     return cases
 
 
@@ -101,9 +99,7 @@ def dw_path_cases(seed: int) -> list:
             w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
             acc = accumulators(x, w_ohwi, bias, q["zp_in"], dict(groups=c, geo=geo))
             s_in, s_w, s_out = make_scales(crng, q, acc, c * m)
-            params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **geo,
-                                                        **quant_kwargs(q, s_in, s_w, s_out))
-            cases.append(("dw", x, w, bias, params, arrays))
+            cases.append(board_case("dw", x, w, bias, dict(**geo, **quant_kwargs(q, s_in, s_w, s_out))))
     return cases
 
 
@@ -121,9 +117,8 @@ def fc_cases(seed: int, n: int) -> list:
         bias = make_bias(crng, q["bias"], m)
         acc = wrap32((x.astype(np.int64) - q["zp_in"]) @ w.astype(np.int64).T + (0 if bias is None else bias))
         s_in, s_w, s_out = make_scales(crng, q, acc, m)
-        params, arrays = fc_s8_params(x.shape, w.shape, **quant_kwargs(q, s_in, s_w, s_out))
-        arrays = maybe_any_requant(crng, q, params, arrays, m)
-        cases.append(("fc", x, w, bias, params, arrays))
+        kw = quant_kwargs(q, s_in, s_w, s_out)
+        cases.append(board_case("fc", x, w, bias, kw, maybe_any_requant(crng, q, kw, m)))
     return cases
 
 
@@ -142,9 +137,8 @@ def pointwise_cases(seed: int, n: int) -> list:
         geo = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0))
         acc = accumulators(x, w, bias, q["zp_in"], dict(groups=1, geo=geo))
         s_in, s_w, s_out = make_scales(crng, q, acc, cout)
-        params, arrays = conv2d_s8_params(x.shape, w.shape, groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
-        arrays = maybe_any_requant(crng, q, params, arrays, cout)
-        cases.append(("1x1", x, w, bias, params, arrays))
+        kw = dict(groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
+        cases.append(board_case("1x1", x, w, bias, kw, maybe_any_requant(crng, q, kw, cout)))
     return cases
 
 
@@ -161,8 +155,7 @@ def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
         assert not ops & DSP_OPS, f"-U__ARM_FEATURE_DSP did not select the portable path of {functions}"
     outs, _ = run_firmware(elf, work, len(cases))
     for k, (case, got) in enumerate(zip(cases, outs)):
-        want = reference(case)
-        kind, x, w, _, params, arrays = case
+        kind, x, w, _, params, arrays, want = case
         what = (f"case {k}: {kind} x{x.shape} w{w.shape} mode {params['requant_mode']} per_channel "
                 f"{params['per_channel']} act ({params['act_min']}, {params['act_max']}) on mps2-an386 "
                 f"({'DSP' if dsp else 'portable'})")
@@ -198,21 +191,18 @@ def test_kws_sized_layers_on_cortex_m4(tmp_path):
         x = rng.integers(-128, 128, (1, 25, 5, 64), dtype=np.int8)
         w = rng.integers(-128, 128, (1, 3, 3, 64), dtype=np.int8)
         bias = rng.integers(-3000, 3000, 64).astype(np.int32)
-        p, a = depthwise_conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-3,
-                                          weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
-                                          output_zero_point=-128, pads=(1, 1, 1, 1), mode=mode)
-        cases.append(("dw", x, w, bias, p, a))
+        cases.append(board_case("dw", x, w, bias, dict(
+            input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
+            output_zero_point=-128, pads=(1, 1, 1, 1), mode=mode)))
         w1 = rng.integers(-128, 128, (64, 1, 1, 64), dtype=np.int8)
-        p, a = conv2d_s8_params(x.shape, w1.shape, input_scale=0.05, input_zero_point=5,
-                                weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
-                                output_zero_point=-128, mode=mode)
-        cases.append(("1x1", x, w1, bias, p, a))
+        cases.append(board_case("1x1", x, w1, bias, dict(
+            input_scale=0.05, input_zero_point=5, weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
+            output_zero_point=-128, mode=mode)))
         xf = rng.integers(-128, 128, (1, 64), dtype=np.int8)
         wf = rng.integers(-128, 128, (12, 64), dtype=np.int8)
-        p, a = fc_s8_params(xf.shape, wf.shape, input_scale=0.05, input_zero_point=-128,
-                            weight_scales=rng.uniform(0.002, 0.01, 12), output_scale=0.1, output_zero_point=10,
-                            mode=mode)
-        cases.append(("fc", xf, wf, bias[:12], p, a))
+        cases.append(board_case("fc", xf, wf, bias[:12], dict(
+            input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.002, 0.01, 12), output_scale=0.1,
+            output_zero_point=10, mode=mode)))
     check_on_board(tmp_path, cases, True, ["fn_depthwise_conv2d_s8", "dw_rows_3x3", "pw_triple_fast", "fc_groups_fast"])
 
 

@@ -1,5 +1,5 @@
 """fn_conv2d_1x1_s8 (runtime_c/include/fn_conv_1x1_s8.h) against the numpy reference
-firmnet.reference.conv_s8.conv2d_s8, exactly, on both of its code paths:
+firmnet.reference.conv_s8.conv2d_s8 (computed from the layer's scales), exactly, on both of its code paths:
 
   portable C: the host build (cffi, every runtime kernel), under hypothesis;
   DSP (__ARM_FEATURE_DSP: SXTAB16/SXTB16/SMLAD): a small bare-metal firmware for the
@@ -18,13 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.conv_s8 import MAX_DEPTH, conv2d_s8, conv2d_s8_params
+from firmnet.kernels.params_conv_s8 import MAX_DEPTH, conv2d_s8_params
 from support.compare import assert_array_equal_first
 from support.qemu_harness import KERNEL_1X1 as KERNEL
-from support.qemu_harness import build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
+from support.qemu_harness import (board_case, build_firmware, firmware_main, kernel_mnemonics, require_tools,
+                                  run_firmware)
 from support.s8_cases import (accumulators, int8_data, make_bias, make_scales, quant_cases, quant_kwargs,
                               random_requant_arrays, zero_pointwise_case)
-from support.s8_kernels import c_params, call
+from support.s8_kernels import c_params, call, expected_conv
 
 
 # ---------------------------------------------------------------- cases
@@ -46,8 +47,7 @@ def pointwise_case(g, q, dilations=(1, 1)):
     geo = dict(strides=(1, 1), dilations=dilations, pads=(0, 0, 0, 0))
     acc = accumulators(x, w, bias, q["zp_in"], dict(groups=1, geo=geo))
     s_in, s_w, s_out = make_scales(rng, q, acc, g["cout"])
-    params, arrays = conv2d_s8_params(x.shape, w.shape, groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
-    return x, w, bias, params, arrays
+    return x, w, bias, dict(groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
 
 
 def run_1x1(runtime, params, arrays, x, w, bias):
@@ -55,10 +55,12 @@ def run_1x1(runtime, params, arrays, x, w, bias):
     return call(runtime, KERNEL, "fn_conv2d_s8_params", params, arrays, x, w, bias, shape)
 
 
-def check_1x1(runtime, x, w, bias, params, arrays):
-    status, out = run_1x1(runtime, params, arrays, x, w, bias)
+def check_1x1(runtime, x, w, bias, kw, arrays=None):
+    """The kernel with the builder's struct (or explicit requant arrays) == the reference from kw."""
+    params, built = conv2d_s8_params(x.shape, w.shape, **kw)
+    status, out = run_1x1(runtime, params, built if arrays is None else arrays, x, w, bias)
     assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), KERNEL)
+    assert_array_equal_first(out, expected_conv(x, w, bias, kw, arrays), KERNEL)
     return out
 
 
@@ -70,10 +72,8 @@ def worst_case_depth(sign: int):
     w = np.full((3, 1, 1, MAX_DEPTH), -128 if sign < 0 else 127, np.int8)
     w[1, 0, 0, ::2] = 0              # a second and third channel with other sums
     w[2, 0, 0, 1::3] = 1
-    params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=-128,
-                                      weight_scales=[2.0**-24, 2.0**-23, 2.0**-20], output_scale=1.0,
-                                      output_zero_point=3, mode="tflm")
-    return x, w, None, params, arrays
+    return x, w, None, dict(input_scale=1.0, input_zero_point=-128, weight_scales=[2.0**-24, 2.0**-23, 2.0**-20],
+                            output_scale=1.0, output_zero_point=3, mode="tflm")
 
 
 # ---------------------------------------------------------------- portable path (host)
@@ -87,10 +87,10 @@ def test_pointwise_matches_reference(runtime, g, q):
 @settings(max_examples=200, deadline=None)
 @given(g=pointwise_geometry(), q=quant_cases())
 def test_pointwise_any_multiplier_and_shift(runtime, g, q):
-    x, w, bias, params, _ = pointwise_case(g, q)
+    x, w, bias, kw = pointwise_case(g, q)
     rng = np.random.default_rng(q["seed"] + 1)
-    n = params["out_c"] if params["per_channel"] else 1
-    check_1x1(runtime, x, w, bias, params, random_requant_arrays(rng, q["mode"], n))
+    n = w.shape[0] if np.size(kw["weight_scales"]) > 1 else 1
+    check_1x1(runtime, x, w, bias, kw, random_requant_arrays(rng, q["mode"], n))
 
 
 @pytest.mark.parametrize("sign", [-1, 1])
@@ -106,10 +106,10 @@ def test_pointwise_equals_the_general_kernel_and_ignores_dilation(runtime):
     w = rng.integers(-128, 128, (64, 1, 1, 64), dtype=np.int8)
     bias = rng.integers(-5000, 5000, 64).astype(np.int32)
     for dilations in [(1, 1), (2, 3)]:
-        params, arrays = conv2d_s8_params(x.shape, w.shape, input_scale=0.05, input_zero_point=-7,
-                                          weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.4,
-                                          output_zero_point=-128, act=(-128, 127), dilations=dilations)
-        out = check_1x1(runtime, x, w, bias, params, arrays)
+        kw = dict(input_scale=0.05, input_zero_point=-7, weight_scales=rng.uniform(0.002, 0.01, 64),
+                  output_scale=0.4, output_zero_point=-128, act=(-128, 127), dilations=dilations)
+        out = check_1x1(runtime, x, w, bias, kw)
+        params, arrays = conv2d_s8_params(x.shape, w.shape, **kw)
         status, general = call(runtime, "fn_conv2d_s8", "fn_conv2d_s8_params", params, arrays, x, w, bias,
                                out.shape)
         assert status == runtime.lib.FN_OK
@@ -166,8 +166,8 @@ def firmware_cases() -> list:
 
 def _check_on_board(tmp_path, dsp: bool):
     require_tools()
-    cases = firmware_cases()
-    elf = build_firmware(tmp_path, firmware_main([("1x1", *c) for c in cases]), dsp=dsp)
+    cases = [board_case("1x1", *c) for c in firmware_cases()]
+    elf = build_firmware(tmp_path, firmware_main(cases), dsp=dsp)
     ops = kernel_mnemonics(elf)
     if dsp:
         assert {"smlad", "sxtab16", "sxtb16"} <= ops, (
@@ -176,8 +176,7 @@ def _check_on_board(tmp_path, dsp: bool):
     else:
         assert not ops & {"smlad", "sxtab16", "sxtb16"}, "-U__ARM_FEATURE_DSP did not select the portable path"
     outs, _ = run_firmware(elf, tmp_path, len(cases))
-    for k, ((x, w, bias, params, arrays), got) in enumerate(zip(cases, outs)):
-        want = conv2d_s8(x, w, bias, params, arrays)
+    for k, ((_, x, w, *_, want), got) in enumerate(zip(cases, outs)):
         assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
                                  f"case {k} {x.shape}x{w.shape} on mps2-an386 ({'DSP' if dsp else 'portable'})")
 
@@ -193,9 +192,8 @@ def test_portable_path_on_cortex_m4_matches_reference(tmp_path):
 def test_dsp_path_deepest_sums(tmp_path):
     """FN_S8_MAX_DEPTH products at their extremes through SMLAD: no overflow."""
     require_tools()
-    cases = [worst_case_depth(-1), worst_case_depth(1)]
-    elf = build_firmware(tmp_path, firmware_main([("1x1", *c) for c in cases]))
+    cases = [board_case("1x1", *worst_case_depth(-1)), board_case("1x1", *worst_case_depth(1))]
+    elf = build_firmware(tmp_path, firmware_main(cases))
     outs, _ = run_firmware(elf, tmp_path, len(cases))
-    for (x, w, bias, params, arrays), got in zip(cases, outs):
-        want = conv2d_s8(x, w, bias, params, arrays)
+    for (*_, want), got in zip(cases, outs):
         assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want, "deepest sums")

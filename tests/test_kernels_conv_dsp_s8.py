@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmnet.reference.conv_s8 import conv2d_s8, filter_offsets
-from support.qemu_harness import RUNTIME, build_firmware, firmware_main, kernel_mnemonics, require_tools, run_firmware
+from support.qemu_harness import (RUNTIME, board_case, build_firmware, firmware_main, kernel_mnemonics, require_tools,
+                                  run_firmware)
 from support.s8_cases import conv_case, maybe_any_requant, random_quant
 
 KERNEL = "fn_conv2d_s8"
@@ -41,27 +41,26 @@ def cases(seed: int, n: int) -> list:
     out = []
     for k in range(n):
         g, q = random_geometry(rng, k), random_quant(rng)
-        x, w, bias, params, arrays = conv_case(g, q)
-        arrays = maybe_any_requant(rng, q, params, arrays, params["out_c"])
+        x, w, bias, kw = conv_case(g, q)
+        arrays = maybe_any_requant(rng, q, kw, w.shape[0])
         if k % 3 == 2:   # weights with zero points (per channel or per tensor), the extremes included
-            zp = rng.integers(-128, 128, params["out_c"] if k % 2 else 1)
+            zp = rng.integers(-128, 128, w.shape[0] if k % 2 else 1)
             zp[0] = [-128, 127][k % 2]
-            arrays = {**arrays, "filter_offset": filter_offsets(zp, params["out_c"])}
-        out.append((x, w, bias, params, arrays))
+            kw = dict(kw, weight_zero_points=zp)
+        out.append(board_case("conv", x, w, bias, kw, arrays))
     return out
 
 
 def test_dsp_path_matches_reference_in_qemu(tmp_path):
     require_tools()
     chosen = cases(77, 24)
-    main_c = firmware_main([("conv", *c) for c in chosen])
+    main_c = firmware_main(chosen)
     for dsp in (True, False):
         work = tmp_path / ("dsp" if dsp else "portable")
         elf = build_firmware(work, main_c, sources=[RUNTIME / "src" / f"{KERNEL}.c"], dsp=dsp)
         if dsp:
             assert {"smlad", "sxtb16"} <= kernel_mnemonics(elf, "pixel_pair"), "the DSP path was not compiled in"
         outs, _ = run_firmware(elf, work, len(chosen))
-        for k, (x, w, bias, params, arrays) in enumerate(chosen):
-            expected = conv2d_s8(x, w, bias, params, arrays)
+        for k, (_, x, w, bias, params, arrays, expected) in enumerate(chosen):
             got = np.frombuffer(outs[k], np.int8).reshape(expected.shape)
             assert np.array_equal(got, expected), f"case {k} ({'DSP' if dsp else 'portable'}): {params}"

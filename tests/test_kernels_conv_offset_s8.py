@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.conv_s8 import (MAX_DEPTH_OFFSET, conv2d_s8, conv2d_s8_params, conv2d_s32,
-                                       conv2d_s32_params)
+from firmnet.kernels.params_conv_s8 import MAX_DEPTH_OFFSET, conv2d_s8_params, conv2d_s32_params
+from firmnet.reference.conv_s8 import conv2d_s8, conv2d_s32
 from support.compare import assert_array_equal_first
 from support.oracles import ort_session
 from support.s8_cases import (conv_geometry, int8_data, make_bias, make_scales, ort_conv_case, quant_cases,
@@ -76,43 +76,40 @@ def offset_case(g, q, zp_kind):
     w = int8_data(rng, (oc, g["kh"], g["kw"], g["cin_g"]), "extremes" if q["data"] == "extremes" else "uniform")
     zp_w = weight_zero_points(rng, zp_kind, oc)
     bias = make_bias(rng, q["bias"], oc)
-    acc = conv2d_s32(x, w, bias, *conv2d_s32_params(x.shape, w.shape, input_zero_point=q["zp_in"],
-                                                     weight_zero_points=zp_w, groups=g["groups"], **g["geo"]))
+    acc = conv2d_s32(x, w, bias, input_zero_point=q["zp_in"], weight_zero_points=zp_w, groups=g["groups"],
+                     **g["geo"])
     s_in, s_w, s_out = make_scales(rng, q, acc, oc)
-    params, arrays = conv2d_s8_params(x.shape, w.shape, groups=g["groups"], **g["geo"],
-                                      weight_zero_points=zp_w, **quant_kwargs(q, s_in, s_w, s_out))
-    return x, w, zp_w, bias, params, arrays
+    return x, w, zp_w, bias, dict(groups=g["groups"], **g["geo"], weight_zero_points=zp_w,
+                                  **quant_kwargs(q, s_in, s_w, s_out))
 
 
 @settings(max_examples=400, deadline=None)
 @given(g=conv_geometry(), q=quant_cases(), zp_kind=st.sampled_from(["tensor", "channel"]))
 def test_conv2d_with_filter_offset_matches_reference(runtime, g, q, zp_kind):
-    x, w, _, bias, params, arrays = offset_case(g, q, zp_kind)
-    status, out = call_conv(runtime, params, arrays, x, w, bias)
+    x, w, _, bias, kw = offset_case(g, q, zp_kind)
+    status, out = call_conv(runtime, *conv2d_s8_params(x.shape, w.shape, **kw), x, w, bias)
     assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), "conv2d_s8 with filter_offset")
+    assert_array_equal_first(out, conv2d_s8(x, w, bias, **kw), "conv2d_s8 with filter_offset")
 
 
 @settings(max_examples=300, deadline=None)
 @given(g=conv_geometry(), q=quant_cases(), zp_kind=st.sampled_from(["tensor", "channel"]))
 def test_conv2d_s32_matches_reference(runtime, g, q, zp_kind):
-    x, w, zp_w, bias, _, _ = offset_case(g, q, zp_kind)
-    params, arrays = conv2d_s32_params(x.shape, w.shape, input_zero_point=q["zp_in"], weight_zero_points=zp_w,
-                                       groups=g["groups"], **g["geo"])
-    status, out = call_conv(runtime, params, arrays, x, w, bias, s32=True)
+    x, w, zp_w, bias, _ = offset_case(g, q, zp_kind)
+    kw = dict(input_zero_point=q["zp_in"], weight_zero_points=zp_w, groups=g["groups"], **g["geo"])
+    status, out = call_conv(runtime, *conv2d_s32_params(x.shape, w.shape, **kw), x, w, bias, s32=True)
     assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, conv2d_s32(x, w, bias, params, arrays), "conv2d_s8_s32")
+    assert_array_equal_first(out, conv2d_s32(x, w, bias, **kw), "conv2d_s8_s32")
 
 
 @settings(max_examples=40, deadline=None)
 @given(g=conv_geometry(), q=quant_cases(), zp_kind=st.sampled_from(["tensor", "channel"]))
 def test_reference_sums_are_the_literal_definition(g, q, zp_kind):
-    x, w, zp_w, _, _, _ = offset_case(g, q, zp_kind)
-    params, arrays = conv2d_s32_params(x.shape, w.shape, input_zero_point=q["zp_in"], weight_zero_points=zp_w,
-                                       groups=g["groups"], **g["geo"])
+    x, w, zp_w, _, _ = offset_case(g, q, zp_kind)
     expected = literal_sums(x, w, q["zp_in"], zp_w, g["geo"]["strides"], g["geo"]["dilations"], g["geo"]["pads"],
                             g["groups"])
-    assert np.array_equal(conv2d_s32(x, w, None, params, arrays), expected)
+    assert np.array_equal(conv2d_s32(x, w, None, input_zero_point=q["zp_in"], weight_zero_points=zp_w,
+                                     groups=g["groups"], **g["geo"]), expected)
 
 
 @pytest.mark.parametrize("x_val, zp_in, w_val, zp_w", [(127, -128, -128, 127), (-128, 127, 127, -128),
@@ -189,7 +186,8 @@ def test_ort_qlinearconv_with_weight_zero_points_is_matched_exactly(runtime, kin
         params, arrays = conv2d_s8_params(x.shape, w.shape, mode="ort", weight_zero_points=zp_w, **q)
         status, out = call_conv(runtime, params, arrays, x, w, bias)
         assert status == runtime.lib.FN_OK
-        assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), f"C vs reference, case {i}")
+        assert_array_equal_first(out, conv2d_s8(x, w, bias, mode="ort", weight_zero_points=zp_w, **q),
+                                 f"C vs reference, case {i}")
         assert_array_equal_first(out, expected, f"QLinearConv {kind} {onnx_type.__name__}, case {i}")
 
 

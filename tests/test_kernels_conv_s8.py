@@ -1,6 +1,8 @@
 """fn_conv2d_s8, fn_depthwise_conv2d_s8 and fn_fc_s8 against the numpy reference
 (firmnet.reference.conv_s8 / dense_s8), exactly, in every requantization mode, and the
-reference against a literal transcription of TFLite's reference loops. The kernels
+reference against a literal transcription of TFLite's reference loops. The kernels get
+the structs of firmnet.kernels.params_conv_s8, the reference the layer's scales and zero
+points (support/s8_kernels.py): a wrong multiplier in a builder fails here. The kernels
 against the runtimes they emulate (tflite-micro, onnxruntime): test_kernels_conv_s8_oracles.py.
 """
 from __future__ import annotations
@@ -14,10 +16,9 @@ from hypothesis import strategies as st
 
 from firmnet import cbuild, resources
 from firmnet.reference import fixedpoint as fx
-from firmnet.reference.conv_s8 import (ARRAY_FIELDS, MAX_DEPTH, conv2d_s8, conv2d_s8_params,
-                                       depthwise_conv2d_s8_params, depthwise_filter_from_onnx, output_stage_s8,
-                                       pack_depthwise_filter, unpack_depthwise_filter, wrap32)
-from firmnet.reference.dense_s8 import fc_s8_params
+from firmnet.kernels.params_conv_s8 import (ARRAY_FIELDS, MAX_DEPTH, conv2d_s8_params, depthwise_conv2d_s8_params,
+                                            fc_s8_params, pack_depthwise_filter, unpack_depthwise_filter)
+from firmnet.reference.conv_s8 import Requant, conv2d_s8, depthwise_filter_from_onnx, output_stage_s8, wrap32
 from support.compare import assert_array_equal_first
 from support.ffi import struct_fields
 from support.s8_cases import (I32_MAX, I32_MIN, MODES, accumulators, act_ranges, conv_case, conv_geometry, int8_data,
@@ -38,10 +39,10 @@ def test_conv2d_matches_reference(runtime, g, q):
 def test_conv2d_any_multiplier_and_shift(runtime, g, q):
     """Multipliers 0 / 2^30 / 2^31 - 1, shifts -31 ... 30, ORT scales 0 ... 1e6: every
     branch of the output stage, including the wrap of x << 30 and of + output_offset."""
-    x, w, bias, params, _ = conv_case(g, q)
+    x, w, bias, kw = conv_case(g, q)
     rng = np.random.default_rng(q["seed"] + 1)
-    n = params["out_c"] if params["per_channel"] else 1
-    check_conv(runtime, x, w, bias, params, random_requant_arrays(rng, q["mode"], n))
+    n = w.shape[0] if np.size(kw["weight_scales"]) > 1 else 1
+    check_conv(runtime, x, w, bias, kw, random_requant_arrays(rng, q["mode"], n))
 
 
 def test_conv2d_mobilenet_sized_layers(runtime):
@@ -53,11 +54,9 @@ def test_conv2d_mobilenet_sized_layers(runtime):
         w = rng.integers(-127, 128, w_shape, dtype=np.int8)
         bias = rng.integers(-10000, 10000, w_shape[0]).astype(np.int32)
         for mode in MODES:
-            params, arrays = conv2d_s8_params(
-                x.shape, w.shape, input_scale=0.02, input_zero_point=-5,
-                weight_scales=rng.uniform(0.002, 0.02, w_shape[0]), output_scale=0.05,
-                output_zero_point=-128, act=(-128, 127), mode=mode, **kw)
-            out = check_conv(runtime, x, w, bias, params, arrays)
+            out = check_conv(runtime, x, w, bias, dict(
+                input_scale=0.02, input_zero_point=-5, weight_scales=rng.uniform(0.002, 0.02, w_shape[0]),
+                output_scale=0.05, output_zero_point=-128, act=(-128, 127), mode=mode, **kw))
             assert len(np.unique(out)) > 50, "scales should spread the outputs over int8"
 
 
@@ -67,10 +66,8 @@ def test_conv2d_padding_is_the_input_zero_point(runtime):
     x = np.full((1, 4, 5, 3), 37, np.int8)
     w = np.random.default_rng(0).integers(-128, 128, (4, 3, 3, 3), dtype=np.int8)
     bias = np.array([1000, -1000, 0, 77], np.int32)
-    params, arrays = conv2d_s8_params(x.shape, w.shape, pads=(2, 1, 2, 2), input_scale=0.1,
-                                      input_zero_point=37, weight_scales=[0.01], output_scale=0.1,
-                                      output_zero_point=3)
-    out = check_conv(runtime, x, w, bias, params, arrays)
+    out = check_conv(runtime, x, w, bias, dict(pads=(2, 1, 2, 2), input_scale=0.1, input_zero_point=37,
+                                               weight_scales=[0.01], output_scale=0.1, output_zero_point=3))
     np.testing.assert_array_equal(out, np.broadcast_to(np.array([13, -7, 3, 4], np.int8), out.shape))
 
 
@@ -83,9 +80,8 @@ def test_conv2d_padding_is_the_input_zero_point(runtime):
 def test_fc_rounding_of_ties_hand_computed(runtime, mode, expected):
     x = np.array([[1, 3, 5, -1, -3, -5]], np.int8).T.copy()       # 6 batches of 1 feature
     w = np.array([[2]], np.int8)
-    params, arrays = fc_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=0,
-                                  weight_scales=[0.25], output_scale=1.0, output_zero_point=0, mode=mode)
-    out = check_fc(runtime, x, w, None, params, arrays)
+    out = check_fc(runtime, x, w, None, dict(input_scale=1.0, input_zero_point=0, weight_scales=[0.25],
+                                             output_scale=1.0, output_zero_point=0, mode=mode))
     np.testing.assert_array_equal(out[:, 0], expected)
 
 
@@ -132,8 +128,9 @@ def tflite_loops_conv(x, w, bias, p, a, depthwise_mult=None):
 @settings(max_examples=60, deadline=None)
 @given(g=conv_geometry(), q=quant_cases())
 def test_reference_conv_is_tflite_conv_per_channel(g, q):
-    x, w, bias, params, arrays = conv_case(g, q)
-    assert_array_equal_first(conv2d_s8(x, w, bias, params, arrays),
+    x, w, bias, kw = conv_case(g, q)
+    params, arrays = conv2d_s8_params(x.shape, w.shape, **kw)
+    assert_array_equal_first(conv2d_s8(x, w, bias, **kw),
                              tflite_loops_conv(x, w, bias, params, arrays), "reference vs TFLite loops")
 
 
@@ -147,8 +144,7 @@ def dw_case(g, q):
     bias = make_bias(rng, q["bias"], c * m)
     w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
     s_in, s_w, s_out = make_scales(rng, q, accumulators(x, w_ohwi, bias, q["zp_in"], dict(g, groups=c)), c * m)
-    params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **g["geo"], **quant_kwargs(q, s_in, s_w, s_out))
-    return x, w, bias, params, arrays
+    return x, w, bias, dict(**g["geo"], **quant_kwargs(q, s_in, s_w, s_out))
 
 
 @settings(max_examples=500, deadline=None)
@@ -160,18 +156,19 @@ def test_depthwise_matches_reference(runtime, g, q):
 @settings(max_examples=250, deadline=None)
 @given(g=conv_geometry(depthwise=True), q=quant_cases())
 def test_depthwise_any_multiplier_and_shift(runtime, g, q):
-    x, w, bias, params, _ = dw_case(g, q)
-    n = x.shape[3] * params["depth_multiplier"] if params["per_channel"] else 1
+    x, w, bias, kw = dw_case(g, q)
+    n = w.shape[3] if np.size(kw["weight_scales"]) > 1 else 1
     arrays = random_requant_arrays(np.random.default_rng(q["seed"] + 1), q["mode"], n)
-    check_dw(runtime, x, w, bias, params, arrays)
+    check_dw(runtime, x, w, bias, kw, arrays)
 
 
 @settings(max_examples=60, deadline=None)
 @given(g=conv_geometry(depthwise=True), q=quant_cases())
 def test_depthwise_kernel_equals_grouped_conv_kernel(runtime, g, q):
     """The two C kernels agree; and the reference is TFLite's DepthwiseConvPerChannel."""
-    x, w, bias, params, arrays = dw_case(g, q)
-    out = check_dw(runtime, x, w, bias, params, arrays)
+    x, w, bias, kw = dw_case(g, q)
+    out = check_dw(runtime, x, w, bias, kw)
+    params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **kw)
     c, m = x.shape[3], params["depth_multiplier"]
     w_ohwi = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]
     p_conv = {k: v for k, v in params.items() if k != "depth_multiplier"}
@@ -219,19 +216,16 @@ def test_fc_matches_reference(runtime, case):
     q, x, w, bias, rng = case
     acc = wrap32((x.astype(np.int64) - q["zp_in"]) @ w.astype(np.int64).T + (0 if bias is None else bias))
     s_in, s_w, s_out = make_scales(rng, q, acc, w.shape[0])
-    params, arrays = fc_s8_params(x.shape, w.shape, **quant_kwargs(q, s_in, s_w, s_out))
-    check_fc(runtime, x, w, bias, params, arrays)
+    check_fc(runtime, x, w, bias, quant_kwargs(q, s_in, s_w, s_out))
 
 
 @settings(max_examples=300, deadline=None)
 @given(case=fc_cases())
 def test_fc_any_multiplier_and_shift(runtime, case):
     q, x, w, bias, rng = case
-    params, _ = fc_s8_params(x.shape, w.shape, **quant_kwargs(q, 0.1, 0.1, 0.1))
-    if q["per_channel"]:
-        params["per_channel"] = 1
-    n = w.shape[0] if params["per_channel"] else 1
-    check_fc(runtime, x, w, bias, params, random_requant_arrays(rng, q["mode"], n))
+    n = w.shape[0] if q["per_channel"] else 1
+    check_fc(runtime, x, w, bias, quant_kwargs(q, 0.1, 0.1, 0.1), random_requant_arrays(rng, q["mode"], n),
+             per_channel=q["per_channel"])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -245,9 +239,8 @@ def test_fc_accumulator_at_its_bound(runtime, mode, x_val, zp_in, w_val):
     total = k * (x_val - zp_in) * w_val
     assert abs(total) <= 255 * 128 * 2**16 < 2**31
     bias = np.array([0, I32_MAX if total > 0 else I32_MIN, -total // 2], np.int32)
-    params, arrays = fc_s8_params(x.shape, w.shape, input_scale=1.0, input_zero_point=zp_in,
-                                  weight_scales=2.0**-28, output_scale=1.0, output_zero_point=0, mode=mode)
-    check_fc(runtime, x, w, bias, params, arrays)
+    check_fc(runtime, x, w, bias, dict(input_scale=1.0, input_zero_point=zp_in, weight_scales=2.0**-28,
+                                       output_scale=1.0, output_zero_point=0, mode=mode))
 
 
 # ---------------------------------------------------------------- the output stage itself
@@ -258,10 +251,7 @@ def test_fc_accumulator_at_its_bound(runtime, mode, x_val, zp_in, w_val):
        s=st.integers(-31, 30), scale=st.floats(0, 1e6, width=32), zp=zero_points, data=st.data())
 def test_output_stage_matches_reference(runtime, acc, mode, m, s, scale, zp, data):
     act = data.draw(act_ranges(zp))
-    params = {"requant_mode": fx.REQUANT_MODES[mode], "output_offset": zp, "act_min": act[0],
-              "act_max": act[1], "per_channel": 0}
-    arrays = {"multiplier": [m], "shift": [s], "scale": [scale]}
-    expected = int(output_stage_s8(np.array([acc]), params, arrays)[0])
+    expected = int(output_stage_s8(np.array([acc]), Requant(mode, [m], [s], [scale]), zp, act)[0])
     got = runtime.lib.fn_output_stage_s8(acc, fx.REQUANT_MODES[mode], m, s, scale, zp, act[0], act[1])
     assert got == expected
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from firmnet.kernels.params_conv_s8 import depthwise_conv2d_s8_params, fc_s8_params, pack_depthwise_filter
 from firmnet.reference import fixedpoint as fx
-from firmnet.reference.conv_s8 import (conv2d_s8, conv2d_s8_params, depthwise_conv2d_s8_params,
-                                       depthwise_filter_from_onnx, pack_depthwise_filter)
-from firmnet.reference.dense_s8 import fc_s8_params
+from firmnet.reference.conv_s8 import depthwise_filter_from_onnx
 from support.compare import assert_array_equal_first
 from support.oracles import ORT_LEVELS, ort_session
 from support.s8_cases import MODES, ort_conv_case
-from support.s8_kernels import check_conv, check_dw, check_fc, run_conv, run_dw
+from support.s8_kernels import check_conv, check_dw, check_fc, run_dw
 
 
 # ---------------------------------------------------------------- onnxruntime (ORT mode)
@@ -79,11 +78,7 @@ def qdq_conv_model(x, w, bias, q, opset):
 
 
 def c_conv_ort(runtime, x, w, bias, q):
-    params, arrays = conv2d_s8_params(x.shape, w.shape, mode="ort", **q)
-    status, out = run_conv(runtime, params, arrays, x, w, bias)
-    assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), "C vs reference")
-    return out
+    return check_conv(runtime, x, w, bias, dict(q, mode="ort"))
 
 
 def run_ort_nhwc(sess, x):
@@ -132,8 +127,7 @@ def test_ort_qlinearmatmul_is_matched_exactly(runtime, level):
                  nh.from_array(np.array(zp_out, np.int8), "yzp")]
         node = helper.make_node("QLinearMatMul", ["x", "xs", "xzp", "w", "ws", "wzp", "ys", "yzp"], ["y"])
         expected = ort_session(onnx_model([node], inits, x.shape, opset=13 + i % 5), level).run(None, {"x": x})[0]
-        params, arrays = fc_s8_params(x.shape, w.shape, mode="ort", **q)
-        out = check_fc(runtime, x, w, None, params, arrays)
+        out = check_fc(runtime, x, w, None, dict(q, mode="ort"))
         assert_array_equal_first(out, expected, f"QLinearMatMul case {i}")
 
 
@@ -143,7 +137,7 @@ def test_ort_mode_differs_from_tflm_on_ties(runtime):
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
     w = np.ones((1, 1, 1, 1), np.int8)
     q = dict(input_scale=0.5, input_zero_point=0, weight_scales=[1.0], output_scale=1.0, output_zero_point=0)
-    outs = {mode: check_conv(runtime, x, w, None, *conv2d_s8_params(x.shape, w.shape, mode=mode, **q))
+    outs = {mode: check_conv(runtime, x, w, None, dict(q, mode=mode))
             for mode in MODES}
     odd = (x % 2 == 1)
     assert np.all(outs["ort"][odd] % 2 == 0) and np.any(outs["tflm"] != outs["ort"])
@@ -277,13 +271,11 @@ def test_tflm_conv_is_matched_exactly(runtime, kind):
             options = schema.DepthwiseConv2DOptionsT()
             options.depthMultiplier = oc // c
             w = rng.integers(-127, 128, (1, kh, kw, oc), dtype=np.int8)
-            params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **geo, **q)
-            out = check_dw(runtime, x, w, bias, params, arrays)
+            out = check_dw(runtime, x, w, bias, dict(**geo, **q))
         else:
             options = schema.Conv2DOptionsT()
             w = rng.integers(-127, 128, (oc, kh, kw, c // groups), dtype=np.int8)
-            params, arrays = conv2d_s8_params(x.shape, w.shape, groups=groups, **geo, **q)
-            out = check_conv(runtime, x, w, bias, params, arrays)
+            out = check_conv(runtime, x, w, bias, dict(groups=groups, **geo, **q))
         options.padding = schema.Padding.SAME if same else schema.Padding.VALID
         options.strideH, options.strideW = geo["strides"]
         options.dilationHFactor, options.dilationWFactor = geo["dilations"]
@@ -309,8 +301,7 @@ def test_tflm_fully_connected_is_matched_exactly(runtime, per_channel):
         act = str(rng.choice(["NONE", "RELU", "RELU6"]))
         q = dict(input_scale=s_in, input_zero_point=zp_in, weight_scales=s_w, output_scale=s_out,
                  output_zero_point=zp_out, act=tflite_act_range(act, s_out, zp_out), mode="tflm")
-        params, arrays = fc_s8_params(x.shape, w.shape, **q)
-        out = check_fc(runtime, x, w, bias, params, arrays)
+        out = check_fc(runtime, x, w, bias, q)
         options = schema.FullyConnectedOptionsT()
         options.fusedActivationFunction = getattr(schema.ActivationFunctionType, act)
         assert_array_equal_first(out, tflm_run("fc", x, w, bias, q, (n, m), options), f"TFLM FC case {i}")
@@ -343,7 +334,7 @@ def test_tflm_multiplier_uses_the_double_product(runtime):
                  output_zero_point=0, mode="tflm")
         params, arrays = fc_s8_params(x.shape, w.shape, **q)
         assert (int(arrays["multiplier"][0]), int(arrays["shift"][0])) == m_double
-        out = check_fc(runtime, x, w, bias, params, arrays)
+        out = check_fc(runtime, x, w, bias, q)
         expected = tflm_run("fc", x, w, bias, q, (1, bias.size), schema.FullyConnectedOptionsT())
         assert_array_equal_first(out, expected, "per-tensor FC at the multiplier's rounding boundary")
         checked += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from .ir import FirmnetError, Graph, OpQuant
-from .ops import OPS
+from .ops import check_supported
 from .ops._util import integer_range
 from .passes.qdq import COMPUTE_OPS
 
@@ -86,7 +86,7 @@ def _integer_refusal(graph, node, producers, consumers) -> str | None:
         changes["act"] = integer_range(node.attrs.act, out_q)
     attrs = dataclasses.replace(node.attrs, **changes)
     try:
-        OPS[node.op].infer(attrs, types)
+        check_supported(node.op, attrs, types)
     except FirmnetError as exc:
         return str(exc)
     return None

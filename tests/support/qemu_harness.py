@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmnet.reference.conv_s8 import conv2d_s8, depthwise_conv2d_s8, pack_depthwise_filter
-from firmnet.reference.dense_s8 import fc_s8
+from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
+                                            pack_depthwise_filter)
+from support.s8_kernels import expected_conv, expected_dw, expected_fc
 from support.paths import REPO
 
 KERNEL_1X1 = "fn_conv2d_1x1_s8"
@@ -121,12 +122,26 @@ QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_
 ARRAY_CTYPES = (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"), ("filter_offset", "int32_t"))
 
 
+BUILDERS = {"1x1": (conv2d_s8_params, expected_conv), "conv": (conv2d_s8_params, expected_conv),
+            "dw": (depthwise_conv2d_s8_params, expected_dw), "fc": (fc_s8_params, expected_fc)}
+
+
+def board_case(kind, x, w, bias, kw, arrays=None) -> tuple:
+    """A firmware case (kind, x, w, bias, params, arrays, want): the kernel's struct from the
+    builder (its requant arrays replaced by explicit ones if given) and the reference output,
+    computed from the layer's quantities kw."""
+    builder, expected = BUILDERS[kind]
+    params, built = builder(x.shape, w.shape, **kw)
+    struct_arrays = built if arrays is None else {**built, **arrays}
+    return kind, x, w, bias, params, struct_arrays, expected(x, w, bias, kw, arrays)
+
+
 def firmware_main(cases) -> str:
-    """main.c for cases [(kind, x, w, bias, params, arrays)] (kind: a FIRMWARE_KERNELS key): each
-    is run once, its output written to out<k>.bin and its SysTick ticks to ticks.bin (uint32
-    each). Designated initializers: independent of the structs' field order."""
+    """main.c for board_case tuples (kind: a FIRMWARE_KERNELS key): each is run once, its output
+    written to out<k>.bin and its SysTick ticks to ticks.bin (uint32 each). Designated
+    initializers: independent of the structs' field order."""
     decls, calls = [], []
-    for k, (kind, x, w, bias, params, arrays) in enumerate(cases):
+    for k, (kind, x, w, bias, params, arrays, _) in enumerate(cases):
         fn, ptype, scalars, filt, size = FIRMWARE_KERNELS[kind]
         decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
                   _c_array("int32_t", f"b{k}", bias)]
@@ -204,10 +219,5 @@ SOURCES = [RUNTIME / "src" / "fn_depthwise_conv2d_s8.c", RUNTIME / "src" / "fn_f
 
 
 def reference(case) -> np.ndarray:
-    """The numpy reference output of a firmware case (kind, x, w, bias, params, arrays)."""
-    kind, x, w, bias, params, arrays = case
-    if kind == "dw":
-        return depthwise_conv2d_s8(x, w, bias, params, arrays)
-    if kind == "fc":
-        return fc_s8(x, w, bias, params, arrays)
-    return conv2d_s8(x, w, bias, params, arrays)
+    """The numpy reference output of a board_case (computed from the layer's quantities)."""
+    return case[-1]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from firmnet.reference.conv_s8 import _conv_sums, conv2d_s8_params, wrap32
+from firmnet.kernels.params_conv_s8 import conv2d_s8_params
+from firmnet.reference.conv_s8 import conv_sums, wrap32
 
 
 MODES = ["tflm", "single", "ort"]
@@ -117,17 +118,12 @@ def conv_case(g, q):
     w = int8_data(rng, (oc, g["kh"], g["kw"], g["cin_g"]), "extremes" if q["data"] == "extremes" else "uniform")
     bias = make_bias(rng, q["bias"], oc)
     s_in, s_w, s_out = make_scales(rng, q, accumulators(x, w, bias, q["zp_in"], g), oc)
-    params, arrays = conv2d_s8_params(x.shape, w.shape, groups=g["groups"], **g["geo"],
-                                      **quant_kwargs(q, s_in, s_w, s_out))
-    return x, w, bias, params, arrays
+    return x, w, bias, dict(groups=g["groups"], **g["geo"], **quant_kwargs(q, s_in, s_w, s_out))
 
 
 def accumulators(x, w_ohwi, bias, zp_in, g):
     """The case's int32 accumulators (sum plus bias), through the reference's own sums."""
-    params, _ = conv2d_s8_params(x.shape, w_ohwi.shape, groups=g["groups"], **g["geo"], input_scale=1.0,
-                                 input_zero_point=zp_in, weight_scales=1.0, output_scale=1.0,
-                                 output_zero_point=0)
-    sums = _conv_sums(x, w_ohwi, params, g["groups"])
+    sums = conv_sums(x, w_ohwi, input_zero_point=zp_in, groups=g["groups"], **g["geo"])
     return sums if bias is None else wrap32(sums + bias)
 
 
@@ -163,11 +159,12 @@ def random_quant(rng: np.random.Generator) -> dict:
                 bias=rng.choice([None, "small", "natural", "extreme"]), seed=int(rng.integers(0, 2**32)))
 
 
-def maybe_any_requant(rng, q, params, arrays, n_channels):
-    """One case in five: arbitrary valid multipliers and shifts (positive shifts included)."""
+def maybe_any_requant(rng, q, kw, n_channels):
+    """One case in five: arbitrary valid multipliers and shifts (positive shifts included) in
+    place of those of the layer's scales kw["weight_scales"]; else None."""
     if rng.random() < 0.2:
-        return random_requant_arrays(rng, q["mode"], n_channels if params["per_channel"] else 1)
-    return arrays
+        return random_requant_arrays(rng, q["mode"], n_channels if np.size(kw["weight_scales"]) > 1 else 1)
+    return None
 
 
 def ort_conv_case(rng, kind):

@@ -1,11 +1,16 @@
 """Calling the int8 conv, depthwise and fully connected C kernels through cffi, and
-checking them exactly against the numpy reference."""
+checking them exactly against the numpy reference. The kernels get the structs of
+firmnet.kernels.params_conv_s8, the reference the layer's quantities kw (geometry, scales,
+zero points, act, mode): a wrong multiplier in a builder fails the check."""
 from __future__ import annotations
 
 import numpy as np
 
-from firmnet.reference.conv_s8 import ARRAY_FIELDS, conv2d_s8, depthwise_conv2d_s8, pack_depthwise_filter
-from firmnet.reference.dense_s8 import fc_s8
+from firmnet.kernels.params_conv_s8 import (ARRAY_FIELDS, conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
+                                            pack_depthwise_filter)
+from firmnet.reference.conv_s8 import (Requant, conv2d_s8, conv2d_s32, depthwise_as_ohwi, depthwise_conv2d_s8,
+                                       output_stage_s8)
+from firmnet.reference.dense_s8 import fc_s8, fc_s32
 from support.compare import assert_array_equal_first
 
 
@@ -52,22 +57,68 @@ def run_fc(runtime, params, arrays, x, w, bias, shape=None):
     return call(runtime, "fn_fc_s8", "fn_fc_s8_params", params, arrays, x, w, bias, shape)
 
 
-def check_conv(runtime, x, w, bias, params, arrays):
-    status, out = run_conv(runtime, params, arrays, x, w, bias)
+GEOMETRY = ("strides", "dilations", "pads", "groups")
+
+
+def requant_of(mode, arrays) -> Requant:
+    """Explicit (multiplier, shift) or scale arrays as the reference's requantization."""
+    return Requant(mode, arrays["multiplier"], arrays["shift"], arrays["scale"])
+
+
+def stage(acc, kw, arrays):
+    """The output stage of acc with explicit requant arrays (the any-multiplier tests)."""
+    return output_stage_s8(acc, requant_of(kw.get("mode", "tflm"), arrays), kw["output_zero_point"],
+                           kw.get("act", (-128, 127)))
+
+
+def expected_conv(x, w, bias, kw, arrays=None):
+    """The reference of a conv case: from the layer's quantities kw, or with explicit requant
+    arrays in place of the scales."""
+    if arrays is None:
+        return conv2d_s8(x, w, bias, **kw)
+    geo = {k: kw[k] for k in GEOMETRY if k in kw}
+    acc = conv2d_s32(x, w, bias, input_zero_point=kw["input_zero_point"],
+                     weight_zero_points=kw.get("weight_zero_points", 0), **geo)
+    return stage(acc, kw, arrays)
+
+
+def expected_dw(x, w, bias, kw, arrays=None):
+    """The reference of a depthwise case (w TFLite's [1, KH, KW, C*m])."""
+    if arrays is None:
+        return depthwise_conv2d_s8(x, w, bias, **kw)
+    return expected_conv(x, depthwise_as_ohwi(w), bias, dict(kw, groups=x.shape[3]), arrays)
+
+
+def expected_fc(x, w, bias, kw, arrays=None):
+    if arrays is None:
+        return fc_s8(x, w, bias, **kw)
+    return stage(fc_s32(x, w, bias, input_zero_point=kw["input_zero_point"]), kw, arrays)
+
+
+def check_conv(runtime, x, w, bias, kw, arrays=None):
+    """fn_conv2d_s8 with the builder's struct (its requant arrays replaced by explicit ones if
+    given) == the reference computed from the layer's quantities kw."""
+    params, built = conv2d_s8_params(x.shape, w.shape, **kw)
+    status, out = run_conv(runtime, params, built if arrays is None else {**built, **arrays}, x, w, bias)
     assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, conv2d_s8(x, w, bias, params, arrays), "conv2d_s8")
+    assert_array_equal_first(out, expected_conv(x, w, bias, kw, arrays), "conv2d_s8")
     return out
 
 
-def check_dw(runtime, x, w, bias, params, arrays):
-    status, out = run_dw(runtime, params, arrays, x, pack_depthwise_filter(w), bias)
+def check_dw(runtime, x, w, bias, kw, arrays=None):
+    params, built = depthwise_conv2d_s8_params(x.shape, w.shape, **kw)
+    status, out = run_dw(runtime, params, built if arrays is None else arrays, x, pack_depthwise_filter(w), bias)
     assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, depthwise_conv2d_s8(x, w, bias, params, arrays), "depthwise_conv2d_s8")
+    assert_array_equal_first(out, expected_dw(x, w, bias, kw, arrays), "depthwise_conv2d_s8")
     return out
 
 
-def check_fc(runtime, x, w, bias, params, arrays):
-    status, out = run_fc(runtime, params, arrays, x, w, bias)
+def check_fc(runtime, x, w, bias, kw, arrays=None, per_channel=None):
+    """per_channel: force the struct's per_channel flag (explicit arrays of one per output)."""
+    params, built = fc_s8_params(x.shape, w.shape, **kw)
+    if per_channel is not None:
+        params["per_channel"] = int(per_channel)
+    status, out = run_fc(runtime, params, built if arrays is None else arrays, x, w, bias)
     assert status == runtime.lib.FN_OK
-    assert_array_equal_first(out, fc_s8(x, w, bias, params, arrays), "fc_s8")
+    assert_array_equal_first(out, expected_fc(x, w, bias, kw, arrays), "fc_s8")
     return out

@@ -53,3 +53,14 @@ OPS = {
     "unary": unary,
     "where": where,
 }
+
+
+def check_supported(op: str, attrs, in_types) -> None:
+    """FirmnetError unless the op's maths hold (infer) and a kernel can run it: the op module's
+    kernel_check, where it has one, states the kernels' limits (quantizations, depth bounds)
+    until the kernels/ selection step states them per variant. The QDQ pass asks this before it
+    makes an integer op, so that a layer no int8 kernel takes stays in float."""
+    OPS[op].infer(attrs, in_types)
+    kernel_check = getattr(OPS[op], "kernel_check", None)
+    if kernel_check is not None:
+        kernel_check(attrs, in_types)

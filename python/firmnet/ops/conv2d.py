@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
+from ..kernels import params_conv_s8 as kp
 from ..lowering import ConstArg, KernelCall, params_of, with_arrays
 from ..reference import conv as ref
 from ..reference import conv_s8 as ref_s8
@@ -72,27 +73,31 @@ def int8_conv_params(quant, act, x_shape, w_shape, geometry, kernel_choice=True)
     q_in, q_w = quant.inputs[0], quant.inputs[1]
     try:
         if accumulates_only(quant):
-            return ref_s8.conv2d_s32_params(x_shape, w_shape, input_zero_point=q_in.zero_point[0],
-                                            weight_zero_points=q_w.zero_point, **geometry)
+            return kp.conv2d_s32_params(x_shape, w_shape, input_zero_point=q_in.zero_point[0],
+                                        weight_zero_points=q_w.zero_point, **geometry)
         kwargs = dict(input_scale=q_in.scale[0], input_zero_point=q_in.zero_point[0], weight_scales=q_w.scale,
                       output_scale=quant.output.scale[0], output_zero_point=quant.output.zero_point[0],
                       act=act, mode=quant.mode)
         groups = geometry["groups"]
         if kernel_choice and groups > 1 and groups == x_shape[3] and not has_weight_zero_point(quant):
             oc, kh, kw, _ = w_shape
-            return ref_s8.depthwise_conv2d_s8_params(
+            return kp.depthwise_conv2d_s8_params(
                 x_shape, (1, kh, kw, oc), **{k: v for k, v in geometry.items() if k != "groups"}, **kwargs)
-        return ref_s8.conv2d_s8_params(x_shape, w_shape, weight_zero_points=q_w.zero_point, **geometry, **kwargs)
+        return kp.conv2d_s8_params(x_shape, w_shape, weight_zero_points=q_w.zero_point, **geometry, **kwargs)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
 
 
 def int8_conv_reference(quant, act, x, w, b, geometry):
-    """The one int8 arithmetic of every conv kernel variant: the general grouped convolution."""
-    params, arrays = int8_conv_params(quant, act, x.shape, w.shape, geometry, kernel_choice=False)
+    """The one int8 arithmetic of every conv kernel variant: the grouped convolution, from the
+    layer's scales and zero points (reference/conv_s8.py)."""
+    q_in, q_w = quant.inputs[0], quant.inputs[1]
+    common = dict(input_zero_point=q_in.zero_point[0], weight_zero_points=q_w.zero_point, **geometry)
     if accumulates_only(quant):
-        return ref_s8.conv2d_s32(x, w, b, params, arrays)
-    return ref_s8.conv2d_s8(x, w, b, params, arrays)
+        return ref_s8.conv2d_s32(x, w, b, **common)
+    return ref_s8.conv2d_s8(x, w, b, input_scale=q_in.scale[0], weight_scales=q_w.scale,
+                            output_scale=quant.output.scale[0], output_zero_point=quant.output.zero_point[0],
+                            act=act, mode=quant.mode, **common)
 
 
 def _geometry(attrs):
@@ -118,9 +123,14 @@ def infer(attrs, in_types):
     ow = output_size(wd, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3])
     require(oh >= 1 and ow >= 1, f"conv2d: the kernel {kh}x{kw} does not fit the padded input {h}x{wd}")
     shape = (n, oc, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, oc)
-    if attrs.quant is not None:
-        _int8_params(attrs, *_nhwc_shapes(attrs, x.shape, w.shape))
     return [output_type(attrs, shape)]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when no int8 kernel takes this layer's quantization or depth (until
+    kernels/ selection states it per variant)."""
+    if attrs.quant is not None:
+        _int8_params(attrs, *_nhwc_shapes(attrs, in_types[0].shape, in_types[1].shape))
 
 
 def _kwargs(attrs):
@@ -179,7 +189,7 @@ def _lower_int8(node, graph, x, w, bias):
     merged = params_of(with_arrays(params, arrays))
     if is_depthwise(node.attrs, x[3]):
         filt = graph.constants[node.inputs[1]]              # OHWI [C*m, kh, kw, 1]
-        packed = ref_s8.pack_depthwise_filter(filt.transpose(3, 1, 2, 0))
+        packed = kp.pack_depthwise_filter(filt.transpose(3, 1, 2, 0))
         return KernelCall("fn_depthwise_conv2d_s8", "fn_conv_s8.h", "fn_depthwise_conv2d_s8_params", merged,
                           (node.inputs[0], ConstArg(f"{node.inputs[1]}/packed", packed), bias, node.outputs[0]),
                           description="int8 depthwise conv (channel blocks of 4)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant
+from ..kernels import params_conv_s8 as kp
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import dense as ref
 from ..reference import dense_s8 as ref_s8
@@ -37,12 +38,16 @@ def _int8_params(attrs, x_shape, w_shape):
     if _as_conv(attrs):
         return int8_conv_params(q, attrs.act, *_conv_shapes(x_shape, w_shape), _AS_CONV)
     try:
-        return ref_s8.fc_s8_params(x_shape, w_shape, input_scale=q.inputs[0].scale[0],
-                                   input_zero_point=q.inputs[0].zero_point[0], weight_scales=q.inputs[1].scale,
-                                   output_scale=q.output.scale[0], output_zero_point=q.output.zero_point[0],
-                                   act=attrs.act, mode=q.mode)
+        return kp.fc_s8_params(x_shape, w_shape, **_fc_quantities(attrs))
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
+
+
+def _fc_quantities(attrs) -> dict:
+    q = attrs.quant
+    return dict(input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
+                weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
+                output_zero_point=q.output.zero_point[0], act=attrs.act, mode=q.mode)
 
 
 def infer(attrs, in_types):
@@ -51,9 +56,13 @@ def infer(attrs, in_types):
     require(len(x.shape) == 2 and len(w.shape) == 2 and x.shape[1] == w.shape[1],
             f"dense: input {x} and weights {w} do not match (need [N,K] and [M,K])")
     require(b is None or b.shape == (w.shape[0],), f"dense: bias must have shape ({w.shape[0]},), got {b}")
-    if attrs.quant is not None:
-        _int8_params(attrs, x.shape, w.shape)
     return [output_type(attrs, (x.shape[0], w.shape[0]))]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when no int8 kernel takes this layer (until kernels/ selection states it)."""
+    if attrs.quant is not None:
+        _int8_params(attrs, in_types[0].shape, in_types[1].shape)
 
 
 def reference(attrs, x, w, b=None):
@@ -62,7 +71,7 @@ def reference(attrs, x, w, b=None):
         y = int8_conv_reference(attrs.quant, attrs.act, x.reshape(x_shape), w.reshape(w_shape), b, _AS_CONV)
         return [y.reshape(x.shape[0], w.shape[0])]
     if attrs.quant is not None:
-        return [ref_s8.fc_s8(x, w, b, *_int8_params(attrs, x.shape, w.shape))]
+        return [ref_s8.fc_s8(x, w, b, **_fc_quantities(attrs))]
     return [ref.fc_f32(x, w, b, act=attrs.act)]
 
 

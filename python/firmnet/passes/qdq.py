@@ -26,7 +26,7 @@ import numpy as np
 
 from ..frontend.builder import rebuild_from
 from ..ir import FirmnetError, Graph, Node, OpQuant, TensorType, UnsupportedError, type_of
-from ..ops import OPS, reshape, unary
+from ..ops import check_supported, reshape, unary
 from ..ops._util import integer_range, intersect, quantize_value
 from .simplify import remove_dead_nodes
 
@@ -202,7 +202,7 @@ def _supported(graph, node, constants) -> bool:
     """Whether the int8 op accepts these quantizations (e.g. int8 softmax needs output scale 1/256)."""
     types = [None if not i else graph.types[i] if i in graph.types else type_of(constants[i]) for i in node.inputs]
     try:
-        OPS[node.op].infer(node.attrs, types)
+        check_supported(node.op, node.attrs, types)
     except FirmnetError:
         return False
     return True

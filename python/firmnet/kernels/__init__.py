@@ -1,0 +1,1 @@
+"""The C kernel variants: parameter structs, weight packing, and (in time) selection."""
