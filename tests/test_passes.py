@@ -16,10 +16,11 @@ from onnx import TensorProto, helper, numpy_helper
 import firmnet
 from firmnet import reference
 from firmnet.frontend.builder import GraphBuilder
-from firmnet.ir import FirmnetError, TensorType, verify
+from firmnet.ir import FirmnetError, TensorType
 from firmnet.ops import batchnorm, binary, concat, conv2d, dense, pad, pool2d, reshape, softmax, transpose, unary
 from firmnet.passes import (batchnorm_to_affine, fold_batchnorm, fold_constants, fuse_activations,
                             remove_dead_nodes, run_pipeline, simplify_layout, to_nhwc)
+from firmnet.passes.check import verify
 from firmnet.verify import compare
 from support.oracles import onnxruntime_outputs
 from support.paths import EXAMPLE, FIXTURES

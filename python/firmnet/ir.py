@@ -3,7 +3,7 @@
 A Graph holds nodes in a valid execution order, the type of every tensor, the
 constant tensors (read-only numpy arrays) and the names of the graph's inputs and
 outputs. Passes never mutate a graph: they build a new one (`Graph.replace`).
-`verify` checks the invariants; it runs after every pass.
+passes/check.py verifies the invariants after every pass.
 """
 from __future__ import annotations
 
@@ -156,40 +156,3 @@ class Graph:
             used.update(n.outputs)
         return Graph(self.name, tuple(nodes), {k: v for k, v in types.items() if k in used},
                      {k: v for k, v in constants.items() if k in used}, self.inputs, self.outputs)
-
-
-def verify(graph: Graph) -> None:
-    """Check the IR invariants; raise AssertionError-like FirmnetError on an internal bug."""
-    from .ops import OPS
-
-    def fail(msg):
-        raise FirmnetError(f"internal error, IR check failed: {msg}")
-
-    defined = set(graph.inputs) | set(graph.constants)
-    for name in defined:
-        if name not in graph.types:
-            fail(f"tensor '{name}' has no type")
-    for name, arr in graph.constants.items():
-        if type_of(arr) != graph.types[name]:
-            fail(f"constant '{name}' is {type_of(arr)} but typed {graph.types[name]}")
-    seen_nodes = set()
-    for node in graph.nodes:
-        if node.name in seen_nodes:
-            fail(f"two nodes are named '{node.name}'")
-        seen_nodes.add(node.name)
-        if node.op not in OPS:
-            fail(f"{node.describe()}: unknown op")
-        for i in node.inputs:
-            if i and i not in defined:
-                fail(f"{node.describe()} reads '{i}' before it is produced")
-        in_types = [graph.types[i] if i else None for i in node.inputs]
-        out_types = OPS[node.op].infer(node.attrs, in_types)
-        for out, t in zip(node.outputs, out_types):
-            if out in defined:
-                fail(f"tensor '{out}' is produced twice")
-            if graph.types.get(out) != t:
-                fail(f"{node.describe()}: output '{out}' typed {graph.types.get(out)}, op infers {t}")
-            defined.add(out)
-    for out in graph.outputs:
-        if out not in defined:
-            fail(f"graph output '{out}' is never produced")

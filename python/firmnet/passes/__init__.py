@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..ir import Graph, verify
+from ..ir import Graph
+from .check import verify
 from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
 from .constants import fold_constants
