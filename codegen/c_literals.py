@@ -22,8 +22,7 @@ import re
 
 import numpy as np
 
-C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
-           "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}
+from ..dtypes import c_type
 
 _C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if inline int "
@@ -102,7 +101,7 @@ def scalar_literal(value, ctype: str) -> str:
 def array_literal(values: np.ndarray, per_line: int = 12, indent: str = "    ") -> str:
     """Comma-separated elements, `per_line` per line."""
     flat = np.asarray(values).ravel()
-    ctype = C_TYPES[str(flat.dtype)]
+    ctype = c_type(flat.dtype)
     items = [scalar_literal(v, ctype) for v in flat.tolist()]
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
     return (",\n" + indent).join(lines)

@@ -16,7 +16,8 @@ import numpy as np
 from ..ir import Graph
 from ..lowering import Alias, CArray, ConstArg, CStruct, KernelCall, TensorList
 from ..resources import runtime_dir, templates_dir
-from .c_literals import (C_TYPES, array_literal, c_identifier, comment_text, float_literal, int_literal,
+from ..dtypes import c_type
+from .c_literals import (array_literal, c_identifier, comment_text, float_literal, int_literal,
                          port_names, scalar_literal)
 
 @functools.lru_cache(maxsize=4)
@@ -42,6 +43,28 @@ class Port:
     zero_point: int | None = None
     arena_pointer: str = ""         # the tensor's place in the arena
     nbytes: int = 0
+
+
+@dataclass(frozen=True)
+class Constant:
+    """One constant object (flash) the generated C defines."""
+    name: str
+    ctype: str
+    count: int          # elements (1: a parameter struct)
+    kind: str           # a key of CONSTANT_KINDS
+    step: int           # the step that first uses it
+
+
+CONSTANT_KINDS = {"tensors": "the model's constant tensors",
+                  "repacked": "constants a kernel derives (repacked filters)",
+                  "tables": "parameter arrays (per-channel requantization, lookup tables)",
+                  "params": "parameter structs"}
+
+
+@dataclass(frozen=True)
+class Emitted:
+    files: dict          # file name -> text
+    constants: tuple     # every Constant the files define, in order of use
 
 
 def _environment() -> jinja2.Environment:
@@ -117,8 +140,8 @@ def _constant_roles(graph: Graph) -> dict:
     return roles
 
 
-def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dict[str, str]:
-    """Returns {file name: text} for <name>.h, <name>.c, <name>_weights.h and CMakeLists.txt."""
+def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emitted:
+    """The texts of <name>.h, <name>.c, <name>_weights.h and CMakeLists.txt, and the constants they define."""
     prefix = c_identifier(name).lower()
     names = _Names(prefix)
 
@@ -127,7 +150,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         for t, param in zip(tensors, port_names(tensors, stem)):
             tt = graph.types[t]
             q = tt.quant
-            result.append(Port(param, C_TYPES[tt.dtype], t, tt.shape, tt.size,
+            result.append(Port(param, c_type(tt.dtype), t, tt.shape, tt.size,
                                float_literal(q.scale[0]) if q else None, q.zero_point[0] if q else None))
         return result
 
@@ -135,14 +158,20 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
 
     weights = {}   # constant tensor → (C name, ctype, literal, count)
     roles = _constant_roles(graph)
+    constants = []
+    first_step = {}   # constant tensor → the first step reading it
+    for index, node in enumerate(graph.nodes):
+        for t in node.inputs:
+            first_step.setdefault(t, index)
 
     def pointer(tensor):
         s = memory.storage[tensor]
-        ctype = C_TYPES[graph.types[tensor].dtype]
+        ctype = c_type(graph.types[tensor].dtype)
         if s.kind == "const":
             if tensor not in weights:
                 arr = graph.constants[tensor]
                 weights[tensor] = (names.make(roles.get(tensor, f"w_{tensor}")), ctype, array_literal(arr), arr.size)
+                constants.append(Constant(weights[tensor][0], ctype, arr.size, "tensors", first_step.get(tensor, len(graph.nodes))))
             return weights[tensor][0]
         return f"({ctype} *)(void *)({prefix}_arena.bytes + {memory.offset(tensor)})"
 
@@ -169,10 +198,12 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
                 arrays.append({"name": aname, "ctype": value.ctype,
                                "elements": ", ".join(_value(v) if isinstance(v, CStruct) else
                                                      scalar_literal(v, value.ctype) for v in value.values)})
+                constants.append(Constant(aname, value.ctype, len(value.values), "tables", index))
                 fields.append((field, aname))
             else:
                 fields.append((field, _value(value)))
         params.append({"type": call.params_type, "name": pname, "fields": fields})
+        constants.append(Constant(pname, call.params_type, 1, "params", index))
         args, prelude = [f"&{pname}"], []
         for arg in call.args:
             if arg is None:
@@ -181,7 +212,8 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
                 wname = names.make(f"{_layer(node)}_{_INPUT_ROLES.get(node.op, {}).get(1, 'const')}_"
                                    f"{c_identifier(arg.hint.rsplit('/', 1)[-1])}")
                 arr = np.asarray(arg.array)
-                weights[wname] = (wname, C_TYPES[str(arr.dtype)], array_literal(arr), arr.size)
+                weights[wname] = (wname, c_type(arr.dtype), array_literal(arr), arr.size)
+                constants.append(Constant(wname, c_type(arr.dtype), arr.size, "repacked", index))
                 args.append(wname)
             elif isinstance(arg, TensorList):
                 lname = f"list{index}"
@@ -209,9 +241,9 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> dic
         "runtime_sources": sources_for(calls),
     }
     env = _environment()
-    return {
+    return Emitted({
         f"{prefix}.h": env.get_template("model.h.j2").render(context),
         f"{prefix}.c": env.get_template("model.c.j2").render(context),
         f"{prefix}_weights.h": env.get_template("weights.h.j2").render(context),
         "CMakeLists.txt": env.get_template("CMakeLists.txt.j2").render(context),
-    }
+    }, tuple(constants))

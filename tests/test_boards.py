@@ -375,8 +375,9 @@ def test_too_big_for_the_board_is_refused_with_the_numbers(tmp_path):
         firmnet.compile(big_arena, tmp_path / "a", board="mps3-an547")
     firmnet.compile(big_arena, tmp_path / "b", board="mps2-an386", write=False)    # 4 MiB: fits
     big_weights = _relu_model(300_000, constant=True)   # 1.2 MB of weights: over the Pico's 264 KiB RAM too
+    # the weights: the 1,200,000-byte tensor and the Add's 88-byte fn_binary_f32_params struct
     with pytest.raises(FirmnetError, match=r"does not fit board 'stm32f746g-disco' \(the memory plan alone, before "
-                                           r"any code\): flash: the weights alone need 1,200,000 bytes, the board "
+                                           r"any code\): flash: the weights alone need 1,200,088 bytes, the board "
                                            r"has 1,048,576"):
         firmnet.compile(big_weights, tmp_path / "c", board="stm32f746g-disco")
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
@@ -438,20 +439,21 @@ def _without_cross_compiler(monkeypatch):
 
 
 def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
-    """The int8 example's weights (6,288 B) fit 8 KiB of flash, its firmware does not: refused
+    """The int8 example's weights (its tensors, 6,288 B, and the parameter arrays and structs the
+    C defines) fit 8 KiB of flash, its firmware does not: refused
     with the ELF's numbers (the linker's overflow) and what to try. With the flash the ELF
     needs it links and fits; without the cross compiler the conservative estimate refuses
     it there, and says so."""
     require_tools(BOARD_TOOLS)
     model = MODELS["digits_int8"]
-    weights = firmnet.compile(model, "unused", name="probe", write=False).report["weights_bytes"]
+    weights = firmnet.compile(model, "unused", board="nucleo-l4r5zi", name="probe", write=False).report["weights_bytes"]
     small = _tiny_board(tmp_path, flash=8192, ram=65536)
     assert weights < 8192
     with pytest.raises(FirmnetError) as err:
         firmnet.compile(model, tmp_path / "small", board=str(small), name="digits")
     msg = str(err.value)
     m = re.search(r"does not fit board 'tiny-8192-65536' \(the firmware does not link, ld: region FLASH overflowed "
-                  r"by ([\d,]+) bytes; .*\): flash: ([\d,]+) bytes \(weights 6,288 \+ code, constants and initial "
+                  rf"by ([\d,]+) bytes; .*\): flash: ([\d,]+) bytes \(weights {weights:,} \+ code and initial "
                   r"data ([\d,]+)\), the board has 8,192\. Try a smaller model, or a board with more "
                   r"flash/RAM", msg)
     assert m, msg
@@ -468,7 +470,7 @@ def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
     assert not get_board(str(roomy)).can_link() and weights + get_board(str(roomy)).code_estimate(cm.report) > enough
     with pytest.raises(FirmnetError, match=rf"does not fit board 'tiny-{enough}-65536' \(an estimate: arm-none-eabi-gcc "
                                            r"not installed, .*apt-get install gcc-arm-none-eabi.*\): flash: weights "
-                                           rf"6,288 \+ code estimated at [\d,]+ = [\d,]+ bytes, the board has {enough:,}"):
+                                           rf"{weights:,} \+ code estimated at [\d,]+ = [\d,]+ bytes, the board has {enough:,}"):
         firmnet.compile(model, tmp_path / "estimated", board=str(roomy), name="digits")
     assert not (tmp_path / "estimated").exists()
 
@@ -533,8 +535,9 @@ def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
     assert (cm.out_dir / "digits.c").is_file()
     small = _tiny_board(tmp_path, flash=32768, ram=65536)
     small.write_text(small.read_text().replace('cflags = ["-O2",', 'cflags = ["-O2", "-mno-such-option",'))
+    weights = cm.report["weights_bytes"]   # the same C for the same CPU
     with pytest.raises(FirmnetError, match=r"\(an estimate: the firmware could not be linked to be measured: .*"
-                                           r"-mno-such-option.*\): flash: weights 6,288 \+ code estimated at"):
+                                           rf"-mno-such-option.*\): flash: weights {weights:,} \+ code estimated at"):
         firmnet.compile(MODELS["digits_int8"], tmp_path / "small", board=str(small), name="digits")
 
 

@@ -95,7 +95,8 @@ def test_compress_then_compile_is_int8(tmp_path, capsys, model):
     assert "warning" not in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["float_layers"] == []
-    assert report["weights_bytes"] == _int8_weight_bytes(float_model)
+    tensors = report["constants_bytes"]["tensors"] + report["constants_bytes"]["repacked"]
+    assert tensors == _int8_weight_bytes(float_model)
     assert {l["dtype"] for l in report["layers"]} == {"int8"}
     code, text, _ = _run(capsys, "verify", tmp_path / "out")
     assert code == 0 and "verdict: PASS" in text

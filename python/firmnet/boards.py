@@ -177,8 +177,8 @@ class Board:
             stack = sizes.get("stack", self.stack_bytes)
             method = source or "sizes of the linked firmware ELF"
             if flash_cap is not None and sizes["flash"] > flash_cap:
-                problems.append(f"flash: {sizes['flash']:,} bytes (weights {weights:,} + code, constants and "
-                                f"initial data {sizes['flash'] - weights:,}), the board has {flash_cap:,}")
+                problems.append(f"flash: {sizes['flash']:,} bytes (weights {weights:,} + code and initial data "
+                                f"{sizes['flash'] - weights:,}), the board has {flash_cap:,}")
             if ram_cap is not None and sizes["ram"] + stack > ram_cap:
                 problems.append(f"RAM: {sizes['ram'] + stack:,} bytes (.data + .bss {sizes['ram']:,}, of which "
                                 f"the arena {arena:,}, + a {stack:,}-byte stack), the board has {ram_cap:,}")

@@ -151,8 +151,8 @@ def _firmware_sizes(board, report: dict, sizes: dict | None) -> str:
         return (f"{board.name}: not linked ({why}); estimate: flash ≤ {weights + code:,} B "
                 f"(weights {weights:,} + code ≤ {code:,}) of {board.code_flash_bytes:,}, RAM ≤ "
                 f"{arena + STATIC_RAM_ESTIMATE:,} B + {board.stack_bytes:,} B stack of {board.ram_bytes:,}")
-    return (f"{board.name} firmware {sizes['elf']}: flash {sizes['flash']:,} B (weights {weights:,} + code and "
-            f"constants {sizes['flash'] - weights:,}) of {board.code_flash_bytes:,}; RAM {sizes['ram']:,} B "
+    return (f"{board.name} firmware {sizes['elf']}: flash {sizes['flash']:,} B (weights {weights:,} + code "
+            f"{sizes['flash'] - weights:,}) of {board.code_flash_bytes:,}; RAM {sizes['ram']:,} B "
             f".data + .bss (arena {arena:,}) + {sizes['stack']:,} B stack = {sizes['ram'] + sizes['stack']:,} "
             f"of {board.ram_bytes:,}")
 

@@ -30,8 +30,9 @@ import re
 import shutil
 from pathlib import Path
 
-from .codegen.c_literals import C_TYPES, c_identifier, port_names
+from .codegen.c_literals import c_identifier, port_names
 from .codegen.emit import _environment
+from .dtypes import c_type
 
 BOARD_DIR = "board"
 
@@ -42,7 +43,7 @@ def _ports(graph, tensors, stem) -> list[dict]:
     for t, param in zip(tensors, port_names(tensors, stem)):
         tt = graph.types[t]
         ports.append({"param": param, "tensor": t,
-                      "ctype": C_TYPES[tt.dtype], "size": tt.size, "nbytes": tt.nbytes})
+                      "ctype": c_type(tt.dtype), "size": tt.size, "nbytes": tt.nbytes})
     return ports
 
 

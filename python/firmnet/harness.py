@@ -11,7 +11,7 @@ import numpy as np
 
 from . import cbuild
 from .boundary import from_c_outputs, to_c_inputs
-from .codegen.c_literals import C_TYPES
+from .dtypes import c_type
 from .ir import DTYPES, FirmnetError
 from .reference import check_inputs
 from .resources import runtime_include_dir
@@ -59,8 +59,8 @@ class HostModel:
         arrays = check_inputs(self.graph, inputs)
         outputs = [np.zeros(self.graph.types[o].shape, DTYPES[self.graph.types[o].dtype])
                    for o in self.graph.outputs]
-        args = [ffi.from_buffer(f"{C_TYPES[str(a.dtype)]}[]", a) for a in arrays]
-        args += [ffi.from_buffer(f"{C_TYPES[str(o.dtype)]}[]", o) for o in outputs]
+        args = [ffi.from_buffer(f"{c_type(a.dtype)}[]", a) for a in arrays]
+        args += [ffi.from_buffer(f"{c_type(o.dtype)}[]", o) for o in outputs]
         status = getattr(lib, f"{self.prefix}_invoke")(*args)
         if status != 0:
             raise FirmnetError(f"{self.prefix}_invoke returned status {status}")

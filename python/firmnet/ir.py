@@ -12,10 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-DTYPES: dict[str, np.dtype] = {
-    name: np.dtype(name)
-    for name in ("float32", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
-}
+from .dtypes import NUMPY_DTYPES as DTYPES   # numpy dtype of each byte type (the one table: dtypes.py)
+from .dtypes import TABLE as _DTYPE_TABLE
 
 
 MAX_TENSOR_BYTES = 2**31 - 1   # offsets into the one arena are int32 in the generated C
@@ -76,8 +74,8 @@ class TensorType:
     quant: QuantParams | None = None   # int8 activations carry their scale and zero point
 
     def __post_init__(self):
-        if self.dtype not in DTYPES:
-            raise UnsupportedError(f"dtype {self.dtype} is not supported (supported: {', '.join(DTYPES)})")
+        if self.dtype not in _DTYPE_TABLE:
+            raise UnsupportedError(f"dtype {self.dtype} is not supported (supported: {', '.join(_DTYPE_TABLE)})")
         if any(d < 0 for d in self.shape):
             raise FirmnetError(f"shape {list(self.shape)} has a negative dimension")
         if self.nbytes > MAX_TENSOR_BYTES:   # before anything allocates it
@@ -90,7 +88,8 @@ class TensorType:
 
     @property
     def nbytes(self) -> int:
-        return self.size * DTYPES[self.dtype].itemsize
+        """Bytes in memory; a packed type (dtypes.py) pads each row along the last axis to a byte."""
+        return _DTYPE_TABLE[self.dtype].nbytes(self.shape)
 
     def __str__(self) -> str:
         text = f"{self.dtype}[{','.join(map(str, self.shape))}]"

@@ -11,6 +11,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .dtypes import c_type
+
 
 @dataclass(frozen=True)
 class CArray:
@@ -60,9 +62,6 @@ class Alias:
     offset: int = 0
 
 
-CTYPES = {"int32": "int32_t", "float32": "float", "int8": "int8_t", "int16": "int16_t"}
-
-
 def with_arrays(params: dict, arrays: dict) -> dict:
     """Scalar fields plus per-channel arrays (numpy or None → NULL) as one params dict."""
     merged = dict(params)
@@ -71,7 +70,7 @@ def with_arrays(params: dict, arrays: dict) -> dict:
             merged[name] = None
         else:
             values = np.asarray(values)
-            merged[name] = CArray(CTYPES[str(values.dtype)], tuple(values.ravel().tolist()))
+            merged[name] = CArray(c_type(values.dtype), tuple(values.ravel().tolist()))
     return merged
 
 

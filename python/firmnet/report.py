@@ -1,6 +1,8 @@
 """The compile report: per-layer table and memory figures (report.json, `firmnet report`)."""
 from __future__ import annotations
 
+from .codegen.c_layout import ABIS, Layout
+from .codegen.emit import CONSTANT_KINDS
 from .ir import Graph, QuantParams
 from .lowering import Alias, CArray, KernelCall
 from .ops import OPS
@@ -34,27 +36,31 @@ def _quant_summary(node, call) -> dict | None:
     return summary
 
 
-CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4}
+def constant_bytes(constants, toolchain: str) -> dict[int | None, dict[str, int]]:
+    """{step: {kind: bytes}} and under None the totals, of the constants the generated C
+    defines (codegen.emit.Constant), each object's sizeof under the toolchain's ABI. With
+    -fdata-sections each object is one .rodata.<name> section of exactly that size."""
+    layout = Layout(ABIS[toolchain])
+    table: dict[int | None, dict[str, int]] = {None: dict.fromkeys(CONSTANT_KINDS, 0)}
+    for c in constants:
+        nbytes = layout.sizeof(c.ctype) * c.count
+        for key in (c.step, None):
+            row = table.setdefault(key, dict.fromkeys(CONSTANT_KINDS, 0))
+            row[c.kind] += nbytes
+    return table
 
 
-def _table_bytes(call) -> int:
-    """Flash bytes of the constant arrays a kernel's parameters point to (per-channel
-    multipliers and shifts, lookup tables), beside the weights."""
-    if not isinstance(call, KernelCall):
-        return 0
-    return sum(len(v.values) * CTYPE_BYTES.get(v.ctype, 0) for _, v in call.params if isinstance(v, CArray))
-
-
-def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str, board) -> dict:
-    layers, total_macs, weight_names = [], 0, set()
+def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str, board, constants=()) -> dict:
+    layers, total_macs = [], 0
+    flash = constant_bytes(constants, board.toolchain)
+    none = dict.fromkeys(CONSTANT_KINDS, 0)
     for index, node in enumerate(graph.nodes):
         call = lowered[node.name]
         in_types = [graph.types[i] if i else None for i in node.inputs]
         out_types = [graph.types[o] for o in node.outputs]
         macs = int(OPS[node.op].macs(node.attrs, in_types, out_types))
         total_macs += macs
-        consts = [i for i in node.inputs if i and i in graph.constants]
-        weight_names.update(consts)
+        const = flash.get(index, none)
         out = node.outputs[0]
         storage = memory.storage[out]
         if isinstance(call, Alias):
@@ -66,8 +72,8 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why,
             "inputs": [list(t.shape) for t in in_types if t is not None],
             "output": list(out_types[0].shape), "dtype": out_types[0].dtype,
-            "macs": macs, "weight_bytes": sum(graph.types[c].nbytes for c in consts),
-            "table_bytes": _table_bytes(call),
+            "macs": macs, "weight_bytes": const["tensors"] + const["repacked"],
+            "table_bytes": const["tables"], "params_bytes": const["params"],
             "storage": storage.kind,
             "arena_offset": memory.offset(out) if storage.kind == "arena" else None,
             "bytes": out_types[0].nbytes,
@@ -79,8 +85,10 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         "arena_bytes": memory.arena_size,
         "lower_bound_bytes": memory.plan.lower_bound,
         "activations_sum_bytes": sum(b.size for b in buffers),
-        "weights_bytes": sum(graph.types[w].nbytes for w in weight_names),
-        "tables_bytes": sum(l["table_bytes"] for l in layers),
+        "weights_bytes": sum(flash[None].values()),   # every constant the C defines: flash = code + this
+        "constants_bytes": flash[None],
+        "constants_abi": board.toolchain,
+        "tables_bytes": flash[None]["tables"],
         "io_bytes": sum(graph.types[t].nbytes for t in graph.inputs + graph.outputs),
         "macs": total_macs,
         "planner": memory.plan.algorithm,
@@ -139,9 +147,9 @@ def format_report(report: dict) -> str:
         f"MACs:                    {report['macs']:,}",
         *([f"requantization:          {report['requant']} ({report.get('requant_why', '')})"]
           if quantized and "requant" in report else []),
-        f"weights (flash):         {report['weights_bytes']:,} bytes",
-        f"param tables (flash):    {report.get('tables_bytes', 0):,} bytes (per-channel requantization, "
-        "lookup tables)",
+        f"weights (flash):         {report['weights_bytes']:,} bytes, every constant the C defines "
+        f"({_constants_text(report)})",
+        "flash:                   code + weights (firmnet compile --board measures the linked firmware's code)",
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
         f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
@@ -150,6 +158,12 @@ def format_report(report: dict) -> str:
         report["memory_plan"],
     ]
     return "\n".join(lines)
+
+
+def _constants_text(report: dict) -> str:
+    parts = report.get("constants_bytes", {})
+    text = ", ".join(f"{kind} {parts[kind]:,}" for kind in CONSTANT_KINDS if parts.get(kind))
+    return f"{text}; sizes for {report['constants_abi']}" if "constants_abi" in report else text
 
 
 def _pair_text(p) -> str:

@@ -28,17 +28,17 @@ int main(int argc, char **argv) {
 def run_sanitized(compiled, inputs, tmp_path) -> list[np.ndarray]:
     """Build the generated sources as a standalone executable under ASan+UBSan and run it."""
     g, prefix, out = compiled.lowered_graph, compiled.name_prefix, compiled.out_dir
-    from firmnet.codegen.c_literals import C_TYPES
+    from firmnet.dtypes import c_type
     decls, reads, writes, args = [], [], [], []
     for i, name in enumerate(g.inputs):
         t = g.types[name]
-        decls.append(f"    static {C_TYPES[t.dtype]} in{i}[{t.size}];")
+        decls.append(f"    static {c_type(t.dtype)} in{i}[{t.size}];")
         reads.append(f"    {{ FILE *f = fopen(argv[k++], \"rb\"); if (!f || fread(in{i}, 1, sizeof in{i}, f) "
                      f"!= sizeof in{i}) return 4; fclose(f); }}")
         args.append(f"in{i}")
     for i, name in enumerate(g.outputs):
         t = g.types[name]
-        decls.append(f"    static {C_TYPES[t.dtype]} out{i}[{t.size}];")
+        decls.append(f"    static {c_type(t.dtype)} out{i}[{t.size}];")
         writes.append(f"    {{ FILE *f = fopen(argv[k++], \"wb\"); if (!f) return 5; "
                       f"fwrite(out{i}, 1, sizeof out{i}, f); fclose(f); }}")
         args.append(f"out{i}")
