@@ -4,7 +4,6 @@ arm-none-eabi-gcc and the host compiler make of the model's C file."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from firmnet.boards import get_board
 from firmnet.codegen.c_layout import ABIS, Layout
 from firmnet.ir import FirmnetError, TensorType
 from firmnet.resources import runtime_include_dir
+from support.paths import REPO
+from support.qemu_harness import require_tools
 
-REPO = Path(__file__).resolve().parents[1]
 MODELS = {"digits": REPO / "examples" / "digits" / "digits_cnn.onnx",
           "digits_int8": REPO / "examples" / "digits" / "digits_cnn.int8.onnx",
           "kws": REPO.parent / "shared" / "models" / "kws_ref_model.tflite",
@@ -29,9 +29,9 @@ MODELS = {"digits": REPO / "examples" / "digits" / "digits_cnn.onnx",
 PACKED = [n for n, d in dtypes.TABLE.items() if d.packed]
 
 
-def _require(tool: str, package: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.fail(f"{tool} is missing: install it (Debian/Ubuntu: apt-get install {package})")
+def _require_compiler(board) -> None:
+    if board.toolchain == "arm-none-eabi":
+        require_tools(("arm-none-eabi-gcc",))
 
 
 # --- the dtype table ---------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_layout_of_every_runtime_struct_and_enum_matches_the_compiler(tmp_path, 
     """sizeof and alignment of each typedef in runtime_c/include, as c_layout computes them,
     equal the compiler's (arrays sized by sizeof/__alignof__, measured with nm)."""
     board = get_board("mps2-an386" if toolchain == "arm-none-eabi" else "host")
-    _require(board.compiler, "gcc-arm-none-eabi" if toolchain == "arm-none-eabi" else "gcc")
+    _require_compiler(board)
     layout = Layout(ABIS[toolchain])
     names = sorted(layout.structs) + sorted(layout.enums)
     headers = sorted(p.name for p in runtime_include_dir().glob("*.h"))
@@ -130,7 +130,7 @@ def test_weights_bytes_equal_the_constant_bytes_of_the_model_object(tmp_path, mo
     would put a float constant of the code there: the check would then fail and say so).
     The object's .data is empty, so none of it is initialised RAM."""
     board = get_board(board_name)
-    _require(board.compiler, "gcc-arm-none-eabi" if board.toolchain == "arm-none-eabi" else "gcc")
+    _require_compiler(board)
     cm = firmnet.compile(MODELS[model], tmp_path / "out", board=board_name, name="m")
     flags = [*board.cpu_flags, *board.cflags, "-fdata-sections", f"-I{tmp_path / 'out' / 'runtime' / 'include'}"]
     obj = tmp_path / "m.o"
