@@ -4,6 +4,8 @@ A model "is quantized" when it holds quantize/dequantize nodes as loaded (ONNX Q
 QLinear*, TFLite int8). After the passes, a layer that computes (not a layout change, not
 a quantize/dequantize conversion) and writes float32 ran as a float kernel: compile()
 names each in a warning and in report.json ("float_layers"); int8_only makes it an error.
+An integer op with a float output (an int8 reduce mean whose result the model leaves float,
+ops/reduce.py) reads int8 and computes on it as its int8 kernel does: not a float layer.
 """
 from __future__ import annotations
 
@@ -99,7 +101,8 @@ def float_layers(model: Graph, lowered: Graph) -> list[dict]:
     producers, consumers = lowered.producers(), lowered.consumers()
     found = []
     for node in lowered.nodes:
-        if node.op in NOT_COMPUTE or all(lowered.types[o].dtype != "float32" for o in node.outputs):
+        if node.op in NOT_COMPUTE or all(lowered.types[o].dtype != "float32" for o in node.outputs) \
+                or getattr(node.attrs, "quant", None) is not None:
             continue
         found.append({"name": node.name, "op": node.op,
                       "reason": _reason(lowered, model, node, producers, consumers)})

@@ -29,8 +29,10 @@ typedef struct {
                                          multiplier instead), 0: MEAN */
     int32_t ort_rows;                 /* ORT mode: 1 = add the dequantized values in onnxruntime's
                                          order (below), 0 = exact integer sum */
-    float input_scale;                /* ORT mode only: s_in, s_out (positive, finite) */
+    float input_scale;                /* ORT mode and fn_mean_s8_f32: s_in; ORT mode: s_out (positive, finite) */
     float output_scale;
+    const float *table;               /* ORT mode and fn_mean_s8_f32: NULL, or 256 entries: the value of
+                                         input x is table[x + 128] instead of its dequantization */
 } fn_mean_s8_params;
 
 /* Mean over the axes flagged in reduce (TFLM MEAN, int8). The output holds the kept axes
@@ -57,5 +59,17 @@ typedef struct {
  * mean_s8_params refuses: rank above 4; an axis out of range; a scale ratio so large that
  * the sum's left shift overflows int32 (undefined behaviour in TFLM). */
 fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output);
+
+/* The same mean (or sum) with a float output: what DequantizeLinear -> ReduceMean/ReduceSum
+ * computes where the model quantizes nothing after it. Per output element, v as in
+ * FN_REQUANT_ORT above before its quantization: the exact integer sum, (float)sum *
+ * input_scale (MEAN: / (float)count); with ort_rows (ORT mode) onnxruntime's float sum of the
+ * dequantized values. With a table, each value is table[x + 128] (a function of the
+ * dequantized input computed at compile time, e.g. HardSwish -> ReduceMean) and the sum is
+ * float: onnxruntime's order with ort_rows, else one by one in row-major order of the block.
+ * fn_mean_s8 takes a table in ORT mode the same way. count * 255 < 2^24: the integer sum is
+ * exact in float. The output is float, so it must not overlap the input. Reads dims, reduce,
+ * input_zero_point, requant_mode, count, compute_sum, ort_rows, input_scale and table. */
+fn_status fn_mean_s8_f32(const fn_mean_s8_params *p, const int8_t *input, float *output);
 
 #endif

@@ -39,7 +39,35 @@ static uint32_t block_sum(const int8_t *base, const int32_t *extent, const int32
     return acc;
 }
 
-/* onnxruntime's float sum of one row of n dequantized values (Eigen's 4-lane redux; see
+/* The float value of input x: its dequantization, or its table entry */
+static float value_of(const fn_mean_s8_params *p, int8_t x)
+{
+    return p->table != NULL ? p->table[(int32_t)x + 128]
+                            : (float)((int32_t)x - p->input_zero_point) * p->input_scale;
+}
+
+/* The float sum of the values over the block, one by one in row-major order */
+static float ordered_sum(const int8_t *base, const int32_t *extent, const int32_t *stride,
+                         const fn_mean_s8_params *p)
+{
+    float r = 0.0f;
+    int32_t i0, i1, i2, i3, first = 1;
+    for (i0 = 0; i0 < extent[0]; ++i0) {
+        for (i1 = 0; i1 < extent[1]; ++i1) {
+            for (i2 = 0; i2 < extent[2]; ++i2) {
+                const int8_t *row = base + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
+                for (i3 = 0; i3 < extent[3]; ++i3) {
+                    const float v = value_of(p, row[i3 * stride[3]]);
+                    r = first ? v : r + v;
+                    first = 0;
+                }
+            }
+        }
+    }
+    return r;
+}
+
+/* onnxruntime's float sum of one row of n values (Eigen's 4-lane redux; see
  * eigen_row_sums in reference/reduce_s8.py), row d of its [rows, n] view. */
 static float ort_row_sum(const int8_t *base, const int32_t *extent, const int32_t *stride,
                          const fn_mean_s8_params *p, int32_t d)
@@ -58,7 +86,7 @@ static float ort_row_sum(const int8_t *base, const int32_t *extent, const int32_
             for (i2 = 0; i2 < extent[2]; ++i2) {
                 const int8_t *row = base + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
                 for (i3 = 0; i3 < extent[3]; ++i3, ++j) {
-                    const float v = (float)((int32_t)row[i3 * stride[3]] - p->input_zero_point) * p->input_scale;
+                    const float v = value_of(p, row[i3 * stride[3]]);
                     if (packets == 0) {                  /* too short: one by one */
                         r = j == 0 ? v : r + v;
                     } else if (j < a) {
@@ -94,16 +122,29 @@ static float ort_row_sum(const int8_t *base, const int32_t *extent, const int32_
     return r;
 }
 
-fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output)
+/* The float mean (sum) of one output element before any quantization (fn_reduce_s8.h) */
+static float float_result(const fn_mean_s8_params *p, const int8_t *base, const int32_t *reduced,
+                          const int32_t *stride, int32_t d, int32_t sum)
+{
+    const float v = p->ort_rows ? ort_row_sum(base, reduced, stride, p, d)
+                                : (p->table != NULL ? ordered_sum(base, reduced, stride, p) : (float)sum * p->input_scale);
+    return p->compute_sum ? v : v / (float)p->count;
+}
+
+/* The mean of every output element: int8 into out8, or float into outf (the other is NULL) */
+static fn_status mean_run(const fn_mean_s8_params *p, const int8_t *input, int8_t *out8, float *outf)
 {
     int32_t kept[RANK], reduced[RANK], stride[RANK];
     int64_t total = 1, count = 1, bound;
     int32_t k, o0, o1, o2, o3, d = 0;
-    if (p == NULL || input == NULL || output == NULL || p->input_zero_point < INT8_MIN ||
-        p->input_zero_point > INT8_MAX || p->output_zero_point < INT8_MIN || p->output_zero_point > INT8_MAX ||
+    const int float_values = outf != NULL || p->requant_mode == FN_REQUANT_ORT;
+    if (p->input_zero_point < INT8_MIN || p->input_zero_point > INT8_MAX ||
+        (float_values && (!fn_scale_ok(p->input_scale) || p->count < 1))) {
+        return FN_ERR_ARG;
+    }
+    if (outf == NULL && (p->output_zero_point < INT8_MIN || p->output_zero_point > INT8_MAX ||
         p->multiplier < 0 || p->shift < -31 || p->shift > 30 || p->requant_mode < FN_REQUANT_TFLM ||
-        p->requant_mode > FN_REQUANT_ORT || (p->requant_mode == FN_REQUANT_ORT &&
-        (!fn_scale_ok(p->input_scale) || !fn_scale_ok(p->output_scale) || p->count < 1))) {
+        p->requant_mode > FN_REQUANT_ORT || (p->requant_mode == FN_REQUANT_ORT && !fn_scale_ok(p->output_scale)))) {
         return FN_ERR_ARG;
     }
     for (k = RANK - 1; k >= 0; --k) {
@@ -119,7 +160,7 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
         reduced[k] = p->reduce[k] ? p->dims[k] : 1;
         count *= reduced[k];
     }
-    if (p->shift > 0 && p->requant_mode != FN_REQUANT_ORT) {
+    if (p->shift > 0 && !float_values) {
         /* |sum| <= count * max|x - zp| and <= 2^31 once wrapped: its left shift must fit int32 */
         const int32_t dev = p->input_zero_point + 128 > 127 - p->input_zero_point ? p->input_zero_point + 128
                                                                                  : 127 - p->input_zero_point;
@@ -136,12 +177,13 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
                     const int8_t *base = input + o0 * stride[0] + o1 * stride[1] + o2 * stride[2] + o3 * stride[3];
                     const int32_t sum = (int32_t)block_sum(base, reduced, stride, p->input_zero_point);
                     int64_t out;
-                    if (p->requant_mode == FN_REQUANT_ORT) {
-                        float v = p->ort_rows ? ort_row_sum(base, reduced, stride, p, d)
-                                              : (float)sum * p->input_scale;
-                        v = p->compute_sum ? v : v / (float)p->count;
-                        *output++ = (int8_t)fn_quantize_ort_f32(v, p->output_scale, p->output_zero_point);
-                        ++d;
+                    if (float_values) {
+                        const float v = float_result(p, base, reduced, stride, d++, sum);
+                        if (outf != NULL) {
+                            *outf++ = v;
+                        } else {
+                            *out8++ = (int8_t)fn_quantize_ort_f32(v, p->output_scale, p->output_zero_point);
+                        }
                         continue;
                     }
                     /* int64: a wrapped sum near INT32_MIN plus the zero point would leave int32 */
@@ -150,10 +192,26 @@ fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *ou
                                         : fn_mul_by_quantized_mul_tflm(sum, p->multiplier, p->shift)) +
                           p->output_zero_point;
                     out = out > INT8_MAX ? INT8_MAX : (out < INT8_MIN ? INT8_MIN : out);
-                    *output++ = (int8_t)out;
+                    *out8++ = (int8_t)out;
                 }
             }
         }
     }
     return FN_OK;
+}
+
+fn_status fn_mean_s8(const fn_mean_s8_params *p, const int8_t *input, int8_t *output)
+{
+    if (p == NULL || input == NULL || output == NULL) {
+        return FN_ERR_ARG;
+    }
+    return mean_run(p, input, output, NULL);
+}
+
+fn_status fn_mean_s8_f32(const fn_mean_s8_params *p, const int8_t *input, float *output)
+{
+    if (p == NULL || input == NULL || output == NULL) {
+        return FN_ERR_ARG;
+    }
+    return mean_run(p, input, NULL, output);
 }

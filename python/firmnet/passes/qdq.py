@@ -12,7 +12,14 @@ Applied until nothing changes:
    TFLite-style symmetric weights get the fast kernels), a float bias is quantized to
    int32 with scale s_in * s_w (TFLite's converter does the same), a clamp becomes the
    integer range.
-4. Boundaries: a float graph input read only by quantize nodes of one quantization
+   In ort mode a reduce mean/sum also takes dequantize → float activation (sigmoid, tanh,
+   leaky_relu, hard_sigmoid, hard_swish; its output read only by the reduce) → reduce →
+   quantize: the activation becomes the reduce's `pre`, a table of onnxruntime's float
+   results (the model quantizes nothing between them: mobilenet_v3's last HardSwish).
+4. Once nothing else fuses: a reduce mean/sum of dequantize(x) [through such an activation
+   in ort mode] whose result stays float (nothing quantizes it: a float graph output)
+   becomes an int8 reduce with a float output, the integer sum dequantized once.
+5. Boundaries: a float graph input read only by quantize nodes of one quantization
    becomes an int8 input; a graph output made by a dequantize becomes int8. The C
    API then takes and returns int8, and the header gives their scales and zero points.
 What is left (dequantize/quantize around float islands) runs as conversion kernels.
@@ -28,6 +35,7 @@ from ..frontend.builder import rebuild_from
 from ..ir import FirmnetError, Graph, Node, OpQuant, TensorType, UnsupportedError, type_of
 from ..ops import check_supported, reshape, unary
 from ..ops._util import integer_range, intersect, quantize_value
+from ..reference.ort_s8 import ORT_TABLE_KINDS
 from .simplify import remove_dead_nodes
 
 COMPUTE_OPS = ("conv2d", "dense", "pool2d", "binary", "softmax", "unary", "concat", "reduce")
@@ -182,11 +190,12 @@ def _fuse_compute(graph: Graph, mode: str):
             continue
         if rw.only_consumer(x) is not chain[-1]:
             continue
-        fused = _integer_op(graph, rw, producer, out_q, act, q_node, mode, constants)
+        node, pre = _with_table_input(rw, producer, mode)
+        fused = _integer_op(graph, rw, node, out_q, act, q_node, mode, constants)
         if fused is None or not _supported(graph, fused, constants):
             continue   # stays a float island between dequantize and quantize
         replace[producer.name] = fused
-        drop.update(c.name for c in chain)
+        drop.update(c.name for c in chain + pre)
     if not replace:
         return graph
     nodes = []
@@ -196,6 +205,42 @@ def _fuse_compute(graph: Graph, mode: str):
         elif n.name not in drop:
             nodes.append(n)
     return _rebuild(graph, nodes, constants=constants)
+
+
+def _with_table_input(rw, node, mode):
+    """(node, absorbed): a reduce mean/sum reading a float activation of a dequantized int8
+    tensor, read by nothing else, becomes the reduce of that tensor with the activation as its
+    `pre` in ort mode, absorbed = [the activation node]; otherwise (node, [])."""
+    if mode != "ort" or node.op != "reduce" or node.attrs.kind not in ("mean", "sum") or node.attrs.pre is not None:
+        return node, []
+    act = rw.producers.get(node.inputs[0])
+    if act is None or act.op != "unary" or act.attrs.quant is not None or act.attrs.kind not in ORT_TABLE_KINDS \
+            or rw.only_consumer(act.outputs[0]) is not node or rw.dq_source(act.inputs[0]) is None:
+        return node, []
+    return dataclasses.replace(node, inputs=act.inputs, attrs=dataclasses.replace(node.attrs, pre=act.attrs)), [act]
+
+
+def _dequantizing_reduce(graph: Graph, mode: str) -> Graph:
+    """Rule 4: reduce mean/sum of dequantize(x) [through a float activation, ort mode] with a
+    float result → the int8 reduce of x with a float output."""
+    rw = _Rewrite(graph)
+    replace, drop = {}, set()
+    for n in graph.nodes:
+        if n.op != "reduce" or n.attrs.kind not in ("mean", "sum") or n.attrs.quant is not None:
+            continue
+        node, pre = _with_table_input(rw, n, mode)
+        src = rw.dq_source(node.inputs[0])
+        if src is None:
+            continue
+        x, q = src
+        fused = dataclasses.replace(node, inputs=(x,),
+                                    attrs=dataclasses.replace(node.attrs, quant=OpQuant((q,), None, mode)))
+        if _supported(graph, fused, {}):
+            replace[n.name] = fused
+            drop.update(p.name for p in pre)
+    if not replace:
+        return graph
+    return _rebuild(graph, [replace.get(n.name, n) for n in graph.nodes if n.name not in drop])
 
 
 def _supported(graph, node, constants) -> bool:
@@ -274,7 +319,7 @@ def _int32_bias(graph, rw, node, q_in, q_w, constants):
 
 
 def _boundaries(graph: Graph) -> Graph:
-    """Rule 4: int8 graph inputs and outputs instead of quantize/dequantize at the edges."""
+    """Rule 5: int8 graph inputs and outputs instead of quantize/dequantize at the edges."""
     rw = _Rewrite(graph)
     input_types, renames, dropped, outputs = {}, {}, set(), list(graph.outputs)
     for name in graph.inputs:
@@ -314,4 +359,4 @@ def fuse_qdq(graph: Graph, mode: str = "tflm") -> Graph:
         graph = _fuse_compute(graph, mode)
         if graph is before:
             break
-    return remove_dead_nodes(_boundaries(graph))   # dequantize nodes whose users all went integer
+    return remove_dead_nodes(_boundaries(_dequantizing_reduce(graph, mode)))   # dequantize nodes whose users all went integer

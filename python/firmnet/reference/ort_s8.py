@@ -124,6 +124,19 @@ def ort_activation_table(kind: str, x_q, y_q, alpha: float = 0.0, beta: float = 
     return np.clip(quantize_ort(y, s_out, zp_out), lo, hi).astype(np.int8)
 
 
+def ort_float_table(kind: str, x_q, alpha: float = 0.0, beta: float = 0.0,
+                    act=(-math.inf, math.inf)) -> np.ndarray:
+    """onnxruntime's float32 result of `kind` (then a float clamp to act) for each of the 256
+    dequantized int8 inputs -128..127 (index x + 128): what DequantizeLinear -> the float op
+    gives where the model quantizes nothing after it (e.g. HardSwish -> ReduceMean)."""
+    s_in, zp_in = check_quant(x_q, f"{kind} of a dequantized int8 input")
+    x = dequantize_f32(np.arange(-128, 128), s_in, zp_in)
+    with np.errstate(all="ignore"):
+        y = ort_float_activation(kind, x, alpha, beta)
+    lo, hi = act
+    return np.minimum(np.maximum(y, f32(lo)), f32(hi)).astype(np.float32)
+
+
 def lut_s8_params(count: int, table) -> dict:
     """fn_lut_s8_params: count and the 256-entry int8 table (a numpy array here)."""
     table = np.asarray(table)

@@ -116,27 +116,57 @@ def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
     total = (x4 - p["input_zero_point"]).sum(axis=axes, keepdims=True)
     wrapped = ((total + 2**31) % 2**32) - 2**31                  # TFLM's int32 sum wraps
     mode = p.get("requant_mode", REQUANT_MODES["tflm"])
-    if mode == REQUANT_MODES["ort"] and p.get("ort_rows"):
-        kept_axes = tuple(k for k in range(MAX_RANK) if not p["reduce"][k])
-        dq = (x4 - p["input_zero_point"]).astype(np.float32) * np.float32(p["input_scale"])
-        rows = dq.transpose(kept_axes + axes).reshape(-1, p["count"])
-        v = eigen_row_sums(rows).reshape(total.shape)
-        if not p["compute_sum"]:
-            v = v / np.float32(p["count"])
-        out = quantize_ort(v, p["output_scale"], p["output_zero_point"]).astype(np.int8)
-    elif mode == REQUANT_MODES["ort"]:
-        v = wrapped.astype(np.float32) * np.float32(p["input_scale"])
-        if not p["compute_sum"]:
-            v = v / np.float32(p["count"])
+    if mode == REQUANT_MODES["ort"]:
+        v = mean_float_values(x4, p)
         out = quantize_ort(v, p["output_scale"], p["output_zero_point"]).astype(np.int8)
     else:
         mul = mul_by_quantized_mul_single if mode == REQUANT_MODES["single"] else mul_by_quantized_mul_tflm
         out = mul(wrapped, p["multiplier"], p["shift"]) + p["output_zero_point"]
         out = np.clip(out, -128, 127).astype(np.int8)
-    flags = p["reduce"][MAX_RANK - x.ndim:]
-    kept = [1 if r else d for d, r in zip(x.shape, flags)] if keep_dims else \
-        [d for d, r in zip(x.shape, flags) if not r]
-    return out.reshape(kept)
+    return out.reshape(_kept_shape(x.shape, p, keep_dims))
+
+
+def _kept_shape(shape, p: dict, keep_dims: bool) -> list[int]:
+    flags = p["reduce"][MAX_RANK - len(shape):]
+    return [1 if r else d for d, r in zip(shape, flags)] if keep_dims else \
+        [d for d, r in zip(shape, flags) if not r]
+
+
+def mean_float_values(x, p: dict) -> np.ndarray:
+    """The float32 mean (sum) per output element before any quantization, as fn_mean_s8 computes
+    it in ORT mode and fn_mean_s8_f32 always (fn_reduce_s8.h), shaped like the input with the
+    reduced axes of p["dims"] kept as 1:
+      no table, no ort_rows   float32(exact integer sum of x - zp) * s_in
+      ort_rows                eigen_row_sums of the values (onnxruntime's order)
+      table, no ort_rows      float32 sum of the values one by one in row-major order
+    where a value is float32(x - zp) * s_in, or p["table"][x + 128] when p has a table
+    (float32, 256 entries); MEAN then divides by float32(count)."""
+    x4 = np.asarray(x).astype(np.int64).reshape(p["dims"])
+    axes = tuple(k for k in range(MAX_RANK) if p["reduce"][k])
+    kept_axes = tuple(k for k in range(MAX_RANK) if not p["reduce"][k])
+    out_shape = [1 if r else d for d, r in zip(p["dims"], p["reduce"])]
+    table = p.get("table")
+    if table is None:
+        values = (x4 - p["input_zero_point"]).astype(np.float32) * np.float32(p["input_scale"])
+    else:
+        values = np.asarray(table, np.float32)[x4 + 128]
+    rows = values.transpose(kept_axes + axes).reshape(-1, p["count"])
+    if p.get("ort_rows"):
+        v = eigen_row_sums(rows)
+    elif table is not None:
+        v = rows[:, 0].copy()
+        for j in range(1, p["count"]):
+            v = v + rows[:, j]
+    else:
+        total = (x4 - p["input_zero_point"]).sum(axis=axes)
+        v = (((total + 2**31) % 2**32) - 2**31).astype(np.float32).reshape(-1) * np.float32(p["input_scale"])
+    v = v.reshape(out_shape)
+    return v if p["compute_sum"] else v / np.float32(p["count"])
+
+
+def mean_s8_f32(x, p: dict, keep_dims: bool = True) -> np.ndarray:
+    """Reference of fn_mean_s8_f32: the float32 mean_float_values, shaped like mean_s8's output."""
+    return mean_float_values(x, p).astype(np.float32).reshape(_kept_shape(np.shape(x), p, keep_dims))
 
 
 EIGEN_LANES = 4     # onnxruntime's x86-64 build: Eigen's SSE float packets
