@@ -15,12 +15,16 @@ and the columns:
               |onnxruntime output|
   =ort def    int8 rows: % of the C's output bytes equal to onnxruntime's (its output
               DequantizeLinear undone), default session
-  =ort i8     the same with session.qdqisint8allowed=1 (every int8 QDQ group fused)
+  =ort i8     the same with session.qdqisint8allowed=1 (onnxruntime fuses the int8 QDQ groups it can
+              into its integer kernels; on x86 its default session fuses fewer: bench/README.md)
   max lsb     int8 rows: the largest |difference| in LSB over both sessions (an int8 model
               whose output layers stayed float gets its relative error in max err instead)
   float left  int8 rows: compute nodes of firmnet's lowered graph that are not integer kernels
               (float32 output; dequantize, data movement and int8 ops with a float output, such
               as a final int8 ReduceMean the model leaves unquantized, not counted)
+  ort float d/i8
+              int8 rows: compute nodes onnxruntime's optimized graph runs on dequantized
+              floats, default session / qdqisint8allowed=1 (its QLinear* kernels not counted)
   weights, arena, lower bound: bytes, from firmnet's report
 
 PyTorch is never a firmnet dependency: on first use the script makes its own virtual
@@ -208,6 +212,38 @@ def ort_run(session, x):
     return session.run(None, {session.get_inputs()[0].name: x})
 
 
+ORT_DATA_MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"}
+
+
+def ort_float_nodes(path: Path, int8_allowed: bool) -> int:
+    """Compute nodes onnxruntime's optimized graph runs on dequantized floats (not fused into a
+    QLinear* integer kernel), from its optimized model (ORT_ENABLE_EXTENDED holds the QDQ fusions;
+    the default level only adds NCHWc layout changes of float nodes)."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.log_severity_level = 3
+    if int8_allowed:
+        opts.add_session_config_entry("session.qdqisint8allowed", "1")
+    with tempfile.TemporaryDirectory() as d:
+        opts.optimized_model_filepath = os.path.join(d, "optimized.onnx")
+        ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        g = onnx.load(opts.optimized_model_filepath).graph
+    floating = {i.name for i in g.input if i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    floating -= {t.name for t in g.initializer}
+    count = 0
+    for node in g.node:                      # topological order
+        if node.op_type == "DequantizeLinear":
+            floating.update(node.output)
+        elif node.op_type != "QuantizeLinear" and any(i in floating for i in node.input):
+            floating.update(node.output)
+            count += node.op_type not in ORT_DATA_MOVEMENT
+    return count
+
+
 # --------------------------------------------------------------------------- firmnet side
 
 
@@ -297,6 +333,7 @@ def measure(path: Path, precision: str, size: int, build: Path, requant: str | N
         row["max_err"] = f"{worst:.1e}"
         return row
     row["float_left"] = float_layers(cm)
+    row["ort_float"] = f"{ort_float_nodes(path, False)}/{ort_float_nodes(path, True)}"
     out_t = cm.lowered_graph.types[cm.lowered_graph.outputs[0]]
     worst_lsb, worst_err = 0, 0.0
     for key, allowed in (("eq_default", False), ("eq_int8", True)):
@@ -328,7 +365,7 @@ def measure(path: Path, precision: str, size: int, build: Path, requant: str | N
 
 COLUMNS = [("model", "model"), ("exporter", "exporter"), ("precision", "precision"), ("compiles", "compiles"),
            ("max_err", "max err"), ("eq_default", "=ort def"), ("eq_int8", "=ort i8"), ("max_lsb", "max lsb"),
-           ("float_left", "float left"), ("weights", "weights"), ("arena", "arena"), ("lower", "lower bound")]
+           ("float_left", "float left"), ("ort_float", "ort float d/i8"), ("weights", "weights"), ("arena", "arena"), ("lower", "lower bound")]
 
 
 def print_table(rows, width: int) -> None:
@@ -340,7 +377,7 @@ def print_table(rows, width: int) -> None:
         return v if len(v) <= width else v[:width - 3] + "..."
     cells = [[head for _, head in COLUMNS]] + [[text(r, k) for k, _ in COLUMNS] for r in rows]
     widths = [max(len(c[k]) for c in cells) for k in range(len(COLUMNS))]
-    right = {"weights", "arena", "lower", "float_left", "max_lsb"}
+    right = {"weights", "arena", "lower", "float_left", "max_lsb", "ort_float"}
     for i, c in enumerate(cells):
         print("  ".join(v.rjust(w) if COLUMNS[k][0] in right else v.ljust(w)
                         for k, (v, w) in enumerate(zip(c, widths))).rstrip())
