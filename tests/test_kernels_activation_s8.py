@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 from firmnet import cbuild, resources
 from firmnet.reference import activation_s8 as A
 
+from support import tflite_oracle
 from support.compare import assert_array_equal_first
+from support.tflite_models import S, tflite_one_op_model
 
 FN_OK, FN_ERR_ARG = 0, 1
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
@@ -389,45 +391,13 @@ def test_kernels_refuse_bad_arguments(rt):
 
 # ---------------------------------------------------------------- against TensorFlow Lite Micro
 
-def tflite_one_op_model(op: str, shape, in_q, out_q, beta: float = 1.0) -> bytes:
-    """A .tflite with one int8 op (input tensor 0 -> output tensor 1), built with the
-    flatbuffers object API of the schema the tflite-micro package ships."""
-    import flatbuffers
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
-
-    def tensor(name, q):
-        t = S.TensorT()
-        t.shape, t.type, t.buffer, t.name = list(shape), S.TensorType.INT8, 0, name
-        t.quantization = S.QuantizationParametersT()
-        t.quantization.scale, t.quantization.zeroPoint = [float(q[0])], [int(q[1])]
-        return t
-
-    code = {"softmax": S.BuiltinOperator.SOFTMAX, "logistic": S.BuiltinOperator.LOGISTIC,
-            "tanh": S.BuiltinOperator.TANH, "hard_swish": S.BuiltinOperator.HARD_SWISH}[op]
-    opcode = S.OperatorCodeT()
-    opcode.builtinCode, opcode.deprecatedBuiltinCode, opcode.version = code, min(code, 127), 1
-    node = S.OperatorT()
-    node.opcodeIndex, node.inputs, node.outputs = 0, [0], [1]
-    if op == "softmax":
-        node.builtinOptionsType, node.builtinOptions = S.BuiltinOptions.SoftmaxOptions, S.SoftmaxOptionsT()
-        node.builtinOptions.beta = beta
-    graph = S.SubGraphT()
-    graph.tensors = [tensor("x", in_q), tensor("y", out_q)]
-    graph.inputs, graph.outputs, graph.operators = [0], [1], [node]
-    model = S.ModelT()
-    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [opcode], [graph], [S.BufferT()]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
 def tflm_run(op: str, x: np.ndarray, in_q, out_q, beta: float = 1.0) -> np.ndarray:
-    from tflite_micro import runtime
-    interpreter = runtime.Interpreter.from_bytes(tflite_one_op_model(op, x.shape, in_q, out_q, beta),
-                                                 arena_size=64 * 1024)
-    interpreter.set_input(x, 0)
-    interpreter.invoke()
-    return interpreter.get_output(0)
+    """TFLM's int8 `op` (softmax, logistic, tanh, hard_swish) on x, run as a one-op .tflite model."""
+    options = None
+    if op == "softmax":
+        options = ("SoftmaxOptions", S.SoftmaxOptionsT())
+        options[1].beta = beta
+    return tflite_oracle.tflm_run(tflite_one_op_model(op.upper(), x.shape, x.shape, in_q, out_q, options=options), x)
 
 
 def test_reference_equals_tflite_micro(rt):

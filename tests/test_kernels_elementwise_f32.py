@@ -38,11 +38,10 @@ from hypothesis.extra.numpy import BroadcastableShapes, mutually_broadcastable_s
 from firmnet import layout
 from firmnet.ops import binary as binary_op
 from firmnet.reference.elementwise import binary_f32, softmax_f32, unary_f32
+from support.f32_bounds import INF, NO_CLAMP
 from support.f32_ulp import fbuf, first_bad, float32_sweep, random_f32, ulp_error
 
 U = 2.0 ** -24
-INF = math.inf
-NO_CLAMP = (-INF, INF)
 ACTS = [NO_CLAMP, (0.0, INF), (0.0, 6.0), (-1.0, 1.0), (-0.5, 0.25),
         (0.1, 1e-3 + 1 / 3), (2.0, 1.0)]          # (2, 1): min > max gives max, as numpy.clip
 FN_OK = 0

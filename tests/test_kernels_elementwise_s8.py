@@ -26,7 +26,7 @@ from firmnet.reference.fixedpoint import quantize_multiplier
 from firmnet.reference.quantize_s8 import (concat_s8, concat_s8_params, dequantize_s8_f32, dequantize_s8_f32_params,
                                            fma_f32, quantize_f32_s8, quantize_f32_s8_params, requantize_s8,
                                            requantize_s8_params)
-from support.compare import assert_array_equal_first
+from support.compare import assert_array_equal_first, assert_same_as_ort
 from support.s8_cases import MODES, acts
 
 FN_OK, FN_ERR_ARG = 0, 1
@@ -333,14 +333,6 @@ def ort_binary(op, a, b, a_q, b_q, y_q, qdq=False, optimize=True):
         nodes = [helper.make_node(op, ["A", "as", "az", "B", "bs", "bz", "ys", "yz"], ["Y"], domain="com.microsoft")]
     sess = _session(nodes, _int8_inputs("A", "B"), _scalar_inits(a=a_q, b=b_q, y=y_q), optimize)
     return sess.run(None, {"A": np.ascontiguousarray(a), "B": np.ascontiguousarray(b)})[0]
-
-
-def assert_same_as_ort(ours, theirs, what):
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs onnxruntime {theirs.shape}"
-    diff = np.abs(ours.astype(np.int32) - theirs.astype(np.int32))
-    assert not diff.any(), (f"{what}: {int((diff > 0).sum())} of {diff.size} bytes differ from onnxruntime, "
-                            f"max difference {int(diff.max())} LSB")
 
 
 @st.composite

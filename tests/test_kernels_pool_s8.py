@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from firmnet.reference.pool_s8 import (COUNT_RULE, POOL_S8, avgpool2d_s8, avgpool2d_s8_params, global_avgpool_s8_params,
                                        maxpool2d_s8, maxpool2d_s8_params)
-from support.compare import assert_array_equal_first
+from support.compare import assert_array_equal_first, assert_same_as_ort
 from support.pool_geometry import pool_axis
 from support.s8_cases import MODES, acts
 
@@ -244,13 +244,6 @@ def ort_pool(op, x_nhwc, x_q, y_q, channels_last=False, qdq=False, **attrs):
                                   channels_last=int(channels_last), **attrs)]
     y = _session(nodes, inputs, outputs, _q_inits(x_q, y_q)).run(None, {"X": np.ascontiguousarray(x)})[0]
     return y if channels_last else y.transpose(0, 2, 3, 1)
-
-
-def assert_same_as_ort(ours, theirs, what):
-    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs onnxruntime {theirs.shape}"
-    diff = np.abs(ours.astype(np.int32) - theirs.astype(np.int32))
-    assert not diff.any(), (f"{what}: {int((diff > 0).sum())} of {diff.size} bytes differ from onnxruntime, "
-                            f"max difference {int(diff.max())} LSB")
 
 
 @st.composite

@@ -19,3 +19,12 @@ def assert_array_equal_first(actual, expected, what="output"):
 def assert_close(actual, expected, what):
     ok, diff, where = compare(np.asarray(actual), np.asarray(expected))
     assert ok, f"{what}: max |diff| {diff:.3g} at {where} (shape {np.shape(actual)} vs {np.shape(expected)})"
+
+
+def assert_same_as_ort(ours, theirs, what):
+    """int8 outputs byte-equal to onnxruntime's; else how many bytes differ and by how much."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs onnxruntime {theirs.shape}"
+    diff = np.abs(ours.astype(np.int32) - theirs.astype(np.int32))
+    assert not diff.any(), (f"{what}: {int((diff > 0).sum())} of {diff.size} bytes differ from onnxruntime, "
+                            f"max difference {int(diff.max())} LSB")

@@ -2,11 +2,9 @@
 errors in ulps, buffers."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-INF = math.inf
+from support.f32_bounds import INF
 
 
 def random_f32(rng: np.random.Generator, shape, kind: str) -> np.ndarray:

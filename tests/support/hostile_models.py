@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from support import tflite_models as tm
+from support.paths import REPO
 from support.tflite_models import S
 
-REPO = Path(__file__).resolve().parents[2]
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
 
