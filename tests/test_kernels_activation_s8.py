@@ -204,8 +204,8 @@ def test_hard_swish_all_inputs_c_equals_reference(rt, in_scale, out_scale):
 def test_elementwise_random_quantization_c_equals_reference(rt, op, log2_in, log2_out, in_zp, out_zp):
     try:
         p = elementwise_params(op, 2.0**log2_in, in_zp, 2.0**log2_out, out_zp)
-    except ValueError as e:
-        assert op == "hard_swish" and "must be below 1" in str(e)
+    except ValueError as e:   # hard swish refuses what TFLite's shifts cannot hold
+        assert op == "hard_swish" and ("must be below 1" in str(e) or "reluish exponent" in str(e)), str(e)
         return
     check_c_equals_reference(rt, op, p, ALL_INT8)
 
