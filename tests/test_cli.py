@@ -88,6 +88,9 @@ def test_compile_for_a_real_board_reports_the_firmware_sizes(tmp_path, capsys):
     assert m, text
     flash, code_bytes, ram, total = (int(g.replace(",", "")) for g in m.groups()[1:])
     assert flash == weights + code_bytes and total == ram + 8192 and ram >= 1536
+    code, text, _ = _run(capsys, "report", tmp_path / "n")
+    assert code == 0 and f"flash:                   {flash:,} bytes = code and initial data {code_bytes:,} + " \
+        f"weights {weights:,} (the linked firmware)" in text, text
     board = tmp_path / "tiny.toml"
     board.write_text(re.sub(r"(?m)^flash_bytes = .*$", "flash_bytes = 8192",
                             (REPO / "boards" / "nucleo-l4r5zi.toml").read_text()))

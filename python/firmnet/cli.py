@@ -169,12 +169,14 @@ def cmd_verify(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .firmware import board_info
     from .report import format_report
     path = Path(args.output) / "report.json"
     if not path.is_file():
         raise FirmnetError(f"{args.output} has no report.json: run firmnet compile first")
     report = json.loads(path.read_text())
-    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    firmware = (board_info(args.output) or {}).get("firmware")
+    print(json.dumps(report, indent=1) if args.json else format_report(report, firmware))
     return 0
 
 

@@ -109,8 +109,9 @@ def _boundary(graph: Graph, name: str) -> dict:
     return entry
 
 
-def format_report(report: dict) -> str:
-    """The human-readable table printed by `firmnet report`."""
+def format_report(report: dict, firmware: dict | None = None) -> str:
+    """The human-readable table printed by `firmnet report`; firmware: the linked firmware's
+    sizes (board.json), which give the code beside the weights."""
     rows = [("#", "layer", "op", "kernel", "output", "MACs", "weights B", "arena off", "bytes")]
     for l in report["layers"]:
         off = l["arena_offset"] if l["arena_offset"] is not None else l["storage"]
@@ -149,7 +150,7 @@ def format_report(report: dict) -> str:
           if quantized and "requant" in report else []),
         f"weights (flash):         {report['weights_bytes']:,} bytes, every constant the C defines "
         f"({_constants_text(report)})",
-        "flash:                   code + weights (firmnet compile --board measures the linked firmware's code)",
+        _flash_text(report, firmware),
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
         f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
@@ -158,6 +159,14 @@ def format_report(report: dict) -> str:
         report["memory_plan"],
     ]
     return "\n".join(lines)
+
+
+def _flash_text(report: dict, firmware: dict | None) -> str:
+    weights = report["weights_bytes"]
+    if firmware and firmware.get("linked"):
+        return (f"flash:                   {firmware['flash']:,} bytes = code and initial data "
+                f"{firmware['flash'] - weights:,} + weights {weights:,} (the linked firmware)")
+    return "flash:                   code + weights (firmnet compile --board B measures the linked firmware)"
 
 
 def _constants_text(report: dict) -> str:
