@@ -27,6 +27,7 @@ from firmnet.reference.quantize_s8 import (concat_s8, concat_s8_params, dequanti
                                            fma_f32, quantize_f32_s8, quantize_f32_s8_params, requantize_s8,
                                            requantize_s8_params)
 from support.compare import assert_array_equal_first, assert_same_as_ort
+from support.oracles import graph_session
 from support.s8_cases import MODES, acts
 
 FN_OK, FN_ERR_ARG = 0, 1
@@ -300,17 +301,6 @@ import onnxruntime as ort  # noqa: E402  (a test dependency)
 from onnx import TensorProto, helper  # noqa: E402
 
 
-def _session(nodes, inputs, inits, optimize=True):
-    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.INT8, None)], inits)
-    opsets = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
-    model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    if not optimize:
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
 def _scalar_inits(**named):
     out = []
     for name, (scale, zp) in named.items():
@@ -331,7 +321,7 @@ def ort_binary(op, a, b, a_q, b_q, y_q, qdq=False, optimize=True):
                  helper.make_node("QuantizeLinear", ["yf", "ys", "yz"], ["Y"])]
     else:
         nodes = [helper.make_node(op, ["A", "as", "az", "B", "bs", "bz", "ys", "yz"], ["Y"], domain="com.microsoft")]
-    sess = _session(nodes, _int8_inputs("A", "B"), _scalar_inits(a=a_q, b=b_q, y=y_q), optimize)
+    sess = graph_session(nodes, _int8_inputs("A", "B"), _scalar_inits(a=a_q, b=b_q, y=y_q), optimize=optimize)
     return sess.run(None, {"A": np.ascontiguousarray(a), "B": np.ascontiguousarray(b)})[0]
 
 
@@ -421,8 +411,8 @@ def test_quantize_dequantize_requantize_match_onnxruntime(runtime):
         # QuantizeLinear, with exact ties and out-of-range values
         x = (rng.standard_normal(1000) * 200 * x_q[0]).astype(np.float32)
         x[:300] = (np.round(x[:300] / np.float32(x_q[0]) * 2) / 2 * np.float32(x_q[0])).astype(np.float32)
-        sess = _session([helper.make_node("QuantizeLinear", ["X", "xs", "xz"], ["Y"])],
-                        [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)], _scalar_inits(x=x_q))
+        sess = graph_session([helper.make_node("QuantizeLinear", ["X", "xs", "xz"], ["Y"])],
+                             [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)], _scalar_inits(x=x_q))
         p = quantize_f32_s8_params(x.size, x_q, "ort")
         out = np.zeros(x.size, np.int8)
         assert lib.fn_quantize_f32_s8(ffi.new("fn_quantize_f32_s8_params *", p),
@@ -439,9 +429,9 @@ def test_quantize_dequantize_requantize_match_onnxruntime(runtime):
         assert np.array_equal(dequantize_s8_f32(q, dequantize_s8_f32_params(256, x_q)).view(np.int32),
                               theirs.view(np.int32))
         # DequantizeLinear -> QuantizeLinear (int8 -> int8)
-        sess = _session([helper.make_node("DequantizeLinear", ["X", "xs", "xz"], ["f"]),
-                         helper.make_node("QuantizeLinear", ["f", "ys", "yz"], ["Y"])],
-                        _int8_inputs("X"), _scalar_inits(x=x_q, y=y_q))
+        sess = graph_session([helper.make_node("DequantizeLinear", ["X", "xs", "xz"], ["f"]),
+                              helper.make_node("QuantizeLinear", ["f", "ys", "yz"], ["Y"])],
+                             _int8_inputs("X"), _scalar_inits(x=x_q, y=y_q))
         p = requantize_s8_params(256, x_q, y_q, "ort")
         out = np.zeros(256, np.int8)
         assert lib.fn_requantize_s8(ffi.new("fn_requantize_s8_params *", p), _i8(ffi, q), _i8(ffi, out)) == FN_OK
@@ -468,7 +458,7 @@ def test_concat_matches_onnxruntime(runtime, qdq):
         else:
             ins = ["ys", "yz"] + [v for k, nm in enumerate(names) for v in (nm, f"x{k}s", f"x{k}z")]
             nodes = [helper.make_node("QLinearConcat", ins, ["Y"], axis=1, domain="com.microsoft")]
-        theirs = _session(nodes, _int8_inputs(*names), inits).run(None, dict(zip(names, xs)))[0]
+        theirs = graph_session(nodes, _int8_inputs(*names), inits).run(None, dict(zip(names, xs)))[0]
         p = concat_s8_params(shapes, 1, x_qs, y_q, "ort")
         status, out = run_concat(runtime, xs, p)
         assert status == FN_OK

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from firmnet.reference.pool_s8 import (COUNT_RULE, POOL_S8, avgpool2d_s8, avgpool2d_s8_params, global_avgpool_s8_params,
                                        maxpool2d_s8, maxpool2d_s8_params)
 from support.compare import assert_array_equal_first, assert_same_as_ort
+from support.oracles import graph_session
 from support.pool_geometry import pool_axis
 from support.s8_cases import MODES, acts
 
@@ -202,19 +203,7 @@ def test_invalid_arguments(runtime):
 
 # ---------------------------------------------------------------- against onnxruntime
 
-import onnxruntime as ort  # noqa: E402  (a test dependency)
 from onnx import TensorProto, helper  # noqa: E402
-
-
-def _session(nodes, inputs, outputs, inits, optimize=True):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
-    opsets = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
-    model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    if not optimize:
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
 def _q_inits(x_q, y_q):
@@ -242,7 +231,7 @@ def ort_pool(op, x_nhwc, x_q, y_q, channels_last=False, qdq=False, **attrs):
     else:
         nodes = [helper.make_node(op, ["X", "xs", "xz", "ys", "yz"], ["Y"], domain="com.microsoft",
                                   channels_last=int(channels_last), **attrs)]
-    y = _session(nodes, inputs, outputs, _q_inits(x_q, y_q)).run(None, {"X": np.ascontiguousarray(x)})[0]
+    y = graph_session(nodes, inputs, _q_inits(x_q, y_q), outputs).run(None, {"X": np.ascontiguousarray(x)})[0]
     return y if channels_last else y.transpose(0, 2, 3, 1)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from onnx import TensorProto, helper
+
 
 def onnxruntime_outputs(model, inputs):
     import onnxruntime as ort
@@ -22,4 +24,21 @@ def ort_session(model, level, optimized_path=None):
     so.log_severity_level = 3
     if optimized_path is not None:
         so.optimized_model_filepath = str(optimized_path)
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def graph_session(nodes, inputs, inits, outputs=None, optimize=True):
+    """An onnxruntime session (one thread) of the graph of `nodes` (opsets: ONNX 13 and
+    com.microsoft 1); the outputs default to one int8 tensor Y; optimize=False turns
+    onnxruntime's graph optimizer off."""
+    import onnxruntime as ort
+    if outputs is None:
+        outputs = [helper.make_tensor_value_info("Y", TensorProto.INT8, None)]
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    opsets = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
