@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import FirmnetError, TensorType
+from ..ir import DTYPES, FirmnetError, TensorType
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import resize as ref
 from ._util import require
@@ -55,7 +55,7 @@ def infer(attrs, in_types):
         require(x.dtype in ("float32", "int8"), f"nearest resize: dtype {x.dtype} is not supported (float32, int8)")
     else:
         require(x.dtype == "float32", f"{attrs.mode} resize: dtype {x.dtype} is not supported (float32 only)")
-    _params(attrs, x.shape, np.dtype(x.dtype).itemsize)
+    _params(attrs, x.shape, DTYPES[x.dtype].itemsize)
     n, h, w, c = _nhwc(attrs, x.shape)
     oh, ow = attrs.size
     shape = (n, c, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, c)
@@ -79,7 +79,7 @@ def macs(attrs, in_types, out_types):
 
 def lower(node, graph):
     x = graph.types[node.inputs[0]]
-    params = _params(node.attrs, x.shape, np.dtype(x.dtype).itemsize)
+    params = _params(node.attrs, x.shape, DTYPES[x.dtype].itemsize)
     tables = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
     scalars = {k: v for k, v in params.items() if k not in tables}
     merged = params_of(with_arrays(scalars, tables))
