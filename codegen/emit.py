@@ -16,6 +16,7 @@ import numpy as np
 from ..ir import Graph
 from ..lowering import Alias, CArray, ConstArg, CStruct, KernelCall, TensorList
 from ..resources import runtime_dir, templates_dir
+from .. import dtypes
 from ..dtypes import c_type
 from .c_literals import (array_literal, c_identifier, comment_text, float_literal, int_literal,
                          port_names, scalar_literal)
@@ -65,6 +66,12 @@ CONSTANT_KINDS = {"tensors": "the model's constant tensors",
 class Emitted:
     files: dict          # file name -> text
     constants: tuple     # every Constant the files define, in order of use
+
+
+def constant_array(values: np.ndarray, ttype) -> np.ndarray:
+    """The elements of a constant tensor's C array: its values, or for a packed type the bytes
+    dtypes.pack makes of them (TensorType.nbytes of them)."""
+    return dtypes.pack(values, ttype.dtype) if dtypes.dtype(ttype.dtype).packed else values
 
 
 def _environment() -> jinja2.Environment:
@@ -169,7 +176,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
         ctype = c_type(graph.types[tensor].dtype)
         if s.kind == "const":
             if tensor not in weights:
-                arr = graph.constants[tensor]
+                arr = constant_array(graph.constants[tensor], graph.types[tensor])
                 weights[tensor] = (names.make(roles.get(tensor, f"w_{tensor}")), ctype, array_literal(arr), arr.size)
                 constants.append(Constant(weights[tensor][0], ctype, arr.size, "tensors", first_step.get(tensor, len(graph.nodes))))
             return weights[tensor][0]

@@ -173,3 +173,18 @@ def test_doctests():
     for module in (dtypes, c_layout):
         failures, tried = doctest.testmod(module)
         assert tried > 0 and failures == 0, module.__name__
+
+
+def test_a_packed_constant_is_held_unpacked_and_emitted_packed():
+    """The graph holds a packed type's constant as its values (the reference computes on them);
+    its C array is the packed bytes, TensorType.nbytes of them."""
+    from firmnet.codegen.emit import constant_array
+    t = TensorType((3, 5), "int4")
+    values = np.arange(-7, 8, dtype=np.int8).reshape(3, 5)
+    assert t.holds(values) and not t.holds(values.astype(np.int16)) and not TensorType((15,), "int4").holds(values)
+    packed = constant_array(values, t)
+    assert packed.dtype == np.uint8 and packed.nbytes == t.nbytes == 9
+    # row 0: -7..-3 = nibbles 9, A, B, C, D; row 1: -2..2 = E, F, 0, 1, 2; row 2: 3..7
+    assert packed.tolist() == [[0xA9, 0xCB, 0x0D], [0xFE, 0x10, 0x02], [0x43, 0x65, 0x07]]
+    weights = np.ones((2, 3), np.int8)
+    assert constant_array(weights, TensorType((2, 3), "int8")) is weights

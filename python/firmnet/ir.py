@@ -91,6 +91,12 @@ class TensorType:
         """Bytes in memory; a packed type (dtypes.py) pads each row along the last axis to a byte."""
         return _DTYPE_TABLE[self.dtype].nbytes(self.shape)
 
+    def holds(self, array: np.ndarray) -> bool:
+        """Whether a constant's array is a value of this type: its shape, its dtype's numpy dtype
+        (a packed type's constant holds its values unpacked; codegen packs them), no quantization."""
+        return (tuple(array.shape) == self.shape and array.dtype == _DTYPE_TABLE[self.dtype].numpy
+                and self.quant is None)
+
     def __str__(self) -> str:
         text = f"{self.dtype}[{','.join(map(str, self.shape))}]"
         return f"{text} {self.quant}" if self.quant else text
