@@ -35,6 +35,20 @@ def _input_shapes(specs) -> dict:
     return shapes
 
 
+def _kernels(specs) -> dict:
+    """--kernel LAYER=KERNEL options as {layer: kernel}."""
+    forced = {}
+    for spec in specs or ():
+        layer, sep, kernel = spec.rpartition("=")
+        if not sep or not layer or not kernel:
+            raise FirmnetError(f"--kernel '{spec}' is not LAYER=KERNEL (for example conv_1=fn_conv2d_s8; "
+                               "`firmnet report` lists each layer's kernel and the candidates it rejected)")
+        if forced.get(layer, kernel) != kernel:
+            raise FirmnetError(f"--kernel names two kernels for layer '{layer}': {forced[layer]} and {kernel}")
+        forced[layer] = kernel
+    return forced
+
+
 def _load_compiled(out_dir: Path):
     """The compiled model behind OUT, recomputed from the model recorded in OUT/firmnet.json
     without touching OUT: verify then checks the C sources that are actually there."""
@@ -46,7 +60,7 @@ def _load_compiled(out_dir: Path):
     shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
     warnings.simplefilter("ignore", FloatLayerWarning)   # compile already said so
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
-                   requant=meta.get("requant", "tflm"), write=False)
+                   requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None)
 
 
 def _npz_sizes(path) -> dict:
@@ -111,6 +125,7 @@ def cmd_compile(args) -> int:
     from .compiler import compile
     from .firmware import board_info
     shapes = _input_shapes(args.input_shape)
+    kernels = _kernels(args.kernel)
     board = args.board
     if board.endswith(".toml"):     # a board file of the user's: recorded by its absolute path
         board = str(Path(board).resolve())
@@ -118,7 +133,7 @@ def cmd_compile(args) -> int:
             step(f"compiling {args.model}" + (f" and linking the {board} firmware" if board != "host" else "")):
         warnings.simplefilter("always", FloatLayerWarning)
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
-                     requant=args.requant, int8_only=args.int8_only)
+                     requant=args.requant, int8_only=args.int8_only, kernels=kernels or None)
     for w in caught:   # one line per float layer of a quantized model
         if issubclass(w.category, FloatLayerWarning):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -126,6 +141,8 @@ def cmd_compile(args) -> int:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     meta = {"model": str(Path(args.model).resolve()), "board": board, "name": args.name,
             "input_shapes": {k: list(v) for k, v in shapes.items()}, "requant": args.requant}
+    if kernels:
+        meta["kernels"] = kernels
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -292,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
                         "and tflm for TFLite; tflm for ONNX on a board without FPU), tflm (TFLite's double "
                         "rounding), single (one rounding, as CMSIS-NN offers), ort (onnxruntime's float "
                         "requantization)")
+    c.add_argument("--kernel", action="append", metavar="LAYER=KERNEL",
+                   help="run layer LAYER with kernel KERNEL instead of the cheapest supported one, for experiments "
+                        "(repeatable; `firmnet report` lists each layer's kernel and rejected candidates)")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)

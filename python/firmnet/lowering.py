@@ -52,7 +52,10 @@ class KernelCall:
     params: tuple                 # ((field, value), ...) in any order; values: int, float, list, CArray
     args: tuple[Arg, ...]         # tensor arguments in C order (after the params pointer)
     scratch_bytes: int = 0        # working memory the planner places in the arena
-    description: str = ""         # one line for the report: why this kernel
+    description: str = ""         # what the call computes, one line (the generated code's comment)
+    kernel: str = ""              # the selected variant (kernels/), set by the selection step
+    reason: str = ""              # why it was selected
+    rejected: tuple = ()          # ((variant, why not), ...) the layer's other candidates
 
 
 @dataclass(frozen=True)

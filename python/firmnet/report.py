@@ -63,13 +63,15 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         const = flash.get(index, none)
         out = node.outputs[0]
         storage = memory.storage[out]
+        rejected = []
         if isinstance(call, Alias):
             kernel = "memcpy" if node.name in memory.copies else "(view)"
             why = "copy between interface tensors" if node.name in memory.copies else "zero-copy view"
         else:
-            kernel, why = call.function, call.description
+            kernel, why = call.function, call.reason or call.description
+            rejected = [{"kernel": k, "reason": r} for k, r in call.rejected]
         layers.append({
-            "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why,
+            "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why, "rejected": rejected,
             "inputs": [list(t.shape) for t in in_types if t is not None],
             "output": list(out_types[0].shape), "dtype": out_types[0].dtype,
             "macs": macs, "weight_bytes": const["tensors"] + const["repacked"],
@@ -120,6 +122,11 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += ["", "kernels (why; rejected candidates):"]
+    for l in report["layers"]:
+        rejected = "; ".join(f"{r['kernel']}: {r['reason']}" for r in l.get("rejected", []))
+        lines.append(f"  #{l['index']} {l['name']}: {l['kernel']}: {l['why']}"
+                     + (f"; rejected {rejected}" if rejected else ""))
     quantized = [l for l in report["layers"] if l.get("quant")]
     if quantized:
         lines += ["", "int8 layers (scale, zero point; multiplier/shift of the requantization):"]

@@ -1,1 +1,81 @@
-"""The C kernel variants: parameter structs, weight packing, and (in time) selection."""
+"""Kernel variants: one module per runtime_c kernel variant, and each op's candidates in order.
+
+Every variant module (e.g. conv2d_1x1_s8.py beside runtime_c/src/fn_conv2d_1x1_s8.c) provides:
+    NAME                                     the variant's name: its C function (what --kernel takes)
+    supports(node, graph, target) -> str|None  None, or the reason it cannot run this layer
+    why(node, graph, target) -> str          what makes it fit this layer, for the report
+    cost(node, graph, target) -> int         estimated instructions of the call (the module says
+                                             which measurement each coefficient comes from)
+    scratch_bytes(node, graph) -> int        working memory the planner places in the arena
+    call(node, graph) -> KernelCall          the C call: parameter struct and (packed) constants
+select.py picks, per layer, the cheapest supported candidate (the first of equal cost) and
+records the choice, its reason and every rejected candidate with its reason in the KernelCall.
+
+params_conv_s8.py builds the int8 conv/depthwise/FC parameter structs and packs the
+depthwise filter for those variants (and for the kernel tests). Ops whose lowering still
+lives in ops/<op>.py (one C kernel family, chosen by dtype inside
+its lower()) have one candidate, OpLowering(op), named after the op.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import (
+    conv2d_1x1_s8,
+    conv2d_f32,
+    conv2d_s8,
+    conv2d_s8_s32,
+    depthwise_conv2d_s8,
+    fc_f32,
+    fc_s8,
+)
+
+
+@dataclass(frozen=True)
+class OpLowering:
+    """The single candidate of an op without variants: its op module's lower()."""
+    op: str
+
+    @property
+    def NAME(self) -> str:   # noqa: N802  (reads like a variant module's NAME)
+        return self.op
+
+    def supports(self, node, graph, target):
+        return None
+
+    def why(self, node, graph, target) -> str:
+        return "the only kernel of this op"
+
+    def cost(self, node, graph, target) -> int:
+        return 0
+
+    def scratch_bytes(self, node, graph) -> int:
+        return 0
+
+    def call(self, node, graph):
+        from ..ops import OPS
+        return OPS[self.op].lower(node, graph)
+
+
+CANDIDATES = {
+    "batchnorm": (OpLowering("batchnorm"),),
+    "binary": (OpLowering("binary"),),
+    "compare": (OpLowering("compare"),),
+    "concat": (OpLowering("concat"),),
+    "conv2d": (conv2d_1x1_s8, depthwise_conv2d_s8, conv2d_s8, conv2d_s8_s32, conv2d_f32),
+    "conv_transpose": (OpLowering("conv_transpose"),),
+    "dense": (fc_s8, conv2d_s8, conv2d_s8_s32, fc_f32),
+    "dequantize": (OpLowering("dequantize"),),
+    "normalization": (OpLowering("normalization"),),
+    "pad": (OpLowering("pad"),),
+    "pool2d": (OpLowering("pool2d"),),
+    "quantize": (OpLowering("quantize"),),
+    "reduce": (OpLowering("reduce"),),
+    "reshape": (OpLowering("reshape"),),
+    "resize": (OpLowering("resize"),),
+    "slice": (OpLowering("slice"),),
+    "softmax": (OpLowering("softmax"),),
+    "transpose": (OpLowering("transpose"),),
+    "unary": (OpLowering("unary"),),
+    "where": (OpLowering("where"),),
+}

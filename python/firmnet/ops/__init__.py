@@ -4,9 +4,11 @@ Every op module provides:
     Attrs                                  frozen dataclass of the op's attributes
     infer(attrs, in_types) -> [TensorType] output types; raises FirmnetError on bad shapes
     reference(attrs, *arrays) -> [ndarray] the numpy oracle (same arithmetic as the C kernel)
-    lower(node, graph) -> KernelCall|Alias the runtime_c call that computes it
     macs(attrs, in_types, out_types) -> int multiply-accumulates, for the report
-To add an op: copy ops/softmax.py (the smallest complete example), then add it here.
+and, unless kernels/ holds its variants (conv2d, dense):
+    lower(node, graph) -> KernelCall|Alias the runtime_c call that computes it
+To add an op: copy ops/softmax.py (the smallest complete example), then add it here and to
+kernels.CANDIDATES.
 """
 from . import (
     batchnorm,

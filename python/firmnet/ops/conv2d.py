@@ -11,7 +11,6 @@ import numpy as np
 
 from ..ir import FirmnetError, OpQuant
 from ..kernels import params_conv_s8 as kp
-from ..lowering import ConstArg, KernelCall, params_of, with_arrays
 from ..reference import conv as ref
 from ..reference import conv_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
@@ -26,7 +25,6 @@ class Attrs:
     layout: str = "NCHW"
     act: tuple[float, float] = NO_CLAMP
     quant: OpQuant | None = None     # set on int8 convolutions (act is then an integer range)
-    variant: str = ""                # kernel choice of passes/kernels.py ("1x1_dsp"); same arithmetic
 
 
 def output_size(size: int, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int) -> int:
@@ -48,10 +46,6 @@ def _nhwc_shapes(attrs, x_shape, w_shape):
     if attrs.layout == "NCHW":
         return tuple(x_shape[i] for i in (0, 2, 3, 1)), tuple(w_shape[i] for i in (0, 2, 3, 1))
     return tuple(x_shape), tuple(w_shape)
-
-
-def is_depthwise(attrs, in_channels: int) -> bool:
-    return attrs.groups > 1 and attrs.groups == in_channels
 
 
 def accumulates_only(quant: OpQuant | None) -> bool:
@@ -154,48 +148,3 @@ def reference(attrs, x, w, b=None):
 def macs(attrs, in_types, out_types):
     _, (oc, kh, kw, cg) = _dims(attrs, in_types[0].shape, in_types[1].shape)
     return out_types[0].size * kh * kw * cg
-
-
-def lower(node, graph):
-    require(node.attrs.layout == "NHWC", f"{node.describe()}: internal error, NCHW conv reached lowering")
-    x, w = (graph.types[i].shape for i in node.inputs[:2])
-    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
-    if node.attrs.quant is not None:
-        return _lower_int8(node, graph, x, w, bias)
-    params = ref.conv2d_f32_params(x, w, **_kwargs(node.attrs))
-    kind = "depthwise" if node.attrs.groups == x[3] and node.attrs.groups > 1 else \
-        "grouped" if node.attrs.groups > 1 else "dense"
-    return KernelCall("fn_conv2d_f32", "fn_conv_f32.h", "fn_conv2d_f32_params", params_of(params),
-                      (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
-                      description=f"direct float conv ({kind})")
-
-
-def general_int8_conv_call(node, params, arrays, bias, what):
-    """fn_conv2d_s8, or fn_conv2d_s8_s32 when the op only accumulates."""
-    merged = params_of(with_arrays(params, arrays))
-    args = (node.inputs[0], node.inputs[1], bias, node.outputs[0])
-    if accumulates_only(node.attrs.quant):
-        return KernelCall("fn_conv2d_s8_s32", "fn_conv_s8.h", "fn_conv2d_s8_params", merged, args,
-                          description=f"int8 {what}, int32 accumulators out")
-    zp = " (weights with zero points)" if has_weight_zero_point(node.attrs.quant) else ""
-    return KernelCall("fn_conv2d_s8", "fn_conv_s8.h", "fn_conv2d_s8_params", merged, args,
-                      description=f"int8 {what}{zp}")
-
-
-def _lower_int8(node, graph, x, w, bias):
-    params, arrays = _int8_params(node.attrs, x, w)
-    if accumulates_only(node.attrs.quant) or has_weight_zero_point(node.attrs.quant):
-        return general_int8_conv_call(node, params, arrays, bias, "conv")
-    merged = params_of(with_arrays(params, arrays))
-    if is_depthwise(node.attrs, x[3]):
-        filt = graph.constants[node.inputs[1]]              # OHWI [C*m, kh, kw, 1]
-        packed = kp.pack_depthwise_filter(filt.transpose(3, 1, 2, 0))
-        return KernelCall("fn_depthwise_conv2d_s8", "fn_conv_s8.h", "fn_depthwise_conv2d_s8_params", merged,
-                          (node.inputs[0], ConstArg(f"{node.inputs[1]}/packed", packed), bias, node.outputs[0]),
-                          description="int8 depthwise conv (channel blocks of 4)")
-    if node.attrs.variant == "1x1_dsp":
-        return KernelCall("fn_conv2d_1x1_s8", "fn_conv_1x1_s8.h", "fn_conv2d_s8_params", merged,
-                          (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
-                          description="int8 1x1 conv as a matrix product (DSP: SMLAD, 2 MACs per instruction)")
-    kind = "conv (grouped)" if node.attrs.groups > 1 else "conv"
-    return general_int8_conv_call(node, params, arrays, bias, kind)

@@ -1,20 +1,18 @@
 """dense: fully connected layer y = x @ w.T + b with a fused clamp (x [N,K], w [M,K]).
 
-int8 dense layers run the FC kernel; those whose weights have zero points, or that only
-accumulate (MatMulInteger), run the general int8 convolution as a 1x1 convolution of a
-1x1 image with K channels (the same bytes in memory), which supports both."""
+The int8 arithmetic of layers whose weights have zero points, or that only accumulate
+(MatMulInteger), is the general int8 convolution's, as a 1x1 convolution of a 1x1 image
+with K channels (the same bytes in memory). The kernels: kernels/fc_*.py, kernels/conv2d_s8*.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant
 from ..kernels import params_conv_s8 as kp
-from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import dense as ref
 from ..reference import dense_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
-from .conv2d import (accumulates_only, general_int8_conv_call, has_weight_zero_point, int8_conv_params,
-                     int8_conv_reference)
+from .conv2d import accumulates_only, has_weight_zero_point, int8_conv_params, int8_conv_reference
 
 _AS_CONV = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1)
 
@@ -77,19 +75,3 @@ def reference(attrs, x, w, b=None):
 
 def macs(attrs, in_types, out_types):
     return out_types[0].size * in_types[1].shape[1]
-
-
-def lower(node, graph):
-    (n, k), (m, _) = (graph.types[i].shape for i in node.inputs[:2])
-    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
-    if node.attrs.quant is not None:
-        params, arrays = _int8_params(node.attrs, (n, k), (m, k))
-        if _as_conv(node.attrs):
-            return general_int8_conv_call(node, params, arrays, bias, "fully connected as a 1x1 conv")
-        return KernelCall("fn_fc_s8", "fn_fc_s8.h", "fn_fc_s8_params", params_of(with_arrays(params, arrays)),
-                          (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
-                          description="int8 fully connected")
-    params = ref.fc_f32_params((n, k), (m, k), act=node.attrs.act)
-    return KernelCall("fn_fc_f32", "fn_fc_f32.h", "fn_fc_f32_params", params_of(params),
-                      (node.inputs[0], node.inputs[1], bias, node.outputs[0]),
-                      description="dense float fully connected")

@@ -8,7 +8,6 @@ from .check import verify
 from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
 from .constants import fold_constants
-from .kernels import select_kernels
 from .layout import to_nhwc
 from .qdq import fuse_qdq
 from .quant_chains import fold_quant_chains  # noqa: F401  (also run alone by tests)
@@ -32,11 +31,10 @@ PIPELINE = (
 )
 
 
-def pipeline(requant: str = "tflm", dsp: bool = False) -> tuple:
-    """The passes for one requantization mode and target (the QDQ pass depends on the mode,
-    kernel selection on the CPU's DSP extension)."""
-    passes = tuple(partial(fuse_qdq, mode=requant) if p is fuse_qdq else p for p in PIPELINE)
-    return passes + (partial(select_kernels, dsp=dsp),)
+def pipeline(requant: str = "tflm") -> tuple:
+    """The passes for one requantization mode (the QDQ pass depends on it). Kernel selection
+    follows the passes (kernels/select.py)."""
+    return tuple(partial(fuse_qdq, mode=requant) if p is fuse_qdq else p for p in PIPELINE)
 
 
 def run_pipeline(graph: Graph, passes=PIPELINE) -> Graph:

@@ -1,0 +1,34 @@
+"""fn_fc_f32 (runtime_c/src/fn_fc_f32.c): float fully connected layer, the only float one."""
+from __future__ import annotations
+
+from ..lowering import KernelCall, params_of
+from ..reference import dense as ref
+from . import _conv
+
+NAME = "fn_fc_f32"
+
+
+def supports(node, graph, target) -> str | None:
+    if node.op != "dense":
+        return "fully connected layers only"
+    if node.attrs.quant is not None:
+        return "int8 layer (float kernel)"
+    return None
+
+
+def why(node, graph, target) -> str:
+    return "float"
+
+
+def cost(node, graph, target) -> int:
+    return 0
+
+
+def scratch_bytes(node, graph) -> int:
+    return 0
+
+
+def call(node, graph) -> KernelCall:
+    x, w = (graph.types[i].shape for i in node.inputs[:2])
+    return KernelCall(NAME, "fn_fc_f32.h", "fn_fc_f32_params", params_of(ref.fc_f32_params(x, w, act=node.attrs.act)),
+                      _conv.tensor_args(node), description="dense float fully connected")
