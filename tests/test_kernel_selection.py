@@ -24,7 +24,7 @@ from firmnet.kernels import CANDIDATES
 from firmnet.kernels.select import choose
 from firmnet.ops import OPS
 from firmnet.report import format_report
-from helpers import FIXTURES
+from support.paths import FIXTURES
 
 MODEL = FIXTURES / "mobilenet_tiny.qdq.onnx"
 POINTWISE = "/blocks/blocks.1/pw/pw.0/Conv"
