@@ -37,16 +37,15 @@ from .ir import FirmnetError
 from .resources import boards_dir
 
 # What a firmware needs beyond the weights and the arena, when it cannot be linked to be
-# measured: startup code, the kernels, the generated invoke and its parameter tables
-# (per-channel requantization: 8 bytes a channel), libgcc/newlib helpers (soft float on a
-# Cortex-M0+), the example main. Measured (README "Boards"): 4-31 KB of flash beyond the
-# weights for the bundled example, the MLPerf Tiny models and the test models on every
+# measured: startup code, the kernels, the generated invoke, libgcc/newlib helpers (soft
+# float on a Cortex-M0+), the example main. The parameter arrays and structs are part of the
+# weights (report weights_bytes: every constant the generated C defines). Measured (README
+# "Boards"): 4-31 KB of flash beyond the weights for the bundled example, the MLPerf Tiny models and the test models on every
 # Cortex-M board; all the runtime's kernels together are 40 KB for a Cortex-M0+, 44 KB with
 # the DSP paths of a Cortex-M4. The estimate is meant as an upper bound: a model it accepts
 # links, one it refuses may still fit (install the cross compiler to decide with the ELF).
 CODE_ESTIMATE_BASE = 64 * 1024          # bytes of flash for any model
-CODE_ESTIMATE_PER_STEP = 512            # bytes of flash per step of the generated invoke,
-CODE_ESTIMATE_PER_CHANNEL = 8           # and per output channel of each step
+CODE_ESTIMATE_PER_STEP = 512            # bytes of flash per step of the generated invoke
 STATIC_RAM_ESTIMATE = 1024              # bytes of .data + .bss beyond the arena
 
 TOOLCHAIN_PREFIXES = {"arm-none-eabi": "arm-none-eabi-", "aarch64-linux-gnu": "aarch64-linux-gnu-", "host": ""}
@@ -155,9 +154,7 @@ class Board:
 
     def code_estimate(self, report: dict) -> int:
         """Conservative bytes of flash beyond the weights (see CODE_ESTIMATE_BASE)."""
-        layers = report.get("layers", ())
-        channels = sum(layer["output"][-1] if layer.get("output") else 1 for layer in layers)
-        return CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(layers) + CODE_ESTIMATE_PER_CHANNEL * channels
+        return CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(report.get("layers", ()))
 
     def check_fits(self, report: dict, sizes: dict | None = None, source: str | None = None,
                    link_error: str | None = None) -> None:
