@@ -1,6 +1,6 @@
 """fn_binary_f32, fn_unary_f32, fn_softmax_f32 and fn_expf/fn_tanhf/fn_sigmoidf
 against the numpy reference (firmnet.reference.elementwise), parameters built by
-firmnet.layout as the compiler builds them. The math kinds (pow, min, max, prelu;
+firmnet.kernels.params_layout as the compiler builds them. The math kinds (pow, min, max, prelu;
 exp, log, erf, gelu...), log-softmax and where: tests/test_kernels_math_f32.py.
 
 Exactness and tolerances (u = 2**-24, the float32 unit roundoff):
@@ -35,7 +35,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import BroadcastableShapes, mutually_broadcastable_shapes
 
-from firmnet import layout
+from firmnet.kernels import params_layout as layout
 from firmnet.ops import binary as binary_op
 from firmnet.reference.elementwise import binary_f32, softmax_f32, unary_f32
 from support.f32_bounds import INF, NO_CLAMP

@@ -31,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from firmnet import layout
+from firmnet.kernels import params_layout as layout
 from firmnet.ops.unary import float_kernel
 from firmnet.reference import elementwise as E
 from support.f32_ulp import fbuf, first_bad, float32_sweep, random_f32, ulp_error

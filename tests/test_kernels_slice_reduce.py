@@ -18,7 +18,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from firmnet import layout
+from firmnet.kernels import params_layout as layout
 from firmnet.reference import reduce as ref_reduce
 from firmnet.reference import reduce_s8 as R
 from firmnet.reference.tensor import strided_slice

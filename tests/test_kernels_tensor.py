@@ -3,7 +3,7 @@
 These kernels move bytes and never look at values, so every comparison is exact
 (np.array_equal on the raw bytes). Data are random bytes, so every bit pattern
 (NaNs of float types included) must survive. Each kernel is called twice per case:
-with the parameters firmnet.layout builds (dims merged or dropped, as the compiler
+with the parameters firmnet.kernels.params_layout builds (dims merged or dropped, as the compiler
 emits them) and with the raw, unsimplified shape, which exercises the kernel's
 general path with size-1 dims up to rank FN_MAX_DIMS.
 """
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from firmnet import layout
+from firmnet.kernels import params_layout as layout
 from firmnet.reference.tensor import concat, pad_constant, transpose
 from support.byte_tensors import assert_bytes_equal, buf, random_elems
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
-from ..layout import binary_params
+from ..kernels.params_layout import binary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
 from ..reference import elementwise_s8 as ref_s8

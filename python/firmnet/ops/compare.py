@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import TensorType
-from ..layout import compare_params
+from ..kernels.params_layout import compare_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
 from ._util import require, require_float32

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import DTYPES, FirmnetError, OpQuant, TensorType
-from ..layout import concat_params
+from ..kernels.params_layout import concat_params
 from ..lowering import CArray, KernelCall, TensorList, params_of
 from ..reference import quantize_s8 as ref_s8
 from ..reference import tensor as ref

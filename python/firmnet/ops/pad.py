@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import DTYPES, TensorType
-from ..layout import pad_params
+from ..kernels.params_layout import pad_params
 from ..lowering import KernelCall, params_of
 from ..reference import tensor as ref
 from ._util import require

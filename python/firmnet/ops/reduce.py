@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant, TensorType
-from ..layout import merge_reduce_dims, reduce_params
+from ..kernels.params_layout import merge_reduce_dims, reduce_params
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import ort_s8, reduce_s8
 from ..reference import reduce as ref

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import DTYPES, FirmnetError, TensorType
-from ..layout import strided_copy_params
+from ..kernels.params_layout import strided_copy_params
 from ..lowering import Alias, CArray, KernelCall, params_of
 from ..reference import tensor as ref
 from ._util import require

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant
-from ..layout import softmax_params
+from ..kernels.params_layout import softmax_params
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import activation_s8, ort_s8
 from ..reference import elementwise as ref

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import DTYPES, TensorType
-from ..layout import transpose_params
+from ..kernels.params_layout import transpose_params
 from ..lowering import KernelCall, params_of
 from ..reference import tensor as ref
 from ._util import require

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
-from ..layout import unary_params
+from ..kernels.params_layout import unary_params
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import activation_s8, ort_s8, quantize_s8, relu_s8
 from ..reference import elementwise as ref

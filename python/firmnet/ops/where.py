@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import TensorType
-from ..layout import where_params
+from ..kernels.params_layout import where_params
 from ..lowering import ConstArg, KernelCall, params_of
 from ..reference import elementwise as ref
 from ._util import require, require_float32

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..layout import softmax_params as _softmax_layout
+from ..kernels.params_layout import softmax_params as _softmax_layout
 from .fixedpoint import rounding_divide_by_pot, sat_rounding_doubling_high_mul, mul_by_quantized_mul_tflm
 
 INT32_MAX = 2**31 - 1

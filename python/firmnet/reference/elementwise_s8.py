@@ -4,7 +4,7 @@
 Builders (`add_s8_params`, `mul_s8_params`) take float scales and zero points as
 (scale, zp) pairs, the fused activation as an integer clamp and the requant_mode, and
 return dicts whose keys are the C struct's fields; broadcasting strides come from
-firmnet.layout.binary_params. The references (`add_s8`, `mul_s8`) take the two int8
+firmnet.kernels.params_layout.binary_params. The references (`add_s8`, `mul_s8`) take the two int8
 arrays and that dict.
 
 method FN_ELTWISE_S8_TFLM (requant_mode tflm or single): TFLite Micro's arithmetic.
@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import layout
+from ..kernels import params_layout as layout
 from .fixedpoint import REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier
 from .quantize_s8 import check_act, check_mode, check_quant, dequantize_f32, f32, fma_f32, quantize_ort, round_even_sat
 

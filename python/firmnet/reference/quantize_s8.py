@@ -43,7 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..layout import concat_params as _concat_layout
+from ..kernels.params_layout import concat_params as _concat_layout
 from .fixedpoint import REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier
 
 INT32_MAX = 2**31 - 1
