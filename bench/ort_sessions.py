@@ -9,9 +9,13 @@ For each QDQ int8 model given (e.g. bench/zoo.py's cache, CACHE/models/*int8.onn
               become uint8, its "qdq_s8_to_u8" nodes), by how many nodes read their dequantized
               value in the model
   first diff  every QuantizeLinear output made a graph output, both sessions run on seeded
-              inputs: the layers whose int8 output differs while every int8 tensor they read is
-              equal (where a difference starts), with the share of bytes and LSB, and the share
-              of the model's output bytes equal between the two sessions
+              inputs (bench/zoo.py's test inputs): the layers whose int8 output differs while
+              every int8 tensor they read is equal (where a difference starts), with the share
+              of bytes and LSB, and the share of the model's output bytes equal between the two
+              sessions. Exposing the tensors changes onnxruntime's fusions (a QuantizeLinear
+              whose output is a graph output stays), so this runs another graph than the model's:
+              its float node counts are printed; the differences it finds show the mechanism,
+              the model's own figures are bench/zoo.py's =ort def / =ort i8
 
 Run from the repository root: .venv/bin/python bench/ort_sessions.py MODEL.onnx [MODEL.onnx ...]
 Nothing here asserts. onnxruntime's behaviour is measured, not emulated: firmnet's ort mode
@@ -91,6 +95,7 @@ def first_differences(model: onnx.ModelProto):
             m.graph.output.append(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.INT8, None))
     sessions = [ort.InferenceSession(m.SerializeToString(), options(a), providers=["CPUExecutionProvider"])
                 for a in (False, True)]
+    exposed = [float_nodes(optimized(m, a)) for a in (False, True)]
     names = [o.name for o in sessions[0].get_outputs()]
     x_info = m.graph.input[0]
     shape = [d.dim_value for d in x_info.type.tensor_type.shape.dim]
@@ -120,7 +125,7 @@ def first_differences(model: onnx.ModelProto):
                 lsb = int(np.abs(a[t].astype(np.int32) - b[t].astype(np.int32)).max())
                 starts.append(f"{layer.op_type} {layer.name}: {np.mean(a[t] != b[t]):.2%} of bytes, {lsb} LSB")
         equal.append(float(np.mean(a[final] == b[final])))
-    return starts, equal
+    return starts, equal, exposed
 
 
 def main(argv=None) -> int:
@@ -140,8 +145,11 @@ def main(argv=None) -> int:
         kept = kept_int8(model, graphs["default"])
         print("  default session, activation tensors by (type, readers of its DequantizeLinear): "
               + ", ".join(f"{t} read by {r}: {n}" for (t, r), n in sorted(kept.items())))
-        starts, equal = first_differences(model)
-        print(f"  output bytes equal between the sessions, per input: {', '.join(f'{e:.1%}' for e in equal)}")
+        starts, equal, exposed = first_differences(model)
+        print("  with every QuantizeLinear output exposed, on floats: "
+              + "; ".join(f"{name} {sum(c.values())} {dict(c.most_common())}"
+                          for name, c in zip(("default", "int8"), exposed)))
+        print(f"  its output bytes equal between the sessions, per input: {', '.join(f'{e:.1%}' for e in equal)}")
         for s in starts:
             print(f"  first difference: {s}")
     return 0

@@ -298,7 +298,8 @@ def error_summary(text: str) -> str:
     return f"{sum(ops.values())} nodes: {listed}"
 
 
-def measure(path: Path, precision: str, size: int, build: Path, requant: str | None) -> dict:
+def measure(path: Path, precision: str, size: int, build: Path, requant: str | None,
+            samples: int = TEST_SAMPLES) -> dict:
     import numpy as np
 
     import firmnet
@@ -322,7 +323,7 @@ def measure(path: Path, precision: str, size: int, build: Path, requant: str | N
     except Exception as exc:
         row["compiles"] = f"yes, host build failed: {str(exc).strip().splitlines()[0]}"
         return row
-    xs = random_inputs(size, TEST_SAMPLES, SEED + 2)
+    xs = random_inputs(size, samples, SEED + 2)
     if precision == "float":
         row["float_left"] = "-"
         session, worst = ort_session(path), 0.0
@@ -402,6 +403,8 @@ def main(argv=None) -> int:
                    help="an interpreter that already has torch, torchvision and onnxscript (skips CACHE/torchenv)")
     p.add_argument("--classes", type=int, default=1000, help="classifier outputs (torchvision's default 1000)")
     p.add_argument("--requant", default=None, help="firmnet's --requant for int8 rows (default: firmnet's default)")
+    p.add_argument("--inputs", type=int, default=TEST_SAMPLES,
+                   help=f"test inputs per model (default {TEST_SAMPLES}; the first ones are always the same)")
     p.add_argument("--width", type=int, default=72, help="cut the compiles column (errors) to this many characters")
     args = p.parse_args(argv)
     cache = args.cache.resolve()
@@ -428,11 +431,11 @@ def main(argv=None) -> int:
                         continue
                 log(f"compiling {path.name}")
                 build = cache / "build" / path.name.replace(".onnx", "")
-                row.update(measure(path, precision, size, build, args.requant))
+                row.update(measure(path, precision, size, build, args.requant, args.inputs))
     commit = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h"], capture_output=True,
                             text=True).stdout.strip() or "?"
     print(f"firmnet zoo at commit {commit}: random weights (seed {SEED}), {args.classes} classes, "
-          f"{TEST_SAMPLES} standard-normal test inputs, {CALIBRATION_SAMPLES} calibration inputs; "
+          f"{args.inputs} standard-normal test inputs, {CALIBRATION_SAMPLES} calibration inputs; "
           f"dynamo = torch.onnx.export default, torchscript = dynamo=False opset {TORCHSCRIPT_OPSET}")
     print_table(rows, args.width)
     reasons = [(r, r["reasons"]) for r in rows if r.get("reasons")]
