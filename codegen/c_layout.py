@@ -50,19 +50,17 @@ def _strip_comments(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _declarations(include_dir: str) -> tuple[dict, dict]:
-    """({struct name: fields}, {enum name: its values}) of every runtime header."""
+def _declarations(include_dir: str) -> tuple[dict, dict, dict]:
+    """({struct name: its body}, {enum name: its body}, {macro: integer}) of every runtime
+    header; a body is read when its type's size is asked for."""
     structs, enums, macros = {}, {}, {}
     texts = [_strip_comments(p.read_text()) for p in sorted(Path(include_dir).glob("*.h"))]
     for text in texts:
         macros.update(re.findall(r"^\s*#define\s+(\w+)\s+(\d+)\s*$", text, re.M))
     for text in texts:
         for kind, body, name in re.findall(r"typedef\s+(struct|enum)\s*\w*\s*\{(.*?)\}\s*(\w+)\s*;", text, re.S):
-            if kind == "enum":
-                enums[name] = _enum_values(body, name)
-            else:
-                structs[name] = [f for decl in body.split(";") if decl.strip() for f in _fields(decl, macros, name)]
-    return structs, enums
+            (enums if kind == "enum" else structs)[name] = body
+    return structs, enums, macros
 
 
 def _enum_values(body: str, name: str) -> list[int]:
@@ -96,7 +94,7 @@ class Layout:
 
     def __init__(self, abi: Abi, include_dir: Path | None = None):
         self.abi = abi
-        self.structs, self.enums = _declarations(str(include_dir or runtime_include_dir()))
+        self.structs, self.enums, self.macros = _declarations(str(include_dir or runtime_include_dir()))
         self._known: dict[str, tuple[int, int]] = {}
 
     def sizeof(self, ctype: str) -> int:
@@ -117,12 +115,13 @@ class Layout:
         if ctype in ("ptrdiff_t", "size_t", "intptr_t", "uintptr_t"):
             return self.abi.pointer_bytes, self.abi.pointer_bytes
         if ctype in self.enums:
-            size = self._enum_bytes(self.enums[ctype])
+            size = self._enum_bytes(_enum_values(self.enums[ctype], ctype))
             return size, size
         if ctype not in self.structs:
             raise ValueError(f"C type {ctype} is neither in the dtype table nor a typedef of the runtime headers")
         offset, align = 0, 1
-        for f in self.structs[ctype]:
+        body = self.structs[ctype]
+        for f in (f for decl in body.split(";") if decl.strip() for f in _fields(decl, self.macros, ctype)):
             size, a = (self.abi.pointer_bytes,) * 2 if f.pointer else self._layout(f.ctype)
             offset = -(-offset // a) * a + size * f.count
             align = max(align, a)
