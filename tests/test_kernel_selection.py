@@ -127,3 +127,13 @@ def test_cli_kernel_option(tmp_path, capsys):
     assert "is not LAYER=KERNEL" in capsys.readouterr().err
     assert main(["compile", str(MODEL), "-o", str(out), "--kernel", f"{STEM}=fn_fc_s8"]) == 2
     assert "no such kernel for a conv2d layer" in capsys.readouterr().err
+
+
+def test_float_layers_reject_the_int8_kernels_as_such(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cm = firmnet.compile(FIXTURES / "lenet5.onnx", tmp_path / "f", board="mps2-an386", name="f", write=False)
+    layers = [l for l in cm.report["layers"] if l["op"] in ("conv2d", "dense")]
+    assert {l["kernel"] for l in layers} == {"fn_conv2d_f32", "fn_fc_f32"}
+    for l in layers:
+        assert l["rejected"] and all(r["reason"] == "float layer (int8 kernel)" for r in l["rejected"]), l

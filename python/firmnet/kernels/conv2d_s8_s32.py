@@ -10,6 +10,8 @@ NAME = "fn_conv2d_s8_s32"
 
 
 def supports(node, graph, target) -> str | None:
+    if node.attrs.quant is None:
+        return "float layer (int8 kernel)"
     if not _conv.accumulates_only(node):
         return "the layer has an output stage (int32 accumulators only)"
     return _conv.refusal(lambda: _conv.general_params(node, graph))
