@@ -29,10 +29,12 @@ def has_weight_zero_point(node) -> bool:
 
 
 def shapes(node, graph) -> tuple[tuple, tuple]:
-    """(input NHWC, filter OHWI) of a conv2d node (after the layout pass) or a dense node."""
+    """(input NHWC, filter OHWI) of a conv2d node (NCHW/OIHW before the layout pass) or a dense node."""
     x, w = (graph.types[i].shape for i in node.inputs[:2])
     if node.op == "dense":
         return (x[0], 1, 1, x[1]), (w[0], 1, 1, w[1])
+    if node.attrs.layout == "NCHW":
+        return tuple(x[i] for i in (0, 2, 3, 1)), tuple(w[i] for i in (0, 2, 3, 1))
     return tuple(x), tuple(w)
 
 

@@ -33,7 +33,7 @@ def supports(node, graph, target) -> str | None:
         return "int32 accumulator output (no output stage)"
     if _conv.has_weight_zero_point(node):
         return "weights with zero points"
-    channels = graph.types[node.inputs[0]].shape[3]
+    channels = _conv.shapes(node, graph)[0][3]
     if a.groups == 1 or a.groups != channels:
         return f"not depthwise ({a.groups} groups, {channels} input channels)"
     return _conv.refusal(lambda: _params(node, graph))

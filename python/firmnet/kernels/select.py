@@ -11,13 +11,29 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir import FirmnetError, Graph
+from ..ir import FirmnetError, Graph, Node
 from ..lowering import KernelCall
 from . import CANDIDATES
 
 
 def _names(candidates) -> str:
     return ", ".join(k.NAME for k in candidates)
+
+
+def _none_supports(verdicts: dict) -> str:
+    return "no kernel supports this layer: " + "; ".join(f"{name}: {why}" for name, why in verdicts.items())
+
+
+def refusal(op: str, attrs, in_types, target=None) -> str | None:
+    """None if a candidate kernel of op runs a layer with these attributes and input types
+    (None for an absent optional input), else every candidate's reason. Asked through
+    ops.check_supported by the QDQ pass before it makes an integer op, in either layout;
+    target None: no board feature (what every target has)."""
+    names = tuple(f"in{k}" if t is not None else "" for k, t in enumerate(in_types))
+    node = Node(op, "layer", names, ("out",), attrs)
+    graph = Graph("check", (node,), {n: t for n, t in zip(names, in_types) if n})
+    verdicts = {k.NAME: k.supports(node, graph, target) for k in CANDIDATES[op]}
+    return None if None in verdicts.values() else _none_supports(verdicts)
 
 
 def _slower(cost: int, best: int, best_name: str) -> str:
@@ -44,8 +60,7 @@ def choose(node, graph: Graph, target, forced: str | None = None):
         costs = {}
     else:
         if not supported:
-            raise FirmnetError(f"{node.describe()}: no kernel supports this layer: "
-                               + "; ".join(f"{name}: {why}" for name, why in verdicts.items()))
+            raise FirmnetError(f"{node.describe()}: {_none_supports(verdicts)}")
         costs = {k.NAME: k.cost(node, graph, target) for k in supported}
         chosen = min(supported, key=lambda k: costs[k.NAME])
         reason = chosen.why(node, graph, target)

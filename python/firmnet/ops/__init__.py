@@ -10,6 +10,8 @@ and, unless kernels/ holds its variants (conv2d, dense):
 To add an op: copy ops/softmax.py (the smallest complete example), then add it here and to
 kernels.CANDIDATES.
 """
+from ..ir import FirmnetError
+from ..kernels.select import refusal
 from . import (
     batchnorm,
     binary,
@@ -58,11 +60,14 @@ OPS = {
 
 
 def check_supported(op: str, attrs, in_types) -> None:
-    """FirmnetError unless the op's maths hold (infer) and a kernel can run it: the op module's
-    kernel_check, where it has one, states the kernels' limits (quantizations, depth bounds)
-    until the kernels/ selection step states them per variant. The QDQ pass asks this before it
-    makes an integer op, so that a layer no int8 kernel takes stays in float."""
+    """FirmnetError unless the op's maths hold (infer) and a kernel can run it: a candidate of
+    kernels.CANDIDATES supports it (kernels/select.py refusal), and the op module's
+    kernel_check, where it has one, accepts it. The QDQ pass asks this before it makes an
+    integer op, so that a layer no int8 kernel takes stays in float."""
     OPS[op].infer(attrs, in_types)
+    reason = refusal(op, attrs, in_types)
+    if reason is not None:
+        raise FirmnetError(reason)
     kernel_check = getattr(OPS[op], "kernel_check", None)
     if kernel_check is not None:
         kernel_check(attrs, in_types)

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import FirmnetError, OpQuant
-from ..kernels import params_conv_s8 as kp
+from ..ir import OpQuant
 from ..reference import conv as ref
 from ..reference import conv_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
@@ -42,12 +41,6 @@ def _dims(attrs, x_shape, w_shape):
     return (n, h, w, c), (oc, kh, kw, cg)
 
 
-def _nhwc_shapes(attrs, x_shape, w_shape):
-    if attrs.layout == "NCHW":
-        return tuple(x_shape[i] for i in (0, 2, 3, 1)), tuple(w_shape[i] for i in (0, 2, 3, 1))
-    return tuple(x_shape), tuple(w_shape)
-
-
 def accumulates_only(quant: OpQuant | None) -> bool:
     """An integer op without an output stage (ONNX ConvInteger/MatMulInteger): its output is
     the int32 accumulator."""
@@ -57,29 +50,6 @@ def accumulates_only(quant: OpQuant | None) -> bool:
 def has_weight_zero_point(quant: OpQuant | None) -> bool:
     """Weights with zero points (ONNX allows them): only the general int8 conv kernel takes them."""
     return quant is not None and any(quant.inputs[1].zero_point)
-
-
-def int8_conv_params(quant, act, x_shape, w_shape, geometry, kernel_choice=True):
-    """(params, arrays) of the int8 kernel for NHWC/OHWI shapes: the depthwise kernel's when it
-    applies and kernel_choice, else the general convolution's (fn_conv2d_s8, or fn_conv2d_s8_s32
-    for accumulators); FirmnetError if the quantization is unsupported. geometry: strides,
-    dilations, pads, groups. Also serves dense layers the fast FC kernel cannot run."""
-    q_in, q_w = quant.inputs[0], quant.inputs[1]
-    try:
-        if accumulates_only(quant):
-            return kp.conv2d_s32_params(x_shape, w_shape, input_zero_point=q_in.zero_point[0],
-                                        weight_zero_points=q_w.zero_point, **geometry)
-        kwargs = dict(input_scale=q_in.scale[0], input_zero_point=q_in.zero_point[0], weight_scales=q_w.scale,
-                      output_scale=quant.output.scale[0], output_zero_point=quant.output.zero_point[0],
-                      act=act, mode=quant.mode)
-        groups = geometry["groups"]
-        if kernel_choice and groups > 1 and groups == x_shape[3] and not has_weight_zero_point(quant):
-            oc, kh, kw, _ = w_shape
-            return kp.depthwise_conv2d_s8_params(
-                x_shape, (1, kh, kw, oc), **{k: v for k, v in geometry.items() if k != "groups"}, **kwargs)
-        return kp.conv2d_s8_params(x_shape, w_shape, weight_zero_points=q_w.zero_point, **geometry, **kwargs)
-    except ValueError as exc:
-        raise FirmnetError(str(exc)) from None
 
 
 def int8_conv_reference(quant, act, x, w, b, geometry):
@@ -98,10 +68,6 @@ def _geometry(attrs):
     return dict(strides=attrs.strides, dilations=attrs.dilations, pads=attrs.pads, groups=attrs.groups)
 
 
-def _int8_params(attrs, x_shape, w_shape, kernel_choice=True):
-    return int8_conv_params(attrs.quant, attrs.act, x_shape, w_shape, _geometry(attrs), kernel_choice)
-
-
 def infer(attrs, in_types):
     x, w, b = (list(in_types) + [None])[:3]
     check_types(attrs, [x, w, b][:len(in_types)], weight_indices=(1,))
@@ -118,13 +84,6 @@ def infer(attrs, in_types):
     require(oh >= 1 and ow >= 1, f"conv2d: the kernel {kh}x{kw} does not fit the padded input {h}x{wd}")
     shape = (n, oc, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, oc)
     return [output_type(attrs, shape)]
-
-
-def kernel_check(attrs, in_types) -> None:
-    """FirmnetError when no int8 kernel takes this layer's quantization or depth (until
-    kernels/ selection states it per variant)."""
-    if attrs.quant is not None:
-        _int8_params(attrs, *_nhwc_shapes(attrs, in_types[0].shape, in_types[1].shape))
 
 
 def _kwargs(attrs):

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import FirmnetError, OpQuant
-from ..kernels import params_conv_s8 as kp
+from ..ir import OpQuant
 from ..reference import dense as ref
 from ..reference import dense_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
-from .conv2d import accumulates_only, has_weight_zero_point, int8_conv_params, int8_conv_reference
+from .conv2d import accumulates_only, has_weight_zero_point, int8_conv_reference
 
 _AS_CONV = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1)
 
@@ -31,16 +30,6 @@ class Attrs:
     quant: OpQuant | None = None
 
 
-def _int8_params(attrs, x_shape, w_shape):
-    q = attrs.quant
-    if _as_conv(attrs):
-        return int8_conv_params(q, attrs.act, *_conv_shapes(x_shape, w_shape), _AS_CONV)
-    try:
-        return kp.fc_s8_params(x_shape, w_shape, **_fc_quantities(attrs))
-    except ValueError as exc:
-        raise FirmnetError(str(exc)) from None
-
-
 def _fc_quantities(attrs) -> dict:
     q = attrs.quant
     return dict(input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
@@ -55,12 +44,6 @@ def infer(attrs, in_types):
             f"dense: input {x} and weights {w} do not match (need [N,K] and [M,K])")
     require(b is None or b.shape == (w.shape[0],), f"dense: bias must have shape ({w.shape[0]},), got {b}")
     return [output_type(attrs, (x.shape[0], w.shape[0]))]
-
-
-def kernel_check(attrs, in_types) -> None:
-    """FirmnetError when no int8 kernel takes this layer (until kernels/ selection states it)."""
-    if attrs.quant is not None:
-        _int8_params(attrs, in_types[0].shape, in_types[1].shape)
 
 
 def reference(attrs, x, w, b=None):
