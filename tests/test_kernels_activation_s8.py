@@ -1,6 +1,8 @@
 """int8 softmax, logistic, tanh and hard swish (fn_activation_s8.h, fn_gemmlowp.h)
 against the numpy reference (firmnet.reference.activation_s8), and the reference
-against TensorFlow Lite Micro.
+against TensorFlow Lite Micro. The kernels get the structs of
+firmnet.kernels.params_activation_s8, the reference the tensors' quantities (axis,
+scales, zero points, beta).
 
 All integer comparisons are exact (np.array_equal, first mismatch named):
 
@@ -27,6 +29,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from firmnet import cbuild, resources
+from firmnet.kernels import params_activation_s8 as P
 from firmnet.reference import activation_s8 as A
 
 from support import tflite_oracle
@@ -59,6 +62,18 @@ KERNELS = {   # op: (C function, C struct, reference)
     "tanh": ("fn_tanh_s8", "fn_tanh_s8_params", A.tanh_s8),
     "hard_swish": ("fn_hard_swish_s8", "fn_hard_swish_s8_params", A.hard_swish_s8),
 }
+ELEMENTWISE_BUILDERS = {"logistic": P.logistic_s8_params, "tanh": P.tanh_s8_params,
+                        "hard_swish": P.hard_swish_s8_params}
+
+
+def struct_of(op: str, shape, q: dict) -> dict:
+    """The kernel's parameter struct (the builder's) for an int8 tensor of `shape` and the
+    layer's quantities q (the reference's keyword arguments)."""
+    if op == "softmax":
+        return P.softmax_s8_params(shape, q["axis"], q["input_scale"], q.get("output_scale", 1 / 256),
+                                   q.get("output_zero_point", -128), q.get("beta", 1.0))
+    return ELEMENTWISE_BUILDERS[op](int(np.prod(shape)), q["input_scale"], q["input_zero_point"],
+                                    q["output_scale"], q["output_zero_point"])
 
 
 def run_c(rt, op: str, params: dict, x: np.ndarray, in_place: bool = False) -> np.ndarray:
@@ -72,19 +87,19 @@ def run_c(rt, op: str, params: dict, x: np.ndarray, in_place: bool = False) -> n
     return out
 
 
-def check_c_equals_reference(rt, op: str, params: dict, x: np.ndarray, in_place: bool = False) -> np.ndarray:
-    ref = KERNELS[op][2](x, params)
+def check_c_equals_reference(rt, op: str, q: dict, x: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """C with the builder's struct == the reference from the quantities q."""
+    params = struct_of(op, x.shape, q)
+    ref = KERNELS[op][2](x, **q)
     assert ref.dtype == np.int8 and ref.shape == x.shape
-    assert_array_equal_first(run_c(rt, op, params, x, in_place), ref, f"{op} {params}")
+    assert_array_equal_first(run_c(rt, op, params, x, in_place), ref, f"{op} {q}")
     return ref
 
 
-def elementwise_params(op: str, in_scale: float, in_zp: int, out_scale: float = 0.0, out_zp: int = 0) -> dict:
-    if op == "logistic":
-        return A.logistic_s8_params(256, in_scale, in_zp, 1 / 256, -128)
-    if op == "tanh":
-        return A.tanh_s8_params(256, in_scale, in_zp, 1 / 128, 0)
-    return A.hard_swish_s8_params(256, in_scale, in_zp, out_scale, out_zp)
+def elementwise_q(op: str, in_scale: float, in_zp: int, out_scale: float = 0.0, out_zp: int = 0) -> dict:
+    """The quantities of an int8 logistic (output 1/256, -128), tanh (1/128, 0) or hard swish."""
+    out = {"logistic": (1 / 256, -128), "tanh": (1 / 128, 0)}.get(op, (out_scale, out_zp))
+    return dict(input_scale=in_scale, input_zero_point=in_zp, output_scale=out[0], output_zero_point=out[1])
 
 
 # ---------------------------------------------------------------- gemmlowp helpers
@@ -180,7 +195,7 @@ IN_ZPS = [-128, -1, 0, 45, 127]
 @pytest.mark.parametrize("in_scale", IN_SCALES)
 def test_logistic_tanh_all_inputs_c_equals_reference(rt, op, in_scale):
     for zp in IN_ZPS:
-        check_c_equals_reference(rt, op, elementwise_params(op, in_scale, zp), ALL_INT8)
+        check_c_equals_reference(rt, op, elementwise_q(op, in_scale, zp), ALL_INT8)
 
 
 # (input scale, output scale): exponents from 0 down to -31, reluish exponents -23..30
@@ -193,21 +208,24 @@ HARD_SWISH_SCALES = [(0.05, 0.03), (0.05, 0.05), (0.05, 0.0005), (1.0, 0.01), (0
 def test_hard_swish_all_inputs_c_equals_reference(rt, in_scale, out_scale):
     for in_zp in IN_ZPS:
         for out_zp in (-128, -7, 0, 127):
-            p = A.hard_swish_s8_params(256, in_scale, in_zp, out_scale, out_zp)
-            check_c_equals_reference(rt, "hard_swish", p, ALL_INT8)
-            check_c_equals_reference(rt, "hard_swish", p, ALL_INT8, in_place=True)
+            q = elementwise_q("hard_swish", in_scale, in_zp, out_scale, out_zp)
+            check_c_equals_reference(rt, "hard_swish", q, ALL_INT8)
+            check_c_equals_reference(rt, "hard_swish", q, ALL_INT8, in_place=True)
 
 
 @settings(max_examples=400, deadline=None)
 @given(op=st.sampled_from(["logistic", "tanh", "hard_swish"]), log2_in=st.floats(-28, 34),
        log2_out=st.floats(-20, 20), in_zp=st.integers(-128, 127), out_zp=st.integers(-128, 127))
 def test_elementwise_random_quantization_c_equals_reference(rt, op, log2_in, log2_out, in_zp, out_zp):
+    q = elementwise_q(op, 2.0**log2_in, in_zp, 2.0**log2_out, out_zp)
     try:
-        p = elementwise_params(op, 2.0**log2_in, in_zp, 2.0**log2_out, out_zp)
+        struct_of(op, ALL_INT8.shape, q)
     except ValueError as e:   # hard swish refuses what TFLite's shifts cannot hold
         assert op == "hard_swish" and ("must be below 1" in str(e) or "reluish exponent" in str(e)), str(e)
+        with pytest.raises(ValueError):    # TFLM's arithmetic is undefined there
+            A.hard_swish_s8(ALL_INT8, **q)
         return
-    check_c_equals_reference(rt, op, p, ALL_INT8)
+    check_c_equals_reference(rt, op, q, ALL_INT8)
 
 
 @pytest.mark.parametrize("in_scale", [0.01, 0.03, 0.05, 0.08])
@@ -215,13 +233,13 @@ def test_elementwise_random_quantization_c_equals_reference(rt, op, log2_in, log
 def test_elementwise_meaning(in_scale, in_zp):
     """Outputs within half an output step (plus the fixed-point error) of the float function."""
     real = (ALL_INT8.astype(np.float64) - in_zp) * np.float32(in_scale)
-    logistic = A.logistic_s8(ALL_INT8, elementwise_params("logistic", in_scale, in_zp))
+    logistic = A.logistic_s8(ALL_INT8, **elementwise_q("logistic", in_scale, in_zp))
     want = np.clip(256 / (1 + np.exp(-real)) - 128, -128, 127)
     assert np.abs(logistic - want).max() <= 0.5 + 2e-3
-    tanh = A.tanh_s8(ALL_INT8, elementwise_params("tanh", in_scale, in_zp))
+    tanh = A.tanh_s8(ALL_INT8, **elementwise_q("tanh", in_scale, in_zp))
     assert np.abs(tanh - np.clip(128 * np.tanh(real), -128, 127)).max() <= 0.5 + 2e-3
     out_scale, out_zp = 0.02, -40
-    hs = A.hard_swish_s8(ALL_INT8, elementwise_params("hard_swish", in_scale, in_zp, out_scale, out_zp))
+    hs = A.hard_swish_s8(ALL_INT8, **elementwise_q("hard_swish", in_scale, in_zp, out_scale, out_zp))
     want = np.clip(real * np.clip(real + 3, 0, 6) / 6 / out_scale + out_zp, -128, 127)
     # TFLM's 16-bit hard swish: up to about one output step (its documented bias trade-off)
     assert np.abs(hs - want).max() <= 1.0
@@ -265,13 +283,14 @@ def softmax_float(x: np.ndarray, scale: float, beta: float) -> np.ndarray:
 @example((np.full((1, 4095, 1), -128, np.int8), 0.02409704402089119, 2.0))   # sum of exps 4095 >= 512
 def test_softmax_c_equals_reference(rt, case):
     x, scale, beta = case
+    q = dict(axis=1, input_scale=scale, beta=beta)
     try:
-        p = A.softmax_s8_params(x.shape, 1, scale, 1 / 256, -128, beta)
+        struct_of("softmax", x.shape, q)
     except ValueError as e:
         assert "too small" in str(e) and np.float32(scale) * np.float32(beta) * 2.0**26 <= 1.0
         return
-    ref = check_c_equals_reference(rt, "softmax", p, x)
-    check_c_equals_reference(rt, "softmax", p, x, in_place=True)
+    ref = check_c_equals_reference(rt, "softmax", q, x)
+    check_c_equals_reference(rt, "softmax", q, x, in_place=True)
     # meaning: half an output step from round(256 p) - 128, clamped (x = max gives 127 at most),
     # on lanes whose sum of exponentials stays below 512: beyond it TFLM aborts, and the kernel
     # (documented in fn_activation_s8.h) carries on with coarser results
@@ -283,21 +302,23 @@ def test_softmax_c_equals_reference(rt, case):
 
 def test_softmax_flat_layout_and_axis():
     x = np.random.default_rng(7).integers(-128, 128, size=(2, 5, 3, 4)).astype(np.int8)
-    p = A.softmax_s8_params(x.shape, 1, 0.07, 1 / 256, -128)
+    p = P.softmax_s8_params(x.shape, 1, 0.07, 1 / 256, -128)
     assert (p["outer"], p["axis_len"], p["inner"]) == (2, 5, 12)
     moved = np.moveaxis(x, 1, -1)
-    last = A.softmax_s8(moved, A.softmax_s8_params(moved.shape, -1, 0.07, 1 / 256, -128))
-    assert_array_equal_first(A.softmax_s8(x, p), np.moveaxis(last, -1, 1), "softmax axis 1 vs last")
+    last = A.softmax_s8(moved, axis=-1, input_scale=0.07)
+    assert_array_equal_first(A.softmax_s8(x, axis=1, input_scale=0.07), np.moveaxis(last, -1, 1),
+                             "softmax axis 1 vs last")
 
 
 def test_softmax_kws_check_vector(rt):
     """/work/shared/ANCHORS.md: the MLPerf Tiny KWS model's softmax (input scale
     0.14469251, beta 1) on its check vector gives TFLM's output bytes."""
     x = np.array([[-55, -41, -3, 3, -62, -71, -36, -90, -68, 105, -128, 63]], np.int8)
-    p = A.softmax_s8_params(x.shape, -1, np.float32(0.14469251), np.float32(0.00390625), -128, 1.0)
+    q = dict(axis=-1, input_scale=np.float32(0.14469251), output_scale=np.float32(0.00390625), output_zero_point=-128)
+    p = struct_of("softmax", x.shape, q)
     assert (p["input_multiplier"], p["input_left_shift"], p["diff_min"]) == (1242899200, 24, -124)
     want = np.array([[-128] * 9 + [127, -128, -127]], np.int8)
-    assert_array_equal_first(check_c_equals_reference(rt, "softmax", p, x), want, "KWS softmax")
+    assert_array_equal_first(check_c_equals_reference(rt, "softmax", q, x), want, "KWS softmax")
 
 
 # ---------------------------------------------------------------- parameters and refusals
@@ -305,10 +326,10 @@ def test_softmax_kws_check_vector(rt):
 def test_params_have_exactly_the_struct_fields(rt):
     ffi = rt.ffi
     built = {
-        "fn_softmax_s8_params": A.softmax_s8_params((2, 10), -1, 0.1, 1 / 256, -128),
-        "fn_logistic_s8_params": A.logistic_s8_params(5, 0.1, 0, 1 / 256, -128),
-        "fn_tanh_s8_params": A.tanh_s8_params(5, 0.1, 0, 1 / 128, 0),
-        "fn_hard_swish_s8_params": A.hard_swish_s8_params(5, 0.1, 0, 0.05, 3),
+        "fn_softmax_s8_params": P.softmax_s8_params((2, 10), -1, 0.1, 1 / 256, -128),
+        "fn_logistic_s8_params": P.logistic_s8_params(5, 0.1, 0, 1 / 256, -128),
+        "fn_tanh_s8_params": P.tanh_s8_params(5, 0.1, 0, 1 / 128, 0),
+        "fn_hard_swish_s8_params": P.hard_swish_s8_params(5, 0.1, 0, 0.05, 3),
     }
     for struct, params in built.items():
         assert set(params) == {name for name, _ in ffi.typeof(struct).fields}, struct
@@ -317,18 +338,18 @@ def test_params_have_exactly_the_struct_fields(rt):
 
 def test_params_values():
     # softmax: beta * scale * 2^26 = 0.1f * 2^26 -> Q31 mantissa and shift 23; radius floor(31 * 2^26 / 2^23)
-    p = A.softmax_s8_params((1, 10), -1, 0.1, 1 / 256, -128)
+    p = P.softmax_s8_params((1, 10), -1, 0.1, 1 / 256, -128)
     assert (p["input_multiplier"], p["input_left_shift"], p["diff_min"]) == (1717986944, 23, -248)
     # huge beta * scale: the real multiplier is capped at 2^31 - 1, shift 31, only the maximum counts
-    p = A.softmax_s8_params((1, 10), -1, 1.0, 1 / 256, -128, beta=100.0)
+    p = P.softmax_s8_params((1, 10), -1, 1.0, 1 / 256, -128, beta=100.0)
     assert (p["input_multiplier"], p["input_left_shift"], p["diff_min"]) == (INT32_MAX, 31, 0)
     # logistic/tanh: frexp(0.1f * 2^27) without QuantizeMultiplier's fix-ups; radius floor(15 * 2^27 / 2^24)
-    p = A.logistic_s8_params(3, 0.1, -3, 1 / 256, -128)
+    p = P.logistic_s8_params(3, 0.1, -3, 1 / 256, -128)
     assert p == {"count": 3, "input_zero_point": -3, "input_range_radius": 120, "input_multiplier": 1717986944,
                  "input_left_shift": 24}
-    assert A.tanh_s8_params(3, 8.0, 0, 1 / 128, 0)["input_range_radius"] == 0
+    assert P.tanh_s8_params(3, 8.0, 0, 1 / 128, 0)["input_range_radius"] == 0
     # hard swish: float32 ratios, Q31 -> Q15 rounding
-    p = A.hard_swish_s8_params(3, 0.05, 0, 0.03, -20)
+    p = P.hard_swish_s8_params(3, 0.05, 0, 0.03, -20)
     assert (p["output_multiplier_fixedpoint_int16"], p["output_multiplier_exponent"]) == (27307, -6)
     assert (p["reluish_multiplier_fixedpoint_int16"], p["reluish_multiplier_exponent"]) == (17476, 3)
     assert A.downscale_int32_to_int16_multiplier(INT32_MAX - 10) == 32767
@@ -337,24 +358,24 @@ def test_params_values():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: A.softmax_s8_params((1, 10), -1, 0.1, 1 / 255, -128), "scale 1/256 and zero point -128"),
-    (lambda: A.softmax_s8_params((1, 10), -1, 0.1, 1 / 256, 0), "scale 1/256 and zero point -128"),
-    (lambda: A.softmax_s8_params((1, 4096), -1, 0.1, 1 / 256, -128), "at most 4095"),
-    (lambda: A.softmax_s8_params((1, 10), -1, 2.0**-27, 1 / 256, -128), "too small"),
-    (lambda: A.softmax_s8_params((1, 10), -1, 0.1, 1 / 256, -128, beta=0.0), "beta"),
-    (lambda: A.softmax_s8_params((1, 10), 2, 0.1, 1 / 256, -128), "out of range"),
-    (lambda: A.logistic_s8_params(4, 0.1, 0, 1 / 256, 0), "scale 1/256 and zero point -128"),
-    (lambda: A.logistic_s8_params(4, 0.1, 0, 1 / 128, -128), "scale 1/256 and zero point -128"),
-    (lambda: A.logistic_s8_params(4, 2.0**-29, 0, 1 / 256, -128), "below 2^-28"),
-    (lambda: A.logistic_s8_params(4, 0.1, 128, 1 / 256, -128), "zero point"),
-    (lambda: A.logistic_s8_params(0, 0.1, 0, 1 / 256, -128), "element count"),
-    (lambda: A.tanh_s8_params(4, 0.1, 0, 1 / 128, -128), "scale 1/128 and zero point 0"),
-    (lambda: A.tanh_s8_params(4, 0.1, 0, 1 / 256, 0), "scale 1/128 and zero point 0"),
-    (lambda: A.tanh_s8_params(4, 2.0**36, 0, 1 / 128, 0), "2^35"),
-    (lambda: A.tanh_s8_params(4, -0.1, 0, 1 / 128, 0), "positive"),
-    (lambda: A.hard_swish_s8_params(4, 0.1, 0, 0.1 / 128, 0), "must be below 1"),
-    (lambda: A.hard_swish_s8_params(4, 1e9, 0, 1e9, 0), "too large"),
-    (lambda: A.hard_swish_s8_params(4, 0.1, 0, math.nan, 0), "output scale"),
+    (lambda: P.softmax_s8_params((1, 10), -1, 0.1, 1 / 255, -128), "scale 1/256 and zero point -128"),
+    (lambda: P.softmax_s8_params((1, 10), -1, 0.1, 1 / 256, 0), "scale 1/256 and zero point -128"),
+    (lambda: P.softmax_s8_params((1, 4096), -1, 0.1, 1 / 256, -128), "at most 4095"),
+    (lambda: P.softmax_s8_params((1, 10), -1, 2.0**-27, 1 / 256, -128), "too small"),
+    (lambda: P.softmax_s8_params((1, 10), -1, 0.1, 1 / 256, -128, beta=0.0), "beta"),
+    (lambda: P.softmax_s8_params((1, 10), 2, 0.1, 1 / 256, -128), "out of range"),
+    (lambda: P.logistic_s8_params(4, 0.1, 0, 1 / 256, 0), "scale 1/256 and zero point -128"),
+    (lambda: P.logistic_s8_params(4, 0.1, 0, 1 / 128, -128), "scale 1/256 and zero point -128"),
+    (lambda: P.logistic_s8_params(4, 2.0**-29, 0, 1 / 256, -128), "below 2^-28"),
+    (lambda: P.logistic_s8_params(4, 0.1, 128, 1 / 256, -128), "zero point"),
+    (lambda: P.logistic_s8_params(0, 0.1, 0, 1 / 256, -128), "element count"),
+    (lambda: P.tanh_s8_params(4, 0.1, 0, 1 / 128, -128), "scale 1/128 and zero point 0"),
+    (lambda: P.tanh_s8_params(4, 0.1, 0, 1 / 256, 0), "scale 1/128 and zero point 0"),
+    (lambda: P.tanh_s8_params(4, 2.0**36, 0, 1 / 128, 0), "2^35"),
+    (lambda: P.tanh_s8_params(4, -0.1, 0, 1 / 128, 0), "positive"),
+    (lambda: P.hard_swish_s8_params(4, 0.1, 0, 0.1 / 128, 0), "must be below 1"),
+    (lambda: P.hard_swish_s8_params(4, 1e9, 0, 1e9, 0), "too large"),
+    (lambda: P.hard_swish_s8_params(4, 0.1, 0, math.nan, 0), "output scale"),
 ])
 def test_params_refuse_with_clear_message(call, message):
     with pytest.raises(ValueError, match=message.replace("^", r"\^")):
@@ -365,10 +386,10 @@ def test_kernels_refuse_bad_arguments(rt):
     ffi, lib = rt.ffi, rt.lib
     buf = ffi.new("int8_t[16]")
     good = {
-        "softmax": A.softmax_s8_params((1, 16), -1, 0.1, 1 / 256, -128),
-        "logistic": A.logistic_s8_params(16, 0.1, 0, 1 / 256, -128),
-        "tanh": A.tanh_s8_params(16, 0.1, 0, 1 / 128, 0),
-        "hard_swish": A.hard_swish_s8_params(16, 0.1, 0, 0.05, 0),
+        "softmax": P.softmax_s8_params((1, 16), -1, 0.1, 1 / 256, -128),
+        "logistic": P.logistic_s8_params(16, 0.1, 0, 1 / 256, -128),
+        "tanh": P.tanh_s8_params(16, 0.1, 0, 1 / 128, 0),
+        "hard_swish": P.hard_swish_s8_params(16, 0.1, 0, 0.05, 0),
     }
     bad = {
         "softmax": [{"axis_len": 4096}, {"outer": 0}, {"inner": 0}, {"input_left_shift": 32}, {"diff_min": 1}],
@@ -410,21 +431,21 @@ def test_reference_equals_tflite_micro(rt):
         for zp in (-128, 0, 3, 127):
             for op, out_q in (("logistic", (1 / 256, -128)), ("tanh", (1 / 128, 0))):
                 want = tflm_run(op, x, (in_scale, zp), out_q)
-                assert_array_equal_first(KERNELS[op][2](x, elementwise_params(op, in_scale, zp)), want,
+                assert_array_equal_first(KERNELS[op][2](x, **elementwise_q(op, in_scale, zp)), want,
                                          f"{op} vs TFLM, input ({in_scale}, {zp})")
     for in_scale, out_scale in HARD_SWISH_SCALES:
         for in_zp, out_zp in ((0, 0), (-128, 127), (127, -128), (5, -20)):
-            p = A.hard_swish_s8_params(256, in_scale, in_zp, out_scale, out_zp)
+            q = elementwise_q("hard_swish", in_scale, in_zp, out_scale, out_zp)
             want = tflm_run("hard_swish", x, (in_scale, in_zp), (out_scale, out_zp))
-            assert_array_equal_first(A.hard_swish_s8(x, p), want, f"hard swish vs TFLM {p}")
+            assert_array_equal_first(A.hard_swish_s8(x, **q), want, f"hard swish vs TFLM {q}")
     rng = np.random.default_rng(8)
     for in_scale in (0.003, 0.05, 0.1, 0.5, 2.0):
         for beta in (1.0, 0.3, 5.0):
             for shape, lo in (((4, 40), -128), ((2, 300), 100), ((3, 511), 120), ((1, 2), -128)):
                 xs = rng.integers(lo, 128, size=shape).astype(np.int8)
                 want = tflm_run("softmax", xs, (in_scale, 7), (1 / 256, -128), beta)
-                p = A.softmax_s8_params(xs.shape, -1, in_scale, 1 / 256, -128, beta)
-                assert_array_equal_first(check_c_equals_reference(rt, "softmax", p, xs), want,
+                q = dict(axis=-1, input_scale=in_scale, beta=beta)
+                assert_array_equal_first(check_c_equals_reference(rt, "softmax", q, xs), want,
                                          f"softmax vs TFLM {in_scale} {beta} {shape}")
 
 
@@ -439,19 +460,20 @@ def test_reference_equals_tflite_micro_random_quantization(op, log2_in, log2_out
         in_scale = float(np.float32(2.0**min(log2_in, 4)))
         x = np.random.default_rng(seed).integers(-128, 128, size=(2, axis_len)).astype(np.int8)
         try:
-            p = A.softmax_s8_params(x.shape, -1, in_scale, 1 / 256, -128, beta)
+            ours = A.softmax_s8(x, axis=-1, input_scale=in_scale, beta=beta)
         except ValueError:       # beta * scale * 2^26 <= 1: TFLM's QuantizeMultiplierGreaterThanOne aborts
             return
         want = tflm_run("softmax", x, (in_scale, in_zp), (1 / 256, -128), float(np.float32(beta)))
-        assert_array_equal_first(A.softmax_s8(x, p), want, f"softmax vs TFLM {p}")
+        assert_array_equal_first(ours, want, f"softmax vs TFLM {in_scale} {beta}")
         return
+    q = elementwise_q(op, in_scale, in_zp, out_scale, out_zp)
+    x = ALL_INT8.reshape(1, 256)
     try:
-        p = elementwise_params(op, in_scale, in_zp, out_scale, out_zp)
+        ours = KERNELS[op][2](x, **q)
     except ValueError:
         return
-    out_q = {"logistic": (1 / 256, -128), "tanh": (1 / 128, 0), "hard_swish": (out_scale, out_zp)}[op]
-    x = ALL_INT8.reshape(1, 256)
-    assert_array_equal_first(KERNELS[op][2](x, p), tflm_run(op, x, (in_scale, in_zp), out_q), f"{op} vs TFLM {p}")
+    out_q = (q["output_scale"], q["output_zero_point"])
+    assert_array_equal_first(ours, tflm_run(op, x, (in_scale, in_zp), out_q), f"{op} vs TFLM {q}")
 
 
 @pytest.mark.parametrize("op, in_q, out_q", [
@@ -465,6 +487,6 @@ def test_tflite_micro_refuses_what_we_refuse(op, in_q, out_q):
     with pytest.raises(RuntimeError):
         tflm_run(op, np.zeros((1, 8), np.int8), in_q, out_q)
     with pytest.raises(ValueError):
-        {"softmax": lambda: A.softmax_s8_params((1, 8), -1, in_q[0], out_q[0], out_q[1]),
-         "logistic": lambda: A.logistic_s8_params(8, in_q[0], in_q[1], out_q[0], out_q[1]),
-         "hard_swish": lambda: A.hard_swish_s8_params(8, in_q[0], in_q[1], out_q[0], out_q[1])}[op]()
+        {"softmax": lambda: P.softmax_s8_params((1, 8), -1, in_q[0], out_q[0], out_q[1]),
+         "logistic": lambda: P.logistic_s8_params(8, in_q[0], in_q[1], out_q[0], out_q[1]),
+         "hard_swish": lambda: P.hard_swish_s8_params(8, in_q[0], in_q[1], out_q[0], out_q[1])}[op]()

@@ -21,11 +21,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from firmnet.reference.elementwise_s8 import ELTWISE_S8, add_s8, add_s8_params, mul_s8, mul_s8_params
+from firmnet.kernels.params_elementwise_s8 import ELTWISE_S8, add_s8_params, mul_s8_params
+from firmnet.kernels.params_quantize_s8 import (concat_s8_params, dequantize_s8_f32_params, quantize_f32_s8_params,
+                                                requantize_s8_params)
+from firmnet.reference.elementwise_s8 import add_s8, mul_s8
 from firmnet.reference.fixedpoint import quantize_multiplier
-from firmnet.reference.quantize_s8 import (concat_s8, concat_s8_params, dequantize_s8_f32, dequantize_s8_f32_params,
-                                           fma_f32, quantize_f32_s8, quantize_f32_s8_params, requantize_s8,
-                                           requantize_s8_params)
+from firmnet.reference.quantize_s8 import concat_s8, dequantize_s8_f32, fma_f32, quantize_f32_s8, requantize_s8
 from support.compare import assert_array_equal_first, assert_same_as_ort
 from support.oracles import graph_session
 from support.s8_cases import MODES, acts
@@ -50,10 +51,17 @@ def run_binary(runtime, kind, a, b, p):
     return status, out
 
 
-def check_binary(runtime, kind, a, b, p):
+def struct_of(kind, a, b, kw):
+    """The builder's struct for a OP b with the quantities kw (the reference's keywords)."""
+    return (add_s8_params if kind == "add" else mul_s8_params)(np.shape(a), np.shape(b), **kw)
+
+
+def check_binary(runtime, kind, a, b, kw):
+    """C with the builder's struct == the reference from the quantities kw."""
+    p = struct_of(kind, a, b, kw)
     status, out = run_binary(runtime, kind, a, b, p)
     assert status == FN_OK, f"status {status} for {p}"
-    ref = (add_s8 if kind == "add" else mul_s8)(a, b, p)
+    ref = (add_s8 if kind == "add" else mul_s8)(a, b, **kw)
     assert_array_equal_first(out, ref, f"{kind}, method {p['method']}, mode {p['requant_mode']}")
     assert out.min() >= p["act_min"] and out.max() <= p["act_max"]
     return out
@@ -88,19 +96,18 @@ def binary_cases(draw, kind, modes=MODES):
     else:                  # s_in / s_y from 2^-6 to 2^6
         y_q = (float(np.float32(max(a_q[0], b_q[0]) * 2.0 ** draw(st.floats(-6, 6)))), draw(quants())[1])
     mode = draw(st.sampled_from(modes))
-    kwargs = dict(mode=mode, act=draw(acts(y_q[1])))
+    kw = dict(a_q=a_q, b_q=b_q, y_q=y_q, mode=mode, act=draw(acts(y_q[1])))
     if mode == "ort":
-        kwargs["ort_unfused"] = draw(st.booleans())
+        kw["ort_unfused"] = draw(st.booleans())
+    if kind != "mul":
+        kw["op"] = kind
     try:
-        if kind == "mul":
-            p = mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, **kwargs)
-        else:
-            p = add_s8_params(a_shape, b_shape, a_q, b_q, y_q, op=kind, **kwargs)
+        struct_of("mul" if kind == "mul" else "add", np.zeros(a_shape), np.zeros(b_shape), kw)
     except ValueError:
         assume(False)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     data = draw(st.sampled_from(["uniform", "extremes", "small"]))
-    return random_s8(rng, a_shape, data), random_s8(rng, b_shape, data), p
+    return random_s8(rng, a_shape, data), random_s8(rng, b_shape, data), kw
 
 
 # ---------------------------------------------------------------- C == reference
@@ -128,8 +135,9 @@ def test_add_in_place(runtime):
     a = rng.integers(-128, 128, size=(3, 4, 5), dtype=np.int8)
     b = rng.integers(-128, 128, size=(4, 1), dtype=np.int8)
     for mode in MODES:
-        p = add_s8_params(a.shape, b.shape, (0.1, 3), (0.05, -7), (0.12, 1), mode=mode)
-        expected = add_s8(a, b, p)
+        kw = dict(a_q=(0.1, 3), b_q=(0.05, -7), y_q=(0.12, 1), mode=mode)
+        p = add_s8_params(a.shape, b.shape, **kw)
+        expected = add_s8(a, b, **kw)
         buf = a.copy()
         status = runtime.lib.fn_add_s8(runtime.ffi.new("fn_add_s8_params *", p), _i8(runtime.ffi, buf),
                                        _i8(runtime.ffi, b), _i8(runtime.ffi, buf))
@@ -145,7 +153,7 @@ def test_tflm_parameters_hand_worked():
     assert (p["output_multiplier"], p["output_shift"], p["left_shift"]) == (2**30, -19, 20)
     assert (p["a_offset"], p["b_offset"], p["output_offset"]) == (-1, 2, 3)
     # a = 5 (real 2.0), b = -6 (real -1.0): y real 1.0 -> 3 + 1 = 4
-    assert add_s8(np.array([5], np.int8), np.array([-6], np.int8), p)[0] == 4
+    assert add_s8(np.array([5], np.int8), np.array([-6], np.int8), a_q=(0.5, 1), b_q=(0.25, -2), y_q=(1.0, 3))[0] == 4
     # SUB: TFLM computes the ratios in float32
     sa, sb, sy = 0.0123, 0.0456, 0.0789
     s = add_s8_params((1,), (1,), (sa, 0), (sb, 0), (sy, 0), op="sub")
@@ -186,18 +194,19 @@ def test_quantize_f32_s8_matches_reference(runtime, n, y_q, mode, seed):
     if n > 8:
         x[:5] = [np.nan, np.inf, -np.inf, 0.0, -0.0]
     p = quantize_f32_s8_params(n, y_q, mode)
+    expected = quantize_f32_s8(x, scale=y_q[0], zero_point=y_q[1], mode=mode)
     out = np.full(n, 99, np.int8)
     ffi = runtime.ffi
     status = runtime.lib.fn_quantize_f32_s8(ffi.new("fn_quantize_f32_s8_params *", p),
                                             ffi.cast("float *", ffi.from_buffer(x)), _i8(ffi, out))
     assert status == FN_OK
-    assert_array_equal_first(out, quantize_f32_s8(x, p), f"quantize, mode {mode}")
+    assert_array_equal_first(out, expected, f"quantize, mode {mode}")
 
 
 def test_quantize_rounding_per_mode(runtime):
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5], np.float32)
-    assert list(quantize_f32_s8(x, quantize_f32_s8_params(6, (1.0, 0), "tflm"))) == [1, 2, 3, -1, -2, -3]
-    assert list(quantize_f32_s8(x, quantize_f32_s8_params(6, (1.0, 0), "ort"))) == [0, 2, 2, -0, -2, -2]
+    assert list(quantize_f32_s8(x, scale=1.0, zero_point=0, mode="tflm")) == [1, 2, 3, -1, -2, -3]
+    assert list(quantize_f32_s8(x, scale=1.0, zero_point=0, mode="ort")) == [0, 2, 2, -0, -2, -2]
 
 
 @settings(max_examples=100, deadline=None)
@@ -210,7 +219,8 @@ def test_dequantize_s8_f32_matches_reference(runtime, n, x_q, seed):
     status = runtime.lib.fn_dequantize_s8_f32(ffi.new("fn_dequantize_s8_f32_params *", p), _i8(ffi, q),
                                               ffi.cast("float *", ffi.from_buffer(out)))
     assert status == FN_OK
-    assert np.array_equal(out.view(np.int32), dequantize_s8_f32(q, p).view(np.int32))
+    expected = dequantize_s8_f32(q, scale=x_q[0], zero_point=x_q[1])
+    assert np.array_equal(out.view(np.int32), expected.view(np.int32))
 
 
 @settings(max_examples=400, deadline=None)
@@ -226,7 +236,8 @@ def test_requantize_s8_matches_reference(runtime, x_q, y_q, mode, same):
     ffi = runtime.ffi
     status = runtime.lib.fn_requantize_s8(ffi.new("fn_requantize_s8_params *", p), _i8(ffi, q), _i8(ffi, out))
     assert status == FN_OK
-    assert_array_equal_first(out, requantize_s8(q, p), f"requantize, method {p['q']['method']}, mode {mode}")
+    assert_array_equal_first(out, requantize_s8(q, x_q=x_q, y_q=y_q, mode=mode),
+                             f"requantize, method {p['q']['method']}, mode {mode}")
 
 
 def run_concat(runtime, xs, p):
@@ -262,7 +273,7 @@ def test_concat_s8_matches_reference(runtime, rank, n_in, x_qs, y_q, mode, seed)
     xs = [rng.integers(-128, 128, size=s, dtype=np.int8) for s in shapes]
     status, out = run_concat(runtime, xs, p)
     assert status == FN_OK
-    assert_array_equal_first(out, concat_s8(xs, axis, p).ravel(), f"concat, mode {mode}")
+    assert_array_equal_first(out, concat_s8(xs, axis, x_qs=x_qs, y_q=y_q, mode=mode).ravel(), f"concat, mode {mode}")
 
 
 def test_invalid_arguments(runtime):
@@ -337,15 +348,12 @@ def ort_binary_cases(draw, kind):
 
 
 def _ours_binary(runtime, op, a, b, a_q, b_q, y_q, unfused=False):
-    if op == "Mul":
-        p = mul_s8_params(a.shape, b.shape, a_q, b_q, y_q, mode="ort", ort_unfused=unfused)
-        kind = "mul"
-    else:
-        p = add_s8_params(a.shape, b.shape, a_q, b_q, y_q, op=op.lower(), mode="ort", ort_unfused=unfused)
-        kind = "add"
-    status, out = run_binary(runtime, kind, a, b, p)
-    assert status == FN_OK
-    return out, p
+    """The C kernel's bytes (== the reference's, checked) and its struct."""
+    kw = dict(a_q=a_q, b_q=b_q, y_q=y_q, mode="ort", ort_unfused=unfused)
+    kind = "mul" if op == "Mul" else "add"
+    if kind == "add":
+        kw["op"] = op.lower()
+    return check_binary(runtime, kind, a, b, kw), struct_of(kind, a, b, kw)
 
 
 @settings(max_examples=300, deadline=None)
@@ -426,7 +434,7 @@ def test_quantize_dequantize_requantize_match_onnxruntime(runtime):
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         theirs = sess.run(None, {"X": q})[0]
-        assert np.array_equal(dequantize_s8_f32(q, dequantize_s8_f32_params(256, x_q)).view(np.int32),
+        assert np.array_equal(dequantize_s8_f32(q, scale=x_q[0], zero_point=x_q[1]).view(np.int32),
                               theirs.view(np.int32))
         # DequantizeLinear -> QuantizeLinear (int8 -> int8)
         sess = graph_session([helper.make_node("DequantizeLinear", ["X", "xs", "xz"], ["f"]),

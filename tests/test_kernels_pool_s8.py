@@ -21,8 +21,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.pool_s8 import (COUNT_RULE, POOL_S8, avgpool2d_s8, avgpool2d_s8_params, global_avgpool_s8_params,
-                                       maxpool2d_s8, maxpool2d_s8_params)
+from firmnet.kernels.params_pool_s8 import (COUNT_RULE, POOL_S8, avgpool2d_s8_params, global_avgpool_s8_params,
+                                            maxpool2d_s8_params)
+from firmnet.reference.pool_s8 import avgpool2d_s8, maxpool2d_s8
 from support.compare import assert_array_equal_first, assert_same_as_ort
 from support.oracles import graph_session
 from support.pool_geometry import pool_axis
@@ -41,10 +42,17 @@ def run_pool(runtime, kind, p, x):
     return status, out
 
 
-def check(runtime, kind, x, p):
+def struct_of(kind, shape, kw):
+    """The builder's struct for an int8 pooling of `shape` with the quantities kw (the reference's keywords)."""
+    return (maxpool2d_s8_params if kind == "max" else avgpool2d_s8_params)(shape, **kw)
+
+
+def check(runtime, kind, x, kw):
+    """C with the builder's struct == the reference from the quantities kw."""
+    p = struct_of(kind, x.shape, kw)
     status, out = run_pool(runtime, kind, p, x)
     assert status == FN_OK, f"status {status} for {p}"
-    ref = (maxpool2d_s8 if kind == "max" else avgpool2d_s8)(x, p)
+    ref = (maxpool2d_s8 if kind == "max" else avgpool2d_s8)(x, **kw)
     assert_array_equal_first(out, ref, f"{kind} pool, method {p['method']}, mode {p['requant_mode']}")
     assert out.min() >= p["act_min"] and out.max() <= p["act_max"]
     return out
@@ -87,11 +95,11 @@ def pool_cases(draw, kind):
         kwargs["count_include_pad"] = draw(st.booleans())
     shape = (draw(st.integers(1, 2)), h, w, draw(st.integers(1, 40)))
     try:
-        p = (maxpool2d_s8_params if kind == "max" else avgpool2d_s8_params)(shape, **kwargs)
+        struct_of(kind, shape, kwargs)
     except ValueError:
         assume(False)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    return random_s8(rng, shape, draw(st.sampled_from(["uniform", "extremes", "small"]))), p
+    return random_s8(rng, shape, draw(st.sampled_from(["uniform", "extremes", "small"]))), kwargs
 
 
 # ---------------------------------------------------------------- C == reference
@@ -99,15 +107,15 @@ def pool_cases(draw, kind):
 @settings(max_examples=800, deadline=None)
 @given(pool_cases("max"))
 def test_maxpool_s8_matches_reference(runtime, case):
-    x, p = case
-    check(runtime, "max", x, p)
+    x, kw = case
+    check(runtime, "max", x, kw)
 
 
 @settings(max_examples=1200, deadline=None)
 @given(pool_cases("avg"))
 def test_avgpool_s8_matches_reference(runtime, case):
-    x, p = case
-    check(runtime, "avg", x, p)
+    x, kw = case
+    check(runtime, "avg", x, kw)
 
 
 @settings(max_examples=300, deadline=None)
@@ -118,8 +126,9 @@ def test_global_avgpool_s8_matches_reference(runtime, h, w, c, x_q, y_q, mode, s
         p = global_avgpool_s8_params((2, h, w, c), x_q=x_q, y_q=y_q, mode=mode)
     except ValueError:
         assume(False)
+    assert p == avgpool2d_s8_params((2, h, w, c), kernel=(h, w), x_q=x_q, y_q=y_q, mode=mode)
     x = np.random.default_rng(seed).integers(-128, 128, size=(2, h, w, c), dtype=np.int8)
-    out = check(runtime, "avg", x, p)
+    out = check(runtime, "avg", x, dict(kernel=(h, w), x_q=x_q, y_q=y_q, mode=mode))
     assert out.shape == (2, 1, 1, c)
 
 
@@ -146,10 +155,9 @@ def test_tflite_rounding_and_padding(runtime):
     # (1+2)/2 = 1.5 -> 2, (-1-2)/2 = -1.5 -> -2, 3.5 -> 4, -3.5 -> -4
     assert_array_equal_first(run_pool(runtime, "avg", p, x)[1].ravel(), np.array([2, -2, 4, -4], np.int8))
     x = np.full((1, 1, 2, 1), 10, np.int8)
-    p = avgpool2d_s8_params(x.shape, kernel=(1, 3), pads=(0, 1, 0, 0), count_include_pad=True, x_q=(0.5, -20))
+    kw = dict(kernel=(1, 3), pads=(0, 1, 0, 0), count_include_pad=True, x_q=(0.5, -20))
     # one window [pad, 10, 10]: the pad holds the zero point, (-20 + 10 + 10) / 3 = 0
-    out = run_pool(runtime, "avg", p, x)[1].ravel()
-    assert_array_equal_first(out, avgpool2d_s8(x, p).ravel())
+    out = check(runtime, "avg", x, kw).ravel()
     assert out[0] == 0
 
 
@@ -161,8 +169,9 @@ def test_requant_average_is_nearly_exact():
         x_q = (float(np.float32(2.0 ** rng.uniform(-8, 0))), int(rng.integers(-128, 128)))
         y_q = (float(np.float32(2.0 ** rng.uniform(-8, 0))), int(rng.integers(-128, 128)))
         x = rng.integers(-128, 128, size=(1, 6, 6, 8), dtype=np.int8)
-        p = avgpool2d_s8_params(x.shape, kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), x_q=x_q, y_q=y_q)
-        got = avgpool2d_s8(x, p).astype(np.float64)
+        kw = dict(kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), x_q=x_q, y_q=y_q)
+        p = avgpool2d_s8_params(x.shape, **kw)
+        got = avgpool2d_s8(x, **kw).astype(np.float64)
         # the exact real average of the in-bounds taps, in output units
         real = np.zeros(got.shape)
         n = np.zeros(got.shape)

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from firmnet.kernels import params_reduce_s8 as P
 from firmnet.reference import reduce_s8 as R
 from support.compare import assert_array_equal_first
 from support.tflite_models import tflite_one_op_model
@@ -42,8 +43,14 @@ def tflm_mean(x: np.ndarray, axes, keep_dims: bool, in_q, out_q) -> np.ndarray:
 
 # ---------------------------------------------------------------- C and reference
 
-def run_c(runtime, p: dict, x: np.ndarray, keep_dims: bool = True, in_place: bool = False) -> np.ndarray:
-    """fn_mean_s8 on x; the output bytes reshaped like the reference's output."""
+def mean(x, axes, in_q, out_q, keep_dims: bool = True) -> np.ndarray:
+    """The reference from the quantizations ((scale, zero point) pairs)."""
+    return R.mean_s8(x, axes=axes, input_scale=in_q[0], input_zero_point=in_q[1], output_scale=out_q[0],
+                     output_zero_point=out_q[1], keep_dims=keep_dims)
+
+
+def run_c(runtime, p: dict, x: np.ndarray, out_shape, in_place: bool = False) -> np.ndarray:
+    """fn_mean_s8 on x; the output bytes reshaped to out_shape."""
     ffi, lib = runtime.ffi, runtime.lib
     x = np.ascontiguousarray(x, dtype=np.int8)
     n_out = int(np.prod([1 if r else d for d, r in zip(p["dims"], p["reduce"])]))
@@ -55,14 +62,16 @@ def run_c(runtime, p: dict, x: np.ndarray, keep_dims: bool = True, in_place: boo
     status = lib.fn_mean_s8(ffi.new("fn_mean_s8_params *", p), ffi.cast("int8_t *", ffi.from_buffer(src)),
                             ffi.cast("int8_t *", ffi.from_buffer(out)))
     assert status == FN_OK, f"fn_mean_s8 returned {status} for {p}"
-    return out.reshape(-1)[:n_out].reshape(R.mean_s8(x, p, keep_dims).shape)
+    return out.reshape(-1)[:n_out].reshape(out_shape)
 
 
-def check_c_equals_reference(runtime, p: dict, x: np.ndarray, keep_dims: bool = True) -> np.ndarray:
-    ref = R.mean_s8(x, p, keep_dims)
+def check_c_equals_reference(runtime, x: np.ndarray, axes, in_q, out_q, keep_dims: bool = True) -> np.ndarray:
+    """fn_mean_s8 with the builder's struct == the reference from the quantizations."""
+    p = P.mean_s8_params(x.shape, axes, *in_q, *out_q)
+    ref = mean(x, axes, in_q, out_q, keep_dims)
     assert ref.dtype == np.int8
-    assert_array_equal_first(run_c(runtime, p, x, keep_dims), ref, f"mean {p}")
-    assert_array_equal_first(run_c(runtime, p, x, keep_dims, in_place=True), ref, f"mean in place {p}")
+    assert_array_equal_first(run_c(runtime, p, x, ref.shape), ref, f"mean {p}")
+    assert_array_equal_first(run_c(runtime, p, x, ref.shape, in_place=True), ref, f"mean in place {p}")
     return ref
 
 
@@ -92,7 +101,7 @@ def mean_cases(draw, max_dim: int = 7):
 
 def params_or_refusal(x, axes, in_q, out_q):
     try:
-        return R.mean_s8_params(x.shape, axes, *in_q, *out_q)
+        return P.mean_s8_params(x.shape, axes, *in_q, *out_q)
     except ValueError as e:
         assert "too large" in str(e) and in_q[0] / out_q[0] > 2.0**12, e
         return None
@@ -104,17 +113,15 @@ def params_or_refusal(x, axes, in_q, out_q):
 @example((np.full((2, 5), 127, np.int8), (), False, (0.1, -128), (0.1, -128)))
 def test_mean_c_equals_reference(runtime, case):
     x, axes, keep_dims, in_q, out_q = case
-    p = params_or_refusal(x, axes, in_q, out_q)
-    if p is not None:
-        check_c_equals_reference(runtime, p, x, keep_dims)
+    if params_or_refusal(x, axes, in_q, out_q) is not None:
+        check_c_equals_reference(runtime, x, axes, in_q, out_q, keep_dims)
 
 
 def test_mean_wrapping_sum_c_equals_reference(runtime):
     """More than 2^31 / 255 reduced elements: the int32 sum wraps around (as TFLM's does)."""
     x = np.full((1, 9_000_000, 1, 1), -128, np.int8)
-    p = R.mean_s8_params(x.shape, (1,), 0.5, 127, 1.0, 0)
     assert 9_000_000 * 255 > 2**31
-    ref = check_c_equals_reference(runtime, p, x)
+    ref = check_c_equals_reference(runtime, x, (1,), (0.5, 127), (1.0, 0))
     assert ref.item() != -128      # the true mean saturates; the wrapped sum does not
 
 
@@ -123,7 +130,7 @@ def test_mean_global_average_pool_meaning():
     rng = np.random.default_rng(1)
     for in_q, out_q in [((0.05, -3), (0.02, 10)), ((0.1, 0), (0.1, 0)), ((0.003, 120), (0.004, -100))]:
         x = rng.integers(-128, 128, size=(2, 7, 5, 6)).astype(np.int8)
-        got = R.mean_s8(x, R.mean_s8_params(x.shape, (1, 2), *in_q, *out_q))
+        got = mean(x, (1, 2), in_q, out_q)
         real = (x.astype(np.float64) - in_q[1]).mean(axis=(1, 2), keepdims=True) * np.float32(in_q[0])
         want = np.clip(real / np.float32(out_q[0]) + out_q[1], -128, 127)
         assert np.abs(got - want).max() <= 0.5 + 1e-6
@@ -132,7 +139,7 @@ def test_mean_global_average_pool_meaning():
 # ---------------------------------------------------------------- parameters and refusals
 
 def test_params_have_exactly_the_struct_fields(runtime):
-    p = R.mean_s8_params((1, 4, 4, 3), (1, 2), 0.1, 0, 0.05, 3)
+    p = P.mean_s8_params((1, 4, 4, 3), (1, 2), 0.1, 0, 0.05, 3)
     # the table (a float activation of the input, ort mode) is added by ops/reduce.py where it is used
     assert set(p) | {"table"} == {name for name, _ in runtime.ffi.typeof("fn_mean_s8_params").fields}
     assert all(isinstance(v, int) for k, v in p.items() if k not in ("dims", "reduce", "input_scale", "output_scale"))
@@ -142,24 +149,24 @@ def test_params_have_exactly_the_struct_fields(runtime):
 
 def test_params_values():
     # equal scales: QuantizeMultiplier(1.0) = (2^30, 1); n = 4 folds k = 2: (2^30 * 4 / 4, 1 - 2)
-    p = R.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5)
+    p = P.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5)
     assert p == {"dims": [1, 2, 2, 1], "reduce": [0, 1, 1, 0], "input_zero_point": 5, "output_zero_point": 5,
                  "multiplier": 2**30, "shift": -1, "requant_mode": 0, "count": 4, "compute_sum": 0, "ort_rows": 0,
                  "input_scale": float(np.float32(0.1)), "output_scale": float(np.float32(0.1))}
     # SUM leaves 1/n out: QuantizeMultiplier(1.0) = (2^30, 1) as it is
-    p = R.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5, compute_sum=True)
+    p = P.mean_s8_params((1, 2, 2, 1), (1, 2), 0.1, 5, 0.1, 5, compute_sum=True)
     assert (p["multiplier"], p["shift"], p["compute_sum"]) == (2**30, 1, 1)
     # n = 3: k = 1, multiplier floor(2^31 / 3), shift 0; rank 2 padded with leading 1s
-    p = R.mean_s8_params((5, 3), (-1, 1), 0.1, 0, 0.1, 0)
+    p = P.mean_s8_params((5, 3), (-1, 1), 0.1, 0, 0.1, 0)
     assert (p["dims"], p["reduce"], p["multiplier"], p["shift"]) == ([1, 1, 5, 3], [0, 0, 0, 1], 715827882, 0)
     # ratio 2^-25 (shift -24) over n = 1000: k = min(9, 32, 31 - 24) = 7, precision traded away
-    p = R.mean_s8_params((1, 1000), (1,), 2.0**-20, 0, 2.0**5, 0)
+    p = P.mean_s8_params((1, 1000), (1,), 2.0**-20, 0, 2.0**5, 0)
     assert (p["multiplier"], p["shift"]) == ((2**30 << 7) // 1000, -31)
     # ratio below 2^-32: QuantizeMultiplier flushes to (0, 0)
-    p = R.mean_s8_params((1, 10), (1,), 2.0**-20, 0, 2.0**15, 0)
+    p = P.mean_s8_params((1, 10), (1,), 2.0**-20, 0, 2.0**15, 0)
     assert (p["multiplier"], p["shift"]) == (0, -3)
     # no axis: a requantization (n = 1)
-    assert R.mean_s8_params((2, 3), (), 0.1, 0, 0.1, 0)["reduce"] == [0, 0, 0, 0]
+    assert P.mean_s8_params((2, 3), (), 0.1, 0, 0.1, 0)["reduce"] == [0, 0, 0, 0]
     assert R.mean_output_shape((2, 3, 4, 5), (1, -2, 1), keep_dims=False) == (2, 5)
     assert R.mean_output_shape((2, 3, 4, 5), (3,), keep_dims=True) == (2, 3, 4, 1)
 
@@ -179,13 +186,13 @@ def test_params_values():
 ])
 def test_params_refuse_with_clear_message(args, message):
     with pytest.raises(ValueError, match=message):
-        R.mean_s8_params(*args)
+        P.mean_s8_params(*args)
 
 
 def test_kernel_refuses_bad_arguments(runtime):
     ffi, lib = runtime.ffi, runtime.lib
     buf = ffi.new("int8_t[64]")
-    good = R.mean_s8_params((1, 4, 4, 4), (1, 2), 0.1, 0, 0.05, 3)
+    good = P.mean_s8_params((1, 4, 4, 4), (1, 2), 0.1, 0, 0.05, 3)
     assert lib.fn_mean_s8(ffi.new("fn_mean_s8_params *", good), buf, buf) == FN_OK
     assert lib.fn_mean_s8(ffi.NULL, buf, buf) == FN_ERR_ARG
     assert lib.fn_mean_s8(ffi.new("fn_mean_s8_params *", good), ffi.NULL, buf) == FN_ERR_ARG
@@ -203,9 +210,8 @@ def test_kernel_refuses_bad_arguments(runtime):
 def test_reference_equals_tflite_micro(case):
     import tflite_micro  # noqa: F401  (a test dependency: the TFLM oracle)
     x, axes, keep_dims, in_q, out_q = case
-    p = params_or_refusal(x, axes, in_q, out_q)
-    if p is not None:
-        assert_array_equal_first(R.mean_s8(x, p, keep_dims), tflm_mean(x, axes, keep_dims, in_q, out_q),
+    if params_or_refusal(x, axes, in_q, out_q) is not None:
+        assert_array_equal_first(mean(x, axes, in_q, out_q, keep_dims), tflm_mean(x, axes, keep_dims, in_q, out_q),
                                  f"mean vs TFLM {x.shape} {axes} {keep_dims} {in_q} {out_q}")
 
 
@@ -224,8 +230,7 @@ def test_global_average_pool_equals_tflite_micro(runtime, shape):
     for in_q, out_q in GAP_QUANTS:
         for x in (rng.integers(-128, 128, size=shape), np.full(shape, -128), np.full(shape, 127)):
             x = x.astype(np.int8)
-            p = R.mean_s8_params(shape, (1, 2), *in_q, *out_q)
-            ref = check_c_equals_reference(runtime, p, x)
+            ref = check_c_equals_reference(runtime, x, (1, 2), in_q, out_q)
             assert_array_equal_first(ref, tflm_mean(x, (1, 2), True, in_q, out_q), f"GAP vs TFLM {in_q} {out_q}")
 
 
@@ -234,13 +239,12 @@ def test_tflite_micro_rounds_equal_quantizations():
     the raw sum with truncation): mean(-2, -2, -2, -1) = -1.75 gives -2, not -1."""
     import tflite_micro  # noqa: F401  (a test dependency: the TFLM oracle)
     x = np.array([[-2, -2, -2, -1]], np.int8)
-    p = R.mean_s8_params(x.shape, (1,), 0.1, 0, 0.1, 0)
-    assert R.mean_s8(x, p).tolist() == [[-2]]
+    assert mean(x, (1,), (0.1, 0), (0.1, 0)).tolist() == [[-2]]
     assert tflm_mean(x, (1,), True, (0.1, 0), (0.1, 0)).tolist() == [[-2]]
 
 
 def test_wrapping_sum_equals_tflite_micro():
     import tflite_micro  # noqa: F401  (a test dependency: the TFLM oracle)
     x = np.full((1, 9_000_000, 1, 1), -128, np.int8)
-    p = R.mean_s8_params(x.shape, (1,), 0.5, 127, 1.0, 0)
-    assert_array_equal_first(R.mean_s8(x, p), tflm_mean(x, (1,), True, (0.5, 127), (1.0, 0)), "wrapped sum")
+    assert_array_equal_first(mean(x, (1,), (0.5, 127), (1.0, 0)), tflm_mean(x, (1,), True, (0.5, 127), (1.0, 0)),
+                             "wrapped sum")

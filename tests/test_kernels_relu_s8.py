@@ -21,6 +21,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from firmnet.kernels import params_relu_s8 as P
 from firmnet.reference import relu_s8 as U
 from firmnet.reference.fixedpoint import mul_by_quantized_mul_tflm
 
@@ -44,8 +45,14 @@ def run_c(runtime, p: dict, x: np.ndarray, in_place: bool = False) -> np.ndarray
     return out
 
 
-def check_c_equals_reference(runtime, p: dict, x: np.ndarray = ALL_INT8) -> np.ndarray:
-    ref = U.relu_s8(x, p)
+def quantities(in_q, out_q) -> dict:
+    return dict(input_scale=in_q[0], input_zero_point=in_q[1], output_scale=out_q[0], output_zero_point=out_q[1])
+
+
+def check_c_equals_reference(runtime, op: str, in_q, out_q, x: np.ndarray = ALL_INT8) -> np.ndarray:
+    """fn_relu_s8 with the builder's struct == the reference from the quantizations."""
+    p = P.RELU_PARAMS[op](x.size, *in_q, *out_q)
+    ref = U.relu_s8(x, op, **quantities(in_q, out_q))
     assert ref.dtype == np.int8 and ref.shape == x.shape
     assert_array_equal_first(run_c(runtime, p, x), ref, f"relu {p}")
     assert_array_equal_first(run_c(runtime, p, x, in_place=True), ref, f"relu in place {p}")
@@ -58,7 +65,7 @@ def tflm_relu(op: str, x: np.ndarray, in_q, out_q) -> np.ndarray:
 
 def params_or_refusal(op: str, in_q, out_q):
     try:
-        return U.RELU_PARAMS[op](256, *in_q, *out_q)
+        return P.RELU_PARAMS[op](256, *in_q, *out_q)
     except ValueError as e:
         assert ("too large" in str(e) and in_q[0] / out_q[0] > 2.0**20) or "2^30" in str(e), e
         return None
@@ -76,9 +83,8 @@ def test_all_inputs_c_equals_reference(runtime, op, in_scale):
     for out_scale in SCALES + [in_scale]:
         for in_zp in ZPS:
             for out_zp in ZPS:
-                p = params_or_refusal(op, (in_scale, in_zp), (out_scale, out_zp))
-                if p is not None:
-                    check_c_equals_reference(runtime, p)
+                if params_or_refusal(op, (in_scale, in_zp), (out_scale, out_zp)) is not None:
+                    check_c_equals_reference(runtime, op, (in_scale, in_zp), (out_scale, out_zp))
 
 
 @settings(max_examples=600, deadline=None)
@@ -88,9 +94,8 @@ def test_all_inputs_c_equals_reference(runtime, op, in_scale):
 def test_random_quantization_c_equals_reference(runtime, op, log2_in, log2_out, in_zp, out_zp, same):
     in_q = (float(np.float32(2.0**log2_in)), in_zp)
     out_q = in_q if same else (float(np.float32(2.0**log2_out)), out_zp)
-    p = params_or_refusal(op, in_q, out_q)
-    if p is not None:
-        check_c_equals_reference(runtime, p)
+    if params_or_refusal(op, in_q, out_q) is not None:
+        check_c_equals_reference(runtime, op, in_q, out_q)
 
 
 def test_identity_requantization_is_exact():
@@ -109,10 +114,10 @@ def test_meaning(in_q, out_q):
     the input quantization (TFLM's)."""
     real = (ALL_INT8.astype(np.float64) - in_q[1]) * np.float32(in_q[0])
     for op, lo, hi in (("relu", 0.0, np.inf), ("relu_n1_to_1", -1.0, 1.0)):
-        got = U.relu_s8(ALL_INT8, U.RELU_PARAMS[op](256, *in_q, *out_q))
+        got = U.relu_s8(ALL_INT8, op, **quantities(in_q, out_q))
         want = np.clip(np.clip(real, lo, hi) / np.float32(out_q[0]) + out_q[1], -128, 127)
         assert np.abs(got - want).max() <= 0.5 + 1e-6, op
-    got = U.relu_s8(ALL_INT8, U.relu6_s8_params(256, *in_q, *out_q))
+    got = U.relu_s8(ALL_INT8, "relu6", **quantities(in_q, out_q))
     want = np.clip(np.clip(real, 0.0, 6.0) / np.float32(in_q[0]) + in_q[1], -128, 127)
     assert np.abs(got - want).max() <= 0.5 + 1e-6
 
@@ -122,7 +127,7 @@ def test_meaning(in_q, out_q):
 def test_params_have_exactly_the_struct_fields(runtime):
     fields = {name for name, _ in runtime.ffi.typeof("fn_relu_s8_params").fields}
     for op in U.RELU_OPS:
-        p = U.RELU_PARAMS[op](7, 0.1, 3, 0.05, -2)
+        p = P.RELU_PARAMS[op](7, 0.1, 3, 0.05, -2)
         assert set(p) == fields, op
         assert all(isinstance(v, int) for v in p.values()), op
 
@@ -130,40 +135,40 @@ def test_params_have_exactly_the_struct_fields(runtime):
 def test_params_values():
     # RELU: double(0.1f) / double(0.03f) = 3.33333340...: Q31 mantissa 1789569773 (10/3 would give
     # 1789569707), shift 2; clamp [zp_out, 127]
-    p = U.relu_s8_params(7, 0.1, 3, 0.03, -2)
+    p = P.relu_s8_params(7, 0.1, 3, 0.03, -2)
     assert p == {"count": 7, "input_zero_point": 3, "output_zero_point": -2, "multiplier": 1789569773,
                  "shift": 2, "act_min": -2, "act_max": 127}
     # RELU6: identity in the input quantization, six = round(6 / 0.05) + 3 = 123; output ignored
-    p = U.relu6_s8_params(7, 0.05, 3, 0.9, -50)
+    p = P.relu6_s8_params(7, 0.05, 3, 0.9, -50)
     assert p == {"count": 7, "input_zero_point": 3, "output_zero_point": 3, "multiplier": 2**30, "shift": 1,
                  "act_min": 3, "act_max": 123}
-    assert U.relu6_s8_params(7, 0.01, 0, 0.01, 0)["act_max"] == 127           # 600 saturates
+    assert P.relu6_s8_params(7, 0.01, 0, 0.01, 0)["act_max"] == 127           # 600 saturates
     # RELU_N1_TO_1: [zp + round(-1 / s), zp + round(1 / s)], clamped to int8
-    p = U.relu_n1_to_1_s8_params(7, 0.01, 0, 0.008, 10)
+    p = P.relu_n1_to_1_s8_params(7, 0.01, 0, 0.008, 10)
     assert (p["act_min"], p["act_max"]) == (-115, 127)                         # -125 + 10, 125 + 10
     assert (p["multiplier"], p["shift"]) == U.tflite_quantize_multiplier(float(np.float32(0.01)) /
                                                                          float(np.float32(0.008)))
-    p = U.relu_n1_to_1_s8_params(7, 0.01, 0, 1.0, 0)
+    p = P.relu_n1_to_1_s8_params(7, 0.01, 0, 1.0, 0)
     assert (p["act_min"], p["act_max"]) == (-1, 1)
     # bounds round half away from zero (roundf), after a float32 division
     assert (U.quantized_bound(1.0, 2.0, 0, "t"), U.quantized_bound(-1.0, 2.0, 0, "t")) == (1, -1)
     assert U.quantized_bound(1.0, 0.4, 0, "t") == 3                  # float32 1 / 0.4f is 2.5 exactly
     # a tiny ratio: QuantizeMultiplier flushes it to (0, 0); the output is the zero point
-    assert U.relu_s8(ALL_INT8, U.relu_s8_params(256, 2.0**-30, 0, 2.0**10, 5)).tolist() == [5] * 256
+    assert U.relu_s8(ALL_INT8, "relu", **quantities((2.0**-30, 0), (2.0**10, 5))).tolist() == [5] * 256
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: U.relu_s8_params(4, 1.0, 0, 2.0**-24, 0), "too large"),
-    (lambda: U.relu_n1_to_1_s8_params(4, 1.0, -128, 2.0**-23, 0), "too large"),
-    (lambda: U.relu6_s8_params(4, 2e-9, 0, 0.1, 0), "2\\^30"),
-    (lambda: U.relu_n1_to_1_s8_params(4, 1e-9, 0, 5e-10, 0), "2\\^30"),
-    (lambda: U.relu_s8_params(4, 0.0, 0, 0.1, 0), "scale"),
-    (lambda: U.relu_s8_params(4, 0.1, 0, -0.1, 0), "scale"),
-    (lambda: U.relu6_s8_params(4, float("nan"), 0, 0.1, 0), "scale"),
-    (lambda: U.relu6_s8_params(4, 0.1, 0, 0.1, 200), "zero point"),
-    (lambda: U.relu_n1_to_1_s8_params(4, 0.1, -129, 0.1, 0), "zero point"),
-    (lambda: U.relu_s8_params(0, 0.1, 0, 0.1, 0), "element count"),
-    (lambda: U.relu_s8_params(2**31, 0.1, 0, 0.1, 0), "element count"),
+    (lambda: P.relu_s8_params(4, 1.0, 0, 2.0**-24, 0), "too large"),
+    (lambda: P.relu_n1_to_1_s8_params(4, 1.0, -128, 2.0**-23, 0), "too large"),
+    (lambda: P.relu6_s8_params(4, 2e-9, 0, 0.1, 0), "2\\^30"),
+    (lambda: P.relu_n1_to_1_s8_params(4, 1e-9, 0, 5e-10, 0), "2\\^30"),
+    (lambda: P.relu_s8_params(4, 0.0, 0, 0.1, 0), "scale"),
+    (lambda: P.relu_s8_params(4, 0.1, 0, -0.1, 0), "scale"),
+    (lambda: P.relu6_s8_params(4, float("nan"), 0, 0.1, 0), "scale"),
+    (lambda: P.relu6_s8_params(4, 0.1, 0, 0.1, 200), "zero point"),
+    (lambda: P.relu_n1_to_1_s8_params(4, 0.1, -129, 0.1, 0), "zero point"),
+    (lambda: P.relu_s8_params(0, 0.1, 0, 0.1, 0), "element count"),
+    (lambda: P.relu_s8_params(2**31, 0.1, 0, 0.1, 0), "element count"),
 ])
 def test_params_refuse_with_clear_message(call, message):
     with pytest.raises(ValueError, match=message):
@@ -174,22 +179,22 @@ def test_largest_accepted_ratio_is_exact(runtime):
     """Shift 23 (ratio 2^22) is accepted for every zero point: 255 * 2^23 < 2^31 - 128; shift
     24 is refused by the builder and the C alike. C == reference == TFLM at the edge."""
     import tflite_micro  # noqa: F401  (a test dependency: the TFLM oracle)
-    p = U.relu_s8_params(256, 1.0, -128, 2.0**-22, 0)
+    p = P.relu_s8_params(256, 1.0, -128, 2.0**-22, 0)
     assert p["shift"] == 23
-    ref = check_c_equals_reference(runtime, p)
+    ref = check_c_equals_reference(runtime, "relu", (1.0, -128), (2.0**-22, 0))
     assert ref.tolist() == [0] + [127] * 255
     x = ALL_INT8.reshape(1, 256)
     assert_array_equal_first(ref.reshape(1, 256), tflm_relu("relu", x, (1.0, -128), (2.0**-22, 0)), "shift 23")
     assert runtime.lib.fn_relu_s8(runtime.ffi.new("fn_relu_s8_params *", {**p, "shift": 24}),
                                   runtime.ffi.new("int8_t[256]"), runtime.ffi.new("int8_t[256]")) == FN_ERR_ARG
     with pytest.raises(ValueError, match="too large"):
-        U.relu_s8_params(256, 1.0, 0, 2.0**-23, 0)
+        P.relu_s8_params(256, 1.0, 0, 2.0**-23, 0)
 
 
 def test_kernel_refuses_bad_arguments(runtime):
     ffi, lib = runtime.ffi, runtime.lib
     buf = ffi.new("int8_t[16]")
-    good = U.relu_s8_params(16, 0.1, 0, 0.05, 3)
+    good = P.relu_s8_params(16, 0.1, 0, 0.05, 3)
     assert lib.fn_relu_s8(ffi.new("fn_relu_s8_params *", good), buf, buf) == FN_OK
     assert lib.fn_relu_s8(ffi.NULL, buf, buf) == FN_ERR_ARG
     assert lib.fn_relu_s8(ffi.new("fn_relu_s8_params *", good), ffi.NULL, buf) == FN_ERR_ARG
@@ -212,7 +217,8 @@ def test_reference_equals_tflite_micro(op):
                 p = params_or_refusal(op, (in_scale, in_zp), (out_scale, out_zp))
                 if p is not None:
                     want = tflm_relu(op, x, (in_scale, in_zp), (out_scale, out_zp))
-                    assert_array_equal_first(U.relu_s8(x, p), want, f"{op} vs TFLM {p}")
+                    ours = U.relu_s8(x, op, **quantities((in_scale, in_zp), (out_scale, out_zp)))
+                    assert_array_equal_first(ours, want, f"{op} vs TFLM {p}")
 
 
 @settings(max_examples=400, deadline=None)
@@ -225,7 +231,8 @@ def test_reference_equals_tflite_micro_random_quantization(op, log2_in, log2_out
     p = params_or_refusal(op, in_q, out_q)
     if p is not None:
         x = ALL_INT8.reshape(1, 256)
-        assert_array_equal_first(U.relu_s8(x, p), tflm_relu(op, x, in_q, out_q), f"{op} vs TFLM {p}")
+        ours = U.relu_s8(x, op, **quantities(in_q, out_q))
+        assert_array_equal_first(ours, tflm_relu(op, x, in_q, out_q), f"{op} vs TFLM {p}")
 
 
 def test_tflite_micro_relu6_ignores_the_output_quantization():

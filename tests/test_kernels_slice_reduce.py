@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from firmnet.kernels import params_layout as layout
 from firmnet.reference import reduce as ref_reduce
+from firmnet.kernels import params_reduce_s8 as P
 from firmnet.reference import reduce_s8 as R
 from firmnet.reference.tensor import strided_slice
 
@@ -210,11 +211,13 @@ def test_mean_sum_s8_modes_c_equals_reference(runtime, case, compute_sum, mode, 
         return
     s_in, s_out = (float(np.float32(2.0 ** s)) for s in scales)
     try:
-        p = R.mean_s8_params(dims or (1,), red, s_in, zps[0], s_out, zps[1], compute_sum, mode, ort_rows)
+        p = P.mean_s8_params(dims or (1,), red, s_in, zps[0], s_out, zps[1], compute_sum, mode, ort_rows)
     except ValueError as e:
         assert "too large" in str(e)
         return
-    ref = R.mean_s8(x.reshape(p["dims"]), p)
+    # the reference reduces x's own axes: the C's merged dimensions are checked too
+    ref = R.mean_s8(x, axes=axes, input_scale=s_in, input_zero_point=zps[0], output_scale=s_out,
+                    output_zero_point=zps[1], compute_sum=compute_sum, mode=mode, ort_rows=ort_rows, keep_dims=False)
     ffi = runtime.ffi
     out = np.full(ref.size, 99, np.int8)
     xs = np.ascontiguousarray(x)
@@ -242,11 +245,12 @@ def test_mean_ort_mode_meaning():
     """ort mode: the float mean of the dequantized inputs, quantized half to even."""
     rng = np.random.default_rng(3)
     x = rng.integers(-128, 128, size=(2, 7, 5, 6)).astype(np.int8)
-    p = R.mean_s8_params(x.shape, (1, 2), 0.05, -3, 0.02, 10, mode="ort")
+    got = R.mean_s8(x, axes=(1, 2), input_scale=0.05, input_zero_point=-3, output_scale=0.02, output_zero_point=10,
+                    mode="ort")
     real = (x.astype(np.float64) + 3).mean(axis=(1, 2), keepdims=True) * np.float32(0.05)
     want = np.clip(np.rint(real / np.float32(0.02)) + 10, -128, 127)
-    assert np.abs(R.mean_s8(x, p).astype(np.float64) - want).max() <= 1
-    assert np.mean(R.mean_s8(x, p) == want) > 0.95
+    assert np.abs(got.astype(np.float64) - want).max() <= 1
+    assert np.mean(got == want) > 0.95
 
 
 # ---------------------------------------------------------------- TFLM: SUM, REDUCE_MAX, REDUCE_MIN
@@ -273,11 +277,11 @@ def test_int8_reduce_equals_tflm(case, op, scales, zps):
     want = tflm_reduce(op, x, axes, keep, in_q, out_q)
     if op == "SUM":
         try:
-            p = R.mean_s8_params(x.shape, axes, *in_q, *out_q, compute_sum=True)
+            got = R.mean_s8(x, axes=axes, input_scale=in_q[0], input_zero_point=in_q[1], output_scale=out_q[0],
+                            output_zero_point=out_q[1], compute_sum=True, keep_dims=keep)
         except ValueError as e:
             assert "too large" in str(e)
             return
-        got = R.mean_s8(x, p, keep)
     else:
         got = ref_reduce.reduce(x, "max" if op == "REDUCE_MAX" else "min", axes, keep)
     assert_array_equal_first(got, want.reshape(got.shape), f"{op} {x.shape} {axes}")

@@ -30,6 +30,7 @@ import firmnet
 from firmnet import cbuild, resources
 from firmnet.ops import OPS
 from firmnet.ops import quantize as quantize_op
+from firmnet.kernels import params_ort_s8
 from firmnet.reference import ort_s8
 from firmnet.verify import verify
 
@@ -125,11 +126,12 @@ def check_activation(rt, kind, attrs, x_q, y_q, signed):
     op = ACTIVATIONS[kind][0]
     x = ALL_BYTES.view(np.int8).reshape(1, 256)
     expected = ort_qdq_int8_io(op, attrs, x, x_q, y_q, signed).reshape(256)
-    table = ort_s8.ort_activation_table(kind, x_q, y_q, attrs.get("alpha", 0.0), attrs.get("beta", 0.0))
-    ours = ort_s8.lut_s8(x.reshape(256), ort_s8.lut_s8_params(256, table))
+    alpha, beta = attrs.get("alpha", 0.0), attrs.get("beta", 0.0)
+    ours = ort_s8.ort_activation_s8(x.reshape(256), kind, x_q=x_q, y_q=y_q, alpha=alpha, beta=beta)
     assert_array_equal_first(ours, expected, f"{kind} table vs onnxruntime, x_q={x_q} y_q={y_q} signed={signed}")
     keep = []
-    c = run_c(rt, "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(256, table), x.reshape(256), keep)
+    table = ort_s8.ort_activation_table(kind, x_q, y_q, alpha, beta)
+    c = run_c(rt, "fn_lut_s8", "fn_lut_s8_params", params_ort_s8.lut_s8_params(256, table), x.reshape(256), keep)
     assert_array_equal_first(c, ours, f"fn_lut_s8 vs reference ({kind})")
 
 
@@ -161,9 +163,8 @@ def softmax_cases(draw):
 @given(case=softmax_cases())
 def test_softmax_equals_onnxruntime_and_c(rt, case):
     x, x_q, y_q = case
-    outer, axis_len, inner = x.shape
-    p = ort_s8.softmax_ort_s8_params({"outer": outer, "axis_len": axis_len, "inner": inner}, x_q, y_q)
-    ours = ort_s8.softmax_ort_s8(x, p)
+    p = params_ort_s8.softmax_ort_s8_params(x.shape, 1, x_q, y_q)
+    ours = ort_s8.softmax_ort_s8(x, axis=1, x_q=x_q, y_q=y_q)
     for signed in (True, False):
         assert_array_equal_first(ours, ort_softmax(x, 1, x_q, y_q, signed),
                                  f"softmax {x.shape} x_q={x_q} y_q={y_q} vs onnxruntime ({'int8' if signed else 'uint8'})")
@@ -176,8 +177,7 @@ def test_softmax_saturates_at_the_top():
     """A lane with one dominant value and output 1/256, zero point -128: 256 steps - 128 = 128
     saturates to 127 in onnxruntime's int8 and uint8 kernels and here."""
     x = np.array([[-128, 127, -128]], np.int8).reshape(1, 3, 1)
-    p = ort_s8.softmax_ort_s8_params({"outer": 1, "axis_len": 3, "inner": 1}, (1.0, 0), (1 / 256, -128))
-    assert ort_s8.softmax_ort_s8(x, p).reshape(3).tolist() == [-128, 127, -128]
+    assert ort_s8.softmax_ort_s8(x, axis=1, x_q=(1.0, 0), y_q=(1 / 256, -128)).reshape(3).tolist() == [-128, 127, -128]
     for signed in (True, False):
         assert ort_softmax(x, 1, (1.0, 0), (1 / 256, -128), signed).reshape(3).tolist() == [-128, 127, -128]
 

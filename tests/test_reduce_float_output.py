@@ -31,6 +31,7 @@ import firmnet
 from firmnet import reference
 from firmnet.ops import OPS
 from firmnet.ops import quantize as quantize_op
+from firmnet.kernels import params_reduce_s8 as P
 from firmnet.reference import ort_s8
 from firmnet.reference import reduce_s8 as R
 
@@ -61,13 +62,22 @@ def mean_cases(draw):
 
 
 def _params(x, axes, mode, s_in, zp_in, compute_sum, ort_rows, table, s_out=0.5, zp_out=3, float_out=True):
-    p = R.mean_s8_params(x.shape, axes, s_in, zp_in, s_in if float_out else s_out, zp_in if float_out else zp_out,
+    p = P.mean_s8_params(x.shape, axes, s_in, zp_in, s_in if float_out else s_out, zp_in if float_out else zp_out,
                          compute_sum, mode, ort_rows)
     if float_out:
         p = {k: v for k, v in p.items() if k not in ("output_zero_point", "multiplier", "shift", "output_scale")}
     if table is not None:
         p["table"] = table
     return p
+
+
+def _ref(x, axes, mode, s_in, zp_in, compute_sum, ort_rows, table, s_out=0.5, zp_out=3, float_out=True):
+    """The reference from the same quantities as _params."""
+    common = dict(axes=axes, input_scale=s_in, input_zero_point=zp_in, compute_sum=compute_sum, ort_rows=ort_rows,
+                  table=table)
+    if float_out:
+        return R.mean_s8_f32(x, **common)
+    return R.mean_s8(x, output_scale=s_out, output_zero_point=zp_out, mode=mode, **common)
 
 
 def _c_params(runtime, p):
@@ -104,11 +114,9 @@ def run_c(runtime, p, x, float_out):
 def test_mean_float_output_and_table_c_equal_reference(runtime, case, float_out):
     x, axes, mode, s_in, zp_in, compute_sum, ort_rows, table = case
     p = _params(x, axes, mode, s_in, zp_in, compute_sum, ort_rows, table, float_out=float_out)
+    ref = _ref(x, axes, mode, s_in, zp_in, compute_sum, ort_rows, table, float_out=float_out)
     if float_out:
-        ref = R.mean_s8_f32(x, p)
         assert ref.dtype == np.float32
-    else:
-        ref = R.mean_s8(x, p)
     got = run_c(runtime, p, x, float_out).reshape(ref.shape)
     assert_array_equal_first(got, ref, f"{'float' if float_out else 'int8'} mean {mode} {p}")
 
@@ -118,9 +126,8 @@ def test_float_output_is_the_exact_mean_rounded():
     rng = np.random.default_rng(3)
     for s_in, zp in [(0.05, -3), (2.0**-9, 127), (7.25, -128)]:
         x = rng.integers(-128, 128, size=(2, 6, 7, 5)).astype(np.int8)
-        p = _params(x, (1, 2), "tflm", s_in, zp, False, False, None)
         real = (x.astype(np.float64) - zp).mean(axis=(1, 2), keepdims=True) * np.float64(np.float32(s_in))
-        got = R.mean_s8_f32(x, p)
+        got = _ref(x, (1, 2), "tflm", s_in, zp, False, False, None)
         assert np.all(np.abs(got - real) <= 2 * np.finfo(np.float32).eps * np.abs(real))
 
 
@@ -129,8 +136,8 @@ def test_identity_table_equals_dequantization():
     rng = np.random.default_rng(4)
     x = rng.integers(-128, 128, size=(1, 9, 11, 3)).astype(np.int8)
     dq = (np.arange(-128, 128) - 5).astype(np.float32) * np.float32(0.03)
-    plain = R.mean_s8_f32(x, _params(x, (1, 2), "ort", 0.03, 5, False, True, None))
-    tabled = R.mean_s8_f32(x, _params(x, (1, 2), "ort", 0.03, 5, False, True, dq))
+    plain = _ref(x, (1, 2), "ort", 0.03, 5, False, True, None)
+    tabled = _ref(x, (1, 2), "ort", 0.03, 5, False, True, dq)
     assert np.array_equal(plain, tabled)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
+from ..kernels import params_elementwise_s8
 from ..kernels.params_layout import binary_params
 from ..lowering import KernelCall, params_of
 from ..reference import elementwise as ref
@@ -37,17 +38,23 @@ class Attrs:
     quant: OpQuant | None = None
 
 
-def _int8_params(attrs, a_shape, b_shape):
+def _int8_quantities(attrs) -> dict:
+    """The quantizations, clamp and mode of an int8 add/sub/mul (onnxruntime fuses DQ→Add→Q
+    into QLinearAdd but runs DQ→Sub→Q in float)."""
     q = attrs.quant
-    a_q, b_q, y_q = ((p.scale[0], p.zero_point[0]) for p in (*q.inputs, q.output))
     require(attrs.kind in ("add", "sub", "mul"), f"int8 {attrs.kind} is not supported (int8: add, sub, mul)")
+    a_q, b_q, y_q = ((p.scale[0], p.zero_point[0]) for p in (*q.inputs, q.output))
+    kw = dict(a_q=a_q, b_q=b_q, y_q=y_q, mode=q.mode, act=attrs.act)
+    if attrs.kind == "mul":
+        return dict(kw, ort_uint8=q.output.uint8)
+    return dict(kw, op=attrs.kind, ort_unfused=attrs.kind == "sub")
+
+
+def _int8_params(attrs, a_shape, b_shape):
+    kw = _int8_quantities(attrs)
+    build = params_elementwise_s8.mul_s8_params if attrs.kind == "mul" else params_elementwise_s8.add_s8_params
     try:
-        if attrs.kind == "mul":
-            return ref_s8.mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, mode=q.mode, act=attrs.act,
-                                        ort_uint8=q.output.uint8)
-        # onnxruntime fuses DQ→Add→Q into QLinearAdd but runs DQ→Sub→Q in float
-        return ref_s8.add_s8_params(a_shape, b_shape, a_q, b_q, y_q, op=attrs.kind, mode=q.mode, act=attrs.act,
-                                    ort_unfused=attrs.kind == "sub")
+        return build(a_shape, b_shape, kw.pop("a_q"), kw.pop("b_q"), kw.pop("y_q"), **kw)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
 
@@ -60,15 +67,18 @@ def infer(attrs, in_types):
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         require(False, f"{attrs.kind}: shapes {a.shape} and {b.shape} do not broadcast")
-    if attrs.quant is not None:
-        _int8_params(attrs, a.shape, b.shape)
     return [output_type(attrs, (int(d) for d in shape))]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when no int8 kernel takes this kind and quantization (until kernels/ selection states it)."""
+    if attrs.quant is not None:
+        _int8_params(attrs, in_types[0].shape, in_types[1].shape)
 
 
 def reference(attrs, a, b):
     if attrs.quant is not None:
-        params = _int8_params(attrs, a.shape, b.shape)
-        result = ref_s8.mul_s8(a, b, params) if attrs.kind == "mul" else ref_s8.add_s8(a, b, params)
+        result = (ref_s8.mul_s8 if attrs.kind == "mul" else ref_s8.add_s8)(a, b, **_int8_quantities(attrs))
         return [result.reshape(np.broadcast_shapes(a.shape, b.shape))]
     return [ref.binary_f32(a, b, attrs.kind, act=attrs.act)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import DTYPES, FirmnetError, OpQuant, TensorType
+from ..kernels import params_quantize_s8
 from ..kernels.params_layout import concat_params
 from ..lowering import CArray, KernelCall, TensorList, params_of
 from ..reference import quantize_s8 as ref_s8
@@ -20,7 +21,7 @@ class Attrs:
 def _int8_params(attrs, shapes, axis):
     q = attrs.quant
     try:
-        return ref_s8.concat_s8_params(shapes, axis, [(p.scale[0], p.zero_point[0]) for p in q.inputs],
+        return params_quantize_s8.concat_s8_params(shapes, axis, [(p.scale[0], p.zero_point[0]) for p in q.inputs],
                                        (q.output.scale[0], q.output.zero_point[0]), q.mode)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
@@ -41,17 +42,24 @@ def infer(attrs, in_types):
     shape[axis] = sum(t.shape[axis] for t in in_types)
     if attrs.quant is not None:   # int8 inputs of different quantizations, requantized to the output's
         require_int8(attrs, in_types)
-        _int8_params(attrs, [t.shape for t in in_types], axis)
         return [TensorType(tuple(shape), "int8", attrs.quant.output)]
     same = all(t.quant == first.quant for t in in_types)
     require(same, "concat: int8 inputs with different quantizations need the op's quant attributes")
     return [TensorType(tuple(shape), first.dtype, first.quant)]
 
 
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when fn_concat_s8 cannot requantize these inputs (until kernels/ selection states it)."""
+    if attrs.quant is not None:
+        _int8_params(attrs, [t.shape for t in in_types], normalize_axis(attrs.axis, len(in_types[0].shape)))
+
+
 def reference(attrs, *xs):
     axis = normalize_axis(attrs.axis, xs[0].ndim)
     if not _is_copy(attrs):
-        return [ref_s8.concat_s8(list(xs), axis, _int8_params(attrs, [x.shape for x in xs], axis))]
+        q = attrs.quant
+        return [ref_s8.concat_s8(list(xs), axis, x_qs=[(p.scale[0], p.zero_point[0]) for p in q.inputs],
+                                 y_q=(q.output.scale[0], q.output.zero_point[0]), mode=q.mode)]
     return [ref.concat(list(xs), axis)]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import QuantParams, TensorType
 from ..lowering import KernelCall, params_of
-from ..reference import quantize_s8
+from ..kernels import params_quantize_s8
 from ._util import require
 
 
@@ -53,6 +53,7 @@ def lower(node, graph):
     q = node.attrs.quant
     require(q.axis is None and graph.types[node.inputs[0]].dtype == "int8",
             f"{node.describe()}: only per-tensor int8 dequantization runs on the device")
-    params = quantize_s8.dequantize_s8_f32_params(graph.types[node.inputs[0]].size, (q.scale[0], q.zero_point[0]))
+    params = params_quantize_s8.dequantize_s8_f32_params(graph.types[node.inputs[0]].size,
+                                                         (q.scale[0], q.zero_point[0]))
     return KernelCall("fn_dequantize_s8_f32", "fn_elementwise_s8.h", "fn_dequantize_s8_f32_params", params_of(params),
                       (node.inputs[0], node.outputs[0]), description="int8 → float")

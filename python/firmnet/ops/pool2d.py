@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
+from ..kernels import params_pool_s8
 from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
 from ..reference import pool_s8 as ref_s8
@@ -67,24 +68,42 @@ def infer(attrs, in_types):
             f"pool2d: pads {attrs.pads} must be smaller than the kernel {attrs.kernel}")
     oh, ow = _out_hw(attrs, h, w)
     require(oh >= 1 and ow >= 1, f"pool2d: the window {kh}x{kw} does not fit the padded input {h}x{w}")
-    try:   # the kernel's own constraints (e.g. no window made only of padding)
-        _params(attrs, (n, h, w, c), (oh, ow))
+    try:   # every window must hold an in-bounds element
+        ref.pool_geometry((n, h, w, c), kernel=attrs.kernel, strides=attrs.strides, dilations=attrs.dilations,
+                          pads=attrs.pads, out_size=(oh, ow))
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
     shape = (n, c, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, c)
     return [output_type(attrs, shape)]
 
 
-def _params(attrs, nhwc_shape, out_hw) -> dict:
-    common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act)
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when the int8 pooling kernel cannot take this quantization (until kernels/
+    selection states it)."""
     if attrs.quant is not None:
-        q = attrs.quant
-        common.update(x_q=(q.inputs[0].scale[0], q.inputs[0].zero_point[0]),
-                      y_q=(q.output.scale[0], q.output.zero_point[0]), mode=q.mode)
-        if attrs.kind == "max":
-            return ref_s8.maxpool2d_s8_params(nhwc_shape, dilations=attrs.dilations, **common)
-        return ref_s8.avgpool2d_s8_params(nhwc_shape, count_include_pad=attrs.count_include_pad,
-                                          ort_uint8=q.output.uint8, **common)
+        n, h, w, c = _hwc(attrs, in_types[0].shape)
+        try:
+            _params(attrs, (n, h, w, c), _out_hw(attrs, h, w))
+        except ValueError as exc:
+            raise FirmnetError(str(exc)) from None
+
+
+def _int8_quantities(attrs, out_hw) -> dict:
+    """The reference's keywords of an int8 pooling: geometry, quantizations, clamp, mode."""
+    q = attrs.quant
+    kw = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act,
+              x_q=(q.inputs[0].scale[0], q.inputs[0].zero_point[0]),
+              y_q=(q.output.scale[0], q.output.zero_point[0]), mode=q.mode)
+    if attrs.kind == "max":
+        return dict(kw, dilations=attrs.dilations)
+    return dict(kw, count_include_pad=attrs.count_include_pad, ort_uint8=q.output.uint8)
+
+
+def _params(attrs, nhwc_shape, out_hw) -> dict:
+    if attrs.quant is not None:
+        build = params_pool_s8.maxpool2d_s8_params if attrs.kind == "max" else params_pool_s8.avgpool2d_s8_params
+        return build(nhwc_shape, **_int8_quantities(attrs, out_hw))
+    common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act)
     if attrs.kind == "max":
         return ref.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
     return ref.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
@@ -92,8 +111,8 @@ def _params(attrs, nhwc_shape, out_hw) -> dict:
 
 def _nhwc_reference(attrs, x, out_size):
     if attrs.quant is not None:
-        params = _params(attrs, x.shape, out_size)
-        return (ref_s8.maxpool2d_s8 if attrs.kind == "max" else ref_s8.avgpool2d_s8)(x, params)
+        pool = ref_s8.maxpool2d_s8 if attrs.kind == "max" else ref_s8.avgpool2d_s8
+        return pool(x, **_int8_quantities(attrs, out_size))
     common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=out_size, act=attrs.act)
     if attrs.kind == "max":
         return ref.maxpool2d_f32(x, dilations=attrs.dilations, **common)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import QuantParams, TensorType
+from ..kernels import params_quantize_s8
 from ..lowering import KernelCall, params_of
 from ..reference import quantize_s8
 from ..reference.fixedpoint import REQUANT_MODES
@@ -31,11 +32,13 @@ def infer(attrs, in_types):
 
 
 def _params(attrs, count):
-    return quantize_s8.quantize_f32_s8_params(count, (attrs.quant.scale[0], attrs.quant.zero_point[0]), attrs.mode)
+    q = attrs.quant
+    return params_quantize_s8.quantize_f32_s8_params(count, (q.scale[0], q.zero_point[0]), attrs.mode)
 
 
 def reference(attrs, x):
-    return [quantize_s8.quantize_f32_s8(x.ravel(), _params(attrs, x.size)).reshape(x.shape).astype(np.int8)]
+    q = attrs.quant
+    return [quantize_s8.quantize_f32_s8(x, scale=q.scale[0], zero_point=q.zero_point[0], mode=attrs.mode)]
 
 
 def macs(attrs, in_types, out_types):

@@ -25,6 +25,7 @@ from ..kernels.params_layout import merge_reduce_dims, reduce_params
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import ort_s8, reduce_s8
 from ..reference import reduce as ref
+from ..kernels import params_reduce_s8
 from . import unary
 from ._util import check_types, output_type, require, require_int8
 
@@ -55,6 +56,14 @@ def output_shape(shape, axes, keep_dims):
     return tuple(n for d, n in enumerate(shape) if d not in axes)
 
 
+def _pre_table(attrs):
+    """onnxruntime's float results of the input activation `pre` for the 256 int8 inputs, or None."""
+    if attrs.pre is None:
+        return None
+    pre, q_in = attrs.pre, attrs.quant.inputs[0]
+    return ort_s8.ort_float_table(pre.kind, (q_in.scale[0], q_in.zero_point[0]), pre.alpha, pre.beta, pre.act)
+
+
 def _mean_params(attrs, shape):
     """fn_mean_s8_params; a float output leaves the output fields out (fn_mean_s8_f32 reads none),
     a table (`pre`) is a numpy float32 array under "table"."""
@@ -63,17 +72,16 @@ def _mean_params(attrs, shape):
     q_in = q.inputs[0]
     q_out = q_in if q.output is None else q.output
     try:
-        p = reduce_s8.mean_s8_params(dims or (1,), axes, q_in.scale[0], q_in.zero_point[0],
-                                     q_out.scale[0], q_out.zero_point[0], attrs.kind == "sum", q.mode,
-                                     attrs.ort_rows)
+        p = params_reduce_s8.mean_s8_params(dims or (1,), axes, q_in.scale[0], q_in.zero_point[0],
+                                            q_out.scale[0], q_out.zero_point[0], attrs.kind == "sum", q.mode,
+                                            attrs.ort_rows)
         if q.output is None:
             require(p["count"] * 255 < 2**24, f"int8 {attrs.kind} with a float output: {p['count']} reduced "
                     "elements; the integer sum is exact in float only below 2^24 / 255 = 65793")
             p = {k: v for k, v in p.items() if k not in ("output_zero_point", "multiplier", "shift", "output_scale")}
-        if attrs.pre is not None:
-            pre = attrs.pre
-            p["table"] = ort_s8.ort_float_table(pre.kind, (q_in.scale[0], q_in.zero_point[0]), pre.alpha,
-                                                pre.beta, pre.act)
+        table = _pre_table(attrs)
+        if table is not None:
+            p["table"] = table
         return p
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
@@ -103,25 +111,35 @@ def infer(attrs, in_types):
         # the input side of the int8 contract (the output is float: nothing to clamp)
         require_int8(dataclasses.replace(attrs, quant=dataclasses.replace(attrs.quant, output=attrs.quant.inputs[0])),
                      in_types)
-        _mean_params(attrs, x.shape)
         return [TensorType(out_shape, "float32")]
     check_types(attrs, in_types)
-    if attrs.quant is not None and attrs.kind in ("mean", "sum"):
-        _mean_params(attrs, x.shape)
-    else:
-        if attrs.quant is not None:
-            require(attrs.quant.inputs[0] == attrs.quant.output,
-                    f"int8 reduce {attrs.kind} needs the output quantized as the input")
-        _params(attrs, x.shape)
+    if attrs.quant is not None and attrs.kind in ("max", "min"):
+        require(attrs.quant.inputs[0] == attrs.quant.output,
+                f"int8 reduce {attrs.kind} needs the output quantized as the input")
     return [output_type(attrs, out_shape)]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when no kernel takes this reduction (rank, axes, quantization) (until
+    kernels/ selection states it)."""
+    if attrs.quant is not None and attrs.kind in ("mean", "sum"):
+        _mean_params(attrs, in_types[0].shape)
+    else:
+        _params(attrs, in_types[0].shape)
 
 
 def reference(attrs, x):
     out_shape = output_shape(x.shape, attrs.axes, attrs.keep_dims)
     if attrs.quant is not None and attrs.kind in ("mean", "sum"):
-        p = _mean_params(attrs, x.shape)
-        run = reduce_s8.mean_s8_f32 if float_output(attrs) else reduce_s8.mean_s8
-        return [run(x.reshape(p["dims"]), p).reshape(out_shape)]
+        q = attrs.quant
+        q_in = q.inputs[0]
+        common = dict(axes=attrs.axes, input_scale=q_in.scale[0], input_zero_point=q_in.zero_point[0],
+                      compute_sum=attrs.kind == "sum", ort_rows=attrs.ort_rows, table=_pre_table(attrs))
+        if float_output(attrs):
+            return [reduce_s8.mean_s8_f32(x, **common).reshape(out_shape)]
+        y = reduce_s8.mean_s8(x, output_scale=q.output.scale[0], output_zero_point=q.output.zero_point[0],
+                              mode=q.mode, **common)
+        return [y.reshape(out_shape)]
     return [ref.reduce(x, attrs.kind, attrs.axes, attrs.keep_dims).reshape(out_shape)]
 
 

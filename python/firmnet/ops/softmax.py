@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import FirmnetError, OpQuant
+from ..kernels import params_activation_s8, params_ort_s8
 from ..kernels.params_layout import softmax_params
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import activation_s8, ort_s8
@@ -30,17 +31,15 @@ class Attrs:
 def _int8_params(attrs, shape):
     q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
     if attrs.quant.mode == "ort":
-        require(attrs.beta == 1.0, "int8 softmax with beta != 1 follows TFLite (--requant tflm or single); "
-                "onnxruntime's Softmax has no beta")
         try:
-            return ort_s8.softmax_ort_s8_params(softmax_params(shape, normalize_axis(attrs.axis, len(shape))),
-                                                (q_in.scale[0], q_in.zero_point[0]),
-                                                (q_out.scale[0], q_out.zero_point[0]))
+            return params_ort_s8.softmax_ort_s8_params(shape, normalize_axis(attrs.axis, len(shape)),
+                                                       (q_in.scale[0], q_in.zero_point[0]),
+                                                       (q_out.scale[0], q_out.zero_point[0]))
         except ValueError as exc:
             raise FirmnetError(str(exc)) from None
     try:
-        return activation_s8.softmax_s8_params(shape, normalize_axis(attrs.axis, len(shape)), q_in.scale[0],
-                                               q_out.scale[0], q_out.zero_point[0], beta=attrs.beta)
+        return params_activation_s8.softmax_s8_params(shape, normalize_axis(attrs.axis, len(shape)), q_in.scale[0],
+                                                      q_out.scale[0], q_out.zero_point[0], beta=attrs.beta)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
 
@@ -51,16 +50,26 @@ def infer(attrs, in_types):
     normalize_axis(attrs.axis, len(x.shape))
     require(attrs.quant is not None or attrs.beta == 1.0, "float softmax with beta != 1 is not supported")
     require(not (attrs.log and attrs.quant is not None), "int8 log-softmax is not supported (float only)")
-    if attrs.quant is not None:
-        _int8_params(attrs, x.shape)
+    require(attrs.quant is None or attrs.quant.mode != "ort" or attrs.beta == 1.0,
+            "int8 softmax with beta != 1 follows TFLite (--requant tflm or single); onnxruntime's Softmax has no beta")
     return [output_type(attrs, x.shape)]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when no int8 softmax kernel takes this quantization (until kernels/ selection states it)."""
+    if attrs.quant is not None:
+        _int8_params(attrs, in_types[0].shape)
 
 
 def reference(attrs, x):
     if attrs.quant is not None:
+        q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
+        axis = normalize_axis(attrs.axis, x.ndim)
         if attrs.quant.mode == "ort":
-            return [ort_s8.softmax_ort_s8(x, _int8_params(attrs, x.shape))]
-        return [activation_s8.softmax_s8(x, _int8_params(attrs, x.shape))]
+            return [ort_s8.softmax_ort_s8(x, axis=axis, x_q=(q_in.scale[0], q_in.zero_point[0]),
+                                          y_q=(q_out.scale[0], q_out.zero_point[0]))]
+        return [activation_s8.softmax_s8(x, axis=axis, input_scale=q_in.scale[0], beta=attrs.beta,
+                                         output_scale=q_out.scale[0], output_zero_point=q_out.zero_point[0])]
     if attrs.log:
         return [ref.log_softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]
     return [ref.softmax_f32(x, normalize_axis(attrs.axis, x.ndim))]

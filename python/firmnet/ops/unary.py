@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
+from ..kernels import params_activation_s8 as pa
+from ..kernels import params_ort_s8, params_quantize_s8, params_relu_s8
 from ..kernels.params_layout import unary_params
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import activation_s8, ort_s8, quantize_s8, relu_s8
@@ -61,54 +63,58 @@ class Attrs:
 
 # int8 kinds → (C function, params struct, params builder, reference) following TFLM's int8 kernels
 INT8_KERNELS = {
-    "sigmoid": ("fn_logistic_s8", "fn_logistic_s8_params", activation_s8.logistic_s8_params, activation_s8.logistic_s8),
-    "tanh": ("fn_tanh_s8", "fn_tanh_s8_params", activation_s8.tanh_s8_params, activation_s8.tanh_s8),
-    "hard_swish": ("fn_hard_swish_s8", "fn_hard_swish_s8_params", activation_s8.hard_swish_s8_params,
-                   activation_s8.hard_swish_s8),
+    "sigmoid": ("fn_logistic_s8", "fn_logistic_s8_params", pa.logistic_s8_params, activation_s8.logistic_s8),
+    "tanh": ("fn_tanh_s8", "fn_tanh_s8_params", pa.tanh_s8_params, activation_s8.tanh_s8),
+    "hard_swish": ("fn_hard_swish_s8", "fn_hard_swish_s8_params", pa.hard_swish_s8_params, activation_s8.hard_swish_s8),
 }
 
 
-def _int8(attrs, count):
-    """(function, params type, params dict, reference) of an int8 unary; FirmnetError if unsupported.
-    int8 identity is a requantization (TFLM's QUANTIZE int8 → int8)."""
+def _quant_pairs(attrs):
     q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
-    if attrs.quant.mode == "ort" and attrs.kind in ort_s8.ORT_TABLE_KINDS:
-        try:
-            table = ort_s8.ort_activation_table(attrs.kind, (q_in.scale[0], q_in.zero_point[0]),
-                                                (q_out.scale[0], q_out.zero_point[0]), attrs.alpha, attrs.beta,
-                                                attrs.act)
-            return "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(count, table), ort_s8.lut_s8
-        except ValueError as exc:
-            raise FirmnetError(str(exc)) from None
-    if attrs.kind == "identity" and tuple(attrs.act) != (-128, 127):
-        # a requantization with a clamp (DequantizeLinear -> Relu/Clip -> QuantizeLinear): the
-        # requantized byte clamped, as a table
-        try:
-            spec = quantize_s8.requant_s8_spec((q_in.scale[0], q_in.zero_point[0]),
-                                               (q_out.scale[0], q_out.zero_point[0]), attrs.quant.mode)
-            lo, hi = quantize_s8.check_act(attrs.act, "int8 clamp")
-            table = np.clip(quantize_s8.apply_requant(np.arange(-128, 128), spec), lo, hi).astype(np.int8)
-            return "fn_lut_s8", "fn_lut_s8_params", ort_s8.lut_s8_params(count, table), ort_s8.lut_s8
-        except ValueError as exc:
-            raise FirmnetError(str(exc)) from None
+    return (q_in.scale[0], q_in.zero_point[0]), (q_out.scale[0], q_out.zero_point[0])
+
+
+def _is_table(attrs) -> bool:
+    """int8 kinds computed as a 256-entry table: onnxruntime's activations in ort mode, and a
+    requantization with a clamp (DequantizeLinear -> Relu/Clip -> QuantizeLinear)."""
+    return ((attrs.quant.mode == "ort" and attrs.kind in ort_s8.ORT_TABLE_KINDS)
+            or (attrs.kind == "identity" and tuple(attrs.act) != (-128, 127)))
+
+
+def _int8_table(attrs):
+    """The 256 int8 outputs of a table kind for the inputs -128..127 (the arithmetic, reference/)."""
+    x_q, y_q = _quant_pairs(attrs)
+    if attrs.kind == "identity":
+        lo, hi = quantize_s8.check_act(attrs.act, "int8 clamp")
+        return np.clip(quantize_s8.requantize_values(np.arange(-128, 128), x_q, y_q, attrs.quant.mode),
+                       lo, hi).astype(np.int8)
+    return ort_s8.ort_activation_table(attrs.kind, x_q, y_q, attrs.alpha, attrs.beta, attrs.act)
+
+
+def _int8(attrs, count):
+    """(function, params type, params dict) of an int8 unary's kernel; FirmnetError if unsupported.
+    int8 identity is a requantization (TFLM's QUANTIZE int8 → int8)."""
+    try:
+        if _is_table(attrs):
+            return "fn_lut_s8", "fn_lut_s8_params", params_ort_s8.lut_s8_params(count, _int8_table(attrs))
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
     kinds = ("identity", *INT8_KERNELS, *RELU_KINDS)
     require(attrs.kind in kinds, f"int8 {attrs.kind} is not supported (int8 kinds: {', '.join(kinds)}; "
             f"with --requant ort also {', '.join(k for k in ort_s8.ORT_TABLE_KINDS if k not in kinds)})")
     require(tuple(attrs.act) == (-128, 127), f"int8 {attrs.kind} takes no clamp narrower than the int8 range")
+    (s_in, zp_in), (s_out, zp_out) = x_q, y_q = _quant_pairs(attrs)
     try:
         if attrs.kind in RELU_KINDS:
-            params = relu_s8.RELU_PARAMS[attrs.kind](count, q_in.scale[0], q_in.zero_point[0], q_out.scale[0],
-                                                     q_out.zero_point[0])
-            return "fn_relu_s8", "fn_relu_s8_params", params, relu_s8.relu_s8
+            return "fn_relu_s8", "fn_relu_s8_params", params_relu_s8.relu_params(attrs.kind, count, s_in, zp_in,
+                                                                                 s_out, zp_out)
         if attrs.kind == "identity":
-            params = quantize_s8.requantize_s8_params(count, (q_in.scale[0], q_in.zero_point[0]),
-                                                      (q_out.scale[0], q_out.zero_point[0]), attrs.quant.mode)
-            return "fn_requantize_s8", "fn_requantize_s8_params", params, quantize_s8.requantize_s8
-        function, ptype, build, reference_fn = INT8_KERNELS[attrs.kind]
-        params = build(count, q_in.scale[0], q_in.zero_point[0], q_out.scale[0], q_out.zero_point[0])
+            return ("fn_requantize_s8", "fn_requantize_s8_params",
+                    params_quantize_s8.requantize_s8_params(count, x_q, y_q, attrs.quant.mode))
+        function, ptype, build, _ = INT8_KERNELS[attrs.kind]
+        return function, ptype, build(count, s_in, zp_in, s_out, zp_out)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
-    return function, ptype, params, reference_fn
 
 
 def infer(attrs, in_types):
@@ -117,15 +123,32 @@ def infer(attrs, in_types):
     require(attrs.kind in KINDS, f"unary kind {attrs.kind} unknown (supported: {KINDS})")
     require(attrs.kind not in RELU_KINDS or attrs.quant is not None,
             f"{attrs.kind} is an int8 kind; float clamps are identity with a range")
-    if attrs.quant is not None:
-        _int8(attrs, x.size)
     return [output_type(attrs, x.shape)]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when no int8 kernel takes this kind and quantization (until kernels/ selection states it)."""
+    if attrs.quant is not None:
+        _int8(attrs, in_types[0].size)
+
+
+def _int8_reference(attrs, x):
+    """The int8 arithmetic from the tensors' quantizations (reference/)."""
+    if _is_table(attrs):
+        return ort_s8.lut_s8(x, _int8_table(attrs))
+    (s_in, zp_in), (s_out, zp_out) = x_q, y_q = _quant_pairs(attrs)
+    if attrs.kind == "identity":
+        return quantize_s8.requantize_s8(x, x_q=x_q, y_q=y_q, mode=attrs.quant.mode)
+    quantities = dict(input_scale=s_in, input_zero_point=zp_in, output_scale=s_out, output_zero_point=zp_out)
+    if attrs.kind in RELU_KINDS:
+        return relu_s8.relu_s8(x, attrs.kind, **quantities)
+    require(attrs.kind in INT8_KERNELS, f"int8 {attrs.kind} has no integer arithmetic here")
+    return INT8_KERNELS[attrs.kind][3](x, **quantities)
 
 
 def reference(attrs, x):
     if attrs.quant is not None:
-        _, _, params, reference_fn = _int8(attrs, x.size)
-        return [reference_fn(x.ravel(), params).reshape(x.shape)]
+        return [_int8_reference(attrs, x)]
     return [ref.unary_f32(x, attrs.kind, alpha=attrs.alpha, beta=attrs.beta, act=attrs.act)]
 
 
@@ -137,7 +160,7 @@ def lower(node, graph):
     a = node.attrs
     count = graph.types[node.inputs[0]].size
     if a.quant is not None:
-        function, ptype, params, _ = _int8(a, count)
+        function, ptype, params = _int8(a, count)
         if function == "fn_lut_s8":
             return KernelCall(function, "fn_activation_ort_s8.h", ptype,
                               params_of(with_arrays({"count": params["count"]}, {"table": params["table"]})),

@@ -3,12 +3,14 @@
 Mirrors runtime_c/include/fn_activation_s8.h and fn_gemmlowp.h with numpy int64 arrays
 holding int32 (or int16) values. Two halves:
 
-* parameter builders (``*_params``) that compute, from float scales and zero points,
-  the integers TFLM's Prepare computes, with TFLM's float types (scales and beta are
-  float32, products in float64) and its QuantizeMultiplier (frexp, round half away from
-  zero). They return dicts whose keys are exactly the C struct fields, and raise
-  ValueError for quantizations TFLM (or its kernel's arithmetic) does not support.
-* references (``softmax_s8`` ...) taking the int8 array and that dict.
+* TFLM's Prepare arithmetic (``*_scaling``): from float scales and zero points, the
+  integers TFLM computes, with TFLM's float types (scales and beta are float32, products
+  in float64) and its QuantizeMultiplier (frexp, round half away from zero); ValueError
+  where TFLM (or its kernel's arithmetic) is undefined;
+* references (``softmax_s8`` ...) taking the int8 array and the layer's quantities (axis,
+  scales, zero points, beta): they derive their integers themselves. The C parameter
+  structs (firmnet.kernels.params_activation_s8) add the layout (the axis split) and the
+  kernels' limits.
 
 TFLM functions mirrored (tflite-micro, tensorflow/lite/micro/kernels and
 tensorflow/lite/kernels/internal): softmax_common.cc CalculateSoftmaxParams with
@@ -25,11 +27,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..kernels.params_layout import softmax_params as _softmax_layout
 from .fixedpoint import rounding_divide_by_pot, sat_rounding_doubling_high_mul, mul_by_quantized_mul_tflm
 
 INT32_MAX = 2**31 - 1
-SOFTMAX_MAX_AXIS = 4095          # FN_SOFTMAX_S8_MAX_AXIS
 SOFTMAX_OUTPUT = (2.0**-8, -128)  # (scale, zero point) TFLM requires for int8 softmax
 LOGISTIC_OUTPUT = (2.0**-8, -128)
 TANH_OUTPUT = (2.0**-7, 0)
@@ -206,39 +206,27 @@ def _zero_point(value: int, what: str) -> int:
     return int(value)
 
 
-def _require_output(op: str, scale: float, zero_point: int, required: tuple[float, int], why: str) -> None:
+def require_output(op: str, scale: float, zero_point: int, required: tuple[float, int], why: str) -> None:
     want_scale, want_zp = required
     if float(np.float32(scale)) != want_scale or int(zero_point) != want_zp:
         raise ValueError(f"int8 {op}: output quantization must be scale 1/{round(1 / want_scale)} and zero point "
                          f"{want_zp} ({why}); got scale {scale!r} and zero point {zero_point}")
 
 
-def _count(count: int, what: str) -> int:
-    if not 1 <= int(count) <= INT32_MAX:
-        raise ValueError(f"{what}: element count must be in 1..2^31-1, got {count}")
-    return int(count)
-
-
 # ---------------------------------------------------------------- softmax
 
-def softmax_s8_params(shape: Sequence[int], axis: int, input_scale: float, output_scale: float,
-                      output_zero_point: int, beta: float = 1.0) -> dict:
-    """fn_softmax_s8_params for softmax along `axis` of an int8 tensor (TFLM CalculateSoftmaxParams)."""
-    _require_output("softmax", output_scale, output_zero_point, SOFTMAX_OUTPUT, "TFLite requires it")
-    layout = _softmax_layout(shape, axis)
-    if layout["axis_len"] > SOFTMAX_MAX_AXIS:
-        raise ValueError(f"int8 softmax: the softmax axis has {layout['axis_len']} elements; at most "
-                         f"{SOFTMAX_MAX_AXIS} keep TFLite's Q12.19 sum of exponentials from overflowing")
+def softmax_scaling(input_scale: float, beta: float = 1.0) -> dict:
+    """TFLM CalculateSoftmaxParams: input_multiplier, input_left_shift and diff_min for
+    beta * input_scale (PreprocessSoftmaxScaling with 5 integer bits, CalculateInputRadius)."""
     scale = _scale(input_scale, "int8 softmax: input scale")
     beta32 = _scale(beta, "int8 softmax: beta")
-    # PreprocessSoftmaxScaling with 5 integer bits: min(beta * scale * 2^26, 2^31 - 1) in double
+    # min(beta * scale * 2^26, 2^31 - 1) in double
     real = min(beta32 * scale * float(1 << 26), float(INT32_MAX))
     if not real > 1.0:
         raise ValueError(f"int8 softmax: beta * input_scale = {beta32 * scale!r} is too small: TFLite needs "
                          f"beta * input_scale * 2^26 > 1 (QuantizeMultiplierGreaterThanOne)")
     multiplier, shift = tflite_quantize_multiplier(real)
-    return {**layout, "input_multiplier": multiplier, "input_left_shift": shift,
-            "diff_min": -calculate_input_radius(5, shift)}
+    return {"input_multiplier": multiplier, "input_left_shift": shift, "diff_min": -calculate_input_radius(5, shift)}
 
 
 def _count_leading_zeros32(x: np.ndarray) -> np.ndarray:
@@ -246,10 +234,14 @@ def _count_leading_zeros32(x: np.ndarray) -> np.ndarray:
     return 32 - np.frexp(x.astype(np.float64))[1].astype(np.int64)
 
 
-def softmax_s8(x, p: dict) -> np.ndarray:
-    """int8 softmax with the parameters of softmax_s8_params; returns int8 of x's shape."""
+def softmax_s8(x, *, axis: int, input_scale: float, beta: float = 1.0, output_scale: float = SOFTMAX_OUTPUT[0],
+               output_zero_point: int = SOFTMAX_OUTPUT[1]) -> np.ndarray:
+    """int8 softmax along `axis` (TFLM's arithmetic, output quantization 1/256, -128); int8 of x's shape."""
+    require_output("softmax", output_scale, output_zero_point, SOFTMAX_OUTPUT, "TFLite requires it")
+    p = softmax_scaling(input_scale, beta)
     x = np.asarray(x)
-    lanes = _i64(x).reshape(p["outer"], p["axis_len"], p["inner"])
+    lanes = np.moveaxis(_i64(x), axis, 1) if x.ndim > 1 else _i64(x)[None]     # [..., axis, ...] → axis 1
+    lanes = lanes.reshape(lanes.shape[0], lanes.shape[1], -1)
     diff = lanes - lanes.max(axis=1, keepdims=True)
     valid = diff >= p["diff_min"]
     rescaled = gl_mul(_wrap32(diff << p["input_left_shift"]), p["input_multiplier"])
@@ -262,13 +254,16 @@ def softmax_s8(x, p: dict) -> np.ndarray:
     # exponent > 31 (TFLM aborts there): the same rounding division, continued
     unsat = np.where(exponent <= 31, rounding_divide_by_pot(prob, np.minimum(exponent, 31)),
                      (prob + (np.int64(1) << (exponent - 1))) >> exponent)
-    out = np.where(valid, np.minimum(unsat - 128, 127), -128)
-    return out.astype(np.int8).reshape(x.shape)
+    out = np.where(valid, np.minimum(unsat - 128, 127), -128).astype(np.int8)
+    if x.ndim <= 1:
+        return out.reshape(x.shape)
+    moved = np.moveaxis(x, axis, 1).shape
+    return np.ascontiguousarray(np.moveaxis(out.reshape(moved), 1, axis))
 
 
 # ---------------------------------------------------------------- logistic and tanh
 
-def _radius_params(op: str, count: int, input_scale: float, input_zero_point: int) -> dict:
+def radius_scaling(op: str, input_scale: float, input_zero_point: int) -> dict:
     """TFLM's int8 logistic/tanh Prepare: frexp of input_scale * 2^27 and the input radius."""
     scale = _scale(input_scale, f"int8 {op}: input scale")
     zp = _zero_point(input_zero_point, f"int8 {op}: input zero point")
@@ -280,24 +275,8 @@ def _radius_params(op: str, count: int, input_scale: float, input_zero_point: in
     if shift > 62:
         raise ValueError(f"int8 {op}: input scale {input_scale!r} is 2^35 or more, where TFLite's input radius "
                          f"is undefined (shift past 62)")
-    return {"count": _count(count, f"int8 {op}"), "input_zero_point": zp,
-            "input_range_radius": calculate_input_radius(4, shift), "input_multiplier": int(multiplier),
-            "input_left_shift": int(shift)}
-
-
-def logistic_s8_params(count: int, input_scale: float, input_zero_point: int, output_scale: float,
-                       output_zero_point: int) -> dict:
-    """fn_logistic_s8_params (TFLM CalculateArithmeticOpDataLogistic)."""
-    _require_output("logistic", output_scale, output_zero_point, LOGISTIC_OUTPUT,
-                    "TFLite checks the zero point and its kernel assumes the scale")
-    return _radius_params("logistic", count, input_scale, input_zero_point)
-
-
-def tanh_s8_params(count: int, input_scale: float, input_zero_point: int, output_scale: float,
-                   output_zero_point: int) -> dict:
-    """fn_tanh_s8_params (TFLM tanh.cc CalculateArithmeticOpData)."""
-    _require_output("tanh", output_scale, output_zero_point, TANH_OUTPUT, "TFLite's kernel assumes both")
-    return _radius_params("tanh", count, input_scale, input_zero_point)
+    return {"input_zero_point": zp, "input_range_radius": calculate_input_radius(4, shift),
+            "input_multiplier": int(multiplier), "input_left_shift": int(shift)}
 
 
 def _radius_kernel(x, p: dict, function, output_shift: int, output_offset: int) -> np.ndarray:
@@ -312,22 +291,27 @@ def _radius_kernel(x, p: dict, function, output_shift: int, output_offset: int) 
     return out.astype(np.int8)
 
 
-def logistic_s8(x, p: dict) -> np.ndarray:
-    """int8 logistic with the parameters of logistic_s8_params (output 1/256, -128)."""
-    return _radius_kernel(x, p, gl_logistic, 23, -128)
+def logistic_s8(x, *, input_scale: float, input_zero_point: int, output_scale: float = LOGISTIC_OUTPUT[0],
+                output_zero_point: int = LOGISTIC_OUTPUT[1]) -> np.ndarray:
+    """int8 logistic (TFLM's arithmetic, output 1/256, -128)."""
+    require_output("logistic", output_scale, output_zero_point, LOGISTIC_OUTPUT,
+                   "TFLite checks the zero point and its kernel assumes the scale")
+    return _radius_kernel(x, radius_scaling("logistic", input_scale, input_zero_point), gl_logistic, 23, -128)
 
 
-def tanh_s8(x, p: dict) -> np.ndarray:
-    """int8 tanh with the parameters of tanh_s8_params (output 1/128, 0)."""
-    return _radius_kernel(x, p, gl_tanh, 24, 0)
+def tanh_s8(x, *, input_scale: float, input_zero_point: int, output_scale: float = TANH_OUTPUT[0],
+            output_zero_point: int = TANH_OUTPUT[1]) -> np.ndarray:
+    """int8 tanh (TFLM's arithmetic, output 1/128, 0)."""
+    require_output("tanh", output_scale, output_zero_point, TANH_OUTPUT, "TFLite's kernel assumes both")
+    return _radius_kernel(x, radius_scaling("tanh", input_scale, input_zero_point), gl_tanh, 24, 0)
 
 
 # ---------------------------------------------------------------- hard swish
 
-def hard_swish_s8_params(count: int, input_scale: float, input_zero_point: int, output_scale: float,
-                         output_zero_point: int) -> dict:
-    """fn_hard_swish_s8_params (TFLM HardSwishPrepare): float32 scale ratios, QuantizeMultiplier,
-    then the Q31 multipliers rounded to Q15."""
+def hard_swish_scaling(input_scale: float, input_zero_point: int, output_scale: float,
+                       output_zero_point: int) -> dict:
+    """TFLM HardSwishPrepare: float32 scale ratios, QuantizeMultiplier, then the Q31 multipliers
+    rounded to Q15."""
     what = "int8 hard swish"
     in_scale = np.float32(_scale(input_scale, f"{what}: input scale"))
     out_scale = np.float32(_scale(output_scale, f"{what}: output scale"))
@@ -347,8 +331,7 @@ def hard_swish_s8_params(count: int, input_scale: float, input_zero_point: int, 
     if rel_exp > 31:
         raise ValueError(f"{what}: input scale {input_scale!r} is too large (reluish exponent {rel_exp} > 31 "
                          f"overflows TFLite's saturating shift)")
-    return {"count": _count(count, what),
-            "input_zero_point": _zero_point(input_zero_point, f"{what}: input zero point"),
+    return {"input_zero_point": _zero_point(input_zero_point, f"{what}: input zero point"),
             "output_zero_point": _zero_point(output_zero_point, f"{what}: output zero point"),
             "reluish_multiplier_fixedpoint_int16": downscale_int32_to_int16_multiplier(rel_q),
             "output_multiplier_fixedpoint_int16": downscale_int32_to_int16_multiplier(out_q),
@@ -359,8 +342,10 @@ def _saturating_left_shift16(x, amount: int):
     return np.clip(_i64(x) << amount, -2**15, 2**15 - 1)
 
 
-def hard_swish_s8(x, p: dict) -> np.ndarray:
-    """int8 hard swish with the parameters of hard_swish_s8_params."""
+def hard_swish_s8(x, *, input_scale: float, input_zero_point: int, output_scale: float,
+                  output_zero_point: int) -> np.ndarray:
+    """int8 hard swish (TFLM's arithmetic, reference_ops::HardSwish<int8>)."""
+    p = hard_swish_scaling(input_scale, input_zero_point, output_scale, output_zero_point)
     x = np.asarray(x)
     hires = (_i64(x) - p["input_zero_point"]) * 128
     preshift_output = gl_sat_rounding_doubling_high_mul16(hires, p["output_multiplier_fixedpoint_int16"])

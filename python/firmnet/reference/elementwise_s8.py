@@ -1,13 +1,13 @@
 """Int8 ADD, SUB and MUL with broadcasting, bit-exact with runtime_c/include/fn_elementwise_s8.h
 (fn_add_s8.c, fn_mul_s8.c).
 
-Builders (`add_s8_params`, `mul_s8_params`) take float scales and zero points as
-(scale, zp) pairs, the fused activation as an integer clamp and the requant_mode, and
-return dicts whose keys are the C struct's fields; broadcasting strides come from
-firmnet.kernels.params_layout.binary_params. The references (`add_s8`, `mul_s8`) take the two int8
-arrays and that dict.
+The references (`add_s8`, `mul_s8`) take the two int8 arrays, their and the output's
+quantizations as (scale, zp) pairs, the fused activation as an integer clamp and the
+requant_mode; `add_constants` / `mul_constants` derive the method and its integers and
+floats (TFLM's or onnxruntime's Prepare) from those. The C parameter structs
+(firmnet.kernels.params_elementwise_s8) add the broadcast walk (strides) to them.
 
-method FN_ELTWISE_S8_TFLM (requant_mode tflm or single): TFLite Micro's arithmetic.
+method tflm (FN_ELTWISE_S8_TFLM; requant_mode tflm or single): TFLite Micro's arithmetic.
   ADD  add_common.cc CalculateOpDataAdd: left_shift = 20, in float64
        twice = 2 * max(s1, s2), real_k = s_k / twice, real_out = twice / (2^20 * s_out),
        each through QuantizeMultiplierSmallerThanOneExp (TFLite's QuantizeMultiplier,
@@ -24,11 +24,11 @@ method FN_ELTWISE_S8_TFLM (requant_mode tflm or single): TFLite Micro's arithmet
   MUL  mul_common.cc CalculateOpDataMul: (m, shift) = QuantizeMultiplier(double(s1) *
        double(s2) / double(s_out)); reference_integer_ops::MulElementwise:
          out = clamp(MBQM((q1 - zp1) * (q2 - zp2), m, shift) + zp_out, act_min, act_max)
-       The builder refuses s1 * s2 / s_out >= 2^14 (shift > 14), where 255 * 255 * 2^shift
+       s1 * s2 / s_out >= 2^14 is refused (shift > 14), where 255 * 255 * 2^shift
        would overflow TFLite's int32 arithmetic (every output would saturate anyway).
   MBQM rounds twice (tflm) or once (single), see fixedpoint.py.
 
-method FN_ELTWISE_S8_ORT_QLINEAR (requant_mode ort; ADD and MUL): onnxruntime's
+method ort_qlinear (FN_ELTWISE_S8_ORT_QLINEAR; requant_mode ort; ADD and MUL): onnxruntime's
   QLinearAdd / QLinearMul (contrib_ops/cpu/quantization/qlinear_binary_op.cc), which
   its QDQ transformer also uses for DequantizeLinear -> Add/Mul -> QuantizeLinear
   (qdq_selector_action_transformer.cc BinaryOpQDQRules). All float32:
@@ -53,7 +53,7 @@ method FN_ELTWISE_S8_ORT_QLINEAR (requant_mode ort; ADD and MUL): onnxruntime's
        with the product and the sum rounded separately. For a uint8 model onnxruntime adds
        its uint8 zero point zc + 128 and saturates to uint8 (ort_zero_shift = 128), which
        changes how near-ties round.
-method FN_ELTWISE_S8_ORT_FLOAT (requant_mode ort; ADD, SUB, MUL): DequantizeLinear,
+method ort_float (FN_ELTWISE_S8_ORT_FLOAT; requant_mode ort; ADD, SUB, MUL): DequantizeLinear,
   the float32 operation, QuantizeLinear, each rounded, as onnxruntime runs a QDQ group
   it does not fuse: SUB always (there is no QLinearSub), ADD/MUL if the session's graph
   optimizations are off (ort_unfused=True).
@@ -67,26 +67,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import params_layout as layout
-from .fixedpoint import REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier
+from .fixedpoint import mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier
 from .quantize_s8 import check_act, check_mode, check_quant, dequantize_f32, f32, fma_f32, quantize_ort, round_even_sat
 
-ELTWISE_S8 = {"tflm": 0, "ort_qlinear": 1, "ort_float": 2}      # fn_eltwise_s8_method
 ADD_LEFT_SHIFT = 20
 
 
-def _layout(a_shape, b_shape, what: str) -> dict:
-    lay = layout.binary_params(a_shape, b_shape, "add")
-    return {"ndim": lay["ndim"], "out_shape": lay["out_shape"],
-            "a_strides": lay["a_strides"], "b_strides": lay["b_strides"]}
-
-
-def _method(mode: str, op: str, ort_unfused: bool) -> int:
+def _method(mode: str, op: str, ort_unfused: bool) -> str:
     if mode != "ort":
-        return ELTWISE_S8["tflm"]
+        return "tflm"
     if op == "sub" or ort_unfused:
-        return ELTWISE_S8["ort_float"]
-    return ELTWISE_S8["ort_qlinear"]
+        return "ort_float"
+    return "ort_qlinear"
 
 
 def _smaller_than_one(real: float, what: str) -> tuple[int, int]:
@@ -97,9 +89,9 @@ def _smaller_than_one(real: float, what: str) -> tuple[int, int]:
     return quantize_multiplier(real)
 
 
-def add_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, op: str = "add", mode: str = "tflm",
-                  act: tuple[int, int] = (-128, 127), ort_unfused: bool = False) -> dict:
-    """fn_add_s8_params for y = a OP b (op 'add' or 'sub'), numpy broadcasting.
+def add_constants(a_q, b_q, y_q, *, op: str = "add", mode: str = "tflm", act: tuple[int, int] = (-128, 127),
+                  ort_unfused: bool = False) -> dict:
+    """The method (tflm, ort_qlinear, ort_float) and constants of y = a OP b (op 'add' or 'sub').
 
     a_q, b_q, y_q: (scale, zero point) of a, b and y; act: the fused clamp in y's
     integer domain; mode: 'tflm', 'single' or 'ort'. ort_unfused: follow onnxruntime
@@ -108,17 +100,17 @@ def add_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, op: str = "add", mode: str
     what = f"int8 {op}"
     if op not in ("add", "sub"):
         raise ValueError(f"{what}: op must be 'add' or 'sub'")
-    code = check_mode(mode, what)
+    check_mode(mode, what)
     (sa, za), (sb, zb), (sy, zy) = (check_quant(q, f"{what} {n}") for q, n in ((a_q, "a"), (b_q, "b"), (y_q, "y")))
     lo, hi = check_act(act, what)
-    p = {**_layout(a_shape, b_shape, what), "method": _method(mode, op, ort_unfused), "requant_mode": code,
+    p = {"method": _method(mode, op, ort_unfused),
          "subtract": int(op == "sub"), "a_offset": -za, "b_offset": -zb, "output_offset": zy,
          "left_shift": 0, "a_multiplier": 0, "a_shift": 0, "b_multiplier": 0, "b_shift": 0,
          "output_multiplier": 0, "output_shift": 0,
          "a_scale": sa, "b_scale": sb, "output_scale": sy,
          "a_ratio": 0.0, "b_ratio": 0.0, "fixed_ab": 0.0, "fixed_ba": 0.0,
          "act_min": lo, "act_max": hi}
-    if p["method"] == ELTWISE_S8["tflm"]:
+    if p["method"] == "tflm":
         if op == "add":        # add_common.cc: float64
             twice = 2.0 * max(sa, sb)
             ra, rb, ro = sa / twice, sb / twice, twice / ((1 << ADD_LEFT_SHIFT) * sy)
@@ -131,7 +123,7 @@ def add_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, op: str = "add", mode: str
         (p["b_multiplier"], p["b_shift"]) = _smaller_than_one(rb, f"{what} input b multiplier")
         (p["output_multiplier"], p["output_shift"]) = _smaller_than_one(ro, f"{what} output multiplier")
         p["left_shift"] = ADD_LEFT_SHIFT
-    elif p["method"] == ELTWISE_S8["ort_qlinear"]:
+    elif p["method"] == "ort_qlinear":
         ra, rb = f32(sa) / f32(sy), f32(sb) / f32(sy)
         p["a_ratio"], p["b_ratio"] = float(ra), float(rb)
         p["fixed_ab"] = float(f32(zy) - fma_f32(ra, f32(za), rb * f32(zb)))
@@ -139,24 +131,24 @@ def add_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, op: str = "add", mode: str
     return p
 
 
-def mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, mode: str = "tflm",
-                  act: tuple[int, int] = (-128, 127), ort_unfused: bool = False, ort_uint8: bool = False) -> dict:
-    """fn_mul_s8_params for y = a * b (same arguments as add_s8_params; ort_uint8: the model's
-    tensors are uint8, onnxruntime's uint8 QLinearMul)."""
+def mul_constants(a_q, b_q, y_q, *, mode: str = "tflm", act: tuple[int, int] = (-128, 127),
+                  ort_unfused: bool = False, ort_uint8: bool = False) -> dict:
+    """The method and constants of y = a * b (same arguments as add_constants; ort_uint8: the
+    model's tensors are uint8, onnxruntime's uint8 QLinearMul)."""
     what = "int8 mul"
-    code = check_mode(mode, what)
+    check_mode(mode, what)
     (sa, za), (sb, zb), (sy, zy) = (check_quant(q, f"{what} {n}") for q, n in ((a_q, "a"), (b_q, "b"), (y_q, "y")))
     lo, hi = check_act(act, what)
-    p = {**_layout(a_shape, b_shape, what), "method": _method(mode, "mul", ort_unfused), "requant_mode": code,
+    p = {"method": _method(mode, "mul", ort_unfused),
          "a_offset": -za, "b_offset": -zb, "output_offset": zy, "multiplier": 0, "shift": 0, "ratio": 0.0,
          "a_scale": sa, "b_scale": sb, "output_scale": sy, "act_min": lo, "act_max": hi, "ort_zero_shift": 0}
-    if p["method"] == ELTWISE_S8["tflm"]:
+    if p["method"] == "tflm":
         p["multiplier"], p["shift"] = quantize_multiplier(sa * sb / sy)    # float64, as TFLM
         if p["shift"] > 14:
             # 255 * 255 * 2^shift reaches 2^31: TFLite's int32 arithmetic would overflow
             raise ValueError(f"{what}: multiplier s_a * s_b / s_y = {sa * sb / sy:.6g} is too large "
                              f"(>= 2^14) for TFLite's int32 arithmetic")
-    elif p["method"] == ELTWISE_S8["ort_qlinear"]:
+    elif p["method"] == "ort_qlinear":
         p["ratio"] = float(f32(sa) * f32(sb) / f32(sy))
         p["ort_zero_shift"] = 128 if ort_uint8 else 0
     return p
@@ -164,17 +156,20 @@ def mul_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, mode: str = "tflm",
 
 # ---------------------------------------------------------------- references
 
-def _operands(a, b, p):
-    """a and b broadcast to the output, int64, plus the ORT 'a_first' mask (A's stride 0
-    in the innermost dimension of the output walk)."""
+def _operands(a, b):
+    """a and b broadcast to the output, int64, plus onnxruntime's operand order: A is the
+    scalar of each row (`a_first`) when a is broadcast along the innermost output dimension
+    longer than 1 (or the output is one element)."""
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     a2, b2 = np.broadcast_arrays(a, b)
-    a_first = p["a_strides"][p["ndim"] - 1] == 0
+    longer = [d for d in range(a2.ndim) if a2.shape[d] > 1]
+    a_full = (1,) * (a2.ndim - a.ndim) + a.shape
+    a_first = not longer or a_full[longer[-1]] == 1
     return a2, b2, a_first
 
 
-def _mbqm(x, mode: int, m: int, s: int):
-    if mode == REQUANT_MODES["single"]:
+def _mbqm(x, mode: str, m: int, s: int):
+    if mode == "single":
         return mul_by_quantized_mul_single(x, m, s)
     return mul_by_quantized_mul_tflm(x, m, s)
 
@@ -183,12 +178,13 @@ def _clamp(v, p) -> np.ndarray:
     return np.clip(v, p["act_min"], p["act_max"]).astype(np.int8)
 
 
-def add_s8(a, b, p: dict) -> np.ndarray:
-    """Reference of fn_add_s8: y = a + b (or a - b if p['subtract']), broadcasting."""
-    a, b, a_first = _operands(a, b, p)
+def add_s8(a, b, *, a_q, b_q, y_q, op: str = "add", mode: str = "tflm", act: tuple[int, int] = (-128, 127),
+           ort_unfused: bool = False) -> np.ndarray:
+    """int8 y = a OP b (op 'add' or 'sub') with numpy broadcasting (module docstring)."""
+    p = add_constants(a_q, b_q, y_q, op=op, mode=mode, act=act, ort_unfused=ort_unfused)
+    a, b, a_first = _operands(a, b)
     method = p["method"]
-    if method == ELTWISE_S8["tflm"]:
-        mode = p["requant_mode"]
+    if method == "tflm":
         x = (a + p["a_offset"]) << p["left_shift"]
         y = (b + p["b_offset"]) << p["left_shift"]
         sx = _mbqm(x, mode, p["a_multiplier"], p["a_shift"])
@@ -196,7 +192,7 @@ def add_s8(a, b, p: dict) -> np.ndarray:
         raw = sx - sy if p["subtract"] else sx + sy
         out = _mbqm(raw, mode, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
         return _clamp(out, p)
-    if method == ELTWISE_S8["ort_qlinear"]:
+    if method == "ort_qlinear":
         af, bf = a.astype(np.float32), b.astype(np.float32)
         ra, rb = f32(p["a_ratio"]), f32(p["b_ratio"])
         if a_first:
@@ -210,15 +206,17 @@ def add_s8(a, b, p: dict) -> np.ndarray:
     return _clamp(quantize_ort(s, p["output_scale"], p["output_offset"]), p)
 
 
-def mul_s8(a, b, p: dict) -> np.ndarray:
-    """Reference of fn_mul_s8: y = a * b, broadcasting."""
-    a, b, _ = _operands(a, b, p)
+def mul_s8(a, b, *, a_q, b_q, y_q, mode: str = "tflm", act: tuple[int, int] = (-128, 127),
+           ort_unfused: bool = False, ort_uint8: bool = False) -> np.ndarray:
+    """int8 y = a * b with numpy broadcasting (module docstring)."""
+    p = mul_constants(a_q, b_q, y_q, mode=mode, act=act, ort_unfused=ort_unfused, ort_uint8=ort_uint8)
+    a, b, _ = _operands(a, b)
     method = p["method"]
-    if method == ELTWISE_S8["tflm"]:
+    if method == "tflm":
         prod = (a + p["a_offset"]) * (b + p["b_offset"])
-        out = _mbqm(prod, p["requant_mode"], p["multiplier"], p["shift"]) + p["output_offset"]
+        out = _mbqm(prod, mode, p["multiplier"], p["shift"]) + p["output_offset"]
         return _clamp(out, p)
-    if method == ELTWISE_S8["ort_qlinear"]:
+    if method == "ort_qlinear":
         prod = ((a + p["a_offset"]) * (b + p["b_offset"])).astype(np.float32)
         t = prod * f32(p["ratio"])
         shift = p["ort_zero_shift"]

@@ -137,19 +137,15 @@ def ort_float_table(kind: str, x_q, alpha: float = 0.0, beta: float = 0.0,
     return np.minimum(np.maximum(y, f32(lo)), f32(hi)).astype(np.float32)
 
 
-def lut_s8_params(count: int, table) -> dict:
-    """fn_lut_s8_params: count and the 256-entry int8 table (a numpy array here)."""
-    table = np.asarray(table)
-    if table.shape != (256,) or table.dtype != np.int8:
-        raise ValueError(f"lookup table must be 256 int8 values, got {table.dtype} {table.shape}")
-    if not 0 <= int(count) <= 2**31 - 1:
-        raise ValueError(f"lookup table kernel: element count must be in 0..2^31-1, got {count}")
-    return {"count": int(count), "table": table}
+def lut_s8(x, table) -> np.ndarray:
+    """table[x + 128]: what fn_lut_s8 computes with a 256-entry int8 table."""
+    return np.asarray(table, np.int8)[np.asarray(x, np.int64) + 128]
 
 
-def lut_s8(x, p: dict) -> np.ndarray:
-    """Reference of fn_lut_s8."""
-    return p["table"][np.asarray(x, np.int64) + 128].astype(np.int8)
+def ort_activation_s8(x, kind: str, *, x_q, y_q, alpha: float = 0.0, beta: float = 0.0, act=(-128, 127)):
+    """onnxruntime's int8 `kind` of x (its float function between DequantizeLinear and
+    QuantizeLinear, clamped to act), int8 of x's shape."""
+    return lut_s8(x, ort_activation_table(kind, x_q, y_q, alpha, beta, act))
 
 
 # ---------------------------------------------------------------- softmax
@@ -161,31 +157,28 @@ def ort_softmax_table(x_scale: float, axis_len: int) -> np.ndarray:
     return np.array([math.exp((float(255 - d) - 255.0 + shift) * s) for d in range(256)]).astype(np.float32)
 
 
-def softmax_ort_s8_params(layout: dict, x_q, y_q) -> dict:
-    """fn_softmax_ort_s8_params from the lane layout (outer, axis_len, inner) and quantizations."""
+def softmax_y_steps(output_scale: float) -> float:
+    """QLinearSoftmax's Y = floorf(1.0f / s_out), refused outside [1, 2^24]."""
+    y = math.floor(float(np.float32(1.0) / np.float32(output_scale)))
+    if not 1 <= y <= 2**24:
+        raise ValueError(f"int8 softmax (onnxruntime): output scale {output_scale!r} must lie in [2^-24, 1] "
+                         f"(floor(1 / scale) is the largest output step count)")
+    return float(y)
+
+
+def softmax_ort_s8(x, *, axis: int, x_q, y_q) -> np.ndarray:
+    """onnxruntime's QLinearSoftmax along `axis` (module docstring), int8 of x's shape."""
     what = "int8 softmax (onnxruntime)"
     s_in, _ = check_quant(x_q, f"{what} input")
     s_out, zp_out = check_quant(y_q, f"{what} output")
-    y = math.floor(float(np.float32(1.0) / np.float32(s_out)))
-    if not 1 <= y <= 2**24:
-        raise ValueError(f"{what}: output scale {s_out!r} must lie in [2^-24, 1] (floor(1 / scale) is the "
-                         f"largest output step count)")
-    p = {k: int(layout[k]) for k in ("outer", "axis_len", "inner")}
-    if min(p.values()) < 1:
-        raise ValueError(f"{what}: empty tensor {p}")
-    p.update(y_steps=float(y), output_zero_point=zp_out, table=ort_softmax_table(s_in, p["axis_len"]))
-    return p
-
-
-def softmax_ort_s8(x, p: dict) -> np.ndarray:
-    """Reference of fn_softmax_ort_s8."""
     x = np.asarray(x)
-    lanes = np.asarray(x, np.int64).reshape(p["outer"], p["axis_len"], p["inner"])
-    e = p["table"][lanes.max(axis=1, keepdims=True) - lanes]          # float32
-    total = np.zeros((p["outer"], 1, p["inner"]), np.float32)
-    for k in range(p["axis_len"]):                                    # float32 sum in axis order
-        total = total + e[:, k:k + 1, :]
+    lanes = np.moveaxis(np.asarray(x, np.int64), axis, -1)
+    table = ort_softmax_table(s_in, lanes.shape[-1])
+    e = table[lanes.max(axis=-1, keepdims=True) - lanes]              # float32
+    total = np.zeros(lanes.shape[:-1] + (1,), np.float32)
+    for k in range(lanes.shape[-1]):                                  # float32 sum in axis order
+        total = total + e[..., k:k + 1]
     with np.errstate(all="ignore"):
-        v = (e / total) * f32(p["y_steps"])
-    r = np.rint(v.astype(np.float64)) + p["output_zero_point"]
-    return np.minimum(r, 127).astype(np.int8).reshape(x.shape)
+        v = (e / total) * f32(softmax_y_steps(s_out))
+    r = np.rint(v.astype(np.float64)) + zp_out
+    return np.ascontiguousarray(np.moveaxis(np.minimum(r, 127).astype(np.int8), -1, axis))

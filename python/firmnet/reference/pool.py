@@ -64,7 +64,10 @@ def _pool_geometry(x_shape, kernel, strides, dilations, pads, out_size) -> Pair:
     return oh, ow
 
 
-def _params(x_shape, out_hw, kernel, strides, dilations, pads, count_include_pad, act) -> dict:
+def pool_geometry(x_shape, *, kernel: Pair, strides: Pair = (1, 1), dilations: Pair = (1, 1),
+                  pads: Pads = (0, 0, 0, 0), out_size: Pair | None = None) -> dict:
+    """The checked geometry of a pooling (sizes, output size, kernel, strides, dilations, pads)."""
+    out_hw = _pool_geometry(x_shape, kernel, strides, dilations, pads, out_size)
     n, h, w, c = (int(v) for v in x_shape)
     return {
         "batch": n, "in_h": h, "in_w": w, "channels": c,
@@ -74,9 +77,14 @@ def _params(x_shape, out_hw, kernel, strides, dilations, pads, count_include_pad
         "dilation_h": int(dilations[0]), "dilation_w": int(dilations[1]),
         "pad_top": int(pads[0]), "pad_left": int(pads[1]),
         "pad_bottom": int(pads[2]), "pad_right": int(pads[3]),
-        "count_include_pad": int(bool(count_include_pad)),
-        "act_min": float(act[0]), "act_max": float(act[1]),
     }
+
+
+def _params(x_shape, out_hw, kernel, strides, dilations, pads, count_include_pad, act) -> dict:
+    geometry = pool_geometry(x_shape, kernel=kernel, strides=strides, dilations=dilations, pads=pads,
+                             out_size=out_hw)
+    return {**geometry, "count_include_pad": int(bool(count_include_pad)),
+            "act_min": float(act[0]), "act_max": float(act[1])}
 
 
 def maxpool2d_f32_params(x_shape, *, kernel: Pair, strides: Pair = (1, 1), dilations: Pair = (1, 1),

@@ -4,12 +4,14 @@
 Geometry is the float kernels' (reference/pool.py): pads (top, left, bottom, right),
 floor output size unless `out_size` (up to the ceil formula) is given, every window
 holds an in-bounds element; max pooling may dilate, average pooling may not. The
-builders take the input and output quantization as (scale, zero point) pairs (the
-output defaults to the input's), the fused activation as an integer clamp and the
-requant_mode, and return dicts with exactly the C struct's fields. The references
-take the int8 array and that dict.
+references take the int8 array, the geometry, the input and output quantization as
+(scale, zero point) pairs (the output defaults to the input's), the fused activation as
+an integer clamp and the requant_mode; `maxpool_constants` / `avgpool_constants` derive
+the method, count rule and integers from those. The C parameter structs
+(firmnet.kernels.params_pool_s8) are those values with the methods and rules as the C
+enums.
 
-Methods (fn_pool_s8_method; the builder picks one from the mode and the quantizations):
+Methods (fn_pool_s8_method; picked from the mode and the quantizations):
 SAME_QUANT  input and output quantization equal (TFLite always has this).
   max: the window maximum, clamped (reference_integer_ops::MaxPool).
   avg: TFLite reference_integer_ops::AveragePool: acc = sum of the raw int8 values,
@@ -23,7 +25,7 @@ REQUANT     tflm/single with different quantizations (TFLite has no such pooling
   (m, shift) = QuantizeMultiplier(s_in / s_out * 2^F), out = clamp(zp_out + the rounded
   division (as above) of t by n << F). F = frac_bits keeps F fraction bits of the
   scaled sum so that the two roundings stay within one LSB of the exact average;
-  the builder takes the largest F <= 16 with 255 * K * (s_in/s_out) * 2^F < 2^29 and
+  F is the largest F <= 16 with 255 * K * (s_in/s_out) * 2^F < 2^29 and
   K << F < 2^29 (K = kernel_h * kernel_w bounds every n), so nothing overflows.
 ORT         onnxruntime.
   max: QDQ around MaxPool is dropped when the quantizations are equal (SAME_QUANT);
@@ -42,7 +44,7 @@ ORT_GLOBAL  avg when the kernel covers the whole input without padding: onnxrunt
   MLAS qlgavgpool.cpp: acc = sum of x - zp_in * n (int32), scale = s_in / (s_out *
   float(n)) in float32, out = round_half_even(clamp(float(acc) * scale, -128 - zp_out,
   127 - zp_out)) + zp_out (MlasRequantizeOutput). onnxruntime refuses scale < 2^-32,
-  scale >= 256 and n >= 2^24; so does the builder.
+  scale >= 256 and n >= 2^24; so does avgpool_constants.
 The fused clamp [act_min, act_max] is applied last in every method.
 Corner differing from onnxruntime on purpose: an ORT average with |y / s_out| >= 2^31
 (s_in / s_out above ~2^23) saturates here; onnxruntime's static_cast of that float is
@@ -58,13 +60,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixedpoint import (REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier,
-                         requantize_float)
-from .pool import maxpool2d_f32_params
+from .fixedpoint import mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier, requantize_float
+from .pool import pool_geometry
 from .quantize_s8 import check_act, check_mode, check_quant, dequantize_f32, f32, quantize_ort, round_even_sat
 
-POOL_S8 = {"same_quant": 0, "requant": 1, "ort": 2, "ort_global": 3}     # fn_pool_s8_method
-COUNT_RULE = {"valid": 0, "pad_cut": 1, "kernel": 2}                     # fn_pool_count_rule
 MAX_FRAC_BITS = 16
 SUM_LIMIT = 2**29
 GEOMETRY = ("batch", "in_h", "in_w", "channels", "out_h", "out_w", "kernel_h", "kernel_w",
@@ -72,14 +71,13 @@ GEOMETRY = ("batch", "in_h", "in_w", "channels", "out_h", "out_w", "kernel_h", "
 
 
 def _base(x_shape, kernel, strides, dilations, pads, out_size, x_q, y_q, mode, act, what, ort_uint8=False):
-    geo = maxpool2d_f32_params(x_shape, kernel=kernel, strides=strides, dilations=dilations,
-                               pads=pads, out_size=out_size)
-    code = check_mode(mode, what)
+    geo = pool_geometry(x_shape, kernel=kernel, strides=strides, dilations=dilations, pads=pads, out_size=out_size)
+    check_mode(mode, what)
     s_in, zp_in = check_quant(x_q, f"{what} input")
     s_out, zp_out = check_quant(x_q if y_q is None else y_q, f"{what} output")
     lo, hi = check_act(act, what)
     p = {k: geo[k] for k in GEOMETRY}
-    p.update(count_rule=COUNT_RULE["valid"], method=POOL_S8["same_quant"], requant_mode=code,
+    p.update(count_rule="valid", method="same_quant", requant_mode=mode,
              input_offset=-zp_in, output_offset=zp_out, multiplier=0, shift=0, frac_bits=0,
              input_scale=s_in, output_scale=s_out, global_scale=0.0, act_min=lo, act_max=hi,
              ort_zero_shift=128 if ort_uint8 and mode == "ort" else 0)
@@ -87,30 +85,30 @@ def _base(x_shape, kernel, strides, dilations, pads, out_size, x_q, y_q, mode, a
     return p, same
 
 
-def maxpool2d_s8_params(x_shape, *, kernel, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0),
-                        out_size=None, x_q=(1.0, 0), y_q=None, mode: str = "tflm",
-                        act: tuple[int, int] = (-128, 127)) -> dict:
-    """fn_pool2d_s8_params for fn_maxpool2d_s8."""
+def maxpool_constants(x_shape, *, kernel, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0),
+                      out_size=None, x_q=(1.0, 0), y_q=None, mode: str = "tflm",
+                      act: tuple[int, int] = (-128, 127)) -> dict:
+    """The geometry, method and integers of an int8 max pooling (module docstring)."""
     what = "int8 max pooling"
     p, same = _base(x_shape, kernel, strides, dilations, pads, out_size, x_q, y_q, mode, act, what)
     if same:
         return p
     if mode == "ort":
-        p["method"] = POOL_S8["ort"]
+        p["method"] = "ort"
         return p
     m, shift = quantize_multiplier(p["input_scale"] / p["output_scale"])
     if shift > 22:
         raise ValueError(f"{what}: scale ratio {p['input_scale'] / p['output_scale']:.6g} is too large "
                          f"(>= 2^22) for fixed-point requantization")
-    p.update(method=POOL_S8["requant"], multiplier=m, shift=shift)
+    p.update(method="requant", multiplier=m, shift=shift)
     return p
 
 
-def avgpool2d_s8_params(x_shape, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=False,
-                        out_size=None, x_q=(1.0, 0), y_q=None, mode: str = "tflm",
-                        act: tuple[int, int] = (-128, 127), ort_uint8: bool = False) -> dict:
-    """fn_pool2d_s8_params for fn_avgpool2d_s8 (method and count rule per the module docstring);
-    ort_uint8: the model's tensors are uint8 (onnxruntime's uint8 kernel)."""
+def avgpool_constants(x_shape, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=False,
+                      out_size=None, x_q=(1.0, 0), y_q=None, mode: str = "tflm",
+                      act: tuple[int, int] = (-128, 127), ort_uint8: bool = False) -> dict:
+    """The geometry, method, count rule and integers of an int8 average pooling (module
+    docstring); ort_uint8: the model's tensors are uint8 (onnxruntime's uint8 kernel)."""
     what = "int8 average pooling"
     p, same = _base(x_shape, kernel, strides, (1, 1), pads, out_size, x_q, y_q, mode, act, what, ort_uint8)
     area = p["kernel_h"] * p["kernel_w"]
@@ -126,12 +124,11 @@ def avgpool2d_s8_params(x_shape, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), c
             if n >= 2**24 or not 2.0**-32 <= scale < 256.0:
                 raise ValueError(f"{what}: onnxruntime's QLinearGlobalAveragePool refuses scale "
                                  f"s_in / (s_out * {n}) = {float(scale):.6g} (it needs 2^-32 <= scale < 256)")
-            p.update(method=POOL_S8["ort_global"], global_scale=float(scale))
+            p.update(method="ort_global", global_scale=float(scale))
         else:
-            p.update(method=POOL_S8["ort"],
-                     count_rule=COUNT_RULE["kernel" if count_include_pad else "valid"])
+            p.update(method="ort", count_rule="kernel" if count_include_pad else "valid")
         return p
-    p["count_rule"] = COUNT_RULE["pad_cut" if count_include_pad else "valid"]
+    p["count_rule"] = "pad_cut" if count_include_pad else "valid"
     if same:
         return p
     frac = 0
@@ -142,17 +139,8 @@ def avgpool2d_s8_params(x_shape, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), c
         raise ValueError(f"{what}: scale ratio s_in/s_out = {ratio:.6g} is too large for a {area}-tap "
                          f"window (255 * taps * ratio must stay below 2^29)")
     m, shift = quantize_multiplier(ratio * 2.0 ** frac)
-    p.update(method=POOL_S8["requant"], multiplier=m, shift=shift, frac_bits=frac)
+    p.update(method="requant", multiplier=m, shift=shift, frac_bits=frac)
     return p
-
-
-def global_avgpool_s8_params(x_shape, *, x_q=(1.0, 0), y_q=None, mode: str = "tflm",
-                             act: tuple[int, int] = (-128, 127)) -> dict:
-    """fn_pool2d_s8_params for global average pooling: one window over the whole plane."""
-    if len(x_shape) != 4:
-        raise ValueError(f"int8 global average pooling: x must be NHWC, got {tuple(x_shape)}")
-    return avgpool2d_s8_params(x_shape, kernel=(int(x_shape[1]), int(x_shape[2])), x_q=x_q, y_q=y_q,
-                               mode=mode, act=act)
 
 
 # ---------------------------------------------------------------- references
@@ -171,16 +159,8 @@ def _taps(x, p):
             yield vy[:, None] & vx[None, :], vals
 
 
-def _check_x(x, p) -> np.ndarray:
-    x = np.asarray(x)
-    shape = (p["batch"], p["in_h"], p["in_w"], p["channels"])
-    if x.shape != shape:
-        raise ValueError(f"int8 pooling: x has shape {x.shape}, the parameters say {shape}")
-    return x.astype(np.int64)
-
-
 def _mbqm(x, p):
-    if p["requant_mode"] == REQUANT_MODES["single"]:
+    if p["requant_mode"] == "single":
         return mul_by_quantized_mul_single(x, p["multiplier"], p["shift"])
     return mul_by_quantized_mul_tflm(x, p["multiplier"], p["shift"])
 
@@ -195,18 +175,21 @@ def _clamp(v, p) -> np.ndarray:
     return np.clip(v, p["act_min"], p["act_max"]).astype(np.int8)
 
 
-def maxpool2d_s8(x, p: dict) -> np.ndarray:
-    """Reference of fn_maxpool2d_s8."""
-    x = _check_x(x, p)
+def maxpool2d_s8(x, **quantities) -> np.ndarray:
+    """int8 max pooling of x NHWC; quantities: maxpool_constants' keywords (geometry, x_q, y_q,
+    mode, act)."""
+    x = np.asarray(x)
+    p = maxpool_constants(x.shape, **quantities)
+    x = x.astype(np.int64)
     best = None
     for valid, vals in _taps(x, p):
         v = np.where(valid[None, :, :, None], vals, -129)
         best = v if best is None else np.maximum(best, v)
     method = p["method"]
     zp_in = -p["input_offset"]
-    if method == POOL_S8["requant"]:
+    if method == "requant":
         best = np.clip(_mbqm(best - zp_in, p) + p["output_offset"], -128, 127)
-    elif method == POOL_S8["ort"]:
+    elif method == "ort":
         best = quantize_ort(dequantize_f32(best, p["input_scale"], zp_in), p["output_scale"], p["output_offset"])
     return _clamp(best, p)
 
@@ -220,22 +203,25 @@ def _divisors(p) -> np.ndarray:
                                     (p["in_w"], p["out_w"], p["kernel_w"], p["stride_w"], p["pad_left"],
                                      p["pad_right"])):
         start = np.arange(out) * s - pb
-        if rule == COUNT_RULE["kernel"]:
+        if rule == "kernel":
             axes.append(np.full(out, k))
-        elif rule == COUNT_RULE["pad_cut"]:
+        elif rule == "pad_cut":
             axes.append(np.minimum(start + k, size + pa) - start)
         else:
             axes.append(np.minimum(start + k, size) - np.maximum(start, 0))
     return axes[0][:, None] * axes[1][None, :]
 
 
-def avgpool2d_s8(x, p: dict) -> np.ndarray:
-    """Reference of fn_avgpool2d_s8."""
-    x = _check_x(x, p)
+def avgpool2d_s8(x, **quantities) -> np.ndarray:
+    """int8 average pooling of x NHWC; quantities: avgpool_constants' keywords (geometry,
+    count_include_pad, x_q, y_q, mode, act, ort_uint8)."""
+    x = np.asarray(x)
+    p = avgpool_constants(x.shape, **quantities)
+    x = x.astype(np.int64)
     method = p["method"]
     zp_in, zp_out = -p["input_offset"], p["output_offset"]
     n = _divisors(p)[None, :, :, None]
-    if method == POOL_S8["ort"]:
+    if method == "ort":
         total = np.zeros((p["batch"], p["out_h"], p["out_w"], p["channels"]), np.float32)
         for valid, vals in _taps(x, p):
             d = dequantize_f32(vals, p["input_scale"], zp_in)
@@ -250,9 +236,9 @@ def avgpool2d_s8(x, p: dict) -> np.ndarray:
     for valid, vals in _taps(x, p):
         acc = acc + np.where(valid[None, :, :, None], vals, 0)
         n_valid = n_valid + valid.astype(np.int64)[None, :, :, None]
-    if method == POOL_S8["same_quant"]:
+    if method == "same_quant":
         return _clamp(_round_div(acc + (n - n_valid) * zp_in, n), p)
-    if method == POOL_S8["requant"]:
+    if method == "requant":
         t = _mbqm(acc - n_valid * zp_in, p)
         return _clamp(_round_div(t, n << p["frac_bits"]) + zp_out, p)
     # ort_global: MlasRequantizeOutput

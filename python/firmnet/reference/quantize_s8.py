@@ -20,9 +20,10 @@ quantize.h AffineQuantize: it DIVIDES, in float32, by the scale):
 dequantize int8 -> float32: float32(q - zp) * scale, one rounding; TFLM's
   static_cast<float>(double(scale) * (q - zp)) and onnxruntime's DequantizeLinear
   give this same value (the double product is exact), so it is mode-independent.
-requantize int8 -> int8 (one `fn_requant_s8` spec):
+requantize int8 -> int8 (`requantize_values`; the C kernels take it as one fn_requant_s8 spec,
+firmnet.kernels.params_quantize_s8):
   COPY   equal (float32) scales and zero points: the bytes are copied
-  FIXED  tflm/single (the builder refuses s_in / s_out >= 2^22, where the left shift of
+  FIXED  tflm/single (s_in / s_out >= 2^22 is refused, where the left shift of
          255 would overflow int32): TFLM's QUANTIZE int8 -> int8 (quantize_common.cc
          PrepareQuantizeReference: (m, shift) = QuantizeMultiplier(double(s_in) /
          double(s_out)); reference_ops::Requantize: clamp(MultiplyByQuantizedMultiplier(
@@ -33,8 +34,10 @@ requantize int8 -> int8 (one `fn_requant_s8` spec):
          QlinearBuildLookupTable with the identity transform).
 concat: TFLM's CONCATENATION requires equal quantization (then it is a byte copy and
   the compiler should emit the byte kernel fn_concat of fn_tensor.h); fn_concat_s8
-  requantizes each input whose scale or zero point differs from the output's with
-  the spec above (onnxruntime's QLinearConcat does exactly that with its tables).
+  requantizes each input whose scale or zero point differs from the output's as
+  above (onnxruntime's QLinearConcat does exactly that with its tables).
+The references take the arrays and the tensors' quantizations ((scale, zero point) pairs)
+and the requant mode; the C parameter structs are built in firmnet.kernels.params_quantize_s8.
 """
 from __future__ import annotations
 
@@ -43,11 +46,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..kernels.params_layout import concat_params as _concat_layout
 from .fixedpoint import REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm, quantize_multiplier
 
-INT32_MAX = 2**31 - 1
-S8_REQUANT = {"copy": 0, "fixed": 1, "float": 2}       # fn_s8_requant_method
+MAX_FIXED_SHIFT = 22     # 255 << shift must stay below 2^31 in MultiplyByQuantizedMultiplier
 
 
 # ---------------------------------------------------------------- float32 helpers
@@ -137,112 +138,55 @@ def check_act(act, what: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _count(count: int, what: str) -> int:
-    if not 0 <= int(count) <= INT32_MAX:
-        raise ValueError(f"{what}: element count must be in 0..2^31-1, got {count}")
-    return int(count)
-
-
 # ---------------------------------------------------------------- quantize / dequantize
 
-def quantize_f32_s8_params(count: int, y_q, mode: str = "tflm") -> dict:
-    """fn_quantize_f32_s8_params: float32 -> int8 with output quantization y_q = (scale, zp)."""
-    what = "quantize"
-    scale, zp = check_quant(y_q, what)
-    return {"count": _count(count, what), "requant_mode": check_mode(mode, what), "scale": scale, "zero_point": zp}
-
-
-def quantize_f32_s8(x, p: dict) -> np.ndarray:
-    """Reference of fn_quantize_f32_s8 (see the module docstring)."""
-    zp = p["zero_point"]
+def quantize_f32_s8(x, *, scale: float, zero_point: int, mode: str = "tflm") -> np.ndarray:
+    """float32 -> int8 with the quantization (scale, zero_point), rounding per mode (module docstring)."""
+    scale, zp = check_quant((scale, zero_point), "quantize")
+    check_mode(mode, "quantize")
     with np.errstate(all="ignore"):
-        v = f32(x) / f32(p["scale"])
-    if p["requant_mode"] == REQUANT_MODES["ort"]:
-        r = round_even_sat(v, -128 - zp, 127 - zp)
-    else:
-        r = round_away_sat(v, -128 - zp, 127 - zp)
-    return (r + zp).astype(np.int8)
+        v = f32(x) / f32(scale)
+    rounded = (round_even_sat if mode == "ort" else round_away_sat)(v, -128 - zp, 127 - zp)
+    return (rounded + zp).astype(np.int8)
 
 
-def dequantize_s8_f32_params(count: int, x_q) -> dict:
-    """fn_dequantize_s8_f32_params: int8 with quantization x_q = (scale, zp) -> float32."""
-    scale, zp = check_quant(x_q, "dequantize")
-    return {"count": _count(count, "dequantize"), "scale": scale, "zero_point": zp}
-
-
-def dequantize_s8_f32(q, p: dict) -> np.ndarray:
-    return dequantize_f32(q, p["scale"], p["zero_point"])
+def dequantize_s8_f32(q, *, scale: float, zero_point: int) -> np.ndarray:
+    scale, zp = check_quant((scale, zero_point), "dequantize")
+    return dequantize_f32(q, scale, zp)
 
 
 # ---------------------------------------------------------------- requantize int8 -> int8
 
-def requant_s8_spec(x_q, y_q, mode: str = "tflm", what: str = "requantize") -> dict:
-    """One fn_requant_s8 (int8 with x_q -> int8 with y_q), see the module docstring."""
-    code = check_mode(mode, what)
+def requantize_values(q, x_q, y_q, mode: str = "tflm", what: str = "requantize") -> np.ndarray:
+    """int8 values (any integer array) with quantization x_q as int8 with y_q; int64 result."""
+    check_mode(mode, what)
     s_in, zp_in = check_quant(x_q, f"{what} input")
     s_out, zp_out = check_quant(y_q, f"{what} output")
-    spec = {"method": S8_REQUANT["copy"], "requant_mode": code, "input_zero_point": zp_in,
-            "output_zero_point": zp_out, "multiplier": 0, "shift": 0,
-            "input_scale": s_in, "output_scale": s_out}
-    if s_in == s_out and zp_in == zp_out:
-        return spec
+    q = np.asarray(q, np.int64)
+    if (s_in, zp_in) == (s_out, zp_out):
+        return q.copy()
     if mode == "ort":
-        spec["method"] = S8_REQUANT["float"]
-        return spec
+        return quantize_ort(dequantize_f32(q, s_in, zp_in), s_out, zp_out)
     m, shift = quantize_multiplier(s_in / s_out)   # double(s_in) / double(s_out), as TFLM
-    if shift > 22:
-        # 255 << shift must stay below 2^31 for MultiplyByQuantizedMultiplier's left shift
+    if shift > MAX_FIXED_SHIFT:
         raise ValueError(f"{what}: scale ratio {s_in / s_out:.6g} is too large (>= 2^22) "
                          f"for TFLite's fixed-point requantization")
-    spec.update(method=S8_REQUANT["fixed"], multiplier=m, shift=shift)
-    return spec
+    mul = mul_by_quantized_mul_single if mode == "single" else mul_by_quantized_mul_tflm
+    return np.clip(mul(q - zp_in, m, shift) + zp_out, -128, 127)
 
 
-def apply_requant(q, spec: dict) -> np.ndarray:
-    """int8 values (any integer array) through one fn_requant_s8 spec; int64 result."""
-    q = np.asarray(q, np.int64)
-    method = spec["method"]
-    if method == S8_REQUANT["copy"]:
-        return q.copy()
-    if method == S8_REQUANT["float"]:
-        x = dequantize_f32(q, spec["input_scale"], spec["input_zero_point"])
-        return quantize_ort(x, spec["output_scale"], spec["output_zero_point"])
-    d = q - spec["input_zero_point"]
-    if spec["requant_mode"] == REQUANT_MODES["single"]:
-        r = mul_by_quantized_mul_single(d, spec["multiplier"], spec["shift"])
-    else:
-        r = mul_by_quantized_mul_tflm(d, spec["multiplier"], spec["shift"])
-    return np.clip(r + spec["output_zero_point"], -128, 127)
-
-
-def requantize_s8_params(count: int, x_q, y_q, mode: str = "tflm") -> dict:
-    """fn_requantize_s8_params: {"count": n, "q": fn_requant_s8}."""
-    return {"count": _count(count, "requantize"), "q": requant_s8_spec(x_q, y_q, mode)}
-
-
-def requantize_s8(q, p: dict) -> np.ndarray:
-    return apply_requant(q, p["q"]).astype(np.int8)
+def requantize_s8(q, *, x_q, y_q, mode: str = "tflm") -> np.ndarray:
+    """fn_requantize_s8's arithmetic: int8 of q's shape."""
+    return requantize_values(q, x_q, y_q, mode).astype(np.int8)
 
 
 # ---------------------------------------------------------------- concatenation
 
-def concat_s8_params(shapes: Sequence[Sequence[int]], axis: int, x_qs: Sequence, y_q,
-                     mode: str = "tflm") -> dict:
-    """fn_concat_s8_params for numpy.concatenate(xs, axis) of int8 tensors with their
-    own quantizations x_qs[k], requantized to y_q; `in_block_elems` and `requant` are
-    lists (one entry per input), as the C struct's arrays.
-
-    When every input has y_q's quantization, every spec is COPY and the byte kernel
-    fn_concat (layout.concat_params with elem_size 1) does the same job: prefer it.
-    """
-    if len(x_qs) != len(shapes):
-        raise ValueError(f"concat: {len(shapes)} inputs but {len(x_qs)} quantizations")
-    lay = _concat_layout(shapes, axis, 1)
-    return {"n_inputs": lay["n_inputs"], "outer": lay["outer"], "in_block_elems": list(lay["in_block_bytes"]),
-            "requant": [requant_s8_spec(q, y_q, mode, what=f"concat input {k}") for k, q in enumerate(x_qs)]}
-
-
-def concat_s8(xs: Sequence, axis: int, p: dict) -> np.ndarray:
-    """Reference of fn_concat_s8: each input requantized with its spec, then concatenated."""
-    parts = [apply_requant(x, spec).astype(np.int8).reshape(np.shape(x)) for x, spec in zip(xs, p["requant"])]
+def concat_s8(xs: Sequence, axis: int, *, x_qs: Sequence, y_q, mode: str = "tflm") -> np.ndarray:
+    """numpy.concatenate(xs, axis) of int8 tensors with their own quantizations x_qs[k], each
+    requantized to y_q first."""
+    if len(x_qs) != len(xs):
+        raise ValueError(f"concat: {len(xs)} inputs but {len(x_qs)} quantizations")
+    parts = [requantize_values(x, q, y_q, mode, what=f"concat input {k}").astype(np.int8).reshape(np.shape(x))
+             for k, (x, q) in enumerate(zip(xs, x_qs))]
     return np.concatenate(parts, axis=axis)

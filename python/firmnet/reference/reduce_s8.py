@@ -17,12 +17,13 @@ reduce.h). Its arithmetic, per output element over the n reduced input elements:
 truncating integer Mean for equal quantizations; the tflite-micro package the tests run
 takes QuantizedMeanOrSum everywhere, and tests/test_kernels_reduce_s8.py checks it.)
 
-``mean_s8_params`` returns a dict keyed like fn_mean_s8_params: the input shape padded to
-rank 4 with leading 1s (``dims``), a 0/1 flag per axis (``reduce``), the zero points and the
-folded (``multiplier``, ``shift``). It raises ValueError for what TFLM cannot do
-(or would do with undefined behaviour): rank above 4, an axis out of range, scales that are
+``mean_constants`` derives the count, the zero points and the folded (``multiplier``,
+``shift``) from the shape, axes and quantizations; it raises ValueError for what TFLM
+cannot do (or would do with undefined behaviour): an axis out of range, scales that are
 not positive finite float32, zero points outside int8, more than 2^31-1 elements, and a
-scale ratio so large that the left shift of the sum leaves int32.
+scale ratio so large that the left shift of the sum leaves int32. ``mean_s8`` takes the
+array and those quantities. The C parameter struct (firmnet.kernels.params_reduce_s8)
+adds the layout (the shape padded to rank 4, a flag per reduced axis).
 """
 from __future__ import annotations
 
@@ -31,11 +32,10 @@ from typing import Sequence
 import numpy as np
 
 from .activation_s8 import tflite_quantize_multiplier
-from .fixedpoint import REQUANT_MODES, mul_by_quantized_mul_single, mul_by_quantized_mul_tflm
+from .fixedpoint import mul_by_quantized_mul_single, mul_by_quantized_mul_tflm
 from .quantize_s8 import check_mode, check_quant, quantize_ort
 
 INT32_MAX = 2**31 - 1
-MAX_RANK = 4                         # fn_mean_s8 works on 4 dims
 
 
 def resolve_axes(rank: int, axes: Sequence[int]) -> tuple[int, ...]:
@@ -63,20 +63,15 @@ def fold_count(multiplier: int, shift: int, count: int) -> tuple[int, int]:
     return (multiplier << k) // count, shift - k
 
 
-def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float, input_zero_point: int,
+def mean_constants(shape: Sequence[int], axes: Sequence[int], input_scale: float, input_zero_point: int,
                    output_scale: float, output_zero_point: int, compute_sum: bool = False,
-                   mode: str = "tflm", ort_rows: bool = False) -> dict:
-    """fn_mean_s8_params for MEAN (or with compute_sum, TFLM's SUM: QuantizedMeanOrSum
-    without the fold of 1/n) over `axes` of an int8 tensor of `shape` (rank 1..4).
-    mode "single" rounds the multiply once; "ort" follows onnxruntime's float graph
-    (fn_reduce_s8.h): v = float32(sum) * s_in [/ float32(n)], quantize_ort(v, s_out, zp_out); with
-    ort_rows (the output elements are onnxruntime's rows, in its order, and each row's inputs are
-    visited in its order) the dequantized floats are added in onnxruntime's order instead
-    (`eigen_row_sums`)."""
+                   mode: str = "tflm") -> dict:
+    """The count, zero points, scales and (multiplier, shift) of MEAN (or with compute_sum,
+    TFLM's SUM: QuantizedMeanOrSum without the fold of 1/n) over `axes` of an int8 tensor of
+    `shape`. mode "single" rounds the multiply once; "ort" follows onnxruntime's float graph
+    (fn_reduce_s8.h): v = float32(sum) * s_in [/ float32(n)], quantize_ort(v, s_out, zp_out)."""
     what = "int8 mean"
     shape = tuple(shape)
-    if not 1 <= len(shape) <= MAX_RANK:
-        raise ValueError(f"{what}: the input must have rank 1..{MAX_RANK}, got shape {list(shape)}")
     if any(int(d) != d or int(d) < 1 for d in shape):
         raise ValueError(f"{what}: every input dimension must be >= 1, got shape {list(shape)}")
     total = int(np.prod([int(d) for d in shape], dtype=object))
@@ -86,7 +81,7 @@ def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float
     s_in, zp_in = check_quant((input_scale, input_zero_point), f"{what} input")
     s_out, zp_out = check_quant((output_scale, output_zero_point), f"{what} output")
     count = int(np.prod([int(shape[k]) for k in reduced], dtype=object))
-    requant_mode = check_mode(mode, what)
+    check_mode(mode, what)
     m, s = tflite_quantize_multiplier(s_in / s_out)       # Python float division is double
     multiplier, shift = (m, s) if compute_sum else fold_count(m, s, count)
     # |sum| <= count * max|x - zp_in| (and <= 2^31 once wrapped); TFLM shifts it left by `shift`
@@ -98,75 +93,76 @@ def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float
         raise ValueError(f"{what}: input_scale / output_scale = {s_in / s_out:.6g} is too large for "
                          f"{count} reduced elements: the sum * 2^{shift} overflows int32 in TFLite Micro's "
                          f"MultiplyByQuantizedMultiplier")
-    pad = MAX_RANK - len(shape)
-    return {"dims": [1] * pad + [int(d) for d in shape],
-            "reduce": [0] * pad + [1 if k in reduced else 0 for k in range(len(shape))],
-            "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift,
-            "requant_mode": requant_mode, "count": count, "compute_sum": int(bool(compute_sum)),
-            "ort_rows": int(bool(ort_rows) and mode == "ort"),
-            "input_scale": s_in, "output_scale": s_out}
+    return {"input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift,
+            "count": count, "input_scale": s_in, "output_scale": s_out}
 
 
-def mean_s8(x, p: dict, keep_dims: bool = True) -> np.ndarray:
-    """Reference of fn_mean_s8: x (any shape whose row-major layout is p["dims"]) -> int8 of
-    mean_output_shape(x.shape, axes, keep_dims)."""
+def mean_s8(x, *, axes: Sequence[int], input_scale: float, input_zero_point: int, output_scale: float,
+            output_zero_point: int, compute_sum: bool = False, mode: str = "tflm", ort_rows: bool = False,
+            table=None, keep_dims: bool = True) -> np.ndarray:
+    """int8 MEAN (or SUM) of x over `axes` (module docstring) -> int8 of
+    mean_output_shape(x.shape, axes, keep_dims). In ort mode the float values are
+    mean_float_values' (ort_rows: onnxruntime's order of the additions; table: a float
+    activation of each dequantized input)."""
     x = np.asarray(x)
-    x4 = x.astype(np.int64).reshape(p["dims"])
-    axes = tuple(k for k in range(MAX_RANK) if p["reduce"][k])
-    total = (x4 - p["input_zero_point"]).sum(axis=axes, keepdims=True)
+    p = mean_constants(x.shape, axes, input_scale, input_zero_point, output_scale, output_zero_point, compute_sum,
+                       mode)
+    reduced = resolve_axes(x.ndim, axes)
+    x64 = x.astype(np.int64)
+    total = (x64 - p["input_zero_point"]).sum(axis=reduced, keepdims=True)
     wrapped = ((total + 2**31) % 2**32) - 2**31                  # TFLM's int32 sum wraps
-    mode = p.get("requant_mode", REQUANT_MODES["tflm"])
-    if mode == REQUANT_MODES["ort"]:
-        v = mean_float_values(x4, p)
+    if mode == "ort":
+        v = mean_float_values(x, axes=axes, input_scale=input_scale, input_zero_point=input_zero_point,
+                              compute_sum=compute_sum, ort_rows=ort_rows, table=table)
         out = quantize_ort(v, p["output_scale"], p["output_zero_point"]).astype(np.int8)
     else:
-        mul = mul_by_quantized_mul_single if mode == REQUANT_MODES["single"] else mul_by_quantized_mul_tflm
+        mul = mul_by_quantized_mul_single if mode == "single" else mul_by_quantized_mul_tflm
         out = mul(wrapped, p["multiplier"], p["shift"]) + p["output_zero_point"]
         out = np.clip(out, -128, 127).astype(np.int8)
-    return out.reshape(_kept_shape(x.shape, p, keep_dims))
+    return out.reshape(mean_output_shape(x.shape, axes, keep_dims))
 
 
-def _kept_shape(shape, p: dict, keep_dims: bool) -> list[int]:
-    flags = p["reduce"][MAX_RANK - len(shape):]
-    return [1 if r else d for d, r in zip(shape, flags)] if keep_dims else \
-        [d for d, r in zip(shape, flags) if not r]
-
-
-def mean_float_values(x, p: dict) -> np.ndarray:
+def mean_float_values(x, *, axes: Sequence[int], input_scale: float, input_zero_point: int,
+                      compute_sum: bool = False, ort_rows: bool = False, table=None) -> np.ndarray:
     """The float32 mean (sum) per output element before any quantization, as fn_mean_s8 computes
-    it in ORT mode and fn_mean_s8_f32 always (fn_reduce_s8.h), shaped like the input with the
-    reduced axes of p["dims"] kept as 1:
+    it in ORT mode and fn_mean_s8_f32 always (fn_reduce_s8.h), shaped like x with the reduced
+    axes kept as 1:
       no table, no ort_rows   float32(exact integer sum of x - zp) * s_in
       ort_rows                eigen_row_sums of the values (onnxruntime's order)
       table, no ort_rows      float32 sum of the values one by one in row-major order
-    where a value is float32(x - zp) * s_in, or p["table"][x + 128] when p has a table
-    (float32, 256 entries); MEAN then divides by float32(count)."""
-    x4 = np.asarray(x).astype(np.int64).reshape(p["dims"])
-    axes = tuple(k for k in range(MAX_RANK) if p["reduce"][k])
-    kept_axes = tuple(k for k in range(MAX_RANK) if not p["reduce"][k])
-    out_shape = [1 if r else d for d, r in zip(p["dims"], p["reduce"])]
-    table = p.get("table")
+    where a value is float32(x - zp) * s_in, or table[x + 128] with a table (float32, 256
+    entries: onnxruntime's float activation of each dequantized input, ort_s8.ort_float_table);
+    MEAN then divides by float32(count)."""
+    x64 = np.asarray(x).astype(np.int64)
+    reduced = resolve_axes(x64.ndim, axes)
+    kept_axes = tuple(k for k in range(x64.ndim) if k not in reduced)
+    s_in, zp_in = check_quant((input_scale, input_zero_point), "int8 mean input")
+    count = int(np.prod([x64.shape[k] for k in reduced], dtype=np.int64))
+    out_shape = [1 if k in reduced else d for k, d in enumerate(x64.shape)]
     if table is None:
-        values = (x4 - p["input_zero_point"]).astype(np.float32) * np.float32(p["input_scale"])
+        values = (x64 - zp_in).astype(np.float32) * np.float32(s_in)
     else:
-        values = np.asarray(table, np.float32)[x4 + 128]
-    rows = values.transpose(kept_axes + axes).reshape(-1, p["count"])
-    if p.get("ort_rows"):
+        values = np.asarray(table, np.float32)[x64 + 128]
+    rows = values.transpose(kept_axes + reduced).reshape(-1, count)
+    if ort_rows:
         v = eigen_row_sums(rows)
     elif table is not None:
         v = rows[:, 0].copy()
-        for j in range(1, p["count"]):
+        for j in range(1, count):
             v = v + rows[:, j]
     else:
-        total = (x4 - p["input_zero_point"]).sum(axis=axes)
-        v = (((total + 2**31) % 2**32) - 2**31).astype(np.float32).reshape(-1) * np.float32(p["input_scale"])
+        total = (x64 - zp_in).sum(axis=reduced)
+        v = (((total + 2**31) % 2**32) - 2**31).astype(np.float32).reshape(-1) * np.float32(s_in)
     v = v.reshape(out_shape)
-    return v if p["compute_sum"] else v / np.float32(p["count"])
+    return v if compute_sum else v / np.float32(count)
 
 
-def mean_s8_f32(x, p: dict, keep_dims: bool = True) -> np.ndarray:
-    """Reference of fn_mean_s8_f32: the float32 mean_float_values, shaped like mean_s8's output."""
-    return mean_float_values(x, p).astype(np.float32).reshape(_kept_shape(np.shape(x), p, keep_dims))
+def mean_s8_f32(x, *, axes: Sequence[int], input_scale: float, input_zero_point: int, compute_sum: bool = False,
+                ort_rows: bool = False, table=None, keep_dims: bool = True) -> np.ndarray:
+    """fn_mean_s8_f32's arithmetic: the float32 mean_float_values, shaped like mean_s8's output."""
+    v = mean_float_values(x, axes=axes, input_scale=input_scale, input_zero_point=input_zero_point,
+                          compute_sum=compute_sum, ort_rows=ort_rows, table=table)
+    return v.astype(np.float32).reshape(mean_output_shape(np.shape(x), axes, keep_dims))
 
 
 EIGEN_LANES = 4     # onnxruntime's x86-64 build: Eigen's SSE float packets

@@ -6,33 +6,34 @@ Mirrors runtime_c/include/fn_relu_s8.h (fn_relu_s8.c): one kernel,
                                                                   multiplier, shift),
                 act_min, act_max)
 
-with three parameter builders that compute, from float scales and zero points, the
-integers TFLM's Prepare computes (scales are the float32 TFLite stores):
+where `relu_constants(kind, ...)` computes, from float scales and zero points, the
+integers TFLM's Prepare computes (scales are the float32 TFLite stores), per kind:
 
-* ``relu_s8_params``: TFLM RELU (activations_common.cc ReluPrepare ->
+* ``relu``: TFLM RELU (activations_common.cc ReluPrepare ->
   CalculateReluOpData<int8_t> with act range [0, +inf); activations.cc ReluEval ->
   ReluQuantized). (multiplier, shift) = QuantizeMultiplier(double(s_in) / double(s_out));
   act_min = max(-128, zp_out + int32(roundf(0.0f / s_out))) = zp_out, act_max = 127.
-* ``relu6_s8_params``: TFLM RELU6 (Relu6Prepare, Relu6Eval -> Relu6Quantized). TFLM does NOT
+* ``relu6``: TFLM RELU6 (Relu6Prepare, Relu6Eval -> Relu6Quantized). TFLM does NOT
   requantize: it clamps the input bytes to [zp_in, six] with six =
   FloatToQuantizedType<int8_t>(6.0f, s_in, zp_in) = clamp(round(6.0f / s_in) + zp_in) and
-  ignores the output tensor's quantization. The builder encodes that as the identity
+  ignores the output tensor's quantization. This encodes that as the identity
   requantization (multiplier 2^30, shift 1, output zero point = zp_in), so when the output
   quantization differs from the input's, the bytes are TFLM's bytes, read in the INPUT
   quantization (TFLite, not Micro, requantizes here instead).
-* ``relu_n1_to_1_s8_params``: TFLM has no RELU_N1_TO_1 kernel (its op resolver refuses the
-  model). The builder applies TFLM's CalculateReluOpData with the act range [-1, 1]:
+* ``relu_n1_to_1``: TFLM has no RELU_N1_TO_1 kernel (its op resolver refuses the
+  model). This applies TFLM's CalculateReluOpData with the act range [-1, 1]:
   act_min = max(-128, zp_out + int32(roundf(-1.0f / s_out))), act_max = min(127, zp_out +
   int32(roundf(1.0f / s_out))), the same requantization as RELU. This is TFLite's (not
   Micro's) QuantizedReluX(-1, 1) arithmetic, except that TFLite computes the scale ratio
-  in float32 before widening it, where TFLM (and this builder) divide in double.
+  in float32 before widening it, where TFLM (and this module) divide in double.
 
 Refusals (ValueError): scales that are not positive finite float32 values, zero points
-outside int8, counts outside 1..2^31-1; a scale ratio so large that (x - zp_in) * 2^shift
+outside int8; a scale ratio so large that (x - zp_in) * 2^shift
 (plus the output zero point) leaves int32, where TFLM's MultiplyByQuantizedMultiplier
 overflows (undefined behaviour); a clamp bound |round(a / scale)| of 2^30 or more (input
 scales below about 5.6e-9 for RELU6, output scales below about 9.3e-10 for RELU_N1_TO_1),
-where TFLM's float-to-int32 conversion of the bound is near overflow.
+where TFLM's float-to-int32 conversion of the bound is near overflow. The C parameter
+struct (firmnet.kernels.params_relu_s8) is these constants and the element count.
 """
 from __future__ import annotations
 
@@ -46,12 +47,6 @@ INT32_MAX = 2**31 - 1
 IDENTITY = (1 << 30, 1)              # QuantizeMultiplier(1.0): multiplies exactly by 1
 RELU_OPS = ("relu", "relu6", "relu_n1_to_1")
 _BOUND_LIMIT = 2**30                 # largest |round(a / scale)| accepted for a clamp bound
-
-
-def _count(count: int, what: str) -> int:
-    if int(count) != count or not 1 <= int(count) <= INT32_MAX:
-        raise ValueError(f"{what}: element count must be in 1..2^31-1, got {count}")
-    return int(count)
 
 
 def _round_away(v: float) -> int:
@@ -83,50 +78,30 @@ def requantization(input_scale: float, input_zero_point: int, output_scale: floa
     return m, shift
 
 
-def _params(count, zp_in, zp_out, requant, act_min, act_max) -> dict:
-    return {"count": count, "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": requant[0],
-            "shift": requant[1], "act_min": act_min, "act_max": act_max}
-
-
-def relu_s8_params(count: int, input_scale: float, input_zero_point: int, output_scale: float,
+def relu_constants(kind: str, input_scale: float, input_zero_point: int, output_scale: float,
                    output_zero_point: int) -> dict:
-    """fn_relu_s8_params for TFLM RELU (CalculateReluOpData<int8_t>, act range [0, +inf))."""
-    what = "int8 relu"
+    """TFLM's Prepare of `kind` (module docstring): input_zero_point, output_zero_point,
+    multiplier, shift, act_min, act_max."""
+    if kind not in RELU_OPS:
+        raise ValueError(f"int8 {kind}: not a RELU kind ({', '.join(RELU_OPS)})")
+    what = f"int8 {kind}"
     s_in, zp_in = check_quant((input_scale, input_zero_point), f"{what} input")
     s_out, zp_out = check_quant((output_scale, output_zero_point), f"{what} output")
-    requant = requantization(s_in, zp_in, s_out, what)
-    return _params(_count(count, what), zp_in, zp_out, requant, zp_out, 127)
+    if kind == "relu6":      # a clamp to [zp_in, six] in the input quantization, as TFLM
+        six = quantized_bound(6.0, s_in, zp_in, f"{what} input")
+        (m, shift), zp_out, lo, hi = IDENTITY, zp_in, zp_in, six
+    else:
+        m, shift = requantization(s_in, zp_in, s_out, what)
+        lo, hi = (zp_out, 127) if kind == "relu" else (quantized_bound(-1.0, s_out, zp_out, f"{what} output"),
+                                                       quantized_bound(1.0, s_out, zp_out, f"{what} output"))
+    return {"input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": m, "shift": shift,
+            "act_min": lo, "act_max": hi}
 
 
-def relu6_s8_params(count: int, input_scale: float, input_zero_point: int, output_scale: float,
-                    output_zero_point: int) -> dict:
-    """fn_relu_s8_params for TFLM RELU6 (Relu6Prepare): a clamp to [zp_in, six] in the input
-    quantization; the output quantization is checked but, as in TFLM, not used."""
-    what = "int8 relu6"
-    s_in, zp_in = check_quant((input_scale, input_zero_point), f"{what} input")
-    check_quant((output_scale, output_zero_point), f"{what} output")
-    six = quantized_bound(6.0, s_in, zp_in, f"{what} input")
-    return _params(_count(count, what), zp_in, zp_in, IDENTITY, zp_in, six)
-
-
-def relu_n1_to_1_s8_params(count: int, input_scale: float, input_zero_point: int, output_scale: float,
-                           output_zero_point: int) -> dict:
-    """fn_relu_s8_params for RELU_N1_TO_1 (no TFLM kernel): TFLM's CalculateReluOpData with
-    the act range [-1, 1], i.e. RELU's requantization clamped to the quantized [-1, 1]."""
-    what = "int8 relu_n1_to_1"
-    s_in, zp_in = check_quant((input_scale, input_zero_point), f"{what} input")
-    s_out, zp_out = check_quant((output_scale, output_zero_point), f"{what} output")
-    requant = requantization(s_in, zp_in, s_out, what)
-    act_min = quantized_bound(-1.0, s_out, zp_out, f"{what} output")
-    act_max = quantized_bound(1.0, s_out, zp_out, f"{what} output")
-    return _params(_count(count, what), zp_in, zp_out, requant, act_min, act_max)
-
-
-RELU_PARAMS = {"relu": relu_s8_params, "relu6": relu6_s8_params, "relu_n1_to_1": relu_n1_to_1_s8_params}
-
-
-def relu_s8(x, p: dict) -> np.ndarray:
-    """Reference of fn_relu_s8 (any of the three builders' parameters); int8 of x's shape."""
+def relu_s8(x, kind: str, *, input_scale: float, input_zero_point: int, output_scale: float,
+            output_zero_point: int) -> np.ndarray:
+    """int8 RELU, RELU6 or RELU_N1_TO_1 (`kind`) as TFLM computes it; int8 of x's shape."""
+    p = relu_constants(kind, input_scale, input_zero_point, output_scale, output_zero_point)
     x = np.asarray(x)
     v = x.astype(np.int64) - p["input_zero_point"]
     out = mul_by_quantized_mul_tflm(v, p["multiplier"], p["shift"]) + p["output_zero_point"]
