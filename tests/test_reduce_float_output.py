@@ -76,7 +76,7 @@ def _ref(x, axes, mode, s_in, zp_in, compute_sum, ort_rows, table, s_out=0.5, zp
     common = dict(axes=axes, input_scale=s_in, input_zero_point=zp_in, compute_sum=compute_sum, ort_rows=ort_rows,
                   table=table)
     if float_out:
-        return R.mean_s8_f32(x, **common)
+        return R.mean_s8_f32(x, mode=mode, **common)
     return R.mean_s8(x, output_scale=s_out, output_zero_point=zp_out, mode=mode, **common)
 
 

@@ -136,7 +136,7 @@ def reference(attrs, x):
         common = dict(axes=attrs.axes, input_scale=q_in.scale[0], input_zero_point=q_in.zero_point[0],
                       compute_sum=attrs.kind == "sum", ort_rows=attrs.ort_rows, table=_pre_table(attrs))
         if float_output(attrs):
-            return [reduce_s8.mean_s8_f32(x, **common).reshape(out_shape)]
+            return [reduce_s8.mean_s8_f32(x, mode=q.mode, **common).reshape(out_shape)]
         y = reduce_s8.mean_s8(x, output_scale=q.output.scale[0], output_zero_point=q.output.zero_point[0],
                               mode=q.mode, **common)
         return [y.reshape(out_shape)]

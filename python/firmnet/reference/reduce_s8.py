@@ -158,10 +158,12 @@ def mean_float_values(x, *, axes: Sequence[int], input_scale: float, input_zero_
 
 
 def mean_s8_f32(x, *, axes: Sequence[int], input_scale: float, input_zero_point: int, compute_sum: bool = False,
-                ort_rows: bool = False, table=None, keep_dims: bool = True) -> np.ndarray:
-    """fn_mean_s8_f32's arithmetic: the float32 mean_float_values, shaped like mean_s8's output."""
+                mode: str = "tflm", ort_rows: bool = False, table=None, keep_dims: bool = True) -> np.ndarray:
+    """fn_mean_s8_f32's arithmetic: the float32 mean_float_values, shaped like mean_s8's output
+    (onnxruntime's order of the additions with ort_rows in ort mode only)."""
+    check_mode(mode, "int8 mean")
     v = mean_float_values(x, axes=axes, input_scale=input_scale, input_zero_point=input_zero_point,
-                          compute_sum=compute_sum, ort_rows=ort_rows, table=table)
+                          compute_sum=compute_sum, ort_rows=ort_rows and mode == "ort", table=table)
     return v.astype(np.float32).reshape(mean_output_shape(np.shape(x), axes, keep_dims))
 
 
