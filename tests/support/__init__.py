@@ -1,5 +1,5 @@
 """Code the test modules share. A test module imports from here (and takes conftest.py's
-fixtures), never from another test module: tests/test_test_layout.py checks it.
+fixtures), never from another test module: tests/test_import_rules.py checks it.
 
   paths          the repository, the fixture models, the digits example
   compare        comparisons that name the first mismatching element
