@@ -3,6 +3,9 @@
 Every variant module (e.g. conv2d_1x1_s8.py beside runtime_c/src/fn_conv2d_1x1_s8.c) provides:
     NAME                                     the variant's name: its C function (what --kernel takes)
     supports(node, graph, target) -> str|None  None, or the reason it cannot run this layer
+                                             (also asked by the QDQ pass, through
+                                             ops.check_supported: the layer may still be
+                                             NCHW, and target None means no board feature)
     why(node, graph, target) -> str          what makes it fit this layer, for the report
     cost(node, graph, target) -> int         estimated instructions of the call (the module says
                                              which measurement each coefficient comes from)
