@@ -14,10 +14,10 @@ Every variant module (e.g. conv2d_1x1_s8.py beside runtime_c/src/fn_conv2d_1x1_s
 select.py picks, per layer, the cheapest supported candidate (the first of equal cost) and
 records the choice, its reason and every rejected candidate with its reason in the KernelCall.
 
-params_conv_s8.py builds the int8 conv/depthwise/FC parameter structs and packs the
-depthwise filter for those variants (and for the kernel tests). Ops whose lowering still
-lives in ops/<op>.py (one C kernel family, chosen by dtype inside
-its lower()) have one candidate, OpLowering(op), named after the op.
+params_*.py build the parameter structs (and pack weights) of the C kernels: the variant
+modules, the ops' lowerings and the kernel tests use them. Ops whose lowering still lives in
+ops/<op>.py (one C kernel family, chosen by dtype inside its lower()) have one candidate,
+OpLowering(op), named after the op.
 """
 from __future__ import annotations
 
