@@ -60,6 +60,11 @@ def _declarations(include_dir: str) -> tuple[dict, dict, dict]:
     for text in texts:
         for kind, body, name in re.findall(r"typedef\s+(struct|enum)\s*\w*\s*\{(.*?)\}\s*(\w+)\s*;", text, re.S):
             (enums if kind == "enum" else structs)[name] = body
+    for text in texts:   # `typedef other_params name;`: the same layout under a second name
+        for target, name in re.findall(r"typedef\s+(\w+)\s+(\w+)\s*;", text):
+            for table in (structs, enums):
+                if target in table:
+                    table[name] = table[target]
     return structs, enums, macros
 
 
