@@ -31,8 +31,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.conv import conv2d_f32, conv2d_f32_params
-from firmnet.reference.dense import fc_f32, fc_f32_params
+from firmnet.kernels.params_conv_f32 import conv2d_f32_params, fc_f32_params
+from firmnet.reference.conv import conv2d_f32
+from firmnet.reference.dense import fc_f32
 from support.f32_bounds import (INF, NO_CLAMP, act_ranges, assert_clamped, assert_within, f32_sum_bound, fptr,
                                 random_f32)
 from support.ffi import struct_fields

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.conv_transpose import conv_transpose2d_f32, conv_transpose2d_f32_params, gather_filter
+from firmnet.kernels.params_conv_f32 import conv_transpose2d_f32_params, gather_filter
+from firmnet.reference.conv_transpose import conv_transpose2d_f32
 from support.f32_bounds import (NO_CLAMP, act_ranges, assert_clamped, assert_within, f32_sum_bound, fptr,
                                 random_f32)
 from support.ffi import struct_fields

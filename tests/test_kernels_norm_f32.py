@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
-from firmnet.reference.normalization import norm_f32_params, norm_f32_stats
+from firmnet.kernels.params_norm_f32 import norm_f32_params
+from firmnet.reference.normalization import norm_f32_stats
 from support.f32_bounds import FLT_MIN, assert_within, fptr
 from support.ffi import struct_fields
 from support.oracles import onnxruntime_outputs

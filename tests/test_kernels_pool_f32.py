@@ -26,7 +26,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from firmnet.reference.pool import avgpool2d_f32, avgpool2d_f32_params, maxpool2d_f32, maxpool2d_f32_params
+from firmnet.kernels.params_pool_f32 import avgpool2d_f32_params, maxpool2d_f32_params
+from firmnet.reference.pool import avgpool2d_f32, maxpool2d_f32
 from support.f32_bounds import EPS32, FLT_MIN, INF, NO_CLAMP, assert_clamped
 from support.pool_geometry import pool_axis
 

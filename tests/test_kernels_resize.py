@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
+from firmnet.kernels import params_resize
 from firmnet.reference import resize as ref
 from support.f32_bounds import EPS32, FLT_MIN, assert_within
 from support.ffi import struct_fields
@@ -51,7 +52,7 @@ def c_params(ffi, params):
 
 def run_nearest(runtime, x, out_hw, scales, coord, nearest):
     ffi, lib = runtime.ffi, runtime.lib
-    p = ref.resize_params(x.shape, out_hw, scales, mode="nearest", coord_mode=coord, nearest_mode=nearest,
+    p = params_resize.resize_params(x.shape, out_hw, scales, mode="nearest", coord_mode=coord, nearest_mode=nearest,
                           elem_size=x.itemsize)
     fields, keep = c_params(ffi, p)
     out = np.full((x.shape[0], *out_hw, x.shape[3]), 99, x.dtype)
@@ -63,7 +64,7 @@ def run_nearest(runtime, x, out_hw, scales, coord, nearest):
 
 def run_bilinear(runtime, x, out_hw, scales, coord):
     ffi, lib = runtime.ffi, runtime.lib
-    fields, keep = c_params(ffi, ref.resize_params(x.shape, out_hw, scales, mode="linear", coord_mode=coord))
+    fields, keep = c_params(ffi, params_resize.resize_params(x.shape, out_hw, scales, mode="linear", coord_mode=coord))
     out = np.full((x.shape[0], *out_hw, x.shape[3]), np.nan, np.float32)
     status = lib.fn_resize_bilinear_f32(ffi.new("fn_resize_bilinear_f32_params *", fields),
                                         ffi.cast("float *", ffi.from_buffer(x)), ffi.cast("float *", ffi.from_buffer(out)))
@@ -139,8 +140,8 @@ def test_nearest_hand_computed(runtime):
 
 
 def test_params_fill_every_struct_field(runtime):
-    near = ref.resize_params((1, 3, 4, 2), (6, 8), (2.0, 2.0))
-    lin = ref.resize_params((1, 3, 4, 2), (6, 8), (2.0, 2.0), mode="linear")
+    near = params_resize.resize_params((1, 3, 4, 2), (6, 8), (2.0, 2.0))
+    lin = params_resize.resize_params((1, 3, 4, 2), (6, 8), (2.0, 2.0), mode="linear")
     assert set(near) == struct_fields(runtime.ffi, "fn_resize_nearest_params")
     assert set(lin) == struct_fields(runtime.ffi, "fn_resize_bilinear_f32_params")
 
@@ -151,7 +152,7 @@ def test_params_fill_every_struct_field(runtime):
 def test_nearest_rejects_bad_arguments(runtime, change):
     ffi, lib = runtime.ffi, runtime.lib
     x = np.ones((1, 2, 2, 3), np.float32)
-    p = dict(ref.resize_params(x.shape, (2, 2), (1.0, 1.0)), **change)
+    p = dict(params_resize.resize_params(x.shape, (2, 2), (1.0, 1.0)), **change)
     p["y_index"], p["x_index"] = p["y_index"][:2], p["x_index"][:2]
     p["y_index"][1] = p["y_index"][1] if "y_index" in change else 1
     fields, keep = c_params(ffi, p)
@@ -167,7 +168,7 @@ def test_nearest_rejects_bad_arguments(runtime, change):
 def test_bilinear_rejects_bad_arguments(runtime, change):
     ffi, lib = runtime.ffi, runtime.lib
     x = np.ones((1, 2, 2, 3), np.float32)
-    p = dict(ref.resize_params(x.shape, (2, 2), (1.0, 1.0), mode="linear"), **change)
+    p = dict(params_resize.resize_params(x.shape, (2, 2), (1.0, 1.0), mode="linear"), **change)
     fields, keep = c_params(ffi, p)
     out = np.full((1, 2, 2, 3), 7.0, np.float32)
     assert lib.fn_resize_bilinear_f32(ffi.new("fn_resize_bilinear_f32_params *", fields),

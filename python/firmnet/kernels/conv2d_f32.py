@@ -3,8 +3,8 @@ dilation and groups), the only float one."""
 from __future__ import annotations
 
 from ..lowering import KernelCall, params_of
-from ..reference import conv as ref
 from . import _conv
+from .params_conv_f32 import conv2d_f32_params
 
 NAME = "fn_conv2d_f32"
 
@@ -32,7 +32,7 @@ def scratch_bytes(node, graph) -> int:
 def call(node, graph) -> KernelCall:
     a = node.attrs
     x, w = _conv.shapes(node, graph)
-    params = ref.conv2d_f32_params(x, w, strides=a.strides, dilations=a.dilations, pads=a.pads, groups=a.groups,
+    params = conv2d_f32_params(x, w, strides=a.strides, dilations=a.dilations, pads=a.pads, groups=a.groups,
                                    act=a.act)
     kind = "depthwise" if a.groups == x[3] and a.groups > 1 else "grouped" if a.groups > 1 else "dense"
     return KernelCall(NAME, "fn_conv_f32.h", "fn_conv2d_f32_params", params_of(params), _conv.tensor_args(node),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..lowering import KernelCall, params_of
-from ..reference import dense as ref
 from . import _conv
+from .params_conv_f32 import fc_f32_params
 
 NAME = "fn_fc_f32"
 
@@ -30,5 +30,5 @@ def scratch_bytes(node, graph) -> int:
 
 def call(node, graph) -> KernelCall:
     x, w = (graph.types[i].shape for i in node.inputs[:2])
-    return KernelCall(NAME, "fn_fc_f32.h", "fn_fc_f32_params", params_of(ref.fc_f32_params(x, w, act=node.attrs.act)),
+    return KernelCall(NAME, "fn_fc_f32.h", "fn_fc_f32_params", params_of(fc_f32_params(x, w, act=node.attrs.act)),
                       _conv.tensor_args(node), description="dense float fully connected")

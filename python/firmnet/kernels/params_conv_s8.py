@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..reference.conv import _check_conv, conv_geometry
+from ..reference.conv import _check_conv
 from ..reference.dense import check_fc_shapes
+from .params_conv_f32 import conv_geometry
 from ..reference.fixedpoint import REQUANT_MODES, quantize_multiplier
 
 INT8_MIN, INT8_MAX = -128, 127

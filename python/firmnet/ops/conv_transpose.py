@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError
+from ..kernels import params_conv_f32
 from ..lowering import ConstArg, KernelCall, params_of
 from ..reference import conv_transpose as ref
 from ._util import NO_CLAMP, check_types, output_type, require
@@ -39,7 +40,7 @@ def _kwargs(attrs):
 
 def _params(attrs, x_shape, w_shape):
     try:
-        return ref.conv_transpose2d_f32_params(_nhwc(attrs, x_shape), w_shape, **_kwargs(attrs))
+        return params_conv_f32.conv_transpose2d_f32_params(_nhwc(attrs, x_shape), w_shape, **_kwargs(attrs))
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
 
@@ -49,10 +50,19 @@ def infer(attrs, in_types):
     check_types(attrs, [x, w, b][:len(in_types)])
     require(attrs.layout in ("NCHW", "NHWC"), f"conv_transpose: unknown layout {attrs.layout}")
     require(len(x.shape) == 4 and len(w.shape) == 4, f"conv_transpose needs 4-D input and filter, got {x} and {w}")
-    p = _params(attrs, x.shape, w.shape)
-    require(b is None or b.shape == (p["out_c"],), f"conv_transpose: bias must have shape ({p['out_c']},), got {b}")
-    n, oh, ow, oc = p["batch"], p["out_h"], p["out_w"], p["out_c"]
+    try:
+        oh, ow = ref.check_geometry(_nhwc(attrs, x.shape), w.shape, attrs.strides, attrs.dilations, attrs.pads,
+                                    attrs.groups)
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
+    n, oc = x.shape[0], w.shape[1] * attrs.groups
+    require(b is None or b.shape == (oc,), f"conv_transpose: bias must have shape ({oc},), got {b}")
     return [output_type(attrs, (n, oc, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, oc))]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when fn_conv_transpose2d_f32 cannot run this layer (until kernels/ selection states it)."""
+    _params(attrs, in_types[0].shape, in_types[1].shape)
 
 
 def reference(attrs, x, w, b=None):
@@ -73,7 +83,7 @@ def lower(node, graph):
     x, w = (graph.types[i].shape for i in node.inputs[:2])
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     params = _params(node.attrs, x, w)
-    packed = ref.gather_filter(graph.constants[node.inputs[1]], node.attrs.groups)
+    packed = params_conv_f32.gather_filter(graph.constants[node.inputs[1]], node.attrs.groups)
     return KernelCall("fn_conv_transpose2d_f32", "fn_conv_transpose_f32.h", "fn_conv_transpose2d_f32_params",
                       params_of(params),
                       (node.inputs[0], ConstArg(f"{node.inputs[1]}/gather", packed), bias, node.outputs[0]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import FirmnetError, TensorType
+from ..kernels import params_norm_f32
 from ..lowering import KernelCall, params_of
 from ..reference import normalization as ref
 from ._util import normalize_axis, require, require_float32
@@ -36,7 +37,7 @@ def _view(attrs, shape):
 
 def _params(attrs, shape):
     try:
-        return ref.norm_f32_params(_view(attrs, shape), attrs.groups if attrs.kind == "channels" else 1,
+        return params_norm_f32.norm_f32_params(_view(attrs, shape), attrs.groups if attrs.kind == "channels" else 1,
                                    attrs.epsilon)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
@@ -59,7 +60,9 @@ def infer(attrs, in_types):
     for t, what in ((scale, "scale"), (bias, "bias")):
         require(t is None or t.shape == want, f"normalization: {what} {t} must have shape {want}")
     require(scale is not None, "normalization needs a scale")
-    _params(attrs, x.shape)
+    groups = attrs.groups if attrs.kind == "channels" else 1
+    channels = _view(attrs, x.shape)[2]
+    require(groups >= 1 and channels % groups == 0, f"normalization: {groups} groups do not divide {channels} channels")
     if not attrs.stats:
         return [TensorType(x.shape, "float32")]
     require(attrs.kind == "layer", "only layer normalization outputs its statistics")
@@ -71,11 +74,15 @@ def _stats_shape(attrs, shape):
     return tuple(shape[:axis]) + (1,) * (len(shape) - axis)
 
 
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when fn_norm_f32 cannot run this layer (until kernels/ selection states it)."""
+    _params(attrs, in_types[0].shape)
+
+
 def reference(attrs, x, scale, bias=None):
-    p = _params(attrs, x.shape)
-    view = (p["batch"], p["outer"], p["channels"], p["inner"])
-    y, mean, inv = ref.norm_f32_stats(x, scale.ravel(), None if bias is None else bias.ravel(), view,
-                                      p["groups"], attrs.epsilon)
+    groups = attrs.groups if attrs.kind == "channels" else 1
+    y, mean, inv = ref.norm_f32_stats(x, scale.ravel(), None if bias is None else bias.ravel(),
+                                      _view(attrs, x.shape), groups, attrs.epsilon)
     if not attrs.stats:
         return [y]
     return [y, mean.reshape(_stats_shape(attrs, x.shape)), inv.reshape(_stats_shape(attrs, x.shape))]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
-from ..kernels import params_pool_s8
+from ..kernels import params_pool_f32, params_pool_s8
 from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
 from ..reference import pool_s8 as ref_s8
@@ -105,8 +105,8 @@ def _params(attrs, nhwc_shape, out_hw) -> dict:
         return build(nhwc_shape, **_int8_quantities(attrs, out_hw))
     common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act)
     if attrs.kind == "max":
-        return ref.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
-    return ref.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
+        return params_pool_f32.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
+    return params_pool_f32.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
 
 
 def _nhwc_reference(attrs, x, out_size):

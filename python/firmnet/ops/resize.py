@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import DTYPES, FirmnetError, TensorType
+from ..kernels import params_resize
 from ..lowering import KernelCall, params_of, with_arrays
 from ..reference import resize as ref
 from ._util import require
@@ -41,7 +42,7 @@ def _kernel_shape(attrs, shape):
 
 def _params(attrs, shape, elem_size):
     try:
-        return ref.resize_params(_kernel_shape(attrs, shape), attrs.size, attrs.scales, mode=attrs.mode,
+        return params_resize.resize_params(_kernel_shape(attrs, shape), attrs.size, attrs.scales, mode=attrs.mode,
                                  coord_mode=attrs.coord_mode, nearest_mode=attrs.nearest_mode, elem_size=elem_size)
     except ValueError as exc:
         raise FirmnetError(str(exc)) from None
@@ -55,11 +56,19 @@ def infer(attrs, in_types):
         require(x.dtype in ("float32", "int8"), f"nearest resize: dtype {x.dtype} is not supported (float32, int8)")
     else:
         require(x.dtype == "float32", f"{attrs.mode} resize: dtype {x.dtype} is not supported (float32 only)")
-    _params(attrs, x.shape, DTYPES[x.dtype].itemsize)
     n, h, w, c = _nhwc(attrs, x.shape)
+    try:
+        ref.check_resize((n, h, w, c), attrs.size, attrs.scales, attrs.mode)
+    except ValueError as exc:
+        raise FirmnetError(str(exc)) from None
     oh, ow = attrs.size
     shape = (n, c, oh, ow) if attrs.layout == "NCHW" else (n, oh, ow, c)
     return [TensorType(shape, x.dtype, x.quant)]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when the resize kernels cannot run this layer (until kernels/ selection states it)."""
+    _params(attrs, in_types[0].shape, DTYPES[in_types[0].dtype].itemsize)
 
 
 def _kwargs(attrs):

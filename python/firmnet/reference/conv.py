@@ -9,10 +9,7 @@ clamped to `act` (as float32 values, like the C struct holds them) and rounded o
 to float32. The C kernel adds
 the same terms in float32 in the order bias, ky, kx, c; the two differ by at most
 the float32 summation error bound that tests/test_kernels_conv_f32.py states.
-
-`conv2d_f32_params` turns the same arguments into the C parameter struct
-(field names of fn_conv2d_f32_params); the compiler's lowering uses it, so the
-reference and the kernel call are parameterised in one place.
+The C parameter structs: firmnet.kernels.params_conv_f32.
 """
 from __future__ import annotations
 
@@ -48,30 +45,6 @@ def _check_conv(x_shape, w_shape, strides, dilations, pads, groups) -> tuple[int
         raise ValueError(f"conv2d: empty output {oh}x{ow} (input {h}x{w}, kernel {kh}x{kw}, "
                          f"dilations {dilations}, pads {pads})")
     return oh, ow
-
-
-def conv2d_f32_params(x_shape, w_shape, *, strides: Pair = (1, 1), dilations: Pair = (1, 1),
-                      pads: Pads = (0, 0, 0, 0), groups: int = 1,
-                      act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
-    """fn_conv2d_f32_params for these arguments (same meaning as conv2d_f32's)."""
-    return {**conv_geometry(x_shape, w_shape, strides, dilations, pads, groups),
-            "act_min": float(act[0]), "act_max": float(act[1])}
-
-
-def conv_geometry(x_shape, w_shape, strides, dilations, pads, groups) -> dict:
-    """The geometry fields shared by fn_conv2d_f32_params and fn_conv2d_s8_params (checked)."""
-    oh, ow = _check_conv(x_shape, w_shape, strides, dilations, pads, groups)
-    n, h, w, c = (int(v) for v in x_shape)
-    oc, kh, kw, _ = (int(v) for v in w_shape)
-    return {
-        "batch": n, "in_h": h, "in_w": w, "in_c": c,
-        "out_h": oh, "out_w": ow, "out_c": oc,
-        "kernel_h": kh, "kernel_w": kw,
-        "stride_h": int(strides[0]), "stride_w": int(strides[1]),
-        "dilation_h": int(dilations[0]), "dilation_w": int(dilations[1]),
-        "pad_top": int(pads[0]), "pad_left": int(pads[1]),
-        "groups": int(groups),
-    }
 
 
 def window_view(xp: np.ndarray, out_hw: Pair, kernel: Pair, strides: Pair, dilations: Pair) -> np.ndarray:

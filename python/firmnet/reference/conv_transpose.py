@@ -1,7 +1,7 @@
 """Numpy reference of float32 transposed 2-D convolution (runtime_c/include/fn_conv_transpose_f32.h).
 
 Layouts: activations NHWC; the filter in ONNX's layout [in_c, out_c / groups, kernel_h,
-kernel_w] (the C kernel takes it repacked, see `gather_filter`).
+kernel_w] (the C kernel takes it repacked: firmnet.kernels.params_conv_f32.gather_filter).
 
 Arithmetic, in scatter form (the definition; the C kernel gathers): every input pixel
 (iy, ix) of group g adds x[iy, ix, g*Cg + i] * W[g*Cg + i, o, ky, kx] to position
@@ -21,7 +21,6 @@ from .conv import clamp_f32
 
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]
-MAX_KERNEL = 32          # FN_CT_MAX_KERNEL
 
 
 def full_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -34,7 +33,8 @@ def out_size(size, kernel, stride, dilation, pad_begin, pad_end) -> int:
     return full_size(size, kernel, stride, dilation) - pad_begin - pad_end
 
 
-def _check(x_shape, w_shape, strides, dilations, pads, groups) -> tuple[int, int]:
+def check_geometry(x_shape, w_shape, strides, dilations, pads, groups) -> tuple[int, int]:
+    """(out_h, out_w) of a transposed convolution; ValueError for shapes that do not fit."""
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ValueError(f"conv_transpose2d: x must be NHWC and w [in_c, out_c/groups, kh, kw], "
                          f"got {tuple(x_shape)} and {tuple(w_shape)}")
@@ -45,46 +45,13 @@ def _check(x_shape, w_shape, strides, dilations, pads, groups) -> tuple[int, int
     if groups < 1 or c % groups or ci != c:
         raise ValueError(f"conv_transpose2d: the filter has {ci} input channels for an input of {c} channels "
                          f"and groups={groups} (need equal counts, divisible by groups)")
-    if max(kh, kw) > MAX_KERNEL:
-        raise ValueError(f"conv_transpose2d: kernel {kh}x{kw} is larger than {MAX_KERNEL} along an axis "
-                         "(the C kernel's limit)")
     if min(strides) < 1 or min(dilations) < 1:
         raise ValueError(f"conv_transpose2d: strides {strides} and dilations {dilations} must be >= 1")
     oh = out_size(h, kh, strides[0], dilations[0], pads[0], pads[2])
     ow = out_size(w, kw, strides[1], dilations[1], pads[1], pads[3])
     if oh < 1 or ow < 1:
         raise ValueError(f"conv_transpose2d: empty output {oh}x{ow} (input {h}x{w}, kernel {kh}x{kw}, pads {pads})")
-    limit = 2**30
-    for o, pad, k, d in ((oh, pads[0], kh, dilations[0]), (ow, pads[1], kw, dilations[1])):
-        if abs(pad) >= limit or (o - 1) + abs(pad) + (k - 1) * d >= limit:
-            raise ValueError(f"conv_transpose2d: geometry too large for int32 coordinates (pads {pads})")
     return oh, ow
-
-
-def conv_transpose2d_f32_params(x_shape, w_shape, *, strides: Pair = (1, 1), dilations: Pair = (1, 1),
-                                pads: Pads = (0, 0, 0, 0), groups: int = 1,
-                                act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
-    """fn_conv_transpose2d_f32_params (pads: top, left, bottom, right; any sign)."""
-    oh, ow = _check(x_shape, w_shape, strides, dilations, pads, groups)
-    n, h, w, c = (int(v) for v in x_shape)
-    _, ocg, kh, kw = (int(v) for v in w_shape)
-    return {
-        "batch": n, "in_h": h, "in_w": w, "in_c": c,
-        "out_h": oh, "out_w": ow, "out_c": ocg * int(groups),
-        "kernel_h": kh, "kernel_w": kw,
-        "stride_h": int(strides[0]), "stride_w": int(strides[1]),
-        "dilation_h": int(dilations[0]), "dilation_w": int(dilations[1]),
-        "pad_top": int(pads[0]), "pad_left": int(pads[1]),
-        "groups": int(groups), "act_min": float(act[0]), "act_max": float(act[1]),
-    }
-
-
-def gather_filter(w: np.ndarray, groups: int) -> np.ndarray:
-    """ONNX [in_c, out_c/groups, kh, kw] → the kernel's [out_c, kh, kw, in_c/groups]."""
-    ci, ocg, kh, kw = w.shape
-    cg = ci // groups
-    wg = w.reshape(groups, cg, ocg, kh, kw).transpose(0, 2, 3, 4, 1)   # [G, OCg, KH, KW, Cg]
-    return np.ascontiguousarray(wg.reshape(groups * ocg, kh, kw, cg))
 
 
 def conv_transpose2d_f32(x, w, bias=None, *, strides: Pair = (1, 1), dilations: Pair = (1, 1),
@@ -92,7 +59,7 @@ def conv_transpose2d_f32(x, w, bias=None, *, strides: Pair = (1, 1), dilations: 
                          act: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
     """out [N, OH, OW, out_c] in float64 arithmetic, float32 result (module docstring)."""
     x, w = np.asarray(x), np.asarray(w)
-    oh, ow = _check(x.shape, w.shape, strides, dilations, pads, groups)
+    oh, ow = check_geometry(x.shape, w.shape, strides, dilations, pads, groups)
     n, h, wd, c = x.shape
     _, ocg, kh, kw = w.shape
     oc = ocg * groups

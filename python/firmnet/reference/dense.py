@@ -5,8 +5,7 @@ Arithmetic: out[b, o] = clamp(bias[o] + sum_i x[b, i] * w[o, i]) computed in flo
 values the C struct holds) and rounded once to float32. The C kernel adds the same
 terms in float32, bias first then i ascending; tests bound the difference by the
 float32 summation error bound.
-
-`fc_f32_params` builds fn_fc_f32_params from the same arguments for the lowering.
+The C parameter struct: firmnet.kernels.params_conv_f32.
 """
 from __future__ import annotations
 
@@ -23,15 +22,6 @@ def check_fc_shapes(x_shape, w_shape) -> None:
         raise ValueError(f"fc: every size must be >= 1, got x {tuple(x_shape)}, w {tuple(w_shape)}")
     if x_shape[1] != w_shape[1]:
         raise ValueError(f"fc: x has {x_shape[1]} features, w expects {w_shape[1]}")
-
-
-def fc_f32_params(x_shape, w_shape, *, act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
-    """fn_fc_f32_params for x [N, K] and w [M, K]."""
-    check_fc_shapes(x_shape, w_shape)
-    return {
-        "batch": int(x_shape[0]), "in_features": int(x_shape[1]), "out_features": int(w_shape[0]),
-        "act_min": float(act[0]), "act_max": float(act[1]),
-    }
 
 
 def fc_f32(x, w, bias=None, *, act: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:

@@ -26,19 +26,6 @@ def norm_view(shape, kind: str, axis: int = 1, layout: str = "NCHW") -> tuple[in
     return shape[0], int(np.prod(shape[1:-1])), shape[-1], 1
 
 
-def norm_f32_params(view, groups: int, epsilon: float) -> dict:
-    """fn_norm_f32_params for a (batch, outer, channels, inner) view."""
-    b, o, c, i = (int(v) for v in view)
-    if min(b, o, c, i) < 1:
-        raise ValueError(f"normalization: every size must be >= 1, got view {view}")
-    if groups < 1 or c % groups:
-        raise ValueError(f"normalization: {groups} groups do not divide {c} channels")
-    if b * o * c * i > 2**31 - 1:
-        raise ValueError("normalization: tensor of 2^31 or more elements")
-    return {"batch": b, "outer": o, "channels": c, "inner": i, "groups": int(groups),
-            "epsilon": float(np.float32(epsilon))}
-
-
 def norm_f32(x, scale, bias, view, groups: int, epsilon: float) -> np.ndarray:
     """y with x's shape: x viewed as `view`, scale and bias (or None) per channel of the view."""
     return norm_f32_stats(x, scale, bias, view, groups, epsilon)[0]
@@ -47,14 +34,15 @@ def norm_f32(x, scale, bias, view, groups: int, epsilon: float) -> np.ndarray:
 def norm_f32_stats(x, scale, bias, view, groups: int, epsilon: float):
     """(y, mean [batch, groups], 1 / sqrt(var + epsilon) [batch, groups]), all float32."""
     x = np.asarray(x)
-    p = norm_f32_params(view, groups, epsilon)
-    b, o, c, i = view
-    g = groups
+    b, o, c, i = (int(v) for v in view)
+    g = int(groups)
+    if min(b, o, c, i, g) < 1 or c % g or b * o * c * i != x.size:
+        raise ValueError(f"normalization: view {view} with {groups} groups does not fit x {x.shape}")
     xv = x.astype(np.float64).reshape(b, o, g, c // g, i)
     mean = xv.mean(axis=(1, 3, 4), keepdims=True)
     d = xv - mean
     var = (d * d).mean(axis=(1, 3, 4), keepdims=True)
-    std = np.sqrt(var + np.float64(p["epsilon"]))
+    std = np.sqrt(var + np.float64(np.float32(epsilon)))
     z = d / std
     y = z * np.asarray(scale, np.float64).reshape(1, 1, g, c // g, 1)
     if bias is not None:

@@ -16,8 +16,7 @@ Arithmetic:
   ascending) and divides once; tests bound the difference.
 `act` bounds are used as the float32 values the C struct holds.
 
-`maxpool2d_f32_params` / `avgpool2d_f32_params` build fn_pool2d_f32_params from
-the same arguments for the lowering.
+The C parameter struct fn_pool2d_f32_params: firmnet.kernels.params_pool_f32.
 """
 from __future__ import annotations
 
@@ -78,29 +77,6 @@ def pool_geometry(x_shape, *, kernel: Pair, strides: Pair = (1, 1), dilations: P
         "pad_top": int(pads[0]), "pad_left": int(pads[1]),
         "pad_bottom": int(pads[2]), "pad_right": int(pads[3]),
     }
-
-
-def _params(x_shape, out_hw, kernel, strides, dilations, pads, count_include_pad, act) -> dict:
-    geometry = pool_geometry(x_shape, kernel=kernel, strides=strides, dilations=dilations, pads=pads,
-                             out_size=out_hw)
-    return {**geometry, "count_include_pad": int(bool(count_include_pad)),
-            "act_min": float(act[0]), "act_max": float(act[1])}
-
-
-def maxpool2d_f32_params(x_shape, *, kernel: Pair, strides: Pair = (1, 1), dilations: Pair = (1, 1),
-                         pads: Pads = (0, 0, 0, 0), out_size: Pair | None = None,
-                         act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
-    """fn_pool2d_f32_params for fn_maxpool2d_f32 (same meaning as maxpool2d_f32's arguments)."""
-    out_hw = _pool_geometry(x_shape, kernel, strides, dilations, pads, out_size)
-    return _params(x_shape, out_hw, kernel, strides, dilations, pads, False, act)
-
-
-def avgpool2d_f32_params(x_shape, *, kernel: Pair, strides: Pair = (1, 1), pads: Pads = (0, 0, 0, 0),
-                         count_include_pad: bool = False, out_size: Pair | None = None,
-                         act: tuple[float, float] = (-np.inf, np.inf)) -> dict:
-    """fn_pool2d_f32_params for fn_avgpool2d_f32 (same meaning as avgpool2d_f32's arguments)."""
-    out_hw = _pool_geometry(x_shape, kernel, strides, (1, 1), pads, out_size)
-    return _params(x_shape, out_hw, kernel, strides, (1, 1), pads, count_include_pad, act)
 
 
 def _padded_windows(x, out_hw, kernel, strides, dilations, pads, fill) -> np.ndarray:

@@ -97,7 +97,8 @@ def linear_table(in_len: int, out_len: int, scale: float, coord_mode: str):
     return i0, i1, w0, w1
 
 
-def _check(x_shape, out_hw, scales, mode):
+def check_resize(x_shape, out_hw, scales, mode):
+    """ValueError unless x is 4-D NHWC, the output non-empty, the mode known and the scales positive."""
     if len(x_shape) != 4 or min(x_shape) < 1 or min(out_hw) < 1:
         raise ValueError(f"resize: needs a 4-D NHWC input and a non-empty output, got {tuple(x_shape)} -> {out_hw}")
     if mode not in MODES:
@@ -106,35 +107,22 @@ def _check(x_shape, out_hw, scales, mode):
         raise ValueError(f"resize: scales {scales} must be positive and finite")
 
 
-def resize_params(x_shape, out_hw, scales, *, mode="nearest", coord_mode="half_pixel",
-                  nearest_mode="round_prefer_floor", elem_size=4) -> dict:
-    """fn_resize_nearest_params (mode nearest) or fn_resize_bilinear_f32_params (mode linear);
-    the tables are numpy arrays (the lowering turns them into C arrays)."""
-    _check(x_shape, out_hw, scales, mode)
-    n, h, w, c = (int(v) for v in x_shape)
-    oh, ow = (int(v) for v in out_hw)
-    geometry = {"batch": n, "in_h": h, "in_w": w, "channels": c, "out_h": oh, "out_w": ow}
-    if mode == "nearest":
-        return {**geometry, "elem_size": int(elem_size),
-                "y_index": nearest_table(h, oh, scales[0], coord_mode, nearest_mode),
-                "x_index": nearest_table(w, ow, scales[1], coord_mode, nearest_mode)}
-    y0, y1, wy0, wy1 = linear_table(h, oh, scales[0], coord_mode)
-    x0, x1, wx0, wx1 = linear_table(w, ow, scales[1], coord_mode)
-    return {**geometry, "y0": y0, "y1": y1, "wy0": wy0, "wy1": wy1, "x0": x0, "x1": x1, "wx0": wx0, "wx1": wx1}
-
-
 def resize_nhwc(x, out_hw, scales, *, mode="nearest", coord_mode="half_pixel", nearest_mode="round_prefer_floor"):
     """Resize an NHWC array over H and W (module docstring); nearest keeps x's dtype."""
     x = np.asarray(x)
-    p = resize_params(x.shape, out_hw, scales, mode=mode, coord_mode=coord_mode, nearest_mode=nearest_mode,
-                      elem_size=x.itemsize)
+    check_resize(x.shape, out_hw, scales, mode)
+    (h, w), (oh, ow) = x.shape[1:3], (int(v) for v in out_hw)
     if mode == "nearest":
-        return np.ascontiguousarray(x[:, p["y_index"]][:, :, p["x_index"]])
+        ys, xs = (nearest_table(n, o, s, coord_mode, nearest_mode) for n, o, s in ((h, oh, scales[0]),
+                                                                                    (w, ow, scales[1])))
+        return np.ascontiguousarray(x[:, ys][:, :, xs])
+    y0, y1, wy0, wy1 = linear_table(h, oh, scales[0], coord_mode)
+    x0, x1, wx0, wx1 = linear_table(w, ow, scales[1], coord_mode)
     xd = x.astype(np.float64)
-    wx0, wx1 = p["wx0"].astype(np.float64)[:, None], p["wx1"].astype(np.float64)[:, None]
-    wy0, wy1 = p["wy0"].astype(np.float64)[:, None, None], p["wy1"].astype(np.float64)[:, None, None]
+    wx0, wx1 = wx0.astype(np.float64)[:, None], wx1.astype(np.float64)[:, None]
+    wy0, wy1 = wy0.astype(np.float64)[:, None, None], wy1.astype(np.float64)[:, None, None]
 
     def row(ys):
         r = xd[:, ys]
-        return r[:, :, p["x0"]] * wx0 + r[:, :, p["x1"]] * wx1
-    return (row(p["y0"]) * wy0 + row(p["y1"]) * wy1).astype(np.float32)
+        return r[:, :, x0] * wx0 + r[:, :, x1] * wx1
+    return (row(y0) * wy0 + row(y1) * wy1).astype(np.float32)
