@@ -31,7 +31,10 @@ from . import (
     depthwise_conv2d_s8,
     fc_f32,
     fc_s8,
+    softmax_ort_s8,
+    softmax_s8,
 )
+from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ CANDIDATES = {
     "reshape": (OpLowering("reshape"),),
     "resize": (OpLowering("resize"),),
     "slice": (OpLowering("slice"),),
-    "softmax": (OpLowering("softmax"),),
+    "softmax": (softmax_s8, softmax_ort_s8, SOFTMAX_F32, LOG_SOFTMAX_F32),
     "transpose": (OpLowering("transpose"),),
     "unary": (OpLowering("unary"),),
     "where": (OpLowering("where"),),

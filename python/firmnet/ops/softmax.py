@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import FirmnetError, OpQuant
-from ..kernels import params_activation_s8, params_ort_s8
-from ..kernels.params_layout import softmax_params
-from ..lowering import KernelCall, params_of, with_arrays
+from ..ir import OpQuant
 from ..reference import activation_s8, ort_s8
 from ..reference import elementwise as ref
 from ._util import check_types, normalize_axis, output_type, require
@@ -28,22 +25,6 @@ class Attrs:
     log: bool = False                 # LogSoftmax (float only: an int8 model keeps it as a float island)
 
 
-def _int8_params(attrs, shape):
-    q_in, q_out = attrs.quant.inputs[0], attrs.quant.output
-    if attrs.quant.mode == "ort":
-        try:
-            return params_ort_s8.softmax_ort_s8_params(shape, normalize_axis(attrs.axis, len(shape)),
-                                                       (q_in.scale[0], q_in.zero_point[0]),
-                                                       (q_out.scale[0], q_out.zero_point[0]))
-        except ValueError as exc:
-            raise FirmnetError(str(exc)) from None
-    try:
-        return params_activation_s8.softmax_s8_params(shape, normalize_axis(attrs.axis, len(shape)), q_in.scale[0],
-                                                      q_out.scale[0], q_out.zero_point[0], beta=attrs.beta)
-    except ValueError as exc:
-        raise FirmnetError(str(exc)) from None
-
-
 def infer(attrs, in_types):
     (x,) = in_types
     check_types(attrs, in_types)
@@ -53,12 +34,6 @@ def infer(attrs, in_types):
     require(attrs.quant is None or attrs.quant.mode != "ort" or attrs.beta == 1.0,
             "int8 softmax with beta != 1 follows TFLite (--requant tflm or single); onnxruntime's Softmax has no beta")
     return [output_type(attrs, x.shape)]
-
-
-def kernel_check(attrs, in_types) -> None:
-    """FirmnetError when no int8 softmax kernel takes this quantization (until kernels/ selection states it)."""
-    if attrs.quant is not None:
-        _int8_params(attrs, in_types[0].shape)
 
 
 def reference(attrs, x):
@@ -77,22 +52,3 @@ def reference(attrs, x):
 
 def macs(attrs, in_types, out_types):
     return 0
-
-
-def lower(node, graph):
-    shape = graph.types[node.inputs[0]].shape
-    if node.attrs.quant is not None and node.attrs.quant.mode == "ort":
-        p = _int8_params(node.attrs, shape)
-        scalars = {k: v for k, v in p.items() if k != "table"}
-        return KernelCall("fn_softmax_ort_s8", "fn_activation_ort_s8.h", "fn_softmax_ort_s8_params",
-                          params_of(with_arrays(scalars, {"table": p["table"]})), (node.inputs[0], node.outputs[0]),
-                          description="int8 softmax (onnxruntime's QLinearSoftmax, 1 KB float table)")
-    if node.attrs.quant is not None:
-        return KernelCall("fn_softmax_s8", "fn_activation_s8.h", "fn_softmax_s8_params",
-                          params_of(_int8_params(node.attrs, shape)), (node.inputs[0], node.outputs[0]),
-                          description="int8 softmax (TFLM arithmetic)")
-    params = softmax_params(shape, normalize_axis(node.attrs.axis, len(shape)))
-    function = "fn_log_softmax_f32" if node.attrs.log else "fn_softmax_f32"
-    return KernelCall(function, "fn_elementwise_f32.h", "fn_softmax_f32_params", params_of(params),
-                      (node.inputs[0], node.outputs[0]),
-                      description="float log-softmax" if node.attrs.log else "float softmax")
