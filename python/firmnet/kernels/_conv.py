@@ -9,7 +9,6 @@ targets use the same figures: only their ratios decide between candidates.
 """
 from __future__ import annotations
 
-from ..ir import FirmnetError
 from ..lowering import params_of, with_arrays
 from . import params_conv_s8 as kp
 
@@ -67,15 +66,6 @@ def estimate(node, graph, target, per_mac: tuple[float, float], per_output: tupl
     """Instructions: (portable, DSP) coefficients per MAC and per output, by the target's DSP extension."""
     k = 1 if target.dsp else 0
     return round(per_mac[k] * macs(node, graph) + per_output[k] * outputs(node, graph))
-
-
-def refusal(build) -> str | None:
-    """None if the parameter builder accepts the layer, else its reason."""
-    try:
-        build()
-    except (ValueError, FirmnetError) as exc:
-        return str(exc)
-    return None
 
 
 def general_params(node, graph) -> tuple[dict, dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..lowering import KernelCall
 from . import _conv
+from ._check import refusal
 
 NAME = "fn_conv2d_1x1_s8"
 _PER_MAC = (4.289, 1.502)
@@ -33,7 +34,7 @@ def supports(node, graph, target) -> str | None:
         return f"stride {a.strides[0]}x{a.strides[1]} (1 only)"
     if a.pads != (0, 0, 0, 0):
         return "padded (no padding only)"
-    return _conv.refusal(lambda: _conv.general_params(node, graph))
+    return refusal(lambda: _conv.general_params(node, graph))
 
 
 def why(node, graph, target) -> str:

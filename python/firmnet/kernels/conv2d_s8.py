@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..lowering import KernelCall
 from . import _conv
+from ._check import refusal
 
 NAME = "fn_conv2d_s8"
 _PER_MAC_POINTWISE = (4.237, 2.223)      # (portable, DSP)
@@ -31,7 +32,7 @@ def supports(node, graph, target) -> str | None:
         return "int32 accumulator output (no output stage)"
     if node.op == "dense" and not _conv.has_weight_zero_point(node):
         return "dense layers only with weight zero points (fn_fc_s8 runs the others)"
-    return _conv.refusal(lambda: _conv.general_params(node, graph))
+    return refusal(lambda: _conv.general_params(node, graph))
 
 
 def why(node, graph, target) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..lowering import KernelCall
 from . import _conv
+from ._check import refusal
 
 NAME = "fn_conv2d_s8_s32"
 
@@ -14,7 +15,7 @@ def supports(node, graph, target) -> str | None:
         return "float layer (int8 kernel)"
     if not _conv.accumulates_only(node):
         return "the layer has an output stage (int32 accumulators only)"
-    return _conv.refusal(lambda: _conv.general_params(node, graph))
+    return refusal(lambda: _conv.general_params(node, graph))
 
 
 def why(node, graph, target) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of, with_arrays
 from . import _conv
+from ._check import refusal
 from . import params_conv_s8 as kp
 
 NAME = "fn_depthwise_conv2d_s8"
@@ -36,7 +37,7 @@ def supports(node, graph, target) -> str | None:
     channels = _conv.shapes(node, graph)[0][3]
     if a.groups == 1 or a.groups != channels:
         return f"not depthwise ({a.groups} groups, {channels} input channels)"
-    return _conv.refusal(lambda: _params(node, graph))
+    return refusal(lambda: _params(node, graph))
 
 
 def why(node, graph, target) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..lowering import KernelCall, params_of, with_arrays
 from . import _conv
+from ._check import refusal
 from . import params_conv_s8 as kp
 
 NAME = "fn_fc_s8"
@@ -31,7 +32,7 @@ def supports(node, graph, target) -> str | None:
         return "int32 accumulator output (no output stage)"
     if _conv.has_weight_zero_point(node):
         return "weights with zero points"
-    return _conv.refusal(lambda: _params(node, graph))
+    return refusal(lambda: _params(node, graph))
 
 
 def why(node, graph, target) -> str:

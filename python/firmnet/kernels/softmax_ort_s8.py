@@ -4,7 +4,8 @@ table built at compile time."""
 from __future__ import annotations
 
 from ..lowering import KernelCall, params_of, with_arrays
-from . import _conv, _softmax
+from . import _softmax
+from ._check import refusal
 from .params_ort_s8 import softmax_ort_s8_params
 
 NAME = "fn_softmax_ort_s8"
@@ -20,7 +21,7 @@ def supports(node, graph, target) -> str | None:
         return "float layer (int8 kernel)"
     if node.attrs.quant.mode != "ort":
         return f"{node.attrs.quant.mode} arithmetic (onnxruntime's only, --requant ort)"
-    return _conv.refusal(lambda: _params(node, graph))
+    return refusal(lambda: _params(node, graph))
 
 
 def why(node, graph, target) -> str:

@@ -3,7 +3,8 @@ arithmetic (--requant tflm or single), output scale 1/256 and zero point -128.""
 from __future__ import annotations
 
 from ..lowering import KernelCall, params_of
-from . import _conv, _softmax
+from . import _softmax
+from ._check import refusal
 from .params_activation_s8 import softmax_s8_params
 
 NAME = "fn_softmax_s8"
@@ -20,7 +21,7 @@ def supports(node, graph, target) -> str | None:
         return "float layer (int8 kernel)"
     if node.attrs.quant.mode == "ort":
         return "onnxruntime's arithmetic (--requant ort): fn_softmax_ort_s8"
-    return _conv.refusal(lambda: _params(node, graph))
+    return refusal(lambda: _params(node, graph))
 
 
 def why(node, graph, target) -> str:
