@@ -94,12 +94,14 @@ def _object_symbols(compiler, flags, source: Path, nm) -> dict[str, int]:
 
 @pytest.mark.parametrize("toolchain", ["arm-none-eabi", "host"])
 def test_layout_of_every_runtime_struct_and_enum_matches_the_compiler(tmp_path, toolchain):
-    """sizeof and alignment of each typedef in runtime_c/include, as c_layout computes them,
+    """sizeof and alignment of each typedef in runtime_c/include (structs, enums and aliases
+    such as `typedef fn_logistic_s8_params fn_tanh_s8_params;`), as c_layout computes them,
     equal the compiler's (arrays sized by sizeof/__alignof__, measured with nm)."""
     board = get_board("mps2-an386" if toolchain == "arm-none-eabi" else "host")
     _require_compiler(board)
     layout = Layout(ABIS[toolchain])
     names = sorted(layout.structs) + sorted(layout.enums)
+    assert "fn_tanh_s8_params" in layout.structs   # an alias typedef
     headers = sorted(p.name for p in runtime_include_dir().glob("*.h"))
     src = tmp_path / "sizes.c"
     src.write_text("".join(f'#include "{h}"\n' for h in headers) + "".join(
