@@ -15,7 +15,9 @@ Columns:
   instr/MAC      instructions / multiply-accumulates of the model
   flash          text + rodata + data of the firmware ELF (arm-none-eabi-size): code,
                  weights, startup and the example main with its semihosting I/O
-  code           flash minus the model's weights (the constant tensors)
+  code           flash minus the model's weights (report weights_bytes: every constant the
+                 generated C defines, i.e. the constant tensors, repacked filters, parameter
+                 arrays and parameter structs; before 7a7b696 only the constant tensors)
   RAM            data + bss of the ELF: the arena plus a few bytes of the example main
   stack          measured stack high-water mark of the whole firmware (painted stack)
   arena          the planner's arena (<NAME>_ARENA_SIZE)
