@@ -142,8 +142,26 @@ def pointwise_cases(seed: int, n: int) -> list:
     return cases
 
 
-def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
+def dsp_variants(runtime, case) -> list[str]:
+    """The firmware kinds (support.qemu_harness.FIRMWARE_KERNELS) of the DSP variants that take
+    this case: a depthwise case runs through each variant whose C scratch size is not 0 (the
+    shapes it takes; fn_s8_dsp.h), or through the portable kernel when neither takes it."""
+    kind, _, _, _, params, arrays, _ = case
+    if kind != "dw":
+        return [f"{kind}_dsp"]
+    s, keep = c_params(runtime.ffi, "fn_depthwise_conv2d_s8_params", params, arrays)
+    kinds = [k for k in ("dw_rows_dsp", "dw_blocks_dsp")
+             if getattr(runtime.lib, f"fn_depthwise_conv2d_s8_{k[3:]}_scratch_size")(s) > 0]
+    del keep
+    return kinds or ["dw"]
+
+
+def check_on_board(tmp_path, cases, dsp: bool, functions, runtime=None) -> None:
+    """Every case through the portable kernel (dsp False: built with -U__ARM_FEATURE_DSP), or
+    through each DSP variant that takes it (dsp True)."""
     require_tools()
+    if dsp:
+        cases = [(kind, *case[1:]) for case in cases for kind in dsp_variants(runtime, case)]
     work = tmp_path / ("dsp" if dsp else "portable")
     elf = build_firmware(work, firmware_main(cases), sources=SOURCES, dsp=dsp)
     ops = set()
@@ -165,24 +183,26 @@ def check_on_board(tmp_path, cases, dsp: bool, functions) -> None:
 # ---------------------------------------------------------------- tests on the board
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
-def test_depthwise_on_cortex_m4_matches_reference(tmp_path, dsp):
+def test_depthwise_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
     check_on_board(tmp_path, dw_cases(2024, 80) + dw_path_cases(11), dsp,
-                   ["fn_depthwise_conv2d_s8", "dw_blocks_dsp", "dw_rows_dsp", "dw_rows_3x3", "dw_rows_taps",
-                    "dw_run_m1", "dw_run_m4", "dw_border"])
+                   ["fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_blocks_dsp",
+                    "dw_blocks_dsp", "dw_rows_dsp", "dw_rows_3x3", "dw_rows_taps",
+                    "dw_run_m1", "dw_run_m4", "dw_border"], runtime)
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
-def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, dsp):
-    check_on_board(tmp_path, fc_cases(7, 60), dsp, ["fn_fc_s8", "fc_rows4_dsp"])
+def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
+    check_on_board(tmp_path, fc_cases(7, 60), dsp, ["fn_fc_s8", "fn_fc_s8_dsp", "fc_rows4_dsp"], runtime)
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
-def test_pointwise_on_cortex_m4_matches_reference(tmp_path, dsp):
+def test_pointwise_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
     check_on_board(tmp_path, pointwise_cases(99, 60), dsp,
-                   ["fn_conv2d_1x1_s8", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast"])
+                   ["fn_conv2d_1x1_s8", "fn_conv2d_1x1_s8_dsp", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast"],
+                   runtime)
 
 
-def test_kws_sized_layers_on_cortex_m4(tmp_path):
+def test_kws_sized_layers_on_cortex_m4(tmp_path, runtime):
     """The KWS shapes (25 x 5 x 64, 3x3 depthwise with padding 1, 1x1 64 -> 64, FC 64 -> 12)
     in the fast stage's domain (TFLM, per channel, full range) and in SINGLE mode."""
     rng = np.random.default_rng(5)
@@ -203,7 +223,8 @@ def test_kws_sized_layers_on_cortex_m4(tmp_path):
         cases.append(board_case("fc", xf, wf, bias[:12], dict(
             input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.002, 0.01, 12), output_scale=0.1,
             output_zero_point=10, mode=mode)))
-    check_on_board(tmp_path, cases, True, ["fn_depthwise_conv2d_s8", "dw_rows_3x3", "pw_triple_fast", "fc_groups_fast"])
+    check_on_board(tmp_path, cases, True, ["fn_depthwise_conv2d_s8_rows_dsp", "dw_rows_3x3", "pw_triple_fast",
+                                           "fc_groups_fast"], runtime)
 
 
 # ---------------------------------------------------------------- the fast output stage (host)

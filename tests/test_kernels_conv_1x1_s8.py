@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from firmnet.kernels.params_conv_s8 import MAX_DEPTH, conv2d_s8_params
 from support.compare import assert_array_equal_first
+from support.qemu_harness import DSP_KERNEL_1X1 as DSP_KERNEL
 from support.qemu_harness import KERNEL_1X1 as KERNEL
 from support.qemu_harness import (board_case, build_firmware, firmware_main, kernel_mnemonics, require_tools,
                                   run_firmware)
@@ -167,12 +168,14 @@ def firmware_cases() -> list:
 def _check_on_board(tmp_path, dsp: bool):
     require_tools()
     cases = [board_case("1x1", *c) for c in firmware_cases()]
+    if dsp:
+        cases = [("1x1_dsp", *c[1:]) for c in cases]
     elf = build_firmware(tmp_path, firmware_main(cases), dsp=dsp)
-    ops = kernel_mnemonics(elf)
+    ops = kernel_mnemonics(elf, DSP_KERNEL if dsp else KERNEL)
     if dsp:
         assert {"smlad", "sxtab16", "sxtb16"} <= ops, (
-            f"the DSP path was not compiled for -mcpu=cortex-m4 (no SMLAD/SXTAB16/SXTB16 in {KERNEL}): "
-            f"is __ARM_FEATURE_DSP still the condition in runtime_c/src/{KERNEL}.c?")
+            f"the DSP variant was not compiled for -mcpu=cortex-m4 (no SMLAD/SXTAB16/SXTB16 in {DSP_KERNEL}): "
+            f"is FN_DSP still the condition in runtime_c/src/{DSP_KERNEL}.c?")
     else:
         assert not ops & {"smlad", "sxtab16", "sxtb16"}, "-U__ARM_FEATURE_DSP did not select the portable path"
     outs, _ = run_firmware(elf, tmp_path, len(cases))
@@ -192,7 +195,7 @@ def test_portable_path_on_cortex_m4_matches_reference(tmp_path):
 def test_dsp_path_deepest_sums(tmp_path):
     """FN_S8_MAX_DEPTH products at their extremes through SMLAD: no overflow."""
     require_tools()
-    cases = [board_case("1x1", *worst_case_depth(-1)), board_case("1x1", *worst_case_depth(1))]
+    cases = [("1x1_dsp", *board_case("1x1", *worst_case_depth(sign))[1:]) for sign in (-1, 1)]
     elf = build_firmware(tmp_path, firmware_main(cases))
     outs, _ = run_firmware(elf, tmp_path, len(cases))
     for (*_, want), got in zip(cases, outs):

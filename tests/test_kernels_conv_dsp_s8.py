@@ -1,7 +1,8 @@
-"""fn_conv2d_s8's DSP path (window buffer + SMLAD, groups == 1) on the emulated Cortex-M4F
-(mps2-an386, QEMU), byte for byte against the numpy reference, built with and without
-__ARM_FEATURE_DSP: seeded random geometry (kernel sizes, strides, dilations, padding, odd
-pixel and channel counts, depths with and without a % 4 tail, depths just below and above
+"""fn_conv2d_s8_dsp (window buffer in the scratch + SMLAD, groups == 1; fn_s8_dsp.h) and
+fn_conv2d_s8 on the emulated Cortex-M4F (mps2-an386, QEMU), byte for byte against the numpy
+reference, built with __ARM_FEATURE_DSP (the DSP variant where it takes the case, the
+portable kernel otherwise) and without (the portable kernel): seeded random geometry
+(kernel sizes, strides, dilations, padding, odd pixel and channel counts, depths with and without a % 4 tail, depths just below and above
 the DSP path's buffer), every requantization mode, per-channel and per-tensor, full and
 clamped activation ranges, weights with and without zero points. Firmware helpers: support/qemu_harness.py.
 """
@@ -14,7 +15,7 @@ from support.qemu_harness import (RUNTIME, board_case, build_firmware, firmware_
 from support.s8_cases import conv_case, maybe_any_requant, random_quant
 
 KERNEL = "fn_conv2d_s8"
-DSP_DEPTH = 256   # FN_CONV_DSP_DEPTH
+DSP_DEPTH = 256   # FN_CONV_DSP_DEPTH (fn_s8_dsp.h)
 
 
 def random_geometry(rng, k):
@@ -54,10 +55,14 @@ def cases(seed: int, n: int) -> list:
 def test_dsp_path_matches_reference_in_qemu(tmp_path):
     require_tools()
     chosen = cases(77, 24)
-    main_c = firmware_main(chosen)
     for dsp in (True, False):
         work = tmp_path / ("dsp" if dsp else "portable")
-        elf = build_firmware(work, main_c, sources=[RUNTIME / "src" / f"{KERNEL}.c"], dsp=dsp)
+        kinds = ["conv_dsp" if dsp and c[4]["kernel_h"] * c[4]["kernel_w"] * c[4]["in_c"] <= DSP_DEPTH else "conv"
+                 for c in chosen]
+        assert not dsp or kinds.count("conv_dsp") >= len(chosen) // 2
+        main_c = firmware_main([(kind, *c[1:]) for kind, c in zip(kinds, chosen)])
+        elf = build_firmware(work, main_c, sources=[RUNTIME / "src" / f"{KERNEL}.c",
+                                                    RUNTIME / "src" / f"{KERNEL}_dsp.c"], dsp=dsp)
         if dsp:
             assert {"smlad", "sxtb16"} <= kernel_mnemonics(elf, "pixel_pair"), "the DSP path was not compiled in"
         outs, _ = run_firmware(elf, work, len(chosen))

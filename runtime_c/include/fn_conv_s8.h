@@ -100,9 +100,8 @@ typedef struct {
  * filter_offset[c] * SUM(x + input_offset) over the window once per output, which is
  * the same integer; the depth limit is then FN_S8_MAX_DEPTH_OFFSET. The other int8
  * convolution kernels (depthwise, 1x1) require zero points of 0.
- * Where the CPU has the DSP extension (fn_dsp.h), groups == 1 with kernel_h * kernel_w *
- * in_c <= 256 takes a faster path with the same results, which uses 1 KB of stack for
- * two windows of 16-bit values.
+ * Portable C; fn_conv2d_s8_dsp (fn_s8_dsp.h) computes the same bytes faster on CPUs with
+ * the DSP extension, for groups == 1 and small windows.
  * Constraints: every size >= 1; pads >= 0; in_c and out_c divisible by groups;
  * kernel_h * kernel_w * (in_c / groups) <= FN_S8_MAX_DEPTH (FN_S8_MAX_DEPTH_OFFSET with a
  * filter_offset); the requantization fields as stated above. output must not overlap
@@ -140,7 +139,9 @@ fn_status fn_conv2d_s8_s32(const fn_conv2d_s8_params *p, const int8_t *input,
  *   filter[c0 * kernel_h * kernel_w + (ky * kernel_w + kx) * n + (c - c0)] = w[ky][kx][c].
  * The kernel computes one block at a time over all its in-bounds taps, so the filter
  * is read sequentially (padded taps are skipped) and each tap loads n adjacent weights
- * (and, for m == 1, n adjacent input values).
+ * (and, for m == 1, n adjacent input values). Portable C; fn_depthwise_conv2d_s8_rows_dsp
+ * and fn_depthwise_conv2d_s8_blocks_dsp (fn_s8_dsp.h) compute the same bytes faster on CPUs
+ * with the DSP extension.
  * Constraints: every size >= 1; pads >= 0; kernel_h * kernel_w <= FN_S8_MAX_DEPTH;
  * in_c * depth_multiplier < 2^31; the requantization fields as stated above.
  * output must not overlap input, filter, bias or the parameter arrays.

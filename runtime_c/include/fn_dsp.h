@@ -15,11 +15,22 @@
 #define FN_DSP 0
 #endif
 
-/* Out of line: keeps a kernel's register allocation small (GCC 12 -O2 spills otherwise). */
+/* Out of line: keeps a kernel's register allocation small (GCC 12 -O2 spills otherwise).
+ * FN_NOINLINE_SHARED: the same for a static function in a header that some of the files
+ * including it do not call; FN_MAYBE_UNUSED: such a function, inlined or not as the compiler
+ * decides; FN_ALWAYS_INLINE: a header's kernel body that its variants call with constant
+ * flags, inlined before the compiler's other passes so that each variant keeps only its own
+ * paths. */
 #if defined(__GNUC__)
 #define FN_NOINLINE __attribute__((noinline))
+#define FN_NOINLINE_SHARED __attribute__((noinline, unused))
+#define FN_MAYBE_UNUSED __attribute__((unused))
+#define FN_ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define FN_NOINLINE
+#define FN_NOINLINE_SHARED
+#define FN_MAYBE_UNUSED
+#define FN_ALWAYS_INLINE
 #endif
 
 /* A compiler barrier for loads, no instruction: GCC 12's first scheduling pass hoists

@@ -19,6 +19,7 @@ from support.s8_kernels import expected_conv, expected_dw, expected_fc
 from support.paths import REPO
 
 KERNEL_1X1 = "fn_conv2d_1x1_s8"
+DSP_KERNEL_1X1 = "fn_conv2d_1x1_s8_dsp"      # runtime_c/src/fn_conv2d_1x1_s8_dsp.c (fn_s8_dsp.h)
 RUNTIME = REPO / "runtime_c"
 BOARD_SUPPORT = REPO / "boards" / "emulated"
 M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
@@ -58,14 +59,18 @@ def _c_array(ctype: str, name: str, a) -> str:
 
 FIRMWARE_MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs and SysTick ticks by semihosting. */
 #include <stdint.h>
+#include <string.h>
 #include "fn_board.h"
 #include "fn_conv_1x1_s8.h"
 #include "fn_conv_s8.h"
 #include "fn_fc_s8.h"
+#include "fn_s8_dsp.h"
 #include "fn_semihost.h"
 
 %(decls)s
 static uint32_t ticks[%(n)d];
+/* the scratch of the variants that take one; the bytes past a call's size are checked after it */
+static uint64_t scratch[SCRATCH_BYTES / 8];
 
 static int save(const char *name, const void *data, uint32_t n)
 {
@@ -79,6 +84,7 @@ static int save(const char *name, const void *data, uint32_t n)
 
 int main(void)
 {
+    (void)scratch;
     fn_timer_start();
 %(calls)s
     return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
@@ -88,34 +94,72 @@ int main(void)
 FIRMWARE_CALL = """    {
         const %(ptype)s p = {%(fields)s};
         static int8_t y[%(size)d];
-        const uint64_t t0 = fn_timer_ticks();
-        if (%(fn)s(&p, x%(k)d, w%(k)d, %(bias)s, y) != FN_OK) {
+%(scratch_check)s        const uint64_t t0 = fn_timer_ticks();
+        if (%(fn)s(&p, x%(k)d, w%(k)d, %(bias)s, y%(scratch_arg)s) != FN_OK) {
             return 3;
         }
         ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
-        if (save("out%(k)d.bin", y, sizeof y)) {
+%(scratch_after)s        if (save("out%(k)d.bin", y, sizeof y)) {
             return 4;
         }
     }
+"""
+
+SCRATCH_BYTES = 8192
+# a variant with scratch: its size must be > 0 (the variant takes the shape) and fit the buffer,
+# and the call must leave the bytes past it as they were
+SCRATCH_CHECK = """        const size_t need = %(size_fn)s(&p);
+        if (need == 0 || need > sizeof scratch) {
+            return 6;
+        }
+        memset((uint8_t *)scratch + need, 0xA5, sizeof scratch - need);
+"""
+SCRATCH_AFTER = """        for (size_t i = need; i < sizeof scratch; ++i) {
+            if (((const uint8_t *)scratch)[i] != 0xA5) {
+                return 7;
+            }
+        }
 """
 
 CONV_FIELDS = ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride_h",
                "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups"]
 
 
+DW_FIELDS = ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "depth_multiplier", "kernel_h", "kernel_w",
+             "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"]
+FC_FIELDS = ["batch", "in_features", "out_features"]
+
+
+def _conv_out(p):
+    return p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]
+
+
+def _dw_out(p):
+    return p["batch"] * p["out_h"] * p["out_w"] * p["in_c"] * p["depth_multiplier"]
+
+
+def _fc_out(p):
+    return p["batch"] * p["out_features"]
+
+
 # kind: (function, params type, its scalar fields beside the requantization ones, filter as the
-# kernel reads it, output bytes)
+# kernel reads it, output bytes, its scratch size function or None); the *_dsp kinds exist on
+# CPUs with the DSP extension only (fn_s8_dsp.h)
 FIRMWARE_KERNELS = {
-    "1x1": (KERNEL_1X1, "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w,
-            lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]),
-    "conv": ("fn_conv2d_s8", "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w,
-             lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["out_c"]),
-    "dw": ("fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params",
-           ["batch", "in_h", "in_w", "in_c", "out_h", "out_w", "depth_multiplier", "kernel_h", "kernel_w",
-            "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"], pack_depthwise_filter,
-           lambda p: p["batch"] * p["out_h"] * p["out_w"] * p["in_c"] * p["depth_multiplier"]),
-    "fc": ("fn_fc_s8", "fn_fc_s8_params", ["batch", "in_features", "out_features"], lambda w: w,
-           lambda p: p["batch"] * p["out_features"]),
+    "1x1": (KERNEL_1X1, "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w, _conv_out, None),
+    "1x1_dsp": (DSP_KERNEL_1X1, "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w, _conv_out,
+                "fn_conv2d_1x1_s8_dsp_scratch_size"),
+    "conv": ("fn_conv2d_s8", "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w, _conv_out, None),
+    "conv_dsp": ("fn_conv2d_s8_dsp", "fn_conv2d_s8_params", CONV_FIELDS, lambda w: w, _conv_out,
+                 "fn_conv2d_s8_dsp_scratch_size"),
+    "dw": ("fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_params", DW_FIELDS, pack_depthwise_filter, _dw_out,
+           None),
+    "dw_rows_dsp": ("fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_params", DW_FIELDS,
+                    pack_depthwise_filter, _dw_out, "fn_depthwise_conv2d_s8_rows_dsp_scratch_size"),
+    "dw_blocks_dsp": ("fn_depthwise_conv2d_s8_blocks_dsp", "fn_depthwise_conv2d_s8_params", DW_FIELDS,
+                      pack_depthwise_filter, _dw_out, "fn_depthwise_conv2d_s8_blocks_dsp_scratch_size"),
+    "fc": ("fn_fc_s8", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
+    "fc_dsp": ("fn_fc_s8_dsp", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
 }
 
 QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
@@ -142,7 +186,7 @@ def firmware_main(cases) -> str:
     initializers: independent of the structs' field order."""
     decls, calls = [], []
     for k, (kind, x, w, bias, params, arrays, _) in enumerate(cases):
-        fn, ptype, scalars, filt, size = FIRMWARE_KERNELS[kind]
+        fn, ptype, scalars, filt, size, size_fn = FIRMWARE_KERNELS[kind]
         decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
                   _c_array("int32_t", f"b{k}", bias)]
         fields = [f".{f} = {int(params[f])}" for f in scalars + QUANT_FIELDS]
@@ -151,8 +195,12 @@ def firmware_main(cases) -> str:
                 decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))
                 fields.append(f".{field} = {field}{k}")
         calls.append(FIRMWARE_CALL % dict(ptype=ptype, fields=", ".join(fields), size=size(params), fn=fn, k=k,
-                                          bias=f"b{k}" if bias is not None else "0"))
-    return FIRMWARE_MAIN % dict(decls="".join(decls), n=len(cases), calls="".join(calls))
+                                          bias=f"b{k}" if bias is not None else "0",
+                                          scratch_check=SCRATCH_CHECK % dict(size_fn=size_fn) if size_fn else "",
+                                          scratch_arg=", scratch" if size_fn else "",
+                                          scratch_after=SCRATCH_AFTER if size_fn else ""))
+    return FIRMWARE_MAIN.replace("SCRATCH_BYTES", str(SCRATCH_BYTES)) % dict(decls="".join(decls), n=len(cases),
+                                                                             calls="".join(calls))
 
 
 def build_firmware(work: Path, main_c: str, sources=(), dsp: bool = True) -> Path:
@@ -162,7 +210,7 @@ def build_firmware(work: Path, main_c: str, sources=(), dsp: bool = True) -> Pat
     portable path, on the same CPU)."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "main.c").write_text(main_c)
-    kernels = [RUNTIME / "src" / f"{KERNEL_1X1}.c", *sources]
+    kernels = [RUNTIME / "src" / f"{KERNEL_1X1}.c", RUNTIME / "src" / f"{DSP_KERNEL_1X1}.c", *sources]
     objects = []
 
     def cc(src: Path, flags) -> None:
@@ -214,8 +262,10 @@ def run_firmware(elf: Path, work: Path, n_cases: int, timeout: float = 300.0) ->
     return outs, [int(t) * (1_000_000_000 // SYSCLK_HZ) for t in ticks]
 
 
-# the other int8 kernels a firmware of FIRMWARE_KERNELS cases links beside the 1x1 kernel
-SOURCES = [RUNTIME / "src" / "fn_depthwise_conv2d_s8.c", RUNTIME / "src" / "fn_fc_s8.c"]
+# the other int8 kernels a firmware of FIRMWARE_KERNELS cases links beside the 1x1 kernels
+SOURCES = [RUNTIME / "src" / f"{name}.c" for name in (
+    "fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_blocks_dsp", "fn_fc_s8",
+    "fn_fc_s8_dsp")]
 
 
 def reference(case) -> np.ndarray:

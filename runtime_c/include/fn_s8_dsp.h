@@ -1,0 +1,141 @@
+/* firmnet runtime: int8 kernel variants for CPUs with the DSP extension (Armv7E-M and later:
+ * Cortex-M4, M7, M33, M35P, M55; fn_dsp.h). Each computes the same bytes as its portable
+ * kernel, with the same parameter struct and the same constraints (the portable kernel's
+ * header), plus the shape conditions stated here; it returns FN_ERR_ARG (before writing any
+ * output) for a shape it does not take or a NULL scratch. The compiler picks a variant per
+ * layer (python/firmnet/kernels/); only the variants a model uses are copied into it.
+ *
+ * Scratch: a variant that needs working memory takes `void *scratch`, 8-byte aligned, of
+ * <variant>_scratch_size(p) bytes (0: the variant does not take this shape); the generated
+ * code passes a region of the arena that lives for the call only. The size functions are
+ * defined on every target; the variants exist only where FN_DSP is 1. */
+#ifndef FN_S8_DSP_H
+#define FN_S8_DSP_H
+
+#include "fn_common.h"
+#include "fn_conv_s8.h"
+#include "fn_dsp.h"
+#include "fn_fc_s8.h"
+
+/* Largest kernel_h and kernel_w of fn_depthwise_conv2d_s8_rows_dsp. */
+#define FN_DW_ROWS_K 8
+
+/* Most filter taps (kernel_h * kernel_w) of fn_depthwise_conv2d_s8_blocks_dsp. */
+#define FN_DW_WTAPS 64
+
+/* Most products per output (kernel_h * kernel_w * in_c) of fn_conv2d_s8_dsp. */
+#define FN_CONV_DSP_DEPTH 256
+
+/* Bytes of scratch of fn_conv2d_s8_dsp: two windows of FN_CONV_DSP_DEPTH 16-bit values (1 KB,
+ * whatever the shape: the second window's fixed place keeps the inner loop's addressing
+ * free); 0 when groups != 1 or kernel_h * kernel_w * in_c is outside [1, FN_CONV_DSP_DEPTH]. */
+static inline size_t fn_conv2d_s8_dsp_scratch_size(const fn_conv2d_s8_params *p)
+{
+    const int64_t depth = (int64_t)p->kernel_h * p->kernel_w * p->in_c;
+    if (p->groups != 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->in_c < 1 || depth > FN_CONV_DSP_DEPTH) {
+        return 0;
+    }
+    return 2 * FN_CONV_DSP_DEPTH * sizeof(int16_t);
+}
+
+/* fn_conv2d_1x1_s8_dsp: input channels up to which pixels' inputs are widened into the
+ * scratch (FN_1X1_XBUF / 2 words of 64 bits at most), and output channels up to which the
+ * three-pixel path keeps a table of their output-stage parameters (16 bytes each). */
+#define FN_1X1_XBUF 128
+#define FN_1X1_CHTAB 64
+
+/* 1 if fn_conv2d_1x1_s8_dsp takes pixels three at a time for this shape (with the fast
+ * output stage): in_c % 4 == 0, 3 * in_c / 2 <= FN_1X1_XBUF, 2 <= out_c <= FN_1X1_CHTAB. */
+static inline int fn_pw_triple_shape(const fn_conv2d_s8_params *p)
+{
+    return p->in_c >= 4 && p->in_c % 4 == 0 && 3 * (p->in_c / 2) <= FN_1X1_XBUF && p->out_c >= 2 &&
+           p->out_c <= FN_1X1_CHTAB;
+}
+
+/* Bytes of scratch of fn_conv2d_1x1_s8_dsp, with n4 = in_c / 4 if in_c <= FN_1X1_XBUF, else
+ * 0: 8 * 3 * n4 + 16 * out_c (three pixels' widened inputs, the channels' table) where
+ * fn_pw_triple_shape, else 8 * 2 * n4 (two pixels' widened inputs); at least 8. */
+static inline size_t fn_conv2d_1x1_s8_dsp_scratch_size(const fn_conv2d_s8_params *p)
+{
+    const size_t n4 = p->in_c >= 1 && p->in_c <= FN_1X1_XBUF ? (size_t)p->in_c / 4 : 0;
+    const size_t bytes = fn_pw_triple_shape(p) ? 8 * 3 * n4 + 16 * (size_t)p->out_c : 8 * 2 * n4;
+    return bytes > 8 ? bytes : 8;
+}
+
+/* Input columns one output row of a depthwise layer reads: (out_w - 1) * stride_w +
+ * (kernel_w - 1) * dilation_w + 1, or 0 if that is not below 2^31 (or a field is < 1). */
+static inline int32_t fn_dw_rows_span_w(const fn_depthwise_conv2d_s8_params *p)
+{
+    if (p->out_w < 1 || p->stride_w < 1 || p->kernel_w < 1 || p->dilation_w < 1) {
+        return 0;
+    }
+    const int64_t span = (int64_t)(p->out_w - 1) * p->stride_w + (int64_t)(p->kernel_w - 1) * p->dilation_w + 1;
+    return span < INT32_MAX ? (int32_t)span : 0;
+}
+
+/* Bytes of scratch of fn_depthwise_conv2d_s8_rows_dsp: 4 * (2 * kernel_h * kernel_w +
+ * (kernel_h + 1) * 2 * span_w), span_w = fn_dw_rows_span_w(p): a block's widened weights
+ * (two words per tap) and kernel_h + 1 widened input rows; 0 when depth_multiplier != 1,
+ * kernel_h or kernel_w is outside [1, FN_DW_ROWS_K], or the size is not below 2^31. */
+static inline size_t fn_depthwise_conv2d_s8_rows_dsp_scratch_size(const fn_depthwise_conv2d_s8_params *p)
+{
+    const int32_t span_w = fn_dw_rows_span_w(p);
+    if (p->depth_multiplier != 1 || p->kernel_h < 1 || p->kernel_h > FN_DW_ROWS_K || p->kernel_w > FN_DW_ROWS_K ||
+        span_w == 0) {
+        return 0;
+    }
+    const int64_t words = 2 * (int64_t)p->kernel_h * p->kernel_w + (int64_t)(p->kernel_h + 1) * 2 * span_w;
+    return words < INT32_MAX / 4 ? (size_t)(4 * words) : 0;
+}
+
+/* Bytes of scratch of fn_depthwise_conv2d_s8_blocks_dsp: 8 * kernel_h * kernel_w (a block's
+ * widened weights); 0 when the taps are outside [1, FN_DW_WTAPS] or depth_multiplier is
+ * neither 1 nor a multiple of 4. */
+static inline size_t fn_depthwise_conv2d_s8_blocks_dsp_scratch_size(const fn_depthwise_conv2d_s8_params *p)
+{
+    const int64_t taps = (int64_t)p->kernel_h * p->kernel_w;
+    if (p->kernel_h < 1 || p->kernel_w < 1 || taps > FN_DW_WTAPS ||
+        (p->depth_multiplier != 1 && (p->depth_multiplier < 1 || p->depth_multiplier % FN_DW_S8_BLOCK != 0))) {
+        return 0;
+    }
+    return (size_t)(8 * taps);
+}
+
+#if FN_DSP
+/* fn_conv2d_s8 (fn_conv_s8.h) for groups == 1 and kernel_h * kernel_w * in_c <=
+ * FN_CONV_DSP_DEPTH, weights with or without zero points: per pair of output pixels both
+ * windows are gathered into the scratch as 16-bit values, then two channels at a time take
+ * two MACs per SMLAD. scratch: fn_conv2d_s8_dsp_scratch_size(p) bytes. */
+fn_status fn_conv2d_s8_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias, int8_t *output, void *scratch);
+
+/* fn_fc_s8 (fn_fc_s8.h, same constraints): 4 weight rows per pass, each word of 4 inputs
+ * widened once for the 4 rows (SXTAB16), two MACs per SMLAD. No scratch. */
+fn_status fn_fc_s8_dsp(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
+                       const int32_t *bias, int8_t *output);
+
+/* fn_conv2d_1x1_s8 (fn_conv_1x1_s8.h, same constraints): 2 output channels x 2 or 3
+ * pixels per inner loop, two MACs per SMLAD, the pixels' inputs widened once into the
+ * scratch. scratch: fn_conv2d_1x1_s8_dsp_scratch_size(p) bytes. */
+fn_status fn_conv2d_1x1_s8_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *bias, int8_t *output, void *scratch);
+
+/* fn_depthwise_conv2d_s8 (fn_conv_s8.h) for depth_multiplier 1 and kernel_h, kernel_w <=
+ * FN_DW_ROWS_K: per block of 4 channels and output row, the input rows are widened once
+ * into the scratch with zeros for the padding, so every output pixel runs one loop (3x3
+ * unrolled) without border cases. Fastest where its rows fit (KWS: 3x3 over 25 x 5 x 64).
+ * scratch: fn_depthwise_conv2d_s8_rows_dsp_scratch_size(p) bytes. */
+fn_status fn_depthwise_conv2d_s8_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
+                                          const int8_t *filter, const int32_t *bias, int8_t *output,
+                                          void *scratch);
+
+/* fn_depthwise_conv2d_s8 for depth_multiplier 1 or a multiple of 4 and at most FN_DW_WTAPS
+ * taps: per block of 4 channels the weights are widened once into the scratch; interior
+ * pixels walk a table of tap offsets, border pixels their in-bounds taps.
+ * scratch: fn_depthwise_conv2d_s8_blocks_dsp_scratch_size(p) bytes. */
+fn_status fn_depthwise_conv2d_s8_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
+                                            const int8_t *filter, const int32_t *bias, int8_t *output,
+                                            void *scratch);
+#endif
+
+#endif
