@@ -78,6 +78,7 @@ FN_ALWAYS_INLINE static inline void fn_dw_s8_walk(const fn_depthwise_conv2d_s8_p
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
     const int32_t input_offset = p->input_offset;
+    const int32_t ic_first = oc_first / mult, j_first = oc_first % mult;   /* oc_first = ic * mult + j */
     const size_t in_row = (size_t)in_w * (size_t)in_c;        /* bytes per input row */
     const size_t in_image = in_row * (size_t)in_h;
     const size_t taps = (size_t)kernel_h * (size_t)kernel_w;  /* filter bytes per channel */
@@ -109,7 +110,7 @@ FN_ALWAYS_INLINE static inline void fn_dw_s8_walk(const fn_depthwise_conv2d_s8_p
                 }
                 t.w_first = (size_t)ky0 * (size_t)kernel_w + (size_t)kx0;
                 /* the input channel of output channel oc is ic; j = oc - ic * mult */
-                int32_t ic = oc_first / mult, j = oc_first % mult;
+                int32_t ic = ic_first, j = j_first;
                 int32_t oc = oc_first;
                 for (; blocks && oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
                     const int8_t *w = filter + (size_t)oc * taps + t.w_first * FN_DW_S8_BLOCK;
@@ -222,9 +223,10 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
 
 /* The block of channels oc .. oc + 3: its weights (filter layout of fn_conv_s8.h, taps
  * filter taps) widened into wide as (w0, w2) = SXTB16(w), (w1, w3) = SXTB16(w ROR 8) per
- * tap, and, with the fast output stage, its channels' parameters gathered into k->ch. */
+ * tap, and, with the fast output stage (fast: k->fast), its channels' parameters gathered
+ * into k->ch. */
 static inline void fn_dw_block_load(dw_block *k, int32_t *wide, const int8_t *filter, int32_t oc,
-                                    const fn_fast_out_s8 *f)
+                                    const fn_fast_out_s8 *f, int fast)
 {
     const int8_t *w = filter + (size_t)oc * k->taps;
     for (size_t t = 0; t < k->taps; ++t) {
@@ -233,7 +235,7 @@ static inline void fn_dw_block_load(dw_block *k, int32_t *wide, const int8_t *fi
         wide[2 * t + 1] = fn_sxtb16_ror8(wv);
     }
     k->oc = oc;
-    if (k->fast) {
+    if (fast) {
         for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
             k->ch[l] = fn_fast_out_s8_ch(f, oc + l);
         }

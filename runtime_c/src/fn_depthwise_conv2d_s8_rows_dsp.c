@@ -139,7 +139,7 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     const int32_t x_lo = pad_left < span_w ? pad_left : span_w;
     const int32_t x_hi = pad_left + in_w < span_w ? pad_left + in_w : span_w;
     int32_t *const wide = scratch;
-    int32_t *const buf = scratch + 2 * (size_t)kernel_h * (size_t)kernel_w;
+    int32_t *slot_row[FN_DW_ROWS_K + 1];                     /* the row slots, after the weights */
     size_t col[FN_DW_ROWS_K];
     int32_t tag[FN_DW_ROWS_K + 1];                           /* input row in each slot, -2: none */
     const int32_t *rows[FN_DW_ROWS_K];
@@ -155,6 +155,9 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     const int three = kernel_h == 3 && kernel_w == 3 && dil_w == 1;
     for (int32_t kx = 0; kx < kernel_w; ++kx) {
         col[kx] = 2 * (size_t)kx * (size_t)dil_w;
+    }
+    for (int32_t s = 0; s <= kernel_h; ++s) {
+        slot_row[s] = scratch + 2 * (size_t)kernel_h * (size_t)kernel_w + (size_t)s * row_words;
     }
     dw_row_geo geo;
     geo.span_w = span_w;
@@ -172,7 +175,7 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     }
     const int coprime = g_a == 1;
     for (int32_t oc = 0; oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
-        fn_dw_block_load(&k, wide, filter, oc, f);
+        fn_dw_block_load(&k, wide, filter, oc, f, fast);
         size_t o = (size_t)oc;
         for (int32_t b = 0; b < p->batch; ++b) {
             const int8_t *in_b = input + (size_t)b * in_image + oc;
@@ -192,11 +195,11 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
                          * row has its own slot kernel_h */
                         slot = iy < 0 ? kernel_h : iy % kernel_h;
                         if (tag[slot] != iy) {
-                            fill_row(buf + (size_t)slot * row_words, iy < 0 ? NULL : in_b + (size_t)iy * in_row,
+                            fill_row(slot_row[slot], iy < 0 ? NULL : in_b + (size_t)iy * in_row,
                                      &geo);
                             tag[slot] = iy;
                         }
-                        rows[r] = buf + (size_t)slot * row_words;
+                        rows[r] = slot_row[slot];
                         continue;
                     }
                     for (int32_t s = 0; s < kernel_h; ++s) {
@@ -215,9 +218,9 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
                             slot = used ? -1 : s;
                         }
                         tag[slot] = iy;
-                        fill_row(buf + (size_t)slot * row_words, iy < 0 ? NULL : in_b + (size_t)iy * in_row, &geo);
+                        fill_row(slot_row[slot], iy < 0 ? NULL : in_b + (size_t)iy * in_row, &geo);
                     }
-                    rows[r] = buf + (size_t)slot * row_words;
+                    rows[r] = slot_row[slot];
                 }
                 if (three) {
                     dw_rows_3x3(&k, rows, stride_w, out_w, output + o, (size_t)out_c);
