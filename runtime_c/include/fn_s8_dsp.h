@@ -48,8 +48,8 @@ static inline size_t fn_conv2d_s8_dsp_scratch_size(const fn_conv2d_s8_params *p)
  * output stage): in_c % 4 == 0, 3 * in_c / 2 <= FN_1X1_XBUF, 2 <= out_c <= FN_1X1_CHTAB. */
 static inline int fn_pw_triple_shape(const fn_conv2d_s8_params *p)
 {
-    return p->in_c >= 4 && p->in_c % 4 == 0 && 3 * (p->in_c / 2) <= FN_1X1_XBUF && p->out_c >= 2 &&
-           p->out_c <= FN_1X1_CHTAB;
+    return p->in_c >= 4 && p->in_c <= FN_1X1_XBUF && p->in_c % 4 == 0 && 3 * (p->in_c / 2) <= FN_1X1_XBUF &&
+           p->out_c >= 2 && p->out_c <= FN_1X1_CHTAB;
 }
 
 /* Bytes of scratch of fn_conv2d_1x1_s8_dsp, with n4 = in_c / 4 if in_c <= FN_1X1_XBUF, else
