@@ -238,8 +238,7 @@ fn_status fn_depthwise_conv2d_s8_rows_dsp(const fn_depthwise_conv2d_s8_params *p
                                           void *scratch)
 {
     if (!fn_dw_s8_args_ok(p, input, filter, output) || scratch == NULL || p->depth_multiplier != 1 ||
-        p->kernel_h > FN_DW_ROWS_K || p->kernel_w > FN_DW_ROWS_K ||
-        fn_depthwise_conv2d_s8_rows_dsp_scratch_size(p) == 0) {
+        p->kernel_h > FN_DW_ROWS_K || p->kernel_w > FN_DW_ROWS_K) {
         return FN_ERR_ARG;
     }
     fn_channel_stage_s8 stage;
