@@ -20,8 +20,9 @@ static inline int fn_conv2d_s8_args_ok(const fn_conv2d_s8_params *p, const int8_
         p->in_c % p->groups != 0 || p->out_c % p->groups != 0) {
         return 0;
     }
-    const int64_t depth = (int64_t)p->kernel_h * p->kernel_w * (p->in_c / p->groups);
-    if (depth > (p->filter_offset != NULL ? FN_S8_MAX_DEPTH_OFFSET : FN_S8_MAX_DEPTH)) {
+    const int64_t taps = (int64_t)p->kernel_h * p->kernel_w;   /* < 2^62; the depth below < 2^63 */
+    if (taps > FN_S8_MAX_DEPTH ||
+        taps * (p->in_c / p->groups) > (p->filter_offset != NULL ? FN_S8_MAX_DEPTH_OFFSET : FN_S8_MAX_DEPTH)) {
         return 0;
     }
     if (p->filter_offset != NULL) {

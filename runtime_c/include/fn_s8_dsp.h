@@ -31,8 +31,9 @@
  * free); 0 when groups != 1 or kernel_h * kernel_w * in_c is outside [1, FN_CONV_DSP_DEPTH]. */
 static inline size_t fn_conv2d_s8_dsp_scratch_size(const fn_conv2d_s8_params *p)
 {
-    const int64_t depth = (int64_t)p->kernel_h * p->kernel_w * p->in_c;
-    if (p->groups != 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->in_c < 1 || depth > FN_CONV_DSP_DEPTH) {
+    if (p->groups != 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->in_c < 1 || p->kernel_h > FN_CONV_DSP_DEPTH ||
+        p->kernel_w > FN_CONV_DSP_DEPTH || p->in_c > FN_CONV_DSP_DEPTH ||
+        p->kernel_h * p->kernel_w * p->in_c > FN_CONV_DSP_DEPTH) {   /* each factor <= 256: no overflow */
         return 0;
     }
     return 2 * FN_CONV_DSP_DEPTH * sizeof(int16_t);
