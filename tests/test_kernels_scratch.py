@@ -1,0 +1,109 @@
+"""The scratch each int8 DSP variant takes (runtime_c/include/fn_s8_dsp.h): the Python formula
+the planner uses (firmnet.kernels._s8_dsp) equals the C `<variant>_scratch_size()` for
+every shape hypothesis draws, the shapes the variant takes (size > 0) and those it refuses
+(0) alike. The C size functions are defined on every target, so the host build checks them;
+tests/test_dsp_kernels.py runs the variants on the emulated Cortex-M4 with a canary past the
+stated size."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmnet.kernels import _s8_dsp
+
+small = st.integers(1, 12)
+sizes = st.one_of(small, st.integers(1, 300), st.sampled_from([0, -1, 2**31 - 1, 2**20]))
+
+
+@st.composite
+def conv_fields(draw):
+    return dict(batch=1, in_h=draw(small), in_w=draw(small), in_c=draw(sizes), out_h=draw(small),
+                out_w=draw(sizes), out_c=draw(sizes), kernel_h=draw(sizes), kernel_w=draw(sizes),
+                stride_h=1, stride_w=draw(small), dilation_h=1, dilation_w=draw(small), pad_top=0, pad_left=0,
+                groups=draw(st.sampled_from([1, 1, 2, 3])))
+
+
+@st.composite
+def dw_fields(draw):
+    return dict(batch=1, in_h=draw(small), in_w=draw(small), in_c=draw(sizes), out_h=draw(small),
+                out_w=draw(sizes), depth_multiplier=draw(st.sampled_from([1, 1, 2, 3, 4, 8, 0, -4])),
+                kernel_h=draw(st.one_of(st.integers(0, 10), sizes)), kernel_w=draw(st.one_of(st.integers(0, 10), sizes)),
+                stride_h=1, stride_w=draw(st.one_of(small, st.just(2**30))), dilation_h=1,
+                dilation_w=draw(st.one_of(small, st.just(2**30))), pad_top=0, pad_left=0)
+
+
+def c_size(runtime, function, ctype, fields) -> int:
+    return int(getattr(runtime.lib, function)(runtime.ffi.new(ctype + " *", fields)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(p=conv_fields())
+def test_conv_scratch_formulas_equal_the_c(runtime, p):
+    assert _s8_dsp.conv2d_scratch(p) == c_size(runtime, "fn_conv2d_s8_dsp_scratch_size", "fn_conv2d_s8_params", p)
+    assert _s8_dsp.conv2d_1x1_scratch(p) == c_size(runtime, "fn_conv2d_1x1_s8_dsp_scratch_size",
+                                                   "fn_conv2d_s8_params", p)
+
+
+@settings(max_examples=400, deadline=None)
+@given(p=dw_fields())
+def test_depthwise_scratch_formulas_equal_the_c(runtime, p):
+    ctype = "fn_depthwise_conv2d_s8_params"
+    assert _s8_dsp.dw_rows_scratch(p) == c_size(runtime, "fn_depthwise_conv2d_s8_rows_dsp_scratch_size", ctype, p)
+    assert _s8_dsp.dw_blocks_scratch(p) == c_size(runtime, "fn_depthwise_conv2d_s8_blocks_dsp_scratch_size", ctype, p)
+
+
+def test_kws_layers_scratch():
+    """KWS's layers (hand-computed from fn_s8_dsp.h's formulas): the 1x1 64 -> 64 layer takes
+    3 pixels' 16 widened words (8 bytes each) and 64 channels' 16-byte table; the 3x3
+    depthwise over 25 x 5 x 64 with padding 1 reads 7 input columns per row: 9 taps x 2 words
+    and 4 row slots x 14 words; the first conv's two 256-value windows."""
+    pw = dict(in_c=64, out_c=64)
+    assert _s8_dsp.conv2d_1x1_scratch(pw) == 3 * 16 * 8 + 64 * 16 == 1408
+    dw = dict(out_w=5, stride_w=1, kernel_w=3, dilation_w=1, kernel_h=3, depth_multiplier=1)
+    assert _s8_dsp.dw_rows_scratch(dw) == 4 * (18 + 4 * 14) == 296
+    conv = dict(kernel_h=10, kernel_w=4, in_c=1, groups=1)
+    assert _s8_dsp.conv2d_scratch(conv) == 1024
+
+
+SANITIZED_SIZES = r"""
+#include <stdio.h>
+#include "fn_s8_dsp.h"
+/* Every scratch size function over fields at the ends of int32 (UBSan aborts on overflow). */
+int main(void) {
+    static const int32_t v[] = {INT32_MIN, -1, 0, 1, 2, 3, 4, 8, 9, 64, 65, 128, 129, 256, 257, 65536,
+                                INT32_MAX - 3, INT32_MAX};
+    const int n = (int)(sizeof v / sizeof v[0]);
+    size_t total = 0;
+    for (int a = 0; a < n; ++a) for (int b = 0; b < n; ++b) for (int c = 0; c < n; ++c) for (int d = 0; d < n; ++d) {
+        fn_conv2d_s8_params cp = {0};
+        cp.kernel_h = v[a]; cp.kernel_w = v[b]; cp.in_c = v[c]; cp.out_c = v[d]; cp.groups = a % 2 ? 1 : v[d];
+        total += fn_conv2d_s8_dsp_scratch_size(&cp) + fn_conv2d_1x1_s8_dsp_scratch_size(&cp);
+        fn_depthwise_conv2d_s8_params dp = {0};
+        dp.kernel_h = v[a]; dp.kernel_w = v[b]; dp.out_w = v[c]; dp.stride_w = v[d]; dp.dilation_w = v[(a + d) % n];
+        dp.depth_multiplier = v[(b + c) % n];
+        total += fn_depthwise_conv2d_s8_rows_dsp_scratch_size(&dp) + fn_depthwise_conv2d_s8_blocks_dsp_scratch_size(&dp);
+    }
+    printf("%zu\n", total);
+    return 0;
+}
+"""
+
+
+def test_scratch_sizes_have_no_undefined_behaviour(tmp_path):
+    """The size functions under UBSan over fields at the ends of the int32 range (a size
+    computed by the C of a model the compiler never produced must still be defined)."""
+    import subprocess
+
+    from firmnet import cbuild
+    from support.paths import REPO
+
+    src = tmp_path / "sizes.c"
+    src.write_text(SANITIZED_SIZES)
+    exe = tmp_path / "sizes"
+    cmd = [cbuild.compiler(), "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined",
+           "-fno-sanitize-recover=all", f"-I{REPO / 'runtime_c' / 'include'}", str(src), "-o", str(exe)]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "runtime error" not in res.stderr, res.stderr[-3000:]
+    assert int(res.stdout) > 0
