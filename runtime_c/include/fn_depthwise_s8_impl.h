@@ -179,7 +179,7 @@ FN_ALWAYS_INLINE static inline void fn_dw_s8_walk(const fn_depthwise_conv2d_s8_p
 #if FN_DSP
 /* One block of 4 output channels (oc .. oc + 3), as the DSP variants' loops read it. */
 typedef struct {
-    const int32_t *wide;        /* widened weights: (w0, w2), (w1, w3) per tap */
+    int32_t *wide;              /* widened weights: (w0, w2), (w1, w3) per tap (fn_dw_block_load) */
     const size_t *x_tap;        /* input offset of each tap from the window's corner */
     size_t taps;
     size_t x_col, x_row;        /* input bytes between kx taps, between ky taps */
@@ -221,13 +221,14 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
     dw_finish_general(k, a0, a1, a2, a3, out);
 }
 
-/* The block of channels oc .. oc + 3: its weights (filter layout of fn_conv_s8.h, taps
- * filter taps) widened into wide as (w0, w2) = SXTB16(w), (w1, w3) = SXTB16(w ROR 8) per
+/* The block of channels oc .. oc + 3: its weights (filter layout of fn_conv_s8.h, k->taps
+ * filter taps) widened into k->wide as (w0, w2) = SXTB16(w), (w1, w3) = SXTB16(w ROR 8) per
  * tap, and, with the fast output stage (fast: k->fast), its channels' parameters gathered
  * into k->ch. */
-static inline void fn_dw_block_load(dw_block *k, int32_t *wide, const int8_t *filter, int32_t oc,
-                                    const fn_fast_out_s8 *f, int fast)
+static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t oc, const fn_fast_out_s8 *f,
+                                    int fast)
 {
+    int32_t *const wide = k->wide;
     const int8_t *w = filter + (size_t)oc * k->taps;
     for (size_t t = 0; t < k->taps; ++t) {
         const int32_t wv = fn_load4(w + FN_DW_S8_BLOCK * t);

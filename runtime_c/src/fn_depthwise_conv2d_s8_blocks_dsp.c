@@ -163,7 +163,7 @@ FN_NOINLINE static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, co
 
     for (int32_t oc = 0; oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
         const int32_t ic = mult == 1 ? oc : oc / mult;       /* mult % 4 == 0: one input channel */
-        fn_dw_block_load(&k, wide, filter, oc, f, fast);
+        fn_dw_block_load(&k, filter, oc, f, fast);
         size_t o = (size_t)oc;                               /* output index of the block */
         for (int32_t b = 0; b < p->batch; ++b) {
             const int8_t *in_b = input + (size_t)b * in_image + ic;

@@ -138,13 +138,12 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     /* input columns j - pad_left of the buffer's columns j in [x_lo, x_hi) exist */
     const int32_t x_lo = pad_left < span_w ? pad_left : span_w;
     const int32_t x_hi = pad_left + in_w < span_w ? pad_left + in_w : span_w;
-    int32_t *const wide = scratch;
     int32_t *slot_row[FN_DW_ROWS_K + 1];                     /* the row slots, after the weights */
     size_t col[FN_DW_ROWS_K];
     int32_t tag[FN_DW_ROWS_K + 1];                           /* input row in each slot, -2: none */
     const int32_t *rows[FN_DW_ROWS_K];
     dw_block k;
-    k.wide = wide;
+    k.wide = scratch;                                        /* the block's widened weights */
     k.x_tap = col;
     k.taps = (size_t)kernel_h * (size_t)kernel_w;
     k.fast = fast;
@@ -175,7 +174,7 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     }
     const int coprime = g_a == 1;
     for (int32_t oc = 0; oc + FN_DW_S8_BLOCK <= out_c; oc += FN_DW_S8_BLOCK) {
-        fn_dw_block_load(&k, wide, filter, oc, f, fast);
+        fn_dw_block_load(&k, filter, oc, f, fast);
         size_t o = (size_t)oc;
         for (int32_t b = 0; b < p->batch; ++b) {
             const int8_t *in_b = input + (size_t)b * in_image + oc;
