@@ -21,15 +21,29 @@ from ..dtypes import c_type
 from .c_literals import (array_literal, c_identifier, comment_text, float_literal, int_literal,
                          port_names, scalar_literal)
 
+def _with_headers(text: str, include_dir: Path, seen: set) -> str:
+    """text and, recursively, the runtime headers it includes (whose inline code may call a
+    function another .c file defines)."""
+    parts = [text]
+    for name in re.findall(r'^#include "(\w+\.h)"', text, re.M):
+        header = include_dir / name
+        if name not in seen and header.exists():
+            seen.add(name)
+            parts.append(_with_headers(header.read_text(), include_dir, seen))
+    return "\n".join(parts)
+
+
 @functools.lru_cache(maxsize=4)
 def _runtime_symbols(src_dir: str) -> tuple[dict, dict]:
-    """(function → defining .c file, .c file → fn_ names it uses) for the runtime sources."""
+    """(function → defining .c file, .c file → fn_ names it or the headers it includes use)
+    for the runtime sources."""
     defined, used = {}, {}
+    include_dir = Path(src_dir).parent / "include"
     for path in sorted(Path(src_dir).glob("*.c")):
         text = path.read_text()
         for name in re.findall(r"^(?!static)[\w ]*?\b(fn_\w+)\s*\([^;]*?\)\s*\{", text, re.M):
             defined[name] = path.name
-        used[path.name] = set(re.findall(r"\b(fn_\w+)\s*\(", text))
+        used[path.name] = set(re.findall(r"\b(fn_\w+)\s*\(", _with_headers(text, include_dir, set())))
     return defined, used
 
 

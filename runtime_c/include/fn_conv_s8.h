@@ -224,21 +224,10 @@ typedef struct {
 } fn_channel_stage_s8;
 
 /* Output value of output channel c from its sum of products: bias[c] added modulo 2^32,
- * then fn_output_stage_s8 with channel c's requantization. */
-static inline int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t c, int32_t sum)
-{
-    const int32_t ch = q->per_channel ? c : 0;
-    int32_t acc = sum;
-    if (q->bias != NULL) {
-        acc = (int32_t)((uint32_t)sum + (uint32_t)q->bias[c]);
-    }
-    if (q->requant_mode == FN_REQUANT_ORT) {
-        return fn_output_stage_s8(acc, FN_REQUANT_ORT, 0, 0, q->scale[ch], q->output_offset, q->act_min,
-                                  q->act_max);
-    }
-    return fn_output_stage_s8(acc, q->requant_mode, q->multiplier[ch], q->shift[ch], 0.0f, q->output_offset,
-                              q->act_min, q->act_max);
-}
+ * then fn_output_stage_s8 with channel c's requantization. One function out of line
+ * (fn_finish_channel_s8.c), shared by every int8 convolution and fully connected variant a
+ * model links. */
+int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t c, int32_t sum);
 
 /* Output value of channel c from its sum (bias not yet added): the fast stage when it
  * applies (fast, f from fn_fast_out_s8_init), else fn_finish_channel_s8. For kernels that
