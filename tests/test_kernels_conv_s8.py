@@ -438,7 +438,7 @@ def test_kernels_have_no_undefined_behaviour(tmp_path):
            "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
            f"-I{resources.runtime_include_dir()}", str(main),
            str(src / "fn_conv2d_s8.c"), str(src / "fn_depthwise_conv2d_s8.c"), str(src / "fn_fc_s8.c"),
-           "-o", str(exe)]
+           str(src / "fn_finish_channel_s8.c"), "-o", str(exe)]
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)

@@ -210,7 +210,8 @@ def build_firmware(work: Path, main_c: str, sources=(), dsp: bool = True) -> Pat
     portable path, on the same CPU)."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "main.c").write_text(main_c)
-    kernels = [RUNTIME / "src" / f"{KERNEL_1X1}.c", RUNTIME / "src" / f"{DSP_KERNEL_1X1}.c", *sources]
+    kernels = [RUNTIME / "src" / f"{name}.c" for name in (KERNEL_1X1, DSP_KERNEL_1X1, "fn_finish_channel_s8")]
+    kernels += [src for src in sources if src not in kernels]
     objects = []
 
     def cc(src: Path, flags) -> None:
