@@ -9,16 +9,15 @@
  * with the bias added modulo 2^32. The kernel computes 2 output channels x 2 pixels per
  * inner loop (each loaded input and weight word serves two accumulators).
  *
- * Two code paths, chosen by the compiler's predefined macros, same results:
- *   __ARM_FEATURE_DSP (Cortex-M4, M7, M33, M35P, M55 with the DSP extension): ACLE
- *       intrinsics of <arm_acle.h>; SXTAB16 adds the input offset to two sign-extended
- *       input bytes at once, SXTB16 sign-extends two weights, SMLAD does two MACs.
- *   otherwise (Cortex-M0/M0+/M3, hosts): portable C99.
+ * fn_conv2d_1x1_s8 is portable C99; fn_conv2d_1x1_s8_dsp (fn_s8_dsp.h) computes the same
+ * bytes on CPUs with the DSP extension (Cortex-M4, M7, M33, M35P, M55) with ACLE intrinsics
+ * of <arm_acle.h>: SXTAB16 adds the input offset to two sign-extended input bytes at once,
+ * SXTB16 sign-extends two weights, SMLAD does two MACs.
  * Exactness: (x + input_offset) is in [-255, 255], so it is exact in the 16-bit lanes of
  * SXTAB16, and each SMLAD product is the int32 product TFLite computes. Every partial sum,
  * whatever its order, is a sum of at most in_c <= FN_S8_MAX_DEPTH such products, so its
  * magnitude is at most 255 * 128 * 2^16 = 2139095040 < 2^31: no intermediate overflow on
- * either path (the argument of fn_conv_s8.h), and the sums equal TFLite's. */
+ * either variant (the argument of fn_conv_s8.h), and the sums equal TFLite's. */
 #ifndef FN_CONV_1X1_S8_H
 #define FN_CONV_1X1_S8_H
 

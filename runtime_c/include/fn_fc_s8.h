@@ -2,14 +2,12 @@
  * The requantization fields, the overflow argument and the output stage are those of
  * fn_conv_s8.h (included).
  *
- * Two code paths, chosen by the compiler's predefined macros, same results byte for byte
- * (tests/test_dsp_kernels.py runs both on the emulated Cortex-M4):
- *   __ARM_FEATURE_DSP (Cortex-M4, M7, M33, M55): 4 weight rows per pass, each word of 4
- *       inputs widened once with the input offset (SXTAB16) for the 4 rows, weights
- *       widened with SXTB16, two MACs per SMLAD; every product and partial sum is the
- *       integer the portable path computes (|x + input_offset| <= 255 fits a halfword, and
- *       fn_conv_s8.h's overflow argument holds in any order);
- *   otherwise (Cortex-M0/M0+/M3, hosts): portable C99. */
+ * fn_fc_s8 is portable C99; fn_fc_s8_dsp (fn_s8_dsp.h) computes the same bytes on CPUs
+ * with the DSP extension (Cortex-M4, M7, M33, M55): 4 weight rows per pass, each word of 4
+ * inputs widened once with the input offset (SXTAB16) for the 4 rows, weights widened with
+ * SXTB16, two MACs per SMLAD; every product and partial sum is the integer the portable
+ * kernel computes (|x + input_offset| <= 255 fits a halfword, and fn_conv_s8.h's overflow
+ * argument holds in any order). tests/test_dsp_kernels.py runs both on the emulated M4. */
 #ifndef FN_FC_S8_H
 #define FN_FC_S8_H
 
