@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from firmnet.reference import fixedpoint as fx
 from firmnet.reference.conv_s8 import wrap32
 from support.compare import assert_array_equal_first
-from support.qemu_harness import (SOURCES, board_case, build_firmware, firmware_main, kernel_mnemonics, require_tools,
-                                  run_firmware)
+from support.qemu_harness import (FIRMWARE_KERNELS, SOURCES, board_case, build_firmware, firmware_main,
+                                  kernel_mnemonics, require_tools, run_firmware)
 from support.s8_cases import (MODES, accumulators, int8_data, make_bias, make_scales, maybe_any_requant, quant_kwargs,
                               random_quant, zero_pointwise_case)
 from support.s8_kernels import c_params
@@ -263,3 +263,41 @@ def test_pointwise_kernel_refuses_weight_zero_points(runtime):
     assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, op) == lib.FN_ERR_ARG
     assert (out == 0x5A).all(), "output written before the argument check"
     del keep
+
+
+# ---------------------------------------------------------------- the variants on the host
+
+def test_dsp_variants_on_the_host_are_their_portable_kernels(runtime):
+    """Built for a CPU without the DSP extension (a host build of a project compiled for one,
+    as firmnet verify makes), each fn_s8_dsp.h variant is its portable kernel after its own
+    checks: the reference's bytes for the shapes it takes, FN_ERR_ARG (output untouched) for
+    a NULL scratch or a shape it refuses."""
+    ffi, lib = runtime.ffi, runtime.lib
+    cases = dw_cases(5, 30) + fc_cases(6, 10) + pointwise_cases(7, 10)
+    checked = refused = 0
+    for case in cases:
+        kind, x, w, bias, params, arrays, want = case
+        _, ptype, _, filt, _, size_fn = FIRMWARE_KERNELS[kind]
+        s, keep = c_params(ffi, ptype, params, arrays)
+        wk = np.ascontiguousarray(filt(w))
+        args = [ffi.cast("int8_t *", ffi.from_buffer(a)) for a in (x, wk)]
+        b = ffi.NULL if bias is None else ffi.cast("int32_t *", ffi.from_buffer(bias))
+        for variant in (["dw_rows_dsp", "dw_blocks_dsp"] if kind == "dw" else [f"{kind}_dsp"]):
+            fn, _, _, _, _, size_fn = FIRMWARE_KERNELS[variant]
+            size = int(getattr(lib, size_fn)(s)) if size_fn else 0
+            scratch = np.zeros(max(size, 8), np.uint8)
+            out = np.full(want.shape, 0x5A, np.int8)
+            o = ffi.cast("int8_t *", ffi.from_buffer(out))
+            extra = [ffi.cast("void *", ffi.from_buffer(scratch))] if size_fn else []
+            status = getattr(lib, fn)(s, *args, b, o, *extra)
+            if size_fn and size == 0:
+                assert status == lib.FN_ERR_ARG and (out == 0x5A).all(), f"{fn} took a shape it refuses"
+                refused += 1
+                continue
+            assert status == lib.FN_OK, fn
+            assert_array_equal_first(out, want, f"{fn} on the host")
+            checked += 1
+            if size_fn:
+                assert getattr(lib, fn)(s, *args, b, o, ffi.NULL) == lib.FN_ERR_ARG
+        del keep
+    assert checked > 40 and refused > 3

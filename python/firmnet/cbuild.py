@@ -81,20 +81,6 @@ def compile_objects(sources: Sequence[Path], include_dirs: Sequence[Path],
     return objects
 
 
-def _without_dsp_blocks(lines: Sequence[str]) -> list[str]:
-    """The lines outside `#if FN_DSP` ... `#endif` blocks: what only Arm CPUs with the DSP
-    extension compile (fn_s8_dsp.h's variants, which the host build does not define)."""
-    kept, depth = [], 0
-    for line in lines:
-        if depth:
-            depth += 1 if re.match(r"#\s*if", line) else -1 if re.match(r"#\s*endif", line) else 0
-        elif re.match(r"#if FN_DSP\s*$", line):
-            depth = 1
-        else:
-            kept.append(line)
-    return kept
-
-
 def header_cdef(headers: Sequence[Path]) -> str:
     """Declarations of our headers in the form cffi's cdef accepts.
 
@@ -104,7 +90,7 @@ def header_cdef(headers: Sequence[Path]) -> str:
     """
     lines = []
     for h in headers:
-        text = "\n".join(line for line in _without_dsp_blocks(Path(h).read_text().splitlines())
+        text = "\n".join(line for line in Path(h).read_text().splitlines()
                          if not line.startswith("#") or re.match(r"#define\s+\w+\s+\d+\s*$", line))
         pos = 0
         for m in re.finditer(r"static inline\s+([^{;]*?\))\s*\{", text):

@@ -7,8 +7,11 @@
  *
  * Scratch: a variant that needs working memory takes `void *scratch`, 8-byte aligned, of
  * <variant>_scratch_size(p) bytes (0: the variant does not take this shape); the generated
- * code passes a region of the arena that lives for the call only. The size functions are
- * defined on every target; the variants exist only where FN_DSP is 1. */
+ * code passes a region of the arena that lives for the call only.
+ *
+ * Where FN_DSP is 0 (a host build of a project compiled for a CPU with the extension, as
+ * firmnet verify makes) each variant is its portable kernel after its own argument checks:
+ * the same bytes, none of the DSP code. */
 #ifndef FN_S8_DSP_H
 #define FN_S8_DSP_H
 
@@ -102,7 +105,6 @@ static inline size_t fn_depthwise_conv2d_s8_blocks_dsp_scratch_size(const fn_dep
     return (size_t)(8 * taps);
 }
 
-#if FN_DSP
 /* fn_conv2d_s8 (fn_conv_s8.h) for groups == 1 and kernel_h * kernel_w * in_c <=
  * FN_CONV_DSP_DEPTH, weights with or without zero points: per pair of output pixels both
  * windows are gathered into the scratch as 16-bit values, then two channels at a time take
@@ -137,6 +139,5 @@ fn_status fn_depthwise_conv2d_s8_rows_dsp(const fn_depthwise_conv2d_s8_params *p
 fn_status fn_depthwise_conv2d_s8_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                             const int8_t *filter, const int32_t *bias, int8_t *output,
                                             void *scratch);
-#endif
 
 #endif

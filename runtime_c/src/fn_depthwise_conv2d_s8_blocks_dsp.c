@@ -224,5 +224,15 @@ fn_status fn_depthwise_conv2d_s8_blocks_dsp(const fn_depthwise_conv2d_s8_params 
     return FN_OK;
 }
 #else
-typedef int fn_depthwise_conv2d_s8_blocks_dsp_needs_the_dsp_extension;   /* ISO C: no empty file */
+/* Without the DSP extension (a host build of a project compiled for a CPU that has it, as
+ * firmnet verify makes): the portable kernel, the same bytes, after this variant's checks. */
+fn_status fn_depthwise_conv2d_s8_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
+                                            const int8_t *filter, const int32_t *bias, int8_t *output,
+                                            void *scratch)
+{
+    if (p == NULL || scratch == NULL || fn_depthwise_conv2d_s8_blocks_dsp_scratch_size(p) == 0) {
+        return FN_ERR_ARG;
+    }
+    return fn_depthwise_conv2d_s8(p, input, filter, bias, output);
+}
 #endif
