@@ -21,16 +21,30 @@ from ..dtypes import c_type
 from .c_literals import (array_literal, c_identifier, comment_text, float_literal, int_literal,
                          port_names, scalar_literal)
 
-def _with_headers(text: str, include_dir: Path, seen: set) -> str:
-    """text and, recursively, the runtime headers it includes (whose inline code may call a
-    function another .c file defines)."""
-    parts = [text]
+def _body_calls(text: str) -> set:
+    """fn_ names called inside the function bodies of C text (not in comments, prototypes or
+    the contracts the headers describe)."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    names, depth, pos = set(), 0, 0
+    for m in re.finditer(r"[{}]", text):
+        if depth > 0:
+            names |= set(re.findall(r"\b(fn_\w+)\s*\(", text[pos:m.start()]))
+        depth += 1 if m.group() == "{" else -1
+        pos = m.end()
+    return names
+
+
+def _header_calls(text: str, include_dir: Path, seen: set) -> set:
+    """fn_ names the inline code of the runtime headers text includes calls, recursively: a
+    kernel needs the .c files that define them too."""
+    names = set()
     for name in re.findall(r'^#include "(\w+\.h)"', text, re.M):
         header = include_dir / name
         if name not in seen and header.exists():
             seen.add(name)
-            parts.append(_with_headers(header.read_text(), include_dir, seen))
-    return "\n".join(parts)
+            header_text = header.read_text()
+            names |= _body_calls(header_text) | _header_calls(header_text, include_dir, seen)
+    return names
 
 
 @functools.lru_cache(maxsize=4)
@@ -43,7 +57,7 @@ def _runtime_symbols(src_dir: str) -> tuple[dict, dict]:
         text = path.read_text()
         for name in re.findall(r"^(?!static)[\w ]*?\b(fn_\w+)\s*\([^;]*?\)\s*\{", text, re.M):
             defined[name] = path.name
-        used[path.name] = set(re.findall(r"\b(fn_\w+)\s*\(", _with_headers(text, include_dir, set())))
+        used[path.name] = _body_calls(text) | _header_calls(text, include_dir, set())
     return defined, used
 
 

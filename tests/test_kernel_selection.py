@@ -4,9 +4,11 @@ errors, and the error when no candidate supports a layer.
 
 mobilenet_tiny.qdq has a 3x3 stem conv, three depthwise 3x3 + pointwise 1x1 blocks and a
 fully connected layer. The expected kernels follow the measured figures of
-bench/kernels_qemu.py (bench/README.md): on a CPU with the DSP extension the 1x1 kernel takes
-1.502 instructions per MAC against the general conv's 2.223 (1.5x); without DSP 4.289
-against 4.237, so the general conv runs the pointwise layers there."""
+bench/kernels_qemu.py (bench/README.md): on a CPU with the DSP extension every layer takes its
+DSP variant (fn_s8_dsp.h), the pointwise ones the 1x1 variant at 1.497 instructions per MAC
+against the general conv's DSP variant's 2.223 (1.5x); without DSP the portable 1x1 kernel
+takes 4.289 against the general conv's 4.237, so the general conv runs the pointwise layers
+there."""
 from __future__ import annotations
 
 import dataclasses
@@ -51,15 +53,37 @@ def test_every_op_has_candidates_with_the_variant_interface():
                 assert callable(getattr(k, attr)), (op, k.NAME, attr)
 
 
-@pytest.mark.parametrize("board, pointwise", [("mps2-an386", "fn_conv2d_1x1_s8"), ("host", "fn_conv2d_s8"),
-                                              ("rp2040-pico", "fn_conv2d_s8")])
-def test_selection_by_target(tmp_path, board, pointwise):
-    kernels = _kernels(_compile(tmp_path, board))
-    assert kernels[STEM] == "fn_conv2d_s8"
-    assert kernels["/fc/Gemm"] == "fn_fc_s8"
+PORTABLE = dict(stem="fn_conv2d_s8", fc="fn_fc_s8", dw="fn_depthwise_conv2d_s8", pw="fn_conv2d_s8")
+DSP = dict(stem="fn_conv2d_s8_dsp", fc="fn_fc_s8_dsp", dw="fn_depthwise_conv2d_s8_rows_dsp", pw="fn_conv2d_1x1_s8_dsp")
+
+
+@pytest.mark.parametrize("board, want", [("mps2-an386", DSP), ("host", PORTABLE), ("rp2040-pico", PORTABLE)])
+def test_selection_by_target(tmp_path, board, want):
+    cm = _compile(tmp_path, board)
+    kernels = _kernels(cm)
+    assert kernels[STEM] == want["stem"]
+    assert kernels["/fc/Gemm"] == want["fc"]
     for b in range(3):
-        assert kernels[f"/blocks/blocks.{b}/dw/dw.0/Conv"] == "fn_depthwise_conv2d_s8"
-        assert kernels[f"/blocks/blocks.{b}/pw/pw.0/Conv"] == pointwise
+        assert kernels[f"/blocks/blocks.{b}/dw/dw.0/Conv"] == want["dw"]
+        assert kernels[f"/blocks/blocks.{b}/pw/pw.0/Conv"] == want["pw"]
+    # only the variants chosen are copied into the project
+    copied = {p.stem for p in (tmp_path / board / "runtime" / "src").glob("fn_*.c")}
+    assert set(want.values()) <= copied
+    variants = {k.NAME for op in ("conv2d", "dense") for k in CANDIDATES[op]}
+    assert copied & variants == set(want.values()), "a variant the model does not call was copied"
+
+
+def test_dsp_variants_need_the_extension_and_verify_on_the_host(tmp_path, capsys):
+    """A DSP variant forced on a CPU without the extension is refused with the reason; a
+    project compiled for a DSP CPU still verifies on the host (fn_s8_dsp.h: each variant is its
+    portable kernel there)."""
+    with pytest.raises(FirmnetError, match="needs the DSP extension"):
+        _compile(tmp_path, "host", kernels={POINTWISE: "fn_conv2d_1x1_s8_dsp"})
+    out = tmp_path / "dsp"
+    assert main(["compile", str(MODEL), "-o", str(out), "--board", "mps2-an386"]) == 0
+    assert "fn_conv2d_1x1_s8_dsp(" in (out / "m.c").read_text() if (out / "m.c").exists() else True
+    assert main(["verify", str(out)]) == 0
+    capsys.readouterr()
 
 
 def test_report_names_kernel_reason_and_rejected(tmp_path):
@@ -67,14 +91,17 @@ def test_report_names_kernel_reason_and_rejected(tmp_path):
     layer = next(l for l in cm.report["layers"] if l["name"] == POINTWISE)
     assert layer["why"].startswith("1x1, stride 1, DSP")
     rejected = {r["kernel"]: r["reason"] for r in layer["rejected"]}
-    assert set(rejected) == {"fn_depthwise_conv2d_s8", "fn_conv2d_s8", "fn_conv2d_s8_s32", "fn_conv2d_f32"}
-    assert rejected["fn_conv2d_s8"].startswith("est. 1.5x slower")
+    assert set(rejected) == {k.NAME for k in CANDIDATES["conv2d"]} - {"fn_conv2d_1x1_s8_dsp"}
+    assert rejected["fn_conv2d_s8_dsp"].startswith("est. 1.5x slower")
+    assert rejected["fn_conv2d_1x1_s8"].startswith("est. 2.9x slower")
     assert rejected["fn_depthwise_conv2d_s8"].startswith("not depthwise")
+    assert rejected["fn_depthwise_conv2d_s8_rows_dsp"].startswith("not depthwise")
     stem = next(l for l in cm.report["layers"] if l["name"] == STEM)
-    assert {r["kernel"]: r["reason"] for r in stem["rejected"]}["fn_conv2d_1x1_s8"] == "3x3 filter (1x1 only)"
+    stem_rejected = {r["kernel"]: r["reason"] for r in stem["rejected"]}
+    assert stem_rejected["fn_conv2d_1x1_s8"] == stem_rejected["fn_conv2d_1x1_s8_dsp"] == "3x3 filter (1x1 only)"
     text = format_report(json.loads((tmp_path / "mps2-an386" / "report.json").read_text()))
-    line = next(t for t in text.splitlines() if POINTWISE in t and "fn_conv2d_1x1_s8: 1x1" in t)
-    assert "rejected" in line and "fn_conv2d_s8: est. 1.5x slower" in line
+    line = next(t for t in text.splitlines() if POINTWISE in t and "fn_conv2d_1x1_s8_dsp: 1x1" in t)
+    assert "rejected" in line and "fn_conv2d_s8_dsp: est. 1.5x slower" in line
 
 
 def test_forced_kernel_runs_and_matches_the_reference(tmp_path):

@@ -194,9 +194,11 @@ fn_status fn_conv2d_s8_dsp(const fn_conv2d_s8_params *p, const int8_t *input, co
 fn_status fn_conv2d_s8_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                            const int32_t *bias, int8_t *output, void *scratch)
 {
-    if (p == NULL || scratch == NULL || fn_conv2d_s8_dsp_scratch_size(p) == 0) {
+    if (!fn_conv2d_s8_args_ok(p, input, filter, output, 1) || scratch == NULL ||
+        fn_conv2d_s8_dsp_scratch_size(p) == 0) {
         return FN_ERR_ARG;
     }
-    return fn_conv2d_s8(p, input, filter, bias, output);
+    fn_conv2d_s8_portable(p, input, filter, bias, output);
+    return FN_OK;
 }
 #endif

@@ -256,9 +256,13 @@ fn_status fn_depthwise_conv2d_s8_rows_dsp(const fn_depthwise_conv2d_s8_params *p
                                           const int8_t *filter, const int32_t *bias, int8_t *output,
                                           void *scratch)
 {
-    if (p == NULL || scratch == NULL || fn_depthwise_conv2d_s8_rows_dsp_scratch_size(p) == 0) {
+    if (!fn_dw_s8_args_ok(p, input, filter, output) || scratch == NULL || fn_depthwise_conv2d_s8_rows_dsp_scratch_size(p) == 0) {
         return FN_ERR_ARG;
     }
-    return fn_depthwise_conv2d_s8(p, input, filter, bias, output);
+    fn_channel_stage_s8 stage;
+    fn_fast_out_s8 f;
+    const int fast = fn_dw_s8_stage(p, bias, &stage, &f);
+    fn_dw_s8_walk(p, input, filter, &f, fast, &stage, output, 0, 1);
+    return FN_OK;
 }
 #endif

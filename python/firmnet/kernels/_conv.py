@@ -3,9 +3,9 @@ convolution (a dense layer [N,K] x [M,K] is a 1x1 convolution of N one-pixel ima
 bias argument, the int8 parameter structs, and the cost of a call from measured figures.
 
 Cost coefficients are instructions on mps2-an386 (Cortex-M4F, arm-none-eabi-gcc 12.2 -O2),
-printed by `python bench/kernels_qemu.py` for the KWS and AD01 layers, with the kernel's
-DSP path (__ARM_FEATURE_DSP) and without (the portable C path on the same CPU). Other
-targets use the same figures: only their ratios decide between candidates.
+printed by `python bench/kernels_qemu.py` for the KWS and AD01 layers: a portable variant's
+and a DSP-extension variant's (fn_s8_dsp.h) figures on the same CPU. Other targets use the
+same figures: only their ratios decide between candidates.
 """
 from __future__ import annotations
 
@@ -62,10 +62,10 @@ def outputs(node, graph) -> int:
     return graph.types[node.outputs[0]].size
 
 
-def estimate(node, graph, target, per_mac: tuple[float, float], per_output: tuple[float, float] = (0.0, 0.0)) -> int:
-    """Instructions: (portable, DSP) coefficients per MAC and per output, by the target's DSP extension."""
-    k = 1 if target.dsp else 0
-    return round(per_mac[k] * macs(node, graph) + per_output[k] * outputs(node, graph))
+def estimate(node, graph, per_mac: float, per_output: float = 0.0) -> int:
+    """Instructions from a variant's measured coefficients per MAC and per output (a variant is
+    either portable C or a DSP-extension variant, so one figure each)."""
+    return round(per_mac * macs(node, graph) + per_output * outputs(node, graph))
 
 
 def general_params(node, graph) -> tuple[dict, dict]:

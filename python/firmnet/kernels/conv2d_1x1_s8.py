@@ -1,10 +1,10 @@
 """fn_conv2d_1x1_s8 (runtime_c/src/fn_conv2d_1x1_s8.c): int8 pointwise convolution as a matrix
-product (stride 1, no padding, one group, weights without zero points); its DSP path does two
-MACs per SMLAD.
+product (stride 1, no padding, one group, weights without zero points), portable C; its DSP
+variant is conv2d_1x1_s8_dsp.py.
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386, KWS's 1x1 layer, 512,000 MACs):
-2,196,000 portable (4.289 per MAC), 769,040 DSP (1.502 per MAC). fn_conv2d_s8 runs the same
-layer in 4.237 (portable) and 2.223 (DSP) per MAC: this kernel wins only with DSP."""
+2,195,960 (4.289 per MAC). fn_conv2d_s8 runs the same layer in 4.237 per MAC, so this
+portable kernel is chosen only when forced (--kernel)."""
 from __future__ import annotations
 
 from ..lowering import KernelCall
@@ -12,7 +12,7 @@ from . import _conv
 from ._check import refusal
 
 NAME = "fn_conv2d_1x1_s8"
-_PER_MAC = (4.289, 1.502)
+_PER_MAC = 4.289
 
 
 def supports(node, graph, target) -> str | None:
@@ -38,11 +38,11 @@ def supports(node, graph, target) -> str | None:
 
 
 def why(node, graph, target) -> str:
-    return "1x1, stride 1, DSP" if target.dsp else "1x1, stride 1"
+    return "1x1, stride 1"
 
 
 def cost(node, graph, target) -> int:
-    return _conv.estimate(node, graph, target, _PER_MAC)
+    return _conv.estimate(node, graph, _PER_MAC)
 
 
 def scratch_bytes(node, graph) -> int:

@@ -1,16 +1,16 @@
 """fn_conv2d_s8 (runtime_c/src/fn_conv2d_s8.c): the general int8 convolution, any stride, pad,
 dilation and groups, weights with or without zero points; also dense layers whose weights
-have zero points, as a 1x1 convolution of one-pixel images.
+have zero points, as a 1x1 convolution of one-pixel images. Portable C; its DSP variant
+(one group, windows of at most 256 values) is conv2d_s8_dsp.py.
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386), per MAC: groups of one input
-channel as KWS's 3x3 depthwise layer run here (72,000 MACs: 2,540,720 with or without DSP),
-else a 1x1 filter as KWS's 1x1 layer (512,000 MACs: 2,169,320 portable, 1,137,960 DSP), a
-larger window as KWS's 10x4 stride-2 first layer (320,000 MACs: 2,184,760 portable,
-912,760 DSP).
+channel as KWS's 3x3 depthwise layer run here (72,000 MACs: 2,540,680), else a 1x1 filter as
+KWS's 1x1 layer (512,000 MACs: 2,169,320), a larger window as KWS's 10x4 stride-2 first
+layer (320,000 MACs: 2,184,760).
 
 Dense layers without weight zero points are fn_fc_s8's: measured, this kernel runs AD01's
 640 -> 128 layer as a one-pixel conv in 257,360 instructions against fn_fc_s8's 376,640
-without DSP (142,880 with DSP, where this kernel stays at 257,400), so a cost-only choice
+(fn_fc_s8_dsp: 142,920), so a cost-only choice
 would move every dense layer on non-DSP targets to this kernel; that is a change of the
 generated code to be made on its own, not by the selection framework."""
 from __future__ import annotations
@@ -20,9 +20,9 @@ from . import _conv
 from ._check import refusal
 
 NAME = "fn_conv2d_s8"
-_PER_MAC_POINTWISE = (4.237, 2.223)      # (portable, DSP)
-_PER_MAC_WINDOW = (6.827, 2.852)
-_PER_MAC_DEPTHWISE = (35.288, 35.288)
+_PER_MAC_POINTWISE = 4.237
+_PER_MAC_WINDOW = 6.827
+_PER_MAC_DEPTHWISE = 35.288
 
 
 def supports(node, graph, target) -> str | None:
@@ -47,7 +47,7 @@ def cost(node, graph, target) -> int:
         per_mac = _PER_MAC_DEPTHWISE
     else:
         per_mac = _PER_MAC_POINTWISE if (kh, kw) == (1, 1) else _PER_MAC_WINDOW
-    return _conv.estimate(node, graph, target, per_mac)
+    return _conv.estimate(node, graph, per_mac)
 
 
 def scratch_bytes(node, graph) -> int:

@@ -1,9 +1,10 @@
 """fn_depthwise_conv2d_s8 (runtime_c/src/fn_depthwise_conv2d_s8.c): int8 depthwise convolution
 (groups = input channels, any depth multiplier, weights without zero points) on the filter
-repacked in blocks of 4 output channels.
+repacked in blocks of 4 output channels, portable C; its DSP variants are
+depthwise_conv2d_s8_rows_dsp.py and depthwise_conv2d_s8_blocks_dsp.py.
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386, KWS's 3x3 depthwise layer,
-72,000 MACs): 909,680 portable (12.634 per MAC), 372,840 DSP (5.178 per MAC)."""
+72,000 MACs): 936,920 (13.013 per MAC)."""
 from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of, with_arrays
@@ -12,10 +13,10 @@ from ._check import refusal
 from . import params_conv_s8 as kp
 
 NAME = "fn_depthwise_conv2d_s8"
-_PER_MAC = (12.634, 5.178)
+_PER_MAC = 13.013
 
 
-def _params(node, graph) -> tuple[dict, dict]:
+def params(node, graph) -> tuple[dict, dict]:
     a, q = node.attrs, node.attrs.quant
     x_shape, (oc, kh, kw, _) = _conv.shapes(node, graph)
     return kp.depthwise_conv2d_s8_params(
@@ -37,15 +38,15 @@ def supports(node, graph, target) -> str | None:
     channels = _conv.shapes(node, graph)[0][3]
     if a.groups == 1 or a.groups != channels:
         return f"not depthwise ({a.groups} groups, {channels} input channels)"
-    return refusal(lambda: _params(node, graph))
+    return refusal(lambda: params(node, graph))
 
 
 def why(node, graph, target) -> str:
-    return "depthwise" + (", DSP" if target.dsp else "")
+    return "depthwise"
 
 
 def cost(node, graph, target) -> int:
-    return _conv.estimate(node, graph, target, _PER_MAC)
+    return _conv.estimate(node, graph, _PER_MAC)
 
 
 def scratch_bytes(node, graph) -> int:
@@ -60,6 +61,6 @@ def packed_filter(filt):
 def call(node, graph) -> KernelCall:
     packed = packed_filter(graph.constants[node.inputs[1]])
     return KernelCall(NAME, "fn_conv_s8.h", "fn_depthwise_conv2d_s8_params",
-                      params_of(with_arrays(*_params(node, graph))),
+                      params_of(with_arrays(*params(node, graph))),
                       _conv.tensor_args(node, ConstArg(f"{node.inputs[1]}/packed", packed)),
                       description="int8 depthwise conv (channel blocks of 4)")

@@ -1,9 +1,9 @@
-"""fn_fc_s8 (runtime_c/src/fn_fc_s8.c): int8 fully connected layer, weights without zero points.
+"""fn_fc_s8 (runtime_c/src/fn_fc_s8.c): int8 fully connected layer, weights without zero points,
+portable C; its DSP variant is fc_s8_dsp.py.
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386), per MAC and per output fitted to
 AD01's 640 -> 128 and 128 -> 128 layers (81,920 and 16,384 MACs, 128 outputs each):
-portable 376,640 and 81,760 (4.500 per MAC + 62.8 per output), DSP 142,880 and 34,360
-(1.656 per MAC + 56.5 per output)."""
+376,680 and 81,760 (4.500 per MAC + 62.8 per output)."""
 from __future__ import annotations
 
 from ..lowering import KernelCall, params_of, with_arrays
@@ -12,7 +12,7 @@ from ._check import refusal
 from . import params_conv_s8 as kp
 
 NAME = "fn_fc_s8"
-_PER_MAC, _PER_OUTPUT = (4.500, 1.656), (62.8, 56.5)
+_PER_MAC, _PER_OUTPUT = 4.500, 62.8
 
 
 def _params(node, graph) -> tuple[dict, dict]:
@@ -36,11 +36,11 @@ def supports(node, graph, target) -> str | None:
 
 
 def why(node, graph, target) -> str:
-    return "fully connected" + (", DSP" if target.dsp else "")
+    return "fully connected"
 
 
 def cost(node, graph, target) -> int:
-    return _conv.estimate(node, graph, target, _PER_MAC, _PER_OUTPUT)
+    return _conv.estimate(node, graph, _PER_MAC, _PER_OUTPUT)
 
 
 def scratch_bytes(node, graph) -> int:

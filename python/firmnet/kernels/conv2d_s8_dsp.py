@@ -1,0 +1,48 @@
+"""fn_conv2d_s8_dsp (runtime_c/src/fn_conv2d_s8_dsp.c, contract in fn_s8_dsp.h): fn_conv2d_s8's
+layers (the same bytes) on CPUs with the DSP extension, for one group and windows of at most
+FN_CONV_DSP_DEPTH = 256 values (kernel_h * kernel_w * in_c): both windows of a pixel pair
+gathered into the scratch as 16-bit values, two MACs per SMLAD. Weights with zero points too.
+
+Cost (instructions, bench/kernels_qemu.py on mps2-an386), per MAC: a 1x1 filter as KWS's 1x1
+layer (512,000 MACs: 1,138,160), a larger window as KWS's 10x4 stride-2 first layer (320,000
+MACs: 912,920)."""
+from __future__ import annotations
+
+from ..lowering import KernelCall
+from . import _conv, _s8_dsp, conv2d_s8
+
+NAME = "fn_conv2d_s8_dsp"
+_PER_MAC_POINTWISE = 2.223
+_PER_MAC_WINDOW = 2.853
+
+
+def supports(node, graph, target) -> str | None:
+    refused = _s8_dsp.refuse_target(target) or conv2d_s8.supports(node, graph, target)
+    if refused:
+        return refused
+    p, _ = _conv.general_params(node, graph)
+    if p["groups"] != 1:
+        return f"{p['groups']} groups (1 only)"
+    depth = p["kernel_h"] * p["kernel_w"] * p["in_c"]
+    if depth > _s8_dsp.FN_CONV_DSP_DEPTH:
+        return f"window of {depth} values (at most {_s8_dsp.FN_CONV_DSP_DEPTH})"
+    return None
+
+
+def why(node, graph, target) -> str:
+    return "one group, window <= 256 values, DSP"
+
+
+def cost(node, graph, target) -> int:
+    _, (_, kh, kw, _) = _conv.shapes(node, graph)
+    return round((_PER_MAC_POINTWISE if (kh, kw) == (1, 1) else _PER_MAC_WINDOW) * _conv.macs(node, graph))
+
+
+def scratch_bytes(node, graph) -> int:
+    return _s8_dsp.conv2d_scratch(_conv.general_params(node, graph)[0])
+
+
+def call(node, graph) -> KernelCall:
+    zp = " (weights with zero points)" if _conv.has_weight_zero_point(node) else ""
+    return KernelCall(NAME, "fn_s8_dsp.h", "fn_conv2d_s8_params", _conv.general_struct(node, graph),
+                      _conv.tensor_args(node), description=f"int8 {_conv.what(node)}{zp}, DSP (SMLAD, window in scratch)")
