@@ -13,11 +13,14 @@ range, as in the MLPerf Tiny models):
   AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128
   ..., fn_conv2d_s8  the same layer in the general convolution (the cost figures of
                   python/firmnet/kernels/; depthwise as 64 groups, FC as a one-pixel 1x1 conv)
-Each kernel runs once in a bare-metal firmware built by tests/test_dsp_kernels.py's
-helpers (arm-none-eabi-gcc -O2 -mcpu=cortex-m4, the board's CPU flags), twice: with its
-DSP path (__ARM_FEATURE_DSP) and with -U__ARM_FEATURE_DSP (the portable C path on the
-same CPU). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
-instructions). Every output is checked against the numpy reference first.
+Each layer runs once through its portable kernel and once through each DSP-extension variant
+that takes it (runtime_c/include/fn_s8_dsp.h: fn_conv2d_s8_dsp, fn_conv2d_1x1_s8_dsp,
+fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp), in one
+bare-metal firmware built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
+-mcpu=cortex-m4, the board's CPU flags; the variants take their scratch from a static
+buffer). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
+instructions). Every output is checked against the numpy reference first. These figures are
+the cost coefficients of python/firmnet/kernels/.
 """
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.qemu_harness import SOURCES, board_case, build_firmware, firmware_main, reference, run_firmware  # noqa: E402
+from firmnet.kernels import _s8_dsp  # noqa: E402
+from support.qemu_harness import (FIRMWARE_KERNELS, SOURCES, board_case, build_firmware, firmware_main,  # noqa: E402
+                                  reference, run_firmware)
 
 
 def layers() -> list[tuple[str, tuple, int]]:
@@ -68,28 +73,38 @@ def layers() -> list[tuple[str, tuple, int]]:
     return out
 
 
+# the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
+VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp",), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",)}
+
+
+def _takes(kind: str, params: dict) -> bool:
+    """Whether a DSP variant takes the layer: its scratch size is not 0 (fn_s8_dsp.h)."""
+    size = {"conv_dsp": _s8_dsp.conv2d_scratch, "dw_rows_dsp": _s8_dsp.dw_rows_scratch,
+            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch}.get(kind)
+    return size is None or size(params) > 0
+
+
 def main() -> int:
-    cases = layers()
-    results = {}
+    runs = []
+    for label, case, macs in layers():
+        for kind in (case[0], *VARIANTS[case[0]]):
+            if _takes(kind, case[4]):
+                runs.append((label, FIRMWARE_KERNELS[kind][0], (kind, *case[1:]), macs))
     with tempfile.TemporaryDirectory(prefix="firmnet-kbench-") as tmp:
-        for dsp in (False, True):
-            work = Path(tmp) / ("dsp" if dsp else "portable")
-            elf = build_firmware(work, firmware_main([c for _, c, _ in cases]),
-                                 sources=[*SOURCES, REPO / "runtime_c" / "src" / "fn_conv2d_s8.c"], dsp=dsp)
-            outs, instructions = run_firmware(elf, work, len(cases))
-            for (label, case, _), got, n in zip(cases, outs, instructions):
-                if got != reference(case).tobytes():
-                    print(f"{label} ({'DSP' if dsp else 'portable'}): output differs from the reference",
-                          file=sys.stderr)
-                    return 1
-                results[label, dsp] = n
+        elf = build_firmware(Path(tmp), firmware_main([case for _, _, case, _ in runs]),
+                             sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c" for v in ("", "_dsp"))])
+        outs, instructions = run_firmware(elf, Path(tmp), len(runs))
+    for (label, fn, case, _), got in zip(runs, outs):
+        if got != reference(case).tobytes():
+            print(f"{label} ({fn}): output differs from the reference", file=sys.stderr)
+            return 1
     print("int8 kernels on mps2-an386 (QEMU -icount shift=0 + SysTick; arm-none-eabi-gcc -O2 "
           "-mcpu=cortex-m4), instructions per call\n")
-    width = max(len(label) for label, _, _ in cases)
-    print(f"{'layer'.ljust(width)}  {'MACs':>8}  {'portable':>10}  {'instr/MAC':>9}  {'DSP':>10}  {'instr/MAC':>9}")
-    for label, _, macs in cases:
-        port, dsp = results[label, False], results[label, True]
-        print(f"{label.ljust(width)}  {macs:>8,}  {port:>10,}  {port / macs:>9.3f}  {dsp:>10,}  {dsp / macs:>9.3f}")
+    width = max(len(label) for label, _, _, _ in runs)
+    kwidth = max(len(fn) for _, fn, _, _ in runs)
+    print(f"{'layer'.ljust(width)}  {'kernel'.ljust(kwidth)}  {'MACs':>8}  {'instructions':>12}  {'instr/MAC':>9}")
+    for (label, fn, _, macs), n in zip(runs, instructions):
+        print(f"{label.ljust(width)}  {fn.ljust(kwidth)}  {macs:>8,}  {n:>12,}  {n / macs:>9.3f}")
     return 0
 
 

@@ -4,7 +4,7 @@ FN_CONV_DSP_DEPTH = 256 values (kernel_h * kernel_w * in_c): both windows of a p
 gathered into the scratch as 16-bit values, two MACs per SMLAD. Weights with zero points too.
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386), per MAC: a 1x1 filter as KWS's 1x1
-layer (512,000 MACs: 1,138,160), a larger window as KWS's 10x4 stride-2 first layer (320,000
+layer (512,000 MACs: 1,138,120), a larger window as KWS's 10x4 stride-2 first layer (320,000
 MACs: 912,920)."""
 from __future__ import annotations
 
