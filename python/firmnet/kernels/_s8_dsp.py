@@ -16,7 +16,11 @@ ROW_SLOTS_BYTES = 1024         # the depthwise row variant's selection limit (se
 
 
 def refuse_target(target) -> str | None:
-    return None if target.dsp else f"needs the DSP extension ({target.name} has none)"
+    """None on a board with the DSP extension; target None (select.refusal: no board feature)
+    has none."""
+    if target is not None and target.dsp:
+        return None
+    return "needs the DSP extension" + (f" ({target.name} has none)" if target is not None else "")
 
 
 def conv2d_scratch(p: dict) -> int:
