@@ -39,6 +39,7 @@ from . import (
     softmax_ort_s8,
     softmax_s8,
 )
+from .pool2d import POOL2D
 from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
 
 
@@ -80,7 +81,7 @@ CANDIDATES = {
     "dequantize": (OpLowering("dequantize"),),
     "normalization": (OpLowering("normalization"),),
     "pad": (OpLowering("pad"),),
-    "pool2d": (OpLowering("pool2d"),),
+    "pool2d": POOL2D,
     "quantize": (OpLowering("quantize"),),
     "reduce": (OpLowering("reduce"),),
     "reshape": (OpLowering("reshape"),),

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import FirmnetError, OpQuant
-from ..kernels import params_pool_f32, params_pool_s8
-from ..lowering import KernelCall, params_of
 from ..reference import pool as ref
 from ..reference import pool_s8 as ref_s8
 from ._util import NO_CLAMP, check_types, output_type, require
@@ -44,13 +42,14 @@ def output_size(size, kernel, stride, dilation, pad_before, pad_after, ceil_mode
     return out
 
 
-def _out_hw(attrs, h, w):
+def out_hw(attrs, h, w):
     kh, kw = attrs.kernel
     return (output_size(h, kh, attrs.strides[0], attrs.dilations[0], attrs.pads[0], attrs.pads[2], attrs.ceil_mode),
             output_size(w, kw, attrs.strides[1], attrs.dilations[1], attrs.pads[1], attrs.pads[3], attrs.ceil_mode))
 
 
-def _hwc(attrs, shape):
+def nhwc(attrs, shape):
+    """(n, h, w, c) of the input shape in either layout."""
     n, a, b, c = shape
     return (n, b, c, a) if attrs.layout == "NCHW" else (n, a, b, c)
 
@@ -61,12 +60,12 @@ def infer(attrs, in_types):
     require(attrs.kind in KINDS, f"pool kind {attrs.kind} unknown (supported: {KINDS})")
     require(len(x.shape) == 4, f"pool2d needs a 4-D input, got {x}")
     require(attrs.kind == "max" or attrs.dilations == (1, 1), "average pooling with dilations is not supported")
-    n, h, w, c = _hwc(attrs, x.shape)
+    n, h, w, c = nhwc(attrs, x.shape)
     kh, kw = attrs.kernel
     require(max(attrs.pads[0], attrs.pads[2]) < kh * attrs.dilations[0]
             and max(attrs.pads[1], attrs.pads[3]) < kw * attrs.dilations[1],
             f"pool2d: pads {attrs.pads} must be smaller than the kernel {attrs.kernel}")
-    oh, ow = _out_hw(attrs, h, w)
+    oh, ow = out_hw(attrs, h, w)
     require(oh >= 1 and ow >= 1, f"pool2d: the window {kh}x{kw} does not fit the padded input {h}x{w}")
     try:   # every window must hold an in-bounds element
         ref.pool_geometry((n, h, w, c), kernel=attrs.kernel, strides=attrs.strides, dilations=attrs.dilations,
@@ -77,21 +76,10 @@ def infer(attrs, in_types):
     return [output_type(attrs, shape)]
 
 
-def kernel_check(attrs, in_types) -> None:
-    """FirmnetError when the int8 pooling kernel cannot take this quantization (until kernels/
-    selection states it)."""
-    if attrs.quant is not None:
-        n, h, w, c = _hwc(attrs, in_types[0].shape)
-        try:
-            _params(attrs, (n, h, w, c), _out_hw(attrs, h, w))
-        except ValueError as exc:
-            raise FirmnetError(str(exc)) from None
-
-
-def _int8_quantities(attrs, out_hw) -> dict:
+def int8_quantities(attrs, out_size) -> dict:
     """The reference's keywords of an int8 pooling: geometry, quantizations, clamp, mode."""
     q = attrs.quant
-    kw = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act,
+    kw = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_size), act=attrs.act,
               x_q=(q.inputs[0].scale[0], q.inputs[0].zero_point[0]),
               y_q=(q.output.scale[0], q.output.zero_point[0]), mode=q.mode)
     if attrs.kind == "max":
@@ -99,20 +87,10 @@ def _int8_quantities(attrs, out_hw) -> dict:
     return dict(kw, count_include_pad=attrs.count_include_pad, ort_uint8=q.output.uint8)
 
 
-def _params(attrs, nhwc_shape, out_hw) -> dict:
-    if attrs.quant is not None:
-        build = params_pool_s8.maxpool2d_s8_params if attrs.kind == "max" else params_pool_s8.avgpool2d_s8_params
-        return build(nhwc_shape, **_int8_quantities(attrs, out_hw))
-    common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=tuple(out_hw), act=attrs.act)
-    if attrs.kind == "max":
-        return params_pool_f32.maxpool2d_f32_params(nhwc_shape, dilations=attrs.dilations, **common)
-    return params_pool_f32.avgpool2d_f32_params(nhwc_shape, count_include_pad=attrs.count_include_pad, **common)
-
-
 def _nhwc_reference(attrs, x, out_size):
     if attrs.quant is not None:
         pool = ref_s8.maxpool2d_s8 if attrs.kind == "max" else ref_s8.avgpool2d_s8
-        return pool(x, **_int8_quantities(attrs, out_size))
+        return pool(x, **int8_quantities(attrs, out_size))
     common = dict(kernel=attrs.kernel, strides=attrs.strides, pads=attrs.pads, out_size=out_size, act=attrs.act)
     if attrs.kind == "max":
         return ref.maxpool2d_f32(x, dilations=attrs.dilations, **common)
@@ -120,25 +98,12 @@ def _nhwc_reference(attrs, x, out_size):
 
 
 def reference(attrs, x):
-    _, h, w, _ = _hwc(attrs, x.shape)
+    _, h, w, _ = nhwc(attrs, x.shape)
     if attrs.layout == "NCHW":
-        y = _nhwc_reference(attrs, x.transpose(0, 2, 3, 1), _out_hw(attrs, h, w))
+        y = _nhwc_reference(attrs, x.transpose(0, 2, 3, 1), out_hw(attrs, h, w))
         return [np.ascontiguousarray(y.transpose(0, 3, 1, 2))]
-    return [_nhwc_reference(attrs, x, _out_hw(attrs, h, w))]
+    return [_nhwc_reference(attrs, x, out_hw(attrs, h, w))]
 
 
 def macs(attrs, in_types, out_types):
     return 0
-
-
-def lower(node, graph):
-    a = node.attrs
-    require(a.layout == "NHWC", f"{node.describe()}: internal error, NCHW pooling reached lowering")
-    _, oh, ow, _ = graph.types[node.outputs[0]].shape
-    params = _params(a, graph.types[node.inputs[0]].shape, (oh, ow))
-    if a.quant is not None:
-        return KernelCall(f"fn_{a.kind}pool2d_s8", "fn_pool_s8.h", "fn_pool2d_s8_params", params_of(params),
-                          (node.inputs[0], node.outputs[0]), description=f"int8 {a.kind} pooling")
-    fn = f"fn_{a.kind}pool2d_f32"
-    return KernelCall(fn, "fn_pool_f32.h", "fn_pool2d_f32_params", params_of(params),
-                      (node.inputs[0], node.outputs[0]), description=f"float {a.kind} pooling")
