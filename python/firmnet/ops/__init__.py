@@ -2,11 +2,15 @@
 
 Every op module provides:
     Attrs                                  frozen dataclass of the op's attributes
-    infer(attrs, in_types) -> [TensorType] output types; raises FirmnetError on bad shapes
-    reference(attrs, *arrays) -> [ndarray] the numpy oracle (same arithmetic as the C kernel)
+    infer(attrs, in_types) -> [TensorType] output types; raises FirmnetError on bad shapes or
+                                           attributes (the maths only: no kernel's limits)
+    reference(attrs, *arrays) -> [ndarray] the numpy oracle, computed from the attributes and the
+                                           tensors' quantizations (reference/: arithmetic only)
     macs(attrs, in_types, out_types) -> int multiply-accumulates, for the report
 and, unless kernels/ holds its variants (conv2d, dense):
-    lower(node, graph) -> KernelCall|Alias the runtime_c call that computes it
+    lower(node, graph) -> KernelCall|Alias the runtime_c call that computes it (its parameter
+                                           struct from kernels/params_*.py)
+    kernel_check(attrs, in_types)          (optional) FirmnetError for what its kernel cannot run
 To add an op: copy ops/softmax.py (the smallest complete example), then add it here and to
 kernels.CANDIDATES.
 """

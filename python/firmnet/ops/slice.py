@@ -43,8 +43,20 @@ def infer(attrs, in_types):
     require(all(s != 0 for s in attrs.steps), f"slice: steps {attrs.steps} must be non-zero")
     require(-1 <= attrs.gather_axis < rank, f"slice: gather axis {attrs.gather_axis} out of range for {x}")
     require(min(attrs.shape, default=1) >= 1, f"slice: empty output {attrs.shape} (firmnet plans no empty tensors)")
-    _params(attrs, x)
+    for d, (n, start, step, m) in enumerate(zip(x.shape, attrs.starts, attrs.steps, attrs.shape)):
+        if d == attrs.gather_axis:
+            require(len(attrs.indices) == m and all(0 <= i < n for i in attrs.indices),
+                    f"slice: indices {list(attrs.indices)[:8]} do not fit dim {d} of size {n} of {x}")
+        else:
+            last = start + (m - 1) * step
+            require(0 <= start < n and 0 <= last < n, f"slice: dim {d} reads indices {start}..{last} of {n} of {x}")
     return [TensorType(tuple(attrs.shape), x.dtype, x.quant)]
+
+
+def kernel_check(attrs, in_types) -> None:
+    """FirmnetError when fn_strided_copy cannot run this slice (its rank after merging; until
+    kernels/ selection states it)."""
+    _params(attrs, in_types[0])
 
 
 def reference(attrs, x):
