@@ -37,6 +37,7 @@ from firmnet.reference import reduce_s8 as R
 
 from support.compare import assert_array_equal_first
 from support.qdq import SESSIONS, ort_session, recover_int8
+from support.sanitize import run_sanitized
 
 FN_OK, FN_ERR_ARG = 0, 1
 
@@ -286,3 +287,13 @@ def test_hard_swish_then_mean_stays_float_in_tflm_mode_with_reasons(tmp_path):
     assert [(layer["name"], layer["op"]) for layer in cm.report["float_layers"]] == [
         ("the_hardswish", "unary"), ("the_mean", "reduce")]
     assert "read in float by node 'the_mean' (reduce)" in cm.report["float_layers"][0]["reason"]
+
+
+@pytest.mark.parametrize("hard_swish, quantized_output", [(False, False), (True, False), (True, True)])
+def test_sanitizers_clean(tmp_path, hard_swish, quantized_output):
+    """The float-output and table paths under ASan+UBSan give the host build's bytes."""
+    cm = _compile(_model(hard_swish, quantized_output), tmp_path / "s", "ort")
+    xq = [_raw_input(cm, _inputs((1, 8, 5, 6), 1)[0])]
+    (sanitized,) = run_sanitized(cm, xq, tmp_path)
+    (host,) = cm.build_host().run_raw(xq)
+    assert sanitized.dtype == host.dtype and np.array_equal(sanitized, host)
