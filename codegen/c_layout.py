@@ -49,12 +49,17 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"//[^\n]*", "", re.sub(r"/\*.*?\*/", " ", text, flags=re.S))
 
 
+def public_headers(include_dir: Path) -> list[Path]:
+    return [p for p in sorted(include_dir.glob("*.h")) if not p.name.endswith("_impl.h")]
+
+
 @functools.lru_cache(maxsize=4)
 def _declarations(include_dir: str) -> tuple[dict, dict, dict]:
-    """({struct name: its body}, {enum name: its body}, {macro: integer}) of every runtime
-    header; a body is read when its type's size is asked for."""
+    """({struct name: its body}, {enum name: its body}, {macro: integer}) of every public runtime
+    header (not the *_impl.h code the variants of a kernel share, whose types are internal and
+    depend on the CPU); a body is read when its type's size is asked for."""
     structs, enums, macros = {}, {}, {}
-    texts = [_strip_comments(p.read_text()) for p in sorted(Path(include_dir).glob("*.h"))]
+    texts = [_strip_comments(p.read_text()) for p in public_headers(Path(include_dir))]
     for text in texts:
         macros.update(re.findall(r"^\s*#define\s+(\w+)\s+(\d+)\s*$", text, re.M))
     for text in texts:
@@ -117,6 +122,8 @@ class Layout:
         if ctype in CTYPE_BYTES:
             size = CTYPE_BYTES[ctype]
             return size, (self.abi.int64_align if size == 8 else size)
+        if ctype in ("int", "unsigned"):   # 32 bits on every target firmnet builds for (ILP32, LP64)
+            return 4, 4
         if ctype in ("ptrdiff_t", "size_t", "intptr_t", "uintptr_t"):
             return self.abi.pointer_bytes, self.abi.pointer_bytes
         if ctype in self.enums:
