@@ -102,6 +102,11 @@ def test_report_names_kernel_reason_and_rejected(tmp_path):
     text = format_report(json.loads((tmp_path / "mps2-an386" / "report.json").read_text()))
     line = next(t for t in text.splitlines() if POINTWISE in t and "fn_conv2d_1x1_s8_dsp: 1x1" in t)
     assert "rejected" in line and "fn_conv2d_s8_dsp: est. 1.5x slower" in line
+    # the kernels that cannot run it are named after the runnable ones, without their reasons
+    runnable, refused = line.split("; cannot run it: ")
+    assert "fn_depthwise_conv2d_s8" in refused and "not depthwise" not in line
+    assert {r["kernel"] for r in layer["rejected"] if not r["runs"]} == set(refused.split(", "))
+    assert all(r["runs"] == r["reason"].startswith("est.") for r in layer["rejected"])
 
 
 def test_forced_kernel_runs_and_matches_the_reference(tmp_path):

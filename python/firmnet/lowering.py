@@ -55,7 +55,7 @@ class KernelCall:
     description: str = ""         # what the call computes, one line (the generated code's comment)
     kernel: str = ""              # the selected variant (kernels/), set by the selection step
     reason: str = ""              # why it was selected
-    rejected: tuple = ()          # ((variant, why not), ...) the layer's other candidates
+    rejected: tuple = ()          # ((variant, why not, could run it), ...) the other candidates
 
 
 @dataclass(frozen=True)

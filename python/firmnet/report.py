@@ -69,7 +69,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             why = "copy between interface tensors" if node.name in memory.copies else "zero-copy view"
         else:
             kernel, why = call.function, call.reason or call.description
-            rejected = [{"kernel": k, "reason": r} for k, r in call.rejected]
+            rejected = [{"kernel": k, "reason": r, "runs": runs} for k, r, runs in call.rejected]
         layers.append({
             "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why, "rejected": rejected,
             "inputs": [list(t.shape) for t in in_types if t is not None],
@@ -122,11 +122,14 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines += ["", "kernels (why; rejected candidates):"]
+    lines += ["", "kernels (why; candidates that could run the layer; those that cannot, by name: "
+                  "`firmnet report --json` says why):"]
     for l in report["layers"]:
-        rejected = "; ".join(f"{r['kernel']}: {r['reason']}" for r in l.get("rejected", []))
+        rejected = l.get("rejected", [])
+        slower = "; ".join(f"{r['kernel']}: {r['reason']}" for r in rejected if r.get("runs", True))
+        refused = ", ".join(r["kernel"] for r in rejected if not r.get("runs", True))
         lines.append(f"  #{l['index']} {l['name']}: {l['kernel']}: {l['why']}"
-                     + (f"; rejected {rejected}" if rejected else ""))
+                     + (f"; rejected {slower}" if slower else "") + (f"; cannot run it: {refused}" if refused else ""))
     quantized = [l for l in report["layers"] if l.get("quant")]
     if quantized:
         lines += ["", "int8 layers (scale, zero point; multiplier/shift of the requantization):"]

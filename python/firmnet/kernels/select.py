@@ -66,8 +66,9 @@ def choose(node, graph: Graph, target, forced: str | None = None):
         reason = chosen.why(node, graph, target)
         if costs[chosen.NAME]:
             reason += f" (est. {costs[chosen.NAME]:,} instructions)"
-    rejected = tuple((k.NAME, verdicts[k.NAME] if verdicts[k.NAME] is not None else
-                      _slower(costs[k.NAME], costs[chosen.NAME], chosen.NAME) if costs else "not forced")
+    # (name, reason, whether it could run the layer): the report lists the runnable ones first
+    rejected = tuple((k.NAME, verdicts[k.NAME], False) if verdicts[k.NAME] is not None else
+                     (k.NAME, _slower(costs[k.NAME], costs[chosen.NAME], chosen.NAME) if costs else "not forced", True)
                      for k in candidates if k is not chosen)
     try:
         call = chosen.call(node, graph)
