@@ -70,5 +70,6 @@ def test_int8_header_gives_boundary_scales_and_report_lists_quantization(tmp_pat
         assert f"#define D8_{port}_ZERO_POINT ({q.zero_point[0]})" in header
     code, text, _ = _run(capsys, "report", tmp_path)
     assert code == 0 and "int8 layers" in text
-    conv_lines = [line for line in text.splitlines() if "/conv1/Conv:" in line]
+    int8_section = text.split("int8 layers (scale, zero point")[1]   # the kernels section names the layer too
+    conv_lines = [line for line in int8_section.splitlines() if "/conv1/Conv:" in line]
     assert conv_lines and "multiplier=" in conv_lines[0] and "shift=" in conv_lines[0] and "[tflm]" in conv_lines[0]
