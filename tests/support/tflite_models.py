@@ -23,6 +23,8 @@ import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
 
+from support.tflite_sparse import encode, sparsity_table
+
 f32 = np.float32
 ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 ACT_RANGES = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
@@ -110,9 +112,13 @@ class Builder:
     shipped by tflite-micro. Operator codes carry builtin_code and deprecated_builtin_code
     as the converter writes them (both set)."""
 
-    def __init__(self):
+    def __init__(self, masks=None, sparse=None):
+        """masks: {weights name: boolean array}, the weights pruned to it (zeros where False);
+        sparse: {constant name: SparseFormat}, those constants written in TFLite's sparse
+        format (tflite_sparse.py), with a DENSIFY op unless the format says otherwise."""
         self.tensors, self.buffers, self.ops, self.codes = [], [S.BufferT()], [], []
         self.inputs = []
+        self.masks, self.sparse = masks or {}, sparse or {}
 
     def _tensor(self, shape, dtype, name, q=None, data=None, axis=None) -> T:
         t = S.TensorT()
@@ -146,7 +152,22 @@ class Builder:
 
     def const(self, data, name, q=None, axis=None) -> T:
         data = np.asarray(data)
-        return self._tensor(data.shape, data.dtype, name, q, data=data, axis=axis)
+        fmt = self.sparse.get(name)
+        if fmt is None:
+            return self._tensor(data.shape, data.dtype, name, q, data=data, axis=axis)
+        values, levels = encode(data, fmt)
+        t = self._tensor(data.shape, data.dtype, name, q, data=values, axis=axis)
+        self.tensors[t.index].sparsity = sparsity_table(levels, fmt, data.ndim)
+        if not fmt.densify:
+            return t
+        dense = self._tensor(data.shape, data.dtype, f"{name}/densified", q, axis=axis)
+        self.tensors[dense.index].shapeSignature = None
+        return self.op("DENSIFY", [t], [dense])
+
+    def prune(self, weights: np.ndarray, name: str) -> np.ndarray:
+        """The weights with zeros where masks[name] is False (unchanged if name has no mask)."""
+        mask = self.masks.get(name)
+        return weights if mask is None else np.where(mask, weights, 0).astype(weights.dtype)
 
     def op(self, code: str, inputs, outputs, options=None):
         if code not in self.codes:
@@ -255,6 +276,7 @@ def conv2d_layer(b: Builder, rng, x: T, out_c: int, kernel=(3, 3), strides=(1, 1
     wf = rng.normal(0, 1, shape) / np.sqrt(fan_in)
     wf *= np.moveaxis(2.0 ** rng.uniform(-1.5, 1.5, out_c).reshape(-1, 1, 1, 1), 0, axis)
     wq, s_w = symmetric_weights(wf, axis if per_channel else None)
+    wq = b.prune(wq, f"{name}/weights")
     wt = b.const(wq, f"{name}/weights", (s_w, np.zeros(len(s_w), int)), axis=axis if per_channel else None)
     w_rows = np.moveaxis(wq, axis, 0).reshape(out_c, -1)
     bt, (lo, hi) = _bias_and_range(b, rng, x, w_rows, s_w, bias, bias_gain, name)
@@ -274,6 +296,7 @@ def fc_layer(b: Builder, rng, x: T, units: int, act="NONE", per_channel=False, k
     k = x.shape[-1]
     wf = gain * rng.normal(0, 1, (units, k)) / np.sqrt(k) * 2.0 ** rng.uniform(-1.5, 1.5, (units, 1))
     wq, s_w = symmetric_weights(wf, 0 if per_channel else None)
+    wq = b.prune(wq, f"{name}/weights")
     wt = b.const(wq, f"{name}/weights", (s_w, np.zeros(len(s_w), int)), axis=0 if per_channel else None)
     bt, (lo, hi) = _bias_and_range(b, rng, x, wq, s_w, bias, bias_gain, name)
     rows = int(np.prod(x.shape[:-1]))
@@ -551,3 +574,41 @@ def tflite_one_op_model(op: str, in_shape, out_shape, in_q, out_q, const_inputs=
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+# ----------------------------------------------------------------------------- pruned weights, sparse or dense
+
+
+SPARSE_LAYERS = {"fc": "fc/weights", "conv": "conv/weights", "depthwise": "dwconv/weights"}
+
+
+def sparse_weights_model(seed, kind: str, mask: np.ndarray, fmt=None, in_hw=(6, 6), **layer) -> bytes:
+    """One FULLY_CONNECTED ('fc'), CONV_2D ('conv') or DEPTHWISE_CONV_2D ('depthwise') whose
+    weights are pruned to mask (its shape is the weights': [units, k]; [oc, kh, kw, c];
+    [1, kh, kw, c * m]), written in TFLite's sparse format fmt (a SparseFormat), or dense
+    when fmt is None: with the same seed, the same model densified."""
+    rng = np.random.default_rng(seed)
+    name = SPARSE_LAYERS[kind]
+    b = Builder({name: np.asarray(mask, bool)}, {name: fmt} if fmt is not None else None)
+    if kind == "fc":
+        x = b.input((1, mask.shape[1]), input_quant(rng))
+        return b.build(fc_layer(b, rng, x, mask.shape[0], **layer))
+    if kind == "conv":
+        oc, kh, kw, c = mask.shape
+        x = b.input((1, *in_hw, c), input_quant(rng))
+        return b.build(conv2d_layer(b, rng, x, oc, (kh, kw), **layer))
+    _, kh, kw, oc = mask.shape
+    c = layer.pop("channels", oc)
+    x = b.input((1, *in_hw, c), input_quant(rng))
+    return b.build(conv2d_layer(b, rng, x, oc, (kh, kw), depthwise=True, name="dwconv", **layer))
+
+
+def sparse_constant_model(dense: np.ndarray, fmt=None, seed=0) -> bytes:
+    """ADD(x, w) with w the constant `dense` (int8 or float32, any rank), written in TFLite's
+    sparse format fmt (dense when None): the loader's view of w is the decoded tensor."""
+    rng, b = np.random.default_rng(seed), Builder(sparse={"w": fmt} if fmt is not None else None)
+    q = input_quant(rng) if dense.dtype == np.int8 else None
+    x = b.input(dense.shape, q, dtype=dense.dtype)
+    w = b.const(dense, "w", q)
+    y = b.act(dense.shape, q, "y", dtype=dense.dtype)
+    return b.build(b.op("ADD", [x, w], [y], _options("AddOptionsT", fusedActivationFunction=_act("NONE"))))

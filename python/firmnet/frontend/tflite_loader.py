@@ -4,6 +4,14 @@ TFLite models are NHWC already, so convolutions and pooling are built in NHWC an
 layout pass fires. Quantized tensors keep the file's scales and zero points; every int8
 op records them (OpQuant, TFLite's double rounding), so the generated C follows
 TensorFlow Lite Micro's arithmetic.
+
+Sparse constants (the converter's sparsity option: a tensor's `sparsity` field, read by a
+DENSIFY op or directly by FULLY_CONNECTED) are decoded to dense arrays here
+(tflite_sparsity.py) and DENSIFY folds away: the compiler sees ordinary dense weights with
+their zeros, and kernel selection packs a layer into a sparse kernel where that pays.
+Keeping the file's sparse form would tie the compiler to TFLite's traversal and block
+layout, which is not the layout a kernel wants; decoding then repacking is exact and
+leaves one path for pruned weights from any front end.
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import tflite
 from ..ir import FirmnetError, Graph, QuantParams, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from .tflite_ops import CONVERTERS
+from .tflite_sparsity import densify, read_sparsity
 from .tflite_verify import OP_NAMES, check_model, tensor_name, verify_flatbuffer
 
 DTYPES = {
@@ -79,20 +88,25 @@ def _quant_params(t) -> QuantParams | None:
     return QuantParams(scales, zps, axis)
 
 
-def _buffer(model, data, t, dtype):
+def _buffer(model, data, t, name, dtype):
+    """A constant tensor's value (dense, a sparse one decoded), or None for a computed tensor."""
     buf = model.Buffers(t.Buffer())
-    if buf is None:
-        return None
-    if buf.Offset() > 1:   # data stored after the flatbuffer (large models)
+    if buf is not None and buf.Offset() > 1:   # data stored after the flatbuffer (large models)
         raw = data[buf.Offset():buf.Offset() + buf.Size()]
-    elif buf.DataLength():
+    elif buf is not None and buf.DataLength():
         raw = buf.DataAsNumpy().tobytes()
+    elif t.Sparsity() is not None:            # no value stored: all zeros
+        raw = b""
     else:
         return None
-    value = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(t.ShapeAsNumpy())
+    value = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
+    shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+    if t.Sparsity() is not None:
+        value = densify(read_sparsity(t.Sparsity(), name), shape, value, name)
+    value = value.reshape(shape)
     if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
         bad = np.argwhere(~np.isfinite(value))[0]
-        raise UnsupportedError(f"tensor '{(t.Name() or b'').decode(errors='replace')}' holds a non-finite value "
+        raise UnsupportedError(f"tensor '{name}' holds a non-finite value "
                                f"({value[tuple(bad)]} at index {tuple(int(i) for i in bad)}); firmnet compiles "
                                "finite weights only")
     return value
@@ -122,10 +136,11 @@ def load_tflite(source, input_shapes=None) -> Graph:
             raise UnsupportedError(f"tensor '{name}' has an unsupported type ({t.Type()})")
         if t.IsVariable():
             raise UnsupportedError(f"tensor '{name}' is a variable (stateful models are not supported)")
-        if t.Sparsity() is not None:
-            raise UnsupportedError(f"tensor '{name}' is sparse (TFLite sparsity is not supported)")
         dtype, quant = DTYPES[t.Type()], _quant_params(t)
-        value = None if i in inputs else _buffer(model, data, t, dtype)
+        value = None if i in inputs else _buffer(model, data, t, name, dtype)
+        if i in inputs and t.Sparsity() is not None:
+            raise FirmnetError(f"graph input '{name}' has sparsity parameters; only constant tensors (weights) "
+                               "can be stored sparse")
         if value is not None:
             b.const(value, name)
             c.types[name] = b.types[name]

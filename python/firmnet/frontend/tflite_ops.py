@@ -296,7 +296,26 @@ def DEQUANTIZE(c, index, inputs, outputs, table):
     c.add("dequantize", inputs[:1], dequantize.Attrs(c.types[inputs[0]].quant), outputs, index)
 
 
+def DENSIFY(c, index, inputs, outputs, table):
+    """The dense form of a sparse constant: the loader decoded it already, so the output is
+    that constant (folded at import), with the input's quantization."""
+    x, y = inputs[0], outputs[0]
+    value = c.constant(x)
+    file_type = c.types[y]
+    if file_type.shape != value.shape or file_type.dtype != str(value.dtype):
+        raise UnsupportedError(f"output '{y}' is {file_type.dtype} {list(file_type.shape)}, but the sparse "
+                               f"constant '{x}' is {value.dtype} {list(value.shape)} (a damaged file?)")
+    q = c.weight_quant.get(x)
+    if file_type.quant is not None and file_type.quant != q:
+        raise UnsupportedError(f"output '{y}' is quantized differently from the sparse constant '{x}' it "
+                               "densifies (a damaged file?)")
+    c.b.const(value, y)
+    c.types[y] = c.b.types[y]
+    if q is not None:
+        c.weight_quant[y] = q
+
+
 CONVERTERS = {f.__name__: f for f in (
     CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, RESHAPE, SOFTMAX,
-    LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, MEAN, SUM, REDUCE_MAX, REDUCE_MIN, CONCATENATION, PAD, QUANTIZE, DEQUANTIZE)}
+    LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, MEAN, SUM, REDUCE_MAX, REDUCE_MIN, CONCATENATION, PAD, QUANTIZE, DEQUANTIZE, DENSIFY)}
 CONVERTERS.update(SQUEEZE=SQUEEZE, PADV2=PADV2)

@@ -27,20 +27,28 @@ from ..ir import FirmnetError
 
 # Per table: field id → what its offset points to. A field not listed is an inline scalar.
 # ("vector", n): a vector of n-byte scalars; ("tables", T): a vector of tables T;
-# ("table", T): a table T; "string": a string. T "any" is a table checked by shape only.
+# ("table", T): a table T; "string": a string; ("union", f, {type: T}): a table whose kind
+# is the ubyte field f of the same table. T "any" is a table checked by shape only.
+SPARSE_INDEX_VECTORS = {1: "Int32Vector", 2: "Uint16Vector", 3: "Uint8Vector"}
 SCHEMA = {
     "Model": {1: ("tables", "OperatorCode"), 2: ("tables", "SubGraph"), 3: "string", 4: ("tables", "Buffer"),
               5: ("vector", 4), 6: ("tables", "any"), 7: ("tables", "any")},
     "OperatorCode": {1: "string"},
     "SubGraph": {0: ("tables", "Tensor"), 1: ("vector", 4), 2: ("vector", 4), 3: ("tables", "Operator"),
                  4: "string"},
-    "Tensor": {0: ("vector", 4), 3: "string", 4: ("table", "QuantizationParameters"), 6: ("table", "any"),
-               7: ("vector", 4), 9: ("tables", "any")},
+    "Tensor": {0: ("vector", 4), 3: "string", 4: ("table", "QuantizationParameters"),
+               6: ("table", "SparsityParameters"), 7: ("vector", 4), 9: ("tables", "any")},
     "QuantizationParameters": {0: ("vector", 4), 1: ("vector", 4), 2: ("vector", 4), 3: ("vector", 8),
                                5: ("table", "any")},
     "Operator": {1: ("vector", 4), 2: ("vector", 4), 4: ("table", "options"), 5: ("vector", 1),
                  7: ("vector", 1), 8: ("vector", 4), 12: ("table", "any")},
     "Buffer": {0: ("vector", 1)},
+    "SparsityParameters": {0: ("vector", 4), 1: ("vector", 4), 2: ("tables", "DimensionMetadata")},
+    # array_segments (3) and array_indices (5): unions whose type is the field before
+    "DimensionMetadata": {3: ("union", 2, SPARSE_INDEX_VECTORS), 5: ("union", 4, SPARSE_INDEX_VECTORS)},
+    "Int32Vector": {0: ("vector", 4)},
+    "Uint16Vector": {0: ("vector", 2)},
+    "Uint8Vector": {0: ("vector", 1)},
     # the builtin options firmnet reads that hold a vector (the others hold scalars only)
     "ReshapeOptions": {0: ("vector", 4)},
     "SqueezeOptions": {0: ("vector", 4)},
@@ -96,6 +104,8 @@ class _Flatbuffer:
                 self.vector(at, 1, label, terminated=True)
             elif spec[0] == "vector":
                 self.vector(at, spec[1], label)
+            elif spec[0] == "union":
+                self.table(at, spec[2].get(self.ubyte_field(pos, vtable, vsize, spec[1], where), "any"), label)
             elif spec[0] == "tables":
                 for k in range(self.vector(at, 4, label)):
                     self.table(self.target(at + 4 + 4 * k, label), spec[1], f"{label}[{k}]")
@@ -103,6 +113,13 @@ class _Flatbuffer:
                 self.table(at, option_kinds if option_kinds in SCHEMA else "any", label)
             else:
                 self.table(at, spec[1], label)
+
+    def ubyte_field(self, pos, vtable, vsize, field, where) -> int:
+        """An inline ubyte field of the table at pos (0 when absent; its place was checked)."""
+        if 4 + 2 * field + 2 > vsize:
+            return 0
+        offset = self.read("<H", vtable + 4 + 2 * field, f"{where} vtable")
+        return self.read("<B", pos + offset, where) if offset else 0
 
     def vector(self, pos, elem_size, where, terminated=False) -> int:
         n = self.read("<I", pos, where)
@@ -155,13 +172,15 @@ def _check_quantization(t, name, shape) -> None:
 
 
 def _check_buffer(model, data, t, name, shape, itemsize) -> bool:
-    """True if the tensor holds data (a constant); checks its size and place."""
+    """True if the tensor holds data (a constant); checks its size and place. A sparse
+    tensor is a constant even with no stored value (all zeros); it holds whole values, whose
+    count the loader checks against its sparsity metadata."""
     index = t.Buffer()
     if index >= model.BuffersLength():
         raise FirmnetError(f"tensor '{name}': buffer index {index} is out of range ({model.BuffersLength()} buffers)")
     buf = model.Buffers(index)
     if buf is None:
-        return False
+        return t.Sparsity() is not None
     if buf.Offset() > 1:
         size, where = buf.Size(), f"bytes {buf.Offset()}..{buf.Offset() + buf.Size()} of the file"
         if buf.Offset() + buf.Size() > len(data):
@@ -169,8 +188,13 @@ def _check_buffer(model, data, t, name, shape, itemsize) -> bool:
                                f"({len(data)} bytes)")
     else:
         size, where = buf.DataLength(), f"buffer {index}"
-        if size == 0:
+        if size == 0 and t.Sparsity() is None:
             return False
+    if t.Sparsity() is not None:
+        if size % itemsize:
+            raise FirmnetError(f"tensor '{name}': {where} holds {size} bytes, not a whole number of "
+                               f"{itemsize}-byte values")
+        return True
     expected = math.prod(shape) * itemsize
     if size != expected:
         raise FirmnetError(f"tensor '{name}': {where} holds {size} bytes, its shape {list(shape)} needs {expected}")

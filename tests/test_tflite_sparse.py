@@ -1,0 +1,289 @@
+"""TFLite sparse tensors (a constant's `sparsity` field, with or without DENSIFY) imported as
+the dense weights they stand for.
+
+- The loader's decoded constant equals the dense array the test side encoded
+  (support/tflite_sparse.py), for int8 and float32 tensors of rank 1-4, any traversal
+  order, block maps, DENSE and SPARSE_CSR levels, uint8/uint16/int32 index vectors, and
+  pruning patterns from all-zero to fully dense (hypothesis).
+- Pruned FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D models written sparse compile to C
+  whose output bytes equal TFLM's on the same model written dense (TFLM has no DENSIFY
+  kernel, and its FULLY_CONNECTED reads a sparse weight's values as if they were dense:
+  test_tflm_cannot_run_sparse_files pins both facts, the reason the oracle runs the dense
+  file).
+- Every kind of malformed sparsity block is a clear command-line error naming the tensor.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import firmnet
+from firmnet.cli import main
+from firmnet.ir import FirmnetError
+from support.tflite_models import S, sparse_constant_model, sparse_weights_model
+from support.tflite_oracle import Tflm, first_mismatch, random_inputs, run_firmnet
+from support.tflite_sparse import INDEX_VECTORS, SparseFormat, edit_sparsity
+
+INDEX_TYPES = tuple(INDEX_VECTORS)
+PATTERNS = ("random", "all zero", "fully dense", "one per row", "empty rows", "blocks")
+
+
+def pruning_mask(rng, shape, pattern: str, block=None) -> np.ndarray:
+    """Which weights survive, rows being the last dimension's vectors."""
+    rows = int(np.prod(shape[:-1]))
+    cols = shape[-1]
+    if pattern == "all zero":
+        return np.zeros(shape, bool)
+    if pattern == "fully dense":
+        return np.ones(shape, bool)
+    if pattern == "one per row":
+        mask = np.zeros((rows, cols), bool)
+        mask[np.arange(rows), rng.integers(0, cols, rows)] = True
+        return mask.reshape(shape)
+    mask = rng.random(shape) < rng.uniform(0.05, 0.6)
+    if pattern == "empty rows":
+        mask.reshape(rows, cols)[rng.random(rows) < 0.5] = False
+    if pattern == "blocks" and block is not None:   # whole blocks pruned, as block-sparse training does
+        dims, sizes = block
+        keep = rng.random([s // sizes[dims.index(d)] if d in dims else s for d, s in enumerate(shape)]) < 0.4
+        for d, b in zip(dims, sizes):
+            keep = np.repeat(keep, b, axis=d)
+        mask &= keep | (rng.random(shape) < 0.1)
+    return mask
+
+
+@st.composite
+def sparse_formats(draw, shape, outer_csr=True, densify=True):
+    """A SparseFormat for a tensor of this shape: any traversal order, up to two blocked
+    dimensions (block sizes dividing them), some outer levels SPARSE_CSR."""
+    n = len(shape)
+    blockable = [d for d in range(n) if shape[d] > 1]
+    block_map = tuple(draw(st.lists(st.sampled_from(blockable), unique=True, max_size=min(2, len(blockable))))
+                      if blockable else ())
+    block_size = tuple(draw(st.sampled_from([b for b in range(1, shape[d] + 1) if shape[d] % b == 0]))
+                       for d in block_map)
+    outer = draw(st.permutations(range(n)))
+    inner = draw(st.permutations(range(n, n + len(block_map))))
+    csr = tuple(draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n))) if outer_csr else ()
+    return SparseFormat(tuple(outer) + tuple(inner), block_map, block_size, csr,
+                        draw(st.sampled_from(INDEX_TYPES)), draw(st.sampled_from(INDEX_TYPES)), densify)
+
+
+def nonzero_values(rng, shape, dtype):
+    if dtype == np.int8:
+        v = rng.integers(1, 128, shape) * rng.choice([-1, 1], shape)
+        return np.where(v == 128, -128, v).astype(np.int8)
+    return (rng.uniform(0.01, 100.0, shape) * rng.choice([-1, 1], shape)).astype(np.float32)
+
+
+def write(tmp_path, model: bytes, name="m.tflite"):
+    path = tmp_path / name
+    path.write_bytes(model)
+    return path
+
+
+def build(make):
+    """make() unless an index does not fit the index vector type drawn (then hypothesis draws again)."""
+    try:
+        return make()
+    except ValueError as exc:
+        assume("does not fit" not in str(exc))
+        raise
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), shape=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+       dtype=st.sampled_from([np.int8, np.float32]), pattern=st.sampled_from(PATTERNS), seed=st.integers(0, 2**32 - 1))
+def test_decoded_constant_is_the_dense_tensor(tmp_path, data, shape, dtype, pattern, seed):
+    shape = tuple(shape)
+    fmt = data.draw(sparse_formats(shape))
+    rng = np.random.default_rng(seed)
+    mask = pruning_mask(rng, shape, pattern, (fmt.block_map, fmt.block_size))
+    dense = np.where(mask, nonzero_values(rng, shape, dtype), 0).astype(dtype)
+    model = build(lambda: sparse_constant_model(dense, fmt, seed % 1000))
+    g = firmnet.load(write(tmp_path, model))
+    add, = [n for n in g.nodes if n.op == "binary"]
+    decoded = g.constants[add.inputs[1]]
+    assert decoded.dtype == dense.dtype and decoded.shape == dense.shape
+    problem = first_mismatch(decoded, dense, f"decoded {fmt}")
+    assert problem is None, problem
+
+
+def test_sparse_file_is_smaller_and_decodes_to_the_dense_file(tmp_path):
+    """A 90 % pruned 64x64 int8 matrix in CSR (uint8 indices) against the same matrix dense,
+    through the whole loader: the same graph constant from a smaller file."""
+    rng = np.random.default_rng(5)
+    dense = np.where(rng.random((64, 64)) < 0.1, nonzero_values(rng, (64, 64), np.int8), 0).astype(np.int8)
+    sparse = sparse_constant_model(dense, SparseFormat(segments_type="uint16", indices_type="uint8"))
+    plain = sparse_constant_model(dense)
+    print(f"\n64x64 int8 at {np.count_nonzero(dense)} nonzeros: sparse file {len(sparse)} B, dense {len(plain)} B")
+    assert len(sparse) < len(plain)
+
+    def weights(model, name):
+        g = firmnet.load(write(tmp_path, model, name))
+        add, = [n for n in g.nodes if n.op == "binary"]
+        return g.constants[add.inputs[1]]
+    assert np.array_equal(weights(sparse, "sparse.tflite"), weights(plain, "plain.tflite"))
+
+
+# ----------------------------------------------------------------------------- compiled models against TFLM
+
+
+LAYERS = {"fc": (12, 16), "conv": (4, 3, 3, 4), "depthwise": (1, 3, 3, 6)}
+
+
+@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(sorted(LAYERS)), pattern=st.sampled_from(PATTERNS),
+       per_channel=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_sparse_model_gives_tflm_bytes_of_the_dense_model(tmp_path, data, kind, pattern, per_channel, seed):
+    shape = LAYERS[kind]
+    # the converter reads a FULLY_CONNECTED's sparse weights directly, other layers through DENSIFY
+    densify = data.draw(st.booleans()) if kind == "fc" else True
+    fmt = data.draw(sparse_formats(shape, densify=densify))
+    rng = np.random.default_rng(seed)
+    mask = pruning_mask(rng, shape, pattern, (fmt.block_map, fmt.block_size))
+    layer = dict(per_channel=per_channel, act="RELU")
+    if kind == "depthwise":
+        layer["channels"] = 3       # depth multiplier 2
+    sparse = build(lambda: sparse_weights_model(seed, kind, mask, fmt, **layer))
+    dense = sparse_weights_model(seed, kind, mask, None, **layer)
+    cm = firmnet.compile(write(tmp_path, sparse), tmp_path / "out", name="m")
+    xs = random_inputs(dense, 12, seed % 1000)
+    expected, = Tflm(dense).run(xs)
+    actual, = run_firmnet(cm.build_host(), sparse, xs)
+    problem = first_mismatch(actual, expected, f"{kind} {pattern} {fmt}")
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("kind, fmt", [
+    ("fc", SparseFormat(densify=False, block_map=(1,), block_size=(4,))),      # the converter's 1x4 int8 FC
+    ("fc", SparseFormat(block_map=(0,), block_size=(4,), indices_type="uint8")),   # 4x1 blocks
+    ("conv", SparseFormat(csr=(0, 3), segments_type="uint16", indices_type="uint16")),
+    ("depthwise", SparseFormat(traversal_order=(3, 0, 1, 2), csr=(0,), indices_type="uint8")),
+])
+def test_converter_style_layouts_give_tflm_bytes(tmp_path, kind, fmt):
+    rng = np.random.default_rng(11)
+    shape = (16, 32) if kind == "fc" else LAYERS[kind]
+    mask = pruning_mask(rng, shape, "blocks", (fmt.block_map, fmt.block_size)) if fmt.block_map else \
+        rng.random(shape) < 0.2
+    layer = dict(channels=3) if kind == "depthwise" else {}
+    sparse = sparse_weights_model(3, kind, mask, fmt, **layer)
+    dense = sparse_weights_model(3, kind, mask, None, **layer)
+    path = write(tmp_path, sparse)
+    ops = [n.op for n in firmnet.load(path).nodes]
+    assert ops == [n.op for n in firmnet.load(write(tmp_path, dense, "dense.tflite")).nodes], ops   # DENSIFY folded
+    cm = firmnet.compile(path, tmp_path / "out", name="m")
+    xs = random_inputs(dense, 20, 1)
+    problem = first_mismatch(run_firmnet(cm.build_host(), sparse, xs)[0], Tflm(dense).run(xs)[0], kind)
+    assert problem is None, problem
+
+
+def test_tflm_cannot_run_sparse_files():
+    """Why the oracle runs the dense twin: TFLM's interpreter has no DENSIFY kernel, and its
+    FULLY_CONNECTED ignores the sparsity field (reading the stored values as the dense
+    matrix). Should TFLM learn either, this test fails and the models above can be run
+    on TFLM directly."""
+    rng = np.random.default_rng(2)
+    mask = rng.random((8, 16)) < 0.3
+    with pytest.raises(RuntimeError, match="allocate tensors"):
+        Tflm(sparse_weights_model(1, "fc", mask, SparseFormat()))
+    direct = sparse_weights_model(1, "fc", mask, SparseFormat(densify=False))
+    dense = sparse_weights_model(1, "fc", mask)
+    xs = random_inputs(dense, 20, 0)
+    assert not np.array_equal(Tflm(direct).run(xs)[0], Tflm(dense).run(xs)[0])
+
+
+# ----------------------------------------------------------------------------- malformed blocks
+
+
+def _csr_level(sp, level=1):
+    return sp.dimMetadata[level]
+
+
+def _set(obj, **fields):
+    for k, v in fields.items():
+        setattr(obj, k, v)
+
+
+MALFORMED = [
+    ("index out of range", lambda sp: _csr_level(sp).arrayIndices.values.__setitem__(0, 16),
+     r"array_indices\[0\] = 16 is out of range: the dimension it traverses .* has 16"),
+    ("segments decrease", lambda sp: _csr_level(sp).arraySegments.values.__setitem__(3, 0),
+     r"array_segments .* decreases at entry 3"),
+    ("segments too short", lambda sp: _csr_level(sp).arraySegments.values.pop(),
+     r"array_segments has 8 entries; the level above has 8 positions, so it needs 9"),
+    ("segments miss values", lambda sp: _csr_level(sp).arraySegments.values.__setitem__(-1, 1),
+     r"array_segments .* (does not end at the number of indices|decreases)"),
+    ("wrong dense_size", lambda sp: _set(sp.dimMetadata[0], denseSize=9),
+     r"dim_metadata\[0\] has dense_size 9; the dimension it traverses .* has 8"),
+    ("traversal order not a permutation", lambda sp: _set(sp, traversalOrder=[1, 1]),
+     r"traversal_order \[1, 1\] is not a permutation"),
+    ("traversal order too short", lambda sp: _set(sp, traversalOrder=[0]),
+     r"traversal_order \[0\] has 1 entries; a rank-2 tensor with 0 block dimensions needs 2"),
+    ("unknown index vector type", lambda sp: _set(_csr_level(sp), arrayIndicesType=7),
+     r"array_indices has index vector type 7; TFLite defines Int32Vector"),
+    ("missing segments", lambda sp: _set(_csr_level(sp), arraySegmentsType=0, arraySegments=None),
+     r"array_segments is missing"),
+    ("unknown format", lambda sp: _set(sp.dimMetadata[0], format=5),
+     r"dim_metadata\[0\] has format 5"),
+    ("block map out of range", lambda sp: _set(sp, blockMap=[2], traversalOrder=[0, 1, 2],
+                                               dimMetadata=sp.dimMetadata + [S.DimensionMetadataT(denseSize=1)]),
+     r"block_map \[2\] must name distinct dimensions"),
+    ("block not dividing", lambda sp: _set(sp, blockMap=[1], traversalOrder=[0, 1, 2],
+                                           dimMetadata=sp.dimMetadata + [S.DimensionMetadataT(denseSize=3)]),
+     r"blocks of 3, which do not divide it"),
+    ("repeated index", lambda sp: _csr_level(sp).arrayIndices.values.__setitem__(
+        1, _csr_level(sp).arrayIndices.values[0]), r"element \(0, \d+\) is stored more than once"),
+]
+
+
+def _malformed_base():
+    """An 8x16 FC weight, CSR rows; row 0 keeps at least two entries, rows 3 and 4 one each."""
+    rng = np.random.default_rng(4)
+    mask = rng.random((8, 16)) < 0.3
+    mask[0, :2] = True
+    mask[3:5, 0] = True
+    return mask
+
+
+@pytest.mark.parametrize("what, edit, message", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_block_is_a_clear_error(tmp_path, capsys, what, edit, message):
+    model = edit_sparsity(sparse_weights_model(1, "fc", _malformed_base(), SparseFormat()), "fc/weights", edit)
+    path = write(tmp_path, model)
+    with pytest.raises(FirmnetError, match=r"tensor 'fc/weights' sparsity.*" + message):
+        firmnet.load(path)
+    code = main(["compile", str(path), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("firmnet: error:") and "fc/weights" in err, err
+    assert "Traceback" not in err
+
+
+def test_value_count_must_match_the_metadata(tmp_path):
+    model = sparse_weights_model(1, "fc", _malformed_base(), SparseFormat())
+    m = S.ModelT.InitFromPackedBuf(model, 0)
+    t, = [t for t in m.subgraphs[0].tensors if t.name == b"fc/weights"]
+    m.buffers[t.buffer].data = m.buffers[t.buffer].data[:-1]
+    import flatbuffers
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(FirmnetError, match=r"tensor 'fc/weights' sparsity: the metadata describes \d+ stored "
+                                           r"values, but the tensor's buffer holds \d+"):
+        firmnet.load(write(tmp_path, bytes(builder.Output())))
+
+
+def test_sparsity_on_a_graph_input_is_refused(tmp_path):
+    model = sparse_weights_model(1, "fc", _malformed_base(), SparseFormat())
+    m = S.ModelT.InitFromPackedBuf(model, 0)
+    g = m.subgraphs[0]
+    weights, = [t for t in g.tensors if t.name == b"fc/weights"]
+    g.tensors[g.inputs[0]].sparsity = weights.sparsity
+    import flatbuffers
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(FirmnetError, match=r"graph input 'input_0' has sparsity parameters"):
+        firmnet.load(write(tmp_path, bytes(builder.Output())))
