@@ -96,7 +96,10 @@ def build(make):
 # ----------------------------------------------------------------------------- decoding
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SLOW_OK)
 @given(data=st.data(), shape=st.lists(st.integers(1, 6), min_size=1, max_size=4),
        dtype=st.sampled_from([np.int8, np.float32]), pattern=st.sampled_from(PATTERNS), seed=st.integers(0, 2**32 - 1))
 def test_decoded_constant_is_the_dense_tensor(tmp_path, data, shape, dtype, pattern, seed):
@@ -137,7 +140,7 @@ def test_sparse_file_is_smaller_and_decodes_to_the_dense_file(tmp_path):
 LAYERS = {"fc": (12, 16), "conv": (4, 3, 3, 4), "depthwise": (1, 3, 3, 6)}
 
 
-@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=SLOW_OK)
 @given(data=st.data(), kind=st.sampled_from(sorted(LAYERS)), pattern=st.sampled_from(PATTERNS),
        per_channel=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_sparse_model_gives_tflm_bytes_of_the_dense_model(tmp_path, data, kind, pattern, per_channel, seed):

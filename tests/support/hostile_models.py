@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 from support import tflite_models as tm
 from support.paths import REPO
 from support.tflite_models import S
+from support.tflite_sparse import SparseFormat
 
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
@@ -86,10 +87,16 @@ def _onnx_qdq(seed=0) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def _sparse_fc() -> bytes:
+    """A pruned FULLY_CONNECTED whose weights are stored sparse (uint8 segments, uint16 indices)."""
+    mask = np.random.default_rng(8).random((8, 16)) < 0.3
+    return tm.sparse_weights_model(8, "fc", mask, SparseFormat(segments_type="uint8", indices_type="uint16"))
+
+
 def _tflite_seeds() -> list[tuple[str, bytes]]:
     seeds = [("conv2d", tm.conv2d_model(1)), ("depthwise", tm.depthwise_model(2)), ("fc", tm.fc_model(3)),
              ("softmax", tm.softmax_model(4)), ("pool", tm.pool_model(5, "avg")), ("mean", tm.mean_model(6)),
-             ("concat", tm.concat_model(7))]
+             ("concat", tm.concat_model(7)), ("fc_sparse", _sparse_fc())]
     for name in ("ad01_int8", "kws_ref_model"):
         path = SHARED_MODELS / f"{name}.tflite"
         if path.is_file():
@@ -362,7 +369,30 @@ def _tflite_breakers():
             return False
         op.builtinOptions.fusedActivationFunction = int(rng.choice([4, 5, 17]))
 
+    def sparsity(m, rng):
+        """One of five ways to break a sparse constant's block (the fc_sparse seed's layout:
+        a dense row level, then CSR columns with uint8 segments and uint16 indices)."""
+        t = tensors(m, rng, lambda t: t.sparsity is not None)
+        if t is None:
+            return False
+        sp = t.sparsity
+        dense_level, csr = sp.dimMetadata
+        segments, indices = list(csr.arraySegments.values), list(csr.arrayIndices.values)
+        kind = int(rng.integers(0, 5))
+        if kind == 0:     # a column index beyond the dimension
+            indices[int(rng.integers(0, len(indices)))] = int(rng.integers(t.shape[1], 65536))
+        elif kind == 1:   # a segment that breaks the rise from 0 to the index count
+            segments[int(rng.integers(1, len(segments)))] = 255
+        elif kind == 2:
+            dense_level.denseSize = int(rng.choice([0, t.shape[0] + 1, 2**31 - 1]))
+        elif kind == 3:
+            sp.traversalOrder = [0, 0]
+        else:             # one stored value fewer than the metadata describes
+            m.buffers[t.buffer].data = m.buffers[t.buffer].data[:-1]
+        csr.arraySegments.values, csr.arrayIndices.values = segments, indices
+
     return [
+        ("tflite sparsity block", sparsity),
         ("tflite padding enum", conv_opts("padding", [9, 2, 127, -1])),
         ("tflite stride", conv_opts("strideH", [0, -1])),
         ("tflite dilation", conv_opts("dilationHFactor", [0, -3])),   # 1000 is valid on a 1-tap kernel

@@ -112,22 +112,37 @@ def _level_sizes(s: Sparsity, shape, where) -> list[int]:
     return [sizes[dim] for dim in s.traversal_order]
 
 
-def _positions(s: Sparsity, sizes, where) -> np.ndarray:
-    """The index of every stored value at every level: an array [levels, values]."""
-    coords = np.zeros((0, 1), np.int64)
+def _check_counts(s: Sparsity, sizes, stored: int, where) -> None:
+    """Each level's position count against the segments below it and the stored values,
+    before any array is built: a dense level only multiplies the count, so every count is
+    then bounded by a vector the file really holds (a tiny file cannot claim huge levels)."""
+    count = 1
     for level, (meta, size) in enumerate(zip(s.levels, sizes)):
-        count = coords.shape[1]
         at = f"{where}: dim_metadata[{level}]"
         if meta.format == tflite.DimensionType.DENSE:
             if meta.dense_size != size:
                 raise FirmnetError(f"{at} has dense_size {meta.dense_size}; the dimension it traverses "
                                    f"(traversal_order[{level}] = {s.traversal_order[level]}) has {size}")
-            coords = np.vstack([np.repeat(coords, size, axis=1), np.tile(np.arange(size), count)])
+            count *= size
+            continue
+        if len(meta.segments) != count + 1:
+            raise FirmnetError(f"{at}.array_segments has {len(meta.segments)} entries; the level above has {count} "
+                               f"positions, so it needs {count + 1}")
+        count = len(meta.indices)
+    if count != stored:
+        raise FirmnetError(f"{where}: the metadata describes {count} stored values, but the tensor's buffer "
+                           f"holds {stored}")
+
+
+def _positions(s: Sparsity, sizes, where) -> np.ndarray:
+    """The index of every stored value at every level: an array [levels, values]."""
+    coords = np.zeros((0, 1), np.int64)
+    for level, (meta, size) in enumerate(zip(s.levels, sizes)):
+        at = f"{where}: dim_metadata[{level}]"
+        if meta.format == tflite.DimensionType.DENSE:
+            coords = np.vstack([np.repeat(coords, size, axis=1), np.tile(np.arange(size), coords.shape[1])])
             continue
         seg, idx = meta.segments, meta.indices
-        if len(seg) != count + 1:
-            raise FirmnetError(f"{at}.array_segments has {len(seg)} entries; the level above has {count} "
-                               f"positions, so it needs {count + 1}")
         if seg[0] != 0 or seg[-1] != len(idx) or np.any(np.diff(seg) < 0):
             bad = "does not start at 0" if seg[0] != 0 else "does not end at the number of indices " \
                 f"({len(idx)})" if seg[-1] != len(idx) else \
@@ -149,10 +164,9 @@ def densify(s: Sparsity, shape, values: np.ndarray, name: str) -> np.ndarray:
     if math.prod(shape) * values.itemsize > MAX_DENSE_BYTES:
         raise FirmnetError(f"{where}: the dense tensor {list(shape)} would take "
                            f"{math.prod(shape) * values.itemsize} bytes (more than {MAX_DENSE_BYTES})")
-    coords = _positions(s, _level_sizes(s, shape, where), where)
-    if coords.shape[1] != values.size:
-        raise FirmnetError(f"{where}: the metadata describes {coords.shape[1]} stored values, but the tensor's "
-                           f"buffer holds {values.size}")
+    sizes = _level_sizes(s, shape, where)
+    _check_counts(s, sizes, values.size, where)
+    coords = _positions(s, sizes, where)
     n = len(shape)
     original = np.zeros((n, coords.shape[1]), np.int64)
     for level, dim in enumerate(s.traversal_order[:n]):
