@@ -6,13 +6,18 @@ the dense weights they stand for.
   order, block maps, DENSE and SPARSE_CSR levels, uint8/uint16/int32 index vectors, and
   pruning patterns from all-zero to fully dense (hypothesis).
 - Pruned FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D models written sparse compile to C
-  whose output bytes equal TFLM's on the same model written dense (TFLM has no DENSIFY
+  whose output bytes equal TFLM's on the same model written dense, and (converter-style
+  layouts) to the very C firmnet generates from the dense file (TFLM has no DENSIFY
   kernel, and its FULLY_CONNECTED reads a sparse weight's values as if they were dense:
   test_tflm_cannot_run_sparse_files pins both facts, the reason the oracle runs the dense
   file).
 - Every kind of malformed sparsity block is a clear command-line error naming the tensor.
 """
 from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,6 +149,7 @@ LAYERS = {"fc": (12, 16), "conv": (4, 3, 3, 4), "depthwise": (1, 3, 3, 6)}
 @given(data=st.data(), kind=st.sampled_from(sorted(LAYERS)), pattern=st.sampled_from(PATTERNS),
        per_channel=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_sparse_model_gives_tflm_bytes_of_the_dense_model(tmp_path, data, kind, pattern, per_channel, seed):
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))     # one directory per example
     shape = LAYERS[kind]
     # the converter reads a FULLY_CONNECTED's sparse weights directly, other layers through DENSIFY
     densify = data.draw(st.booleans()) if kind == "fc" else True
@@ -161,6 +167,8 @@ def test_sparse_model_gives_tflm_bytes_of_the_dense_model(tmp_path, data, kind, 
     actual, = run_firmnet(cm.build_host(), sparse, xs)
     problem = first_mismatch(actual, expected, f"{kind} {pattern} {fmt}")
     assert problem is None, problem
+    firmnet.compile(write(tmp_path, dense, "dense.tflite"), tmp_path / "dense_out", name="m")
+    assert generated_sources(tmp_path / "out") == generated_sources(tmp_path / "dense_out")
 
 
 @pytest.mark.parametrize("kind, fmt", [
@@ -169,7 +177,9 @@ def test_sparse_model_gives_tflm_bytes_of_the_dense_model(tmp_path, data, kind, 
     ("conv", SparseFormat(csr=(0, 3), segments_type="uint16", indices_type="uint16")),
     ("depthwise", SparseFormat(traversal_order=(3, 0, 1, 2), csr=(0,), indices_type="uint8")),
 ])
-def test_converter_style_layouts_give_tflm_bytes(tmp_path, kind, fmt):
+def test_converter_style_layouts_give_tflm_bytes_and_the_dense_files_c(tmp_path, kind, fmt):
+    """The C on the sparse file gives TFLM's bytes on the dense file, and it is the C of the
+    dense file: same weight arrays, same calls (only the model hash and op numbers differ)."""
     rng = np.random.default_rng(11)
     shape = (16, 32) if kind == "fc" else LAYERS[kind]
     mask = pruning_mask(rng, shape, "blocks", (fmt.block_map, fmt.block_size)) if fmt.block_map else \
@@ -184,6 +194,16 @@ def test_converter_style_layouts_give_tflm_bytes(tmp_path, kind, fmt):
     xs = random_inputs(dense, 20, 1)
     problem = first_mismatch(run_firmnet(cm.build_host(), sparse, xs)[0], Tflm(dense).run(xs)[0], kind)
     assert problem is None, problem
+    firmnet.compile(tmp_path / "dense.tflite", tmp_path / "dense_out", name="m")
+    assert generated_sources(tmp_path / "out") == generated_sources(tmp_path / "dense_out")
+
+
+def generated_sources(out) -> dict[str, str]:
+    """The generated .c/.h files without their provenance line (the model's hash), operator
+    numbers made anonymous (a DENSIFY shifts the numbering of the operators after it)."""
+    files = sorted(p for p in out.iterdir() if p.suffix in (".c", ".h"))
+    assert files, f"no sources in {out}"
+    return {p.name: re.sub(r"(?<![A-Za-z0-9])op\d+", "op#", p.read_text().split("\n", 1)[1]) for p in files}
 
 
 def test_tflm_cannot_run_sparse_files():
