@@ -29,7 +29,7 @@ from firmnet.cli import main
 from firmnet.ir import FirmnetError
 from support.tflite_models import S, sparse_constant_model, sparse_weights_model
 from support.tflite_oracle import Tflm, first_mismatch, random_inputs, run_firmnet
-from support.tflite_sparse import INDEX_VECTORS, SparseFormat, edit_sparsity
+from support.tflite_sparse import INDEX_VECTORS, SparseFormat, edit_model, edit_sparsity, tensor
 
 INDEX_TYPES = tuple(INDEX_VECTORS)
 PATTERNS = ("random", "all zero", "fully dense", "one per row", "empty rows", "blocks")
@@ -287,26 +287,28 @@ def test_malformed_block_is_a_clear_error(tmp_path, capsys, what, edit, message)
 
 
 def test_value_count_must_match_the_metadata(tmp_path):
-    model = sparse_weights_model(1, "fc", _malformed_base(), SparseFormat())
-    m = S.ModelT.InitFromPackedBuf(model, 0)
-    t, = [t for t in m.subgraphs[0].tensors if t.name == b"fc/weights"]
-    m.buffers[t.buffer].data = m.buffers[t.buffer].data[:-1]
-    import flatbuffers
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    def drop_a_value(m):
+        buffer = m.buffers[tensor(m, "fc/weights").buffer]
+        buffer.data = buffer.data[:-1]
+    model = edit_model(sparse_weights_model(1, "fc", _malformed_base(), SparseFormat()), drop_a_value)
     with pytest.raises(FirmnetError, match=r"tensor 'fc/weights' sparsity: the metadata describes \d+ stored "
                                            r"values, but the tensor's buffer holds \d+"):
-        firmnet.load(write(tmp_path, bytes(builder.Output())))
+        firmnet.load(write(tmp_path, model))
 
 
 def test_sparsity_on_a_graph_input_is_refused(tmp_path):
-    model = sparse_weights_model(1, "fc", _malformed_base(), SparseFormat())
-    m = S.ModelT.InitFromPackedBuf(model, 0)
-    g = m.subgraphs[0]
-    weights, = [t for t in g.tensors if t.name == b"fc/weights"]
-    g.tensors[g.inputs[0]].sparsity = weights.sparsity
-    import flatbuffers
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    def sparse_input(m):
+        g = m.subgraphs[0]
+        g.tensors[g.inputs[0]].sparsity = tensor(m, "fc/weights").sparsity
+    model = edit_model(sparse_weights_model(1, "fc", _malformed_base(), SparseFormat()), sparse_input)
     with pytest.raises(FirmnetError, match=r"graph input 'input_0' has sparsity parameters"):
-        firmnet.load(write(tmp_path, bytes(builder.Output())))
+        firmnet.load(write(tmp_path, model))
+
+
+def test_densify_output_must_match_its_constant(tmp_path):
+    def reshape_output(m):
+        tensor(m, "fc/weights/densified").shape = [8, 17]
+    model = edit_model(sparse_weights_model(1, "fc", _malformed_base(), SparseFormat()), reshape_output)
+    with pytest.raises(FirmnetError, match=r"operator #0 \(DENSIFY\): output 'fc/weights/densified' is int8 "
+                                           r"\[8, 17\], but the sparse constant 'fc/weights' is int8 \[8, 16\]"):
+        firmnet.load(write(tmp_path, model))

@@ -114,19 +114,31 @@ def _list(values):
     return None if values is None else [int(v) for v in values]
 
 
-def edit_sparsity(model: bytes, tensor: str, edit) -> bytes:
-    """The model with edit(SparsityParametersT) applied to the named tensor's sparsity (to
-    write malformed blocks)."""
+def edit_model(model: bytes, edit) -> bytes:
+    """The model with edit(ModelT) applied (flatbuffers object API), packed again."""
     import flatbuffers
     m = S.ModelT.InitFromPackedBuf(model, 0)
-    t, = [t for t in m.subgraphs[0].tensors if t.name.decode() == tensor]
-    sp = t.sparsity
-    sp.traversalOrder, sp.blockMap = _list(sp.traversalOrder), _list(sp.blockMap)   # editable, not numpy views
-    for meta in sp.dimMetadata:
-        for vector in (meta.arraySegments, meta.arrayIndices):
-            if vector is not None:
-                vector.values = _list(vector.values)
-    edit(sp)
+    edit(m)
     builder = flatbuffers.Builder(1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def tensor(m, name: str):
+    """The tensor of ModelT m's subgraph with this name."""
+    t, = [t for t in m.subgraphs[0].tensors if t.name.decode() == name]
+    return t
+
+
+def edit_sparsity(model: bytes, name: str, edit) -> bytes:
+    """The model with edit(SparsityParametersT) applied to the named tensor's sparsity (to
+    write malformed blocks)."""
+    def apply(m):
+        sp = tensor(m, name).sparsity
+        sp.traversalOrder, sp.blockMap = _list(sp.traversalOrder), _list(sp.blockMap)   # editable, not numpy views
+        for meta in sp.dimMetadata:
+            for vector in (meta.arraySegments, meta.arrayIndices):
+                if vector is not None:
+                    vector.values = _list(vector.values)
+        edit(sp)
+    return edit_model(model, apply)
