@@ -260,6 +260,13 @@ MALFORMED = [
     ("block not dividing", lambda sp: _set(sp, blockMap=[1], traversalOrder=[0, 1, 2],
                                            dimMetadata=sp.dimMetadata + [S.DimensionMetadataT(denseSize=3)]),
      r"blocks of 3, which do not divide it"),
+    ("block dimension stored CSR", lambda sp: _set(sp, blockMap=[1], traversalOrder=[0, 1, 2], dimMetadata=[
+        *sp.dimMetadata, S.DimensionMetadataT(format=S.DimensionType.SPARSE_CSR, arraySegmentsType=1,
+                                              arraySegments=S.Int32VectorT([0]), arrayIndicesType=1,
+                                              arrayIndices=S.Int32VectorT([]))]),
+     r"dim_metadata\[2\] \(inside a block\) is SPARSE_CSR"),
+    ("dim_metadata missing", lambda sp: _set(sp, dimMetadata=sp.dimMetadata[:1]),
+     r"1 dim_metadata entries; traversal_order has 2"),
     ("repeated index", lambda sp: _csr_level(sp).arrayIndices.values.__setitem__(
         1, _csr_level(sp).arrayIndices.values[0]), r"element \(0, \d+\) is stored more than once"),
 ]
