@@ -172,7 +172,8 @@ def test_sparse_model_gives_tflm_bytes_of_the_dense_model(tmp_path, data, kind, 
 
 
 @pytest.mark.parametrize("kind, fmt", [
-    ("fc", SparseFormat(densify=False, block_map=(1,), block_size=(4,))),      # the converter's 1x4 int8 FC
+    ("fc", SparseFormat(densify=False, block_map=(1,), block_size=(16,))),     # TFLite's int8 1x16 FC kernel
+    ("fc", SparseFormat(densify=False, block_map=(1,), block_size=(4,))),      # and its float 1x4 one
     ("fc", SparseFormat(block_map=(0,), block_size=(4,), indices_type="uint8")),   # 4x1 blocks
     ("conv", SparseFormat(csr=(0, 3), segments_type="uint16", indices_type="uint16")),
     ("depthwise", SparseFormat(traversal_order=(3, 0, 1, 2), csr=(0,), indices_type="uint8")),
