@@ -10,7 +10,9 @@ outputs (1/128, 0); pooling, reshape, squeeze and pad keep their input's quantiz
 Output ranges of one-op models are estimated from the weights and the input range (about
 3 sigma), so outputs use the whole int8 range and saturate now and then; in chains every
 activation is calibrated with TFLM on random inputs (Builder.calibrate), as the converter
-calibrates. Each builder is deterministic in its arguments (seed).
+calibrates. Each builder is deterministic in its arguments (seed). Pruned weights can be
+written in TFLite's sparse format (Builder masks/sparse, sparse_weights_model; the format
+itself is in tflite_sparse.py), with the same seed giving the same model written dense.
 
 Running them (TFLM as the oracle, and the generated C): tflite_oracle.py.
 """
