@@ -320,3 +320,13 @@ def test_densify_output_must_match_its_constant(tmp_path):
     with pytest.raises(FirmnetError, match=r"operator #0 \(DENSIFY\): output 'fc/weights/densified' is int8 "
                                            r"\[8, 17\], but the sparse constant 'fc/weights' is int8 \[8, 16\]"):
         firmnet.load(write(tmp_path, model))
+
+
+def test_huge_dense_shape_is_refused_before_decoding(tmp_path):
+    """A few bytes of sparse metadata may claim a dense tensor of gigabytes: refused by size."""
+    def huge(m):
+        tensor(m, "fc/weights").shape = [65536, 65536]
+    model = edit_model(sparse_weights_model(1, "fc", _malformed_base(), SparseFormat()), huge)
+    with pytest.raises(FirmnetError, match=r"tensor 'fc/weights' sparsity: the dense tensor \[65536, 65536\] would "
+                                           r"take 4294967296 bytes"):
+        firmnet.load(write(tmp_path, model))
