@@ -17,6 +17,7 @@ import numpy as np
 from . import __version__
 from .boundary import from_c_outputs, to_c_inputs
 from .compiler import REQUANT_CHOICES
+from .compress.prune import DEFAULT_FLOOR
 from .float_layers import FloatLayerWarning
 from .ir import FirmnetError
 from .progress import step
@@ -208,22 +209,60 @@ def cmd_compress(args) -> int:
     import onnx
 
     from .compress import accuracy, quantize_int8, read_labels, read_samples
-    if args.quantize != "int8":
-        raise FirmnetError("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz")
-    if not args.calib:
+    from .compress.prune import check_sparsity, format_sparsity, parse_per_layer, prune
+    pruning = args.prune is not None or args.prune_per_layer or args.prune_structured is not None
+    if args.quantize != "int8" and not pruning:
+        raise FirmnetError("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz, or --prune 0.8")
+    if args.quantize == "int8" and not args.calib:
         raise FirmnetError("--quantize int8 needs calibration data: --calib data.npz (model inputs, samples first)")
-    out = quantize_int8(args.model, args.calib, args.output, method=args.calibration, percentile=args.percentile,
-                        per_channel=not args.per_tensor)
-    print(f"wrote {out} (int8 QDQ: symmetric per-{'tensor' if args.per_tensor else 'channel'} weights, "
-          f"activation ranges by {args.calibration})")
+    out = Path(args.output)
+    if pruning:
+        model = _load_onnx(args.model)
+        if args.prune_structured is not None:
+            from .compress.structured import format_structured, prune_structured
+            check_sparsity(args.prune_structured, "--prune-structured")
+            print(format_structured(prune_structured(model, args.prune_structured, floor=args.prune_floor)))
+        if args.prune is not None or args.prune_per_layer:
+            per_layer = parse_per_layer(args.prune_per_layer or "")
+            print(format_sparsity(prune(model, args.prune, per_layer, floor=args.prune_floor)))
+        onnx.checker.check_model(model)
+        pruned = out.with_name(out.stem + ".pruned.onnx") if args.quantize else out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(pruned))
+        print(f"wrote {pruned} (pruned)")
+    if args.quantize == "int8":
+        source = pruned if pruning else args.model
+        quantize_int8(source, args.calib, out, method=args.calibration, percentile=args.percentile,
+                      per_channel=not args.per_tensor)
+        print(f"wrote {out} (int8 QDQ: symmetric per-{'tensor' if args.per_tensor else 'channel'} weights, "
+              f"activation ranges by {args.calibration})")
     if args.eval:
         samples = read_samples(args.eval, onnx.load(args.model), what="evaluation")
         labels = read_labels(args.eval)
-        float_acc = accuracy(args.model, samples, labels)
-        int8_acc = accuracy(out, samples, labels, requant=args.requant)
-        print(f"accuracy of the generated C on {len(samples)} samples: float {float_acc:.4f}, "
-              f"int8 ({_resolved_requant(args.requant, out)}) {int8_acc:.4f}")
+        before = accuracy(args.model, samples, labels, requant=args.requant)
+        if pruning and args.quantize:
+            after = [("pruned", accuracy(pruned, samples, labels)),
+                     (f"pruned int8 ({_resolved_requant(args.requant, out)})",
+                      accuracy(out, samples, labels, requant=args.requant))]
+        elif pruning:
+            after = [("pruned", accuracy(out, samples, labels, requant=args.requant))]
+        else:
+            after = [(f"int8 ({_resolved_requant(args.requant, out)})",
+                      accuracy(out, samples, labels, requant=args.requant))]
+        first = "float" if not pruning else "before"
+        print(f"accuracy of the generated C on {len(samples)} samples: {first} {before:.4f}, "
+              + ", ".join(f"{label} {acc:.4f}" for label, acc in after))
     return 0
+
+
+def _load_onnx(path):
+    import onnx
+    if not str(path).endswith(".onnx"):
+        raise FirmnetError(f"{path}: pruning works on ONNX models (.onnx)")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:   # a missing file, or bytes that are not an ONNX model
+        raise FirmnetError(f"cannot read {path}: {exc}") from None
 
 
 def cmd_run(args) -> int:
@@ -324,7 +363,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
-    q = sub.add_parser("compress", help="compress a model into a new ONNX model (int8 quantization)")
+    q = sub.add_parser("compress", help="compress a model into a new ONNX model (pruning, int8 quantization)")
     q.add_argument("model")
     q.add_argument("-o", "--output", required=True, help="output .onnx")
     q.add_argument("--quantize", choices=("int8",), help="post-training quantization")
@@ -333,7 +372,20 @@ def parser() -> argparse.ArgumentParser:
                    help="how activation ranges come from the calibration data (default minmax)")
     q.add_argument("--percentile", type=float, default=99.999, help="percentile for --calibration percentile")
     q.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
-    q.add_argument("--eval", help=".npz with inputs and labels 'y': print float vs int8 accuracy of the C")
+    q.add_argument("--prune", type=float, metavar="S",
+                   help="magnitude pruning: set the smallest weights of the Conv/Gemm/MatMul layers to 0 until a "
+                        "fraction S in [0, 1) of them is 0 (one global ranking; the first conv and layers under "
+                        "1,000 weights are skipped unless named in --prune-per-layer)")
+    q.add_argument("--prune-floor", type=float, default=DEFAULT_FLOOR, metavar="F",
+                   help=f"fraction of its weights (--prune) or channels (--prune-structured) every layer keeps "
+                        f"(default {DEFAULT_FLOOR:g})")
+    q.add_argument("--prune-per-layer", metavar="NAME=S,...",
+                   help="prune these layers (node names, as `firmnet compress --prune` lists them) each to its own "
+                        "sparsity; the others follow --prune if given")
+    q.add_argument("--prune-structured", type=float, metavar="S",
+                   help="remove a fraction S of the filters and neurons (smallest L1 norm) with their inputs in the "
+                        "consumers: a smaller dense model")
+    q.add_argument("--eval", help=".npz with inputs and labels 'y': print the accuracy of the C before and after")
     q.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
                    help="rounding mode used for --eval (default auto: ort, the host's for an ONNX model)")
     q.set_defaults(func=cmd_compress)

@@ -1,5 +1,7 @@
 """Compression front step: writes a compressed ONNX model that `firmnet compile` reads."""
 from .evaluate import accuracy, read_labels
+from .prune import prune
 from .quantize import quantize_int8, read_samples
+from .structured import prune_structured
 
-__all__ = ["accuracy", "quantize_int8", "read_labels", "read_samples"]
+__all__ = ["accuracy", "prune", "prune_structured", "quantize_int8", "read_labels", "read_samples"]
