@@ -101,3 +101,18 @@ def test_prune_bad_inputs(tmp_path, capsys):
     code, _, err = _run(capsys, "compress", EXAMPLE, "-o", out)
     assert code == 2 and "--prune 0.8" in err
     assert not out.exists()
+
+
+def test_fine_tuned_models_of_the_example_hold_their_sparsity_and_accuracy():
+    """examples/digits/pruned/*.ft.onnx (prune_finetune.py): the zeros firmnet's pruning chose
+    survive fine-tuning, and the 90 % model's C stays near the dense model's accuracy."""
+    for sparsity in (50, 80, 90):
+        path = EXAMPLE.parent / "pruned" / f"digits_cnn.p{sparsity}.ft.onnx"
+        model = onnx.load(path)
+        inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        weights = [inits[n.input[1]] for n in model.graph.node if n.name in ("/conv2/Conv", "/conv3/Conv", "/fc/Gemm")]
+        assert len(weights) == 3
+        zeros = sum(int(np.sum(w == 0)) for w in weights)
+        assert zeros == round(sparsity / 100 * sum(w.size for w in weights))
+    samples = firmnet.compress.read_samples(TEST, onnx.load(EXAMPLE), what="evaluation")
+    assert firmnet.compress.accuracy(path, samples, firmnet.compress.read_labels(TEST)) >= 0.96

@@ -49,16 +49,20 @@ LR = 3e-3
 
 
 class DigitsCNN(nn.Module):
-    """Conv-BN-ReLU, Conv-ReLU, MaxPool 2, Conv-ReLU, flatten, Linear -> 10 logits."""
+    """Conv-BN-ReLU, Conv-ReLU, MaxPool 2, Conv-ReLU, flatten, Linear -> 10 logits.
 
-    def __init__(self) -> None:
+    widths: the three convs' filters; batchnorm=False makes bn1 an identity (the exported
+    model has it folded into conv1 anyway: prune_finetune.py loads such weights)."""
+
+    def __init__(self, widths: tuple[int, int, int] = (8, 16, 16), batchnorm: bool = True) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        c1, c2, c3 = widths
+        self.conv1 = nn.Conv2d(1, c1, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(c1) if batchnorm else nn.Identity()
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
         self.pool = nn.MaxPool2d(2)
-        self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
-        self.fc = nn.Linear(16 * 4 * 4, 10)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
+        self.fc = nn.Linear(c3 * 4 * 4, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.bn1(self.conv1(x)))
@@ -86,15 +90,18 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             np.ascontiguousarray(y_tr), np.ascontiguousarray(y_te))
 
 
-def train(model: nn.Module, x_tr: np.ndarray, y_tr: np.ndarray) -> None:
+def train(model: nn.Module, x_tr: np.ndarray, y_tr: np.ndarray, epochs: int = EPOCHS, lr: float = LR,
+          after_step=None) -> None:
+    """Adam with cosine decay; after_step() runs after every optimizer step (prune_finetune.py
+    uses it to keep pruned weights at 0)."""
     xt = torch.from_numpy(x_tr)
     yt = torch.from_numpy(y_tr)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(SEED)
     n = xt.shape[0]
-    for epoch in range(EPOCHS):
+    for epoch in range(epochs):
         model.train()
         perm = torch.randperm(n, generator=gen)
         total = 0.0
@@ -104,13 +111,15 @@ def train(model: nn.Module, x_tr: np.ndarray, y_tr: np.ndarray) -> None:
             loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step()
             total += loss.item() * idx.numel()
         sched.step()
-        if epoch % 10 == 9 or epoch == EPOCHS - 1:
+        if epoch % 10 == 9 or epoch == epochs - 1:
             print(f"epoch {epoch + 1:3d}  train loss {total / n:.4f}")
 
 
-def export(model: nn.Module) -> None:
+def export(model: nn.Module, path: str = ONNX_PATH) -> None:
     model.eval()
     dummy = torch.zeros(1, 1, 8, 8, dtype=torch.float32)
     with warnings.catch_warnings():
@@ -119,12 +128,12 @@ def export(model: nn.Module) -> None:
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
         torch.onnx.export(
-            model, (dummy,), ONNX_PATH,
+            model, (dummy,), path,
             dynamo=False, opset_version=17,
             input_names=["input"], output_names=["logits"],
             do_constant_folding=True,
         )
-    onnx.checker.check_model(onnx.load(ONNX_PATH), full_check=True)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
 
 
 def onnx_accuracy(x_te: np.ndarray, y_te: np.ndarray) -> float:
