@@ -186,7 +186,7 @@ def _check_structured(build, seed, sparsity, qdq, **kw):
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2**16), sparsity=st.floats(0.05, 0.85), qdq=st.booleans(),
+@given(seed=st.integers(0, 2**16), sparsity=st.floats(0.05, 0.75), qdq=st.booleans(),   # every group has >= 4
        name=st.sampled_from(sorted(pm.MODELS)))
 def test_structured_surgery_equals_zeroed_channels(seed, sparsity, qdq, name):
     model, pruned, results = _check_structured(pm.MODELS[name], seed, sparsity, qdq)

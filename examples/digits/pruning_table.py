@@ -74,8 +74,8 @@ def main() -> None:
             q_acc, q_flash, q_instr = measure(int8, samples, labels, work)
             weights = _weights(model)
             zeros = sum(int(np.sum(w == 0)) for w in weights) / sum(w.size for w in weights)
-            lines.append(f"| {what} | {tuned} | {sum(w.size for w in weights):,} | {zeros:.1%} | {f_acc:.2%} | {q_acc:.2%} | {f_flash:,} B | "
-                         f"{f_instr:,} | {q_flash:,} B | {q_instr:,} |")
+            lines.append(f"| {what} | {tuned} | {sum(w.size for w in weights):,} | {zeros:.1%} | {f_acc:.2%} | "
+                         f"{q_acc:.2%} | {f_flash:,} B | {f_instr:,} | {q_flash:,} B | {q_instr:,} |")
             print(lines[-1], flush=True)
     (HERE / "PRUNING.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -248,4 +248,30 @@ def layered(seed=0, qdq=False):
     return b, (1, 3, 8, 8)
 
 
-MODELS = {"digits_like": digits_like, "depthwise": depthwise, "concat": concat, "residual": residual}
+def assorted(seed=0, qdq=False):
+    """the rarer readers: PRelu and a per-channel Sub constant, a bias shared by two convs, a
+    per-channel activation QuantizeLinear/DequantizeLinear pair (axis 1), a squeeze-excite
+    Mul of two channel sets (joined), Reshape to [1, -1 as a number] and a Gemm with transB=0."""
+    b = ModelBuilder(seed, qdq)
+    x = b.input([1, 2, 8, 8])
+    shared = b._const("shared_b", b._dyadic((6,), 0.25))
+    a = b._node("Conv", [x, b._weight("ca_w", (6, 2, 3, 3)), shared], name="ca", kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1])
+    c = b._node("Conv", [x, b._weight("cb_w", (6, 2, 3, 3)), shared], name="cb", kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1])
+    a = b._node("PRelu", [a, b._const("slope", b._dyadic((6, 1, 1), 0.25))])
+    c = b._node("Sub", [b.relu(c), b._const("offset", b._dyadic((1, 6, 1, 1), 0.25))])
+    scale = b._const("act_scale", np.array([0.125, 0.25, 0.125, 0.5, 0.25, 0.125], np.float32))
+    zp = b._const("act_zp", np.zeros(6, np.int8))
+    c = b._node("DequantizeLinear", [b._node("QuantizeLinear", [c, scale, zp], axis=1), scale, zp], axis=1)
+    x = b.relu(b.conv(b.mask(b.concat([a, c]), [("ca", 6, 1), ("cb", 6, 1)]), 12, 4, name="cc"))
+    gate = b.relu(b.gemm(b.mask(b.flatten(b.gap(x)), [("cc", 4, 1)]), 4, 4, name="se"))   # one gate per channel
+    gate = b._node("Unsqueeze", [gate, b._const("axes", np.array([2, 3], np.int64))])
+    x = b._node("Mul", [x, gate])                                       # cc's and se's channels joined
+    x = b._node("Reshape", [b.maxpool(x), b._const("shape", np.array([1, 64], np.int64))])
+    b.output(b.gemm(b.mask(x, [("cc", 4, 16)]), 64, 3, name="fc", trans_b=0), [1, 3])
+    return b, (1, 2, 8, 8)
+
+
+MODELS = {"digits_like": digits_like, "depthwise": depthwise, "concat": concat, "residual": residual,
+          "assorted": assorted}

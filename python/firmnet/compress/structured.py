@@ -312,13 +312,20 @@ class _Analysis:
         self.reshape_fixes.append(node)
         return self._flatten_to(node, ins, shape_in)
 
-    def _Squeeze(self, node, ins):
-        shape_in = self.shapes.get(node.input[0])
+    def _axes_after_channels(self, node, ins, rank_of: str, what: str):
+        """Squeeze/Unsqueeze of axes past the channel axis: the layout stays."""
+        shape = self.shapes.get(rank_of)
         axes = self.g.array(node.input[1]).tolist() if len(node.input) > 1 and self.g.is_const(node.input[1]) \
             else next((list(a.ints) for a in node.attribute if a.name == "axes"), None)
-        if shape_in is None or axes is None or any(a % len(shape_in) < 2 for a in axes):
-            return self._pin_inputs(node, ins, "squeezes axes other than the spatial ones")
+        if any(ins[1:]) or shape is None or axes is None or any(a % len(shape) < 2 for a in axes):
+            return self._pin_inputs(node, ins, f"{what} axes other than the spatial ones")
         return ins[0]
+
+    def _Squeeze(self, node, ins):
+        return self._axes_after_channels(node, ins, node.input[0], "squeezes")
+
+    def _Unsqueeze(self, node, ins):
+        return self._axes_after_channels(node, ins, node.output[0], "unsqueezes")
 
 
 def _shapes(model: onnx.ModelProto) -> dict[str, list]:
@@ -343,13 +350,13 @@ def _removals(groups: list[Space], sparsity: float, floor: float) -> list[int]:
         return [min(int(round(rate * s.size)), cap) for s, cap in zip(groups, caps)]
 
     if sparsity > 0 and (total == 0 or sum(removed(1.0)) < target):
-        kept = [s for s in groups if s.reasons and not s.output]
+        pinned = "; ".join(f"{', '.join(s.layers)} ({s.reasons[0]})" for s in groups if s.reasons and not s.output)
+        outputs = ", ".join(layer for s in groups if s.output for layer in s.layers)
         raise FirmnetError(
             f"--prune-structured {sparsity:g} cannot be reached: it asks to remove {target} of {total} channels, "
-            f"surgery can remove at most {sum(removed(1.0))} (each layer keeps {floor:g} of its channels); kept whole: "
-            + ("; ".join(f"{', '.join(s.layers)} ({s.reasons[0]})" for s in kept) or "none")
-            + (". Layers feeding the model output are never removed: "
-               + ", ".join(", ".join(s.layers) for s in groups if s.output) if any(s.output for s in groups) else ""))
+            f"surgery can remove at most {sum(removed(1.0))} (each layer keeps {floor:.0%} of its channels, at "
+            f"least one); kept whole: {pinned or 'none'}"
+            + (f". Layers feeding the model output are never removed: {outputs}" if outputs else ""))
     lo, hi = 0.0, 1.0
     for _ in range(60):
         mid = (lo + hi) / 2
