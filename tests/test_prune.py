@@ -251,3 +251,42 @@ def test_structured_target_out_of_reach_names_the_layers_kept():
                                            r"kept whole: c1 \(read by Softmax node 'mask3'"):
         prune_structured(model, 0.7)
     assert prune_structured(b.model(), 0.0)[0].kept == tuple(range(6))   # 0: nothing removed
+
+
+FIXTURE_MODELS = ["lenet5", "lenet5.qdq", "mobilenet_tiny", "mobilenet_tiny.qdq_u8", "resnet_tiny", "resnet_tiny.qdq",
+                  "mbv3_block", "mbv3_block.qdq", "squeezenet_tiny", "squeezenet_tiny.qdq"]
+
+
+@pytest.mark.parametrize("name", FIXTURE_MODELS)
+def test_structured_on_exported_models_compiles_and_runs(tmp_path, capsys, name):
+    """The fixture models as exporters wrote them (Constant nodes, x.view(x.size(0), -1) as
+    Shape/Gather/Concat/Reshape, BatchNorm, residual adds, depthwise, squeeze-excite, uint8
+    QDQ): surgery leaves a valid model with fewer weights that firmnet compiles and verifies."""
+    from firmnet.cli import main
+    from support.paths import FIXTURES
+    model = onnx.load(FIXTURES / f"{name}.onnx")
+    before = sum(w.size for w in find_weights(OnnxGraph(model)))
+    results = prune_structured(model, 0.3)
+    onnx.checker.check_model(model, full_check=True)
+    pinned = {r.layers[0]: r.reason for r in results if r.reason and not r.reason.startswith("makes the model")}
+    assert pinned == ({"/classifier/Conv": "read by Softmax node '/Softmax', which pruning does not follow"}
+                      if name.startswith("squeezenet") else {})
+    assert sum(w.size for w in find_weights(OnnxGraph(model))) < 0.8 * before
+    shape = [d.dim_value or 1 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert pm.run(model, np.zeros(shape, np.float32)).shape[0] == 1
+    onnx.save(model, tmp_path / "pruned.onnx")
+    assert main(["compile", str(tmp_path / "pruned.onnx"), "-o", str(tmp_path / "c")]) == 0
+    assert main(["verify", str(tmp_path / "c")]) == 0, capsys.readouterr().out
+
+
+def test_fake_quant_weights_are_pruned_in_their_float_initializer():
+    from support.paths import FIXTURES
+    model = onnx.load(FIXTURES / "torch_fq_cnn.qdq.onnx")
+    rows = prune(model, None, {"/pw/pw.0/Conv": 0.5})
+    assert not any(n.op_type == "Constant" for n in model.graph.node)     # become initializers
+    pw = next(r for r in rows if r.layer == "/pw/pw.0/Conv")
+    assert pw.after == pytest.approx(0.5, abs=1 / pw.weights)
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert np.mean(inits["pw.0.weight"] == 0) == pytest.approx(pw.after)
+    with pytest.raises(FirmnetError, match="no Conv, Gemm or MatMul layer with a constant weight"):
+        prune_structured(model, 0.3)       # its weights' scales are computed: surgery cannot slice them

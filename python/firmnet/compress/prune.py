@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 
 from ..ir import FirmnetError
-from .weights import OnnxGraph, Weight, by_name, find_weights
+from .weights import OnnxGraph, Weight, by_name, constants_to_initializers, find_weights
 
 DEFAULT_FLOOR = 0.05    # each layer keeps at least 5 % of its weights under --prune
 MIN_WEIGHTS = 1000      # smaller layers cost little and are fragile: skipped unless named
@@ -115,6 +115,7 @@ def prune(model: onnx.ModelProto, sparsity: float | None = None, per_layer: dict
         check_sparsity(sparsity)
     if not 0.0 < floor <= 1.0:
         raise FirmnetError(f"--prune-floor {floor}: the fraction of weights each layer keeps, in (0, 1]")
+    constants_to_initializers(model)
     g = OnnxGraph(model)
     weights = find_weights(g)
     if not weights:

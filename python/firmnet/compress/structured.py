@@ -25,7 +25,7 @@ import onnx
 
 from ..ir import FirmnetError
 from .prune import DEFAULT_FLOOR
-from .weights import ConstInput, OnnxGraph, const_input, layer_name
+from .weights import ConstInput, OnnxGraph, const_input, constants_to_initializers, layer_name
 
 PASS_THROUGH = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu",
                 "Softplus", "Identity", "Dropout", "Abs", "Neg", "Gelu", "Mish", "Celu", "Softsign",
@@ -304,13 +304,51 @@ class _Analysis:
         return self._flatten_to(node, ins, self.shapes.get(node.input[0]))
 
     def _Reshape(self, node, ins):
-        shape_in, shape_out = self.shapes.get(node.input[0]), self.shapes.get(node.output[0])
-        target = self.const(node, 1)
-        if ins[1] or target is None or shape_out is None or len(shape_out) != 2 or shape_in is None \
-                or shape_in[0] != shape_out[0]:
+        shape_in = self.shapes.get(node.input[0])
+        target = self._elements(node.input[1])
+        if ins[1] or target is None or len(target) != 2 or shape_in is None or len(shape_in) < 2:
             return self._pin_inputs(node, ins, "reshapes other than [N, C, ...] -> [N, C*...]")
-        self.reshape_fixes.append(node)
+        batch, features = target
+        known = all(isinstance(d, int) and d > 0 for d in shape_in)
+        if not (batch == ("dim", 0) or (batch == 0 and not any(a.name == "allowzero" and a.i for a in node.attribute))
+                or (known and batch in (shape_in[0], -1))):
+            return self._pin_inputs(node, ins, "reshapes other than [N, C, ...] -> [N, C*...]")
+        if features != -1:
+            if not known or features != int(np.prod(shape_in[1:])) or not self.g.is_const(node.input[1]):
+                return self._pin_inputs(node, ins, "reshapes other than [N, C, ...] -> [N, C*...]")
+            self.reshape_fixes.append((node, shape_in[0]))     # the feature count will be -1
         return self._flatten_to(node, ins, shape_in)
+
+    def _elements(self, name: str) -> list | None:
+        """The values of a small 1-D int tensor, as exporters build Reshape targets (Concat of
+        Unsqueeze'd Gathers of Shape, and constants): ints, ("dim", k) for dimension k of the
+        reshaped tensor's Shape, or None if it is computed otherwise."""
+        if self.g.is_const(name):
+            return self.g.array(name).reshape(-1).tolist()
+        node = self.g.producer.get(name)
+        if node is None:
+            return None
+        if node.op_type == "Unsqueeze":
+            inner = self._elements(node.input[0])
+            return inner if inner is not None and len(inner) == 1 else None
+        if node.op_type == "Concat":
+            parts = [self._elements(i) for i in node.input]
+            return None if any(p is None for p in parts) else [e for p in parts for e in p]
+        shape = self.g.producer.get(node.input[0]) if node.op_type == "Gather" else None
+        if shape is not None and shape.op_type == "Shape" and self.g.is_const(node.input[1]):
+            return [("dim", int(k)) for k in self.g.array(node.input[1]).reshape(-1)]
+        return None
+
+    def _Shape(self, node, ins):
+        """Shape of channels read only for its batch size (x.view(x.size(0), -1)): nothing to follow."""
+        rank = len(self.shapes.get(node.input[0]) or [])
+        readers = self.g.consumers.get(node.output[0], [])
+        if node.attribute or not rank or node.output[0] in self.g.outputs or not all(
+                r.op_type == "Gather" and i == 0 and self.g.is_const(r.input[1])
+                and next((a.i for a in r.attribute if a.name == "axis"), 0) == 0
+                and all(int(k) % rank != 1 for k in self.g.array(r.input[1]).reshape(-1)) for r, i in readers):
+            return self._pin_inputs(node, ins, "reads the channel count")
+        return None
 
     def _axes_after_channels(self, node, ins, rank_of: str, what: str):
         """Squeeze/Unsqueeze of axes past the channel axis: the layout stays."""
@@ -399,6 +437,7 @@ def prune_structured(model: onnx.ModelProto, sparsity: float, floor: float = DEF
     check_sparsity(sparsity, "--prune-structured")
     if not 0.0 < floor <= 1.0:
         raise FirmnetError(f"--prune-floor {floor}: the fraction of channels each layer keeps, in (0, 1]")
+    constants_to_initializers(model)
     g = OnnxGraph(model)
     a = _Analysis(g, _shapes(model))
     a.run()
@@ -423,9 +462,9 @@ def prune_structured(model: onnx.ModelProto, sparsity: float, floor: float = DEF
         for attr in node.attribute:
             if attr.name == "group":
                 attr.i = len(_keep_indices(layout, kept, a.root))
-    for node in a.reshape_fixes:
+    for node, batch in a.reshape_fixes:      # an explicit feature count becomes -1
         target = g.privatize(node, 1)
-        g.set(target, np.array([g.array(target)[0], -1], np.int64))
+        g.set(target, np.array([batch, -1], np.int64))
     del model.graph.value_info[:]      # the intermediate shapes changed
     try:
         onnx.checker.check_model(model)

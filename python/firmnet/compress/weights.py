@@ -19,6 +19,24 @@ from ..ir import FirmnetError
 WEIGHT_OPS = ("Conv", "Gemm", "MatMul")
 
 
+def constants_to_initializers(model: onnx.ModelProto) -> None:
+    """Turn the graph's Constant nodes holding a tensor into initializers (exporters write
+    weights, shapes and quantization parameters either way; the passes read initializers)."""
+    keep = []
+    for node in model.graph.node:
+        value = next((a for a in node.attribute if a.name == "value"), None) if node.op_type == "Constant" else None
+        if value is None:
+            keep.append(node)
+            continue
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(value.t)
+        tensor.name = node.output[0]
+        model.graph.initializer.append(tensor)
+    if len(keep) != len(model.graph.node):
+        del model.graph.node[:]
+        model.graph.node.extend(keep)
+
+
 class OnnxGraph:
     """An ONNX model's graph with its initializers as numpy arrays (written back by `set`)."""
 
@@ -110,7 +128,12 @@ def const_input(g: OnnxGraph, name: str) -> ConstInput | None:
     if g.is_const(name):
         return ConstInput(name)
     node = g.producer.get(name)
-    if node is None or node.op_type != "DequantizeLinear" or not g.is_const(node.input[1]):
+    if node is None or node.op_type != "DequantizeLinear":
+        return None
+    q = g.producer.get(node.input[0])
+    if q is not None and q.op_type == "QuantizeLinear" and g.is_const(q.input[0]):
+        return ConstInput(q.input[0], fake_quant=True)   # the float initializer is the weight
+    if not g.is_const(node.input[1]):
         return None
     zp = node.input[2] if len(node.input) > 2 and node.input[2] else None
     if zp is not None and not g.is_const(zp):
@@ -121,9 +144,6 @@ def const_input(g: OnnxGraph, name: str) -> ConstInput | None:
     if g.is_const(source):
         data_ndim = g.array(source).ndim
         return ConstInput(source, node.input[1], zp, (axis % data_ndim) if scale_size > 1 else None)
-    q = g.producer.get(source)
-    if q is not None and q.op_type == "QuantizeLinear" and g.is_const(q.input[0]):
-        return ConstInput(q.input[0], fake_quant=True)   # the float initializer is the weight
     return None
 
 
