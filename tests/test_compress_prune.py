@@ -100,6 +100,12 @@ def test_prune_bad_inputs(tmp_path, capsys):
     assert code == 2 and "cannot be reached" in err and "stem, rb" in err
     code, _, err = _run(capsys, "compress", EXAMPLE, "-o", out)
     assert code == 2 and "--prune 0.8" in err
+    not_onnx = tmp_path / "model.tflite"
+    not_onnx.write_bytes(b"TFL3")
+    code, _, err = _run(capsys, "compress", not_onnx, "-o", out, "--prune", "0.5")
+    assert code == 2 and "pruning works on ONNX models" in err
+    code, _, err = _run(capsys, "compress", tmp_path / "missing.onnx", "-o", out, "--prune", "0.5")
+    assert code == 2 and "cannot read" in err and "missing.onnx" in err
     assert not out.exists()
 
 
