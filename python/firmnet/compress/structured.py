@@ -83,7 +83,14 @@ class _Analysis:
         self.layouts: dict[str, Layout] = {}
         self.cuts: list[Cut] = []
         self.group_fixes: list[tuple[onnx.NodeProto, Layout]] = []
-        self.reshape_fixes: list[onnx.NodeProto] = []
+        self.reshape_fixes: list[tuple[onnx.NodeProto, int]] = []
+        # how each op carries channels from its inputs to its output (an op not listed keeps them whole)
+        self.handlers = {"Conv": self._conv, "Gemm": self._gemm, "MatMul": self._mat_mul,
+                         "BatchNormalization": self._batch_normalization, "PRelu": self._p_relu,
+                         "Concat": self._concat, "Flatten": self._flatten, "Reshape": self._reshape,
+                         "Squeeze": self._squeeze, "Unsqueeze": self._unsqueeze, "Shape": self._shape,
+                         **dict.fromkeys(PASS_THROUGH, self._pass), **dict.fromkeys(ELEMENTWISE, self._elementwise),
+                         **dict.fromkeys(QUANT, self._quant)}
 
     # union-find over spaces
     def root(self, s: int) -> int:
@@ -131,13 +138,7 @@ class _Analysis:
             ins = [self.layouts.get(name) for name in node.input]
             if not any(ins) and node.op_type not in ("Conv", "Gemm", "MatMul"):
                 continue
-            handler = getattr(self, f"_{node.op_type}", None)
-            if node.op_type in PASS_THROUGH:
-                handler = self._pass
-            elif node.op_type in ELEMENTWISE:
-                handler = self._elementwise
-            elif node.op_type in QUANT:
-                handler = self._quant
+            handler = self.handlers.get(node.op_type)
             if handler is None:
                 for layout in ins:
                     self.pin(layout, f"read by {node.op_type} node '{layer_name(node)}', which pruning does not follow")
@@ -155,6 +156,8 @@ class _Analysis:
     def _pass(self, node, ins):
         if any(ins[1:]):
             return self._pin_inputs(node, ins, "reads channels at a second input")
+        if any(self.g.readers(out) for out in node.output[1:] if out):
+            return self._pin_inputs(node, ins, "has a second output (e.g. MaxPool indices) that is read")
         return ins[0]
 
     def _producer(self, node, weight: ConstInput, out_axis: int, bias_index: int, bias_axis_last: bool):
@@ -171,7 +174,7 @@ class _Analysis:
             self.pin(layout, f"the bias of '{layer_name(node)}' is not a constant surgery can slice")
         return layout
 
-    def _Conv(self, node, ins):
+    def _conv(self, node, ins):
         w = self.const(node, 1)
         if w is None or ins[1] or (len(ins) > 2 and ins[2]):
             self._pin_inputs(node, ins, "has no constant weight")
@@ -200,7 +203,7 @@ class _Analysis:
         self.group_fixes.append((node, layout))
         return out
 
-    def _Gemm(self, node, ins):
+    def _gemm(self, node, ins):
         attrs = {a.name: a.i for a in node.attribute if a.type == onnx.AttributeProto.INT}
         w = self.const(node, 1)
         if w is None or attrs.get("transA", 0) or ins[1] or (len(ins) > 2 and ins[2]):
@@ -211,7 +214,7 @@ class _Analysis:
             self.cuts.append(Cut(node, 1, in_axis, ins[0]))
         return self._producer(node, w, out_axis, 2, True)
 
-    def _MatMul(self, node, ins):
+    def _mat_mul(self, node, ins):
         w = self.const(node, 1)
         rank = len(self.shapes.get(node.input[0]) or [])
         if w is None or self.g.array(w.data).ndim != 2 or rank != 2 or ins[1]:
@@ -221,13 +224,13 @@ class _Analysis:
             self.cuts.append(Cut(node, 1, 0, ins[0]))
         return self._producer(node, w, 1, 99, False)
 
-    def _BatchNormalization(self, node, ins):
+    def _batch_normalization(self, node, ins):
         if any(ins[1:]) or any(self.const(node, i) is None for i in range(1, 5)) or len(node.output) > 1:
             return self._pin_inputs(node, ins, "has parameters surgery cannot slice")
         self.cuts.extend(Cut(node, i, 0, ins[0]) for i in range(1, 5))
         return ins[0]
 
-    def _PRelu(self, node, ins):
+    def _p_relu(self, node, ins):
         slope = self.const(node, 1)
         if slope is None or ins[1]:
             return self._pin_inputs(node, ins, "has a slope surgery cannot slice")
@@ -276,7 +279,7 @@ class _Analysis:
                     self.join(a.space, b.space)
         return first
 
-    def _Concat(self, node, ins):
+    def _concat(self, node, ins):
         axis = next(a.i for a in node.attribute if a.name == "axis")
         rank = len(self.shapes.get(node.output[0]) or [])
         if rank == 0 or axis % rank != 1:
@@ -297,13 +300,13 @@ class _Analysis:
         inner = int(np.prod(shape_in[2:], dtype=np.int64))
         return tuple(Segment(s.space, s.count, s.width * inner) for s in ins[0])
 
-    def _Flatten(self, node, ins):
+    def _flatten(self, node, ins):
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
         if axis != 1:
             return self._pin_inputs(node, ins, f"flattens from axis {axis}, not 1")
         return self._flatten_to(node, ins, self.shapes.get(node.input[0]))
 
-    def _Reshape(self, node, ins):
+    def _reshape(self, node, ins):
         shape_in = self.shapes.get(node.input[0])
         target = self._elements(node.input[1])
         if ins[1] or target is None or len(target) != 2 or shape_in is None or len(shape_in) < 2:
@@ -339,7 +342,7 @@ class _Analysis:
             return [("dim", int(k)) for k in self.g.array(node.input[1]).reshape(-1)]
         return None
 
-    def _Shape(self, node, ins):
+    def _shape(self, node, ins):
         """Shape of channels read only for its batch size (x.view(x.size(0), -1)): nothing to follow."""
         rank = len(self.shapes.get(node.input[0]) or [])
         readers = self.g.consumers.get(node.output[0], [])
@@ -359,10 +362,10 @@ class _Analysis:
             return self._pin_inputs(node, ins, f"{what} axes other than the spatial ones")
         return ins[0]
 
-    def _Squeeze(self, node, ins):
+    def _squeeze(self, node, ins):
         return self._axes_after_channels(node, ins, node.input[0], "squeezes")
 
-    def _Unsqueeze(self, node, ins):
+    def _unsqueeze(self, node, ins):
         return self._axes_after_channels(node, ins, node.output[0], "unsqueezes")
 
 
