@@ -122,3 +122,11 @@ def test_fine_tuned_models_of_the_example_hold_their_sparsity_and_accuracy():
         assert zeros == round(sparsity / 100 * sum(w.size for w in weights))
     samples = firmnet.compress.read_samples(TEST, onnx.load(EXAMPLE), what="evaluation")
     assert firmnet.compress.accuracy(path, samples, firmnet.compress.read_labels(TEST)) >= 0.96
+
+
+def test_prune_floor_help_states_the_default():
+    from firmnet.cli import parser
+    from firmnet.compress.prune import DEFAULT_FLOOR
+    compress = parser()._subparsers._group_actions[0].choices["compress"]
+    floor = next(a for a in compress._actions if a.dest == "prune_floor")
+    assert f"(default {DEFAULT_FLOOR:g})" in floor.help

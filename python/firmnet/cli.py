@@ -17,7 +17,6 @@ import numpy as np
 from . import __version__
 from .boundary import from_c_outputs, to_c_inputs
 from .compiler import REQUANT_CHOICES
-from .compress.prune import DEFAULT_FLOOR
 from .float_layers import FloatLayerWarning
 from .ir import FirmnetError
 from .progress import step
@@ -209,22 +208,23 @@ def cmd_compress(args) -> int:
     import onnx
 
     from .compress import accuracy, quantize_int8, read_labels, read_samples
-    from .compress.prune import check_sparsity, format_sparsity, parse_per_layer, prune
+    from .compress.prune import DEFAULT_FLOOR, check_sparsity, format_sparsity, parse_per_layer, prune
     pruning = args.prune is not None or args.prune_per_layer or args.prune_structured is not None
     if args.quantize != "int8" and not pruning:
         raise FirmnetError("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz, or --prune 0.8")
     if args.quantize == "int8" and not args.calib:
         raise FirmnetError("--quantize int8 needs calibration data: --calib data.npz (model inputs, samples first)")
     out = Path(args.output)
+    floor = DEFAULT_FLOOR if args.prune_floor is None else args.prune_floor
     if pruning:
         model = _load_onnx(args.model)
         if args.prune_structured is not None:
             from .compress.structured import format_structured, prune_structured
             check_sparsity(args.prune_structured, "--prune-structured")
-            print(format_structured(prune_structured(model, args.prune_structured, floor=args.prune_floor)))
+            print(format_structured(prune_structured(model, args.prune_structured, floor=floor)))
         if args.prune is not None or args.prune_per_layer:
             per_layer = parse_per_layer(args.prune_per_layer or "")
-            print(format_sparsity(prune(model, args.prune, per_layer, floor=args.prune_floor)))
+            print(format_sparsity(prune(model, args.prune, per_layer, floor=floor)))
         onnx.checker.check_model(model)
         pruned = out.with_name(out.stem + ".pruned.onnx") if args.quantize else out
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -376,9 +376,9 @@ def parser() -> argparse.ArgumentParser:
                    help="magnitude pruning: set the smallest weights of the Conv/Gemm/MatMul layers to 0 until a "
                         "fraction S in [0, 1) of them is 0 (one global ranking; the first conv and layers under "
                         "1,000 weights are skipped unless named in --prune-per-layer)")
-    q.add_argument("--prune-floor", type=float, default=DEFAULT_FLOOR, metavar="F",
-                   help=f"fraction of its weights (--prune) or channels (--prune-structured) every layer keeps "
-                        f"(default {DEFAULT_FLOOR:g})")
+    q.add_argument("--prune-floor", type=float, metavar="F",   # default: compress.prune.DEFAULT_FLOOR
+                   help="fraction of its weights (--prune) or channels (--prune-structured) every layer keeps "
+                        "(default 0.05)")
     q.add_argument("--prune-per-layer", metavar="NAME=S,...",
                    help="prune these layers (node names, as `firmnet compress --prune` lists them) each to its own "
                         "sparsity; the others follow --prune if given")
