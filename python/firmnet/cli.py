@@ -60,7 +60,8 @@ def _load_compiled(out_dir: Path):
     shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
     warnings.simplefilter("ignore", FloatLayerWarning)   # compile already said so
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
-                   requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None)
+                   requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
+                   dead_channels=meta.get("dead_channels", True))
 
 
 def _npz_sizes(path) -> dict:
@@ -133,7 +134,8 @@ def cmd_compile(args) -> int:
             step(f"compiling {args.model}" + (f" and linking the {board} firmware" if board != "host" else "")):
         warnings.simplefilter("always", FloatLayerWarning)
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
-                     requant=args.requant, int8_only=args.int8_only, kernels=kernels or None)
+                     requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
+                     dead_channels=not args.keep_dead_channels)
     for w in caught:   # one line per float layer of a quantized model
         if issubclass(w.category, FloatLayerWarning):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -143,6 +145,8 @@ def cmd_compile(args) -> int:
             "input_shapes": {k: list(v) for k, v in shapes.items()}, "requant": args.requant}
     if kernels:
         meta["kernels"] = kernels
+    if args.keep_dead_channels:
+        meta["dead_channels"] = False
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -351,6 +355,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--kernel", action="append", metavar="LAYER=KERNEL",
                    help="run layer LAYER with kernel KERNEL instead of the cheapest supported one, for experiments "
                         "(repeatable; `firmnet report` lists each layer's kernel and rejected candidates)")
+    c.add_argument("--keep-dead-channels", action="store_true",
+                   help="keep filters whose weights are all zero and channels nobody reads (by default they are "
+                        "removed exactly, their constants folded into the next layers' biases; `firmnet report` "
+                        "lists them)")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)

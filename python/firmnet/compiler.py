@@ -18,6 +18,7 @@ from .kernels.select import select_kernels
 from .lowering import KernelCall
 from .memory import MemoryPlan, analyse
 from .passes import pipeline, run_pipeline
+from .passes.dead_channels import removal_summary, remove_dead_channels
 from .reference.fixedpoint import REQUANT_MODES
 from .report import build_report
 from .resources import runtime_dir
@@ -72,22 +73,30 @@ def resolve_requant(requant: str, model, board) -> tuple[str, str]:
 
 def compile(model, out_dir, board: str = "host", name: str = "model", input_shapes=None,
             algorithm: str = "best", requant: str = "auto", write: bool = True,
-            int8_only: bool = False, kernels: dict | None = None) -> CompiledModel:
+            int8_only: bool = False, kernels: dict | None = None, dead_channels: bool = True) -> CompiledModel:
     """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
 
     In a quantized model, every compute layer left in float is named in a FloatLayerWarning
     and in report["float_layers"] with the reason; int8_only=True refuses such a model.
     write=False recomputes everything but leaves out_dir as it is (verify uses this to
     check the sources already there). kernels ({layer: kernel}, --kernel) forces the
-    kernel of those layers instead of the cheapest (kernels/select.py)."""
+    kernel of those layers instead of the cheapest (kernels/select.py). dead_channels=False
+    (--keep-dead-channels) leaves out the last pass, the exact removal of dead filters and
+    unread channels (passes/dead_channels.py); report["dead_channels"] lists what it removed."""
     from .boards import get_board
     target = get_board(board)
     requant, requant_why = resolve_requant(requant, model, target)
     graph = load(model, input_shapes=input_shapes, requant=requant)
     lowered_graph = run_pipeline(graph, pipeline(requant))
+    removed = []
+    if dead_channels:
+        live = run_pipeline(lowered_graph, (remove_dead_channels,))
+        removed, lowered_graph = removal_summary(lowered_graph, live), live
     lowered = select_kernels(lowered_graph, target, kernels)
     memory = analyse(lowered_graph, lowered, algorithm)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}
+    if not dead_channels:   # (the default stays out, so that earlier projects keep their provenance)
+        options["dead_channels"] = False
     if kernels:
         options["kernels"] = dict(sorted(kernels.items()))
     if input_shapes:
@@ -98,6 +107,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     report = build_report(lowered_graph, lowered, memory, name=name, provenance=provenance, board=target,
                           constants=emitted.constants)
     report["requant"], report["requant_why"] = requant, requant_why
+    report["dead_channels"] = {"enabled": dead_channels, "layers": removed,
+                               "macs_saved": sum(r["macs_saved"] for r in removed)}
     report["float_layers"] = float_layers(graph, lowered_graph)
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "

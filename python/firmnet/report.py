@@ -144,6 +144,7 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
             out = _pair_text(q["output"]) if q["output"] else "float"
             lines.append(f"  #{l['index']} {l['name'][:28]}: in {ins or 'float'} -> out {out} "
                          f"[{q['mode']}]{fixed}")
+    lines += _dead_channels_text(report.get("dead_channels"))
     boundaries = [(kind, b) for kind in ("input", "output") for b in report.get(f"{kind}s", []) if "scale" in b]
     if boundaries:
         lines += ["", "quantized boundaries (real = scale * (q - zero point)):"]
@@ -169,6 +170,22 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         report["memory_plan"],
     ]
     return "\n".join(lines)
+
+
+def _dead_channels_text(dead: dict | None) -> list[str]:
+    if not dead:
+        return []
+    if not dead["enabled"]:
+        return ["", "dead channels: kept (--keep-dead-channels)"]
+    if not dead["layers"]:
+        return ["", "dead channels: none (no all-zero filter, no unread channel)"]
+    lines = ["", f"dead channels removed (filters with all-zero weights or unread outputs; constants folded "
+                 f"into the next layers' biases): {dead['macs_saved']:,} MACs saved"]
+    for r in dead["layers"]:
+        lines.append(f"  {r['name'][:28]} ({r['op']}): {r['filters_removed']} of {r['filters']} filters, "
+                     f"{r['input_channels_removed']} of {r['input_channels']} input channels removed; "
+                     f"{r['macs_saved']:,} of {r['macs']:,} MACs saved")
+    return lines
 
 
 def _flash_text(report: dict, firmware: dict | None) -> str:
