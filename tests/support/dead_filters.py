@@ -21,7 +21,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def float_model(layers, input_shape, dead=None, seed=0, bias_std=0.5) -> onnx.ModelProto:
+def float_model(layers, input_shape, dead=None, seed=0, bias_std=0.5, dead_bias=None) -> onnx.ModelProto:
+    """dead_bias: the bias of every dead filter (default: random like the others)."""
     rng = np.random.default_rng(seed)
     dead = dead or {}
     nodes, inits = [], []
@@ -47,7 +48,7 @@ def float_model(layers, input_shape, dead=None, seed=0, bias_std=0.5) -> onnx.Mo
                 cg, group = c, 1
             wt = rng.standard_normal((oc, cg, k, k)) / np.sqrt(cg * k * k)
             wt[list(dead.get(i, ()))] = 0
-            b = rng.standard_normal(oc) * bias_std
+            b = _bias(rng, oc, bias_std, dead.get(i, ()), dead_bias)
             nodes.append(helper.make_node("Conv", [x, const(f"l{i}_w", wt), const(f"l{i}_b", b)], [f"l{i}"],
                                           name=f"layer{i}", kernel_shape=[k, k], strides=[stride] * 2,
                                           pads=[pad] * 4, group=group))
@@ -70,7 +71,7 @@ def float_model(layers, input_shape, dead=None, seed=0, bias_std=0.5) -> onnx.Mo
             out, with_relu = spec[1:]
             wt = rng.standard_normal((out, flat)) / np.sqrt(flat)
             wt[list(dead.get(i, ()))] = 0
-            b = rng.standard_normal(out) * bias_std
+            b = _bias(rng, out, bias_std, dead.get(i, ()), dead_bias)
             nodes.append(helper.make_node("Gemm", [x, const(f"l{i}_w", wt), const(f"l{i}_b", b)], [f"l{i}"],
                                           name=f"layer{i}", transB=1))
             x, flat = f"l{i}", out
@@ -88,6 +89,13 @@ def float_model(layers, input_shape, dead=None, seed=0, bias_std=0.5) -> onnx.Mo
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
+
+
+def _bias(rng, count, std, dead, dead_bias):
+    b = rng.standard_normal(count) * std
+    if dead_bias is not None:
+        b[list(dead)] = dead_bias
+    return b
 
 
 def calibration(input_shape, count=16, seed=1) -> np.ndarray:

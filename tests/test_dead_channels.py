@@ -1,0 +1,219 @@
+"""The dead-channel pass (passes/dead_channels.py): removing all-zero filters and unread channels
+changes no output byte of an int8 model and no float output beyond the summation order.
+
+Models: tests/support/dead_filters.py (float ONNX, and onnxruntime's QDQ int8 quantization of
+it). Each is compiled with and without the pass; the C outputs are compared with each other
+(int8: np.array_equal) and with onnxruntime. Hypothesis kills channels of the compiled int8
+graph directly (zero weight rows and columns, biases of any sign, any zero points) and compares
+the numpy reference of the graph before and after the pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import firmnet
+from firmnet import reference
+from firmnet.cli import main
+from firmnet.frontend import load
+from firmnet.frontend.builder import rebuild_from
+from firmnet.ir import frozen_array
+from firmnet.passes import pipeline, run_pipeline
+from firmnet.passes.dead_channels import remove_dead_channels
+from firmnet.verify import compare
+from support.dead_filters import float_model, qdq_model, sample_inputs
+from support.qdq import int8_inputs, ort_session, recover_int8
+
+SHAPE = (1, 3, 10, 10)
+# conv 3x3 (padded) → depthwise 3x3 (padded) → 1x1 → max pool → 1x1 → flatten → fc → fc
+MOBILE = [("conv", 8, 3, 1, 1), ("dw", 3, 1, 1), ("conv", 12, 1, 1, 0), ("maxpool", 2, 2),
+          ("conv", 6, 1, 1, 0), ("flatten",), ("fc", 5, True), ("fc", 3, False)]
+DEAD = {0: [1, 4], 2: [0, 3, 5, 7], 4: [2], 6: [1]}
+
+
+def _model(kind, tmp_path, layers=MOBILE, dead=DEAD, dead_bias=None, shape=SHAPE):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    m = float_model(layers, shape, dead, dead_bias=dead_bias)
+    return m if kind == "float" else qdq_model(m, shape, tmp_path)
+
+
+def _removed(cm) -> dict:
+    return {r["name"]: (r["filters_removed"], r["input_channels_removed"]) for r in cm.report["dead_channels"]["layers"]}
+
+
+def _outputs(cm, xs):
+    host = cm.build_host()
+    if cm.lowered_graph.types[cm.lowered_graph.inputs[0]].dtype == "int8":
+        return [host.run_raw([x])[0] for x in int8_inputs(cm, xs)]
+    return [host.run([x])[0] for x in xs]
+
+
+def _check_same(model, tmp_path, requant="auto"):
+    """Compile with and without the pass; int8 outputs identical, float within verify's tolerance;
+    both against onnxruntime (float: tolerance; int8: within one LSB, bytes equal between the two)."""
+    with_pass = firmnet.compile(model, tmp_path / "with", requant=requant)
+    without = firmnet.compile(model, tmp_path / "without", requant=requant, dead_channels=False)
+    assert without.report["dead_channels"] == {"enabled": False, "layers": [], "macs_saved": 0}
+    xs = sample_inputs(SHAPE)
+    got, want = _outputs(with_pass, xs), _outputs(without, xs)
+    out_type = with_pass.lowered_graph.types[with_pass.lowered_graph.outputs[0]]
+    sess = ort_session(model, "default")
+    for x, a, b in zip(xs, got, want):
+        (ort_out,) = sess.run(None, {"input": x})
+        if out_type.dtype == "int8":
+            assert np.array_equal(a, b), f"int8 outputs differ: {a} vs {b}"
+            assert np.abs(a.astype(int) - recover_int8(ort_out, out_type.quant).astype(int)).max() <= 1
+        else:
+            assert compare(a, b)[0], f"float outputs differ beyond tolerance: {a} vs {b}"
+            assert compare(a, ort_out)[0], f"float output differs from onnxruntime: {a} vs {ort_out}"
+    assert with_pass.report["macs"] == without.report["macs"] - with_pass.report["dead_channels"]["macs_saved"]
+    return with_pass, without
+
+
+@pytest.mark.parametrize("kind", ["float", "int8"])
+@pytest.mark.parametrize("dead_bias", [-0.7, 0.7, None])
+def test_outputs_unchanged_by_the_pass(kind, dead_bias, tmp_path):
+    """Dead filters with negative biases (after ReLU: the zero point, which even the padded
+    depthwise conv folds), positive ones (a constant that padding makes position-dependent in
+    the depthwise conv) and random ones."""
+    cm, without = _check_same(_model(kind, tmp_path, dead_bias=dead_bias), tmp_path)
+    removed = _removed(cm)
+    # the 1x1 conv's dead filters fold into the next 1x1 conv (no padding): always removed
+    assert removed["layer2"][0] == 4 and removed["layer4"] == (1, 4)
+    # dense: the dead neuron goes, the flattened columns of layer 4's dead filter with it
+    assert removed["layer6"] == (1, 5 * 5) and removed["layer7"] == (0, 1)
+    if dead_bias == -0.7:
+        assert removed["layer0"] == (2, 0) and removed["layer1"] == (2, 2)
+    if dead_bias == 0.7:
+        # layer0's dead filters output act(0.7); the padded depthwise conv of filter 4's makes a
+        # position-dependent channel (kept), that of filter 1's is below 0 everywhere, clamped to
+        # a constant 0 by its ReLU (removed with layer1's filter 1)
+        assert removed["layer0"] == (1, 0) and removed["layer1"] == (1, 1)
+    assert cm.report["weights_bytes"] < without.report["weights_bytes"]
+
+
+def test_int8_tflm_mode(tmp_path):
+    _check_same(_model("int8", tmp_path), tmp_path, requant="tflm")
+
+
+def test_all_filters_of_a_layer_dead(tmp_path):
+    """Every filter of the 1x1 conv dead: one stays (a tensor keeps a channel), the rest fold."""
+    dead = {2: list(range(12))}
+    for kind in ("float", "int8"):
+        cm, _ = _check_same(_model(kind, tmp_path / kind, dead=dead), tmp_path / kind)
+        assert _removed(cm)["layer2"][0] == 11
+
+
+def test_dead_channels_of_a_graph_output_are_kept(tmp_path):
+    """The model ends with the conv whose filters are dead: its output keeps every channel."""
+    layers = [("conv", 8, 3, 1, 1), ("conv_linear", 6, 1, 1, 0)]
+    dead = {0: [2], 1: [0, 5]}
+    for kind in ("float", "int8"):
+        cm, _ = _check_same(_model(kind, tmp_path / kind, layers, dead, dead_bias=-0.5), tmp_path / kind)
+        assert _removed(cm) == {"layer0": (1, 0), "layer1": (0, 1)}
+        assert cm.lowered_graph.types[cm.lowered_graph.outputs[0]].shape == (1, 6, 10, 10)
+
+
+def test_two_activation_add_keeps_its_channels(tmp_path):
+    """Add(x, x) is not per-channel with a constant: the filters feeding it stay."""
+    layers = [("conv", 8, 3, 1, 1), ("add_self",), ("conv", 4, 1, 1, 0)]
+    for kind in ("float", "int8"):
+        cm, _ = _check_same(_model(kind, tmp_path / kind, layers, {0: [1, 2]}), tmp_path / kind)
+        assert "layer0" not in _removed(cm)
+
+
+# ----------------------------------------------------------------- hypothesis on the compiled graph
+
+@pytest.fixture(scope="module")
+def int8_graph(tmp_path_factory):
+    """MOBILE's int8 graph after the other passes, without dead filters."""
+    tmp = tmp_path_factory.mktemp("dead")
+    return run_pipeline(load(_model("int8", tmp, dead={})), pipeline("ort"))
+
+
+def _layers(graph):
+    return [n for n in graph.nodes if n.op in ("conv2d", "dense")]
+
+
+def _with_dead(graph, data, unread_too):
+    """The graph with channels killed as hypothesis draws: weight rows zeroed (with a bias of
+    any sign), and, if unread_too, weight columns of groups=1 layers (input channels no one
+    reads). Returns it with {layer: (dead rows, zeroed columns)}."""
+    constants, drawn = dict(graph.constants), {}
+    for node in _layers(graph):
+        w = np.array(graph.constants[node.inputs[1]])
+        rows = data.draw(st.sets(st.integers(0, w.shape[0] - 1)), label=f"dead filters of {node.name}")
+        w[sorted(rows)] = 0
+        cols = set()
+        if unread_too and (node.op == "dense" or node.attrs.groups == 1):
+            cols = data.draw(st.sets(st.integers(0, w.shape[-1] - 1)), label=f"unread inputs of {node.name}")
+            w[..., sorted(cols)] = 0
+        constants[node.inputs[1]] = frozen_array(w)
+        bias = np.array(graph.constants[node.inputs[2]])
+        for o in sorted(rows):
+            bias[o] = data.draw(st.integers(-3000, 3000), label="bias")
+        constants[node.inputs[2]] = frozen_array(bias)
+        drawn[node.name] = (rows, cols)
+    return graph.replace(constants=constants), drawn
+
+
+def _input_quant(graph, data):
+    """The graph reading its int8 input with another zero point (every type re-inferred)."""
+    name = graph.inputs[0]
+    t = graph.types[name]
+    quant = dataclasses.replace(t.quant, zero_point=(data.draw(st.integers(-128, 127), label="input zero point"),))
+    b = rebuild_from(graph.replace(types={**graph.types, name: dataclasses.replace(t, quant=quant)}))
+    for n in graph.nodes:
+        q = getattr(n.attrs, "quant", None)
+        attrs = n.attrs
+        if q is not None and q.inputs[0] == t.quant:   # the layout transpose passes the input on
+            attrs = dataclasses.replace(attrs, quant=dataclasses.replace(q, inputs=(quant, *q.inputs[1:])))
+        b.add(n.op, n.inputs, attrs, n.outputs, n.name)
+    return b.build(graph.outputs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), unread_too=st.booleans())
+def test_hypothesis_int8_any_dead_channels_bit_exact(int8_graph, data, unread_too):
+    """Any dead filters, unread input channels, biases and input zero point: the reference of the
+    graph after the pass gives the same bytes; the 1x1 conv layer2 (read through a max pool by
+    the 1x1 conv layer4 only) loses exactly its dead filters and those layer4 does not read
+    (all of them when every layer4 filter is dead), all but one if that is all of them, or more
+    through a cascade."""
+    graph, drawn = _with_dead(_input_quant(int8_graph, data), data, unread_too)
+    after = run_pipeline(graph, (remove_dead_channels,))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = rng.integers(-128, 128, graph.types[graph.inputs[0]].shape).astype(np.int8)
+    (want,), (got,) = reference.run(graph, [x]), reference.run(after, [x])
+    assert np.array_equal(got, want)
+    rows4, cols4 = drawn["layer4"]
+    gone = 12 if len(rows4) == 6 else len(drawn["layer2"][0] | cols4)   # layer4 all dead reads nothing
+    (layer2,) = [n for n in after.nodes if n.name == "layer2"]
+    # (more when layer2 itself reads nothing any more, e.g. after layer0 became all constants)
+    assert after.types[layer2.inputs[1]].shape[0] <= 12 - min(gone, 11)
+
+
+# ----------------------------------------------------------------- command line
+
+def test_cli_flag_report_and_verify(tmp_path, capsys):
+    model = tmp_path / "m.onnx"
+    import onnx
+    onnx.save(_model("int8", tmp_path, dead_bias=-0.7), model)
+    assert main(["compile", str(model), "-o", str(tmp_path / "on")]) == 0
+    assert main(["compile", str(model), "-o", str(tmp_path / "off"), "--keep-dead-channels"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "on")]) == 0
+    text = capsys.readouterr().out
+    assert "dead channels removed" in text and "layer2 (conv2d): 4 of 12 filters, 2 of 8 input channels removed" in text
+    assert main(["report", str(tmp_path / "off")]) == 0
+    assert "dead channels: kept (--keep-dead-channels)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "off" / "firmnet.json").read_text())["dead_channels"] is False
+    assert "dead_channels" not in json.loads((tmp_path / "on" / "firmnet.json").read_text())
+    for out in ("on", "off"):
+        assert main(["verify", str(tmp_path / out)]) == 0
+        assert "verdict: PASS" in capsys.readouterr().out
