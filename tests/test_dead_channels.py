@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from firmnet.frontend.builder import rebuild_from
 from firmnet.ir import frozen_array
 from firmnet.passes import pipeline, run_pipeline
 from firmnet.passes.dead_channels import remove_dead_channels
+from firmnet.reference.fixedpoint import quantize_multiplier
 from firmnet.verify import compare
 from support.dead_filters import float_model, qdq_model, sample_inputs
 from support.qdq import int8_inputs, ort_session, recover_int8
@@ -129,11 +131,11 @@ def test_two_activation_add_keeps_its_channels(tmp_path):
 
 # ----------------------------------------------------------------- hypothesis on the compiled graph
 
-@pytest.fixture(scope="module")
-def int8_graph(tmp_path_factory):
+@pytest.fixture(scope="module", params=["ort", "tflm"])
+def int8_graph(tmp_path_factory, request):
     """MOBILE's int8 graph after the other passes, without dead filters."""
     tmp = tmp_path_factory.mktemp("dead")
-    return run_pipeline(load(_model("int8", tmp, dead={})), pipeline("ort"))
+    return run_pipeline(load(_model("int8", tmp, dead={}), requant=request.param), pipeline(request.param))
 
 
 def _layers(graph):
@@ -144,11 +146,17 @@ def _with_dead(graph, data, unread_too):
     """The graph with channels killed as hypothesis draws: weight rows zeroed (with a bias of
     any sign), and, if unread_too, weight columns of groups=1 layers (input channels no one
     reads). Returns it with {layer: (dead rows, zeroed columns)}."""
-    constants, drawn = dict(graph.constants), {}
+    constants, drawn, nodes = dict(graph.constants), {}, {}
     for node in _layers(graph):
         w = np.array(graph.constants[node.inputs[1]])
         rows = data.draw(st.sets(st.integers(0, w.shape[0] - 1)), label=f"dead filters of {node.name}")
         w[sorted(rows)] = 0
+        if rows and data.draw(st.booleans(), label="dead filters with weight scale 1.0 (onnxruntime's)"):
+            q = node.attrs.quant
+            scales = tuple(1.0 if o in rows else s for o, s in enumerate(q.inputs[1].scale))
+            weights = dataclasses.replace(q.inputs[1], scale=scales)
+            nodes[node.name] = dataclasses.replace(node, attrs=dataclasses.replace(node.attrs, quant=dataclasses.replace(
+                q, inputs=(q.inputs[0], weights, *q.inputs[2:]))))
         cols = set()
         if unread_too and (node.op == "dense" or node.attrs.groups == 1):
             cols = data.draw(st.sets(st.integers(0, w.shape[-1] - 1)), label=f"unread inputs of {node.name}")
@@ -159,7 +167,7 @@ def _with_dead(graph, data, unread_too):
             bias[o] = data.draw(st.integers(-3000, 3000), label="bias")
         constants[node.inputs[2]] = frozen_array(bias)
         drawn[node.name] = (rows, cols)
-    return graph.replace(constants=constants), drawn
+    return graph.replace(constants=constants, nodes=tuple(nodes.get(n.name, n) for n in graph.nodes)), drawn
 
 
 def _input_quant(graph, data):
@@ -178,15 +186,17 @@ def _input_quant(graph, data):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data(), unread_too=st.booleans())
-def test_hypothesis_int8_any_dead_channels_bit_exact(int8_graph, data, unread_too):
+@given(data=st.data(), unread_too=st.booleans(), align=st.sampled_from([1, 4]))
+def test_hypothesis_int8_any_dead_channels_bit_exact(int8_graph, data, unread_too, align):
     """Any dead filters, unread input channels, biases and input zero point: the reference of the
     graph after the pass gives the same bytes; the 1x1 conv layer2 (read through a max pool by
     the 1x1 conv layer4 only) loses exactly its dead filters and those layer4 does not read
     (all of them when every layer4 filter is dead), all but one if that is all of them, or more
-    through a cascade."""
+    through a cascade; with align=4 a multiple of 4 fewer. With align=4 every conv/dense keeps
+    multiples of 4 where it had them; in tflm mode the dead filters that stay run the fast
+    output stage (negative shifts) where their layer's live filters do."""
     graph, drawn = _with_dead(_input_quant(int8_graph, data), data, unread_too)
-    after = run_pipeline(graph, (remove_dead_channels,))
+    after = run_pipeline(graph, (partial(remove_dead_channels, align=align),))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
     x = rng.integers(-128, 128, graph.types[graph.inputs[0]].shape).astype(np.int8)
     (want,), (got,) = reference.run(graph, [x]), reference.run(after, [x])
@@ -195,7 +205,19 @@ def test_hypothesis_int8_any_dead_channels_bit_exact(int8_graph, data, unread_to
     gone = 12 if len(rows4) == 6 else len(drawn["layer2"][0] | cols4)   # layer4 all dead reads nothing
     (layer2,) = [n for n in after.nodes if n.name == "layer2"]
     # (more when layer2 itself reads nothing any more, e.g. after layer0 became all constants)
-    assert after.types[layer2.inputs[1]].shape[0] <= 12 - min(gone, 11)
+    assert after.types[layer2.inputs[1]].shape[0] <= 12 - min(gone, 11) // align * align
+    for node in _layers(after):
+        filters = after.types[node.inputs[1]].shape[0]
+        original = graph.types[node.outputs[0]].shape[-1]
+        if align == 4 and original % 4 == 0 and node.outputs[0] not in after.outputs:
+            assert filters % 4 == 0, f"{node.name}: {filters} filters"
+        q = node.attrs.quant
+        if q.mode == "tflm":
+            shifts = [quantize_multiplier(q.inputs[0].scale[0] * s / q.output.scale[0])[1] for s in q.inputs[1].scale]
+            w = after.constants[node.inputs[1]]
+            dead_rows = [o for o in range(filters) if not w[o].any()]
+            if any(shifts[o] < 0 for o in range(filters) if o not in dead_rows):
+                assert all(shifts[o] < 0 for o in dead_rows), f"{node.name}: shifts {shifts}"
 
 
 # ----------------------------------------------------------------- command line

@@ -6,6 +6,7 @@ import json
 import shutil
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from . import __version__
@@ -73,7 +74,8 @@ def resolve_requant(requant: str, model, board) -> tuple[str, str]:
 
 def compile(model, out_dir, board: str = "host", name: str = "model", input_shapes=None,
             algorithm: str = "best", requant: str = "auto", write: bool = True,
-            int8_only: bool = False, kernels: dict | None = None, dead_channels: bool = True) -> CompiledModel:
+            int8_only: bool = False, kernels: dict | None = None, dead_channels: bool = True,
+            channel_align: int | None = None) -> CompiledModel:
     """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
 
     In a quantized model, every compute layer left in float is named in a FloatLayerWarning
@@ -82,7 +84,9 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     check the sources already there). kernels ({layer: kernel}, --kernel) forces the
     kernel of those layers instead of the cheapest (kernels/select.py). dead_channels=False
     (--keep-dead-channels) leaves out the last pass, the exact removal of dead filters and
-    unread channels (passes/dead_channels.py); report["dead_channels"] lists what it removed."""
+    unread channels (passes/dead_channels.py); report["dead_channels"] lists what it removed.
+    channel_align: the pass keeps channel counts that are multiples of it multiples (default 4
+    on boards with the DSP extension, whose kernels run 4k channels faster, else 1)."""
     from .boards import get_board
     target = get_board(board)
     requant, requant_why = resolve_requant(requant, model, target)
@@ -90,13 +94,17 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     lowered_graph = run_pipeline(graph, pipeline(requant))
     removed = []
     if dead_channels:
-        live = run_pipeline(lowered_graph, (remove_dead_channels,))
+        if channel_align is None:   # the DSP kernels want 4k channels (passes/dead_channels.py rule 4)
+            channel_align = 4 if target.dsp else 1
+        live = run_pipeline(lowered_graph, (partial(remove_dead_channels, align=channel_align),))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
     lowered = select_kernels(lowered_graph, target, kernels)
     memory = analyse(lowered_graph, lowered, algorithm)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}
-    if not dead_channels:   # (the default stays out, so that earlier projects keep their provenance)
+    if not dead_channels:   # (the defaults stay out, so that earlier projects keep their provenance)
         options["dead_channels"] = False
+    elif channel_align is not None and channel_align != (4 if target.dsp else 1):
+        options["channel_align"] = channel_align
     if kernels:
         options["kernels"] = dict(sorted(kernels.items()))
     if input_shapes:
