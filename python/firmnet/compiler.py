@@ -20,6 +20,7 @@ from .lowering import KernelCall
 from .memory import MemoryPlan, analyse
 from .passes import pipeline, run_pipeline
 from .passes.dead_channels import removal_summary, remove_dead_channels
+from .passes.dead_requant import normalize_dead_requant
 from .reference.fixedpoint import REQUANT_MODES
 from .report import build_report
 from .resources import runtime_dir
@@ -96,7 +97,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     if dead_channels:
         if channel_align is None:   # the DSP kernels want 4k channels (passes/dead_channels.py rule 4)
             channel_align = 4 if target.dsp else 1
-        live = run_pipeline(lowered_graph, (partial(remove_dead_channels, align=channel_align),))
+        live = run_pipeline(lowered_graph, (partial(remove_dead_channels, align=channel_align),
+                                            normalize_dead_requant))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
     lowered = select_kernels(lowered_graph, target, kernels)
     memory = analyse(lowered_graph, lowered, algorithm)

@@ -8,7 +8,8 @@ from .check import verify
 from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
 from .constants import fold_constants
-from .dead_channels import remove_dead_channels  # noqa: F401  (compile runs it after PIPELINE)
+from .dead_channels import remove_dead_channels  # noqa: F401  (compile runs these two after PIPELINE)
+from .dead_requant import normalize_dead_requant  # noqa: F401
 from .layout import to_nhwc
 from .qdq import fuse_qdq
 from .quant_chains import fold_quant_chains  # noqa: F401  (also run alone by tests)
@@ -34,7 +35,8 @@ PIPELINE = (
 
 def pipeline(requant: str = "tflm") -> tuple:
     """The passes for one requantization mode (the QDQ pass depends on it). compile() then runs
-    remove_dead_channels (unless dead_channels=False), comparing the graphs for the report;
+    remove_dead_channels and normalize_dead_requant (unless dead_channels=False), comparing
+    the graphs for the report;
     kernel selection follows (kernels/select.py)."""
     return tuple(partial(fuse_qdq, mode=requant) if p is fuse_qdq else p for p in PIPELINE)
 

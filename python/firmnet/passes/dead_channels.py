@@ -33,8 +33,7 @@ last axis. A *channel* is (tensor, index on the last axis).
    and 1x1 convs' input depths of 4k channels much faster (bench/dead_filters.py
    --channel-counts on mps2-an386: depthwise 3x3 x24 322,480 instructions, x21 340,960;
    1x1 conv 24->64 922,240, 21->64 1,154,280), so the first few dead classes stay.
-5. An int8 dead filter that stays gets a live filter's weight scale and the bias giving the
-   same constant, so that its layer keeps the kernels' fast output stage (normalize_dead_requant).
+(passes/dead_requant.py then gives the int8 dead filters that stay a live filter's scale.)
 The pass repeats until nothing changes. Float: exact up to the summation order (the folded
 constant is added once into the bias), assuming finite activations (0·inf is not 0).
 """
@@ -47,8 +46,6 @@ import numpy as np
 from ..frontend.builder import rebuild_from
 from ..ir import Graph, QuantParams
 from ..ops import OPS
-from ..reference.conv_s8 import output_stage_s8, requantizer
-from ..reference.fixedpoint import quantize_multiplier
 
 CHANNELWISE_UNARY = ("pool2d", "unary", "quantize", "dequantize")
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
@@ -126,7 +123,7 @@ def _effective_weights(graph, node) -> np.ndarray:
     return w.astype(np.int64) - zp
 
 
-def _dead_filters(graph, node) -> set[int]:
+def dead_filters(graph, node) -> set[int]:
     w = _effective_weights(graph, node)
     return {int(o) for o in np.flatnonzero(~w.reshape(w.shape[0], -1).any(axis=1))}
 
@@ -155,11 +152,11 @@ def constant_channels(graph) -> dict[str, dict[int, float]]:
         out = node.outputs[0]
         known = consts.get(node.inputs[0], {}) if node.inputs and node.inputs[0] else {}
         if is_matmul_like(graph, node):
-            candidates = _dead_filters(graph, node)
+            candidates = dead_filters(graph, node)
             known = {}
         elif is_depthwise(graph, node):
             m = graph.types[node.inputs[1]].shape[0] // node.attrs.groups
-            candidates = _dead_filters(graph, node) | {k * m + j for k in known for j in range(m)}
+            candidates = dead_filters(graph, node) | {k * m + j for k in known for j in range(m)}
         elif is_channelwise(graph, node):
             candidates = set(known)
         elif is_flatten(graph, node) and known:
@@ -402,66 +399,6 @@ def _apply(graph, drop, consts) -> Graph:
     return b.build(graph.outputs)
 
 
-def _constant_out(q, act, bias: int, weight_scale: float) -> int:
-    """The int8 output of a dead filter: the layer's output stage of its bias alone."""
-    requant = requantizer(q.inputs[0].scale[0], [weight_scale], q.output.scale[0], q.mode)
-    return int(output_stage_s8(np.array([[bias]]), requant, q.output.zero_point[0], act)[0, 0])
-
-
-def _fast_stage_scale(q, rows) -> float | None:
-    """A weight scale of the layer whose requantization shift is negative (the kernels' fast
-    output stage needs that of every channel), if the live rows have one."""
-    for o, s in enumerate(q.inputs[1].scale):
-        if o not in rows and quantize_multiplier(q.inputs[0].scale[0] * s / q.output.scale[0])[1] < 0:
-            return s
-    return None
-
-
-def _normalize_one(graph, node, b) -> bool:
-    q = getattr(node.attrs, "quant", None) if node.op in ("conv2d", "dense") else None
-    if q is None or q.output is None or q.mode not in ("tflm", "single") or not q.inputs[1].per_channel \
-            or not (is_matmul_like(graph, node) or is_depthwise(graph, node)) or len(node.inputs) < 3 \
-            or not node.inputs[2]:
-        return False
-    dead = _dead_filters(graph, node)
-    scales, bias = list(q.inputs[1].scale), np.array(graph.constants[node.inputs[2]])
-    slow = {o for o in dead if quantize_multiplier(q.inputs[0].scale[0] * scales[o] / q.output.scale[0])[1] >= 0}
-    new_scale = _fast_stage_scale(q, dead) if slow else None
-    if new_scale is None:
-        return False
-    changed = False
-    for o in sorted(slow):
-        want = _constant_out(q, node.attrs.act, int(bias[o]), scales[o])
-        guess = round((want - q.output.zero_point[0]) * q.output.scale[0] / (q.inputs[0].scale[0] * new_scale))
-        for b_new in (guess + d for d in (0, -1, 1, -2, 2, -3, 3)):
-            if INT32_MIN <= b_new <= INT32_MAX and _constant_out(q, node.attrs.act, b_new, new_scale) == want:
-                scales[o], bias[o], changed = new_scale, b_new, True
-                break
-    if not changed:
-        return False
-    weights = dataclasses.replace(q.inputs[1], scale=tuple(scales))
-    attrs = dataclasses.replace(node.attrs, quant=dataclasses.replace(q, inputs=(q.inputs[0], weights, *q.inputs[2:])))
-    inputs = (*node.inputs[:2], b.const(bias, f"{node.name}/bias_fast"), *node.inputs[3:])
-    b.add(node.op, inputs, attrs, node.outputs, node.name)
-    return True
-
-
-def normalize_dead_requant(graph: Graph) -> Graph:
-    """Rule 5: an int8 dead filter that stays gets a weight scale of a live filter of its layer
-    whose requantization shift is negative, and the bias that gives the same constant output
-    (checked with the reference's output stage). Quantizers give all-zero filters scale 1.0
-    (onnxruntime), a shift >= 0 that sends the whole layer to the kernels' general output
-    stage (fn_fixedpoint.h fn_fast_out_s8_init). Does not fire without such filters."""
-    b = rebuild_from(graph)
-    changed = False
-    for node in graph.nodes:
-        if not _normalize_one(graph, node, b):
-            b.add(node.op, node.inputs, node.attrs, node.outputs, node.name)
-        else:
-            changed = True
-    return b.build(graph.outputs) if changed else graph
-
-
 def remove_dead_channels(graph: Graph, align: int = 1) -> Graph:
     """Drop dead channels (module docstring); align=4 keeps channel counts that are multiples
     of 4 so (rule 4). Does not fire on graphs without a conv/dense layer with constant weights,
@@ -470,7 +407,7 @@ def remove_dead_channels(graph: Graph, align: int = 1) -> Graph:
         consts = constant_channels(graph)
         drop = droppable_channels(graph, consts, align)
         if not drop:
-            return normalize_dead_requant(graph)
+            return graph
         graph = _apply(graph, drop, consts)
 
 
