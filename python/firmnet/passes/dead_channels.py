@@ -47,7 +47,6 @@ from ..frontend.builder import rebuild_from
 from ..ir import Graph, QuantParams
 from ..ops import OPS
 
-CHANNELWISE_UNARY = ("pool2d", "unary", "quantize", "dequantize")
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
@@ -85,7 +84,7 @@ def is_channelwise(graph, node) -> bool:
         return False
     x = graph.types[node.inputs[0]]
     out = graph.types[node.outputs[0]]
-    if len(x.shape) < 2 or x.shape[-1] != out.shape[-1] or len(out.shape) != len(x.shape):
+    if len(x.shape) < 2 or len(out.shape) != len(x.shape) or x.shape[-1] != out.shape[-1]:
         return False
     if node.op == "pool2d":
         return node.attrs.layout == "NHWC"
@@ -196,16 +195,15 @@ class _Classes:
 
 def _links(graph, node):
     """(input channel, output channel) pairs a per-channel op joins."""
-    x, out = node.inputs[0], node.outputs[0]
-    c = graph.types[x].shape[-1]
+    x, out = (node.inputs[0], node.outputs[0]) if node.inputs and node.outputs else ("", "")
     if is_depthwise(graph, node):
         m = graph.types[node.inputs[1]].shape[0] // node.attrs.groups
-        return [((x, k), (out, k * m + j)) for k in range(c) for j in range(m)]
+        return [((x, k), (out, k * m + j)) for k in range(graph.types[x].shape[-1]) for j in range(m)]
     if is_channelwise(graph, node):
-        return [((x, k), (out, k)) for k in range(c)]
+        return [((x, k), (out, k)) for k in range(graph.types[x].shape[-1])]
     if is_flatten(graph, node):
-        cols = graph.types[out].shape[1]
-        return [((x, p % c), (out, p)) for p in range(cols)]
+        c = graph.types[x].shape[-1]
+        return [((x, p % c), (out, p)) for p in range(graph.types[out].shape[1])]
     return []
 
 
