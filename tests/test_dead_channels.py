@@ -9,13 +9,15 @@ the numpy reference of the graph before and after the pass.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from functools import partial
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from onnx import numpy_helper
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import firmnet
@@ -25,12 +27,13 @@ from firmnet.frontend import load
 from firmnet.frontend.builder import rebuild_from
 from firmnet.ir import frozen_array
 from firmnet.passes import pipeline, run_pipeline
-from firmnet.passes.dead_channels import remove_dead_channels
+from firmnet.passes.dead_channels import removal_summary, remove_dead_channels
 from firmnet.passes.dead_requant import normalize_dead_requant
 from firmnet.reference.fixedpoint import quantize_multiplier
 from firmnet.verify import compare
 from support.dead_filters import float_model, qdq_model, sample_inputs
 from support.qdq import int8_inputs, ort_session, recover_int8
+from support.random_graphs import random_graphs
 
 SHAPE = (1, 3, 10, 10)
 # conv 3x3 (padded) → depthwise 3x3 (padded) → 1x1 → max pool → 1x1 → flatten → fc → fc
@@ -122,9 +125,11 @@ def test_dead_channels_of_a_graph_output_are_kept(tmp_path):
         assert cm.lowered_graph.types[cm.lowered_graph.outputs[0]].shape == (1, 6, 10, 10)
 
 
-def test_two_activation_add_keeps_its_channels(tmp_path):
-    """Add(x, x) is not per-channel with a constant: the filters feeding it stay."""
-    layers = [("conv", 8, 3, 1, 1), ("add_self",), ("conv", 4, 1, 1, 0)]
+@pytest.mark.parametrize("join", ["add_self", "concat_self"])
+def test_two_activation_add_and_concat_keep_their_channels(join, tmp_path):
+    """Add(x, x) and Concat(x, x) are not per-channel ops of one input: the filters feeding
+    them stay (the pass refuses rather than track a channel through both inputs)."""
+    layers = [("conv", 8, 3, 1, 1), (join,), ("conv", 4, 1, 1, 0)]
     for kind in ("float", "int8"):
         cm, _ = _check_same(_model(kind, tmp_path / kind, layers, {0: [1, 2]}), tmp_path / kind)
         assert "layer0" not in _removed(cm)
@@ -240,3 +245,43 @@ def test_cli_flag_report_and_verify(tmp_path, capsys):
     for out in ("on", "off"):
         assert main(["verify", str(tmp_path / out)]) == 0
         assert "verdict: PASS" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------- random float graphs
+
+def _kill_filters(model, data):
+    """The model with random filters of its Conv, Gemm and MatMul layers zeroed (output rows,
+    and sometimes input columns: channels no one reads)."""
+    model = copy.deepcopy(model)
+    inits = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "Gemm", "MatMul") or node.input[1] not in inits:
+            continue
+        w = numpy_helper.to_array(inits[node.input[1]]).copy()
+        trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+        out_axis = 0 if node.op_type == "Conv" or trans_b else w.ndim - 1
+        in_axis = 1 if node.op_type == "Conv" else 1 - out_axis
+        for axis in (out_axis, in_axis):
+            if axis == out_axis or data.draw(st.booleans(), label="unread inputs"):
+                dead = sorted(data.draw(st.sets(st.integers(0, w.shape[axis] - 1)), label=f"{node.op_type} dead"))
+                index = [slice(None)] * w.ndim
+                index[axis] = dead
+                w[tuple(index)] = 0
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array(w, node.input[1]))
+    return model
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=random_graphs(), data=st.data())
+def test_random_float_graphs_with_dead_filters(case, data):
+    """Random graphs (support/random_graphs.py: residual Adds, Concats, transposes, reshapes,
+    grouped convs, pooling, graph outputs inside the graph) with dead filters and unread input
+    channels: the reference of the graph after the pass equals that before within verify's
+    float tolerance."""
+    model = _kill_filters(case.model, data)
+    before = run_pipeline(load(model), pipeline("ort"))
+    after = run_pipeline(before, (remove_dead_channels, normalize_dead_requant))
+    event(f"layers changed by the pass: {len(removal_summary(before, after))}")
+    for name, got, want in zip(before.outputs, reference.run(after, case.inputs), reference.run(before, case.inputs)):
+        ok, diff, _ = compare(got, want)
+        assert ok, f"output {name}: max |after - before| = {diff}"
