@@ -126,13 +126,36 @@ def test_dead_channels_of_a_graph_output_are_kept(tmp_path):
 
 
 @pytest.mark.parametrize("join", ["add_self", "concat_self"])
-def test_two_activation_add_and_concat_keep_their_channels(join, tmp_path):
-    """Add(x, x) and Concat(x, x) are not per-channel ops of one input: the filters feeding
-    them stay (the pass refuses rather than track a channel through both inputs)."""
+def test_add_and_concat_join_channels(join, tmp_path):
+    """Add(x, x) and Concat(x, x) along the channels: channel k of x and the output channels
+    made from it form one class; layer0's dead filters go (their constants reach the 1x1 conv
+    through the join and fold there), and with them layer2's input channels (1 each for Add, 2
+    each for Concat)."""
     layers = [("conv", 8, 3, 1, 1), (join,), ("conv", 4, 1, 1, 0)]
     for kind in ("float", "int8"):
         cm, _ = _check_same(_model(kind, tmp_path / kind, layers, {0: [1, 2]}), tmp_path / kind)
-        assert "layer0" not in _removed(cm)
+        removed = _removed(cm)
+        assert removed["layer0"] == (2, 0)
+        assert removed["layer2"] == (0, 2 if join == "add_self" else 4)
+
+
+def test_residual_add_drops_channels_dead_on_both_sides(tmp_path):
+    """x + ReLU(conv1x1(x)): channels 2 and 5 are dead in the trunk (layer0) and in the branch
+    (layer1) and go everywhere; channel 1 (trunk only) and 6 (branch only) stay, as the Add
+    makes them depend on live values."""
+    layers = [("conv", 8, 3, 1, 1), ("residual",), ("conv", 4, 1, 1, 0)]
+    for kind in ("float", "int8"):
+        model = _model(kind, tmp_path / kind, layers, {0: [1, 2, 5], 1: [2, 5, 6]}, dead_bias=-0.5)
+        cm, _ = _check_same(model, tmp_path / kind)
+        assert _removed(cm) == {"layer0": (2, 0), "layer1": (2, 2), "layer2": (0, 2)}
+
+
+def test_residual_add_with_a_graph_output_branch_keeps_its_channels(tmp_path):
+    """An Add whose output is the graph output: the channels it joins all stay."""
+    layers = [("conv", 8, 3, 1, 1), ("add_self",)]
+    for kind in ("float", "int8"):
+        cm, _ = _check_same(_model(kind, tmp_path / kind, layers, {0: [1, 2]}), tmp_path / kind)
+        assert _removed(cm) == {}
 
 
 # ----------------------------------------------------------------- hypothesis on the compiled graph

@@ -9,6 +9,7 @@ A model is a list of layer specs applied in order to an NCHW input:
   ("fc", out_features, relu)                     Gemm (transB), with or without ReLU
   ("add_self",)                                  Add of the tensor with itself (a two-activation Add)
   ("concat_self",)                               Concat of the tensor with itself along the channels
+  ("residual",)                                  x + ReLU(Conv1x1(x)) (same channels): a residual Add
 dead = {layer index: filters whose weights are all zero}. Weights are N(0, 1/fan_in); biases
 are N(0, bias_std) (both signs: a dead filter with a negative bias after ReLU is a constant 0,
 with a positive one a constant act(bias)). The int8 model is onnxruntime's quantize_static
@@ -78,6 +79,14 @@ def float_model(layers, input_shape, dead=None, seed=0, bias_std=0.5, dead_bias=
             x, flat = f"l{i}", out
             if with_relu:
                 x = relu(i, x)
+        elif kind == "residual":
+            wt = rng.standard_normal((c, c, 1, 1)) / np.sqrt(c)
+            wt[list(dead.get(i, ()))] = 0
+            b = _bias(rng, c, bias_std, dead.get(i, ()), dead_bias)
+            nodes.append(helper.make_node("Conv", [x, const(f"l{i}_w", wt), const(f"l{i}_b", b)], [f"l{i}_conv"],
+                                          name=f"layer{i}"))
+            nodes.append(helper.make_node("Add", [x, relu(i, f"l{i}_conv")], [f"l{i}"]))
+            x = f"l{i}"
         elif kind == "concat_self":
             nodes.append(helper.make_node("Concat", [x, x], [f"l{i}"], axis=1))
             x, c = f"l{i}", 2 * c

@@ -7,14 +7,18 @@ last axis. A *channel* is (tensor, index on the last axis).
    weights are all zero is a constant: act(bias) in float, the layer's own output stage
    applied to the bias alone in int8. A depthwise channel fed by a constant channel, and
    a channel of a per-channel op (pooling, element-wise unary, binary with a per-channel
-   constant, per-tensor (de)quantize) fed by one, may be constant too. Every value comes
+   constant, per-tensor (de)quantize, Add of two constant channels, channel concat) fed by
+   constants, may be constant too. Every value comes
    from the op's own numpy reference run on a probe input holding the known constants,
    and a channel counts as constant only if the probe's output is the same at every
    position (so a padded 3x3 depthwise whose padded taps see 0 instead of the constant
    is found non-constant and kept, exactly).
 2. Classes. Channels joined by a per-channel op (its input channel and the output channels
    computed from it: depthwise with multiplier m joins 1 to m, Flatten [N, H, W, C] → [N, K]
-   joins channel c to columns p*C + c) are dropped together or not at all. A class can go
+   joins channel c to columns p*C + c, a binary op of two activations of one shape (a
+   residual Add) joins channel k of both inputs and of its output, a concat along the
+   channels joins each output channel to the input channel it copies) are dropped together
+   or not at all. A class can go
    when none of its channels is a graph input or output, each is produced by a groups=1
    conv/dense (its filter is dropped), a depthwise conv or a per-channel op of the class,
    and each is read only by per-channel ops of the class or by groups=1 conv/dense layers
@@ -24,8 +28,8 @@ last axis. A *channel* is (tensor, index on the last axis).
    convs), or everywhere when c is the input's zero point (the usual dead filter + ReLU: a
    padded tap then contributes the same 0). Where padding makes the contribution
    position-dependent, the channel is kept. An int8 fold that would leave int32 keeps it.
-   Concat, two-activation Add/Mul, grouped convs, transposes and everything else keep
-   their channels.
+   Concat channels copied from constants, broadcasting binary ops, grouped convs,
+   transposes, softmax and everything else keep their channels.
 3. A tensor keeps at least one channel: if every channel of a tensor would go, the class
    of its first channel stays.
 4. With align=4 (compile does so for boards with the DSP extension), a tensor whose channel
@@ -98,6 +102,27 @@ def is_channelwise(graph, node) -> bool:
     return False
 
 
+def _dynamic(graph, node) -> list[str]:
+    return [i for i in node.inputs if i and i not in graph.constants]
+
+
+def is_join(graph, node) -> bool:
+    """A binary op of two activations of the output's shape (a residual Add): output channel k
+    from channel k of both; the channels are kept or dropped together."""
+    if node.op != "binary" or len(_dynamic(graph, node)) != 2:
+        return False
+    out = graph.types[node.outputs[0]].shape
+    return len(out) >= 2 and all(graph.types[i].shape == out for i in node.inputs)
+
+
+def is_channel_concat(graph, node) -> bool:
+    """A concat along the last (channel) axis: each output channel is one input channel."""
+    if node.op != "concat":
+        return False
+    rank = len(graph.types[node.outputs[0]].shape)
+    return rank >= 2 and node.attrs.axis % rank == rank - 1
+
+
 def is_flatten(graph, node) -> bool:
     """reshape [N, ..., C] → [N, prod(...)*C]: channel c becomes the columns p*C + c."""
     if node.op != "reshape" or node.inputs[0] in graph.constants:
@@ -127,14 +152,19 @@ def dead_filters(graph, node) -> set[int]:
     return {int(o) for o in np.flatnonzero(~w.reshape(w.shape[0], -1).any(axis=1))}
 
 
-def _probe(graph, node, known: dict[int, float], candidates) -> dict[int, float]:
-    """{output channel: value} for the candidates whose probe output is one value everywhere."""
-    x = graph.types[node.inputs[0]]
-    dtype = np.dtype(np.int8 if x.dtype == "int8" else x.dtype)
-    probe = np.full(x.shape, _fill_value(x), dtype)
-    for k, v in known.items():
-        probe[..., k] = v
-    args = [probe] + [graph.constants[i] if i else None for i in node.inputs[1:]]
+def _probe(graph, node, consts, candidates) -> dict[int, float]:
+    """{output channel: value} for the candidates whose probe output is one value everywhere:
+    the op's reference run on inputs holding the known constant channels (zero points elsewhere)."""
+    args = []
+    for name in node.inputs:
+        if not name or name in graph.constants:
+            args.append(graph.constants[name] if name else None)
+            continue
+        t = graph.types[name]
+        probe = np.full(t.shape, _fill_value(t), np.dtype(np.int8 if t.dtype == "int8" else t.dtype))
+        for k, v in consts.get(name, {}).items():
+            probe[..., k] = v
+        args.append(probe)
     (y,) = OPS[node.op].reference(node.attrs, *args)[:1]
     y = y.reshape(-1, y.shape[-1])
     found = {}
@@ -145,6 +175,14 @@ def _probe(graph, node, known: dict[int, float], candidates) -> dict[int, float]
     return found
 
 
+def _concat_offsets(graph, node) -> list[int]:
+    offsets, at = [], 0
+    for name in node.inputs:
+        offsets.append(at)
+        at += graph.types[name].shape[-1]
+    return offsets
+
+
 def constant_channels(graph) -> dict[str, dict[int, float]]:
     consts: dict[str, dict[int, float]] = {}
     for node in graph.nodes:
@@ -152,7 +190,12 @@ def constant_channels(graph) -> dict[str, dict[int, float]]:
         known = consts.get(node.inputs[0], {}) if node.inputs and node.inputs[0] else {}
         if is_matmul_like(graph, node):
             candidates = dead_filters(graph, node)
-            known = {}
+        elif is_join(graph, node):
+            a, b = node.inputs
+            candidates = set(consts.get(a, {})) & set(consts.get(b, {}))
+        elif is_channel_concat(graph, node):
+            candidates = {off + k for name, off in zip(node.inputs, _concat_offsets(graph, node))
+                          for k in consts.get(name, {})}
         elif is_depthwise(graph, node):
             m = graph.types[node.inputs[1]].shape[0] // node.attrs.groups
             candidates = dead_filters(graph, node) | {k * m + j for k in known for j in range(m)}
@@ -166,7 +209,7 @@ def constant_channels(graph) -> dict[str, dict[int, float]]:
         else:
             continue
         if candidates:
-            found = _probe(graph, node, known, sorted(candidates))
+            found = _probe(graph, node, consts, sorted(candidates))
             if found:
                 consts[out] = found
     return consts
@@ -204,6 +247,11 @@ def _links(graph, node):
     if is_flatten(graph, node):
         c = graph.types[x].shape[-1]
         return [((x, p % c), (out, p)) for p in range(graph.types[out].shape[1])]
+    if is_join(graph, node):
+        return [((i, k), (out, k)) for i in node.inputs for k in range(graph.types[out].shape[-1])]
+    if is_channel_concat(graph, node):   # (constant inputs: no link, droppable_channels keeps them)
+        return [((i, k), (out, off + k)) for i, off in zip(node.inputs, _concat_offsets(graph, node))
+                if i not in graph.constants for k in range(graph.types[i].shape[-1])]
     return []
 
 
@@ -263,10 +311,8 @@ def droppable_channels(graph, consts, align: int = 1) -> dict[str, list[int]]:
     for node in graph.nodes:
         for a, b in _links(graph, node):
             classes.union(a, b)
-        out = node.outputs[0]
-        if is_matmul_like(graph, node) or is_depthwise(graph, node) or is_channelwise(graph, node) \
-                or is_flatten(graph, node):
-            channel_tensors.append(out)
+        if is_matmul_like(graph, node) or _links(graph, node):
+            channel_tensors.append(node.outputs[0])
     candidates = {t for t in channel_tensors if t not in graph.outputs}
     blocked = set()
     for t in channel_tensors:
@@ -275,7 +321,7 @@ def droppable_channels(graph, consts, align: int = 1) -> dict[str, list[int]]:
             blocked.update(classes.find((t, k)) for k in channels)
             continue
         for user in consumers.get(t, []):
-            linked = user.inputs[0] == t and not is_matmul_like(graph, user) and _links(graph, user)
+            linked = not is_matmul_like(graph, user) and any(a[0] == t for a, _ in _links(graph, user))
             if linked and user.outputs[0] in candidates:
                 continue
             if is_matmul_like(graph, user) and user.inputs[0] == t and t not in user.inputs[1:]:
@@ -286,9 +332,12 @@ def droppable_channels(graph, consts, align: int = 1) -> dict[str, list[int]]:
             blocked.update(classes.find((t, k)) for k in channels)
     # the inputs of links: a class reaching a tensor no candidate producer makes is blocked
     for node in graph.nodes:
-        if _links(graph, node) and node.inputs[0] not in candidates:
-            x = node.inputs[0]
-            blocked.update(classes.find((x, k)) for k in range(graph.types[x].shape[-1]))
+        links = _links(graph, node)
+        blocked.update(classes.find(a) for a, _ in links if a[0] not in candidates)
+        if links and is_channel_concat(graph, node):   # output channels copied from constants
+            linked = {b for _, b in links}
+            blocked.update(classes.find((node.outputs[0], j))
+                           for j in range(graph.types[node.outputs[0]].shape[-1]) if (node.outputs[0], j) not in linked)
     while True:   # until stable: a kept class changes the folds, a fold kept can empty nothing
         before = len(blocked)
         _block_int32_overflow(graph, consts, classes, candidates, blocked, consumers)
@@ -387,13 +436,13 @@ def _rewrite_channelwise(b, graph, node, drop):
 def _apply(graph, drop, consts) -> Graph:
     b = rebuild_from(graph)
     for node in graph.nodes:
-        touched = node.outputs[0] in drop or (node.inputs and node.inputs[0] in drop)
-        if not touched:
-            b.add(node.op, node.inputs, node.attrs, node.outputs, node.name)
-        elif is_matmul_like(graph, node) or is_depthwise(graph, node):
+        touched = node.outputs[0] in drop or any(i in drop for i in node.inputs)
+        if touched and (is_matmul_like(graph, node) or is_depthwise(graph, node)):
             _rewrite_layer(b, graph, node, drop, consts)
-        else:
+        elif touched and (is_channelwise(graph, node) or is_flatten(graph, node)):
             _rewrite_channelwise(b, graph, node, drop)
+        else:   # joins and concats: the types follow their inputs
+            b.add(node.op, node.inputs, node.attrs, node.outputs, node.name)
     return b.build(graph.outputs)
 
 
