@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import firmnet
-from firmnet import reference
+from firmnet import qemu, reference
 from firmnet.cli import main
 from firmnet.frontend import load
 from firmnet.frontend.builder import rebuild_from
@@ -33,6 +33,7 @@ from firmnet.reference.fixedpoint import quantize_multiplier
 from firmnet.verify import compare
 from support.dead_filters import float_model, qdq_model, sample_inputs
 from support.qdq import int8_inputs, ort_session, recover_int8
+from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.paths import FIXTURES
 from support.random_graphs import random_graphs
 
@@ -258,6 +259,26 @@ def test_hypothesis_int8_any_dead_channels_bit_exact(int8_graph, data, unread_to
             dead_rows = [o for o in range(filters) if not (w[o] != q.inputs[1].zero_point[0]).any()]
             if any(shifts[o] < 0 for o in range(filters) if o not in dead_rows):
                 assert all(shifts[o] < 0 for o in dead_rows), f"{node.name}: shifts {shifts}"
+
+
+# ----------------------------------------------------------------- on the emulated DSP board
+
+def test_mps2_an386_same_bytes_with_aligned_removal(tmp_path):
+    """On mps2-an386 (DSP: channel_align 4, dead filters that stay get a fast-stage scale) the
+    firmware of the pruned model gives the bytes of the firmware without the pass and of the host."""
+    require_tools(BOARD_TOOLS)
+    model = _model("int8", tmp_path, dead_bias=0.7)
+    builds = [firmnet.compile(model, tmp_path / f"b{on}", board="mps2-an386", requant="tflm", dead_channels=on)
+              for on in (True, False)]
+    pruned = builds[0]
+    assert pruned.report["dead_channels"]["layers"]
+    counts = [[cm.lowered_graph.types[n.outputs[0]].shape[-1] for n in cm.lowered_graph.nodes if n.op == "conv2d"]
+              for cm in builds]
+    assert counts == [[8, 8, 8, 5], [8, 8, 12, 6]]   # 12 stays a multiple of 4; 6 was none
+    xs = int8_inputs(pruned, sample_inputs(SHAPE, count=1))
+    board = [qemu.run(cm.out_dir, "mps2-an386", xs).outputs[0] for cm in builds]
+    host = pruned.build_host().run_raw(xs)[0]
+    assert np.array_equal(board[0], board[1]) and np.array_equal(board[0].reshape(host.shape), host)
 
 
 # ----------------------------------------------------------------- command line
