@@ -305,7 +305,7 @@ def _bias_after_fold(graph, node, folded) -> np.ndarray | None:
 
 def droppable_channels(graph, consts, align: int = 1) -> dict[str, list[int]]:
     """{tensor: channels to drop} (rules 2 to 4 of the module docstring)."""
-    producers, consumers = graph.producers(), graph.consumers()
+    consumers = graph.consumers()
     classes = _Classes()
     channel_tensors = []
     for node in graph.nodes:
