@@ -5,7 +5,8 @@ last axis. A *channel* is (tensor, index on the last axis).
 
 1. Constant channels, propagated forward. A conv/dense output channel whose (effective)
    weights are all zero is a constant: act(bias) in float, the layer's own output stage
-   applied to the bias alone in int8. A depthwise channel fed by a constant channel, and
+   applied to the bias alone in int8; one whose weights read constant channels only may be
+   one too (unless padding makes it position-dependent). A depthwise channel fed by a constant channel, and
    a channel of a per-channel op (pooling, element-wise unary, binary with a per-channel
    constant, per-tensor (de)quantize, Add of two constant channels, channel concat) fed by
    constants, may be constant too. Every value comes
@@ -188,8 +189,12 @@ def constant_channels(graph) -> dict[str, dict[int, float]]:
     for node in graph.nodes:
         out = node.outputs[0]
         known = consts.get(node.inputs[0], {}) if node.inputs and node.inputs[0] else {}
-        if is_matmul_like(graph, node):
-            candidates = dead_filters(graph, node)
+        if is_matmul_like(graph, node):   # dead filters, and filters reading constants only
+            w = _effective_weights(graph, node)
+            reads = w.reshape(w.shape[0], -1, w.shape[-1]).any(axis=1)
+            unknown = np.ones(w.shape[-1], bool)
+            unknown[list(known)] = False
+            candidates = {int(o) for o in np.flatnonzero(~(reads & unknown).any(axis=1))}
         elif is_join(graph, node):
             a, b = node.inputs
             candidates = set(consts.get(a, {})) & set(consts.get(b, {}))
