@@ -110,11 +110,15 @@ def test_int8_tflm_mode(tmp_path):
 
 
 def test_all_filters_of_a_layer_dead(tmp_path):
-    """Every filter of the 1x1 conv dead: one stays (a tensor keeps a channel), the rest fold."""
+    """Every filter of the 1x1 conv dead: one stays (a tensor keeps a channel), the rest fold;
+    the layers after it compute constants and shrink to one filter each but the output layer."""
     dead = {2: list(range(12))}
     for kind in ("float", "int8"):
         cm, _ = _check_same(_model(kind, tmp_path / kind, dead=dead), tmp_path / kind)
-        assert _removed(cm)["layer2"][0] == 11
+        removed = _removed(cm)
+        # layer2's one channel left is a constant: layer4, the fc layers after it, read only
+        # constants and each keeps one (constant) filter, folded into the next
+        assert removed["layer2"][0] == 11 and removed["layer4"] == (5, 11) and removed["layer6"] == (4, 6 * 25 - 25)
 
 
 def test_dead_channels_of_a_graph_output_are_kept(tmp_path):
