@@ -226,17 +226,22 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
             steps.append(step)
             continue
         pname = names.make(f"p{index}")
-        fields = []
-        for field, value in call.params:
+
+        def field_value(field, value):
+            """The initializer of one field; a constant array becomes a named array (named after
+            its own field, also inside a nested struct: p3_multiplier)."""
             if isinstance(value, CArray):
                 aname = names.make(f"p{index}_{field}")
                 arrays.append({"name": aname, "ctype": value.ctype,
                                "elements": ", ".join(_value(v) if isinstance(v, CStruct) else
                                                      scalar_literal(v, value.ctype) for v in value.values)})
                 constants.append(Constant(aname, value.ctype, len(value.values), "tables", index))
-                fields.append((field, aname))
-            else:
-                fields.append((field, _value(value)))
+                return aname
+            if isinstance(value, CStruct):
+                return "{" + ", ".join(f".{k} = {field_value(k, x)}" for k, x in value.fields) + "}"
+            return _value(value)
+
+        fields = [(field, field_value(field, value)) for field, value in call.params]
         params.append({"type": call.params_type, "name": pname, "fields": fields})
         constants.append(Constant(pname, call.params_type, 1, "params", index))
         args, prelude = [f"&{pname}"], []

@@ -174,8 +174,9 @@ def check_on_board(tmp_path, cases, dsp: bool, functions, runtime=None) -> None:
     outs, _ = run_firmware(elf, work, len(cases))
     for k, (case, got) in enumerate(zip(cases, outs)):
         kind, x, w, _, params, arrays, want = case
-        what = (f"case {k}: {kind} x{x.shape} w{w.shape} mode {params['requant_mode']} per_channel "
-                f"{params['per_channel']} act ({params['act_min']}, {params['act_max']}) on mps2-an386 "
+        rq = params["requant"]
+        what = (f"case {k}: {kind} x{x.shape} w{w.shape} mode {rq['mode']} per_channel "
+                f"{rq['per_channel']} act ({rq['act_min']}, {rq['act_max']}) on mps2-an386 "
                 f"({'DSP' if dsp else 'portable'})")
         assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want, what)
 

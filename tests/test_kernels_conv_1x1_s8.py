@@ -26,7 +26,7 @@ from support.qemu_harness import (board_case, build_firmware, firmware_main, ker
                                   run_firmware)
 from support.s8_cases import (accumulators, int8_data, make_bias, make_scales, quant_cases, quant_kwargs,
                               random_requant_arrays, zero_pointwise_case)
-from support.s8_kernels import c_params, call, expected_conv
+from support.s8_kernels import c_params, call, changed, expected_conv
 
 
 # ---------------------------------------------------------------- cases
@@ -121,11 +121,11 @@ def test_pointwise_equals_the_general_kernel_and_ignores_dilation(runtime):
     dict(kernel_h=3), dict(kernel_w=2), dict(stride_h=2), dict(stride_w=2), dict(pad_top=1), dict(pad_left=1),
     dict(groups=5), dict(out_h=2), dict(out_w=4), dict(dilation_h=0), dict(batch=0), dict(in_c=0),
     dict(out_c=0), dict(in_h=0, out_h=0), dict(in_c=MAX_DEPTH + 1), dict(input_offset=129),
-    dict(act_min=5, act_max=4), dict(requant_mode=7), dict(batch=2**16, in_h=2**15, out_h=2**15),
+    dict(act_min=5, act_max=4), dict(mode=7), dict(batch=2**16, in_h=2**15, out_h=2**15),
 ])
 def test_pointwise_refuses_what_the_header_excludes(runtime, change):
     x, w, params, arrays = zero_pointwise_case()
-    params = {**params, **change}
+    params = changed(params, change)
     status, out = call(runtime, KERNEL, "fn_conv2d_s8_params", params, arrays, x, w, None, (1, 3, 3, 4))
     assert status == runtime.lib.FN_ERR_ARG
     assert (out == 0x5A).all(), "output written before the argument check"
@@ -141,7 +141,7 @@ def test_pointwise_refuses_null_pointers(runtime):
     assert lib.fn_conv2d_1x1_s8(s, ffi.NULL, wp, ffi.NULL, op) == lib.FN_ERR_ARG
     assert lib.fn_conv2d_1x1_s8(s, xp, ffi.NULL, ffi.NULL, op) == lib.FN_ERR_ARG
     assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, ffi.NULL) == lib.FN_ERR_ARG
-    s.multiplier = ffi.NULL
+    s.requant.multiplier = ffi.NULL
     assert lib.fn_conv2d_1x1_s8(s, xp, wp, ffi.NULL, op) == lib.FN_ERR_ARG
     del keep
 

@@ -16,14 +16,15 @@ from hypothesis import strategies as st
 
 from firmnet import cbuild, resources
 from firmnet.reference import fixedpoint as fx
-from firmnet.kernels.params_conv_s8 import (ARRAY_FIELDS, MAX_DEPTH, conv2d_s8_params, depthwise_conv2d_s8_params,
-                                            fc_s8_params, pack_depthwise_filter, unpack_depthwise_filter)
+from firmnet.kernels.params_conv_s8 import (MAX_DEPTH, conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
+                                            pack_depthwise_filter, unpack_depthwise_filter)
+from firmnet.kernels.params_requant import ARRAY_FIELDS, FIELD
 from firmnet.reference.conv_s8 import Requant, conv2d_s8, depthwise_filter_from_onnx, output_stage_s8, wrap32
 from support.compare import assert_array_equal_first
 from support.ffi import struct_fields
 from support.s8_cases import (I32_MAX, I32_MIN, MODES, accumulators, act_ranges, conv_case, conv_geometry, int8_data,
                               make_bias, make_scales, quant_cases, quant_kwargs, random_requant_arrays, zero_points)
-from support.s8_kernels import _ptr, c_params, check_conv, check_dw, check_fc, run_conv, run_dw, run_fc
+from support.s8_kernels import _ptr, c_params, changed, check_conv, check_dw, check_fc, run_conv, run_dw, run_fc
 
 
 # ---------------------------------------------------------------- conv2d
@@ -95,6 +96,7 @@ def tflite_loops_conv(x, w, bias, p, a, depthwise_mult=None):
     cg = 1 if depthwise_mult else w.shape[3]
     groups = c if depthwise_mult else p["groups"]
     fpg = oc // groups
+    rq = p[FIELD]
     out = np.zeros((n, p["out_h"], p["out_w"], oc), np.int64)
     for b in range(n):
         for oy in range(p["out_h"]):
@@ -113,15 +115,15 @@ def tflite_loops_conv(x, w, bias, p, a, depthwise_mult=None):
                                 acc += int(wv) * (int(x[b, iy, ix, ic]) + p["input_offset"])
                     if bias is not None:
                         acc = int(wrap32(acc + int(bias[o])))
-                    ch = o if p["per_channel"] else 0
-                    mode = {v: k for k, v in fx.REQUANT_MODES.items()}[p["requant_mode"]]
+                    ch = o if rq["per_channel"] else 0
+                    mode = {v: k for k, v in fx.REQUANT_MODES.items()}[rq["mode"]]
                     if mode == "ort":
-                        lo, hi = p["act_min"] - p["output_offset"], p["act_max"] - p["output_offset"]
-                        r = int(fx.requantize_float(acc, a["scale"][ch], lo, hi)) + p["output_offset"]
+                        lo, hi = rq["act_min"] - rq["output_offset"], rq["act_max"] - rq["output_offset"]
+                        r = int(fx.requantize_float(acc, a["scale"][ch], lo, hi)) + rq["output_offset"]
                     else:
                         r = int(wrap32(fx.requantize(acc, mode, int(a["multiplier"][ch]), int(a["shift"][ch]))))
-                        r = int(wrap32(r + p["output_offset"]))
-                    out[b, oy, ox, o] = min(max(r, p["act_min"]), p["act_max"])
+                        r = int(wrap32(r + rq["output_offset"]))
+                    out[b, oy, ox, o] = min(max(r, rq["act_min"]), rq["act_max"])
     return out.astype(np.int8)
 
 
@@ -267,21 +269,23 @@ def test_params_fill_every_struct_field(runtime, mode):
              ("fn_depthwise_conv2d_s8_params", depthwise_conv2d_s8_params((1, 5, 5, 1), (1, 3, 3, 2), **q)),
              ("fn_fc_s8_params", fc_s8_params((1, 4), (2, 4), **q))]
     for ctype, (params, arrays) in cases:
-        assert set(params) | set(arrays) == struct_fields(runtime.ffi, ctype)
         # the general convolution also takes weight zero points (None: symmetric weights)
-        assert set(arrays) == set(ARRAY_FIELDS) | ({"filter_offset"} if ctype == "fn_conv2d_s8_params" else set())
+        own = {"filter_offset"} if ctype == "fn_conv2d_s8_params" else set()
+        assert set(params) | own == struct_fields(runtime.ffi, ctype)
+        assert set(params[FIELD]) | set(ARRAY_FIELDS) == struct_fields(runtime.ffi, "fn_requant_acc_s8")
+        assert set(arrays) == set(ARRAY_FIELDS) | own
         assert arrays.get("filter_offset") is None
         used = ["scale"] if mode == "ort" else ["multiplier", "shift"]
         assert all((arrays[k] is not None) == (k in used) for k in ARRAY_FIELDS)
-        assert params["per_channel"] == 1 and params["input_offset"] == -1
+        assert params[FIELD]["per_channel"] == 1 and params["input_offset"] == -1
 
 
 BAD_CONV = [
     {"groups": 3}, {"groups": 0}, {"batch": 0}, {"in_c": 0}, {"kernel_h": 0}, {"stride_w": 0},
     {"dilation_h": 0}, {"pad_top": -1}, {"out_w": 0}, {"stride_h": 2**30, "out_h": 4},
     {"input_offset": -128}, {"input_offset": 129}, {"output_offset": 128}, {"output_offset": -129},
-    {"act_min": -129}, {"act_max": 128}, {"act_min": 5, "act_max": 4}, {"requant_mode": 3},
-    {"requant_mode": -1}, {"per_channel": 2},
+    {"act_min": -129}, {"act_max": 128}, {"act_min": 5, "act_max": 4}, {"mode": 3},
+    {"mode": -1}, {"per_channel": 2},
 ]
 
 
@@ -297,7 +301,7 @@ def conv_fixture(mode="tflm"):
 @pytest.mark.parametrize("change", BAD_CONV)
 def test_conv2d_rejects_bad_arguments(runtime, change):
     x, w, params, arrays = conv_fixture()
-    status, out = run_conv(runtime, dict(params, **change), arrays, x, w, None, shape=(1, 3, 3, 6))
+    status, out = run_conv(runtime, changed(params, change), arrays, x, w, None, shape=(1, 3, 3, 6))
     assert status == runtime.lib.FN_ERR_ARG
     assert np.all(out == 0x5A), "arguments must be checked before any output is written"
 
@@ -340,7 +344,7 @@ def test_kernels_reject_null_pointers_and_too_deep_sums(runtime):
                                         weight_scales=[1.0], output_scale=1.0, output_zero_point=0)
     for change in [{"kernel_h": 257, "kernel_w": 256, "in_h": 300, "in_w": 300}, {"depth_multiplier": 0},
                    {"in_c": 2**20, "depth_multiplier": 2**12}, {"input_offset": 200}]:
-        status, _ = run_dw(runtime, dict(dp, **change), da, x, w, None, shape=(1, 3, 3, 4))
+        status, _ = run_dw(runtime, changed(dp, change), da, x, w, None, shape=(1, 3, 3, 4))
         assert status == lib.FN_ERR_ARG, change
     del keep
 
@@ -353,7 +357,7 @@ def test_kernels_reject_null_pointers_and_too_deep_sums(runtime):
     (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(act=(10, 5)), "activation range"),
     (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(weight_scales=[0.1, 0.2]), "expected 1 or 6"),
     (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(weight_scales=[0.0]), "positive finite"),
-    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(mode="fast"), "unknown requantization mode"),
+    (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(mode="fast"), "requantization mode 'fast' unknown"),
     (conv2d_s8_params, ((1, 5, 5, 4), (6, 3, 3, 4)), dict(output_scale=1e-13), "too large for Q31"),
     (depthwise_conv2d_s8_params, ((1, 5, 5, 4), (1, 3, 3, 6)), {}, "multiple of in_c"),
     (depthwise_conv2d_s8_params, ((1, 5, 5, 4), (2, 3, 3, 8)), {}, r"\[1, kh, kw, C\*m\]"),
@@ -399,10 +403,10 @@ int main(void) {
         c.out_w = ((c.in_w + c.pad_left + pick(0, 3) - c.dilation_w * (c.kernel_w - 1) - 1) / c.stride_w) + 1;
         if (c.out_h < 1) c.out_h = 1;
         if (c.out_w < 1) c.out_w = 1;
-        c.input_offset = pick(-127, 128); c.output_offset = pick(-128, 127);
-        c.act_min = pick(-128, 127); c.act_max = pick(c.act_min, 127);
-        c.requant_mode = mode; c.per_channel = per_channel;
-        c.multiplier = mult; c.shift = shift; c.scale = scale;
+        c.input_offset = pick(-127, 128); c.requant.output_offset = pick(-128, 127);
+        c.requant.act_min = pick(-128, 127); c.requant.act_max = pick(c.requant.act_min, 127);
+        c.requant.mode = mode; c.requant.per_channel = per_channel;
+        c.requant.multiplier = mult; c.requant.shift = shift; c.requant.scale = scale;
         c.filter_offset = rnd() & 1 ? foff : NULL;
         if (fn_conv2d_s8(&c, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 2;
         if (fn_conv2d_s8_s32(&c, x, w, rnd() & 1 ? bias : NULL, out32) != FN_OK) return 6;
@@ -410,15 +414,11 @@ int main(void) {
         d.batch = c.batch; d.in_h = c.in_h; d.in_w = c.in_w; d.in_c = pick(1, 12); d.depth_multiplier = pick(1, 4);
         d.out_h = c.out_h; d.out_w = c.out_w; d.kernel_h = c.kernel_h; d.kernel_w = c.kernel_w;
         d.stride_h = c.stride_h; d.stride_w = c.stride_w; d.dilation_h = c.dilation_h; d.dilation_w = c.dilation_w;
-        d.pad_top = c.pad_top; d.pad_left = c.pad_left; d.input_offset = c.input_offset;
-        d.output_offset = c.output_offset; d.act_min = c.act_min; d.act_max = c.act_max;
-        d.requant_mode = mode; d.per_channel = per_channel; d.multiplier = mult; d.shift = shift; d.scale = scale;
+        d.pad_top = c.pad_top; d.pad_left = c.pad_left; d.input_offset = c.input_offset; d.requant = c.requant;
         if (fn_depthwise_conv2d_s8(&d, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 3;
         fn_fc_s8_params f;
         f.batch = pick(1, 4); f.in_features = pick(1, 250); f.out_features = pick(1, 9);
-        f.input_offset = c.input_offset; f.output_offset = c.output_offset; f.act_min = c.act_min;
-        f.act_max = c.act_max; f.requant_mode = mode; f.per_channel = per_channel;
-        f.multiplier = mult; f.shift = shift; f.scale = scale;
+        f.input_offset = c.input_offset; f.requant = c.requant;
         if (fn_fc_s8(&f, x, w, rnd() & 1 ? bias : NULL, out) != FN_OK) return 4;
         for (size_t i = 0; i < sizeof out; ++i) sum += (unsigned char)out[i];
     }

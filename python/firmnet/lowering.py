@@ -65,21 +65,25 @@ class Alias:
     offset: int = 0
 
 
+def c_array(values) -> CArray:
+    values = np.asarray(values)
+    return CArray(c_type(values.dtype), tuple(values.ravel().tolist()))
+
+
 def with_arrays(params: dict, arrays: dict) -> dict:
     """Scalar fields plus per-channel arrays (numpy or None → NULL) as one params dict."""
     merged = dict(params)
     for name, values in arrays.items():
-        if values is None:
-            merged[name] = None
-        else:
-            values = np.asarray(values)
-            merged[name] = CArray(c_type(values.dtype), tuple(values.ravel().tolist()))
+        merged[name] = None if values is None else c_array(values)
     return merged
 
 
 def params_of(d: dict[str, Any]) -> tuple:
-    """Freeze a params dict into KernelCall.params, converting numpy scalars."""
+    """Freeze a params dict into KernelCall.params, converting numpy scalars; a nested dict
+    is a nested struct (CStruct), a numpy array at any depth a constant array (CArray)."""
     def plain(v):
+        if isinstance(v, np.ndarray):
+            return c_array(v)
         if isinstance(v, dict):
             return CStruct(tuple((k, plain(x)) for k, x in v.items()))
         if isinstance(v, (list, tuple)):

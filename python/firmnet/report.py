@@ -4,7 +4,7 @@ from __future__ import annotations
 from .codegen.c_layout import ABIS, Layout
 from .codegen.emit import CONSTANT_KINDS
 from .ir import Graph, QuantParams
-from .lowering import Alias, CArray, KernelCall
+from .lowering import Alias, CArray, CStruct, KernelCall
 from .ops import OPS
 from .planner import format_plan
 
@@ -27,6 +27,8 @@ def _quant_summary(node, call) -> dict | None:
     else:
         summary = {"mode": q.mode, "inputs": [pair(p) for p in q.inputs], "output": pair(q.output)}
     params = dict(call.params) if isinstance(call, KernelCall) else {}
+    for block in [v for v in params.values() if isinstance(v, CStruct)]:   # e.g. the requant block
+        params.update((k, v) for k, v in block.fields if k not in params)
     for key in ("multiplier", "shift", "output_multiplier", "output_shift", "input_multiplier", "input_left_shift"):
         value = params.get(key)
         if isinstance(value, CArray):

@@ -339,20 +339,16 @@ FN_ALWAYS_INLINE static inline fn_status fn_pw_s8_run(const fn_conv2d_s8_params 
     if (rows > INT32_MAX || rows * p->in_w > INT32_MAX) {
         return FN_ERR_ARG;
     }
-    if (!fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
-                               p->requant_mode, p->per_channel, p->out_c,
-                               p->multiplier, p->shift, p->scale)) {
+    if (!fn_input_offset_s8_ok(p->input_offset) || !fn_requant_acc_s8_ok(&p->requant, p->out_c)) {
         return FN_ERR_ARG;
     }
 
     const int32_t n_px = p->batch * p->in_h * p->in_w;
     const int32_t in_c = p->in_c, out_c = p->out_c;
     const int32_t input_offset = p->input_offset;
-    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                       p->scale, p->output_offset, p->act_min, p->act_max};
+    const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
-    const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                         out_c, p->output_offset, p->act_min, p->act_max);
+    const int fast = fn_fast_out_s8_init(&f, bias, &stage.rq, out_c);
     const size_t k = (size_t)in_c;
 #if FN_DSP
     uint64_t *const xw = (uint64_t *)scratch;                 /* widened inputs (8-byte aligned) */

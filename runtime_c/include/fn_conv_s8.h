@@ -36,19 +36,16 @@
 /* Output channels per block of the depthwise filter layout (see below). */
 #define FN_DW_S8_BLOCK 4
 
-/* Requantization fields, identical in every int8 params struct:
- *   input_offset   -(input zero point), in [-127, 128]  (TFLite's sign convention)
- *   output_offset  output zero point, in [-128, 127]
- *   act_min, act_max  fused activation as a clamp in the output's integer domain,
- *                  -128 <= act_min <= act_max <= 127
- *   requant_mode   fn_requant_mode: FN_REQUANT_TFLM, FN_REQUANT_SINGLE or FN_REQUANT_ORT
- *   per_channel    1: multiplier/shift/scale hold one entry per output channel;
- *                  0: their entry 0 serves every channel
- *   multiplier, shift  TFLM and SINGLE modes: Q31 multiplier in [0, 2^31 - 1] and
- *                  shift in [-31, 30] (reference/fixedpoint.py quantize_multiplier);
- *                  may be NULL in ORT mode
- *   scale          ORT mode: float32 s_in * s_w[c] / s_out, finite and >= 0;
- *                  may be NULL in the other modes */
+/* The int8 params structs hold input_offset = -(input zero point), in [-127, 128]
+ * (TFLite's sign convention), and their requantization as one block, requant
+ * (fn_requant_acc_s8, fn_fixedpoint.h: output zero point, activation clamp, mode and the
+ * per-channel multiplier, shift or scale arrays). */
+
+/* 1 if input_offset is in its range [-127, 128]. */
+static inline int fn_input_offset_s8_ok(int32_t input_offset)
+{
+    return input_offset >= -127 && input_offset <= 128;
+}
 
 typedef struct {
     int32_t batch, in_h, in_w, in_c;
@@ -58,13 +55,8 @@ typedef struct {
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;   /* bottom/right padding is implied by out_h/out_w */
     int32_t groups;
-    int32_t input_offset, output_offset;
-    int32_t act_min, act_max;
-    int32_t requant_mode;        /* fn_requant_mode */
-    int32_t per_channel;
-    const int32_t *multiplier;   /* [out_c] or [1] */
-    const int32_t *shift;        /* [out_c] or [1] */
-    const float *scale;          /* [out_c] or [1] */
+    int32_t input_offset;
+    fn_requant_acc_s8 requant;   /* arrays of out_c entries, or 1 */
     const int32_t *filter_offset; /* [out_c]: -(weight zero point), or NULL when all are 0
                                    * (fn_conv2d_s8 and fn_conv2d_s8_s32 only) */
 } fn_conv2d_s8_params;
@@ -77,13 +69,8 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;   /* bottom/right padding is implied by out_h/out_w */
-    int32_t input_offset, output_offset;
-    int32_t act_min, act_max;
-    int32_t requant_mode;        /* fn_requant_mode */
-    int32_t per_channel;
-    const int32_t *multiplier;   /* [out_c] or [1] */
-    const int32_t *shift;        /* [out_c] or [1] */
-    const float *scale;          /* [out_c] or [1] */
+    int32_t input_offset;
+    fn_requant_acc_s8 requant;   /* arrays of out_c entries, or 1 */
 } fn_depthwise_conv2d_s8_params;
 
 /* 2-D convolution with groups (groups == in_c is depthwise; fn_depthwise_conv2d_s8
@@ -104,10 +91,10 @@ typedef struct {
  * the DSP extension, for groups == 1 and small windows.
  * Constraints: every size >= 1; pads >= 0; in_c and out_c divisible by groups;
  * kernel_h * kernel_w * (in_c / groups) <= FN_S8_MAX_DEPTH (FN_S8_MAX_DEPTH_OFFSET with a
- * filter_offset); the requantization fields as stated above. output must not overlap
+ * filter_offset); input_offset and the requant block in their ranges. output must not overlap
  * input, filter, bias or the parameter arrays.
  * Returns FN_OK, or FN_ERR_ARG (before writing any output) for: a NULL input, filter
- * or output pointer, or a NULL array that the requant_mode reads; a size, stride or
+ * or output pointer, or a NULL array that requant.mode reads; a size, stride or
  * dilation < 1; negative pads; groups not dividing in_c/out_c; geometry whose
  * coordinates would overflow int32 ((out - 1) * stride + (kernel - 1) * dilation or
  * in + pads >= 2^31); a depth above FN_S8_MAX_DEPTH; any requantization field out of
@@ -119,7 +106,7 @@ fn_status fn_conv2d_s8(const fn_conv2d_s8_params *p, const int8_t *input,
 /* fn_conv2d_s8 without the output stage: output[...][c] = the int32 accumulator
  * (sum + bias[c], modulo 2^32), as ONNX ConvInteger and MatMulInteger define it (they
  * have no bias: pass NULL). Reads the geometry, input_offset and filter_offset fields;
- * the requantization fields are ignored. Same constraints and errors otherwise. */
+ * the requant block is ignored. Same constraints and errors otherwise. */
 fn_status fn_conv2d_s8_s32(const fn_conv2d_s8_params *p, const int8_t *input,
                            const int8_t *filter, const int32_t *bias, int32_t *output);
 
@@ -143,53 +130,12 @@ fn_status fn_conv2d_s8_s32(const fn_conv2d_s8_params *p, const int8_t *input,
  * and fn_depthwise_conv2d_s8_blocks_dsp (fn_s8_dsp.h) compute the same bytes faster on CPUs
  * with the DSP extension.
  * Constraints: every size >= 1; pads >= 0; kernel_h * kernel_w <= FN_S8_MAX_DEPTH;
- * in_c * depth_multiplier < 2^31; the requantization fields as stated above.
+ * in_c * depth_multiplier < 2^31; input_offset and the requant block in their ranges.
  * output must not overlap input, filter, bias or the parameter arrays.
  * Returns FN_OK, or FN_ERR_ARG (before writing any output) for the same conditions as
  * fn_conv2d_s8 (depth_multiplier < 1 instead of the groups rule). */
 fn_status fn_depthwise_conv2d_s8(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                  const int8_t *filter, const int32_t *bias, int8_t *output);
-
-/* 1 if the requantization fields are in the ranges stated above for n_channels output
- * channels (only entry 0 is read when per_channel is 0), else 0. Used by every int8
- * kernel before its loops. */
-static inline int fn_quant_s8_fields_ok(int32_t input_offset, int32_t output_offset,
-                                        int32_t act_min, int32_t act_max, int32_t mode,
-                                        int32_t per_channel, int32_t n_channels,
-                                        const int32_t *multiplier, const int32_t *shift,
-                                        const float *scale)
-{
-    if (input_offset < -127 || input_offset > 128 || output_offset < -128 || output_offset > 127 ||
-        act_min < -128 || act_max > 127 || act_min > act_max ||
-        (per_channel != 0 && per_channel != 1) || n_channels < 1) {
-        return 0;
-    }
-    const int32_t n = per_channel ? n_channels : 1;
-    if (mode == FN_REQUANT_TFLM || mode == FN_REQUANT_SINGLE) {
-        if (multiplier == NULL || shift == NULL) {
-            return 0;
-        }
-        for (int32_t c = 0; c < n; ++c) {
-            if (multiplier[c] < 0 || shift[c] < -31 || shift[c] > 30) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    if (mode == FN_REQUANT_ORT) {
-        if (scale == NULL) {
-            return 0;
-        }
-        for (int32_t c = 0; c < n; ++c) {
-            /* rejects NaN, negative values and infinity (FLT_MAX without <float.h>) */
-            if (!(scale[c] >= 0.0f && scale[c] <= 3.40282347e38f)) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    return 0;
-}
 
 /* The int8 output stage: accumulator (bias included) → output value, in TFLite's order
  * (reference_integer_ops: MultiplyByQuantizedMultiplier, += output_offset, max, min):
@@ -213,14 +159,12 @@ static inline int8_t fn_output_stage_s8(int32_t acc, int32_t mode, int32_t multi
 }
 
 /* How the int8 convolution and fully connected kernels finish an output channel: the
- * bias and the requantization fields of their parameter struct, gathered once per call.
- * Fields in the ranges fn_quant_s8_fields_ok checks. */
+ * bias and a copy of the requantization block of their parameter struct (a copy: the
+ * general stage reads its fields without a second indirection), gathered once per call.
+ * Fields in the ranges fn_requant_acc_s8_ok checks. */
 typedef struct {
     const int32_t *bias;                /* [out_c], or NULL for none */
-    int32_t requant_mode, per_channel;
-    const int32_t *multiplier, *shift;  /* entry c, or entry 0 when per_channel is 0 */
-    const float *scale;
-    int32_t output_offset, act_min, act_max;
+    fn_requant_acc_s8 rq;
 } fn_channel_stage_s8;
 
 /* Output value of output channel c from its sum of products: bias[c] added modulo 2^32,

@@ -34,12 +34,7 @@ static inline int fn_conv2d_s8_args_ok(const fn_conv2d_s8_params *p, const int8_
             }
         }
     }
-    if (!requant) {
-        return p->input_offset >= -127 && p->input_offset <= 128;
-    }
-    return fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
-                                 p->requant_mode, p->per_channel, p->out_c,
-                                 p->multiplier, p->shift, p->scale);
+    return fn_input_offset_s8_ok(p->input_offset) && (!requant || fn_requant_acc_s8_ok(&p->requant, p->out_c));
 }
 
 /* Where an output channel's sum goes: the output stage into out8, or (out32 != NULL)
@@ -200,9 +195,7 @@ FN_MAYBE_UNUSED static void conv_loops(const fn_conv2d_s8_params *p, const int8_
 static inline void fn_conv2d_s8_portable(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                                          const int32_t *bias, int8_t *output)
 {
-    conv_sink sink = {{bias, p->requant_mode, p->per_channel, p->multiplier, p->shift, p->scale,
-                       p->output_offset, p->act_min, p->act_max},
-                      p->filter_offset, output, NULL};
+    conv_sink sink = {{bias, p->requant}, p->filter_offset, output, NULL};
     conv_loops(p, input, filter, &sink);
 }
 

@@ -35,9 +35,7 @@ static inline int fn_dw_s8_args_ok(const fn_depthwise_conv2d_s8_params *p, const
     if ((int64_t)p->kernel_h * p->kernel_w > FN_S8_MAX_DEPTH) {
         return 0;
     }
-    return fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
-                                 p->requant_mode, p->per_channel, p->in_c * p->depth_multiplier,
-                                 p->multiplier, p->shift, p->scale);
+    return fn_input_offset_s8_ok(p->input_offset) && fn_requant_acc_s8_ok(&p->requant, p->in_c * p->depth_multiplier);
 }
 
 /* The output stage of a call: stage from the params and bias; *f and the returned flag
@@ -45,11 +43,9 @@ static inline int fn_dw_s8_args_ok(const fn_depthwise_conv2d_s8_params *p, const
 static inline int fn_dw_s8_stage(const fn_depthwise_conv2d_s8_params *p, const int32_t *bias,
                                  fn_channel_stage_s8 *stage, fn_fast_out_s8 *f)
 {
-    const fn_channel_stage_s8 s = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                   p->scale, p->output_offset, p->act_min, p->act_max};
-    *stage = s;
-    return fn_fast_out_s8_init(f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                               p->in_c * p->depth_multiplier, p->output_offset, p->act_min, p->act_max);
+    stage->bias = bias;
+    stage->rq = p->requant;
+    return fn_fast_out_s8_init(f, bias, &stage->rq, p->in_c * p->depth_multiplier);
 }
 
 /* The taps of one output pixel: rows x n_kx in-bounds taps; x = input at the first tap,

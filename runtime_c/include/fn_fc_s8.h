@@ -1,5 +1,5 @@
 /* firmnet runtime: int8 fully connected layer with TFLite's integer arithmetic.
- * The requantization fields, the overflow argument and the output stage are those of
+ * The input offset, the requantization block, the overflow argument and the output stage are those of
  * fn_conv_s8.h (included).
  *
  * fn_fc_s8 is portable C99; fn_fc_s8_dsp (fn_s8_dsp.h) computes the same bytes on CPUs
@@ -16,13 +16,8 @@
 
 typedef struct {
     int32_t batch, in_features, out_features;
-    int32_t input_offset, output_offset;   /* -(input zero point), output zero point */
-    int32_t act_min, act_max;              /* clamp in the output's integer domain */
-    int32_t requant_mode;                  /* fn_requant_mode */
-    int32_t per_channel;
-    const int32_t *multiplier;             /* [out_features] or [1] */
-    const int32_t *shift;                  /* [out_features] or [1] */
-    const float *scale;                    /* [out_features] or [1] */
+    int32_t input_offset;                  /* -(input zero point) */
+    fn_requant_acc_s8 requant;             /* arrays of out_features entries, or 1 */
 } fn_fc_s8_params;
 
 /* output[b][o] = fn_output_stage_s8(sum_i (input[b][i] + input_offset) * weights[o][i]
@@ -33,11 +28,11 @@ typedef struct {
  *   weights [out_features, in_features]   int8, zero point 0
  *   bias    [out_features] int32, or NULL
  *   output  [batch, out_features]         int8
- * Constraints: every size >= 1; in_features <= FN_S8_MAX_DEPTH; the requantization
- * fields in the ranges fn_conv_s8.h states. output must not overlap input, weights,
+ * Constraints: every size >= 1; in_features <= FN_S8_MAX_DEPTH; input_offset and the
+ * requant block in the ranges fn_conv_s8.h and fn_fixedpoint.h state. output must not overlap input, weights,
  * bias or the parameter arrays.
  * Returns FN_OK, or FN_ERR_ARG (before writing any output) for a NULL input, weights or
- * output pointer or a NULL array the requant_mode reads, a size < 1, in_features above
+ * output pointer or a NULL array requant.mode reads, a size < 1, in_features above
  * FN_S8_MAX_DEPTH, or a requantization field out of its range. */
 fn_status fn_fc_s8(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output);

@@ -129,19 +129,15 @@ FN_ALWAYS_INLINE static inline fn_status fn_fc_s8_run(const fn_fc_s8_params *p, 
         p->in_features > FN_S8_MAX_DEPTH) {
         return FN_ERR_ARG;
     }
-    if (!fn_quant_s8_fields_ok(p->input_offset, p->output_offset, p->act_min, p->act_max,
-                               p->requant_mode, p->per_channel, p->out_features,
-                               p->multiplier, p->shift, p->scale)) {
+    if (!fn_input_offset_s8_ok(p->input_offset) || !fn_requant_acc_s8_ok(&p->requant, p->out_features)) {
         return FN_ERR_ARG;
     }
 
     const int32_t k_in = p->in_features, n_out = p->out_features;
     const int32_t input_offset = p->input_offset;
-    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                       p->scale, p->output_offset, p->act_min, p->act_max};
+    const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
-    const int fast = fn_fast_out_s8_init(&f, bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                         n_out, p->output_offset, p->act_min, p->act_max);
+    const int fast = fn_fast_out_s8_init(&f, bias, &stage.rq, n_out);
     const size_t k = (size_t)k_in;
 #if FN_DSP
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xFFFFu) * 0x00010001u);

@@ -153,6 +153,69 @@ static inline int8_t fn_sat8(int32_t x)
 #endif
 }
 
+/* The requantization of an int32 accumulator to an int8 output, one block in the params
+ * struct of every int8 kernel that ends in an accumulator per output channel (convolution,
+ * depthwise, fully connected: fn_conv_s8.h, fn_fc_s8.h). Fields and their ranges:
+ *   output_offset  output zero point, in [-128, 127]
+ *   act_min, act_max  fused activation as a clamp in the output's integer domain,
+ *                  -128 <= act_min <= act_max <= 127
+ *   mode           fn_requant_mode (stored as int32_t, so the layout does not depend on the
+ *                  compiler's enum size): FN_REQUANT_TFLM, FN_REQUANT_SINGLE or FN_REQUANT_ORT
+ *   per_channel    1: multiplier/shift/scale hold one entry per output channel;
+ *                  0: their entry 0 serves every channel
+ *   multiplier, shift  TFLM and SINGLE modes: Q31 multiplier in [0, 2^31 - 1] and shift
+ *                  in [-31, 30] (reference/fixedpoint.py quantize_multiplier); may be NULL
+ *                  in ORT mode
+ *   scale          ORT mode: float32 s_in * s_w[c] / s_out, finite and >= 0; may be NULL in
+ *                  the other modes
+ * (Not fn_requant_s8: that is the elementwise kernels' rescaling of one input,
+ * fn_elementwise_s8.h.) */
+typedef struct {
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t mode;                   /* fn_requant_mode */
+    int32_t per_channel;
+    const int32_t *multiplier;      /* [n_channels] or [1] */
+    const int32_t *shift;           /* [n_channels] or [1] */
+    const float *scale;             /* [n_channels] or [1] */
+} fn_requant_acc_s8;
+
+/* 1 if the fields of rq are in the ranges stated above for n_channels output channels
+ * (every entry in use is read: only entry 0 when per_channel is 0), else 0. The one
+ * check of the block, made by every kernel that takes it before its loops. */
+static inline int fn_requant_acc_s8_ok(const fn_requant_acc_s8 *rq, int32_t n_channels)
+{
+    if (rq->output_offset < -128 || rq->output_offset > 127 || rq->act_min < -128 || rq->act_max > 127 ||
+        rq->act_min > rq->act_max || (rq->per_channel != 0 && rq->per_channel != 1) || n_channels < 1) {
+        return 0;
+    }
+    const int32_t n = rq->per_channel ? n_channels : 1;
+    if (rq->mode == FN_REQUANT_TFLM || rq->mode == FN_REQUANT_SINGLE) {
+        if (rq->multiplier == NULL || rq->shift == NULL) {
+            return 0;
+        }
+        for (int32_t c = 0; c < n; ++c) {
+            if (rq->multiplier[c] < 0 || rq->shift[c] < -31 || rq->shift[c] > 30) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (rq->mode == FN_REQUANT_ORT) {
+        if (rq->scale == NULL) {
+            return 0;
+        }
+        for (int32_t c = 0; c < n; ++c) {
+            /* rejects NaN, negative values and infinity (FLT_MAX without <float.h>) */
+            if (!(rq->scale[c] >= 0.0f && rq->scale[c] <= 3.40282347e38f)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* The int8 output stage in its fast form, for kernels whose call has: requant mode TFLM or
  * SINGLE, every shift in use < 0 (right shifts: scales below 0.5, the usual case) and the
  * full int8 activation range (act_min = -128, act_max = 127). Then per output
@@ -171,14 +234,16 @@ typedef struct {
 } fn_fast_out_s8;
 
 /* Fills *f (always, so that it is defined whichever stage a kernel then takes) and returns
- * 1 when the fast form applies to these (already validated) fields for n_channels output
- * channels; returns 0 otherwise (use the general stage). *f must not be copied afterwards
- * (f->bias may point to f->zero). */
-static inline int fn_fast_out_s8_init(fn_fast_out_s8 *f, const int32_t *bias, int32_t mode, int32_t per_channel,
-                                      const int32_t *multiplier, const int32_t *shift, int32_t n_channels,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+ * 1 when the fast form applies to the (already validated, fn_requant_acc_s8_ok) block rq
+ * for n_channels output channels; returns 0 otherwise (use the general stage). *f must
+ * not be copied afterwards (f->bias may point to f->zero). */
+static inline int fn_fast_out_s8_init(fn_fast_out_s8 *f, const int32_t *bias, const fn_requant_acc_s8 *rq,
+                                      int32_t n_channels)
 {
-    int fast = (mode == FN_REQUANT_TFLM || mode == FN_REQUANT_SINGLE) && act_min == -128 && act_max == 127;
+    const int32_t mode = rq->mode, per_channel = rq->per_channel;
+    const int32_t *const shift = rq->shift;
+    int fast = (mode == FN_REQUANT_TFLM || mode == FN_REQUANT_SINGLE) && rq->act_min == -128 &&
+               rq->act_max == 127;
     const int32_t n = per_channel ? n_channels : 1;
     for (int32_t c = 0; fast && c < n; ++c) {
         fast = shift[c] < 0;
@@ -186,11 +251,11 @@ static inline int fn_fast_out_s8_init(fn_fast_out_s8 *f, const int32_t *bias, in
     f->zero = 0;
     f->bias = bias != NULL ? bias : &f->zero;
     f->bias_mask = bias != NULL ? -1 : 0;
-    f->multiplier = multiplier;
+    f->multiplier = rq->multiplier;
     f->shift = shift;
     f->quant_mask = per_channel ? -1 : 0;
     f->tflm = mode == FN_REQUANT_TFLM;
-    f->output_offset = output_offset;
+    f->output_offset = rq->output_offset;
     return fast;
 }
 

@@ -29,7 +29,7 @@ fn_status fn_conv2d_s8_s32(const fn_conv2d_s8_params *p, const int8_t *input,
     if (!fn_conv2d_s8_args_ok(p, input, filter, output, 0)) {
         return FN_ERR_ARG;
     }
-    conv_sink sink = {{bias, 0, 0, NULL, NULL, NULL, 0, 0, 0}, p->filter_offset, NULL, output};
+    conv_sink sink = {{bias, {0, 0, 0, 0, 0, NULL, NULL, NULL}}, p->filter_offset, NULL, output};
     conv_loops(p, input, filter, &sink);
     return FN_OK;
 }

@@ -158,8 +158,7 @@ static void conv_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const in
     const int32_t out_c = p->out_c;
     const int32_t n_px = p->batch * p->out_h * p->out_w;
     fn_fast_out_s8 f;
-    const int fast = fn_fast_out_s8_init(&f, stage->bias, p->requant_mode, p->per_channel, p->multiplier,
-                                         p->shift, out_c, p->output_offset, p->act_min, p->act_max);
+    const int fast = fn_fast_out_s8_init(&f, stage->bias, &stage->rq, out_c);
     for (int32_t px = 0; px < n_px; px += 2) {
         /* an odd last pixel is computed twice over (both buffers hold it), written once */
         const int32_t px1 = px + 1 < n_px ? px + 1 : px;
@@ -182,8 +181,7 @@ fn_status fn_conv2d_s8_dsp(const fn_conv2d_s8_params *p, const int8_t *input, co
         (int64_t)p->kernel_h * p->kernel_w * p->in_c > FN_CONV_DSP_DEPTH) {
         return FN_ERR_ARG;
     }
-    const fn_channel_stage_s8 stage = {bias, p->requant_mode, p->per_channel, p->multiplier, p->shift,
-                                       p->scale, p->output_offset, p->act_min, p->act_max};
+    const fn_channel_stage_s8 stage = {bias, p->requant};
     /* scratch: pixel 0's window, then pixel 1's at + FN_CONV_DSP_DEPTH */
     conv_dsp(p, input, filter, &stage, output, (int16_t *)scratch);
     return FN_OK;

@@ -148,7 +148,7 @@ FN_NOINLINE static void dw_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, co
     k.mode = mult != 1 ? 2 : 1;
     k.fast = fast;
     k.tflm = fast ? f->tflm : 0;
-    k.output_offset = p->output_offset;
+    k.output_offset = p->requant.output_offset;
     k.stage = stage;
     for (int32_t ky = 0; ky < kernel_h; ++ky) {
         for (int32_t kx = 0; kx < kernel_w; ++kx) {

@@ -148,7 +148,7 @@ FN_NOINLINE static void dw_rows_dsp(const fn_depthwise_conv2d_s8_params *p, cons
     k.taps = (size_t)kernel_h * (size_t)kernel_w;
     k.fast = fast;
     k.tflm = fast ? f->tflm : 0;
-    k.output_offset = p->output_offset;
+    k.output_offset = p->requant.output_offset;
     k.stage = stage;
     const int32_t off2 = (int32_t)(((uint32_t)p->input_offset & 0xFFFFu) * 0x00010001u);
     const int three = kernel_h == 3 && kernel_w == 3 && dil_w == 1;

@@ -15,6 +15,7 @@ import pytest
 
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
+from firmnet.kernels.params_requant import FIELD, SCALAR_FIELDS
 from support.s8_kernels import expected_conv, expected_dw, expected_fc
 from support.paths import REPO
 
@@ -162,8 +163,8 @@ FIRMWARE_KERNELS = {
     "fc_dsp": ("fn_fc_s8_dsp", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
 }
 
-QUANT_FIELDS = ["input_offset", "output_offset", "act_min", "act_max", "requant_mode", "per_channel"]
-ARRAY_CTYPES = (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"), ("filter_offset", "int32_t"))
+BLOCK_ARRAY_CTYPES = (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"))   # in the requant block
+ARRAY_CTYPES = (("filter_offset", "int32_t"),)
 
 
 BUILDERS = {"1x1": (conv2d_s8_params, expected_conv), "conv": (conv2d_s8_params, expected_conv),
@@ -189,7 +190,13 @@ def firmware_main(cases) -> str:
         fn, ptype, scalars, filt, size, size_fn = FIRMWARE_KERNELS[kind]
         decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
                   _c_array("int32_t", f"b{k}", bias)]
-        fields = [f".{f} = {int(params[f])}" for f in scalars + QUANT_FIELDS]
+        fields = [f".{f} = {int(params[f])}" for f in scalars + ["input_offset"]]
+        block = [f".{f} = {int(params[FIELD][f])}" for f in SCALAR_FIELDS]
+        for field, ctype in BLOCK_ARRAY_CTYPES:
+            if arrays.get(field) is not None:
+                decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))
+                block.append(f".{field} = {field}{k}")
+        fields.append(f".{FIELD} = {{{', '.join(block)}}}")
         for field, ctype in ARRAY_CTYPES:
             if arrays.get(field) is not None:
                 decls.append(_c_array(ctype, f"{field}{k}", arrays[field]))

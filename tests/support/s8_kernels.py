@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmnet.kernels.params_conv_s8 import (ARRAY_FIELDS, conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
+from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
+from firmnet.kernels.params_requant import ARRAY_FIELDS, FIELD, SCALAR_FIELDS
 from firmnet.reference.conv_s8 import (Requant, conv2d_s8, conv2d_s32, depthwise_as_ohwi, depthwise_conv2d_s8,
                                        output_stage_s8)
 from firmnet.reference.dense_s8 import fc_s8, fc_s32
@@ -19,7 +20,8 @@ def _ptr(ffi, ctype, a):
 
 
 def c_params(ffi, ctype, params, arrays):
-    """The C struct for (params, arrays); returns it with the arrays it points into."""
+    """The C struct for (params, arrays); returns it with the arrays it points into. The
+    requantization arrays go into the struct's block (params_requant.ARRAY_FIELDS)."""
     s = ffi.new(ctype + " *", params)
     keep = []
     for name in ARRAY_FIELDS:
@@ -27,8 +29,15 @@ def c_params(ffi, ctype, params, arrays):
         if a is not None:
             a = np.ascontiguousarray(a, dtype=np.float32 if name == "scale" else np.int32)
             keep.append(a)
-        setattr(s, name, _ptr(ffi, "float" if name == "scale" else "int32_t", a))
+        setattr(getattr(s, FIELD), name, _ptr(ffi, "float" if name == "scale" else "int32_t", a))
     return s, keep
+
+
+def changed(params, change):
+    """params with the fields of change replaced, those of the requant block inside it."""
+    block = {k: v for k, v in change.items() if k in SCALAR_FIELDS}
+    rest = {k: v for k, v in change.items() if k not in SCALAR_FIELDS}
+    return {**params, **rest, FIELD: {**params[FIELD], **block}}
 
 
 def call(runtime, kernel, ctype, params, arrays, x, w, bias, out_shape, fill=0x5A):
@@ -117,7 +126,7 @@ def check_fc(runtime, x, w, bias, kw, arrays=None, per_channel=None):
     """per_channel: force the struct's per_channel flag (explicit arrays of one per output)."""
     params, built = fc_s8_params(x.shape, w.shape, **kw)
     if per_channel is not None:
-        params["per_channel"] = int(per_channel)
+        params[FIELD]["per_channel"] = int(per_channel)
     status, out = run_fc(runtime, params, built if arrays is None else arrays, x, w, bias)
     assert status == runtime.lib.FN_OK
     assert_array_equal_first(out, expected_fc(x, w, bias, kw, arrays), "fc_s8")

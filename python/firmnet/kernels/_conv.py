@@ -9,8 +9,9 @@ same figures: only their ratios decide between candidates.
 """
 from __future__ import annotations
 
-from ..lowering import params_of, with_arrays
+from ..lowering import params_of
 from . import params_conv_s8 as kp
+from .params_requant import nest
 
 AS_CONV = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1)   # a dense layer
 
@@ -84,7 +85,7 @@ def general_params(node, graph) -> tuple[dict, dict]:
 
 def general_struct(node, graph) -> tuple:
     """KernelCall.params of fn_conv2d_s8_params."""
-    return params_of(with_arrays(*general_params(node, graph)))
+    return params_of(nest(*general_params(node, graph)))
 
 
 def what(node) -> str:

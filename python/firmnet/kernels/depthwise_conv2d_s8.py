@@ -7,10 +7,11 @@ Cost (instructions, bench/kernels_qemu.py on mps2-an386, KWS's 3x3 depthwise lay
 72,000 MACs): 908,880 (12.623 per MAC)."""
 from __future__ import annotations
 
-from ..lowering import ConstArg, KernelCall, params_of, with_arrays
+from ..lowering import ConstArg, KernelCall, params_of
 from . import _conv
 from ._check import refusal
 from . import params_conv_s8 as kp
+from .params_requant import nest
 
 NAME = "fn_depthwise_conv2d_s8"
 _PER_MAC = 12.623
@@ -61,6 +62,6 @@ def packed_filter(filt):
 def call(node, graph) -> KernelCall:
     packed = packed_filter(graph.constants[node.inputs[1]])
     return KernelCall(NAME, "fn_conv_s8.h", "fn_depthwise_conv2d_s8_params",
-                      params_of(with_arrays(*params(node, graph))),
+                      params_of(nest(*params(node, graph))),
                       _conv.tensor_args(node, ConstArg(f"{node.inputs[1]}/packed", packed)),
                       description="int8 depthwise conv (channel blocks of 4)")

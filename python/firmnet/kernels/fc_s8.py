@@ -6,10 +6,11 @@ AD01's 640 -> 128 and 128 -> 128 layers (81,920 and 16,384 MACs, 128 outputs eac
 376,680 and 81,760 (4.500 per MAC + 62.8 per output)."""
 from __future__ import annotations
 
-from ..lowering import KernelCall, params_of, with_arrays
+from ..lowering import KernelCall, params_of
 from . import _conv
 from ._check import refusal
 from . import params_conv_s8 as kp
+from .params_requant import nest
 
 NAME = "fn_fc_s8"
 _PER_MAC, _PER_OUTPUT = 4.500, 62.8
@@ -48,5 +49,5 @@ def scratch_bytes(node, graph) -> int:
 
 
 def call(node, graph) -> KernelCall:
-    return KernelCall(NAME, "fn_fc_s8.h", "fn_fc_s8_params", params_of(with_arrays(*_params(node, graph))),
+    return KernelCall(NAME, "fn_fc_s8.h", "fn_fc_s8_params", params_of(nest(*_params(node, graph))),
                       _conv.tensor_args(node), description="int8 fully connected")

@@ -3,18 +3,14 @@
 
 `conv2d_s8_params`, `depthwise_conv2d_s8_params` and `fc_s8_params` take the float
 quantization parameters of a layer and return
-  (params, arrays): params = the C struct's scalar fields (names as in the header),
-                    arrays = {"multiplier", "shift", "scale"}, the struct's pointer
-                    fields: int32 / float32 numpy arrays, or None for those the mode
-                    does not read (the compiler emits NULL).
-The effective scale of output channel c is computed as the runtime being matched does:
-  tflm, single: double(s_in) * double(s_w[c]) / double(s_out), then quantize_multiplier
-      (TFLite's PopulateConvolutionQuantizationParams in kernels/kernel_util.cc, the one
-      used by Conv and DepthwiseConv, per-channel and per-tensor alike; TFLM
-      CalculateOpDataFullyConnected for FC);
-  ort: float32 (s_in * s_w[c]) / s_out, left to right in float32 (onnxruntime
-      QLinearConv::ComputeOutputScale, QLinearMatMul::Compute).
-The numpy reference (reference/conv_s8.py, dense_s8.py) derives the same values on its
+  (params, arrays): params = the C struct's scalar fields (names as in the header), its
+                    requantization block under "requant" (params_requant.py: the block's
+                    scalar fields),
+                    arrays = the block's pointer fields {"multiplier", "shift", "scale"}
+                    (and fn_conv2d_s8_params's "filter_offset"): int32 / float32 numpy
+                    arrays, or None for those not read (the compiler emits NULL);
+                    params_requant.nest(params, arrays) is the whole struct as one dict.
+The numpy reference (reference/conv_s8.py, dense_s8.py) derives the multipliers on its
 own from the same scales, so a wrong multiplier here makes the kernel tests fail.
 The builders raise ValueError for what the kernels cannot run (depth bounds, scales).
 """
@@ -25,66 +21,22 @@ import numpy as np
 from ..reference.conv import _check_conv
 from ..reference.dense import check_fc_shapes
 from .params_conv_f32 import conv_geometry
-from ..reference.fixedpoint import REQUANT_MODES, quantize_multiplier
+from .params_requant import FIELD, INT8_MAX, INT8_MIN, check_zero_point, requant_block
 
-INT8_MIN, INT8_MAX = -128, 127
 MAX_DEPTH = 2**16          # FN_S8_MAX_DEPTH: products per int32 accumulator
 MAX_DEPTH_OFFSET = 2**15   # the same with a filter offset (255 * 255 * 2^15 < 2^31)
 DW_BLOCK = 4               # FN_DW_S8_BLOCK: channels per block of the depthwise filter
-ARRAY_FIELDS = ("multiplier", "shift", "scale")
 
 
-def _scales(values, what: str) -> np.ndarray:
-    s = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if s.ndim != 1 or s.size < 1 or not np.all(np.isfinite(s) & (s > 0)):
-        raise ValueError(f"{what} must be positive finite floats, got {values!r}")
-    # the model stores float32 scales: that is what both runtimes read
-    return s.astype(np.float32)
-
-
-def requant_arrays(input_scale, weight_scales, output_scale, mode: str, n_channels: int) -> tuple[int, dict]:
-    """(per_channel, arrays) for s_in * s_w[c] / s_out; weight_scales: one value
-    (per-tensor) or n_channels values."""
-    if mode not in REQUANT_MODES:
-        raise ValueError(f"unknown requantization mode '{mode}' (modes: {', '.join(REQUANT_MODES)})")
-    s_in = _scales(input_scale, "input scale")
-    s_out = _scales(output_scale, "output scale")
-    s_w = _scales(weight_scales, "weight scales")
-    if s_in.size != 1 or s_out.size != 1:
-        raise ValueError("input and output scales must be per-tensor (one value)")
-    if s_w.size not in (1, n_channels):
-        raise ValueError(f"weight scales: expected 1 or {n_channels} values (one per output "
-                         f"channel), got {s_w.size}")
-    per_channel = int(s_w.size > 1)
-    if mode == "ort":
-        with np.errstate(over="raise", under="ignore"):
-            try:
-                scale = (s_in[0] * s_w) / s_out[0]           # float32 arithmetic, left to right
-            except FloatingPointError:
-                raise ValueError("the float32 requantization scale overflows") from None
-        return per_channel, {"multiplier": None, "shift": None, "scale": scale.astype(np.float32)}
-    mult, shift = [], []
-    for w in s_w:
-        m, s = quantize_multiplier(float(s_in[0]) * float(w) / float(s_out[0]))
-        mult.append(m)
-        shift.append(s)
-    return per_channel, {"multiplier": np.array(mult, np.int32), "shift": np.array(shift, np.int32),
-                         "scale": None}
-
-
-def quant_fields(input_zero_point: int, output_zero_point: int, act, mode: str, per_channel: int) -> dict:
-    """The requantization scalar fields shared by every int8 params struct."""
-    for name, zp in (("input", input_zero_point), ("output", output_zero_point)):
-        if int(zp) != zp or not INT8_MIN <= zp <= INT8_MAX:
-            raise ValueError(f"{name} zero point {zp} must be an integer in [-128, 127]")
-    lo, hi = act
-    if int(lo) != lo or int(hi) != hi or not INT8_MIN <= lo <= hi <= INT8_MAX:
-        raise ValueError(f"activation range {tuple(act)} must be integers with -128 <= min <= max <= 127")
-    return {
-        "input_offset": -int(input_zero_point), "output_offset": int(output_zero_point),
-        "act_min": int(lo), "act_max": int(hi),
-        "requant_mode": REQUANT_MODES[mode], "per_channel": int(per_channel),
-    }
+def quant_fields(input_zero_point: int, output_zero_point: int, act, mode: str, input_scale, weight_scales,
+                 output_scale, n_channels: int) -> tuple[dict, dict]:
+    """({"input_offset", "requant"}, the block's arrays): what every int8 params struct of
+    this module holds besides its geometry."""
+    input_offset = -check_zero_point(input_zero_point, "input")
+    block, arrays = requant_block(input_scale=input_scale, weight_scales=weight_scales,
+                                  output_scale=output_scale, output_zero_point=output_zero_point, act=act,
+                                  mode=mode, n_channels=n_channels)
+    return {"input_offset": input_offset, FIELD: block}, arrays
 
 
 def check_depth(depth: int, what: str, filter_offset: bool = False) -> None:
@@ -119,9 +71,9 @@ def conv2d_s8_params(x_shape, w_shape, *, input_scale, input_zero_point, weight_
     oc, kh, kw, cg = (int(v) for v in w_shape)
     offsets = filter_offsets(weight_zero_points, oc)
     check_depth(kh * kw * cg, "conv2d", offsets is not None)
-    per_channel, arrays = requant_arrays(input_scale, weight_scales, output_scale, mode, oc)
-    params = {**geometry, **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel)}
-    return params, {**arrays, "filter_offset": offsets}
+    quant, arrays = quant_fields(input_zero_point, output_zero_point, act, mode, input_scale, weight_scales,
+                                 output_scale, oc)
+    return {**geometry, **quant}, {**arrays, "filter_offset": offsets}
 
 
 def conv2d_s32_params(x_shape, w_shape, *, input_zero_point, weight_zero_points=0, strides=(1, 1),
@@ -161,7 +113,8 @@ def depthwise_conv2d_s8_params(x_shape, w_shape, *, input_scale, input_zero_poin
         raise ValueError(f"depthwise: out_c={oc} must be a multiple of in_c={c}")
     oh, ow = _check_conv(x_shape, (oc, kh, kw, 1), strides, dilations, pads, c)
     check_depth(kh * kw, "depthwise_conv2d")
-    per_channel, arrays = requant_arrays(input_scale, weight_scales, output_scale, mode, oc)
+    quant, arrays = quant_fields(input_zero_point, output_zero_point, act, mode, input_scale, weight_scales,
+                                 output_scale, oc)
     params = {
         "batch": n, "in_h": h, "in_w": w, "in_c": c,
         "out_h": oh, "out_w": ow, "depth_multiplier": oc // c,
@@ -169,7 +122,7 @@ def depthwise_conv2d_s8_params(x_shape, w_shape, *, input_scale, input_zero_poin
         "stride_h": int(strides[0]), "stride_w": int(strides[1]),
         "dilation_h": int(dilations[0]), "dilation_w": int(dilations[1]),
         "pad_top": int(pads[0]), "pad_left": int(pads[1]),
-        **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel),
+        **quant,
     }
     return params, arrays
 
@@ -205,9 +158,7 @@ def fc_s8_params(x_shape, w_shape, *, input_scale, input_zero_point, weight_scal
     check_fc_shapes(x_shape, w_shape)
     check_depth(int(x_shape[1]), "fc")
     m = int(w_shape[0])
-    per_channel, arrays = requant_arrays(input_scale, weight_scales, output_scale, mode, m)
-    params = {
-        "batch": int(x_shape[0]), "in_features": int(x_shape[1]), "out_features": m,
-        **quant_fields(input_zero_point, output_zero_point, act, mode, per_channel),
-    }
+    quant, arrays = quant_fields(input_zero_point, output_zero_point, act, mode, input_scale, weight_scales,
+                                 output_scale, m)
+    params = {"batch": int(x_shape[0]), "in_features": int(x_shape[1]), "out_features": m, **quant}
     return params, arrays
