@@ -14,7 +14,7 @@ import jinja2
 import numpy as np
 
 from ..ir import Graph
-from ..lowering import Alias, CArray, ConstArg, CStruct, KernelCall, TensorList
+from ..lowering import Alias, CArray, CEnum, ConstArg, CStruct, KernelCall, TensorList
 from ..resources import runtime_dir, templates_dir
 from .. import dtypes
 from ..dtypes import c_type
@@ -114,6 +114,8 @@ def _value(v) -> str:
         return "NULL"
     if isinstance(v, bool):
         return str(int(v))
+    if isinstance(v, CEnum):
+        return v.name
     if isinstance(v, int):
         return int_literal(v)
     if isinstance(v, float):

@@ -73,6 +73,22 @@ def test_weights_are_const_and_provenance_first(projects):
                 assert "const" in decl, f"{f.name}: non-const table {decl!r}"
 
 
+# the params fields whose C type is an enum (int32_t documented as one): see test_c_mirrors.py
+ENUM_FIELD = re.compile(r"\.(op|method|count_rule|requant_mode|mode) = ([^,}]+)")
+
+
+def test_enum_fields_are_emitted_by_name(projects):
+    """Requant modes, methods, count rules and ops appear in the parameter structs as their
+    enum members (FN_REQUANT_TFLM), never as bare integers."""
+    seen = set()
+    for name, folder in projects.items():
+        text = "".join(p.read_text() for p in folder.glob("*.c") if p.name != "main.c")
+        for field, value in ENUM_FIELD.findall(text):
+            assert re.fullmatch(r"FN_[A-Z0-9_]+", value), f"{name}: .{field} = {value}"
+            seen.add(field)
+    assert {"op", "method", "requant_mode", "mode"} <= seen, seen
+
+
 def test_c_literals_doctests():
     failures, tried = doctest.testmod(c_literals)
     assert tried > 0 and failures == 0

@@ -34,6 +34,25 @@ class CStruct:
     fields: tuple
 
 
+class CEnum(int):
+    """A member of a C enum: its value to Python (arithmetic, cffi structs, JSON), emitted in the
+    generated C by its name (FN_REQUANT_TFLM, not 0)."""
+
+    def __new__(cls, name: str, value: int):
+        member = super().__new__(cls, value)
+        member.name = name
+        return member
+
+    def __repr__(self) -> str:
+        return f"CEnum({self.name!r}, {int(self)})"
+
+
+def c_enum(mirror: dict[str, int], prefix: str) -> dict[str, CEnum]:
+    """{key: CEnum} of a Python mirror of a C enum whose members are <prefix><KEY> (the naming
+    tests/test_c_mirrors.py checks against the headers)."""
+    return {key: CEnum(prefix + key.upper(), value) for key, value in mirror.items()}
+
+
 class ConstArg:
     """A constant the lowering derives from the graph's (e.g. weights repacked for a kernel)."""
 

@@ -13,6 +13,7 @@
 #define FN_REDUCE_S8_H
 
 #include "fn_common.h"
+#include "fn_fixedpoint.h"   /* fn_requant_mode */
 
 typedef struct {
     int32_t dims[4];                  /* input shape, row-major, each >= 1, product <= 2^31 - 1;

@@ -5,11 +5,14 @@ fn_eltwise_s8_method enum, the requant mode, and the method's constants
 cannot run the layer."""
 from __future__ import annotations
 
+from ..lowering import c_enum
 from .params_layout import binary_params
+from .params_requant import REQUANT_MODE
 from ..reference.elementwise_s8 import add_constants, mul_constants
 from ..reference.quantize_s8 import check_mode
 
 ELTWISE_S8 = {"tflm": 0, "ort_qlinear": 1, "ort_float": 2}      # fn_eltwise_s8_method
+_METHOD = c_enum(ELTWISE_S8, "FN_ELTWISE_S8_")
 
 
 def _walk(a_shape, b_shape) -> dict:
@@ -20,8 +23,9 @@ def _walk(a_shape, b_shape) -> dict:
 
 def _struct(a_shape, b_shape, constants: dict, mode: str, what: str) -> dict:
     rest = {k: v for k, v in constants.items() if k != "method"}
-    return {**_walk(a_shape, b_shape), "method": ELTWISE_S8[constants["method"]],
-            "requant_mode": check_mode(mode, what), **rest}
+    check_mode(mode, what)
+    return {**_walk(a_shape, b_shape), "method": _METHOD[constants["method"]],
+            "requant_mode": REQUANT_MODE[mode], **rest}
 
 
 def add_s8_params(a_shape, b_shape, a_q, b_q, y_q, *, op: str = "add", mode: str = "tflm",

@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..lowering import CEnum, c_enum
+
 FN_MAX_DIMS = 6          # fn_common.h
 INT32_MAX = 2**31 - 1
 
@@ -28,6 +30,8 @@ UNARY_OPS = {"identity": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3,       # fn
              "abs": 10, "neg": 11, "erf": 12, "gelu": 13, "gelu_tanh": 14, "elu": 15, "selu": 16,
              "softplus": 17, "pow": 18, "silu": 19, "square": 20}
 COMPARE_OPS = {"less": 0, "less_equal": 1, "greater": 2, "greater_equal": 3}   # fn_compare_op
+_BINARY, _UNARY, _COMPARE = (c_enum(BINARY_OPS, "FN_BINARY_"), c_enum(UNARY_OPS, "FN_UNARY_"),
+                             c_enum(COMPARE_OPS, "FN_COMPARE_"))
 TRANSPOSE_ELEM_SIZES = (1, 2, 4, 8)
 
 
@@ -44,7 +48,7 @@ def _shape(shape: Sequence[int], what: str, min_dim: int = 1) -> tuple[int, ...]
     return shape
 
 
-def _op(table: dict[str, int], op: str, what: str) -> int:
+def _op(table: dict[str, CEnum], op: str, what: str) -> CEnum:
     if op not in table:
         raise ValueError(f"{what}: op {op!r} unknown (supported: {', '.join(table)})")
     return table[op]
@@ -106,7 +110,7 @@ def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
     ndim 1, out_shape [1].
     """
     what = f"binary {op}"
-    code = _op(BINARY_OPS, op, what)
+    code = _op(_BINARY, op, what)
     a_shape, b_shape = _shape(a_shape, what), _shape(b_shape, what)
     rank = max(len(a_shape), len(b_shape))
     a_full = (1,) * (rank - len(a_shape)) + a_shape
@@ -133,7 +137,7 @@ def binary_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str,
 def compare_params(a_shape: Sequence[int], b_shape: Sequence[int], op: str) -> dict:
     """fn_binary_f32_params for fn_compare_f32 (op: a fn_compare_op code, no clamp)."""
     params = binary_params(a_shape, b_shape, "add")
-    params["op"] = _op(COMPARE_OPS, op, f"compare {op}")
+    params["op"] = _op(_COMPARE, op, f"compare {op}")
     return params
 
 
@@ -161,7 +165,7 @@ def unary_params(count: int, op: str, alpha: float = 0.0, beta: float = 0.0,
                  act: tuple[float, float] = (-math.inf, math.inf)) -> dict:
     """fn_unary_f32_params for `count` elements."""
     what = f"unary {op}"
-    code = _op(UNARY_OPS, op, what)
+    code = _op(_UNARY, op, what)
     if not 1 <= int(count) <= INT32_MAX:
         raise ValueError(f"{what}: element count must be in 1..2^31-1, got {count}")
     return {"op": code, "count": int(count), "alpha": float(np.float32(alpha)),
@@ -356,6 +360,7 @@ def strided_copy_params(in_shape: Sequence[int], starts: Sequence[int], steps: S
 
 
 REDUCE_OPS = {"mean": 0, "sum": 1, "max": 2, "min": 3}      # fn_reduce_op
+_REDUCE = c_enum(REDUCE_OPS, "FN_REDUCE_")
 REDUCE_RANK = 4                                              # kept and reduced dims each, fn_reduce.h
 
 
@@ -378,7 +383,7 @@ def merge_reduce_dims(shape: Sequence[int], axes: Sequence[int]) -> tuple[tuple[
 def reduce_params(shape: Sequence[int], axes: Sequence[int], op: str) -> dict:
     """fn_reduce_params for op over `axes` (non-negative) of a row-major tensor of `shape`."""
     what = f"reduce {op}"
-    code = _op(REDUCE_OPS, op, what)
+    code = _op(_REDUCE, op, what)
     dims, red = merge_reduce_dims(shape, axes)
     strides, acc = [0] * len(dims), 1
     for d in range(len(dims) - 1, -1, -1):

@@ -5,16 +5,18 @@ the C enums. Keys are exactly the C struct fields; ValueError where a kernel can
 the layer."""
 from __future__ import annotations
 
-from ..reference.fixedpoint import REQUANT_MODES
+from ..lowering import c_enum
 from ..reference.pool_s8 import avgpool_constants, maxpool_constants
+from .params_requant import REQUANT_MODE
 
 POOL_S8 = {"same_quant": 0, "requant": 1, "ort": 2, "ort_global": 3}     # fn_pool_s8_method
 COUNT_RULE = {"valid": 0, "pad_cut": 1, "kernel": 2}                     # fn_pool_count_rule
+_METHOD, _COUNT_RULE = c_enum(POOL_S8, "FN_POOL_S8_"), c_enum(COUNT_RULE, "FN_POOL_COUNT_")
 
 
 def _struct(constants: dict) -> dict:
-    return {**constants, "method": POOL_S8[constants["method"]], "count_rule": COUNT_RULE[constants["count_rule"]],
-            "requant_mode": REQUANT_MODES[constants["requant_mode"]]}
+    return {**constants, "method": _METHOD[constants["method"]], "count_rule": _COUNT_RULE[constants["count_rule"]],
+            "requant_mode": REQUANT_MODE[constants["requant_mode"]]}
 
 
 def maxpool2d_s8_params(x_shape, **quantities) -> dict:

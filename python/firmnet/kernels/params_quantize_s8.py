@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..lowering import c_enum
 from .params_layout import concat_params as concat_layout
+from .params_requant import REQUANT_MODE
 from ..reference.fixedpoint import quantize_multiplier
 from ..reference.quantize_s8 import check_mode, check_quant
 
 INT32_MAX = 2**31 - 1
 S8_REQUANT = {"copy": 0, "fixed": 1, "float": 2}       # fn_s8_requant_method
+_METHOD = c_enum(S8_REQUANT, "FN_S8_REQUANT_")
 
 
 def _count(count: int, what: str) -> int:
@@ -25,7 +28,8 @@ def quantize_f32_s8_params(count: int, y_q, mode: str = "tflm") -> dict:
     """fn_quantize_f32_s8_params: float32 -> int8 with output quantization y_q = (scale, zp)."""
     what = "quantize"
     scale, zp = check_quant(y_q, what)
-    return {"count": _count(count, what), "requant_mode": check_mode(mode, what), "scale": scale, "zero_point": zp}
+    check_mode(mode, what)
+    return {"count": _count(count, what), "requant_mode": REQUANT_MODE[mode], "scale": scale, "zero_point": zp}
 
 
 def dequantize_s8_f32_params(count: int, x_q) -> dict:
@@ -37,23 +41,24 @@ def dequantize_s8_f32_params(count: int, x_q) -> dict:
 def requant_s8_spec(x_q, y_q, mode: str = "tflm", what: str = "requantize") -> dict:
     """One fn_requant_s8 (int8 with x_q -> int8 with y_q): COPY for equal quantizations, FLOAT
     in ort mode, else FIXED with (m, shift) = QuantizeMultiplier(double(s_in) / double(s_out))."""
-    code = check_mode(mode, what)
+    check_mode(mode, what)
+    code = REQUANT_MODE[mode]
     s_in, zp_in = check_quant(x_q, f"{what} input")
     s_out, zp_out = check_quant(y_q, f"{what} output")
-    spec = {"method": S8_REQUANT["copy"], "requant_mode": code, "input_zero_point": zp_in,
+    spec = {"method": _METHOD["copy"], "requant_mode": code, "input_zero_point": zp_in,
             "output_zero_point": zp_out, "multiplier": 0, "shift": 0,
             "input_scale": s_in, "output_scale": s_out}
     if s_in == s_out and zp_in == zp_out:
         return spec
     if mode == "ort":
-        spec["method"] = S8_REQUANT["float"]
+        spec["method"] = _METHOD["float"]
         return spec
     m, shift = quantize_multiplier(s_in / s_out)
     if shift > 22:
         # 255 << shift must stay below 2^31 for MultiplyByQuantizedMultiplier's left shift
         raise ValueError(f"{what}: scale ratio {s_in / s_out:.6g} is too large (>= 2^22) "
                          f"for TFLite's fixed-point requantization")
-    spec.update(method=S8_REQUANT["fixed"], multiplier=m, shift=shift)
+    spec.update(method=_METHOD["fixed"], multiplier=m, shift=shift)
     return spec
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..reference.fixedpoint import REQUANT_MODES
 from ..reference.reduce_s8 import mean_constants, resolve_axes
+from .params_requant import REQUANT_MODE
 
 MAX_RANK = 4                         # fn_mean_s8 works on 4 dims
 
@@ -28,7 +28,7 @@ def mean_s8_params(shape: Sequence[int], axes: Sequence[int], input_scale: float
     return {"dims": [1] * pad + [int(d) for d in shape],
             "reduce": [0] * pad + [1 if k in reduced else 0 for k in range(len(shape))],
             "input_zero_point": c["input_zero_point"], "output_zero_point": c["output_zero_point"],
-            "multiplier": c["multiplier"], "shift": c["shift"], "requant_mode": REQUANT_MODES[mode],
+            "multiplier": c["multiplier"], "shift": c["shift"], "requant_mode": REQUANT_MODE[mode],
             "count": c["count"], "compute_sum": int(bool(compute_sum)),
             "ort_rows": int(bool(ort_rows) and mode == "ort"),
             "input_scale": c["input_scale"], "output_scale": c["output_scale"]}

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..reference.fixedpoint import quantize_multiplier
+from ..lowering import c_enum
+from ..reference.fixedpoint import REQUANT_MODES, quantize_multiplier
 from ..reference.quantize_s8 import check_mode
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -29,6 +30,7 @@ SCALAR_FIELDS = ("output_offset", "act_min", "act_max", "mode", "per_channel")
 ARRAY_FIELDS = ("multiplier", "shift", "scale")
 FIELDS = SCALAR_FIELDS + ARRAY_FIELDS                 # fn_requant_acc_s8's fields, in C order
 WHAT = "int8 requantization"                          # the errors' subject
+REQUANT_MODE = c_enum(REQUANT_MODES, "FN_REQUANT_")   # fn_requant_mode, by name in the generated C
 
 
 def _scales(values, what: str) -> np.ndarray:
@@ -76,12 +78,12 @@ def check_zero_point(zp, what: str) -> int:
 
 def block_fields(output_zero_point: int, act, mode: str, per_channel: int) -> dict:
     """The block's scalar fields."""
-    code = check_mode(mode, WHAT)
+    check_mode(mode, WHAT)
     zp = check_zero_point(output_zero_point, "output")
     lo, hi = act
     if int(lo) != lo or int(hi) != hi or not INT8_MIN <= lo <= hi <= INT8_MAX:
         raise ValueError(f"activation range {tuple(act)} must be integers with -128 <= min <= max <= 127")
-    return {"output_offset": zp, "act_min": int(lo), "act_max": int(hi), "mode": code,
+    return {"output_offset": zp, "act_min": int(lo), "act_max": int(hi), "mode": REQUANT_MODE[mode],
             "per_channel": int(per_channel)}
 
 
