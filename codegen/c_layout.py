@@ -40,6 +40,7 @@ ABIS = {
 
 @dataclass(frozen=True)
 class _Field:
+    name: str
     ctype: str
     pointer: bool
     count: int            # elements of an array field (1: a scalar)
@@ -91,11 +92,11 @@ def _fields(decl: str, macros: dict, struct: str) -> list[_Field]:
         raise ValueError(f"struct {struct}: cannot read the field '{' '.join(decl.split())}'")
     ctype, fields = m.group(1), []
     for declarator in m.group(2).split(","):
-        d = re.fullmatch(r"\s*(\*?)\s*(?:const\s+)?\w+\s*((?:\[\s*\w+\s*\]\s*)*)", declarator)
+        d = re.fullmatch(r"\s*(\*?)\s*(?:const\s+)?(\w+)\s*((?:\[\s*\w+\s*\]\s*)*)", declarator)
         if not d:
             raise ValueError(f"struct {struct}: cannot read the field '{declarator.strip()}' of type {ctype}")
-        dims = [int(macros.get(x, x)) for x in re.findall(r"\[\s*(\w+)\s*\]", d.group(2))]
-        fields.append(_Field(ctype, bool(d.group(1)), math.prod(dims)))
+        dims = [int(macros.get(x, x)) for x in re.findall(r"\[\s*(\w+)\s*\]", d.group(3))]
+        fields.append(_Field(d.group(2), ctype, bool(d.group(1)), math.prod(dims)))
     return fields
 
 
@@ -112,6 +113,17 @@ class Layout:
 
     def alignof(self, ctype: str) -> int:
         return self._layout(ctype)[1]
+
+    def field_names(self, struct: str) -> list[str]:
+        """The fields of a struct type of the headers, in declaration order (for the tests that
+        hold Python mirrors of a struct against its header)."""
+        return [f.name for f in self._struct_fields(struct)]
+
+    def _struct_fields(self, struct: str) -> list[_Field]:
+        if struct not in self.structs:
+            raise ValueError(f"no struct {struct} in the runtime headers")
+        return [f for decl in self.structs[struct].split(";") if decl.strip()
+                for f in _fields(decl, self.macros, struct)]
 
     def _layout(self, ctype: str) -> tuple[int, int]:
         if ctype not in self._known:
@@ -132,8 +144,7 @@ class Layout:
         if ctype not in self.structs:
             raise ValueError(f"C type {ctype} is neither in the dtype table nor a typedef of the runtime headers")
         offset, align = 0, 1
-        body = self.structs[ctype]
-        for f in (f for decl in body.split(";") if decl.strip() for f in _fields(decl, self.macros, ctype)):
+        for f in self._struct_fields(ctype):
             size, a = (self.abi.pointer_bytes,) * 2 if f.pointer else self._layout(f.ctype)
             offset = -(-offset // a) * a + size * f.count
             align = max(align, a)
