@@ -75,6 +75,8 @@ class KernelCall:
     kernel: str = ""              # the selected variant (kernels/), set by the selection step
     reason: str = ""              # why it was selected
     rejected: tuple = ()          # ((variant, why not, could run it), ...) the other candidates
+    sparse: tuple = ()            # a layer a sparse (CSR) variant can run: ((key, value), ...) with density,
+                                  # dense and sparse = (variant, est. instructions, weight matrix bytes)
 
 
 @dataclass(frozen=True)

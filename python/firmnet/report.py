@@ -72,6 +72,11 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         else:
             kernel, why = call.function, call.reason or call.description
             rejected = [{"kernel": k, "reason": r, "runs": runs} for k, r, runs in call.rejected]
+        sparse = dict(call.sparse) if isinstance(call, KernelCall) and call.sparse else None
+        if sparse:
+            sparse = {"density": sparse["density"],
+                      **{kind: dict(zip(("kernel", "instructions", "weight_bytes"), sparse[kind]))
+                         for kind in ("dense", "sparse")}}
         layers.append({
             "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why, "rejected": rejected,
             "inputs": [list(t.shape) for t in in_types if t is not None],
@@ -82,6 +87,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             "arena_offset": memory.offset(out) if storage.kind == "arena" else None,
             "bytes": out_types[0].nbytes,
             "quant": _quant_summary(node, call),
+            **({"sparse": sparse} if sparse else {}),
         })
     buffers = memory.buffers
     return {
@@ -113,6 +119,17 @@ def _boundary(graph: Graph, name: str) -> dict:
     return entry
 
 
+def _sparse_text(sparse) -> str:
+    """The kernels line's comparison of a layer a CSR kernel can run: density, and each option's
+    estimated instructions and weight matrix flash."""
+    if not sparse:
+        return ""
+    d, c = sparse["dense"], sparse["sparse"]
+    return (f" [sparse: density {sparse['density']:.1%}: dense {d['kernel']} est. {d['instructions']:,} "
+            f"instructions, {d['weight_bytes']:,} B | CSR {c['kernel']} est. {c['instructions']:,} instructions, "
+            f"{c['weight_bytes']:,} B]")
+
+
 def format_report(report: dict, firmware: dict | None = None) -> str:
     """The human-readable table printed by `firmnet report`; firmware: the linked firmware's
     sizes (board.json), which give the code beside the weights."""
@@ -130,7 +147,7 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         rejected = l.get("rejected", [])
         slower = "; ".join(f"{r['kernel']}: {r['reason']}" for r in rejected if r.get("runs", True))
         refused = ", ".join(r["kernel"] for r in rejected if not r.get("runs", True))
-        lines.append(f"  #{l['index']} {l['name']}: {l['kernel']}: {l['why']}"
+        lines.append(f"  #{l['index']} {l['name']}: {l['kernel']}: {l['why']}" + _sparse_text(l.get("sparse"))
                      + (f"; rejected {slower}" if slower else "") + (f"; cannot run it: {refused}" if refused else ""))
     quantized = [l for l in report["layers"] if l.get("quant")]
     if quantized:

@@ -11,6 +11,13 @@ Every variant module (e.g. conv2d_1x1_s8.py beside runtime_c/src/fn_conv2d_1x1_s
                                              which measurement each coefficient comes from)
     scratch_bytes(node, graph) -> int        working memory the planner places in the arena
     call(node, graph) -> KernelCall          the C call: parameter struct and (packed) constants
+Sparse variants (SPARSE = True: the CSR kernels fc_s8_csr, fc_f32_csr, conv2d_s8_csr,
+conv2d_f32_csr) also provide
+    flash(node, graph) -> (dense, sparse)    bytes of the weight matrix either way
+    density(node, graph) -> float            nonzero weights / all weights
+    terms(node, graph) -> tuple              the cost model's terms (bench/sparse.py fits their
+                                             coefficients, csr_costs.py)
+and --sparse (select.py) decides whether they compete.
 select.py picks, per layer, the cheapest supported candidate (the first of equal cost) and
 records the choice, its reason and every rejected candidate with its reason in the KernelCall.
 
@@ -27,14 +34,18 @@ from . import (
     conv2d_1x1_s8,
     conv2d_1x1_s8_dsp,
     conv2d_f32,
+    conv2d_f32_csr,
     conv2d_s8,
+    conv2d_s8_csr,
     conv2d_s8_dsp,
     conv2d_s8_s32,
     depthwise_conv2d_s8,
     depthwise_conv2d_s8_blocks_dsp,
     depthwise_conv2d_s8_rows_dsp,
     fc_f32,
+    fc_f32_csr,
     fc_s8,
+    fc_s8_csr,
     fc_s8_dsp,
     softmax_ort_s8,
     softmax_s8,
@@ -75,9 +86,10 @@ CANDIDATES = {
     "compare": (OpLowering("compare"),),
     "concat": (OpLowering("concat"),),
     "conv2d": (conv2d_1x1_s8_dsp, conv2d_1x1_s8, depthwise_conv2d_s8_rows_dsp, depthwise_conv2d_s8_blocks_dsp,
-               depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, conv2d_f32),
+               depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32,
+               fc_f32_csr, conv2d_f32_csr),
     "conv_transpose": (OpLowering("conv_transpose"),),
-    "dense": (fc_s8_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_f32),
+    "dense": (fc_s8_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, fc_f32, fc_f32_csr),
     "dequantize": (OpLowering("dequantize"),),
     "normalization": (OpLowering("normalization"),),
     "pad": (OpLowering("pad"),),

@@ -6,14 +6,33 @@ first listed on a tie). The KernelCall records the chosen variant, why it fits, 
 other candidate with its reason (it cannot run the layer, or its estimate is higher).
 `forced` ({layer: variant}, from --kernel) replaces the cost choice for those layers; the
 forced variant must support the layer.
+
+`sparse` (--sparse) decides about the sparse variants (modules with SPARSE = True, the CSR
+kernels): "off" never takes them; "on" takes one wherever one supports the layer (the
+cheapest of them); "auto" (the default) compares their estimates with the dense ones like
+any candidate, and where the model's weights do not fit the board's flash, select_kernels
+then moves the layers to CSR that save the most flash until they fit (flash as the binding
+limit).
 """
 from __future__ import annotations
 
 import dataclasses
 
+from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
 from ..ir import FirmnetError, Graph, Node
 from ..lowering import KernelCall
 from . import CANDIDATES
+
+SPARSE_CHOICES = ("auto", "on", "off")
+
+
+def is_sparse(kernel) -> bool:
+    return getattr(kernel, "SPARSE", False)
+
+
+def check_sparse(sparse: str) -> None:
+    if sparse not in SPARSE_CHOICES:
+        raise FirmnetError(f"unknown --sparse mode '{sparse}' (modes: {', '.join(SPARSE_CHOICES)})")
 
 
 def _names(candidates) -> str:
@@ -43,10 +62,35 @@ def _slower(cost: int, best: int, best_name: str) -> str:
     return f"listed after {best_name}"
 
 
-def choose(node, graph: Graph, target, forced: str | None = None):
+def _verdicts(node, graph, target, candidates, sparse: str) -> dict:
+    verdicts = {k.NAME: k.supports(node, graph, target) for k in candidates}
+    if sparse == "off":
+        verdicts.update({k.NAME: "--sparse off" for k in candidates if is_sparse(k) and verdicts[k.NAME] is None})
+    elif sparse == "on" and any(is_sparse(k) and verdicts[k.NAME] is None for k in candidates):
+        verdicts.update({k.NAME: "--sparse on (a CSR kernel runs this layer)" for k in candidates
+                         if not is_sparse(k) and verdicts[k.NAME] is None})
+    return verdicts
+
+
+def _sparse_options(node, graph, target, candidates) -> tuple:
+    """KernelCall.sparse: the layer's density and the best dense and sparse options (whatever
+    --sparse says), when both kinds can run it."""
+    runs = [k for k in candidates if k.supports(node, graph, target) is None]
+    sparse = [k for k in runs if is_sparse(k)]
+    dense = [k for k in runs if not is_sparse(k)]
+    if not sparse or not dense:
+        return ()
+    best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (dense, sparse)]
+    flash = best[1].flash(node, graph)
+    return (("density", best[1].density(node, graph)),
+            ("dense", (best[0].NAME, best[0].cost(node, graph, target), flash[0])),
+            ("sparse", (best[1].NAME, best[1].cost(node, graph, target), flash[1])))
+
+
+def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = "auto", why_extra: str = ""):
     """The KernelCall (or Alias) of one layer, with the choice recorded."""
     candidates = CANDIDATES[node.op]
-    verdicts = {k.NAME: k.supports(node, graph, target) for k in candidates}
+    verdicts = _verdicts(node, graph, target, candidates, "auto" if forced is not None else sparse)
     supported = [k for k in candidates if verdicts[k.NAME] is None]
     if forced is not None:
         match = [k for k in candidates if k.NAME == forced]
@@ -56,14 +100,15 @@ def choose(node, graph: Graph, target, forced: str | None = None):
         if verdicts[forced] is not None:
             raise FirmnetError(f"{node.describe()}: --kernel {node.name}={forced}: it cannot run this layer "
                                f"({verdicts[forced]}); kernels that can: {_names(supported) or 'none'}")
-        chosen, reason = match[0], "forced by --kernel"
+        chosen = match[0]
+        reason = chosen.why(node, graph, target) + why_extra if why_extra else "forced by --kernel"
         costs = {}
     else:
         if not supported:
             raise FirmnetError(f"{node.describe()}: {_none_supports(verdicts)}")
         costs = {k.NAME: k.cost(node, graph, target) for k in supported}
         chosen = min(supported, key=lambda k: costs[k.NAME])
-        reason = chosen.why(node, graph, target)
+        reason = chosen.why(node, graph, target) + why_extra
         if costs[chosen.NAME]:
             reason += f" (est. {costs[chosen.NAME]:,} instructions)"
     # (name, reason, whether it could run the layer): the report lists the runnable ones first
@@ -77,11 +122,43 @@ def choose(node, graph: Graph, target, forced: str | None = None):
     if not isinstance(call, KernelCall):        # an Alias: no code
         return call
     return dataclasses.replace(call, kernel=chosen.NAME, reason=reason, rejected=rejected,
-                               scratch_bytes=chosen.scratch_bytes(node, graph))
+                               scratch_bytes=chosen.scratch_bytes(node, graph),
+                               sparse=_sparse_options(node, graph, target, candidates))
 
 
-def select_kernels(graph: Graph, target, forced: dict | None = None) -> dict:
+def _flash_bound(graph: Graph, target, forced: dict, chosen: dict) -> dict:
+    """{layer: CSR variant} for the layers auto moves to CSR because the dense weights do not
+    fit the board's flash: the largest savings first, until the weights fit (or none is left)."""
+    flash = getattr(target, "code_flash_bytes", None)
+    if not flash:
+        return {}
+    limit = flash - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)   # the boards' code estimate
+    total = sum(a.nbytes for a in graph.constants.values())
+    options = []
+    for node in graph.nodes:
+        call = chosen[node.name]
+        if node.name in forced or not isinstance(call, KernelCall):
+            continue
+        for k in CANDIDATES[node.op]:
+            if is_sparse(k) and k.supports(node, graph, target) is None:
+                dense, csr = k.flash(node, graph)
+                if k.NAME == call.kernel:
+                    total -= dense - csr
+                elif csr < dense:
+                    options.append((dense - csr, node.name, k.NAME))
+                break
+    moved = {}
+    for saving, name, kernel in sorted(options, reverse=True):
+        if total <= limit:
+            break
+        moved[name] = kernel
+        total -= saving
+    return moved if total <= limit else {}
+
+
+def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str = "auto") -> dict:
     """{node name: KernelCall or Alias} for every node of the lowered graph."""
+    check_sparse(sparse)
     forced = dict(forced or {})
     names = {n.name for n in graph.nodes}
     unknown = sorted(set(forced) - names)
@@ -89,4 +166,10 @@ def select_kernels(graph: Graph, target, forced: dict | None = None) -> dict:
         raise FirmnetError(f"--kernel: no layer named {', '.join(repr(u) for u in unknown)} in the compiled graph "
                            f"(its layers: {', '.join(n.name for n in graph.nodes[:30])}"
                            f"{', ...' if len(graph.nodes) > 30 else ''})")
-    return {node.name: choose(node, graph, target, forced.get(node.name)) for node in graph.nodes}
+    chosen = {node.name: choose(node, graph, target, forced.get(node.name), sparse) for node in graph.nodes}
+    if sparse == "auto":
+        by_name = {node.name: node for node in graph.nodes}
+        for name, kernel in _flash_bound(graph, target, forced, chosen).items():
+            chosen[name] = choose(by_name[name], graph, target, kernel,
+                                  why_extra=f" (the dense weights do not fit {target.name}'s flash)")
+    return chosen

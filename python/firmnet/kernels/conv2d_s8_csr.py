@@ -1,0 +1,77 @@
+"""fn_conv2d_s8_csr (runtime_c/src/fn_conv2d_s8_csr.c, contract in fn_conv2d_s8_csr.h): int8
+convolutions (one group, any filter size, stride, dilation and padding; weights without zero
+points) with CSR weights: per output channel its nonzero weights with their (tap, channel)
+input offsets; 4 neighbouring windows inside the input share each decoded entry, windows
+reaching into the padding skip those taps exactly. 1x1 unpadded stride-1 layers are
+fc_s8_csr's.
+
+Cost: csr_costs.py (per board, measured by bench/sparse.py) times _csr.conv_terms."""
+from __future__ import annotations
+
+from ..lowering import ConstArg, KernelCall, params_of
+from . import _conv, _csr
+from ._check import refusal
+from .params_requant import nest
+from .params_csr import conv2d_s8_csr_params, stored
+
+NAME = "fn_conv2d_s8_csr"
+SPARSE = True
+
+
+def _params(node, graph):
+    q, a = node.attrs.quant, node.attrs
+    x_shape, _ = _conv.shapes(node, graph)
+    bias = _conv.bias(node)
+    return conv2d_s8_csr_params(x_shape, graph.constants[node.inputs[1]],
+                                None if bias is None else graph.constants[bias],
+                                input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
+                                weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
+                                output_zero_point=q.output.zero_point[0], strides=a.strides,
+                                dilations=a.dilations, pads=a.pads, act=a.act, mode=q.mode)
+
+
+def supports(node, graph, target) -> str | None:
+    if node.op != "conv2d":
+        return "convolutions only"
+    if node.attrs.quant is None:
+        return "float layer (int8 kernel)"
+    if _conv.accumulates_only(node):
+        return "int32 accumulator output (no output stage)"
+    if _conv.has_weight_zero_point(node):
+        return "weights with zero points"
+    return _csr.conv_refusal(node, graph) or refusal(lambda: _params(node, graph))
+
+
+def density(node, graph) -> float:
+    """Nonzero weights / all weights."""
+    return _csr.conv_density(node, graph)
+
+
+def flash(node, graph) -> tuple[int, int]:
+    """(dense, CSR) bytes of the layer's weights."""
+    return _csr.conv_flash(node, graph)
+
+
+def terms(node, graph) -> tuple:
+    """The cost model's terms (_csr.py)."""
+    return _csr.conv_terms(node, graph, blocked=True)
+
+
+def why(node, graph, target) -> str:
+    return _csr.conv_why(node, graph)
+
+
+def cost(node, graph, target) -> int:
+    return _csr.estimate(NAME, terms(node, graph), target)
+
+
+def scratch_bytes(node, graph) -> int:
+    return 0
+
+
+def call(node, graph) -> KernelCall:
+    params, arrays, m, bias = _params(node, graph)
+    return KernelCall(NAME, "fn_conv2d_s8_csr.h", "fn_conv2d_s8_csr_params", params_of(nest(params, arrays)),
+                      (node.inputs[0], ConstArg(f"{node.inputs[1]}/csr", stored(m.values)),
+                       ConstArg(f"{node.inputs[1]}/csr_bias", bias), node.outputs[0]),
+                      description=f"int8 conv with CSR weights ({m.nonzeros:,} nonzeros, (tap, channel) offsets)")
