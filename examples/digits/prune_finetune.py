@@ -14,7 +14,7 @@ removed) then a fine-tune of the smaller dense model.
 Writes, in pruned/ next to this file: digits_cnn.p50.ft.onnx, digits_cnn.p80.ft.onnx,
 digits_cnn.p90.ft.onnx and digits_cnn.s50.ft.onnx (float32; pruning_table.py measures them).
 Run from the repository root (torch is a tool of this example only, never of firmnet):
-  pip install torch==2.13.0
+  pip install torch==2.13.0 scikit-learn
   python examples/digits/prune_finetune.py
 """
 from __future__ import annotations

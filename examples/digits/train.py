@@ -8,7 +8,7 @@ Makes, next to this file:
                     onnxruntime over the whole test split
 
 Run (torch is a generation-time tool only, the firmnet package never imports it):
-  pip install torch==2.13.0
+  pip install torch==2.13.0 scikit-learn
   python examples/digits/train.py
 
 The data come from sklearn.datasets.load_digits (shipped with scikit-learn, no
