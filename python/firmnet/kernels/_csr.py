@@ -39,6 +39,11 @@ def shape_refusal(node, graph) -> str | None:
             return "padded (no padding only)"
     elif node.op != "dense":
         return "fully connected and 1x1 convolutions only"
+    return _constants_refusal(node, graph)
+
+
+def _constants_refusal(node, graph) -> str | None:
+    """None if the weights (and the bias, if any) are constants: CSR packs them at compile time."""
     if not graph.is_constant(node.inputs[1]):
         return "weights are not a constant"
     bias = _conv.bias(node)
@@ -76,8 +81,14 @@ def estimate(kernel: str, cost_terms: tuple, target) -> int:
 
 
 def density(node, graph) -> float:
-    w = matrix(node, graph)
+    """Nonzero weights / all weights (the report; any variant's layer)."""
+    w = graph.constants[node.inputs[1]]
     return float(np.count_nonzero(w)) / w.size
+
+
+def scratch_bytes(node, graph) -> int:
+    """The CSR kernels keep no buffer."""
+    return 0
 
 
 def flash(node, graph) -> tuple[int, int]:
@@ -86,7 +97,7 @@ def flash(node, graph) -> tuple[int, int]:
     return dense_nbytes(w.shape, w.dtype.itemsize), packed(node, graph).nbytes
 
 
-def why(node, graph) -> str:
+def why(node, graph, target=None) -> str:
     dense, csr = flash(node, graph)
     return f"CSR, density {density(node, graph):.0%}, weights {csr:,} B (dense {dense:,} B)"
 
@@ -107,12 +118,7 @@ def conv_refusal(node, graph) -> str | None:
     _, (_, kh, kw, _) = _conv.shapes(node, graph)
     if (kh, kw) == (1, 1) and a.strides == (1, 1) and a.pads == (0, 0, 0, 0):
         return "1x1, stride 1, unpadded (the CSR fully connected kernel's)"
-    if not graph.is_constant(node.inputs[1]):
-        return "weights are not a constant"
-    bias = _conv.bias(node)
-    if bias is not None and not graph.is_constant(bias):
-        return "bias is not a constant"
-    return None
+    return _constants_refusal(node, graph)
 
 
 def conv_packed(node, graph) -> CsrMatrix:
@@ -123,11 +129,6 @@ def conv_packed(node, graph) -> CsrMatrix:
 def conv_flash(node, graph) -> tuple[int, int]:
     w = graph.constants[node.inputs[1]]
     return dense_nbytes(w.shape, w.dtype.itemsize), conv_packed(node, graph).nbytes
-
-
-def conv_density(node, graph) -> float:
-    w = graph.constants[node.inputs[1]]
-    return float(np.count_nonzero(w)) / w.size
 
 
 def _inside(out, stride, pad, span, size) -> int:
@@ -168,6 +169,6 @@ def conv_terms(node, graph, blocked: bool = False) -> tuple:
     return (windows * oc, e * (4 * blocks + single), e * padded)
 
 
-def conv_why(node, graph) -> str:
+def conv_why(node, graph, target=None) -> str:
     dense, csr = conv_flash(node, graph)
-    return f"CSR conv, density {conv_density(node, graph):.0%}, weights {csr:,} B (dense {dense:,} B)"
+    return f"CSR conv, density {density(node, graph):.0%}, weights {csr:,} B (dense {dense:,} B)"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
 from . import _conv, _csr
+# why, (dense, CSR) weight bytes, density, scratch: the CSR convolutions'
+from ._csr import conv_flash as flash, conv_why as why, density, scratch_bytes  # noqa: F401
 from ._check import refusal
 from .params_requant import nest
 from .params_csr import conv2d_s8_csr_params, stored
@@ -42,31 +44,13 @@ def supports(node, graph, target) -> str | None:
     return _csr.conv_refusal(node, graph) or refusal(lambda: _params(node, graph))
 
 
-def density(node, graph) -> float:
-    """Nonzero weights / all weights."""
-    return _csr.conv_density(node, graph)
-
-
-def flash(node, graph) -> tuple[int, int]:
-    """(dense, CSR) bytes of the layer's weights."""
-    return _csr.conv_flash(node, graph)
-
-
 def terms(node, graph) -> tuple:
     """The cost model's terms (_csr.py)."""
     return _csr.conv_terms(node, graph, blocked=True)
 
 
-def why(node, graph, target) -> str:
-    return _csr.conv_why(node, graph)
-
-
 def cost(node, graph, target) -> int:
     return _csr.estimate(NAME, terms(node, graph), target)
-
-
-def scratch_bytes(node, graph) -> int:
-    return 0
 
 
 def call(node, graph) -> KernelCall:

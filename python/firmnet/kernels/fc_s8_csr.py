@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
 from . import _conv, _csr
+# why, cost terms, (dense, CSR) weight bytes, density, scratch: the fully connected CSR variants'
+from ._csr import density, flash, scratch_bytes, terms, why  # noqa: F401
 from ._check import refusal
 from .params_requant import nest
 from .params_csr import fc_s8_csr_params, stored
@@ -39,31 +41,8 @@ def supports(node, graph, target) -> str | None:
     return _csr.shape_refusal(node, graph) or refusal(lambda: _params(node, graph))
 
 
-def why(node, graph, target) -> str:
-    return _csr.why(node, graph)
-
-
-def terms(node, graph) -> tuple:
-    """The cost model's terms (_csr.py)."""
-    return _csr.terms(node, graph)
-
-
 def cost(node, graph, target) -> int:
     return _csr.estimate(NAME, terms(node, graph), target)
-
-
-def flash(node, graph) -> tuple[int, int]:
-    """(dense, CSR) bytes of the layer's weight matrix (--sparse auto's flash rule, the report)."""
-    return _csr.flash(node, graph)
-
-
-def density(node, graph) -> float:
-    """Nonzero weights / all weights."""
-    return _csr.density(node, graph)
-
-
-def scratch_bytes(node, graph) -> int:
-    return 0
 
 
 def call(node, graph) -> KernelCall:
