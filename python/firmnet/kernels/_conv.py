@@ -69,6 +69,16 @@ def estimate(node, graph, per_mac: float, per_output: float = 0.0) -> int:
     return round(per_mac * macs(node, graph) + per_output * outputs(node, graph))
 
 
+def requant_quantities(node) -> dict:
+    """The int8 layer's quantities its output stage is built from (the params builders' keyword
+    arguments): input scale and zero point, weight scales, output scale and zero point, fused
+    activation and requantization mode."""
+    q = node.attrs.quant
+    return dict(input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
+                weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
+                output_zero_point=q.output.zero_point[0], act=node.attrs.act, mode=q.mode)
+
+
 def general_params(node, graph) -> tuple[dict, dict]:
     """fn_conv2d_s8_params (scalar fields, arrays) of fn_conv2d_s8, fn_conv2d_s8_s32 and fn_conv2d_1x1_s8."""
     q = node.attrs.quant
@@ -77,10 +87,8 @@ def general_params(node, graph) -> tuple[dict, dict]:
     if q.output is None:
         return kp.conv2d_s32_params(x_shape, w_shape, input_zero_point=q_in.zero_point[0],
                                         weight_zero_points=q_w.zero_point, **geometry(node))
-    return kp.conv2d_s8_params(x_shape, w_shape, input_scale=q_in.scale[0], input_zero_point=q_in.zero_point[0],
-                                   weight_scales=q_w.scale, output_scale=q.output.scale[0],
-                                   output_zero_point=q.output.zero_point[0], act=node.attrs.act, mode=q.mode,
-                                   weight_zero_points=q_w.zero_point, **geometry(node))
+    return kp.conv2d_s8_params(x_shape, w_shape, weight_zero_points=q_w.zero_point, **requant_quantities(node),
+                               **geometry(node))
 
 
 def general_struct(node, graph) -> tuple:

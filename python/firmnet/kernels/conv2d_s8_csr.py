@@ -21,15 +21,12 @@ SPARSE = True
 
 
 def _params(node, graph):
-    q, a = node.attrs.quant, node.attrs
+    a = node.attrs
     x_shape, _ = _conv.shapes(node, graph)
     bias = _conv.bias(node)
     return conv2d_s8_csr_params(x_shape, graph.constants[node.inputs[1]],
-                                None if bias is None else graph.constants[bias],
-                                input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
-                                weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
-                                output_zero_point=q.output.zero_point[0], strides=a.strides,
-                                dilations=a.dilations, pads=a.pads, act=a.act, mode=q.mode)
+                                None if bias is None else graph.constants[bias], strides=a.strides,
+                                dilations=a.dilations, pads=a.pads, **_conv.requant_quantities(node))
 
 
 def supports(node, graph, target) -> str | None:

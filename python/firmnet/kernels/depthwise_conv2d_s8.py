@@ -18,12 +18,10 @@ _PER_MAC = 12.623
 
 
 def params(node, graph) -> tuple[dict, dict]:
-    a, q = node.attrs, node.attrs.quant
+    a = node.attrs
     x_shape, (oc, kh, kw, _) = _conv.shapes(node, graph)
-    return kp.depthwise_conv2d_s8_params(
-        x_shape, (1, kh, kw, oc), strides=a.strides, dilations=a.dilations, pads=a.pads,
-        input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0], weight_scales=q.inputs[1].scale,
-        output_scale=q.output.scale[0], output_zero_point=q.output.zero_point[0], act=a.act, mode=q.mode)
+    return kp.depthwise_conv2d_s8_params(x_shape, (1, kh, kw, oc), strides=a.strides, dilations=a.dilations,
+                                         pads=a.pads, **_conv.requant_quantities(node))
 
 
 def supports(node, graph, target) -> str | None:

@@ -17,11 +17,8 @@ _PER_MAC, _PER_OUTPUT = 4.500, 62.8
 
 
 def _params(node, graph) -> tuple[dict, dict]:
-    q = node.attrs.quant
     x, w = (graph.types[i].shape for i in node.inputs[:2])
-    return kp.fc_s8_params(x, w, input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
-                               weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
-                               output_zero_point=q.output.zero_point[0], act=node.attrs.act, mode=q.mode)
+    return kp.fc_s8_params(x, w, **_conv.requant_quantities(node))
 
 
 def supports(node, graph, target) -> str | None:

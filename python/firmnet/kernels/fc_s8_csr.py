@@ -19,14 +19,10 @@ SPARSE = True
 
 
 def _params(node, graph):
-    q = node.attrs.quant
     bias = _conv.bias(node)
     w = _csr.matrix(node, graph)
     return fc_s8_csr_params((_csr.rows_in(node, graph), w.shape[1]), w,
-                            None if bias is None else graph.constants[bias],
-                            input_scale=q.inputs[0].scale[0], input_zero_point=q.inputs[0].zero_point[0],
-                            weight_scales=q.inputs[1].scale, output_scale=q.output.scale[0],
-                            output_zero_point=q.output.zero_point[0], act=node.attrs.act, mode=q.mode)
+                            None if bias is None else graph.constants[bias], **_conv.requant_quantities(node))
 
 
 def supports(node, graph, target) -> str | None:
