@@ -24,6 +24,7 @@ from firmnet.float_layers import FloatLayerWarning
 from firmnet.frontend import load
 from firmnet.passes import fold_quant_chains
 from support.oracles import onnxruntime_outputs
+from support.qdq import int8_inputs
 from support.paths import FIXTURES
 
 
@@ -288,9 +289,16 @@ def test_run_prints_dequantized_outputs_beside_raw(tmp_path, capsys):
                                                                    r"-?\d+\) \[1, 10\] float32:\n", text)
     cm = firmnet.compile(INT8_EXAMPLE, tmp_path / "h", name="d8")
     x = np.load(INT8_EXAMPLE.with_name("sample_input.npz"))
-    (y,) = cm.build_host().run([x[x.files[0]]])
+    xs, host = [x[x.files[0]]], cm.build_host()
+    (y,) = host.run(xs)
+    (raw,) = host.run_raw(int8_inputs(cm, xs))
+
+    def numbers(block, dtype):
+        return np.array(block.replace("[", " ").replace("]", " ").split(), dtype)
+    # the raw int8 values exactly; the dequantized floats as far as the printout's digits go
+    assert np.array_equal(numbers(text.split("int8:\n")[1].split("\n")[0], np.int8), raw.ravel())
     printed = text.split("float32:\n")[1].split("\nmps2-an386")[0]
-    assert np.allclose(np.array(printed.replace("[", " ").replace("]", " ").split(), np.float32), y.ravel())
+    assert np.allclose(numbers(printed, np.float32), y.ravel())
 
 
 # ----------------------------------------------------------------- --requant auto
