@@ -67,7 +67,7 @@ def test_prune_per_layer_then_quantize_keeps_the_zeros_in_int8(tmp_path, capsys)
 def test_prune_eval_prints_accuracy_before_and_after(tmp_path, capsys):
     code, text, _ = _run(capsys, "compress", EXAMPLE, "-o", tmp_path / "d.onnx", "--prune", "0.3", "--eval", TEST)
     assert code == 0
-    m = re.search(r"accuracy of the generated C on 450 samples: before (\S+), pruned (\S+)", text)
+    m = re.search(r"accuracy of the generated C on 450 samples: float (\S+), pruned 30% (\S+)", text)
     assert m, text
     recorded = float(EXAMPLE.with_name("ACCURACY.txt").read_text().split(":")[-1])
     assert abs(float(m.group(1)) - recorded) < 1e-9
@@ -106,7 +106,7 @@ def test_prune_bad_inputs(tmp_path, capsys):
     not_onnx = tmp_path / "model.tflite"
     not_onnx.write_bytes(b"TFL3")
     code, _, err = _run(capsys, "compress", not_onnx, "-o", out, "--prune", "0.5")
-    assert code == 2 and "pruning works on ONNX models" in err
+    assert code == 2 and "firmnet compress works on ONNX models" in err
     code, _, err = _run(capsys, "compress", tmp_path / "missing.onnx", "-o", out, "--prune", "0.5")
     assert code == 2 and "cannot read" in err and "missing.onnx" in err
     assert not out.exists()

@@ -204,72 +204,31 @@ def cmd_report(args) -> int:
     return 0
 
 
-def _resolved_requant(requant: str, model) -> str:
-    """The mode --requant gives for this model on the host (auto → ort for ONNX)."""
-    from .boards import get_board
-    from .compiler import resolve_requant
-    return resolve_requant(requant, model, get_board("host"))[0]
-
-
 def cmd_compress(args) -> int:
-    import onnx
-
-    from .compress import accuracy, quantize_int8, read_labels, read_samples
-    from .compress.prune import DEFAULT_FLOOR, check_sparsity, format_sparsity, parse_per_layer, prune
-    pruning = args.prune is not None or args.prune_per_layer or args.prune_structured is not None
-    if args.quantize != "int8" and not pruning:
-        raise FirmnetError("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz, or --prune 0.8")
-    if args.quantize == "int8" and not args.calib:
-        raise FirmnetError("--quantize int8 needs calibration data: --calib data.npz (model inputs, samples first)")
-    out = Path(args.output)
-    floor = DEFAULT_FLOOR if args.prune_floor is None else args.prune_floor
-    if pruning:
-        model = _load_onnx(args.model)
-        if args.prune_structured is not None:
-            from .compress.structured import format_structured, prune_structured
-            check_sparsity(args.prune_structured, "--prune-structured")
-            print(format_structured(prune_structured(model, args.prune_structured, floor=floor)))
-        if args.prune is not None or args.prune_per_layer:
-            per_layer = parse_per_layer(args.prune_per_layer or "")
-            print(format_sparsity(prune(model, args.prune, per_layer, floor=floor)))
-        onnx.checker.check_model(model)
-        pruned = out.with_name(out.stem + ".pruned.onnx") if args.quantize else out
-        out.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, str(pruned))
-        print(f"wrote {pruned} (pruned)")
-    if args.quantize == "int8":
-        source = pruned if pruning else args.model
-        quantize_int8(source, args.calib, out, method=args.calibration, percentile=args.percentile,
-                      per_channel=not args.per_tensor)
-        print(f"wrote {out} (int8 QDQ: symmetric per-{'tensor' if args.per_tensor else 'channel'} weights, "
-              f"activation ranges by {args.calibration})")
+    """The stages of compress/pipeline.py, then their table (text, or JSON with --json)."""
+    from .compress.pipeline import accuracy_line, asked_stages, format_table, load_model, run_stages, to_json
+    asked_stages(args)                      # bad options fail before any work
+    evaluation = None
     if args.eval:
-        samples = read_samples(args.eval, onnx.load(args.model), what="evaluation")
+        from .compress import read_labels, read_samples
+        from .compress.evaluate import Evaluation
+        samples = read_samples(args.eval, load_model(args.model), what="evaluation")
         labels = read_labels(args.eval)
-        before = accuracy(args.model, samples, labels, requant=args.requant)
-        if pruning and args.quantize:
-            after = [("pruned", accuracy(pruned, samples, labels)),
-                     (f"pruned int8 ({_resolved_requant(args.requant, out)})",
-                      accuracy(out, samples, labels, requant=args.requant))]
-        elif pruning:
-            after = [("pruned", accuracy(out, samples, labels, requant=args.requant))]
-        else:
-            after = [(f"int8 ({_resolved_requant(args.requant, out)})",
-                      accuracy(out, samples, labels, requant=args.requant))]
-        first = "float" if not pruning else "before"
-        print(f"accuracy of the generated C on {len(samples)} samples: {first} {before:.4f}, "
-              + ", ".join(f"{label} {acc:.4f}" for label, acc in after))
+        if len(labels) < len(samples):
+            raise FirmnetError(f"{args.eval}: {len(samples)} samples but only {len(labels)} labels")
+        evaluation = Evaluation(samples, labels)
+    if args.board:
+        from .boards import get_board
+        get_board(args.board)
+    results = run_stages(args.model, args.output, args, evaluation, args.board, log=None if args.json else print)
+    if args.json:
+        print(json.dumps(to_json(results, args.board, len(evaluation.samples) if evaluation else None), indent=1))
+        return 0
+    print(format_table(results, args.board))
+    line = accuracy_line(results, len(evaluation.samples)) if evaluation else None
+    if line:
+        print(line)
     return 0
-
-
-def _load_onnx(path):
-    import onnx
-    if not str(path).endswith(".onnx"):
-        raise FirmnetError(f"{path}: pruning works on ONNX models (.onnx)")
-    try:
-        return onnx.load(str(path))
-    except Exception as exc:   # a missing file, or bytes that are not an ONNX model
-        raise FirmnetError(f"cannot read {path}: {exc}") from None
 
 
 def cmd_run(args) -> int:
@@ -378,7 +337,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
-    q = sub.add_parser("compress", help="compress a model into a new ONNX model (pruning, int8 quantization)")
+    q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, int8 "
+                                        "quantization) in a fixed order, and a table of what each costs and saves")
     q.add_argument("model")
     q.add_argument("-o", "--output", required=True, help="output .onnx")
     q.add_argument("--quantize", choices=("int8",), help="post-training quantization")
@@ -403,6 +363,9 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--eval", help=".npz with inputs and labels 'y': print the accuracy of the C before and after")
     q.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
                    help="rounding mode used for --eval (default auto: ort, the host's for an ONNX model)")
+    q.add_argument("--board", help="add each stage's flash, arena and estimated instructions on this board "
+                                   "(see firmnet boards)")
+    q.add_argument("--json", action="store_true", help="print the stage table as JSON (nothing else)")
     q.set_defaults(func=cmd_compress)
     u = sub.add_parser("run", help="cross-build for an emulated board and run one inference in QEMU")
     u.add_argument("output")

@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir import FirmnetError
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Labelled samples: one {input name: array} per sample (compress.read_samples), and their labels."""
+    samples: list
+    labels: np.ndarray
 
 
 def read_labels(path) -> np.ndarray:
@@ -19,13 +27,19 @@ def read_labels(path) -> np.ndarray:
 def accuracy(model, samples: list[dict], labels: np.ndarray, requant: str = "auto") -> float:
     """Top-1 accuracy of the model's first output over the samples, computed by the C."""
     from ..compiler import compile
-    if len(labels) < len(samples):
-        raise FirmnetError(f"{len(samples)} samples but only {len(labels)} labels")
     with tempfile.TemporaryDirectory() as out:
         cm = compile(model, out, name="evaluated", requant=requant)
-        host = cm.build_host()
-        hits = 0
-        for sample, label in zip(samples, labels):
-            scores = host.run([sample[name] for name in cm.graph.inputs])[0]
-            hits += int(np.argmax(scores.reshape(-1)) == label)
+        return compiled_accuracy(cm, Evaluation(samples, labels))
+
+
+def compiled_accuracy(cm, evaluation: Evaluation) -> float:
+    """Top-1 accuracy of a compiled model's first output (its sources written), computed by its C."""
+    samples, labels = evaluation.samples, evaluation.labels
+    if len(labels) < len(samples):
+        raise FirmnetError(f"{len(samples)} samples but only {len(labels)} labels")
+    host = cm.build_host()
+    hits = 0
+    for sample, label in zip(samples, labels):
+        scores = host.run([sample[name] for name in cm.graph.inputs])[0]
+        hits += int(np.argmax(scores.reshape(-1)) == label)
     return hits / len(samples)

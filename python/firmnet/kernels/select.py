@@ -173,3 +173,15 @@ def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str
             chosen[name] = choose(by_name[name], graph, target, kernel,
                                   why_extra=f" (the dense weights do not fit {target.name}'s flash)")
     return chosen
+
+
+def estimated_instructions(graph: Graph, lowered: dict, target) -> int:
+    """Instructions of one inference by the cost model: the sum of the chosen variants'
+    cost() over the layers (ops without variants, OpLowering, and views count 0)."""
+    total = 0
+    for node in graph.nodes:
+        call = lowered[node.name]
+        if isinstance(call, KernelCall):
+            kernel = next((k for k in CANDIDATES[node.op] if k.NAME == call.kernel), None)
+            total += kernel.cost(node, graph, target) if kernel is not None else 0
+    return total
