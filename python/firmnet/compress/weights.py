@@ -194,7 +194,7 @@ def find_weights(g: OnnxGraph) -> list[Weight]:
     return weights
 
 
-def by_name(weights: list[Weight], names) -> dict[str, Weight]:
+def by_name(weights: list[Weight], names, what: str = "prunable") -> dict[str, Weight]:
     """The weights named (by layer or by weight initializer); an unknown name lists the valid ones."""
     index = {}
     for w in weights:
@@ -202,6 +202,6 @@ def by_name(weights: list[Weight], names) -> dict[str, Weight]:
         index.setdefault(w.const.data, w)
     unknown = [n for n in names if n not in index]
     if unknown:
-        raise FirmnetError(f"no prunable layer named {', '.join(repr(n) for n in unknown)}; the model's "
+        raise FirmnetError(f"no {what} layer named {', '.join(repr(n) for n in unknown)}; the model's "
                            f"Conv/Gemm/MatMul layers are: {', '.join(w.layer for w in weights) or '(none)'}")
     return {n: index[n] for n in names}

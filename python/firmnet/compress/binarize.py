@@ -1,0 +1,284 @@
+"""Binarization of Conv/Gemm/MatMul layers of a float model, XNOR-Net style.
+
+A layer y = W * x + b becomes y = α ⊙ (sign(W) * Sign(x)) + b: its weight is replaced by
+sign(W) (0 → +1, so every stored value is exactly ±1), α = mean |W| over each output
+channel's weights, and its data input passes through a new ONNX `Sign` node. The ONNX
+written is the form firmnet's compiler reads as a binary layer (README "Binary layers"):
+
+    x ── Sign ── Conv(W = ±1 constant, groups 1, no bias) ── Mul(α) ── Add(bias) ── ...
+                 Gemm(alpha 1, no C) / MatMul(2-D constant)
+
+α has shape (1, C, 1, 1) after a 2-D conv ((1, C) + (1,) * spatial dims in general) and (C,)
+after Gemm/MatMul; the bias keeps its own Add (never folded into the ±1 layer), in the
+same shape as α; a Gemm's alpha is folded into α and its beta into the bias. The layer's
+output tensor keeps its name, so whatever read it reads the binary layer's result.
+
+ONNX `Sign` gives 0 for an input of exactly 0 where firmnet binarizes x ≥ 0 → +1, and the
+sign of a non-negative tensor (a ReLU output) is constant: such a layer is flagged in its
+row, since it then sees no information (train the binary model without that activation,
+as examples/digits/binary.py does).
+
+`auto` binarizes every Conv/Gemm/MatMul layer with a constant weight except the first and
+the last (they stay float, or int8 after quantization, as is common practice); a grouped
+conv (depthwise) is skipped there and refused when named. Binarize before quantizing: a
+QDQ or QLinear model is refused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..ir import FirmnetError
+from .weights import OnnxGraph, Weight, by_name, const_input, constants_to_initializers, find_weights
+
+AUTO = "auto"
+QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
+                 "MatMulInteger", "DynamicQuantizeLinear")
+ALPHA_BYTES = 4                      # α is stored as float32, one per output channel
+# ops that keep a tensor non-negative if their input is (the sign of a ReLU output passed through them is +1)
+SIGN_PRESERVING = ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape",
+                   "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout")
+NON_NEGATIVE = ("Relu", "Sigmoid", "Softmax", "Abs", "Exp", "Softplus", "HardSigmoid")
+
+
+@dataclass(frozen=True)
+class BinarizedLayer:
+    """One weight layer's line of the binarization report (weight bytes: float before; 1 bit per
+    weight rounded up to whole bytes plus α after; the same before and after for a skipped layer)."""
+    layer: str
+    op: str
+    shape: tuple[int, ...]
+    macs: int
+    bytes_before: int
+    bytes_after: int
+    note: str            # "binary" or "skipped: why"; a warning follows after "; "
+
+    @property
+    def binary(self) -> bool:
+        return self.note.startswith("binary")
+
+
+def binarize(model: onnx.ModelProto, layers: list[str] | str = AUTO) -> list[BinarizedLayer]:
+    """Rewrite the chosen layers of `model` in place (see the module docstring); returns one row per
+    Conv/Gemm/MatMul layer with a constant weight, in graph order."""
+    _refuse_quantized(model)
+    constants_to_initializers(model)
+    g = OnnxGraph(model)
+    weights = find_weights(g)
+    if not weights:
+        raise FirmnetError("the model has no Conv, Gemm or MatMul layer with a constant weight: nothing to binarize")
+    macs = _macs(model, g, weights)
+    if layers == AUTO:
+        reasons = {w.layer: _skip_reason(g, w) for w in weights[1:-1]}
+        chosen = {layer for layer, reason in reasons.items() if not reason}
+        if not chosen:
+            raise FirmnetError("--binarize auto: no layer to binarize (the first and last layers stay float"
+                               + "".join(f"; {layer}: {reason}" for layer, reason in reasons.items())
+                               + f"); name the layers instead, e.g. --binarize {weights[0].layer}")
+    else:
+        names = list(layers)
+        if not names:
+            raise FirmnetError("--binarize: no layer named (give layer names, or auto)")
+        chosen = {w.layer for w in by_name(weights, names, what="binarizable").values()}
+        for w in weights:
+            reason = _skip_reason(g, w) if w.layer in chosen else ""
+            if reason:
+                raise FirmnetError(f"cannot binarize layer '{w.layer}' ({w.op}): {reason}")
+    signs: dict[str, str] = {}
+    placed: dict[int, tuple[list, list]] = {}      # id(layer node) -> (nodes before it, nodes after it)
+    rows = []
+    for i, w in enumerate(weights):
+        shape = tuple(g.array(w.const.data).shape)
+        before = g.array(w.const.data).nbytes
+        if w.layer in chosen:
+            warning = _non_negative_input(g, w.node.input[0])
+            placed[id(w.node)] = _rewrite(g, w, signs)
+            after = -(-int(np.prod(shape)) // 8) + ALPHA_BYTES * shape[w.out_axis]
+            rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, after,
+                                       "binary" + (f"; {warning}" if warning else "")))
+        else:
+            rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, before,
+                                       _skip_note(g, w, i, len(weights), layers == AUTO)))
+    nodes = []
+    for n in model.graph.node:
+        first, then = placed.get(id(n), ((), ()))
+        nodes += [*first, n, *then]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return rows
+
+
+def _skip_note(g: OnnxGraph, w: Weight, index: int, count: int, auto: bool) -> str:
+    if not auto:
+        return "skipped: not named"
+    if index in (0, count - 1):
+        return f"skipped: {'first' if index == 0 else 'last'} layer"
+    return f"skipped: {_skip_reason(g, w)}"
+
+
+def _refuse_quantized(model: onnx.ModelProto) -> None:
+    node = next((n for n in model.graph.node if n.op_type in QUANTIZED_OPS), None)
+    if node is not None:
+        raise FirmnetError(f"cannot binarize a quantized model (node '{node.name or node.output[0]}' is "
+                           f"{node.op_type}): binarize the float model, then quantize it "
+                           "(firmnet compress does both in that order: --binarize ... --quantize int8 --calib ...)")
+
+
+def _attr(node: onnx.NodeProto, name: str, default):
+    a = next((a for a in node.attribute if a.name == name), None)
+    return default if a is None else onnx.helper.get_attribute_value(a)
+
+
+def _skip_reason(g: OnnxGraph, w: Weight) -> str:
+    """Why the layer cannot be binarized ('' if it can)."""
+    if w.op == "Conv" and _attr(w.node, "group", 1) != 1:
+        return f"groups {_attr(w.node, 'group', 1)} (a binary conv has groups 1; depthwise layers stay float)"
+    data = g.producer.get(w.node.input[0])
+    values = g.array(w.const.data)
+    if data is not None and data.op_type == "Sign" and np.all(np.abs(values) == 1):
+        return "already binary (Sign input, ±1 weight)"
+    if w.op == "Gemm" and len(w.node.input) > 2 and w.node.input[2] and not g.is_const(w.node.input[2]) \
+            and _attr(w.node, "beta", 1.0) != 1.0:
+        return "its bias C is computed at run time and scaled by beta"
+    if w.op == "Conv" and len(w.node.input) > 2 and w.node.input[2] and not g.is_const(w.node.input[2]):
+        return "its bias is computed at run time"
+    return ""
+
+
+def _non_negative_input(g: OnnxGraph, name: str) -> str:
+    """A warning if the tensor is non-negative by construction (its Sign is then +1 everywhere)."""
+    node = g.producer.get(name)
+    while node is not None and node.op_type in SIGN_PRESERVING:
+        node = g.producer.get(node.input[0])
+    if node is None or node.op_type not in NON_NEGATIVE:
+        return ""
+    return (f"input is non-negative ({node.op_type} '{node.name or node.output[0]}'): its sign is +1 everywhere "
+            "(x >= 0 -> +1), the layer sees no information; train without that activation")
+
+
+def _fresh(g: OnnxGraph, base: str) -> str:
+    """A tensor/initializer name not used in the graph yet."""
+    used = g.inits.keys() | g.producer.keys() | {i.name for i in g.graph.input}
+    name, k = base, 0
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _add_init(g: OnnxGraph, base: str, value: np.ndarray) -> str:
+    name = _fresh(g, base)
+    g.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+    g.inits[name] = g.graph.initializer[-1]
+    return name
+
+
+def _add_node(g: OnnxGraph, op: str, inputs: list[str], output_base: str, name: str) -> onnx.NodeProto:
+    out = _fresh(g, output_base)
+    node = onnx.helper.make_node(op, inputs, [out], name=name)
+    g.producer[out] = node
+    for i, x in enumerate(inputs):
+        g.consumers.setdefault(x, []).append((node, i))
+    return node
+
+
+def _drop_input(g: OnnxGraph, node: onnx.NodeProto, index: int) -> None:
+    """Remove node.input[index] (the last one) and its initializer if nothing else reads it."""
+    name = node.input[index]
+    del node.input[index]
+    g.consumers[name] = [(n, i) for n, i in g.consumers.get(name, []) if not (n is node and i == index)]
+    if name in g.inits and g.readers(name) == 0:
+        g.graph.initializer.remove(g.inits.pop(name))
+
+
+def _rewrite(g: OnnxGraph, w: Weight, signs: dict[str, str]) -> tuple[list, list]:
+    """Binarize one layer; returns the new nodes to place before it and after it."""
+    node, layer = w.node, w.layer
+    data = g.privatize(node, 1)
+    weight = g.array(data)
+    channel_axes = tuple(a for a in range(weight.ndim) if a != w.out_axis)
+    alpha = np.mean(np.abs(weight.astype(np.float64)), axis=channel_axes)
+    g.set(data, np.where(weight >= 0, 1, -1).astype(weight.dtype))
+    bias, scale = None, 1.0
+    if w.op == "Gemm":
+        scale = float(_attr(node, "alpha", 1.0))      # alpha * (A B) = (A sign(W)) * (alpha α)
+        if len(node.input) > 2 and node.input[2]:
+            c_name, beta = node.input[2], float(_attr(node, "beta", 1.0))
+            if g.is_const(c_name):
+                c = g.array(c_name).astype(np.float64) * beta
+                bias = (c.reshape(-1) if c.size == alpha.size else c).astype(weight.dtype)
+            else:
+                bias = c_name      # beta is 1 (_skip_reason): added as it is
+            _drop_input(g, node, 2)
+        for a in [a for a in node.attribute if a.name in ("alpha", "beta")]:
+            node.attribute.remove(a)
+    elif w.op == "Conv" and len(node.input) > 2 and node.input[2]:
+        bias = g.array(node.input[2]).reshape((1, -1) + (1,) * (weight.ndim - 2))
+        _drop_input(g, node, 2)
+    before = []
+    x = node.input[0]
+    if x not in signs:        # one Sign per tensor, shared by the layers binarized on it
+        sign = _add_node(g, "Sign", [x], f"{x}_sign", _fresh(g, f"{layer}_sign"))
+        signs[x] = sign.output[0]
+        before.append(sign)
+    node.input[0] = signs[x]
+    # y = α ⊙ acc (+ bias), under the layer's old output name
+    y = node.output[0]
+    acc = _fresh(g, f"{y}_binary")
+    node.output[0] = acc
+    g.producer.pop(y, None)
+    g.producer[acc] = node
+    shape = (1, -1) + (1,) * (weight.ndim - 2) if w.op == "Conv" else (-1,)
+    alpha_name = _add_init(g, f"{layer}_alpha", (alpha * scale).astype(weight.dtype).reshape(shape))
+    after = [_add_node(g, "Mul", [acc, alpha_name], y if bias is None else f"{y}_scaled",
+                       _fresh(g, f"{layer}_alpha"))]
+    if bias is not None:
+        bias_name = bias if isinstance(bias, str) else _add_init(g, f"{layer}_bias", bias)
+        after.append(_add_node(g, "Add", [after[0].output[0], bias_name], y, _fresh(g, f"{layer}_bias")))
+    return before, after
+
+
+def _macs(model: onnx.ModelProto, g: OnnxGraph, weights: list[Weight]) -> dict[str, int]:
+    """Multiply-accumulates of each layer in one run of the model (a symbolic dimension counts 1)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {v.name: [d.dim_value or 1 for d in v.type.tensor_type.shape.dim]
+              for v in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]
+              if v.type.tensor_type.HasField("shape")}
+    result = {}
+    for w in weights:
+        out = shapes.get(w.node.output[0])
+        if out is None:
+            raise FirmnetError(f"binarize: the shape of layer '{w.layer}''s output is unknown (give the model "
+                               "input a shape)")
+        weight = g.array(w.const.data)
+        result[w.layer] = int(np.prod(out)) * (weight.size // weight.shape[w.out_axis])
+    return result
+
+
+def parse_layers(text: str) -> list[str] | str:
+    """--binarize's value: 'auto' or comma-separated layer names."""
+    text = text.strip()
+    if text == AUTO:
+        return AUTO
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def format_binarized(rows: list[BinarizedLayer]) -> str:
+    width = max(12, *(len(r.layer) for r in rows))
+    lines = [f"{'layer':{width}} {'op':6} {'weight shape':16} {'MACs':>10} {'bytes before':>12} "
+             f"{'bytes after':>11}  rule"]
+    for r in rows:
+        shape = "x".join(map(str, r.shape))
+        lines.append(f"{r.layer:{width}} {r.op:6} {shape:16} {r.macs:>10,} {r.bytes_before:>12,} "
+                     f"{r.bytes_after:>11,}  {r.note}")
+    binary = [r for r in rows if r.binary]
+    if binary:
+        before = sum(r.bytes_before for r in binary)
+        after = sum(r.bytes_after for r in binary)
+        lines.append(f"binary layers: {len(binary)}, weights {before:,} -> {after:,} bytes "
+                     f"({before / after:.1f}x smaller), {sum(r.macs for r in binary):,} of "
+                     f"{sum(r.macs for r in rows):,} MACs")
+    return "\n".join(lines)
