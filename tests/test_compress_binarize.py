@@ -10,6 +10,7 @@ of the Mul/Add in float32: compared with rtol 1e-6 (plus 1e-6 of the terms' size
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import onnx
@@ -19,7 +20,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from firmnet.compress.binarize import binarize, format_binarized, parse_layers
+from firmnet.cli import main
+from firmnet.compress.binarize import binarize, binary_nodes, format_binarized, parse_layers
 from firmnet.ir import FirmnetError
 from support import prune_models as pm
 from support.paths import EXAMPLE
@@ -288,7 +290,7 @@ def test_digits_cnn_auto_flags_sign_of_relu_outputs():
     onnx.checker.check_model(model, full_check=True)
     assert [r.layer for r in rows if r.binary] == ["/conv2/Conv", "/conv3/Conv"]
     for r in rows[1:3]:      # conv2 reads Relu, conv3 reads MaxPool(Relu): a constant sign
-        assert "input is non-negative (Relu" in r.note
+        assert r.note.startswith("binary; warning: input >= 0 (Relu")
     assert (rows[1].macs, rows[1].bytes_before, rows[1].bytes_after) == (8 * 8 * 16 * 8 * 9, 16 * 8 * 9 * 4,
                                                                          16 * 8 * 9 // 8 + 16 * 4)
     x = np.load(EXAMPLE.with_name("digits_test.npz"))["x"][:1]
@@ -329,3 +331,78 @@ def test_binarizing_twice_is_refused_and_auto_with_nothing_left_says_so():
 def test_parse_layers():
     assert parse_layers("auto") == "auto"
     assert parse_layers(" /conv2/Conv, /conv3/Conv ,") == ["/conv2/Conv", "/conv3/Conv"]
+
+
+def test_binary_nodes_are_the_signs_layers_and_their_alpha_and_bias():
+    model = _layered()
+    binarize(model, ["c2", "fc1"])
+    assert binary_nodes(model) == ["c2_sign", "c2", "c2_mul_alpha", "c2_add_bias",
+                                   "fc1_sign", "fc1", "fc1_mul_alpha", "fc1_add_bias"]
+    assert binary_nodes(_layered()) == []
+
+
+# firmnet compress --binarize, as a user runs it
+
+CALIB = EXAMPLE.with_name("digits_calib.npz")
+INT8 = EXAMPLE.with_name("digits_cnn.int8.onnx")
+
+
+def _cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def _row(text, layer):
+    m = re.search(rf"^{re.escape(layer)} +(\w+) +([\dx]+) +([\d,]+) +([\d,]+) +([\d,]+)  (.*)$", text, re.M)
+    assert m, text
+    return m.group(1), m.group(2), int(m.group(3).replace(",", "")), int(m.group(4).replace(",", "")), \
+        int(m.group(5).replace(",", "")), m.group(6)
+
+
+def test_cli_binarize_auto_writes_the_binary_model_and_its_rows(tmp_path, capsys):
+    out = tmp_path / "d.bin.onnx"
+    code, text, err = _cli(capsys, "compress", EXAMPLE, "-o", out, "--binarize", "auto")
+    assert code == 0, err
+    assert _row(text, "/conv1/Conv")[5] == "skipped: first layer"
+    assert _row(text, "/fc/Gemm")[5] == "skipped: last layer"
+    assert _row(text, "/conv2/Conv")[:5] == ("Conv", "16x8x3x3", 73_728, 4_608, 144 + 64)
+    assert _row(text, "/conv3/Conv")[:5] == ("Conv", "16x16x3x3", 36_864, 9_216, 288 + 64)
+    assert "binary layers: 2, weights 13,824 -> 560 bytes (24.7x smaller)" in text
+    assert re.search(r"^float +24,864 +117,760$", text, re.M) and re.search(r"^binary ", text, re.M)
+    model = onnx.load(out)
+    onnx.checker.check_model(model, full_check=True)
+    _binary_weights_are_exact(model, {"/conv2/Conv", "/conv3/Conv"})
+
+
+def test_cli_binarize_then_int8_leaves_the_binary_layers_float(tmp_path, capsys):
+    out = tmp_path / "d.int8.onnx"
+    code, text, err = _cli(capsys, "compress", EXAMPLE, "-o", out, "--binarize", "/conv2/Conv,/conv3/Conv",
+                           "--quantize", "int8", "--calib", CALIB)
+    assert code == 0, err
+    assert f"wrote {tmp_path / 'd.int8.binary.onnx'} (binarized)" in text     # binarized first, then int8
+    assert re.search(r"^binary \(2 layers\) ", text, re.M) and re.search(r"^int8", text, re.M)
+    model = onnx.load(out)
+    _binary_weights_are_exact(model, {"/conv2/Conv", "/conv3/Conv"})         # float ±1, not under DequantizeLinear
+    producer = {o: n for n in model.graph.node for o in n.output}
+    layers = {n.name: n for n in model.graph.node if n.op_type in ("Conv", "Gemm")}
+    for name in ("/conv1/Conv", "/fc/Gemm"):                                 # the ends are int8
+        assert producer[layers[name].input[1]].op_type == "DequantizeLinear"
+    x = np.load(EXAMPLE.with_name("digits_test.npz"))["x"][:1]
+    assert _run(model, {"input": x})["logits"].shape == (1, 10)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--binarize", "/conv2/Conv,nope"), "no binarizable layer named 'nope'; the model's Conv/Gemm/MatMul layers "
+                                         "are: /conv1/Conv, /conv2/Conv, /conv3/Conv, /fc/Gemm"),
+    (("--binarize", ","), "--binarize: give auto or layer names"),
+])
+def test_cli_binarize_refuses_bad_layer_lists(tmp_path, capsys, argv, message):
+    code, _, err = _cli(capsys, "compress", EXAMPLE, "-o", tmp_path / "x.onnx", *argv)
+    assert code == 2 and message in err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_binarize_refuses_an_int8_model(tmp_path, capsys):
+    code, _, err = _cli(capsys, "compress", INT8, "-o", tmp_path / "x.onnx", "--binarize", "auto")
+    assert code == 2 and "cannot binarize a quantized model" in err and "binarize the float model, then quantize" in err

@@ -337,8 +337,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
-    q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, int8 "
-                                        "quantization) in a fixed order, and a table of what each costs and saves")
+    q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, "
+                                        "binarization, int8 quantization) in a fixed order, and a table of what each costs and saves")
     q.add_argument("model")
     q.add_argument("-o", "--output", required=True, help="output .onnx")
     q.add_argument("--quantize", choices=("int8",), help="post-training quantization")
@@ -360,6 +360,10 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--prune-structured", type=float, metavar="S",
                    help="remove a fraction S of the filters and neurons (smallest L1 norm) with their inputs in the "
                         "consumers: a smaller dense model")
+    q.add_argument("--binarize", metavar="auto|NAME,...",
+                   help="binarize Conv/Gemm/MatMul layers XNOR-Net style (weights sign(W) and a per-channel "
+                        "scale mean|W|, inputs through Sign): auto = all but the first and last layers (and grouped "
+                        "convs), or the layers named; before --quantize int8")
     q.add_argument("--eval", help=".npz with inputs and labels 'y': print the accuracy of the C before and after")
     q.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
                    help="rounding mode used for --eval (default auto: ort, the host's for an ONNX model)")

@@ -32,11 +32,10 @@ import onnx
 from onnx import numpy_helper
 
 from ..ir import FirmnetError
+from .measure import QUANT_OPS
 from .weights import OnnxGraph, Weight, by_name, const_input, constants_to_initializers, find_weights
 
 AUTO = "auto"
-QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
-                 "MatMulInteger", "DynamicQuantizeLinear")
 ALPHA_BYTES = 4                      # α is stored as float32, one per output channel
 # ops that keep a tensor non-negative if their input is (the sign of a ReLU output passed through them is +1)
 SIGN_PRESERVING = ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape",
@@ -61,12 +60,20 @@ class BinarizedLayer:
         return self.note.startswith("binary")
 
 
+class _Rewrite(OnnxGraph):
+    """The graph being rewritten, with the nodes made so far (placed in the node list at the end)."""
+
+    def __init__(self, model: onnx.ModelProto):
+        super().__init__(model)
+        self.added: list[onnx.NodeProto] = []
+
+
 def binarize(model: onnx.ModelProto, layers: list[str] | str = AUTO) -> list[BinarizedLayer]:
     """Rewrite the chosen layers of `model` in place (see the module docstring); returns one row per
     Conv/Gemm/MatMul layer with a constant weight, in graph order."""
     _refuse_quantized(model)
     constants_to_initializers(model)
-    g = OnnxGraph(model)
+    g = _Rewrite(model)
     weights = find_weights(g)
     if not weights:
         raise FirmnetError("the model has no Conv, Gemm or MatMul layer with a constant weight: nothing to binarize")
@@ -120,7 +127,7 @@ def _skip_note(g: OnnxGraph, w: Weight, index: int, count: int, auto: bool) -> s
 
 
 def _refuse_quantized(model: onnx.ModelProto) -> None:
-    node = next((n for n in model.graph.node if n.op_type in QUANTIZED_OPS), None)
+    node = next((n for n in model.graph.node if n.op_type in QUANT_OPS), None)
     if node is not None:
         raise FirmnetError(f"cannot binarize a quantized model (node '{node.name or node.output[0]}' is "
                            f"{node.op_type}): binarize the float model, then quantize it "
@@ -155,13 +162,23 @@ def _non_negative_input(g: OnnxGraph, name: str) -> str:
         node = g.producer.get(node.input[0])
     if node is None or node.op_type not in NON_NEGATIVE:
         return ""
-    return (f"input is non-negative ({node.op_type} '{node.name or node.output[0]}'): its sign is +1 everywhere "
-            "(x >= 0 -> +1), the layer sees no information; train without that activation")
+    return (f"warning: input >= 0 ({node.op_type} '{node.name or node.output[0]}'), so its sign is +1 "
+            "everywhere: train without that activation")
 
 
 def _fresh(g: OnnxGraph, base: str) -> str:
     """A tensor/initializer name not used in the graph yet."""
     used = g.inits.keys() | g.producer.keys() | {i.name for i in g.graph.input}
+    name, k = base, 0
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _fresh_node(g: _Rewrite, base: str) -> str:
+    """A node name not used in the graph yet (nodes and tensors have separate names)."""
+    used = {n.name for n in g.graph.node} | {n.name for n in g.added}
     name, k = base, 0
     while name in used:
         k += 1
@@ -176,9 +193,11 @@ def _add_init(g: OnnxGraph, base: str, value: np.ndarray) -> str:
     return name
 
 
-def _add_node(g: OnnxGraph, op: str, inputs: list[str], output_base: str, name: str) -> onnx.NodeProto:
+def _add_node(g: _Rewrite, op: str, inputs: list[str], output_base: str, name: str) -> onnx.NodeProto:
+    """A new node (placed in the graph by the caller) writing a fresh tensor name."""
     out = _fresh(g, output_base)
-    node = onnx.helper.make_node(op, inputs, [out], name=name)
+    node = onnx.helper.make_node(op, inputs, [out], name=_fresh_node(g, name))
+    g.added.append(node)
     g.producer[out] = node
     for i, x in enumerate(inputs):
         g.consumers.setdefault(x, []).append((node, i))
@@ -194,7 +213,7 @@ def _drop_input(g: OnnxGraph, node: onnx.NodeProto, index: int) -> None:
         g.graph.initializer.remove(g.inits.pop(name))
 
 
-def _rewrite(g: OnnxGraph, w: Weight, signs: dict[str, str]) -> tuple[list, list]:
+def _rewrite(g: _Rewrite, w: Weight, signs: dict[str, str]) -> tuple[list, list]:
     """Binarize one layer; returns the new nodes to place before it and after it."""
     node, layer = w.node, w.layer
     data = g.privatize(node, 1)
@@ -221,7 +240,7 @@ def _rewrite(g: OnnxGraph, w: Weight, signs: dict[str, str]) -> tuple[list, list
     before = []
     x = node.input[0]
     if x not in signs:        # one Sign per tensor, shared by the layers binarized on it
-        sign = _add_node(g, "Sign", [x], f"{x}_sign", _fresh(g, f"{layer}_sign"))
+        sign = _add_node(g, "Sign", [x], f"{x}_sign", f"{layer}_sign")
         signs[x] = sign.output[0]
         before.append(sign)
     node.input[0] = signs[x]
@@ -234,10 +253,10 @@ def _rewrite(g: OnnxGraph, w: Weight, signs: dict[str, str]) -> tuple[list, list
     shape = (1, -1) + (1,) * (weight.ndim - 2) if w.op == "Conv" else (-1,)
     alpha_name = _add_init(g, f"{layer}_alpha", (alpha * scale).astype(weight.dtype).reshape(shape))
     after = [_add_node(g, "Mul", [acc, alpha_name], y if bias is None else f"{y}_scaled",
-                       _fresh(g, f"{layer}_alpha"))]
+                       f"{layer}_mul_alpha")]
     if bias is not None:
         bias_name = bias if isinstance(bias, str) else _add_init(g, f"{layer}_bias", bias)
-        after.append(_add_node(g, "Add", [after[0].output[0], bias_name], y, _fresh(g, f"{layer}_bias")))
+        after.append(_add_node(g, "Add", [after[0].output[0], bias_name], y, f"{layer}_add_bias"))
     return before, after
 
 
@@ -256,6 +275,32 @@ def _macs(model: onnx.ModelProto, g: OnnxGraph, weights: list[Weight]) -> dict[s
         weight = g.array(w.const.data)
         result[w.layer] = int(np.prod(out)) * (weight.size // weight.shape[w.out_axis])
     return result
+
+
+def binary_nodes(model: onnx.ModelProto) -> list[str]:
+    """The names of the nodes that make the model's binary layers: each Sign, the Conv/Gemm/MatMul
+    reading a Sign output with a ±1 constant weight, and the Mul (α) and Add (bias) by constants
+    right after it. int8 quantization leaves them float, so that their weights stay ±1."""
+    g = OnnxGraph(model)
+    names = []
+    for node in g.graph.node:
+        if node.op_type != "Sign":
+            continue
+        names.append(node.name)
+        for layer, index in g.consumers.get(node.output[0], []):
+            weight = const_input(g, layer.input[1]) if index == 0 and len(layer.input) > 1 else None
+            if layer.op_type not in ("Conv", "Gemm", "MatMul") or weight is None or weight.quantized \
+                    or not np.all(np.abs(g.array(weight.data)) == 1):
+                continue
+            names.append(layer.name)
+            out = layer.output[0]
+            for op in ("Mul", "Add"):
+                readers = g.consumers.get(out, [])
+                if len(readers) != 1 or readers[0][0].op_type != op or not g.is_const(readers[0][0].input[1]):
+                    break
+                names.append(readers[0][0].name)
+                out = readers[0][0].output[0]
+    return [n for n in names if n]
 
 
 def parse_layers(text: str) -> list[str] | str:

@@ -3,12 +3,13 @@ table of what each costs in accuracy and buys in weight bytes, MACs, flash, RAM 
 
 The order (STAGES):
 
-    structured pruning -> pruning -> int8 quantization
+    structured pruning -> pruning -> binarization -> int8 quantization
 
 Pruning chooses on the trained float weights, structured pruning first because it changes
 the shapes the later stages see; quantization comes after every method that rewrites float
-weights, so that its calibration sees the final ones. Methods still to come have their place:
-SVD low rank after pruning, binarization after SVD (both on float weights, before int8), and
+weights, so that its calibration sees the final ones (binarization refuses int8 models: it
+needs the float weights' signs and magnitudes). Methods still to come have their place:
+SVD low rank after pruning and before binarization (on float weights, before int8), and
 codebooks (weight sharing) last, on the int8 weights, or on the float ones when nothing
 quantizes (`measure.is_quantized(model)` tells a stage which it got).
 
@@ -127,18 +128,41 @@ def _pruning_label(o) -> str:
     return f"pruned {o.prune:.0%}" if o.prune is not None and not o.prune_per_layer else "pruned"
 
 
+def _binarize_check(o) -> None:
+    from .binarize import parse_layers
+    if not parse_layers(o.binarize):
+        raise FirmnetError("--binarize: give auto or layer names (NAME,NAME,...; as the table lists them)")
+
+
+def _binarize(model, o):
+    from .binarize import binarize, parse_layers
+    return model, binarize(model, parse_layers(o.binarize))
+
+
+def _binarize_text(rows) -> str:
+    from .binarize import format_binarized
+    return format_binarized(rows)
+
+
+def _binarize_label(o) -> str:
+    from .binarize import AUTO, parse_layers
+    layers = parse_layers(o.binarize)
+    return "binary" if layers == AUTO else f"binary ({len(layers)} layer{'s' if len(layers) > 1 else ''})"
+
+
 def _int8_check(o) -> None:
     if not o.calib:
         raise FirmnetError("--quantize int8 needs calibration data: --calib data.npz (model inputs, samples first)")
 
 
 def _int8(model, o):
+    from .binarize import binary_nodes
     from .quantize import quantize_int8
     with tempfile.TemporaryDirectory(prefix="firmnet-quantize-") as work:
         source, target = Path(work) / "float.onnx", Path(work) / "int8.onnx"
         onnx.save(model, str(source))
         quantize_int8(source, o.calib, target, method=o.calibration, percentile=o.percentile,
-                      per_channel=not o.per_tensor)
+                      per_channel=not o.per_tensor, exclude=binary_nodes(model))
         return onnx.load(str(target)), []
 
 
@@ -153,6 +177,8 @@ STAGES: tuple[Stage, ...] = (
           written=lambda o: "pruned"),
     Stage("pruned", _pruning_label, lambda o: o.prune is not None or bool(o.prune_per_layer), _pruning,
           check=_pruning_check, describe=_pruning_text, written=lambda o: "pruned"),
+    Stage("binary", _binarize_label, lambda o: o.binarize is not None, _binarize, check=_binarize_check,
+          describe=_binarize_text, written=lambda o: "binarized"),
     Stage("int8", lambda o: "int8", lambda o: o.quantize == "int8", _int8, check=_int8_check,
           describe=lambda rows: "", written=_int8_written),
 )

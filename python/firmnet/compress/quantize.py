@@ -65,8 +65,9 @@ def read_samples(path, model: onnx.ModelProto, what="calibration") -> list[dict[
 
 
 def quantize_int8(model_path, calib_path, out_path, method: str = "minmax", percentile: float = 99.999,
-                  per_channel: bool = True) -> Path:
-    """Write a QDQ int8 model calibrated on the samples in calib_path."""
+                  per_channel: bool = True, exclude=()) -> Path:
+    """Write a QDQ int8 model calibrated on the samples in calib_path; the nodes named in
+    `exclude` stay float (binary layers: their weights stay ±1)."""
     if method not in METHODS:
         raise FirmnetError(f"unknown calibration method '{method}' (methods: {', '.join(METHODS)})")
     try:
@@ -96,7 +97,7 @@ def quantize_int8(model_path, calib_path, out_path, method: str = "minmax", perc
         quantize_static(str(model_path), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
                         calibrate_method=CalibrationMethod.MinMax if method == "minmax" else CalibrationMethod.Percentile,
-                        extra_options=options)
+                        nodes_to_exclude=list(exclude), extra_options=options)
     finally:
         root.setLevel(level)
     return out_path
