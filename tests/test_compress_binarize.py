@@ -406,3 +406,47 @@ def test_cli_binarize_refuses_bad_layer_lists(tmp_path, capsys, argv, message):
 def test_cli_binarize_refuses_an_int8_model(tmp_path, capsys):
     code, _, err = _cli(capsys, "compress", INT8, "-o", tmp_path / "x.onnx", "--binarize", "auto")
     assert code == 2 and "cannot binarize a quantized model" in err and "binarize the float model, then quantize" in err
+
+
+# the binary digits example's committed models (examples/digits/binary.py)
+
+BINARY = EXAMPLE.parent / "binary" / "digits_cnn.binary.onnx"
+BINARY_INT8 = EXAMPLE.parent / "binary" / "digits_cnn.binary.int8.onnx"
+
+
+def _recorded(model_cell: str) -> float:
+    """The accuracy BINARY.md records for the model (printed to 0.01 %: compared within half of that)."""
+    m = re.search(rf"^\| {re.escape(model_cell)} \| onnxruntime \| ([\d.]+)% \|$",
+                  EXAMPLE.with_name("BINARY.md").read_text(), re.M)
+    assert m, model_cell
+    return float(m.group(1)) / 100
+
+
+def _accuracy(model) -> float:
+    data = np.load(EXAMPLE.with_name("digits_test.npz"))
+    logits = [_run(model, {"input": data["x"][i:i + 1]})["logits"] for i in range(len(data["y"]))]
+    return float(np.mean(np.argmax(np.concatenate(logits), axis=1) == data["y"]))
+
+
+def test_digits_binary_example_is_in_the_binary_form_with_its_recorded_accuracy():
+    model = onnx.load(BINARY)
+    assert [n.op_type for n in model.graph.node] == ["Conv", "Sign", "Conv", "Mul", "Add", "MaxPool", "Sign", "Conv",
+                                                     "Mul", "Add", "Relu", "Flatten", "Gemm"]
+    _binary_weights_are_exact(model, {"/conv2/Conv", "/conv3/Conv"})
+    inits = _inits(model)
+    for node in model.graph.node:
+        if node.op_type in ("Mul", "Add"):
+            assert inits[node.input[1]].shape == (1, 16, 1, 1)       # α and bias per output channel
+    assert len(binary_nodes(model)) == 8
+    assert abs(_accuracy(model) - _recorded("fine-tuned, binary/digits_cnn.binary.onnx")) <= 5e-5
+    with pytest.raises(FirmnetError, match="already binary"):
+        binarize(model, ["/conv3/Conv"])
+
+
+def test_digits_binary_int8_example_keeps_binary_layers_float():
+    model = onnx.load(BINARY_INT8)
+    _binary_weights_are_exact(model, {"/conv2/Conv", "/conv3/Conv"})
+    producer = {o: n for n in model.graph.node for o in n.output}
+    layers = {n.name: n for n in model.graph.node if n.op_type in ("Conv", "Gemm")}
+    assert all(producer[layers[n].input[1]].op_type == "DequantizeLinear" for n in ("/conv1/Conv", "/fc/Gemm"))
+    assert abs(_accuracy(model) - _recorded("fine-tuned, int8 ends (binary/digits_cnn.binary.int8.onnx)")) <= 5e-5
