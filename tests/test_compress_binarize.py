@@ -24,7 +24,7 @@ from firmnet.cli import main
 from firmnet.compress.binarize import binarize, binary_nodes, format_binarized, parse_layers
 from firmnet.ir import FirmnetError
 from support import prune_models as pm
-from support.paths import EXAMPLE
+from support.paths import EXAMPLE, FIXTURES
 
 RTOL = 1e-6
 
@@ -341,6 +341,24 @@ def test_binary_nodes_are_the_signs_layers_and_their_alpha_and_bias():
     assert binary_nodes(_layered()) == []
 
 
+def test_binary_nodes_of_a_pytorch_export_include_the_weight_signs_and_transpose():
+    model = onnx.load(str(FIXTURES / "binary_cnn.torch_sign.onnx"))
+    assert binary_nodes(model) == ["/conv2/Sign", "/conv2/Sign_1", "/conv2/Conv", "/conv2/Mul",
+                                   "/conv3/Sign", "/conv3/Sign_1", "/conv3/Conv",
+                                   "/fc1/Sign", "/fc1/Sign_1", "/fc1/Transpose", "/fc1/MatMul", "/fc1/Mul", "/fc1/Add"]
+
+
+def test_relu6_input_is_flagged_like_relu():
+    b = pm.ModelBuilder(0)
+    x = b.input([1, 4])
+    lo, hi = b._const("lo", np.float32(0)), b._const("hi", np.float32(6))
+    x = b._node("Clip", [b.gemm(x, 4, 6, name="a"), lo, hi], name="relu6")
+    b.output(b.gemm(b.gemm(x, 6, 6, name="b"), 6, 2, name="c"), [1, 2])
+    rows = {r.layer: r.note for r in binarize(b.model(), "auto")}
+    assert rows["b"] == "binary; warning: input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train without " \
+                        "that activation"
+
+
 # firmnet compress --binarize, as a user runs it
 
 CALIB = EXAMPLE.with_name("digits_calib.npz")
@@ -401,6 +419,26 @@ def test_cli_binarize_refuses_bad_layer_lists(tmp_path, capsys, argv, message):
     code, _, err = _cli(capsys, "compress", EXAMPLE, "-o", tmp_path / "x.onnx", *argv)
     assert code == 2 and message in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_int8_of_a_pytorch_binary_export_leaves_its_binary_layers_float(tmp_path, capsys):
+    fixture = FIXTURES / "binary_cnn.torch_sign.onnx"
+    data = np.load(FIXTURES / "binary_cnn.torch_sign.npz")
+    np.savez(tmp_path / "calib.npz", input=data["inputs"][:, 0])
+    out = tmp_path / "q.onnx"
+    code, _, err = _cli(capsys, "compress", fixture, "-o", out, "--quantize", "int8", "--calib", tmp_path / "calib.npz")
+    assert code == 0, err
+    model = onnx.load(out)
+    producer = {o: n for n in model.graph.node for o in n.output}
+    inits = _inits(model)
+    for name in ("/conv2/Conv", "/conv3/Conv", "/fc1/MatMul"):        # Sign(float W), not quantized
+        node = next(n for n in model.graph.node if n.name == name)
+        weight = producer[node.input[1]]
+        weight = producer[weight.input[0]] if weight.op_type == "Transpose" else weight
+        assert weight.op_type == "Sign" and weight.input[0] in inits and inits[weight.input[0]].dtype == np.float32
+        assert producer[node.input[0]].op_type == "Sign"
+    gemm = next(n for n in model.graph.node if n.name == "/fc2/Gemm")
+    assert producer[gemm.input[1]].op_type == "DequantizeLinear"
 
 
 def test_cli_binarize_refuses_an_int8_model(tmp_path, capsys):

@@ -33,7 +33,7 @@ from onnx import numpy_helper
 
 from ..ir import FirmnetError
 from .measure import QUANT_OPS
-from .weights import OnnxGraph, Weight, by_name, const_input, constants_to_initializers, find_weights
+from .weights import OnnxGraph, Weight, by_name, constants_to_initializers, find_weights
 
 AUTO = "auto"
 ALPHA_BYTES = 4                      # α is stored as float32, one per output channel
@@ -160,10 +160,19 @@ def _non_negative_input(g: OnnxGraph, name: str) -> str:
     node = g.producer.get(name)
     while node is not None and node.op_type in SIGN_PRESERVING:
         node = g.producer.get(node.input[0])
-    if node is None or node.op_type not in NON_NEGATIVE:
+    if node is None or not (node.op_type in NON_NEGATIVE or _clip_min(g, node) >= 0):
         return ""
     return (f"warning: input >= 0 ({node.op_type} '{node.name or node.output[0]}'), so its sign is +1 "
             "everywhere: train without that activation")
+
+
+def _clip_min(g: OnnxGraph, node: onnx.NodeProto) -> float:
+    """The lower bound of a Clip (ReLU6 is Clip(0, 6)); -inf for any other node or no bound."""
+    if node.op_type != "Clip":
+        return -np.inf
+    if len(node.input) > 1 and node.input[1]:
+        return float(g.array(node.input[1])) if g.is_const(node.input[1]) else -np.inf
+    return float(_attr(node, "min", -np.inf))      # opset < 11
 
 
 def _fresh(g: OnnxGraph, base: str) -> str:
@@ -279,8 +288,10 @@ def _macs(model: onnx.ModelProto, g: OnnxGraph, weights: list[Weight]) -> dict[s
 
 def binary_nodes(model: onnx.ModelProto) -> list[str]:
     """The names of the nodes that make the model's binary layers: each Sign, the Conv/Gemm/MatMul
-    reading a Sign output with a ±1 constant weight, and the Mul (α) and Add (bias) by constants
-    right after it. int8 quantization leaves them float, so that their weights stay ±1."""
+    reading a Sign output with a binary weight (a ±1 constant, or Sign of a constant as PyTorch
+    exports it, either under a Transpose) with the nodes on that weight's way, and the Mul (α) and
+    Add (bias) by constants right after it. int8 quantization leaves them float, so that their
+    weights stay ±1."""
     g = OnnxGraph(model)
     names = []
     for node in g.graph.node:
@@ -288,11 +299,10 @@ def binary_nodes(model: onnx.ModelProto) -> list[str]:
             continue
         names.append(node.name)
         for layer, index in g.consumers.get(node.output[0], []):
-            weight = const_input(g, layer.input[1]) if index == 0 and len(layer.input) > 1 else None
-            if layer.op_type not in ("Conv", "Gemm", "MatMul") or weight is None or weight.quantized \
-                    or not np.all(np.abs(g.array(weight.data)) == 1):
+            chain = _binary_weight(g, layer.input[1]) if index == 0 and len(layer.input) > 1 else None
+            if layer.op_type not in ("Conv", "Gemm", "MatMul") or chain is None:
                 continue
-            names.append(layer.name)
+            names += [n.name for n in chain] + [layer.name]
             out = layer.output[0]
             for op in ("Mul", "Add"):
                 readers = g.consumers.get(out, [])
@@ -300,7 +310,22 @@ def binary_nodes(model: onnx.ModelProto) -> list[str]:
                     break
                 names.append(readers[0][0].name)
                 out = readers[0][0].output[0]
-    return [n for n in names if n]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _binary_weight(g: OnnxGraph, name: str) -> list[onnx.NodeProto] | None:
+    """The Sign/Transpose nodes between a layer's weight input and its constant if the weight is
+    binary (a ±1 constant, or Sign of a constant), else None."""
+    chain = []
+    while not g.is_const(name):
+        node = g.producer.get(name)
+        if node is None or node.op_type not in ("Sign", "Transpose"):
+            return None
+        chain.append(node)
+        name = node.input[0]
+    if any(n.op_type == "Sign" for n in chain) or np.all(np.abs(g.array(name)) == 1):
+        return chain
+    return None
 
 
 def parse_layers(text: str) -> list[str] | str:

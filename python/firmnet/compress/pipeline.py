@@ -8,7 +8,8 @@ The order (STAGES):
 Pruning chooses on the trained float weights, structured pruning first because it changes
 the shapes the later stages see; quantization comes after every method that rewrites float
 weights, so that its calibration sees the final ones (binarization refuses int8 models: it
-needs the float weights' signs and magnitudes). Methods still to come have their place:
+needs the float weights' signs and magnitudes; quantization leaves binary layers float, their
+weights ±1: binarize.binary_nodes). Methods still to come have their place:
 SVD low rank after pruning and before binarization (on float weights, before int8), and
 codebooks (weight sharing) last, on the int8 weights, or on the float ones when nothing
 quantizes (`measure.is_quantized(model)` tells a stage which it got).
