@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.kernels import _s8_dsp
+from firmnet.kernels import _s8_dsp, params_winograd
 
 small = st.integers(1, 12)
 sizes = st.one_of(small, st.integers(1, 300), st.sampled_from([0, -1, 2**31 - 1, 2**20]))
@@ -42,6 +42,25 @@ def test_conv_scratch_formulas_equal_the_c(runtime, p):
     assert _s8_dsp.conv2d_scratch(p) == c_size(runtime, "fn_conv2d_s8_dsp_scratch_size", "fn_conv2d_s8_params", p)
     assert _s8_dsp.conv2d_1x1_scratch(p) == c_size(runtime, "fn_conv2d_1x1_s8_dsp_scratch_size",
                                                    "fn_conv2d_s8_params", p)
+
+
+@st.composite
+def winograd_fields(draw):
+    """Mostly the Winograd geometry (3x3, stride 1), with each condition broken now and then."""
+    one = st.one_of(st.just(1), st.just(1), st.just(1), sizes)
+    three = st.one_of(st.just(3), st.just(3), st.just(3), sizes)
+    return dict(batch=1, in_h=draw(small), in_w=draw(small), in_c=draw(st.one_of(sizes, st.integers(1820, 1830))),
+                out_h=draw(small), out_w=draw(small), out_c=draw(sizes), kernel_h=draw(three), kernel_w=draw(three),
+                stride_h=draw(one), stride_w=draw(one), dilation_h=draw(one), dilation_w=draw(one), pad_top=0,
+                pad_left=0, groups=draw(st.sampled_from([1, 1, 1, 2])))
+
+
+@settings(max_examples=400, deadline=None)
+@given(p=winograd_fields())
+def test_winograd_scratch_formula_equals_the_c(runtime, p):
+    size = params_winograd.scratch_bytes(p)
+    for function in ("fn_conv2d_s8_winograd_scratch_size", "fn_conv2d_s8_winograd_dsp_scratch_size"):
+        assert size == c_size(runtime, function, "fn_conv2d_s8_params", p)
 
 
 @settings(max_examples=400, deadline=None)
@@ -78,6 +97,8 @@ int main(void) {
         fn_conv2d_s8_params cp = {0};
         cp.kernel_h = v[a]; cp.kernel_w = v[b]; cp.in_c = v[c]; cp.out_c = v[d]; cp.groups = a % 2 ? 1 : v[d];
         total += fn_conv2d_s8_dsp_scratch_size(&cp) + fn_conv2d_1x1_s8_dsp_scratch_size(&cp);
+        cp.stride_h = cp.stride_w = cp.dilation_h = cp.dilation_w = 1;
+        total += fn_conv2d_s8_winograd_dsp_scratch_size(&cp);
         fn_depthwise_conv2d_s8_params dp = {0};
         dp.kernel_h = v[a]; dp.kernel_w = v[b]; dp.out_w = v[c]; dp.stride_w = v[d]; dp.dilation_w = v[(a + d) % n];
         dp.depth_multiplier = v[(b + c) % n];

@@ -16,6 +16,7 @@
 #define FN_S8_DSP_H
 
 #include "fn_common.h"
+#include "fn_conv2d_s8_winograd.h"
 #include "fn_conv_s8.h"
 #include "fn_dsp.h"
 #include "fn_fc_s8.h"
@@ -139,5 +140,17 @@ fn_status fn_depthwise_conv2d_s8_rows_dsp(const fn_depthwise_conv2d_s8_params *p
 fn_status fn_depthwise_conv2d_s8_blocks_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                             const int8_t *filter, const int32_t *bias, int8_t *output,
                                             void *scratch);
+
+/* Bytes of scratch of fn_conv2d_s8_winograd_dsp: the portable kernel's
+ * (fn_conv2d_s8_winograd_scratch_size), which the variant runs on other CPUs. */
+static inline size_t fn_conv2d_s8_winograd_dsp_scratch_size(const fn_conv2d_s8_params *p)
+{
+    return fn_conv2d_s8_winograd_scratch_size(p);
+}
+
+/* fn_conv2d_s8_winograd (fn_conv2d_s8_winograd.h, same constraints, filter and scratch): the
+ * products of two input channels per SMLAD. */
+fn_status fn_conv2d_s8_winograd_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int16_t *filter,
+                                    const int32_t *bias, int8_t *output, void *scratch);
 
 #endif

@@ -1,0 +1,91 @@
+/* firmnet runtime: int8 3x3 stride-1 convolution by Winograd F(2x2, 3x3), the same bytes as
+ * fn_conv2d_s8 (fn_conv_s8.h) for the layers it takes.
+ *
+ * Arithmetic, per 2x2 output tile and output channel o (Lavin and Gray's F(2x2, 3x3) with the
+ * filter transform scaled by 2 so that every matrix is an integer one):
+ *   d = the 4x4 input tile (x + input_offset), 0 outside the image   |d| <= 255
+ *   V = B^T d B         per input channel, int16, at run time          |V| <= 4 * 255 = 1020
+ *   U = (2G) g (2G)^T   per (o, input channel), int16, at compile time |U| <= 9 * 128 = 1152
+ *   M = SUM over input channels of U (.) V    (elementwise)            int32, modulo 2^32
+ *   Y = A^T M A = 4 * (the 2x2 sums of fn_conv2d_s8), exactly, modulo 2^32
+ *   sum = Y / 4 (exact), then bias and the output stage of fn_conv_s8.h (fn_finish_one_s8)
+ * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], 2G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2],
+ * A^T = [1 1 1 0; 0 1 -1 -1]. Taps in the padding (any pad, either side) and tile positions
+ * past the last output row or column read d = 0 (the input zero point), which is what
+ * fn_conv2d_s8's skipped taps add; outputs past out_h, out_w are not written.
+ *
+ * The int32 bound. M and Y are summed on uint32_t, modulo 2^32 (defined behaviour; SMLAD on
+ * the DSP path wraps the same way), so their partial sums may leave the int32 range; since
+ * Y = 4 * sum holds modulo 2^32, Y read as int32 is 4 * sum exactly when |4 * sum| < 2^31.
+ * |sum| <= 9 * in_c * 255 * 128 (fn_conv_s8.h's product bound), so the kernel is exact for
+ * in_c <= FN_WINO_S8_MAX_IN_C = 1827: 4 * 9 * 1827 * 32640 = 2146798080 < 2^31 - 1, and
+ * in_c = 1828 would allow 2147973120. (Without the modulo sums, M itself, up to in_c * 1020 *
+ * 1152, stays in int32 only up to 1827 channels too, but Y's partial sums of 9 M entries
+ * would bound in_c by 203.) Above the bound the kernel refuses the call.
+ *
+ * Cost, against the direct kernel: 16 products per tile and (input, output) channel pair
+ * instead of 36, plus per tile and input channel the input transform (32 additions, shared
+ * by all output channels) and per tile and output channel the output transform (24
+ * additions, shared by all input channels). Depthwise 3x3 does not gain: with one input
+ * channel per output channel neither transform is shared, so a 2x2 tile costs 16 products
+ * and 56 additions against 36 multiply-accumulates (one instruction each, or half of one
+ * with SMLAD), so firmnet has no Winograd depthwise kernel.
+ *
+ * Filter layout (kernels/params_winograd.py makes it from the OHWI int8 filter): U as int16
+ * [out_c][16][in_c_pad], position k = 4 * i + j for U[i][j], in_c_pad = in_c rounded up to
+ * an even number (the DSP variant multiplies pairs of channels), the padding channel 0:
+ * 32 bytes per (output, input) channel pair against the direct kernel's 9.
+ *
+ * Scratch: the transformed input tiles of two neighbouring tiles, 2 * 16 * in_c_pad int16
+ * (fn_conv2d_s8_winograd_scratch_size), 4-byte aligned at least. */
+#ifndef FN_CONV2D_S8_WINOGRAD_H
+#define FN_CONV2D_S8_WINOGRAD_H
+
+#include "fn_common.h"
+#include "fn_conv_s8.h"
+
+/* Most input channels: 4 * 9 * in_c * 255 * 128 < 2^31 (above). */
+#define FN_WINO_S8_MAX_IN_C 1827
+
+/* Tiles whose transformed inputs the scratch holds at once (neighbours in a tile row). */
+#define FN_WINO_S8_TILES 2
+
+/* 1 if the geometry is one the kernel takes: a 3x3 filter, stride 1, dilation 1, one group,
+ * 1 <= in_c <= FN_WINO_S8_MAX_IN_C (the other fields are fn_conv2d_s8's to check). */
+static inline int fn_wino_s8_shape(const fn_conv2d_s8_params *p)
+{
+    return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 &&
+           p->dilation_w == 1 && p->groups == 1 && p->in_c >= 1 && p->in_c <= FN_WINO_S8_MAX_IN_C;
+}
+
+/* in_c rounded up to an even number: the filter's and the scratch's channel stride. */
+static inline int32_t fn_wino_s8_in_c_pad(int32_t in_c)
+{
+    return in_c + (in_c & 1);
+}
+
+/* Bytes of scratch: FN_WINO_S8_TILES * 16 * in_c_pad int16 values, or 0 for a geometry the
+ * kernel does not take (fn_wino_s8_shape). */
+static inline size_t fn_conv2d_s8_winograd_scratch_size(const fn_conv2d_s8_params *p)
+{
+    if (!fn_wino_s8_shape(p)) {
+        return 0;
+    }
+    return (size_t)FN_WINO_S8_TILES * 16 * (size_t)fn_wino_s8_in_c_pad(p->in_c) * sizeof(int16_t);
+}
+
+/* fn_conv2d_s8's layer with the transformed filter:
+ *   input   [batch, in_h, in_w, in_c]          int8
+ *   filter  U [out_c][16][in_c_pad]            int16 (the layout above)
+ *   bias    [out_c] int32, or NULL
+ *   output  [batch, out_h, out_w, out_c]       int8
+ * Portable C; fn_conv2d_s8_winograd_dsp (fn_s8_dsp.h) computes the same bytes with SMLAD.
+ * Constraints: fn_conv2d_s8's, and kernel 3x3, stride 1, dilation 1, groups 1, in_c <=
+ * FN_WINO_S8_MAX_IN_C, filter_offset NULL (weights without zero points); scratch of
+ * fn_conv2d_s8_winograd_scratch_size(p) bytes. output must not overlap the other arguments.
+ * Returns FN_OK, or FN_ERR_ARG (before writing any output) for fn_conv2d_s8's errors, a
+ * geometry outside these constraints, a filter_offset or a NULL scratch. */
+fn_status fn_conv2d_s8_winograd(const fn_conv2d_s8_params *p, const int8_t *input, const int16_t *filter,
+                                const int32_t *bias, int8_t *output, void *scratch);
+
+#endif
