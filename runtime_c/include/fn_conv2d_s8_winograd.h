@@ -36,8 +36,11 @@
  * an even number (the DSP variant multiplies pairs of channels), the padding channel 0:
  * 32 bytes per (output, input) channel pair against the direct kernel's 9.
  *
- * Scratch: the transformed input tiles of two neighbouring tiles, 2 * 16 * in_c_pad int16
- * (fn_conv2d_s8_winograd_scratch_size), 4-byte aligned at least. */
+ * Scratch: the transformed input tiles of two neighbouring tiles, 2 * 16 * in_c_pad int16,
+ * then the 4 input rows of the current tile row with their padding as int8, zero-point
+ * filled (x + input_offset = 0) outside the image: 4 * (2 * ceil(out_w / 2) + 2) * in_c bytes
+ * (fn_conv2d_s8_winograd_scratch_size), 8-byte aligned. The padded rows let every tile read
+ * 16 taps without bounds checks. */
 #ifndef FN_CONV2D_S8_WINOGRAD_H
 #define FN_CONV2D_S8_WINOGRAD_H
 
@@ -64,14 +67,29 @@ static inline int32_t fn_wino_s8_in_c_pad(int32_t in_c)
     return in_c + (in_c & 1);
 }
 
-/* Bytes of scratch: FN_WINO_S8_TILES * 16 * in_c_pad int16 values, or 0 for a geometry the
- * kernel does not take (fn_wino_s8_shape). */
+/* Bytes of the transformed tiles at the start of the scratch (a multiple of 8). */
+static inline size_t fn_wino_s8_tiles_bytes(int32_t in_c)
+{
+    return (size_t)FN_WINO_S8_TILES * 16 * (size_t)fn_wino_s8_in_c_pad(in_c) * sizeof(int16_t);
+}
+
+/* Columns of the padded input rows: 2 * ceil(out_w / 2) + 2 (the last tile reads up to 2
+ * columns past the last output's window), or 0 if out_w is outside [1, 2^30]. */
+static inline int32_t fn_wino_s8_row_w(int32_t out_w)
+{
+    return out_w >= 1 && out_w <= (1 << 30) ? 2 * ((out_w - 1) / 2) + 4 : 0;
+}
+
+/* Bytes of scratch: fn_wino_s8_tiles_bytes + 4 * row_w * in_c (the padded rows), or 0 for a
+ * geometry the kernel does not take (fn_wino_s8_shape) or a size not below 2^31. */
 static inline size_t fn_conv2d_s8_winograd_scratch_size(const fn_conv2d_s8_params *p)
 {
-    if (!fn_wino_s8_shape(p)) {
+    const int32_t row_w = fn_wino_s8_row_w(p->out_w);
+    if (!fn_wino_s8_shape(p) || row_w == 0) {
         return 0;
     }
-    return (size_t)FN_WINO_S8_TILES * 16 * (size_t)fn_wino_s8_in_c_pad(p->in_c) * sizeof(int16_t);
+    const int64_t bytes = (int64_t)fn_wino_s8_tiles_bytes(p->in_c) + 4 * (int64_t)row_w * p->in_c;
+    return bytes < INT32_MAX ? (size_t)bytes : 0;
 }
 
 /* fn_conv2d_s8's layer with the transformed filter:

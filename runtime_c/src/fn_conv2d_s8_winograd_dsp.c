@@ -1,37 +1,111 @@
 /* firmnet runtime: int8 3x3 stride-1 convolution by Winograd F(2x2, 3x3) for CPUs with the
  * DSP extension (fn_s8_dsp.h; arithmetic and bounds in fn_conv2d_s8_winograd.h): the tile
- * walk and transforms of the portable kernel, the products two channels per SMLAD. The
- * transformed inputs (scratch) and filter hold pairs of adjacent channels as one word
- * (in_c_pad is even); per word of each of 2 tiles and 2 output channels, 4 loads and 4
- * SMLADs make 8 products. SMLAD's accumulation wraps modulo 2^32 like the portable
- * uint32_t sums (its Q flag is not read), so the bytes are the same. */
+ * walk of the portable kernel with
+ *   - the input transform 4 channels at a time: a word of 4 input bytes widened with the
+ *     offset into two words of 16-bit lanes, (c0, c2) and (c1, c3) (SXTAB16), the transform's
+ *     additions on both lanes at once (SADD16, SSUB16; |V| <= 1020 never wraps a lane), the
+ *     results packed back into channel pairs (c0, c1), (c2, c3) (PKHBT, PKHTB);
+ *   - the products two channels per SMLAD: per word of each of 2 tiles and 2 output channels,
+ *     4 loads and 4 SMLADs make 8 products. SMLAD's accumulation wraps modulo 2^32 like the
+ *     portable uint32_t sums (its Q flag is not read), so the bytes are the same. */
 #include "fn_conv2d_s8_winograd_impl.h"
 #include "fn_s8_dsp.h"
 
 #if FN_DSP
-/* The product loop (fn_wino_s8_mac) with SMLAD. */
-static void wino_mac_dsp(const int16_t *v0, const int16_t *v1, const int16_t *u0, const int16_t *u1, int32_t cp,
-                         uint32_t m[4][16])
+static inline void store4(int16_t *p, uint32_t v)
 {
-    const int32_t words = cp / 2;
+    memcpy(p, &v, sizeof v);
+}
+
+/* V of 4 channels at v (v[k * cp + j], j < 4): wino_tile_channel for each, on 16-bit lanes. */
+static inline void wino_tile4(const int8_t *x, size_t col, size_t row, int32_t off2, size_t cp, int16_t *v)
+{
+    int32_t fa[16], fb[16];   /* d B row by row: lanes (c0, c2) and (c1, c3) */
+    for (int32_t r = 0; r < 4; ++r) {
+        const int8_t *t = x + (size_t)r * row;
+        const int32_t w0 = fn_load4(t), w1 = fn_load4(t + col), w2 = fn_load4(t + 2 * col),
+                      w3 = fn_load4(t + 3 * col);
+        int32_t a0 = __sxtab16(off2, w0), a1 = __sxtab16(off2, w1), a2 = __sxtab16(off2, w2),
+                a3 = __sxtab16(off2, w3);
+        fa[4 * r] = __ssub16(a0, a2);
+        fa[4 * r + 1] = __sadd16(a1, a2);
+        fa[4 * r + 2] = __ssub16(a2, a1);
+        fa[4 * r + 3] = __ssub16(a1, a3);
+        a0 = fn_sxtab16_ror8(off2, w0);
+        a1 = fn_sxtab16_ror8(off2, w1);
+        a2 = fn_sxtab16_ror8(off2, w2);
+        a3 = fn_sxtab16_ror8(off2, w3);
+        fb[4 * r] = __ssub16(a0, a2);
+        fb[4 * r + 1] = __sadd16(a1, a2);
+        fb[4 * r + 2] = __ssub16(a2, a1);
+        fb[4 * r + 3] = __ssub16(a1, a3);
+    }
+    for (int32_t j = 0; j < 4; ++j) {   /* B^T (d B), column j */
+        const int32_t a[4] = {__ssub16(fa[j], fa[8 + j]), __sadd16(fa[4 + j], fa[8 + j]),
+                              __ssub16(fa[8 + j], fa[4 + j]), __ssub16(fa[4 + j], fa[12 + j])};
+        const int32_t b[4] = {__ssub16(fb[j], fb[8 + j]), __sadd16(fb[4 + j], fb[8 + j]),
+                              __ssub16(fb[8 + j], fb[4 + j]), __ssub16(fb[4 + j], fb[12 + j])};
+        for (int32_t i = 0; i < 4; ++i) {
+            int16_t *vk = v + (size_t)(4 * i + j) * cp;
+            const uint32_t ua = (uint32_t)a[i], ub = (uint32_t)b[i];
+            store4(vk, (ua & 0xFFFFu) | (ub << 16));            /* (c0, c1) */
+            store4(vk + 2, (ua >> 16) | (ub & 0xFFFF0000u));    /* (c2, c3) */
+        }
+    }
+}
+
+/* The input transform (fn_wino_s8_tile): 4 channels at a time, the rest one at a time. */
+static void wino_tile_dsp(const int8_t *x, size_t row, int32_t in_c, int32_t offset, int32_t cp, int16_t *v)
+{
+    const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+    int32_t c = 0;
+    for (; c + 4 <= in_c; c += 4) {
+        wino_tile4(x + c, (size_t)in_c, row, off2, (size_t)cp, v + c);
+    }
+    for (; c < in_c; ++c) {
+        wino_tile_channel(x + c, (size_t)in_c, row, offset, (size_t)cp, v + c);
+    }
+    wino_pad_channel(in_c, cp, v);
+}
+
+/* The product loop (fn_wino_s8_mac) with SMLAD, two words of each operand per step. */
+static void wino_mac_dsp(const int16_t *v0, const int16_t *u0, const int16_t *u1, int32_t cp, uint32_t m[4][16])
+{
+    const int16_t *v1 = v0 + 16 * (size_t)cp;
+    const int32_t pairs = cp / 4, odd = (cp / 2) & 1;
     for (int32_t k = 0; k < 16; ++k) {
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        for (int32_t i = 0; i < words; ++i) {
-            const int32_t x0 = fn_load4(v0 + 2 * i), x1 = fn_load4(v1 + 2 * i);
-            const int32_t w0 = fn_load4(u0 + 2 * i), w1 = fn_load4(u1 + 2 * i);
+        for (int32_t i = 0; i < pairs; ++i) {
+            const int32_t x0 = fn_load4(v0), x1 = fn_load4(v1), w0 = fn_load4(u0), w1 = fn_load4(u1);
             a00 = __smlad(x0, w0, a00);
             a01 = __smlad(x0, w1, a01);
             a10 = __smlad(x1, w0, a10);
             a11 = __smlad(x1, w1, a11);
+            const int32_t y0 = fn_load4(v0 + 2), y1 = fn_load4(v1 + 2), z0 = fn_load4(u0 + 2), z1 = fn_load4(u1 + 2);
+            a00 = __smlad(y0, z0, a00);
+            a01 = __smlad(y0, z1, a01);
+            a10 = __smlad(y1, z0, a10);
+            a11 = __smlad(y1, z1, a11);
+            v0 += 4;
+            v1 += 4;
+            u0 += 4;
+            u1 += 4;
+        }
+        if (odd) {
+            const int32_t x0 = fn_load4(v0), x1 = fn_load4(v1), w0 = fn_load4(u0), w1 = fn_load4(u1);
+            a00 = __smlad(x0, w0, a00);
+            a01 = __smlad(x0, w1, a01);
+            a10 = __smlad(x1, w0, a10);
+            a11 = __smlad(x1, w1, a11);
+            v0 += 2;
+            v1 += 2;
+            u0 += 2;
+            u1 += 2;
         }
         m[0][k] = (uint32_t)a00;
         m[1][k] = (uint32_t)a01;
         m[2][k] = (uint32_t)a10;
         m[3][k] = (uint32_t)a11;
-        v0 += cp;
-        v1 += cp;
-        u0 += cp;
-        u1 += cp;
     }
 }
 #endif
@@ -43,11 +117,11 @@ fn_status fn_conv2d_s8_winograd_dsp(const fn_conv2d_s8_params *p, const int8_t *
         return FN_ERR_ARG;
     }
 #if FN_DSP
-    fn_wino_s8_run(p, input, filter, bias, output, (int16_t *)scratch, wino_mac_dsp);
+    fn_wino_s8_run(p, input, filter, bias, output, scratch, wino_tile_dsp, wino_mac_dsp);
 #else
     /* without the extension (a host build of a project for a CPU that has it): the portable
-     * loop, the same bytes */
-    fn_wino_s8_run(p, input, filter, bias, output, (int16_t *)scratch, wino_mac_portable);
+     * code, the same bytes */
+    fn_wino_s8_run(p, input, filter, bias, output, scratch, wino_tile_portable, wino_mac_portable);
 #endif
     return FN_OK;
 }

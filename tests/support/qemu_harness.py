@@ -16,6 +16,7 @@ import pytest
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels.params_requant import FIELD, SCALAR_FIELDS
+from firmnet.kernels.params_winograd import transform_filter, winograd_s8_params
 from support.s8_kernels import expected_conv, expected_dw, expected_fc
 from support.paths import REPO
 
@@ -62,6 +63,7 @@ FIRMWARE_MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs and
 #include <stdint.h>
 #include <string.h>
 #include "fn_board.h"
+#include "fn_conv2d_s8_winograd.h"
 #include "fn_conv_1x1_s8.h"
 #include "fn_conv_s8.h"
 #include "fn_fc_s8.h"
@@ -159,6 +161,10 @@ FIRMWARE_KERNELS = {
                     pack_depthwise_filter, _dw_out, "fn_depthwise_conv2d_s8_rows_dsp_scratch_size"),
     "dw_blocks_dsp": ("fn_depthwise_conv2d_s8_blocks_dsp", "fn_depthwise_conv2d_s8_params", DW_FIELDS,
                       pack_depthwise_filter, _dw_out, "fn_depthwise_conv2d_s8_blocks_dsp_scratch_size"),
+    "wino": ("fn_conv2d_s8_winograd", "fn_conv2d_s8_params", CONV_FIELDS, transform_filter, _conv_out,
+             "fn_conv2d_s8_winograd_scratch_size"),
+    "wino_dsp": ("fn_conv2d_s8_winograd_dsp", "fn_conv2d_s8_params", CONV_FIELDS, transform_filter, _conv_out,
+                 "fn_conv2d_s8_winograd_dsp_scratch_size"),
     "fc": ("fn_fc_s8", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
     "fc_dsp": ("fn_fc_s8_dsp", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
 }
@@ -168,6 +174,7 @@ ARRAY_CTYPES = (("filter_offset", "int32_t"),)
 
 
 BUILDERS = {"1x1": (conv2d_s8_params, expected_conv), "conv": (conv2d_s8_params, expected_conv),
+            "wino": (winograd_s8_params, expected_conv),
             "dw": (depthwise_conv2d_s8_params, expected_dw), "fc": (fc_s8_params, expected_fc)}
 
 
@@ -188,7 +195,8 @@ def firmware_main(cases) -> str:
     decls, calls = [], []
     for k, (kind, x, w, bias, params, arrays, _) in enumerate(cases):
         fn, ptype, scalars, filt, size, size_fn = FIRMWARE_KERNELS[kind]
-        decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"w{k}", filt(w)),
+        packed = filt(w)   # int8, or the Winograd kernels' int16 transformed filter
+        decls += [_c_array("int8_t", f"x{k}", x), _c_array(f"int{packed.dtype.itemsize * 8}_t", f"w{k}", packed),
                   _c_array("int32_t", f"b{k}", bias)]
         fields = [f".{f} = {int(params[f])}" for f in scalars + ["input_offset"]]
         block = [f".{f} = {int(params[FIELD][f])}" for f in SCALAR_FIELDS]
@@ -273,7 +281,7 @@ def run_firmware(elf: Path, work: Path, n_cases: int, timeout: float = 300.0) ->
 # the other int8 kernels a firmware of FIRMWARE_KERNELS cases links beside the 1x1 kernels
 SOURCES = [RUNTIME / "src" / f"{name}.c" for name in (
     "fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_blocks_dsp", "fn_fc_s8",
-    "fn_fc_s8_dsp")]
+    "fn_fc_s8_dsp", "fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp")]
 
 
 def reference(case) -> np.ndarray:

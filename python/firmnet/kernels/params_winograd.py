@@ -66,13 +66,21 @@ def transform_filter(w) -> np.ndarray:
     return out
 
 
+def row_w(out_w: int) -> int:
+    """fn_wino_s8_row_w: columns of the padded input rows (0 if out_w is outside [1, 2^30])."""
+    return 2 * ((out_w - 1) // 2) + 4 if 1 <= out_w <= 2**30 else 0
+
+
 def scratch_bytes(p: dict) -> int:
-    """fn_conv2d_s8_winograd_scratch_size: TILES transformed tiles of 16 x in_c_pad int16, 0 for a
-    geometry the kernels do not take."""
+    """fn_conv2d_s8_winograd_scratch_size: TILES transformed tiles of 16 x in_c_pad int16, then the 4
+    padded input rows of row_w x in_c bytes; 0 for a geometry the kernels do not take or a size
+    not below 2^31."""
     shape = (p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"], p["dilation_h"], p["dilation_w"])
-    if shape != (3, 3, 1, 1, 1, 1) or p["groups"] != 1 or not 1 <= p["in_c"] <= MAX_IN_C:
+    width = row_w(p["out_w"])
+    if shape != (3, 3, 1, 1, 1, 1) or p["groups"] != 1 or not 1 <= p["in_c"] <= MAX_IN_C or width == 0:
         return 0
-    return TILES * 16 * in_c_pad(p["in_c"]) * 2
+    size = TILES * 16 * in_c_pad(p["in_c"]) * 2 + 4 * width * p["in_c"]
+    return size if size < 2**31 - 1 else 0
 
 
 def flash(w_shape) -> tuple[int, int]:
