@@ -168,13 +168,17 @@ def test_winograd_null_scratch(runtime):
 
 
 def test_filter_transform_by_hand():
-    """U = (2G) g (2G)^T for a filter whose only nonzero is the centre tap: (2G)[:, 1] = (0, 1, -1, 0),
-    so U = 5 * outer((0, 1, -1, 0), (0, 1, -1, 0)); the odd channel count is padded with a zero channel."""
-    w = np.zeros((1, 3, 3, 3), np.int8)
+    """U = (2G) g (2G)^T for a filter whose only nonzero is the centre tap of output channel 0,
+    input channel 2: (2G)[:, 1] = (0, 1, -1, 0), so U = 5 * outer((0, 1, -1, 0), (0, 1, -1, 0)); in the
+    layout [out pair][16][in pair][o][c % 2] that is [0, k, 1, 0, 0]; the odd counts (3 in, 3 out)
+    are padded with zero channels."""
+    w = np.zeros((3, 3, 3, 3), np.int8)
     w[0, 1, 1, 2] = 5
     u = pw.transform_filter(w)
-    assert u.shape == (1, 16, 4) and u.dtype == np.int16
+    assert u.shape == (2, 16, 2, 2, 2) and u.dtype == np.int16
     col = np.array([0, 1, -1, 0])
-    assert (u[0, :, 2] == 5 * np.outer(col, col).reshape(16)).all()
-    assert not u[0, :, [0, 1, 3]].any()
+    assert (u[0, :, 1, 0, 0] == 5 * np.outer(col, col).reshape(16)).all()
+    u[0, :, 1, 0, 0] = 0
+    assert not u.any()
     assert pw.flash((16, 3, 3, 16)) == (16 * 9 * 16, 16 * 32 * 16)
+    assert pw.flash((3, 3, 3, 3)) == (81, 4 * 16 * 4 * 2)

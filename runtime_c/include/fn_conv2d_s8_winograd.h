@@ -31,10 +31,14 @@
  * and 56 additions against 36 multiply-accumulates (one instruction each, or half of one
  * with SMLAD), so firmnet has no Winograd depthwise kernel.
  *
- * Filter layout (kernels/params_winograd.py makes it from the OHWI int8 filter): U as int16
- * [out_c][16][in_c_pad], position k = 4 * i + j for U[i][j], in_c_pad = in_c rounded up to
- * an even number (the DSP variant multiplies pairs of channels), the padding channel 0:
- * 32 bytes per (output, input) channel pair against the direct kernel's 9.
+ * Layout of U (kernels/params_winograd.py makes it from the OHWI int8 filter) and of the
+ * transformed tiles: interleaved by pairs, so that one 8-byte load gives a channel pair of both
+ * tiles (or both filters). With in_c_pad = in_c rounded up to an even number and out_c_pad
+ * likewise, U is int16 [out_c_pad / 2][16][in_c_pad / 2][2][2]: per pair of output channels,
+ * per position k = 4 * i + j of U[i][j], per pair of input channels (c, c + 1): output channel
+ * o's two values, then o + 1's. The padding channels are 0 (an odd out_c's last partner
+ * computes, unwritten). 32 bytes per (output, input) channel pair against the direct kernel's 9.
+ * The two tiles' V are [16][in_c_pad / 2][2][2] the same way (tile 0's pair, then tile 1's).
  *
  * Scratch: the transformed input tiles of two neighbouring tiles, 2 * 16 * in_c_pad int16,
  * then the 4 input rows of the current tile row with their padding as int8, zero-point

@@ -20,15 +20,21 @@ static inline int fn_wino_s8_args_ok(const fn_conv2d_s8_params *p, const int8_t 
            fn_conv2d_s8_args_ok(p, input, (const int8_t *)(const void *)filter, output, 1);
 }
 
-/* The product loop of a variant: m[2 * t + o][k] = SUM over c < cp of v_t[k][c] * u_o[k][c]
- * (modulo 2^32) for tiles t = 0, 1 and output channels o = 0, 1, positions k < 16; v_t and
- * u_o are [16][cp] int16, cp even, v_1 = v_0 + 16 * cp (the scratch's second tile). */
-typedef void (*fn_wino_s8_mac)(const int16_t *v0, const int16_t *u0, const int16_t *u1, int32_t cp,
-                               uint32_t m[4][16]);
+/* The product loop of a variant: m[2 * t + o][k] = SUM over c < cp of V_t[k][c] * U_o[k][c]
+ * (modulo 2^32) for tiles t = 0, 1 and output channels o = 0, 1 of a pair, positions k < 16:
+ * v the two tiles' transforms, u the pair's transformed filter, both in the interleaved layout
+ * of fn_conv2d_s8_winograd.h ([16][cp / 2][2][2] int16), cp even. */
+typedef void (*fn_wino_s8_mac)(const int16_t *v, const int16_t *u, int32_t cp, uint32_t m[4][16]);
 
-/* The input transform of a variant: V = B^T d B of one tile, every input channel, into v
- * [16][cp] (channel in_c, if cp > in_c, holds 0); x: the tile's top-left tap in the padded
- * rows (channel 0), row: bytes between the rows, d = x + offset. */
+/* Where V_t[k][c] of tile t (or U_o[k][c] of channel o of a pair) lies in the layout. */
+static inline size_t wino_index(int32_t k, int32_t c, int32_t t, int32_t cp)
+{
+    return (size_t)k * 2 * (size_t)cp + (size_t)(c / 2) * 4 + (size_t)t * 2 + (size_t)(c & 1);
+}
+
+/* The input transform of a variant: V = B^T d B of one tile, every input channel, into v (the
+ * tile's slot: wino_index(k, c, 0, cp) from v; channel in_c, if cp > in_c, holds 0); x: the
+ * tile's top-left tap in the padded rows (channel 0), row: bytes between the rows, d = x + offset. */
 typedef void (*fn_wino_s8_tile)(const int8_t *x, size_t row, int32_t in_c, int32_t offset, int32_t cp,
                                 int16_t *v);
 
@@ -56,8 +62,9 @@ static inline void wino_fill_rows(const fn_conv2d_s8_params *p, const int8_t *im
 }
 
 /* V = B^T d B of one input channel: x its tap (0, 0), col and row the steps between taps;
- * v[k * cp] = V[k / 4][k % 4]. |V| <= 4 * 255 fits int16. */
-static inline void wino_tile_channel(const int8_t *x, size_t col, size_t row, int32_t offset, size_t cp, int16_t *v)
+ * v[k * step] = V[k / 4][k % 4]. |V| <= 4 * 255 fits int16. */
+static inline void wino_tile_channel(const int8_t *x, size_t col, size_t row, int32_t offset, size_t step,
+                                     int16_t *v)
 {
     int32_t e[4][4];   /* e = B^T d, column by column of d */
     for (int32_t s = 0; s < 4; ++s) {
@@ -69,11 +76,11 @@ static inline void wino_tile_channel(const int8_t *x, size_t col, size_t row, in
         e[3][s] = d1 - d3;
     }
     for (int32_t r = 0; r < 4; ++r) {   /* V = e B */
-        int16_t *vr = v + (size_t)(4 * r) * cp;
+        int16_t *vr = v + (size_t)(4 * r) * step;
         vr[0] = (int16_t)(e[r][0] - e[r][2]);
-        vr[cp] = (int16_t)(e[r][1] + e[r][2]);
-        vr[2 * cp] = (int16_t)(e[r][2] - e[r][1]);
-        vr[3 * cp] = (int16_t)(e[r][1] - e[r][3]);
+        vr[step] = (int16_t)(e[r][1] + e[r][2]);
+        vr[2 * step] = (int16_t)(e[r][2] - e[r][1]);
+        vr[3 * step] = (int16_t)(e[r][1] - e[r][3]);
     }
 }
 
@@ -82,7 +89,7 @@ static inline void wino_pad_channel(int32_t in_c, int32_t cp, int16_t *v)
 {
     if (cp > in_c) {
         for (int32_t k = 0; k < 16; ++k) {
-            v[(size_t)k * (size_t)cp + (size_t)in_c] = 0;
+            v[wino_index(k, in_c, 0, cp)] = 0;
         }
     }
 }
@@ -92,7 +99,7 @@ FN_MAYBE_UNUSED static void wino_tile_portable(const int8_t *x, size_t row, int3
                                                int16_t *v)
 {
     for (int32_t c = 0; c < in_c; ++c) {
-        wino_tile_channel(x + c, (size_t)in_c, row, offset, (size_t)cp, v + c);
+        wino_tile_channel(x + c, (size_t)in_c, row, offset, 2 * (size_t)cp, v + wino_index(0, c, 0, cp));
     }
     wino_pad_channel(in_c, cp, v);
 }
@@ -135,7 +142,7 @@ static inline void wino_finish_tile(const uint32_t m[16], const fn_fast_out_s8 *
 
 /* The whole call: per tile row the padded input rows, then tiles two at a time (a row's odd
  * last tile is transformed into both slots and computed twice, written once), output
- * channels two at a time (an odd last one likewise). */
+ * channels two at a time (an odd last one with the filter's zero channel, not written). */
 FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p, const int8_t *input,
                                                    const int16_t *filter, const int32_t *bias, int8_t *output,
                                                    void *scratch, fn_wino_s8_tile tile, fn_wino_s8_mac mac)
@@ -145,10 +152,10 @@ FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p,
     const int fast = fn_fast_out_s8_init(&f, bias, &stage.rq, p->out_c);
     const int32_t in_c = p->in_c, cp = fn_wino_s8_in_c_pad(in_c), out_c = p->out_c, offset = p->input_offset;
     const int32_t row_w = fn_wino_s8_row_w(p->out_w);
-    const size_t tile_values = 16 * (size_t)cp, row_bytes = (size_t)row_w * (size_t)in_c;
+    const size_t pair_values = 32 * (size_t)cp, row_bytes = (size_t)row_w * (size_t)in_c;
     const size_t col_stride = (size_t)out_c, row_stride = (size_t)p->out_w * col_stride;
     const size_t in_image = (size_t)p->in_h * (size_t)p->in_w * (size_t)in_c;
-    int16_t *const v0 = (int16_t *)scratch, *const v1 = v0 + tile_values;
+    int16_t *const v = (int16_t *)scratch;
     int8_t *const rows = (int8_t *)scratch + fn_wino_s8_tiles_bytes(in_c);
     for (int32_t b = 0; b < p->batch; ++b) {
         const int8_t *image = input + (size_t)b * in_image;
@@ -162,15 +169,14 @@ FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p,
                 const int32_t cols0 = p->out_w - ox < 2 ? 1 : 2;
                 const int32_t cols1 = pair ? (p->out_w - ox - 2 < 2 ? 1 : 2) : 0;
                 const int8_t *x = rows + (size_t)ox * (size_t)in_c;
-                tile(x, row_bytes, in_c, offset, cp, v0);
-                tile(pair ? x + 2 * (size_t)in_c : x, row_bytes, in_c, offset, cp, v1);
+                tile(x, row_bytes, in_c, offset, cp, v);
+                tile(pair ? x + 2 * (size_t)in_c : x, row_bytes, in_c, offset, cp, v + 2);
                 int8_t *out0 = out_b + (size_t)oy * row_stride + (size_t)ox * col_stride;
                 int8_t *out1 = out0 + 2 * col_stride;
                 for (int32_t o = 0; o < out_c; o += 2) {
                     const int two = o + 1 < out_c;
-                    const int16_t *u0 = filter + (size_t)o * tile_values;
                     uint32_t m[4][16];
-                    mac(v0, u0, two ? u0 + tile_values : u0, cp, m);
+                    mac(v, filter + (size_t)(o / 2) * pair_values, cp, m);
                     wino_finish_tile(m[0], &f, fast, &stage, o, n_rows, cols0, row_stride, col_stride, out0);
                     if (two) {
                         wino_finish_tile(m[1], &f, fast, &stage, o + 1, n_rows, cols0, row_stride, col_stride, out0);
@@ -189,27 +195,25 @@ FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p,
 }
 
 /* The portable product loop (fn_wino_s8_mac). */
-FN_MAYBE_UNUSED static void wino_mac_portable(const int16_t *v0, const int16_t *u0, const int16_t *u1, int32_t cp,
-                                              uint32_t m[4][16])
+FN_MAYBE_UNUSED static void wino_mac_portable(const int16_t *v, const int16_t *u, int32_t cp, uint32_t m[4][16])
 {
-    const int16_t *v1 = v0 + 16 * (size_t)cp;
     for (int32_t k = 0; k < 16; ++k) {
         uint32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        for (int32_t c = 0; c < cp; ++c) {
-            const int32_t x0 = v0[c], x1 = v1[c], w0 = u0[c], w1 = u1[c];
-            a00 += (uint32_t)(x0 * w0);   /* |V * U| <= 1020 * 1152: no int32 overflow */
-            a01 += (uint32_t)(x0 * w1);
-            a10 += (uint32_t)(x1 * w0);
-            a11 += (uint32_t)(x1 * w1);
+        for (int32_t i = 0; i < cp / 2; ++i, v += 4, u += 4) {
+            /* v: (tile 0: c, c + 1), (tile 1: c, c + 1); u the same for the 2 filters; channel c,
+             * then c + 1. |V * U| <= 1020 * 1152: each product fits int32 */
+            for (int32_t j = 0; j < 2; ++j) {
+                const int32_t x0 = v[j], x1 = v[2 + j], w0 = u[j], w1 = u[2 + j];
+                a00 += (uint32_t)(x0 * w0);
+                a01 += (uint32_t)(x0 * w1);
+                a10 += (uint32_t)(x1 * w0);
+                a11 += (uint32_t)(x1 * w1);
+            }
         }
         m[0][k] = a00;
         m[1][k] = a01;
         m[2][k] = a10;
         m[3][k] = a11;
-        v0 += cp;
-        v1 += cp;
-        u0 += cp;
-        u1 += cp;
     }
 }
 

@@ -5,8 +5,8 @@
  *     offset into two words of 16-bit lanes, (c0, c2) and (c1, c3) (SXTAB16), the transform's
  *     additions on both lanes at once (SADD16, SSUB16; |V| <= 1020 never wraps a lane), the
  *     results packed back into channel pairs (c0, c1), (c2, c3) (PKHBT, PKHTB);
- *   - the products two channels per SMLAD: per word of each of 2 tiles and 2 output channels,
- *     4 loads and 4 SMLADs make 8 products. SMLAD's accumulation wraps modulo 2^32 like the
+ *   - the products two channels per SMLAD: per channel pair, the 2 tiles' words and the 2
+ *     output channels' words (adjacent in the interleaved layout) and 4 SMLADs make 8 products. SMLAD's accumulation wraps modulo 2^32 like the
  *     portable uint32_t sums (its Q flag is not read), so the bytes are the same. */
 #include "fn_conv2d_s8_winograd_impl.h"
 #include "fn_s8_dsp.h"
@@ -17,8 +17,9 @@ static inline void store4(int16_t *p, uint32_t v)
     memcpy(p, &v, sizeof v);
 }
 
-/* V of 4 channels at v (v[k * cp + j], j < 4): wino_tile_channel for each, on 16-bit lanes. */
-static inline void wino_tile4(const int8_t *x, size_t col, size_t row, int32_t off2, size_t cp, int16_t *v)
+/* V of 4 channels at v (v + wino_index(k, j, 0, cp), j < 4): wino_tile_channel for each, on
+ * 16-bit lanes. */
+static inline void wino_tile4(const int8_t *x, size_t col, size_t row, int32_t off2, size_t step, int16_t *v)
 {
     int32_t fa[16], fb[16];   /* d B row by row: lanes (c0, c2) and (c1, c3) */
     for (int32_t r = 0; r < 4; ++r) {
@@ -46,10 +47,10 @@ static inline void wino_tile4(const int8_t *x, size_t col, size_t row, int32_t o
         const int32_t b[4] = {__ssub16(fb[j], fb[8 + j]), __sadd16(fb[4 + j], fb[8 + j]),
                               __ssub16(fb[8 + j], fb[4 + j]), __ssub16(fb[4 + j], fb[12 + j])};
         for (int32_t i = 0; i < 4; ++i) {
-            int16_t *vk = v + (size_t)(4 * i + j) * cp;
+            int16_t *vk = v + (size_t)(4 * i + j) * step;
             const uint32_t ua = (uint32_t)a[i], ub = (uint32_t)b[i];
             store4(vk, (ua & 0xFFFFu) | (ub << 16));            /* (c0, c1) */
-            store4(vk + 2, (ua >> 16) | (ub & 0xFFFF0000u));    /* (c2, c3) */
+            store4(vk + 4, (ua >> 16) | (ub & 0xFFFF0000u));    /* (c2, c3): the next channel pair */
         }
     }
 }
@@ -58,49 +59,52 @@ static inline void wino_tile4(const int8_t *x, size_t col, size_t row, int32_t o
 static void wino_tile_dsp(const int8_t *x, size_t row, int32_t in_c, int32_t offset, int32_t cp, int16_t *v)
 {
     const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+    const size_t step = 2 * (size_t)cp;
     int32_t c = 0;
     for (; c + 4 <= in_c; c += 4) {
-        wino_tile4(x + c, (size_t)in_c, row, off2, (size_t)cp, v + c);
+        wino_tile4(x + c, (size_t)in_c, row, off2, step, v + wino_index(0, c, 0, cp));
     }
     for (; c < in_c; ++c) {
-        wino_tile_channel(x + c, (size_t)in_c, row, offset, (size_t)cp, v + c);
+        wino_tile_channel(x + c, (size_t)in_c, row, offset, step, v + wino_index(0, c, 0, cp));
     }
     wino_pad_channel(in_c, cp, v);
 }
 
-/* The product loop (fn_wino_s8_mac) with SMLAD, two words of each operand per step. */
-static void wino_mac_dsp(const int16_t *v0, const int16_t *u0, const int16_t *u1, int32_t cp, uint32_t m[4][16])
+/* The product loop (fn_wino_s8_mac) with SMLAD: per channel pair, the two tiles' words (x0,
+ * x1) and the two filters' words (w0, w1), adjacent in the layout, make 4 SMLADs; two pairs
+ * per step. */
+static void wino_mac_dsp(const int16_t *v, const int16_t *u, int32_t cp, uint32_t m[4][16])
 {
-    const int16_t *v1 = v0 + 16 * (size_t)cp;
-    const int32_t pairs = cp / 4, odd = (cp / 2) & 1;
+    const size_t twice = (size_t)(cp / 4) * 8;   /* int16 values of the pairs taken two at a time */
+    const int odd = (cp / 2) & 1;
     for (int32_t k = 0; k < 16; ++k) {
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        for (int32_t i = 0; i < pairs; ++i) {
-            const int32_t x0 = fn_load4(v0), x1 = fn_load4(v1), w0 = fn_load4(u0), w1 = fn_load4(u1);
+        const int16_t *const end = v + twice;
+        while (v != end) {
+            int32_t x0 = fn_load4(v), x1 = fn_load4(v + 2), w0 = fn_load4(u), w1 = fn_load4(u + 2);
             a00 = __smlad(x0, w0, a00);
             a01 = __smlad(x0, w1, a01);
             a10 = __smlad(x1, w0, a10);
             a11 = __smlad(x1, w1, a11);
-            const int32_t y0 = fn_load4(v0 + 2), y1 = fn_load4(v1 + 2), z0 = fn_load4(u0 + 2), z1 = fn_load4(u1 + 2);
-            a00 = __smlad(y0, z0, a00);
-            a01 = __smlad(y0, z1, a01);
-            a10 = __smlad(y1, z0, a10);
-            a11 = __smlad(y1, z1, a11);
-            v0 += 4;
-            v1 += 4;
-            u0 += 4;
-            u1 += 4;
+            x0 = fn_load4(v + 4);
+            x1 = fn_load4(v + 6);
+            w0 = fn_load4(u + 4);
+            w1 = fn_load4(u + 6);
+            a00 = __smlad(x0, w0, a00);
+            a01 = __smlad(x0, w1, a01);
+            a10 = __smlad(x1, w0, a10);
+            a11 = __smlad(x1, w1, a11);
+            v += 8;
+            u += 8;
         }
         if (odd) {
-            const int32_t x0 = fn_load4(v0), x1 = fn_load4(v1), w0 = fn_load4(u0), w1 = fn_load4(u1);
+            const int32_t x0 = fn_load4(v), x1 = fn_load4(v + 2), w0 = fn_load4(u), w1 = fn_load4(u + 2);
             a00 = __smlad(x0, w0, a00);
             a01 = __smlad(x0, w1, a01);
             a10 = __smlad(x1, w0, a10);
             a11 = __smlad(x1, w1, a11);
-            v0 += 2;
-            v1 += 2;
-            u0 += 2;
-            u1 += 2;
+            v += 4;
+            u += 4;
         }
         m[0][k] = (uint32_t)a00;
         m[1][k] = (uint32_t)a01;

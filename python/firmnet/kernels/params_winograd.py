@@ -52,18 +52,20 @@ def winograd_s8_params(x_shape, w_shape, *, strides=(1, 1), dilations=(1, 1), pa
 
 
 def transform_filter(w) -> np.ndarray:
-    """OHWI int8 3x3 filter → U = (2G) g (2G)^T per (output, input) channel, int16
-    [out_c, 16, in_c_pad] (position 4 * i + j for U[i][j]; the padding channel 0)."""
+    """OHWI int8 3x3 filter → U = (2G) g (2G)^T per (output, input) channel, int16, in the kernels'
+    interleaved layout [ceil(out_c / 2)][16][in_c_pad / 2][2][2]: per pair of output channels, per
+    position k = 4 * i + j of U[i][j], per pair of input channels, (channel o: c, c + 1) then
+    (channel o + 1: c, c + 1). The padding input channel and an odd out_c's last partner are 0."""
     w = np.asarray(w)
     if w.dtype != np.int8 or w.ndim != 4 or w.shape[1:3] != (3, 3):
         raise ValueError(f"Winograd filter must be int8 OHWI [out_c, 3, 3, in_c], got {w.dtype} {w.shape}")
     oc, _, _, cin = w.shape
     g = w.astype(np.int64).transpose(0, 3, 1, 2)                   # [oc, cin, 3, 3]
-    u = np.einsum("ik,ockl,jl->ocij", G2, g, G2)                    # [oc, cin, 4, 4]
-    u = u.reshape(oc, cin, 16).transpose(0, 2, 1)                   # [oc, 16, cin]
-    out = np.zeros((oc, 16, in_c_pad(cin)), np.int16)
-    out[:, :, :cin] = u                                             # |U| <= 9 * 128 fits int16
-    return out
+    u = np.einsum("ik,ockl,jl->ocij", G2, g, G2).reshape(oc, cin, 16)   # |U| <= 9 * 128 fits int16
+    full = np.zeros((oc + (oc & 1), 16, in_c_pad(cin)), np.int64)
+    full[:oc, :, :cin] = u.transpose(0, 2, 1)                       # [oc_pad, 16, cin_pad]
+    pairs = full.reshape(-1, 2, 16, in_c_pad(cin) // 2, 2)          # [pair, o, k, c / 2, c % 2]
+    return np.ascontiguousarray(pairs.transpose(0, 2, 3, 1, 4)).astype(np.int16)
 
 
 def row_w(out_w: int) -> int:
@@ -85,6 +87,6 @@ def scratch_bytes(p: dict) -> int:
 
 def flash(w_shape) -> tuple[int, int]:
     """(direct, Winograd) bytes of the weights: 9 int8 against 16 int16 per (output, input)
-    channel pair, in_c padded to even."""
+    channel pair, in_c and out_c padded to even."""
     oc, kh, kw, cin = (int(v) for v in w_shape)
-    return oc * kh * kw * cin, oc * 16 * in_c_pad(cin) * 2
+    return oc * kh * kw * cin, (oc + (oc & 1)) * 16 * in_c_pad(cin) * 2
