@@ -7,7 +7,9 @@ numpy reference and against their portable C paths:
       depth multipliers 1, 2, 3, 4, 8, kernels above the DSP path's tap limit, padding,
       strides, dilations, per-channel and per-tensor, every requantization mode, full and
       clamped activation ranges, arbitrary multipliers and shifts; the 1x1 kernel's pixel
-      pairs and triples and its stack-buffer limits), built twice with
+      pairs and triples and its stack-buffer limits), and fn_conv2d_s8_winograd(_dsp) on
+      3x3 stride-1 cases (odd sizes, 1x1 images, asymmetric pads, channel counts with and
+      without a % 4 tail, odd output channels), built twice with
       arm-none-eabi-gcc -O2 -Werror: with the DSP path, and with -U__ARM_FEATURE_DSP (the
       portable path on the same CPU); both outputs must equal the reference;
   on the host (cffi): the fast output stage against the general one (fn_output_stage_s8)
@@ -142,6 +144,29 @@ def pointwise_cases(seed: int, n: int) -> list:
     return cases
 
 
+def winograd_cases(seed: int, n: int) -> list:
+    """3x3 stride-1 layers for the Winograd kernels (their scratch within the firmware's 8 KB)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        q = random_quant(rng)
+        pads = tuple(int(v) for v in rng.integers(0, 3, 4))
+        h = max(1, 3 - pads[0] - pads[2] + int(rng.integers(0, 9)))
+        w = max(1, 3 - pads[1] - pads[3] + int(rng.integers(0, 9)))
+        cin = int(rng.choice([1, 2, 3, 4, 5, 7, 8, 16, 19, 32]))
+        cout = int(rng.choice([1, 2, 3, 5, 8, 16]))
+        crng = np.random.default_rng(q["seed"])
+        x = int8_data(crng, (int(rng.integers(1, 3)), h, w, cin), q["data"], q["zp_in"])
+        wt = int8_data(crng, (cout, 3, 3, cin), "extremes" if q["data"] == "extremes" else "uniform")
+        bias = make_bias(crng, q["bias"], cout)
+        geo = dict(strides=(1, 1), dilations=(1, 1), pads=pads)
+        acc = accumulators(x, wt, bias, q["zp_in"], dict(groups=1, geo=geo))
+        s_in, s_w, s_out = make_scales(crng, q, acc, cout)
+        kw = dict(groups=1, **geo, **quant_kwargs(q, s_in, s_w, s_out))
+        cases.append(board_case("wino", x, wt, bias, kw, maybe_any_requant(crng, q, kw, cout)))
+    return cases
+
+
 def dsp_variants(runtime, case) -> list[str]:
     """The firmware kinds (support.qemu_harness.FIRMWARE_KERNELS) of the DSP variants that take
     this case: a depthwise case runs through each variant whose C scratch size is not 0 (the
@@ -201,6 +226,13 @@ def test_pointwise_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
     check_on_board(tmp_path, pointwise_cases(99, 60), dsp,
                    ["fn_conv2d_1x1_s8", "fn_conv2d_1x1_s8_dsp", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast"],
                    runtime)
+
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_winograd_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
+    """The direct convolution's reference bytes from both Winograd kernels' paths on the board."""
+    check_on_board(tmp_path, winograd_cases(13, 60), dsp,
+                   ["fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp", "wino_mac_dsp", "wino_tile_dsp"], runtime)
 
 
 def test_kws_sized_layers_on_cortex_m4(tmp_path, runtime):
