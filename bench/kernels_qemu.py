@@ -11,11 +11,17 @@ range, as in the MLPerf Tiny models):
   KWS depthwise   kws_ref_model's 3x3 depthwise convolution, padding 1: 25 x 5 x 64
   AD01 FC 640     ad01_int8's first fully connected layer: 640 -> 128
   AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128
+  ResNet-8 3x3    MLPerf Tiny's ResNet-8 3x3 stride-1 convolutions, padding 1: 32 x 32 x 3 -> 16,
+                  32 x 32 x 16 -> 16, 16 x 16 x 32 -> 32, 8 x 8 x 64 -> 64, and 8 x 8 x 16 -> 24
+                  (odd tile pairs absent, an odd count of channel pairs), each through
+                  fn_conv2d_s8 (and fn_conv2d_s8_dsp where its window fits) and the Winograd
+                  kernels fn_conv2d_s8_winograd(_dsp)
   ..., fn_conv2d_s8  the same layer in the general convolution (the cost figures of
                   python/firmnet/kernels/; depthwise as 64 groups, FC as a one-pixel 1x1 conv)
 Each layer runs once through its portable kernel and once through each DSP-extension variant
 that takes it (runtime_c/include/fn_s8_dsp.h: fn_conv2d_s8_dsp, fn_conv2d_1x1_s8_dsp,
-fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp), in one
+fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp,
+fn_conv2d_s8_winograd_dsp), in one
 bare-metal firmware built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
 -mcpu=cortex-m4, the board's CPU flags; the variants take their scratch from a static
 buffer). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
@@ -70,11 +76,24 @@ def layers() -> list[tuple[str, tuple, int]]:
         out.append((f"AD01 FC {k_in}->128, fn_conv2d_s8",
                     board_case("conv", xf.reshape(1, 1, 1, k_in), wf.reshape(128, 1, 1, k_in), bias[:128], kw),
                     k_in * 128))
+    for h, cin, cout in WINOGRAD_LAYERS:
+        xr = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
+        wr = rng.integers(-127, 128, (cout, 3, 3, cin), dtype=np.int8)
+        kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, cout),
+                  output_scale=0.3, output_zero_point=-128, pads=(1, 1, 1, 1), act=(-128, 127), mode="tflm")
+        label = f"ResNet-8 3x3 {h}x{h} {cin}->{cout}"
+        out.append((label, board_case("conv", xr, wr, bias[:cout], kw), h * h * cout * 9 * cin))
+        out.append((label, board_case("wino", xr, wr, bias[:cout], kw), h * h * cout * 9 * cin))
     return out
 
 
+# (size, in_c, out_c) of the 3x3 stride-1 layers measured for the Winograd kernels
+WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16, 24))
+
+
 # the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
-VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp",), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",)}
+VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp",), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
+            "wino": ("wino_dsp",)}
 
 
 def _takes(kind: str, params: dict) -> bool:

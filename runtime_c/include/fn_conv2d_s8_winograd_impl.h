@@ -120,22 +120,34 @@ static inline void wino_output_transform(const uint32_t m[16], uint32_t y[4])
 
 /* The outputs of channel o of one tile from its M: out points at the tile's top-left output
  * pixel (channel 0); rows and cols (1 or 2) say how many of the tile's outputs lie inside the
- * image. Y = 4 * sum in int32 (the bound), so sum = Y >> 2 exactly (an arithmetic shift). */
+ * image. Y = 4 * sum in int32 (the bound), so sum = Y >> 2 exactly (an arithmetic shift). The
+ * fast stage's channel parameters are read once for the 4 outputs. */
 static inline void wino_finish_tile(const uint32_t m[16], const fn_fast_out_s8 *f, int fast,
                                     const fn_channel_stage_s8 *stage, int32_t o, int32_t rows, int32_t cols,
                                     size_t row_stride, size_t col_stride, int8_t *out)
 {
     uint32_t y[4];
     wino_output_transform(m, y);
+    int8_t r[4];
+    if (fast) {
+        const fn_fast_ch_s8 ch = fn_fast_out_s8_ch(f, o);
+        for (int32_t i = 0; i < 4; ++i) {
+            r[i] = fn_fast_out_s8_ch_one((int32_t)y[i] >> 2, &ch, f->tflm, f->output_offset);
+        }
+    } else {
+        for (int32_t i = 0; i < 4; ++i) {
+            r[i] = fn_finish_channel_s8(stage, o, (int32_t)y[i] >> 2);
+        }
+    }
     int8_t *const o0 = out + o, *const o1 = o0 + row_stride;
-    o0[0] = fn_finish_one_s8(f, fast, stage, o, (int32_t)y[0] >> 2);
+    o0[0] = r[0];
     if (cols == 2) {
-        o0[col_stride] = fn_finish_one_s8(f, fast, stage, o, (int32_t)y[1] >> 2);
+        o0[col_stride] = r[1];
     }
     if (rows == 2) {
-        o1[0] = fn_finish_one_s8(f, fast, stage, o, (int32_t)y[2] >> 2);
+        o1[0] = r[2];
         if (cols == 2) {
-            o1[col_stride] = fn_finish_one_s8(f, fast, stage, o, (int32_t)y[3] >> 2);
+            o1[col_stride] = r[3];
         }
     }
 }
@@ -174,18 +186,13 @@ FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p,
                 int8_t *out0 = out_b + (size_t)oy * row_stride + (size_t)ox * col_stride;
                 int8_t *out1 = out0 + 2 * col_stride;
                 for (int32_t o = 0; o < out_c; o += 2) {
-                    const int two = o + 1 < out_c;
                     uint32_t m[4][16];
                     mac(v, filter + (size_t)(o / 2) * pair_values, cp, m);
-                    wino_finish_tile(m[0], &f, fast, &stage, o, n_rows, cols0, row_stride, col_stride, out0);
-                    if (two) {
-                        wino_finish_tile(m[1], &f, fast, &stage, o + 1, n_rows, cols0, row_stride, col_stride, out0);
-                    }
-                    if (pair) {
-                        wino_finish_tile(m[2], &f, fast, &stage, o, n_rows, cols1, row_stride, col_stride, out1);
-                        if (two) {
-                            wino_finish_tile(m[3], &f, fast, &stage, o + 1, n_rows, cols1, row_stride, col_stride,
-                                             out1);
+                    for (int32_t j = 0; j < 4; ++j) {   /* m[j]: tile j / 2, channel o + j % 2 */
+                        const int32_t t = j >> 1, oc = o + (j & 1);
+                        if (oc < out_c && (t == 0 || pair)) {
+                            wino_finish_tile(m[j], &f, fast, &stage, oc, n_rows, t ? cols1 : cols0, row_stride,
+                                             col_stride, t ? out1 : out0);
                         }
                     }
                 }
