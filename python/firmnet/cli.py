@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .boundary import from_c_outputs, to_c_inputs
 from .compiler import REQUANT_CHOICES
-from .kernels.select import SPARSE_CHOICES
+from .kernels.select import SPARSE_CHOICES, WINOGRAD_CHOICES
 from .float_layers import FloatLayerWarning
 from .ir import FirmnetError
 from .progress import step
@@ -62,7 +62,8 @@ def _load_compiled(out_dir: Path):
     warnings.simplefilter("ignore", FloatLayerWarning)   # compile already said so
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
-                   dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"))
+                   dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),
+                   winograd=meta.get("winograd", "auto"))
 
 
 def _npz_sizes(path) -> dict:
@@ -136,7 +137,7 @@ def cmd_compile(args) -> int:
         warnings.simplefilter("always", FloatLayerWarning)
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
-                     dead_channels=not args.keep_dead_channels, sparse=args.sparse)
+                     dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd)
     for w in caught:   # one line per float layer of a quantized model
         if issubclass(w.category, FloatLayerWarning):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -150,6 +151,8 @@ def cmd_compile(args) -> int:
         meta["dead_channels"] = False
     if args.sparse != "auto":
         meta["sparse"] = args.sparse
+    if args.winograd != "auto":
+        meta["winograd"] = args.winograd
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -324,6 +327,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--sparse", choices=SPARSE_CHOICES, default="auto",
                    help="CSR sparse kernels for fully connected and convolution layers: auto (default: where "
                         "estimated faster, or where only the CSR weights fit the board's flash), on (wherever they "
+                        "run), off")
+    c.add_argument("--winograd", choices=WINOGRAD_CHOICES, default="auto",
+                   help="Winograd F(2x2,3x3) kernels for 3x3 stride-1 convolutions: auto (default: where "
+                        "estimated faster and their larger weights still fit the board's flash), on (wherever they "
                         "run), off")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")

@@ -77,6 +77,8 @@ class KernelCall:
     rejected: tuple = ()          # ((variant, why not, could run it), ...) the other candidates
     sparse: tuple = ()            # a layer a sparse (CSR) variant can run: ((key, value), ...) with density,
                                   # dense and sparse = (variant, est. instructions, weight matrix bytes)
+    winograd: tuple = ()          # a layer a Winograd variant can run: (("direct", option), ("winograd", option)),
+                                  # option = (variant, est. instructions, weight bytes)
 
 
 @dataclass(frozen=True)

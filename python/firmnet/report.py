@@ -77,6 +77,10 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             sparse = {"density": sparse["density"],
                       **{kind: dict(zip(("kernel", "instructions", "weight_bytes"), sparse[kind]))
                          for kind in ("dense", "sparse")}}
+        winograd = dict(call.winograd) if isinstance(call, KernelCall) and call.winograd else None
+        if winograd:
+            winograd = {kind: dict(zip(("kernel", "instructions", "weight_bytes"), winograd[kind]))
+                        for kind in ("direct", "winograd")}
         layers.append({
             "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why, "rejected": rejected,
             "inputs": [list(t.shape) for t in in_types if t is not None],
@@ -88,6 +92,7 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             "bytes": out_types[0].nbytes,
             "quant": _quant_summary(node, call),
             **({"sparse": sparse} if sparse else {}),
+            **({"winograd": winograd} if winograd else {}),
         })
     buffers = memory.buffers
     return {
@@ -130,6 +135,16 @@ def _sparse_text(sparse) -> str:
             f"{c['weight_bytes']:,} B]")
 
 
+def _winograd_text(winograd) -> str:
+    """The kernels line's comparison of a layer a Winograd kernel can run: each option's estimated
+    instructions and weight flash."""
+    if not winograd:
+        return ""
+    d, w = winograd["direct"], winograd["winograd"]
+    return (f" [winograd: direct {d['kernel']} est. {d['instructions']:,} instructions, {d['weight_bytes']:,} B | "
+            f"Winograd {w['kernel']} est. {w['instructions']:,} instructions, {w['weight_bytes']:,} B]")
+
+
 def format_report(report: dict, firmware: dict | None = None) -> str:
     """The human-readable table printed by `firmnet report`; firmware: the linked firmware's
     sizes (board.json), which give the code beside the weights."""
@@ -147,7 +162,7 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         rejected = l.get("rejected", [])
         slower = "; ".join(f"{r['kernel']}: {r['reason']}" for r in rejected if r.get("runs", True))
         refused = ", ".join(r["kernel"] for r in rejected if not r.get("runs", True))
-        lines.append(f"  #{l['index']} {l['name']}: {l['kernel']}: {l['why']}" + _sparse_text(l.get("sparse"))
+        lines.append(f"  #{l['index']} {l['name']}: {l['kernel']}: {l['why']}" + _sparse_text(l.get("sparse")) + _winograd_text(l.get("winograd"))
                      + (f"; rejected {slower}" if slower else "") + (f"; cannot run it: {refused}" if refused else ""))
     quantized = [l for l in report["layers"] if l.get("quant")]
     if quantized:

@@ -17,7 +17,10 @@ conv2d_f32_csr) also provide
     density(node, graph) -> float            nonzero weights / all weights
     terms(node, graph) -> tuple              the cost model's terms (bench/sparse.py fits their
                                              coefficients, csr_costs.py)
-and --sparse (select.py) decides whether they compete.
+and --sparse (select.py) decides whether they compete. Winograd variants (WINOGRAD = True:
+conv2d_s8_winograd's) also provide
+    flash(node, graph) -> (direct, winograd) bytes of the layer's weights either way
+and --winograd (select.py) decides whether they compete.
 select.py picks, per layer, the cheapest supported candidate (the first of equal cost) and
 records the choice, its reason and every rejected candidate with its reason in the KernelCall.
 
@@ -50,6 +53,7 @@ from . import (
     softmax_ort_s8,
     softmax_s8,
 )
+from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD, CONV2D_S8_WINOGRAD_DSP
 from .pool2d import POOL2D
 from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
 
@@ -86,8 +90,8 @@ CANDIDATES = {
     "compare": (OpLowering("compare"),),
     "concat": (OpLowering("concat"),),
     "conv2d": (conv2d_1x1_s8_dsp, conv2d_1x1_s8, depthwise_conv2d_s8_rows_dsp, depthwise_conv2d_s8_blocks_dsp,
-               depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32,
-               fc_f32_csr, conv2d_f32_csr),
+               depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, CONV2D_S8_WINOGRAD_DSP, CONV2D_S8_WINOGRAD,
+               conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32, fc_f32_csr, conv2d_f32_csr),
     "conv_transpose": (OpLowering("conv_transpose"),),
     "dense": (fc_s8_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, fc_f32, fc_f32_csr),
     "dequantize": (OpLowering("dequantize"),),

@@ -13,6 +13,13 @@ cheapest of them); "auto" (the default) compares their estimates with the dense 
 any candidate, and where the model's weights do not fit the board's flash, select_kernels
 then moves the layers to CSR that save the most flash until they fit (flash as the binding
 limit).
+
+`winograd` (--winograd) does the same for the Winograd variants (modules with WINOGRAD = True:
+the int8 and float F(2x2,3x3) kernels): "off" never takes them; "on" takes one wherever one
+supports the layer; "auto" (the default) compares their estimates with the direct kernels',
+and where the model's weights (Winograd's transformed filters are larger) would then not fit
+the board's flash, select_kernels moves Winograd layers back to their direct kernel, the
+largest extra flash first, until they fit; those layers' report says so.
 """
 from __future__ import annotations
 
@@ -24,15 +31,25 @@ from ..lowering import KernelCall
 from . import CANDIDATES
 
 SPARSE_CHOICES = ("auto", "on", "off")
+WINOGRAD_CHOICES = ("auto", "on", "off")
 
 
 def is_sparse(kernel) -> bool:
     return getattr(kernel, "SPARSE", False)
 
 
+def is_winograd(kernel) -> bool:
+    return getattr(kernel, "WINOGRAD", False)
+
+
 def check_sparse(sparse: str) -> None:
     if sparse not in SPARSE_CHOICES:
         raise FirmnetError(f"unknown --sparse mode '{sparse}' (modes: {', '.join(SPARSE_CHOICES)})")
+
+
+def check_winograd(winograd: str) -> None:
+    if winograd not in WINOGRAD_CHOICES:
+        raise FirmnetError(f"unknown --winograd mode '{winograd}' (modes: {', '.join(WINOGRAD_CHOICES)})")
 
 
 def _names(candidates) -> str:
@@ -62,13 +79,21 @@ def _slower(cost: int, best: int, best_name: str) -> str:
     return f"listed after {best_name}"
 
 
-def _verdicts(node, graph, target, candidates, sparse: str) -> dict:
+def _option_verdicts(verdicts: dict, candidates, kind, option: str, mode: str, runs: str) -> None:
+    """--sparse / --winograd: off refuses the kernels of that kind, on every other kernel
+    where one of them runs the layer."""
+    if mode == "off":
+        verdicts.update({k.NAME: f"--{option} off" for k in candidates if kind(k) and verdicts[k.NAME] is None})
+    elif mode == "on" and any(kind(k) and verdicts[k.NAME] is None for k in candidates):
+        verdicts.update({k.NAME: f"--{option} on ({runs} runs this layer)" for k in candidates
+                         if not kind(k) and verdicts[k.NAME] is None})
+
+
+def _verdicts(node, graph, target, candidates, sparse: str, winograd: str = "auto", refused=None) -> dict:
     verdicts = {k.NAME: k.supports(node, graph, target) for k in candidates}
-    if sparse == "off":
-        verdicts.update({k.NAME: "--sparse off" for k in candidates if is_sparse(k) and verdicts[k.NAME] is None})
-    elif sparse == "on" and any(is_sparse(k) and verdicts[k.NAME] is None for k in candidates):
-        verdicts.update({k.NAME: "--sparse on (a CSR kernel runs this layer)" for k in candidates
-                         if not is_sparse(k) and verdicts[k.NAME] is None})
+    _option_verdicts(verdicts, candidates, is_sparse, "sparse", sparse, "a CSR kernel")
+    _option_verdicts(verdicts, candidates, is_winograd, "winograd", winograd, "a Winograd kernel")
+    verdicts.update({k: why for k, why in (refused or {}).items() if verdicts.get(k) is None})
     return verdicts
 
 
@@ -87,10 +112,28 @@ def _sparse_options(node, graph, target, candidates) -> tuple:
             ("sparse", (best[1].NAME, best[1].cost(node, graph, target), flash[1])))
 
 
-def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = "auto", why_extra: str = ""):
-    """The KernelCall (or Alias) of one layer, with the choice recorded."""
+def _winograd_options(node, graph, target, candidates) -> tuple:
+    """KernelCall.winograd: the best direct and Winograd options (variant, est. instructions,
+    weight bytes), whatever --winograd says, when both kinds can run the layer."""
+    runs = [k for k in candidates if k.supports(node, graph, target) is None and not is_sparse(k)]
+    wino = [k for k in runs if is_winograd(k)]
+    direct = [k for k in runs if not is_winograd(k)]
+    if not wino or not direct:
+        return ()
+    best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (direct, wino)]
+    flash = best[1].flash(node, graph)
+    return (("direct", (best[0].NAME, best[0].cost(node, graph, target), flash[0])),
+            ("winograd", (best[1].NAME, best[1].cost(node, graph, target), flash[1])))
+
+
+def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = "auto", why_extra: str = "",
+           winograd: str = "auto", refused: dict | None = None):
+    """The KernelCall (or Alias) of one layer, with the choice recorded. refused: {kernel: reason}
+    for candidates the model-wide checks turned down (Winograd weights over the flash)."""
     candidates = CANDIDATES[node.op]
-    verdicts = _verdicts(node, graph, target, candidates, "auto" if forced is not None else sparse)
+    free = forced is not None
+    verdicts = _verdicts(node, graph, target, candidates, "auto" if free else sparse, "auto" if free else winograd,
+                         refused)
     supported = [k for k in candidates if verdicts[k.NAME] is None]
     if forced is not None:
         match = [k for k in candidates if k.NAME == forced]
@@ -123,16 +166,51 @@ def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = 
         return call
     return dataclasses.replace(call, kernel=chosen.NAME, reason=reason, rejected=rejected,
                                scratch_bytes=chosen.scratch_bytes(node, graph),
-                               sparse=_sparse_options(node, graph, target, candidates))
+                               sparse=_sparse_options(node, graph, target, candidates),
+                               winograd=_winograd_options(node, graph, target, candidates))
+
+
+def _flash_limit(graph: Graph, target) -> int | None:
+    """Bytes of flash the weights may take on the target (its flash less the boards' code
+    estimate), or None without a flash size."""
+    flash = getattr(target, "code_flash_bytes", None)
+    if not flash:
+        return None
+    return flash - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)
+
+
+def _winograd_over_flash(graph: Graph, target, forced: dict, chosen: dict) -> dict:
+    """{layer: reason} for the Winograd layers auto moves back to a direct kernel because the
+    weights would not fit the board's flash: the largest extra flash first, until they fit."""
+    limit = _flash_limit(graph, target)
+    if limit is None:
+        return {}
+    total = sum(a.nbytes for a in graph.constants.values())
+    extra = []
+    for node in graph.nodes:
+        call = chosen[node.name]
+        if isinstance(call, KernelCall) and call.winograd and any(
+                is_winograd(k) and k.NAME == call.kernel for k in CANDIDATES[node.op]):
+            direct, wino = dict(call.winograd)["direct"][2], dict(call.winograd)["winograd"][2]
+            total += wino - direct
+            if node.name not in forced:
+                extra.append((wino - direct, node.name))
+    moved = {}
+    for grow, name in sorted(extra, reverse=True):
+        if total <= limit:
+            break
+        moved[name] = (f"its weights (+{grow:,} B) would not fit {target.name}'s flash "
+                       f"({total:,} B of weights for {limit:,} B)")
+        total -= grow
+    return moved
 
 
 def _flash_bound(graph: Graph, target, forced: dict, chosen: dict) -> dict:
     """{layer: CSR variant} for the layers auto moves to CSR because the dense weights do not
     fit the board's flash: the largest savings first, until the weights fit (or none is left)."""
-    flash = getattr(target, "code_flash_bytes", None)
-    if not flash:
+    limit = _flash_limit(graph, target)
+    if limit is None:
         return {}
-    limit = flash - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)   # the boards' code estimate
     total = sum(a.nbytes for a in graph.constants.values())
     options = []
     for node in graph.nodes:
@@ -156,9 +234,11 @@ def _flash_bound(graph: Graph, target, forced: dict, chosen: dict) -> dict:
     return moved if total <= limit else {}
 
 
-def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str = "auto") -> dict:
+def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str = "auto",
+                   winograd: str = "auto") -> dict:
     """{node name: KernelCall or Alias} for every node of the lowered graph."""
     check_sparse(sparse)
+    check_winograd(winograd)
     forced = dict(forced or {})
     names = {n.name for n in graph.nodes}
     unknown = sorted(set(forced) - names)
@@ -166,9 +246,15 @@ def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str
         raise FirmnetError(f"--kernel: no layer named {', '.join(repr(u) for u in unknown)} in the compiled graph "
                            f"(its layers: {', '.join(n.name for n in graph.nodes[:30])}"
                            f"{', ...' if len(graph.nodes) > 30 else ''})")
-    chosen = {node.name: choose(node, graph, target, forced.get(node.name), sparse) for node in graph.nodes}
+    chosen = {node.name: choose(node, graph, target, forced.get(node.name), sparse, winograd=winograd)
+              for node in graph.nodes}
+    by_name = {node.name: node for node in graph.nodes}
+    if winograd == "auto":
+        for name, reason in _winograd_over_flash(graph, target, forced, chosen).items():
+            refused = {k.NAME: reason for k in CANDIDATES[by_name[name].op] if is_winograd(k)}
+            chosen[name] = choose(by_name[name], graph, target, None, sparse, why_extra=f"; not Winograd: {reason}",
+                                  winograd=winograd, refused=refused)
     if sparse == "auto":
-        by_name = {node.name: node for node in graph.nodes}
         for name, kernel in _flash_bound(graph, target, forced, chosen).items():
             chosen[name] = choose(by_name[name], graph, target, kernel,
                                   why_extra=f" (the dense weights do not fit {target.name}'s flash)")
