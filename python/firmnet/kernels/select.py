@@ -102,7 +102,7 @@ def _sparse_options(node, graph, target, candidates) -> tuple:
     --sparse says), when both kinds can run it."""
     runs = [k for k in candidates if k.supports(node, graph, target) is None]
     sparse = [k for k in runs if is_sparse(k)]
-    dense = [k for k in runs if not is_sparse(k)]
+    dense = [k for k in runs if not is_sparse(k) and not is_winograd(k)]   # the int8/float weights as they are
     if not sparse or not dense:
         return ()
     best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (dense, sparse)]
