@@ -26,10 +26,15 @@
  * Cost, against the direct kernel: 16 products per tile and (input, output) channel pair
  * instead of 36, plus per tile and input channel the input transform (32 additions, shared
  * by all output channels) and per tile and output channel the output transform (24
- * additions, shared by all input channels). Depthwise 3x3 does not gain: with one input
- * channel per output channel neither transform is shared, so a 2x2 tile costs 16 products
- * and 56 additions against 36 multiply-accumulates (one instruction each, or half of one
- * with SMLAD), so firmnet has no Winograd depthwise kernel.
+ * additions, shared by all input channels). On mps2-an386 (bench/winograd.py, ResNet-8's
+ * layers) the DSP variant takes 1.75x fewer instructions than fn_conv2d_s8_dsp at 32x32x16
+ * -> 16 and 3.4-3.7x fewer than fn_conv2d_s8 at 16x16x32 -> 32 and 8x8x64 -> 64.
+ * Depthwise 3x3 does not gain: with one input channel per output channel neither transform
+ * is shared. This kernel's fitted per-tile-and-channel costs (kernels/conv2d_s8_winograd.py:
+ * 109 instructions for the input transform, 303 for the output transform, the stage and the
+ * product loop's per-position overhead) come to about 400 before any product, against about
+ * 190 for the tile's 36 products in fn_depthwise_conv2d_s8_rows_dsp (5.2 per MAC,
+ * bench/kernels_qemu.py), so firmnet has no Winograd depthwise kernel.
  *
  * Layout of U (kernels/params_winograd.py makes it from the OHWI int8 filter) and of the
  * transformed tiles: interleaved by pairs, so that one 8-byte load gives a channel pair of both
