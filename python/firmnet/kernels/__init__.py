@@ -18,7 +18,7 @@ conv2d_f32_csr) also provide
     terms(node, graph) -> tuple              the cost model's terms (bench/sparse.py fits their
                                              coefficients, csr_costs.py)
 and --sparse (select.py) decides whether they compete. Winograd variants (WINOGRAD = True:
-conv2d_s8_winograd's) also provide
+conv2d_s8_winograd's, conv2d_f32_winograd's WINOGRAD_F2 and WINOGRAD_F4) also provide
     flash(node, graph) -> (direct, winograd) bytes of the layer's weights either way
 and --winograd (select.py) decides whether they compete.
 select.py picks, per layer, the cheapest supported candidate (the first of equal cost) and
@@ -54,6 +54,7 @@ from . import (
     softmax_s8,
 )
 from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD, CONV2D_S8_WINOGRAD_DSP
+from .conv2d_f32_winograd import WINOGRAD_F2, WINOGRAD_F4
 from .pool2d import POOL2D
 from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
 
@@ -91,7 +92,8 @@ CANDIDATES = {
     "concat": (OpLowering("concat"),),
     "conv2d": (conv2d_1x1_s8_dsp, conv2d_1x1_s8, depthwise_conv2d_s8_rows_dsp, depthwise_conv2d_s8_blocks_dsp,
                depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, CONV2D_S8_WINOGRAD_DSP, CONV2D_S8_WINOGRAD,
-               conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32, fc_f32_csr, conv2d_f32_csr),
+               conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32, WINOGRAD_F2, WINOGRAD_F4, fc_f32_csr,
+               conv2d_f32_csr),
     "conv_transpose": (OpLowering("conv_transpose"),),
     "dense": (fc_s8_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, fc_f32, fc_f32_csr),
     "dequantize": (OpLowering("dequantize"),),
