@@ -49,8 +49,9 @@ typedef struct {
  *             for filter o's input channel c (a = 4 for F2, 6 for F4)
  *   bias      [out_c], or NULL for none
  *   output    [batch, out_h, out_w, out_c]
- *   scratch   ..._scratch_size(p) bytes, aligned for float: the input tile's transform for every
- *             input channel and the products of four output channels
+ *   scratch   ..._scratch_size(p) bytes, aligned for float: two tiles' transformed inputs (every
+ *             input channel; tiles are taken two side by side) and their summed products for
+ *             four output channels
  * Constraints: every size >= 1; pad_top, pad_left >= 0 and the implied bottom and right pads
  * (out_h + 2 - in_h - pad_top, out_w + 2 - in_w - pad_left) >= 0; the coordinates fit int32.
  * output must not overlap input or scratch.
@@ -60,7 +61,7 @@ fn_status fn_conv2d_f32_winograd_f2(const fn_conv2d_f32_winograd_params *p, cons
 fn_status fn_conv2d_f32_winograd_f4(const fn_conv2d_f32_winograd_params *p, const float *input, const float *u,
                                     const float *bias, float *output, void *scratch);
 
-/* Scratch bytes of a call: (a * a * in_c + 4 * a * a) floats; 0 for a shape it does not take. */
+/* Scratch bytes of a call: (2 * a * a * in_c + 8 * a * a) floats; 0 for a shape it does not take. */
 size_t fn_conv2d_f32_winograd_f2_scratch_size(const fn_conv2d_f32_winograd_params *p);
 size_t fn_conv2d_f32_winograd_f4_scratch_size(const fn_conv2d_f32_winograd_params *p);
 

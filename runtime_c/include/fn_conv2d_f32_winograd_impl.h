@@ -25,14 +25,14 @@ static inline int fn_wino_f32_ok(const fn_conv2d_f32_winograd_params *p)
            (int64_t)p->out_w + 2 - p->in_w - p->pad_left >= 0;
 }
 
-/* (a * a * in_c + 4 * a * a) floats: every channel's transformed input tile, and the summed
- * products of a block of four output channels. */
+/* (2 * a * a * in_c + 8 * a * a) floats: every channel's transformed input tile for two tiles
+ * side by side, and the summed products of a block of two tiles x four output channels. */
 static inline size_t fn_wino_f32_scratch(const fn_conv2d_f32_winograd_params *p, int32_t a)
 {
     if (p == NULL || !fn_wino_f32_ok(p)) {
         return 0;
     }
-    return ((size_t)a * (size_t)a * (size_t)p->in_c + 4u * (size_t)a * (size_t)a) * sizeof(float);
+    return (2u * (size_t)a * (size_t)a * (size_t)p->in_c + 8u * (size_t)a * (size_t)a) * sizeof(float);
 }
 
 /* The output tile of channel o from its summed products m: transform, bias, clamp, and the
@@ -120,6 +120,42 @@ static inline void fn_wino_f32_products4(const float *u0, size_t filter_step, co
     }
 }
 
+/* Two tiles' sums (inputs v0 and v1) for the four output channels at u0: acc [2][4][t2]; each
+ * filter value and each input value loaded once for two and four products. */
+static inline void fn_wino_f32_products8(const float *u0, size_t filter_step, const float *v0, const float *v1,
+                                         int32_t t2, size_t in_c, float *acc)
+{
+    for (int32_t k = 0; k < t2; ++k) {
+        const float *a0 = u0 + (size_t)k * in_c;
+        const float *a1 = a0 + filter_step;
+        const float *a2 = a1 + filter_step;
+        const float *a3 = a2 + filter_step;
+        const float *x0 = v0 + (size_t)k * in_c;
+        const float *x1 = v1 + (size_t)k * in_c;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, r0 = 0.0f, r1 = 0.0f, r2 = 0.0f, r3 = 0.0f;
+        for (size_t c = 0; c < in_c; ++c) {
+            const float x = x0[c], y = x1[c];
+            const float w0 = a0[c], w1 = a1[c], w2 = a2[c], w3 = a3[c];
+            s0 += w0 * x;
+            s1 += w1 * x;
+            s2 += w2 * x;
+            s3 += w3 * x;
+            r0 += w0 * y;
+            r1 += w1 * y;
+            r2 += w2 * y;
+            r3 += w3 * y;
+        }
+        acc[k] = s0;
+        acc[t2 + k] = s1;
+        acc[2 * t2 + k] = s2;
+        acc[3 * t2 + k] = s3;
+        acc[4 * t2 + k] = r0;
+        acc[5 * t2 + k] = r1;
+        acc[6 * t2 + k] = r2;
+        acc[7 * t2 + k] = r3;
+    }
+}
+
 static inline fn_status fn_wino_f32_run(const fn_conv2d_f32_winograd_params *p, const float *input,
                                         const float *u, const float *bias, float *output, void *scratch,
                                         int32_t tile, fn_wino_input_transform input_transform,
@@ -132,20 +168,50 @@ static inline fn_status fn_wino_f32_run(const fn_conv2d_f32_winograd_params *p, 
     const size_t in_c = (size_t)p->in_c, out_c = (size_t)p->out_c;
     const size_t filter_step = (size_t)t2 * in_c;           /* floats of u per output channel */
     const size_t out_row = (size_t)p->out_w * out_c;
-    float *v = (float *)scratch;
-    float *acc = v + filter_step;
+    float *v0 = (float *)scratch;
+    float *v1 = v0 + filter_step;
+    float *acc = v1 + filter_step;
     for (int32_t n = 0; n < p->batch; ++n) {
         const float *x = input + (size_t)n * (size_t)p->in_h * (size_t)p->in_w * in_c;
         float *y = output + (size_t)n * (size_t)p->out_h * out_row;
         for (int32_t oy = 0; oy < p->out_h; oy += tile) {
             const int32_t rows = p->out_h - oy < tile ? p->out_h - oy : tile;
-            for (int32_t ox = 0; ox < p->out_w; ox += tile) {
-                const int32_t cols = p->out_w - ox < tile ? p->out_w - ox : tile;
-                fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox - p->pad_left, input_transform, v);
+            int32_t ox = 0;
+            /* two tiles side by side while both hold outputs */
+            for (; ox + tile < p->out_w; ox += 2 * tile) {
+                const int32_t cols = p->out_w - ox - tile < tile ? p->out_w - ox - tile : tile;
+                fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox - p->pad_left, input_transform, v0);
+                fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox + tile - p->pad_left, input_transform, v1);
+                float *out = y + (size_t)oy * out_row + (size_t)ox * out_c;
+                float *out1 = out + (size_t)tile * out_c;
+                size_t o = 0;
+                for (; o + 4 <= out_c; o += 4) {
+                    fn_wino_f32_products8(u + o * filter_step, filter_step, v0, v1, t2, in_c, acc);
+                    for (size_t j = 0; j < 4; ++j) {
+                        const float b = bias != NULL ? bias[o + j] : 0.0f;
+                        fn_wino_f32_store(acc + j * (size_t)t2, output_transform, tile, b, p->act_min, p->act_max,
+                                          rows, tile, out + o + j, out_row, out_c);
+                        fn_wino_f32_store(acc + (4 + j) * (size_t)t2, output_transform, tile, b, p->act_min,
+                                          p->act_max, rows, cols, out1 + o + j, out_row, out_c);
+                    }
+                }
+                for (; o < out_c; ++o) {
+                    const float b = bias != NULL ? bias[o] : 0.0f;
+                    fn_wino_f32_products1(u + o * filter_step, v0, t2, in_c, acc);
+                    fn_wino_f32_store(acc, output_transform, tile, b, p->act_min, p->act_max, rows, tile, out + o,
+                                      out_row, out_c);
+                    fn_wino_f32_products1(u + o * filter_step, v1, t2, in_c, acc);
+                    fn_wino_f32_store(acc, output_transform, tile, b, p->act_min, p->act_max, rows, cols, out1 + o,
+                                      out_row, out_c);
+                }
+            }
+            if (ox < p->out_w) {          /* the last tile of the row, alone */
+                const int32_t cols = p->out_w - ox;
+                fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox - p->pad_left, input_transform, v0);
                 float *out = y + (size_t)oy * out_row + (size_t)ox * out_c;
                 size_t o = 0;
                 for (; o + 4 <= out_c; o += 4) {
-                    fn_wino_f32_products4(u + o * filter_step, filter_step, v, t2, in_c, acc);
+                    fn_wino_f32_products4(u + o * filter_step, filter_step, v0, t2, in_c, acc);
                     for (size_t j = 0; j < 4; ++j) {
                         fn_wino_f32_store(acc + j * (size_t)t2, output_transform, tile,
                                           bias != NULL ? bias[o + j] : 0.0f, p->act_min, p->act_max, rows, cols,
@@ -153,7 +219,7 @@ static inline fn_status fn_wino_f32_run(const fn_conv2d_f32_winograd_params *p, 
                     }
                 }
                 for (; o < out_c; ++o) {
-                    fn_wino_f32_products1(u + o * filter_step, v, t2, in_c, acc);
+                    fn_wino_f32_products1(u + o * filter_step, v0, t2, in_c, acc);
                     fn_wino_f32_store(acc, output_transform, tile, bias != NULL ? bias[o] : 0.0f, p->act_min,
                                       p->act_max, rows, cols, out + o, out_row, out_c);
                 }

@@ -13,7 +13,7 @@ static inline void input_1d(const float *s, size_t ss, float *t, size_t ts)
     t[3 * ts] = d1 - d3;
 }
 
-static void input_transform(const float *d, float *v, size_t stride)
+static inline void input_transform(const float *d, float *v, size_t stride)
 {
     float t[16];
     for (int j = 0; j < 4; ++j) {             /* B^T d: the columns */
@@ -31,7 +31,7 @@ static inline void output_1d(const float *s, size_t ss, float *t, size_t ts)
     t[ts] = s[ss] - s[2 * ss] - s[3 * ss];
 }
 
-static void output_transform(const float *m, float *y)
+static inline void output_transform(const float *m, float *y)
 {
     float t[8];
     for (int j = 0; j < 4; ++j) {             /* A^T m: 2 x 4 */

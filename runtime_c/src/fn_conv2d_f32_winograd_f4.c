@@ -17,7 +17,7 @@ static inline void input_1d(const float *s, size_t ss, float *t, size_t ts)
     t[5 * ts] = 4.0f * d1 - 5.0f * d3 + d5;
 }
 
-static void input_transform(const float *d, float *v, size_t stride)
+static inline void input_transform(const float *d, float *v, size_t stride)
 {
     float t[36];
     for (int j = 0; j < 6; ++j) {             /* B^T d: the columns */
@@ -40,7 +40,7 @@ static inline void output_1d(const float *s, size_t ss, float *t, size_t ts)
     t[3 * ts] = d12 + 8.0f * d34 + s[5 * ss];
 }
 
-static void output_transform(const float *m, float *y)
+static inline void output_transform(const float *m, float *y)
 {
     float t[24];
     for (int j = 0; j < 6; ++j) {             /* A^T m: 4 x 6 */

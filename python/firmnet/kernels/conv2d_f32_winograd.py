@@ -20,7 +20,7 @@ from ._check import refusal
 from .params_winograd_f32 import F2, F4, Transform, filter_transform, flash_bytes, scratch_size, winograd_f32_params
 
 # tile -> (per tile x in_c, per tile x out_c, per tile x a^2 x in_c x out_c) instructions
-_COSTS = {2: (324.63, 294.344, 3.714), 4: (760.99, 830.985, 3.713)}
+_COSTS = {2: (338.213, 262.139, 3.09), 4: (705.774, 707.188, 2.969)}
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,8 @@ def winograd_f32_params(x_shape, w_shape, *, strides=(1, 1), dilations=(1, 1), p
 
 
 def scratch_size(p: dict, t: Transform) -> int:
-    """fn_conv2d_f32_winograd_f<m>_scratch_size: (a * a * in_c + 4 * a * a) floats."""
-    return 4 * (t.a * t.a * p["in_c"] + 4 * t.a * t.a)
+    """fn_conv2d_f32_winograd_f<m>_scratch_size: (2 * a * a * in_c + 8 * a * a) floats."""
+    return 4 * (2 * t.a * t.a * p["in_c"] + 8 * t.a * t.a)
 
 
 def flash_bytes(w_shape, t: Transform | None) -> int:
