@@ -11,8 +11,8 @@
 
 #define FN_WINO_MAX_A 6   /* the largest input tile side (F(4x4,3x3)) */
 
-/* d [a * a], an input tile row after row -> v[k * stride] for k = 0 .. a * a - 1: B^T d B. */
-typedef void (*fn_wino_input_transform)(const float *d, float *v, size_t stride);
+/* The a x a input tile d[i * row_step + j * col_step] -> v[k * stride], k = i * a + j: B^T d B. */
+typedef void (*fn_wino_input_transform)(const float *d, size_t row_step, size_t col_step, float *v, size_t stride);
 /* m [a * a], summed products -> y [(a - 2) * (a - 2)]: A^T m A. */
 typedef void (*fn_wino_output_transform)(const float *m, float *y);
 
@@ -51,7 +51,8 @@ static inline void fn_wino_f32_store(const float *m, fn_wino_output_transform ou
 }
 
 /* Every input channel's tile at (iy0, ix0) of image x, zeros outside the input, transformed into
- * v [a * a][in_c]. */
+ * v [a * a][in_c]: a tile inside the input is read in place, one reaching out of it is copied
+ * with its zeros first. */
 static inline void fn_wino_f32_input_tiles(const fn_conv2d_f32_winograd_params *p, const float *x, int32_t a,
                                            int32_t iy0, int32_t ix0, fn_wino_input_transform input_transform,
                                            float *v)
@@ -61,12 +62,16 @@ static inline void fn_wino_f32_input_tiles(const fn_conv2d_f32_winograd_params *
     fn_tap_range(ix0, 1, a, p->in_w, &c0, &c1);
     const size_t in_c = (size_t)p->in_c;
     const size_t row = (size_t)p->in_w * in_c;
-    const int whole = r0 == 0 && r1 == a && c0 == 0 && c1 == a;
-    float d[FN_WINO_MAX_A * FN_WINO_MAX_A];
-    if (!whole) {
-        for (int32_t k = 0; k < a * a; ++k) {
-            d[k] = 0.0f;
+    if (r0 == 0 && r1 == a && c0 == 0 && c1 == a) {
+        const float *origin = x + (size_t)iy0 * row + (size_t)ix0 * in_c;
+        for (size_t c = 0; c < in_c; ++c) {
+            input_transform(origin + c, row, in_c, v + c, in_c);
         }
+        return;
+    }
+    float d[FN_WINO_MAX_A * FN_WINO_MAX_A];
+    for (int32_t k = 0; k < a * a; ++k) {
+        d[k] = 0.0f;
     }
     for (size_t c = 0; c < in_c; ++c) {
         for (int32_t i = r0; i < r1; ++i) {
@@ -76,7 +81,7 @@ static inline void fn_wino_f32_input_tiles(const fn_conv2d_f32_winograd_params *
                 src += in_c;
             }
         }
-        input_transform(d, v + c, in_c);
+        input_transform(d, (size_t)a, 1, v + c, in_c);
     }
 }
 
@@ -132,10 +137,11 @@ static inline void fn_wino_f32_products8(const float *u0, size_t filter_step, co
         const float *a3 = a2 + filter_step;
         const float *x0 = v0 + (size_t)k * in_c;
         const float *x1 = v1 + (size_t)k * in_c;
+        const float *const x0_end = x0 + in_c;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, r0 = 0.0f, r1 = 0.0f, r2 = 0.0f, r3 = 0.0f;
-        for (size_t c = 0; c < in_c; ++c) {
-            const float x = x0[c], y = x1[c];
-            const float w0 = a0[c], w1 = a1[c], w2 = a2[c], w3 = a3[c];
+        while (x0 < x0_end) {   /* pointers only: the loop keeps its end in a register */
+            const float x = *x0++, y = *x1++;
+            const float w0 = *a0++, w1 = *a1++, w2 = *a2++, w3 = *a3++;
             s0 += w0 * x;
             s1 += w1 * x;
             s2 += w2 * x;

@@ -13,11 +13,11 @@ static inline void input_1d(const float *s, size_t ss, float *t, size_t ts)
     t[3 * ts] = d1 - d3;
 }
 
-static inline void input_transform(const float *d, float *v, size_t stride)
+static inline void input_transform(const float *d, size_t row_step, size_t col_step, float *v, size_t stride)
 {
     float t[16];
     for (int j = 0; j < 4; ++j) {             /* B^T d: the columns */
-        input_1d(d + j, 4, t + j, 4);
+        input_1d(d + (size_t)j * col_step, row_step, t + j, 4);
     }
     for (int i = 0; i < 4; ++i) {             /* (B^T d) B: the rows */
         input_1d(t + 4 * i, 1, v + (size_t)(4 * i) * stride, stride);

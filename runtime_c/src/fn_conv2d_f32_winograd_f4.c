@@ -17,11 +17,11 @@ static inline void input_1d(const float *s, size_t ss, float *t, size_t ts)
     t[5 * ts] = 4.0f * d1 - 5.0f * d3 + d5;
 }
 
-static inline void input_transform(const float *d, float *v, size_t stride)
+static inline void input_transform(const float *d, size_t row_step, size_t col_step, float *v, size_t stride)
 {
     float t[36];
     for (int j = 0; j < 6; ++j) {             /* B^T d: the columns */
-        input_1d(d + j, 6, t + j, 6);
+        input_1d(d + (size_t)j * col_step, row_step, t + j, 6);
     }
     for (int i = 0; i < 6; ++i) {             /* (B^T d) B: the rows */
         input_1d(t + 6 * i, 1, v + (size_t)(6 * i) * stride, stride);
