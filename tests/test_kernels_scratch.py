@@ -1,5 +1,6 @@
-"""The scratch each int8 DSP variant takes (runtime_c/include/fn_s8_dsp.h): the Python formula
-the planner uses (firmnet.kernels._s8_dsp) equals the C `<variant>_scratch_size()` for
+"""The scratch each int8 DSP variant takes (runtime_c/include/fn_s8_dsp.h) and the Winograd
+variants (int8 fn_conv2d_s8_winograd.h, float fn_conv2d_f32_winograd.h): the Python formula the
+planner uses (firmnet.kernels._s8_dsp, params_winograd, params_winograd_f32) equals the C `<variant>_scratch_size()` for
 every shape hypothesis draws, the shapes the variant takes (size > 0) and those it refuses
 (0) alike. The C size functions are defined on every target, so the host build checks them;
 tests/test_dsp_kernels.py runs the variants on the emulated Cortex-M4 with a canary past the
@@ -10,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmnet.kernels import _s8_dsp, params_winograd
+from firmnet.kernels.params_winograd_f32 import TRANSFORMS
+from firmnet.kernels.params_winograd_f32 import scratch_size as winograd_f32_scratch
 
 small = st.integers(1, 12)
 sizes = st.one_of(small, st.integers(1, 300), st.sampled_from([0, -1, 2**31 - 1, 2**20]))
@@ -30,6 +33,23 @@ def dw_fields(draw):
                 kernel_h=draw(st.one_of(st.integers(0, 10), sizes)), kernel_w=draw(st.one_of(st.integers(0, 10), sizes)),
                 stride_h=1, stride_w=draw(st.one_of(small, st.just(2**30))), dilation_h=1,
                 dilation_w=draw(st.one_of(small, st.just(2**30))), pad_top=0, pad_left=0)
+
+
+@st.composite
+def winograd_f32_fields(draw):
+    """fn_conv2d_f32_winograd_params: valid geometry (3x3, stride 1, any pads) with in_c up to
+    2^20, or one field out of range (the size functions return 0)."""
+    pads = [draw(st.integers(0, 3)) for _ in range(4)]
+    h, w = draw(st.integers(max(1, 3 - pads[0] - pads[2]), 40)), draw(st.integers(max(1, 3 - pads[1] - pads[3]), 40))
+    fields = dict(batch=draw(st.integers(1, 3)), in_h=h, in_w=w, in_c=draw(st.one_of(small, st.just(2**20))),
+                  out_h=h + pads[0] + pads[2] - 2, out_w=w + pads[1] + pads[3] - 2,
+                  out_c=draw(sizes.filter(lambda v: v > 0)),
+                  pad_top=pads[0], pad_left=pads[1], act_min=0.0, act_max=6.0)
+    bad = draw(st.sampled_from([None, None, ("in_c", 0), ("batch", 0), ("pad_top", -1), ("out_w", 0),
+                                ("out_h", h - pads[0] - 3)]))
+    if bad is not None:
+        fields[bad[0]] = bad[1]
+    return fields, bad is None
 
 
 def c_size(runtime, function, ctype, fields) -> int:
@@ -128,3 +148,12 @@ def test_scratch_sizes_have_no_undefined_behaviour(tmp_path):
     res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "runtime error" not in res.stderr, res.stderr[-3000:]
     assert int(res.stdout) > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=winograd_f32_fields())
+def test_winograd_f32_scratch_formulas_equal_the_c(runtime, case):
+    p, valid = case
+    for tile, t in TRANSFORMS.items():
+        got = c_size(runtime, f"fn_conv2d_f32_winograd_f{tile}_scratch_size", "fn_conv2d_f32_winograd_params", p)
+        assert got == (winograd_f32_scratch(p, t) if valid else 0), (tile, p)

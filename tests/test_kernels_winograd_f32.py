@@ -220,8 +220,8 @@ def test_winograd_variants_are_candidates():
 
 @pytest.mark.parametrize("board", ["mps2-an386", "host"])
 def test_float_3x3_layers_pick_winograd_where_cheaper(vgg, tmp_path, board):
-    """bench/winograd_float.py on mps2-an386: F4 takes 1.98x (3 input channels) to 2.96x (64)
-    fewer instructions than the direct kernel on every 3x3 layer of the model, F2 1.27x-1.70x;
+    """bench/winograd_float.py on mps2-an386: F4 takes 2.24x (3 input channels) to 3.61x (64)
+    fewer instructions than the direct kernel on every 3x3 layer of the model, F2 1.55x-2.12x;
     the estimates say the same, and the report gives why and the rejected direct kernel."""
     cm = _compile(vgg, tmp_path / board, board=board, write=False)
     assert set(_kernels(cm).values()) == {WINOGRAD_F4.NAME}
