@@ -59,10 +59,10 @@ def _model(nodes, inputs, outputs, weights):
     return model
 
 
-def _compile_and_check(model, tmp_path):
-    """Compile, check that the C computes what onnxruntime does with this plan; returns
-    the compiled model and the arena offsets the generated C uses."""
-    cm = firmnet.compile(model, tmp_path / "out", name="hand")
+def _compile_and_check(model, tmp_path, kernels=None):
+    """Compile (kernels: --kernel choices), check that the C computes what onnxruntime does with
+    this plan; returns the compiled model and the arena offsets the generated C uses."""
+    cm = firmnet.compile(model, tmp_path / "out", name="hand", kernels=kernels)
     offsets_in_c = check_emitted_offsets(cm)
     rng = np.random.default_rng(1)
     xs = [rng.uniform(-1, 1, cm.graph.types[i].shape).astype(np.float32) for i in cm.graph.inputs]
@@ -122,7 +122,9 @@ def conv_chain():
 
 
 def test_conv_chain_plan(tmp_path):
-    cm, offsets_in_c = _compile_and_check(conv_chain(), tmp_path)
+    # the direct kernel on the 3x3 layers: a Winograd variant (estimated cheaper) adds its scratch
+    direct = {"Conv_0": "fn_conv2d_f32", "Conv_2": "fn_conv2d_f32"}
+    cm, offsets_in_c = _compile_and_check(conv_chain(), tmp_path, kernels=direct)
     assert _layers(cm) == [
         ("transpose", "fn_transpose", "arena", 256, 128),
         ("conv2d", "fn_conv2d_f32", "arena", 0, 256),

@@ -8,7 +8,11 @@ from support.paths import FIXTURES
 
 
 def test_scratch_buffer_lives_one_step_and_never_overlaps(tmp_path):
-    cm = firmnet.compile(FIXTURES / "resnet_tiny.onnx", tmp_path, name="r")
+    first = firmnet.compile(FIXTURES / "resnet_tiny.onnx", tmp_path, name="r", write=False)
+    # the direct kernel everywhere: no conv takes scratch of its own (the Winograd variants do)
+    direct = {n.name: "fn_conv2d_f32" for n in first.lowered_graph.nodes if n.op == "conv2d"}
+    cm = firmnet.compile(FIXTURES / "resnet_tiny.onnx", tmp_path, name="r", kernels=direct)
+    assert not any(c.scratch_bytes for c in cm.lowered.values() if hasattr(c, "scratch_bytes"))
     lowered = dict(cm.lowered)
     convs = [n for n in cm.lowered_graph.nodes if n.op == "conv2d"]
     for k, node in enumerate(convs):   # pretend every conv needs 1000 + k bytes of working memory
