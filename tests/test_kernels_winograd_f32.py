@@ -30,11 +30,13 @@ from hypothesis import strategies as st
 
 import firmnet
 from firmnet import qemu
+from firmnet.boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
 from firmnet.cli import main
 from firmnet.kernels import CANDIDATES, WINOGRAD_F2, WINOGRAD_F4
 from firmnet.kernels.params_winograd_f32 import (F2, F4, TRANSFORMS, filter_transform, flash_bytes, scratch_size,
                                                  winograd_f32_params)
 from firmnet.reference.conv import conv2d_f32
+from firmnet.resources import boards_dir
 from support.f32_bounds import NO_CLAMP, act_ranges, assert_clamped, assert_within, fptr
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
@@ -232,6 +234,49 @@ def test_float_3x3_layers_pick_winograd_where_cheaper(vgg, tmp_path, board):
     assert rejected[WINOGRAD_F2.NAME].startswith("est. ")
 
 
+def test_winograd_option(vgg, tmp_path):
+    """--winograd off: the direct kernel on every 3x3 layer; on: a Winograd variant on every one
+    (F4, estimated cheaper than F2); auto on mps2-an386: F4 (cheaper, and the 1.15 MB of weights
+    fit the board's 4 MB of flash). The report gives both options per layer (direct 9 floats,
+    F4 36 per filter-channel), and the three builds' outputs agree within verify's tolerance."""
+    x = _image()
+    outs = {}
+    for mode, want in (("off", {"fn_conv2d_f32"}), ("on", {WINOGRAD_F4.NAME}), ("auto", {WINOGRAD_F4.NAME})):
+        cm = _compile(vgg, tmp_path / mode, board="mps2-an386", winograd=mode)
+        assert set(_kernels(cm).values()) == want, mode
+        layer = next(l for l in cm.report["layers"] if l["name"] == "conv2_2")
+        options = layer["winograd"]
+        assert (options["direct"]["kernel"], options["direct"]["weight_bytes"]) == ("fn_conv2d_f32", 32 * 32 * 9 * 4)
+        assert (options["winograd"]["kernel"], options["winograd"]["weight_bytes"]) == \
+            (WINOGRAD_F4.NAME, 32 * 32 * 36 * 4)
+        assert options["winograd"]["instructions"] < options["direct"]["instructions"]
+        outs[mode] = cm.build_host().run([x])[0]
+    for mode in ("on", "auto"):
+        np.testing.assert_allclose(outs[mode], outs["off"], rtol=0, atol=1e-4 * np.abs(outs["off"]).max())
+
+
+def test_flash_bound_board_keeps_direct_kernels(vgg, tmp_path):
+    """A board whose flash (less the boards' code estimate) holds the direct weights plus the
+    smallest F4 growth only: auto keeps F4 on that layer (conv1_1) and the direct kernel on the
+    others, saying why."""
+    big = _compile(vgg, tmp_path / "big", board="mps2-an386", write=False)
+    growth = {l["name"]: l["winograd"]["winograd"]["weight_bytes"] - l["winograd"]["direct"]["weight_bytes"]
+              for l in big.report["layers"] if l["kernel"] == WINOGRAD_F4.NAME}
+    assert set(growth) == set(conv_names())
+    g = big.lowered_graph
+    constants = sum(a.nbytes for a in g.constants.values())
+    flash = CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(g.nodes) + constants + min(growth.values())
+    toml = (boards_dir() / "mps2-an386.toml").read_text().replace("flash_bytes = 4194304", f"flash_bytes = {flash}")
+    small = tmp_path / "small-m4.toml"
+    small.write_text(toml)
+    cm = _compile(vgg, tmp_path / "small", board=str(small), write=False)
+    layers = {l["name"]: l for l in cm.report["layers"]}
+    assert min(growth, key=growth.get) == "conv1_1" and layers["conv1_1"]["kernel"] == WINOGRAD_F4.NAME
+    for name in set(growth) - {"conv1_1"}:
+        assert layers[name]["kernel"] == "fn_conv2d_f32", name
+        assert "would not fit small-m4's flash" in layers[name]["why"], name
+
+
 def test_refusals_in_the_report(tmp_path):
     """Layers the Winograd kernels do not take name the reason: a 5x5 filter, stride 2, a
     depthwise (grouped) 3x3 layer, a dilated 3x3 layer."""
@@ -272,6 +317,10 @@ def test_forced_variants_and_the_host_build(vgg, tmp_path):
 
 
 def test_cli_compile_verify_report(vgg, tmp_path, capsys):
+    off = tmp_path / "off"
+    assert main(["compile", str(vgg), "-o", str(off), "--winograd", "off"]) == 0
+    report = json.loads((off / "report.json").read_text())
+    assert {l["kernel"] for l in report["layers"] if l["op"] == "conv2d"} == {"fn_conv2d_f32"}
     out = tmp_path / "cli"
     assert main(["compile", str(vgg), "-o", str(out), "--board", "mps2-an386"]) == 0
     assert (out / "runtime" / "src" / "fn_conv2d_f32_winograd_f4.c").is_file()
@@ -285,6 +334,7 @@ def test_cli_compile_verify_report(vgg, tmp_path, capsys):
     text = capsys.readouterr().out
     line = next(l for l in text.splitlines() if "conv1_2:" in l)
     assert "fn_conv2d_f32_winograd_f4" in line and "Winograd F(4x4,3x3)" in line
+    assert "[winograd: direct fn_conv2d_f32 est." in line and "9,216 B" in line and "36,864 B" in line
 
 
 def test_sanitizers_clean(vgg, tmp_path):

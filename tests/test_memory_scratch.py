@@ -8,10 +8,8 @@ from support.paths import FIXTURES
 
 
 def test_scratch_buffer_lives_one_step_and_never_overlaps(tmp_path):
-    first = firmnet.compile(FIXTURES / "resnet_tiny.onnx", tmp_path, name="r", write=False)
-    # the direct kernel everywhere: no conv takes scratch of its own (the Winograd variants do)
-    direct = {n.name: "fn_conv2d_f32" for n in first.lowered_graph.nodes if n.op == "conv2d"}
-    cm = firmnet.compile(FIXTURES / "resnet_tiny.onnx", tmp_path, name="r", kernels=direct)
+    # --winograd off: no conv takes scratch of its own (the Winograd variants do)
+    cm = firmnet.compile(FIXTURES / "resnet_tiny.onnx", tmp_path, name="r", winograd="off")
     assert not any(c.scratch_bytes for c in cm.lowered.values() if hasattr(c, "scratch_bytes"))
     lowered = dict(cm.lowered)
     convs = [n for n in cm.lowered_graph.nodes if n.op == "conv2d"]

@@ -53,8 +53,8 @@ from . import (
     softmax_ort_s8,
     softmax_s8,
 )
-from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD, CONV2D_S8_WINOGRAD_DSP
 from .conv2d_f32_winograd import WINOGRAD_F2, WINOGRAD_F4
+from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD, CONV2D_S8_WINOGRAD_DSP
 from .pool2d import POOL2D
 from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
 

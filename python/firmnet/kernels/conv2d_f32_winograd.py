@@ -2,7 +2,8 @@
 _f4.c, contract and measured accuracy in fn_conv2d_f32_winograd.h): float 3x3 convolutions with
 stride 1, dilation 1 and one group by Winograd F(2x2,3x3) and F(4x4,3x3). The filters are
 transformed at compile time (params_winograd_f32.filter_transform): 16 (F2) or 36 (F4) floats per
-filter-channel instead of 9. WINOGRAD = True: --winograd (select.py) decides whether they compete.
+filter-channel instead of 9. WINOGRAD = True: --winograd (select.py) decides whether they compete
+(auto: where estimated cheaper and the board's flash holds the transformed weights).
 
 Cost (instructions, mps2-an386, bench/winograd_float.py's per-layer QEMU profile of its VGG-style
 model, the same measurement as conv2d_f32.py's): least-squares fits over the model's six 3x3
