@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
 from firmnet.cli import main
+from firmnet.compress import accuracy, read_labels, read_samples
 from firmnet.compress.svd import energy_rank, svd
 from firmnet.verify import verify
 from support.paths import EXAMPLE, FIXTURES
@@ -231,9 +232,9 @@ def test_svd_then_int8_on_digits_with_eval(tmp_path, capsys):
     m = re.search(r"accuracy of the generated C on 450 samples: float (\S+), SVD energy 0.9 (\S+), int8 \(ort\) (\S+)$",
                   text.strip())
     assert m, text
-    samples = firmnet.compress.read_samples(TEST, onnx.load(EXAMPLE), what="evaluation")
-    labels = firmnet.compress.read_labels(TEST)
-    assert float(m.group(2)) == pytest.approx(firmnet.compress.accuracy(svd_model, samples, labels), abs=5e-5)
+    samples = read_samples(TEST, onnx.load(EXAMPLE), what="evaluation")
+    labels = read_labels(TEST)
+    assert float(m.group(2)) == pytest.approx(accuracy(svd_model, samples, labels), abs=5e-5)
     assert float(m.group(3)) >= float(m.group(2)) - 0.03
     # the int8 model runs both thin layers as int8 fully connected layers
     cm = firmnet.compile(out, tmp_path / "c", name="d8")

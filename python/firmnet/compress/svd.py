@@ -252,7 +252,8 @@ def format_ranks(rows: list[LayerRank]) -> str:
 
     def change(before, after):
         return "-" if before is None else f"{before:,} -> {after:,}"
-    lines = [f"{'layer':{width}} {'op':6} {'matrix':>10} {'rank':>5} {'parameters':>18} {'MACs':>20} {'error':>7}  note"]
+    lines = [f"{'layer':{width}} {'op':6} {'matrix':>10} {'rank':>5} {'parameters':>18} {'MACs':>20} "
+             f"{'error':>7}  note"]
     for r in rows:
         error = "-" if r.error is None else f"{r.error:.4f}"
         lines.append(f"{r.layer:{width}} {r.op:6} {r.matrix:>10} {r.rank or '-':>5} "
