@@ -204,6 +204,14 @@ def test_refusals(tmp_path, capsys):
     for flags, message in cases:
         code, _, err = _run(capsys, "compress", EXAMPLE, "-o", out, *flags)
         assert code == 2 and message in err, (flags, err)
+    broken = onnx.load(EXAMPLE)
+    fc = next(t for t in broken.graph.initializer if t.name == "fc.weight")
+    values = numpy_helper.to_array(fc).copy()
+    values[3, 7] = np.nan
+    fc.CopyFrom(numpy_helper.from_array(values, "fc.weight"))
+    onnx.save(broken, tmp_path / "nan.onnx")
+    code, _, err = _run(capsys, "compress", tmp_path / "nan.onnx", "-o", out, "--svd-rank", "4")
+    assert code == 2 and "layer /fc/Gemm: its weight 'fc.weight' holds NaN" in err
     code, _, err = _run(capsys, "compress", EXAMPLE.with_name("digits_cnn.int8.onnx"), "-o", out, "--svd-rank", "4")
     assert code == 2 and "this model is quantized" in err and "then --quantize int8" in err
     conv3x3 = onnx.load(EXAMPLE)

@@ -159,6 +159,9 @@ def _chosen(g: OnnxGraph, weights: list[Weight], names: list[str] | None) -> set
 def _factorize(g: OnnxGraph, w: Weight, W: np.ndarray, rank: int | None, energy: float | None,
                row: dict, macs: int | None, rewrites: dict) -> LayerRank:
     m, n = W.shape
+    if not np.isfinite(W).all():
+        raise FirmnetError(f"layer {w.layer}: its weight '{w.const.data}' holds NaN or infinite values; SVD needs "
+                           "finite weights (leave the layer out with --svd-layers)")
     u, s, vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
     if rank is not None and rank >= min(m, n):
         raise FirmnetError(f"--svd-rank {rank}: layer {w.layer} has a {m} x {n} weight, whose rank is at most "
