@@ -345,7 +345,8 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
     q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, SVD, "
-                                        "int8 quantization) in a fixed order, and a table of what each costs and saves")
+                                        "binarization, int8 quantization) in a fixed order, and a table of what each "
+                                        "costs and saves")
     q.add_argument("model")
     q.add_argument("-o", "--output", required=True, help="output .onnx")
     q.add_argument("--quantize", choices=("int8",), help="post-training quantization")
