@@ -297,7 +297,7 @@ def format_table(results: list[StageResult], board: str | None = None) -> str:
         f = r.figures
         if f.error:
             lines.append([r.name] + ["-"] * (len(head) - 1))
-            notes.append(f"{r.name}: not compiled: {f.error}")
+            notes.append(f"{r.name}: not compiled: {_short(f.error)}")
             continue
         row = [r.name] + ([_cell(f.accuracy) if f.accuracy is None else f"{f.accuracy:.4f}"] if accuracy else [])
         row += [f"{f.weights_bytes:,}", f"{f.macs:,}"]
@@ -313,6 +313,13 @@ def format_table(results: list[StageResult], board: str | None = None) -> str:
         text.append(f"on {board}: flash of the linked firmware (est.: weights + the board's code estimate, when it "
                     "cannot be linked here), arena bytes, instructions of one inference by the kernels' cost model")
     return "\n".join(text + notes)
+
+
+def _short(error: str) -> str:
+    """A compile error on one line, without the list of supported operators (firmnet compile
+    of the stage's model prints it whole)."""
+    lines = [line.strip() for line in error.splitlines() if not line.startswith("supported operators")]
+    return " ".join([lines[0], "; ".join(lines[1:])]).strip()
 
 
 def accuracy_line(results: list[StageResult], samples: int) -> str | None:
