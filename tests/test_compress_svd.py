@@ -140,6 +140,22 @@ def test_1x1_conv_factorized_in_onnxruntime_equals_low_rank_conv(m, n, stride, p
     assert (row.macs_before, row.macs_after) == (out * out * m * n, out * out * r * (m + n))
 
 
+def test_1d_1x1_conv_factorized_in_onnxruntime_equals_low_rank_conv():
+    rng = np.random.default_rng(3)
+    m, n, r, length = 12, 10, 3, 7
+    W = rng.uniform(-1, 1, (m, n)).astype(np.float32)
+    bias = rng.uniform(-1, 1, m).astype(np.float32)
+    x = rng.uniform(-1, 1, (2, n, length)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "W", "b"], ["y"], name="pw1d", strides=[2])
+    model = _model(node, list(x.shape), [2, m, 4], {"W": W.reshape(m, n, 1), "b": bias})
+    (row,) = svd(model, rank=r)
+    assert [list(numpy_helper.to_array(t).shape) for t in model.graph.initializer if t.name != "b"] == [[r, n, 1],
+                                                                                                       [m, r, 1]]
+    want = np.einsum("mn,bnl->bml", _low_rank(W, r), x[:, :, ::2].astype(np.float64)) + bias[None, :, None]
+    _close(_ort(model, x), want)
+    assert (row.macs_before, row.macs_after) == (2 * 4 * m * n, 2 * 4 * r * (m + n))
+
+
 def _with_singular_values(s: np.ndarray, m: int, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     q1, _ = np.linalg.qr(rng.standard_normal((m, m)))
@@ -204,6 +220,10 @@ def test_refusals(tmp_path, capsys):
     for flags, message in cases:
         code, _, err = _run(capsys, "compress", EXAMPLE, "-o", out, *flags)
         assert code == 2 and message in err, (flags, err)
+    mobile = FIXTURES / "mobilenet_tiny.onnx"
+    code, _, err = _run(capsys, "compress", mobile, "-o", out, "--svd-rank", "2", "--svd-layers",
+                        "/blocks/blocks.0/dw/dw.0/Conv")
+    assert code == 2 and "grouped conv (group 8): SVD takes group 1 only" in err
     broken = onnx.load(EXAMPLE)
     fc = next(t for t in broken.graph.initializer if t.name == "fc.weight")
     values = numpy_helper.to_array(fc).copy()
