@@ -142,6 +142,7 @@ def test_a_model_firmnet_cannot_compile_gets_a_row_with_the_reason(tmp_path, cap
     assert code == 0, err
     assert _table(text)["float"] == ["-", "-"]
     assert re.search(r"^float: not compiled: .+", text, re.M), text
+    assert len([line for line in text.splitlines() if line.startswith("float: not compiled")]) == 1
 
 
 def test_bad_options_fail_before_any_stage(tmp_path, capsys):

@@ -91,9 +91,10 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def train(model: nn.Module, x_tr: np.ndarray, y_tr: np.ndarray, epochs: int = EPOCHS, lr: float = LR,
-          after_step=None) -> None:
+          after_step=None, loss=None) -> None:
     """Adam with cosine decay; after_step() runs after every optimizer step (prune_finetune.py
-    uses it to keep pruned weights at 0)."""
+    uses it to keep pruned weights at 0); loss(logits, idx) replaces the cross-entropy on the
+    labels of the batch's samples idx (distill.py adds the teacher's soft targets)."""
     xt = torch.from_numpy(x_tr)
     yt = torch.from_numpy(y_tr)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -108,12 +109,12 @@ def train(model: nn.Module, x_tr: np.ndarray, y_tr: np.ndarray, epochs: int = EP
         for i in range(0, n, BATCH):
             idx = perm[i:i + BATCH]
             opt.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
+            value = loss_fn(model(xt[idx]), yt[idx]) if loss is None else loss(model(xt[idx]), idx)
+            value.backward()
             opt.step()
             if after_step is not None:
                 after_step()
-            total += loss.item() * idx.numel()
+            total += value.item() * idx.numel()
         sched.step()
         if epoch % 10 == 9 or epoch == epochs - 1:
             print(f"epoch {epoch + 1:3d}  train loss {total / n:.4f}")
@@ -136,10 +137,10 @@ def export(model: nn.Module, path: str = ONNX_PATH) -> None:
     onnx.checker.check_model(onnx.load(path), full_check=True)
 
 
-def onnx_accuracy(x_te: np.ndarray, y_te: np.ndarray) -> float:
+def onnx_accuracy(x_te: np.ndarray, y_te: np.ndarray, path: str = ONNX_PATH) -> float:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(ONNX_PATH, opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     preds = np.empty(len(y_te), dtype=np.int64)
     for i in range(len(y_te)):
         (logits,) = sess.run(["logits"], {"input": x_te[i:i + 1]})

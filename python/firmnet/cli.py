@@ -344,8 +344,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
-    q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, int8 "
-                                        "quantization) in a fixed order, and a table of what each costs and saves")
+    q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, SVD, "
+                                        "binarization, int8 quantization) in a fixed order, and a table of what each "
+                                        "costs and saves")
     q.add_argument("model")
     q.add_argument("-o", "--output", required=True, help="output .onnx")
     q.add_argument("--quantize", choices=("int8",), help="post-training quantization")
@@ -367,6 +368,15 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--prune-structured", type=float, metavar="S",
                    help="remove a fraction S of the filters and neurons (smallest L1 norm) with their inputs in the "
                         "consumers: a smaller dense model")
+    q.add_argument("--svd-rank", type=int, metavar="R",
+                   help="SVD low rank: replace each fully connected (Gemm/MatMul) and 1x1 conv layer W (m x n) of a "
+                        "float model by two of rank R, where R x (m + n) < m x n")
+    q.add_argument("--svd-energy", type=float, metavar="E",
+                   help="SVD low rank, per layer the smallest rank keeping a fraction E in (0, 1] of the sum of "
+                        "squared singular values (e.g. 0.95)")
+    q.add_argument("--svd-layers", metavar="NAME,...",
+                   help="factorize only these layers (node names, as the tables list them) with --svd-rank or "
+                        "--svd-energy")
     q.add_argument("--binarize", metavar="auto|NAME,...",
                    help="binarize Conv/Gemm/MatMul layers XNOR-Net style (weights sign(W) and a per-channel "
                         "scale mean|W|, inputs through Sign): auto = all but the first and last layers (and grouped "

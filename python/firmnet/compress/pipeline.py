@@ -3,16 +3,16 @@ table of what each costs in accuracy and buys in weight bytes, MACs, flash, RAM 
 
 The order (STAGES):
 
-    structured pruning -> pruning -> binarization -> int8 quantization
+    structured pruning -> pruning -> SVD low rank -> binarization -> int8 quantization
 
 Pruning chooses on the trained float weights, structured pruning first because it changes
 the shapes the later stages see; quantization comes after every method that rewrites float
-weights, so that its calibration sees the final ones (binarization refuses int8 models: it
-needs the float weights' signs and magnitudes; quantization leaves binary layers float, their
-weights ±1: binarize.binary_nodes). Methods still to come have their place:
-SVD low rank after pruning and before binarization (on float weights, before int8), and
-codebooks (weight sharing) last, on the int8 weights, or on the float ones when nothing
-quantizes (`measure.is_quantized(model)` tells a stage which it got).
+weights, so that its calibration sees the final ones. SVD works on float weights only, and
+comes before binarization, which replaces weights by their signs (binarization refuses int8
+models: it needs the float weights' signs and magnitudes; quantization leaves binary layers
+float, their weights ±1: binarize.binary_nodes). Still to come: codebooks (weight sharing)
+last, on the int8 weights, or on the float ones when nothing quantizes
+(`measure.is_quantized(model)` tells a stage which it got).
 
 A stage is a `Stage`: `run(model, options) -> (model, rows)` rewrites an onnx.ModelProto
 (in place or into a new one) and returns one row per layer it touched (frozen dataclasses,
@@ -49,7 +49,8 @@ from ..ir import FirmnetError
 from .evaluate import Evaluation
 from .measure import Figures, is_quantized, measure
 
-NOTHING_TO_DO = ("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz, or --prune 0.8")
+NOTHING_TO_DO = ("nothing to do: give a compression, e.g. --quantize int8 --calib data.npz, --prune 0.8, "
+                 "or --svd-energy 0.95")
 
 
 def format_rows(rows: list) -> str:
@@ -129,6 +130,35 @@ def _pruning_label(o) -> str:
     return f"pruned {o.prune:.0%}" if o.prune is not None and not o.prune_per_layer else "pruned"
 
 
+def _svd_check(o) -> None:
+    from .svd import check_energy, check_rank, parse_layers
+    if o.svd_rank is not None and o.svd_energy is not None:
+        raise FirmnetError("give one of --svd-rank R and --svd-energy E, not both")
+    if o.svd_rank is None and o.svd_energy is None:
+        raise FirmnetError("--svd-layers needs a rank: --svd-rank R or --svd-energy E")
+    if o.svd_rank is not None:
+        check_rank(o.svd_rank)
+    else:
+        check_energy(o.svd_energy)
+    if o.svd_layers is not None:
+        parse_layers(o.svd_layers)
+
+
+def _svd(model, o):
+    from .svd import parse_layers, svd
+    layers = None if o.svd_layers is None else parse_layers(o.svd_layers)
+    return model, svd(model, rank=o.svd_rank, energy=o.svd_energy, layers=layers)
+
+
+def _svd_text(rows) -> str:
+    from .svd import format_ranks
+    return format_ranks(rows)
+
+
+def _svd_label(o) -> str:
+    return f"SVD rank {o.svd_rank}" if o.svd_rank is not None else f"SVD energy {o.svd_energy:g}"
+
+
 def _binarize_check(o) -> None:
     from .binarize import parse_layers
     if not parse_layers(o.binarize):
@@ -178,6 +208,8 @@ STAGES: tuple[Stage, ...] = (
           written=lambda o: "pruned"),
     Stage("pruned", _pruning_label, lambda o: o.prune is not None or bool(o.prune_per_layer), _pruning,
           check=_pruning_check, describe=_pruning_text, written=lambda o: "pruned"),
+    Stage("svd", _svd_label, lambda o: any(v is not None for v in (o.svd_rank, o.svd_energy, o.svd_layers)), _svd,
+          check=_svd_check, describe=_svd_text),
     Stage("binary", _binarize_label, lambda o: o.binarize is not None, _binarize, check=_binarize_check,
           describe=_binarize_text, written=lambda o: "binarized"),
     Stage("int8", lambda o: "int8", lambda o: o.quantize == "int8", _int8, check=_int8_check,
@@ -265,7 +297,7 @@ def format_table(results: list[StageResult], board: str | None = None) -> str:
         f = r.figures
         if f.error:
             lines.append([r.name] + ["-"] * (len(head) - 1))
-            notes.append(f"{r.name}: not compiled: {f.error}")
+            notes.append(f"{r.name}: not compiled: {_short(f.error)}")
             continue
         row = [r.name] + ([_cell(f.accuracy) if f.accuracy is None else f"{f.accuracy:.4f}"] if accuracy else [])
         row += [f"{f.weights_bytes:,}", f"{f.macs:,}"]
@@ -281,6 +313,13 @@ def format_table(results: list[StageResult], board: str | None = None) -> str:
         text.append(f"on {board}: flash of the linked firmware (est.: weights + the board's code estimate, when it "
                     "cannot be linked here), arena bytes, instructions of one inference by the kernels' cost model")
     return "\n".join(text + notes)
+
+
+def _short(error: str) -> str:
+    """A compile error on one line, without the list of supported operators (firmnet compile
+    of the stage's model prints it whole)."""
+    lines = [line.strip() for line in error.splitlines() if not line.startswith("supported operators")]
+    return " ".join([lines[0], "; ".join(lines[1:])]).strip()
 
 
 def accuracy_line(results: list[StageResult], samples: int) -> str | None:

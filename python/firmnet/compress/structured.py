@@ -25,7 +25,7 @@ import onnx
 
 from ..ir import FirmnetError
 from .prune import DEFAULT_FLOOR
-from .weights import ConstInput, OnnxGraph, const_input, constants_to_initializers, layer_name
+from .weights import ConstInput, OnnxGraph, const_input, constants_to_initializers, layer_name, tensor_shapes
 
 PASS_THROUGH = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu",
                 "Softplus", "Identity", "Dropout", "Abs", "Neg", "Gelu", "Mish", "Celu", "Softsign",
@@ -369,18 +369,6 @@ class _Analysis:
         return self._axes_after_channels(node, ins, node.output[0], "unsqueezes")
 
 
-def _shapes(model: onnx.ModelProto) -> dict[str, list]:
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-        dims = vi.type.tensor_type.shape.dim
-        if vi.type.tensor_type.HasField("shape"):
-            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param or None for d in dims]
-    for t in model.graph.initializer:
-        shapes[t.name] = list(t.dims)
-    return shapes
-
-
 def _removals(groups: list[Space], sparsity: float, floor: float) -> list[int]:
     """Channels to remove from each group: one rate for all, the smallest that reaches the target."""
     total = sum(s.size for s in groups if not s.output)
@@ -442,7 +430,7 @@ def prune_structured(model: onnx.ModelProto, sparsity: float, floor: float = DEF
         raise FirmnetError(f"--prune-floor {floor}: the fraction of channels each layer keeps, in (0, 1]")
     constants_to_initializers(model)
     g = OnnxGraph(model)
-    a = _Analysis(g, _shapes(model))
+    a = _Analysis(g, tensor_shapes(model))
     a.run()
     roots = sorted({a.root(i) for i in range(len(a.spaces))})
     if not roots:

@@ -37,6 +37,20 @@ def constants_to_initializers(model: onnx.ModelProto) -> None:
         model.graph.node.extend(keep)
 
 
+def tensor_shapes(model: onnx.ModelProto) -> dict[str, list]:
+    """{tensor: shape} by ONNX shape inference (a symbolic or unknown dimension: its name or
+    None), initializers included."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if vi.type.tensor_type.HasField("shape"):
+            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param or None for d in dims]
+    for t in model.graph.initializer:
+        shapes[t.name] = list(t.dims)
+    return shapes
+
+
 class OnnxGraph:
     """An ONNX model's graph with its initializers as numpy arrays (written back by `set`)."""
 
