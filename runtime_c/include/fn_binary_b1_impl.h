@@ -1,0 +1,68 @@
+/* firmnet runtime: code shared by the binary kernels (popcount, output stage). */
+#ifndef FN_BINARY_B1_IMPL_H
+#define FN_BINARY_B1_IMPL_H
+
+#include "fn_binary_b1.h"
+#include "fn_clamp.h"
+
+static inline uint32_t fn_popcount32(uint32_t v)
+{
+#if defined(FN_POPCOUNT_BUILTIN) && (defined(__GNUC__) || defined(__clang__))
+    return (uint32_t)__builtin_popcount(v);
+#else
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    v = (v + (v >> 4)) & 0x0F0F0F0Fu;
+    return (v * 0x01010101u) >> 24;
+#endif
+}
+
+/* popcount(a[i] XOR b[i]) summed over n words */
+static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b, int32_t n)
+{
+    uint32_t count = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        count += fn_popcount32(a[i] ^ b[i]);
+    }
+    return (int32_t)count;
+}
+
+static inline int fn_bout_ok(const fn_bout *o)
+{
+    switch (o->kind) {
+    case FN_BOUT_INT32:
+        return 1;
+    case FN_BOUT_FLOAT:
+        return o->scale != NULL && o->offset != NULL;
+    case FN_BOUT_BITS:
+        return o->threshold != NULL && o->flip != NULL;
+    default:
+        return 0;
+    }
+}
+
+/* The output stage of accumulator acc of channel c (of n) in one output row (pixel):
+ * int32 and float are written at once; bits gather in *word, stored when the word is
+ * full or c is the last channel (then *word restarts at 0). */
+static inline void fn_bout_put(const fn_bout *o, void *row, int32_t c, int32_t n, int32_t acc, uint32_t *word)
+{
+    if (o->kind == FN_BOUT_INT32) {
+        ((int32_t *)row)[c] = acc;
+    } else if (o->kind == FN_BOUT_FLOAT) {
+        ((float *)row)[c] = fn_clampf((float)acc * o->scale[c] + o->offset[c], o->act_min, o->act_max);
+    } else {
+        *word |= (uint32_t)(acc >= o->threshold[c]) << (c & 31);
+        if ((c & 31) == 31 || c == n - 1) {
+            ((uint32_t *)row)[c >> 5] = *word ^ o->flip[c >> 5];
+            *word = 0;
+        }
+    }
+}
+
+/* Bytes of one output row of n channels in the form `kind`. */
+static inline size_t fn_bout_row_bytes(int32_t kind, int32_t n)
+{
+    return kind == FN_BOUT_BITS ? (size_t)((n + 31) / 32) * 4u : (size_t)n * 4u;
+}
+
+#endif
