@@ -1,0 +1,284 @@
+"""Binary layers: a Conv/Gemm/MatMul on Sign outputs with +-1 weights becomes XNOR-popcount.
+
+The ONNX pattern (README "Binary layers"): a conv2d (groups 1, dilation 1, any filter,
+stride, pads) or dense layer whose data input is a +-1 tensor and whose weights are a
+constant of +1/-1 values (Sign of a constant folds to one at load time), then, each
+optional and each the only reader of the tensor before it: Mul and Add by per-channel
+constants (alpha, bias), BatchNormalization, a clamp (Relu, Clip), and Sign. A +-1 tensor
+is a Sign output, a max pooling of one (sign is monotone: max then sign = sign then max,
+so it runs as an OR on bits), or a flatten of one into a fully connected layer.
+
+The layer becomes bconv2d (a dense layer: the convolution whose filter covers its input,
+on [N, K, 1, 1] or on the flattened image itself) with the chain folded into a float32
+scale and offset per channel: y = acc * scale + offset. With the final Sign the output
+stays bits (b1; kernels/params_binary.py turns y >= 0 into an integer threshold), else
+it is float. Its input bits come from a binarize node (float x >= 0, or int8 x >= zp where
+the Sign reads a DequantizeLinear), from the bits of an earlier binary layer, or from a
+bmaxpool of those. Readers of the Signs that are not binary layers get float +-1
+(unbinarize) or keep the float Sign.
+
+Semantics: firmnet binarizes x >= 0 -> +1, x < 0 -> -1 (Larq, XNOR-Net); ONNX Sign gives 0
+at exactly 0, so the two differ only where a Sign's input is exactly 0 (BinarizeWarning).
+
+Refuses (FirmnetError naming the node) weights that mix +-1 with other values (at least
+half +-1: meant to be binary, but not). Leaves float, with a BinarizeWarning note, a layer
+on +-1 inputs with real-valued weights, groups > 1 or dilation > 1. Runs before BatchNorm
+folding, which would scale the weights away from +-1."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..frontend.builder import rebuild_from
+from ..ir import FirmnetError, Graph
+from ..ops import binarize as binarize_op
+from ..ops import batchnorm, bconv2d, bmaxpool, reshape, unbinarize
+from ..ops._util import NO_CLAMP
+
+
+class BinarizeWarning(UserWarning):
+    """A note of the binarization pass (the zero rule, a Sign left in float)."""
+
+
+def _is_sign(node) -> bool:
+    return node.op == "unary" and node.attrs.kind == "sign" and tuple(node.attrs.act) == NO_CLAMP \
+        and node.attrs.quant is None
+
+
+class _Graph:
+    """The graph's tensors seen as +-1 sources."""
+
+    def __init__(self, graph: Graph):
+        self.g = graph
+        self.producers, self.consumers = graph.producers(), graph.consumers()
+
+    def source(self, t):
+        """('sign', node) / ('maxpool', node) for a +-1 float tensor, else None."""
+        p = self.producers.get(t)
+        if p is None:
+            return None
+        if _is_sign(p) and self.g.types[p.inputs[0]].dtype == "float32":
+            return "sign", p
+        if (p.op == "pool2d" and p.attrs.kind == "max" and p.attrs.quant is None and p.attrs.dilations == (1, 1)
+                and tuple(p.attrs.act) == NO_CLAMP and p.attrs.layout == "NCHW" and self.source(p.inputs[0])):
+            return "maxpool", p
+        return None
+
+    def flattened(self, t):
+        """The 4-D +-1 tensor t is a flatten of (N, C*H*W), or None."""
+        p = self.producers.get(t)
+        if p is None or p.op != "reshape" or not self.source(p.inputs[0]):
+            return None
+        s = self.g.types[p.inputs[0]].shape
+        return p.inputs[0] if len(s) == 4 and self.g.types[t].shape == (s[0], s[1] * s[2] * s[3]) else None
+
+    def only_reader(self, t):
+        users = self.consumers.get(t, [])
+        return users[0] if len(users) == 1 and t not in self.g.outputs else None
+
+
+def _weights_kind(node, w) -> str:
+    """'binary', 'real', or a FirmnetError for mixed weights."""
+    pm1 = np.isin(w, (-1.0, 1.0))
+    if pm1.all():
+        return "binary"
+    if pm1.mean() >= 0.5:
+        bad = w[~pm1]
+        raise FirmnetError(f"{node.describe()}: its input is a Sign (+-1) and {pm1.mean():.0%} of its weights are "
+                           f"+-1, but {bad.size} are not (e.g. {float(bad.flat[0]):g}): a binary layer needs every "
+                           "weight +1 or -1. Binarize the weights in the model (Sign of the weights, or firmnet "
+                           "compress --binarize), or give the layer real-valued weights")
+    return "real"
+
+
+def _per_channel(graph, name, rank, channels):
+    """The per-channel vector [channels] of a constant broadcast along axis 1 of a rank-`rank`
+    tensor, or None."""
+    if name not in graph.constants:
+        return None
+    v = graph.constants[name]
+    if v.ndim > rank or graph.types[name].dtype != "float32":
+        return None
+    v = v.reshape((1,) * (rank - v.ndim) + v.shape)
+    if any(d != 1 for k, d in enumerate(v.shape) if k != 1) or v.shape[1] not in (1, channels):
+        return None
+    return np.broadcast_to(v.reshape(-1), (channels,)).astype(np.float64)
+
+
+class _Layer:
+    """A binary layer found in the graph: the nodes it absorbs and its folded output stage."""
+
+    def __init__(self, node, input_bits_of, kernel_from_flatten, w4):
+        self.node, self.input = node, input_bits_of
+        self.flat = kernel_from_flatten
+        self.w4 = w4                       # OIHW +-1 int8
+        self.absorbed = []
+        self.scale = np.ones(w4.shape[0])
+        self.offset = np.zeros(w4.shape[0])
+        self.act = NO_CLAMP
+        self.bits = False
+        self.out = node.outputs[0]         # the float tensor the chain ends with
+
+
+def _fold_chain(gv: _Graph, layer: _Layer) -> None:
+    """Absorb Mul/Add by per-channel constants, BatchNormalization, one clamp and a Sign."""
+    g = gv.g
+    o = layer.w4.shape[0]
+    while True:
+        u = gv.only_reader(layer.out)
+        if u is None:
+            return
+        rank = len(g.types[layer.out].shape)
+        if layer.act == NO_CLAMP and u.op == "binary" and u.attrs.kind in ("mul", "add") and u.attrs.quant is None \
+                and tuple(u.attrs.act) == NO_CLAMP:
+            other = u.inputs[1] if u.inputs[0] == layer.out else u.inputs[0]
+            v = _per_channel(g, other, rank, o)
+            if v is None or g.types[u.outputs[0]].shape != g.types[layer.out].shape:
+                return
+            if u.attrs.kind == "mul":
+                layer.scale, layer.offset = layer.scale * v, layer.offset * v
+            else:
+                layer.offset = layer.offset + v
+        elif layer.act == NO_CLAMP and u.op == "batchnorm" and all(i in g.constants for i in u.inputs[1:]):
+            s, t = batchnorm.scale_shift(u.attrs, *(g.constants[i] for i in u.inputs[1:]))
+            layer.scale, layer.offset = layer.scale * s, layer.offset * s + t
+        elif layer.act == NO_CLAMP and u.op == "unary" and u.attrs.kind == "identity" and u.attrs.quant is None \
+                and tuple(u.attrs.act) != NO_CLAMP:
+            layer.act = tuple(float(a) for a in u.attrs.act)
+        elif _is_sign(u):
+            layer.absorbed.append(u)
+            layer.out, layer.bits = u.outputs[0], True
+            return
+        else:
+            return
+        layer.absorbed.append(u)
+        layer.out = u.outputs[0]
+
+
+def _find_layer(gv: _Graph, node, notes) -> _Layer | None:
+    g = gv.g
+    if node.op not in ("conv2d", "dense") or node.attrs.quant is not None or node.inputs[1] not in g.constants:
+        return None
+    x = node.inputs[0]
+    flat = gv.flattened(x) if node.op == "dense" else None
+    if not gv.source(x) and flat is None:
+        return None
+    w = g.constants[node.inputs[1]]
+    if _weights_kind(node, w) != "binary":
+        notes.append(f"{node.describe()} reads a Sign but its weights are real-valued: it stays float")
+        return None
+    if node.op == "conv2d" and (node.attrs.groups != 1 or node.attrs.dilations != (1, 1)):
+        notes.append(f"{node.describe()} has +-1 weights but groups {node.attrs.groups}, dilations "
+                     f"{node.attrs.dilations} (binary layers: groups 1, dilation 1): it stays float")
+        return None
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    if bias and bias not in g.constants:
+        return None
+    if node.op == "dense" and flat is not None:
+        _, c, h, wd = g.types[flat].shape
+        w4 = w.reshape(w.shape[0], c, h, wd)
+    elif node.op == "dense":
+        w4 = w.reshape(w.shape + (1, 1))
+    else:
+        w4 = w
+    layer = _Layer(node, flat or x, flat is not None, w4.astype(np.int8))
+    if bias:
+        layer.offset = g.constants[bias].astype(np.float64)
+    if node.op == "conv2d" or len(g.types[node.outputs[0]].shape) == 2:
+        _fold_chain(gv, layer)
+    return layer
+
+
+class _Rewriter:
+    def __init__(self, gv: _Graph, layers: dict):
+        self.gv, self.g, self.layers = gv, gv.g, layers
+        self.b = rebuild_from(gv.g)
+        self.bits: dict[str, str] = {}     # float +-1 tensor (4-D, or 2-D as [N, K, 1, 1]) -> its b1 tensor
+        self.zero_rule = set()             # Signs binarized from float (x >= 0 differs from Sign at 0)
+
+    def as_4d(self, t, name):
+        s = self.g.types[t].shape
+        if len(s) == 4:
+            return t
+        return self.b.add("reshape", [t], reshape.Attrs((s[0], int(np.prod(s[1:])), 1, 1)), name=f"{name}/as_4d")[0]
+
+    def bits_of(self, t) -> str:
+        """The b1 tensor of the +-1 float tensor t (made on first use)."""
+        if t in self.bits:
+            return self.bits[t]
+        kind, p = self.gv.source(t)
+        if kind == "maxpool":
+            a = p.attrs
+            out = self.b.add("bmaxpool", [self.bits_of(p.inputs[0])],
+                             bmaxpool.Attrs(a.kernel, a.strides, a.pads, a.ceil_mode), name=f"{p.name}/bits")[0]
+        else:
+            x = p.inputs[0]
+            dq = self.gv.producers.get(x)
+            if dq is not None and dq.op == "dequantize" and dq.attrs.quant.axis is None \
+                    and self.g.types[dq.inputs[0]].dtype == "int8":
+                x, zp = dq.inputs[0], int(dq.attrs.quant.zero_point[0])
+            else:
+                zp = None
+                self.zero_rule.add(p.name)
+            out = self.b.add("binarize", [self.as_4d(x, p.name)], binarize_op.Attrs(zp), name=f"{p.name}/bits")[0]
+        self.bits[t] = out
+        return out
+
+    def emit_layer(self, layer: _Layer):
+        node = layer.node
+        x_bits = self.bits_of(layer.input)
+        kind = "bits" if layer.bits else "float"
+        w = self.b.const(np.ascontiguousarray(layer.w4), f"{node.inputs[1]}/pm1")
+        scale = self.b.const(layer.scale.astype(np.float32), f"{node.name}/scale")
+        offset = self.b.const(layer.offset.astype(np.float32), f"{node.name}/offset")
+        a = node.attrs
+        strides, pads = (a.strides, a.pads) if node.op == "conv2d" else ((1, 1), (0, 0, 0, 0))
+        attrs = bconv2d.Attrs(strides=strides, pads=pads, out=kind, act=layer.act)
+        out_shape = self.g.types[layer.out].shape
+        direct = kind == "float" and len(out_shape) == 4
+        y = self.b.add("bconv2d", [x_bits, w, scale, offset], attrs, outputs=[layer.out] if direct else None,
+                       name=node.name)[0]
+        if kind == "bits":
+            self.bits[layer.out] = y
+            y = self.b.add("unbinarize", [y], unbinarize.Attrs(), name=f"{node.name}/pm1")[0]
+        if not direct:   # float +-1 (or the dense layer's float output) in the model's own shape
+            self.b.add("reshape", [y], reshape.Attrs(out_shape), outputs=[layer.out], name=f"{node.name}/out")
+
+    def run(self) -> Graph:
+        skip = {n.name for layer in self.layers.values() for n in layer.absorbed}
+        for node in self.g.nodes:
+            if node.name in skip:
+                continue
+            layer = self.layers.get(node.name)
+            if layer is not None:
+                self.emit_layer(layer)
+            else:
+                self.b.add(node.op, node.inputs, node.attrs, node.outputs, node.name)
+        return self.b.build(self.g.outputs)
+
+
+def binarize_layers(graph: Graph) -> Graph:
+    """Rewrite every binary layer (module docstring) into bconv2d on bits. Does not fire on
+    graphs without a float Sign."""
+    if not any(_is_sign(n) for n in graph.nodes):
+        return graph
+    gv = _Graph(graph)
+    notes = []
+    layers = {}
+    for node in graph.nodes:
+        layer = _find_layer(gv, node, notes)
+        if layer is not None:
+            layers[node.name] = layer
+    for note in notes:
+        warnings.warn(note, BinarizeWarning, stacklevel=2)
+    if not layers:
+        return graph
+    rw = _Rewriter(gv, layers)
+    out = rw.run()
+    if rw.zero_rule:
+        names = ", ".join(sorted(rw.zero_rule))
+        warnings.warn(f"binary layers binarize the input of Sign node(s) {names} as x >= 0 -> +1, x < 0 -> -1; "
+                      "ONNX Sign gives 0 where x is exactly 0, so results differ only for exact zeros",
+                      BinarizeWarning, stacklevel=2)
+    return out
