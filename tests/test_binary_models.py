@@ -1,0 +1,155 @@
+"""Binary (XNOR) ONNX models through the whole compiler (tests/support/binary_models.py):
+a float first conv, three binary layers (two convs, one after the other through BatchNorm +
+Sign, and a fully connected layer after a Flatten), max pooling on bits, a float last layer.
+
+The generated C equals onnxruntime on inputs whose Sign inputs are never exactly 0 (checked
+here on onnxruntime's own intermediate values), and the numpy reference always (the trace of
+every step, b1 tensors unpacked, through `firmnet verify`); the CLI compiles, verifies and
+reports the b1 tensors and the binary kernels; the sanitizer build gives the host's values;
+on the emulated Cortex-M4 (mps2-an386) the model gives the host's output."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+import firmnet
+from firmnet import qemu
+from firmnet.cli import main
+from firmnet.ir import FirmnetError
+from firmnet.passes.binarize import BinarizeWarning
+from firmnet.verify import verify
+from support.binary_models import BinaryModel, binary_cnn, random_input
+from support.qemu_harness import BOARD_TOOLS, require_tools
+from support.sanitize import run_sanitized
+
+BINARY_KERNELS = {"fn_bconv2d_b1", "fn_fc_b1", "fn_bmaxpool2d_b1", "fn_binarize_f32", "fn_unbinarize_f32"}
+
+
+def _compile(model, out, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BinarizeWarning)
+        return firmnet.compile(model, out, name="bnn", **kw)
+
+
+def ort_run(model, x, extra=()):
+    """onnxruntime's output and the values of the tensors in extra."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for name in extra:
+        m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    outs = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    return outs[0], dict(zip(extra, outs[1:]))
+
+
+def sign_inputs(model):
+    return [n.input[0] for n in model.graph.node if n.op_type == "Sign" and not n.input[0].startswith("w_real")]
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["pm1_weights", "sign_of_weights"])
+def model(request):
+    return binary_cnn(seed=3, through_sign=request.param)
+
+
+@pytest.fixture(scope="module")
+def compiled(model, tmp_path_factory):
+    return _compile(model, tmp_path_factory.mktemp("bnn"), board="mps2-an386")
+
+
+def test_the_pattern_becomes_binary_ops(compiled):
+    g = compiled.lowered_graph
+    ops = [(n.op, g.types[n.outputs[0]].dtype) for n in g.nodes]
+    assert ops.count(("bconv2d", "b1")) == 3       # conv, conv, fully connected: each out through BN + Sign
+    assert ("bmaxpool", "b1") in ops and ("binarize", "b1") in ops
+    assert not any(n.op == "unary" for n in g.nodes)   # every Sign became bits
+    kernels = {l["kernel"] for l in compiled.report["layers"]}
+    assert {"fn_bconv2d_b1", "fn_fc_b1", "fn_bmaxpool2d_b1", "fn_binarize_f32", "fn_unbinarize_f32"} <= kernels
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_c_equals_onnxruntime_and_the_reference(model, compiled, seed):
+    x = random_input(model, seed)
+    want, inner = ort_run(model, x, sign_inputs(model))
+    assert all((v != 0).all() for v in inner.values())    # no Sign reads an exact zero here
+    host = compiled.build_host().run([x])[0]
+    np.testing.assert_allclose(host, want, rtol=1e-4, atol=1e-5)
+    result = verify(compiled, [x])
+    assert result.ok and result.steps_checked == len(compiled.lowered_graph.nodes), result.summary()
+
+
+def test_report_shows_b1_tensors_and_their_bytes(compiled):
+    layers = {l["name"]: l for l in compiled.report["layers"]}
+    fc = next(l for l in layers.values() if l["kernel"] == "fn_fc_b1")
+    assert fc["dtype"] == "b1" and fc["bytes"] == 8      # 64 channels: two words
+    conv = next(l for l in layers.values() if l["kernel"] == "fn_bconv2d_b1" and l["output"][-1] == 33)
+    assert conv["bytes"] == 12 * 12 * 2 * 4             # 33 channels take two words per pixel
+
+
+def test_cli_compile_verify_report(model, tmp_path, capsys):
+    path = tmp_path / "bnn.onnx"
+    onnx.save(model, str(path))
+    out = tmp_path / "out"
+    assert main(["compile", str(path), "-o", str(out), "--board", "mps2-an386"]) == 0
+    err = capsys.readouterr().err
+    assert "exactly 0" in err      # the note on Sign's zero
+    assert main(["verify", str(out)]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "b1[" in text or " b1" in text
+    for kernel in ("fn_bconv2d_b1", "fn_fc_b1", "fn_bmaxpool2d_b1"):
+        assert kernel in text
+
+
+def test_sanitizers_clean(model, tmp_path):
+    cm = _compile(model, tmp_path / "o")
+    x = random_input(model, 1)
+    for s, h in zip(run_sanitized(cm, [x], tmp_path), cm.build_host().run([x])):
+        assert np.array_equal(s, h)
+
+
+def test_on_the_emulated_m4(model, compiled):
+    """Cross-compiled for mps2-an386 and run in QEMU: the host's output (the float layers
+    within float tolerance: the board's FPU may contract multiply-adds)."""
+    require_tools(BOARD_TOOLS)
+    x = random_input(model, 2)
+    board = qemu.run(compiled.out_dir, "mps2-an386", [x]).outputs[0]
+    np.testing.assert_allclose(board, compiled.build_host().run([x])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_weights_are_refused(tmp_path):
+    m = BinaryModel(0)
+    w = np.where(m.rng.random((8, 4, 3, 3)) < 0.5, 1.0, -1.0)
+    w[0, 0, 0, 0] = 0.37
+    y = m.conv(m.node("Sign", ["x"]), m.const(w, "w"))
+    with pytest.raises(FirmnetError, match=r"node 'conv\d+'.*weights are \+-1, but 1 are not.*0\.37"):
+        _compile(m.model([1, 4, 6, 6], y, [1, 8, 6, 6]), tmp_path / "o")
+
+
+def test_sign_with_a_float_reader_stays_float_with_a_note(tmp_path):
+    """Sign -> Gemm with real weights: the float Sign (0 at 0, as ONNX), with a note."""
+    m = BinaryModel(0)
+    y = m.node("Gemm", [m.node("Sign", ["x"]), m.const(m.rng.standard_normal((5, 6)))], transB=1)
+    model = m.model([2, 6], y, [2, 5])
+    with pytest.warns(BinarizeWarning, match="weights are real-valued: it stays float"):
+        cm = firmnet.compile(model, tmp_path / "o", name="s")
+    x = np.array([[0.0, -1.5, 2.0, -0.0, 3.0, -4.0], [1.0, 0.0, -2.0, 5.0, -1e-30, 7.0]], np.float32)
+    np.testing.assert_allclose(cm.build_host().run([x])[0], ort_run(model, x)[0], rtol=1e-6, atol=1e-6)
+    assert not any(n.op == "bconv2d" for n in cm.lowered_graph.nodes)
+
+
+def test_exact_zero_is_plus_one_in_binary_layers(tmp_path):
+    """Sign -> binary Gemm: an input exactly 0 counts as +1 (onnxruntime's Sign gives 0)."""
+    m = BinaryModel(0)
+    w = np.array([[1, 1, 1, 1], [1, -1, 1, -1]], np.float32)
+    y = m.node("Gemm", [m.node("Sign", ["x"]), m.const(w)], transB=1)
+    model = m.model([1, 4], y, [1, 2])
+    with pytest.warns(BinarizeWarning, match="exactly 0"):
+        cm = firmnet.compile(model, tmp_path / "o", name="z")
+    x = np.array([[0.0, 2.0, -3.0, 1.0]], np.float32)
+    assert cm.build_host().run([x])[0].tolist() == [[2.0, -2.0]]   # signs +1 +1 -1 +1
+    assert ort_run(model, x)[0].tolist() == [[1.0, -3.0]]          # signs 0 +1 -1 +1
