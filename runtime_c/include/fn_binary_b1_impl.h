@@ -17,11 +17,28 @@ static inline uint32_t fn_popcount32(uint32_t v)
 #endif
 }
 
-/* popcount(a[i] XOR b[i]) summed over n words */
+/* popcount(a[i] XOR b[i]) summed over n words. Without a popcount instruction, three words
+ * share the SWAR steps after the first two (their 4-bit counts add up to at most 12 per
+ * nibble, then 24 per byte): 2/3 fewer byte folds and multiplies than one count per word. */
 static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b, int32_t n)
 {
     uint32_t count = 0;
-    for (int32_t i = 0; i < n; ++i) {
+    int32_t i = 0;
+#if !defined(FN_POPCOUNT_BUILTIN)
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v0 = a[i] ^ b[i], v1 = a[i + 1] ^ b[i + 1], v2 = a[i + 2] ^ b[i + 2];
+        v0 = v0 - ((v0 >> 1) & 0x55555555u);
+        v1 = v1 - ((v1 >> 1) & 0x55555555u);
+        v2 = v2 - ((v2 >> 1) & 0x55555555u);
+        v0 = (v0 & 0x33333333u) + ((v0 >> 2) & 0x33333333u);
+        v1 = (v1 & 0x33333333u) + ((v1 >> 2) & 0x33333333u);
+        v2 = (v2 & 0x33333333u) + ((v2 >> 2) & 0x33333333u);
+        uint32_t s = v0 + v1 + v2;
+        s = (s & 0x0F0F0F0Fu) + ((s >> 4) & 0x0F0F0F0Fu);
+        count += (s * 0x01010101u) >> 24;
+    }
+#endif
+    for (; i < n; ++i) {
         count += fn_popcount32(a[i] ^ b[i]);
     }
     return (int32_t)count;
