@@ -153,3 +153,23 @@ def test_exact_zero_is_plus_one_in_binary_layers(tmp_path):
     x = np.array([[0.0, 2.0, -3.0, 1.0]], np.float32)
     assert cm.build_host().run([x])[0].tolist() == [[2.0, -2.0]]   # signs +1 +1 -1 +1
     assert ort_run(model, x)[0].tolist() == [[1.0, -3.0]]          # signs 0 +1 -1 +1
+
+
+def test_qonnx_bipolar_quant_model(tmp_path):
+    """BipolarQuant (QONNX, as Brevitas exports it) on activations with a scale and on weights
+    with per-channel scales: binary layers whose alpha is the weights' scale times the
+    activations'; the C equals onnxruntime on the Sign twin (inputs without exact zeros)
+    and the reference of the model as loaded (bipolar: 0 -> +1)."""
+    from support.binary_models import qonnx_cnn
+    model, twin = qonnx_cnn(qonnx=True), qonnx_cnn(qonnx=False)
+    cm = _compile(model, tmp_path / "q")
+    kinds = [(n.op, n.attrs.out) for n in cm.lowered_graph.nodes if n.op == "bconv2d"]
+    assert kinds == [("bconv2d", "bits"), ("bconv2d", "float")]
+    for seed in range(3):
+        x = random_input(model, seed)
+        want, inner = ort_run(twin, x, sign_inputs(twin))
+        assert all((v != 0).all() for v in inner.values())
+        got = cm.build_host().run([x])[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got, firmnet.reference.run(cm.graph, [x])[0], rtol=1e-4, atol=1e-5)
+        assert verify(cm, [x]).ok

@@ -57,6 +57,9 @@ fn_status fn_unary_math_f32(const fn_unary_f32_params *p, const float *input, fl
     case FN_UNARY_SIGN:
         FN_UNARY_LOOP(x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x));
         break;
+    case FN_UNARY_BIPOLAR:
+        FN_UNARY_LOOP(x >= 0.0f ? 1.0f : -1.0f);
+        break;
     case FN_UNARY_NEG:
         FN_UNARY_LOOP(-x);
         break;

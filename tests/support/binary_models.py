@@ -54,10 +54,11 @@ class BinaryModel:
         shape = (1, c, 1, 1) if rank == 4 else (c,)
         return self.node("Mul", [x, self.const(self.rng.uniform(0.05, 0.5, shape), "alpha")])
 
-    def model(self, x_shape, out, out_shape):
+    def model(self, x_shape, out, out_shape, domains=()):
         graph = helper.make_graph(self.nodes, "binary", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
                                   [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], self.inits)
-        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]
+                              + [helper.make_opsetid(d, 1) for d in domains])
         onnx.checker.check_model(m)
         return m
 
@@ -90,3 +91,41 @@ def random_input(model, seed=0) -> np.ndarray:
     """A standard normal input of the model's input shape."""
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+QONNX = "qonnx.custom_op.general"
+
+
+def qonnx_cnn(seed: int = 0, qonnx: bool = True, c1: int = 8, c2: int = 20, fc: int = 12,
+              size: int = 8) -> onnx.ModelProto:
+    """The Brevitas/QONNX form: BipolarQuant(x, scale) on activations (scale 0.5) and on the
+    weights (per-output-channel scales, i.e. +-alpha filters), x [1, 2, size, size] -> float conv
+    -> BN -> BipolarQuant -> conv (pad 1, stride 2) -> BN -> BipolarQuant -> Flatten -> Gemm ->
+    output. qonnx=False writes the onnxruntime twin: Sign(x) * scale and the weights' values
+    (the same wherever no BipolarQuant reads an exact 0)."""
+    m = BinaryModel(seed)
+    r = m.rng
+
+    def quant(x, scale):
+        s = m.const(scale, "scale")
+        if qonnx:
+            n = m.name("bipolarquant")
+            m.nodes.append(helper.make_node("BipolarQuant", [x, s], [n + "_out"], name=n, domain=QONNX))
+            return n + "_out"
+        return m.node("Mul", [m.node("Sign", [x]), s])
+
+    def weights(shape):
+        alpha = r.uniform(0.1, 1.0, (shape[0],) + (1,) * (len(shape) - 1)).astype(np.float32)
+        w = r.standard_normal(shape).astype(np.float32)
+        if qonnx:
+            return quant(m.const(w, "w_real"), alpha)
+        return m.const(np.where(w >= 0, 1.0, -1.0) * alpha, "w")
+
+    y = m.conv("x", m.const(r.standard_normal((c1, 2, 3, 3)) * 0.5, "w_float"))
+    y = quant(m.batchnorm(y, c1), np.float32(0.5))
+    y = m.conv(y, weights((c2, c1, 3, 3)), strides=(2, 2))
+    y = quant(m.batchnorm(y, c2, spread=2.0), np.float32(1.0))
+    y = m.node("Flatten", [y], axis=1)
+    half = (size + 1) // 2
+    y = m.node("Gemm", [y, weights((fc, c2 * half * half))], transB=1)
+    return m.model([1, 2, size, size], y, [1, fc], domains=(QONNX,) if qonnx else ())

@@ -2,11 +2,15 @@
 
 The ONNX pattern (README "Binary layers"): a conv2d (groups 1, dilation 1, any filter,
 stride, pads) or dense layer whose data input is a +-1 tensor and whose weights are a
-constant of +1/-1 values (Sign of a constant folds to one at load time), then, each
+constant of +1/-1 values (Sign of a constant folds to one at load time), or of +alpha/-alpha
+per filter (XNOR-Net's sign(W) * mean|W|, QONNX BipolarQuant with per-channel scales:
+alpha joins the output scale), then, each
 optional and each the only reader of the tensor before it: Mul and Add by per-channel
 constants (alpha, bias), BatchNormalization, a clamp (Relu, Clip), and Sign. A +-1 tensor
-is a Sign output, a max pooling of one (sign is monotone: max then sign = sign then max,
-so it runs as an OR on bits), or a flatten of one into a fully connected layer.
+is a Sign (or BipolarQuant: frontend/qonnx_ops.py) output, the same times a positive
+scalar (BipolarQuant's scale, joining the output scale), a max pooling of one (sign is
+monotone: max then sign = sign then max, so it runs as an OR on bits), or a flatten of one
+into a fully connected layer.
 
 The layer becomes bconv2d (a dense layer: the convolution whose filter covers its input,
 on [N, K, 1, 1] or on the flattened image itself) with the chain folded into a float32
@@ -42,8 +46,16 @@ class BinarizeWarning(UserWarning):
 
 
 def _is_sign(node) -> bool:
-    return node.op == "unary" and node.attrs.kind == "sign" and tuple(node.attrs.act) == NO_CLAMP \
+    """ONNX Sign, or QONNX BipolarQuant's x >= 0 -> +1 (loaded as the unary kind bipolar)."""
+    return node.op == "unary" and node.attrs.kind in ("sign", "bipolar") and tuple(node.attrs.act) == NO_CLAMP \
         and node.attrs.quant is None
+
+
+def _positive_scalar(graph, name):
+    v = graph.constants.get(name)
+    if v is None or v.size != 1 or graph.types[name].dtype != "float32" or not float(v.ravel()[0]) > 0:
+        return None
+    return float(v.ravel()[0])
 
 
 class _Graph:
@@ -54,16 +66,30 @@ class _Graph:
         self.producers, self.consumers = graph.producers(), graph.consumers()
 
     def source(self, t):
-        """('sign', node) / ('maxpool', node) for a +-1 float tensor, else None."""
+        """('sign', node) / ('maxpool', node) / ('scaled', node) for a float tensor of +-1 values
+        (times a positive scalar: BipolarQuant's scale), else None."""
         p = self.producers.get(t)
         if p is None:
             return None
         if _is_sign(p) and self.g.types[p.inputs[0]].dtype == "float32":
             return "sign", p
+        if p.op == "binary" and p.attrs.kind == "mul" and p.attrs.quant is None and tuple(p.attrs.act) == NO_CLAMP \
+                and self.g.types[p.outputs[0]].shape == self.g.types[p.inputs[0]].shape \
+                and _positive_scalar(self.g, p.inputs[1]) and self.source(p.inputs[0]):
+            return "scaled", p
         if (p.op == "pool2d" and p.attrs.kind == "max" and p.attrs.quant is None and p.attrs.dilations == (1, 1)
                 and tuple(p.attrs.act) == NO_CLAMP and p.attrs.layout == "NCHW" and self.source(p.inputs[0])):
             return "maxpool", p
         return None
+
+    def factor(self, t) -> float:
+        """The positive scalar the +-1 values of the source t are multiplied by."""
+        kind, p = self.source(t)
+        if kind == "sign":
+            return 1.0
+        if kind == "scaled":
+            return _positive_scalar(self.g, p.inputs[1]) * self.factor(p.inputs[0])
+        return self.factor(p.inputs[0])
 
     def flattened(self, t):
         """The 4-D +-1 tensor t is a flatten of (N, C*H*W), or None."""
@@ -78,11 +104,19 @@ class _Graph:
         return users[0] if len(users) == 1 and t not in self.g.outputs else None
 
 
+def _filter_scales(w) -> np.ndarray | None:
+    """alpha [O] where every weight of filter o is +alpha[o] or -alpha[o] (alpha > 0: +-1 weights,
+    or XNOR-Net's sign(W) * mean|W|, BipolarQuant with a per-channel scale), else None."""
+    mags = np.abs(w.reshape(w.shape[0], -1)).astype(np.float64)
+    alpha = mags[:, 0]
+    return alpha if (alpha > 0).all() and (mags == alpha[:, None]).all() else None
+
+
 def _weights_kind(node, w) -> str:
     """'binary', 'real', or a FirmnetError for mixed weights."""
-    pm1 = np.isin(w, (-1.0, 1.0))
-    if pm1.all():
+    if _filter_scales(w) is not None:
         return "binary"
+    pm1 = np.isin(w, (-1.0, 1.0))
     if pm1.mean() >= 0.5:
         bad = w[~pm1]
         raise FirmnetError(f"{node.describe()}: its input is a Sign (+-1) and {pm1.mean():.0%} of its weights are "
@@ -182,7 +216,8 @@ def _find_layer(gv: _Graph, node, notes) -> _Layer | None:
         w4 = w.reshape(w.shape + (1, 1))
     else:
         w4 = w
-    layer = _Layer(node, flat or x, flat is not None, w4.astype(np.int8))
+    layer = _Layer(node, flat or x, flat is not None, np.where(w4 >= 0, 1, -1).astype(np.int8))
+    layer.scale = _filter_scales(w) * gv.factor(flat or x)
     if bias:
         layer.offset = g.constants[bias].astype(np.float64)
     if node.op == "conv2d" or len(g.types[node.outputs[0]].shape) == 2:
@@ -208,7 +243,9 @@ class _Rewriter:
         if t in self.bits:
             return self.bits[t]
         kind, p = self.gv.source(t)
-        if kind == "maxpool":
+        if kind == "scaled":
+            out = self.bits_of(p.inputs[0])
+        elif kind == "maxpool":
             a = p.attrs
             out = self.b.add("bmaxpool", [self.bits_of(p.inputs[0])],
                              bmaxpool.Attrs(a.kernel, a.strides, a.pads, a.ceil_mode), name=f"{p.name}/bits")[0]
@@ -220,7 +257,8 @@ class _Rewriter:
                 x, zp = dq.inputs[0], int(dq.attrs.quant.zero_point[0])
             else:
                 zp = None
-                self.zero_rule.add(p.name)
+                if p.attrs.kind == "sign":
+                    self.zero_rule.add(p.name)
             out = self.b.add("binarize", [self.as_4d(x, p.name)], binarize_op.Attrs(zp), name=f"{p.name}/bits")[0]
         self.bits[t] = out
         return out
