@@ -173,3 +173,21 @@ def test_qonnx_bipolar_quant_model(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(got, firmnet.reference.run(cm.graph, [x])[0], rtol=1e-4, atol=1e-5)
         assert verify(cm, [x]).ok
+
+
+def test_int8_input_binarizes_at_the_zero_point(tmp_path):
+    """QuantizeLinear -> DequantizeLinear -> Sign -> binary conv: the C binarizes the int8 bytes
+    (x >= zero point, which is real >= 0 exactly) without dequantizing them."""
+    m = BinaryModel(0)
+    scale = m.const(np.float32(0.05))
+    m.inits.append(helper.make_tensor("zp", TensorProto.INT8, [], [7]))
+    dq = m.node("DequantizeLinear", [m.node("QuantizeLinear", ["x", scale, "zp"]), scale, "zp"])
+    w = np.where(m.rng.random((5, 3, 3, 3)) < 0.5, 1.0, -1.0)
+    model = m.model([1, 3, 6, 6], m.conv(m.node("Sign", [dq]), m.const(w)), [1, 5, 6, 6])
+    cm = _compile(model, tmp_path / "q")
+    (node,) = [n for n in cm.lowered_graph.nodes if n.op == "binarize"]
+    assert node.attrs.zero_point == 7 and cm.lowered_graph.types[node.inputs[0]].dtype == "int8"
+    x = random_input(model, 0)
+    x = np.where(np.abs(x) < 0.05, 0.1, x).astype(np.float32)     # no byte at the zero point
+    np.testing.assert_array_equal(cm.build_host().run([x])[0], ort_run(model, x)[0])
+    assert verify(cm, [x]).ok
