@@ -191,3 +191,17 @@ def test_int8_input_binarizes_at_the_zero_point(tmp_path):
     x = np.where(np.abs(x) < 0.05, 0.1, x).astype(np.float32)     # no byte at the zero point
     np.testing.assert_array_equal(cm.build_host().run([x])[0], ort_run(model, x)[0])
     assert verify(cm, [x]).ok
+
+
+def test_kernel_selection_and_forcing(model, compiled, tmp_path):
+    """The fully connected layer takes fn_fc_b1 (cheaper than the general binary conv, which
+    also runs it: --kernel forces it, same output); fn_fc_b1 refuses a padded conv."""
+    fc = next(l for l in compiled.report["layers"] if l["kernel"] == "fn_fc_b1")
+    assert any(r["kernel"] == "fn_bconv2d_b1" and r["runs"] for r in fc["rejected"])
+    forced = _compile(model, tmp_path / "f", board="mps2-an386", kernels={fc["name"]: "fn_bconv2d_b1"})
+    assert {l["name"]: l["kernel"] for l in forced.report["layers"]}[fc["name"]] == "fn_bconv2d_b1"
+    x = random_input(model, 5)
+    assert np.array_equal(forced.build_host().run([x])[0], compiled.build_host().run([x])[0])
+    conv = next(l for l in compiled.report["layers"] if l["kernel"] == "fn_bconv2d_b1")
+    with pytest.raises(FirmnetError, match="fn_fc_b1.*filter on a"):
+        _compile(model, tmp_path / "g", kernels={conv["name"]: "fn_fc_b1"}, write=False)
