@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 import firmnet
@@ -205,3 +207,41 @@ def test_kernel_selection_and_forcing(model, compiled, tmp_path):
     conv = next(l for l in compiled.report["layers"] if l["kernel"] == "fn_bconv2d_b1")
     with pytest.raises(FirmnetError, match="fn_fc_b1.*filter on a"):
         _compile(model, tmp_path / "g", kernels={conv["name"]: "fn_fc_b1"}, write=False)
+
+
+@st.composite
+def layer_cases(draw):
+    k = draw(st.integers(1, 3))
+    pad = draw(st.integers(0, k - 1))
+    return dict(c=draw(st.sampled_from([1, 31, 33, 64, 65])), o=draw(st.sampled_from([1, 31, 33, 40])),
+                size=draw(st.integers(max(1, k - 2 * pad), 6)), k=k, pad=pad, stride=draw(st.integers(1, 2)),
+                alpha=draw(st.booleans()), bn=draw(st.booleans()), out_sign=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**16)))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layer_cases())
+def test_single_binary_conv_equals_onnxruntime(tmp_path, case):
+    """One binary conv (channel counts across word boundaries, kernel, stride, zero padding,
+    optional alpha and BatchNorm, bits or float output) through the whole compiler: the C equals
+    onnxruntime (its Sign inputs are standard normal, never exactly 0) and the reference."""
+    m = BinaryModel(case["seed"])
+    c, o, s = case["c"], case["o"], case["size"]
+    y = m.conv(m.node("Sign", ["x"]), m.pm1((o, c, case["k"], case["k"])), pads=(case["pad"],) * 4,
+               strides=(case["stride"],) * 2)
+    if case["alpha"]:
+        y = m.alpha(y, o)
+    if case["bn"] or case["out_sign"]:   # a Sign right after the sum could read an exact 0
+        y = m.batchnorm(y, o, spread=float(np.sqrt(c * case["k"] ** 2)))
+    if case["out_sign"]:
+        y = m.node("Sign", [y])
+    side = (s + 2 * case["pad"] - case["k"]) // case["stride"] + 1
+    model = m.model([1, c, s, s], y, [1, o, side, side])
+    cm = _compile(model, tmp_path / f"l{case['seed']}_{c}_{o}")
+    assert any(n.op == "bconv2d" for n in cm.lowered_graph.nodes)
+    x = random_input(model, case["seed"])
+    want, inner = ort_run(model, x, sign_inputs(model))
+    assert all((v != 0).all() for v in inner.values())
+    got = cm.build_host().run([x])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert verify(cm, [x]).ok

@@ -1,24 +1,6 @@
-/* firmnet runtime: conversions between float/int8 rows and b1 rows, contract in fn_binary_b1.h. */
+/* firmnet runtime: conversions between float/int8 rows and b1 rows, contract in fn_binary_b1.h.
+ * Each row is written word by word; the unused bits of its last word stay 0. */
 #include "fn_binary_b1.h"
-
-#define FN_BINARIZE_ROWS(VALUE_IS_PLUS)                                                   \
-    do {                                                                                  \
-        const int32_t words = (p->channels + 31) / 32;                                    \
-        for (int32_t r = 0; r < p->rows; ++r) {                                           \
-            for (int32_t w0 = 0; w0 < words; ++w0) {                                      \
-                const int32_t first = w0 * 32;                                            \
-                const int32_t end = p->channels - first < 32 ? p->channels - first : 32;  \
-                uint32_t word = 0;                                                        \
-                for (int32_t k = 0; k < end; ++k) {                                       \
-                    const int32_t c = first + k;                                          \
-                    word |= (uint32_t)(VALUE_IS_PLUS) << k;                               \
-                    (void)c;                                                              \
-                }                                                                         \
-                output[(size_t)r * (size_t)words + (size_t)w0] = word;                    \
-            }                                                                             \
-            input += p->channels;                                                         \
-        }                                                                                 \
-    } while (0)
 
 static int fn_binarize_args_bad(const fn_binarize_params *p, const void *input, const void *output)
 {
@@ -30,7 +12,18 @@ fn_status fn_binarize_f32(const fn_binarize_params *p, const float *input, uint3
     if (fn_binarize_args_bad(p, input, output)) {
         return FN_ERR_ARG;
     }
-    FN_BINARIZE_ROWS(input[c] >= 0.0f);
+    const int32_t n = p->channels;
+    for (int32_t r = 0; r < p->rows; ++r) {
+        for (int32_t first = 0; first < n; first += 32) {
+            const int32_t end = n - first < 32 ? n - first : 32;
+            uint32_t word = 0;
+            for (int32_t k = 0; k < end; ++k) {
+                word |= (uint32_t)(input[first + k] >= 0.0f) << k;
+            }
+            *output++ = word;
+        }
+        input += n;
+    }
     return FN_OK;
 }
 
@@ -39,8 +32,18 @@ fn_status fn_binarize_s8(const fn_binarize_params *p, const int8_t *input, uint3
     if (fn_binarize_args_bad(p, input, output)) {
         return FN_ERR_ARG;
     }
-    const int32_t zero_point = p->zero_point;
-    FN_BINARIZE_ROWS((int32_t)input[c] >= zero_point);
+    const int32_t n = p->channels, zero_point = p->zero_point;
+    for (int32_t r = 0; r < p->rows; ++r) {
+        for (int32_t first = 0; first < n; first += 32) {
+            const int32_t end = n - first < 32 ? n - first : 32;
+            uint32_t word = 0;
+            for (int32_t k = 0; k < end; ++k) {
+                word |= (uint32_t)((int32_t)input[first + k] >= zero_point) << k;
+            }
+            *output++ = word;
+        }
+        input += n;
+    }
     return FN_OK;
 }
 
