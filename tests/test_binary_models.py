@@ -17,7 +17,7 @@ import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 import firmnet
 from firmnet import qemu
@@ -26,6 +26,7 @@ from firmnet.ir import FirmnetError
 from firmnet.passes.binarize import BinarizeWarning
 from firmnet.verify import verify
 from support.binary_models import BinaryModel, binary_cnn, random_input
+from support.paths import FIXTURES, REPO
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
 
@@ -245,3 +246,94 @@ def test_single_binary_conv_equals_onnxruntime(tmp_path, case):
     got = cm.build_host().run([x])[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert verify(cm, [x]).ok
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_max_pool_between_the_scale_and_the_sign_runs_on_bits(tmp_path, seed):
+    """Sign -> binary conv -> Mul(alpha, some negative) -> Add -> MaxPool -> Sign -> binary conv
+    (firmnet compress --binarize's form, digits example): the pooling runs on the bits
+    (bmaxpool) after the filters of negative alpha are negated, and the C equals onnxruntime."""
+    m = BinaryModel(seed)
+    y = m.conv(m.node("Sign", ["x"]), m.pm1((12, 5, 3, 3)))
+    alpha = m.rng.uniform(0.1, 0.5, (1, 12, 1, 1)) * np.where(m.rng.random((1, 12, 1, 1)) < 0.5, -1, 1)
+    y = m.node("Add", [m.node("Mul", [y, m.const(alpha)]), m.const(m.rng.normal(0, 0.3, (1, 12, 1, 1)))])
+    y = m.node("Sign", [m.node("MaxPool", [y], kernel_shape=[2, 2], strides=[2, 2])])
+    model = m.model([1, 5, 8, 8], m.conv(y, m.pm1((7, 12, 3, 3)), pads=(0, 0, 0, 0)), [1, 7, 2, 2])
+    cm = _compile(model, tmp_path / "p")
+    ops = [(n.op, cm.lowered_graph.types[n.outputs[0]].dtype) for n in cm.lowered_graph.nodes]
+    assert ("bmaxpool", "b1") in ops and ("bconv2d", "b1") in ops and ("pool2d", "float32") not in ops
+    for s in range(3):
+        x = random_input(model, s)
+        want, inner = ort_run(model, x, sign_inputs(model))
+        assert all((v != 0).all() for v in inner.values())
+        np.testing.assert_array_equal(cm.build_host().run([x])[0], want)
+        assert verify(cm, [x]).ok
+
+
+def sign_as_x_ge_0(model) -> onnx.ModelProto:
+    """The model with every Sign(x) written as Where(x >= 0, 1, -1): firmnet's binarization, for
+    onnxruntime."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.graph.initializer.extend([numpy_helper.from_array(np.float32(v), n)
+                                for v, n in ((0, "ge0/zero"), (1, "ge0/plus"), (-1, "ge0/minus"))])
+    nodes = []
+    for n in m.graph.node:
+        if n.op_type != "Sign":
+            nodes.append(n)
+            continue
+        nodes += [helper.make_node("GreaterOrEqual", [n.input[0], "ge0/zero"], [n.output[0] + "/ge0"]),
+                  helper.make_node("Where", [n.output[0] + "/ge0", "ge0/plus", "ge0/minus"], [n.output[0]])]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return m
+
+
+@pytest.mark.parametrize("name", ["digits_cnn.binary.onnx", "digits_cnn.binary.int8.onnx"])
+def test_binary_digits_example(tmp_path, name):
+    """examples/digits/binary (firmnet compress --binarize, fine-tuned): conv2's bits go through
+    BatchNorm-free alpha + bias, MaxPool and Sign into conv3 without leaving bits; on the 450 test
+    images the C gives onnxruntime's outputs for the model with Sign as x >= 0 (the float model:
+    for the model as it is, too; the int8 one's Sign reads bytes at the zero point, real 0)."""
+    path = REPO / "examples" / "digits" / "binary" / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    model = onnx.load(str(path))
+    cm = _compile(model, tmp_path / "d")
+    assert [n.attrs.out for n in cm.lowered_graph.nodes if n.op == "bconv2d"] == ["bits", "float"]
+    assert any(n.op == "bmaxpool" for n in cm.lowered_graph.nodes)
+    data = np.load(REPO / "examples" / "digits" / "digits_test.npz")
+    host = cm.build_host()
+    sessions = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                for m in (sign_as_x_ge_0(model), model)]
+    c, twin, plain = [], [], []
+    for x in data["x"]:
+        x = x[None].astype(np.float32)
+        c.append(host.run([x])[0][0])
+        twin.append(sessions[0].run(None, {model.graph.input[0].name: x})[0][0])
+        plain.append(sessions[1].run(None, {model.graph.input[0].name: x})[0][0])
+    c, twin, plain = np.array(c), np.array(twin), np.array(plain)
+    np.testing.assert_allclose(c, twin, rtol=1e-5, atol=1e-5)
+    if "int8" not in name:
+        np.testing.assert_allclose(c, plain, rtol=1e-5, atol=1e-5)
+    print(f"{name}: C accuracy {(c.argmax(1) == data['y']).mean():.4f}, onnxruntime (ONNX Sign) "
+          f"{(plain.argmax(1) == data['y']).mean():.4f}")
+
+
+@pytest.mark.parametrize("name", ["torch_sign", "torch_sign_nofold", "torch_pm1", "torch_pm1_nofold", "brevitas",
+                                  "brevitas_dynamo"])
+def test_exported_fixtures(tmp_path, name):
+    """What PyTorch (STE Sign) and Brevitas (QONNX BipolarQuant) export (tests/fixtures/
+    make_binary_models.py): three binary layers, the first two writing bits (through BN, MaxPool,
+    and Flatten -> Sign into the fully connected one); the C gives the outputs the exporting
+    framework recorded."""
+    path = FIXTURES / f"binary_cnn.{name}.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    cm = _compile(str(path), tmp_path / name)
+    assert [n.attrs.out for n in cm.lowered_graph.nodes if n.op == "bconv2d"] == ["bits", "bits", "float"]
+    recorded = np.load(FIXTURES / f"binary_cnn.{name}.npz")
+    host = cm.build_host()
+    for x, want in zip(recorded["inputs"], recorded["outputs"]):
+        np.testing.assert_allclose(host.run([x])[0], want, rtol=1e-4, atol=1e-4)
+    assert verify(cm, [recorded["inputs"][0]]).ok

@@ -99,6 +99,18 @@ class _Graph:
         s = self.g.types[p.inputs[0]].shape
         return p.inputs[0] if len(s) == 4 and self.g.types[t].shape == (s[0], s[1] * s[2] * s[3]) else None
 
+    def flat_sign(self, t):
+        """y where t = Sign(Flatten(y)) of a 4-D float y, else None: the sign commutes with the
+        flatten, so the bits of y are t's (a fully connected layer reads them as an image)."""
+        p = self.producers.get(t)
+        r = self.producers.get(p.inputs[0]) if p is not None and _is_sign(p) else None
+        if r is None or r.op != "reshape":
+            return None
+        y = r.inputs[0]
+        s = self.g.types[y].shape
+        flat = len(s) == 4 and self.g.types[r.outputs[0]].shape == (s[0], s[1] * s[2] * s[3])
+        return y if flat and self.g.types[y].dtype == "float32" else None
+
     def only_reader(self, t):
         users = self.consumers.get(t, [])
         return users[0] if len(users) == 1 and t not in self.g.outputs else None
@@ -153,10 +165,26 @@ class _Layer:
         self.act = NO_CLAMP
         self.bits = False
         self.out = node.outputs[0]         # the float tensor the chain ends with
+        self.flat_out = False              # out = Sign(Flatten(y)): its bits are those of the image y
+        self.pool = None                   # a max pooling between the chain and its Sign
+        self.pooled = None                 # the float tensor that pooling reads
+
+
+def _max_pool_then_sign(gv: _Graph, node):
+    """The Sign reading this float max pooling (its only reader), or None."""
+    a = node.attrs
+    if not (node.op == "pool2d" and a.kind == "max" and a.quant is None and a.dilations == (1, 1)
+            and tuple(a.act) == NO_CLAMP and a.layout == "NCHW"):
+        return None
+    u = gv.only_reader(node.outputs[0])
+    return u if u is not None and _is_sign(u) else None
 
 
 def _fold_chain(gv: _Graph, layer: _Layer) -> None:
-    """Absorb Mul/Add by per-channel constants, BatchNormalization, one clamp and a Sign."""
+    """Absorb Mul/Add by per-channel constants, BatchNormalization, one clamp and a Sign, or a
+    max pooling and a Sign: y(acc) is monotone per channel (non-decreasing once the filters of
+    negative scale are negated, _Rewriter.emit_layer), so sign(max(y)) = max(sign(y)): the
+    pooling runs on the bits (bmaxpool), exactly."""
     g = gv.g
     o = layer.w4.shape[0]
     while True:
@@ -184,6 +212,18 @@ def _fold_chain(gv: _Graph, layer: _Layer) -> None:
             layer.absorbed.append(u)
             layer.out, layer.bits = u.outputs[0], True
             return
+        elif u.op == "reshape" and len(g.types[layer.out].shape) == 4 and gv.only_reader(u.outputs[0]) is not None \
+                and gv.flat_sign(gv.only_reader(u.outputs[0]).outputs[0]) == layer.out:
+            sign = gv.only_reader(u.outputs[0])     # Flatten -> Sign: the bits stay an image
+            layer.absorbed += [u, sign]
+            layer.out, layer.bits, layer.flat_out = sign.outputs[0], True, True
+            return
+        elif _max_pool_then_sign(gv, u) is not None:
+            sign = _max_pool_then_sign(gv, u)
+            layer.absorbed += [u, sign]
+            layer.pool, layer.pooled = u, layer.out
+            layer.out, layer.bits = sign.outputs[0], True
+            return
         else:
             return
         layer.absorbed.append(u)
@@ -196,6 +236,8 @@ def _find_layer(gv: _Graph, node, notes) -> _Layer | None:
         return None
     x = node.inputs[0]
     flat = gv.flattened(x) if node.op == "dense" else None
+    if flat is None and node.op == "dense" and gv.flat_sign(x) is not None:
+        flat = ("flat", x)     # the bits of Sign(Flatten(y)) are y's image bits
     if not gv.source(x) and flat is None:
         return None
     w = g.constants[node.inputs[1]]
@@ -210,14 +252,14 @@ def _find_layer(gv: _Graph, node, notes) -> _Layer | None:
     if bias and bias not in g.constants:
         return None
     if node.op == "dense" and flat is not None:
-        _, c, h, wd = g.types[flat].shape
+        _, c, h, wd = g.types[gv.flat_sign(x) if isinstance(flat, tuple) else flat].shape
         w4 = w.reshape(w.shape[0], c, h, wd)
     elif node.op == "dense":
         w4 = w.reshape(w.shape + (1, 1))
     else:
         w4 = w
     layer = _Layer(node, flat or x, flat is not None, np.where(w4 >= 0, 1, -1).astype(np.int8))
-    layer.scale = _filter_scales(w) * gv.factor(flat or x)
+    layer.scale = _filter_scales(w) * (1.0 if isinstance(flat, tuple) else gv.factor(flat or x))
     if bias:
         layer.offset = g.constants[bias].astype(np.float64)
     if node.op == "conv2d" or len(g.types[node.outputs[0]].shape) == 2:
@@ -231,6 +273,7 @@ class _Rewriter:
         self.b = rebuild_from(gv.g)
         self.bits: dict[str, str] = {}     # float +-1 tensor (4-D, or 2-D as [N, K, 1, 1]) -> its b1 tensor
         self.zero_rule = set()             # Signs binarized from float (x >= 0 differs from Sign at 0)
+        self.zero_rule_int8 = set()        # the same from int8 bytes, where x == zero point is common
 
     def as_4d(self, t, name):
         s = self.g.types[t].shape
@@ -239,10 +282,14 @@ class _Rewriter:
         return self.b.add("reshape", [t], reshape.Attrs((s[0], int(np.prod(s[1:])), 1, 1)), name=f"{name}/as_4d")[0]
 
     def bits_of(self, t) -> str:
-        """The b1 tensor of the +-1 float tensor t (made on first use)."""
+        """The b1 tensor of the +-1 float tensor t (made on first use); t = ("flat", T) names the
+        image bits of T = Sign(Flatten(y))."""
         if t in self.bits:
             return self.bits[t]
-        kind, p = self.gv.source(t)
+        if isinstance(t, tuple):
+            kind, p, x = "sign", self.gv.producers[t[1]], self.gv.flat_sign(t[1])
+        else:
+            (kind, p), x = self.gv.source(t), None
         if kind == "scaled":
             out = self.bits_of(p.inputs[0])
         elif kind == "maxpool":
@@ -250,11 +297,13 @@ class _Rewriter:
             out = self.b.add("bmaxpool", [self.bits_of(p.inputs[0])],
                              bmaxpool.Attrs(a.kernel, a.strides, a.pads, a.ceil_mode), name=f"{p.name}/bits")[0]
         else:
-            x = p.inputs[0]
+            x = x or p.inputs[0]
             dq = self.gv.producers.get(x)
             if dq is not None and dq.op == "dequantize" and dq.attrs.quant.axis is None \
                     and self.g.types[dq.inputs[0]].dtype == "int8":
                 x, zp = dq.inputs[0], int(dq.attrs.quant.zero_point[0])
+                if p.attrs.kind == "sign":
+                    self.zero_rule_int8.add(p.name)
             else:
                 zp = None
                 if p.attrs.kind == "sign":
@@ -267,8 +316,13 @@ class _Rewriter:
         node = layer.node
         x_bits = self.bits_of(layer.input)
         kind = "bits" if layer.bits else "float"
-        w = self.b.const(np.ascontiguousarray(layer.w4), f"{node.inputs[1]}/pm1")
-        scale = self.b.const(layer.scale.astype(np.float32), f"{node.name}/scale")
+        w4, scale = layer.w4, layer.scale
+        if layer.pool is not None:   # make y(acc) non-decreasing: -w gives -acc, and -scale * -acc is the same y
+            negative = scale < 0
+            w4 = np.where(negative[:, None, None, None], -w4, w4).astype(np.int8)
+            scale = np.abs(scale)
+        w = self.b.const(np.ascontiguousarray(w4), f"{node.inputs[1]}/pm1")
+        scale = self.b.const(scale.astype(np.float32), f"{node.name}/scale")
         offset = self.b.const(layer.offset.astype(np.float32), f"{node.name}/offset")
         a = node.attrs
         strides, pads = (a.strides, a.pads) if node.op == "conv2d" else ((1, 1), (0, 0, 0, 0))
@@ -277,8 +331,12 @@ class _Rewriter:
         direct = kind == "float" and len(out_shape) == 4
         y = self.b.add("bconv2d", [x_bits, w, scale, offset], attrs, outputs=[layer.out] if direct else None,
                        name=node.name)[0]
+        if layer.pool is not None:
+            p = layer.pool.attrs
+            y = self.b.add("bmaxpool", [y], bmaxpool.Attrs(p.kernel, p.strides, p.pads, p.ceil_mode),
+                           name=layer.pool.name)[0]
         if kind == "bits":
-            self.bits[layer.out] = y
+            self.bits[("flat", layer.out) if layer.flat_out else layer.out] = y
             y = self.b.add("unbinarize", [y], unbinarize.Attrs(), name=f"{node.name}/pm1")[0]
         if not direct:   # float +-1 (or the dense layer's float output) in the model's own shape
             self.b.add("reshape", [y], reshape.Attrs(out_shape), outputs=[layer.out], name=f"{node.name}/out")
@@ -319,4 +377,10 @@ def binarize_layers(graph: Graph) -> Graph:
         warnings.warn(f"binary layers binarize the input of Sign node(s) {names} as x >= 0 -> +1, x < 0 -> -1; "
                       "ONNX Sign gives 0 where x is exactly 0, so results differ only for exact zeros",
                       BinarizeWarning, stacklevel=2)
+    if rw.zero_rule_int8:
+        names = ", ".join(sorted(rw.zero_rule_int8))
+        warnings.warn(f"binary layers binarize the int8 input of Sign node(s) {names} as byte >= zero point -> +1; "
+                      "ONNX Sign gives 0 for a byte equal to the zero point (real 0), which int8 tensors hold "
+                      "often: results differ from onnxruntime there (train the model with x >= 0 -> +1, as "
+                      "QONNX BipolarQuant does, to match)", BinarizeWarning, stacklevel=2)
     return out
