@@ -12,6 +12,7 @@ import pytest
 
 from firmnet.codegen.c_layout import ABIS, Layout
 from firmnet.kernels import params_layout, params_requant
+from firmnet.kernels.params_binary import BOUT_KINDS, bout_params
 from firmnet.kernels.params_conv_s8 import conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params
 from firmnet.kernels.params_elementwise_s8 import ELTWISE_S8, add_s8_params
 from firmnet.kernels.params_layout import BINARY_OPS, COMPARE_OPS, REDUCE_OPS, UNARY_OPS
@@ -52,6 +53,7 @@ MIRRORS = [
     (POOL_S8, "fn_pool_s8_method", "FN_POOL_S8_"),
     (COUNT_RULE, "fn_pool_count_rule", "FN_POOL_COUNT_"),
     (S8_REQUANT, "fn_s8_requant_method", "FN_S8_REQUANT_"),
+    (BOUT_KINDS, "fn_bout_kind", "FN_BOUT_"),
 ]
 
 
@@ -109,6 +111,7 @@ ENUM_FIELDS = [   # (a builder's struct, its field, the C enum the field holds)
      "fn_requant_mode"),
     (lambda: requantize_s8_params(8, (0.1, 0), (0.2, 1)), "q.requant_mode", "fn_requant_mode"),
     (lambda: requantize_s8_params(8, (0.1, 0), (0.2, 1)), "q.method", "fn_s8_requant_method"),
+    (lambda: bout_params("bits", 2, 9, [0.5, -0.5], [0.0, 1.0]), "kind", "fn_bout_kind"),
 ]
 
 

@@ -38,7 +38,7 @@ from support.f32_ulp import fbuf, first_bad, float32_sweep, random_f32, ulp_erro
 
 U = 2.0 ** -24
 TINY = 2.0 ** -149
-EXACT_UNARY = ("sqrt", "reciprocal", "abs", "neg")
+EXACT_UNARY = ("sqrt", "reciprocal", "abs", "neg", "sign", "bipolar")
 ULP_BOUNDS = {"exp": 1.5, "log": 1.0, "erf": 2.5, "elu": 2.5, "selu": 2.5, "softplus": 2.0, "gelu": 4.5,
               "pow": 1.0, "silu": 4.0}
 EXACT_POW = (2.0, 0.5, 1.0, -1.0)
@@ -268,9 +268,9 @@ def test_kernels_refuse_each_others_ops(runtime):
     ops that are not its own (the compiler never sends them)."""
     ffi, lib = runtime.ffi, runtime.lib
     buf = fbuf(ffi, np.ones(4, np.float32))
-    for function, ops in (("fn_unary_f32", range(6)), ("fn_unary_math_f32", [*range(6, 18), 19, 20]),
+    for function, ops in (("fn_unary_f32", range(6)), ("fn_unary_math_f32", [*range(6, 18), 19, 20, 21, 22]),
                           ("fn_unary_pow_f32", [18])):
-        for op in range(-1, 22):
+        for op in range(-1, 24):
             p = ffi.new("fn_unary_f32_params *", {"op": op, "count": 4, "alpha": 2.0, "beta": 1.0,
                                                   "act_min": -math.inf, "act_max": math.inf})
             assert getattr(lib, function)(p, buf, buf) == (0 if op in ops else 1), (function, op)

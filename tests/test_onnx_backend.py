@@ -78,6 +78,7 @@ SUPPORTED = {
     "Resize",
     "Selu",
     "Shape",
+    "Sign",
     "Sigmoid",
     "Slice",
     "Softmax",

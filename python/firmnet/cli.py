@@ -19,6 +19,7 @@ from .boundary import from_c_outputs, to_c_inputs
 from .compiler import REQUANT_CHOICES
 from .kernels.select import SPARSE_CHOICES, WINOGRAD_CHOICES
 from .float_layers import FloatLayerWarning
+from .passes.binarize import BinarizeWarning
 from .ir import FirmnetError
 from .progress import step
 
@@ -135,11 +136,12 @@ def cmd_compile(args) -> int:
     with warnings.catch_warnings(record=True) as caught, \
             step(f"compiling {args.model}" + (f" and linking the {board} firmware" if board != "host" else "")):
         warnings.simplefilter("always", FloatLayerWarning)
+        warnings.simplefilter("always", BinarizeWarning)
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
                      dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd)
-    for w in caught:   # one line per float layer of a quantized model
-        if issubclass(w.category, FloatLayerWarning):
+    for w in caught:   # one line per float layer of a quantized model, per note on binary layers
+        if issubclass(w.category, (FloatLayerWarning, BinarizeWarning)):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)

@@ -17,7 +17,8 @@ from .ops._util import integer_range
 from .passes.qdq import COMPUTE_OPS
 
 # Ops that only move or convert data: never "float compute" themselves.
-NOT_COMPUTE = ("quantize", "dequantize", "reshape", "transpose", "pad", "slice")
+NOT_COMPUTE = ("quantize", "dequantize", "reshape", "transpose", "pad", "slice",
+               "binarize", "unbinarize", "bmaxpool", "bconv2d")   # binary layers compute on bits
 
 
 class FloatLayerWarning(UserWarning):

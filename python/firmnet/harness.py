@@ -11,7 +11,7 @@ import numpy as np
 
 from . import cbuild
 from .boundary import from_c_outputs, to_c_inputs
-from .dtypes import c_type
+from .dtypes import c_type, from_c_bytes
 from .ir import DTYPES, FirmnetError
 from .reference import check_inputs
 from .resources import runtime_include_dir
@@ -51,7 +51,7 @@ class HostModel:
         for step, raw in self._trace.items():
             out = self.graph.nodes[step].outputs[0]
             t = self.graph.types[out]
-            values[out] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()
+            values[out] = from_c_bytes(raw, t.shape, t.dtype)
         return outputs, values
 
     def _invoke(self, inputs):

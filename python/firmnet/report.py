@@ -151,7 +151,8 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
     rows = [("#", "layer", "op", "kernel", "output", "MACs", "weights B", "arena off", "bytes")]
     for l in report["layers"]:
         off = l["arena_offset"] if l["arena_offset"] is not None else l["storage"]
-        rows.append((str(l["index"]), l["name"][:28], l["op"], l["kernel"], "x".join(map(str, l["output"])),
+        packed = f" {l['dtype']}" if l.get("dtype") == "b1" else ""   # bits: 32 channels per word
+        rows.append((str(l["index"]), l["name"][:28], l["op"], l["kernel"], "x".join(map(str, l["output"])) + packed,
                      f"{l['macs']:,}", f"{l['weight_bytes']:,}", str(off), f"{l['bytes']:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

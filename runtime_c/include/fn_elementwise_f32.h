@@ -70,7 +70,9 @@ typedef enum {
     FN_UNARY_SOFTPLUS = 17,    /* log(1 + exp(x)) */
     FN_UNARY_POW = 18,         /* fn_powf(x, alpha): fn_unary_pow_f32 only */
     FN_UNARY_SILU = 19,        /* x * sigmoid(x) */
-    FN_UNARY_SQUARE = 20       /* x * x (Pow by 2) */
+    FN_UNARY_SQUARE = 20,      /* x * x (Pow by 2) */
+    FN_UNARY_SIGN = 21,        /* -1, 0 or +1 (ONNX Sign; NaN stays NaN) */
+    FN_UNARY_BIPOLAR = 22      /* x >= 0 ? +1 : -1 (QONNX BipolarQuant; NaN gives -1) */
 } fn_unary_op;
 
 typedef struct {

@@ -54,6 +54,12 @@ fn_status fn_unary_math_f32(const fn_unary_f32_params *p, const float *input, fl
     case FN_UNARY_ABS:
         FN_UNARY_LOOP(fn_f32_from_bits(fn_f32_bits(x) & 0x7fffffffu));
         break;
+    case FN_UNARY_SIGN:
+        FN_UNARY_LOOP(x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x));
+        break;
+    case FN_UNARY_BIPOLAR:
+        FN_UNARY_LOOP(x >= 0.0f ? 1.0f : -1.0f);
+        break;
     case FN_UNARY_NEG:
         FN_UNARY_LOOP(-x);
         break;

@@ -21,7 +21,7 @@ from .onnx_ops import _as_2d, _from_2d, _need_const, _spatial_rank, _weight
 
 # Operators ONNX's shape inference leaves untyped (GroupNormalization, a function op, in
 # onnx 1.23): their output has their first input's type.
-SAME_TYPE_AS_INPUT = ("GroupNormalization",)
+SAME_TYPE_AS_INPUT = ("GroupNormalization", "BipolarQuant")
 
 
 def type_untyped_outputs(model):

@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
-from . import onnx_layer_ops, onnx_math_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops
+from . import onnx_layer_ops, onnx_math_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops, qonnx_ops
 from .onnx_checks import check_attributes, check_structure, check_values, infer_shapes
 from .onnx_math_ops import BOOL_INPUTS
 from .onnx_ops import FOLD_ONLY
@@ -31,6 +31,7 @@ CONVERTER_MODULES = (
     onnx_layer_ops,
     onnx_tensor_ops,
     onnx_math_ops,
+    qonnx_ops,
 )
 CONVERTERS = {op: convert for module in CONVERTER_MODULES for op, convert in module.CONVERTERS.items()}
 
@@ -188,9 +189,11 @@ def load_onnx(source, input_shapes=None, requant: str = "ort") -> Graph:
     if opset < MIN_OPSET:
         model, opset = onnx_layer_ops.keep_legacy_resize(model, _upgrade(model, opset)), MIN_OPSET
     for node in model.graph.node:
-        if node.domain not in ("", "ai.onnx") and not (node.domain == MS_DOMAIN and node.op_type in MS_CONVERTERS):
+        if node.domain not in ("", "ai.onnx") and not (node.domain == MS_DOMAIN and node.op_type in MS_CONVERTERS) \
+                and not (node.domain in qonnx_ops.QONNX_DOMAINS and node.op_type in qonnx_ops.CONVERTERS):
             raise UnsupportedError(f"node '{node.name}' ({node.domain}.{node.op_type}) uses a custom operator "
-                                   f"domain, which is not supported (of {MS_DOMAIN}: {', '.join(MS_CONVERTERS)})")
+                                   f"domain, which is not supported (of {MS_DOMAIN}: {', '.join(MS_CONVERTERS)}; "
+                                   f"of {qonnx_ops.QONNX_DOMAINS[0]}: {', '.join(qonnx_ops.CONVERTERS)})")
     _check_references(model)
     check_structure(model)
     check_attributes(model)
@@ -261,7 +264,7 @@ def _convert_node(b, node, label, opset) -> None:
     if node.op_type == "Shape" and inputs[0] in b.types:
         foldable = True   # every shape is static once the inputs are pinned
     # dequantized weights stay int8: the QDQ pass turns them into integer ops
-    if foldable and node.op_type not in ("Dropout", "DequantizeLinear"):
+    if foldable and node.op_type not in ("Dropout", "DequantizeLinear", *qonnx_ops.CONVERTERS):
         values = dict(b.constants)
         if node.op_type == "Shape" and inputs[0] not in values:
             values[inputs[0]] = np.zeros(b.types[inputs[0]].shape, b.types[inputs[0]].dtype)

@@ -68,6 +68,11 @@ def Neg(b, n, X):
     _unary(b, n, X, "neg")
 
 
+def Sign(b, n, input):
+    """ONNX Sign (-1, 0, +1); passes/binarize.py makes the Signs that feed binary layers bits."""
+    _unary(b, n, input, "sign")
+
+
 def LogSoftmax(b, n, input, *, axis=None):
     softmax_like(b, n, input, axis, log=True)
 
@@ -171,5 +176,5 @@ def GreaterOrEqual(b, n, A, B):
 BOOL_INPUTS = {"Where": (0,)}
 
 CONVERTERS = {f.__name__: f for f in (
-    Gelu, Erf, PRelu, Elu, Selu, Softplus, LogSoftmax, Pow, Sqrt, Reciprocal, Exp, Log, Abs, Neg, Min, Max,
+    Gelu, Erf, PRelu, Elu, Selu, Softplus, LogSoftmax, Pow, Sqrt, Reciprocal, Exp, Log, Abs, Neg, Sign, Min, Max,
     Where, Less, LessOrEqual, Greater, GreaterOrEqual)}

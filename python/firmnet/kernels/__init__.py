@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import (
+    bconv2d_b1,
     conv2d_1x1_s8,
     conv2d_1x1_s8_dsp,
     conv2d_f32,
@@ -45,6 +46,7 @@ from . import (
     depthwise_conv2d_s8,
     depthwise_conv2d_s8_blocks_dsp,
     depthwise_conv2d_s8_rows_dsp,
+    fc_b1,
     fc_f32,
     fc_f32_csr,
     fc_s8,
@@ -87,7 +89,10 @@ class OpLowering:
 
 CANDIDATES = {
     "batchnorm": (OpLowering("batchnorm"),),
+    "bconv2d": (fc_b1, bconv2d_b1),
+    "binarize": (OpLowering("binarize"),),
     "binary": (OpLowering("binary"),),
+    "bmaxpool": (OpLowering("bmaxpool"),),
     "compare": (OpLowering("compare"),),
     "concat": (OpLowering("concat"),),
     "conv2d": (conv2d_1x1_s8_dsp, conv2d_1x1_s8, depthwise_conv2d_s8_rows_dsp, depthwise_conv2d_s8_blocks_dsp,
@@ -108,5 +113,6 @@ CANDIDATES = {
     "softmax": (softmax_s8, softmax_ort_s8, SOFTMAX_F32, LOG_SOFTMAX_F32),
     "transpose": (OpLowering("transpose"),),
     "unary": (OpLowering("unary"),),
+    "unbinarize": (OpLowering("unbinarize"),),
     "where": (OpLowering("where"),),
 }

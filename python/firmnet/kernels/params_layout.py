@@ -28,7 +28,7 @@ BINARY_OPS = {"add": 0, "sub": 1, "mul": 2, "div": 3,                      # fn_
 UNARY_OPS = {"identity": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3,       # fn_unary_op
              "hard_sigmoid": 4, "hard_swish": 5, "exp": 6, "log": 7, "sqrt": 8, "reciprocal": 9,
              "abs": 10, "neg": 11, "erf": 12, "gelu": 13, "gelu_tanh": 14, "elu": 15, "selu": 16,
-             "softplus": 17, "pow": 18, "silu": 19, "square": 20}
+             "softplus": 17, "pow": 18, "silu": 19, "square": 20, "sign": 21, "bipolar": 22}
 COMPARE_OPS = {"less": 0, "less_equal": 1, "greater": 2, "greater_equal": 3}   # fn_compare_op
 _BINARY, _UNARY, _COMPARE = (c_enum(BINARY_OPS, "FN_BINARY_"), c_enum(UNARY_OPS, "FN_UNARY_"),
                              c_enum(COMPARE_OPS, "FN_COMPARE_"))

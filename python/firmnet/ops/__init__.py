@@ -18,7 +18,10 @@ from ..ir import FirmnetError
 from ..kernels.select import refusal
 from . import (
     batchnorm,
+    bconv2d,
+    binarize,
     binary,
+    bmaxpool,
     compare,
     concat,
     conv2d,
@@ -36,12 +39,16 @@ from . import (
     softmax,
     transpose,
     unary,
+    unbinarize,
     where,
 )
 
 OPS = {
     "batchnorm": batchnorm,
+    "bconv2d": bconv2d,
+    "binarize": binarize,
     "binary": binary,
+    "bmaxpool": bmaxpool,
     "compare": compare,
     "concat": concat,
     "conv2d": conv2d,
@@ -59,6 +66,7 @@ OPS = {
     "softmax": softmax,
     "transpose": transpose,
     "unary": unary,
+    "unbinarize": unbinarize,
     "where": where,
 }
 

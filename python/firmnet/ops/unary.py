@@ -33,7 +33,7 @@ from ..reference import elementwise as ref
 from ._util import NO_CLAMP, check_types, output_type, require
 
 MATH_KINDS = ("exp", "log", "sqrt", "reciprocal", "abs", "neg", "erf", "gelu", "gelu_tanh", "elu", "selu",
-              "softplus", "pow", "silu")   # float only: an int8 model keeps them as float islands
+              "softplus", "pow", "silu", "sign", "bipolar")   # float only: an int8 model keeps them as float islands
 KINDS = ("identity", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish", *MATH_KINDS,
          "relu", "relu6", "relu_n1_to_1")   # the last three: int8 only, TFLM's RELU kernels (float: identity+clamp)
 RELU_KINDS = ("relu", "relu6", "relu_n1_to_1")

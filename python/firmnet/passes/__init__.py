@@ -7,6 +7,7 @@ from ..ir import Graph
 from .check import verify
 from .activation import fuse_activations
 from .batchnorm import batchnorm_to_affine, fold_batchnorm
+from .binarize import binarize_layers
 from .constants import fold_constants
 from .dead_channels import remove_dead_channels  # noqa: F401  (compile runs these two after PIPELINE)
 from .dead_requant import normalize_dead_requant  # noqa: F401
@@ -22,6 +23,7 @@ PIPELINE = (
     fuse_qdq,
     simplify_layout,
     fold_constants,
+    binarize_layers,
     fold_batchnorm,
     batchnorm_to_affine,
     fuse_silu,

@@ -18,7 +18,7 @@ from ..ir import Graph
 
 NHWC = (0, 2, 3, 1)
 # ops with a layout attribute, lowered only in NHWC (conv_transpose's filter keeps its layout)
-SPATIAL_OPS = ("conv2d", "pool2d", "conv_transpose")
+SPATIAL_OPS = ("conv2d", "pool2d", "conv_transpose", "bconv2d", "bmaxpool", "binarize", "unbinarize")
 
 
 def _identity(rank):
@@ -87,7 +87,7 @@ def _transpose(perm):
 def _spatial(lay, node):
     x = lay.in_layout(node.inputs[0], NHWC)
     inputs = [x]
-    if node.op == "conv2d":
+    if node.op in ("conv2d", "bconv2d"):
         w = lay.g.constants[node.inputs[1]]
         inputs.append(lay.b.const(np.ascontiguousarray(w.transpose(NHWC)), f"{node.inputs[1]}/ohwi"))
         inputs.extend(node.inputs[2:])

@@ -96,6 +96,8 @@ _UNARY_MATH = {
     "reciprocal": lambda x, a, b: 1.0 / x,
     "abs": lambda x, a, b: np.abs(x),
     "neg": lambda x, a, b: -x,
+    "sign": lambda x, a, b: np.sign(x),
+    "bipolar": lambda x, a, b: np.where(x >= 0, 1.0, -1.0),
     "erf": lambda x, a, b: _erf(x).astype(np.float64),
     "gelu": lambda x, a, b: _gelu(x),
     "gelu_tanh": lambda x, a, b: _gelu_tanh(x),
@@ -117,6 +119,9 @@ def unary_f32(x, op: str, alpha: float = 0.0, beta: float = 0.0, act=NO_CLAMP) -
     hard_sigmoid  max(0, min(1, alpha * x + beta))    (HardSigmoid)
     hard_swish    x * max(0, min(1, x / 6 + 1/2))     (HardSwish)
     exp, log, sqrt, abs, neg, erf                     (Exp, Log, Sqrt, Abs, Neg, Erf)
+    sign          -1, 0 (and -0 at -0) or +1          (Sign; a binary layer's input binarizes
+                                                       x >= 0 instead: passes/binarize.py)
+    bipolar       +1 where x >= 0, else -1            (QONNX BipolarQuant with scale 1)
     reciprocal    1 / x                               (Reciprocal)
     gelu          x/2 * (1 + erf(x / sqrt2))          (Gelu), as x/2 * erfc(-x / sqrt2)
     gelu_tanh     x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))   (Gelu approximate=tanh),

@@ -1,0 +1,51 @@
+"""What the two binary layer variants (bconv2d_b1, fc_b1) share: the layer's NHWC/OHWI
+shapes, its output stage (fn_bout) and its packed filter."""
+from __future__ import annotations
+
+from ..lowering import ConstArg
+from . import params_binary as pb
+
+
+def shapes(node, graph) -> tuple[tuple, tuple, tuple]:
+    """(input NHWC, filter OHWI, output NHWC) of an NHWC bconv2d node."""
+    return tuple(graph.types[t].shape for t in (node.inputs[0], node.inputs[1], node.outputs[0]))
+
+
+def bout(node, graph) -> dict:
+    """fn_bout of the layer: its output kind, folded scale and offset, clamp."""
+    _, (o, kh, kw, c), _ = shapes(node, graph)
+    a = node.attrs
+    scale, offset = (graph.constants[t] if t else None for t in (list(node.inputs[2:4]) + ["", ""])[:2])
+    return pb.bout_params(a.out, o, kh * kw * c, scale, offset, a.act)
+
+
+def packed_filter(node, graph) -> ConstArg:
+    return ConstArg(f"{node.inputs[1]}/b1", pb.pack_filters(graph.constants[node.inputs[1]]))
+
+
+def binary_macs(node, graph) -> int:
+    _, (_, kh, kw, c), y = shapes(node, graph)
+    return y[0] * y[1] * y[2] * y[3] * kh * kw * c
+
+
+def word_ops(node, graph) -> int:
+    """XOR-popcounts of one call when every tap is inside the input."""
+    _, (_, kh, kw, c), y = shapes(node, graph)
+    return y[0] * y[1] * y[2] * y[3] * kh * kw * pb.words(c)
+
+
+def outputs(node, graph) -> int:
+    return graph.types[node.outputs[0]].size
+
+
+def check_node(node, graph) -> str | None:
+    if node.op != "bconv2d":
+        return "binary layers only"
+    if node.attrs.layout != "NHWC":
+        return "NCHW layout (NHWC only)"
+    for t in node.inputs[2:4]:
+        if t and t not in graph.constants:
+            return f"its scale/offset '{t}' is computed at run time (constants only)"
+    if node.inputs[1] not in graph.constants:
+        return "weights computed at run time (constants only)"
+    return None
