@@ -283,8 +283,11 @@ def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
         text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
         assert n == 1, key
     (tmp_path / f"{board}-on-qemu.toml").write_text(text)
+    # the QEMU stand-in for the rp2040 has 16 KB of RAM: the linear plan of the float model with
+    # the Winograd kernels' scratch (19,152 B) does not fit it, the direct kernels' does
+    winograd = "off" if board == "rp2040-pico" and model == "digits" else "auto"
     cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(tmp_path / f"{board}-on-qemu.toml"), name=model,
-                         algorithm="linear")
+                         algorithm="linear", winograd=winograd)
     g = cm.lowered_graph
     want = cm.build_host().run_raw([np.zeros(g.types[g.inputs[0]].shape, g.types[g.inputs[0]].dtype)])[0].tobytes()
     elf = qemu.build(cm.out_dir, str(tmp_path / f"{board}-on-qemu.toml"), werror=True)
