@@ -19,7 +19,12 @@ Only the layer's own step is counted (not the binarize of the input). Popcount: 
 models are built twice, with the portable SWAR popcount (the default) and with
 -DFN_POPCOUNT_BUILTIN (__builtin_popcount: a libgcc call on the M4).
 Weight bytes: the report's weights of the layer (packed +-1 words, int8 or float matrices;
-without the bias, thresholds and scales, listed apart as "stage").
+without the bias, thresholds and scales).
+
+End to end (the digits example, examples/digits: digits_cnn.onnx, digits_cnn.int8.onnx and the
+binary ones of examples/digits/binary, written by examples/digits/binary.py): instructions of
+one inference on the first test image, the report's weight bytes and arena, the linked
+firmware's flash (text + data) and the C's accuracy on the 450 test images (host build).
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import firmnet  # noqa: E402
 from firmnet import qemu  # noqa: E402
+from firmnet.boundary import to_c_inputs  # noqa: E402
 from firmnet.reference.quantize_s8 import quantize_ort  # noqa: E402
 from support.sparse_models import write  # noqa: E402
 
@@ -107,6 +113,31 @@ def measure(path: Path, board: str, work: Path, builtin: bool = False) -> dict:
             "macs": layer["macs"]}
 
 
+EXAMPLES = {"float": "digits_cnn.onnx", "int8": "digits_cnn.int8.onnx",
+            "binary (float ends)": "binary/digits_cnn.binary.onnx",
+            "binary (int8 ends)": "binary/digits_cnn.binary.int8.onnx"}
+
+
+def example_rows(board: str, work: Path) -> list[tuple]:
+    folder = REPO / "examples" / "digits"
+    data = np.load(folder / "digits_test.npz")
+    rows = []
+    for label, name in EXAMPLES.items():
+        if not (folder / name).is_file():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cm = firmnet.compile(folder / name, work / f"digits-{len(rows)}", board=board, name="digits")
+        host = cm.build_host()
+        predicted = [int(np.argmax(host.run([x[None]])[0])) for x in data["x"]]
+        run = qemu.run(cm.out_dir, board, to_c_inputs(cm, [data["x"][:1]]))
+        flash = qemu.elf_sizes(run.elf)["flash"]
+        binary = sum(l["op"] == "bconv2d" for l in cm.report["layers"])
+        rows.append((label, binary, run.instructions, cm.report["weights_bytes"], cm.report["arena_bytes"], flash,
+                     f"{np.mean(np.array(predicted) == data['y']):.2%}"))
+    return rows
+
+
 def table(rows, columns) -> str:
     cells = [columns] + [[f"{v:,}" if isinstance(v, int) else f"{v:.2f}" if isinstance(v, float) else str(v)
                           for v in row] for row in rows]
@@ -120,11 +151,12 @@ def table(rows, columns) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--board", default="mps2-an386")
+    p.add_argument("--example-only", action="store_true", help="only the digits example's end-to-end table")
     args = p.parse_args(argv)
     rows, pops = [], []
     with tempfile.TemporaryDirectory(prefix="firmnet-binary-") as tmp:
         work = Path(tmp)
-        for label, spec in LAYERS.items():
+        for label, spec in ({} if args.example_only else LAYERS).items():
             results = {}
             for form in FORMS:
                 path = write(layer_model(spec, form.replace("int8", "float")), work / f"{label[:4]}-{form}.onnx".replace(
@@ -138,12 +170,16 @@ def main(argv=None) -> int:
                              results["float"]["instructions"] / r["instructions"],
                              results["int8"]["instructions"] / r["instructions"], r["weights"],
                              results["int8"]["weights"] / r["weights"]))
-    print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
-    print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "weight B",
-                       "int8 B / B")))
-    print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
-    print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
-                ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))
+        example = example_rows(args.board, work)
+    if rows:
+        print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
+        print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "weight B",
+                           "int8 B / B")))
+        print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
+        print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
+                    ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))
+    print(f"\nThe digits example end to end on {args.board} (QEMU; accuracy of the C on 450 test images)\n")
+    print(table(example, ("model", "binary layers", "instructions", "weights B", "arena B", "flash B", "accuracy")))
     return 0
 
 

@@ -57,9 +57,12 @@ typedef struct {
 
 /* Binary 2-D convolution, NHWC, groups 1, dilation 1, any filter, stride, zero padding.
  *   input   b1 [batch, in_h, in_w, in_c]: ceil(in_c / 32) words per pixel
- *   weights b1 [out_c, kernel_h, kernel_w, in_c]: ceil(in_c / 32) words per tap
+ *   weights [out_c][W] words, W = ceil(kernel_h * kernel_w * in_c / 32): each filter's
+ *           +-1 values (OHWI order: ky, kx, then channel) as one dense bit string, value k
+ *           in bit k % 32 of word k / 32, the unused bits of the last word 0
  *   output  [batch, out_h, out_w, out_c]: int32_t, float, or b1 (ceil(out_c / 32)
  *           words per pixel), by out.kind
+ *   scratch fn_bconv2d_b1_scratch_size(p) bytes (2 * W words), 4-byte aligned
  * out_h = (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1 (likewise out_w); the
  * bottom/right pads are implied by out_h/out_w. Output must not overlap input.
  * Returns FN_ERR_ARG for a NULL pointer, a size or stride < 1, negative pads, an unknown
@@ -74,7 +77,11 @@ typedef struct {
 } fn_bconv2d_b1_params;
 
 fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
-                        const uint32_t *weights, void *output);
+                        const uint32_t *weights, void *output, void *scratch);
+
+/* Bytes of fn_bconv2d_b1's scratch: the gathered window and its mask, 2 * W words
+ * (0 for a filter or channel count < 1). */
+size_t fn_bconv2d_b1_scratch_size(const fn_bconv2d_b1_params *p);
 
 /* Binary fully connected layer on rows of words (also a convolution whose filter covers
  * the whole unpadded input: a flattened NHWC image is the same words).
