@@ -11,7 +11,8 @@ run once in QEMU with the per-layer profile (firmnet/qemu.py: -icount shift=0 + 
 exact to one tick of 40 instructions):
 - float: Conv/Gemm with real weights (fn_conv2d_f32 / fn_fc_f32);
 - int8: the float model quantized by firmnet compress --quantize int8 (16 standard-normal
-  calibration inputs; --requant tflm), the board's DSP kernels;
+  calibration inputs; --requant tflm), the kernel firmnet picks for the board (for the 3x3
+  layer Winograd F(2x2,3x3) with DSP: bench/winograd.py); "int8 direct" with --winograd off;
 - binary -> bits: Sign -> the layer with +-1 weights -> BatchNormalization -> Sign (the
   integer threshold output, b1 in and out);
 - binary -> float: Sign -> the layer -> Mul by a per-channel alpha (float output).
@@ -53,7 +54,7 @@ LAYERS = {
                                   attrs=dict(pads=[1, 1, 1, 1])),
     "fc 1024->512": dict(x=[1, 1024], w=(512, 1024), op="Gemm", y=[1, 512], attrs=dict(transB=1)),
 }
-FORMS = ("float", "int8", "binary->bits", "binary->float")
+FORMS = ("float", "int8", "int8 direct", "binary->bits", "binary->float")
 
 
 def layer_model(spec: dict, form: str, seed: int = 0) -> onnx.ModelProto:
@@ -91,12 +92,12 @@ def layer_model(spec: dict, form: str, seed: int = 0) -> onnx.ModelProto:
     return model
 
 
-def measure(path: Path, board: str, work: Path, builtin: bool = False) -> dict:
-    """The layer's kernel, instructions, weight bytes and output-stage bytes."""
+def measure(path: Path, board: str, work: Path, builtin: bool = False, winograd: str = "auto") -> dict:
+    """The layer's kernel, instructions and weight bytes."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cm = firmnet.compile(path, work / f"{path.stem}{'-builtin' if builtin else ''}", board=board, name="bench",
-                             requant="tflm")
+        cm = firmnet.compile(path, work / f"{path.stem}{'-builtin' if builtin else ''}-{winograd}", board=board,
+                             name="bench", requant="tflm", winograd=winograd)
     if builtin:   # the same project with __builtin_popcount (fn_binary_b1_impl.h)
         cmake = cm.out_dir / "CMakeLists.txt"
         cmake.write_text(cmake.read_text() + "\ntarget_compile_definitions(bench PRIVATE FN_POPCOUNT_BUILTIN)\n")
@@ -159,22 +160,24 @@ def main(argv=None) -> int:
         for label, spec in ({} if args.example_only else LAYERS).items():
             results = {}
             for form in FORMS:
-                path = write(layer_model(spec, form.replace("int8", "float")), work / f"{label[:4]}-{form}.onnx".replace(
-                    " ", "").replace(">", ""), form == "int8")
-                results[form] = measure(path, args.board, work)
+                int8 = form.startswith("int8")
+                path = write(layer_model(spec, "float" if int8 else form), work / f"{label[:4]}-{form}.onnx".replace(
+                    " ", "").replace(">", ""), int8)
+                results[form] = measure(path, args.board, work, winograd="off" if form == "int8 direct" else "auto")
                 if form.startswith("binary"):
                     builtin = measure(path, args.board, work, builtin=True)
                     pops.append((label, form, results[form]["instructions"], builtin["instructions"]))
             for form, r in results.items():
                 rows.append((label, form, r["kernel"], r["instructions"],
                              results["float"]["instructions"] / r["instructions"],
-                             results["int8"]["instructions"] / r["instructions"], r["weights"],
-                             results["int8"]["weights"] / r["weights"]))
+                             results["int8"]["instructions"] / r["instructions"],
+                             results["int8 direct"]["instructions"] / r["instructions"], r["weights"],
+                             results["int8 direct"]["weights"] / r["weights"]))
         example = example_rows(args.board, work)
     if rows:
         print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
-        print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "weight B",
-                           "int8 B / B")))
+        print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "x vs int8 direct",
+                           "weight B", "int8 direct B / B")))
         print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
         print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
                     ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))

@@ -27,12 +27,12 @@
  *                  acc < threshold[c]). flip's unused bits must be 0.
  *
  * Popcount. fn_popcount32 is portable C99, a table-free SWAR bit count (three words
- * share its last steps in a convolution's filter rows; fully connected rows go through
- * a Harley-Seal carry-save tree, fn_binary_b1_impl.h); with FN_POPCOUNT_BUILTIN defined
+ * share its last steps; rows of 16 words or more go through a Harley-Seal carry-save
+ * tree, fn_binary_b1_impl.h); with FN_POPCOUNT_BUILTIN defined
  * (GCC, clang) every word is __builtin_popcount. Measured on mps2-an386 (Cortex-M4,
  * QEMU instruction counts, bench/binary.py, arm-none-eabi-gcc 12.2 -O2): 3x3 64->64
- * conv on 16x16, SWAR 6,019,040 vs builtin 7,315,440; fc 1024->512, SWAR 212,200 vs
- * builtin 346,320. The SWAR form is the default: the M4 has no popcount instruction,
+ * conv on 16x16, SWAR 5,096,200 vs builtin 6,717,320; fc 1024->512, SWAR 213,240 vs
+ * builtin 346,360. The SWAR form is the default: the M4 has no popcount instruction,
  * and the builtin becomes a call into libgcc.
  */
 #ifndef FN_BINARY_B1_H
