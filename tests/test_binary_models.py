@@ -340,3 +340,20 @@ def test_exported_fixtures(tmp_path, name):
     for x, want in zip(recorded["inputs"], recorded["outputs"]):
         np.testing.assert_allclose(host.run([x])[0], want, rtol=1e-4, atol=1e-4)
     assert verify(cm, [recorded["inputs"][0]]).ok
+
+
+@pytest.mark.parametrize("scale, match", [(-0.5, "scale must be positive and finite"),
+                                          (None, "its scale .* must be a constant")])
+def test_bad_bipolar_quant_is_refused(tmp_path, scale, match):
+    from support.binary_models import QONNX
+    m = BinaryModel(0)
+    s = "s_in" if scale is None else m.const(np.float32(scale))
+    m.nodes.append(helper.make_node("BipolarQuant", ["x", s], ["y"], name="bq", domain=QONNX))
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])]
+    if scale is None:
+        inputs.append(helper.make_tensor_value_info("s_in", TensorProto.FLOAT, []))
+    graph = helper.make_graph(m.nodes, "bad", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              m.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(QONNX, 1)])
+    with pytest.raises(FirmnetError, match=f"BipolarQuant 'bq'.*{match}"):
+        _compile(model, tmp_path / "o", write=False)
