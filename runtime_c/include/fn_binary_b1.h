@@ -33,7 +33,7 @@
  * QEMU instruction counts, bench/binary.py, arm-none-eabi-gcc 12.2 -O2): 3x3 64->64
  * conv on 16x16, SWAR 5,096,200 vs builtin 6,717,320; fc 1024->512, SWAR 213,240 vs
  * builtin 346,360. The SWAR form is the default: the M4 has no popcount instruction,
- * and the builtin becomes a call into libgcc.
+ * and the builtin becomes a call into libgcc. Helium (M55) has no VCNT either.
  */
 #ifndef FN_BINARY_B1_H
 #define FN_BINARY_B1_H
