@@ -11,7 +11,8 @@ run once in QEMU with the per-layer profile (firmnet/qemu.py: -icount shift=0 + 
 exact to one tick of 40 instructions):
 - float: Conv/Gemm with real weights (fn_conv2d_f32 / fn_fc_f32);
 - int8: the float model quantized by firmnet compress --quantize int8 (16 standard-normal
-  calibration inputs; --requant tflm), the board's DSP kernels;
+  calibration inputs; --requant tflm), the kernel firmnet picks for the board (for the 3x3
+  layer Winograd F(2x2,3x3) with DSP: bench/winograd.py); "int8 direct" with --winograd off;
 - binary -> bits: Sign -> the layer with +-1 weights -> BatchNormalization -> Sign (the
   integer threshold output, b1 in and out);
 - binary -> float: Sign -> the layer -> Mul by a per-channel alpha (float output).
@@ -19,7 +20,12 @@ Only the layer's own step is counted (not the binarize of the input). Popcount: 
 models are built twice, with the portable SWAR popcount (the default) and with
 -DFN_POPCOUNT_BUILTIN (__builtin_popcount: a libgcc call on the M4).
 Weight bytes: the report's weights of the layer (packed +-1 words, int8 or float matrices;
-without the bias, thresholds and scales, listed apart as "stage").
+without the bias, thresholds and scales).
+
+End to end (the digits example, examples/digits: digits_cnn.onnx, digits_cnn.int8.onnx and the
+binary ones of examples/digits/binary, written by examples/digits/binary.py): instructions of
+one inference on the first test image, the report's weight bytes and arena, the linked
+firmware's flash (text + data) and the C's accuracy on the 450 test images (host build).
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import firmnet  # noqa: E402
 from firmnet import qemu  # noqa: E402
+from firmnet.boundary import to_c_inputs  # noqa: E402
 from firmnet.reference.quantize_s8 import quantize_ort  # noqa: E402
 from support.sparse_models import write  # noqa: E402
 
@@ -47,7 +54,7 @@ LAYERS = {
                                   attrs=dict(pads=[1, 1, 1, 1])),
     "fc 1024->512": dict(x=[1, 1024], w=(512, 1024), op="Gemm", y=[1, 512], attrs=dict(transB=1)),
 }
-FORMS = ("float", "int8", "binary->bits", "binary->float")
+FORMS = ("float", "int8", "int8 direct", "binary->bits", "binary->float")
 
 
 def layer_model(spec: dict, form: str, seed: int = 0) -> onnx.ModelProto:
@@ -85,12 +92,12 @@ def layer_model(spec: dict, form: str, seed: int = 0) -> onnx.ModelProto:
     return model
 
 
-def measure(path: Path, board: str, work: Path, builtin: bool = False) -> dict:
-    """The layer's kernel, instructions, weight bytes and output-stage bytes."""
+def measure(path: Path, board: str, work: Path, builtin: bool = False, winograd: str = "auto") -> dict:
+    """The layer's kernel, instructions and weight bytes."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cm = firmnet.compile(path, work / f"{path.stem}{'-builtin' if builtin else ''}", board=board, name="bench",
-                             requant="tflm")
+        cm = firmnet.compile(path, work / f"{path.stem}{'-builtin' if builtin else ''}-{winograd}", board=board,
+                             name="bench", requant="tflm", winograd=winograd)
     if builtin:   # the same project with __builtin_popcount (fn_binary_b1_impl.h)
         cmake = cm.out_dir / "CMakeLists.txt"
         cmake.write_text(cmake.read_text() + "\ntarget_compile_definitions(bench PRIVATE FN_POPCOUNT_BUILTIN)\n")
@@ -107,6 +114,31 @@ def measure(path: Path, board: str, work: Path, builtin: bool = False) -> dict:
             "macs": layer["macs"]}
 
 
+EXAMPLES = {"float": "digits_cnn.onnx", "int8": "digits_cnn.int8.onnx",
+            "binary (float ends)": "binary/digits_cnn.binary.onnx",
+            "binary (int8 ends)": "binary/digits_cnn.binary.int8.onnx"}
+
+
+def example_rows(board: str, work: Path) -> list[tuple]:
+    folder = REPO / "examples" / "digits"
+    data = np.load(folder / "digits_test.npz")
+    rows = []
+    for label, name in EXAMPLES.items():
+        if not (folder / name).is_file():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cm = firmnet.compile(folder / name, work / f"digits-{len(rows)}", board=board, name="digits")
+        host = cm.build_host()
+        predicted = [int(np.argmax(host.run([x[None]])[0])) for x in data["x"]]
+        run = qemu.run(cm.out_dir, board, to_c_inputs(cm, [data["x"][:1]]))
+        flash = qemu.elf_sizes(run.elf)["flash"]
+        binary = sum(l["op"] == "bconv2d" for l in cm.report["layers"])
+        rows.append((label, binary, run.instructions, cm.report["weights_bytes"], cm.report["arena_bytes"], flash,
+                     f"{np.mean(np.array(predicted) == data['y']):.2%}"))
+    return rows
+
+
 def table(rows, columns) -> str:
     cells = [columns] + [[f"{v:,}" if isinstance(v, int) else f"{v:.2f}" if isinstance(v, float) else str(v)
                           for v in row] for row in rows]
@@ -120,30 +152,37 @@ def table(rows, columns) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--board", default="mps2-an386")
+    p.add_argument("--example-only", action="store_true", help="only the digits example's end-to-end table")
     args = p.parse_args(argv)
     rows, pops = [], []
     with tempfile.TemporaryDirectory(prefix="firmnet-binary-") as tmp:
         work = Path(tmp)
-        for label, spec in LAYERS.items():
+        for label, spec in ({} if args.example_only else LAYERS).items():
             results = {}
             for form in FORMS:
-                path = write(layer_model(spec, form.replace("int8", "float")), work / f"{label[:4]}-{form}.onnx".replace(
-                    " ", "").replace(">", ""), form == "int8")
-                results[form] = measure(path, args.board, work)
+                int8 = form.startswith("int8")
+                path = write(layer_model(spec, "float" if int8 else form), work / f"{label[:4]}-{form}.onnx".replace(
+                    " ", "").replace(">", ""), int8)
+                results[form] = measure(path, args.board, work, winograd="off" if form == "int8 direct" else "auto")
                 if form.startswith("binary"):
                     builtin = measure(path, args.board, work, builtin=True)
                     pops.append((label, form, results[form]["instructions"], builtin["instructions"]))
             for form, r in results.items():
                 rows.append((label, form, r["kernel"], r["instructions"],
                              results["float"]["instructions"] / r["instructions"],
-                             results["int8"]["instructions"] / r["instructions"], r["weights"],
-                             results["int8"]["weights"] / r["weights"]))
-    print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
-    print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "weight B",
-                       "int8 B / B")))
-    print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
-    print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
-                ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))
+                             results["int8"]["instructions"] / r["instructions"],
+                             results["int8 direct"]["instructions"] / r["instructions"], r["weights"],
+                             results["int8 direct"]["weights"] / r["weights"]))
+        example = example_rows(args.board, work)
+    if rows:
+        print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
+        print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "x vs int8 direct",
+                           "weight B", "int8 direct B / B")))
+        print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
+        print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
+                    ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))
+    print(f"\nThe digits example end to end on {args.board} (QEMU; accuracy of the C on 450 test images)\n")
+    print(table(example, ("model", "binary layers", "instructions", "weights B", "arena B", "flash B", "accuracy")))
     return 0
 
 

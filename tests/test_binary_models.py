@@ -9,6 +9,7 @@ reports the b1 tensors and the binary kernels; the sanitizer build gives the hos
 on the emulated Cortex-M4 (mps2-an386) the model gives the host's output."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_the_pattern_becomes_binary_ops(compiled):
     assert ("bmaxpool", "b1") in ops and ("binarize", "b1") in ops
     assert not any(n.op == "unary" for n in g.nodes)   # every Sign became bits
     kernels = {l["kernel"] for l in compiled.report["layers"]}
-    assert {"fn_bconv2d_b1", "fn_fc_b1", "fn_bmaxpool2d_b1", "fn_binarize_f32", "fn_unbinarize_f32"} <= kernels
+    assert {"fn_bconv2d_b1", "fn_bmaxpool2d_b1", "fn_binarize_f32", "fn_unbinarize_f32"} <= kernels
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -86,7 +87,7 @@ def test_c_equals_onnxruntime_and_the_reference(model, compiled, seed):
 
 def test_report_shows_b1_tensors_and_their_bytes(compiled):
     layers = {l["name"]: l for l in compiled.report["layers"]}
-    fc = next(l for l in layers.values() if l["kernel"] == "fn_fc_b1")
+    fc = next(l for l in layers.values() if l["name"].startswith("matmul"))
     assert fc["dtype"] == "b1" and fc["bytes"] == 8      # 64 channels: two words
     conv = next(l for l in layers.values() if l["kernel"] == "fn_bconv2d_b1" and l["output"][-1] == 33)
     assert conv["bytes"] == 12 * 12 * 2 * 4             # 33 channels take two words per pixel
@@ -100,11 +101,12 @@ def test_cli_compile_verify_report(model, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "exactly 0" in err      # the note on Sign's zero
     assert main(["verify", str(out)]) == 0
-    assert "PASS" in capsys.readouterr().out
+    verified = capsys.readouterr()
+    assert "PASS" in verified.out and "exactly 0" not in verified.err    # compile said it already
     assert main(["report", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "b1[" in text or " b1" in text
-    for kernel in ("fn_bconv2d_b1", "fn_fc_b1", "fn_bmaxpool2d_b1"):
+    assert re.search(r"bconv2d +fn_bconv2d_b1 +1x12x12x33 b1", text), text
+    for kernel in ("fn_bconv2d_b1", "fn_fc_b1", "fn_bmaxpool2d_b1"):   # fn_fc_b1 at least as a candidate
         assert kernel in text
 
 
@@ -197,15 +199,17 @@ def test_int8_input_binarizes_at_the_zero_point(tmp_path):
 
 
 def test_kernel_selection_and_forcing(model, compiled, tmp_path):
-    """The fully connected layer takes fn_fc_b1 (cheaper than the general binary conv, which
-    also runs it: --kernel forces it, same output); fn_fc_b1 refuses a padded conv."""
-    fc = next(l for l in compiled.report["layers"] if l["kernel"] == "fn_fc_b1")
-    assert any(r["kernel"] == "fn_bconv2d_b1" and r["runs"] for r in fc["rejected"])
-    forced = _compile(model, tmp_path / "f", board="mps2-an386", kernels={fc["name"]: "fn_bconv2d_b1"})
-    assert {l["name"]: l["kernel"] for l in forced.report["layers"]}[fc["name"]] == "fn_bconv2d_b1"
+    """The fully connected layer (a 3x3 filter over the 3x3 image of 40 channels) can run
+    either binary kernel: the cheaper estimate wins, the other one is listed as able to run it
+    and --kernel forces it (same output); fn_fc_b1 refuses a padded conv."""
+    fc = next(l for l in compiled.report["layers"] if l["name"].startswith("matmul"))
+    other = {"fn_fc_b1": "fn_bconv2d_b1", "fn_bconv2d_b1": "fn_fc_b1"}[fc["kernel"]]
+    assert any(r["kernel"] == other and r["runs"] for r in fc["rejected"])
+    forced = _compile(model, tmp_path / "f", board="mps2-an386", kernels={fc["name"]: other})
+    assert {l["name"]: l["kernel"] for l in forced.report["layers"]}[fc["name"]] == other
     x = random_input(model, 5)
     assert np.array_equal(forced.build_host().run([x])[0], compiled.build_host().run([x])[0])
-    conv = next(l for l in compiled.report["layers"] if l["kernel"] == "fn_bconv2d_b1")
+    conv = next(l for l in compiled.report["layers"] if l["kernel"] == "fn_bconv2d_b1" and l["output"][1] == 12)
     with pytest.raises(FirmnetError, match="fn_fc_b1.*filter on a"):
         _compile(model, tmp_path / "g", kernels={conv["name"]: "fn_fc_b1"}, write=False)
 
@@ -337,3 +341,20 @@ def test_exported_fixtures(tmp_path, name):
     for x, want in zip(recorded["inputs"], recorded["outputs"]):
         np.testing.assert_allclose(host.run([x])[0], want, rtol=1e-4, atol=1e-4)
     assert verify(cm, [recorded["inputs"][0]]).ok
+
+
+@pytest.mark.parametrize("scale, match", [(-0.5, "scale must be positive and finite"),
+                                          (None, "its scale .* must be a constant")])
+def test_bad_bipolar_quant_is_refused(tmp_path, scale, match):
+    from support.binary_models import QONNX
+    m = BinaryModel(0)
+    s = "s_in" if scale is None else m.const(np.float32(scale))
+    m.nodes.append(helper.make_node("BipolarQuant", ["x", s], ["y"], name="bq", domain=QONNX))
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])]
+    if scale is None:
+        inputs.append(helper.make_tensor_value_info("s_in", TensorProto.FLOAT, []))
+    graph = helper.make_graph(m.nodes, "bad", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              m.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(QONNX, 1)])
+    with pytest.raises(FirmnetError, match=f"BipolarQuant 'bq'.*{match}"):
+        _compile(model, tmp_path / "o", write=False)

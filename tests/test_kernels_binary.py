@@ -87,10 +87,13 @@ def run_bconv(runtime, x, w, strides, pads, kind, scale, offset, act):
     bout = pb.bout_params(kind, o, kh * kw * c, scale, offset, act)
     params = pb.bconv2d_b1_params(x.shape, w.shape, (n, oh, ow, o), strides=strides, pads=pads, bout=bout)
     params["out"] = owner.bout(bout)
-    xw, ww = pack_b1(x), pb.pack_filters(w)
+    xw, ww = pack_b1(x), pb.pack_dense_filters(w)
     out = out_buffer(kind, (n, oh, ow, o))
-    status = lib.fn_bconv2d_b1(ffi.new("fn_bconv2d_b1_params *", params), ffi.from_buffer("uint32_t[]", xw),
-                               ffi.from_buffer("uint32_t[]", ww), ffi.from_buffer(out))
+    c_params = ffi.new("fn_bconv2d_b1_params *", params)
+    scratch = np.full(pb.bconv2d_scratch(params) // 4, 0xA5A5A5A5, np.uint32)   # garbage: the kernel clears it
+    assert scratch.nbytes == lib.fn_bconv2d_b1_scratch_size(c_params)
+    status = lib.fn_bconv2d_b1(c_params, ffi.from_buffer("uint32_t[]", xw), ffi.from_buffer("uint32_t[]", ww),
+                               ffi.from_buffer(out), ffi.from_buffer(scratch))
     assert status == lib.FN_OK
     return decoded(kind, out, (n, oh, ow, o))
 

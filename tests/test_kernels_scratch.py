@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmnet.kernels import _s8_dsp, params_winograd
+from firmnet.kernels.params_binary import bconv2d_scratch
 from firmnet.kernels.params_winograd_f32 import TRANSFORMS
 from firmnet.kernels.params_winograd_f32 import scratch_size as winograd_f32_scratch
 
@@ -157,3 +158,11 @@ def test_winograd_f32_scratch_formulas_equal_the_c(runtime, case):
     for tile, t in TRANSFORMS.items():
         got = c_size(runtime, f"fn_conv2d_f32_winograd_f{tile}_scratch_size", "fn_conv2d_f32_winograd_params", p)
         assert got == (winograd_f32_scratch(p, t) if valid else 0), (tile, p)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(1, 300))
+def test_bconv2d_b1_scratch_formula_equals_c(runtime, kh, kw, c):
+    p = {"batch": 1, "in_h": kh, "in_w": kw, "in_c": c, "out_h": 1, "out_w": 1, "out_c": 1, "kernel_h": kh,
+         "kernel_w": kw, "stride_h": 1, "stride_w": 1, "pad_top": 0, "pad_left": 0, "out": {"kind": 0}}
+    assert bconv2d_scratch(p) == runtime.lib.fn_bconv2d_b1_scratch_size(runtime.ffi.new("fn_bconv2d_b1_params *", p))

@@ -61,6 +61,7 @@ def _load_compiled(out_dir: Path):
     from .compiler import compile
     shapes = {k: tuple(v) for k, v in meta.get("input_shapes", {}).items()} or None
     warnings.simplefilter("ignore", FloatLayerWarning)   # compile already said so
+    warnings.simplefilter("ignore", BinarizeWarning)
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
                    dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),

@@ -27,13 +27,13 @@
  *                  acc < threshold[c]). flip's unused bits must be 0.
  *
  * Popcount. fn_popcount32 is portable C99, a table-free SWAR bit count (three words
- * share its last steps in a convolution's filter rows; fully connected rows go through
- * a Harley-Seal carry-save tree, fn_binary_b1_impl.h); with FN_POPCOUNT_BUILTIN defined
+ * share its last steps; rows of 16 words or more go through a Harley-Seal carry-save
+ * tree, fn_binary_b1_impl.h); with FN_POPCOUNT_BUILTIN defined
  * (GCC, clang) every word is __builtin_popcount. Measured on mps2-an386 (Cortex-M4,
  * QEMU instruction counts, bench/binary.py, arm-none-eabi-gcc 12.2 -O2): 3x3 64->64
- * conv on 16x16, SWAR 6,019,040 vs builtin 7,315,440; fc 1024->512, SWAR 212,200 vs
- * builtin 346,320. The SWAR form is the default: the M4 has no popcount instruction,
- * and the builtin becomes a call into libgcc.
+ * conv on 16x16, SWAR 5,096,200 vs builtin 6,717,320; fc 1024->512, SWAR 213,240 vs
+ * builtin 346,360. The SWAR form is the default: the M4 has no popcount instruction,
+ * and the builtin becomes a call into libgcc. Helium (M55) has no VCNT either.
  */
 #ifndef FN_BINARY_B1_H
 #define FN_BINARY_B1_H
@@ -57,9 +57,12 @@ typedef struct {
 
 /* Binary 2-D convolution, NHWC, groups 1, dilation 1, any filter, stride, zero padding.
  *   input   b1 [batch, in_h, in_w, in_c]: ceil(in_c / 32) words per pixel
- *   weights b1 [out_c, kernel_h, kernel_w, in_c]: ceil(in_c / 32) words per tap
+ *   weights [out_c][W] words, W = ceil(kernel_h * kernel_w * in_c / 32): each filter's
+ *           +-1 values (OHWI order: ky, kx, then channel) as one dense bit string, value k
+ *           in bit k % 32 of word k / 32, the unused bits of the last word 0
  *   output  [batch, out_h, out_w, out_c]: int32_t, float, or b1 (ceil(out_c / 32)
  *           words per pixel), by out.kind
+ *   scratch fn_bconv2d_b1_scratch_size(p) bytes (2 * W words), 4-byte aligned
  * out_h = (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1 (likewise out_w); the
  * bottom/right pads are implied by out_h/out_w. Output must not overlap input.
  * Returns FN_ERR_ARG for a NULL pointer, a size or stride < 1, negative pads, an unknown
@@ -74,7 +77,11 @@ typedef struct {
 } fn_bconv2d_b1_params;
 
 fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
-                        const uint32_t *weights, void *output);
+                        const uint32_t *weights, void *output, void *scratch);
+
+/* Bytes of fn_bconv2d_b1's scratch: the gathered window and its mask, 2 * W words
+ * (0 for a filter or channel count < 1). */
+size_t fn_bconv2d_b1_scratch_size(const fn_bconv2d_b1_params *p);
 
 /* Binary fully connected layer on rows of words (also a convolution whose filter covers
  * the whole unpadded input: a flattened NHWC image is the same words).

@@ -4,6 +4,7 @@
 
 #include "fn_binary_b1.h"
 #include "fn_clamp.h"
+#include "fn_dsp.h"   /* FN_ALWAYS_INLINE */
 
 static inline uint32_t fn_popcount32(uint32_t v)
 {
@@ -25,16 +26,22 @@ static inline uint32_t fn_popcount32(uint32_t v)
         (low) = fn_u_ ^ (c);                             \
     } while (0)
 
-/* popcount(a[i] XOR b[i]) summed over n words. Without a popcount instruction, three words
- * share the SWAR steps after the first two (their 4-bit counts add up to at most 12 per
- * nibble, then 24 per byte). For the short runs of a convolution's filter rows. */
-static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b, int32_t n)
+/* Word i of (a XOR b), through mask where mask is not NULL (bits that must not count). */
+#define FN_B1_DIFF(a, b, mask, i) (((a)[i] ^ (b)[i]) & ((mask) != NULL ? (mask)[i] : 0xFFFFFFFFu))
+
+/* popcount((a[i] XOR b[i]) AND mask[i]) summed over n words (mask NULL: all bits). Without a
+ * popcount instruction, three words share the SWAR steps after the first two (their 4-bit
+ * counts add up to at most 12 per nibble, then 24 per byte). Always inlined (GCC 12 -O2
+ * otherwise calls it per output channel; a NULL mask then costs nothing). */
+FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b,
+                                                        const uint32_t *mask, int32_t n)
 {
     uint32_t count = 0;
     int32_t i = 0;
 #if !defined(FN_POPCOUNT_BUILTIN)
     for (; i + 3 <= n; i += 3) {
-        uint32_t v0 = a[i] ^ b[i], v1 = a[i + 1] ^ b[i + 1], v2 = a[i + 2] ^ b[i + 2];
+        uint32_t v0 = FN_B1_DIFF(a, b, mask, i), v1 = FN_B1_DIFF(a, b, mask, i + 1);
+        uint32_t v2 = FN_B1_DIFF(a, b, mask, i + 2);
         v0 = v0 - ((v0 >> 1) & 0x55555555u);
         v1 = v1 - ((v1 >> 1) & 0x55555555u);
         v2 = v2 - ((v2 >> 1) & 0x55555555u);
@@ -47,7 +54,7 @@ static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b, int
     }
 #endif
     for (; i < n; ++i) {
-        count += fn_popcount32(a[i] ^ b[i]);
+        count += fn_popcount32(FN_B1_DIFF(a, b, mask, i));
     }
     return (int32_t)count;
 }
@@ -60,29 +67,33 @@ static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b, int
         (low) = fn_u_ ^ (c);                             \
     } while (0)
 
-/* fn_b1_mismatches for long rows (fully connected layers): without a popcount instruction,
- * blocks of 8 words go through a Harley-Seal carry-save tree (ones, twos and fours carry
- * across blocks, one popcount per block for the eights), the rest as above. */
-static inline int32_t fn_b1_mismatches_long(const uint32_t *a, const uint32_t *b, int32_t n)
+/* fn_b1_mismatches for long rows (fully connected layers, convolution windows): without a
+ * popcount instruction, from 16 words on, blocks of 8 words go through a Harley-Seal
+ * carry-save tree (ones, twos and fours carry across blocks, one popcount per block for the
+ * eights, three more at the end), the rest as above. */
+FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches_long(const uint32_t *a, const uint32_t *b,
+                                                             const uint32_t *mask, int32_t n)
 {
     int32_t i = 0;
     uint32_t count = 0;
 #if !defined(FN_POPCOUNT_BUILTIN)
-    uint32_t ones = 0, twos = 0, fours = 0, eights = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint32_t twos_a, twos_b, fours_a, fours_b, eights_now;
-        FN_B1_CSA(twos_a, ones, ones, a[i] ^ b[i], a[i + 1] ^ b[i + 1]);
-        FN_B1_CSA(twos_b, ones, ones, a[i + 2] ^ b[i + 2], a[i + 3] ^ b[i + 3]);
-        FN_B1_CSA(fours_a, twos, twos, twos_a, twos_b);
-        FN_B1_CSA(twos_a, ones, ones, a[i + 4] ^ b[i + 4], a[i + 5] ^ b[i + 5]);
-        FN_B1_CSA(twos_b, ones, ones, a[i + 6] ^ b[i + 6], a[i + 7] ^ b[i + 7]);
-        FN_B1_CSA(fours_b, twos, twos, twos_a, twos_b);
-        FN_B1_CSA(eights_now, fours, fours, fours_a, fours_b);
-        eights += fn_popcount32(eights_now);
+    if (n >= 16) {
+        uint32_t ones = 0, twos = 0, fours = 0, eights = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint32_t twos_a, twos_b, fours_a, fours_b, eights_now;
+            FN_B1_CSA(twos_a, ones, ones, FN_B1_DIFF(a, b, mask, i), FN_B1_DIFF(a, b, mask, i + 1));
+            FN_B1_CSA(twos_b, ones, ones, FN_B1_DIFF(a, b, mask, i + 2), FN_B1_DIFF(a, b, mask, i + 3));
+            FN_B1_CSA(fours_a, twos, twos, twos_a, twos_b);
+            FN_B1_CSA(twos_a, ones, ones, FN_B1_DIFF(a, b, mask, i + 4), FN_B1_DIFF(a, b, mask, i + 5));
+            FN_B1_CSA(twos_b, ones, ones, FN_B1_DIFF(a, b, mask, i + 6), FN_B1_DIFF(a, b, mask, i + 7));
+            FN_B1_CSA(fours_b, twos, twos, twos_a, twos_b);
+            FN_B1_CSA(eights_now, fours, fours, fours_a, fours_b);
+            eights += fn_popcount32(eights_now);
+        }
+        count = 8u * eights + 4u * fn_popcount32(fours) + 2u * fn_popcount32(twos) + fn_popcount32(ones);
     }
-    count = 8u * eights + 4u * fn_popcount32(fours) + 2u * fn_popcount32(twos) + fn_popcount32(ones);
 #endif
-    return (int32_t)count + fn_b1_mismatches(a + i, b + i, n - i);
+    return (int32_t)count + fn_b1_mismatches(a + i, b + i, mask != NULL ? mask + i : NULL, n - i);
 }
 
 static inline int fn_bout_ok(const fn_bout *o)

@@ -1,13 +1,77 @@
 /* firmnet runtime: binary 2-D convolution (XNOR-popcount), contract in fn_binary_b1.h.
  *
- * For each output pixel the range of filter taps inside the input is found once;
- * taps in the padding are skipped, so K (the valid values) is counted per pixel. */
+ * Per output pixel, the window is gathered into the scratch as one dense bit string (tap
+ * after tap, in_c bits each: no word padding between taps, so few input channels still fill
+ * the words) beside a mask of the taps inside the input. Every output channel then compares
+ * it with its dense filter in one pass: popcount(window XOR filter), through the mask only
+ * where the window reaches into the padding (a padded tap counts 0, and K its valid bits). */
+#include <string.h>
+
 #include "fn_binary_b1_impl.h"
 
-fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
-                        const uint32_t *weights, void *output)
+static int32_t fn_bconv2d_b1_window_words(const fn_bconv2d_b1_params *p)
 {
-    if (p == NULL || input == NULL || weights == NULL || output == NULL || !fn_bout_ok(&p->out)) {
+    return (int32_t)(((int64_t)p->kernel_h * p->kernel_w * p->in_c + 31) / 32);
+}
+
+size_t fn_bconv2d_b1_scratch_size(const fn_bconv2d_b1_params *p)
+{
+    if (p == NULL || p->kernel_h < 1 || p->kernel_w < 1 || p->in_c < 1) {
+        return 0;
+    }
+    return 2u * (size_t)fn_bconv2d_b1_window_words(p) * sizeof(uint32_t);
+}
+
+/* Append the low n (1..32) bits of v at bit position pos of buf (zeroed beforehand). */
+static inline void fn_b1_append(uint32_t *buf, uint32_t pos, uint32_t v, int32_t n)
+{
+    const uint32_t w = pos >> 5, s = pos & 31u;
+    buf[w] |= v << s;
+    if (s != 0 && s + (uint32_t)n > 32u) {
+        buf[w + 1] |= v >> (32u - s);
+    }
+}
+
+/* Gather the window at (iy0, ix0) into n dense words (tap after tap, in_c bits each) and, if
+ * mask is not NULL, the mask of the taps inside the input; returns the number of those taps. */
+static int32_t fn_bconv2d_b1_gather(const fn_bconv2d_b1_params *p, const uint32_t *image, int32_t iy0,
+                                    int32_t ix0, uint32_t *window, uint32_t *mask, int32_t n)
+{
+    const int32_t in_c = p->in_c, words = (p->in_c + 31) / 32;
+    uint32_t pos = 0;
+    int32_t taps = 0;
+    memset(window, 0, (size_t)n * sizeof(uint32_t));
+    if (mask != NULL) {
+        memset(mask, 0, (size_t)n * sizeof(uint32_t));
+    }
+    for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
+        for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
+            const int32_t iy = iy0 + ky, ix = ix0 + kx;
+            const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            taps += inside;
+            if (!inside) {
+                pos += (uint32_t)in_c;
+                continue;
+            }
+            const uint32_t *px = image + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)words;
+            for (int32_t c0 = 0; c0 < in_c; c0 += 32) {   /* a pixel's unused bits are 0 */
+                const int32_t bits = in_c - c0 < 32 ? in_c - c0 : 32;
+                fn_b1_append(window, pos, px[c0 >> 5], bits);
+                if (mask != NULL) {
+                    fn_b1_append(mask, pos, bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u, bits);
+                }
+                pos += (uint32_t)bits;
+            }
+        }
+    }
+    return taps;
+}
+
+fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
+                        const uint32_t *weights, void *output, void *scratch)
+{
+    if (p == NULL || input == NULL || weights == NULL || output == NULL || scratch == NULL
+        || !fn_bout_ok(&p->out)) {
         return FN_ERR_ARG;
     }
     if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->in_c < 1 || p->out_h < 1 || p->out_w < 1
@@ -15,36 +79,45 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
         || p->pad_top < 0 || p->pad_left < 0) {
         return FN_ERR_ARG;
     }
-    const int32_t words = (p->in_c + 31) / 32;
+    const int32_t words = (p->in_c + 31) / 32, in_c = p->in_c;
     const int32_t kh = p->kernel_h, kw = p->kernel_w, out_c = p->out_c;
-    const size_t filter_words = (size_t)kh * (size_t)kw * (size_t)words;
+    const int32_t n = fn_bconv2d_b1_window_words(p);
     const size_t row_bytes = fn_bout_row_bytes(p->out.kind, out_c);
+    uint32_t *window = (uint32_t *)scratch;
+    uint32_t *mask = window + n;
     unsigned char *out = (unsigned char *)output;
 
     for (int32_t b = 0; b < p->batch; ++b) {
         const uint32_t *image = input + (size_t)b * (size_t)p->in_h * (size_t)p->in_w * (size_t)words;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            const int32_t ky_lo = iy0 < 0 ? -iy0 : 0;
-            const int32_t ky_hi = p->in_h - iy0 < kh ? p->in_h - iy0 : kh;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
-                const int32_t kx_hi = p->in_w - ix0 < kw ? p->in_w - ix0 : kw;
-                const int32_t taps = (ky_hi > ky_lo && kx_hi > kx_lo) ? (ky_hi - ky_lo) * (kx_hi - kx_lo) : 0;
-                const int32_t valid = taps * p->in_c;
-                const size_t run = (size_t)(kx_hi - kx_lo) * (size_t)words;   /* one filter row's valid words */
-                uint32_t word = 0;
-                for (int32_t oc = 0; oc < out_c; ++oc) {
-                    int32_t mismatches = 0;
-                    for (int32_t ky = ky_lo; ky < ky_hi && taps > 0; ++ky) {
-                        const uint32_t *x = image + ((size_t)(iy0 + ky) * (size_t)p->in_w
-                                                     + (size_t)(ix0 + kx_lo)) * (size_t)words;
-                        const uint32_t *w = weights + (size_t)oc * filter_words
-                                            + ((size_t)ky * (size_t)kw + (size_t)kx_lo) * (size_t)words;
-                        mismatches += fn_b1_mismatches(x, w, (int32_t)run);
+                const int border = iy0 < 0 || ix0 < 0 || iy0 + kh > p->in_h || ix0 + kw > p->in_w;
+                int32_t taps = kh * kw;
+                if (!border && (in_c & 31) == 0) {   /* whole words: the window's rows as they are */
+                    const size_t run = (size_t)kw * (size_t)words;
+                    for (int32_t ky = 0; ky < kh; ++ky) {
+                        memcpy(window + (size_t)ky * run,
+                               image + ((size_t)(iy0 + ky) * (size_t)p->in_w + (size_t)ix0) * (size_t)words,
+                               run * sizeof(uint32_t));
                     }
-                    fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
+                } else {
+                    taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, border ? mask : NULL, n);
+                }
+                const int32_t valid = taps * in_c;
+                uint32_t word = 0;
+                if (!border) {
+                    for (int32_t oc = 0; oc < out_c; ++oc) {
+                        const int32_t mismatches = fn_b1_mismatches_long(window, weights + (size_t)oc * (size_t)n,
+                                                                         NULL, n);
+                        fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
+                    }
+                } else {   /* the filter's bits under padded taps must not count */
+                    for (int32_t oc = 0; oc < out_c; ++oc) {
+                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, mask, n);
+                        fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
+                    }
                 }
                 out += row_bytes;
             }

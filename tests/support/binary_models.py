@@ -55,7 +55,8 @@ class BinaryModel:
         return self.node("Mul", [x, self.const(self.rng.uniform(0.05, 0.5, shape), "alpha")])
 
     def model(self, x_shape, out, out_shape, domains=()):
-        graph = helper.make_graph(self.nodes, "binary", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)
+        graph = helper.make_graph(self.nodes, "binary", [x],
                                   [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], self.inits)
         m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]
                               + [helper.make_opsetid(d, 1) for d in domains])
@@ -82,8 +83,8 @@ def binary_cnn(seed: int = 0, c1: int = 16, c2: int = 33, c3: int = 40, fc: int 
     w = np.where(r.standard_normal((c3 * half * half, fc)) >= 0, 1.0, -1.0)
     y = m.node("MatMul", [y, m.const(w, "w_fc")])
     y = m.node("Sign", [m.batchnorm(y, fc, spread=8.0)])
-    y = m.node("Gemm", [y, m.const(r.standard_normal((classes, fc)) * 0.1, "w_last"), m.const(r.normal(0, 0.1, classes))],
-               transB=1)
+    w_last = m.const(r.standard_normal((classes, fc)) * 0.1, "w_last")
+    y = m.node("Gemm", [y, w_last, m.const(r.normal(0, 0.1, classes))], transB=1)
     return m.model([1, 1, size, size], y, [1, classes])
 
 

@@ -1,5 +1,5 @@
 """What the two binary layer variants (bconv2d_b1, fc_b1) share: the layer's NHWC/OHWI
-shapes, its output stage (fn_bout) and its packed filter."""
+shapes and its output stage (fn_bout); fc_b1's packed filter."""
 from __future__ import annotations
 
 from ..lowering import ConstArg
@@ -20,6 +20,7 @@ def bout(node, graph) -> dict:
 
 
 def packed_filter(node, graph) -> ConstArg:
+    """The filter as fn_fc_b1 reads it: per tap whole words, like the image it is laid on."""
     return ConstArg(f"{node.inputs[1]}/b1", pb.pack_filters(graph.constants[node.inputs[1]]))
 
 
@@ -28,10 +29,12 @@ def binary_macs(node, graph) -> int:
     return y[0] * y[1] * y[2] * y[3] * kh * kw * c
 
 
-def word_ops(node, graph) -> int:
-    """XOR-popcounts of one call when every tap is inside the input."""
+def word_ops(node, graph, dense: bool) -> int:
+    """XOR-popcounts of one call when every tap is inside the input: per output, the filter's
+    words (dense: one bit string, fn_bconv2d_b1; else whole words per tap, fn_fc_b1)."""
     _, (_, kh, kw, c), y = shapes(node, graph)
-    return y[0] * y[1] * y[2] * y[3] * kh * kw * pb.words(c)
+    per_output = pb.words(kh * kw * c) if dense else kh * kw * pb.words(c)
+    return y[0] * y[1] * y[2] * y[3] * per_output
 
 
 def outputs(node, graph) -> int:

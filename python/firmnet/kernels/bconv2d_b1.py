@@ -1,19 +1,20 @@
 """fn_bconv2d_b1 (runtime_c/src/fn_bconv2d_b1.c): binary convolution, any filter, stride and
 zero padding, XNOR-popcount on b1 words.
 
-Cost (instructions on mps2-an386, bench/binary.py): PER_WORD per XOR-popcount of one
-32-channel word of one tap of one output, PER_OUTPUT per output value: the 3x3 64 -> 64
-16x16 layer (294,912 word operations, 16,384 outputs) took 6,019,040 instructions
-(binary->bits), i.e. 18.2 per word with 40 per output."""
+Cost (instructions on mps2-an386): PER_WORD per XOR-popcount of one word of a dense filter
+with one output's window, PER_OUTPUT per output value (its share of gathering the window and
+the output stage): fitted to bench/binary.py's 3x3 64 -> 64 16x16 layer (294,912 words,
+16,384 outputs: 5,096,200 instructions, binary->bits) and the digits example's conv2 (3x3
+8 -> 16 on 8x8: 3,072 words, 1,024 outputs: 143,960)."""
 from __future__ import annotations
 
-from ..lowering import KernelCall, params_of
+from ..lowering import ConstArg, KernelCall, params_of
 from . import _binary
-from .params_binary import bconv2d_b1_params
+from .params_binary import bconv2d_b1_params, bconv2d_scratch, pack_dense_filters
 
 NAME = "fn_bconv2d_b1"
-PER_WORD = 18.2
-PER_OUTPUT = 40.0
+PER_WORD = 11.4
+PER_OUTPUT = 106.5
 
 
 def supports(node, graph, target) -> str | None:
@@ -25,18 +26,23 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    return round(PER_WORD * _binary.word_ops(node, graph) + PER_OUTPUT * _binary.outputs(node, graph))
+    return round(PER_WORD * _binary.word_ops(node, graph, dense=True) + PER_OUTPUT * _binary.outputs(node, graph))
+
+
+def _params(node, graph) -> dict:
+    x, w, y = _binary.shapes(node, graph)
+    a = node.attrs
+    return bconv2d_b1_params(x, w, y, strides=a.strides, pads=a.pads, bout=_binary.bout(node, graph))
 
 
 def scratch_bytes(node, graph) -> int:
-    return 0
+    _, (_, kh, kw, c), _ = _binary.shapes(node, graph)
+    return bconv2d_scratch({"kernel_h": kh, "kernel_w": kw, "in_c": c})
 
 
 def call(node, graph) -> KernelCall:
-    x, w, y = _binary.shapes(node, graph)
-    a = node.attrs
-    params = bconv2d_b1_params(x, w, y, strides=a.strides, pads=a.pads, bout=_binary.bout(node, graph))
-    kh, kw = w[1], w[2]
-    return KernelCall(NAME, "fn_binary_b1.h", "fn_bconv2d_b1_params", params_of(params),
-                      (node.inputs[0], _binary.packed_filter(node, graph), node.outputs[0]),
-                      description=f"binary {kh}x{kw} conv, {a.out} output")
+    _, (_, kh, kw, _), _ = _binary.shapes(node, graph)
+    filters = ConstArg(f"{node.inputs[1]}/b1", pack_dense_filters(graph.constants[node.inputs[1]]))
+    return KernelCall(NAME, "fn_binary_b1.h", "fn_bconv2d_b1_params", params_of(_params(node, graph)),
+                      (node.inputs[0], filters, node.outputs[0]), scratch_bytes=scratch_bytes(node, graph),
+                      description=f"binary {kh}x{kw} conv, {node.attrs.out} output")

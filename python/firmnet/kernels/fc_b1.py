@@ -31,7 +31,7 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    return round(PER_WORD * _binary.word_ops(node, graph) + PER_OUTPUT * _binary.outputs(node, graph))
+    return round(PER_WORD * _binary.word_ops(node, graph, dense=False) + PER_OUTPUT * _binary.outputs(node, graph))
 
 
 def scratch_bytes(node, graph) -> int:

@@ -70,9 +70,24 @@ def bout_params(kind: str, out_c: int, k_max: int, scale=None, offset=None, act=
 
 
 def pack_filters(w_ohwi) -> np.ndarray:
-    """b1 words [O, KH * KW * ceil(C / 32)] of a +-1 filter OHWI (each tap's channels in whole words)."""
+    """b1 words [O, KH * KW * ceil(C / 32)] of a +-1 filter OHWI, each tap's channels in whole
+    words (fn_fc_b1: the words of a flattened NHWC image)."""
     w = np.asarray(w_ohwi)
     return pack_b1(w).reshape(w.shape[0], -1)
+
+
+def pack_dense_filters(w_ohwi) -> np.ndarray:
+    """b1 words [O, ceil(KH * KW * C / 32)] of a +-1 filter OHWI as one dense bit string per
+    filter (fn_bconv2d_b1)."""
+    w = np.asarray(w_ohwi)
+    return pack_b1(w.reshape(w.shape[0], -1))
+
+
+def bconv2d_scratch(p: dict) -> int:
+    """fn_bconv2d_b1_scratch_size: the gathered window and its mask, 2 * ceil(KH * KW * C / 32) words."""
+    if min(p["kernel_h"], p["kernel_w"], p["in_c"]) < 1:
+        return 0
+    return 2 * words(p["kernel_h"] * p["kernel_w"] * p["in_c"]) * 4
 
 
 def bconv2d_b1_params(x_shape, w_shape, out_shape, *, strides, pads, bout: dict) -> dict:
