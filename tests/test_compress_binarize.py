@@ -10,6 +10,7 @@ of the Mul/Add in float32: compared with rtol 1e-6 (plus 1e-6 of the terms' size
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import numpy as np
@@ -408,6 +409,17 @@ def test_cli_binarize_then_int8_leaves_the_binary_layers_float(tmp_path, capsys)
         assert producer[layers[name].input[1]].op_type == "DequantizeLinear"
     x = np.load(EXAMPLE.with_name("digits_test.npz"))["x"][:1]
     assert _run(model, {"input": x})["logits"].shape == (1, 10)
+
+
+def test_cli_binarize_json_holds_the_layer_rows(tmp_path, capsys):
+    code, text, err = _cli(capsys, "compress", EXAMPLE, "-o", tmp_path / "j.onnx", "--binarize", "/conv3/Conv", "--json")
+    assert code == 0, err
+    stages = json.loads(text)["stages"]
+    assert [(s["stage"], s["name"]) for s in stages] == [("input", "float"), ("binary", "binary (1 layer)")]
+    rows = {r["layer"]: r for r in stages[1]["rows"]}
+    assert rows["/conv3/Conv"]["shape"] == [16, 16, 3, 3] and rows["/conv3/Conv"]["note"].startswith("binary")
+    assert (rows["/conv3/Conv"]["bytes_before"], rows["/conv3/Conv"]["bytes_after"]) == (9_216, 352)
+    assert rows["/conv2/Conv"]["note"] == "skipped: not named"
 
 
 @pytest.mark.parametrize("argv, message", [
