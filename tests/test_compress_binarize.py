@@ -239,10 +239,14 @@ def test_auto_binarizes_all_but_first_last_and_grouped_and_each_follows_the_form
     original = _layered()
     model = _copy(original)
     rows = {r.layer: r for r in binarize(model, "auto")}
-    assert {k: r.note for k, r in rows.items()} == {
+    assert {k: r.note.split(";")[0] for k, r in rows.items()} == {
         "c1": "skipped: first layer", "c2": "binary", "c3": "binary",
-        "dw": "skipped: groups 6 (a binary conv has groups 1; depthwise layers stay float)",
+        "dw": "skipped: groups 6 (a binary conv has groups 1: depthwise layers stay float)",
         "fc1": "binary", "fc2": "skipped: last layer"}
+    for name in ("c2", "c3", "fc1"):          # about 10 % of _layered's weights are 0: flagged
+        zeros = np.mean(_inits(original)[f"{name}_w"] == 0)
+        assert rows[name].note == f"binary; warning: {zeros:.0%} of the weights are 0 (pruned?) and become +1: " \
+                                  "binarization keeps no zeros"
     onnx.checker.check_model(model, full_check=True)
     _binary_weights_are_exact(model, {"c2", "c3", "fc1"})
     inits, before = _inits(model), _inits(original)
@@ -259,7 +263,7 @@ def test_auto_binarizes_all_but_first_last_and_grouped_and_each_follows_the_form
 def test_named_layers_only_and_by_weight_name_including_the_first():
     original = _layered(3)
     model = _copy(original)
-    rows = {r.layer: r.note for r in binarize(model, ["c1", "fc2_w"])}
+    rows = {r.layer: r.note.split(";")[0] for r in binarize(model, ["c1", "fc2_w"])}
     assert rows == {"c1": "binary", "c2": "skipped: not named", "c3": "skipped: not named",
                     "dw": "skipped: not named", "fc1": "skipped: not named", "fc2": "binary"}
     assert model.graph.node[0].op_type == "Sign" and model.graph.node[0].input[0] == "x"   # on the model input
@@ -349,6 +353,17 @@ def test_binary_nodes_of_a_pytorch_export_include_the_weight_signs_and_transpose
                                    "/fc1/Sign", "/fc1/Sign_1", "/fc1/Transpose", "/fc1/MatMul", "/fc1/Mul", "/fc1/Add"]
 
 
+def test_pruned_weights_are_flagged_since_zeros_become_plus_one(tmp_path, capsys):
+    code, text, err = _cli(capsys, "compress", EXAMPLE, "-o", tmp_path / "pb.onnx", "--prune-per-layer",
+                           "/conv3/Conv=0.5", "--binarize", "/conv3/Conv")
+    assert code == 0, err
+    assert _row(text, "/conv3/Conv")[5] == ("binary; warning: input >= 0 (Relu '/Relu_1'), so its sign is "
+                                            "+1 everywhere: train without that activation; warning: 50% of the "
+                                            "weights are 0 (pruned?) and become +1: binarization keeps no zeros")
+    weight = _inits(onnx.load(tmp_path / "pb.onnx"))["conv3.weight"]
+    assert set(np.unique(weight).tolist()) == {-1.0, 1.0}
+
+
 def test_relu6_input_is_flagged_like_relu():
     b = pm.ModelBuilder(0)
     x = b.input([1, 4])
@@ -356,8 +371,8 @@ def test_relu6_input_is_flagged_like_relu():
     x = b._node("Clip", [b.gemm(x, 4, 6, name="a"), lo, hi], name="relu6")
     b.output(b.gemm(b.gemm(x, 6, 6, name="b"), 6, 2, name="c"), [1, 2])
     rows = {r.layer: r.note for r in binarize(b.model(), "auto")}
-    assert rows["b"] == "binary; warning: input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train without " \
-                        "that activation"
+    assert rows["b"].startswith("binary; warning: input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train "
+                                "without that activation")
 
 
 # firmnet compress --binarize, as a user runs it
