@@ -239,14 +239,14 @@ def test_auto_binarizes_all_but_first_last_and_grouped_and_each_follows_the_form
     original = _layered()
     model = _copy(original)
     rows = {r.layer: r for r in binarize(model, "auto")}
-    assert {k: r.note.split(";")[0] for k, r in rows.items()} == {
+    assert {k: r.note for k, r in rows.items()} == {
         "c1": "skipped: first layer", "c2": "binary", "c3": "binary",
         "dw": "skipped: groups 6 (a binary conv has groups 1: depthwise layers stay float)",
         "fc1": "binary", "fc2": "skipped: last layer"}
     for name in ("c2", "c3", "fc1"):          # about 10 % of _layered's weights are 0: flagged
         zeros = np.mean(_inits(original)[f"{name}_w"] == 0)
-        assert rows[name].note == f"binary; warning: {zeros:.0%} of the weights are 0 (pruned?) and become +1: " \
-                                  "binarization keeps no zeros"
+        assert rows[name].warnings == (f"{zeros:.0%} of the weights are 0 (pruned?) and become +1: "
+                                       "binarization keeps no zeros",)
     onnx.checker.check_model(model, full_check=True)
     _binary_weights_are_exact(model, {"c2", "c3", "fc1"})
     inits, before = _inits(model), _inits(original)
@@ -263,7 +263,7 @@ def test_auto_binarizes_all_but_first_last_and_grouped_and_each_follows_the_form
 def test_named_layers_only_and_by_weight_name_including_the_first():
     original = _layered(3)
     model = _copy(original)
-    rows = {r.layer: r.note.split(";")[0] for r in binarize(model, ["c1", "fc2_w"])}
+    rows = {r.layer: r.note for r in binarize(model, ["c1", "fc2_w"])}
     assert rows == {"c1": "binary", "c2": "skipped: not named", "c3": "skipped: not named",
                     "dw": "skipped: not named", "fc1": "skipped: not named", "fc2": "binary"}
     assert model.graph.node[0].op_type == "Sign" and model.graph.node[0].input[0] == "x"   # on the model input
@@ -295,7 +295,7 @@ def test_digits_cnn_auto_flags_sign_of_relu_outputs():
     onnx.checker.check_model(model, full_check=True)
     assert [r.layer for r in rows if r.binary] == ["/conv2/Conv", "/conv3/Conv"]
     for r in rows[1:3]:      # conv2 reads Relu, conv3 reads MaxPool(Relu): a constant sign
-        assert r.note.startswith("binary; warning: input >= 0 (Relu")
+        assert r.binary and r.warnings[0].startswith("input >= 0 (Relu")
     assert (rows[1].macs, rows[1].bytes_before, rows[1].bytes_after) == (8 * 8 * 16 * 8 * 9, 16 * 8 * 9 * 4,
                                                                          16 * 8 * 9 // 8 + 16 * 4)
     x = np.load(EXAMPLE.with_name("digits_test.npz"))["x"][:1]
@@ -370,9 +370,9 @@ def test_relu6_input_is_flagged_like_relu():
     lo, hi = b._const("lo", np.float32(0)), b._const("hi", np.float32(6))
     x = b._node("Clip", [b.gemm(x, 4, 6, name="a"), lo, hi], name="relu6")
     b.output(b.gemm(b.gemm(x, 6, 6, name="b"), 6, 2, name="c"), [1, 2])
-    rows = {r.layer: r.note for r in binarize(b.model(), "auto")}
-    assert rows["b"].startswith("binary; warning: input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train "
-                                "without that activation")
+    rows = {r.layer: r for r in binarize(b.model(), "auto")}
+    assert rows["b"].warnings[0] == "input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train without that " \
+                                    "activation"
 
 
 # firmnet compress --binarize, as a user runs it
@@ -432,7 +432,9 @@ def test_cli_binarize_json_holds_the_layer_rows(tmp_path, capsys):
     stages = json.loads(text)["stages"]
     assert [(s["stage"], s["name"]) for s in stages] == [("input", "float"), ("binary", "binary (1 layer)")]
     rows = {r["layer"]: r for r in stages[1]["rows"]}
-    assert rows["/conv3/Conv"]["shape"] == [16, 16, 3, 3] and rows["/conv3/Conv"]["note"].startswith("binary")
+    assert rows["/conv3/Conv"]["shape"] == [16, 16, 3, 3] and rows["/conv3/Conv"]["note"] == "binary"
+    assert rows["/conv3/Conv"]["warnings"] == ["input >= 0 (Relu '/Relu_1'), so its sign is +1 everywhere: train "
+                                               "without that activation"]
     assert (rows["/conv3/Conv"]["bytes_before"], rows["/conv3/Conv"]["bytes_after"]) == (9_216, 352)
     assert rows["/conv2/Conv"]["note"] == "skipped: not named"
 

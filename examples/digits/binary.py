@@ -219,7 +219,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     weights = "\n".join(f"| {r.layer} | {r.op} | {'x'.join(map(str, r.shape))} | {r.bytes_before:,} B | "
-                        f"{r.bytes_after:,} B | {r.note.split(';')[0]} |" for r in rows)
+                        f"{r.bytes_after:,} B | {r.note} |" for r in rows)
     with open(REPORT, "w", encoding="utf-8") as f:
         f.write(f"""# Binary digits CNN
 

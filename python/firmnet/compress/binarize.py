@@ -53,11 +53,16 @@ class BinarizedLayer:
     macs: int
     bytes_before: int
     bytes_after: int
-    note: str            # "binary" or "skipped: why"; a warning follows after "; "
+    note: str                           # "binary" or "skipped: why"
+    warnings: tuple[str, ...] = ()      # what may make the binary layer useless
 
     @property
     def binary(self) -> bool:
-        return self.note.startswith("binary")
+        return self.note == "binary"
+
+    @property
+    def text(self) -> str:
+        return "; ".join((self.note,) + tuple(f"warning: {w}" for w in self.warnings))
 
 
 class _Rewrite(OnnxGraph):
@@ -104,8 +109,8 @@ def binarize(model: onnx.ModelProto, layers: list[str] | str = AUTO) -> list[Bin
             warnings = [_non_negative_input(g, w.node.input[0]), _zero_weights(g.array(w.const.data))]
             placed[id(w.node)] = _rewrite(g, w, signs)
             after = -(-int(np.prod(shape)) // 8) + ALPHA_BYTES * shape[w.out_axis]
-            rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, after,
-                                       "; ".join(["binary", *filter(None, warnings)])))
+            rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, after, "binary",
+                                       tuple(filter(None, warnings))))
         else:
             rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, before,
                                        _skip_note(g, w, i, len(weights), layers == AUTO)))
@@ -162,7 +167,7 @@ def _non_negative_input(g: OnnxGraph, name: str) -> str:
         node = g.producer.get(node.input[0])
     if node is None or not (node.op_type in NON_NEGATIVE or _clip_min(g, node) >= 0):
         return ""
-    return (f"warning: input >= 0 ({node.op_type} '{node.name or node.output[0]}'), so its sign is +1 "
+    return (f"input >= 0 ({node.op_type} '{node.name or node.output[0]}'), so its sign is +1 "
             "everywhere: train without that activation")
 
 
@@ -171,7 +176,7 @@ def _zero_weights(weight: np.ndarray) -> str:
     zeros = float(np.mean(weight == 0))
     if zeros < 0.05:
         return ""
-    return f"warning: {zeros:.0%} of the weights are 0 (pruned?) and become +1: binarization keeps no zeros"
+    return f"{zeros:.0%} of the weights are 0 (pruned?) and become +1: binarization keeps no zeros"
 
 
 def _clip_min(g: OnnxGraph, node: onnx.NodeProto) -> float:
@@ -351,7 +356,7 @@ def format_binarized(rows: list[BinarizedLayer]) -> str:
     for r in rows:
         shape = "x".join(map(str, r.shape))
         lines.append(f"{r.layer:{width}} {r.op:6} {shape:16} {r.macs:>10,} {r.bytes_before:>12,} "
-                     f"{r.bytes_after:>11,}  {r.note}")
+                     f"{r.bytes_after:>11,}  {r.text}")
     binary = [r for r in rows if r.binary]
     if binary:
         before = sum(r.bytes_before for r in binary)
