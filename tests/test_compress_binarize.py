@@ -10,6 +10,7 @@ of the Mul/Add in float32: compared with rtol 1e-6 (plus 1e-6 of the terms' size
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import numpy as np
@@ -240,8 +241,12 @@ def test_auto_binarizes_all_but_first_last_and_grouped_and_each_follows_the_form
     rows = {r.layer: r for r in binarize(model, "auto")}
     assert {k: r.note for k, r in rows.items()} == {
         "c1": "skipped: first layer", "c2": "binary", "c3": "binary",
-        "dw": "skipped: groups 6 (a binary conv has groups 1; depthwise layers stay float)",
+        "dw": "skipped: groups 6 (a binary conv has groups 1: depthwise layers stay float)",
         "fc1": "binary", "fc2": "skipped: last layer"}
+    for name in ("c2", "c3", "fc1"):          # about 10 % of _layered's weights are 0: flagged
+        zeros = np.mean(_inits(original)[f"{name}_w"] == 0)
+        assert rows[name].warnings == (f"{zeros:.0%} of the weights are 0 (pruned?) and become +1: "
+                                       "binarization keeps no zeros",)
     onnx.checker.check_model(model, full_check=True)
     _binary_weights_are_exact(model, {"c2", "c3", "fc1"})
     inits, before = _inits(model), _inits(original)
@@ -290,7 +295,7 @@ def test_digits_cnn_auto_flags_sign_of_relu_outputs():
     onnx.checker.check_model(model, full_check=True)
     assert [r.layer for r in rows if r.binary] == ["/conv2/Conv", "/conv3/Conv"]
     for r in rows[1:3]:      # conv2 reads Relu, conv3 reads MaxPool(Relu): a constant sign
-        assert r.note.startswith("binary; warning: input >= 0 (Relu")
+        assert r.binary and r.warnings[0].startswith("input >= 0 (Relu")
     assert (rows[1].macs, rows[1].bytes_before, rows[1].bytes_after) == (8 * 8 * 16 * 8 * 9, 16 * 8 * 9 * 4,
                                                                          16 * 8 * 9 // 8 + 16 * 4)
     x = np.load(EXAMPLE.with_name("digits_test.npz"))["x"][:1]
@@ -348,15 +353,26 @@ def test_binary_nodes_of_a_pytorch_export_include_the_weight_signs_and_transpose
                                    "/fc1/Sign", "/fc1/Sign_1", "/fc1/Transpose", "/fc1/MatMul", "/fc1/Mul", "/fc1/Add"]
 
 
+def test_pruned_weights_are_flagged_since_zeros_become_plus_one(tmp_path, capsys):
+    code, text, err = _cli(capsys, "compress", EXAMPLE, "-o", tmp_path / "pb.onnx", "--prune-per-layer",
+                           "/conv3/Conv=0.5", "--binarize", "/conv3/Conv")
+    assert code == 0, err
+    assert _row(text, "/conv3/Conv")[5] == ("binary; warning: input >= 0 (Relu '/Relu_1'), so its sign is "
+                                            "+1 everywhere: train without that activation; warning: 50% of the "
+                                            "weights are 0 (pruned?) and become +1: binarization keeps no zeros")
+    weight = _inits(onnx.load(tmp_path / "pb.onnx"))["conv3.weight"]
+    assert set(np.unique(weight).tolist()) == {-1.0, 1.0}
+
+
 def test_relu6_input_is_flagged_like_relu():
     b = pm.ModelBuilder(0)
     x = b.input([1, 4])
     lo, hi = b._const("lo", np.float32(0)), b._const("hi", np.float32(6))
     x = b._node("Clip", [b.gemm(x, 4, 6, name="a"), lo, hi], name="relu6")
     b.output(b.gemm(b.gemm(x, 6, 6, name="b"), 6, 2, name="c"), [1, 2])
-    rows = {r.layer: r.note for r in binarize(b.model(), "auto")}
-    assert rows["b"] == "binary; warning: input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train without " \
-                        "that activation"
+    rows = {r.layer: r for r in binarize(b.model(), "auto")}
+    assert rows["b"].warnings[0] == "input >= 0 (Clip 'relu6'), so its sign is +1 everywhere: train without that " \
+                                    "activation"
 
 
 # firmnet compress --binarize, as a user runs it
@@ -410,6 +426,19 @@ def test_cli_binarize_then_int8_leaves_the_binary_layers_float(tmp_path, capsys)
     assert _run(model, {"input": x})["logits"].shape == (1, 10)
 
 
+def test_cli_binarize_json_holds_the_layer_rows(tmp_path, capsys):
+    code, text, err = _cli(capsys, "compress", EXAMPLE, "-o", tmp_path / "j.onnx", "--binarize", "/conv3/Conv", "--json")
+    assert code == 0, err
+    stages = json.loads(text)["stages"]
+    assert [(s["stage"], s["name"]) for s in stages] == [("input", "float"), ("binary", "binary (1 layer)")]
+    rows = {r["layer"]: r for r in stages[1]["rows"]}
+    assert rows["/conv3/Conv"]["shape"] == [16, 16, 3, 3] and rows["/conv3/Conv"]["note"] == "binary"
+    assert rows["/conv3/Conv"]["warnings"] == ["input >= 0 (Relu '/Relu_1'), so its sign is +1 everywhere: train "
+                                               "without that activation"]
+    assert (rows["/conv3/Conv"]["bytes_before"], rows["/conv3/Conv"]["bytes_after"]) == (9_216, 352)
+    assert rows["/conv2/Conv"]["note"] == "skipped: not named"
+
+
 @pytest.mark.parametrize("argv, message", [
     (("--binarize", "/conv2/Conv,nope"), "no binarizable layer named 'nope'; the model's Conv/Gemm/MatMul layers "
                                          "are: /conv1/Conv, /conv2/Conv, /conv3/Conv, /fc/Gemm"),
@@ -454,7 +483,7 @@ BINARY_INT8 = EXAMPLE.parent / "binary" / "digits_cnn.binary.int8.onnx"
 
 def _recorded(model_cell: str) -> float:
     """The accuracy BINARY.md records for the model (printed to 0.01 %: compared within half of that)."""
-    m = re.search(rf"^\| {re.escape(model_cell)} \| onnxruntime \| ([\d.]+)% \|$",
+    m = re.search(rf"^\| {re.escape(model_cell)} \| onnxruntime[^|]* \| ([\d.]+)% \|$",
                   EXAMPLE.with_name("BINARY.md").read_text(), re.M)
     assert m, model_cell
     return float(m.group(1)) / 100

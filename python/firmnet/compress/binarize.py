@@ -53,11 +53,16 @@ class BinarizedLayer:
     macs: int
     bytes_before: int
     bytes_after: int
-    note: str            # "binary" or "skipped: why"; a warning follows after "; "
+    note: str                           # "binary" or "skipped: why"
+    warnings: tuple[str, ...] = ()      # what may make the binary layer useless
 
     @property
     def binary(self) -> bool:
-        return self.note.startswith("binary")
+        return self.note == "binary"
+
+    @property
+    def text(self) -> str:
+        return "; ".join((self.note,) + tuple(f"warning: {w}" for w in self.warnings))
 
 
 class _Rewrite(OnnxGraph):
@@ -101,11 +106,11 @@ def binarize(model: onnx.ModelProto, layers: list[str] | str = AUTO) -> list[Bin
         shape = tuple(g.array(w.const.data).shape)
         before = g.array(w.const.data).nbytes
         if w.layer in chosen:
-            warning = _non_negative_input(g, w.node.input[0])
+            warnings = [_non_negative_input(g, w.node.input[0]), _zero_weights(g.array(w.const.data))]
             placed[id(w.node)] = _rewrite(g, w, signs)
             after = -(-int(np.prod(shape)) // 8) + ALPHA_BYTES * shape[w.out_axis]
-            rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, after,
-                                       "binary" + (f"; {warning}" if warning else "")))
+            rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, after, "binary",
+                                       tuple(filter(None, warnings))))
         else:
             rows.append(BinarizedLayer(w.layer, w.op, shape, macs[w.layer], before, before,
                                        _skip_note(g, w, i, len(weights), layers == AUTO)))
@@ -142,7 +147,7 @@ def _attr(node: onnx.NodeProto, name: str, default):
 def _skip_reason(g: OnnxGraph, w: Weight) -> str:
     """Why the layer cannot be binarized ('' if it can)."""
     if w.op == "Conv" and _attr(w.node, "group", 1) != 1:
-        return f"groups {_attr(w.node, 'group', 1)} (a binary conv has groups 1; depthwise layers stay float)"
+        return f"groups {_attr(w.node, 'group', 1)} (a binary conv has groups 1: depthwise layers stay float)"
     data = g.producer.get(w.node.input[0])
     values = g.array(w.const.data)
     if data is not None and data.op_type == "Sign" and np.all(np.abs(values) == 1):
@@ -162,8 +167,16 @@ def _non_negative_input(g: OnnxGraph, name: str) -> str:
         node = g.producer.get(node.input[0])
     if node is None or not (node.op_type in NON_NEGATIVE or _clip_min(g, node) >= 0):
         return ""
-    return (f"warning: input >= 0 ({node.op_type} '{node.name or node.output[0]}'), so its sign is +1 "
+    return (f"input >= 0 ({node.op_type} '{node.name or node.output[0]}'), so its sign is +1 "
             "everywhere: train without that activation")
+
+
+def _zero_weights(weight: np.ndarray) -> str:
+    """A warning if many weights are 0 (pruned first?): each becomes +1, like a positive weight."""
+    zeros = float(np.mean(weight == 0))
+    if zeros < 0.05:
+        return ""
+    return f"{zeros:.0%} of the weights are 0 (pruned?) and become +1: binarization keeps no zeros"
 
 
 def _clip_min(g: OnnxGraph, node: onnx.NodeProto) -> float:
@@ -343,7 +356,7 @@ def format_binarized(rows: list[BinarizedLayer]) -> str:
     for r in rows:
         shape = "x".join(map(str, r.shape))
         lines.append(f"{r.layer:{width}} {r.op:6} {shape:16} {r.macs:>10,} {r.bytes_before:>12,} "
-                     f"{r.bytes_after:>11,}  {r.note}")
+                     f"{r.bytes_after:>11,}  {r.text}")
     binary = [r for r in rows if r.binary]
     if binary:
         before = sum(r.bytes_before for r in binary)
