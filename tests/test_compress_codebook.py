@@ -2,12 +2,15 @@
 "Codebook weights")."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
 from hypothesis import given, settings, strategies as st
 from onnx import numpy_helper
 
+from firmnet.cli import main
 from firmnet.compress.codebook import cluster, codebook, kmeans_1d, packed_bytes
 from firmnet.ir import FirmnetError
 from support import prune_models as pm
@@ -142,3 +145,24 @@ def test_named_layers_only():
     assert [r.layer for r in rows if not r.note] == ["fc"]
     assert [n.output[0] for n, _, _ in _gathers(model)] == [next(n.input[1] for n in model.graph.node
                                                                  if n.name == "fc")]
+
+
+def test_cli_compress_codebook_stage(tmp_path, capsys):
+    """firmnet compress --quantize int8 --codebook 16: the codebook stage comes last, on the
+    int8 weights; its row is measured with the codebook kernels (weight bytes halve)."""
+    out = tmp_path / "d.cb16.onnx"
+    code = main([str(a) for a in ("compress", EXAMPLE, "-o", out, "--quantize", "int8", "--calib",
+                                  EXAMPLE.with_name("digits_calib.npz"), "--codebook", "16", "--json")])
+    assert code == 0, capsys.readouterr().err
+    rows = {r["stage"]: r for r in json.loads(capsys.readouterr().out)["stages"]}
+    assert rows["int8"]["weights_bytes"] - rows["codebook"]["weights_bytes"] >= 2900   # 6,088 -> 3,112 B of weights
+    model = onnx.load(out)
+    gathers = [n for n in model.graph.node if n.op_type == "Gather"]
+    assert len(gathers) == 4
+    consumers = {i: n.op_type for n in model.graph.node for i in n.input}
+    assert all(consumers[g.output[0]] == "DequantizeLinear" for g in gathers)
+
+
+def test_cli_compress_refuses_a_bad_k(tmp_path, capsys):
+    assert main(["compress", str(EXAMPLE), "-o", str(tmp_path / "x.onnx"), "--codebook", "8"]) == 2
+    assert "--codebook 8: K must be one of 4, 16, 256" in capsys.readouterr().err

@@ -390,6 +390,16 @@ def parser() -> argparse.ArgumentParser:
                    help="binarize Conv/Gemm/MatMul layers XNOR-Net style (weights sign(W) and a per-channel "
                         "scale mean|W|, inputs through Sign): auto = all but the first and last layers (and grouped "
                         "convs), or the layers named; before --quantize int8")
+    q.add_argument("--codebook", type=int, metavar="K",
+                   help="k-means weight sharing, last (on the int8 weights, or the float ones): each Conv/Gemm/MatMul "
+                        "weight becomes K = 4, 16 or 256 shared values and packed indices, written as "
+                        "Gather(codebook, indices) (README 'Codebook weights'); its row is measured with the "
+                        "codebook kernels (compile --codebook-kernels on)")
+    q.add_argument("--codebook-per-channel", action="store_true",
+                   help="one codebook per output channel instead of one per layer")
+    q.add_argument("--codebook-layers", metavar="NAME,...",
+                   help="palettize these layers only (node names; default: every one-group layer with at least K "
+                        "weights)")
     q.add_argument("--eval", help=".npz with inputs and labels 'y': print the accuracy of the C before and after")
     q.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
                    help="rounding mode used for --eval (default auto: ort, the host's for an ONNX model)")
