@@ -15,7 +15,8 @@ float model quantized by firmnet.compress.quantize_int8 first, then its int8 wei
 palettized under their scales, as `firmnet compress --quantize int8 --codebook K` does),
 compiled with --requant tflm twice: --codebook-kernels off (the dense kernel firmnet picks
 for the board: fn_fc_s8_dsp, fn_conv2d_1x1_s8_dsp, fn_conv2d_s8_dsp or fn_conv2d_s8,
-fn_fc_f32, fn_conv2d_f32) and on, cross-built with arm-none-eabi-gcc -O2 and run once in QEMU
+fn_fc_f32, fn_conv2d_f32) and on (the int8 fully connected layers run fn_fc_s8_codebook_dsp
+there, so a third build forces the portable fn_fc_s8_codebook with --kernel), cross-built with arm-none-eabi-gcc -O2 and run once in QEMU
 with the per-layer profile (firmnet/qemu.py: -icount shift=0 + SysTick, 40 instructions a
 tick). Weight flash: the layer's weight matrix, dense bytes or packed indices + codebook
 (the bias is the same either way). An int8 layer with K = 256 has 8-bit indices: they
@@ -97,12 +98,13 @@ def inputs(cm) -> list[np.ndarray]:
     return [x]
 
 
-def measure(path: Path, mode: str, work: Path) -> dict:
-    """{layer tag: (kernel, instructions, weight bytes, terms)} of one compiled model's profile run."""
+def measure(path: Path, mode: str, work: Path, forced: dict | None = None) -> dict:
+    """{layer tag: (kernel, instructions, weight bytes, terms)} of one compiled model's profile run
+    (forced: --kernel LAYER=KERNEL choices)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cm = firmnet.compile(path, work / f"{path.stem}-{mode}", board=BOARD, name="bench", codebook_kernels=mode,
-                             requant="tflm")
+        cm = firmnet.compile(path, work / f"{path.stem}-{mode}{'-forced' if forced else ''}", board=BOARD,
+                             name="bench", codebook_kernels=mode, requant="tflm", kernels=forced)
     run = qemu.run(cm.out_dir, BOARD, inputs(cm), profile=True)
     variants = {k.NAME: k for ks in CANDIDATES.values() for k in ks}
     nodes = {n.name: n for n in cm.lowered_graph.nodes}
@@ -158,20 +160,24 @@ def main(argv=None) -> int:
             for dtype in DTYPES:
                 path = palettized(spec, dtype, work / f"layer{n}_{dtype}.onnx")
                 dense = measure(path, "off", work)
-                coded = measure(path, "on", work)
-                for k in KS:
-                    tag = f"k{k}"
-                    d_kernel, d_n, d_b, _ = dense[tag]
-                    c_kernel, c_n, c_b, terms = coded[tag]
-                    if terms is None:
-                        rows.append([label, dtype, k, "-", d_kernel, d_n, "(no flash saved: dense)", "-", "-", d_b,
-                                     "-", "-"])
-                        continue
-                    bits = {4: 2, 16: 4, 256: 8}[k]
-                    points.setdefault((c_kernel, bits), []).append((terms, c_n))
-                    if "(fit)" not in label:
-                        rows.append([label, dtype, k, bits, d_kernel, d_n, c_kernel, c_n, c_n / d_n, d_b, c_b,
-                                     d_b / c_b])
+                runs = [measure(path, "on", work)]
+                if dtype == "int8" and (spec["op"] == "Gemm" or spec["w"][2:] == (1, 1)):   # the portable kernel too
+                    runs.append(measure(path, "on", work, {f"k{k}": "fn_fc_s8_codebook" for k in KS[:2]}))
+                for coded in runs:
+                    for k in KS:
+                        tag = f"k{k}"
+                        d_kernel, d_n, d_b, _ = dense[tag]
+                        c_kernel, c_n, c_b, terms = coded[tag]
+                        if terms is None:
+                            if coded is runs[0]:
+                                rows.append([label, dtype, k, "-", d_kernel, d_n, "(no flash saved: dense)", "-",
+                                             "-", d_b, "-", "-"])
+                            continue
+                        bits = {4: 2, 16: 4, 256: 8}[k]
+                        points.setdefault((c_kernel, bits), []).append((terms, c_n))
+                        if "(fit)" not in label:
+                            rows.append([label, dtype, k, bits, d_kernel, d_n, c_kernel, c_n, c_n / d_n, d_b, c_b,
+                                         d_b / c_b])
     print(f"dense vs codebook kernels on {BOARD} (QEMU -icount shift=0 + SysTick, per-layer profile; "
           "arm-none-eabi-gcc -O2); weight flash = the layer's weight matrix (indices + codebook)\n")
     print(table(rows, ["layer", "dtype", "K", "bits", "dense kernel", "dense instr", "codebook kernel",

@@ -32,7 +32,19 @@ from support.qdq import int8_inputs
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
 
-CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_conv2d_s8_codebook", "fn_fc_f32_codebook", "fn_conv2d_f32_codebook"}
+CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_fc_s8_codebook_dsp", "fn_conv2d_s8_codebook", "fn_fc_f32_codebook",
+                    "fn_conv2d_f32_codebook"}
+
+
+def pointwise(seed=0):
+    """int8 QDQ: 1x1 conv 8 -> 12 over 7 x 5 pixels (blocks of 4 pixels and leftovers), relu,
+    1x1 conv 12 -> 8, global pool, gemm 8 -> 4: the DSP variant's two loops."""
+    b = pm.ModelBuilder(seed, qdq=True)
+    x = b.input([1, 8, 7, 5])
+    x = b.relu(b.conv(x, 8, 12, k=1, name="pw1"))
+    x = b.relu(b.conv(x, 12, 8, k=1, name="pw2"))
+    b.output(b.gemm(b.flatten(b.gap(x)), 8, 4, name="fc"), [1, 4])
+    return b.model()
 
 
 def _decoded(model) -> onnx.ModelProto:
@@ -58,6 +70,7 @@ MODELS = {
     "digits_float": lambda: _palettized(EXAMPLE, 16),
     "small_qdq_channel": lambda: _palettized(pm.digits_like(qdq=True)[0].model(), 4, per_channel=True),
     "small_float_channel": lambda: _palettized(pm.residual()[0].model(), 4, per_channel=True),
+    "small_qdq_pointwise": lambda: _palettized(pointwise(), 4),
 }
 
 
@@ -191,16 +204,19 @@ def test_sanitizers_clean(models, tmp_path):
             assert np.array_equal(s, c)
 
 
-@pytest.mark.parametrize("name", ["digits_int8", "digits_float", "small_qdq_channel"])
+@pytest.mark.parametrize("name", ["digits_int8", "digits_float", "small_qdq_channel", "small_qdq_pointwise"])
 def test_codebook_models_on_the_emulated_m4(models, tmp_path, name):
     """The codebook kernels cross-compiled (arm-none-eabi-gcc -O2, Cortex-M4F) and run in QEMU:
-    the host's bytes (int8), the host's values within float tolerance (float: the board's FPU
-    may contract multiply-adds)."""
+    the host's bytes (int8; fn_fc_s8_codebook_dsp's SMLAD loops on the board, its portable
+    reading of the same indices on the host), the host's values within float tolerance
+    (float: the board's FPU may contract multiply-adds)."""
     require_tools(BOARD_TOOLS)
     int8 = "int8" in name or "qdq" in name
     cm = _compile(models[name], tmp_path / name, board="mps2-an386", codebook_kernels="on",
                   **({"requant": "tflm"} if int8 else {}))
     assert CODEBOOK_KERNELS & set(_kernels(cm).values())
+    if name in ("digits_int8", "small_qdq_pointwise"):
+        assert "fn_fc_s8_codebook_dsp" in _kernels(cm).values()
     xs = int8_inputs(cm, _inputs(cm)) if _int8_input(cm) else _inputs(cm)
     board = qemu.run(cm.out_dir, "mps2-an386", xs)
     host = cm.build_host().run_raw(xs) if _int8_input(cm) else cm.build_host().run(xs)

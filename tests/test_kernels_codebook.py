@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from firmnet.kernels.params_codebook import (conv2d_f32_codebook_params, conv2d_s8_codebook_params,
                                              fc_f32_codebook_params, fc_s8_codebook_params, pack_indices,
-                                             palettize)
+                                             pair_ordered, palettize)
 from firmnet.kernels.params_conv_f32 import conv2d_f32_params, fc_f32_params
 from firmnet.reference.conv import conv2d_f32
 from firmnet.reference.conv_s8 import conv2d_s32
@@ -161,6 +161,36 @@ def test_fc_s8_codebook_refuses_bad_fields(runtime):
     s, keep = c_params(ffi, "fn_fc_s8_codebook_params", params, arrays)
     assert lib.fn_fc_s8_codebook(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook), ffi.NULL, ffi.NULL,
                                  _ptr(ffi, "int8_t", out)) == lib.FN_ERR_ARG
+
+
+@settings(max_examples=150, deadline=None)
+@given(g=fc_layers(), q=quant_cases())
+def test_fc_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q):
+    """fn_fc_s8_codebook_dsp where FN_DSP is 0 (the host): the pair-ordered indices
+    (w0, w2, w1, w3 per group of 4) give the dense reference's bytes; the scratch size is its
+    table's (tests/test_codebook_models.py runs the DSP path on the emulated M4)."""
+    depth = -(-g["depth"] // 4) * 4
+    k = min(g["k"], 16)
+    rng = np.random.default_rng(q["seed"])
+    w = decoded_weights(rng, g["rows"], depth, k, False, np.int8, q["data"] == "extremes")
+    x = int8_data(rng, (g["batch"], depth), q["data"], q["zp_in"])
+    bias = make_bias(rng, q["bias"], g["rows"])
+    s_in, s_w, s_out = make_scales(rng, q, fc_s32(x, w, bias, input_zero_point=q["zp_in"]), g["rows"])
+    kw = quant_kwargs(q, s_in, s_w, s_out)
+    params, arrays, p, folded = fc_s8_codebook_params(x.shape, w, bias, **kw)
+    ffi, lib = runtime.ffi, runtime.lib
+    s, keep = c_params(ffi, "fn_fc_s8_codebook_params", params, arrays)
+    size = lib.fn_fc_s8_codebook_dsp_scratch_size(s)
+    assert size == (0 if p.per_channel or p.bits == 8 else 4 << (2 * p.bits))
+    if size == 0:
+        return
+    scratch = np.zeros(size, np.uint8)
+    out = np.full((g["batch"], g["rows"]), 0x5A, np.int8)
+    ix = pair_ordered(p)
+    assert lib.fn_fc_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
+                                     _ptr(ffi, "uint8_t", ix), _ptr(ffi, "int32_t", folded), _ptr(ffi, "int8_t", out),
+                                     ffi.cast("void *", ffi.from_buffer(scratch))) == lib.FN_OK
+    assert_array_equal_first(out, expected_fc(x, w, bias, kw), "fn_fc_s8_codebook_dsp")
 
 
 # ---------------------------------------------------------------- float fully connected
