@@ -92,6 +92,14 @@ def test_depthwise_scratch_formulas_equal_the_c(runtime, p):
     assert _s8_dsp.dw_blocks_scratch(p) == c_size(runtime, "fn_depthwise_conv2d_s8_blocks_dsp_scratch_size", ctype, p)
 
 
+@settings(max_examples=200, deadline=None)
+@given(in_features=sizes, bits=st.sampled_from([2, 4, 8, 3, 0]), per_channel=st.sampled_from([0, 1]))
+def test_fc_codebook_scratch_formula_equals_the_c(runtime, in_features, bits, per_channel):
+    p = dict(batch=1, in_features=in_features, out_features=3, bits=bits, per_channel=per_channel)
+    assert _s8_dsp.fc_codebook_scratch(p) == c_size(runtime, "fn_fc_s8_codebook_dsp_scratch_size",
+                                                    "fn_fc_s8_codebook_params", p)
+
+
 def test_kws_layers_scratch():
     """KWS's layers (hand-computed from fn_s8_dsp.h's formulas): the 1x1 64 -> 64 layer takes
     3 pixels' 16 widened words (8 bytes each) and 64 channels' 16-byte table; the 3x3

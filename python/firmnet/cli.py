@@ -65,7 +65,7 @@ def _load_compiled(out_dir: Path):
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
                    dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),
-                   winograd=meta.get("winograd", "auto"))
+                   winograd=meta.get("winograd", "auto"), codebook_kernels=meta.get("codebook_kernels", "auto"))
 
 
 def _npz_sizes(path) -> dict:
@@ -140,7 +140,8 @@ def cmd_compile(args) -> int:
         warnings.simplefilter("always", BinarizeWarning)
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
-                     dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd)
+                     dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd,
+                     codebook_kernels=args.codebook_kernels)
     for w in caught:   # one line per float layer of a quantized model, per note on binary layers
         if issubclass(w.category, (FloatLayerWarning, BinarizeWarning)):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -156,6 +157,8 @@ def cmd_compile(args) -> int:
         meta["sparse"] = args.sparse
     if args.winograd != "auto":
         meta["winograd"] = args.winograd
+    if args.codebook_kernels != "auto":
+        meta["codebook_kernels"] = args.codebook_kernels
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -335,6 +338,10 @@ def parser() -> argparse.ArgumentParser:
                    help="Winograd F(2x2,3x3) kernels for 3x3 stride-1 convolutions: auto (default: where "
                         "estimated faster and their larger weights still fit the board's flash), on (wherever they "
                         "run), off")
+    c.add_argument("--codebook-kernels", choices=SPARSE_CHOICES, default="auto",
+                   help="codebook kernels for layers whose weights hold few distinct values (a palettized model, "
+                        "README 'Codebook weights'): auto (default: where estimated not slower, or where only the "
+                        "packed indices + codebooks fit the board's flash), on (wherever they run), off")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)
@@ -384,6 +391,16 @@ def parser() -> argparse.ArgumentParser:
                    help="binarize Conv/Gemm/MatMul layers XNOR-Net style (weights sign(W) and a per-channel "
                         "scale mean|W|, inputs through Sign): auto = all but the first and last layers (and grouped "
                         "convs), or the layers named; before --quantize int8")
+    q.add_argument("--codebook", type=int, metavar="K",
+                   help="k-means weight sharing, last (on the int8 weights, or the float ones): each Conv/Gemm/MatMul "
+                        "weight becomes K = 4, 16 or 256 shared values and packed indices, written as "
+                        "Gather(codebook, indices) (README 'Codebook weights'); its row is measured with the "
+                        "codebook kernels (compile --codebook-kernels on)")
+    q.add_argument("--codebook-per-channel", action="store_true",
+                   help="one codebook per output channel instead of one per layer")
+    q.add_argument("--codebook-layers", metavar="NAME,...",
+                   help="palettize these layers only (node names; default: every one-group layer with at least K "
+                        "weights)")
     q.add_argument("--eval", help=".npz with inputs and labels 'y': print the accuracy of the C before and after")
     q.add_argument("--requant", choices=REQUANT_CHOICES, default="auto",
                    help="rounding mode used for --eval (default auto: ort, the host's for an ONNX model)")

@@ -39,21 +39,24 @@ def is_quantized(model) -> bool:
     return any(n.op_type in QUANT_OPS for n in model.graph.node)
 
 
-def measure(model, requant: str = "auto", evaluation: Evaluation | None = None, board: str | None = None) -> Figures:
+def measure(model, requant: str = "auto", evaluation: Evaluation | None = None, board: str | None = None,
+            **options) -> Figures:
     """The figures of one model (onnx.ModelProto or path); with a board, the weight bytes are
-    those of the board's ABI. A model firmnet cannot compile gives a row with the reason."""
+    those of the board's ABI. options: further firmnet.compile options (a stage's). A model
+    firmnet cannot compile gives a row with the reason."""
     from ..compiler import compile
     try:
         with tempfile.TemporaryDirectory(prefix="firmnet-measure-") as out, warnings.catch_warnings():
             warnings.simplefilter("ignore", FloatLayerWarning)   # the table is about sizes and accuracy
             figures = {}
             if evaluation is not None or board is None:
-                cm = compile(model, f"{out}/host", name="measured", requant=requant, write=evaluation is not None)
+                cm = compile(model, f"{out}/host", name="measured", requant=requant, write=evaluation is not None,
+                             **options)
                 figures = {"weights_bytes": cm.report["weights_bytes"], "macs": cm.report["macs"]}
                 if evaluation is not None:
                     figures["accuracy"] = compiled_accuracy(cm, evaluation)
             if board is not None:
-                cm, on_board = _on_board(model, requant, board, out)
+                cm, on_board = _on_board(model, requant, board, out, options)
                 figures.update(on_board)
     except FirmnetError as exc:
         return Figures(error=str(exc))
@@ -61,14 +64,14 @@ def measure(model, requant: str = "auto", evaluation: Evaluation | None = None, 
     return Figures(requant=cm.requant if quantized else None, **figures)
 
 
-def _on_board(model, requant: str, board: str, work: str):
+def _on_board(model, requant: str, board: str, work: str, options: dict):
     """The board's compiled model and its figures."""
     from ..boards import get_board
     from ..compiler import compile
     from ..firmware import board_info
     from ..kernels.select import estimated_instructions
     target = get_board(board)
-    cm = compile(model, f"{work}/{target.name}", board=target.name, name="measured", requant=requant)
+    cm = compile(model, f"{work}/{target.name}", board=target.name, name="measured", requant=requant, **options)
     firmware = (board_info(cm.out_dir) or {}).get("firmware") or {}
     linked = bool(firmware.get("linked"))
     flash = firmware["flash"] if linked else cm.report["weights_bytes"] + target.code_estimate(cm.report)

@@ -3,16 +3,17 @@ table of what each costs in accuracy and buys in weight bytes, MACs, flash, RAM 
 
 The order (STAGES):
 
-    structured pruning -> pruning -> SVD low rank -> binarization -> int8 quantization
+    structured pruning -> pruning -> SVD low rank -> binarization -> int8 quantization -> codebook
 
 Pruning chooses on the trained float weights, structured pruning first because it changes
 the shapes the later stages see; quantization comes after every method that rewrites float
 weights, so that its calibration sees the final ones. SVD works on float weights only, and
 comes before binarization, which replaces weights by their signs (binarization refuses int8
 models: it needs the float weights' signs and magnitudes; quantization leaves binary layers
-float, their weights ±1: binarize.binary_nodes). Still to come: codebooks (weight sharing)
-last, on the int8 weights, or on the float ones when nothing quantizes
-(`measure.is_quantized(model)` tells a stage which it got).
+float, their weights ±1: binarize.binary_nodes). Codebooks (weight sharing) come last, on the
+int8 weights, or on the float ones when nothing quantizes (their Gather of constants would
+hide the weights from the stages before); the codebook stage's model is measured with the
+codebook kernels on (Stage.compile).
 
 A stage is a `Stage`: `run(model, options) -> (model, rows)` rewrites an onnx.ModelProto
 (in place or into a new one) and returns one row per layer it touched (frozen dataclasses,
@@ -30,7 +31,8 @@ How to add a stage (e.g. codebook, binarize):
    file's suffix and the JSON's "stage"), label (its row in the table), asked (whether the
    options ask for it), run, and if needed check (refuse bad options before any stage runs,
    with a FirmnetError naming the flag), describe (its rows as text; default: a table of the
-   rows' fields) and written (what the "wrote OUT (...)" line says; default: the label);
+   rows' fields), written (what the "wrote OUT (...)" line says; default: the label) and
+   compile (firmnet.compile options its model is measured with; default none);
 3. its flag(s) in cli.py's `compress` parser, and the flag's name in NOTHING_TO_DO if it
    should be suggested. Nothing else changes: the table, --eval, --board and --json cover
    every stage.
@@ -87,6 +89,8 @@ class Stage:
     check: Callable[[Any], None] = _nothing               # options -> None, or FirmnetError
     describe: Callable[[list], str] = format_rows         # rows -> the text printed after it ran
     written: Callable[[Any], str] | None = None           # options -> "wrote OUT (...)"; None: label
+    compile: Callable[[Any], dict] = lambda o: {}         # options -> firmnet.compile options its model
+                                                          # is measured with (codebook: its kernels on)
 
 
 # --- the stages -------------------------------------------------------------------------
@@ -202,6 +206,26 @@ def _int8_written(o) -> str:
             f"activation ranges by {o.calibration}")
 
 
+def _codebook_check(o) -> None:
+    from .codebook import check_k
+    check_k(o.codebook)
+
+
+def _codebook(model, o):
+    from .codebook import codebook
+    layers = [n for n in (o.codebook_layers or "").split(",") if n] or None
+    return model, codebook(model, o.codebook, per_channel=o.codebook_per_channel, layers=layers)
+
+
+def _codebook_text(rows) -> str:
+    from .codebook import format_codebook
+    return format_codebook(rows)
+
+
+def _codebook_label(o) -> str:
+    return f"codebook {o.codebook}" + (" per channel" if o.codebook_per_channel else "")
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("structured", lambda o: f"pruned structured {o.prune_structured:.0%}",
           lambda o: o.prune_structured is not None, _structured, check=_structured_check, describe=_structured_text,
@@ -214,6 +238,10 @@ STAGES: tuple[Stage, ...] = (
           describe=_binarize_text, written=lambda o: "binarized"),
     Stage("int8", lambda o: "int8", lambda o: o.quantize == "int8", _int8, check=_int8_check,
           describe=lambda rows: "", written=_int8_written),
+    # measured with the codebook kernels on: the table shows the packed weights' flash and cost
+    Stage("codebook", _codebook_label, lambda o: o.codebook is not None, _codebook, check=_codebook_check,
+          describe=_codebook_text, written=lambda o: f"{_codebook_label(o)}: Gather(codebook, indices) weights",
+          compile=lambda o: {"codebook_kernels": "on"}),
 )
 
 
@@ -279,7 +307,7 @@ def run_stages(model_path, out, options, evaluation: Evaluation | None = None, b
                 log(text)
             log(f"wrote {path} ({(stage.written or stage.label)(options)})")
         results.append(StageResult(stage.key, stage.label(options), path,
-                                   measure(path, requant, evaluation, board), list(rows)))
+                                   measure(path, requant, evaluation, board, **stage.compile(options)), list(rows)))
     return results
 
 

@@ -19,6 +19,7 @@ from ..ir import FirmnetError, Graph, TensorType, UnsupportedError
 from .builder import GraphBuilder
 from ..ops import reshape
 from . import onnx_layer_ops, onnx_math_ops, onnx_ops, onnx_quant_ops, onnx_tensor_ops, qonnx_ops
+from .onnx_codebook import check_codebook, weight_gathers
 from .onnx_checks import check_attributes, check_structure, check_values, infer_shapes
 from .onnx_math_ops import BOOL_INPUTS
 from .onnx_ops import FOLD_ONLY
@@ -227,6 +228,7 @@ def load_onnx(source, input_shapes=None, requant: str = "ort") -> Graph:
             b.const(value, init.name)
 
     inferred = _inferred_types(model)
+    codebooks = weight_gathers(model)
     errors, unchecked = [], []
     for index, node in enumerate(model.graph.node):
         label = _node_label(node, index)
@@ -238,6 +240,8 @@ def load_onnx(source, input_shapes=None, requant: str = "ort") -> Graph:
             _assume_outputs(b, node, inferred)
             continue
         try:
+            if node.output and node.output[0] in codebooks:
+                _check_codebook(b, node, label, *codebooks[node.output[0]])
             _convert_node(b, node, label, opset)
         except FirmnetError as exc:
             errors.append((label, exc))
@@ -253,6 +257,13 @@ def load_onnx(source, input_shapes=None, requant: str = "ort") -> Graph:
             raise UnsupportedError(f"graph output '{o}' is a constant (it does not depend on the inputs); "
                                    "firmnet compiles only computed outputs")
     return b.build(outputs)
+
+
+def _check_codebook(b, node, label, layer, under_dq) -> None:
+    try:
+        check_codebook(b.constants, node, layer, under_dq)
+    except FirmnetError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
 
 
 def _convert_node(b, node, label, opset) -> None:

@@ -71,3 +71,12 @@ def dw_blocks_scratch(p: dict) -> int:
     if p["kernel_h"] < 1 or p["kernel_w"] < 1 or taps > FN_DW_WTAPS or (m != 1 and (m < 1 or m % FN_DW_S8_BLOCK)):
         return 0
     return 8 * taps
+
+
+def fc_codebook_scratch(p: dict) -> int:
+    """fn_fc_s8_codebook_dsp_scratch_size: its table of weight pairs, 4 bytes per pair of
+    codewords (2^(2 * bits) pairs); 0 for a per-channel codebook, 8-bit indices or an input
+    depth that is not a positive multiple of 4."""
+    if p["per_channel"] or p["bits"] not in (2, 4) or p["in_features"] < 4 or p["in_features"] % 4:
+        return 0
+    return 4 << (2 * p["bits"])

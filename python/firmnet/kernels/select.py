@@ -20,6 +20,12 @@ supports the layer; "auto" (the default) compares their estimates with the direc
 and where the model's weights (Winograd's transformed filters are larger) would then not fit
 the board's flash, select_kernels moves Winograd layers back to their direct kernel, the
 largest extra flash first, until they fit; those layers' report says so.
+
+`codebook` (--codebook-kernels) decides about the codebook variants (CODEBOOK = True: the
+kernels of palettized weights, fc_s8_codebook and its siblings) as --sparse does about CSR:
+off, on (wherever one supports the layer), auto (by estimate); where the weights do not fit
+the flash, auto moves layers to whichever compressed variant (CSR or codebook, of the
+families in auto mode) saves them the most.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from . import CANDIDATES
 
 SPARSE_CHOICES = ("auto", "on", "off")
 WINOGRAD_CHOICES = ("auto", "on", "off")
+CODEBOOK_CHOICES = ("auto", "on", "off")
 
 
 def is_sparse(kernel) -> bool:
@@ -42,6 +49,10 @@ def is_winograd(kernel) -> bool:
     return getattr(kernel, "WINOGRAD", False)
 
 
+def is_codebook(kernel) -> bool:
+    return getattr(kernel, "CODEBOOK", False)
+
+
 def check_sparse(sparse: str) -> None:
     if sparse not in SPARSE_CHOICES:
         raise FirmnetError(f"unknown --sparse mode '{sparse}' (modes: {', '.join(SPARSE_CHOICES)})")
@@ -50,6 +61,11 @@ def check_sparse(sparse: str) -> None:
 def check_winograd(winograd: str) -> None:
     if winograd not in WINOGRAD_CHOICES:
         raise FirmnetError(f"unknown --winograd mode '{winograd}' (modes: {', '.join(WINOGRAD_CHOICES)})")
+
+
+def check_codebook(codebook: str) -> None:
+    if codebook not in CODEBOOK_CHOICES:
+        raise FirmnetError(f"unknown --codebook-kernels mode '{codebook}' (modes: {', '.join(CODEBOOK_CHOICES)})")
 
 
 def _names(candidates) -> str:
@@ -89,10 +105,12 @@ def _option_verdicts(verdicts: dict, candidates, kind, option: str, mode: str, r
                          if not kind(k) and verdicts[k.NAME] is None})
 
 
-def _verdicts(node, graph, target, candidates, sparse: str, winograd: str = "auto", refused=None) -> dict:
+def _verdicts(node, graph, target, candidates, sparse: str, winograd: str = "auto", refused=None,
+              codebook: str = "auto") -> dict:
     verdicts = {k.NAME: k.supports(node, graph, target) for k in candidates}
     _option_verdicts(verdicts, candidates, is_sparse, "sparse", sparse, "a CSR kernel")
     _option_verdicts(verdicts, candidates, is_winograd, "winograd", winograd, "a Winograd kernel")
+    _option_verdicts(verdicts, candidates, is_codebook, "codebook-kernels", codebook, "a codebook kernel")
     verdicts.update({k: why for k, why in (refused or {}).items() if verdicts.get(k) is None})
     return verdicts
 
@@ -102,7 +120,7 @@ def _sparse_options(node, graph, target, candidates) -> tuple:
     --sparse says), when both kinds can run it."""
     runs = [k for k in candidates if k.supports(node, graph, target) is None]
     sparse = [k for k in runs if is_sparse(k)]
-    dense = [k for k in runs if not is_sparse(k) and not is_winograd(k)]   # the int8/float weights as they are
+    dense = [k for k in runs if not (is_sparse(k) or is_winograd(k) or is_codebook(k))]   # the weights as they are
     if not sparse or not dense:
         return ()
     best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (dense, sparse)]
@@ -115,7 +133,8 @@ def _sparse_options(node, graph, target, candidates) -> tuple:
 def _winograd_options(node, graph, target, candidates) -> tuple:
     """KernelCall.winograd: the best direct and Winograd options (variant, est. instructions,
     weight bytes), whatever --winograd says, when both kinds can run the layer."""
-    runs = [k for k in candidates if k.supports(node, graph, target) is None and not is_sparse(k)]
+    runs = [k for k in candidates if k.supports(node, graph, target) is None and not is_sparse(k)
+            and not is_codebook(k)]
     wino = [k for k in runs if is_winograd(k)]
     direct = [k for k in runs if not is_winograd(k)]
     if not wino or not direct:
@@ -127,13 +146,13 @@ def _winograd_options(node, graph, target, candidates) -> tuple:
 
 
 def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = "auto", why_extra: str = "",
-           winograd: str = "auto", refused: dict | None = None):
+           winograd: str = "auto", refused: dict | None = None, codebook: str = "auto"):
     """The KernelCall (or Alias) of one layer, with the choice recorded. refused: {kernel: reason}
     for candidates the model-wide checks turned down (Winograd weights over the flash)."""
     candidates = CANDIDATES[node.op]
     free = forced is not None
     verdicts = _verdicts(node, graph, target, candidates, "auto" if free else sparse, "auto" if free else winograd,
-                         refused)
+                         refused, "auto" if free else codebook)
     supported = [k for k in candidates if verdicts[k.NAME] is None]
     if forced is not None:
         match = [k for k in candidates if k.NAME == forced]
@@ -205,9 +224,11 @@ def _winograd_over_flash(graph: Graph, target, forced: dict, chosen: dict) -> di
     return moved
 
 
-def _flash_bound(graph: Graph, target, forced: dict, chosen: dict) -> dict:
-    """{layer: CSR variant} for the layers auto moves to CSR because the dense weights do not
-    fit the board's flash: the largest savings first, until the weights fit (or none is left)."""
+def _flash_bound(graph: Graph, target, forced: dict, chosen: dict, families=(is_sparse,)) -> dict:
+    """{layer: compressed variant} for the layers auto moves to CSR or codebook kernels (the
+    families in auto mode) because the weights do not fit the board's flash: the largest
+    savings first (per layer, its variant saving the most), until the weights fit (or none is
+    left)."""
     limit = _flash_limit(graph, target)
     if limit is None:
         return {}
@@ -217,14 +238,19 @@ def _flash_bound(graph: Graph, target, forced: dict, chosen: dict) -> dict:
         call = chosen[node.name]
         if node.name in forced or not isinstance(call, KernelCall):
             continue
+        best = None
         for k in CANDIDATES[node.op]:
-            if is_sparse(k) and k.supports(node, graph, target) is None:
-                dense, csr = k.flash(node, graph)
-                if k.NAME == call.kernel:
-                    total -= dense - csr
-                elif csr < dense:
-                    options.append((dense - csr, node.name, k.NAME))
+            if not (is_sparse(k) or is_codebook(k)) or k.supports(node, graph, target) is not None:
+                continue
+            dense, small = k.flash(node, graph)
+            if k.NAME == call.kernel:
+                total -= dense - small
+                best = None
                 break
+            if any(f(k) for f in families) and small < dense and (best is None or dense - small > best[0]):
+                best = (dense - small, node.name, k.NAME)
+        if best is not None:
+            options.append(best)
     moved = {}
     for saving, name, kernel in sorted(options, reverse=True):
         if total <= limit:
@@ -235,10 +261,11 @@ def _flash_bound(graph: Graph, target, forced: dict, chosen: dict) -> dict:
 
 
 def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str = "auto",
-                   winograd: str = "auto") -> dict:
+                   winograd: str = "auto", codebook: str = "auto") -> dict:
     """{node name: KernelCall or Alias} for every node of the lowered graph."""
     check_sparse(sparse)
     check_winograd(winograd)
+    check_codebook(codebook)
     forced = dict(forced or {})
     names = {n.name for n in graph.nodes}
     unknown = sorted(set(forced) - names)
@@ -246,16 +273,17 @@ def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str
         raise FirmnetError(f"--kernel: no layer named {', '.join(repr(u) for u in unknown)} in the compiled graph "
                            f"(its layers: {', '.join(n.name for n in graph.nodes[:30])}"
                            f"{', ...' if len(graph.nodes) > 30 else ''})")
-    chosen = {node.name: choose(node, graph, target, forced.get(node.name), sparse, winograd=winograd)
-              for node in graph.nodes}
+    chosen = {node.name: choose(node, graph, target, forced.get(node.name), sparse, winograd=winograd,
+                                codebook=codebook) for node in graph.nodes}
     by_name = {node.name: node for node in graph.nodes}
     if winograd == "auto":
         for name, reason in _winograd_over_flash(graph, target, forced, chosen).items():
             refused = {k.NAME: reason for k in CANDIDATES[by_name[name].op] if is_winograd(k)}
             chosen[name] = choose(by_name[name], graph, target, None, sparse, why_extra=f"; not Winograd: {reason}",
-                                  winograd=winograd, refused=refused)
-    if sparse == "auto":
-        for name, kernel in _flash_bound(graph, target, forced, chosen).items():
+                                  winograd=winograd, refused=refused, codebook=codebook)
+    families = tuple(f for f, mode in ((is_sparse, sparse), (is_codebook, codebook)) if mode == "auto")
+    if families:
+        for name, kernel in _flash_bound(graph, target, forced, chosen, families).items():
             chosen[name] = choose(by_name[name], graph, target, kernel,
                                   why_extra=f" (the dense weights do not fit {target.name}'s flash)")
     return chosen

@@ -1,0 +1,200 @@
+/* firmnet runtime: fn_fc_s8_codebook_dsp (fn_s8_dsp.h): the int8 codebook fully connected
+ * layer with a table of weight pairs and SMLAD. Where FN_DSP is 0 it reads the same
+ * (pair-ordered) indices one weight at a time: the same bytes, for host builds. */
+#include "fn_s8_dsp.h"
+
+/* Position in a row of pair-ordered indices of weight j: groups of 4 store w0, w2, w1, w3. */
+static inline int32_t pair_position(int32_t j)
+{
+    const int32_t r = j & 3;
+    return (j & ~3) + (r == 1 ? 2 : r == 2 ? 1 : r);
+}
+
+#if FN_DSP
+/* table[i | j << bits] = codebook[i] | codebook[j] << 16 (16-bit halves). */
+static void fill_pairs(uint32_t *table, const int8_t *codebook, int32_t bits)
+{
+    const uint32_t k = 1u << bits;
+    for (uint32_t j = 0; j < k; ++j) {
+        const uint32_t hi = (uint32_t)(uint16_t)(int16_t)codebook[j] << 16;
+        for (uint32_t i = 0; i < k; ++i) {
+            table[i | (j << bits)] = hi | (uint16_t)(int16_t)codebook[i];
+        }
+    }
+}
+
+/* The pair indices (e: (w0, w2), o: (w1, w3)) of the group of 4 weights whose indices start
+ * at p: one halfword (4-bit: two bytes) or one byte (2-bit); bits constant at each call. */
+FN_ALWAYS_INLINE static inline void pairs_at(const uint8_t *p, const int bits, uint32_t *e, uint32_t *o)
+{
+    if (bits == 4) {                        /* two LDRB: fewer instructions than LDRH, UXTB, LSR */
+        *e = p[0];
+        *o = p[1];
+    } else {
+        const uint32_t b = *p;
+        *e = b & 15u;
+        *o = b >> 4;
+    }
+}
+
+/* s + the 4 products of the input pairs (xe, xo) with the weights of the group at p. */
+FN_ALWAYS_INLINE static inline int32_t group(const uint32_t *t, const uint8_t *p, int32_t xe, int32_t xo, int32_t s,
+                                             const int bits)
+{
+    uint32_t e, o;
+    pairs_at(p, bits, &e, &o);
+    return __smlad(xo, (int32_t)t[o], __smlad(xe, (int32_t)t[e], s));
+}
+
+/* What one call's loops read. */
+typedef struct {
+    const uint32_t *table;
+    const uint8_t *indices;
+    size_t row_bytes, k;
+    int32_t rows;                    /* output features */
+    const fn_fast_out_s8 *f;
+    int fast;
+    const fn_channel_stage_s8 *stage;
+} cb_dsp_call;
+
+/* Every output feature of the 4 input rows at x (stride k) into out (stride rows): each
+ * group's pairs are looked up once for the 4 rows. */
+FN_ALWAYS_INLINE static inline void pixels4(const cb_dsp_call *c, const int8_t *x, int8_t *out, const int bits)
+{
+    const uint32_t *const t = c->table;
+    const size_t k = c->k, n_out = (size_t)c->rows, step = (size_t)bits / 2;   /* index bytes per group */
+    for (int32_t o = 0; o < c->rows; ++o) {
+        const uint8_t *ix = c->indices + (size_t)o * c->row_bytes;
+        const uint8_t *const ix_end = ix + c->row_bytes;
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *x0 = x, *x2 = x + 2 * k;
+        while (ix != ix_end) {
+            uint32_t e, od;
+            pairs_at(ix, bits, &e, &od);
+            const int32_t pe = (int32_t)t[e], po = (int32_t)t[od];
+            int32_t a = fn_load4(x0);
+            s0 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s0));
+            a = fn_load4(x0 + k);
+            s1 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s1));
+            a = fn_load4(x2);
+            s2 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s2));
+            a = fn_load4(x2 + k);
+            s3 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s3));
+            ix += step;
+            x0 += 4;
+            x2 += 4;
+        }
+        int8_t *y = out + o;
+        y[0] = fn_finish_one_s8(c->f, c->fast, c->stage, o, s0);
+        y[n_out] = fn_finish_one_s8(c->f, c->fast, c->stage, o, s1);
+        y[2 * n_out] = fn_finish_one_s8(c->f, c->fast, c->stage, o, s2);
+        y[3 * n_out] = fn_finish_one_s8(c->f, c->fast, c->stage, o, s3);
+    }
+}
+
+/* One group of 4 inputs (xp + d) for the 4 output rows p0..p3 (their indices at + di). */
+#define CB_GROUP4(d, di)                                                  \
+    do {                                                                  \
+        const int32_t a_ = fn_load4(xp + (d));                            \
+        const int32_t xe_ = __sxtb16(a_), xo_ = fn_sxtb16_ror8(a_);       \
+        s0 = group(t, p0 + (di), xe_, xo_, s0, bits);                     \
+        FN_BARRIER();                                                     \
+        s1 = group(t, p1 + (di), xe_, xo_, s1, bits);                     \
+        FN_BARRIER();                                                     \
+        s2 = group(t, p2 + (di), xe_, xo_, s2, bits);                     \
+        FN_BARRIER();                                                     \
+        s3 = group(t, p3 + (di), xe_, xo_, s3, bits);                     \
+        FN_BARRIER();                                                     \
+    } while (0)
+
+/* Every output feature of the one input row x: 4 output rows share each input word, each
+ * row's indices by its own pointer, two groups per step. */
+FN_ALWAYS_INLINE static inline void row1(const cb_dsp_call *c, const int8_t *x, int8_t *out, const int bits)
+{
+    const uint32_t *const t = c->table;
+    const size_t rb = c->row_bytes, step = (size_t)bits / 2;
+    const int8_t *const x_end = x + c->k;
+    int32_t o = 0;
+    for (; o + 4 <= c->rows; o += 4) {
+        const uint8_t *p0 = c->indices + (size_t)o * rb, *p1 = p0 + rb, *p2 = p1 + rb, *p3 = p2 + rb;
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *xp = x;
+        if ((c->k & 4) != 0) {              /* an odd number of groups: one first, then two per step */
+            CB_GROUP4(0, 0);
+            xp += 4;
+            p0 += step;
+            p1 += step;
+            p2 += step;
+            p3 += step;
+        }
+        for (; xp != x_end; xp += 8) {
+            CB_GROUP4(0, 0);
+            CB_GROUP4(4, step);
+            p0 += 2 * step;
+            p1 += 2 * step;
+            p2 += 2 * step;
+            p3 += 2 * step;
+        }
+        const int32_t sums[4] = {s0, s1, s2, s3};
+        fn_finish_channels_s8(c->f, c->fast, c->stage, o, 4, sums, out);
+    }
+    for (; o < c->rows; ++o) {
+        const uint8_t *p = c->indices + (size_t)o * rb;
+        int32_t s = 0;
+        for (const int8_t *xp = x; xp != x_end; xp += 4, p += step) {
+            const int32_t a = fn_load4(xp);
+            s = group(t, p, __sxtb16(a), fn_sxtb16_ror8(a), s, bits);
+        }
+        out[o] = fn_finish_one_s8(c->f, c->fast, c->stage, o, s);
+    }
+}
+
+FN_NOINLINE static void pixels4_b2(const cb_dsp_call *c, const int8_t *x, int8_t *out) { pixels4(c, x, out, 2); }
+FN_NOINLINE static void pixels4_b4(const cb_dsp_call *c, const int8_t *x, int8_t *out) { pixels4(c, x, out, 4); }
+FN_NOINLINE static void row1_b2(const cb_dsp_call *c, const int8_t *x, int8_t *out) { row1(c, x, out, 2); }
+FN_NOINLINE static void row1_b4(const cb_dsp_call *c, const int8_t *x, int8_t *out) { row1(c, x, out, 4); }
+#endif
+
+fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t *input, const int8_t *codebook,
+                                const uint8_t *indices, const int32_t *bias, int8_t *output, void *scratch)
+{
+    if (p == NULL || input == NULL || codebook == NULL || indices == NULL || output == NULL || scratch == NULL) {
+        return FN_ERR_ARG;
+    }
+    if (p->batch < 1 || p->in_features > FN_S8_MAX_DEPTH || p->out_features < 1 ||
+        fn_fc_s8_codebook_dsp_scratch_size(p) == 0 || !fn_requant_acc_s8_ok(&p->requant, p->out_features)) {
+        return FN_ERR_ARG;
+    }
+    const fn_channel_stage_s8 stage = {bias, p->requant};
+    fn_fast_out_s8 f;
+    const int fast = fn_fast_out_s8_init(&f, bias, &stage.rq, p->out_features);
+    const size_t k = (size_t)p->in_features, n_out = (size_t)p->out_features;
+    const size_t row_bytes = fn_codebook_row_bytes(p->in_features, p->bits);
+#if FN_DSP
+    uint32_t *table = (uint32_t *)scratch;
+    fill_pairs(table, codebook, p->bits);
+    const cb_dsp_call c = {table, indices, row_bytes, k, p->out_features, &f, fast, &stage};
+    void (*const four)(const cb_dsp_call *, const int8_t *, int8_t *) = p->bits == 2 ? pixels4_b2 : pixels4_b4;
+    void (*const one)(const cb_dsp_call *, const int8_t *, int8_t *) = p->bits == 2 ? row1_b2 : row1_b4;
+    int32_t b = 0;
+    for (; b + 4 <= p->batch; b += 4) {
+        four(&c, input + (size_t)b * k, output + (size_t)b * n_out);
+    }
+    for (; b < p->batch; ++b) {
+        one(&c, input + (size_t)b * k, output + (size_t)b * n_out);
+    }
+#else
+    for (int32_t b = 0; b < p->batch; ++b) {
+        const int8_t *x = input + (size_t)b * k;
+        for (int32_t o = 0; o < p->out_features; ++o) {
+            const uint8_t *row = indices + (size_t)o * row_bytes;
+            int32_t s = 0;
+            for (int32_t j = 0; j < p->in_features; ++j) {
+                s += x[j] * codebook[fn_codebook_index(row, pair_position(j), p->bits)];
+            }
+            output[(size_t)b * n_out + (size_t)o] = fn_finish_one_s8(&f, fast, &stage, o, s);
+        }
+    }
+#endif
+    return FN_OK;
+}
