@@ -29,6 +29,8 @@ def test_every_row_is_made_as_its_method_says(tmp_path):
         made = onnx.load(table.make(row, tmp_path))
         ops = [n.op_type for n in made.graph.node]
         assert is_quantized(made) == ("int8" in row.method), row.method
+        if "binary" in row.method:
+            assert ops.count("Sign") == 2, row.method
         if "SVD" in row.method:
             assert ops.count("Gemm") == 2, row.method
             assert any(list(t.dims) == [table.SVD_RANK, 256] for t in made.graph.initializer), row.method

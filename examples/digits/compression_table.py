@@ -2,8 +2,9 @@
 
 Rows: the float model; int8; pruned 50/80/90 % of the weights and fine-tuned
 (pruned/*.ft.onnx, prune_finetune.py) then int8; half the filters removed (structured) and
-fine-tuned, then int8; SVD of the fully connected layer at rank 6, float and int8; the
-distilled student (distilled/, distill.py), float and int8. Each compressed model is made
+fine-tuned, then int8; SVD of the fully connected layer at rank 6, float and int8; conv2 and
+conv3 binary and fine-tuned (binary/, binary.py), with float and with int8 first and last
+layers; the distilled student (distilled/, distill.py), float and int8. Each compressed model is made
 here by `firmnet compress`'s pipeline (compress/pipeline.py, the same stages and options as
 the command line), int8 calibrated on digits_calib.npz.
 
@@ -15,7 +16,7 @@ instructions of one inference in QEMU (`firmnet run`'s count).
 
 Writes COMPRESSION.md next to this file and prints it. Run from the repository root:
     python examples/digits/compression_table.py [--board mps2-an386]
-(needs firmnet[compress]; no torch: the fine-tuned and distilled models are committed).
+(needs firmnet[compress]; no torch: the fine-tuned, binary and distilled models are committed).
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ ROWS = (
     Row("structured: 50 % of filters + fine-tune + int8", HERE / "pruned" / "digits_cnn.s50.ft.onnx", INT8),
     Row(f"SVD of the fc layer, rank {SVD_RANK}", FLOAT, ("--svd-rank", str(SVD_RANK))),
     Row(f"SVD of the fc layer, rank {SVD_RANK} + int8", FLOAT, ("--svd-rank", str(SVD_RANK), *INT8)),
+    Row("binary conv2, conv3 (+ fine-tune), float ends", HERE / "binary" / "digits_cnn.binary.onnx"),
+    Row("binary conv2, conv3 (+ fine-tune), int8 ends", HERE / "binary" / "digits_cnn.binary.int8.onnx"),
     Row("distilled student (4/8/8 filters)", HERE / "distilled" / "student.onnx"),
     Row("distilled student + int8", HERE / "distilled" / "student.int8.onnx"),
 )
