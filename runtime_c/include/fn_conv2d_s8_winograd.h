@@ -27,12 +27,13 @@
  * instead of 36, plus per tile and input channel the input transform (32 additions, shared
  * by all output channels) and per tile and output channel the output transform (24
  * additions, shared by all input channels). On mps2-an386 (bench/winograd.py, ResNet-8's
- * layers) the DSP variant takes 1.75x fewer instructions than fn_conv2d_s8_dsp at 32x32x16
- * -> 16 and 3.4-3.7x fewer than fn_conv2d_s8 at 16x16x32 -> 32 and 8x8x64 -> 64.
+ * layers) the DSP variant takes 1.50x fewer instructions than fn_conv2d_s8_dsp at 32x32x3
+ * -> 16, 1.86x fewer at 32x32x16 -> 16, and 3.6-3.8x fewer than fn_conv2d_s8 at 16x16x32 ->
+ * 32 and 8x8x64 -> 64.
  * Depthwise 3x3 does not gain: with one input channel per output channel neither transform
  * is shared. This kernel's fitted per-tile-and-channel costs (kernels/conv2d_s8_winograd.py:
- * 109 instructions for the input transform, 303 for the output transform, the stage and the
- * product loop's per-position overhead) come to about 400 before any product, against about
+ * 172 instructions for the input transform, 197 for the output transform, the stage and the
+ * product loop's per-position overhead) come to about 370 before any product, against about
  * 190 for the tile's 36 products in fn_depthwise_conv2d_s8_rows_dsp (5.2 per MAC,
  * bench/kernels_qemu.py), so firmnet has no Winograd depthwise kernel.
  *
