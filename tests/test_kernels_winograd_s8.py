@@ -99,8 +99,9 @@ def test_winograd_tile_edges(runtime, h, w, pads):
                                               output_scale=0.4, output_zero_point=-7, pads=pads))
 
 
-@pytest.mark.parametrize("x_value,zp_in,w_kind", [(-128, 127, "minus128"), (-128, 127, "plus127"), (127, -128, "minus128"),
-                                                  (127, -128, "plus127"), (-128, 127, "mixed"), (127, -128, "mixed")])
+@pytest.mark.parametrize("x_value,zp_in,w_kind", [(-128, 127, "minus128"), (-128, 127, "plus127"),
+                                                  (127, -128, "minus128"), (127, -128, "plus127"),
+                                                  (-128, 127, "mixed"), (127, -128, "mixed")])
 def test_winograd_at_the_int32_bound(runtime, x_value, zp_in, w_kind):
     """in_c = FN_WINO_S8_MAX_IN_C with |x - zp| = 255 everywhere and weights of 128 or 127 in
     magnitude: the largest accumulators (9 x 1827 x 255 x 128 = 536,699,520, so 4 x it =

@@ -50,7 +50,9 @@
  * then the 4 input rows of the current tile row with their padding as int8, zero-point
  * filled (x + input_offset = 0) outside the image: 4 * (2 * ceil(out_w / 2) + 2) * in_c bytes
  * (fn_conv2d_s8_winograd_scratch_size), 8-byte aligned. The padded rows let every tile read
- * 16 taps without bounds checks. */
+ * 16 taps without bounds checks. On the stack: M of 2 tiles x 2 output channels (256 bytes;
+ * in the scratch it cost 0.5 % more instructions), in all 600 bytes for the kernel's frame and
+ * 248 for the DSP input transform's (arm-none-eabi-gcc 12.2 -O2 -fstack-usage, Cortex-M4). */
 #ifndef FN_CONV2D_S8_WINOGRAD_H
 #define FN_CONV2D_S8_WINOGRAD_H
 

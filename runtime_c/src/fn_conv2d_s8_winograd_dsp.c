@@ -6,8 +6,9 @@
  *     additions on both lanes at once (SADD16, SSUB16; |V| <= 1020 never wraps a lane), the
  *     results packed back into channel pairs (c0, c1), (c2, c3) (PKHBT, PKHTB);
  *   - the products two channels per SMLAD: per channel pair, the 2 tiles' words and the 2
- *     output channels' words (adjacent in the interleaved layout) and 4 SMLADs make 8 products. SMLAD's accumulation wraps modulo 2^32 like the
- *     portable uint32_t sums (its Q flag is not read), so the bytes are the same. */
+ *     output channels' words (adjacent in the interleaved layout) and 4 SMLADs make 8
+ *     products. SMLAD's accumulation wraps modulo 2^32 like the portable uint32_t sums (its Q
+ *     flag is not read), so the bytes are the same. */
 #include "fn_conv2d_s8_winograd_impl.h"
 #include "fn_s8_dsp.h"
 
