@@ -8,11 +8,14 @@ every requantization mode, per-channel and per-tensor scales, zero points. The k
 the emulated board in test_winograd_models.py."""
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmnet import cbuild, resources
 from firmnet.kernels import params_winograd as pw
 from firmnet.kernels.params_conv_s8 import conv2d_s8_params
 from firmnet.reference.conv_s8 import conv2d_s8, conv_sums
@@ -96,8 +99,9 @@ def test_winograd_tile_edges(runtime, h, w, pads):
                                               output_scale=0.4, output_zero_point=-7, pads=pads))
 
 
-@pytest.mark.parametrize("x_value,zp_in,w_kind", [(-128, 127, "minus128"), (-128, 127, "plus127"), (127, -128, "minus128"),
-                                                  (127, -128, "plus127"), (-128, 127, "mixed"), (127, -128, "mixed")])
+@pytest.mark.parametrize("x_value,zp_in,w_kind", [(-128, 127, "minus128"), (-128, 127, "plus127"),
+                                                  (127, -128, "minus128"), (127, -128, "plus127"),
+                                                  (-128, 127, "mixed"), (127, -128, "mixed")])
 def test_winograd_at_the_int32_bound(runtime, x_value, zp_in, w_kind):
     """in_c = FN_WINO_S8_MAX_IN_C with |x - zp| = 255 everywhere and weights of 128 or 127 in
     magnitude: the largest accumulators (9 x 1827 x 255 x 128 = 536,699,520, so 4 x it =
@@ -182,3 +186,63 @@ def test_filter_transform_by_hand():
     assert not u.any()
     assert pw.flash((16, 3, 3, 16)) == (16 * 9 * 16, 16 * 32 * 16)
     assert pw.flash((3, 3, 3, 3)) == (81, 4 * 16 * 4 * 2)
+
+
+SANITIZE_DRIVER = r"""
+#include <stdlib.h>
+#include <string.h>
+#include "fn_conv2d_s8_winograd.h"
+#include "fn_s8_dsp.h"
+/* Both kernels on random 3x3 stride-1 geometry with every buffer malloc'd at its exact size
+ * (the scratch at fn_conv2d_s8_winograd_scratch_size): ASan flags any access past one. */
+static uint32_t state = 1;
+static int32_t draw(int32_t n) { state = state * 1103515245u + 12345u; return (int32_t)((state >> 8) % (uint32_t)n); }
+int main(void) {
+    for (int it = 0; it < 3000; ++it) {
+        fn_conv2d_s8_params p;
+        memset(&p, 0, sizeof p);
+        p.batch = 1 + draw(2); p.in_c = 1 + draw(9); p.out_c = 1 + draw(5);
+        p.kernel_h = p.kernel_w = 3; p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1; p.groups = 1;
+        const int32_t pt = draw(3), pb = draw(3), pl = draw(3), pr = draw(3);
+        p.in_h = 1 + draw(7); p.in_w = 1 + draw(7);
+        p.out_h = p.in_h + pt + pb - 2; p.out_w = p.in_w + pl + pr - 2;
+        if (p.out_h < 1 || p.out_w < 1) continue;
+        p.pad_top = pt; p.pad_left = pl; p.input_offset = draw(256) - 127;
+        int32_t mult = 1 << 30, shift = -8;
+        p.requant.mode = FN_REQUANT_TFLM; p.requant.act_min = -128; p.requant.act_max = 127;
+        p.requant.multiplier = &mult; p.requant.shift = &shift;
+        const size_t nin = (size_t)p.batch * p.in_h * p.in_w * p.in_c;
+        const size_t nout = (size_t)p.batch * p.out_h * p.out_w * p.out_c;
+        const size_t nu = (size_t)(p.out_c + (p.out_c & 1)) * 16 * (size_t)(p.in_c + (p.in_c & 1));
+        int8_t *x = malloc(nin), *y = malloc(nout);
+        int16_t *u = malloc(nu * sizeof *u);
+        void *scratch = malloc(fn_conv2d_s8_winograd_scratch_size(&p));
+        for (size_t i = 0; i < nin; ++i) x[i] = (int8_t)draw(256);
+        for (size_t i = 0; i < nu; ++i) u[i] = (int16_t)(draw(2305) - 1152);
+        if (fn_conv2d_s8_winograd(&p, x, u, NULL, y, scratch) != FN_OK ||
+            fn_conv2d_s8_winograd_dsp(&p, x, u, NULL, y, scratch) != FN_OK) {
+            return 2;
+        }
+        free(x); free(y); free(u); free(scratch);
+    }
+    return 0;
+}
+"""
+
+
+def test_kernels_stay_in_their_buffers(tmp_path):
+    """Exact-size buffers under ASan + UBSan: the padded rows and transforms never read or write
+    past the scratch, the input, the filter or the output (a read past the padded rows would
+    only reach outputs that are not written, so the byte comparisons above cannot see it)."""
+    main = tmp_path / "driver.c"
+    main.write_text(SANITIZE_DRIVER)
+    src = resources.runtime_dir() / "src"
+    exe = tmp_path / "driver"
+    cmd = [cbuild.compiler(), "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+           "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+           f"-I{resources.runtime_include_dir()}", str(main), str(src / "fn_conv2d_s8_winograd.c"),
+           str(src / "fn_conv2d_s8_winograd_dsp.c"), str(src / "fn_finish_channel_s8.c"), "-o", str(exe)]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "runtime error" not in res.stderr, res.stderr[-3000:]

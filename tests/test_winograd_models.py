@@ -95,7 +95,8 @@ def test_report_gives_both_options_and_refusals(model, tmp_path):
         layer = layers[name]
         direct, wino = layer["winograd"]["direct"], layer["winograd"]["winograd"]
         assert wino["kernel"] == "fn_conv2d_s8_winograd_dsp" and layer["kernel"] == wino["kernel"]
-        (oc, _, _, cin) = cm.lowered_graph.types[next(n for n in cm.lowered_graph.nodes if n.name == name).inputs[1]].shape
+        node = next(n for n in cm.lowered_graph.nodes if n.name == name)
+        oc, _, _, cin = cm.lowered_graph.types[node.inputs[1]].shape
         # 9 int8 against 16 int16 per (output, input) channel pair, the channels padded to even
         assert direct["weight_bytes"] == oc * 9 * cin and wino["weight_bytes"] == oc * 32 * (cin + cin % 2)
         assert "Winograd F(2x2,3x3)" in layer["why"]

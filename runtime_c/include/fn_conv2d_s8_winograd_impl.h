@@ -128,26 +128,20 @@ static inline void wino_finish_tile(const uint32_t m[16], const fn_fast_out_s8 *
 {
     uint32_t y[4];
     wino_output_transform(m, y);
-    int8_t r[4];
-    if (fast) {
-        const fn_fast_ch_s8 ch = fn_fast_out_s8_ch(f, o);
-        for (int32_t i = 0; i < 4; ++i) {
-            r[i] = fn_fast_out_s8_ch_one((int32_t)y[i] >> 2, &ch, f->tflm, f->output_offset);
-        }
-    } else {
-        for (int32_t i = 0; i < 4; ++i) {
-            r[i] = fn_finish_channel_s8(stage, o, (int32_t)y[i] >> 2);
-        }
-    }
     int8_t *const o0 = out + o, *const o1 = o0 + row_stride;
-    o0[0] = r[0];
-    if (cols == 2) {
-        o0[col_stride] = r[1];
+    if (fast && rows == 2 && cols == 2) {   /* the common case, straight through */
+        const fn_fast_ch_s8 ch = fn_fast_out_s8_ch(f, o);
+        const int32_t tflm = f->tflm, zo = f->output_offset;
+        o0[0] = fn_fast_out_s8_ch_one((int32_t)y[0] >> 2, &ch, tflm, zo);
+        o0[col_stride] = fn_fast_out_s8_ch_one((int32_t)y[1] >> 2, &ch, tflm, zo);
+        o1[0] = fn_fast_out_s8_ch_one((int32_t)y[2] >> 2, &ch, tflm, zo);
+        o1[col_stride] = fn_fast_out_s8_ch_one((int32_t)y[3] >> 2, &ch, tflm, zo);
+        return;
     }
-    if (rows == 2) {
-        o1[0] = r[2];
-        if (cols == 2) {
-            o1[col_stride] = r[3];
+    for (int32_t i = 0; i < rows; ++i) {
+        for (int32_t j = 0; j < cols; ++j) {
+            o0[(size_t)i * row_stride + (size_t)j * col_stride] = fn_finish_one_s8(f, fast, stage, o,
+                                                                                 (int32_t)y[2 * i + j] >> 2);
         }
     }
 }

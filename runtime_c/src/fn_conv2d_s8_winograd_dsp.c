@@ -6,8 +6,9 @@
  *     additions on both lanes at once (SADD16, SSUB16; |V| <= 1020 never wraps a lane), the
  *     results packed back into channel pairs (c0, c1), (c2, c3) (PKHBT, PKHTB);
  *   - the products two channels per SMLAD: per channel pair, the 2 tiles' words and the 2
- *     output channels' words (adjacent in the interleaved layout) and 4 SMLADs make 8 products. SMLAD's accumulation wraps modulo 2^32 like the
- *     portable uint32_t sums (its Q flag is not read), so the bytes are the same. */
+ *     output channels' words (adjacent in the interleaved layout) and 4 SMLADs make 8
+ *     products. SMLAD's accumulation wraps modulo 2^32 like the portable uint32_t sums (its Q
+ *     flag is not read), so the bytes are the same. */
 #include "fn_conv2d_s8_winograd_impl.h"
 #include "fn_s8_dsp.h"
 
@@ -70,39 +71,55 @@ static void wino_tile_dsp(const int8_t *x, size_t row, int32_t in_c, int32_t off
     wino_pad_channel(in_c, cp, v);
 }
 
+/* 4 SMLADs: the channel pair of 2 tiles at v times that of 2 filters at u, into a0 .. a3 (a
+ * macro: with the accumulators passed by address, GCC kept them in memory). */
+#define WINO_MAC_STEP(v, u, a0, a1, a2, a3)                                                      \
+    do {                                                                                         \
+        const int32_t x0_ = fn_load4(v), x1_ = fn_load4((v) + 2);                                \
+        const int32_t w0_ = fn_load4(u), w1_ = fn_load4((u) + 2);                                \
+        a0 = __smlad(x0_, w0_, a0);                                                              \
+        a1 = __smlad(x0_, w1_, a1);                                                              \
+        a2 = __smlad(x1_, w0_, a2);                                                              \
+        a3 = __smlad(x1_, w1_, a3);                                                              \
+    } while (0)
+
+/* The product loop for cp == 4 (3 or 4 input channels, an RGB first layer): two channel pairs
+ * per position, without the general loop's per-position setup. */
+static void wino_mac_dsp_c4(const int16_t *v, const int16_t *u, uint32_t m[4][16])
+{
+    for (int32_t k = 0; k < 16; ++k, v += 8, u += 8) {
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+        WINO_MAC_STEP(v, u, a00, a01, a10, a11);
+        WINO_MAC_STEP(v + 4, u + 4, a00, a01, a10, a11);
+        m[0][k] = (uint32_t)a00;
+        m[1][k] = (uint32_t)a01;
+        m[2][k] = (uint32_t)a10;
+        m[3][k] = (uint32_t)a11;
+    }
+}
+
 /* The product loop (fn_wino_s8_mac) with SMLAD: per channel pair, the two tiles' words (x0,
  * x1) and the two filters' words (w0, w1), adjacent in the layout, make 4 SMLADs; two pairs
  * per step. */
 static void wino_mac_dsp(const int16_t *v, const int16_t *u, int32_t cp, uint32_t m[4][16])
 {
+    if (cp == 4) {
+        wino_mac_dsp_c4(v, u, m);
+        return;
+    }
     const size_t twice = (size_t)(cp / 4) * 8;   /* int16 values of the pairs taken two at a time */
     const int odd = (cp / 2) & 1;
     for (int32_t k = 0; k < 16; ++k) {
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
         const int16_t *const end = v + twice;
         while (v != end) {
-            int32_t x0 = fn_load4(v), x1 = fn_load4(v + 2), w0 = fn_load4(u), w1 = fn_load4(u + 2);
-            a00 = __smlad(x0, w0, a00);
-            a01 = __smlad(x0, w1, a01);
-            a10 = __smlad(x1, w0, a10);
-            a11 = __smlad(x1, w1, a11);
-            x0 = fn_load4(v + 4);
-            x1 = fn_load4(v + 6);
-            w0 = fn_load4(u + 4);
-            w1 = fn_load4(u + 6);
-            a00 = __smlad(x0, w0, a00);
-            a01 = __smlad(x0, w1, a01);
-            a10 = __smlad(x1, w0, a10);
-            a11 = __smlad(x1, w1, a11);
+            WINO_MAC_STEP(v, u, a00, a01, a10, a11);
+            WINO_MAC_STEP(v + 4, u + 4, a00, a01, a10, a11);
             v += 8;
             u += 8;
         }
         if (odd) {
-            const int32_t x0 = fn_load4(v), x1 = fn_load4(v + 2), w0 = fn_load4(u), w1 = fn_load4(u + 2);
-            a00 = __smlad(x0, w0, a00);
-            a01 = __smlad(x0, w1, a01);
-            a10 = __smlad(x1, w0, a10);
-            a11 = __smlad(x1, w1, a11);
+            WINO_MAC_STEP(v, u, a00, a01, a10, a11);
             v += 4;
             u += 4;
         }

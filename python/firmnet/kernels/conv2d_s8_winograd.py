@@ -4,13 +4,14 @@ symmetric weights, in_c <= 1827) by Winograd F(2x2, 3x3), the bytes of fn_conv2d
 per 2x2 output tile and channel pair instead of 36, for weights in int16 (32 bytes per filter
 channel against 9). One frozen dataclass per variant (the DSP one: two channels per SMLAD).
 
-Cost (instructions), fitted to the figures `python bench/kernels_qemu.py` prints for its five
-"ResNet-8 3x3" layers on mps2-an386 (32x32 3->16, 32x32 16->16, 16x16 32->32, 8x8 64->64,
-8x8 16->24; the fit is within 0.2 % on each), with S the product steps (tile pairs x output
-channel pairs x 16 positions x input channel pairs: 8 products each), C the channel transforms
-(tiles x in_c) and F the tile outputs finished (tile pairs x output channel pairs x 4):
-    DSP:      9.977 S + 108.65 C + 303.4 F
-    portable: 29.98 S + 158.3 C + 302.3 F
+Cost (instructions), fitted (least squares) to the figures `python bench/kernels_qemu.py` prints
+for its five "ResNet-8 3x3" layers on mps2-an386 (32x32 3->16, 32x32 16->16, 16x16 32->32, 8x8
+64->64, 8x8 16->24; each estimate within 3.1 % (DSP) and 0.2 % (portable) of the measured
+figure), with S the product steps (tile pairs x output channel pairs x 16 positions x input
+channel pairs: 8 products each), C the channel transforms (tiles x in_c) and F the tile outputs
+finished (tile pairs x output channel pairs x 4):
+    DSP:      9.976 S + 172.0 C + 197.1 F
+    portable: 29.98 S + 158.4 C + 267.0 F
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from . import _conv, _s8_dsp, params_winograd
 from ._check import refusal
 from .params_requant import nest
 
-COEFFICIENTS = {False: (29.98, 158.3, 302.3), True: (9.977, 108.65, 303.4)}   # (S, C, F), docstring
+COEFFICIENTS = {False: (29.98, 158.4, 267.0), True: (9.976, 172.0, 197.1)}   # (S, C, F), docstring
 
 
 def _params(node, graph) -> tuple[dict, dict]:
