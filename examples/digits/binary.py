@@ -21,8 +21,8 @@
    would after --binarize (binary layers left float) to binary/digits_cnn.binary.int8.onnx.
 
 Prints the accuracy on the 450 test images before and after fine-tuning (torch with firmnet's
-sign, and onnxruntime on the exported files, whose ONNX Sign gives 0 at exactly 0: no input
-reaches a Sign as an exact 0 here, so the two agree) and writes them to BINARY.md.
+sign; onnxruntime on the exported files, whose ONNX Sign gives 0 at exactly 0; and the C that
+firmnet generates for them) and writes them to BINARY.md.
 Run from the repository root (torch and scikit-learn are tools of this example only):
   pip install torch==2.13.0 scikit-learn
   python examples/digits/binary.py
@@ -44,7 +44,7 @@ sys.path.insert(0, HERE)
 
 from train import SEED, export, load_split, seed_everything, train  # noqa: E402
 
-from firmnet.compress import binarize  # noqa: E402
+from firmnet.compress import accuracy, binarize, read_labels, read_samples  # noqa: E402
 from firmnet.compress.binarize import binary_nodes, format_binarized  # noqa: E402
 from firmnet.compress.quantize import quantize_int8  # noqa: E402
 
@@ -212,6 +212,11 @@ def main() -> None:
                   exclude=binary_nodes(onnx.load(BINARY)))
     accuracies.append(("fine-tuned, int8 ends (binary/digits_cnn.binary.int8.onnx)", "onnxruntime (Sign(0) = 0)",
                        onnx_accuracy(BINARY_INT8, x_te, y_te)))
+    test = os.path.join(HERE, "digits_test.npz")
+    for what, path in (("fine-tuned, binary/digits_cnn.binary.onnx", BINARY),
+                       ("fine-tuned, int8 ends (binary/digits_cnn.binary.int8.onnx)", BINARY_INT8)):
+        samples = read_samples(test, onnx.load(path), what="evaluation")
+        accuracies.append((what, "firmnet's C (host build, x >= 0 -> +1)", accuracy(path, samples, read_labels(test))))
     zeros8, values8 = sign_input_zeros(BINARY_INT8, x_te)
     print(f"int8 ends: exact zeros into a Sign on the test images: {zeros8:,} of {values8:,} values")
     lines = ["| model | measured with | test accuracy (450 images) |", "|---|---|---:|"]
@@ -239,7 +244,7 @@ with the straight-through estimator recovers the accuracy. In the fine-tuned mod
 firmnet's x >= 0 -> +1 agree on them. With int8 ends, conv1's output reaches the first Sign
 dequantized from int8, and {zeros8:,} of the {values8:,} values reaching a Sign are exactly 0 (the
 int8 value equal to the zero point): there onnxruntime's Sign gives 0 where firmnet's C gives +1,
-so the C's accuracy of that model can differ from onnxruntime's.
+which is why the C's accuracy of that model differs from onnxruntime's.
 
 Weights (firmnet compress rows: float bytes before, 1 bit per weight + α as float32 after):
 
