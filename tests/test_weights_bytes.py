@@ -61,16 +61,19 @@ def test_packing_is_lsb_first_along_the_last_axis_rows_padded_to_a_byte():
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(PACKED), st.data())
 def test_pack_unpack_round_trip_and_nbytes(name, data):
+    """Rows are whole words (bytes; uint32 for b1), LSB first, unused bits 0."""
     d = dtypes.TABLE[name]
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=17))
-    values = data.draw(hnp.arrays(d.numpy, shape, elements=st.integers(d.lo, d.hi)))
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=40))
+    elements = st.sampled_from([-1, 1]) if name == "b1" else st.integers(d.lo, d.hi)
+    values = data.draw(hnp.arrays(d.numpy, shape, elements=elements))
     packed = dtypes.pack(values, name)
-    assert packed.dtype == np.uint8 and packed.shape == shape[:-1] + (-(-shape[-1] * d.bits // 8),)
+    word = np.dtype(f"uint{d.word_bits}")
+    assert packed.dtype == word and packed.shape == shape[:-1] + (-(-shape[-1] * d.bits // d.word_bits),)
     assert np.array_equal(dtypes.unpack(packed, name, shape[-1]), values)
     assert TensorType(shape, name).nbytes == packed.nbytes == d.nbytes(shape)
-    tail_bits = shape[-1] * d.bits % 8          # the unused bits of each row's last byte are 0
+    tail_bits = shape[-1] * d.bits % d.word_bits      # the unused bits of each row's last word are 0
     if tail_bits:
-        assert not (packed[..., -1] >> tail_bits).any()
+        assert not (packed[..., -1] >> word.type(tail_bits)).any()
 
 
 def test_pack_refuses_values_out_of_range():
