@@ -29,6 +29,8 @@ def test_every_row_is_made_as_its_method_says(tmp_path):
         made = onnx.load(table.make(row, tmp_path))
         ops = [n.op_type for n in made.graph.node]
         assert is_quantized(made) == ("int8" in row.method), row.method
+        if "codebook" in row.method:
+            assert ops.count("Gather") == 4, row.method      # one per Conv/Gemm weight
         if "binary" in row.method:
             assert ops.count("Sign") == 2, row.method
         if "SVD" in row.method:

@@ -1,6 +1,7 @@
 """The compression table: one row per method or chain of methods on the digits CNN.
 
-Rows: the float model; int8; pruned 50/80/90 % of the weights and fine-tuned
+Rows: the float model; int8; int8 with 16-entry codebooks (4-bit indices, read by the
+codebook kernels); pruned 50/80/90 % of the weights and fine-tuned
 (pruned/*.ft.onnx, prune_finetune.py) then int8; half the filters removed (structured) and
 fine-tuned, then int8; SVD of the fully connected layer at rank 6, float and int8; conv2 and
 conv3 binary and fine-tuned (binary/, binary.py), with float and with int8 first and last
@@ -32,7 +33,8 @@ import firmnet
 from firmnet import qemu
 from firmnet.boundary import to_c_inputs
 from firmnet.cli import parser
-from firmnet.compress import accuracy, read_labels, read_samples
+from firmnet.compress import read_labels, read_samples
+from firmnet.compress.evaluate import Evaluation, compiled_accuracy
 from firmnet.compress.pipeline import run_stages
 
 HERE = Path(__file__).resolve().parent
@@ -43,16 +45,18 @@ SVD_RANK = 6
 
 @dataclass(frozen=True)
 class Row:
-    """A row: its method, the model it starts from, and the `firmnet compress` flags applied
-    to it (none: the model as it is)."""
+    """A row: its method, the model it starts from, the `firmnet compress` flags applied to
+    it (none: the model as it is) and the firmnet.compile options it is measured with."""
     method: str
     model: Path
     flags: tuple = ()
+    compile: tuple = ()      # ((option, value), ...)
 
 
 ROWS = (
     Row("float", FLOAT),
     Row("int8", FLOAT, INT8),
+    Row("codebook 16 (4-bit indices) on int8", FLOAT, (*INT8, "--codebook", "16"), (("codebook_kernels", "on"),)),
     *(Row(f"pruned {s} % + fine-tune + int8", HERE / "pruned" / f"digits_cnn.p{s}.ft.onnx", INT8) for s in (50, 80, 90)),
     Row("structured: 50 % of filters + fine-tune + int8", HERE / "pruned" / "digits_cnn.s50.ft.onnx", INT8),
     Row(f"SVD of the fc layer, rank {SVD_RANK}", FLOAT, ("--svd-rank", str(SVD_RANK))),
@@ -74,13 +78,14 @@ def make(row: Row, work: Path) -> Path:
     return out
 
 
-def measure(model: Path, board: str, samples, labels, work: Path) -> list[str]:
+def measure(model: Path, options: dict, board: str, evaluation: Evaluation, work: Path) -> list[str]:
     """The row's cells: accuracy, weight bytes, MACs, flash, arena, instructions."""
-    acc = accuracy(model, samples, labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cm = firmnet.compile(model, work / model.stem, board=board, name="digits")
-    result = qemu.run(cm.out_dir, board, to_c_inputs(cm, [samples[0]["input"]]))
+        acc = compiled_accuracy(firmnet.compile(model, work / f"{model.stem}-host", name="digits", **options),
+                                evaluation)
+        cm = firmnet.compile(model, work / model.stem, board=board, name="digits", **options)
+    result = qemu.run(cm.out_dir, board, to_c_inputs(cm, [evaluation.samples[0]["input"]]))
     report = cm.report
     return [f"{acc:.2%}", f"{report['weights_bytes']:,}", f"{report['macs']:,}",
             f"{qemu.elf_sizes(result.elf, board)['flash']:,}", f"{report['arena_bytes']:,}",
@@ -99,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="firmnet-compression-") as tmp:
         work = Path(tmp)
         for row in ROWS:
-            cells = measure(make(row, work), board, samples, labels, work)
+            cells = measure(make(row, work), dict(row.compile), board, Evaluation(samples, labels), work)
             lines.append(f"| {row.method} | " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
     (HERE / "COMPRESSION.md").write_text("\n".join(lines) + "\n")
