@@ -25,7 +25,7 @@ def _attrs(attrs: dict) -> str:
         if value is None:
             continue
         if isinstance(value, float):
-            value = f"{value:.2f}".rstrip("0").rstrip(".")
+            value = f"{value:.6g}"
         parts.append(f'{key.rstrip("_").replace("_", "-")}="{escape(str(value), quote=True)}"')
     return " ".join(parts)
 
