@@ -158,12 +158,20 @@ def test_in_place_buffers_are_drawn_apart():
     assert {overlap["data-a"], overlap["data-b"]} == {"A", "D"}
     assert (overlap["data-lo"], overlap["data-hi"], overlap["data-first"]) == ("40", "100", "1")
     assert sorted(r["data-buffer"] for r in page.find("rect", cls="fn-in-place")) == ["A", "D"]
-    # a planner may also name the buffer an output overlaps: drawn even without shared bytes
+    # a planner may also name the buffer an output overlaps (drawn even without shared bytes),
+    # the layers that run in place, and a layer's shift buffer (its output written below its place)
     report = hand_report()
     report["buffers"][3]["in_place"] = "B"
-    page = _page(report)
+    report["buffers"].append({"name": "L2#shift", "kind": "shift", "offset": 0, "size": 16, "first": 2,
+                              "last": 2, "layer": "L2"})
+    report["in_place"] = {"enabled": True, "layers": [{"layer": "L2", "shift_bytes": 16}]}
+    text = render(build_page(report))
+    page = Elements(text)
     [c] = page.find("rect", cls="fn-in-place")
     assert c["data-buffer"] == "C" and c["data-in-place"] == "B"
+    [shift] = page.find("rect", cls="fn-shift")
+    assert shift["data-layer"] == "L2" and shift["fill"] == "url(#fn-hatch)"
+    assert "in place: 1 layers write their output over their input (L2)" in text
 
 
 def test_three_bars_per_layer_and_estimates_labelled():

@@ -128,9 +128,10 @@ def _est_instructions(node, graph: Graph, call, board) -> int:
 
 def _buffers(graph: Graph, memory) -> list[dict]:
     """Every arena buffer of the plan: its bytes [offset, offset + size), its steps
-    first..last (inclusive), and the tensors it holds or the layer whose scratch it is
-    (the HTML report's memory timeline); a tensor buffer's producer is the first layer that
-    writes it, "(input)" for a graph input's."""
+    first..last (inclusive), and the tensors it holds or the layer whose scratch (or in-place
+    shift buffer) it is (the HTML report's memory timeline); a tensor buffer's producer is the
+    first layer that writes it, "(input)" for a graph input's; in_place: the input buffer it
+    was placed over."""
     held: dict[str, list[str]] = {}
     producer = {memory.storage[t].key: "(input)" for t in graph.inputs if memory.storage[t].kind == "arena"}
     for node in graph.nodes:
@@ -140,16 +141,23 @@ def _buffers(graph: Graph, memory) -> list[dict]:
     for tensor, s in memory.storage.items():
         if s.kind == "arena":
             held.setdefault(s.key, []).append(tensor)
-    scratch_of = {key: layer for layer, key in memory.scratch.items()}
+    layer_of = {key: ("scratch", layer) for layer, key in memory.scratch.items()}
+    # an in-place plan (planner ties): the shift buffer a layer writes its output into, below
+    # its place, and the input buffer each output buffer starts at
+    layer_of.update({f"{layer}#shift": ("shift", layer) for layer in (getattr(memory, "shifts", None) or {})})
+    over = {t.second: t.first for t in getattr(memory.plan, "ties", ())}
     rows = []
     for b in memory.buffers:
-        row = {"name": b.name, "kind": "scratch" if b.name in scratch_of else "tensor",
+        kind, layer = layer_of.get(b.name, ("tensor", None))
+        row = {"name": b.name, "kind": kind,
                "offset": memory.plan.offsets[b.name], "size": b.size, "first": b.first, "last": b.last}
-        if b.name in scratch_of:
-            row["layer"] = scratch_of[b.name]
+        if layer is not None:
+            row["layer"] = layer
         else:
             row["tensors"] = sorted(held.get(b.name, [b.name]))
             row["producer"] = producer.get(b.name, "")
+            if b.name in over:
+                row["in_place"] = over[b.name]
         rows.append(row)
     return rows
 

@@ -18,8 +18,8 @@ from ..ir import FirmnetError
 class Block:
     """One arena buffer on the timeline: bytes [offset, offset + size) during steps first..last."""
     name: str
-    label: str             # the layer that produces it, or whose scratch it is
-    kind: str              # "tensor" | "scratch"
+    label: str             # the layer that produces it, or whose scratch (shift buffer) it is
+    kind: str              # "tensor" | "scratch" | "shift" (an in-place layer's output, below its place)
     offset: int
     size: int
     first: int
@@ -136,7 +136,7 @@ def timeline(report: dict) -> Timeline:
     for b in rows:
         for key in ("name", "offset", "size", "first", "last"):
             _need(b, key, f"report.json buffer {b.get('name', '?')!r}")
-        label = b.get("layer") if b.get("kind") == "scratch" else b.get("producer") or b["name"]
+        label = b.get("layer") if b.get("kind", "tensor") != "tensor" else b.get("producer") or b["name"]
         blocks.append(Block(b["name"], label or b["name"], b.get("kind", "tensor"), int(b["offset"]), int(b["size"]),
                             int(b["first"]), int(b["last"]), tuple(b.get("tensors", ()))))
     blocks.sort(key=lambda k: (k.first, k.offset, k.name))
@@ -231,6 +231,10 @@ def _notes(report: dict) -> tuple:
     """Lines for fields other parts of the compiler add (schedule, patches), when present."""
     notes = []
     schedule = report.get("schedule")
+    in_place = report.get("in_place")
+    if isinstance(in_place, dict) and in_place.get("layers"):
+        names = [l.get("layer", "?") if isinstance(l, dict) else str(l) for l in in_place["layers"]]
+        notes.append(f"in place: {len(names)} layers write their output over their input ({', '.join(names)})")
     if isinstance(schedule, dict):
         facts = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
                           for k, v in schedule.items() if isinstance(v, (int, str)))

@@ -19,7 +19,7 @@ dl.fn-summary{display:grid;grid-template-columns:max-content auto;gap:2px 14px;m
 dl.fn-summary dt{color:#555}dl.fn-summary dd{margin:0;font-variant-numeric:tabular-nums}
 svg{display:block;margin:4px 0;font-size:11px}
 .fn-plot{fill:#fafafa;stroke:#bbb}.fn-grid{stroke:#e4e4e4}.fn-tick{fill:#666}.fn-axis{fill:#333;font-weight:600}
-.fn-label{fill:#111}.fn-value{fill:#444}
+.fn-label{fill:#111}.fn-value{fill:#444}.fn-none{fill:#999;font-style:italic}
 .fn-buffer{stroke:#fff;stroke-width:.6;opacity:.9}.fn-buffer.hi{stroke:#000;stroke-width:2;opacity:1}
 .fn-in-place{stroke:#222;stroke-dasharray:3 2}
 .fn-live{fill:none;stroke:#333;stroke-width:1.3}

@@ -105,8 +105,8 @@ def timeline_svg(t: Timeline) -> str:
     for b in t.blocks:
         x0, x1 = LEFT + b.first * col, LEFT + (b.last + 1) * col
         height = max(b.size * per_byte, 1.5)
-        fill = "url(#fn-hatch)" if b.kind == "scratch" else PALETTE[producers.index(b.label) % len(PALETTE)]
-        what = (f"scratch of {b.label}" if b.kind == "scratch" else
+        fill = "url(#fn-hatch)" if b.kind != "tensor" else PALETTE[producers.index(b.label) % len(PALETTE)]
+        what = (f"{b.kind} of {b.label}" if b.kind != "tensor" else
                 f"{', '.join(b.tensors) or b.name} (from {b.label})")
         tip = (f"{what}: bytes {b.offset:,}..{b.offset + b.size - 1:,} ({b.size:,} B), steps {b.first}..{b.last}"
                + (f"; in place with {', '.join(b.in_place)}" if b.in_place else ""))
@@ -115,8 +115,9 @@ def timeline_svg(t: Timeline) -> str:
             fill=fill, class_=f"fn-buffer fn-{b.kind}" + (" fn-in-place" if b.in_place else ""),
             data_buffer=b.name, data_kind=b.kind, data_offset=b.offset, data_size=b.size, data_first=b.first,
             data_last=b.last, data_layer=b.label, data_in_place=",".join(b.in_place) or None))
-        if x1 - x0 > 60 and b.size * per_byte > 14:
-            parts.append(text(x0 + 4, y(b.offset) - b.size * per_byte + 12, _short(b.label, int((x1 - x0) / 6.5)),
+        if x1 - x0 > 40 and b.size * per_byte > 14:
+            name = f"{b.kind} {b.label}" if b.kind != "tensor" else b.label
+            parts.append(text(x0 + 4, y(b.offset) - b.size * per_byte + 12, _short(name, int((x1 - x0) / 6.5)),
                               class_="fn-label"))
     for o in t.overlaps:   # in place: the shared bytes, cross-hatched
         x0, x1 = LEFT + o.first * col, LEFT + (o.last + 1) * col
@@ -193,6 +194,8 @@ def bars_svg(b: Bars) -> str:
                                      class_="fn-est-tick", data_layer=r.index, data_value=r.est_instructions))
             if n:
                 parts.append(text(x0 + end + 4, head + i * ROW + 13, f"{n:,}", class_="fn-value"))
+            elif estimated and r.kernel not in ("(view)", "memcpy"):   # an op the cost model has no figure for
+                parts.append(text(x0 + 4, head + i * ROW + 13, "no estimate", class_="fn-none"))
     width = LABEL_W + 3 * (PANEL_W + GAP)
     return _svg(width, head + len(b.rows) * ROW + 8, "".join(parts), "per-layer MACs, instructions and weights",
                 id="fn-layers", data_measured=str(b.measured).lower())
