@@ -150,6 +150,14 @@ def test_the_peak_and_the_bounds_are_marked():
     assert abs(float(line["x1"]) - (float(svg["data-left"]) + 1.5 * float(svg["data-step-px"]))) < 0.01
     marks = {m["data-label"]: int(m["data-bytes"]) for m in page.find("line") if "data-label" in m}
     assert marks == {"arena": 384, "lower bound": 350}
+    # a bound above the arena (the classic live-set bound beside an in-place plan's) is drawn
+    # inside the plot, at its bytes
+    report = {**hand_report(), "live_set_bound_bytes": 500}
+    page = _page(report)
+    [svg] = page.find("svg", id="fn-timeline")
+    [line] = [m for m in page.find("line") if m.get("data-label") == "live set bound"]
+    assert line["data-bytes"] == "500" and float(line["y1"]) >= 0
+    assert abs(float(line["y1"]) - (float(svg["data-base"]) - 500 * float(svg["data-byte-px"]))) < 0.01
 
 
 def test_in_place_buffers_are_drawn_apart():

@@ -60,7 +60,7 @@ def patterns_svg() -> str:
             f'<rect width="6" height="6" fill="{SCRATCH}" fill-opacity="0.35"/>'
             f'<line x1="0" y1="0" x2="0" y2="6" stroke="{SCRATCH}" stroke-width="3"/></pattern>'
             '<pattern id="fn-cross" width="6" height="6" patternUnits="userSpaceOnUse">'
-            '<path d="M0,0 L6,6 M6,0 L0,6" stroke="#222" stroke-width="1"/></pattern>'
+            '<path d="M0,0 L6,6 M6,0 L0,6" stroke="#222" stroke-width="0.8" stroke-opacity="0.45"/></pattern>'
             "</defs></svg>")
 
 
@@ -71,8 +71,14 @@ LEFT, TOP, BOTTOM, RIGHT = 70, 34, 46, 160
 
 
 def timeline_scale(t: Timeline):
-    """(pixels per step, pixels per byte): the plot's geometry, for drawing and for tests."""
-    return TIMELINE_W / max(t.steps, 1), TIMELINE_H / max(t.arena, t.peak, 1)
+    """(pixels per step, pixels per byte): the plot's geometry, for drawing and for tests. The
+    byte axis reaches the arena, the peak and every bound (a classic bound above the arena
+    shows what in-place execution saves)."""
+    return TIMELINE_W / max(t.steps, 1), TIMELINE_H / _top(t)
+
+
+def _top(t: Timeline) -> int:
+    return max([t.arena, t.peak, 1] + [n for _, n in t.bounds])
 
 
 def timeline_svg(t: Timeline) -> str:
@@ -92,7 +98,7 @@ def timeline_svg(t: Timeline) -> str:
                                                                        class_="fn-tick", text_anchor="middle")))
     parts.append(text(LEFT + TIMELINE_W / 2, base + 34, "step (layer in schedule order)", class_="fn-axis",
                       text_anchor="middle"))
-    top = max(t.arena, t.peak, 1)
+    top = _top(t)
     for k in range(5):
         value = round(top * k / 4)
         parts.append(element("line", x1=LEFT - 4, x2=LEFT + TIMELINE_W, y1=y(value), y2=y(value), class_="fn-grid"))
@@ -115,9 +121,10 @@ def timeline_svg(t: Timeline) -> str:
             fill=fill, class_=f"fn-buffer fn-{b.kind}" + (" fn-in-place" if b.in_place else ""),
             data_buffer=b.name, data_kind=b.kind, data_offset=b.offset, data_size=b.size, data_first=b.first,
             data_last=b.last, data_layer=b.label, data_in_place=",".join(b.in_place) or None))
-        if x1 - x0 > 40 and b.size * per_byte > 14:
+        room = col if b.in_place else x1 - x0   # in place: the next layer's output starts one step on
+        if room > 40 and b.size * per_byte > 14:
             name = f"{b.kind} {b.label}" if b.kind != "tensor" else b.label
-            parts.append(text(x0 + 4, y(b.offset) - b.size * per_byte + 12, _short(name, int((x1 - x0) / 6.5)),
+            parts.append(text(x0 + 4, y(b.offset) - b.size * per_byte + 12, _short(name, int(room / 6.5)),
                               class_="fn-label"))
     for o in t.overlaps:   # in place: the shared bytes, cross-hatched
         x0, x1 = LEFT + o.first * col, LEFT + (o.last + 1) * col
