@@ -235,6 +235,16 @@ def test_flash_and_ram_against_the_limits():
     assert not page.find("line", cls="fn-over")
 
 
+def test_schedule_and_patches_are_noted_when_the_report_has_them():
+    report = {**hand_report(), "schedule": {"method": "exact", "states": 1234, "bound_bytes": 45056,
+                                            "order": [3, 1, 2], "reached": True}}
+    text = render(build_page(report))
+    assert "schedule: method exact, states 1,234, bound 45,056 B" in text
+    assert "patches" not in text
+    text = render(build_page({**report, "patches": {"cut": "L2", "recomputed_macs": 900}}))
+    assert "patches: cut L2, recomputed macs 900" in text
+
+
 def test_kernel_rows_say_why_and_what_else():
     text = render(build_page(hand_report()))
     page = Elements(text)

@@ -227,23 +227,32 @@ def kernels(report: dict) -> tuple:
     return tuple(rows)
 
 
+def _facts(d: dict) -> str:
+    """The scalar fields of a report entry in words: "bound 45,056 B, method exact"."""
+    out = []
+    for key, value in d.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            continue
+        label = key[:-len("_bytes")] if key.endswith("_bytes") else key
+        label = label.replace("_", " ")
+        if isinstance(value, str):
+            out.append(f"{label} {value}")
+        else:
+            out.append(f"{label} {value:,}" + (" B" if key.endswith("_bytes") else ""))
+    return ", ".join(out)
+
+
 def _notes(report: dict) -> tuple:
-    """Lines for fields other parts of the compiler add (schedule, patches), when present."""
+    """Lines for fields other parts of the compiler add (in place, schedule, patches), when present."""
     notes = []
-    schedule = report.get("schedule")
     in_place = report.get("in_place")
     if isinstance(in_place, dict) and in_place.get("layers"):
         names = [l.get("layer", "?") if isinstance(l, dict) else str(l) for l in in_place["layers"]]
         notes.append(f"in place: {len(names)} layers write their output over their input ({', '.join(names)})")
-    if isinstance(schedule, dict):
-        facts = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
-                          for k, v in schedule.items() if isinstance(v, (int, str)))
-        notes.append(f"schedule: {facts}" if facts else "schedule: chosen by the compiler")
-    patches = report.get("patches")
-    if isinstance(patches, dict):
-        notes.append("patches: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else
-                                             f"{k.replace('_', ' ')} {v}" for k, v in patches.items()
-                                             if isinstance(v, (int, str))))
+    for key in ("schedule", "patches"):
+        entry = report.get(key)
+        if isinstance(entry, dict):
+            notes.append(f"{key}: {_facts(entry) or 'see report.json'}")
     return tuple(notes)
 
 
