@@ -305,7 +305,8 @@ def test_kws_page(kws, tmp_path, capsys):
     assert max(int(r["data-size"]) for r in rects) <= int(peak["data-bytes"]) <= report["arena_bytes"]
     assert len(page.find("rect", cls="fn-bar")) == 3 * len(report["layers"])
     assert len(page.find("rect", cls="fn-estimate")) == len(report["layers"])   # not profiled yet
-    assert [r["data-layer"] for r in page.find("tr") if "data-layer" in r] == [str(l["index"]) for l in report["layers"]]
+    rows = [r["data-layer"] for r in page.find("tr") if "data-layer" in r]
+    assert rows == [str(l["index"]) for l in report["layers"]]
     assert {u["data-gauge"] for u in page.find("rect", cls="fn-use")} == {"flash", "RAM"}
 
 

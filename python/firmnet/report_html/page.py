@@ -45,7 +45,8 @@ var rects=document.querySelectorAll('svg rect.fn-buffer');
 function mark(name,on){document.querySelectorAll('svg rect.fn-buffer').forEach(function(r){
 if(r.getAttribute('data-buffer')===name){r.classList.toggle('hi',on);}});}
 rects.forEach(function(r){var n=r.getAttribute('data-buffer');
-r.addEventListener('mouseenter',function(){mark(n,true);});r.addEventListener('mouseleave',function(){mark(n,false);});});
+r.addEventListener('mouseenter',function(){mark(n,true);});
+r.addEventListener('mouseleave',function(){mark(n,false);});});
 document.body.setAttribute('data-fn-ready',String(document.querySelectorAll('svg *').length));
 })();"""
 

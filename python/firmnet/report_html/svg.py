@@ -123,8 +123,8 @@ def timeline_svg(t: Timeline) -> str:
             data_last=b.last, data_layer=b.label, data_in_place=",".join(b.in_place) or None))
         room = col if b.in_place else x1 - x0   # in place: the next layer's output starts one step on
         if room > 40 and b.size * per_byte > 14:
-            name = f"{b.kind} {b.label}" if b.kind != "tensor" else b.label
-            parts.append(text(x0 + 4, y(b.offset) - b.size * per_byte + 12, _short(name, int(room / 6.5)),
+            # a scratch or shift buffer is told by its hatch: the label is its layer's name
+            parts.append(text(x0 + 4, y(b.offset) - b.size * per_byte + 12, _short(b.label, int(room / 6.5)),
                               class_="fn-label"))
     for o in t.overlaps:   # in place: the shared bytes, cross-hatched
         x0, x1 = LEFT + o.first * col, LEFT + (o.last + 1) * col
@@ -151,8 +151,9 @@ def timeline_svg(t: Timeline) -> str:
         placed.append(ly)
         parts.append(text(LEFT + TIMELINE_W + 6, ly, f"{label} {n:,} B", class_=f"{cls}-text"))
     px = LEFT + (t.peak_step + 0.5) * col
+    layer = t.layers[t.peak_step] if t.peak_step < len(t.layers) else ""
     parts.append(element(
-        "g", title(f"peak: {t.peak:,} B in use at step {t.peak_step} ({t.layers[t.peak_step] if t.peak_step < len(t.layers) else ''})")
+        "g", title(f"peak: {t.peak:,} B in use at step {t.peak_step} ({layer})")
         + element("line", x1=px, x2=px, y1=TOP - 4, y2=base, class_="fn-peak-line")
         + element("circle", cx=px, cy=y(t.peak), r=5, class_="fn-peak-dot")
         + text(px, TOP - 8, f"peak {t.peak:,} B (step {t.peak_step})", class_="fn-peak-text",
@@ -235,7 +236,7 @@ def gauges_svg(gauges) -> str:
             lx = 60 + GAUGE_W * g.limit / full
             parts.append(element("line", x1=lx, x2=lx, y1=y0 - 3, y2=y0 + 25, class_="fn-over"))
         legend = ", ".join(f"{label} {n:,}" for label, n in g.parts)
-        parts.append(text(60, y0 + 38, f"{g.used:,} B{share}{' — does not fit' if over else ''}: {legend}; {g.source}",
-                          class_="fn-value"))
+        fits = " — does not fit" if over else ""
+        parts.append(text(60, y0 + 38, f"{g.used:,} B{share}{fits}: {legend}; {g.source}", class_="fn-value"))
     return _svg(GAUGE_W + 80, 8 + len(gauges) * 62, "".join(parts), "flash and RAM against the board's limits",
                 id="fn-fit")
