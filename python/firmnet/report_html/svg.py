@@ -67,7 +67,7 @@ def patterns_svg() -> str:
 # ---- memory timeline -------------------------------------------------------------------
 
 TIMELINE_W, TIMELINE_H = 900, 340     # the plot area, pixels
-LEFT, TOP, BOTTOM, RIGHT = 70, 34, 46, 160
+LEFT, TOP, BOTTOM, RIGHT = 70, 34, 46, 200
 
 
 def timeline_scale(t: Timeline):
