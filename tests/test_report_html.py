@@ -263,9 +263,10 @@ def _assert_self_contained(page: Elements, text: str):
     assert "@import" not in css and "url(" not in css
 
 
-def test_page_is_self_contained():
+def test_page_is_self_contained_and_deterministic():
     text = render(build_page(hand_report(in_place=True)))
     _assert_self_contained(Elements(text), text)
+    assert render(build_page(hand_report(in_place=True))) == text
 
 
 def test_old_report_without_buffers_is_refused():
