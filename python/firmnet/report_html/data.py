@@ -8,7 +8,7 @@ linked firmware's sizes. Pure data, no drawing (svg.py draws it, page.py lays it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..ir import FirmnetError
@@ -151,13 +151,12 @@ def timeline(report: dict) -> Timeline:
     for o in overlaps:
         partners.setdefault(o.a, []).append(o.b)
         partners.setdefault(o.b, []).append(o.a)
-    for b in rows:   # a planner that records the overlap it used (kernels' in-place declarations)
-        named = b.get("in_place") or b.get("overlaps") or ()
+    for b in rows:   # the input buffer an in-place plan placed this one over (report.py's "in_place")
+        named = b.get("in_place") or ()
         for other in [named] if isinstance(named, str) else named:
-            other = other.get("buffer", other.get("name")) if isinstance(other, dict) else other
-            if isinstance(other, str) and other not in partners.get(b["name"], ()):
+            if other not in partners.get(b["name"], ()):
                 partners.setdefault(b["name"], []).append(other)
-    blocks = [Block(**{**k.__dict__, "in_place": tuple(partners.get(k.name, ()))}) for k in blocks]
+    blocks = [replace(k, in_place=tuple(partners.get(k.name, ()))) for k in blocks]
     steps = max([len(layers)] + [k.last + 1 for k in blocks])
     live = tuple(_union((k.offset, k.offset + k.size) for k in blocks if k.first <= s <= k.last)
                  for s in range(steps))
