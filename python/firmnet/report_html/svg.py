@@ -214,7 +214,7 @@ def bars_svg(b: Bars) -> str:
 GAUGE_W = 640
 
 
-def gauges_svg(gauges) -> str:
+def gauges_svg(gauges: tuple[Gauge, ...]) -> str:
     parts, colors = [], ("#4e79a7", "#a0cbe8", "#f28e2b", "#ffbe7d")
     for i, g in enumerate(gauges):
         y0 = 8 + i * 62
