@@ -207,6 +207,10 @@ def cmd_report(args) -> int:
     path = Path(args.output) / "report.json"
     if not path.is_file():
         raise FirmnetError(f"{args.output} has no report.json: run firmnet compile first")
+    if args.html:
+        from .report_html import write_html
+        print(f"wrote {write_html(args.output, args.html)}")
+        return 0
     report = json.loads(path.read_text())
     firmware = (board_info(args.output) or {}).get("firmware")
     print(json.dumps(report, indent=1) if args.json else format_report(report, firmware))
@@ -263,6 +267,8 @@ def cmd_run(args) -> int:
     real = from_c_outputs(cm, result.outputs)
     sizes = qemu.elf_sizes(result.elf, board)
     names = [o["name"] for o in cm.report["outputs"]]
+    if args.profile:   # for `firmnet report OUT --html`: measured instructions per layer
+        write_profile(out, board.name, result, cm.report)
     if args.json:
         doc = {"board": board.name, "outputs": {n: o.tolist() for n, o in zip(names, result.outputs)},
                "dequantized_outputs": {n: r.tolist() for n, o, r in zip(names, result.outputs, real)
@@ -292,6 +298,16 @@ def cmd_run(args) -> int:
             print(f"{layer['index']:>3} {layer['name'][:30]:30} {layer['op'][:16]:16} {layer['instructions']:>14,} "
                   f"{layer['macs']:>12,}")
     return 0
+
+
+def write_profile(out: Path, board: str, result, report: dict) -> Path:
+    """OUT/profile-<board>.json: a profile run's instructions, per layer and in all, with the
+    report's provenance (a profile of an earlier compile is not shown as this one's)."""
+    path = Path(out) / f"profile-{board}.json"
+    doc = {"board": board, "provenance": report["provenance"], "instructions": result.instructions,
+           "layers": result.layers}
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    return path
 
 
 def cmd_boards(args) -> int:
@@ -352,6 +368,8 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="per-layer table and memory plan")
     r.add_argument("output")
     r.add_argument("--json", action="store_true")
+    r.add_argument("--html", metavar="PAGE", help="write the report as one self-contained HTML page (memory "
+                                                  "timeline, per-layer bars, flash and RAM, kernels)")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
     q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, SVD, "
