@@ -136,7 +136,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     report["dead_channels"] = {"enabled": dead_channels, "layers": removed,
                                "macs_saved": sum(r["macs_saved"] for r in removed)}
     report["float_layers"] = float_layers(graph, lowered_graph)
-    report["schedule"] = describe_schedule(lowered_graph, sched)
+    report["schedule"] = describe_schedule(lowered_graph, sched, memory)
+    report["classic_lower_bound_bytes"] = sched.classic_bound
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "
                            + "; ".join(message(layer) for layer in report["float_layers"]))

@@ -25,7 +25,7 @@ peak, so chains and already good orders compile exactly as before.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .ir import FirmnetError
 from .planner import Buffer, lower_bound
@@ -57,6 +57,7 @@ class Schedule:
     file_bound: int            # the same for the file order
     method: str                # "file", "exact" or "beam"
     states: int = 0            # sets of executed steps the search visited
+    classic_bound: int = 0     # the file order's peak with unaligned sizes (what the report printed before)
 
 
 def _align(n: int, a: int) -> int:
@@ -253,11 +254,25 @@ def schedule_graph(graph, lowered, mode: str = "auto", alignment: int = 16):
     from .memory import analyse
     problem = problem_of(graph, lowered, analyse(graph, lowered).storage, alignment)
     sched = choose(problem, mode)
+    classic = peak(replace(problem, alignment=1), tuple(range(len(problem.steps))))
+    sched = replace(sched, classic_bound=classic)
     return graph.replace(nodes=tuple(graph.nodes[v] for v in sched.order)), sched
 
 
-def describe(scheduled_graph, sched: Schedule) -> dict:
-    """report["schedule"]: the order run (node names), its bound, the file order's bound."""
+def describe(scheduled_graph, sched: Schedule, memory) -> dict:
+    """report["schedule"]: the order run (node names), its bound, the file order's bound, and
+    whether the placement (memory: memory.MemoryPlan) reaches the bound, or by how much not."""
+    from .placement import SEARCH_NODES
+    arena = memory.arena_size
+    gap = arena - sched.bound
+    if gap <= 0:
+        note = f"the placement reaches the bound ({memory.plan.algorithm})"
+    else:
+        note = (f"the placement needs {gap:,} bytes more than the bound: no first-fit order reached it and "
+                f"the search of {SEARCH_NODES:,} placements found no placement within it; the "
+                f"live-set bound is only a lower bound, and some lifetimes cannot be packed into it")
     return {"method": sched.method, "order": [node.name for node in scheduled_graph.nodes],
             "bound_bytes": sched.bound, "file_order_bound_bytes": sched.file_bound,
-            "saved_bytes": sched.file_bound - sched.bound, "states": sched.states}
+            "saved_bytes": sched.file_bound - sched.bound, "states": sched.states,
+            "alignment": memory.plan.alignment, "arena_bytes": arena, "placement_gap_bytes": max(gap, 0),
+            "placement": note}
