@@ -14,7 +14,8 @@ orders and keeps the smallest arena:
 If none reaches the bound, ``search`` looks for a placement inside it: a depth-first
 search that places the buffers largest first, each at one of its candidate offsets (0 or
 the end of a buffer already placed that lives at the same time, the "canonical" offsets
-every compact placement can be moved to), within a budget of ``SEARCH_NODES`` placements.
+every compact placement can be moved to), within a budget of ``SEARCH_NODES`` offset
+look-ups (one per unplaced buffer per move; a few seconds at most).
 It returns None when it finds none in the budget; the live-set bound is only a lower
 bound, and some lifetimes cannot be packed into it at all.
 
@@ -28,7 +29,7 @@ from typing import Callable, Sequence
 
 __all__ = ["ORDERS", "SEARCH_NODES", "search"]
 
-SEARCH_NODES = 20_000
+SEARCH_NODES = 100_000
 
 
 def _align(n: int, alignment: int) -> int:
@@ -82,6 +83,9 @@ def search(buffers: Sequence, alignment: int, target: int, max_nodes: int = SEAR
         if done == n:
             return True
         moves = []
+        budget[0] -= n - done
+        if budget[0] < 0:
+            return False
         for i in range(n):
             if offset[i] is None:
                 at = spot(i, floor, last)
@@ -89,9 +93,6 @@ def search(buffers: Sequence, alignment: int, target: int, max_nodes: int = SEAR
                     return False    # buffer i fits nowhere any more
                 moves.append((at, -size[i], i))
         for at, _, i in sorted(moves):
-            budget[0] -= 1
-            if budget[0] < 0:
-                return False
             offset[i] = at
             if place(done + 1, at, i):
                 return True

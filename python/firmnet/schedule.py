@@ -15,8 +15,8 @@ rounded up to the arena alignment, so the bound is what the placement must reach
 * `exact` - the minimum over all valid orders, memoized over the sets of executed
   steps (the live bytes after a set do not depend on the order inside it):
   f(S) = min over ready v of max(peak of running v after S, f(S + v)). The number of such
-  sets grows with the branches' lengths multiplied together; past `max_states` the search
-  gives up.
+  sets grows with the branches' lengths multiplied together; past `max_states` (or
+  MAX_EXACT_STEPS steps) the search gives up.
 * `beam` - beyond that, a beam search: all orders extended one step at a time, keeping
   the `width` best partial orders (peak so far, then bytes live now).
 
@@ -36,6 +36,7 @@ __all__ = ["Problem", "Schedule", "SCHEDULE_CHOICES", "MAX_STATES", "BEAM_WIDTH"
 SCHEDULE_CHOICES = ("auto", "file")
 MAX_STATES = 30_000
 BEAM_WIDTH = 64
+MAX_EXACT_STEPS = 400
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,8 @@ def choose(problem: Problem, mode: str = "auto", max_states: int = MAX_STATES,
     file_bound = peak(problem, file_order)
     if mode == "file":
         return Schedule(file_order, file_bound, file_bound, "file")
-    found = exact(problem, max_states)
+    # (the exact search recurses once per step: past MAX_EXACT_STEPS, the beam)
+    found = exact(problem, max_states) if len(problem.steps) <= MAX_EXACT_STEPS else None
     method = "exact"
     if found is None:
         found, method = beam(problem, width), "beam"
@@ -252,7 +254,8 @@ def problem_of(graph, lowered, storage, alignment: int = 16) -> Problem:
 def schedule_graph(graph, lowered, mode: str = "auto", alignment: int = 16):
     """(graph with its nodes in the chosen order, Schedule)."""
     from .memory import analyse
-    problem = problem_of(graph, lowered, analyse(graph, lowered).storage, alignment)
+    storage = analyse(graph, lowered, "linear").storage   # the alias groups; "linear" places in no time
+    problem = problem_of(graph, lowered, storage, alignment)
     sched = choose(problem, mode)
     classic = peak(replace(problem, alignment=1), tuple(range(len(problem.steps))))
     sched = replace(sched, classic_bound=classic)
@@ -269,7 +272,7 @@ def describe(scheduled_graph, sched: Schedule, memory) -> dict:
         note = f"the placement reaches the bound ({memory.plan.algorithm})"
     else:
         note = (f"the placement needs {gap:,} bytes more than the bound: no first-fit order reached it and "
-                f"the search of {SEARCH_NODES:,} placements found no placement within it; the "
+                f"the search ({SEARCH_NODES:,} offset look-ups) found no placement within it; the "
                 f"live-set bound is only a lower bound, and some lifetimes cannot be packed into it")
     return {"method": sched.method, "order": [node.name for node in scheduled_graph.nodes],
             "bound_bytes": sched.bound, "file_order_bound_bytes": sched.file_bound,
