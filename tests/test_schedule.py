@@ -15,7 +15,7 @@ from firmnet import placement
 from firmnet.cli import main as cli_main
 from firmnet.ir import FirmnetError
 from firmnet.memory import analyse
-from firmnet.planner import Buffer, check_plan, lower_bound, plan_memory, Plan
+from firmnet.planner import ALGORITHMS, Buffer, Plan, check_plan, lower_bound, plan_memory
 from firmnet.schedule import Problem, beam, choose, exact, peak, problem_of
 from support.compare import assert_close
 from support.dag_models import MODELS
@@ -161,22 +161,24 @@ def test_search_is_complete_on_small_sets(buffers, extra):
 
 
 def test_search_reaches_the_bound_where_first_fit_does_not():
-    """Two long-lived 16-byte buffers A, B and short ones around them: in every first-fit
-    order the middle buffer lands where it splits the free space.
+    """The bound is 96 (A + D at step 3), so A must sit on top of D. First fit in every order
+    of the planner's table puts the large ones low (D, C at 0) and A at 64, which leaves B,
+    live with both C and A, no 32-byte hole below 96. The search puts B under C instead.
 
-        steps   0    1    2
-        A       ##############      (16 B)
-        B       ##############      (16 B)
-        C       ##                  (32 B)
-        D            ##             (16 B)   ... and E (32 B) at step 2
+        steps   0    1    2    3    4
+        A                 ###############   32 B
+        B       ###############             32 B
+        C            ##                     48 B
+        D                      ##           64 B
     """
-    buffers = [Buffer("A", 16, 0, 2), Buffer("B", 16, 0, 2), Buffer("C", 32, 0, 0),
-               Buffer("D", 16, 1, 1), Buffer("E", 32, 2, 2)]
-    bound = lower_bound(buffers, 16)
-    assert bound == 64
-    found = placement.search(buffers, 16, bound)
-    assert found is not None and max(found[b.name] + b.size for b in buffers) == 64
-    assert plan_memory(buffers).arena_size == 64
+    buffers = [Buffer("A", 32, 2, 4), Buffer("B", 32, 0, 2), Buffer("C", 48, 1, 1), Buffer("D", 64, 3, 3)]
+    assert lower_bound(buffers, 16) == 96
+    first_fits = [a for a in ALGORITHMS if a not in ("search", "best")]
+    assert min(plan_memory(buffers, a).arena_size for a in first_fits) > 96
+    found = placement.search(buffers, 16, 96)
+    assert found == {"D": 0, "C": 32, "A": 64, "B": 0}
+    plan = plan_memory(buffers)
+    assert (plan.arena_size, plan.algorithm) == (96, "search")
 
 
 # ---- the DAG models --------------------------------------------------------------------
