@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import firmnet
 from firmnet import placement
@@ -16,10 +16,10 @@ from firmnet.cli import main as cli_main
 from firmnet.ir import FirmnetError
 from firmnet.memory import analyse
 from firmnet.planner import ALGORITHMS, Buffer, Plan, check_plan, lower_bound, plan_memory
-from firmnet.schedule import Problem, beam, choose, exact, peak, problem_of
+from firmnet.schedule import Problem, Schedule, beam, choose, describe, exact, peak, problem_of
 from support.compare import assert_close
 from support.dag_models import MODELS
-from support.random_graphs import onnxruntime_outputs
+from support.random_graphs import onnxruntime_outputs, random_graphs
 
 
 # ---- brute force -----------------------------------------------------------------------
@@ -256,3 +256,33 @@ def test_cli_schedule_option(tmp_path, capsys):
         text = capsys.readouterr().out
         assert "classic bound:" in text and "placement:               the placement reaches the bound" in text
         assert ("schedule:                the file's order" in text) == (mode == "file")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=random_graphs())
+def test_random_graphs_schedule(case, tmp_path_factory):
+    """Random ONNX graphs (views, fan-out, dead branches, outputs read inside): the bound
+    of the order chosen is memory.py's count of its buffers and the best of every order;
+    the C computes the same bytes in either order."""
+    out = tmp_path_factory.mktemp("g")
+    auto = firmnet.compile(case.model, out / "auto", name="g")
+    file = firmnet.compile(case.model, out / "file", name="g", schedule="file")
+    sched = auto.report["schedule"]
+    assert sched["bound_bytes"] == lower_bound(auto.memory.buffers, 16) <= auto.memory.arena_size
+    problem = problem_of(file.lowered_graph, file.lowered, file.memory.storage)
+    orders = list(itertools.islice(topological_orders(problem.deps), 5_001))
+    best = min(peak(problem, o) for o in orders)
+    assert sched["bound_bytes"] == best if len(orders) <= 5_000 else sched["bound_bytes"] <= best
+    rng = np.random.default_rng(2)
+    xs = [rng.uniform(-1, 1, file.graph.types[i].shape).astype(file.graph.types[i].dtype) for i in file.graph.inputs]
+    for a, f in zip(auto.build_host().run(xs), file.build_host().run(xs)):
+        assert np.array_equal(a, f)
+
+
+def test_report_says_how_far_placement_is_from_the_bound():
+    memory = type("M", (), {"arena_size": 1_104, "plan": Plan({}, 1_104, 1_000, "greedy_by_size", 16)})()
+    graph = type("G", (), {"nodes": ()})()
+    entry = describe(graph, Schedule((), 1_024, 2_048, "exact", 9), memory)
+    assert entry["placement_gap_bytes"] == 80
+    assert entry["placement"].startswith("the placement needs 80 bytes more than the bound: no first-fit order")
+    assert (entry["bound_bytes"], entry["file_order_bound_bytes"], entry["saved_bytes"]) == (1_024, 2_048, 1_024)
