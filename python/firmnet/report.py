@@ -216,7 +216,8 @@ def _schedule_text(report: dict) -> list[str]:
     lines = [f"classic bound:           {report['classic_lower_bound_bytes']:,} bytes "
              "(live set of the file's order, whole tensors)"]
     if sched["method"] == "file":
-        lines.append(f"schedule:                the file's order (bound {sched['bound_bytes']:,} bytes aligned)")
+        searched = f"; the search over {sched['states']:,} sets of steps found no lower peak" if sched["states"] else ""
+        lines.append(f"schedule:                the file's order (bound {sched['bound_bytes']:,} bytes aligned{searched})")
     else:
         lines.append(f"schedule:                {sched['method']} search over {sched['states']:,} sets of steps: bound "
                      f"{sched['bound_bytes']:,} bytes aligned, file order {sched['file_order_bound_bytes']:,} "
