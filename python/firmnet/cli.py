@@ -18,6 +18,7 @@ from . import __version__
 from .boundary import from_c_outputs, to_c_inputs
 from .compiler import REQUANT_CHOICES
 from .kernels.select import SPARSE_CHOICES, WINOGRAD_CHOICES
+from .schedule import SCHEDULE_CHOICES
 from .float_layers import FloatLayerWarning
 from .passes.binarize import BinarizeWarning
 from .ir import FirmnetError
@@ -65,7 +66,8 @@ def _load_compiled(out_dir: Path):
     return compile(meta["model"], out_dir, board=meta["board"], name=meta["name"], input_shapes=shapes,
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
                    dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),
-                   winograd=meta.get("winograd", "auto"), codebook_kernels=meta.get("codebook_kernels", "auto"))
+                   winograd=meta.get("winograd", "auto"), codebook_kernels=meta.get("codebook_kernels", "auto"),
+                   schedule=meta.get("schedule", "auto"))
 
 
 def _npz_sizes(path) -> dict:
@@ -141,7 +143,7 @@ def cmd_compile(args) -> int:
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
                      dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd,
-                     codebook_kernels=args.codebook_kernels)
+                     codebook_kernels=args.codebook_kernels, schedule=args.schedule)
     for w in caught:   # one line per float layer of a quantized model, per note on binary layers
         if issubclass(w.category, (FloatLayerWarning, BinarizeWarning)):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -157,6 +159,8 @@ def cmd_compile(args) -> int:
         meta["sparse"] = args.sparse
     if args.winograd != "auto":
         meta["winograd"] = args.winograd
+    if args.schedule != "auto":
+        meta["schedule"] = args.schedule
     if args.codebook_kernels != "auto":
         meta["codebook_kernels"] = args.codebook_kernels
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -358,6 +362,9 @@ def parser() -> argparse.ArgumentParser:
                    help="codebook kernels for layers whose weights hold few distinct values (a palettized model, "
                         "README 'Codebook weights'): auto (default: where estimated not slower, or where only the "
                         "packed indices + codebooks fit the board's flash), on (wherever they run), off")
+    c.add_argument("--schedule", choices=SCHEDULE_CHOICES, default="auto",
+                   help="order of the layers: auto (default: in a DAG, the order of the branches with the lowest "
+                        "peak of live bytes; the file's order unless that is lower), file (the model's order)")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)

@@ -247,12 +247,31 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         _flash_text(report, firmware),
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
         f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
+        *_schedule_text(report),
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
         f"inputs + outputs:        {report['io_bytes']:,} bytes (inside the arena)",
         "",
         report["memory_plan"],
     ]
     return "\n".join(lines)
+
+
+def _schedule_text(report: dict) -> list[str]:
+    """The execution order's lines: the classic bound beside the one of the order run."""
+    sched = report.get("schedule")
+    if not sched:
+        return []
+    lines = [f"classic bound:           {report['classic_lower_bound_bytes']:,} bytes "
+             "(live set of the file's order, whole tensors)"]
+    if sched["method"] == "file":
+        searched = f"; the search over {sched['states']:,} sets of steps found no lower peak" if sched["states"] else ""
+        lines.append(f"schedule:                the file's order (bound {sched['bound_bytes']:,} bytes aligned{searched})")
+    else:
+        lines.append(f"schedule:                {sched['method']} search over {sched['states']:,} sets of steps: bound "
+                     f"{sched['bound_bytes']:,} bytes aligned, file order {sched['file_order_bound_bytes']:,} "
+                     f"(-{sched['saved_bytes']:,})")
+    lines.append(f"placement:               {sched['placement']}")
+    return lines
 
 
 def _dead_channels_text(dead: dict | None) -> list[str]:
