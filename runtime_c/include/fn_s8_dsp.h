@@ -154,28 +154,27 @@ static inline size_t fn_conv2d_s8_winograd_dsp_scratch_size(const fn_conv2d_s8_p
 fn_status fn_conv2d_s8_winograd_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int16_t *filter,
                                     const int32_t *bias, int8_t *output, void *scratch);
 
-/* Bytes of scratch of fn_fc_s8_codebook_dsp: its table of weight pairs, one uint32 per pair
- * of indices (2^(2 * bits) of them: 64 bytes for 2-bit, 1 KB for 4-bit indices); 0 for a
- * shape it does not take (a per-channel codebook, 8-bit indices, in_features not a multiple
- * of 4). */
+/* Bytes of scratch of fn_fc_s8_codebook_dsp: its lookup table of the codebook
+ * (fn_codebook_dsp_impl.h): 1 KB for 4-bit indices (a word per pair of codewords), 2 KB for
+ * 2-bit ones (two words per index byte); 0 for a shape it does not take (a per-channel
+ * codebook, 8-bit indices, in_features not a positive multiple of 4). */
 static inline size_t fn_fc_s8_codebook_dsp_scratch_size(const fn_fc_s8_codebook_params *p)
 {
     if (p->per_channel || (p->bits != 2 && p->bits != 4) || p->in_features < 4 || p->in_features % 4 != 0) {
         return 0;
     }
-    return (size_t)4 << (2 * p->bits);
+    return p->bits == 4 ? 1024 : 2048;
 }
 
 /* fn_fc_s8_codebook (fn_fc_s8_codebook.h, same arguments and constraints) for a per-layer
  * codebook, 2- or 4-bit indices and in_features a multiple of 4, with the indices of each
  * group of 4 weights w0..w3 stored in the order w0, w2, w1, w3 (kernels/params_codebook.py
- * pair_ordered): the first byte (4-bit) or half byte (2-bit) of a group indexes the pair
- * (w0, w2), the second (w1, w3). The call fills the scratch with the codebook's pairs as
- * 16-bit halves (table[i | j << bits] = codebook[i] | codebook[j] << 16), then every 4
- * weights cost two table loads and two SMLADs against the inputs' SXTB16 pairs (x0, x2),
- * (x1, x3); 4 output rows share each input word, 4 input rows (pixels) each looked-up pair.
- * The table is the codebook squared, not the weights: its size does not grow with the layer.
- * scratch: fn_fc_s8_codebook_dsp_scratch_size(p) bytes. */
+ * pair_ordered). The call fills the scratch with a table of the codebook
+ * (fn_codebook_dsp_impl.h) from which one lookup gives the 16-bit weight pair (w0, w2) or
+ * (w1, w3) of a group: 4-bit indices cost two byte loads and two table loads per 4 weights,
+ * 2-bit ones one byte load and one double-word load; two SMLADs against the inputs' SXTB16
+ * pairs (x0, x2), (x1, x3) add the 4 products. 4 output rows share each input word, 4 input
+ * rows (pixels) each looked-up pair. scratch: fn_fc_s8_codebook_dsp_scratch_size(p) bytes. */
 fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t *input, const int8_t *codebook,
                                 const uint8_t *indices, const int32_t *bias, int8_t *output, void *scratch);
 

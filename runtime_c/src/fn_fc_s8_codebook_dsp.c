@@ -1,49 +1,17 @@
 /* firmnet runtime: fn_fc_s8_codebook_dsp (fn_s8_dsp.h): the int8 codebook fully connected
  * layer with a table of weight pairs and SMLAD. Where FN_DSP is 0 it reads the same
  * (pair-ordered) indices one weight at a time: the same bytes, for host builds. */
+#include "fn_codebook_dsp_impl.h"
 #include "fn_s8_dsp.h"
 
-/* Position in a row of pair-ordered indices of weight j: groups of 4 store w0, w2, w1, w3. */
-static inline int32_t pair_position(int32_t j)
-{
-    const int32_t r = j & 3;
-    return (j & ~3) + (r == 1 ? 2 : r == 2 ? 1 : r);
-}
-
 #if FN_DSP
-/* table[i | j << bits] = codebook[i] | codebook[j] << 16 (16-bit halves). */
-static void fill_pairs(uint32_t *table, const int8_t *codebook, int32_t bits)
-{
-    const uint32_t k = 1u << bits;
-    for (uint32_t j = 0; j < k; ++j) {
-        const uint32_t hi = (uint32_t)(uint16_t)(int16_t)codebook[j] << 16;
-        for (uint32_t i = 0; i < k; ++i) {
-            table[i | (j << bits)] = hi | (uint16_t)(int16_t)codebook[i];
-        }
-    }
-}
-
-/* The pair indices (e: (w0, w2), o: (w1, w3)) of the group of 4 weights whose indices start
- * at p: one halfword (4-bit: two bytes) or one byte (2-bit); bits constant at each call. */
-FN_ALWAYS_INLINE static inline void pairs_at(const uint8_t *p, const int bits, uint32_t *e, uint32_t *o)
-{
-    if (bits == 4) {                        /* two LDRB: fewer instructions than LDRH, UXTB, LSR */
-        *e = p[0];
-        *o = p[1];
-    } else {
-        const uint32_t b = *p;
-        *e = b & 15u;
-        *o = b >> 4;
-    }
-}
-
 /* s + the 4 products of the input pairs (xe, xo) with the weights of the group at p. */
 FN_ALWAYS_INLINE static inline int32_t group(const uint32_t *t, const uint8_t *p, int32_t xe, int32_t xo, int32_t s,
                                              const int bits)
 {
-    uint32_t e, o;
-    pairs_at(p, bits, &e, &o);
-    return __smlad(xo, (int32_t)t[o], __smlad(xe, (int32_t)t[e], s));
+    int32_t e, o;
+    fn_cb_lookup(t, p, bits, &e, &o);
+    return __smlad(xo, o, __smlad(xe, e, s));
 }
 
 /* What one call's loops read. */
@@ -69,9 +37,8 @@ FN_ALWAYS_INLINE static inline void pixels4(const cb_dsp_call *c, const int8_t *
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         const int8_t *x0 = x, *x2 = x + 2 * k;
         while (ix != ix_end) {
-            uint32_t e, od;
-            pairs_at(ix, bits, &e, &od);
-            const int32_t pe = (int32_t)t[e], po = (int32_t)t[od];
+            int32_t pe, po;
+            fn_cb_lookup(t, ix, bits, &pe, &po);
             int32_t a = fn_load4(x0);
             s0 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s0));
             a = fn_load4(x0 + k);
@@ -172,7 +139,7 @@ fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t 
     const size_t row_bytes = fn_codebook_row_bytes(p->in_features, p->bits);
 #if FN_DSP
     uint32_t *table = (uint32_t *)scratch;
-    fill_pairs(table, codebook, p->bits);
+    fn_cb_fill_table(table, codebook, p->bits);
     const cb_dsp_call c = {table, indices, row_bytes, k, p->out_features, &f, fast, &stage};
     void (*const four)(const cb_dsp_call *, const int8_t *, int8_t *) = p->bits == 2 ? pixels4_b2 : pixels4_b4;
     void (*const one)(const cb_dsp_call *, const int8_t *, int8_t *) = p->bits == 2 ? row1_b2 : row1_b4;
@@ -190,7 +157,7 @@ fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t 
             const uint8_t *row = indices + (size_t)o * row_bytes;
             int32_t s = 0;
             for (int32_t j = 0; j < p->in_features; ++j) {
-                s += x[j] * codebook[fn_codebook_index(row, pair_position(j), p->bits)];
+                s += x[j] * codebook[fn_codebook_index(row, fn_cb_pair_position(j), p->bits)];
             }
             output[(size_t)b * n_out + (size_t)o] = fn_finish_one_s8(&f, fast, &stage, o, s);
         }

@@ -74,9 +74,9 @@ def dw_blocks_scratch(p: dict) -> int:
 
 
 def fc_codebook_scratch(p: dict) -> int:
-    """fn_fc_s8_codebook_dsp_scratch_size: its table of weight pairs, 4 bytes per pair of
-    codewords (2^(2 * bits) pairs); 0 for a per-channel codebook, 8-bit indices or an input
-    depth that is not a positive multiple of 4."""
+    """fn_fc_s8_codebook_dsp_scratch_size: its lookup table of the codebook (1 KB for 4-bit,
+    2 KB for 2-bit indices); 0 for a per-channel codebook, 8-bit indices or an input depth
+    that is not a positive multiple of 4."""
     if p["per_channel"] or p["bits"] not in (2, 4) or p["in_features"] < 4 or p["in_features"] % 4:
         return 0
-    return 4 << (2 * p["bits"])
+    return 1024 if p["bits"] == 4 else 2048
