@@ -32,8 +32,8 @@ from support.qdq import int8_inputs
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
 
-CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_fc_s8_codebook_dsp", "fn_conv2d_s8_codebook", "fn_fc_f32_codebook",
-                    "fn_conv2d_f32_codebook"}
+CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_fc_s8_codebook_dsp", "fn_conv2d_s8_codebook", "fn_conv2d_s8_codebook_dsp",
+                    "fn_fc_f32_codebook", "fn_conv2d_f32_codebook"}
 
 
 def pointwise(seed=0):
@@ -207,16 +207,18 @@ def test_sanitizers_clean(models, tmp_path):
 @pytest.mark.parametrize("name", ["digits_int8", "digits_float", "small_qdq_channel", "small_qdq_pointwise"])
 def test_codebook_models_on_the_emulated_m4(models, tmp_path, name):
     """The codebook kernels cross-compiled (arm-none-eabi-gcc -O2, Cortex-M4F) and run in QEMU:
-    the host's bytes (int8; fn_fc_s8_codebook_dsp's SMLAD loops on the board, its portable
-    reading of the same indices on the host), the host's values within float tolerance
+    the host's bytes (int8; fn_fc_s8_codebook_dsp's and fn_conv2d_s8_codebook_dsp's SMLAD loops
+    on the board, their portable reading of the same indices on the host), the host's values within float tolerance
     (float: the board's FPU may contract multiply-adds)."""
     require_tools(BOARD_TOOLS)
     int8 = "int8" in name or "qdq" in name
     cm = _compile(models[name], tmp_path / name, board="mps2-an386", codebook_kernels="on",
                   **({"requant": "tflm"} if int8 else {}))
     assert CODEBOOK_KERNELS & set(_kernels(cm).values())
-    if name in ("digits_int8", "small_qdq_pointwise"):
+    if name == "digits_int8":
         assert "fn_fc_s8_codebook_dsp" in _kernels(cm).values()
+    if name == "small_qdq_pointwise":     # its int8 1x1 layer: blocks of 4 pixels and the leftovers
+        assert "fn_conv2d_s8_codebook_dsp" in _kernels(cm).values()
     xs = int8_inputs(cm, _inputs(cm)) if _int8_input(cm) else _inputs(cm)
     board = qemu.run(cm.out_dir, "mps2-an386", xs)
     host = cm.build_host().run_raw(xs) if _int8_input(cm) else cm.build_host().run(xs)

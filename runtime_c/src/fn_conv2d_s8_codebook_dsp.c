@@ -83,6 +83,23 @@ typedef struct {
     const fn_channel_stage_s8 *stage;
 } cbc_call;
 
+/* The group of 4 window values at xp + d (4 pixels' pairs) times the weights whose indices
+ * are at ix + di, added to s0..s3. */
+#define CB_GROUP4(d, di)                                      \
+    do {                                                      \
+        int32_t pe_, po_, e_, o_;                             \
+        fn_cb_lookup(t, ix + (di), bits, &pe_, &po_);         \
+        CB_LOAD_PAIR(xp, (d), e_, o_);                        \
+        s0 = __smlad(o_, po_, __smlad(e_, pe_, s0));          \
+        CB_LOAD_PAIR(xp, (d) + 1, e_, o_);                    \
+        s1 = __smlad(o_, po_, __smlad(e_, pe_, s1));          \
+        CB_LOAD_PAIR(xp, (d) + 2, e_, o_);                    \
+        s2 = __smlad(o_, po_, __smlad(e_, pe_, s2));          \
+        CB_LOAD_PAIR(xp, (d) + 3, e_, o_);                    \
+        s3 = __smlad(o_, po_, __smlad(e_, pe_, s3));          \
+        FN_BARRIER();                                         \
+    } while (0)
+
 /* Every output channel of 4 pixels (widened windows in xw, 4 pairs per group) into out
  * (pixel q's channels at out + q * out_c). */
 FN_ALWAYS_INLINE static inline void pixels4(const cbc_call *c, const uint64_t *xw, int8_t *out, const int bits)
@@ -90,21 +107,20 @@ FN_ALWAYS_INLINE static inline void pixels4(const cbc_call *c, const uint64_t *x
     const uint32_t *const t = c->table;
     const size_t step = (size_t)bits / 2, n_out = (size_t)c->out_c;
     const uint64_t *const end = xw + 4 * (size_t)c->n4;
+    const int odd = c->n4 & 1;
     const uint8_t *row = c->indices;
     for (int32_t o = 0; o < c->out_c; ++o) {
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         const uint8_t *ix = row;
-        for (const uint64_t *xp = xw; xp != end; xp += 4, ix += step) {
-            int32_t pe, po, e, od;
-            fn_cb_lookup(t, ix, bits, &pe, &po);
-            CB_LOAD_PAIR(xp, 0, e, od);
-            s0 = __smlad(od, po, __smlad(e, pe, s0));
-            CB_LOAD_PAIR(xp, 1, e, od);
-            s1 = __smlad(od, po, __smlad(e, pe, s1));
-            CB_LOAD_PAIR(xp, 2, e, od);
-            s2 = __smlad(od, po, __smlad(e, pe, s2));
-            CB_LOAD_PAIR(xp, 3, e, od);
-            s3 = __smlad(od, po, __smlad(e, pe, s3));
+        const uint64_t *xp = xw;
+        if (odd) {                      /* an odd number of groups: one first, then two per step */
+            CB_GROUP4(0, 0);
+            xp += 4;
+            ix += step;
+        }
+        for (; xp != end; xp += 8, ix += 2 * step) {
+            CB_GROUP4(0, 0);
+            CB_GROUP4(4, step);
         }
         row += c->row_bytes;
         int8_t *y = out + o;
