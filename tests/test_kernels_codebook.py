@@ -334,25 +334,17 @@ def test_conv_f32_codebook_equals_the_dense_kernel(runtime, g, seed, with_bias, 
     assert np.allclose(out, ref, rtol=1e-4, atol=1e-4 * g["kh"] * g["kw"] * g["cin"])
 
 
-def dsp_window(g: dict) -> dict:
-    """g with in_c doubled or quadrupled where needed so that the window (kh * kw * in_c) is a
-    multiple of 4 (fn_conv2d_s8_codebook_dsp's shapes; in_c itself may stay odd)."""
-    cin = g["cin"]
-    while (g["kh"] * g["kw"] * cin) % 4:
-        cin *= 2
-    return dict(g, cin=cin)
-
-
 @settings(max_examples=150, deadline=None)
 @given(g=conv_layers(), q=quant_cases(), pointwise=st.booleans())
 def test_conv_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q, pointwise):
     """fn_conv2d_s8_codebook_dsp where FN_DSP is 0 (the host): padded, strided, dilated and
-    1x1 windows gathered with the input zero point in the padding, the pair-ordered indices,
-    give the dense reference's bytes; the scratch size is the table's plus 9 bytes per window
-    value (test_kernels_codebook_qemu.py runs the DSP loops on the emulated M4)."""
+    1x1 windows (of any depth: rows padded to groups of 4) gathered with the input zero point
+    in the padding, the pair-ordered indices, give the dense reference's bytes; the scratch
+    size is the table's plus 9 bytes per window value (rounded up to a multiple of 4)
+    (test_kernels_codebook_qemu.py runs the DSP loops on the emulated M4)."""
     if pointwise:
         g = dict(g, kh=1, kw=1, geo=dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0)))
-    g = dsp_window(dict(g, k=min(g["k"], 16), per_channel=False))
+    g = dict(g, k=min(g["k"], 16), per_channel=False)
     rng = np.random.default_rng(q["seed"])
     w = filter_of(rng, g, np.int8, q["data"] == "extremes")
     x = int8_data(rng, (g["n"], g["h"], g["w"], g["cin"]), q["data"], q["zp_in"])
@@ -365,22 +357,22 @@ def test_conv_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q
     s, keep = c_params(ffi, "fn_conv2d_s8_codebook_params", params, arrays)
     depth = g["kh"] * g["kw"] * g["cin"]
     size = lib.fn_conv2d_s8_codebook_dsp_scratch_size(s)
-    assert size == (0 if p.per_channel or depth > 1024 else {4: 1024, 2: 2048}[p.bits] + 9 * depth)
+    assert size == (0 if p.per_channel or depth > 1024 else {4: 1024, 2: 2048}[p.bits] + 9 * (-(-depth // 4) * 4))
     if size == 0:
         return
     scratch = np.zeros(size, np.uint8)
     out = np.full((params["batch"], params["out_h"], params["out_w"], params["out_c"]), 0x5A, np.int8)
     assert lib.fn_conv2d_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
-                                         _ptr(ffi, "uint8_t", pair_ordered(p)), _ptr(ffi, "int32_t", bias),
-                                         _ptr(ffi, "int8_t", out), ffi.cast("void *", ffi.from_buffer(scratch))) \
+                                         _ptr(ffi, "uint8_t", pair_ordered(p, pad=True)),
+                                         _ptr(ffi, "int32_t", bias), _ptr(ffi, "int8_t", out), ffi.cast("void *", ffi.from_buffer(scratch))) \
         == lib.FN_OK
     del keep
     assert_array_equal_first(out, expected_conv(x, w, bias, kw), "fn_conv2d_s8_codebook_dsp")
 
 
 def test_conv_s8_codebook_dsp_refuses_shapes_it_does_not_take(runtime):
-    """A window not a multiple of 4, 8-bit indices, a per-channel codebook, no scratch:
-    FN_ERR_ARG and the output untouched."""
+    """A window over FN_CB_CONV_DEPTH (1024) values, 8-bit indices, a per-channel codebook, no
+    scratch: FN_ERR_ARG and the output untouched."""
     rng = np.random.default_rng(3)
     ffi, lib = runtime.ffi, runtime.lib
     kw = dict(input_scale=0.05, input_zero_point=3, weight_scales=np.full(4, 0.01), output_scale=0.2,
@@ -389,12 +381,12 @@ def test_conv_s8_codebook_dsp_refuses_shapes_it_does_not_take(runtime):
     w = rng.choice(np.array([-3, 1, 7, 9], np.int8), (4, 1, 1, 8))
     params, arrays, p = conv2d_s8_codebook_params(x.shape, w, **kw)
     scratch = np.zeros(4096, np.uint8)
-    for change in ({}, {"in_c": 6}, {"bits": 8}, {"per_channel": 1}, {"scratch": None}):
+    for change in ({}, {"kernel_h": 2, "kernel_w": 65}, {"bits": 8}, {"per_channel": 1}, {"scratch": None}):
         fields = {k: v for k, v in {**params, **change}.items() if k != "scratch"}
         s, keep = c_params(ffi, "fn_conv2d_s8_codebook_params", fields, arrays)
         out = np.full((1, 5, 5, 4), 0x5A, np.int8)
         status = lib.fn_conv2d_s8_codebook_dsp(
-            s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook), _ptr(ffi, "uint8_t", pair_ordered(p)),
+            s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook), _ptr(ffi, "uint8_t", pair_ordered(p, pad=True)),
             ffi.NULL, _ptr(ffi, "int8_t", out),
             ffi.NULL if "scratch" in change else ffi.cast("void *", ffi.from_buffer(scratch)))
         del keep

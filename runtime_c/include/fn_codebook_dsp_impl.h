@@ -19,6 +19,9 @@
 #include "fn_codebook.h"
 #include "fn_dsp.h"
 
+/* depth rounded up to a multiple of 4 (rows of pair-ordered indices are padded to it). */
+#define FN_CB_DEPTH4(depth) (((depth) + 3) & ~3)
+
 /* Bytes of the lookup table for bits (2 or 4). */
 #define FN_CB_TABLE_BYTES(bits) ((size_t)((bits) == 4 ? 1024 : 2048))
 

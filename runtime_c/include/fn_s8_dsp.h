@@ -182,11 +182,11 @@ fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t 
 /* Most values of a window (kernel_h * kernel_w * in_c) of fn_conv2d_s8_codebook_dsp. */
 #define FN_CB_CONV_DEPTH 1024
 
-/* Bytes of scratch of fn_conv2d_s8_codebook_dsp, with depth = kernel_h * kernel_w * in_c:
- * T + 9 * depth: its lookup table of the codebook (T = 1024 for 4-bit, 2048 for 2-bit
- * indices; fn_codebook_dsp_impl.h), 4 pixels' widened windows (8 * depth) and one window
- * gathered as int8 (depth); 0 for a shape it does not take (a per-channel codebook, 8-bit
- * indices, depth not a multiple of 4 or outside [4, FN_CB_CONV_DEPTH]). */
+/* Bytes of scratch of fn_conv2d_s8_codebook_dsp, with depth4 = kernel_h * kernel_w * in_c
+ * rounded up to a multiple of 4: T + 9 * depth4: its lookup table of the codebook (T = 1024
+ * for 4-bit, 2048 for 2-bit indices; fn_codebook_dsp_impl.h), 4 pixels' widened windows
+ * (8 * depth4) and one window gathered as int8 (depth4); 0 for a shape it does not take (a
+ * per-channel codebook, 8-bit indices, a window of more than FN_CB_CONV_DEPTH values). */
 static inline size_t fn_conv2d_s8_codebook_dsp_scratch_size(const fn_conv2d_s8_codebook_params *p)
 {
     if (p->per_channel || (p->bits != 2 && p->bits != 4) || p->kernel_h < 1 || p->kernel_w < 1 || p->in_c < 1 ||
@@ -194,20 +194,23 @@ static inline size_t fn_conv2d_s8_codebook_dsp_scratch_size(const fn_conv2d_s8_c
         return 0;
     }
     const int64_t depth = (int64_t)p->kernel_h * p->kernel_w * p->in_c;
-    if (depth < 4 || depth > FN_CB_CONV_DEPTH || depth % 4 != 0) {
+    if (depth > FN_CB_CONV_DEPTH) {
         return 0;
     }
-    return (p->bits == 4 ? 1024u : 2048u) + 9u * (size_t)depth;
+    return (p->bits == 4 ? 1024u : 2048u) + 9u * (size_t)((depth + 3) & ~3);
 }
 
 /* fn_conv2d_s8_codebook (fn_conv2d_s8_codebook.h, same arguments and constraints) for a
- * per-layer codebook, 2- or 4-bit indices and a window (kernel_h * kernel_w * in_c) that is
- * a multiple of 4 up to FN_CB_CONV_DEPTH, the indices pair-ordered as fn_fc_s8_codebook_dsp
- * reads them (kernels/params_codebook.py pair_ordered). Per 4 output pixels the windows are
- * widened once into the scratch (16-bit pairs with the input offset; the padding as the zero
- * point); per output channel each group's weight pairs, looked up once in the codebook's
- * table (fn_codebook_dsp_impl.h), serve the 4 pixels by 8 SMLADs. 1x1 unpadded stride-1
- * layers (KWS's pointwise ones) read their pixels in place.
+ * per-layer codebook, 2- or 4-bit indices and a window (depth = kernel_h * kernel_w * in_c)
+ * of at most FN_CB_CONV_DEPTH values, with each row of indices padded to depth4 = depth
+ * rounded up to a multiple of 4 (indices [out_c * fn_codebook_row_bytes(depth4, bits)]; the
+ * padding's indices may be any: their inputs are 0) and pair-ordered as
+ * fn_fc_s8_codebook_dsp reads them (kernels/params_codebook.py pair_ordered). Per 4 output
+ * pixels the windows are widened once into the scratch (16-bit pairs with the input offset;
+ * the padding, and the values past depth, as the zero point); per output channel each
+ * group's weight pairs, looked up once in the codebook's table (fn_codebook_dsp_impl.h),
+ * serve the 4 pixels by 8 SMLADs. 1x1 unpadded stride-1 layers with in_c a multiple of 4
+ * (KWS's pointwise ones) read their pixels in place.
  * scratch: fn_conv2d_s8_codebook_dsp_scratch_size(p) bytes. */
 fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const int8_t *input,
                                     const int8_t *codebook, const uint8_t *indices, const int32_t *bias,

@@ -2,7 +2,8 @@
  * general) with a per-layer 2/4-bit codebook on CPUs with the DSP extension.
  *
  * Output pixels go 4 at a time: each pixel's window (kernel_h x kernel_w x in_c, the taps in
- * the padding holding the input zero point, so that x + input_offset is 0 there) is widened
+ * the padding and the values past it up to a group of 4 holding the input zero point, so
+ * that x + input_offset is 0 there) is widened
  * once into the scratch as 16-bit pairs with the input offset added (SXTAB16): (x0, x2),
  * (x1, x3) of each group of 4 window values, the 4 pixels' pairs side by side (one LDRD
  * each). A 1x1 unpadded stride-1 layer's window is the pixel itself, read in place. Then per
@@ -18,9 +19,9 @@
 #include "fn_geometry.h"
 #include "fn_s8_dsp.h"
 
-/* The window of the output pixel (b, oy, ox) as int8 in win (depth values, tap-major), taps
- * in the padding set to pad (the input zero point); returns win, or the input itself when
- * the window is one in-place pixel (inplace). */
+/* The window of the output pixel (b, oy, ox) as int8 in win (depth values, tap-major, then
+ * pad up to FN_CB_DEPTH4(depth)), taps in the padding set to pad (the input zero point);
+ * returns win, or the input itself when the window is one in-place pixel (inplace). */
 static const int8_t *window(const fn_conv2d_s8_codebook_params *p, const int8_t *input, int32_t b, int32_t oy,
                             int32_t ox, int inplace, int8_t pad, int8_t *win)
 {
@@ -48,6 +49,10 @@ static const int8_t *window(const fn_conv2d_s8_codebook_params *p, const int8_t 
             }
             dst += in_c;
         }
+    }
+    const int32_t depth = p->kernel_h * p->kernel_w * in_c;
+    for (int32_t j = depth; j < FN_CB_DEPTH4(depth); ++j) {     /* the padding up to a group of 4 */
+        win[j] = pad;
     }
     return win;
 }
@@ -187,10 +192,11 @@ fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const
     const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
     const int fast = fn_fast_out_s8_init(&f, bias, &stage.rq, p->out_c);
-    const int32_t depth = p->kernel_h * p->kernel_w * p->in_c, n4 = depth / 4;
+    const int32_t depth = p->kernel_h * p->kernel_w * p->in_c, depth4 = FN_CB_DEPTH4(depth), n4 = depth4 / 4;
     const size_t n_out = (size_t)p->out_c;
     const int inplace = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-                        p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w;
+                        p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w &&
+                        depth == depth4;
     const int8_t pad = (int8_t)-p->input_offset;          /* the zero point: x + input_offset = 0 */
     uint8_t *const bytes = (uint8_t *)scratch;
     int8_t *const win = (int8_t *)(bytes + FN_CB_TABLE_BYTES(p->bits) + 32 * (size_t)n4);
@@ -200,7 +206,7 @@ fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const
     fn_cb_fill_table(table, codebook, p->bits);
     const int32_t off2 = (int32_t)(((uint32_t)p->input_offset & 0xFFFFu) * 0x00010001u);
     const int32_t n_px = (int32_t)pixels;
-    const cbc_call c = {table, indices, fn_codebook_row_bytes(depth, p->bits), n4, p->out_c, &f, fast, &stage};
+    const cbc_call c = {table, indices, fn_codebook_row_bytes(depth4, p->bits), n4, p->out_c, &f, fast, &stage};
     void (*const four)(const cbc_call *, const uint64_t *, int8_t *) = p->bits == 2 ? pixels4_b2 : pixels4_b4;
     void (*const one)(const cbc_call *, const uint64_t *, int8_t *) = p->bits == 2 ? pixel1_b2 : pixel1_b4;
     int32_t px = 0, b = 0, oy = 0, ox = 0;         /* (b, oy, ox): the pixel px */
@@ -225,7 +231,7 @@ fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const
     }
 #else
     (void)pixels;
-    const size_t row_bytes = fn_codebook_row_bytes(depth, p->bits);
+    const size_t row_bytes = fn_codebook_row_bytes(depth4, p->bits);
     int32_t px = 0;
     for (int32_t b = 0; b < p->batch; ++b) {
         for (int32_t oy = 0; oy < p->out_h; ++oy) {

@@ -88,12 +88,12 @@ FN_CB_CONV_DEPTH = 1024        # fn_s8_dsp.h
 def conv_codebook_scratch(p: dict) -> int:
     """fn_conv2d_s8_codebook_dsp_scratch_size: its lookup table of the codebook (1 KB for
     4-bit, 2 KB for 2-bit indices), 4 pixels' widened windows and one int8 window (9 bytes
-    per window value); 0 for a per-channel codebook, 8-bit indices or a window
-    (kernel_h * kernel_w * in_c) not a multiple of 4 in [4, FN_CB_CONV_DEPTH]."""
+    per window value, the window (kernel_h * kernel_w * in_c) rounded up to a multiple of 4);
+    0 for a per-channel codebook, 8-bit indices or a window over FN_CB_CONV_DEPTH values."""
     kh, kw, c = p["kernel_h"], p["kernel_w"], p["in_c"]
     if p["per_channel"] or p["bits"] not in (2, 4) or min(kh, kw, c) < 1 or max(kh, kw, c) > FN_CB_CONV_DEPTH:
         return 0
     depth = kh * kw * c
-    if depth < 4 or depth > FN_CB_CONV_DEPTH or depth % 4:
+    if depth > FN_CB_CONV_DEPTH:
         return 0
-    return (1024 if p["bits"] == 4 else 2048) + 9 * depth
+    return (1024 if p["bits"] == 4 else 2048) + 9 * (-(-depth // 4) * 4)

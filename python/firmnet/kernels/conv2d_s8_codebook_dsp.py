@@ -1,10 +1,11 @@
 """fn_conv2d_s8_codebook_dsp (runtime_c/src/fn_conv2d_s8_codebook_dsp.c, contract in
 fn_s8_dsp.h): int8 convolutions with a per-layer 2- or 4-bit codebook on CPUs with the DSP
 extension, 1x1 (KWS's pointwise layers, read in place) and general (one group, any filter,
-stride, dilation, padding) alike, for a window (kernel_h * kernel_w * in_c) that is a
-multiple of 4 up to FN_CB_CONV_DEPTH: 4 output pixels' windows widened into the scratch,
-each weight pair looked up once in the codebook's table (fn_codebook_dsp_impl.h) for the 4
-pixels; indices pair-ordered (params_codebook.pair_ordered). The same bytes as
+stride, dilation, padding) alike, for a window (kernel_h * kernel_w * in_c) of up to
+FN_CB_CONV_DEPTH values: 4 output pixels' windows widened into the scratch, each weight pair
+looked up once in the codebook's table (fn_codebook_dsp_impl.h) for the 4 pixels; indices
+pair-ordered, each row padded to a multiple of 4 (params_codebook.pair_ordered(pad=True):
+flash() counts the padding). The same bytes as
 fn_conv2d_s8_codebook (and fn_conv2d_s8 on the decoded filter).
 
 Cost: codebook_costs.py (measured by bench/codebook.py) times terms(): (outputs, MACs of
@@ -13,10 +14,8 @@ from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
 from . import _codebook, _conv, _s8_dsp, conv2d_s8_codebook
-# (dense, codebook) weight bytes, why: the codebook variants'
-from ._codebook import flash, why  # noqa: F401
 from ._check import refusal
-from .params_codebook import pair_ordered
+from .params_codebook import padded_nbytes, pair_ordered
 from .params_requant import nest
 
 NAME = "fn_conv2d_s8_codebook_dsp"
@@ -51,9 +50,24 @@ def supports(node, graph, target) -> str | None:
     p = _codebook.palette(node, graph)
     if p.per_channel or p.bits == 8:
         return "per-channel codebook or 8-bit indices (a per-layer 2- or 4-bit codebook only)"
-    if p.depth % 4 or p.depth > _s8_dsp.FN_CB_CONV_DEPTH:
-        return f"window of {p.depth} values (a multiple of 4 up to {_s8_dsp.FN_CB_CONV_DEPTH} only)"
+    if p.depth > _s8_dsp.FN_CB_CONV_DEPTH:
+        return f"window of {p.depth} values (up to {_s8_dsp.FN_CB_CONV_DEPTH} only)"
+    if padded_nbytes(p) >= p.rows * p.depth:
+        return "indices padded to groups of 4 + codebook save no flash"
     return None
+
+
+def flash(node, graph) -> tuple[int, int]:
+    """(dense, codebook) bytes of the weight matrix: the rows of indices padded to groups of 4."""
+    p = _codebook.palette(node, graph)
+    return _codebook.matrix(node, graph).nbytes, padded_nbytes(p)
+
+
+def why(node, graph, target=None) -> str:
+    p = _codebook.palette(node, graph)
+    dense, packed = flash(node, graph)
+    form = "per channel" if p.per_channel else "per layer"
+    return f"codebook K={p.used} ({p.bits}-bit indices, {form}), weights {packed:,} B (dense {dense:,} B)"
 
 
 def terms(node, graph) -> tuple:
@@ -78,7 +92,7 @@ def call(node, graph) -> KernelCall:
     params, arrays, p = conv2d_s8_codebook._params(node, graph)
     return KernelCall(NAME, "fn_s8_dsp.h", "fn_conv2d_s8_codebook_params", params_of(nest(params, arrays)),
                       (node.inputs[0], ConstArg(f"{node.inputs[1]}/codebook", p.codebook),
-                       ConstArg(f"{node.inputs[1]}/indices_pairs", pair_ordered(p)), _conv.bias(node),
+                       ConstArg(f"{node.inputs[1]}/indices_pairs", pair_ordered(p, pad=True)), _conv.bias(node),
                        node.outputs[0]),
                       description=f"int8 conv with codebook weights (K={p.used}, {p.bits}-bit indices; DSP: 4 "
                                   "pixels per looked-up weight pair)")
