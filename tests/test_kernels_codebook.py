@@ -362,10 +362,10 @@ def test_conv_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q
         return
     scratch = np.zeros(size, np.uint8)
     out = np.full((params["batch"], params["out_h"], params["out_w"], params["out_c"]), 0x5A, np.int8)
-    assert lib.fn_conv2d_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
-                                         _ptr(ffi, "uint8_t", pair_ordered(p, pad=True)),
-                                         _ptr(ffi, "int32_t", bias), _ptr(ffi, "int8_t", out), ffi.cast("void *", ffi.from_buffer(scratch))) \
-        == lib.FN_OK
+    status = lib.fn_conv2d_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
+                                           _ptr(ffi, "uint8_t", pair_ordered(p, pad=True)), _ptr(ffi, "int32_t", bias),
+                                           _ptr(ffi, "int8_t", out), ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK
     del keep
     assert_array_equal_first(out, expected_conv(x, w, bias, kw), "fn_conv2d_s8_codebook_dsp")
 

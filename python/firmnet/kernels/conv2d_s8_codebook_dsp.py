@@ -9,7 +9,7 @@ flash() counts the padding). The same bytes as
 fn_conv2d_s8_codebook (and fn_conv2d_s8 on the decoded filter).
 
 Cost: codebook_costs.py (measured by bench/codebook.py) times terms(): (outputs, MACs of
-the whole windows, padding included, window values widened = pixels * depth)."""
+the whole windows, padding included, taps gathered into the window buffer)."""
 from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
@@ -71,11 +71,15 @@ def why(node, graph, target=None) -> str:
 
 
 def terms(node, graph) -> tuple:
-    """(outputs, MACs of whole windows, window values widened)."""
+    """(outputs, MACs of whole windows rounded up to groups of 4, window taps gathered: 0 for
+    a 1x1 layer read in place)."""
+    a = node.attrs
     outputs = _conv.outputs(node, graph)
     p = _codebook.palette(node, graph)
     pixels = outputs // p.rows
-    return (outputs, outputs * p.depth, pixels * p.depth)
+    _, (_, kh, kw, cin) = _conv.shapes(node, graph)
+    inplace = (kh, kw) == (1, 1) and a.strides == (1, 1) and a.pads == (0, 0, 0, 0) and cin % 4 == 0
+    return (outputs, outputs * (-(-p.depth // 4) * 4), 0 if inplace else pixels * kh * kw)
 
 
 def cost(node, graph, target) -> int:
