@@ -1,7 +1,8 @@
 """Cost coefficients of the codebook kernels, measured on mps2-an386 (Cortex-M4F,
 arm-none-eabi-gcc -O2) by bench/codebook.py (`python bench/codebook.py --write` rewrites
 this file): instructions per cost term of the kernel module (kernels/_codebook.py: fc_terms
-for fn_fc_s8_codebook and fn_fc_f32_codebook, conv_terms for the convolutions), per index
+for the fully connected variants, conv_terms for fn_conv2d_s8_codebook and
+fn_conv2d_f32_codebook; conv2d_s8_codebook_dsp.terms for fn_conv2d_s8_codebook_dsp), per index
 width, least-squares fits over the bench's layers (AD01's 640 -> 128 fully connected layer,
 KWS's 64 -> 64 pointwise layer on 25 x 5 pixels, KWS's first convolution and a 3x3 64 -> 64
 one). Every target takes these figures (as the dense kernels' Cortex-M4 figures)."""
