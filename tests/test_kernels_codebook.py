@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from firmnet.kernels.params_codebook import (conv2d_f32_codebook_params, conv2d_s8_codebook_params,
                                              fc_f32_codebook_params, fc_s8_codebook_params, pack_indices,
-                                             pair_ordered, palettize)
+                                             pair_ordered, palettize, rows4_interleaved)
 from firmnet.kernels.params_conv_f32 import conv2d_f32_params, fc_f32_params
 from firmnet.reference.conv import conv2d_f32
 from firmnet.reference.conv_s8 import conv2d_s32
@@ -167,7 +167,8 @@ def test_fc_s8_codebook_refuses_bad_fields(runtime):
 @given(g=fc_layers(), q=quant_cases())
 def test_fc_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q):
     """fn_fc_s8_codebook_dsp where FN_DSP is 0 (the host): the pair-ordered indices
-    (w0, w2, w1, w3 per group of 4) give the dense reference's bytes; the scratch size is its
+    (w0, w2, w1, w3 per group of 4), rows interleaved by blocks of 4, give the dense
+    reference's bytes; the scratch size is its
     table's (tests/test_codebook_models.py runs the DSP path on the emulated M4)."""
     depth = -(-g["depth"] // 4) * 4
     k = min(g["k"], 16)
@@ -187,7 +188,7 @@ def test_fc_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q):
         return
     scratch = np.zeros(size, np.uint8)
     out = np.full((g["batch"], g["rows"]), 0x5A, np.int8)
-    ix = pair_ordered(p)
+    ix = rows4_interleaved(p)
     assert lib.fn_fc_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
                                      _ptr(ffi, "uint8_t", ix), _ptr(ffi, "int32_t", folded), _ptr(ffi, "int8_t", out),
                                      ffi.cast("void *", ffi.from_buffer(scratch))) == lib.FN_OK

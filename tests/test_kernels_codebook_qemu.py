@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmnet.kernels.params_codebook import conv2d_s8_codebook_params, fc_s8_codebook_params, pair_ordered
+from firmnet.kernels.params_codebook import (conv2d_s8_codebook_params, fc_s8_codebook_params, pair_ordered,
+                                             rows4_interleaved)
 from firmnet.kernels.params_requant import FIELD, SCALAR_FIELDS
 from firmnet.reference.conv_s8 import conv2d_s32
 from firmnet.reference.dense_s8 import fc_s32
@@ -105,8 +106,9 @@ def cases(seed: int) -> list:
 def firmware(chosen) -> str:
     decls, calls = [], []
     for k, (fn, ptype, x, p, bias, params, arrays, expected) in enumerate(chosen):
+        ix = pair_ordered(p, pad=True) if "conv" in fn else rows4_interleaved(p)
         decls += [_c_array("int8_t", f"x{k}", x), _c_array("int8_t", f"cb{k}", p.codebook),
-                  _c_array("uint8_t", f"ix{k}", pair_ordered(p, pad="conv" in fn)), _c_array("int32_t", f"b{k}", bias)]
+                  _c_array("uint8_t", f"ix{k}", ix), _c_array("int32_t", f"b{k}", bias)]
         fields = [f".{f} = {int(v)}" for f, v in params.items() if f != FIELD]
         block = [f".{f} = {int(params[FIELD][f])}" for f in SCALAR_FIELDS]
         for field, ctype in BLOCK_ARRAY_CTYPES:

@@ -169,13 +169,17 @@ static inline size_t fn_fc_s8_codebook_dsp_scratch_size(const fn_fc_s8_codebook_
 
 /* fn_fc_s8_codebook (fn_fc_s8_codebook.h, same arguments and constraints) for a per-layer
  * codebook, 2- or 4-bit indices and in_features a multiple of 4, with the indices of each
- * group of 4 weights w0..w3 stored in the order w0, w2, w1, w3 (kernels/params_codebook.py
- * pair_ordered). The call fills the scratch with a table of the codebook
- * (fn_codebook_dsp_impl.h) from which one lookup gives the 16-bit weight pair (w0, w2) or
- * (w1, w3) of a group: 4-bit indices cost two byte loads and two table loads per 4 weights,
- * 2-bit ones one byte load and one double-word load; two SMLADs against the inputs' SXTB16
- * pairs (x0, x2), (x1, x3) add the 4 products. 4 output rows share each input word, 4 input
- * rows (pixels) each looked-up pair. scratch: fn_fc_s8_codebook_dsp_scratch_size(p) bytes. */
+ * group of 4 weights w0..w3 stored in the order w0, w2, w1, w3 (bits / 2 bytes a group) and
+ * the rows interleaved by blocks of 4 (kernels/params_codebook.py rows4_interleaved): block
+ * b's group g of row r (r < 4) at b * 4 * row_bytes + (4 * g + r) * bits / 2, with
+ * row_bytes = fn_codebook_row_bytes(in_features, bits); the rows past the last full block
+ * (out_features % 4) follow one after another, as fn_codebook.h packs them. The call fills
+ * the scratch with a table of the codebook (fn_codebook_dsp_impl.h) from which one lookup
+ * gives the 16-bit weight pair (w0, w2) or (w1, w3) of a group: 4-bit indices cost two byte
+ * loads and two table loads per 4 weights, 2-bit ones one byte load and one double-word
+ * load; two SMLADs against the inputs' SXTB16 pairs (x0, x2), (x1, x3) add the 4 products.
+ * 4 output rows (one block, one index pointer) share each input word, 4 input rows (pixels)
+ * each looked-up pair. scratch: fn_fc_s8_codebook_dsp_scratch_size(p) bytes. */
 fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t *input, const int8_t *codebook,
                                 const uint8_t *indices, const int32_t *bias, int8_t *output, void *scratch);
 

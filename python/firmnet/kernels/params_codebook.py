@@ -193,3 +193,14 @@ def pair_ordered(p: Palette, pad: bool = False) -> np.ndarray:
 def padded_nbytes(p: Palette) -> int:
     """Flash of pair_ordered(p, pad=True) + the codebook."""
     return int(p.codebook.nbytes + p.rows * ((-(-p.depth // 4) * 4 * p.bits + 7) // 8))
+
+
+def rows4_interleaved(p: Palette) -> np.ndarray:
+    """pair_ordered(p) with the rows interleaved by blocks of 4, as fn_fc_s8_codebook_dsp reads
+    them (fn_s8_dsp.h): per block, each group's index bytes (bits / 2 of them) of rows 0, 1, 2,
+    3 in turn, group after group; the rows past the last full block as they are."""
+    step = p.bits // 2
+    rows = pair_ordered(p).reshape(p.rows, p.row_bytes)
+    full = p.rows - p.rows % 4
+    blocks = rows[:full].reshape(full // 4, 4, p.row_bytes // step, step).transpose(0, 2, 1, 3)
+    return np.concatenate([blocks.reshape(-1), rows[full:].reshape(-1)]).astype(np.uint8)
