@@ -209,10 +209,11 @@ fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const
     const cbc_call c = {table, indices, fn_codebook_row_bytes(depth4, p->bits), n4, p->out_c, &f, fast, &stage};
     void (*const four)(const cbc_call *, const uint64_t *, int8_t *) = p->bits == 2 ? pixels4_b2 : pixels4_b4;
     void (*const one)(const cbc_call *, const uint64_t *, int8_t *) = p->bits == 2 ? pixel1_b2 : pixel1_b4;
-    int32_t px = 0, b = 0, oy = 0, ox = 0;         /* (b, oy, ox): the pixel px */
-    for (; px < n_px; px += 4) {
-        const int blk = n_px - px >= 4;
-        for (int32_t q = 0; q < 4 && px + q < n_px; ++q) {
+    int32_t b = 0, oy = 0, ox = 0;                 /* the pixel px */
+    for (int32_t px = 0; px < n_px;) {
+        const int32_t n = n_px - px >= 4 ? 4 : n_px - px;  /* a block of 4, or the last pixels one by one */
+        const int blk = n == 4;
+        for (int32_t q = 0; q < n; ++q) {
             widen(window(p, input, b, oy, ox, inplace, pad, win), n4, off2, blk ? xw + q : xw, blk ? 4 : 1);
             if (!blk) {
                 one(&c, xw, output + (size_t)(px + q) * n_out);
@@ -228,6 +229,7 @@ fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const
         if (blk) {
             four(&c, xw, output + (size_t)px * n_out);
         }
+        px += n;
     }
 #else
     (void)pixels;
