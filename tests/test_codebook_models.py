@@ -31,6 +31,7 @@ from support.paths import EXAMPLE
 from support.qdq import int8_inputs
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
+from support.sparse_models import write
 
 CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_fc_s8_codebook_dsp", "fn_conv2d_s8_codebook", "fn_conv2d_s8_codebook_dsp",
                     "fn_fc_f32_codebook", "fn_conv2d_f32_codebook"}
@@ -302,3 +303,39 @@ def test_per_channel_form_is_read(tmp_path):
     assert _kernels(cm)["fc"] == "fn_fc_f32_codebook"
     x = rng.standard_normal((1, 64)).astype(np.float32)
     np.testing.assert_allclose(cm.build_host().run([x])[0], x @ book[idx].T, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- selection of the DSP codebook kernels
+
+def _kws_layer(path, first: bool):
+    """KWS's first convolution (49 x 10 x 1 -> 64, 10x4, stride 2, pads 4/1/5/1) or its 64 -> 64
+    pointwise layer (25 x 5), int8 (QDQ), its weights in 16 codewords per layer."""
+    rng = np.random.default_rng(2)
+    x_shape, w_shape, attrs = (([1, 1, 49, 10], (64, 1, 10, 4), dict(strides=[2, 2], pads=[4, 1, 5, 1])) if first
+                               else ([1, 64, 25, 5], (64, 64, 1, 1), {}))
+    inits = [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32) * 0.1, "w"),
+             numpy_helper.from_array(rng.standard_normal(64).astype(np.float32) * 0.1, "b")]
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], name="layer", **attrs)], "kws",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 64, 25, 5])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model = onnx.load(write(model, path, True))
+    codebook(model, 16, layers=["layer"])
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("first, auto", [(True, "fn_conv2d_s8_codebook_dsp"), (False, "fn_conv2d_1x1_s8_dsp")])
+def test_auto_picks_the_faster_kernel_for_palettized_kws_layers(tmp_path, first, auto):
+    """On mps2-an386 (bench/codebook.py, K = 16): KWS's first convolution runs faster as
+    fn_conv2d_s8_codebook_dsp (792,320 instructions) than as fn_conv2d_s8_dsp (912,840), so
+    auto takes the codebook kernel; its pointwise layer runs slower as
+    fn_conv2d_s8_codebook_dsp (835,040) than as fn_conv2d_1x1_s8_dsp (767,160), so auto keeps
+    the dense kernel, and --codebook-kernels on takes fn_conv2d_s8_codebook_dsp (estimated
+    faster than fn_fc_s8_codebook_dsp: 1,471,240)."""
+    path = _kws_layer(tmp_path / "kws.onnx", first)
+    cm = _compile(path, tmp_path / "auto", board="mps2-an386", write=False)
+    assert _kernels(cm)["layer"] == auto
+    on = _compile(path, tmp_path / "on", board="mps2-an386", codebook_kernels="on", write=False)
+    assert _kernels(on)["layer"] == "fn_conv2d_s8_codebook_dsp"
