@@ -4,7 +4,8 @@
  * after tap, in_c bits each: no word padding between taps, so few input channels still fill
  * the words) beside a mask of the taps inside the input. Every output channel then compares
  * it with its dense filter in one pass: popcount(window XOR filter), through the mask only
- * where the window reaches into the padding (a padded tap counts 0, and K its valid bits). */
+ * where the window reaches into the padding (a padded tap counts 0, and K its valid bits).
+ * With one padding (pad_value 1) a padded tap is gathered as +1 bits (set) and counts. */
 #include <string.h>
 
 #include "fn_binary_b1_impl.h"
@@ -33,7 +34,8 @@ static inline void fn_b1_append(uint32_t *buf, uint32_t pos, uint32_t v, int32_t
 }
 
 /* Gather the window at (iy0, ix0) into n dense words (tap after tap, in_c bits each) and, if
- * mask is not NULL, the mask of the taps inside the input; returns the number of those taps. */
+ * mask is not NULL, the mask of the taps that count; returns the number of those taps: the
+ * taps inside the input, and with one padding (pad_value 1) the padded taps too, as +1. */
 static int32_t fn_bconv2d_b1_gather(const fn_bconv2d_b1_params *p, const uint32_t *image, int32_t iy0,
                                     int32_t ix0, uint32_t *window, uint32_t *mask, int32_t n)
 {
@@ -48,9 +50,21 @@ static int32_t fn_bconv2d_b1_gather(const fn_bconv2d_b1_params *p, const uint32_
         for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
             const int32_t iy = iy0 + ky, ix = ix0 + kx;
             const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-            taps += inside;
-            if (!inside) {
+            if (!inside && p->pad_value == 0) {
                 pos += (uint32_t)in_c;
+                continue;
+            }
+            ++taps;
+            if (!inside) {   /* one padding: in_c set bits (+1) */
+                for (int32_t c0 = 0; c0 < in_c; c0 += 32) {
+                    const int32_t bits = in_c - c0 < 32 ? in_c - c0 : 32;
+                    const uint32_t ones = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u;
+                    fn_b1_append(window, pos, ones, bits);
+                    if (mask != NULL) {
+                        fn_b1_append(mask, pos, ones, bits);
+                    }
+                    pos += (uint32_t)bits;
+                }
                 continue;
             }
             const uint32_t *px = image + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)words;
@@ -76,7 +90,7 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
     }
     if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->in_c < 1 || p->out_h < 1 || p->out_w < 1
         || p->out_c < 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 || p->stride_w < 1
-        || p->pad_top < 0 || p->pad_left < 0) {
+        || p->pad_top < 0 || p->pad_left < 0 || (p->pad_value != 0 && p->pad_value != 1)) {
         return FN_ERR_ARG;
     }
     const int32_t words = (p->in_c + 31) / 32, in_c = p->in_c;

@@ -1,5 +1,5 @@
 """fn_bconv2d_b1 (runtime_c/src/fn_bconv2d_b1.c): binary convolution, any filter, stride and
-zero padding, XNOR-popcount on b1 words.
+zero or one padding, XNOR-popcount on b1 words.
 
 Cost (instructions on mps2-an386): PER_WORD per XOR-popcount of one word of a dense filter
 with one output's window, PER_OUTPUT per output value (its share of gathering the window and
@@ -32,7 +32,8 @@ def cost(node, graph, target) -> int:
 def _params(node, graph) -> dict:
     x, w, y = _binary.shapes(node, graph)
     a = node.attrs
-    return bconv2d_b1_params(x, w, y, strides=a.strides, pads=a.pads, bout=_binary.bout(node, graph))
+    return bconv2d_b1_params(x, w, y, strides=a.strides, pads=a.pads, bout=_binary.bout(node, graph),
+                              pad_value=a.pad_value)
 
 
 def scratch_bytes(node, graph) -> int:
