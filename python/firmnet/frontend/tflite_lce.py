@@ -1,0 +1,231 @@
+"""Larq Compute Engine custom operators (.tflite from LCE's converter) → binary IR nodes.
+
+LCE stores binary activations as int32 words along the channels, 32 to a word, channel c in
+bit c % 32 of word c / 32, bit 1 meaning -1 (x < 0, or x < zero point for int8) and the
+unused bits of the last word 0. firmnet's b1 has the same layout with the opposite meaning
+(bit 1 = +1), so the importer reads LCE's words into +-1 values and the tensors between LCE
+ops become b1 tensors of the real channel count; the file's packed shape [..., ceil(C / 32)]
+is checked against it. Options are a flexbuffer map in the operator's custom_options
+(documented in the larq/compute-engine repository).
+
+- LceQuantize (float32 or int8 → bits): binarize; -1 where x < 0 (x < zero point), +1 else.
+  LCE on x86 and firmnet agree at x == -0.0 (+1); LCE reads NaN as +1, firmnet as -1.
+- LceDequantize (bits → float32 +-1): unbinarize.
+- LceBMaxPool2d (filter_height/width, stride_height/width, padding SAME/VALID): bmaxpool;
+  the max of +-1 values, padded taps skipped as LCE's kernel does.
+- LceBconv2d (channels_in, stride, dilation, padding, pad_values 0/1,
+  fused_activation_function): bconv2d on the filter [O, KH, KW, ceil(C / 32)] of LCE words
+  (or float +-1 [O, KH, KW, C]). LCE's accumulator is p = popcount(x XOR w) over
+  K = KH * KW * C bits (one padding: a padded pixel is bit 0, i.e. +1), so acc = K - 2p.
+    float output: LCE computes float(clamp(acc, act)) * multiplier[c] + bias[c], the fused
+      activation clamping the accumulator. Without activation that is bconv2d's float
+      stage (scale = multiplier, offset = bias); with one, bconv2d clamps acc (scale 1,
+      offset 0: exact, integers) and a float Mul and Add follow. LCE folds the back
+      transformation into its float constants, so the float results agree to rounding.
+    bitpacked output: LCE writes -1 where p > threshold[c]: +1 exactly where
+      acc >= K - 2 * threshold[c], which is bconv2d's bits stage with scale 1 and offset
+      2 * threshold - K (threshold clamped to [-1, K] first: integers, exact in float32).
+  Dilation other than 1, int8 output, and bitpacked output with SAME zero padding (LCE's
+  converter writes neither of the last two for these models) are refused, naming the op.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tflite
+from flatbuffers import flexbuffers
+
+from ..dtypes import unpack_b1
+from ..ir import TensorType, UnsupportedError
+from ..ops import binarize, binary, bconv2d, bmaxpool, unbinarize
+from ..ops._util import NO_CLAMP
+from .tflite_ops import ACTIVATIONS, _pads
+
+WORD = 32
+
+
+def options(raw: bytes, op: str) -> dict:
+    """The flexbuffer map of an LCE operator's custom_options."""
+    if not raw:
+        return {}
+    try:
+        value = flexbuffers.Loads(bytes(raw))
+    except Exception as exc:   # flexbuffers raises plain errors on damaged bytes
+        raise UnsupportedError(f"custom options are not a readable flexbuffer ({exc})") from None
+    if not isinstance(value, dict):
+        raise UnsupportedError(f"custom options are a {type(value).__name__}, not a flexbuffer map")
+    return value
+
+
+def _int(opts: dict, key: str, op: str, default=None) -> int:
+    value = opts.get(key, default)
+    if value is None:
+        raise UnsupportedError(f"option '{key}' is missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnsupportedError(f"option '{key}' is {value!r}, not an integer")
+    return value
+
+
+def unpack_lce_words(words: np.ndarray, n: int, name: str) -> np.ndarray:
+    """+-1 int8 [..., n] of LCE's int32 words [..., ceil(n / 32)] (bit 1 = -1)."""
+    words = np.asarray(words)
+    if words.shape[-1] != -(-n // WORD):
+        raise UnsupportedError(f"tensor '{name}': {words.shape[-1]} words per row hold {n} values in "
+                               f"{-(-n // WORD)} words")
+    u = words.astype(np.int64).astype(np.uint32)
+    if n % WORD and (u[..., -1] >> np.uint32(n % WORD)).any():
+        raise UnsupportedError(f"tensor '{name}': the unused bits of its last word are not 0 (a damaged file?)")
+    return -unpack_b1(u, n)   # firmnet's bit 1 is +1: the same bits read as the opposite sign
+
+
+def _packed(c, name: str, real_shape, op: str) -> None:
+    """Check the file's int32 [..., ceil(C / 32)] for a bits tensor of real_shape, then give it its b1 type."""
+    t = c.types[name]
+    want = tuple(real_shape[:-1]) + (-(-real_shape[-1] // WORD),)
+    if t.dtype != "int32" or t.shape != want:
+        raise UnsupportedError(f"tensor '{name}' is {t.dtype} {list(t.shape)}; LCE's bits of "
+                               f"{list(real_shape)} are int32 {list(want)}")
+    c.types[name] = TensorType(tuple(real_shape), "b1")
+
+
+def _bits_input(c, name: str, op: str) -> TensorType:
+    t = c.types.get(name) or c.b.types.get(name)
+    if t is None or t.dtype != "b1":
+        raise UnsupportedError(f"input '{name}' must be LCE bits (the output of LceQuantize, LceBconv2d or "
+                               f"LceBMaxPool2d), got {t}")
+    return t
+
+
+def LceQuantize(c, index, inputs, outputs, raw):
+    op = "LceQuantize"
+    x, y = inputs[0], outputs[0]
+    t = c.types[x]
+    if t.dtype == "float32":
+        zp = None
+    elif t.dtype == "int8" and t.quant is not None and t.quant.axis is None:
+        zp = int(t.quant.zero_point[0])
+    else:
+        raise UnsupportedError(f"input '{x}' must be float32 or int8 quantized per tensor, got {t}")
+    _packed(c, y, t.shape, op)
+    c.add("binarize", [x], binarize.Attrs(zero_point=zp, layout="NHWC"), outputs, index)
+
+
+def LceDequantize(c, index, inputs, outputs, raw):
+    op = "LceDequantize"
+    x, y = inputs[0], outputs[0]
+    t = _bits_input(c, x, op)
+    out = c.types[y]
+    if out.dtype != "float32":
+        raise UnsupportedError(f"output '{y}' is {out.dtype}; firmnet reads LCE's float32 output (int8 "
+                               "output is not supported)")
+    if out.shape != t.shape:
+        raise UnsupportedError(f"output '{y}' is {list(out.shape)}, its bits {list(t.shape)}")
+    c.add("unbinarize", [x], unbinarize.Attrs(layout="NHWC"), outputs, index)
+
+
+def _geometry(opts, op):
+    strides = (_int(opts, "stride_height", op), _int(opts, "stride_width", op))
+    padding = _int(opts, "padding", op)
+    if padding not in (tflite.Padding.SAME, tflite.Padding.VALID):
+        raise UnsupportedError(f"padding {padding} is not SAME (0) or VALID (1)")
+    return strides, padding
+
+
+def LceBMaxPool2d(c, index, inputs, outputs, raw):
+    op = "LceBMaxPool2d"
+    opts = options(raw, op)
+    x, y = inputs[0], outputs[0]
+    n, h, w, ch = _bits_input(c, x, op).shape
+    kernel = (_int(opts, "filter_height", op), _int(opts, "filter_width", op))
+    strides, padding = _geometry(opts, op)
+    if min(kernel) < 1:
+        raise UnsupportedError(f"filter {kernel} must be at least 1x1")
+    pads = _pads(padding, h, w, kernel[0], kernel[1], strides, (1, 1))
+    attrs = bmaxpool.Attrs(kernel=kernel, strides=strides, pads=pads, layout="NHWC")
+    oh, ow = bmaxpool.out_hw(attrs, h, w)
+    _packed(c, y, (n, oh, ow, ch), op)
+    c.add("bmaxpool", [x], attrs, outputs, index)
+
+
+def _filter(c, name: str, channels: int, op: str) -> np.ndarray:
+    """The +-1 OHWI filter of an LceBconv2d (LCE words, or float +-1)."""
+    value = c.constant(name)
+    if value.ndim != 4:
+        raise UnsupportedError(f"filter '{name}' must be 4-D [O, KH, KW, C], got {list(value.shape)}")
+    if value.dtype == np.int32:
+        return unpack_lce_words(value, channels, name)
+    if value.dtype == np.float32 and value.shape[-1] == channels:
+        if not np.isin(value, (-1.0, 1.0)).all():
+            raise UnsupportedError(f"float filter '{name}' holds values other than +1 and -1")
+        return value.astype(np.int8)
+    raise UnsupportedError(f"filter '{name}' is {value.dtype} {list(value.shape)}; LCE filters are int32 "
+                           f"words [O, KH, KW, {-(-channels // WORD)}] or float32 +-1 [O, KH, KW, {channels}]")
+
+
+def _per_channel(c, name: str, o: int, dtype, what: str, op: str) -> np.ndarray:
+    if not name:
+        raise UnsupportedError(f"this output needs the {what} input, which is absent")
+    value = np.asarray(c.constant(name))
+    if value.dtype != dtype or value.shape != (o,):
+        raise UnsupportedError(f"{what} '{name}' must be {np.dtype(dtype).name} [{o}], got {value.dtype} "
+                               f"{list(value.shape)}")
+    return value
+
+
+def LceBconv2d(c, index, inputs, outputs, raw):
+    op = "LceBconv2d"
+    opts = options(raw, op)
+    x, w_name, mult, bias, thresholds = (list(inputs) + [""] * 5)[:5]
+    y = outputs[0]
+    n, h, wd, ch = _bits_input(c, x, op).shape
+    channels_in = _int(opts, "channels_in", op, ch)
+    if channels_in != ch:
+        raise UnsupportedError(f"channels_in {channels_in}, but its input has {ch} channels")
+    dilations = (_int(opts, "dilation_height_factor", op, 1), _int(opts, "dilation_width_factor", op, 1))
+    if dilations != (1, 1):
+        raise UnsupportedError(f"dilation {dilations[0]}x{dilations[1]} is not supported (firmnet's binary "
+                               "convolution has dilation 1)")
+    pad_value = _int(opts, "pad_values", op, 0)
+    if pad_value not in (0, 1):
+        raise UnsupportedError(f"pad_values {pad_value} (LCE pads with 0 or 1)")
+    fused = _int(opts, "fused_activation_function", op, 0)
+    if fused not in ACTIVATIONS:
+        raise UnsupportedError(f"fused activation {fused} is not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+    strides, padding = _geometry(opts, op)
+    w = _filter(c, w_name, ch, op)
+    o, kh, kw, _ = w.shape
+    pads = _pads(padding, h, wd, kh, kw, strides, dilations)
+    k = kh * kw * ch
+    w_const = c.b.const(w, f"{w_name}/pm1")
+    file_out = c.types[y]
+    geometry = dict(strides=strides, pads=pads, layout="NHWC", pad_value=pad_value if any(pads) else 0)
+    oh, ow = bconv2d.out_hw(bconv2d.Attrs(**geometry), h, wd, kh, kw)
+    if file_out.dtype == "int32":   # bitpacked output through LCE's thresholds
+        if any(pads) and pad_value == 0:
+            raise UnsupportedError(f"bitpacked output with SAME zero padding (pad_values=0) is not supported "
+                                   "(LCE's thresholds count padded taps as +1; use pad_values=1 or VALID)")
+        t = _per_channel(c, thresholds, o, np.int32, "thresholds", op).astype(np.int64)
+        offset = (2 * np.clip(t, -1, k) - k).astype(np.float32)
+        scale = c.b.const(np.ones(o, np.float32), f"{y}/scale")
+        offset = c.b.const(offset, f"{y}/offset")
+        _packed(c, y, (n, oh, ow, o), op)
+        c.add("bconv2d", [x, w_const, scale, offset], bconv2d.Attrs(out="bits", **geometry), outputs, index)
+        return
+    if file_out.dtype != "float32":
+        raise UnsupportedError(f"output '{y}' is {file_out.dtype}; firmnet reads LCE's float32 and "
+                               "bitpacked outputs (int8 output is not supported)")
+    m = _per_channel(c, mult, o, np.float32, "post_activation_multiplier", op)
+    b = _per_channel(c, bias, o, np.float32, "post_activation_bias", op)
+    act = ACTIVATIONS[fused]
+    if act == NO_CLAMP:
+        stage = [c.b.const(m, f"{mult}/scale"), c.b.const(b, f"{bias}/offset")]
+        c.add("bconv2d", [x, w_const] + stage, bconv2d.Attrs(out="float", **geometry), outputs, index)
+        return
+    ones, zeros = c.b.const(np.ones(o, np.float32), f"{y}/one"), c.b.const(np.zeros(o, np.float32), f"{y}/zero")
+    acc = c.add("bconv2d", [x, w_const, ones, zeros], bconv2d.Attrs(out="float", act=act, **geometry), None, index,
+                suffix="clamped_acc")[0]
+    scaled = c.add("binary", [acc, c.b.const(m, f"{mult}/mul")], binary.Attrs("mul"), None, index,
+                   suffix="multiplier")[0]
+    c.add("binary", [scaled, c.b.const(b, f"{bias}/add")], binary.Attrs("add"), outputs, index, suffix="bias")
+
+
+CONVERTERS = {f"CUSTOM ({f.__name__})": f for f in (LceQuantize, LceDequantize, LceBMaxPool2d, LceBconv2d)}
