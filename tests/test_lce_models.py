@@ -1,0 +1,209 @@
+"""Larq Compute Engine .tflite models (tests/fixtures/models/lce/, made by LCE's own converter;
+make_lce_models.py says how) through the whole compiler.
+
+The generated C equals firmnet's numpy reference exactly (np.array_equal, and `verify`'s
+trace of every step) and matches the outputs LCE's interpreter recorded at fixture time:
+exactly where LCE's arithmetic is integer from the input to the output (lce_bits: float
+signs, bitpacked convolutions through thresholds, binary max pooling, +-1 output;
+lce_int8: an int8 convolution then the same), within a float32 bound where LCE computes
+float (lce_float: the float output stage, then a float dense layer). The LCE bit convention
+(bit 1 = -1) is checked on hand-made words; the importer's refusals name the operator."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import firmnet
+from firmnet import qemu
+from firmnet.dtypes import pack_b1
+from firmnet.frontend.tflite_lce import options, unpack_lce_words
+from firmnet.ir import FirmnetError, UnsupportedError
+from firmnet.verify import verify
+from support.paths import FIXTURES
+from support.qemu_harness import BOARD_TOOLS, require_tools
+from support.sanitize import run_sanitized
+
+LCE = FIXTURES / "lce"
+EXACT = ("lce_bits", "lce_int8")
+BINARY_KERNELS = {"fn_bconv2d_b1", "fn_bmaxpool2d_b1"}
+
+
+def recorded(name):
+    d = np.load(LCE / f"{name}.npz")
+    return d["inputs"], d["outputs"]
+
+
+@pytest.fixture(scope="module", params=["lce_bits", "lce_float", "lce_int8"])
+def compiled(request, tmp_path_factory):
+    name = request.param
+    return name, firmnet.compile(LCE / f"{name}.tflite", tmp_path_factory.mktemp(name), name=name,
+                                 board="mps2-an386")
+
+
+def test_lce_ops_become_binary_ops(compiled):
+    name, cm = compiled
+    ops = {n.op for n in cm.graph.nodes}
+    assert {"binarize", "bconv2d"} <= ops
+    kernels = {layer["kernel"] for layer in cm.report["layers"]}
+    assert "fn_bconv2d_b1" in kernels
+    if name != "lce_float":
+        assert {"bmaxpool", "unbinarize"} <= ops and "fn_bmaxpool2d_b1" in kernels
+    bits = [t for t, ty in cm.graph.types.items() if ty.dtype == "b1"]
+    assert bits, "the tensors between LCE ops are b1"
+
+
+def test_c_equals_reference_exactly(compiled):
+    """Every step the C traces equals the reference's: bits, int8 and the binary layers' float
+    stage exactly; the float dense layer of lce_float (its sums in another order) to 1e-5."""
+    name, cm = compiled
+    inputs, _ = recorded(name)
+    host = cm.build_host(trace=True)
+    for x in inputs:
+        outs, c_values = host.run_trace([x])
+        _, ref_values = firmnet.reference.run(cm.lowered_graph, [x], trace=True)
+        binary_steps = [n.outputs[0] for n in cm.lowered_graph.nodes if n.op in ("binarize", "bconv2d", "bmaxpool",
+                                                                                "unbinarize", "pad", "conv2d")]
+        assert binary_steps and all(t in c_values for t in binary_steps)
+        for t in binary_steps:
+            assert np.array_equal(c_values[t], ref_values[t]), t
+        want = ref_values[cm.lowered_graph.outputs[0]]
+        if name in EXACT:
+            assert np.array_equal(outs[0], want)
+        else:
+            np.testing.assert_allclose(outs[0], want, rtol=1e-5, atol=1e-5)
+    assert verify(cm, [inputs[0]]).ok
+
+
+def test_matches_lce_interpreter(compiled):
+    name, cm = compiled
+    inputs, outputs = recorded(name)
+    host = cm.build_host()
+    got = np.stack([host.run([x])[0] for x in inputs])
+    assert got.shape == outputs.shape
+    if name in EXACT:   # integer arithmetic all the way: +-1 values equal LCE's
+        assert set(np.unique(outputs)) <= {-1.0, 1.0}
+        np.testing.assert_array_equal(got, outputs)
+    else:               # LCE computes the output stage and the dense layer in float32
+        np.testing.assert_allclose(got, outputs, rtol=1e-5, atol=1e-4)
+        assert not np.array_equal(np.sign(got), -np.sign(outputs))
+
+
+def test_sanitizers_clean(compiled, tmp_path):
+    name, cm = compiled
+    inputs, _ = recorded(name)
+    for s, h in zip(run_sanitized(cm, [inputs[1]], tmp_path), cm.build_host().run([inputs[1]])):
+        np.testing.assert_array_equal(s, h)
+
+
+def test_on_the_emulated_m4(compiled):
+    """mps2-an386 (Cortex-M4F, QEMU) gives LCE's outputs: exactly on the integer models, within
+    the float bound on lce_float (the board's FPU may contract multiply-adds)."""
+    name, cm = compiled
+    require_tools(BOARD_TOOLS)
+    inputs, outputs = recorded(name)
+    board = qemu.run(cm.out_dir, "mps2-an386", [inputs[2]]).outputs[0]
+    if name in EXACT:
+        np.testing.assert_array_equal(board, outputs[2])
+    else:
+        np.testing.assert_allclose(board, outputs[2], rtol=1e-5, atol=1e-4)
+
+
+def test_one_padding_and_thresholds_are_imported():
+    """lce_bits' first LceBconv2d: SAME with pad_values=1 gives pad_value 1, bits output
+    through thresholds (scale 1, offset 2 * threshold - K)."""
+    g = firmnet.load(LCE / "lce_bits.tflite")
+    convs = [n for n in g.nodes if n.op == "bconv2d"]
+    assert [n.attrs.pad_value for n in convs] == [1, 1]
+    assert [n.attrs.out for n in convs] == ["bits", "bits"]
+    assert convs[1].attrs.strides == (2, 2)
+    scale = g.constants[convs[0].inputs[2]]
+    assert np.array_equal(scale, np.ones_like(scale))
+    offset = g.constants[convs[0].inputs[3]]
+    k = 3 * 3 * 40
+    assert np.array_equal(offset, np.round(offset)) and np.all(offset >= -k - 2) and np.all(offset <= k)
+
+
+def test_zero_padding_and_fused_activation_are_imported():
+    """lce_float: the first conv is SAME zero-padded (pad_value 0), float output with the
+    multiplier and bias as its stage; the second is one-padded with a fused RELU: the
+    accumulator is clamped at 0 and a Mul and an Add follow."""
+    g = firmnet.load(LCE / "lce_float.tflite")
+    convs = [n for n in g.nodes if n.op == "bconv2d"]
+    assert [(n.attrs.pad_value, n.attrs.pads, n.attrs.out) for n in convs] == \
+        [(0, (0, 0, 1, 1), "float"), (1, (1, 1, 1, 1), "float")]
+    assert convs[0].attrs.act[0] == -np.inf and convs[1].attrs.act == (0.0, np.inf)
+    assert [n.attrs.kind for n in g.nodes if n.op == "binary"] == ["mul", "add"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 70), st.integers(0, 2**32 - 1))
+def test_lce_words_read_bit_one_as_minus_one(n, seed):
+    """LCE packs channel c into bit c % 32 of word c / 32, 1 for -1: the opposite of b1."""
+    rng = np.random.default_rng(seed)
+    values = np.where(rng.random((3, n)) < 0.5, 1, -1).astype(np.int8)
+    words = np.zeros((3, -(-n // 32)), np.int64)
+    for r in range(3):
+        for c in range(n):
+            if values[r, c] < 0:
+                words[r, c // 32] |= 1 << (c % 32)
+    lce_words = words.astype(np.uint32).view(np.int32)   # the file's int32
+    assert np.array_equal(unpack_lce_words(lce_words, n, "t"), values)
+    assert np.array_equal(pack_b1(values), (~words.astype(np.uint32)) & pack_b1(np.ones_like(values)))
+
+
+def test_lce_words_with_stray_bits_are_refused():
+    with pytest.raises(UnsupportedError, match="unused bits"):
+        unpack_lce_words(np.array([[1 << 5]], np.int32), 5, "filter")
+    with pytest.raises(UnsupportedError, match="words per row"):
+        unpack_lce_words(np.zeros((1, 2), np.int32), 5, "filter")
+
+
+def test_dilation_is_refused_naming_the_op():
+    with pytest.raises(UnsupportedError, match=r"operator #1 \(CUSTOM \(LceBconv2d\)\): dilation 2x2 is not "
+                                               r"supported"):
+        firmnet.load(LCE / "lce_dilated.tflite")
+
+
+def _patched(tmp_path, name, op_index, **changes):
+    """The fixture with one operator's custom options rewritten (same byte length: integer
+    fields that flexbuffers stored in a byte keep fitting)."""
+    import flatbuffers.flexbuffers as fx
+    import tflite
+    data = bytearray((LCE / f"{name}.tflite").read_bytes())
+    model = tflite.Model.GetRootAsModel(data, 0)
+    op = model.Subgraphs(0).Operators(op_index)
+    raw = op.CustomOptionsAsNumpy().tobytes()
+    new = fx.Dumps({**fx.Loads(raw), **changes})
+    assert len(new) == len(raw)
+    start = data.find(raw)
+    data[start:start + len(raw)] = new
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(pad_values=2), r"LceBconv2d\)\): pad_values 2"),
+    (dict(fused_activation_function=5), r"LceBconv2d\)\): fused activation 5"),
+    (dict(channels_in=7), r"LceBconv2d\)\): channels_in 7, but its input has 8"),
+    (dict(padding=7), r"LceBconv2d\)\): padding 7"),
+])
+def test_bad_lce_options_are_refused_naming_the_op(tmp_path, changes, match):
+    path = _patched(tmp_path, "lce_float", 1, **changes)
+    with pytest.raises(FirmnetError, match=match):
+        firmnet.load(path)
+
+
+def test_bits_with_same_zero_padding_is_refused(tmp_path):
+    """LCE's thresholds count padded taps as +1: bitpacked output with SAME zero padding has
+    no exact meaning here and is refused."""
+    path = _patched(tmp_path, "lce_bits", 1, pad_values=0)
+    with pytest.raises(UnsupportedError, match=r"LceBconv2d\)\): bitpacked output with SAME zero padding"):
+        firmnet.load(path)
+
+
+def test_unreadable_options_are_refused():
+    with pytest.raises(UnsupportedError, match="not a readable flexbuffer|not a flexbuffer map"):
+        options(b"\x01\x02", "LceBconv2d")
