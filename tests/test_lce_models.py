@@ -54,6 +54,22 @@ def test_lce_ops_become_binary_ops(compiled):
     assert bits, "the tensors between LCE ops are b1"
 
 
+def test_bits_round_trips_and_signs_of_float_stages_are_folded(compiled):
+    """LCE's LceDequantize -> LceQuantize pairs leave no float round trip, and a binary
+    layer's float output read only by LceQuantize becomes its bits output."""
+    name, cm = compiled
+    g = cm.lowered_graph
+    producers = g.producers()
+    for node in g.nodes:
+        if node.op == "binarize":
+            inner = producers.get(node.inputs[0])
+            assert inner is None or inner.op not in ("unbinarize", "bconv2d"), node.name
+    if name == "lce_bits":
+        assert [n.op for n in g.nodes].count("unbinarize") == 1   # the output only
+    if name == "lce_float":
+        assert [n.attrs.out for n in g.nodes if n.op == "bconv2d"] == ["bits", "float"]
+
+
 def test_c_equals_reference_exactly(compiled):
     """Every step the C traces equals the reference's: bits, int8 and the binary layers' float
     stage exactly; the float dense layer of lce_float (its sums in another order) to 1e-5."""
