@@ -5,8 +5,10 @@ The generated C equals firmnet's numpy reference exactly (np.array_equal, and `v
 trace of every step) and matches the outputs LCE's interpreter recorded at fixture time:
 exactly where LCE's arithmetic is integer from the input to the output (lce_bits: float
 signs, bitpacked convolutions through thresholds, binary max pooling, +-1 output;
-lce_int8: an int8 convolution then the same), within a float32 bound where LCE computes
-float (lce_float: the float output stage, then a float dense layer). The LCE bit convention
+lce_int8: an int8 convolution then the same; lce_int8_sign: int8 signs dequantized to
+int8), within a float32 bound where LCE computes float (lce_float: the float output stage,
+then a float dense layer), within one step where it rounds a float to int8 (lce_int8_out:
+LceBconv2d's int8 output, its fused ReLU, int8 max pooling). The LCE bit convention
 (bit 1 = -1) is checked on hand-made words; the importer's refusals name the operator."""
 from __future__ import annotations
 
@@ -26,7 +28,14 @@ from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
 
 LCE = FIXTURES / "lce"
-EXACT = ("lce_bits", "lce_int8")
+EXACT = ("lce_bits", "lce_int8", "lce_int8_sign")
+OPS = {   # the IR ops each fixture's LCE operators become (before the passes)
+    "lce_bits": {"binarize", "bconv2d", "unbinarize", "bmaxpool"},
+    "lce_float": {"binarize", "bconv2d", "binary", "pool2d", "reshape", "dense"},
+    "lce_int8": {"pad", "conv2d", "binarize", "bconv2d", "unbinarize", "bmaxpool"},
+    "lce_int8_out": {"binarize", "bconv2d", "binary", "quantize", "pool2d"},
+    "lce_int8_sign": {"binarize", "unbinarize", "quantize"},
+}
 BINARY_KERNELS = {"fn_bconv2d_b1", "fn_bmaxpool2d_b1"}
 
 
@@ -35,7 +44,7 @@ def recorded(name):
     return d["inputs"], d["outputs"]
 
 
-@pytest.fixture(scope="module", params=["lce_bits", "lce_float", "lce_int8"])
+@pytest.fixture(scope="module", params=sorted(OPS))
 def compiled(request, tmp_path_factory):
     name = request.param
     return name, firmnet.compile(LCE / f"{name}.tflite", tmp_path_factory.mktemp(name), name=name,
@@ -44,14 +53,14 @@ def compiled(request, tmp_path_factory):
 
 def test_lce_ops_become_binary_ops(compiled):
     name, cm = compiled
-    ops = {n.op for n in cm.graph.nodes}
-    assert {"binarize", "bconv2d"} <= ops
+    assert {n.op for n in cm.graph.nodes} == OPS[name]
     kernels = {layer["kernel"] for layer in cm.report["layers"]}
-    assert "fn_bconv2d_b1" in kernels
-    if name != "lce_float":
-        assert {"bmaxpool", "unbinarize"} <= ops and "fn_bmaxpool2d_b1" in kernels
-    bits = [t for t, ty in cm.graph.types.items() if ty.dtype == "b1"]
-    assert bits, "the tensors between LCE ops are b1"
+    assert "fn_binarize_f32" in kernels or "fn_binarize_s8" in kernels
+    if "bconv2d" in OPS[name]:
+        assert "fn_bconv2d_b1" in kernels
+    if "bmaxpool" in OPS[name]:
+        assert "fn_bmaxpool2d_b1" in kernels
+    assert any(ty.dtype == "b1" for ty in cm.graph.types.values()), "the tensors between LCE ops are b1"
 
 
 def test_bits_round_trips_and_signs_of_float_stages_are_folded(compiled):
@@ -80,13 +89,14 @@ def test_c_equals_reference_exactly(compiled):
         outs, c_values = host.run_trace([x])
         _, ref_values = firmnet.reference.run(cm.lowered_graph, [x], trace=True)
         binary_steps = [n.outputs[0] for n in cm.lowered_graph.nodes if n.op in ("binarize", "bconv2d", "bmaxpool",
-                                                                                "unbinarize", "pad", "conv2d")]
+                                                                                "unbinarize", "pad", "conv2d",
+                                                                                "quantize")]
         assert binary_steps and all(t in c_values for t in binary_steps)
         for t in binary_steps:
             assert np.array_equal(c_values[t], ref_values[t]), t
         want = ref_values[cm.lowered_graph.outputs[0]]
-        if name in EXACT:
-            assert np.array_equal(outs[0], want)
+        if name != "lce_float":
+            assert outs[0].dtype == want.dtype and np.array_equal(outs[0], want)
         else:
             np.testing.assert_allclose(outs[0], want, rtol=1e-5, atol=1e-5)
     assert verify(cm, [inputs[0]]).ok
@@ -98,9 +108,13 @@ def test_matches_lce_interpreter(compiled):
     host = cm.build_host()
     got = np.stack([host.run([x])[0] for x in inputs])
     assert got.shape == outputs.shape
-    if name in EXACT:   # integer arithmetic all the way: +-1 values equal LCE's
-        assert set(np.unique(outputs)) <= {-1.0, 1.0}
+    assert got.dtype == outputs.dtype
+    if name in EXACT:   # integer arithmetic all the way: the values equal LCE's
+        assert len(np.unique(outputs)) == 2   # +-1, or its two int8 codes
         np.testing.assert_array_equal(got, outputs)
+    elif name == "lce_int8_out":   # LCE rounds its own float multiply-add to int8
+        assert np.abs(got.astype(np.int32) - outputs.astype(np.int32)).max() <= 1
+        assert len(np.unique(outputs)) > 10
     else:               # LCE computes the output stage and the dense layer in float32
         np.testing.assert_allclose(got, outputs, rtol=1e-5, atol=1e-4)
         assert not np.array_equal(np.sign(got), -np.sign(outputs))
@@ -122,6 +136,8 @@ def test_on_the_emulated_m4(compiled):
     board = qemu.run(cm.out_dir, "mps2-an386", [inputs[2]]).outputs[0]
     if name in EXACT:
         np.testing.assert_array_equal(board, outputs[2])
+    elif name == "lce_int8_out":
+        assert np.abs(board.astype(np.int32) - outputs[2].astype(np.int32)).max() <= 1
     else:
         np.testing.assert_allclose(board, outputs[2], rtol=1e-5, atol=1e-4)
 

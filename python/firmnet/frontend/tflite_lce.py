@@ -10,7 +10,8 @@ is checked against it. Options are a flexbuffer map in the operator's custom_opt
 
 - LceQuantize (float32 or int8 → bits): binarize; -1 where x < 0 (x < zero point), +1 else.
   LCE on x86 and firmnet agree at x == -0.0 (+1); LCE reads NaN as +1, firmnet as -1.
-- LceDequantize (bits → float32 +-1): unbinarize.
+- LceDequantize (bits → float32 +-1): unbinarize; to int8: unbinarize then quantize
+  (round(+-1 / scale) + zero point, saturated: LCE's zero point +- round(1 / scale)).
 - LceBMaxPool2d (filter_height/width, stride_height/width, padding SAME/VALID): bmaxpool;
   the max of +-1 values, padded taps skipped as LCE's kernel does.
 - LceBconv2d (channels_in, stride, dilation, padding, pad_values 0/1,
@@ -22,11 +23,14 @@ is checked against it. Options are a flexbuffer map in the operator's custom_opt
       stage (scale = multiplier, offset = bias); with one, bconv2d clamps acc (scale 1,
       offset 0: exact, integers) and a float Mul and Add follow. LCE folds the back
       transformation into its float constants, so the float results agree to rounding.
+    int8 output: the float output (as above) quantized to the output's scale and zero point
+      (round half away from zero, saturated). LCE folds 1 / scale and the zero point into
+      its float multiplier and bias before rounding: the int8 values agree within 1.
     bitpacked output: LCE writes -1 where p > threshold[c]: +1 exactly where
       acc >= K - 2 * threshold[c], which is bconv2d's bits stage with scale 1 and offset
       2 * threshold - K (threshold clamped to [-1, K] first: integers, exact in float32).
-  Dilation other than 1, int8 output, and bitpacked output with SAME zero padding (LCE's
-  converter writes neither of the last two for these models) are refused, naming the op.
+  Dilation other than 1 and bitpacked output with SAME zero padding (LCE's converter does
+  not write it) are refused, naming the operator.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from flatbuffers import flexbuffers
 
 from ..dtypes import unpack_b1
 from ..ir import TensorType, UnsupportedError
-from ..ops import binarize, binary, bconv2d, bmaxpool, unbinarize
+from ..ops import binarize, binary, bconv2d, bmaxpool, quantize, unbinarize
 from ..ops._util import NO_CLAMP
 from .tflite_ops import ACTIVATIONS, _pads
 
@@ -109,17 +113,29 @@ def LceQuantize(c, index, inputs, outputs, raw):
     c.add("binarize", [x], binarize.Attrs(zero_point=zp, layout="NHWC"), outputs, index)
 
 
+def _int8_output(c, y, op):
+    """The int8 output's quantization (per tensor)."""
+    q = c.types[y].quant
+    if q is None or q.axis is not None or len(q.scale) != 1:
+        raise UnsupportedError(f"int8 output '{y}' must be quantized per tensor, got {q}")
+    return q
+
+
 def LceDequantize(c, index, inputs, outputs, raw):
     op = "LceDequantize"
     x, y = inputs[0], outputs[0]
     t = _bits_input(c, x, op)
     out = c.types[y]
-    if out.dtype != "float32":
-        raise UnsupportedError(f"output '{y}' is {out.dtype}; firmnet reads LCE's float32 output (int8 "
-                               "output is not supported)")
+    if out.dtype not in ("float32", "int8"):
+        raise UnsupportedError(f"output '{y}' is {out.dtype}; LCE dequantizes to float32 or int8")
     if out.shape != t.shape:
         raise UnsupportedError(f"output '{y}' is {list(out.shape)}, its bits {list(t.shape)}")
-    c.add("unbinarize", [x], unbinarize.Attrs(layout="NHWC"), outputs, index)
+    if out.dtype == "float32":
+        c.add("unbinarize", [x], unbinarize.Attrs(layout="NHWC"), outputs, index)
+        return
+    q = _int8_output(c, y, op)
+    pm1 = c.add("unbinarize", [x], unbinarize.Attrs(layout="NHWC"), None, index, suffix="pm1")[0]
+    c.add("quantize", [pm1], quantize.Attrs(q, "tflm"), outputs, index, suffix="int8")
 
 
 def _geometry(opts, op):
@@ -210,22 +226,29 @@ def LceBconv2d(c, index, inputs, outputs, raw):
         _packed(c, y, (n, oh, ow, o), op)
         c.add("bconv2d", [x, w_const, scale, offset], bconv2d.Attrs(out="bits", **geometry), outputs, index)
         return
-    if file_out.dtype != "float32":
-        raise UnsupportedError(f"output '{y}' is {file_out.dtype}; firmnet reads LCE's float32 and "
-                               "bitpacked outputs (int8 output is not supported)")
+    if file_out.dtype not in ("float32", "int8"):
+        raise UnsupportedError(f"output '{y}' is {file_out.dtype}; LCE's binary convolution writes float32, int8 "
+                               "or bitpacked int32")
     m = _per_channel(c, mult, o, np.float32, "post_activation_multiplier", op)
     b = _per_channel(c, bias, o, np.float32, "post_activation_bias", op)
+    int8 = file_out.dtype == "int8"
+    q = _int8_output(c, y, op) if int8 else None
     act = ACTIVATIONS[fused]
+    real = None if int8 else outputs
     if act == NO_CLAMP:
         stage = [c.b.const(m, f"{mult}/scale"), c.b.const(b, f"{bias}/offset")]
-        c.add("bconv2d", [x, w_const] + stage, bconv2d.Attrs(out="float", **geometry), outputs, index)
-        return
-    ones, zeros = c.b.const(np.ones(o, np.float32), f"{y}/one"), c.b.const(np.zeros(o, np.float32), f"{y}/zero")
-    acc = c.add("bconv2d", [x, w_const, ones, zeros], bconv2d.Attrs(out="float", act=act, **geometry), None, index,
-                suffix="clamped_acc")[0]
-    scaled = c.add("binary", [acc, c.b.const(m, f"{mult}/mul")], binary.Attrs("mul"), None, index,
-                   suffix="multiplier")[0]
-    c.add("binary", [scaled, c.b.const(b, f"{bias}/add")], binary.Attrs("add"), outputs, index, suffix="bias")
+        value = c.add("bconv2d", [x, w_const] + stage, bconv2d.Attrs(out="float", **geometry), real, index,
+                      suffix="real" if int8 else None)[0]
+    else:
+        ones, zeros = c.b.const(np.ones(o, np.float32), f"{y}/one"), c.b.const(np.zeros(o, np.float32), f"{y}/zero")
+        acc = c.add("bconv2d", [x, w_const, ones, zeros], bconv2d.Attrs(out="float", act=act, **geometry), None,
+                    index, suffix="clamped_acc")[0]
+        scaled = c.add("binary", [acc, c.b.const(m, f"{mult}/mul")], binary.Attrs("mul"), None, index,
+                       suffix="multiplier")[0]
+        value = c.add("binary", [scaled, c.b.const(b, f"{bias}/add")], binary.Attrs("add"), real, index,
+                      suffix="bias")[0]
+    if int8:
+        c.add("quantize", [value], quantize.Attrs(q, "tflm"), outputs, index, suffix="int8")
 
 
 CONVERTERS = {f"CUSTOM ({f.__name__})": f for f in (LceQuantize, LceDequantize, LceBMaxPool2d, LceBconv2d)}
