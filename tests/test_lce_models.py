@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 import firmnet
 from firmnet import qemu
 from firmnet.dtypes import pack_b1
-from firmnet.frontend.tflite_lce import options, unpack_lce_words
+from firmnet.dtypes import unpack_b1
+from firmnet.frontend.tflite_lce import bits_stage, options, unpack_lce_words
+from firmnet.kernels import params_binary as pb
+from firmnet.reference import binary as ref
 from firmnet.ir import FirmnetError, UnsupportedError
 from firmnet.verify import verify
 from support.paths import FIXTURES
@@ -183,6 +186,64 @@ def test_lce_words_read_bit_one_as_minus_one(n, seed):
     lce_words = words.astype(np.uint32).view(np.int32)   # the file's int32
     assert np.array_equal(unpack_lce_words(lce_words, n, "t"), values)
     assert np.array_equal(pack_b1(values), (~words.astype(np.uint32)) & pack_b1(np.ones_like(values)))
+
+
+def lce_bconv_bits(x, w, strides, pads, t):
+    """LCE's bitpacked LceBconv2d in bits: bit 1 = -1, a padded pixel all bits 0 (one padding),
+    p = popcount(x XOR w) over every tap, -1 where p > threshold."""
+    xb, wb = x < 0, w < 0
+    xp = np.pad(xb, ((0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0)))
+    (n, hp, wp, _), (o, kh, kw, _) = xp.shape, w.shape
+    oh, ow = (hp - kh) // strides[0] + 1, (wp - kw) // strides[1] + 1
+    out = np.empty((n, oh, ow, o), np.int8)
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, i * strides[0]:i * strides[0] + kh, j * strides[1]:j * strides[1] + kw, :]
+            p = (win[:, None] != wb[None]).sum(axis=(2, 3, 4))
+            out[:, i, j, :] = np.where(p > t, -1, 1)
+    return out
+
+
+def c_bconv(runtime, x, w, strides, pads, scale, offset, pad_value):
+    """fn_bconv2d_b1 with the bits output of (scale, offset)."""
+    ffi, lib = runtime.ffi, runtime.lib
+    n, h, wd, c = x.shape
+    o, kh, kw, _ = w.shape
+    oh, ow = (h + pads[0] + pads[2] - kh) // strides[0] + 1, (wd + pads[1] + pads[3] - kw) // strides[1] + 1
+    bout = pb.bout_params("bits", o, kh * kw * c, scale, offset)
+    keep = [ffi.new("int32_t[]", bout["threshold"].tolist()), ffi.new("uint32_t[]", bout["flip"].tolist())]
+    params = pb.bconv2d_b1_params(x.shape, w.shape, (n, oh, ow, o), strides=strides, pads=pads, pad_value=pad_value,
+                                  bout=dict(bout, scale=ffi.NULL, offset=ffi.NULL, threshold=keep[0], flip=keep[1]))
+    c_params = ffi.new("fn_bconv2d_b1_params *", params)
+    out = np.full((n, oh, ow, pb.words(o)), 0xA5A5A5A5, np.uint32)
+    scratch = np.zeros(pb.bconv2d_scratch(params) // 4, np.uint32)
+    status = lib.fn_bconv2d_b1(c_params, ffi.from_buffer("uint32_t[]", pack_b1(x)),
+                               ffi.from_buffer("uint32_t[]", pb.pack_dense_filters(w)), ffi.from_buffer(out),
+                               ffi.from_buffer(scratch))
+    assert status == lib.FN_OK
+    return unpack_b1(out, o)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.sampled_from([1, 5, 32, 33, 40]), st.sampled_from([1, 7, 33]),
+       st.integers(1, 2), st.booleans(), st.integers(0, 2**32 - 1))
+def test_lce_thresholds_and_one_padding_are_exact(runtime, kh, kw, c, o, stride, same, seed):
+    """LCE's bitpacked convolution (computed here in LCE's own bits) equals bconv2d with one
+    padding and the bits stage of bits_stage(thresholds), in the reference and in the C, for
+    thresholds across [-3, K + 3] and at int32's ends."""
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random((1, 5, 4, c)) < 0.5, 1, -1).astype(np.int8)
+    w = np.where(rng.random((o, kh, kw, c)) < 0.5, 1, -1).astype(np.int8)
+    k = kh * kw * c
+    t = rng.integers(-3, k + 4, o)
+    t[rng.random(o) < 0.2] = np.iinfo(np.int32).max
+    t[rng.random(o) < 0.2] = np.iinfo(np.int32).min
+    pads = (kh // 2, kw // 2, (kh - 1) // 2, (kw - 1) // 2) if same else (0, 0, 0, 0)
+    want = lce_bconv_bits(x, w, (stride, stride), pads, t)
+    scale, offset = bits_stage(t.astype(np.int32), k)
+    got_ref = ref.bconv2d(x, w, scale, offset, strides=(stride, stride), pads=pads, kind="bits", pad_value=1)
+    assert np.array_equal(got_ref, want)
+    assert np.array_equal(c_bconv(runtime, x, w, (stride, stride), pads, scale, offset, 1), want)
 
 
 def test_lce_words_with_stray_bits_are_refused():

@@ -187,6 +187,14 @@ def _per_channel(c, name: str, o: int, dtype, what: str, op: str) -> np.ndarray:
     return value
 
 
+def bits_stage(thresholds, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, offset) float32 of bconv2d's bits stage equal to LCE's thresholds: LCE writes -1
+    where popcount p > t, and acc = K - 2p, so +1 exactly where acc + 2t - K >= 0. t is clamped
+    to [-1, K] first (p lies in [0, K]), so every value is an integer below 2^24: exact."""
+    t = np.clip(np.asarray(thresholds, np.int64), -1, k)
+    return np.ones(t.shape, np.float32), (2 * t - k).astype(np.float32)
+
+
 def LceBconv2d(c, index, inputs, outputs, raw):
     op = "LceBconv2d"
     opts = options(raw, op)
@@ -219,10 +227,8 @@ def LceBconv2d(c, index, inputs, outputs, raw):
         if any(pads) and pad_value == 0:
             raise UnsupportedError(f"bitpacked output with SAME zero padding (pad_values=0) is not supported "
                                    "(LCE's thresholds count padded taps as +1; use pad_values=1 or VALID)")
-        t = _per_channel(c, thresholds, o, np.int32, "thresholds", op).astype(np.int64)
-        offset = (2 * np.clip(t, -1, k) - k).astype(np.float32)
-        scale = c.b.const(np.ones(o, np.float32), f"{y}/scale")
-        offset = c.b.const(offset, f"{y}/offset")
+        scale, offset = bits_stage(_per_channel(c, thresholds, o, np.int32, "thresholds", op), k)
+        scale, offset = c.b.const(scale, f"{y}/scale"), c.b.const(offset, f"{y}/offset")
         _packed(c, y, (n, oh, ow, o), op)
         c.add("bconv2d", [x, w_const, scale, offset], bconv2d.Attrs(out="bits", **geometry), outputs, index)
         return
