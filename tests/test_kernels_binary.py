@@ -279,3 +279,17 @@ def test_bad_arguments_are_refused(runtime):
     assert lib.fn_fc_b1(p, words, words, words) == lib.FN_ERR_ARG
     p.out.kind = 0
     assert lib.fn_fc_b1(p, words, words, words) == lib.FN_OK
+
+
+def test_bconv2d_pad_value_other_than_0_or_1_is_refused(runtime):
+    ffi, lib = runtime.ffi, runtime.lib
+    words = ffi.new("uint32_t[]", 16)
+    params = pb.bconv2d_b1_params((1, 2, 2, 3), (1, 3, 3, 3), (1, 2, 2, 1), strides=(1, 1), pads=(1, 1, 1, 1),
+                                  bout={"kind": 0}, pad_value=1)
+    p = ffi.new("fn_bconv2d_b1_params *", params)
+    assert lib.fn_bconv2d_b1(p, words, words, words, words) == lib.FN_OK
+    p.pad_value = 2
+    assert lib.fn_bconv2d_b1(p, words, words, words, words) == lib.FN_ERR_ARG
+    with pytest.raises(ValueError, match="pad value 2"):
+        pb.bconv2d_b1_params((1, 2, 2, 3), (1, 3, 3, 3), (1, 2, 2, 1), strides=(1, 1), pads=(1, 1, 1, 1),
+                             bout={"kind": 0}, pad_value=2)
