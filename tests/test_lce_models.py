@@ -7,7 +7,8 @@ exactly where LCE's arithmetic is integer from the input to the output (lce_bits
 signs, bitpacked convolutions through thresholds, binary max pooling, +-1 output;
 lce_int8: an int8 convolution then the same; lce_int8_sign: int8 signs dequantized to
 int8), within a float32 bound where LCE computes float (lce_float: the float output stage,
-then a float dense layer), within one step where it rounds a float to int8 (lce_int8_out:
+then a float dense layer; lce_zero_pad: a zero-padded convolution's float output, which LCE
+corrects at the border in float), within one step where it rounds a float to int8 (lce_int8_out:
 LceBconv2d's int8 output, its fused ReLU, int8 max pooling). The LCE bit convention
 (bit 1 = -1) is checked on hand-made words; the importer's refusals name the operator."""
 from __future__ import annotations
@@ -38,7 +39,9 @@ OPS = {   # the IR ops each fixture's LCE operators become (before the passes)
     "lce_int8": {"pad", "conv2d", "binarize", "bconv2d", "unbinarize", "bmaxpool"},
     "lce_int8_out": {"binarize", "bconv2d", "binary", "quantize", "pool2d"},
     "lce_int8_sign": {"binarize", "unbinarize", "quantize"},
+    "lce_zero_pad": {"binarize", "bconv2d"},
 }
+FLOAT = ("lce_float", "lce_zero_pad")
 BINARY_KERNELS = {"fn_bconv2d_b1", "fn_bmaxpool2d_b1"}
 
 
@@ -98,7 +101,7 @@ def test_c_equals_reference_exactly(compiled):
         for t in binary_steps:
             assert np.array_equal(c_values[t], ref_values[t]), t
         want = ref_values[cm.lowered_graph.outputs[0]]
-        if name != "lce_float":
+        if name not in FLOAT:
             assert outs[0].dtype == want.dtype and np.array_equal(outs[0], want)
         else:
             np.testing.assert_allclose(outs[0], want, rtol=1e-5, atol=1e-5)
@@ -158,6 +161,11 @@ def test_one_padding_and_thresholds_are_imported():
     offset = g.constants[convs[0].inputs[3]]
     k = 3 * 3 * 40
     assert np.array_equal(offset, np.round(offset)) and np.all(offset >= -k - 2) and np.all(offset <= k)
+
+
+def test_zero_padded_float_output_is_imported():
+    (conv,) = [n for n in firmnet.load(LCE / "lce_zero_pad.tflite").nodes if n.op == "bconv2d"]
+    assert (conv.attrs.pad_value, conv.attrs.pads, conv.attrs.out) == (0, (1, 1, 1, 1), "float")
 
 
 def test_zero_padding_and_fused_activation_are_imported():
@@ -294,6 +302,16 @@ def test_bits_with_same_zero_padding_is_refused(tmp_path):
     no exact meaning here and is refused."""
     path = _patched(tmp_path, "lce_bits", 1, pad_values=0)
     with pytest.raises(UnsupportedError, match=r"LceBconv2d\)\): bitpacked output with SAME zero padding"):
+        firmnet.load(path)
+
+
+def test_an_unknown_lce_operator_is_refused_by_name(tmp_path):
+    data = (LCE / "lce_int8_sign.tflite").read_bytes()
+    assert data.count(b"LceDequantize") == 1
+    path = tmp_path / "renamed.tflite"
+    path.write_bytes(data.replace(b"LceDequantize", b"LceDequantizz"))
+    with pytest.raises(UnsupportedError, match=r"operator #1 \(CUSTOM \(LceDequantizz\)\) is not supported; "
+                                               r"supported operators: .*CUSTOM \(LceBconv2d\)"):
         firmnet.load(path)
 
 

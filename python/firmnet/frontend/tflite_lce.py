@@ -15,8 +15,7 @@ is checked against it. Options are a flexbuffer map in the operator's custom_opt
 - LceBMaxPool2d (filter_height/width, stride_height/width, padding SAME/VALID): bmaxpool;
   the max of +-1 values, padded taps skipped as LCE's kernel does.
 - LceBconv2d (channels_in, stride, dilation, padding, pad_values 0/1,
-  fused_activation_function): bconv2d on the filter [O, KH, KW, ceil(C / 32)] of LCE words
-  (or float +-1 [O, KH, KW, C]). LCE's accumulator is p = popcount(x XOR w) over
+  fused_activation_function): bconv2d on the filter [O, KH, KW, ceil(C / 32)] of LCE words. LCE's accumulator is p = popcount(x XOR w) over
   K = KH * KW * C bits (one padding: a padded pixel is bit 0, i.e. +1), so acc = K - 2p.
     float output: LCE computes float(clamp(acc, act)) * multiplier[c] + bias[c], the fused
       activation clamping the accumulator. Without activation that is bconv2d's float
@@ -163,18 +162,13 @@ def LceBMaxPool2d(c, index, inputs, outputs, raw):
 
 
 def _filter(c, name: str, channels: int, op: str) -> np.ndarray:
-    """The +-1 OHWI filter of an LceBconv2d (LCE words, or float +-1)."""
+    """The +-1 OHWI filter of an LceBconv2d from LCE's int32 words [O, KH, KW, ceil(C / 32)]."""
     value = c.constant(name)
-    if value.ndim != 4:
-        raise UnsupportedError(f"filter '{name}' must be 4-D [O, KH, KW, C], got {list(value.shape)}")
-    if value.dtype == np.int32:
-        return unpack_lce_words(value, channels, name)
-    if value.dtype == np.float32 and value.shape[-1] == channels:
-        if not np.isin(value, (-1.0, 1.0)).all():
-            raise UnsupportedError(f"float filter '{name}' holds values other than +1 and -1")
-        return value.astype(np.int8)
-    raise UnsupportedError(f"filter '{name}' is {value.dtype} {list(value.shape)}; LCE filters are int32 "
-                           f"words [O, KH, KW, {-(-channels // WORD)}] or float32 +-1 [O, KH, KW, {channels}]")
+    if value.ndim != 4 or value.dtype != np.int32:
+        raise UnsupportedError(f"filter '{name}' is {value.dtype} {list(value.shape)}; LCE's converter writes "
+                               f"int32 words [O, KH, KW, {-(-channels // WORD)}] (older float filters are not "
+                               "supported)")
+    return unpack_lce_words(value, channels, name)
 
 
 def _per_channel(c, name: str, o: int, dtype, what: str, op: str) -> np.ndarray:
