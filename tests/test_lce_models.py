@@ -315,6 +315,38 @@ def test_an_unknown_lce_operator_is_refused_by_name(tmp_path):
         firmnet.load(path)
 
 
+def _custom_options_spans(data: bytes):
+    import tflite
+    model = tflite.Model.GetRootAsModel(data, 0)
+    sg = model.Subgraphs(0)
+    spans = []
+    for i in range(sg.OperatorsLength()):
+        raw = sg.Operators(i).CustomOptionsAsNumpy()
+        if sg.Operators(i).CustomOptionsLength():
+            start = data.find(raw.tobytes())
+            spans.append((start, len(raw)))
+    return spans
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["lce_bits", "lce_float"]), st.data())
+def test_damaged_custom_options_give_a_clear_error_or_a_model(tmp_path_factory, name, data):
+    """Bytes of an LCE operator's flexbuffer options overwritten at random: the load either
+    succeeds (the options still read as valid values) or raises FirmnetError naming an LCE
+    operator, never another exception."""
+    original = (LCE / f"{name}.tflite").read_bytes()
+    start, length = data.draw(st.sampled_from(_custom_options_spans(original)))
+    damaged = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 4))):
+        damaged[start + data.draw(st.integers(0, length - 1))] = data.draw(st.integers(0, 255))
+    path = tmp_path_factory.mktemp("damaged") / f"{name}.tflite"
+    path.write_bytes(bytes(damaged))
+    try:
+        firmnet.load(path)
+    except FirmnetError as exc:
+        assert "(CUSTOM (Lce" in str(exc)
+
+
 def test_unreadable_options_are_refused():
     with pytest.raises(UnsupportedError, match="not a readable flexbuffer|not a flexbuffer map"):
         options(b"\x01\x02", "LceBconv2d")
