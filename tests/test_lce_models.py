@@ -349,4 +349,4 @@ def test_damaged_custom_options_give_a_clear_error_or_a_model(tmp_path_factory, 
 
 def test_unreadable_options_are_refused():
     with pytest.raises(UnsupportedError, match="not a readable flexbuffer|not a flexbuffer map"):
-        options(b"\x01\x02", "LceBconv2d")
+        options(b"\x01\x02")

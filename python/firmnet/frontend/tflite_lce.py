@@ -46,7 +46,7 @@ from .tflite_ops import ACTIVATIONS, _pads
 WORD = 32
 
 
-def options(raw: bytes, op: str) -> dict:
+def options(raw: bytes) -> dict:
     """The flexbuffer map of an LCE operator's custom_options."""
     if not raw:
         return {}
@@ -59,7 +59,7 @@ def options(raw: bytes, op: str) -> dict:
     return value
 
 
-def _int(opts: dict, key: str, op: str, default=None) -> int:
+def _int(opts: dict, key: str, default=None) -> int:
     value = opts.get(key, default)
     if value is None:
         raise UnsupportedError(f"option '{key}' is missing")
@@ -80,7 +80,7 @@ def unpack_lce_words(words: np.ndarray, n: int, name: str) -> np.ndarray:
     return -unpack_b1(u, n)   # firmnet's bit 1 is +1: the same bits read as the opposite sign
 
 
-def _packed(c, name: str, real_shape, op: str) -> None:
+def _packed(c, name: str, real_shape) -> None:
     """Check the file's int32 [..., ceil(C / 32)] for a bits tensor of real_shape, then give it its b1 type."""
     t = c.types[name]
     want = tuple(real_shape[:-1]) + (-(-real_shape[-1] // WORD),)
@@ -90,16 +90,24 @@ def _packed(c, name: str, real_shape, op: str) -> None:
     c.types[name] = TensorType(tuple(real_shape), "b1")
 
 
-def _bits_input(c, name: str, op: str) -> TensorType:
+def _bits_input(c, name: str, rank: int | None = None) -> TensorType:
     t = c.types.get(name) or c.b.types.get(name)
     if t is None or t.dtype != "b1":
         raise UnsupportedError(f"input '{name}' must be LCE bits (the output of LceQuantize, LceBconv2d or "
                                f"LceBMaxPool2d), got {t}")
+    if rank is not None and len(t.shape) != rank:
+        raise UnsupportedError(f"input '{name}' must be {rank}-D (NHWC), got {list(t.shape)}")
     return t
 
 
+def _io(inputs, outputs, n_inputs: int) -> None:
+    if len(inputs) < n_inputs or not all(inputs[:n_inputs]) or len(outputs) != 1:
+        raise UnsupportedError(f"{len(inputs)} inputs and {len(outputs)} outputs; the operator takes "
+                               f"{n_inputs} input(s) and gives one output")
+
+
 def LceQuantize(c, index, inputs, outputs, raw):
-    op = "LceQuantize"
+    _io(inputs, outputs, 1)
     x, y = inputs[0], outputs[0]
     t = c.types[x]
     if t.dtype == "float32":
@@ -108,11 +116,11 @@ def LceQuantize(c, index, inputs, outputs, raw):
         zp = int(t.quant.zero_point[0])
     else:
         raise UnsupportedError(f"input '{x}' must be float32 or int8 quantized per tensor, got {t}")
-    _packed(c, y, t.shape, op)
+    _packed(c, y, t.shape)
     c.add("binarize", [x], binarize.Attrs(zero_point=zp, layout="NHWC"), outputs, index)
 
 
-def _int8_output(c, y, op):
+def _int8_output(c, y):
     """The int8 output's quantization (per tensor)."""
     q = c.types[y].quant
     if q is None or q.axis is not None or len(q.scale) != 1:
@@ -121,9 +129,9 @@ def _int8_output(c, y, op):
 
 
 def LceDequantize(c, index, inputs, outputs, raw):
-    op = "LceDequantize"
+    _io(inputs, outputs, 1)
     x, y = inputs[0], outputs[0]
-    t = _bits_input(c, x, op)
+    t = _bits_input(c, x)
     out = c.types[y]
     if out.dtype not in ("float32", "int8"):
         raise UnsupportedError(f"output '{y}' is {out.dtype}; LCE dequantizes to float32 or int8")
@@ -132,36 +140,36 @@ def LceDequantize(c, index, inputs, outputs, raw):
     if out.dtype == "float32":
         c.add("unbinarize", [x], unbinarize.Attrs(layout="NHWC"), outputs, index)
         return
-    q = _int8_output(c, y, op)
+    q = _int8_output(c, y)
     pm1 = c.add("unbinarize", [x], unbinarize.Attrs(layout="NHWC"), None, index, suffix="pm1")[0]
     c.add("quantize", [pm1], quantize.Attrs(q, "tflm"), outputs, index, suffix="int8")
 
 
-def _geometry(opts, op):
-    strides = (_int(opts, "stride_height", op), _int(opts, "stride_width", op))
-    padding = _int(opts, "padding", op)
+def _geometry(opts):
+    strides = (_int(opts, "stride_height"), _int(opts, "stride_width"))
+    padding = _int(opts, "padding")
     if padding not in (tflite.Padding.SAME, tflite.Padding.VALID):
         raise UnsupportedError(f"padding {padding} is not SAME (0) or VALID (1)")
     return strides, padding
 
 
 def LceBMaxPool2d(c, index, inputs, outputs, raw):
-    op = "LceBMaxPool2d"
-    opts = options(raw, op)
+    _io(inputs, outputs, 1)
+    opts = options(raw)
     x, y = inputs[0], outputs[0]
-    n, h, w, ch = _bits_input(c, x, op).shape
-    kernel = (_int(opts, "filter_height", op), _int(opts, "filter_width", op))
-    strides, padding = _geometry(opts, op)
+    n, h, w, ch = _bits_input(c, x, 4).shape
+    kernel = (_int(opts, "filter_height"), _int(opts, "filter_width"))
+    strides, padding = _geometry(opts)
     if min(kernel) < 1:
         raise UnsupportedError(f"filter {kernel} must be at least 1x1")
     pads = _pads(padding, h, w, kernel[0], kernel[1], strides, (1, 1))
     attrs = bmaxpool.Attrs(kernel=kernel, strides=strides, pads=pads, layout="NHWC")
     oh, ow = bmaxpool.out_hw(attrs, h, w)
-    _packed(c, y, (n, oh, ow, ch), op)
+    _packed(c, y, (n, oh, ow, ch))
     c.add("bmaxpool", [x], attrs, outputs, index)
 
 
-def _filter(c, name: str, channels: int, op: str) -> np.ndarray:
+def _filter(c, name: str, channels: int) -> np.ndarray:
     """The +-1 OHWI filter of an LceBconv2d from LCE's int32 words [O, KH, KW, ceil(C / 32)]."""
     value = c.constant(name)
     if value.ndim != 4 or value.dtype != np.int32:
@@ -171,7 +179,7 @@ def _filter(c, name: str, channels: int, op: str) -> np.ndarray:
     return unpack_lce_words(value, channels, name)
 
 
-def _per_channel(c, name: str, o: int, dtype, what: str, op: str) -> np.ndarray:
+def _per_channel(c, name: str, o: int, dtype, what: str) -> np.ndarray:
     if not name:
         raise UnsupportedError(f"this output needs the {what} input, which is absent")
     value = np.asarray(c.constant(name))
@@ -190,26 +198,26 @@ def bits_stage(thresholds, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def LceBconv2d(c, index, inputs, outputs, raw):
-    op = "LceBconv2d"
-    opts = options(raw, op)
+    _io(inputs, outputs, 2)
+    opts = options(raw)
     x, w_name, mult, bias, thresholds = (list(inputs) + [""] * 5)[:5]
     y = outputs[0]
-    n, h, wd, ch = _bits_input(c, x, op).shape
-    channels_in = _int(opts, "channels_in", op, ch)
+    n, h, wd, ch = _bits_input(c, x, 4).shape
+    channels_in = _int(opts, "channels_in", ch)
     if channels_in != ch:
         raise UnsupportedError(f"channels_in {channels_in}, but its input has {ch} channels")
-    dilations = (_int(opts, "dilation_height_factor", op, 1), _int(opts, "dilation_width_factor", op, 1))
+    dilations = (_int(opts, "dilation_height_factor", 1), _int(opts, "dilation_width_factor", 1))
     if dilations != (1, 1):
         raise UnsupportedError(f"dilation {dilations[0]}x{dilations[1]} is not supported (firmnet's binary "
                                "convolution has dilation 1)")
-    pad_value = _int(opts, "pad_values", op, 0)
+    pad_value = _int(opts, "pad_values", 0)
     if pad_value not in (0, 1):
         raise UnsupportedError(f"pad_values {pad_value} (LCE pads with 0 or 1)")
-    fused = _int(opts, "fused_activation_function", op, 0)
+    fused = _int(opts, "fused_activation_function", 0)
     if fused not in ACTIVATIONS:
         raise UnsupportedError(f"fused activation {fused} is not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
-    strides, padding = _geometry(opts, op)
-    w = _filter(c, w_name, ch, op)
+    strides, padding = _geometry(opts)
+    w = _filter(c, w_name, ch)
     o, kh, kw, _ = w.shape
     pads = _pads(padding, h, wd, kh, kw, strides, dilations)
     k = kh * kw * ch
@@ -221,18 +229,18 @@ def LceBconv2d(c, index, inputs, outputs, raw):
         if any(pads) and pad_value == 0:
             raise UnsupportedError(f"bitpacked output with SAME zero padding (pad_values=0) is not supported "
                                    "(LCE's thresholds count padded taps as +1; use pad_values=1 or VALID)")
-        scale, offset = bits_stage(_per_channel(c, thresholds, o, np.int32, "thresholds", op), k)
+        scale, offset = bits_stage(_per_channel(c, thresholds, o, np.int32, "thresholds"), k)
         scale, offset = c.b.const(scale, f"{y}/scale"), c.b.const(offset, f"{y}/offset")
-        _packed(c, y, (n, oh, ow, o), op)
+        _packed(c, y, (n, oh, ow, o))
         c.add("bconv2d", [x, w_const, scale, offset], bconv2d.Attrs(out="bits", **geometry), outputs, index)
         return
     if file_out.dtype not in ("float32", "int8"):
         raise UnsupportedError(f"output '{y}' is {file_out.dtype}; LCE's binary convolution writes float32, int8 "
                                "or bitpacked int32")
-    m = _per_channel(c, mult, o, np.float32, "post_activation_multiplier", op)
-    b = _per_channel(c, bias, o, np.float32, "post_activation_bias", op)
+    m = _per_channel(c, mult, o, np.float32, "post_activation_multiplier")
+    b = _per_channel(c, bias, o, np.float32, "post_activation_bias")
     int8 = file_out.dtype == "int8"
-    q = _int8_output(c, y, op) if int8 else None
+    q = _int8_output(c, y) if int8 else None
     act = ACTIVATIONS[fused]
     real = None if int8 else outputs
     if act == NO_CLAMP:
