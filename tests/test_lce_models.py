@@ -13,6 +13,8 @@ LceBconv2d's int8 output, its fused ReLU, int8 max pooling). The LCE bit convent
 (bit 1 = -1) is checked on hand-made words; the importer's refusals name the operator."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 
 import firmnet
 from firmnet import qemu
+from firmnet.cli import main
 from firmnet.dtypes import pack_b1
 from firmnet.dtypes import unpack_b1
 from firmnet.frontend.tflite_lce import bits_stage, options, unpack_lce_words
@@ -146,6 +149,17 @@ def test_on_the_emulated_m4(compiled):
         assert np.abs(board.astype(np.int32) - outputs[2].astype(np.int32)).max() <= 1
     else:
         np.testing.assert_allclose(board, outputs[2], rtol=1e-5, atol=1e-4)
+
+
+def test_cli_compile_verify_report(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(LCE / "lce_bits.tflite"), "-o", str(out)]) == 0
+    assert main(["verify", str(out)]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"CUSTOM \(LceBconv2d\) +bconv2d +fn_bconv2d_b1 +1x8x8x33 b1", text), text
+    assert re.search(r"CUSTOM \(LceBMaxPool2d\) +bmaxpool +fn_bmaxpool2d_b1 +1x4x4x33 b1", text), text
 
 
 def test_one_padding_and_thresholds_are_imported():
