@@ -21,7 +21,7 @@ from firmnet import qemu
 
 REPO = Path(__file__).resolve().parents[1]
 LCE = REPO / "tests" / "fixtures" / "models" / "lce"
-MODELS = ("lce_bits", "lce_int8", "lce_int8_sign", "lce_int8_out", "lce_float", "lce_zero_pad")
+MODELS = ("lce_bits", "lce_int8", "lce_int8_sign", "lce_int8_out", "lce_float", "lce_zero_pad", "lce_birealnet")
 
 
 def measure(name: str, board: str, work: Path) -> tuple:

@@ -8,7 +8,8 @@ signs, bitpacked convolutions through thresholds, binary max pooling, +-1 output
 lce_int8: an int8 convolution then the same; lce_int8_sign: int8 signs dequantized to
 int8), within a float32 bound where LCE computes float (lce_float: the float output stage,
 then a float dense layer; lce_zero_pad: a zero-padded convolution's float output, which LCE
-corrects at the border in float), within one step where it rounds a float to int8 (lce_int8_out:
+corrects at the border in float; lce_birealnet: Bi-Real Net blocks, float outputs added to
+float shortcuts), within one step where it rounds a float to int8 (lce_int8_out:
 LceBconv2d's int8 output, its fused ReLU, int8 max pooling). The LCE bit convention
 (bit 1 = -1) is checked on hand-made words; the importer's refusals name the operator."""
 from __future__ import annotations
@@ -43,8 +44,9 @@ OPS = {   # the IR ops each fixture's LCE operators become (before the passes)
     "lce_int8_out": {"binarize", "bconv2d", "binary", "quantize", "pool2d"},
     "lce_int8_sign": {"binarize", "unbinarize", "quantize"},
     "lce_zero_pad": {"binarize", "bconv2d"},
+    "lce_birealnet": {"binarize", "bconv2d", "binary", "reduce", "dense"},
 }
-FLOAT = ("lce_float", "lce_zero_pad")
+FLOAT = ("lce_float", "lce_zero_pad", "lce_birealnet")
 BINARY_KERNELS = {"fn_bconv2d_b1", "fn_bmaxpool2d_b1"}
 
 
