@@ -46,7 +46,7 @@ def table(rows, columns) -> str:
     cells = [columns] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     lines = ["  ".join(c.ljust(w) if i in (0, len(columns) - 1) else c.rjust(w) for i, (c, w) in
-                       enumerate(zip(row, widths))) for row in cells]
+                       enumerate(zip(row, widths))).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
