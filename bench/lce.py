@@ -1,7 +1,8 @@
 """Larq Compute Engine models on a microcontroller: each LCE fixture
-(tests/fixtures/models/lce/*.tflite, written by LCE's converter) compiled for an emulated
-board and run once per recorded input in QEMU: instructions of one inference, weight bytes,
-arena, linked flash, the .tflite's size, and how the board's outputs compare with LCE's
+(tests/fixtures/models/lce/*.tflite, written by LCE's converter) and the Larq-trained digits
+BNN (examples/digits/larq_bnn.py; its first 8 test images) compiled for an emulated board
+and run once per recorded input in QEMU: instructions of one inference, weight bytes, arena,
+linked flash, the .tflite's size, and how the board's outputs compare with LCE's
 interpreter (equal, or the largest difference).
 
     nice python bench/lce.py [--board mps2-an386]
@@ -21,17 +22,22 @@ from firmnet import qemu
 
 REPO = Path(__file__).resolve().parents[1]
 LCE = REPO / "tests" / "fixtures" / "models" / "lce"
-MODELS = ("lce_bits", "lce_int8", "lce_int8_sign", "lce_int8_out", "lce_float", "lce_zero_pad", "lce_birealnet")
+DIGITS = REPO / "examples" / "digits" / "lce"
+MODELS = {   # label: (.tflite, .npz of recorded inputs and LCE's outputs, their keys)
+    **{name: (LCE / f"{name}.tflite", LCE / f"{name}.npz", "inputs", "outputs") for name in
+       ("lce_bits", "lce_int8", "lce_int8_sign", "lce_int8_out", "lce_float", "lce_zero_pad", "lce_birealnet")},
+    "digits_bnn (trained)": (DIGITS / "digits_bnn.lce.tflite", DIGITS / "digits_bnn.lce.npz", "x", "logits"),
+}
 
 
 def measure(name: str, board: str, work: Path) -> tuple:
-    path = LCE / f"{name}.tflite"
+    path, npz, x_key, y_key = MODELS[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cm = firmnet.compile(path, work / name, board=board, name=name)
-    recorded = np.load(LCE / f"{name}.npz")
+        cm = firmnet.compile(path, work / path.stem, board=board, name="lce")
+    recorded = np.load(npz)
     diffs, instructions, flash = [], [], 0
-    for x, want in zip(recorded["inputs"], recorded["outputs"]):
+    for x, want in zip(recorded[x_key][:8], recorded[y_key][:8]):
         run = qemu.run(cm.out_dir, board, [x])
         instructions.append(run.instructions)
         flash = qemu.elf_sizes(run.elf)["flash"]

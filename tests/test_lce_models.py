@@ -31,7 +31,7 @@ from firmnet.kernels import params_binary as pb
 from firmnet.reference import binary as ref
 from firmnet.ir import FirmnetError, UnsupportedError
 from firmnet.verify import verify
-from support.paths import FIXTURES
+from support.paths import FIXTURES, REPO
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
 
@@ -151,6 +151,25 @@ def test_on_the_emulated_m4(compiled):
         assert np.abs(board.astype(np.int32) - outputs[2].astype(np.int32)).max() <= 1
     else:
         np.testing.assert_allclose(board, outputs[2], rtol=1e-5, atol=1e-4)
+
+
+def test_larq_trained_digits_model(tmp_path):
+    """examples/digits/larq_bnn.py's Larq-trained BNN as LCE converted it: the C's logits on
+    the 450 test images within 1e-4 of LCE's interpreter, the same predictions (97.78 %),
+    and on mps2-an386 the host's values."""
+    folder = REPO / "examples" / "digits" / "lce"
+    d = np.load(folder / "digits_bnn.lce.npz")
+    cm = firmnet.compile(folder / "digits_bnn.lce.tflite", tmp_path / "digits", name="digits", board="mps2-an386")
+    assert sum(layer["kernel"] == "fn_bconv2d_b1" for layer in cm.report["layers"]) == 2
+    host = cm.build_host()
+    logits = np.stack([host.run([x])[0] for x in d["x"]])
+    np.testing.assert_allclose(logits, d["logits"], rtol=1e-5, atol=1e-4)
+    predicted = logits[:, 0].argmax(axis=1)
+    assert np.array_equal(predicted, d["logits"][:, 0].argmax(axis=1))
+    assert np.mean(predicted == d["y"]) > 0.95
+    require_tools(BOARD_TOOLS)
+    board = qemu.run(cm.out_dir, "mps2-an386", [d["x"][3]]).outputs[0]
+    np.testing.assert_allclose(board, logits[3], rtol=1e-5, atol=1e-5)
 
 
 def test_cli_compile_verify_report(tmp_path, capsys):
