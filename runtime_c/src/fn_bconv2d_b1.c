@@ -4,8 +4,8 @@
  * after tap, in_c bits each: no word padding between taps, so few input channels still fill
  * the words) beside a mask of the taps inside the input. Every output channel then compares
  * it with its dense filter in one pass: popcount(window XOR filter), through the mask only
- * where the window reaches into the padding (a padded tap counts 0, and K its valid bits).
- * With one padding (pad_value 1) a padded tap is gathered as +1 bits (set) and counts. */
+ * where the window reaches into zero padding (a padded tap counts 0, and K its valid bits).
+ * With one padding (pad_value 1) a padded tap is gathered as +1 bits (set) and counts: no mask. */
 #include <string.h>
 
 #include "fn_binary_b1_impl.h"
@@ -107,7 +107,9 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                /* a window reaching into zero padding needs the mask; with one padding every tap counts */
                 const int border = iy0 < 0 || ix0 < 0 || iy0 + kh > p->in_h || ix0 + kw > p->in_w;
+                const int masked = border && p->pad_value == 0;
                 int32_t taps = kh * kw;
                 if (!border && (in_c & 31) == 0) {   /* whole words: the window's rows as they are */
                     const size_t run = (size_t)kw * (size_t)words;
@@ -117,11 +119,11 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                                run * sizeof(uint32_t));
                     }
                 } else {
-                    taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, border ? mask : NULL, n);
+                    taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, masked ? mask : NULL, n);
                 }
                 const int32_t valid = taps * in_c;
                 uint32_t word = 0;
-                if (!border) {
+                if (!masked) {
                     for (int32_t oc = 0; oc < out_c; ++oc) {
                         const int32_t mismatches = fn_b1_mismatches_long(window, weights + (size_t)oc * (size_t)n,
                                                                          NULL, n);
