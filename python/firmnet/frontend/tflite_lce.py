@@ -15,8 +15,9 @@ is checked against it. Options are a flexbuffer map in the operator's custom_opt
 - LceBMaxPool2d (filter_height/width, stride_height/width, padding SAME/VALID): bmaxpool;
   the max of +-1 values, padded taps skipped as LCE's kernel does.
 - LceBconv2d (channels_in, stride, dilation, padding, pad_values 0/1,
-  fused_activation_function): bconv2d on the filter [O, KH, KW, ceil(C / 32)] of LCE words. LCE's accumulator is p = popcount(x XOR w) over
-  K = KH * KW * C bits (one padding: a padded pixel is bit 0, i.e. +1), so acc = K - 2p.
+  fused_activation_function): bconv2d on the filter [O, KH, KW, ceil(C / 32)] of LCE words.
+  LCE's accumulator is p = popcount(x XOR w) over K = KH * KW * C bits (one padding: a
+  padded pixel is bit 0, i.e. +1), so acc = K - 2p.
     float output: LCE computes float(clamp(acc, act)) * multiplier[c] + bias[c], the fused
       activation clamping the accumulator. Without activation that is bconv2d's float
       stage (scale = multiplier, offset = bias); with one, bconv2d clamps acc (scale 1,
@@ -28,6 +29,7 @@ is checked against it. Options are a flexbuffer map in the operator's custom_opt
     bitpacked output: LCE writes -1 where p > threshold[c]: +1 exactly where
       acc >= K - 2 * threshold[c], which is bconv2d's bits stage with scale 1 and offset
       2 * threshold - K (threshold clamped to [-1, K] first: integers, exact in float32).
+      The converter folded the BatchNorm and the fused activation into the thresholds.
   Dilation other than 1 and bitpacked output with SAME zero padding (LCE's converter does
   not write it) are refused, naming the operator.
 """
@@ -227,7 +229,7 @@ def LceBconv2d(c, index, inputs, outputs, raw):
     oh, ow = bconv2d.out_hw(bconv2d.Attrs(**geometry), h, wd, kh, kw)
     if file_out.dtype == "int32":   # bitpacked output through LCE's thresholds
         if any(pads) and pad_value == 0:
-            raise UnsupportedError(f"bitpacked output with SAME zero padding (pad_values=0) is not supported "
+            raise UnsupportedError("bitpacked output with SAME zero padding (pad_values=0) is not supported "
                                    "(LCE's thresholds count padded taps as +1; use pad_values=1 or VALID)")
         scale, offset = bits_stage(_per_channel(c, thresholds, o, np.int32, "thresholds"), k)
         scale, offset = c.b.const(scale, f"{y}/scale"), c.b.const(offset, f"{y}/offset")
