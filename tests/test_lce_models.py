@@ -181,6 +181,7 @@ def test_cli_compile_verify_report(tmp_path, capsys):
     text = capsys.readouterr().out
     assert re.search(r"CUSTOM \(LceBconv2d\) +bconv2d +fn_bconv2d_b1 +1x8x8x33 b1", text), text
     assert re.search(r"CUSTOM \(LceBMaxPool2d\) +bmaxpool +fn_bmaxpool2d_b1 +1x4x4x33 b1", text), text
+    assert (out / "model.c").read_text().count("binary 3x3 conv, bits output, one padding") == 2
 
 
 def test_one_padding_and_thresholds_are_imported():

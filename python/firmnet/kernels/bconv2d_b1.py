@@ -46,4 +46,5 @@ def call(node, graph) -> KernelCall:
     filters = ConstArg(f"{node.inputs[1]}/b1", pack_dense_filters(graph.constants[node.inputs[1]]))
     return KernelCall(NAME, "fn_binary_b1.h", "fn_bconv2d_b1_params", params_of(_params(node, graph)),
                       (node.inputs[0], filters, node.outputs[0]), scratch_bytes=scratch_bytes(node, graph),
-                      description=f"binary {kh}x{kw} conv, {node.attrs.out} output")
+                      description=f"binary {kh}x{kw} conv, {node.attrs.out} output"
+                      + (", one padding" if node.attrs.pad_value and any(node.attrs.pads) else ""))
