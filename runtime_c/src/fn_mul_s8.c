@@ -5,6 +5,110 @@
 #include "fn_elementwise_s8.h"
 #include "fn_broadcast.h"
 #include "fn_clamp.h"
+#include "fn_dsp.h"
+
+/* TFLM mode's constants: rq(prod, m, shift) = fn_rq2_hi(prod * 2^l2, m, hi, e) with
+ * l2 = shift + 1 and e = 0 for shift >= 0 (SRDHM only: hi = 0), l2 = 1 and e = -shift
+ * for shift < 0 (hi = 2^(e-1) - [prod < 0], the rounding divide folded in; see
+ * fn_add_s8_table). |prod| <= 255 * 255 and shift <= 14: |prod * 2^l2| < 2^31. */
+typedef struct {
+    int32_t ao, bo, m, l2, half, e, oo, lo, hi;
+} mul_tflm_ctx;
+
+static inline FN_ALWAYS_INLINE int8_t mul_finish(const mul_tflm_ctx *c, int32_t prod, int right, int clamp)
+{
+    const int32_t x2 = (int32_t)((uint32_t)prod << c->l2);     /* exact: |prod * 2^l2| < 2^31 */
+    int32_t v = fn_rq2_hi(x2, c->m, right ? c->half + (prod >> 31) : 0, right ? c->e : 0) + c->oo;
+    if (clamp) {
+        v = v < c->lo ? c->lo : v;
+        v = v > c->hi ? c->hi : v;
+        return (int8_t)v;
+    }
+    return fn_sat8(v);
+}
+
+#if FN_DSP
+/* the low 16-bit lane, sign-extended (with a top lane's >> 16: SMULBB, SMULTT) */
+static inline int32_t lo16(int32_t v)
+{
+    return (int16_t)(uint16_t)((uint32_t)v & 0xFFFFu);
+}
+#endif
+
+static inline FN_ALWAYS_INLINE void mul_tflm_row(const mul_tflm_ctx *c, ptrdiff_t n, const int8_t *a, ptrdiff_t sa,
+                                                 const int8_t *b, ptrdiff_t sb, int8_t *out, int right, int clamp)
+{
+    const int32_t ao = c->ao, bo = c->bo;
+    ptrdiff_t i = 0;
+    if (sa == 1 && sb == 1) {
+#if FN_DSP
+        /* four lanes per step: SXTAB16 sign-extends two bytes and adds the offset to both */
+        const int32_t ao2 = (int32_t)(((uint32_t)ao & 0xFFFFu) | ((uint32_t)ao << 16));
+        const int32_t bo2 = (int32_t)(((uint32_t)bo & 0xFFFFu) | ((uint32_t)bo << 16));
+        for (; i + 4 <= n; i += 4) {
+            const int32_t va = fn_load4(a + i), vb = fn_load4(b + i);
+            const int32_t a02 = __sxtab16(ao2, va), b02 = __sxtab16(bo2, vb);
+            const int32_t a13 = fn_sxtab16_ror8(ao2, va), b13 = fn_sxtab16_ror8(bo2, vb);
+            out[i] = mul_finish(c, lo16(a02) * lo16(b02), right, clamp);
+            out[i + 1] = mul_finish(c, lo16(a13) * lo16(b13), right, clamp);
+            out[i + 2] = mul_finish(c, (a02 >> 16) * (b02 >> 16), right, clamp);
+            out[i + 3] = mul_finish(c, (a13 >> 16) * (b13 >> 16), right, clamp);
+        }
+#else
+        for (; i + 4 <= n; i += 4) {
+            const int32_t p0 = (a[i] + ao) * (b[i] + bo), p1 = (a[i + 1] + ao) * (b[i + 1] + bo);
+            out[i] = mul_finish(c, p0, right, clamp);
+            out[i + 1] = mul_finish(c, p1, right, clamp);
+            const int32_t p2 = (a[i + 2] + ao) * (b[i + 2] + bo), p3 = (a[i + 3] + ao) * (b[i + 3] + bo);
+            out[i + 2] = mul_finish(c, p2, right, clamp);
+            out[i + 3] = mul_finish(c, p3, right, clamp);
+        }
+#endif
+        for (; i < n; ++i) {
+            out[i] = mul_finish(c, (a[i] + ao) * (b[i] + bo), right, clamp);
+        }
+    } else if (sa == 0) {
+        const int32_t fa = a[0] + ao;
+        for (; i < n; ++i) {
+            out[i] = mul_finish(c, fa * (b[i * sb] + bo), right, clamp);
+        }
+    } else if (sb == 0) {
+        const int32_t fb = b[0] + bo;
+        for (; i < n; ++i) {
+            out[i] = mul_finish(c, (a[i * sa] + ao) * fb, right, clamp);
+        }
+    } else {
+        for (; i < n; ++i) {
+            out[i] = mul_finish(c, (a[i * sa] + ao) * (b[i * sb] + bo), right, clamp);
+        }
+    }
+}
+
+/* TFLite's MulElementwise in TFLM mode over the whole walk, the rounding and clamp
+ * variants chosen once per call */
+static FN_NOINLINE void mul_tflm(const fn_mul_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    const int right = p->shift < 0;
+    const int32_t e = right ? -p->shift : 0;
+    const mul_tflm_ctx c = {p->a_offset, p->b_offset, p->multiplier, right ? 1 : p->shift + 1,
+                            right ? (int32_t)1 << (e - 1) : 0, e, p->output_offset, p->act_min, p->act_max};
+    const int clamp = p->act_min != -128 || p->act_max != 127;
+    fn_broadcast_walk w;
+    fn_broadcast_start(&w, p->ndim, p->out_shape, p->a_strides, p->b_strides);
+    do {
+        const int8_t *ra = a + w.a_off, *rb = b + w.b_off;
+        int8_t *ro = out + w.o_off;
+        if (right && !clamp) {
+            mul_tflm_row(&c, w.row, ra, w.a_step, rb, w.b_step, ro, 1, 0);
+        } else if (right) {
+            mul_tflm_row(&c, w.row, ra, w.a_step, rb, w.b_step, ro, 1, 1);
+        } else if (!clamp) {
+            mul_tflm_row(&c, w.row, ra, w.a_step, rb, w.b_step, ro, 0, 0);
+        } else {
+            mul_tflm_row(&c, w.row, ra, w.a_step, rb, w.b_step, ro, 0, 1);
+        }
+    } while (fn_broadcast_next(&w));
+}
 
 /* out[i] = a[i*sa] * b[i*sb] for i < n. */
 static void mul_row(const fn_mul_s8_params *p, ptrdiff_t n, const int8_t *a, ptrdiff_t sa,
@@ -14,7 +118,7 @@ static void mul_row(const fn_mul_s8_params *p, ptrdiff_t n, const int8_t *a, ptr
     const int32_t ao = p->a_offset, bo = p->b_offset;
     ptrdiff_t i;
     if (p->method == FN_ELTWISE_S8_TFLM) {
-        /* TFLite's MulElementwise; |prod| <= 255 * 255 */
+        /* TFLite's MulElementwise (SINGLE mode here; TFLM mode: mul_tflm); |prod| <= 255 * 255 */
         const int32_t m = p->multiplier, s = p->shift, oo = p->output_offset;
         if (p->requant_mode == FN_REQUANT_SINGLE) {
             for (i = 0; i < n; ++i) {
@@ -72,6 +176,10 @@ fn_status fn_mul_s8(const fn_mul_s8_params *p, const int8_t *a, const int8_t *b,
 {
     if (p == NULL || a == NULL || b == NULL || out == NULL || !params_ok(p)) {
         return FN_ERR_ARG;
+    }
+    if (p->method == FN_ELTWISE_S8_TFLM && p->requant_mode == FN_REQUANT_TFLM) {
+        mul_tflm(p, a, b, out);
+        return FN_OK;
     }
     fn_broadcast_walk w;
     fn_broadcast_start(&w, p->ndim, p->out_shape, p->a_strides, p->b_strides);
