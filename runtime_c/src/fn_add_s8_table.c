@@ -1,8 +1,9 @@
 /* firmnet runtime: TFLM's int8 add/sub with the operand rescalings as two 256-entry
  * tables (see fn_elementwise_s8.h). Per element: two table loads, an add, one SMLAL
  * and a shift, the output offset and saturation; four elements per loop step. The row
- * loops are specialized (operands contiguous, one operand a scalar, any strides; with
- * and without a clamp narrower than int8) so that nothing is decided per element. */
+ * loops are specialized (operands contiguous, one operand a scalar, any strides; no clamp
+ * beyond int8, a lower bound only (a fused ReLU), both bounds) so that nothing is decided
+ * per element. */
 #include "fn_elementwise_s8.h"
 #include "fn_broadcast.h"
 #include "fn_dsp.h"
@@ -12,23 +13,27 @@ typedef struct {
     int32_t m, half, e, oo, lo, hi;
 } add_table_ctx;
 
+/* The context goes by value: copies whose address is never taken stay in registers (the
+ * int8 stores could alias anything a pointer reaches, which would reload it per element). */
+
 /* one output byte from raw2 = ta[a] + tb[b] */
-static inline FN_ALWAYS_INLINE int8_t finish(const add_table_ctx *c, int32_t raw2, int clamp)
+static inline FN_ALWAYS_INLINE int8_t finish(add_table_ctx c, int32_t raw2, int clamp)
 {
-    int32_t v = fn_rq2_hi(raw2, c->m, c->half + (raw2 >> 31), c->e) + c->oo;
-    if (clamp) {
-        v = v < c->lo ? c->lo : v;
-        v = v > c->hi ? c->hi : v;
+    int32_t v = fn_rq2_hi(raw2, c.m, c.half + (raw2 >> 31), c.e) + c.oo;
+    if (clamp == 2) {
+        v = v < c.lo ? c.lo : v;
+        v = v > c.hi ? c.hi : v;
         return (int8_t)v;
     }
-    return fn_sat8(v);
+    v = fn_sat8(v);
+    return (int8_t)(clamp == 1 && v < c.lo ? c.lo : v);      /* 1: [lo, 127], a fused ReLU */
 }
 
 /* a and b contiguous */
-static inline FN_ALWAYS_INLINE void row_both(const add_table_ctx *c, ptrdiff_t n, const uint8_t *a,
+static inline FN_ALWAYS_INLINE void row_both(add_table_ctx c, ptrdiff_t n, const uint8_t *a,
                                              const uint8_t *b, int8_t *out, int clamp)
 {
-    const int32_t *ta = c->ta, *tb = c->tb;
+    const int32_t *ta = c.ta, *tb = c.tb;
     ptrdiff_t i = 0;
     for (; i + 4 <= n; i += 4) {
         const int32_t r0 = ta[a[i]] + tb[b[i]];
@@ -46,7 +51,7 @@ static inline FN_ALWAYS_INLINE void row_both(const add_table_ctx *c, ptrdiff_t n
 }
 
 /* one operand's entry fixed for the row (fixed = its table value), the other contiguous */
-static inline FN_ALWAYS_INLINE void row_one(const add_table_ctx *c, ptrdiff_t n, int32_t fixed,
+static inline FN_ALWAYS_INLINE void row_one(add_table_ctx c, ptrdiff_t n, int32_t fixed,
                                             const int32_t *t, const uint8_t *x, int8_t *out, int clamp)
 {
     ptrdiff_t i = 0;
@@ -63,36 +68,37 @@ static inline FN_ALWAYS_INLINE void row_one(const add_table_ctx *c, ptrdiff_t n,
     }
 }
 
-static inline FN_ALWAYS_INLINE void row_strided(const add_table_ctx *c, ptrdiff_t n, const uint8_t *a,
+static inline FN_ALWAYS_INLINE void row_strided(add_table_ctx c, ptrdiff_t n, const uint8_t *a,
                                                 ptrdiff_t sa, const uint8_t *b, ptrdiff_t sb, int8_t *out,
                                                 int clamp)
 {
     for (ptrdiff_t i = 0; i < n; ++i) {
-        out[i] = finish(c, c->ta[a[i * sa]] + c->tb[b[i * sb]], clamp);
+        out[i] = finish(c, c.ta[a[i * sa]] + c.tb[b[i * sb]], clamp);
     }
 }
 
-static inline FN_ALWAYS_INLINE void add_row(const add_table_ctx *c, ptrdiff_t n, const uint8_t *a, ptrdiff_t sa,
+static inline FN_ALWAYS_INLINE void add_row(add_table_ctx c, ptrdiff_t n, const uint8_t *a, ptrdiff_t sa,
                                             const uint8_t *b, ptrdiff_t sb, int8_t *out, int clamp)
 {
     if (sa == 1 && sb == 1) {
         row_both(c, n, a, b, out, clamp);
-    } else if (sa == 0 && sb == 1) {
-        row_one(c, n, c->ta[a[0]], c->tb, b, out, clamp);
-    } else if (sb == 0 && sa == 1) {
-        row_one(c, n, c->tb[b[0]], c->ta, a, out, clamp);
+    } else if ((sa == 0 && sb == 1) || (sb == 0 && sa == 1)) {
+        const int a_fixed = sa == 0;
+        row_one(c, n, a_fixed ? c.ta[a[0]] : c.tb[b[0]], a_fixed ? c.tb : c.ta, a_fixed ? b : a, out, clamp);
     } else {
-        row_strided(c, n, a, sa, b, sb, out, clamp);
+        row_strided(c, n, a, sa, b, sb, out, 2);     /* rare: one copy, both bounds (exact for any) */
     }
 }
 
-static FN_NOINLINE void walk(const fn_add_s8_table_params *p, const add_table_ctx *c, const uint8_t *a,
+static FN_NOINLINE void walk(const fn_add_s8_table_params *p, add_table_ctx c, const uint8_t *a,
                              const uint8_t *b, int8_t *out, int clamp)
 {
     fn_broadcast_walk w;
     fn_broadcast_start(&w, p->ndim, p->out_shape, p->a_strides, p->b_strides);
     do {
-        if (clamp) {
+        if (clamp == 2) {        /* an upper bound below 127 (ReLU6-like): rare, the strided loop */
+            row_strided(c, w.row, a + w.a_off, w.a_step, b + w.b_off, w.b_step, out + w.o_off, 2);
+        } else if (clamp == 1) {
             add_row(c, w.row, a + w.a_off, w.a_step, b + w.b_off, w.b_step, out + w.o_off, 1);
         } else {
             add_row(c, w.row, a + w.a_off, w.a_step, b + w.b_off, w.b_step, out + w.o_off, 0);
@@ -111,7 +117,7 @@ fn_status fn_add_s8_table(const fn_add_s8_table_params *p, const int8_t *a, cons
     const int32_t e = -p->output_shift;
     const add_table_ctx c = {p->a_table, p->b_table, p->output_multiplier, (int32_t)1 << (e - 1), e,
                              p->output_offset, p->act_min, p->act_max};
-    const int clamp = p->act_min != -128 || p->act_max != 127;
-    walk(p, &c, (const uint8_t *)a, (const uint8_t *)b, out, clamp);
+    const int clamp = p->act_max != 127 ? 2 : p->act_min != -128;
+    walk(p, c, (const uint8_t *)a, (const uint8_t *)b, out, clamp);
     return FN_OK;
 }

@@ -74,6 +74,7 @@ class Case:
     params: dict
     inputs: tuple
     want: np.ndarray
+    input_array: bool = False      # the inputs passed as one array of pointers (fn_concat)
 
 
 def _scalar(v) -> str:
@@ -97,6 +98,10 @@ def _init(decls: list, prefix: str, params: dict) -> str:
             fields.append(f".{key} = {_init(decls, f'{prefix}_{key}', v)}")
         elif isinstance(v, np.ndarray):
             fields.append(f".{key} = {_array(decls, f'{prefix}_{key}', v)}")
+        elif isinstance(v, (bytes, bytearray)):
+            fields.append(f".{key} = {{{', '.join(str(x) for x in v)}}}")
+        elif isinstance(v, (list, tuple)) and key == "in_block_bytes":      # a pointer field
+            fields.append(f".{key} = {_array(decls, f'{prefix}_{key}', np.asarray(v, np.int32))}")
         elif isinstance(v, (list, tuple)):
             fields.append(f".{key} = {{{', '.join(_scalar(x) for x in v)}}}")
         else:
@@ -107,8 +112,11 @@ def _init(decls: list, prefix: str, params: dict) -> str:
 def firmware_main(cases) -> str:
     decls, calls = [], []
     for k, c in enumerate(cases):
-        args = "".join(f"{_array(decls, f'x{k}_{i}', np.ascontiguousarray(x, np.int8))}, "
-                       for i, x in enumerate(c.inputs))
+        names = [_array(decls, f"x{k}_{i}", np.ascontiguousarray(x, np.int8)) for i, x in enumerate(c.inputs)]
+        if c.input_array:
+            decls.append(f"static const void *const xs{k}[{len(names)}] = {{{', '.join(names)}}};\n")
+            names = [f"xs{k}"]
+        args = "".join(f"{n}, " for n in names)
         init = _init(decls, f"p{k}", c.params)
         calls.append(CALL % dict(ptype=c.ptype, init=init, size=max(c.want.size, 1), fn=c.function, args=args, k=k))
     return MAIN % dict(decls="".join(decls), n=len(cases), calls="".join(calls))
