@@ -556,3 +556,37 @@ def test_concat_matches_onnxruntime(runtime, qdq):
         assert status == FN_OK
         what = f"{'QDQ Concat' if qdq else 'QLinearConcat'} {x_qs} -> {y_q}"
         assert_same_as_ort(out.reshape(theirs.shape), theirs, what)
+
+
+# ---------------------------------------------------------------- which kernel the compiler picks
+
+def test_compiler_picks_the_table_kernels_in_tflm_mode(tmp_path):
+    """A .tflite model (TFLM mode): ADD/SUB through the operand tables, the activations as lookup
+    tables, their tables' bytes in the report (other modes: test_table_add_refuses_...)."""
+    requant, add_kernel, act_kernel = "tflm", "fn_add_s8_table", "fn_lut_s8"
+    import firmnet
+    from support.tflite_models import binary_model, unary_model
+    for k, (model, want) in enumerate([(binary_model(3, "ADD"), add_kernel), (binary_model(4, "SUB"), add_kernel),
+                                       (unary_model(5, "HARD_SWISH"), act_kernel),
+                                       (unary_model(6, "LOGISTIC"), act_kernel),
+                                       (unary_model(7, "TANH"), act_kernel)]):
+        path = tmp_path / f"m{k}.tflite"
+        path.write_bytes(model)
+        cm = firmnet.compile(path, tmp_path / f"out{k}", board="host", name=f"m{k}", requant=requant)
+        (layer,) = cm.report["layers"]
+        assert layer["kernel"] == want, (k, layer["kernel"])
+        assert layer["table_bytes"] == {"fn_add_s8_table": 2048, "fn_lut_s8": 256, "fn_add_s8": 0}[want]
+
+
+def test_table_add_refuses_an_output_shift_of_zero():
+    """An output scale so small that TFLM's output multiplier is >= 1/2 (shift 0), or the single
+    rounding mode (the table kernel rounds as TFLM), or a mul: fn_add_s8 / fn_mul_s8 run it."""
+    from firmnet.ir import OpQuant, QuantParams
+    from firmnet.ops import binary
+    q = OpQuant((QuantParams((0.5,), (0,)), QuantParams((0.5,), (0,))), QuantParams((0.9 / 2**20,), (0,)), "tflm")
+    with pytest.raises(ValueError, match="output shift 0"):
+        add_s8_table_params((4,), (4,), (0.5, 0), (0.5, 0), (0.9 / 2**20, 0))
+    assert binary._int8_table_params(binary.Attrs(kind="add", quant=q), (4,), (4,)) is None
+    normal = OpQuant(q.inputs, QuantParams((0.7,), (0,)), "single")
+    assert binary._int8_table_params(binary.Attrs(kind="add", quant=normal), (4,), (4,)) is None
+    assert binary._int8_table_params(binary.Attrs(kind="mul", quant=normal), (4,), (4,)) is None
