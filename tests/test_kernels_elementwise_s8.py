@@ -586,7 +586,7 @@ def test_table_add_refuses_an_output_shift_of_zero():
     q = OpQuant((QuantParams((0.5,), (0,)), QuantParams((0.5,), (0,))), QuantParams((1.5 / 2**20,), (0,)), "tflm")
     with pytest.raises(ValueError, match="output shift 0"):
         add_s8_table_params((4,), (4,), (0.5, 0), (0.5, 0), (1.5 / 2**20, 0))
-    assert binary._int8_table_params(binary.Attrs(kind="add", quant=q), (4,), (4,)) is None
+    assert binary._int8_table_params(binary.Attrs(kind="add", act=(-128, 127), quant=q), (4,), (4,)) is None
     normal = OpQuant(q.inputs, QuantParams((0.7,), (0,)), "single")
-    assert binary._int8_table_params(binary.Attrs(kind="add", quant=normal), (4,), (4,)) is None
-    assert binary._int8_table_params(binary.Attrs(kind="mul", quant=normal), (4,), (4,)) is None
+    assert binary._int8_table_params(binary.Attrs(kind="add", act=(-128, 127), quant=normal), (4,), (4,)) is None
+    assert binary._int8_table_params(binary.Attrs(kind="mul", act=(-128, 127), quant=normal), (4,), (4,)) is None
