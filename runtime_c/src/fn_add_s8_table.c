@@ -13,6 +13,16 @@ typedef struct {
     int32_t m, half, e, oo, lo, hi;
 } add_table_ctx;
 
+/* v saturated to [-128, 127] as an int32 (SSAT; no sign extension of an int8 in between) */
+static inline int32_t sat8_i32(int32_t v)
+{
+#if FN_HAVE_SSAT
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
 /* The context goes by value: copies whose address is never taken stay in registers (the
  * int8 stores could alias anything a pointer reaches, which would reload it per element). */
 
@@ -25,7 +35,7 @@ static inline FN_ALWAYS_INLINE int8_t finish(add_table_ctx c, int32_t raw2, int 
         v = v > c.hi ? c.hi : v;
         return (int8_t)v;
     }
-    v = fn_sat8(v);
+    v = sat8_i32(v);
     return (int8_t)(clamp == 1 && v < c.lo ? c.lo : v);      /* 1: [lo, 127], a fused ReLU */
 }
 
