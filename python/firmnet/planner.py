@@ -23,11 +23,15 @@ so the same buffers give the same plan whatever their input order):
 * ``greedy_by_conflicts`` - the same first-fit placement, but buffers that
   conflict with the most others go first (TVM USMP's variant); it wins on
   graphs where many small tensors stay live together.
+* the orders of placement.py (``by_first_step``, ``by_last_use``, ``by_lifetime``,
+  ``by_area``) - first fit in other orders, which reach the bound on DAGs where the two
+  above leave holes; and ``search``, a bounded search for a placement within the bound,
+  run only when no order reached it (else it gives greedy_by_size's plan).
 * ``linear`` - no reuse at all: each buffer right after the previous one, in
   schedule order. A baseline; its arena is the sum of the aligned sizes.
 * ``best`` (the default) - run every other algorithm and keep the smallest arena
   (ties go to the first in table order). Plans are cheap, so there is no reason
-  not to. ``Plan.algorithm`` names the winner, so ``plan_memory(b, plan.algorithm)``
+  not to; it stops at the first that reaches the bound. ``Plan.algorithm`` names the winner, so ``plan_memory(b, plan.algorithm)``
   gives the same plan again.
 
 Sizes are rounded up to ``alignment`` when placing, so every offset and the arena
@@ -38,6 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Sequence
+
+from . import placement
 
 __all__ = ["Buffer", "Plan", "PlanError", "ALGORITHMS", "DEFAULT_ALGORITHM",
            "lower_bound", "plan_memory", "check_plan", "format_plan"]
@@ -161,6 +167,11 @@ def _greedy_by_conflicts(buffers: Sequence[Buffer], alignment: int) -> dict[str,
                       alignment)
 
 
+def _search(buffers: Sequence[Buffer], alignment: int) -> dict[str, int]:
+    found = placement.search(buffers, alignment, lower_bound(buffers, alignment))
+    return found if found is not None else _greedy_by_size(buffers, alignment)
+
+
 def _linear(buffers: Sequence[Buffer], alignment: int) -> dict[str, int]:
     offsets, offset = {}, 0
     for b in sorted(buffers, key=lambda b: (b.first, b.name)):  # schedule order
@@ -180,7 +191,7 @@ def _arena(buffers: Sequence[Buffer], offsets: Mapping[str, int], alignment: int
 
 
 def _run_best(buffers: Sequence[Buffer], alignment: int) -> tuple[str, dict[str, int]]:
-    best = None
+    best, bound = None, lower_bound(buffers, alignment)
     for name, fn in ALGORITHMS.items():
         if fn is _best:
             continue
@@ -188,6 +199,8 @@ def _run_best(buffers: Sequence[Buffer], alignment: int) -> tuple[str, dict[str,
         arena = _arena(buffers, offsets, alignment)
         if best is None or arena < best[0]:  # strict: ties keep table order
             best = (arena, name, offsets)
+        if best[0] <= bound:                  # nothing can do better
+            break
     return best[1], best[2]
 
 
@@ -195,6 +208,9 @@ def _run_best(buffers: Sequence[Buffer], alignment: int) -> tuple[str, dict[str,
 ALGORITHMS: dict[str, Callable[[Sequence[Buffer], int], dict[str, int]]] = {
     "greedy_by_size": _greedy_by_size,
     "greedy_by_conflicts": _greedy_by_conflicts,
+    **{name: (lambda order: lambda b, a: _first_fit(order(b), a))(order)
+       for name, order in placement.ORDERS.items()},
+    "search": _search,
     "linear": _linear,
     "best": _best,
 }
