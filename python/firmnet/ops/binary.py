@@ -7,8 +7,9 @@ and sub run fn_add_s8_table (each operand's rescaling a 256-entry int32 table bu
 compile time, 2 KB of flash per layer; 13.5 instructions per element on the M4 against
 131 for fn_add_s8's generic loop, bench/elementwise.py) unless TFLM's output shift is 0
 (fn_add_s8 then). TFLM computes SUB's scale ratios in float32 (ADD's in double, as TFLite
-does for both): we follow TFLM. In ort mode, add and mul follow onnxruntime's QLinearAdd/QLinearMul kernels, and sub its
-float path (onnxruntime does not fuse DequantizeLinear → Sub → QuantizeLinear).
+does for both): we follow TFLM. In ort mode, add and mul follow onnxruntime's
+QLinearAdd/QLinearMul kernels, and sub its float path (onnxruntime does not fuse
+DequantizeLinear → Sub → QuantizeLinear).
 """
 from __future__ import annotations
 
