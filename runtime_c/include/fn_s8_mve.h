@@ -73,11 +73,41 @@ static inline size_t fn_conv2d_s8_mve_scratch_size(const fn_conv2d_s8_params *p)
     return table + (depth + 7) / 8 * 8;
 }
 
-/* Bytes of scratch of fn_depthwise_conv2d_s8_mve: the table of in_c channels; 0 when
- * depth_multiplier != 1. */
+/* Most taps (kernel_h * kernel_w) of fn_depthwise_conv2d_s8_mve. */
+#define FN_DW_MVE_TAPS 64
+
+/* Rows and columns of the zero-point-padded image of fn_depthwise_conv2d_s8_mve along one
+ * axis: max(in + pad_before, (out - 1) * stride + (kernel - 1) * dilation + 1), or 0 if
+ * that is 2^24 or more (or a field is < 1). */
+static inline int64_t fn_dw_mve_padded(int32_t in, int32_t out, int32_t kernel, int32_t stride, int32_t dilation,
+                                       int32_t pad_before)
+{
+    if (in < 1 || out < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad_before < 0) {
+        return 0;
+    }
+    const int64_t span = (int64_t)(out - 1) * stride + (int64_t)(kernel - 1) * dilation + 1;
+    const int64_t n = (int64_t)in + pad_before > span ? (int64_t)in + pad_before : span;
+    return n < ((int64_t)1 << 24) ? n : 0;
+}
+
+/* Bytes of scratch of fn_depthwise_conv2d_s8_mve: the table of in_c channels, the
+ * zero-point-padded image (padded_h * padded_w * in_c bytes, rounded up to 8) and 16 bytes
+ * per 4 output pixels of an image (their windows' offsets); 0 when depth_multiplier != 1,
+ * the taps are outside [1, FN_DW_MVE_TAPS] or the size is not below 2^31. */
 static inline size_t fn_depthwise_conv2d_s8_mve_scratch_size(const fn_depthwise_conv2d_s8_params *p)
 {
-    return p->depth_multiplier == 1 ? fn_mve_table_size(p->in_c) : 0;
+    const size_t table = fn_mve_table_size(p->in_c);
+    const int64_t ph = fn_dw_mve_padded(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top);
+    const int64_t pw = fn_dw_mve_padded(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left);
+    if (p->depth_multiplier != 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->kernel_h > FN_DW_MVE_TAPS ||
+        p->kernel_w > FN_DW_MVE_TAPS || p->kernel_h * p->kernel_w > FN_DW_MVE_TAPS || table == 0 || ph == 0 ||
+        pw == 0 || ph * pw > INT32_MAX) {
+        return 0;
+    }
+    const int64_t image = (ph * pw * p->in_c + 7) / 8 * 8;           /* < 2^31 * 2^20 */
+    const int64_t offsets = 16 * (((int64_t)p->out_h * p->out_w + 3) / 4);
+    const int64_t total = (int64_t)table + image + offsets;
+    return total < INT32_MAX ? (size_t)total : 0;
 }
 
 /* fn_conv2d_1x1_s8 (fn_conv_1x1_s8.h, same constraints): per pixel, 4 output channels at a
@@ -97,9 +127,11 @@ fn_status fn_fc_s8_mve(const fn_fc_s8_params *p, const int8_t *input, const int8
 fn_status fn_conv2d_s8_mve(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                            const int32_t *bias, int8_t *output, void *scratch);
 
-/* fn_depthwise_conv2d_s8 (fn_conv_s8.h, same filter layout) for depth_multiplier 1: per
- * output pixel and block of 4 channels, the in-bounds taps as 32-bit lanes (VMUL, VADD),
- * the output stage in vector form. scratch: fn_depthwise_conv2d_s8_mve_scratch_size(p)
+/* fn_depthwise_conv2d_s8 (fn_conv_s8.h, same filter layout) for depth_multiplier 1 and at
+ * most FN_DW_MVE_TAPS taps: the image is copied into the scratch with the input zero point
+ * in the padding, then per channel 4 output pixels at a time are 32-bit lanes: a gather
+ * load (VLDRB.S32 with offsets) and a multiply-accumulate by the tap's weight (VMLA) per
+ * tap, the output stage in vector form. scratch: fn_depthwise_conv2d_s8_mve_scratch_size(p)
  * bytes. */
 fn_status fn_depthwise_conv2d_s8_mve(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                      const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);

@@ -12,13 +12,20 @@
 #include "fn_s8_mve.h"
 
 #if FN_MVE
-/* The output stage of a call: the table in the scratch (fn_s8_mve.h: five arrays of npad
- * int32: corr = input_offset * SUM w, accb = bias + corr (modulo 2^32), multiplier, left
- * shift max(shift, 0), rneg = min(shift, 0)), vec = 1 in FN_REQUANT_TFLM mode (the
- * vector stage), the general stage's parameters for the other modes. */
+/* The output stage of a call: the table in the scratch (fn_s8_mve.h), per block of 4
+ * channels c0 .. c0 + 3 the 20 int32 at tab + 5 * c0: FN_TAB_CORR (input_offset * SUM w),
+ * FN_TAB_ACCB (bias + corr, modulo 2^32), FN_TAB_MULT (multiplier), FN_TAB_LEFT (max(shift,
+ * 0)), FN_TAB_RNEG (min(shift, 0)), 4 lanes each; vec = 1 in FN_REQUANT_TFLM mode (the
+ * vector stage), left = 1 if some left shift is not 0; the general stage's parameters for
+ * the other modes. */
+#define FN_TAB_CORR 0
+#define FN_TAB_ACCB 4
+#define FN_TAB_MULT 8
+#define FN_TAB_LEFT 12
+#define FN_TAB_RNEG 16
 typedef struct {
-    const int32_t *corr, *accb, *mult, *left, *rneg;
-    int32_t vec;
+    int32_t *tab;
+    int32_t vec, left;
     int32_t output_offset, act_min, act_max;
     fn_channel_stage_s8 stage;
 } fn_mve_out;
@@ -31,10 +38,10 @@ FN_MAYBE_UNUSED static void fn_mve_out_init(fn_mve_out *o, int32_t *tab, int32_t
                                             const fn_requant_acc_s8 *rq)
 {
     const int32_t npad = (n + 3) / 4 * 4;
-    int32_t *const corr = tab, *const accb = tab + npad, *const mult = tab + 2 * npad;
-    int32_t *const left = tab + 3 * npad, *const rneg = tab + 4 * npad;
     const int tflm = rq->mode == FN_REQUANT_TFLM;
+    o->left = 0;
     for (int32_t c = 0; c < npad; ++c) {
+        int32_t *const e = tab + 5 * (c & ~3) + (c & 3);
         const int32_t cc = c < n ? c : n - 1;
         int32_t wsum = 0;
         if (w != NULL && input_offset != 0) {
@@ -47,19 +54,16 @@ FN_MAYBE_UNUSED static void fn_mve_out_init(fn_mve_out *o, int32_t *tab, int32_t
                 wsum = vaddvaq_s8(wsum, vldrbq_z_s8(row, vctp8q((uint32_t)i)));
             }
         }
-        corr[c] = (int32_t)((uint32_t)input_offset * (uint32_t)wsum);
-        accb[c] = (int32_t)((uint32_t)corr[c] + (uint32_t)(bias != NULL ? bias[cc] : 0));
+        e[FN_TAB_CORR] = (int32_t)((uint32_t)input_offset * (uint32_t)wsum);
+        e[FN_TAB_ACCB] = (int32_t)((uint32_t)e[FN_TAB_CORR] + (uint32_t)(bias != NULL ? bias[cc] : 0));
         const int32_t q = rq->per_channel ? cc : 0;
         const int32_t shift = tflm ? rq->shift[q] : 0;
-        mult[c] = tflm ? rq->multiplier[q] : 0;
-        left[c] = shift > 0 ? shift : 0;
-        rneg[c] = shift < 0 ? shift : 0;
+        e[FN_TAB_MULT] = tflm ? rq->multiplier[q] : 0;
+        e[FN_TAB_LEFT] = shift > 0 ? shift : 0;
+        e[FN_TAB_RNEG] = shift < 0 ? shift : 0;
+        o->left |= shift > 0;
     }
-    o->corr = corr;
-    o->accb = accb;
-    o->mult = mult;
-    o->left = left;
-    o->rneg = rneg;
+    o->tab = tab;
     o->vec = tflm;
     o->output_offset = rq->output_offset;
     o->act_min = rq->act_min;
@@ -68,33 +72,38 @@ FN_MAYBE_UNUSED static void fn_mve_out_init(fn_mve_out *o, int32_t *tab, int32_t
     o->stage.rq = *rq;
 }
 
-/* Outputs of channels c .. c + m - 1 (m in [1, 4]) at out[c ..] from their sums without
- * the input-offset term and the bias (lanes 0 .. m - 1 of sum). */
-FN_MAYBE_UNUSED static void fn_mve_finish4(const fn_mve_out *o, int32_t c, int32_t m, int32x4_t sum, int8_t *out)
+/* The vector output stage of 4 channels: acc (sums with the input-offset term, without
+ * the bias) and their block of the table e -> int32 outputs in [act_min, act_max]. */
+static inline int32x4_t fn_mve_stage4(int32x4_t acc, const int32_t *e, int left, int32_t zo, int32x4_t lo,
+                                      int32x4_t hi)
 {
-    if (o->vec) {
-        int32x4_t acc = vaddq_s32(sum, vldrwq_s32(o->accb + c));
-        acc = vshlq_s32(acc, vldrwq_s32(o->left + c));
-        acc = vqrdmulhq_s32(acc, vldrwq_s32(o->mult + c));
-        const int32x4_t rneg = vldrwq_s32(o->rneg + c);
-        const int32x4_t fix = vshrq_n_s32(vandq_s32(acc, rneg), 31);
-        acc = vrshlq_s32(vqaddq_s32(acc, fix), rneg);
-        acc = vaddq_n_s32(acc, o->output_offset);
-        acc = vmaxq_s32(acc, vdupq_n_s32(o->act_min));
-        acc = vminq_s32(acc, vdupq_n_s32(o->act_max));
-        vstrbq_p_s32(out + c, acc, vctp32q((uint32_t)m));
-        return;
+    acc = vaddq_s32(acc, vldrwq_s32(e + FN_TAB_ACCB));
+    if (left) {
+        acc = vshlq_s32(acc, vldrwq_s32(e + FN_TAB_LEFT));
     }
+    acc = vqrdmulhq_s32(acc, vldrwq_s32(e + FN_TAB_MULT));
+    const int32x4_t rneg = vldrwq_s32(e + FN_TAB_RNEG);
+    acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, rneg), 31));
+    acc = vrshlq_s32(acc, rneg);
+    acc = vaddq_n_s32(acc, zo);
+    return vminq_s32(vmaxq_s32(acc, lo), hi);
+}
+
+/* Outputs of channels c .. c + m - 1 (m in [1, 4]) at out[c ..] from their sums with the
+ * input-offset term, without the bias (lanes 0 .. m - 1 of acc), in the general stage. */
+FN_NOINLINE_SHARED static void fn_mve_finish4_general(const fn_mve_out *o, int32_t c, int32_t m, int32x4_t acc,
+                                                       int8_t *out)
+{
     int32_t s[4];
-    vst1q_s32(s, vaddq_s32(sum, vldrwq_s32(o->corr + c)));
+    vst1q_s32(s, acc);
     for (int32_t j = 0; j < m; ++j) {
         out[c + j] = fn_finish_channel_s8(&o->stage, c + j, s[j]);
     }
 }
 
 /* SUM_i x[i] * w_j[i], i < n, for the 4 rows w_j (raw int8 products, 16 per VMLADAVA). */
-FN_NOINLINE_SHARED static int32x4_t fn_mve_dot_1x4(const int8_t *x, const int8_t *w0, const int8_t *w1,
-                                                const int8_t *w2, const int8_t *w3, int32_t n)
+FN_ALWAYS_INLINE static inline int32x4_t fn_mve_dot_1x4(const int8_t *x, const int8_t *w0, const int8_t *w1,
+                                                        const int8_t *w2, const int8_t *w3, int32_t n)
 {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     const int32_t i = n & 15;
@@ -126,18 +135,36 @@ FN_NOINLINE_SHARED static int32x4_t fn_mve_dot_1x4(const int8_t *x, const int8_t
     return r;
 }
 
-/* All out_c outputs of one row x of n values (weights [out_c][k], k >= n) at out. */
-FN_MAYBE_UNUSED static void fn_mve_row(const fn_mve_out *o, const int8_t *x, const int8_t *w, size_t k, int32_t n,
-                                       int32_t out_c, int8_t *out)
+/* All out_c outputs of one row x of n values (weights [out_c][k], k >= n) at out: the
+ * blocks of 4 whole channels, then the last channels (rows clamped to the last one, the
+ * store predicated). */
+FN_NOINLINE_SHARED static void fn_mve_row(const fn_mve_out *o, const int8_t *x, const int8_t *w, size_t k,
+                                          int32_t n, int32_t out_c, int8_t *out)
 {
-    const size_t last = (size_t)(out_c - 1) * k;
-    for (int32_t c = 0; c < out_c; c += 4) {
+    const int32_t *e = o->tab;
+    const int32_t zo = o->output_offset;
+    const int32x4_t lo = vdupq_n_s32(o->act_min), hi = vdupq_n_s32(o->act_max);
+    const int vec = o->vec, left = o->left;
+    int32_t c = 0;
+    for (; c + 4 <= out_c; c += 4, e += 20) {
         const int8_t *const w0 = w + (size_t)c * k;
-        const int8_t *const w1 = c + 1 < out_c ? w0 + k : w + last;
-        const int8_t *const w2 = c + 2 < out_c ? w0 + 2 * k : w + last;
-        const int8_t *const w3 = c + 3 < out_c ? w0 + 3 * k : w + last;
-        const int32x4_t s = fn_mve_dot_1x4(x, w0, w1, w2, w3, n);
-        fn_mve_finish4(o, c, out_c - c < 4 ? out_c - c : 4, s, out);
+        int32x4_t acc = fn_mve_dot_1x4(x, w0, w0 + k, w0 + 2 * k, w0 + 3 * k, n);
+        if (vec) {
+            vstrbq_s32(out + c, fn_mve_stage4(acc, e, left, zo, lo, hi));
+        } else {
+            fn_mve_finish4_general(o, c, 4, vaddq_s32(acc, vldrwq_s32(e + FN_TAB_CORR)), out);
+        }
+    }
+    if (c < out_c) {
+        const int32_t m = out_c - c;
+        const int8_t *const w0 = w + (size_t)c * k;
+        const int8_t *const wl = w + (size_t)(out_c - 1) * k;
+        int32x4_t acc = fn_mve_dot_1x4(x, w0, m > 1 ? w0 + k : wl, m > 2 ? w0 + 2 * k : wl, wl, n);
+        if (vec) {
+            vstrbq_p_s32(out + c, fn_mve_stage4(acc, e, left, zo, lo, hi), vctp32q((uint32_t)m));
+        } else {
+            fn_mve_finish4_general(o, c, m, vaddq_s32(acc, vldrwq_s32(e + FN_TAB_CORR)), out);
+        }
     }
 }
 
