@@ -97,8 +97,6 @@ FN_NOINLINE static void dw_channel(const fn_mve_out *o, const int8_t *padc, cons
             for (int32_t j = 0; j < 4 && g + j < n_px; ++j) {
                 outc[(size_t)(g + j) * (size_t)in_c] = fn_finish_channel_s8(&o->stage, c, s[j]);
             }
-            outc += (size_t)4 * (size_t)in_c;
-            continue;
         }
         oo = vaddq_n_u32(oo, (uint32_t)(4 * in_c));
     }
