@@ -62,7 +62,6 @@ FN_NOINLINE static void dw_channel(const fn_mve_out *o, const int8_t *padc, cons
         const int8_t *x;
         int32_t w;
     } tap[FN_DW_MVE_TAPS];
-    const struct dw_tap *const tend = tap + taps;
     for (int32_t t = 0; t < taps; ++t) {
         tap[t].x = padc + toff[t];
         tap[t].w = w[(size_t)t * (size_t)nb];
@@ -74,31 +73,37 @@ FN_NOINLINE static void dw_channel(const fn_mve_out *o, const int8_t *padc, cons
     const int32_t zo = o->output_offset;
     const int vec = o->vec, any_left = o->left;
     uint32x4_t oo = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)in_c);
+    const uint32_t step = (uint32_t)(4 * in_c);
     for (int32_t g = 0; g < n_px; g += 4, offs += 4) {
         const uint32x4_t ov = vldrwq_u32(offs);
         int32x4_t acc = vdupq_n_s32(0);
-        for (const struct dw_tap *tp = tap; tp != tend; ++tp) {
+        const struct dw_tap *tp = tap;
+        for (int32_t t = taps; t > 0; --t) {
             acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(tp->x, ov), tp->w);
+            ++tp;
         }
-        const mve_pred16_t pr = vctp32q((uint32_t)(n_px - g));
-        if (vec) {
-            acc = vaddq_s32(acc, accb);
-            if (any_left) {
-                acc = vshlq_s32(acc, left);
-            }
-            acc = vqrdmulhq_s32(acc, mult);
-            acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, rneg), 31));
-            acc = vrshlq_s32(acc, rneg);
-            acc = vminq_s32(vmaxq_s32(vaddq_n_s32(acc, zo), lo), hi);
-            vstrbq_scatter_offset_p_s32(outc, oo, acc, pr);
-        } else {
+        if (!vec) {
             int32_t s[4];
             vst1q_s32(s, vaddq_n_s32(acc, e[FN_TAB_CORR]));
             for (int32_t j = 0; j < 4 && g + j < n_px; ++j) {
                 outc[(size_t)(g + j) * (size_t)in_c] = fn_finish_channel_s8(&o->stage, c, s[j]);
             }
+            continue;
         }
-        oo = vaddq_n_u32(oo, (uint32_t)(4 * in_c));
+        acc = vaddq_s32(acc, accb);
+        if (any_left) {
+            acc = vshlq_s32(acc, left);
+        }
+        acc = vqrdmulhq_s32(acc, mult);
+        acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, rneg), 31));
+        acc = vrshlq_s32(acc, rneg);
+        acc = vminq_s32(vmaxq_s32(vaddq_n_s32(acc, zo), lo), hi);
+        if (n_px - g >= 4) {
+            vstrbq_scatter_offset_s32(outc, oo, acc);
+        } else {
+            vstrbq_scatter_offset_p_s32(outc, oo, acc, vctp32q((uint32_t)(n_px - g)));
+        }
+        oo = vaddq_n_u32(oo, step);
     }
 }
 #endif

@@ -14,7 +14,7 @@ _PER_MAC = 0.378
 
 
 def supports(node, graph, target) -> str | None:
-    return _s8_mve.refuse_target(target) or conv2d_1x1_s8.supports(node, graph, target)
+    return conv2d_1x1_s8.supports(node, graph, target) or _s8_mve.refuse_target(target)
 
 
 def why(node, graph, target) -> str:

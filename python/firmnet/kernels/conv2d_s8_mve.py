@@ -18,12 +18,9 @@ _PER_MAC, _PER_OUTPUT, _PER_ROW = 0.175, 13.16, 121.5
 
 
 def supports(node, graph, target) -> str | None:
-    refused = _s8_mve.refuse_target(target)
-    if refused:
-        return refused
     if node.op != "conv2d":
         return "convolutions only (fn_fc_s8_mve runs dense layers)"
-    refused = conv2d_s8.supports(node, graph, target)
+    refused = conv2d_s8.supports(node, graph, target) or _s8_mve.refuse_target(target)
     if refused:
         return refused
     if _conv.has_weight_zero_point(node):

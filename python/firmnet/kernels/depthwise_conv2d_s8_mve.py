@@ -18,7 +18,7 @@ _PER_MAC = 2.946
 
 
 def supports(node, graph, target) -> str | None:
-    refused = _s8_mve.refuse_target(target) or depthwise_conv2d_s8.supports(node, graph, target)
+    refused = depthwise_conv2d_s8.supports(node, graph, target) or _s8_mve.refuse_target(target)
     if refused:
         return refused
     p = depthwise_conv2d_s8.params(node, graph)[0]

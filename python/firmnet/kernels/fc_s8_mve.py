@@ -17,7 +17,7 @@ _PER_MAC, _PER_OUTPUT = 0.359, 79.3
 
 
 def supports(node, graph, target) -> str | None:
-    return _s8_mve.refuse_target(target) or fc_s8.supports(node, graph, target)
+    return fc_s8.supports(node, graph, target) or _s8_mve.refuse_target(target)
 
 
 def why(node, graph, target) -> str:
