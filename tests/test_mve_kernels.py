@@ -257,12 +257,12 @@ def test_depthwise_scratch_formula_equals_the_c(runtime, p):
 
 def test_kws_layers_scratch():
     """Hand-computed from fn_s8_mve.h: 64 channels' table is 64 * 20 bytes; the depthwise
-    3x3 over 25 x 5 x 64 with padding 1 pads the image to 27 x 7 x 64 and has 32 groups of 4
-    pixels; the first conv's window is 10 * 4 bytes."""
+    3x3 over 25 x 5 x 64 with padding 1 pads the image to 27 x 7 x 64 and has 16 groups of 8
+    pixels (32 bytes of offsets each); the first conv's window is 10 * 4 bytes."""
     assert _s8_mve.conv2d_1x1_scratch(dict(out_c=64)) == 1280
     dw = dict(in_h=25, in_w=5, in_c=64, out_h=25, out_w=5, depth_multiplier=1, kernel_h=3, kernel_w=3, stride_h=1,
               stride_w=1, dilation_h=1, dilation_w=1, pad_top=1, pad_left=1)
-    assert _s8_mve.dw_scratch(dw) == 1280 + 27 * 7 * 64 + 16 * 32
+    assert _s8_mve.dw_scratch(dw) == 1280 + 27 * 7 * 64 + 32 * 16
     assert _s8_mve.conv2d_scratch(dict(kernel_h=10, kernel_w=4, in_c=1, out_c=64, groups=1)) == 1280 + 40
 
 

@@ -91,8 +91,8 @@ static inline int64_t fn_dw_mve_padded(int32_t in, int32_t out, int32_t kernel, 
 }
 
 /* Bytes of scratch of fn_depthwise_conv2d_s8_mve: the table of in_c channels, the
- * zero-point-padded image (padded_h * padded_w * in_c bytes, rounded up to 8) and 16 bytes
- * per 4 output pixels of an image (their windows' offsets); 0 when depth_multiplier != 1,
+ * zero-point-padded image (padded_h * padded_w * in_c bytes, rounded up to 8) and 32 bytes
+ * per 8 output pixels of an image (their windows' offsets); 0 when depth_multiplier != 1,
  * the taps are outside [1, FN_DW_MVE_TAPS] or the size is not below 2^31. */
 static inline size_t fn_depthwise_conv2d_s8_mve_scratch_size(const fn_depthwise_conv2d_s8_params *p)
 {
@@ -105,7 +105,7 @@ static inline size_t fn_depthwise_conv2d_s8_mve_scratch_size(const fn_depthwise_
         return 0;
     }
     const int64_t image = (ph * pw * p->in_c + 7) / 8 * 8;           /* < 2^31 * 2^20 */
-    const int64_t offsets = 16 * (((int64_t)p->out_h * p->out_w + 3) / 4);
+    const int64_t offsets = 32 * (((int64_t)p->out_h * p->out_w + 7) / 8);
     const int64_t total = (int64_t)table + image + offsets;
     return total < INT32_MAX ? (size_t)total : 0;
 }
@@ -129,9 +129,9 @@ fn_status fn_conv2d_s8_mve(const fn_conv2d_s8_params *p, const int8_t *input, co
 
 /* fn_depthwise_conv2d_s8 (fn_conv_s8.h, same filter layout) for depth_multiplier 1 and at
  * most FN_DW_MVE_TAPS taps: the image is copied into the scratch with the input zero point
- * in the padding, then per channel 4 output pixels at a time are 32-bit lanes: a gather
- * load (VLDRB.S32 with offsets) and a multiply-accumulate by the tap's weight (VMLA) per
- * tap, the output stage in vector form. scratch: fn_depthwise_conv2d_s8_mve_scratch_size(p)
+ * in the padding, then per channel 8 output pixels at a time are two vectors of 32-bit
+ * lanes: per tap two gather loads (VLDRB.S32 with offsets) and multiply-accumulates by the
+ * tap's weight (VMLA), the output stage in vector form. scratch: fn_depthwise_conv2d_s8_mve_scratch_size(p)
  * bytes. */
 fn_status fn_depthwise_conv2d_s8_mve(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                      const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);

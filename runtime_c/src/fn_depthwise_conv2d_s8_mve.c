@@ -51,7 +51,7 @@ static void dw_pad_image(const fn_depthwise_conv2d_s8_params *p, const int8_t *i
 }
 
 /* Every output of channel c: weights w[t * nb] (the filter block's column of c), window
- * offsets of each 4 pixels in offs (n_px pixels), taps at + toff[t] from the padded image's
+ * offsets of the n_px pixels in offs (a multiple of 8 entries), taps at + toff[t] from the padded image's
  * channel c. */
 FN_NOINLINE static void dw_channel(const fn_mve_out *o, const int8_t *padc, const uint32_t *offs, int32_t n_px,
                                    const int8_t *w, int32_t nb, const int32_t *toff, int32_t taps, int32_t c,
@@ -74,36 +74,45 @@ FN_NOINLINE static void dw_channel(const fn_mve_out *o, const int8_t *padc, cons
     const int vec = o->vec, any_left = o->left;
     uint32x4_t oo = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)in_c);
     const uint32_t step = (uint32_t)(4 * in_c);
-    for (int32_t g = 0; g < n_px; g += 4, offs += 4) {
-        const uint32x4_t ov = vldrwq_u32(offs);
-        int32x4_t acc = vdupq_n_s32(0);
+    for (int32_t g = 0; g < n_px; g += 8, offs += 8) {
+        /* 8 pixels: two vectors of 4 share each tap's pointer and weight */
+        const uint32x4_t ov0 = vldrwq_u32(offs), ov1 = vldrwq_u32(offs + 4);
+        int32x4_t acc0 = vdupq_n_s32(0), acc1 = vdupq_n_s32(0);
         const struct dw_tap *tp = tap;
         for (int32_t t = taps; t > 0; --t) {
-            acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(tp->x, ov), tp->w);
+            acc0 = vmlaq_n_s32(acc0, vldrbq_gather_offset_s32(tp->x, ov0), tp->w);
+            acc1 = vmlaq_n_s32(acc1, vldrbq_gather_offset_s32(tp->x, ov1), tp->w);
             ++tp;
         }
-        if (!vec) {
-            int32_t s[4];
-            vst1q_s32(s, vaddq_n_s32(acc, e[FN_TAB_CORR]));
-            for (int32_t j = 0; j < 4 && g + j < n_px; ++j) {
-                outc[(size_t)(g + j) * (size_t)in_c] = fn_finish_channel_s8(&o->stage, c, s[j]);
+        for (int32_t h = 0; h < 2; ++h) {
+            const int32_t gh = g + 4 * h;
+            int32x4_t acc = h == 0 ? acc0 : acc1;
+            if (gh >= n_px) {
+                break;
             }
-            continue;
+            if (!vec) {
+                int32_t s[4];
+                vst1q_s32(s, vaddq_n_s32(acc, e[FN_TAB_CORR]));
+                for (int32_t j = 0; j < 4 && gh + j < n_px; ++j) {
+                    outc[(size_t)(gh + j) * (size_t)in_c] = fn_finish_channel_s8(&o->stage, c, s[j]);
+                }
+                continue;
+            }
+            acc = vaddq_s32(acc, accb);
+            if (any_left) {
+                acc = vshlq_s32(acc, left);
+            }
+            acc = vqrdmulhq_s32(acc, mult);
+            acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, rneg), 31));
+            acc = vrshlq_s32(acc, rneg);
+            acc = vminq_s32(vmaxq_s32(vaddq_n_s32(acc, zo), lo), hi);
+            if (n_px - gh >= 4) {
+                vstrbq_scatter_offset_s32(outc, oo, acc);
+            } else {
+                vstrbq_scatter_offset_p_s32(outc, oo, acc, vctp32q((uint32_t)(n_px - gh)));
+            }
+            oo = vaddq_n_u32(oo, step);
         }
-        acc = vaddq_s32(acc, accb);
-        if (any_left) {
-            acc = vshlq_s32(acc, left);
-        }
-        acc = vqrdmulhq_s32(acc, mult);
-        acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, rneg), 31));
-        acc = vrshlq_s32(acc, rneg);
-        acc = vminq_s32(vmaxq_s32(vaddq_n_s32(acc, zo), lo), hi);
-        if (n_px - g >= 4) {
-            vstrbq_scatter_offset_s32(outc, oo, acc);
-        } else {
-            vstrbq_scatter_offset_p_s32(outc, oo, acc, vctp32q((uint32_t)(n_px - g)));
-        }
-        oo = vaddq_n_u32(oo, step);
     }
 }
 #endif
@@ -132,7 +141,7 @@ fn_status fn_depthwise_conv2d_s8_mve(const fn_depthwise_conv2d_s8_params *p, con
             toff[ky * kw + kx] = (ky * p->dilation_h * pw + kx * p->dilation_w) * in_c;
         }
     }
-    for (int32_t i = 0; i < (n_px + 3) / 4 * 4; ++i) {
+    for (int32_t i = 0; i < (n_px + 7) / 8 * 8; ++i) {
         const int32_t q = i < n_px ? i : n_px - 1;          /* the last group's spare lanes: its last pixel */
         offs[i] = (uint32_t)(((q / p->out_w) * p->stride_h * pw + (q % p->out_w) * p->stride_w) * in_c);
     }

@@ -57,7 +57,7 @@ def dw_padded_image(p: dict) -> int:
 
 def dw_scratch(p: dict) -> int:
     """fn_depthwise_conv2d_s8_mve_scratch_size: the table, the padded image rounded up to 8 and
-    16 bytes per 4 output pixels."""
+    32 bytes per 8 output pixels."""
     t = table(p["in_c"])
     ph = dw_padded(p["in_h"], p["out_h"], p["kernel_h"], p["stride_h"], p["dilation_h"], p["pad_top"])
     pw = dw_padded(p["in_w"], p["out_w"], p["kernel_w"], p["stride_w"], p["dilation_w"], p["pad_left"])
@@ -65,5 +65,5 @@ def dw_scratch(p: dict) -> int:
     if (p["depth_multiplier"] != 1 or kh < 1 or kw < 1 or kh * kw > FN_DW_MVE_TAPS or t == 0 or ph == 0 or pw == 0
             or ph * pw > INT32_MAX):
         return 0
-    total = t + (ph * pw * p["in_c"] + 7) // 8 * 8 + 16 * ((p["out_h"] * p["out_w"] + 3) // 4)
+    total = t + (ph * pw * p["in_c"] + 7) // 8 * 8 + 32 * ((p["out_h"] * p["out_w"] + 7) // 8)
     return total if total < INT32_MAX else 0
