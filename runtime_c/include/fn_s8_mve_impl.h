@@ -30,6 +30,37 @@ typedef struct {
     fn_channel_stage_s8 stage;
 } fn_mve_out;
 
+/* SUM_i w_j[i], i < n, for the 4 rows w_j (VADDVA.S8, 16 values per instruction). */
+static inline int32x4_t fn_mve_sum_1x4(const int8_t *w0, const int8_t *w1, const int8_t *w2, const int8_t *w3,
+                                       int32_t n)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const int32_t i = n & 15;
+    const int8_t *const end = w0 + (n - i);
+    while (w0 != end) {
+        s0 = vaddvaq_s8(s0, vldrbq_s8(w0));
+        s1 = vaddvaq_s8(s1, vldrbq_s8(w1));
+        s2 = vaddvaq_s8(s2, vldrbq_s8(w2));
+        s3 = vaddvaq_s8(s3, vldrbq_s8(w3));
+        w0 += 16;
+        w1 += 16;
+        w2 += 16;
+        w3 += 16;
+    }
+    if (i > 0) {
+        const mve_pred16_t p = vctp8q((uint32_t)i);
+        s0 = vaddvaq_s8(s0, vldrbq_z_s8(w0, p));
+        s1 = vaddvaq_s8(s1, vldrbq_z_s8(w1, p));
+        s2 = vaddvaq_s8(s2, vldrbq_z_s8(w2, p));
+        s3 = vaddvaq_s8(s3, vldrbq_z_s8(w3, p));
+    }
+    int32x4_t r = vdupq_n_s32(s0);
+    r = vsetq_lane_s32(s1, r, 1);
+    r = vsetq_lane_s32(s2, r, 2);
+    r = vsetq_lane_s32(s3, r, 3);
+    return r;
+}
+
 /* Fills the table at tab for n channels (channels n .. npad - 1 copy channel n - 1) and
  * *o. Weight sums over depth values of rows w + c * k when w != NULL, else corr = 0
  * (kernels that add the input offset themselves). */
@@ -40,28 +71,26 @@ FN_MAYBE_UNUSED static void fn_mve_out_init(fn_mve_out *o, int32_t *tab, int32_t
     const int32_t npad = (n + 3) / 4 * 4;
     const int tflm = rq->mode == FN_REQUANT_TFLM;
     o->left = 0;
-    for (int32_t c = 0; c < npad; ++c) {
-        int32_t *const e = tab + 5 * (c & ~3) + (c & 3);
-        const int32_t cc = c < n ? c : n - 1;
-        int32_t wsum = 0;
+    for (int32_t c0 = 0; c0 < npad; c0 += 4) {
+        int32_t *const e = tab + 5 * c0;
+        int32x4_t wsum = vdupq_n_s32(0);
         if (w != NULL && input_offset != 0) {
-            const int8_t *row = w + (size_t)cc * k;
-            int32_t i = depth;
-            for (; i >= 16; i -= 16, row += 16) {
-                wsum = vaddvaq_s8(wsum, vldrbq_s8(row));
-            }
-            if (i > 0) {
-                wsum = vaddvaq_s8(wsum, vldrbq_z_s8(row, vctp8q((uint32_t)i)));
-            }
+            const int8_t *const last = w + (size_t)(n - 1) * k;
+            const int8_t *const w0 = w + (size_t)c0 * k;
+            wsum = fn_mve_sum_1x4(w0, c0 + 1 < n ? w0 + k : last, c0 + 2 < n ? w0 + 2 * k : last,
+                                  c0 + 3 < n ? w0 + 3 * k : last, depth);
         }
-        e[FN_TAB_CORR] = (int32_t)((uint32_t)input_offset * (uint32_t)wsum);
-        e[FN_TAB_ACCB] = (int32_t)((uint32_t)e[FN_TAB_CORR] + (uint32_t)(bias != NULL ? bias[cc] : 0));
-        const int32_t q = rq->per_channel ? cc : 0;
-        const int32_t shift = tflm ? rq->shift[q] : 0;
-        e[FN_TAB_MULT] = tflm ? rq->multiplier[q] : 0;
-        e[FN_TAB_LEFT] = shift > 0 ? shift : 0;
-        e[FN_TAB_RNEG] = shift < 0 ? shift : 0;
-        o->left |= shift > 0;
+        vst1q_s32(e + FN_TAB_CORR, vmulq_n_s32(wsum, input_offset));
+        for (int32_t j = 0; j < 4; ++j) {
+            const int32_t cc = c0 + j < n ? c0 + j : n - 1;
+            e[FN_TAB_ACCB + j] = (int32_t)((uint32_t)e[FN_TAB_CORR + j] + (uint32_t)(bias != NULL ? bias[cc] : 0));
+            const int32_t q = rq->per_channel ? cc : 0;
+            const int32_t shift = tflm ? rq->shift[q] : 0;
+            e[FN_TAB_MULT + j] = tflm ? rq->multiplier[q] : 0;
+            e[FN_TAB_LEFT + j] = shift > 0 ? shift : 0;
+            e[FN_TAB_RNEG + j] = shift < 0 ? shift : 0;
+            o->left |= shift > 0;
+        }
     }
     o->tab = tab;
     o->vec = tflm;
