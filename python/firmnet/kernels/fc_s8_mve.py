@@ -4,16 +4,16 @@ VMLADAVA.S8, the output stage 4 outputs per vector; the weight sums (for the inp
 once per call.
 
 Cost (instructions, bench/mve.py on mps3-an547), per MAC and per output fitted to AD01's
-640 -> 128 and 128 -> 128 layers (81,920 and 16,384 MACs, 128 outputs each): 39,562 and
-16,032 (0.359 per MAC + 79.3 per output: the weight sums and the output stage). fn_fc_s8_dsp
-stays cheaper on layers of few inputs (AD01's 8 -> 128: 10,250 here, 5,720 there)."""
+640 -> 128 and 128 -> 128 layers (81,920 and 16,384 MACs, 128 outputs each): 36,000 and
+14,469 (0.3285 per MAC + 71.0 per output: the weight sums and the output stage).
+fn_fc_s8_dsp stays cheaper on layers of few inputs (AD01's 8 -> 128: 5,687 there)."""
 from __future__ import annotations
 
 from ..lowering import KernelCall
 from . import _conv, _s8_mve, fc_s8
 
 NAME = "fn_fc_s8_mve"
-_PER_MAC, _PER_OUTPUT = 0.359, 79.3
+_PER_MAC, _PER_OUTPUT = 0.3285, 71.0
 
 
 def supports(node, graph, target) -> str | None:
