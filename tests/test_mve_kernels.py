@@ -240,8 +240,6 @@ def test_conv_scratch_formulas_equal_the_c(runtime, p):
         return int(getattr(runtime.lib, fn)(runtime.ffi.new("fn_conv2d_s8_params *", p)))
     assert _s8_mve.conv2d_1x1_scratch(p) == c("fn_conv2d_1x1_s8_mve_scratch_size")
     assert _s8_mve.conv2d_scratch(p) == c("fn_conv2d_s8_mve_scratch_size")
-    fc = dict(batch=1, in_features=3, out_features=p["out_c"])
-    assert _s8_mve.fc_scratch(fc) == int(runtime.lib.fn_fc_s8_mve_scratch_size(runtime.ffi.new("fn_fc_s8_params *", fc)))
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,7 +19,7 @@
  * zero) as VRSHL by -e of x + (x < 0 ? -1 : 0) (saturating add), which is
  * fn_rounding_divide_by_pot's result; the other modes through fn_finish_channel_s8.
  *
- * Scratch: every variant takes `void *scratch`, 8-byte aligned, of
+ * Scratch: the convolution variants take `void *scratch`, 8-byte aligned, of
  * <variant>_scratch_size(p) bytes (0: the variant does not take this shape): a table of
  * 5 int32 per output channel (rounded up to 4 channels: the input-offset term, bias plus
  * that term, multiplier, left shift, minus right shift), plus the convolution's window.
@@ -50,12 +50,6 @@ static inline size_t fn_mve_table_size(int32_t n)
 static inline size_t fn_conv2d_1x1_s8_mve_scratch_size(const fn_conv2d_s8_params *p)
 {
     return fn_mve_table_size(p->out_c);
-}
-
-/* Bytes of scratch of fn_fc_s8_mve: fn_mve_table_size(out_features). */
-static inline size_t fn_fc_s8_mve_scratch_size(const fn_fc_s8_params *p)
-{
-    return fn_mve_table_size(p->out_features);
 }
 
 /* Bytes of scratch of fn_conv2d_s8_mve: the table of out_c channels and one window of
@@ -115,10 +109,10 @@ static inline size_t fn_depthwise_conv2d_s8_mve_scratch_size(const fn_depthwise_
 fn_status fn_conv2d_1x1_s8_mve(const fn_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
                                const int32_t *bias, int8_t *output, void *scratch);
 
-/* fn_fc_s8 (fn_fc_s8.h, same constraints): per input row, 4 output rows at a time, 16 MACs
- * per VMLADAVA. scratch: fn_fc_s8_mve_scratch_size(p) bytes. */
+/* fn_fc_s8 (fn_fc_s8.h, same constraints): per block of 4 output rows its output-stage
+ * table on the stack (80 bytes), then every input row, 16 MACs per VMLADAVA. No scratch. */
 fn_status fn_fc_s8_mve(const fn_fc_s8_params *p, const int8_t *input, const int8_t *weights,
-                       const int32_t *bias, int8_t *output, void *scratch);
+                       const int32_t *bias, int8_t *output);
 
 /* fn_conv2d_s8 (fn_conv_s8.h) for groups == 1, no filter_offset and windows of at most
  * FN_CONV_MVE_DEPTH values: per output pixel the window is gathered into the scratch (the

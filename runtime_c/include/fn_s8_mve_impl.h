@@ -64,36 +64,48 @@ static inline int32x4_t fn_mve_sum_1x4(const int8_t *w0, const int8_t *w1, const
 /* Fills the table at tab for n channels (channels n .. npad - 1 copy channel n - 1) and
  * *o. Weight sums over depth values of rows w + c * k when w != NULL, else corr = 0
  * (kernels that add the input offset themselves). */
+/* The table's block of channels c0 .. c0 + 3 at e (channels from n on copy channel n - 1);
+ * returns 1 if one of their shifts is a left shift. Weight sums over depth values of rows
+ * w + c * k when w != NULL, else corr = 0 (kernels that add the input offset themselves). */
+FN_MAYBE_UNUSED static int fn_mve_block_init(int32_t *e, int32_t c0, int32_t n, const int8_t *w, size_t k,
+                                             int32_t depth, int32_t input_offset, const int32_t *bias,
+                                             const fn_requant_acc_s8 *rq)
+{
+    const int tflm = rq->mode == FN_REQUANT_TFLM;
+    int left = 0;
+    int32x4_t wsum = vdupq_n_s32(0);
+    if (w != NULL && input_offset != 0) {
+        const int8_t *const last = w + (size_t)(n - 1) * k;
+        const int8_t *const w0 = w + (size_t)c0 * k;
+        wsum = fn_mve_sum_1x4(w0, c0 + 1 < n ? w0 + k : last, c0 + 2 < n ? w0 + 2 * k : last,
+                              c0 + 3 < n ? w0 + 3 * k : last, depth);
+    }
+    vst1q_s32(e + FN_TAB_CORR, vmulq_n_s32(wsum, input_offset));
+    for (int32_t j = 0; j < 4; ++j) {
+        const int32_t cc = c0 + j < n ? c0 + j : n - 1;
+        e[FN_TAB_ACCB + j] = (int32_t)((uint32_t)e[FN_TAB_CORR + j] + (uint32_t)(bias != NULL ? bias[cc] : 0));
+        const int32_t q = rq->per_channel ? cc : 0;
+        const int32_t shift = tflm ? rq->shift[q] : 0;
+        e[FN_TAB_MULT + j] = tflm ? rq->multiplier[q] : 0;
+        e[FN_TAB_LEFT + j] = shift > 0 ? shift : 0;
+        e[FN_TAB_RNEG + j] = shift < 0 ? shift : 0;
+        left |= shift > 0;
+    }
+    return left;
+}
+
+/* Fills *o and, unless tab is NULL (a kernel that fills one block at a time with
+ * fn_mve_block_init), the table at tab for n channels (fn_mve_block_init's arguments). */
 FN_MAYBE_UNUSED static void fn_mve_out_init(fn_mve_out *o, int32_t *tab, int32_t n, const int8_t *w, size_t k,
                                             int32_t depth, int32_t input_offset, const int32_t *bias,
                                             const fn_requant_acc_s8 *rq)
 {
-    const int32_t npad = (n + 3) / 4 * 4;
-    const int tflm = rq->mode == FN_REQUANT_TFLM;
     o->left = 0;
-    for (int32_t c0 = 0; c0 < npad; c0 += 4) {
-        int32_t *const e = tab + 5 * c0;
-        int32x4_t wsum = vdupq_n_s32(0);
-        if (w != NULL && input_offset != 0) {
-            const int8_t *const last = w + (size_t)(n - 1) * k;
-            const int8_t *const w0 = w + (size_t)c0 * k;
-            wsum = fn_mve_sum_1x4(w0, c0 + 1 < n ? w0 + k : last, c0 + 2 < n ? w0 + 2 * k : last,
-                                  c0 + 3 < n ? w0 + 3 * k : last, depth);
-        }
-        vst1q_s32(e + FN_TAB_CORR, vmulq_n_s32(wsum, input_offset));
-        for (int32_t j = 0; j < 4; ++j) {
-            const int32_t cc = c0 + j < n ? c0 + j : n - 1;
-            e[FN_TAB_ACCB + j] = (int32_t)((uint32_t)e[FN_TAB_CORR + j] + (uint32_t)(bias != NULL ? bias[cc] : 0));
-            const int32_t q = rq->per_channel ? cc : 0;
-            const int32_t shift = tflm ? rq->shift[q] : 0;
-            e[FN_TAB_MULT + j] = tflm ? rq->multiplier[q] : 0;
-            e[FN_TAB_LEFT + j] = shift > 0 ? shift : 0;
-            e[FN_TAB_RNEG + j] = shift < 0 ? shift : 0;
-            o->left |= shift > 0;
-        }
+    for (int32_t c0 = 0; tab != NULL && c0 < n; c0 += 4) {
+        o->left |= fn_mve_block_init(tab + 5 * c0, c0, n, w, k, depth, input_offset, bias, rq);
     }
     o->tab = tab;
-    o->vec = tflm;
+    o->vec = rq->mode == FN_REQUANT_TFLM;
     o->output_offset = rq->output_offset;
     o->act_min = rq->act_min;
     o->act_max = rq->act_max;

@@ -38,7 +38,7 @@ KINDS = {
     "1x1_mve": (0, "fn_conv2d_1x1_s8_mve", "conv", "fn_conv2d_1x1_s8_mve_scratch_size"),
     "conv_mve": (1, "fn_conv2d_s8_mve", "conv", "fn_conv2d_s8_mve_scratch_size"),
     "dw_mve": (2, "fn_depthwise_conv2d_s8_mve", "dw", "fn_depthwise_conv2d_s8_mve_scratch_size"),
-    "fc_mve": (3, "fn_fc_s8_mve", "fc", "fn_fc_s8_mve_scratch_size"),
+    "fc_mve": (3, "fn_fc_s8_mve", "fc", None),
     "1x1": (4, "fn_conv2d_1x1_s8", "conv", None),
     "conv": (5, "fn_conv2d_s8", "conv", None),
     "dw": (6, "fn_depthwise_conv2d_s8", "dw", None),

@@ -27,10 +27,6 @@ def conv2d_1x1_scratch(p: dict) -> int:
     return table(p["out_c"])
 
 
-def fc_scratch(p: dict) -> int:
-    return table(p["out_features"])
-
-
 def conv2d_scratch(p: dict) -> int:
     """fn_conv2d_s8_mve_scratch_size: the table and one window rounded up to 8."""
     depth = p["kernel_h"] * p["kernel_w"] * p["in_c"]

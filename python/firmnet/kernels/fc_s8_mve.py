@@ -1,7 +1,7 @@
 """fn_fc_s8_mve (runtime_c/src/fn_fc_s8_mve.c, contract in fn_s8_mve.h): fn_fc_s8's layers (the
-same bytes) on CPUs with MVE (Helium): per input row 4 weight rows at a time, 16 MACs per
-VMLADAVA.S8, the output stage 4 outputs per vector; the weight sums (for the input offset)
-once per call.
+same bytes) on CPUs with MVE (Helium): per block of 4 weight rows their output-stage table
+on the stack (the weight sums for the input offset included), then each input row, 16 MACs
+per VMLADAVA.S8, the output stage 4 outputs per vector. No scratch.
 
 Cost (instructions, bench/mve.py on mps3-an547), per MAC and per output fitted to AD01's
 640 -> 128 and 128 -> 128 layers (81,920 and 16,384 MACs, 128 outputs each): 36,000 and
@@ -29,7 +29,7 @@ def cost(node, graph, target) -> int:
 
 
 def scratch_bytes(node, graph) -> int:
-    return _s8_mve.fc_scratch(fc_s8._params(node, graph)[0])
+    return 0
 
 
 def call(node, graph) -> KernelCall:
