@@ -224,6 +224,14 @@ def test_mve_variants_on_the_host_are_their_portable_kernels(runtime):
     assert np.array_equal(out, want)
     p.depth_multiplier = 2
     assert lib.fn_depthwise_conv2d_s8_mve(*call, sp) == lib.FN_ERR_ARG
+    xf = rng.integers(-128, 128, (2, 37), dtype=np.int8)
+    _, x_, w_, b_, params, arrays, want = board_case("fc", xf, rng.integers(-128, 128, (6, 37), dtype=np.int8),
+                                                      bias[:6], dict(kw, weight_scales=0.004))
+    p, keep = c_params(ffi, "fn_fc_s8_params", params, arrays)
+    out = np.full(want.shape, 0x5A, np.int8)
+    assert lib.fn_fc_s8_mve(p, *(ffi.cast("int8_t *", ffi.from_buffer(a)) for a in (x_, w_)),
+                            ffi.cast("int32_t *", ffi.from_buffer(b_)), ffi.cast("int8_t *", ffi.from_buffer(out))) == lib.FN_OK
+    assert np.array_equal(out, want)
 
 
 small = st.integers(1, 12)

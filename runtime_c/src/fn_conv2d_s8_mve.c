@@ -28,9 +28,9 @@ static void gather_window(const fn_conv2d_s8_params *p, const int8_t *image, int
         }
         const int8_t *const src = image + ((size_t)(iy0 + ky * p->dilation_h) * (size_t)p->in_w) * (size_t)in_c;
         fn_mve_fill(dst, zp, kx0 * in_c);
-        if (p->dilation_w == 1) {
+        if (kx1 > 0 && p->dilation_w == 1) {      /* kx1 == 0: no column in bounds, all padding */
             fn_mve_copy(dst + (size_t)kx0 * (size_t)in_c, src + (size_t)(ix0 + kx0) * (size_t)in_c, (kx1 - kx0) * in_c);
-        } else {
+        } else if (kx1 > 0) {
             for (int32_t kx = kx0; kx < kx1; ++kx) {
                 fn_mve_copy(dst + (size_t)kx * (size_t)in_c, src + (size_t)(ix0 + kx * p->dilation_w) * (size_t)in_c,
                             in_c);
