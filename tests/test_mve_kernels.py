@@ -300,6 +300,32 @@ def test_mlperf_models_on_mps3_an547_equal_tflm(model, tmp_path):
         assert got.tobytes() == want[k].reshape(got.shape).tobytes(), f"{model} input {k}"
 
 
+@pytest.mark.parametrize("kind,shape_a,shape_b,seed", [
+    ("ADD", (1, 16, 16, 32), (1, 16, 16, 32), 3),        # the vector path, 4 elements per vector
+    ("SUB", (1, 3, 5, 7), (1, 3, 5, 7), 11),             # 105 elements: a predicated last vector
+    ("ADD", (1, 4, 4, 8), (1, 1, 1, 8), 5),              # broadcasting: fn_add_s8 inside the variant
+])
+def test_add_sub_on_mps3_an547_equal_tflm(kind, shape_a, shape_b, seed, tmp_path):
+    """An int8 Add or Sub model (support.tflite_models.binary_model) compiled for mps3-an547
+    runs its layer on fn_add_s8_mve and gives TFLM's bytes on two random inputs."""
+    from support.tflite_models import binary_model
+    from support.tflite_oracle import run_tflm
+    require_tools(BOARD_TOOLS)
+    model = binary_model(seed, kind, shape_a=shape_a, shape_b=shape_b)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model)
+    cm = firmnet.compile(path, tmp_path / "p", board="mps3-an547", name="m", requant="tflm")
+    assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_add_s8_mve"]
+    meta = json.loads((cm.out_dir / "report.json").read_text())
+    elf = qemu.build(cm.out_dir, "mps3-an547", werror=True)
+    rng = np.random.default_rng(seed)
+    for _ in range(2):
+        xs = [rng.integers(-128, 128, i["shape"]).astype(np.int8) for i in meta["inputs"]]
+        want = run_tflm(model, [x.reshape(1, *x.shape) for x in xs])[0]
+        got = qemu.run_elf(elf, "mps3-an547", meta, xs).outputs[0]
+        assert got.tobytes() == want.reshape(got.shape).tobytes()
+
+
 def test_selection_takes_mve_only_on_mve_boards(tmp_path):
     """KWS on mps3-an547 runs every conv, depthwise, 1x1 and FC layer on an MVE variant; on
     mps2-an386 the MVE candidates are refused with the reason."""

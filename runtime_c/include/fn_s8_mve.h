@@ -31,6 +31,7 @@
 
 #include "fn_common.h"
 #include "fn_conv_s8.h"
+#include "fn_elementwise_s8.h"
 #include "fn_fc_s8.h"
 
 /* Most values of one window (kernel_h * kernel_w * in_c) of fn_conv2d_s8_mve. */
@@ -129,5 +130,10 @@ fn_status fn_conv2d_s8_mve(const fn_conv2d_s8_params *p, const int8_t *input, co
  * bytes. */
 fn_status fn_depthwise_conv2d_s8_mve(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                      const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
+
+/* fn_add_s8 (fn_elementwise_s8.h, same arguments and constraints): operands of the output's
+ * shape in the TFLM method with requant mode TFLM, 4 elements per vector; any other call is
+ * fn_add_s8's. No scratch. */
+fn_status fn_add_s8_mve(const fn_add_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out);
 
 #endif
