@@ -14,9 +14,10 @@ Prints plain text tables (never asserts). Run from the repository root:
    tests/support/qemu_harness.py (M4), arm-none-eabi-gcc -O2; every output is checked
    against the numpy reference first. These figures are the cost coefficients of
    python/firmnet/kernels/*_mve.py.
-2. Per model: KWS and AD01 (../shared/models) compiled for each board (requant tflm) and run
-   once in QEMU with the ANCHORS.md check input, per-layer profile: instructions on
-   mps3-an547 and mps2-an386 and their ratio.
+2. Per model: KWS and AD01 (../shared/models) and a one-layer int8 Add of two 1x16x16x32
+   tensors, compiled for each board (requant tflm) and run once in QEMU with the ANCHORS.md
+   check input (for the Add, as both inputs), per-layer profile: instructions on mps3-an547
+   and mps2-an386 and their ratio.
 
 Instructions: QEMU -icount shift=0 counted with SysTick (to one tick: 31.25 instructions on
 MPS3, 40 on MPS2). Instructions, not cycles.
@@ -81,17 +82,20 @@ def kernel_table(tmp: Path) -> list[str]:
 
 
 def model_table(tmp: Path) -> list[str]:
+    from support.tflite_models import binary_model
+    add = tmp / "add_16x16x32.tflite"
+    add.write_bytes(binary_model(3, "ADD", shape_a=(1, 16, 16, 32), shape_b=(1, 16, 16, 32)))
     lines = []
-    for model in ("kws_ref_model", "ad01_int8"):
+    for model, path in (("kws_ref_model", SHARED / "kws_ref_model.tflite"), ("ad01_int8", SHARED / "ad01_int8.tflite"),
+                        ("int8 Add 1x16x16x32 (tests/support/tflite_models.binary_model)", add)):
         runs = {}
         for board in ("mps3-an547", "mps2-an386"):
-            cm = firmnet.compile(SHARED / f"{model}.tflite", tmp / f"{model}-{board}", board=board, name="m",
-                                 requant="tflm")
+            cm = firmnet.compile(path, tmp / f"{path.stem}-{board}", board=board, name="m", requant="tflm")
             meta = qemu._meta(cm.out_dir)
             shape = meta["inputs"][0]["shape"]
             n = int(np.prod(shape))
             x = ((np.arange(n) * 7 + 3) % 256 - 128).astype(np.dtype(meta["inputs"][0]["dtype"])).reshape(shape)
-            runs[board] = qemu.run(cm.out_dir, board, [x], profile=True)
+            runs[board] = qemu.run(cm.out_dir, board, [x] * len(meta["inputs"]), profile=True)
         a, b = runs["mps3-an547"], runs["mps2-an386"]
         same = all(np.array_equal(p, q) for p, q in zip(a.outputs, b.outputs))
         lines.append(f"{model}: mps3-an547 {a.instructions:,} instructions, mps2-an386 {b.instructions:,} "
