@@ -339,3 +339,22 @@ def test_selection_takes_mve_only_on_mve_boards(tmp_path):
         assert not layer["kernel"].endswith("_mve")
     text = json.dumps(m4.report)
     assert "needs MVE (Helium) (mps2-an386 has none)" in text
+
+
+@pytest.mark.parametrize("in_shape,multiplier,reason", [
+    ((1, 9, 9, 3), 2, "depth multiplier 2 (1 only)"),
+    ((1, 96, 96, 8), 1, "padded image of 76,832 bytes (at most 65,536)"),
+])
+def test_depthwise_mve_refusals(in_shape, multiplier, reason, tmp_path):
+    """On mps3-an547 the depthwise MVE variant refuses a depth multiplier other than 1 and a
+    padded image over 64 KB (98 x 98 x 8 bytes here), with the reason in the report; another
+    kernel runs the layer."""
+    from support.tflite_models import depthwise_model
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(depthwise_model(1, in_shape=in_shape, multiplier=multiplier, padding="SAME"))
+    cm = firmnet.compile(path, tmp_path / "p", board="mps3-an547", name="m", write=False)
+    layer, = [layer for layer in cm.report["layers"] if layer["op"] == "conv2d"]
+    assert layer["kernel"] != "fn_depthwise_conv2d_s8_mve"
+    reasons = {r["kernel"]: r["reason"] for r in layer["rejected"]}
+    assert reasons["fn_depthwise_conv2d_s8_mve"] == reason
+
