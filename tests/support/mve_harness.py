@@ -23,7 +23,7 @@ BOARD = "mps3-an547"
 M55_FLAGS = ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"]
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
 SYSCLK_HZ = 32_000_000                  # one SysTick tick = 31.25 instructions under -icount shift=0
-SCRATCH_BYTES = 32768
+SCRATCH_BYTES = 65536
 IN_WORDS = 64 * 1024                    # 256 KB of case data per run
 OUT_BYTES = 64 * 1024
 
