@@ -35,7 +35,7 @@ def scratch_bytes(node, graph) -> int:
 
 
 def call(node, graph) -> KernelCall:
-    from ..ops import OPS
-    base = OPS["binary"].lower(node, graph)
+    from ..ops.binary import int8_call
+    base = int8_call(node, graph)    # fn_add_s8's struct, not the table Add's: the MVE kernel shares it
     return KernelCall(NAME, "fn_s8_mve.h", base.params_type, base.params, base.args,
                       description=base.description + " (MVE: 4 elements per vector)")

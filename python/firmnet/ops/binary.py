@@ -104,6 +104,16 @@ def macs(attrs, in_types, out_types):
     return 0
 
 
+def int8_call(node, graph):
+    """The generic int8 kernel's call (fn_add_s8 / fn_mul_s8, any mode and broadcast): what the
+    table Add falls back to, and the parameters fn_add_s8_mve shares."""
+    a, b = (graph.types[i].shape for i in node.inputs)
+    kernel = "mul" if node.attrs.kind == "mul" else "add"
+    return KernelCall(f"fn_{kernel}_s8", "fn_elementwise_s8.h", f"fn_{kernel}_s8_params",
+                      params_of(_int8_params(node.attrs, a, b)), (node.inputs[0], node.inputs[1], node.outputs[0]),
+                      description=f"int8 {node.attrs.kind}")
+
+
 def lower(node, graph):
     a, b = (graph.types[i].shape for i in node.inputs)
     if node.attrs.quant is not None:
@@ -113,10 +123,7 @@ def lower(node, graph):
                               params_of(table), (node.inputs[0], node.inputs[1], node.outputs[0]),
                               description=f"int8 {node.attrs.kind} (TFLM's arithmetic, operand rescalings as two "
                                           f"256-entry int32 tables, 2,048 bytes)")
-        kernel = "mul" if node.attrs.kind == "mul" else "add"
-        return KernelCall(f"fn_{kernel}_s8", "fn_elementwise_s8.h", f"fn_{kernel}_s8_params",
-                          params_of(_int8_params(node.attrs, a, b)), (node.inputs[0], node.inputs[1], node.outputs[0]),
-                          description=f"int8 {node.attrs.kind}")
+        return int8_call(node, graph)
     params = binary_params(a, b, node.attrs.kind, node.attrs.act)
     return KernelCall(float_kernel(node.attrs.kind), "fn_elementwise_f32.h", "fn_binary_f32_params", params_of(params),
                       (node.inputs[0], node.inputs[1], node.outputs[0]),
