@@ -1,0 +1,211 @@
+"""fn_conv2d_s8_w16_dsp (int16 interleaved weights, rows widened once per output row, 2 output
+channels x 2 pixels per SMLAD block; fn_conv2d_s8_w16_dsp.h) and the six-instruction output
+stage fn_out6_s8 (fn_fixedpoint.h), byte for byte against the numpy reference:
+
+  on the host (cffi): the kernel's own code with the portable forms of SMLAD/SXTAB16, over
+      hypothesis shapes (odd widths and channel counts, in_c with and without a % 4 tail,
+      pads incl. asymmetric and larger than the kernel, strides, dilations, batches), zero
+      points, per-channel and per-tensor scales, every requantization mode and arbitrary
+      multipliers/shifts; fn_out6_s8 against the general stage fn_output_stage_s8 and the
+      reference's TFLM arithmetic over its whole domain (shifts -1..-22, multipliers 0 ..
+      2^31 - 1, sums and biases up to 2^29); argument refusals;
+  on the emulated Cortex-M4F (mps2-an386, QEMU): seeded cases and ResNet-8's 3x3 shapes,
+      built with the DSP path (SMLAD, SMMLAR) and with -U__ARM_FEATURE_DSP.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmnet.kernels import conv2d_s8_w16_dsp as w16
+from firmnet.kernels.params_conv_s8 import conv2d_s8_params
+from firmnet.reference import fixedpoint as fx
+from support.compare import assert_array_equal_first
+from support.qemu_harness import (RUNTIME, board_case, build_firmware, firmware_main, kernel_mnemonics,
+                                  require_tools, run_firmware)
+from support.s8_cases import conv_case, maybe_any_requant, random_quant
+from support.s8_kernels import c_params, expected_conv
+
+KERNEL = "fn_conv2d_s8_w16_dsp"
+
+
+def geometry(rng, small: bool = False) -> dict:
+    cin = int(rng.choice([1, 2, 3, 4, 5, 7, 8, 12, 16]))
+    kh, kw = (3, 3) if rng.random() < 0.4 else (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+    strides = tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2))
+    dilations = tuple(int(v) for v in rng.choice([1, 1, 1, 2], 2))
+    pads = tuple(int(v) for v in rng.integers(0, 4 if not small else 3, 4))   # asymmetric too
+    h = max(1, dilations[0] * (kh - 1) + 1 - pads[0] - pads[2] + int(rng.integers(0, 7)))
+    w = max(1, dilations[1] * (kw - 1) + 1 - pads[1] - pads[3] + int(rng.integers(0, 9)))
+    return dict(n=int(rng.integers(1, 3)), h=h, w=w, groups=1, cin_g=cin, cout_g=int(rng.choice([1, 2, 3, 4, 5, 8])),
+                kh=kh, kw=kw, geo=dict(strides=strides, dilations=dilations, pads=pads))
+
+
+def case(seed: int, small: bool = False):
+    rng = np.random.default_rng(seed)
+    g, q = geometry(rng, small), random_quant(rng)
+    x, w, bias, kw = conv_case(g, q)
+    return board_case("w16", x, w, bias, kw, maybe_any_requant(rng, q, kw, w.shape[0]))
+
+
+def run_host(runtime, c, scratch_size=None):
+    ffi, lib = runtime.ffi, runtime.lib
+    _, x, w, bias, params, arrays, want = c
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    packed = w16.pack_filter(w)
+    size = int(lib.fn_conv2d_s8_w16_dsp_scratch_size(s))
+    scratch = np.full(size + 64, 0xA5, np.uint8)
+    out = np.full(want.shape, 0x5A, np.int8)
+    status = lib.fn_conv2d_s8_w16_dsp(s, ffi.cast("int8_t *", ffi.from_buffer(x)),
+                                      ffi.cast("int16_t *", ffi.from_buffer(packed)),
+                                      ffi.NULL if bias is None else ffi.cast("int32_t *", ffi.from_buffer(bias)),
+                                      ffi.cast("int8_t *", ffi.from_buffer(out)),
+                                      ffi.cast("void *", ffi.from_buffer(scratch)))
+    del keep
+    return status, out, size, scratch
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_kernel_on_the_host_equals_the_reference(runtime, seed):
+    c = case(seed)
+    status, out, size, scratch = run_host(runtime, c)
+    assert status == runtime.lib.FN_OK
+    assert size == w16.scratch(c[4]), "Python mirror of the scratch size"
+    assert (scratch[size:] == 0xA5).all(), "wrote past its scratch"
+    assert_array_equal_first(out, c[-1], f"{KERNEL} on the host: {c[4]}")
+
+
+def test_packed_filter_layout():
+    """pack_filter against the header's layout, read back element by element."""
+    rng = np.random.default_rng(1)
+    w = rng.integers(-128, 128, (5, 2, 3, 7), dtype=np.int8)
+    p = w16.pack_filter(w)
+    assert p.dtype == np.int16 and p.shape == (3, 2, 3, 2, 2, 4)
+    order = (0, 2, 1, 3)
+    for o in range(6):
+        for ky in range(2):
+            for kx in range(3):
+                for i in range(8):
+                    want = w[o, ky, kx, i] if o < 5 and i < 7 else 0
+                    assert p[o // 2, ky, kx, i // 4, o % 2, order.index(i % 4)] == want
+
+
+def test_refusals(runtime):
+    """Weights with zero points, groups, a NULL or unsized scratch: FN_ERR_ARG, output untouched."""
+    ffi, lib = runtime.ffi, runtime.lib
+    c = case(3)
+    _, x, w, bias, params, arrays, want = c
+    packed = w16.pack_filter(w)
+    scratch = np.zeros(w16.scratch(params) + 8, np.uint8)
+    out = np.full(want.shape, 0x5A, np.int8)
+    xp, wp, op = ffi.cast("int8_t *", ffi.from_buffer(x)), ffi.cast("int16_t *", ffi.from_buffer(packed)), \
+        ffi.cast("int8_t *", ffi.from_buffer(out))
+    b = ffi.NULL if bias is None else ffi.cast("int32_t *", ffi.from_buffer(bias))
+    sp = ffi.cast("void *", ffi.from_buffer(scratch))
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    assert lib.fn_conv2d_s8_w16_dsp(s, xp, wp, b, op, ffi.NULL) == lib.FN_ERR_ARG
+    offsets = np.zeros(params["out_c"], np.int32)
+    s.filter_offset = ffi.cast("int32_t *", ffi.from_buffer(offsets))
+    assert lib.fn_conv2d_s8_w16_dsp(s, xp, wp, b, op, sp) == lib.FN_ERR_ARG
+    s.filter_offset = ffi.NULL
+    g, _ = conv2d_s8_params((1, 4, 4, 4), (4, 3, 3, 2), input_scale=0.1, input_zero_point=0,
+                            weight_scales=np.full(4, 0.01), output_scale=0.2, output_zero_point=0, groups=2)
+    s2, keep2 = c_params(ffi, "fn_conv2d_s8_params", g, {})
+    assert lib.fn_conv2d_s8_w16_dsp_scratch_size(s2) == 0 == w16.scratch(g)
+    assert lib.fn_conv2d_s8_w16_dsp(s2, xp, wp, b, op, sp) == lib.FN_ERR_ARG
+    assert (out == 0x5A).all(), "output written before the argument check"
+    del keep, keep2
+
+
+# ---------------------------------------------------------------- fn_out6_s8 (host)
+
+def _requant_block(ffi, mult, shift, zp, act=(-128, 127), mode=0):
+    m = ffi.new("int32_t[1]", [mult])
+    sh = ffi.new("int32_t[1]", [shift])
+    rq = ffi.new("fn_requant_acc_s8 *", dict(output_offset=zp, act_min=act[0], act_max=act[1], mode=mode,
+                                             per_channel=0, multiplier=m, shift=sh, scale=ffi.NULL))
+    return rq, (m, sh)
+
+
+LIMIT = 2**29 - 1
+sums = st.one_of(st.integers(-LIMIT, LIMIT), st.integers(-2**16, 2**16), st.sampled_from([-LIMIT, -1, 0, 1, LIMIT]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(acc=sums, bias=st.one_of(st.just(0), st.integers(-LIMIT, LIMIT), st.sampled_from([-LIMIT, LIMIT])),
+       m=st.one_of(st.integers(2**30, 2**31 - 1), st.sampled_from([0, 1, 2**30, 2**31 - 1]),
+                   st.integers(0, 2**31 - 1)),
+       shift=st.one_of(st.integers(-22, -1), st.sampled_from([-1, -22])), zp=st.integers(-128, 127),
+       ties=st.booleans())
+def test_out6_equals_the_general_stage(runtime, acc, bias, m, shift, zp, ties):
+    """Over its domain, incl. exact ties of both roundings (acc a multiple of a power of two
+    with m = 2^30: every output sits on a half)."""
+    ffi, lib = runtime.ffi, runtime.lib
+    if ties:   # SRDHM(x, 2^30) = floor((x + 1) / 2): x = 2 * (j * 2^e + 2^(e - 1)) is a tie of RDBP(., e)
+        e = -shift
+        m, bias, acc = 2**30, 0, 2 * (((acc >> (e + 2)) << e) + (1 << (e - 1)))
+    rq, keep = _requant_block(ffi, m, shift, zp)
+    o = ffi.new("fn_out6_s8 *")
+    assert lib.fn_out6_s8_init(o, rq, 0, bias) == 1
+    total = acc + bias
+    want = lib.fn_output_stage_s8(total, 0, m, shift, 0.0, zp, -128, 127)
+    got = lib.fn_out6_s8_one(acc, o)
+    assert got == want, (acc, bias, m, shift, zp)
+    r = fx.mul_by_quantized_mul_tflm(total, m, shift)
+    assert want == max(-128, min(127, int(r) + zp))
+    del keep
+
+
+def test_out6_refuses_outside_its_domain(runtime):
+    ffi, lib = runtime.ffi, runtime.lib
+    o = ffi.new("fn_out6_s8 *")
+    for mult, shift, zp, act, mode, bias in [(2**30, 0, 0, (-128, 127), 0, 0),      # a left shift
+                                             (2**30, -23, 0, (-128, 127), 0, 0),    # beyond 22
+                                             (2**30, -5, 0, (-127, 127), 0, 0),     # a clamp
+                                             (2**30, -5, 0, (-128, 127), 1, 0),     # SINGLE
+                                             (2**30, -5, 0, (-128, 127), 0, 2**29)]:  # a bias too large
+        rq, keep = _requant_block(ffi, mult, shift, zp, act, mode)
+        assert lib.fn_out6_s8_init(o, rq, 0, bias) == 0
+        del keep
+    rq, keep = _requant_block(ffi, 2**30, -5, 0)
+    assert lib.fn_out6_s8_init(o, rq, 0, 2**29 - 1) == 1
+
+
+# ---------------------------------------------------------------- on the board
+
+RESNET8 = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16, 24), (7, 8, 5))
+
+
+def board_cases() -> list:
+    out = [case(1000 + k, small=True) for k in range(40)]
+    rng = np.random.default_rng(8)
+    for h, cin, cout in RESNET8:   # ResNet-8's 3x3 layers (and an odd 7x7 one), padding 1
+        x = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
+        w = rng.integers(-127, 128, (cout, 3, 3, cin), dtype=np.int8)
+        bias = rng.integers(-20000, 20000, cout).astype(np.int32)
+        kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, cout),
+                  output_scale=0.3, output_zero_point=-128, pads=(1, 1, 1, 1), act=(-128, 127), mode="tflm")
+        out.append(board_case("w16", x, w, bias, kw))
+    return out
+
+
+def test_kernel_on_cortex_m4_matches_reference(tmp_path):
+    require_tools()
+    cases = board_cases()
+    for dsp in (True, False):
+        work = tmp_path / ("dsp" if dsp else "portable")
+        elf = build_firmware(work, firmware_main(cases), sources=[RUNTIME / "src" / f"{KERNEL}.c"], dsp=dsp)
+        ops = set()
+        for fn in (KERNEL, "conv_row", "dot_2x2"):
+            ops |= kernel_mnemonics(elf, fn)
+        if dsp:
+            assert {"smlad", "smmlar", "sxtab16"} <= ops, f"the DSP path was not compiled in: {sorted(ops)}"
+        else:
+            assert not {"smlad", "smmlar"} & ops
+        outs, _ = run_firmware(elf, work, len(cases))
+        for k, (c, got) in enumerate(zip(cases, outs)):
+            want = c[-1]
+            assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
+                                     f"case {k} ({'DSP' if dsp else 'portable'}): {c[4]}")
