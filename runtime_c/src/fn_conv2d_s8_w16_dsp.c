@@ -54,58 +54,117 @@ static inline void widen4(const int8_t *x, int32_t offset, int16_t *dst)
 #endif
 }
 
-/* The widened row of input row iy (in the image) into dst: span columns from ix = -pad_left,
- * in_c_pad values each, 0 outside the image and in the padding channels. */
+/* Input row iy (in the image; row NULL: outside it) widened into the column-interleaved
+ * buffer at dst (row ky's slot of column 0): span columns from ix = -pad_left, col_stride
+ * values apart, in_c_pad values each, 0 outside the image and in the padding channels. */
 static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t span, int32_t in_c_pad,
-                      int16_t *dst)
+                      int32_t col_stride, int16_t *dst)
 {
-    const int32_t in_c = p->in_c, in_w = p->in_w, offset = p->input_offset;
-    int32_t x0 = p->pad_left < span ? p->pad_left : span;                /* first in-image column */
-    int32_t x1 = p->pad_left + in_w < span ? p->pad_left + in_w : span;  /* past the last one */
-    memset(dst, 0, (size_t)x0 * (size_t)in_c_pad * sizeof(int16_t));
+    const int32_t in_c = p->in_c, offset = p->input_offset;
+    int32_t x0 = p->pad_left < span ? p->pad_left : span;                   /* first in-image column */
+    int32_t x1 = p->pad_left + p->in_w < span ? p->pad_left + p->in_w : span;  /* past the last one */
+    if (row == NULL) {
+        x0 = x1 = span;
+    }
     if (x1 < x0) {
         x1 = x0;
     }
-    int16_t *d = dst + (size_t)x0 * (size_t)in_c_pad;
+    const size_t slot = (size_t)in_c_pad * sizeof(int16_t);
+    int16_t *d = dst;
+    for (int32_t j = 0; j < x0; ++j, d += col_stride) {
+        memset(d, 0, slot);
+    }
     const int8_t *s = row;
-    if (in_c == in_c_pad) {   /* the in-image columns are one run of groups of 4 */
-        const int32_t groups = (x1 - x0) * (in_c / 4);
-        for (int32_t g = 0; g < groups; ++g, s += 4, d += 4) {
-            widen4(s, offset, d);
+    const int32_t full = in_c / 4, rest = in_c % 4;
+    for (int32_t ix = x0; ix < x1; ++ix, d += col_stride) {
+        int16_t *e = d;
+        for (int32_t g = 0; g < full; ++g, s += 4, e += 4) {
+            widen4(s, offset, e);
         }
-    } else {
-        const int32_t full = in_c / 4, rest = in_c % 4;
-        for (int32_t ix = x0; ix < x1; ++ix) {
-            for (int32_t g = 0; g < full; ++g, s += 4, d += 4) {
-                widen4(s, offset, d);
-            }
+        if (rest) {
             int32_t v[4] = {0, 0, 0, 0};
             for (int32_t i = 0; i < rest; ++i) {
                 v[i] = s[i] + offset;
             }
-            st2(d, pack2(v[0], v[2]));
-            st2(d + 2, pack2(v[1], v[3]));
+            st2(e, pack2(v[0], v[2]));
+            st2(e + 2, pack2(v[1], v[3]));
             s += rest;
-            d += 4;
         }
     }
-    memset(d, 0, (size_t)(span - x1) * (size_t)in_c_pad * sizeof(int16_t));
+    for (int32_t j = x1; j < span; ++j, d += col_stride) {
+        memset(d, 0, slot);
+    }
 }
 
+/* One group of 4 input values of 2 pixels (xa, xb) against a channel pair's 8 weights. */
+#define GROUP_2X2(xa, xb, w)                                          \
+    do {                                                              \
+        const int32_t a0 = ld2(xa), a1 = ld2((xa) + 2);               \
+        const int32_t b0 = ld2(xb), b1 = ld2((xb) + 2);               \
+        const int32_t u0 = ld2(w), u1 = ld2((w) + 2);                 \
+        s00 = SMLAD(a0, u0, s00);                                     \
+        s10 = SMLAD(b0, u0, s10);                                     \
+        s00 = SMLAD(a1, u1, s00);                                     \
+        s10 = SMLAD(b1, u1, s10);                                     \
+        const int32_t v0 = ld2((w) + 4), v1 = ld2((w) + 6);           \
+        s01 = SMLAD(a0, v0, s01);                                     \
+        s11 = SMLAD(b0, v0, s11);                                     \
+        s01 = SMLAD(a1, v1, s01);                                     \
+        s11 = SMLAD(b1, v1, s11);                                     \
+    } while (0)
+
+#if FN_DSP && defined(__GNUC__)
+/* lo, hi = the words at ptr, ptr += 8 bytes: LDRD with post-increment (ptr word-aligned). The
+ * memory clobber orders it after the stores that filled the rows. */
+#define LDRD_POST(lo, hi, ptr) __asm__("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(ptr) : : "memory")
+#define HAVE_LDRD_POST 1
+#else
+#define HAVE_LDRD_POST 0
+#endif
+
 /* s[0..3] (pixel a, channel c: s[2 * a + c]) += the n groups of 4 at xa, xb (pixels 0, 1)
- * against the channel pair's weights w (8 values per group). */
-static inline void dot_2x2(const int16_t *xa, const int16_t *xb, const int16_t *w, int32_t n, int32_t s[4])
+ * against the channel pair's weights w (8 values per group). aligned: w is word-aligned (a
+ * constant after inlining); then on the M4 each group is 4 LDRDs and 8 SMLADs. */
+static FN_ALWAYS_INLINE inline void dot_2x2(const int16_t *xa, const int16_t *xb, const int16_t *w, int32_t n,
+                                            int32_t s[4], int aligned)
 {
     int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
-    for (const int16_t *const end = xa + 4 * n; xa != end; xa += 4, xb += 4, w += 8) {
-        const int32_t a0 = ld2(xa), a1 = ld2(xa + 2);
-        const int32_t u0 = ld2(w), u1 = ld2(w + 2);
-        s00 = SMLAD(a0, u0, SMLAD(a1, u1, s00));
-        const int32_t b0 = ld2(xb), b1 = ld2(xb + 2);
-        s10 = SMLAD(b0, u0, SMLAD(b1, u1, s10));
-        const int32_t v0 = ld2(w + 4), v1 = ld2(w + 6);
-        s01 = SMLAD(a0, v0, SMLAD(a1, v1, s01));
-        s11 = SMLAD(b0, v0, SMLAD(b1, v1, s11));
+#if HAVE_LDRD_POST
+    if (aligned) {
+#define GROUP_LDRD()                         \
+    do {                                     \
+        int32_t a0, a1, b0, b1, u0, u1;      \
+        LDRD_POST(a0, a1, xa);               \
+        LDRD_POST(u0, u1, w);                \
+        s00 = SMLAD(a0, u0, s00);            \
+        s00 = SMLAD(a1, u1, s00);            \
+        LDRD_POST(b0, b1, xb);               \
+        s10 = SMLAD(b0, u0, s10);            \
+        s10 = SMLAD(b1, u1, s10);            \
+        LDRD_POST(u0, u1, w);                \
+        s01 = SMLAD(a0, u0, s01);            \
+        s01 = SMLAD(a1, u1, s01);            \
+        s11 = SMLAD(b0, u0, s11);            \
+        s11 = SMLAD(b1, u1, s11);            \
+    } while (0)
+        for (int32_t i = n >> 1; i > 0; --i) {   /* two groups per step */
+            GROUP_LDRD();
+            GROUP_LDRD();
+        }
+        if (n & 1) {
+            GROUP_LDRD();
+        }
+#undef GROUP_LDRD
+        s[0] = s00;
+        s[1] = s01;
+        s[2] = s10;
+        s[3] = s11;
+        return;
+    }
+#endif
+    (void)aligned;
+    for (int32_t i = n; i > 0; --i, xa += 4, xb += 4, w += 8) {
+        GROUP_2X2(xa, xb, w);
     }
     s[0] = s00;
     s[1] = s01;
@@ -128,28 +187,33 @@ static inline void dot_1x2(const int16_t *xa, const int16_t *w, int32_t n, int32
 
 /* What one output row's computation needs. */
 typedef struct {
-    const int16_t *rows;        /* kernel_h widened rows, row_len values apart */
-    int32_t row_len;            /* span_w * in_c_pad */
-    int32_t ky0, ky1;           /* the taps inside the image */
-    int32_t runs, run_groups;   /* per tap row: runs of run_groups groups of 4 */
-    int32_t run_step;           /* values between runs (dilation_w * in_c_pad) */
-    int32_t px_step;            /* values between neighbouring output pixels */
-    int32_t taps_row;           /* weight values of one tap row of a channel pair */
+    const int16_t *cols;        /* the widened columns, kernel_h * in_c_pad values each */
+    int32_t runs, run_groups;   /* per output pixel: runs of run_groups groups of 4 */
+    int32_t run_step;           /* values between runs (dilation_w columns) */
+    int32_t px_step;            /* values between neighbouring output pixels (stride_w columns) */
+    int32_t pair_w;             /* weight values of a channel pair */
     int32_t run_w;              /* weight values of one run */
 } row_ctx;
 
 /* The sums of channels (c, c + 1) at output pixels ox (pixel 0) and ox + 1 (two == 1). */
-static inline void sums_at(const row_ctx *r, const int16_t *wpair, int32_t ox, int two, int32_t s[4])
+static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const int16_t *wpair, int32_t ox, int two,
+                                             int32_t s[4], int aligned)
 {
-    for (int32_t ky = r->ky0; ky < r->ky1; ++ky) {
-        const int16_t *xa = r->rows + (size_t)ky * (size_t)r->row_len + (size_t)ox * (size_t)r->px_step;
-        const int16_t *w = wpair + (size_t)ky * (size_t)r->taps_row;
-        for (int32_t k = 0; k < r->runs; ++k, xa += r->run_step, w += r->run_w) {
-            if (two) {
-                dot_2x2(xa, xa + r->px_step, w, r->run_groups, s);
-            } else {
-                dot_1x2(xa, w, r->run_groups, s);
-            }
+    const int16_t *xa = r->cols + (size_t)ox * (size_t)r->px_step;
+    const int16_t *w = wpair;
+    if (r->runs == 1) {   /* dilation_w 1: the window is one run */
+        if (two) {
+            dot_2x2(xa, xa + r->px_step, w, r->run_groups, s, aligned);
+        } else {
+            dot_1x2(xa, w, r->run_groups, s);
+        }
+        return;
+    }
+    for (int32_t k = 0; k < r->runs; ++k, xa += r->run_step, w += r->run_w) {
+        if (two) {
+            dot_2x2(xa, xa + r->px_step, w, r->run_groups, s, aligned);
+        } else {
+            dot_1x2(xa, w, r->run_groups, s);
         }
     }
 }
@@ -173,29 +237,44 @@ static inline void finish2(const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *
 }
 
 /* Every output of one output row (outputs at out_row, out_c apart per pixel). */
-FN_NOINLINE static void conv_row(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *filter,
-                                 const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *f, int fast,
-                                 const fn_channel_stage_s8 *stage, int8_t *out_row)
+static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const fn_conv2d_s8_params *p,
+                                             const int16_t *filter, const fn_out6_s8 *t, int out6,
+                                             const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
+                                             int8_t *out_row, int aligned)
 {
     const int32_t out_c = p->out_c, out_w = p->out_w;
-    const size_t pair_len = (size_t)p->kernel_h * (size_t)r->taps_row;   /* values per channel pair */
     for (int32_t c = 0; c < out_c; c += 2) {
         const int both = c + 1 < out_c;
-        const int16_t *wpair = filter + (size_t)(c / 2) * pair_len;
+        const int16_t *wpair = filter + (size_t)(c / 2) * (size_t)r->pair_w;
         int8_t *o = out_row;
         int32_t ox = 0;
         for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
             int32_t s[4] = {0, 0, 0, 0};
-            sums_at(r, wpair, ox, 1, s);
+            sums_at(r, wpair, ox, 1, s, aligned);
             finish2(t, out6, f, fast, stage, c, both, s[0], s[1], o);
             finish2(t, out6, f, fast, stage, c, both, s[2], s[3], o + out_c);
         }
         if (ox < out_w) {   /* the odd last pixel */
             int32_t s[4] = {0, 0, 0, 0};
-            sums_at(r, wpair, ox, 0, s);
+            sums_at(r, wpair, ox, 0, s, aligned);
             finish2(t, out6, f, fast, stage, c, both, s[0], s[1], o);
         }
     }
+}
+
+/* conv_row for a word-aligned filter (LDRD for the weights) and for any other. */
+FN_NOINLINE static void conv_row_w4(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *filter,
+                                    const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *f, int fast,
+                                    const fn_channel_stage_s8 *stage, int8_t *out_row)
+{
+    conv_row(r, p, filter, t, out6, f, fast, stage, out_row, 1);
+}
+
+FN_NOINLINE static void conv_row_w2(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *filter,
+                                    const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *f, int fast,
+                                    const fn_channel_stage_s8 *stage, int8_t *out_row)
+{
+    conv_row(r, p, filter, t, out6, f, fast, stage, out_row, 0);
 }
 
 fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int16_t *filter,
@@ -207,18 +286,18 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
     }
     const int32_t in_c_pad = fn_w16_in_c_pad(p->in_c), span = fn_w16_span_w(p);
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
-    int16_t *rows = (int16_t *)scratch;
+    int16_t *cols = (int16_t *)scratch;
+    const int32_t col_stride = kh * in_c_pad;
     row_ctx r;
-    r.rows = rows;
-    r.row_len = span * in_c_pad;
+    r.cols = cols;
     r.runs = p->dilation_w == 1 ? 1 : kw;
-    r.run_groups = p->dilation_w == 1 ? kw * in_c_pad / 4 : in_c_pad / 4;
-    r.run_step = p->dilation_w * in_c_pad;
-    r.px_step = p->stride_w * in_c_pad;
-    r.taps_row = 2 * kw * in_c_pad;
-    r.run_w = 2 * in_c_pad;
-    /* the channels' output-stage table after the rows */
-    fn_out6_s8 *t = (fn_out6_s8 *)(void *)((uint8_t *)scratch + 2 * (size_t)kh * (size_t)r.row_len);
+    r.run_groups = p->dilation_w == 1 ? kw * col_stride / 4 : col_stride / 4;
+    r.run_step = p->dilation_w * col_stride;
+    r.px_step = p->stride_w * col_stride;
+    r.pair_w = 2 * kw * col_stride;
+    r.run_w = 2 * col_stride;
+    /* the channels' output-stage table after the columns */
+    fn_out6_s8 *t = (fn_out6_s8 *)(void *)((uint8_t *)scratch + 2 * (size_t)span * (size_t)col_stride);
     const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
     const int fast = fn_fast_out_s8_init(&f, bias, &p->requant, p->out_c);
@@ -231,14 +310,18 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
         const int8_t *in_b = input + (size_t)b * (size_t)p->in_h * in_row;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            fn_tap_range(iy0, p->dilation_h, kh, p->in_h, &r.ky0, &r.ky1);
-            for (int32_t ky = r.ky0; ky < r.ky1; ++ky) {
+            for (int32_t ky = 0; ky < kh; ++ky) {
                 const int32_t iy = iy0 + ky * p->dilation_h;
-                widen_row(p, in_b + (size_t)iy * in_row, span, in_c_pad, rows + (size_t)ky * (size_t)r.row_len);
+                widen_row(p, iy >= 0 && iy < p->in_h ? in_b + (size_t)iy * in_row : NULL, span, in_c_pad, col_stride,
+                          cols + (size_t)ky * (size_t)in_c_pad);
             }
             int8_t *out_row = output + (((size_t)b * (size_t)p->out_h + (size_t)oy) * (size_t)p->out_w) *
                                            (size_t)p->out_c;
-            conv_row(&r, p, filter, t, out6, &f, fast, &stage, out_row);
+            if (((uintptr_t)(const void *)filter & 3u) == 0) {
+                conv_row_w4(&r, p, filter, t, out6, &f, fast, &stage, out_row);
+            } else {
+                conv_row_w2(&r, p, filter, t, out6, &f, fast, &stage, out_row);
+            }
         }
     }
     return FN_OK;

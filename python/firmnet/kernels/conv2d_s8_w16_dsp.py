@@ -53,14 +53,14 @@ def scratch(p: dict) -> int:
 
 def pack_filter(w: np.ndarray) -> np.ndarray:
     """The OHWI int8 filter as the kernel reads it (fn_conv2d_s8_w16_dsp.h): int16
-    [out_c_pad / 2][kh][kw][in_c_pad / 4][2][4], each group of 4 input channels in the order
+    [out_c_pad / 2][kw][kh][in_c_pad / 4][2][4], each group of 4 input channels in the order
     (0, 2, 1, 3), padding channels 0."""
     oc, kh, kw, ci = w.shape
     ocp, cip = oc + (oc & 1), in_c_pad(ci)
     full = np.zeros((ocp, kh, kw, cip), np.int16)
     full[:oc, :, :, :ci] = w
     g = full.reshape(ocp // 2, 2, kh, kw, cip // 4, 4)[..., [0, 2, 1, 3]]
-    return np.ascontiguousarray(g.transpose(0, 2, 3, 4, 1, 5))
+    return np.ascontiguousarray(g.transpose(0, 3, 2, 4, 1, 5))
 
 
 def flash(node, graph) -> tuple[int, int]:
