@@ -224,3 +224,65 @@ def test_kernel_on_cortex_m4_matches_reference(tmp_path):
             want = c[-1]
             assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
                                      f"case {k} ({'DSP' if dsp else 'portable'}): {c[4]}")
+
+
+# ---------------------------------------------------------------- through the compiler
+
+def _resnet(tmp_path):
+    from support.mlperf_shapes import resnet8_model
+    path = tmp_path / "resnet8_small.tflite"
+    path.write_bytes(resnet8_model(3, input_hw=16, widths=(8, 16, 32)))
+    return path
+
+
+def _compile(path, out, **kw):
+    import warnings
+
+    import firmnet
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return firmnet.compile(path, out, name="r8", **kw)
+
+
+def _kernels(cm) -> dict:
+    return {l["name"]: l for l in cm.report["layers"] if l["op"] == "conv2d"}
+
+
+def test_model_on_the_emulated_m4_and_flash_refusal(tmp_path):
+    """A small ResNet-8: with --winograd off the 3x3 layers take fn_conv2d_s8_w16_dsp on
+    mps2-an386 (report: its int16 and int8 weight bytes); QEMU gives the numpy reference's bytes.
+    On a board whose flash holds the int8 weights only, no layer takes it and the report says why."""
+    import firmnet
+    from firmnet import qemu
+    from firmnet.boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
+    from firmnet.resources import boards_dir
+    from support.qemu_harness import BOARD_TOOLS
+
+    require_tools(BOARD_TOOLS)
+    model = _resnet(tmp_path)
+    cm = _compile(model, tmp_path / "m4", board="mps2-an386", winograd="off")
+    layers = _kernels(cm)
+    chosen = [l for l in layers.values() if l["kernel"] == KERNEL]
+    assert len(chosen) >= 5, {n: l["kernel"] for n, l in layers.items()}
+    g = cm.lowered_graph
+    for l in chosen:
+        node = next(n for n in g.nodes if n.name == l["name"])
+        oc, kh, kw, ci = g.types[node.inputs[1]].shape
+        assert f"int16 weights {2 * (oc + oc % 2) * kh * kw * ((ci + 3) // 4 * 4):,} B (int8 {oc * kh * kw * ci:,} B)" \
+            in l["why"]
+    assert (cm.out_dir / "runtime" / "src" / f"{KERNEL}.c").is_file()
+    xs = [np.random.default_rng(0).integers(-128, 128, g.types[g.inputs[0]].shape).astype(np.int8)]
+    want = firmnet.reference.run(g, xs)
+    for b, h, w in zip(qemu.run(cm.out_dir, "mps2-an386", xs).outputs, cm.build_host().run_raw(xs), want):
+        assert np.array_equal(b, w) and np.array_equal(h, w)
+    constants = sum(a.nbytes for a in g.constants.values())
+    flash = CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(g.nodes) + constants + 64
+    small = tmp_path / "small-m4.toml"
+    small.write_text((boards_dir() / "mps2-an386.toml").read_text().replace("flash_bytes = 4194304",
+                                                                             f"flash_bytes = {flash}"))
+    tight = _compile(model, tmp_path / "tight", board=str(small), winograd="off", write=False)
+    for l in _kernels(tight).values():
+        assert l["kernel"] != KERNEL
+        reasons = {r["kernel"]: r["reason"] for r in l["rejected"]}
+        if l["name"] in {c["name"] for c in chosen}:
+            assert "int16 weights would not fit small-m4's flash" in reasons[KERNEL]
