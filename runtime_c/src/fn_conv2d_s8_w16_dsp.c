@@ -76,7 +76,27 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t s
     }
     const int8_t *s = row;
     const int32_t full = in_c / 4, rest = in_c % 4;
-    for (int32_t ix = x0; ix < x1; ++ix, d += col_stride) {
+    if (rest == 0 && full % 4 == 0) {   /* 16 channels per step */
+        for (; x0 < x1; ++x0, d += col_stride) {
+            int16_t *e = d;
+            for (const int8_t *const end = s + in_c; s != end; s += 16, e += 16) {
+                widen4(s, offset, e);
+                widen4(s + 4, offset, e + 4);
+                widen4(s + 8, offset, e + 8);
+                widen4(s + 12, offset, e + 12);
+            }
+        }
+    }
+    if (rest == 0 && full % 2 == 0) {   /* 8 channels per step */
+        for (; x0 < x1; ++x0, d += col_stride) {
+            int16_t *e = d;
+            for (const int8_t *const end = s + in_c; s != end; s += 8, e += 8) {
+                widen4(s, offset, e);
+                widen4(s + 4, offset, e + 4);
+            }
+        }
+    }
+    for (; x0 < x1; ++x0, d += col_stride) {
         int16_t *e = d;
         for (int32_t g = 0; g < full; ++g, s += 4, e += 4) {
             widen4(s, offset, e);
@@ -147,11 +167,27 @@ static FN_ALWAYS_INLINE inline void dot_2x2(const int16_t *xa, const int16_t *xb
         s11 = SMLAD(b0, u0, s11);            \
         s11 = SMLAD(b1, u1, s11);            \
     } while (0)
-        for (int32_t i = n >> 1; i > 0; --i) {   /* two groups per step */
+        if (n % 9 == 0) {   /* 3x3 windows: nine groups per step */
+            for (int32_t i = n / 9; i > 0; --i) {
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+                GROUP_LDRD();
+            }
+            n = 0;
+        }
+        for (int32_t i = n >> 2; i > 0; --i) {   /* four groups per step */
+            GROUP_LDRD();
+            GROUP_LDRD();
             GROUP_LDRD();
             GROUP_LDRD();
         }
-        if (n & 1) {
+        for (int32_t i = n & 3; i > 0; --i) {
             GROUP_LDRD();
         }
 #undef GROUP_LDRD
@@ -248,6 +284,17 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const fn_conv2d_s
         const int16_t *wpair = filter + (size_t)(c / 2) * (size_t)r->pair_w;
         int8_t *o = out_row;
         int32_t ox = 0;
+        if (out6 && both) {   /* the common case: the channels' parameters loaded once per block */
+            for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
+                int32_t s[4] = {0, 0, 0, 0};
+                sums_at(r, wpair, ox, 1, s, aligned);
+                const fn_out6_s8 t0 = t[c], t1 = t[c + 1];
+                o[c] = fn_out6_s8_one(s[0], &t0);
+                o[out_c + c] = fn_out6_s8_one(s[2], &t0);
+                o[c + 1] = fn_out6_s8_one(s[1], &t1);
+                o[out_c + c + 1] = fn_out6_s8_one(s[3], &t1);
+            }
+        }
         for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
             int32_t s[4] = {0, 0, 0, 0};
             sums_at(r, wpair, ox, 1, s, aligned);
