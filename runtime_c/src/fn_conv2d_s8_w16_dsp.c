@@ -78,7 +78,11 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t s
     const int32_t full = in_c / 4, rest = in_c % 4;
     if (rest == 0 && full % 4 == 0) {   /* 16 channels per step */
         for (; x0 < x1; ++x0, d += col_stride) {
+#if defined(__GNUC__)
+            int16_t *e = (int16_t *)__builtin_assume_aligned(d, 8);   /* the columns are 8-byte aligned */
+#else
             int16_t *e = d;
+#endif
             for (const int8_t *const end = s + in_c; s != end; s += 16, e += 16) {
                 widen4(s, offset, e);
                 widen4(s + 4, offset, e + 4);
@@ -145,9 +149,26 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t s
 /* s[0..3] (pixel a, channel c: s[2 * a + c]) += the n groups of 4 at xa, xb (pixels 0, 1)
  * against the channel pair's weights w (8 values per group). aligned: w is word-aligned (a
  * constant after inlining); then on the M4 each group is 4 LDRDs and 8 SMLADs. */
-static FN_ALWAYS_INLINE inline void dot_2x2(const int16_t *xa, const int16_t *xb, const int16_t *w, int32_t n,
+/* How dot_2x2 steps through n groups: n9 steps of nine (n a multiple of 9), else n4 of four
+ * and n1 of one; computed once per call. */
+typedef struct {
+    int32_t n, n9, n4, n1;
+} steps;
+
+static inline steps steps_of(int32_t n)
+{
+    steps st;
+    st.n = n;
+    st.n9 = n % 9 == 0 ? n / 9 : 0;
+    st.n4 = n % 9 == 0 ? 0 : n >> 2;
+    st.n1 = n % 9 == 0 ? 0 : n & 3;
+    return st;
+}
+
+static FN_ALWAYS_INLINE inline void dot_2x2(const int16_t *xa, const int16_t *xb, const int16_t *w, const steps *st,
                                             int32_t s[4], int aligned)
 {
+    const int32_t n = st->n;
     int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
 #if HAVE_LDRD_POST
     if (aligned) {
@@ -167,27 +188,24 @@ static FN_ALWAYS_INLINE inline void dot_2x2(const int16_t *xa, const int16_t *xb
         s11 = SMLAD(b0, u0, s11);            \
         s11 = SMLAD(b1, u1, s11);            \
     } while (0)
-        if (n % 9 == 0) {   /* 3x3 windows: nine groups per step */
-            for (int32_t i = n / 9; i > 0; --i) {
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-                GROUP_LDRD();
-            }
-            n = 0;
-        }
-        for (int32_t i = n >> 2; i > 0; --i) {   /* four groups per step */
+        for (int32_t i = st->n9; i > 0; --i) {   /* 3x3 windows: nine groups per step */
+            GROUP_LDRD();
+            GROUP_LDRD();
+            GROUP_LDRD();
+            GROUP_LDRD();
+            GROUP_LDRD();
             GROUP_LDRD();
             GROUP_LDRD();
             GROUP_LDRD();
             GROUP_LDRD();
         }
-        for (int32_t i = n & 3; i > 0; --i) {
+        for (int32_t i = st->n4; i > 0; --i) {   /* four groups per step */
+            GROUP_LDRD();
+            GROUP_LDRD();
+            GROUP_LDRD();
+            GROUP_LDRD();
+        }
+        for (int32_t i = st->n1; i > 0; --i) {
             GROUP_LDRD();
         }
 #undef GROUP_LDRD
@@ -225,6 +243,7 @@ static inline void dot_1x2(const int16_t *xa, const int16_t *w, int32_t n, int32
 typedef struct {
     const int16_t *cols;        /* the widened columns, kernel_h * in_c_pad values each */
     int32_t runs, run_groups;   /* per output pixel: runs of run_groups groups of 4 */
+    steps st;                   /* steps_of(run_groups) */
     int32_t run_step;           /* values between runs (dilation_w columns) */
     int32_t px_step;            /* values between neighbouring output pixels (stride_w columns) */
     int32_t pair_w;             /* weight values of a channel pair */
@@ -239,7 +258,7 @@ static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const int16_t *wpa
     const int16_t *w = wpair;
     if (r->runs == 1) {   /* dilation_w 1: the window is one run */
         if (two) {
-            dot_2x2(xa, xa + r->px_step, w, r->run_groups, s, aligned);
+            dot_2x2(xa, xa + r->px_step, w, &r->st, s, aligned);
         } else {
             dot_1x2(xa, w, r->run_groups, s);
         }
@@ -247,7 +266,7 @@ static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const int16_t *wpa
     }
     for (int32_t k = 0; k < r->runs; ++k, xa += r->run_step, w += r->run_w) {
         if (two) {
-            dot_2x2(xa, xa + r->px_step, w, r->run_groups, s, aligned);
+            dot_2x2(xa, xa + r->px_step, w, &r->st, s, aligned);
         } else {
             dot_1x2(xa, w, r->run_groups, s);
         }
@@ -339,6 +358,7 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
     r.cols = cols;
     r.runs = p->dilation_w == 1 ? 1 : kw;
     r.run_groups = p->dilation_w == 1 ? kw * col_stride / 4 : col_stride / 4;
+    r.st = steps_of(r.run_groups);
     r.run_step = p->dilation_w * col_stride;
     r.px_step = p->stride_w * col_stride;
     r.pair_w = 2 * kw * col_stride;
