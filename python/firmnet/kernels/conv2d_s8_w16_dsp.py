@@ -12,11 +12,11 @@ int8-weight kernels run the model.
 
 Cost (instructions), fitted (least squares on relative error) to `python bench/kernels_qemu.py`
 on mps2-an386 (its nine fn_conv2d_s8_w16_dsp rows: KWS 1x1 and 10x4/2, AD01's FCs as 1x1
-convs, ResNet-8's five 3x3 layers; each estimate within 19 % of the measured figure, the 3x3
-layers within 6 %), with S the inner steps (pixel pairs x channel pairs x kernel_h x kernel_w
+convs, ResNet-8's five 3x3 layers; each estimate within 20 % of the measured figure, the 3x3
+layers within 7 %), with S the inner steps (pixel pairs x channel pairs x kernel_h x kernel_w
 x in_c_pad / 4: 16 MACs each; an odd pixel or channel counts as a pair) and B the blocks
 (pixel pairs x channel pairs: output stage, widening and loop overhead):
-    13.53 S + 119.8 B
+    13.41 S + 115.4 B
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, conv2d_s8
 
 NAME = "fn_conv2d_s8_w16_dsp"
-COEFFICIENTS = (13.53, 119.8)   # (S, B): bench/kernels_qemu.py, module docstring
+COEFFICIENTS = (13.41, 115.4)   # (S, B): bench/kernels_qemu.py, module docstring
 MAX_DEPTH = 65536                  # FN_S8_MAX_DEPTH
 
 
