@@ -269,12 +269,14 @@ def _kernels(cm) -> dict:
 def test_model_on_the_emulated_m4_and_flash_refusal(tmp_path):
     """A small ResNet-8: with --winograd off the 3x3 layers take fn_conv2d_s8_w16_dsp on
     mps2-an386 (report: its int16 and int8 weight bytes); QEMU gives the numpy reference's bytes.
-    On a board whose flash holds the int8 weights only, no layer takes it and the report says why."""
+    The host build (the kernel's portable path) under ASan + UBSan gives them too. On a board whose
+    flash holds the int8 weights only, no layer takes it and the report says why."""
     import firmnet
     from firmnet import qemu
     from firmnet.boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
     from firmnet.resources import boards_dir
     from support.qemu_harness import BOARD_TOOLS
+    from support.sanitize import run_sanitized
 
     require_tools(BOARD_TOOLS)
     model = _resnet(tmp_path)
@@ -291,8 +293,10 @@ def test_model_on_the_emulated_m4_and_flash_refusal(tmp_path):
     assert (cm.out_dir / "runtime" / "src" / f"{KERNEL}.c").is_file()
     xs = [np.random.default_rng(0).integers(-128, 128, g.types[g.inputs[0]].shape).astype(np.int8)]
     want = firmnet.reference.run(g, xs)
-    for b, h, w in zip(qemu.run(cm.out_dir, "mps2-an386", xs).outputs, cm.build_host().run_raw(xs), want):
-        assert np.array_equal(b, w) and np.array_equal(h, w)
+    sanitized = run_sanitized(cm, xs, tmp_path)   # the host path under ASan + UBSan
+    for b, h, z, w in zip(qemu.run(cm.out_dir, "mps2-an386", xs).outputs, cm.build_host().run_raw(xs), sanitized,
+                          want):
+        assert np.array_equal(b, w) and np.array_equal(h, w) and np.array_equal(z, w)
     constants = sum(a.nbytes for a in g.constants.values())
     flash = CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(g.nodes) + constants + 64
     small = tmp_path / "small-m4.toml"
