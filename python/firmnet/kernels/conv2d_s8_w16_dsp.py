@@ -20,6 +20,8 @@ x in_c_pad / 4: 16 MACs each; an odd pixel or channel counts as a pair) and B th
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..lowering import ConstArg, KernelCall
@@ -91,6 +93,11 @@ def _shape_refusal(node, graph, target) -> str | None:
     return None
 
 
+# graph id -> (weak reference to the graph, {(target name, flash bytes): flash_refusal's answer}):
+# the answer is model-wide, and the selection asks every layer's candidates several times
+_FLASH_CACHE: dict = {}
+
+
 def flash_refusal(node, graph, target) -> str | None:
     """The model-wide flash check: None if the board has no flash size or the weights fit it
     with every layer this variant takes in int16 (or in Winograd's larger form where that is
@@ -98,6 +105,18 @@ def flash_refusal(node, graph, target) -> str | None:
     limit_bytes = getattr(target, "code_flash_bytes", None)
     if not limit_bytes:
         return None
+    ref, answers = _FLASH_CACHE.get(id(graph), (None, None))
+    if ref is None or ref() is not graph:
+        answers = {}
+        _FLASH_CACHE.clear()   # one model at a time
+        _FLASH_CACHE[id(graph)] = (weakref.ref(graph), answers)
+    key = (target.name, limit_bytes)
+    if key not in answers:
+        answers[key] = _flash_refusal(graph, target, limit_bytes)
+    return answers[key]
+
+
+def _flash_refusal(graph, target, limit_bytes) -> str | None:
     from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
     from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD
     limit = limit_bytes - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)
