@@ -21,7 +21,8 @@ range, as in the MLPerf Tiny models):
 Each layer runs once through its portable kernel and once through each DSP-extension variant
 that takes it (runtime_c/include/fn_s8_dsp.h: fn_conv2d_s8_dsp, fn_conv2d_1x1_s8_dsp,
 fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp,
-fn_conv2d_s8_winograd_dsp), in one
+fn_conv2d_s8_winograd_dsp; and fn_conv2d_s8_w16_dsp, fn_conv2d_s8_w16_dsp.h, for the layers
+run through fn_conv2d_s8), in one
 bare-metal firmware built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
 -mcpu=cortex-m4, the board's CPU flags; the variants take their scratch from a static
 buffer). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
