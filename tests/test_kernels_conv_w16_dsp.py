@@ -57,6 +57,7 @@ def run_host(runtime, c, scratch_size=None):
     s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
     packed = w16.pack_filter(w)
     size = int(lib.fn_conv2d_s8_w16_dsp_scratch_size(s))
+    assert int(lib.fn_conv2d_s8_w16_dsp_filter_size(s)) == packed.size
     scratch = np.full(size + 64, 0xA5, np.uint8)
     guarded = np.full(want.size + 64, 0x5A, np.int8)    # 64 bytes past the output: never written
     out = guarded[:want.size].reshape(want.shape)
