@@ -59,6 +59,18 @@ int32_t fn_sh_close(int32_t handle)
     return semihost_call(SYS_CLOSE, args);
 }
 
+int32_t fn_sh_save(const char *path, const void *data, size_t n)
+{
+    int32_t handle = fn_sh_open(path, 1);
+    int32_t failed;
+    if (handle < 0) {
+        return -1;
+    }
+    failed = fn_sh_write(handle, data, n) != 0;
+    fn_sh_close(handle);
+    return failed ? -1 : 0;
+}
+
 int32_t fn_sh_flen(int32_t handle)
 {
     uint32_t args[1];

@@ -14,6 +14,8 @@ int32_t fn_sh_read(int32_t handle, void *buf, size_t n);
 /* Writes exactly n bytes; returns 0 on success. */
 int32_t fn_sh_write(int32_t handle, const void *buf, size_t n);
 int32_t fn_sh_close(int32_t handle);
+/* Writes n bytes to a new host file (open, write, close); returns 0 on success, -1 otherwise. */
+int32_t fn_sh_save(const char *path, const void *data, size_t n);
 /* Length of an open file in bytes, or -1. */
 int32_t fn_sh_flen(int32_t handle);
 /* Writes a string to the emulator's console (stderr of QEMU). */

@@ -99,16 +99,6 @@ static uint64_t scratch[SCRATCH_BYTES / 8];
     p.pad_left = f[14]; p.input_offset = f[15]; p.requant = rq
 #define FC_SETUP p.batch = f[0]; p.in_features = f[1]; p.out_features = f[2]; p.input_offset = f[3]; p.requant = rq
 
-static int save(const char *name, const void *data, uint32_t n)
-{
-    int32_t h = fn_sh_open(name, 1);
-    if (h < 0 || fn_sh_write(h, data, n) != 0) {
-        return 1;
-    }
-    fn_sh_close(h);
-    return 0;
-}
-
 int main(void)
 {
     fn_timer_start();
@@ -177,7 +167,7 @@ int main(void)
         res[3 * k + 2] = ny;
         used += (uint32_t)ny;
     }
-    if (save("out.bin", out, used) || save("res.bin", res, (uint32_t)(12 * (n_cases < 256 ? n_cases : 256)))) {
+    if (fn_sh_save("out.bin", out, used) || fn_sh_save("res.bin", res, (uint32_t)(12 * (n_cases < 256 ? n_cases : 256)))) {
         return 5;
     }
     return 0;

@@ -32,21 +32,11 @@ MAIN = """/* Test firmware: int8 element-wise kernels; outputs and SysTick ticks
 %(decls)s
 static uint32_t ticks[%(n)d];
 
-static int save(const char *name, const void *data, uint32_t n)
-{
-    int32_t h = fn_sh_open(name, 1);
-    if (h < 0 || fn_sh_write(h, data, n) != 0) {
-        return 1;
-    }
-    fn_sh_close(h);
-    return 0;
-}
-
 int main(void)
 {
     fn_timer_start();
 %(calls)s
-    return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
+    return fn_sh_save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
 }
 """
 
@@ -58,7 +48,7 @@ CALL = """    {
             return 3;
         }
         ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
-        if (save("out%(k)d.bin", y, sizeof y)) {
+        if (fn_sh_save("out%(k)d.bin", y, sizeof y)) {
             return 4;
         }
     }

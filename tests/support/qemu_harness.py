@@ -77,22 +77,12 @@ static uint32_t ticks[%(n)d];
 /* the scratch of the variants that take one; the bytes past a call's size are checked after it */
 static uint64_t scratch[SCRATCH_BYTES / 8];
 
-static int save(const char *name, const void *data, uint32_t n)
-{
-    int32_t h = fn_sh_open(name, 1);
-    if (h < 0 || fn_sh_write(h, data, n) != 0) {
-        return 1;
-    }
-    fn_sh_close(h);
-    return 0;
-}
-
 int main(void)
 {
     (void)scratch;
     fn_timer_start();
 %(calls)s
-    return save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
+    return fn_sh_save("ticks.bin", ticks, sizeof ticks) ? 5 : 0;
 }
 """
 
@@ -104,7 +94,7 @@ FIRMWARE_CALL = """    {
             return 3;
         }
         ticks[%(k)d] = (uint32_t)(fn_timer_ticks() - t0);
-%(scratch_after)s        if (save("out%(k)d.bin", y, sizeof y)) {
+%(scratch_after)s        if (fn_sh_save("out%(k)d.bin", y, sizeof y)) {
             return 4;
         }
     }
