@@ -263,9 +263,18 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
                 args.append(lname)
             else:
                 args.append(pointer(arg))
+        shift = (memory.shifts or {}).get(node.name, 0)
+        after = []
+        if shift:   # in place (memory.py): the kernel writes `shift` bytes low, then the output moves up
+            out = node.outputs[0]
+            base = f"{prefix}_arena.bytes + {memory.offset(out)}"
+            ctype = c_type(graph.types[out].dtype)
+            args[[i for i, a in enumerate(call.args) if a == out][-1] + 1] = \
+                f"({ctype} *)(void *)({base} - {shift})"
+            after.append(f"memmove({base}, {base} - {shift}, {graph.types[out].nbytes});")
         if call.scratch_bytes:
             args.append(f"({prefix}_arena.bytes + {memory.plan.offsets[memory.scratch[node.name]]})")
-        step.update(kind="call", function=call.function, description=call.description, prelude=prelude,
+        step.update(kind="call", function=call.function, description=call.description, prelude=prelude, after=after,
                     call=f"{call.function}({', '.join(args)})")
         steps.append(step)
 

@@ -23,6 +23,8 @@ so the same buffers give the same plan whatever their input order):
 * ``greedy_by_conflicts`` - the same first-fit placement, but buffers that
   conflict with the most others go first (TVM USMP's variant); it wins on
   graphs where many small tensors stay live together.
+* ``greedy_by_schedule`` - first fit in schedule order (first step, then smaller first); it
+  wins when a chain of in-place layers must fit around the tensors before it.
 * ``linear`` - no reuse at all: each buffer right after the previous one, in
   schedule order. A baseline; its arena is the sum of the aligned sizes.
 * ``best`` (the default) - run every other algorithm and keep the smallest arena
@@ -33,14 +35,14 @@ so the same buffers give the same plan whatever their input order):
 Sizes are rounded up to ``alignment`` when placing, so every offset and the arena
 size are multiples of it. ``Plan.lower_bound`` uses the raw sizes.
 
-Overlaps (in-place execution, in_place.py): a ``Tie(first, second, delta)`` says that
-buffer ``second`` (a kernel's output) may share bytes with buffer ``first`` (its input,
-whose last step is the output's first) when it starts at least ``delta`` bytes before it:
-offset(second) + delta <= offset(first). The algorithms then place tied buffers as one
-rigid block, second exactly ``delta`` (rounded up to the alignment) below first, so a
-chain of in-place layers moves as one. ``lower_bound`` counts a tied pair at its shared
-step as the bytes of their union (the bound of that execution model);
-``Plan.live_set_bound`` keeps the classic bound, with every live buffer disjoint.
+Overlaps (in-place execution, in_place.py): a ``Tie(first, second, below)`` puts buffer
+``second`` (a kernel's output) at the same offset as buffer ``first`` (its input, whose last
+step is the output's first); ``below``, when given, is a buffer of that step that must sit
+directly under ``first`` (the kernel writes its output that many bytes lower, then the
+output is moved up into place). The algorithms place tied buffers as one rigid block, so a
+chain of in-place layers stays put. ``lower_bound`` counts a tied pair at its shared step
+as the larger of the two (the bound of that execution model); ``Plan.live_set_bound``
+keeps the classic bound, with every live buffer disjoint.
 """
 from __future__ import annotations
 
@@ -70,10 +72,10 @@ class Buffer:
 
 @dataclass(frozen=True)
 class Tie:
-    """Buffer `second` may overlap buffer `first` if it starts >= `delta` bytes before it."""
-    first: str   # the input's buffer: its last step is second's first step
-    second: str  # the output's buffer
-    delta: int   # bytes, >= 0
+    """Buffer `second` at buffer `first`'s offset; buffer `below` (optional) right under it."""
+    first: str                 # the input's buffer: its last step is second's first step
+    second: str                # the output's buffer
+    below: str | None = None   # a buffer of that step placed directly below first
 
 
 @dataclass(frozen=True)
@@ -127,28 +129,33 @@ def _check_alignment(alignment) -> None:
 
 
 def _validate_ties(buffers: Sequence[Buffer], ties) -> tuple[Tie, ...]:
-    """Check the ties against the (validated) buffers: known names, delta >= 0, the
-    output born at the input's last step, each buffer tied at most once per side."""
+    """Check the ties against the (validated) buffers: known names, the output born at the
+    input's last step, `below` a buffer of that step only, each buffer tied at most once
+    per side."""
     by_name = {b.name: b for b in buffers}
     ties = tuple(ties)
     firsts: set[str] = set()
     seconds: set[str] = set()
+    belows: set[str] = set()
     for t in ties:
         if not isinstance(t, Tie):
             raise PlanError(f"expected Tie, got {type(t).__name__}: {t!r}")
-        for name in (t.first, t.second):
+        for name in (t.first, t.second) + ((t.below,) if t.below is not None else ()):
             if name not in by_name:
                 raise PlanError(f"tie {t.first!r} -> {t.second!r} names an unknown buffer {name!r}")
-        if t.first == t.second:
-            raise PlanError(f"tie {t.first!r} -> {t.second!r}: a buffer cannot be tied to itself")
-        if not _is_int(t.delta) or t.delta < 0:
-            raise PlanError(f"tie {t.first!r} -> {t.second!r}: delta must be an integer >= 0, "
-                            f"got {t.delta!r}")
+        if len({t.first, t.second, t.below}) < 3:
+            raise PlanError(f"tie {t.first!r} -> {t.second!r}: the buffers must differ")
         a, b = by_name[t.first], by_name[t.second]
         if a.last != b.first:
             raise PlanError(f"tie {t.first!r} -> {t.second!r}: the input's last step {a.last} is not "
                             f"the output's first step {b.first}")
-        if t.first in firsts or t.second in seconds:
+        if t.below is not None:
+            w = by_name[t.below]
+            if (w.first, w.last) != (b.first, b.first) or t.below in belows | firsts | seconds:
+                raise PlanError(f"tie {t.first!r} -> {t.second!r}: buffer {t.below!r} below it must live "
+                                f"at step {b.first} only and be in no other tie")
+            belows.add(t.below)
+        if t.first in firsts or t.second in seconds or {t.first, t.second} & belows:
             raise PlanError(f"tie {t.first!r} -> {t.second!r}: a buffer may be the input of one tie "
                             f"and the output of one tie only")
         firsts.add(t.first)
@@ -161,7 +168,7 @@ def lower_bound(buffers: Iterable[Buffer], alignment: int = 1, ties: Iterable[Ti
 
     No plan can use fewer bytes, because all buffers live at that step need
     disjoint bytes, except a tied pair at its shared step, which needs only the
-    bytes of its union (the output `delta` bytes before the input). A sweep over
+    bytes of the larger of the two (its `below` buffer is counted as any other). A sweep over
     start/end events keeps this O(n log n).
     """
     _check_alignment(alignment)
@@ -173,10 +180,9 @@ def lower_bound(buffers: Iterable[Buffer], alignment: int = 1, ties: Iterable[Ti
         delta[b.first] = delta.get(b.first, 0) + size
         delta[b.last + 1] = delta.get(b.last + 1, 0) - size  # gone after its last step
     by_name = {b.name: b for b in buffers}
-    for t in ties:
+    for t in ties:   # the pair shares bytes at the step: count the larger one only
         a, b = by_name[t.first], by_name[t.second]
-        sa, sb, d = _align(a.size, alignment), _align(b.size, alignment), _align(t.delta, alignment)
-        saved = max(0, sa + sb - (max(sa, sb - d) + d))   # sum minus the union's bytes
+        saved = min(_align(a.size, alignment), _align(b.size, alignment))
         delta[a.last] = delta.get(a.last, 0) - saved
         delta[a.last + 1] = delta.get(a.last + 1, 0) + saved
     live = peak = 0
@@ -196,16 +202,17 @@ Item = tuple  # tuple[tuple[Buffer, int], ...]
 def _items(buffers: Sequence[Buffer], ties: Sequence[Tie], alignment: int) -> list[Item]:
     by_name = {b.name: b for b in buffers}
     nxt = {t.first: t for t in ties}
-    tied_out = {t.second for t in ties}
+    tied = {t.second for t in ties} | {t.below for t in ties if t.below is not None}
     items, covered = [], 0
     for b in buffers:
-        if b.name in tied_out:
-            continue        # placed with the chain that starts at its input
-        members, rel, cur = [(b, 0)], 0, b.name
+        if b.name in tied:
+            continue        # placed with the chain that starts at its first input
+        members, cur = [(b, 0)], b.name
         while cur in nxt:
             t = nxt[cur]
-            rel -= _align(t.delta, alignment)
-            members.append((by_name[t.second], rel))
+            members.append((by_name[t.second], 0))
+            if t.below is not None:
+                members.append((by_name[t.below], -_align(by_name[t.below].size, alignment)))
             cur = t.second
         low = min(r for _, r in members)
         items.append(tuple((m, r - low) for m, r in members))
@@ -280,6 +287,12 @@ def _greedy_by_conflicts(items: Sequence[Item], alignment: int) -> dict[str, int
                       alignment)
 
 
+def _greedy_by_schedule(items: Sequence[Item], alignment: int) -> dict[str, int]:
+    items = _as_items(items)
+    return _first_fit(sorted(items, key=lambda it: (min(m.first for m, _ in it), _footprint(it),
+                                                    it[0][0].name)), alignment)
+
+
 def _linear(items: Sequence[Item], alignment: int) -> dict[str, int]:
     items = _as_items(items)
     offsets, offset = {}, 0
@@ -320,6 +333,7 @@ ALGORITHMS: dict[str, Callable[[Sequence[Item], int], dict[str, int]]] = {
     "greedy_by_size": _greedy_by_size,
     "greedy_by_conflicts": _greedy_by_conflicts,
     "linear": _linear,
+    "greedy_by_schedule": _greedy_by_schedule,
     "best": _best,
 }
 DEFAULT_ALGORITHM = "best"
@@ -352,10 +366,18 @@ def plan_memory(buffers: Sequence[Buffer], algorithm: str = DEFAULT_ALGORITHM,
 
 def check_plan(buffers: Sequence[Buffer], plan: Plan) -> None:
     """Raise PlanError unless `plan` is a valid placement of `buffers`: live buffers are
-    disjoint, except a pair tied in plan.ties whose output starts >= delta bytes before
-    its input."""
+    disjoint, except a pair tied in plan.ties, which must be at the same offset with its
+    `below` buffer right under it."""
     buffers = _validate(buffers)
-    allowed = {(t.first, t.second): t.delta for t in _validate_ties(buffers, plan.ties)}
+    ties = _validate_ties(buffers, plan.ties)
+    allowed = {frozenset((t.first, t.second)) for t in ties}
+    sizes = {b.name: b.size for b in buffers}
+    for t in ties:
+        off = plan.offsets.get(t.first)
+        if off is None or plan.offsets.get(t.second) != off:
+            raise PlanError(f"tie {t.first!r} -> {t.second!r}: the output is not at the input's offset")
+        if t.below is not None and plan.offsets.get(t.below, -1) + _align(sizes[t.below], plan.alignment) != off:
+            raise PlanError(f"tie {t.first!r} -> {t.second!r}: buffer {t.below!r} is not right below it")
     _check_alignment(plan.alignment)
     names = {b.name for b in buffers}
     extra = sorted(set(plan.offsets) - names)
@@ -380,20 +402,12 @@ def check_plan(buffers: Sequence[Buffer], plan: Plan) -> None:
                 break
             b_off = plan.offsets[b.name]
             if a_off < b_off + b.size and b_off < a_off + a.size:
-                if _tie_allows(allowed, a.name, a_off, b.name, b_off):
-                    continue
+                if frozenset((a.name, b.name)) in allowed:
+                    continue   # a tied pair: at the same offset (checked above)
                 raise PlanError(
                     f"buffers {a.name!r} and {b.name!r} overlap in memory while both live: "
                     f"{a.name!r} bytes [{a_off}, {a_off + a.size}) steps {a.first}..{a.last}, "
                     f"{b.name!r} bytes [{b_off}, {b_off + b.size}) steps {b.first}..{b.last}")
-
-
-def _tie_allows(allowed: Mapping, a: str, a_off: int, b: str, b_off: int) -> bool:
-    if (a, b) in allowed:
-        return b_off + allowed[(a, b)] <= a_off
-    if (b, a) in allowed:
-        return a_off + allowed[(b, a)] <= b_off
-    return False
 
 
 def format_plan(buffers: Sequence[Buffer], plan: Plan, width: int = 64) -> str:

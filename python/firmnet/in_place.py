@@ -1,0 +1,183 @@
+"""Which kernels may write their output over their input, and how far before it.
+
+``IN_PLACE`` maps a kernel (its C function) to a function of (node, graph) that returns
+the ``Overlap`` it allows for that layer's shapes, or None. ``Overlap(input, delta)``: the
+output may share bytes with ``node.inputs[input]`` when it starts at least ``delta`` bytes
+before that input (delta 0: at the input's address). The planner (planner.Tie) places it
+exactly that far below, or keeps the two apart.
+
+Each declaration comes from reading the kernel's C loop order, as a sequence of *phases*:
+a phase reads some input bytes and writes some output bytes. With the output ``delta``
+bytes before the input, output byte o is input byte o - delta; writing it is safe when
+no later read needs input byte o - delta. It suffices that every write of a phase lies
+below every read of the phases after it (and of the phase itself when its reads and
+writes interleave):  max_write(i) - delta < min_read(j) for all j > i (j >= i). So
+
+    delta = max(0, max_i (max_write(i) + 1 - min_{j > i} min_read(j))).
+
+Moving every write *down* by more than delta keeps that true, so "at least delta" holds.
+
+The loop orders (runtime_c/src, fn_*_impl.h):
+
+* fn_relu_s8, fn_add_s8: out[i] from in[i] for increasing i, one element per phase
+  (Add: over the operand whose shape is the output's) -> delta 0, fully in place.
+* fn_depthwise_conv2d_s8 (fn_dw_s8_walk): output pixels in raster order; per pixel, blocks
+  of 4 output channels (then the last < 4 one at a time) read all of their taps, then write
+  their outputs. A phase = (pixel, block): reads from the first in-bounds tap's pixel, at
+  the block's first input channel; writes the block's output bytes. Stride 1, pad 1:
+  delta = (W + 1) * C, a rolling window of one input row and one pixel (the output lags
+  the input by it); stride 2 shrinks it to 0.
+* fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
+  its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
+* fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
+* fn_conv2d_1x1_s8 (fn_pw_s8_run): pairs of pixels, then a last single pixel;
+  fn_conv2d_1x1_s8_dsp: triples, then pairs, then one (the widened inputs are in scratch,
+  but the tail channels are read from the input during the writes).
+  For these row kernels with groups of at most G rows of k input and n output bytes, every
+  possible group start r gives a phase [r, r + G): delta = max_r(min(r + G, P) * n - r * k)
+  -- G pixels' worth (a pixel buffer) when n <= k, the growth of the output when it expands.
+
+Not declared (they keep their output apart): the DSP depthwise variants (blocks of channels
+outermost: each block walks the whole image, so only the full output size would do), the
+direct 3x3 convolutions, pooling, and every float kernel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta"]
+
+
+@dataclass(frozen=True)
+class Overlap:
+    input: int   # index into node.inputs: the tensor the output may overwrite
+    delta: int   # the output starts at least this many bytes before that input
+
+
+def phase_delta(max_write, min_read, inclusive: bool) -> int:
+    """delta of a kernel given as phases in execution order: max_write[i] = the highest output
+    byte phase i writes, min_read[i] = the lowest input byte it reads (a large value when it
+    reads none). inclusive: a phase's reads and writes interleave (its writes must also stay
+    below its own reads)."""
+    max_write = np.asarray(max_write, dtype=np.int64)
+    min_read = np.asarray(min_read, dtype=np.int64)
+    if max_write.size == 0:
+        return 0
+    # suffix minimum of the reads of the phases from i (inclusive) or i + 1 on
+    suffix = np.minimum.accumulate(min_read[::-1])[::-1]
+    later = suffix if inclusive else np.append(suffix[1:], np.iinfo(np.int64).max)
+    need = max_write + 1 - later
+    return int(max(0, need.max()))
+
+
+def row_delta(rows: int, k: int, n: int, group: int) -> int:
+    """Row kernels: rows of k input and n output bytes, in groups of at most `group` rows
+    that read and write interleaved; any group start (the grouping may change on the way)."""
+    r = np.arange(rows, dtype=np.int64)
+    end = np.minimum(r + group, rows)
+    return phase_delta(end * n - 1, r * k, inclusive=True)
+
+
+def depthwise_delta(in_hw, out_hw, channels: int, mult: int, kernel, stride, pad, dilation) -> int:
+    """fn_dw_s8_walk's phases (batch 1): per output pixel in raster order, blocks of 4 output
+    channels, then the last out_c % 4 channels one at a time."""
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    out_c = channels * mult
+    first_row = _first_tap(out_h, in_h, kernel[0], stride[0], pad[0], dilation[0])
+    first_col = _first_tap(out_w, in_w, kernel[1], stride[1], pad[1], dilation[1])
+    big = np.iinfo(np.int64).max // 4
+    fr, fc = np.meshgrid(first_row, first_col, indexing="ij")
+    first_px = np.where((fr >= 0) & (fc >= 0), fr * in_w + fc, -1).ravel()   # -1: no tap
+    blocks = [(oc, oc + 4) for oc in range(0, out_c - out_c % 4, 4)]
+    blocks += [(oc, oc + 1) for oc in range(out_c - out_c % 4, out_c)]
+    lo = np.array([b[0] for b in blocks], dtype=np.int64)
+    hi = np.array([b[1] for b in blocks], dtype=np.int64)
+    px = np.arange(out_h * out_w, dtype=np.int64)
+    max_write = (px[:, None] * out_c + hi[None, :] - 1).ravel()
+    reads = first_px[:, None] * channels + (lo // mult)[None, :]
+    min_read = np.where(first_px[:, None] >= 0, reads, big).ravel()
+    return phase_delta(max_write, min_read, inclusive=False)
+
+
+def _first_tap(n_out: int, n_in: int, k: int, s: int, pad: int, d: int) -> np.ndarray:
+    """Per output index, the input index of its first in-bounds tap (-1: none)."""
+    out = np.full(n_out, -1, dtype=np.int64)
+    for o in range(n_out):
+        for t in range(k):
+            i = o * s - pad + t * d
+            if 0 <= i < n_in:
+                out[o] = i
+                break
+    return out
+
+
+# ---- declarations ---------------------------------------------------------------------
+
+def _types(node, graph, i=0):
+    return graph.types[node.inputs[i]], graph.types[node.outputs[0]]
+
+
+def _same_bytes(a, b) -> bool:
+    return tuple(a.shape) == tuple(b.shape) and a.nbytes == b.nbytes
+
+
+def _elementwise(node, graph):
+    x, y = _types(node, graph)
+    return Overlap(0, 0) if _same_bytes(x, y) else None
+
+
+def _add(node, graph):
+    y = graph.types[node.outputs[0]]
+    for i, name in enumerate(node.inputs[:2]):
+        if name and name not in graph.constants and _same_bytes(graph.types[name], y):
+            return Overlap(i, 0)
+    return None
+
+
+def _rows(group: int):
+    def declare(node, graph):
+        x, y = _types(node, graph)
+        n = int(y.shape[-1]) * y.nbytes // max(1, int(np.prod(y.shape)))
+        rows = int(np.prod(y.shape[:-1])) if len(y.shape) > 1 else 1
+        if rows < 1 or n < 1 or x.nbytes % rows:
+            return None
+        return Overlap(0, row_delta(rows, x.nbytes // rows, n, group))
+    return declare
+
+
+def _depthwise(node, graph):
+    from .kernels import _conv
+    x, y = _types(node, graph)
+    (n, in_h, in_w, c), (out_c, kh, kw, _) = (tuple(int(v) for v in s) for s in _conv.shapes(node, graph))
+    if n != 1 or x.nbytes != n * in_h * in_w * c or out_c % c or y.nbytes % out_c:
+        return None
+    out_px = y.nbytes // out_c
+    a = node.attrs
+    out_h = (in_h + int(a.pads[0]) + int(a.pads[2]) - (int(a.dilations[0]) * (kh - 1) + 1)) // int(a.strides[0]) + 1
+    if out_h < 1 or out_px % out_h:
+        return None
+    return Overlap(0, depthwise_delta((in_h, in_w), (out_h, out_px // out_h), c, out_c // c, (kh, kw),
+                                      (int(a.strides[0]), int(a.strides[1])),
+                                      (int(a.pads[0]), int(a.pads[1])),
+                                      (int(a.dilations[0]), int(a.dilations[1]))))
+
+
+IN_PLACE: dict[str, Callable] = {
+    "fn_relu_s8": _elementwise,
+    "fn_add_s8": _add,
+    "fn_depthwise_conv2d_s8": _depthwise,
+    "fn_fc_s8": _rows(1),
+    "fn_fc_s8_dsp": _rows(1),
+    "fn_fc_s8_csr": _rows(4),
+    "fn_conv2d_1x1_s8": _rows(2),
+    "fn_conv2d_1x1_s8_dsp": _rows(3),
+}
+
+
+def overlap_of(node, graph, function: str) -> Overlap | None:
+    """The overlap kernel `function` allows on this layer, or None."""
+    declare = IN_PLACE.get(function)
+    return declare(node, graph) if declare is not None else None
