@@ -50,6 +50,7 @@ class MemoryPlan:
     scratch: dict            # node name → arena buffer name of its scratch
     shifts: dict = None      # node name → bytes its kernel writes the output below its place
                              # (then moved up), for the layers that run in place
+    in_place: str = "on"     # the mode analyse ran with
 
     @property
     def arena_size(self) -> int:
@@ -139,7 +140,7 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
             else:   # the same arena without overlaps: keep the plain plan, report the model's bound
                 plan = Plan(plan.offsets, plan.arena_size, tied.lower_bound, plan.algorithm,
                             plan.alignment, plan.live_set_bound)
-    return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch, shifts)
+    return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch, shifts, in_place)
 
 
 def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, alignment: int):
@@ -162,9 +163,12 @@ def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, a
         others = [t for i, t in enumerate(node.inputs) if t and i != overlap.input]
         if any(storage[t].kind == "arena" and storage[t].key == x.key for t in others):
             continue
+        size = -(-overlap.delta // alignment) * alignment
+        if size >= min(graph.types[node.inputs[overlap.input]].nbytes, graph.types[node.outputs[0]].nbytes):
+            continue    # the shift would take as many bytes as the overlap saves
         shift = None
         if overlap.delta:
-            shift = Buffer(f"{node.name}#shift", -(-overlap.delta // alignment) * alignment, step, step)
+            shift = Buffer(f"{node.name}#shift", size, step, step)
             below[node.name] = shift
         ties.append(Tie(x.key, y.key, shift.name if shift else None))
     return ties, below
