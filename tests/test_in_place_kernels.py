@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import IN_PLACE, depthwise_delta, phase_delta, row_delta
+from firmnet.in_place import IN_PLACE, conv_delta, depthwise_delta, phase_delta, row_delta
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels import params_relu_s8 as relu_params
@@ -139,6 +139,30 @@ def test_depthwise_with_too_small_a_delta_is_caught(runtime):
     assert np.array_equal(run_dw_overlapped(runtime, x, w, bias, kw), expected)
     for delta in (0, 6 * 8 - 4 - 1):
         assert not np.array_equal(run_dw_overlapped(runtime, x, w, bias, kw, delta), expected), delta
+
+
+# ---------------------------------------------------------------- direct convolution
+
+@pytest.mark.parametrize("w,c", [(5, 8), (7, 3)])
+def test_conv_3x3_same_lags_one_row_and_two_pixels(w, c):
+    assert conv_delta((6, w), (6, w), c, c, (3, 3), (1, 1), (1, 1), (1, 1)) == (w + 2) * c
+
+
+@settings(max_examples=150, deadline=None)
+@given(g=conv_geometry(), q=quant_cases())
+def test_conv_in_place_matches_reference(runtime, g, q):
+    ffi, lib = runtime.ffi, runtime.lib
+    x, w, bias, kw = conv_case(dict(g, n=1), q)
+    params, arrays = conv2d_s8_params(x.shape, w.shape, **kw)
+    p = params
+    delta = conv_delta((p["in_h"], p["in_w"]), (p["out_h"], p["out_w"]), p["in_c"], p["out_c"],
+                       (p["kernel_h"], p["kernel_w"]), (p["stride_h"], p["stride_w"]), (p["pad_top"], p["pad_left"]),
+                       (p["dilation_h"], p["dilation_w"]))
+    shape = (1, p["out_h"], p["out_w"], p["out_c"])
+    buf = Overlapped(ffi, x, int(np.prod(shape)), delta)
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    assert lib.fn_conv2d_s8(s, buf.input, _ptr(ffi, "int8_t", w), _ptr(ffi, "int32_t", bias), buf.output) == lib.FN_OK
+    assert_array_equal_first(buf.result(shape), expected_conv(x, w, bias, kw), "conv2d in place")
 
 
 # ---------------------------------------------------------------- fully connected / 1x1

@@ -27,6 +27,11 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   the block's first input channel; writes the block's output bytes. Stride 1, pad 1:
   delta = (W + 1) * C, a rolling window of one input row and one pixel (the output lags
   the input by it); stride 2 shrinks it to 0.
+* fn_conv2d_s8 (conv_loops, any kernel, stride, groups): output pixels in raster order;
+  per pixel, every block of output channels reads the whole window, then writes; a phase
+  = a pixel, reads (from the window's first in-bounds tap) and writes interleaved. 3x3
+  stride 1 pad 1, C -> C: delta = (W + 2) * C, a rolling window of one input row and two
+  pixels (less than the (k - stride) rows of a row buffer); stride 2 needs less.
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -39,7 +44,7 @@ The loop orders (runtime_c/src, fn_*_impl.h):
 
 Not declared (they keep their output apart): the DSP depthwise variants (blocks of channels
 outermost: each block walks the whole image, so only the full output size would do), the
-direct 3x3 convolutions, pooling, and every float kernel.
+DSP and Winograd convolutions, pooling, and every float kernel.
 """
 from __future__ import annotations
 
@@ -102,6 +107,21 @@ def depthwise_delta(in_hw, out_hw, channels: int, mult: int, kernel, stride, pad
     return phase_delta(max_write, min_read, inclusive=False)
 
 
+def conv_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation) -> int:
+    """fn_conv2d_s8's phases (conv_loops, batch 1): per output pixel in raster order, every
+    group and block of 4 output channels reads the pixel's whole window, then writes its
+    outputs: one phase per pixel, reads and writes interleaved, reading from the window's
+    first in-bounds tap (group 0, channel 0) and writing the pixel's out_c bytes."""
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    first_row = _first_tap(out_h, in_h, kernel[0], stride[0], pad[0], dilation[0])
+    first_col = _first_tap(out_w, in_w, kernel[1], stride[1], pad[1], dilation[1])
+    fr, fc = np.meshgrid(first_row, first_col, indexing="ij")
+    first_px = np.where((fr >= 0) & (fc >= 0), fr * in_w + fc, -1).ravel()
+    px = np.arange(out_h * out_w, dtype=np.int64)
+    big = np.iinfo(np.int64).max // 4
+    return phase_delta((px + 1) * out_c - 1, np.where(first_px >= 0, first_px * in_c, big), inclusive=True)
+
+
 def _first_tap(n_out: int, n_in: int, k: int, s: int, pad: int, d: int) -> np.ndarray:
     """Per output index, the input index of its first in-bounds tap (-1: none)."""
     out = np.full(n_out, -1, dtype=np.int64)
@@ -148,27 +168,41 @@ def _rows(group: int):
     return declare
 
 
-def _depthwise(node, graph):
+def _conv_geometry(node, graph):
+    """(in_hw, out_hw, in_c, out_c, kernel, stride, pad, dilation) of a batch-1 NHWC conv2d
+    node whose tensors are plain int8 bytes, else None."""
     from .kernels import _conv
+    if node.op != "conv2d":
+        return None
     x, y = _types(node, graph)
     (n, in_h, in_w, c), (out_c, kh, kw, _) = (tuple(int(v) for v in s) for s in _conv.shapes(node, graph))
-    if n != 1 or x.nbytes != n * in_h * in_w * c or out_c % c or y.nbytes % out_c:
-        return None
-    out_px = y.nbytes // out_c
     a = node.attrs
     out_h = (in_h + int(a.pads[0]) + int(a.pads[2]) - (int(a.dilations[0]) * (kh - 1) + 1)) // int(a.strides[0]) + 1
-    if out_h < 1 or out_px % out_h:
+    out_w = (in_w + int(a.pads[1]) + int(a.pads[3]) - (int(a.dilations[1]) * (kw - 1) + 1)) // int(a.strides[1]) + 1
+    if n != 1 or x.nbytes != in_h * in_w * c or y.nbytes != out_h * out_w * out_c:
         return None
-    return Overlap(0, depthwise_delta((in_h, in_w), (out_h, out_px // out_h), c, out_c // c, (kh, kw),
-                                      (int(a.strides[0]), int(a.strides[1])),
-                                      (int(a.pads[0]), int(a.pads[1])),
-                                      (int(a.dilations[0]), int(a.dilations[1]))))
+    return ((in_h, in_w), (out_h, out_w), c, out_c, (kh, kw), (int(a.strides[0]), int(a.strides[1])),
+            (int(a.pads[0]), int(a.pads[1])), (int(a.dilations[0]), int(a.dilations[1])))
+
+
+def _conv(node, graph):
+    geo = _conv_geometry(node, graph)
+    return None if geo is None else Overlap(0, conv_delta(*geo))
+
+
+def _depthwise(node, graph):
+    geo = _conv_geometry(node, graph)
+    if geo is None or geo[3] % geo[2]:
+        return None
+    in_hw, out_hw, c, out_c, kernel, stride, pad, dilation = geo
+    return Overlap(0, depthwise_delta(in_hw, out_hw, c, out_c // c, kernel, stride, pad, dilation))
 
 
 IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
+    "fn_conv2d_s8": _conv,
     "fn_fc_s8": _rows(1),
     "fn_fc_s8_dsp": _rows(1),
     "fn_fc_s8_csr": _rows(4),

@@ -225,9 +225,11 @@ def _bound_text(report: dict) -> list[str]:
     if "live_set_bound_bytes" not in report:     # a report of an older firmnet
         return [f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes"]
     in_place = report.get("in_place", {})
-    model = "in place" if in_place.get("enabled") else "max live"
-    lines = [f"lower bound ({model}):{' ' * (10 - len(model))}{report['lower_bound_bytes']:,} bytes"
-             f" (live-set bound {report['live_set_bound_bytes']:,})"]
+    if report["lower_bound_bytes"] == report["live_set_bound_bytes"]:   # in place saves nothing here
+        lines = [f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes"]
+    else:
+        lines = [f"lower bound (in place):  {report['lower_bound_bytes']:,} bytes"
+                 f" (live-set bound {report['live_set_bound_bytes']:,})"]
     if in_place.get("layers"):
         lines.append(f"in place:                {len(in_place['layers'])} layers write over their input")
     return lines
