@@ -32,6 +32,9 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   = a pixel, reads (from the window's first in-bounds tap) and writes interleaved. 3x3
   stride 1 pad 1, C -> C: delta = (W + 2) * C, a rolling window of one input row and two
   pixels (less than the (k - stride) rows of a row buffer); stride 2 needs less.
+* fn_conv2d_s8_csr: output pixels in raster order, up to 4 neighbouring windows of a row
+  at a time, per output channel its entries then the (up to 4) outputs: phases of up to 4
+  pixels of a row, reads and writes interleaved.
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -107,19 +110,22 @@ def depthwise_delta(in_hw, out_hw, channels: int, mult: int, kernel, stride, pad
     return phase_delta(max_write, min_read, inclusive=False)
 
 
-def conv_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation) -> int:
+def conv_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation, group: int = 1) -> int:
     """fn_conv2d_s8's phases (conv_loops, batch 1): per output pixel in raster order, every
     group and block of 4 output channels reads the pixel's whole window, then writes its
     outputs: one phase per pixel, reads and writes interleaved, reading from the window's
-    first in-bounds tap (group 0, channel 0) and writing the pixel's out_c bytes."""
+    first in-bounds tap (group 0, channel 0) and writing the pixel's out_c bytes.
+    group > 1 (fn_conv2d_s8_csr: up to 4 neighbouring windows of a row at once): a phase
+    from any pixel to up to group - 1 pixels after it in its row, whatever the grouping."""
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
     first_row = _first_tap(out_h, in_h, kernel[0], stride[0], pad[0], dilation[0])
     first_col = _first_tap(out_w, in_w, kernel[1], stride[1], pad[1], dilation[1])
     fr, fc = np.meshgrid(first_row, first_col, indexing="ij")
     first_px = np.where((fr >= 0) & (fc >= 0), fr * in_w + fc, -1).ravel()
     px = np.arange(out_h * out_w, dtype=np.int64)
+    last = px - px % out_w + np.minimum(px % out_w + group, out_w)   # one past the phase's last pixel
     big = np.iinfo(np.int64).max // 4
-    return phase_delta((px + 1) * out_c - 1, np.where(first_px >= 0, first_px * in_c, big), inclusive=True)
+    return phase_delta(last * out_c - 1, np.where(first_px >= 0, first_px * in_c, big), inclusive=True)
 
 
 def _first_tap(n_out: int, n_in: int, k: int, s: int, pad: int, d: int) -> np.ndarray:
@@ -185,9 +191,11 @@ def _conv_geometry(node, graph):
             (int(a.pads[0]), int(a.pads[1])), (int(a.dilations[0]), int(a.dilations[1])))
 
 
-def _conv(node, graph):
-    geo = _conv_geometry(node, graph)
-    return None if geo is None else Overlap(0, conv_delta(*geo))
+def _conv(group: int):
+    def declare(node, graph):
+        geo = _conv_geometry(node, graph)
+        return None if geo is None else Overlap(0, conv_delta(*geo, group=group))
+    return declare
 
 
 def _depthwise(node, graph):
@@ -202,7 +210,8 @@ IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
-    "fn_conv2d_s8": _conv,
+    "fn_conv2d_s8": _conv(1),
+    "fn_conv2d_s8_csr": _conv(4),
     "fn_fc_s8": _rows(1),
     "fn_fc_s8_dsp": _rows(1),
     "fn_fc_s8_csr": _rows(4),
