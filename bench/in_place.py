@@ -7,7 +7,9 @@ Prints plain text tables (never asserts). Run from the repository root:
 
 Models: MLPerf Tiny's KWS and AD01 (../shared/models) and the IC-shaped ResNet-8
 (tests/support/mlperf_shapes.py, compiled with --winograd off: the direct 3x3 kernel is
-the one in_place.py declares). Instructions come from QEMU's instruction counter
+the one in_place.py declares). The rows "the host's kernels" force on the board the kernels the
+host build selects (portable C: the depthwise, CSR and direct convolutions in_place.py declares),
+so that their in-place cost is measured on the board's CPU. Instructions come from QEMU's instruction counter
 (firmnet.qemu.run, -icount) on the board's firmware, on one seeded random input; host
 rows give the arena only. The output bytes of both runs are compared and printed.
 """
@@ -35,9 +37,18 @@ SHARED_MODELS = REPO.parent / "shared" / "models"
 def models(work: Path) -> list[tuple[str, Path, dict]]:
     ic = work / "ic_resnet8.tflite"
     ic.write_bytes(resnet8_model(0))
-    return [("KWS", SHARED_MODELS / "kws_ref_model.tflite", {}),
+    kws = SHARED_MODELS / "kws_ref_model.tflite"
+    return [("KWS", kws, {}),
+            ("KWS, the host's kernels", kws, {"kernels": host_kernels(kws, {})}),
             ("AD01", SHARED_MODELS / "ad01_int8.tflite", {}),
-            ("IC-shaped (ResNet-8)", ic, {"winograd": "off"})]
+            ("IC-shaped (ResNet-8)", ic, {"winograd": "off"}),
+            ("IC-shaped, the host's kernels", ic, {"winograd": "off", "kernels": host_kernels(ic, {"winograd": "off"})})]
+
+
+def host_kernels(path: Path, options: dict) -> dict:
+    """{layer: kernel} of the host compile (portable kernels), to force them on a board."""
+    report = firmnet.compile(path, "unused", name="m", write=False, **options).report
+    return {layer["name"]: layer["kernel"] for layer in report["layers"] if str(layer.get("kernel")).startswith("fn_")}
 
 
 def measure(name: str, path: Path, options: dict, board: str, work: Path) -> list:
@@ -69,6 +80,8 @@ def main(argv=None) -> int:
         work = Path(tmp)
         for name, path, options in models(work):
             for board in args.boards.split(","):
+                if "kernels" in options and board == "host":
+                    continue    # the same as the plain host row
                 rows.append(measure(name, path, options, board, work))
     print("In place off -> on: arena (bytes, scratch included) and instructions of one inference\n")
     print(table(rows, ["model", "board", "arena off", "arena on", "bound (in place)", "live-set bound",

@@ -116,3 +116,30 @@ def test_every_layer_in_place_sanitized(compiled, seed, tmp_path):
         expected, = tflm.run(x[None])
         problem = first_mismatch(out.reshape(expected.shape[1:]), expected[0], f"sanitized run {k}")
         assert problem is None, problem
+
+
+def test_ic_shaped_resnet8_direct_kernels(tmp_path):
+    """The IC-shaped ResNet-8 (--winograd off: the direct and CSR 3x3 kernels in_place.py
+    declares): TFLM's bytes, arena ≤ 36,000 B (issue 17's goal) from 49,152 B."""
+    from support.mlperf_shapes import resnet8_model
+    model = resnet8_model(0)
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(8).integers(-128, 128, (20, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    reports = {}
+    for mode in ("on", "off"):
+        cm = _compile_bytes(model, tmp_path / mode, mode, winograd="off")
+        got, = run_firmnet(cm.build_host(), model, xs)
+        problem = first_mismatch(got, expected, f"resnet8 in place {mode}")
+        assert problem is None, problem
+        reports[mode] = cm.report
+    print(f"\nIC-shaped: arena {reports['off']['arena_bytes']:,} B (off) -> {reports['on']['arena_bytes']:,} B (on)")
+    assert reports["off"]["arena_bytes"] == reports["on"]["live_set_bound_bytes"] == 49152
+    assert reports["on"]["lower_bound_bytes"] <= reports["on"]["arena_bytes"] <= 36000
+
+
+def _compile_bytes(model: bytes, d: Path, in_place: str, **options):
+    d.mkdir()
+    (d / "m.tflite").write_bytes(model)
+    return firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=in_place, **options)
