@@ -48,13 +48,15 @@ def models(work: Path) -> list[tuple[str, Path, dict]]:
 def host_kernels(path: Path, options: dict) -> dict:
     """{layer: kernel} of the host compile (portable kernels), to force them on a board."""
     report = firmnet.compile(path, "unused", name="m", write=False, **options).report
-    return {layer["name"]: layer["kernel"] for layer in report["layers"] if str(layer.get("kernel")).startswith("fn_")}
+    return {layer["name"]: layer["kernel"] for layer in report["layers"]
+            if str(layer.get("kernel")).startswith(("fn_conv", "fn_depthwise", "fn_fc"))}
 
 
 def measure(name: str, path: Path, options: dict, board: str, work: Path) -> list:
     runs = {}
     for mode in ("off", "on"):
-        cm = firmnet.compile(path, work / f"{name[:4]}_{board}_{mode}", board=board, name="m", in_place=mode,
+        safe = "".join(ch if ch.isalnum() else "_" for ch in name)
+        cm = firmnet.compile(path, work / f"{safe}_{board}_{mode}", board=board, name="m", in_place=mode,
                              **options)
         x = np.random.default_rng(3).integers(-128, 128, cm.lowered_graph.types[cm.lowered_graph.inputs[0]].shape,
                                               dtype=np.int8)
