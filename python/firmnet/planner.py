@@ -160,6 +160,11 @@ def _validate_ties(buffers: Sequence[Buffer], ties) -> tuple[Tie, ...]:
                             f"and the output of one tie only")
         firsts.add(t.first)
         seconds.add(t.second)
+    for t in ties:   # a chain moves one step per tie, so its members meet only two at a time
+        a = by_name[t.first]
+        if t.first in seconds and a.first == a.last:
+            raise PlanError(f"tie {t.first!r} -> {t.second!r}: {t.first!r} is tied as an output and as an "
+                            f"input at the same step {a.first}")
     return ties
 
 
