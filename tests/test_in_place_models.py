@@ -143,3 +143,28 @@ def _compile_bytes(model: bytes, d: Path, in_place: str, **options):
     d.mkdir()
     (d / "m.tflite").write_bytes(model)
     return firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=in_place, **options)
+
+
+@pytest.mark.parametrize("in_shape,kernel,strides,padding", [
+    ((1, 9, 7, 8), (3, 3), (1, 1), "SAME"),
+    ((1, 10, 9, 12), (3, 3), (2, 2), "SAME"),
+    ((1, 8, 8, 6), (5, 5), (1, 1), "SAME"),      # 6 channels: a last block of 2 (the portable walk)
+    ((1, 9, 6, 4), (3, 3), (1, 2), "VALID"),
+])
+def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, tmp_path):
+    """fn_depthwise_conv2d_s8_rows_dsp in place on mps2-an386 (QEMU, the DSP path) gives the
+    bytes of the build with in place off."""
+    from firmnet import qemu
+    from support.tflite_models import depthwise_model
+    model = depthwise_model(11, in_shape, 1, kernel, strides, (1, 1), padding)
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = list(np.random.default_rng(4).integers(-128, 128, (2, *in_shape), dtype=np.int8))
+    runs = {}
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="dw", in_place=mode)
+        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_depthwise_conv2d_s8_rows_dsp"]
+        runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
+        if mode == "on":
+            assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
+    for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
+        assert np.array_equal(a, b), f"input {k}: in place {a.ravel()[:8]} != {b.ravel()[:8]}"

@@ -45,9 +45,12 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   possible group start r gives a phase [r, r + G): delta = max_r(min(r + G, P) * n - r * k)
   -- G pixels' worth (a pixel buffer) when n <= k, the growth of the output when it expands.
 
-Not declared (they keep their output apart): the DSP depthwise variants (blocks of channels
-outermost: each block walks the whole image, so only the full output size would do), the
-DSP and Winograd convolutions, pooling, and every float kernel.
+* fn_depthwise_conv2d_s8_rows_dsp: blocks of 4 channels outermost, each walking the whole
+  image through a ring of widened input rows; the output goes a multiple of C bytes low
+  (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
+
+Not declared (they keep their output apart): the DSP blocks depthwise variant, the DSP,
+MVE and Winograd convolutions, pooling, and every float kernel.
 """
 from __future__ import annotations
 
@@ -61,8 +64,9 @@ __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "dep
 
 @dataclass(frozen=True)
 class Overlap:
-    input: int   # index into node.inputs: the tensor the output may overwrite
-    delta: int   # the output starts at least this many bytes before that input
+    input: int         # index into node.inputs: the tensor the output may overwrite
+    delta: int         # the output starts at least this many bytes before that input
+    multiple: int = 1  # ... and a multiple of this many bytes before it
 
 
 def phase_delta(max_write, min_read, inclusive: bool) -> int:
@@ -126,6 +130,30 @@ def conv_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilati
     last = px - px % out_w + np.minimum(px % out_w + group, out_w)   # one past the phase's last pixel
     big = np.iinfo(np.int64).max // 4
     return phase_delta(last * out_c - 1, np.where(first_px >= 0, first_px * in_c, big), inclusive=True)
+
+
+def dw_rows_dsp_delta(in_hw, out_hw, channels: int, kernel, stride, pad, dilation) -> int | None:
+    """fn_depthwise_conv2d_s8_rows_dsp (depth multiplier 1, batch 1): blocks of 4 channels
+    outermost; per block and output row, the window's input rows not yet in the scratch's
+    ring are widened into it (a row enters the ring at the first output row that needs it and,
+    with dilation_h 1, is never read again once it leaves), then the row's outputs of the
+    block are written. With the output a multiple of C bytes before the input, a block's
+    writes land on its own channels only, which the other blocks never read; so the delta
+    need only keep every input row ahead of the writes of its block before it is widened:
+    delta >= L(iy) * out_w * C - iy * in_w * C for the output row L(iy) that loads row iy.
+    Without the DSP extension (a host build) the variant runs the portable walk: delta is also
+    at least depthwise_delta. None: dilation_h > 1 (rows may be widened twice)."""
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    if dilation[0] != 1:
+        return None
+    load = {}
+    for oy in range(out_h):
+        for r in range(kernel[0]):
+            iy = oy * stride[0] - pad[0] + r
+            if 0 <= iy < in_h:
+                load.setdefault(iy, oy)
+    need = max([0] + [oy * out_w * channels - iy * in_w * channels for iy, oy in load.items()])
+    return max(need, depthwise_delta(in_hw, out_hw, channels, 1, kernel, stride, pad, dilation))
 
 
 def _first_tap(n_out: int, n_in: int, k: int, s: int, pad: int, d: int) -> np.ndarray:
@@ -206,10 +234,20 @@ def _depthwise(node, graph):
     return Overlap(0, depthwise_delta(in_hw, out_hw, c, out_c // c, kernel, stride, pad, dilation))
 
 
+def _dw_rows_dsp(node, graph):
+    geo = _conv_geometry(node, graph)
+    if geo is None or geo[3] != geo[2]:
+        return None
+    in_hw, out_hw, c, _, kernel, stride, pad, dilation = geo
+    delta = dw_rows_dsp_delta(in_hw, out_hw, c, kernel, stride, pad, dilation)
+    return None if delta is None else Overlap(0, delta, multiple=c)
+
+
 IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
+    "fn_depthwise_conv2d_s8_rows_dsp": _dw_rows_dsp,
     "fn_conv2d_s8": _conv(1),
     "fn_conv2d_s8_csr": _conv(4),
     "fn_fc_s8": _rows(1),

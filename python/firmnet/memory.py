@@ -24,6 +24,7 @@ down the arena. The plan with the ties is kept only when its arena is smaller.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .ir import Graph
@@ -163,7 +164,8 @@ def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, a
         others = [t for i, t in enumerate(node.inputs) if t and i != overlap.input]
         if any(storage[t].kind == "arena" and storage[t].key == x.key for t in others):
             continue
-        size = -(-overlap.delta // alignment) * alignment
+        step_bytes = math.lcm(alignment, overlap.multiple)
+        size = -(-overlap.delta // step_bytes) * step_bytes
         if size >= min(graph.types[node.inputs[overlap.input]].nbytes, graph.types[node.outputs[0]].nbytes):
             continue    # the shift would take as many bytes as the overlap saves
         shift = None
