@@ -3,8 +3,10 @@
 ``IN_PLACE`` maps a kernel (its C function) to a function of (node, graph) that returns
 the ``Overlap`` it allows for that layer's shapes, or None. ``Overlap(input, delta)``: the
 output may share bytes with ``node.inputs[input]`` when it starts at least ``delta`` bytes
-before that input (delta 0: at the input's address). The planner (planner.Tie) places it
-exactly that far below, or keeps the two apart.
+before that input (delta 0: at the input's address). memory.py turns it into a planner.Tie:
+the output keeps the input's offset, the kernel is given an output pointer delta bytes
+(rounded up to the alignment) lower, and the generated code moves the output up into place
+afterwards (fn_move_up); the planner reserves those bytes below the input for the step.
 
 Each declaration comes from reading the kernel's C loop order, as a sequence of *phases*:
 a phase reads some input bytes and writes some output bytes. With the output ``delta``
@@ -44,13 +46,12 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   For these row kernels with groups of at most G rows of k input and n output bytes, every
   possible group start r gives a phase [r, r + G): delta = max_r(min(r + G, P) * n - r * k)
   -- G pixels' worth (a pixel buffer) when n <= k, the growth of the output when it expands.
-
 * fn_depthwise_conv2d_s8_rows_dsp: blocks of 4 channels outermost, each walking the whole
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
 
-Not declared (they keep their output apart): the DSP blocks depthwise variant, the DSP,
-MVE and Winograd convolutions, pooling, and every float kernel.
+Not declared (they keep their output apart): the DSP blocks depthwise variant, the DSP
+and Winograd convolutions, the codebook kernels, pooling, concat, and every float kernel.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta"]
+__all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
+           "dw_rows_dsp_delta"]
 
 
 @dataclass(frozen=True)
