@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import IN_PLACE, conv_delta, depthwise_delta, phase_delta, row_delta
+from firmnet.in_place import IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels import params_relu_s8 as relu_params
@@ -124,6 +124,33 @@ def test_depthwise_in_place_matches_reference(runtime, g, q):
     x, w, bias, kw = dw_case(g, q)
     expected = expected_dw(x, w, bias, kw)
     assert_array_equal_first(run_dw_overlapped(runtime, x, w, bias, kw), expected, "depthwise in place")
+
+
+@settings(max_examples=80, deadline=None)
+@given(g=conv_geometry(depthwise=True), q=quant_cases())
+def test_depthwise_rows_dsp_in_place_matches_reference(runtime, g, q):
+    """The DSP row variant's declaration (its portable fallback here, the host has no DSP
+    extension; the DSP path runs in QEMU, tests/test_in_place_models.py): a multiple of C."""
+    g = dict(g, cout_g=1, geo=dict(g["geo"], dilations=(1, g["geo"]["dilations"][1])))
+    x, w, bias, kw = dw_case(g, q)
+    ffi, lib = runtime.ffi, runtime.lib
+    params, arrays = depthwise_conv2d_s8_params(x.shape, w.shape, **kw)
+    p = params
+    delta = dw_rows_dsp_delta((p["in_h"], p["in_w"]), (p["out_h"], p["out_w"]), p["in_c"],
+                              (p["kernel_h"], p["kernel_w"]), (p["stride_h"], p["stride_w"]),
+                              (p["pad_top"], p["pad_left"]), (p["dilation_h"], p["dilation_w"]))
+    step = np.lcm(16, p["in_c"])
+    delta = -(-delta // step) * step
+    shape = (1, p["out_h"], p["out_w"], p["in_c"])
+    buf = Overlapped(ffi, x, int(np.prod(shape)), delta)
+    s, keep = c_params(ffi, "fn_depthwise_conv2d_s8_params", params, arrays)
+    packed = np.ascontiguousarray(pack_depthwise_filter(w))
+    scratch = np.zeros(1 << 16, np.int8)
+    status = lib.fn_depthwise_conv2d_s8_rows_dsp(s, buf.input, _ptr(ffi, "int8_t", packed),
+                                                 _ptr(ffi, "int32_t", bias), buf.output,
+                                                 ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK      # kernels up to 4x4 here; the variant takes up to FN_DW_ROWS_K = 8
+    assert_array_equal_first(buf.result(shape), expected_dw(x, w, bias, kw), "rows_dsp in place")
 
 
 def test_depthwise_with_too_small_a_delta_is_caught(runtime):
