@@ -168,3 +168,22 @@ def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, 
             assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
     for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
         assert np.array_equal(a, b), f"input {k}: in place {a.ravel()[:8]} != {b.ravel()[:8]}"
+
+
+def test_cli_in_place_off_is_recorded_and_verified(tmp_path, capsys):
+    """`firmnet compile --in-place off` records the mode in firmnet.json (verify recompiles
+    with it: the sources it finds are the ones it would write) and the report says so."""
+    import json
+    from firmnet.cli import main
+    kws = MODELS_DIR / "kws_ref_model.tflite"
+    for mode, arena in (("off", "16,000"), ("on", "8,496")):
+        out = tmp_path / mode
+        assert main(["compile", str(kws), "-o", str(out), "--in-place", mode]) == 0
+        meta = json.loads((out / "firmnet.json").read_text())
+        assert meta.get("in_place", "on") == mode
+        assert f"arena {arena} B" in capsys.readouterr().out
+        assert main(["report", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert ("live-set bound 16,000" in text) == (mode == "on")
+        assert main(["verify", str(out)]) == 0, capsys.readouterr().out
+        capsys.readouterr()
