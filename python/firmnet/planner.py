@@ -25,6 +25,8 @@ so the same buffers give the same plan whatever their input order):
   graphs where many small tensors stay live together.
 * ``greedy_by_schedule`` - first fit in schedule order (first step, then smaller first); it
   wins when a chain of in-place layers must fit around the tensors before it.
+* ``greedy_by_lifetime`` - first fit, shortest lifetimes first (then size): kernel
+  scratch goes to the bottom and a chain of in-place layers settles over it.
 * ``linear`` - no reuse at all: each buffer right after the previous one, in
   schedule order. A baseline; its arena is the sum of the aligned sizes.
 * ``best`` (the default) - run every other algorithm and keep the smallest arena
@@ -298,6 +300,13 @@ def _greedy_by_schedule(items: Sequence[Item], alignment: int) -> dict[str, int]
                                                     it[0][0].name)), alignment)
 
 
+def _greedy_by_lifetime(items: Sequence[Item], alignment: int) -> dict[str, int]:
+    items = _as_items(items)
+    def span(it):
+        return max(m.last for m, _ in it) - min(m.first for m, _ in it)
+    return _first_fit(sorted(items, key=lambda it: (span(it),) + _item_key(it)), alignment)
+
+
 def _linear(items: Sequence[Item], alignment: int) -> dict[str, int]:
     items = _as_items(items)
     offsets, offset = {}, 0
@@ -339,6 +348,7 @@ ALGORITHMS: dict[str, Callable[[Sequence[Item], int], dict[str, int]]] = {
     "greedy_by_conflicts": _greedy_by_conflicts,
     "linear": _linear,
     "greedy_by_schedule": _greedy_by_schedule,
+    "greedy_by_lifetime": _greedy_by_lifetime,
     "best": _best,
 }
 DEFAULT_ALGORITHM = "best"
