@@ -187,3 +187,16 @@ def test_cli_in_place_off_is_recorded_and_verified(tmp_path, capsys):
         assert ("live-set bound 16,000" in text) == (mode == "on")
         assert main(["verify", str(out)]) == 0, capsys.readouterr().out
         capsys.readouterr()
+
+
+def test_kws_on_mps2_reaches_its_bound(tmp_path):
+    """On mps2-an386 the depthwise layers run the DSP row kernel (in place, the output a
+    multiple of 64 bytes low) and the 1x1 layers the DSP 1x1 kernel, whose 1,408-byte scratch
+    sets the bound: 8,000 + 192 (written low) + 1,408; the plan reaches it."""
+    cm = firmnet.compile(MODELS_DIR / "kws_ref_model.tflite", tmp_path, board="mps2-an386", name="kws", write=False)
+    r = cm.report
+    kernels = {layer["kernel"] for layer in r["layers"]}
+    assert {"fn_depthwise_conv2d_s8_rows_dsp", "fn_conv2d_1x1_s8_dsp"} <= kernels
+    assert len(r["in_place"]["layers"]) == 8
+    assert r["arena_bytes"] == r["lower_bound_bytes"] == 8000 + 192 + 1408
+    assert r["live_set_bound_bytes"] == 17408
