@@ -200,3 +200,28 @@ def test_kws_on_mps2_reaches_its_bound(tmp_path):
     assert len(r["in_place"]["layers"]) == 8
     assert r["arena_bytes"] == r["lower_bound_bytes"] == 8000 + 192 + 1408
     assert r["live_set_bound_bytes"] == 17408
+
+
+@pytest.mark.parametrize("in_shape,out_c,kernel,strides", [
+    ((1, 7, 9, 8), 8, (3, 3), (1, 1)),
+    ((1, 5, 7, 4), 6, (3, 3), (1, 1)),     # 35 pixels: an odd last pixel, computed twice
+    ((1, 10, 8, 8), 16, (3, 3), (2, 2)),
+])
+def test_dsp_conv_in_place_on_mps2(in_shape, out_c, kernel, strides, tmp_path):
+    """fn_conv2d_s8_dsp in place on mps2-an386 (QEMU, the DSP path: pixel pairs through the
+    scratch) gives the bytes of the build with in place off."""
+    from firmnet import qemu
+    from support.tflite_models import conv2d_model
+    model = conv2d_model(12, in_shape, out_c, kernel, strides)
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = list(np.random.default_rng(5).integers(-128, 128, (2, *in_shape), dtype=np.int8))
+    runs = {}
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="cv", in_place=mode,
+                             winograd="off")
+        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_conv2d_s8_dsp"]
+        runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
+        if mode == "on":
+            assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
+    for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
+        assert np.array_equal(a, b), f"input {k}: in place {a.ravel()[:8]} != {b.ravel()[:8]}"

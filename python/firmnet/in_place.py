@@ -37,6 +37,8 @@ The loop orders (runtime_c/src, fn_*_impl.h):
 * fn_conv2d_s8_csr: output pixels in raster order, up to 4 neighbouring windows of a row
   at a time, per output channel its entries then the (up to 4) outputs: phases of up to 4
   pixels of a row, reads and writes interleaved.
+* fn_conv2d_s8_dsp: pairs of output pixels in linear order, both windows gathered into the
+  scratch before the pair's outputs are written (conv_dsp_delta).
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -50,8 +52,8 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
 
-Not declared (they keep their output apart): the DSP blocks depthwise variant, the DSP
-and Winograd convolutions, the codebook kernels, pooling, concat, and every float kernel.
+Not declared (they keep their output apart): the DSP blocks depthwise variant, the
+Winograd convolutions, the codebook kernels, pooling, concat, and every float kernel.
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "dw_rows_dsp_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,26 @@ def conv_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilati
     last = px - px % out_w + np.minimum(px % out_w + group, out_w)   # one past the phase's last pixel
     big = np.iinfo(np.int64).max // 4
     return phase_delta(last * out_c - 1, np.where(first_px >= 0, first_px * in_c, big), inclusive=True)
+
+
+def conv_dsp_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation) -> int:
+    """fn_conv2d_s8_dsp (conv_dsp, batch 1): output pixels two at a time in linear order (a pair
+    may span two rows); both windows are gathered into the scratch first (every input read of
+    the pair), then the pair's outputs are written: phases of two pixels, reads before writes.
+    Without the DSP extension (a host build) the variant runs the portable loops: delta is
+    also at least conv_delta."""
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    first_row = _first_tap(out_h, in_h, kernel[0], stride[0], pad[0], dilation[0])
+    first_col = _first_tap(out_w, in_w, kernel[1], stride[1], pad[1], dilation[1])
+    fr, fc = np.meshgrid(first_row, first_col, indexing="ij")
+    big = np.iinfo(np.int64).max // 4
+    first = np.where((fr >= 0) & (fc >= 0), (fr * in_w + fc) * in_c, big).ravel()
+    n = out_h * out_w
+    starts = np.arange(0, n, 2, dtype=np.int64)
+    ends = np.minimum(starts + 2, n)
+    min_read = np.minimum(first[starts], first[ends - 1])
+    pairs = phase_delta(ends * out_c - 1, min_read, inclusive=False)
+    return max(pairs, conv_delta(in_hw, out_hw, in_c, out_c, kernel, stride, pad, dilation))
 
 
 def dw_rows_dsp_delta(in_hw, out_hw, channels: int, kernel, stride, pad, dilation) -> int | None:
@@ -236,6 +258,11 @@ def _depthwise(node, graph):
     return Overlap(0, depthwise_delta(in_hw, out_hw, c, out_c // c, kernel, stride, pad, dilation))
 
 
+def _conv_dsp(node, graph):
+    geo = _conv_geometry(node, graph)
+    return None if geo is None else Overlap(0, conv_dsp_delta(*geo))
+
+
 def _dw_rows_dsp(node, graph):
     geo = _conv_geometry(node, graph)
     if geo is None or geo[3] != geo[2]:
@@ -252,6 +279,7 @@ IN_PLACE: dict[str, Callable] = {
     "fn_depthwise_conv2d_s8_rows_dsp": _dw_rows_dsp,
     "fn_conv2d_s8": _conv(1),
     "fn_conv2d_s8_csr": _conv(4),
+    "fn_conv2d_s8_dsp": _conv_dsp,
     "fn_fc_s8": _rows(1),
     "fn_fc_s8_dsp": _rows(1),
     "fn_fc_s8_csr": _rows(4),
