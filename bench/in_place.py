@@ -6,8 +6,8 @@ Prints plain text tables (never asserts). Run from the repository root:
     python bench/in_place.py [--boards host,mps2-an386]
 
 Models: MLPerf Tiny's KWS and AD01 (../shared/models) and the IC-shaped ResNet-8
-(tests/support/mlperf_shapes.py, compiled with --winograd off: the direct 3x3 kernel is
-the one in_place.py declares). The rows "the host's kernels" force on the board the kernels the
+(tests/support/mlperf_shapes.py), with the default Winograd kernels and with --winograd off
+(the direct and CSR 3x3 kernels). The rows "the host's kernels" force on the board the kernels the
 host build selects (portable C: the depthwise, CSR and direct convolutions in_place.py declares),
 so that their in-place cost is measured on the board's CPU. Instructions come from QEMU's instruction counter
 (firmnet.qemu.run, -icount) on the board's firmware, on one seeded random input; host
@@ -41,7 +41,8 @@ def models(work: Path) -> list[tuple[str, Path, dict]]:
     return [("KWS", kws, {}),
             ("KWS, the host's kernels", kws, {"kernels": host_kernels(kws, {})}),
             ("AD01", SHARED_MODELS / "ad01_int8.tflite", {}),
-            ("IC-shaped (ResNet-8)", ic, {"winograd": "off"}),
+            ("IC-shaped (ResNet-8)", ic, {}),
+            ("IC-shaped, --winograd off", ic, {"winograd": "off"}),
             ("IC-shaped, the host's kernels", ic, {"winograd": "off", "kernels": host_kernels(ic, {"winograd": "off"})})]
 
 

@@ -225,3 +225,29 @@ def test_dsp_conv_in_place_on_mps2(in_shape, out_c, kernel, strides, tmp_path):
             assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
     for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
         assert np.array_equal(a, b), f"input {k}: in place {a.ravel()[:8]} != {b.ravel()[:8]}"
+
+
+@pytest.mark.parametrize("board,in_shape,out_c", [
+    ("host", (1, 8, 10, 8), 8), ("host", (1, 7, 5, 6), 10),      # odd rows and columns: partial tiles
+    ("mps2-an386", (1, 8, 10, 8), 8), ("mps2-an386", (1, 7, 5, 8), 4),
+])
+def test_winograd_in_place(board, in_shape, out_c, tmp_path):
+    """The int8 Winograd kernels (portable on the host, DSP on mps2-an386 in QEMU) in place give
+    the bytes of the build with in place off, and TFLM's."""
+    from firmnet import qemu
+    from support.tflite_models import conv2d_model
+    model = conv2d_model(13, in_shape, out_c, (3, 3), (1, 1))
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = np.random.default_rng(6).integers(-128, 128, (3, *in_shape), dtype=np.int8)
+    expected, = Tflm(model).run(xs)
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board=board, name="wg", in_place=mode,
+                             winograd="on")
+        assert cm.report["layers"][0]["kernel"].startswith("fn_conv2d_s8_winograd")
+        assert bool(cm.report["in_place"]["layers"]) == (mode == "on")
+        if board == "host":
+            got, = run_firmnet(cm.build_host(), model, xs)
+        else:
+            got = np.stack([qemu.run(cm.out_dir, board, [x]).outputs[0] for x in xs]).reshape(expected.shape)
+        problem = first_mismatch(got, expected, f"winograd in place {mode} on {board}")
+        assert problem is None, problem

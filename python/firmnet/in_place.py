@@ -39,6 +39,9 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   pixels of a row, reads and writes interleaved.
 * fn_conv2d_s8_dsp: pairs of output pixels in linear order, both windows gathered into the
   scratch before the pair's outputs are written (conv_dsp_delta).
+* fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run): per tile row, its 4 input rows copied into
+  the scratch first, then its 2 output rows written: one input row of lag for 3x3 pad 1
+  (winograd_delta).
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -52,8 +55,8 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
 
-Not declared (they keep their output apart): the DSP blocks depthwise variant, the
-Winograd convolutions, the codebook kernels, pooling, concat, and every float kernel.
+Not declared (they keep their output apart): the DSP blocks depthwise variant, the codebook
+kernels, pooling, concat, and every float kernel (the float Winograd ones included).
 """
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,20 @@ def conv_dsp_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, di
     min_read = np.minimum(first[starts], first[ends - 1])
     pairs = phase_delta(ends * out_c - 1, min_read, inclusive=False)
     return max(pairs, conv_delta(in_hw, out_hw, in_c, out_c, kernel, stride, pad, dilation))
+
+
+def winograd_delta(in_hw, out_hw, in_c: int, out_c: int, pad_top: int) -> int:
+    """fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run, batch 1): per tile row (2 output rows) the
+    4 padded input rows it reads are first copied into the scratch (wino_fill_rows), then its
+    tiles are computed from there and written: phases of one tile row, reads before writes."""
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    big = np.iinfo(np.int64).max // 4
+    max_write, min_read = [], []
+    for oy in range(0, out_h, 2):
+        rows = [iy for iy in range(oy - pad_top, oy - pad_top + 4) if 0 <= iy < in_h]
+        min_read.append(rows[0] * in_w * in_c if rows else big)
+        max_write.append(min(oy + 2, out_h) * out_w * out_c - 1)
+    return phase_delta(max_write, min_read, inclusive=False)
 
 
 def dw_rows_dsp_delta(in_hw, out_hw, channels: int, kernel, stride, pad, dilation) -> int | None:
@@ -263,6 +280,14 @@ def _conv_dsp(node, graph):
     return None if geo is None else Overlap(0, conv_dsp_delta(*geo))
 
 
+def _winograd(node, graph):
+    geo = _conv_geometry(node, graph)
+    if geo is None:
+        return None
+    in_hw, out_hw, in_c, out_c, _, _, pad, _ = geo
+    return Overlap(0, winograd_delta(in_hw, out_hw, in_c, out_c, pad[0]))
+
+
 def _dw_rows_dsp(node, graph):
     geo = _conv_geometry(node, graph)
     if geo is None or geo[3] != geo[2]:
@@ -280,6 +305,8 @@ IN_PLACE: dict[str, Callable] = {
     "fn_conv2d_s8": _conv(1),
     "fn_conv2d_s8_csr": _conv(4),
     "fn_conv2d_s8_dsp": _conv_dsp,
+    "fn_conv2d_s8_winograd": _winograd,
+    "fn_conv2d_s8_winograd_dsp": _winograd,
     "fn_fc_s8": _rows(1),
     "fn_fc_s8_dsp": _rows(1),
     "fn_fc_s8_csr": _rows(4),
