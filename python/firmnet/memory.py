@@ -19,7 +19,7 @@ tensors start their buffers, and no other input of the layer shares the input's 
 An overlap of delta > 0 bytes (the output must start delta bytes before the input) adds a
 buffer "<node>#shift" of delta bytes (aligned) right below the input, for the step: the
 kernel writes its output there, delta bytes low, and the generated code then moves it up
-into place (memmove; MemoryPlan.shifts), so a chain of in-place layers does not drift
+into place (fn_move_up; MemoryPlan.shifts), so a chain of in-place layers does not drift
 down the arena. The plan with the ties is kept only when its arena is smaller.
 """
 from __future__ import annotations
