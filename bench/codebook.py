@@ -14,9 +14,13 @@ Per layer and data type, one model holds the layer three times side by side (K =
 float model quantized by firmnet.compress.quantize_int8 first, then its int8 weights
 palettized under their scales, as `firmnet compress --quantize int8 --codebook K` does),
 compiled with --requant tflm twice: --codebook-kernels off (the dense kernel firmnet picks
-for the board: fn_fc_s8_dsp, fn_conv2d_1x1_s8_dsp, fn_conv2d_s8_dsp or fn_conv2d_s8,
-fn_fc_f32, fn_conv2d_f32) and on (the int8 fully connected layers run fn_fc_s8_codebook_dsp
-there, so a third build forces the portable fn_fc_s8_codebook with --kernel), cross-built with arm-none-eabi-gcc -O2 and run once in QEMU
+for the board: fn_fc_s8_dsp, fn_conv2d_1x1_s8_dsp, fn_conv2d_s8_dsp or the Winograd one,
+fn_fc_f32, fn_conv2d_f32) and on (the int8 layers run the DSP variants there:
+fn_fc_s8_codebook_dsp for fully connected layers, fn_conv2d_s8_codebook_dsp for the
+convolutions, 1x1 included; further builds force the other int8 variants with --kernel:
+fn_fc_s8_codebook_dsp and fn_fc_s8_codebook on the 1x1 layers, fn_fc_s8_codebook on the
+fully connected ones, fn_conv2d_s8_codebook on the other convolutions, so that every
+variant's cost is fitted), cross-built with arm-none-eabi-gcc -O2 and run once in QEMU
 with the per-layer profile (firmnet/qemu.py: -icount shift=0 + SysTick, 40 instructions a
 tick). Weight flash: the layer's weight matrix, dense bytes or packed indices + codebook
 (the bias is the same either way). An int8 layer with K = 256 has 8-bit indices: they
@@ -61,6 +65,17 @@ LAYERS = {"AD01 FC 640->128": dict(x=[1, 640], w=(128, 640), op="Gemm", y=[128])
           "1x1 64->64 8x8 (fit)": dict(x=[1, 64, 8, 8], w=(64, 64, 1, 1), op="Conv", y=[64, 8, 8])}
 DTYPES = ("int8", "float")
 COSTS_FILE = REPO / "python" / "firmnet" / "kernels" / "codebook_costs.py"
+
+
+# the int8 codebook variants each kind of layer also runs, forced with --kernel (the first
+# choice of --codebook-kernels on is the DSP one: fn_fc_s8_codebook_dsp for fully connected
+# layers, fn_conv2d_s8_codebook_dsp for convolutions, 1x1 included)
+FORCED_INT8 = {"fc": ("fn_fc_s8_codebook",), "1x1": ("fn_fc_s8_codebook_dsp", "fn_fc_s8_codebook"),
+               "conv": ("fn_conv2d_s8_codebook",)}
+
+
+def form(spec: dict) -> str:
+    return "fc" if spec["op"] == "Gemm" else "1x1" if spec["w"][2:] == (1, 1) and not spec.get("attrs") else "conv"
 
 
 def layer_model(spec: dict, seed: int = 0) -> onnx.ModelProto:
@@ -161,8 +176,8 @@ def main(argv=None) -> int:
                 path = palettized(spec, dtype, work / f"layer{n}_{dtype}.onnx")
                 dense = measure(path, "off", work)
                 runs = [measure(path, "on", work)]
-                if dtype == "int8" and (spec["op"] == "Gemm" or spec["w"][2:] == (1, 1)):   # the portable kernel too
-                    runs.append(measure(path, "on", work, {f"k{k}": "fn_fc_s8_codebook" for k in KS[:2]}))
+                for forced in (FORCED_INT8[form(spec)] if dtype == "int8" else ()):   # the other int8 variants
+                    runs.append(measure(path, "on", work, {f"k{k}": forced for k in KS[:2]}))
                 for coded in runs:
                     for k in KS:
                         tag = f"k{k}"

@@ -31,9 +31,10 @@ from support.paths import EXAMPLE
 from support.qdq import int8_inputs
 from support.qemu_harness import BOARD_TOOLS, require_tools
 from support.sanitize import run_sanitized
+from support.sparse_models import write
 
-CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_fc_s8_codebook_dsp", "fn_conv2d_s8_codebook", "fn_fc_f32_codebook",
-                    "fn_conv2d_f32_codebook"}
+CODEBOOK_KERNELS = {"fn_fc_s8_codebook", "fn_fc_s8_codebook_dsp", "fn_conv2d_s8_codebook", "fn_conv2d_s8_codebook_dsp",
+                    "fn_fc_f32_codebook", "fn_conv2d_f32_codebook"}
 
 
 def pointwise(seed=0):
@@ -158,24 +159,42 @@ def _flash(node, cm):
 
 
 def test_auto_keeps_the_dense_kernels_unless_the_flash_binds(models, tmp_path):
-    """The codebook kernels are slower than the DSP kernels on the M4 (bench/codebook.py):
-    auto keeps the dense ones; on a board whose flash holds the weights only with 1,000 B
-    fewer (the boards' code estimate beside them), auto moves layers to codebook kernels,
-    largest saving first, saying why; --codebook-kernels off keeps them dense."""
+    """On the M4 the digits convolutions run Winograd, faster than any codebook kernel
+    (bench/codebook.py): auto keeps the dense kernels. On a board whose flash holds the weights
+    only with 1,000 B fewer (the boards' code estimate beside them), Winograd's larger
+    weights no longer fit conv2 and conv3, and among the direct kernels the DSP codebook
+    convolution is the fastest (bench/codebook.py: 0.87x fn_conv2d_s8_dsp on KWS's first
+    convolution) and packs smaller: those two take it, saying why, which saves 560 + 1,136 B,
+    so the fully connected layer stays dense. With 700 B fewer still, auto also moves the
+    fully connected layer (the largest saving left, 2,560 -> 1,296 B), because the dense
+    weights do not fit. --codebook-kernels off keeps every layer dense.
+    (Changed with fn_conv2d_s8_codebook_dsp: before it only the portable codebook
+    convolution existed, slower than the direct kernels, and the fc layer moved alone.)"""
     path = models["digits_int8"]
     auto = _compile(path, tmp_path / "auto", board="mps2-an386", write=False)
     assert not CODEBOOK_KERNELS & set(_kernels(auto).values())
     g = auto.lowered_graph
     weights = sum(a.nbytes for a in g.constants.values())
     flash = CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(g.nodes) + weights - 1000
-    small = tmp_path / "small-m4.toml"
-    small.write_text((boards_dir() / "mps2-an386.toml").read_text()
-                     .replace("flash_bytes = 4194304", f"flash_bytes = {flash}"))
-    cm = _compile(path, tmp_path / "small", board=str(small), write=False)
+
+    def small_board(name, flash_bytes):
+        board = tmp_path / f"{name}.toml"
+        board.write_text((boards_dir() / "mps2-an386.toml").read_text()
+                         .replace("flash_bytes = 4194304", f"flash_bytes = {flash_bytes}"))
+        return str(board)
+
+    cm = _compile(path, tmp_path / "small", board=small_board("small-m4", flash), write=False)
     chosen = [l for l in cm.report["layers"] if l["kernel"] in CODEBOOK_KERNELS]
-    assert [l["name"] for l in chosen] == ["/fc/Gemm"]     # 2,560 -> 1,296 B: the largest saving alone
-    assert "do not fit" in chosen[0]["why"]
-    off = _compile(path, tmp_path / "off", board=str(small), codebook_kernels="off", write=False)
+    assert [(l["name"], l["kernel"]) for l in chosen] == [("/conv2/Conv", "fn_conv2d_s8_codebook_dsp"),
+                                                          ("/conv3/Conv", "fn_conv2d_s8_codebook_dsp")]
+    assert all("not Winograd" in l["why"] and "would not fit" in l["why"] for l in chosen)
+    assert _kernels(cm)["/fc/Gemm"] == "fn_fc_s8_dsp"
+    tighter = _compile(path, tmp_path / "tighter", board=small_board("tighter-m4", flash - 700), write=False)
+    moved = {l["name"]: l for l in tighter.report["layers"] if l["kernel"] in CODEBOOK_KERNELS}
+    assert sorted(moved) == ["/conv2/Conv", "/conv3/Conv", "/fc/Gemm"]
+    assert moved["/fc/Gemm"]["kernel"] == "fn_fc_s8_codebook_dsp" and "do not fit" in moved["/fc/Gemm"]["why"]
+    off = _compile(path, tmp_path / "off", board=small_board("small-m4", flash), codebook_kernels="off",
+                   write=False)
     assert not CODEBOOK_KERNELS & set(_kernels(off).values())
 
 
@@ -207,16 +226,18 @@ def test_sanitizers_clean(models, tmp_path):
 @pytest.mark.parametrize("name", ["digits_int8", "digits_float", "small_qdq_channel", "small_qdq_pointwise"])
 def test_codebook_models_on_the_emulated_m4(models, tmp_path, name):
     """The codebook kernels cross-compiled (arm-none-eabi-gcc -O2, Cortex-M4F) and run in QEMU:
-    the host's bytes (int8; fn_fc_s8_codebook_dsp's SMLAD loops on the board, its portable
-    reading of the same indices on the host), the host's values within float tolerance
+    the host's bytes (int8; fn_fc_s8_codebook_dsp's and fn_conv2d_s8_codebook_dsp's SMLAD loops
+    on the board, their portable reading of the same indices on the host), the host's values within float tolerance
     (float: the board's FPU may contract multiply-adds)."""
     require_tools(BOARD_TOOLS)
     int8 = "int8" in name or "qdq" in name
     cm = _compile(models[name], tmp_path / name, board="mps2-an386", codebook_kernels="on",
                   **({"requant": "tflm"} if int8 else {}))
     assert CODEBOOK_KERNELS & set(_kernels(cm).values())
-    if name in ("digits_int8", "small_qdq_pointwise"):
+    if name == "digits_int8":
         assert "fn_fc_s8_codebook_dsp" in _kernels(cm).values()
+    if name == "small_qdq_pointwise":     # its int8 1x1 layer: blocks of 4 pixels and the leftovers
+        assert "fn_conv2d_s8_codebook_dsp" in _kernels(cm).values()
     xs = int8_inputs(cm, _inputs(cm)) if _int8_input(cm) else _inputs(cm)
     board = qemu.run(cm.out_dir, "mps2-an386", xs)
     host = cm.build_host().run_raw(xs) if _int8_input(cm) else cm.build_host().run(xs)
@@ -282,3 +303,39 @@ def test_per_channel_form_is_read(tmp_path):
     assert _kernels(cm)["fc"] == "fn_fc_f32_codebook"
     x = rng.standard_normal((1, 64)).astype(np.float32)
     np.testing.assert_allclose(cm.build_host().run([x])[0], x @ book[idx].T, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- selection of the DSP codebook kernels
+
+def _kws_layer(path, first: bool):
+    """KWS's first convolution (49 x 10 x 1 -> 64, 10x4, stride 2, pads 4/1/5/1) or its 64 -> 64
+    pointwise layer (25 x 5), int8 (QDQ), its weights in 16 codewords per layer."""
+    rng = np.random.default_rng(2)
+    x_shape, w_shape, attrs = (([1, 1, 49, 10], (64, 1, 10, 4), dict(strides=[2, 2], pads=[4, 1, 5, 1])) if first
+                               else ([1, 64, 25, 5], (64, 64, 1, 1), {}))
+    inits = [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32) * 0.1, "w"),
+             numpy_helper.from_array(rng.standard_normal(64).astype(np.float32) * 0.1, "b")]
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], name="layer", **attrs)], "kws",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 64, 25, 5])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model = onnx.load(write(model, path, True))
+    codebook(model, 16, layers=["layer"])
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("first, auto", [(True, "fn_conv2d_s8_codebook_dsp"), (False, "fn_conv2d_1x1_s8_dsp")])
+def test_auto_picks_the_faster_kernel_for_palettized_kws_layers(tmp_path, first, auto):
+    """On mps2-an386 (bench/codebook.py, K = 16): KWS's first convolution runs faster as
+    fn_conv2d_s8_codebook_dsp (792,320 instructions) than as fn_conv2d_s8_dsp (912,840), so
+    auto takes the codebook kernel; its pointwise layer runs slower as
+    fn_conv2d_s8_codebook_dsp (835,040) than as fn_conv2d_1x1_s8_dsp (767,160), so auto keeps
+    the dense kernel, and --codebook-kernels on takes fn_conv2d_s8_codebook_dsp (estimated
+    faster than fn_fc_s8_codebook_dsp: 1,471,240)."""
+    path = _kws_layer(tmp_path / "kws.onnx", first)
+    cm = _compile(path, tmp_path / "auto", board="mps2-an386", write=False)
+    assert _kernels(cm)["layer"] == auto
+    on = _compile(path, tmp_path / "on", board="mps2-an386", codebook_kernels="on", write=False)
+    assert _kernels(on)["layer"] == "fn_conv2d_s8_codebook_dsp"

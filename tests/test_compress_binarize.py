@@ -404,6 +404,7 @@ def test_cli_binarize_auto_writes_the_binary_model_and_its_rows(tmp_path, capsys
     assert _row(text, "/conv2/Conv")[:5] == ("Conv", "16x8x3x3", 73_728, 4_608, 144 + 64)
     assert _row(text, "/conv3/Conv")[:5] == ("Conv", "16x16x3x3", 36_864, 9_216, 288 + 64)
     assert "binary layers: 2, weights 13,824 -> 560 bytes (24.7x smaller)" in text
+    assert "not retrained: fine-tune" in text     # the user learns what restores the accuracy
     assert re.search(r"^float +[\d,]+ +117,760$", text, re.M) and re.search(r"^binary ", text, re.M)   # stage table
     model = onnx.load(out)
     onnx.checker.check_model(model, full_check=True)

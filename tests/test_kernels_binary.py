@@ -77,7 +77,7 @@ def stage_inputs(rng, kind, o, k_max, ties=False):
     return scale, offset.astype(np.float32), act
 
 
-def run_bconv(runtime, x, w, strides, pads, kind, scale, offset, act):
+def run_bconv(runtime, x, w, strides, pads, kind, scale, offset, act, pad_value=0):
     ffi, lib = runtime.ffi, runtime.lib
     n, h, wd, c = x.shape
     o, kh, kw, _ = w.shape
@@ -85,7 +85,8 @@ def run_bconv(runtime, x, w, strides, pads, kind, scale, offset, act):
     ow = (wd + pads[1] + pads[3] - kw) // strides[1] + 1
     owner = Owner(ffi)
     bout = pb.bout_params(kind, o, kh * kw * c, scale, offset, act)
-    params = pb.bconv2d_b1_params(x.shape, w.shape, (n, oh, ow, o), strides=strides, pads=pads, bout=bout)
+    params = pb.bconv2d_b1_params(x.shape, w.shape, (n, oh, ow, o), strides=strides, pads=pads, bout=bout,
+                                  pad_value=pad_value)
     params["out"] = owner.bout(bout)
     xw, ww = pack_b1(x), pb.pack_dense_filters(w)
     out = out_buffer(kind, (n, oh, ow, o))
@@ -115,7 +116,7 @@ def conv_cases(draw):
     w = max(1, kw - pads[1] - pads[3]) + draw(st.integers(0, 5))
     return dict(n=draw(st.integers(1, 2)), h=h, w=w, c=draw(CHANNELS), o=draw(CHANNELS), kh=kh, kw=kw,
                 strides=strides, pads=pads, kind=draw(st.sampled_from(OUT_KINDS)), ties=draw(st.booleans()),
-                seed=draw(st.integers(0, 2**32 - 1)))
+                pad_value=draw(st.sampled_from((0, 1))), seed=draw(st.integers(0, 2**32 - 1)))
 
 
 @settings(max_examples=150, deadline=None)
@@ -126,8 +127,9 @@ def test_bconv2d_equals_reference(runtime, case):
     w = pm1(rng, (case["o"], case["kh"], case["kw"], case["c"]))
     k_max = case["kh"] * case["kw"] * case["c"]
     scale, offset, act = stage_inputs(rng, case["kind"], case["o"], k_max, case["ties"])
-    got = run_bconv(runtime, x, w, case["strides"], case["pads"], case["kind"], scale, offset, act)
-    want = ref.bconv2d(x, w, scale, offset, strides=case["strides"], pads=case["pads"], kind=case["kind"], act=act)
+    got = run_bconv(runtime, x, w, case["strides"], case["pads"], case["kind"], scale, offset, act, case["pad_value"])
+    want = ref.bconv2d(x, w, scale, offset, strides=case["strides"], pads=case["pads"], kind=case["kind"], act=act,
+                       pad_value=case["pad_value"])
     assert_same(got, want)
 
 
@@ -140,6 +142,18 @@ def test_zero_padding_counts_only_valid_taps(runtime):
     taps = np.array([[4, 6, 6, 4], [6, 9, 9, 6], [4, 6, 6, 4]]) * 33
     assert_same(got[0, :, :, 0], taps.astype(np.int32))
     assert_same(got, ref.bconv2d_acc(x, w, pads=(1, 1, 1, 1)))
+
+
+def test_one_padding_counts_padded_taps_as_plus_one(runtime):
+    """One padding (Larq's pad_values=1): all -1 input, all +1 weights, 3x3 filter, pad 1:
+    a padded tap is +1 and gives +1 per channel, a real one -1: acc = C * (padded - valid)
+    (corner 5 - 4, edge 3 - 6, inside -9)."""
+    x = -np.ones((1, 3, 4, 33), np.int8)
+    w = np.ones((2, 3, 3, 33), np.int8)
+    got = run_bconv(runtime, x, w, (1, 1), (1, 1, 1, 1), "int32", None, None, (-np.inf, np.inf), pad_value=1)
+    acc = np.array([[1, -3, -3, 1], [-3, -9, -9, -3], [1, -3, -3, 1]]) * 33
+    assert_same(got[0, :, :, 1], acc.astype(np.int32))
+    assert_same(got, ref.bconv2d_acc(x, w, pads=(1, 1, 1, 1), pad_value=1))
 
 
 @pytest.mark.parametrize("sign", [1, -1])
@@ -265,3 +279,17 @@ def test_bad_arguments_are_refused(runtime):
     assert lib.fn_fc_b1(p, words, words, words) == lib.FN_ERR_ARG
     p.out.kind = 0
     assert lib.fn_fc_b1(p, words, words, words) == lib.FN_OK
+
+
+def test_bconv2d_pad_value_other_than_0_or_1_is_refused(runtime):
+    ffi, lib = runtime.ffi, runtime.lib
+    words = ffi.new("uint32_t[]", 16)
+    params = pb.bconv2d_b1_params((1, 2, 2, 3), (1, 3, 3, 3), (1, 2, 2, 1), strides=(1, 1), pads=(1, 1, 1, 1),
+                                  bout={"kind": 0}, pad_value=1)
+    p = ffi.new("fn_bconv2d_b1_params *", params)
+    assert lib.fn_bconv2d_b1(p, words, words, words, words) == lib.FN_OK
+    p.pad_value = 2
+    assert lib.fn_bconv2d_b1(p, words, words, words, words) == lib.FN_ERR_ARG
+    with pytest.raises(ValueError, match="pad value 2"):
+        pb.bconv2d_b1_params((1, 2, 2, 3), (1, 3, 3, 3), (1, 2, 2, 1), strides=(1, 1), pads=(1, 1, 1, 1),
+                             bout={"kind": 0}, pad_value=2)

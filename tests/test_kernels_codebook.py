@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from firmnet.kernels.params_codebook import (conv2d_f32_codebook_params, conv2d_s8_codebook_params,
                                              fc_f32_codebook_params, fc_s8_codebook_params, pack_indices,
-                                             pair_ordered, palettize)
+                                             pair_ordered, palettize, rows4_interleaved)
 from firmnet.kernels.params_conv_f32 import conv2d_f32_params, fc_f32_params
 from firmnet.reference.conv import conv2d_f32
 from firmnet.reference.conv_s8 import conv2d_s32
@@ -167,7 +167,8 @@ def test_fc_s8_codebook_refuses_bad_fields(runtime):
 @given(g=fc_layers(), q=quant_cases())
 def test_fc_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q):
     """fn_fc_s8_codebook_dsp where FN_DSP is 0 (the host): the pair-ordered indices
-    (w0, w2, w1, w3 per group of 4) give the dense reference's bytes; the scratch size is its
+    (w0, w2, w1, w3 per group of 4), rows interleaved by blocks of 4, give the dense
+    reference's bytes; the scratch size is its
     table's (tests/test_codebook_models.py runs the DSP path on the emulated M4)."""
     depth = -(-g["depth"] // 4) * 4
     k = min(g["k"], 16)
@@ -181,12 +182,13 @@ def test_fc_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q):
     ffi, lib = runtime.ffi, runtime.lib
     s, keep = c_params(ffi, "fn_fc_s8_codebook_params", params, arrays)
     size = lib.fn_fc_s8_codebook_dsp_scratch_size(s)
-    assert size == (0 if p.per_channel or p.bits == 8 else 4 << (2 * p.bits))
+    # the lookup table: 256 words of weight pairs (4-bit), 256 double words (2-bit: one per index byte)
+    assert size == (0 if p.per_channel or p.bits == 8 else {4: 1024, 2: 2048}[p.bits])
     if size == 0:
         return
     scratch = np.zeros(size, np.uint8)
     out = np.full((g["batch"], g["rows"]), 0x5A, np.int8)
-    ix = pair_ordered(p)
+    ix = rows4_interleaved(p)
     assert lib.fn_fc_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
                                      _ptr(ffi, "uint8_t", ix), _ptr(ffi, "int32_t", folded), _ptr(ffi, "int8_t", out),
                                      ffi.cast("void *", ffi.from_buffer(scratch))) == lib.FN_OK
@@ -331,3 +333,66 @@ def test_conv_f32_codebook_equals_the_dense_kernel(runtime, g, seed, with_bias, 
                              "fn_conv2d_f32_codebook vs fn_conv2d_f32")
     ref = conv2d_f32(x, w, bias, act=act, **g["geo"])
     assert np.allclose(out, ref, rtol=1e-4, atol=1e-4 * g["kh"] * g["kw"] * g["cin"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(g=conv_layers(), q=quant_cases(), pointwise=st.booleans())
+def test_conv_s8_codebook_dsp_host_path_reads_pair_ordered_indices(runtime, g, q, pointwise):
+    """fn_conv2d_s8_codebook_dsp where FN_DSP is 0 (the host): padded, strided, dilated and
+    1x1 windows (of any depth: rows padded to groups of 4) gathered with the input zero point
+    in the padding, the pair-ordered indices, give the dense reference's bytes; the scratch
+    size is the table's plus 9 bytes per window value (rounded up to a multiple of 4)
+    (test_kernels_codebook_qemu.py runs the DSP loops on the emulated M4)."""
+    if pointwise:
+        g = dict(g, kh=1, kw=1, geo=dict(strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0)))
+    g = dict(g, k=min(g["k"], 16), per_channel=False)
+    rng = np.random.default_rng(q["seed"])
+    w = filter_of(rng, g, np.int8, q["data"] == "extremes")
+    x = int8_data(rng, (g["n"], g["h"], g["w"], g["cin"]), q["data"], q["zp_in"])
+    bias = make_bias(rng, q["bias"], g["cout"])
+    acc = conv2d_s32(x, w, bias, input_zero_point=q["zp_in"], **g["geo"])
+    s_in, s_w, s_out = make_scales(rng, q, acc, g["cout"])
+    kw = dict(**g["geo"], **quant_kwargs(q, s_in, s_w, s_out))
+    params, arrays, p = conv2d_s8_codebook_params(x.shape, w, **kw)
+    ffi, lib = runtime.ffi, runtime.lib
+    s, keep = c_params(ffi, "fn_conv2d_s8_codebook_params", params, arrays)
+    depth = g["kh"] * g["kw"] * g["cin"]
+    size = lib.fn_conv2d_s8_codebook_dsp_scratch_size(s)
+    assert size == (0 if p.per_channel or depth > 1024 else {4: 1024, 2: 2048}[p.bits] + 9 * (-(-depth // 4) * 4))
+    if size == 0:
+        return
+    scratch = np.zeros(size, np.uint8)
+    out = np.full((params["batch"], params["out_h"], params["out_w"], params["out_c"]), 0x5A, np.int8)
+    status = lib.fn_conv2d_s8_codebook_dsp(s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook),
+                                           _ptr(ffi, "uint8_t", pair_ordered(p, pad=True)), _ptr(ffi, "int32_t", bias),
+                                           _ptr(ffi, "int8_t", out), ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK
+    del keep
+    assert_array_equal_first(out, expected_conv(x, w, bias, kw), "fn_conv2d_s8_codebook_dsp")
+
+
+def test_conv_s8_codebook_dsp_refuses_shapes_it_does_not_take(runtime):
+    """A window over FN_CB_CONV_DEPTH (1024) values, 8-bit indices, a per-channel codebook, no
+    scratch: FN_ERR_ARG and the output untouched."""
+    rng = np.random.default_rng(3)
+    ffi, lib = runtime.ffi, runtime.lib
+    kw = dict(input_scale=0.05, input_zero_point=3, weight_scales=np.full(4, 0.01), output_scale=0.2,
+              output_zero_point=0, mode="tflm")
+    x = rng.integers(-128, 128, (1, 5, 5, 8), dtype=np.int8)
+    w = rng.choice(np.array([-3, 1, 7, 9], np.int8), (4, 1, 1, 8))
+    params, arrays, p = conv2d_s8_codebook_params(x.shape, w, **kw)
+    scratch = np.zeros(4096, np.uint8)
+    for change in ({}, {"kernel_h": 2, "kernel_w": 65}, {"bits": 8}, {"per_channel": 1}, {"scratch": None}):
+        fields = {k: v for k, v in {**params, **change}.items() if k != "scratch"}
+        s, keep = c_params(ffi, "fn_conv2d_s8_codebook_params", fields, arrays)
+        out = np.full((1, 5, 5, 4), 0x5A, np.int8)
+        status = lib.fn_conv2d_s8_codebook_dsp(
+            s, _ptr(ffi, "int8_t", x), _ptr(ffi, "int8_t", p.codebook), _ptr(ffi, "uint8_t", pair_ordered(p, pad=True)),
+            ffi.NULL, _ptr(ffi, "int8_t", out),
+            ffi.NULL if "scratch" in change else ffi.cast("void *", ffi.from_buffer(scratch)))
+        del keep
+        if not change:
+            assert status == lib.FN_OK
+            continue
+        assert status == lib.FN_ERR_ARG, change
+        assert (out == 0x5A).all()

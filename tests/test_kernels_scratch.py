@@ -100,6 +100,17 @@ def test_fc_codebook_scratch_formula_equals_the_c(runtime, in_features, bits, pe
                                                     "fn_fc_s8_codebook_params", p)
 
 
+@settings(max_examples=200, deadline=None)
+@given(kh=st.integers(0, 12), kw=st.integers(0, 12), in_c=sizes, bits=st.sampled_from([2, 4, 8, 3]),
+       per_channel=st.sampled_from([0, 0, 1]))
+def test_conv_codebook_scratch_formula_equals_the_c(runtime, kh, kw, in_c, bits, per_channel):
+    p = dict(batch=1, in_h=4, in_w=4, in_c=in_c, out_h=4, out_w=4, out_c=3, kernel_h=kh, kernel_w=kw, stride_h=1,
+             stride_w=1, dilation_h=1, dilation_w=1, pad_top=0, pad_left=0, input_offset=0, bits=bits,
+             per_channel=per_channel)
+    assert _s8_dsp.conv_codebook_scratch(p) == c_size(runtime, "fn_conv2d_s8_codebook_dsp_scratch_size",
+                                                      "fn_conv2d_s8_codebook_params", p)
+
+
 def test_kws_layers_scratch():
     """KWS's layers (hand-computed from fn_s8_dsp.h's formulas): the 1x1 64 -> 64 layer takes
     3 pixels' 16 widened words (8 bytes each) and 64 channels' 16-byte table; the 3x3

@@ -18,6 +18,7 @@ from . import __version__
 from .boundary import from_c_outputs, to_c_inputs
 from .compiler import REQUANT_CHOICES
 from .kernels.select import SPARSE_CHOICES, WINOGRAD_CHOICES
+from .schedule import SCHEDULE_CHOICES
 from .float_layers import FloatLayerWarning
 from .passes.binarize import BinarizeWarning
 from .ir import FirmnetError
@@ -66,7 +67,7 @@ def _load_compiled(out_dir: Path):
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
                    dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),
                    winograd=meta.get("winograd", "auto"), codebook_kernels=meta.get("codebook_kernels", "auto"),
-                   in_place=meta.get("in_place", "on"))
+                   schedule=meta.get("schedule", "auto"), in_place=meta.get("in_place", "on"))
 
 
 def _npz_sizes(path) -> dict:
@@ -142,7 +143,7 @@ def cmd_compile(args) -> int:
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
                      dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd,
-                     codebook_kernels=args.codebook_kernels, in_place=args.in_place)
+                     codebook_kernels=args.codebook_kernels, schedule=args.schedule, in_place=args.in_place)
     for w in caught:   # one line per float layer of a quantized model, per note on binary layers
         if issubclass(w.category, (FloatLayerWarning, BinarizeWarning)):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -158,6 +159,8 @@ def cmd_compile(args) -> int:
         meta["sparse"] = args.sparse
     if args.winograd != "auto":
         meta["winograd"] = args.winograd
+    if args.schedule != "auto":
+        meta["schedule"] = args.schedule
     if args.codebook_kernels != "auto":
         meta["codebook_kernels"] = args.codebook_kernels
     if args.in_place != "on":
@@ -210,6 +213,10 @@ def cmd_report(args) -> int:
     path = Path(args.output) / "report.json"
     if not path.is_file():
         raise FirmnetError(f"{args.output} has no report.json: run firmnet compile first")
+    if args.html:
+        from .report_html import write_html
+        print(f"wrote {write_html(args.output, args.html)}")
+        return 0
     report = json.loads(path.read_text())
     firmware = (board_info(args.output) or {}).get("firmware")
     print(json.dumps(report, indent=1) if args.json else format_report(report, firmware))
@@ -266,6 +273,8 @@ def cmd_run(args) -> int:
     real = from_c_outputs(cm, result.outputs)
     sizes = qemu.elf_sizes(result.elf, board)
     names = [o["name"] for o in cm.report["outputs"]]
+    if args.profile:   # for `firmnet report OUT --html`: measured instructions per layer
+        write_profile(out, board.name, result, cm.report)
     if args.json:
         doc = {"board": board.name, "outputs": {n: o.tolist() for n, o in zip(names, result.outputs)},
                "dequantized_outputs": {n: r.tolist() for n, o, r in zip(names, result.outputs, real)
@@ -295,6 +304,16 @@ def cmd_run(args) -> int:
             print(f"{layer['index']:>3} {layer['name'][:30]:30} {layer['op'][:16]:16} {layer['instructions']:>14,} "
                   f"{layer['macs']:>12,}")
     return 0
+
+
+def write_profile(out: Path, board: str, result, report: dict) -> Path:
+    """OUT/profile-<board>.json: a profile run's instructions, per layer and in all, with the
+    report's provenance (a profile of an earlier compile is not shown as this one's)."""
+    path = Path(out) / f"profile-{board}.json"
+    doc = {"board": board, "provenance": report["provenance"], "instructions": result.instructions,
+           "layers": result.layers}
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    return path
 
 
 def cmd_boards(args) -> int:
@@ -350,6 +369,9 @@ def parser() -> argparse.ArgumentParser:
                    help="codebook kernels for layers whose weights hold few distinct values (a palettized model, "
                         "README 'Codebook weights'): auto (default: where estimated not slower, or where only the "
                         "packed indices + codebooks fit the board's flash), on (wherever they run), off")
+    c.add_argument("--schedule", choices=SCHEDULE_CHOICES, default="auto",
+                   help="order of the layers: auto (default: in a DAG, the order of the branches with the lowest "
+                        "peak of live bytes; the file's order unless that is lower), file (the model's order)")
     c.add_argument("--int8-only", action="store_true",
                    help="refuse a quantized model if any compute layer would run in float")
     c.set_defaults(func=cmd_compile)
@@ -360,6 +382,8 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="per-layer table and memory plan")
     r.add_argument("output")
     r.add_argument("--json", action="store_true")
+    r.add_argument("--html", metavar="PAGE", help="write the report as one self-contained HTML page (memory "
+                                                  "timeline, per-layer bars, flash and RAM, kernels)")
     r.set_defaults(func=cmd_report)
     p.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
     q = sub.add_parser("compress", help="compress a model into a new ONNX model: the stages asked (pruning, SVD, "

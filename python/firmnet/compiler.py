@@ -18,6 +18,7 @@ from .ir import FirmnetError, Graph
 from .kernels.select import select_kernels
 from .lowering import KernelCall
 from .memory import MemoryPlan, analyse
+from .schedule import describe as describe_schedule, schedule_graph
 from .passes import pipeline, run_pipeline
 from .passes.dead_channels import removal_summary, remove_dead_channels
 from .passes.dead_requant import normalize_dead_requant
@@ -77,7 +78,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
             algorithm: str = "best", requant: str = "auto", write: bool = True,
             int8_only: bool = False, kernels: dict | None = None, dead_channels: bool = True,
             channel_align: int | None = None, sparse: str = "auto", winograd: str = "auto",
-            codebook_kernels: str = "auto", in_place: str = "on") -> CompiledModel:
+            codebook_kernels: str = "auto", schedule: str = "auto", in_place: str = "on") -> CompiledModel:
     """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
 
     In a quantized model, every compute layer left in float is named in a FloatLayerWarning
@@ -91,8 +92,10 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     on boards with the DSP extension, whose kernels run 4k channels faster, else 1). sparse
     (--sparse: auto, on, off) decides about the CSR kernels, winograd (--winograd: auto, on, off)
     about the Winograd kernels, codebook_kernels (--codebook-kernels) about the kernels of
-    palettized weights (kernels/select.py). in_place (--in-place: on, off) lets kernels write
-    their output over their input where in_place.py allows it (memory.py)."""
+    palettized weights (kernels/select.py). schedule (--schedule: auto, file) orders the nodes:
+    auto runs a DAG's branches in the order of lowest peak live bytes (schedule.py), file keeps
+    the model's order; report["schedule"] shows the order and both bounds. in_place (--in-place: on, off)
+    lets kernels write their output over their input where in_place.py allows it (memory.py)."""
     from .boards import get_board
     target = get_board(board)
     requant, requant_why = resolve_requant(requant, model, target)
@@ -106,6 +109,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                                             normalize_dead_requant))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
     lowered = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
+    lowered_graph, sched = schedule_graph(lowered_graph, lowered, schedule)
     memory = analyse(lowered_graph, lowered, algorithm, in_place)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}
     if not dead_channels:   # (the defaults stay out, so that earlier projects keep their provenance)
@@ -120,6 +124,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         options["winograd"] = winograd
     if codebook_kernels != "auto":
         options["codebook_kernels"] = codebook_kernels
+    if schedule != "auto":
+        options["schedule"] = schedule
     if in_place != "on":
         options["in_place"] = in_place
     if input_shapes:
@@ -133,6 +139,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     report["dead_channels"] = {"enabled": dead_channels, "layers": removed,
                                "macs_saved": sum(r["macs_saved"] for r in removed)}
     report["float_layers"] = float_layers(graph, lowered_graph)
+    report["schedule"] = describe_schedule(lowered_graph, sched, memory)
+    report["classic_lower_bound_bytes"] = sched.classic_bound
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "
                            + "; ".join(message(layer) for layer in report["float_layers"]))

@@ -23,6 +23,10 @@ so the same buffers give the same plan whatever their input order):
 * ``greedy_by_conflicts`` - the same first-fit placement, but buffers that
   conflict with the most others go first (TVM USMP's variant); it wins on
   graphs where many small tensors stay live together.
+* the orders of placement.py (``by_first_step``, ``by_last_use``, ``by_lifetime``,
+  ``by_area``) - first fit in other orders, which reach the bound on DAGs where the two
+  above leave holes; and ``search``, a bounded search for a placement within the bound,
+  run only when no order reached it (else it gives greedy_by_size's plan).
 * ``greedy_by_schedule`` - first fit in schedule order (first step, then smaller first); it
   wins when a chain of in-place layers must fit around the tensors before it.
 * ``greedy_by_lifetime`` - first fit, shortest lifetimes first (then size): kernel
@@ -31,7 +35,7 @@ so the same buffers give the same plan whatever their input order):
   schedule order. A baseline; its arena is the sum of the aligned sizes.
 * ``best`` (the default) - run every other algorithm and keep the smallest arena
   (ties go to the first in table order). Plans are cheap, so there is no reason
-  not to. ``Plan.algorithm`` names the winner, so ``plan_memory(b, plan.algorithm)``
+  not to; it stops at the first that reaches the bound. ``Plan.algorithm`` names the winner, so ``plan_memory(b, plan.algorithm)``
   gives the same plan again.
 
 Sizes are rounded up to ``alignment`` when placing, so every offset and the arena
@@ -51,6 +55,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Sequence
+
+from . import placement
 
 __all__ = ["Buffer", "Tie", "Plan", "PlanError", "ALGORITHMS", "DEFAULT_ALGORITHM",
            "lower_bound", "plan_memory", "check_plan", "format_plan"]
@@ -294,6 +300,27 @@ def _greedy_by_conflicts(items: Sequence[Item], alignment: int) -> dict[str, int
                       alignment)
 
 
+def _search(items: Sequence[Item], alignment: int) -> dict[str, int]:
+    items = _as_items(items)
+    if any(len(item) > 1 for item in items):    # the search places single buffers only
+        return _greedy_by_size(items, alignment)
+    buffers = [item[0][0] for item in items]
+    found = placement.search(buffers, alignment, lower_bound(buffers, alignment))
+    return found if found is not None else _greedy_by_size(items, alignment)
+
+
+def _ordered(order):
+    """A placement.ORDERS order on items: each item ordered as one buffer spanning its bytes and
+    its steps, then placed by first fit."""
+    def place(items: Sequence[Item], alignment: int) -> dict[str, int]:
+        items = _as_items(items)
+        by_name = {item[0][0].name: item for item in items}
+        spans = [Buffer(name, _footprint(item), min(m.first for m, _ in item), max(m.last for m, _ in item))
+                 for name, item in by_name.items()]
+        return _first_fit([by_name[b.name] for b in order(spans)], alignment)
+    return place
+
+
 def _greedy_by_schedule(items: Sequence[Item], alignment: int) -> dict[str, int]:
     items = _as_items(items)
     return _first_fit(sorted(items, key=lambda it: (min(m.first for m, _ in it), _footprint(it),
@@ -328,10 +355,11 @@ def _arena(buffers: Sequence[Buffer], offsets: Mapping[str, int], alignment: int
     return max((offsets[b.name] + _align(b.size, alignment) for b in buffers), default=0)
 
 
-def _run_best(items: Sequence[Item], alignment: int) -> tuple[str, dict[str, int]]:
+def _run_best(items: Sequence[Item], alignment: int, bound: int | None = None) -> tuple[str, dict[str, int]]:
     items = _as_items(items)
     buffers = [m for item in items for m, _ in item]
     best = None
+    bound = lower_bound(buffers, alignment) if bound is None else bound
     for name, fn in ALGORITHMS.items():
         if fn is _best:
             continue
@@ -339,6 +367,8 @@ def _run_best(items: Sequence[Item], alignment: int) -> tuple[str, dict[str, int
         arena = _arena(buffers, offsets, alignment)
         if best is None or arena < best[0]:  # strict: ties keep table order
             best = (arena, name, offsets)
+        if best[0] <= bound:                  # nothing can do better
+            break
     return best[1], best[2]
 
 
@@ -346,6 +376,8 @@ def _run_best(items: Sequence[Item], alignment: int) -> tuple[str, dict[str, int
 ALGORITHMS: dict[str, Callable[[Sequence[Item], int], dict[str, int]]] = {
     "greedy_by_size": _greedy_by_size,
     "greedy_by_conflicts": _greedy_by_conflicts,
+    **{name: _ordered(order) for name, order in placement.ORDERS.items()},
+    "search": _search,
     "linear": _linear,
     "greedy_by_schedule": _greedy_by_schedule,
     "greedy_by_lifetime": _greedy_by_lifetime,
@@ -366,7 +398,7 @@ def plan_memory(buffers: Sequence[Buffer], algorithm: str = DEFAULT_ALGORITHM,
     ties = _validate_ties(buffers, ties)
     items = _items(buffers, ties, alignment)
     if algorithm == "best":
-        algorithm, offsets = _run_best(items, alignment)
+        algorithm, offsets = _run_best(items, alignment, lower_bound(buffers, alignment, ties))
     else:
         offsets = ALGORITHMS[algorithm](items, alignment)
     # Store offsets in name order so equal plans print and compare the same.

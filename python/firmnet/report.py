@@ -4,6 +4,7 @@ from __future__ import annotations
 from .codegen.c_layout import ABIS, Layout
 from .codegen.emit import CONSTANT_KINDS
 from .ir import Graph, QuantParams
+from .kernels import CANDIDATES
 from .lowering import Alias, CArray, CStruct, KernelCall
 from .ops import OPS
 from .planner import format_plan
@@ -85,7 +86,8 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
             "index": index, "name": node.name, "op": node.op, "kernel": kernel, "why": why, "rejected": rejected,
             "inputs": [list(t.shape) for t in in_types if t is not None],
             "output": list(out_types[0].shape), "dtype": out_types[0].dtype,
-            "macs": macs, "weight_bytes": const["tensors"] + const["repacked"],
+            "macs": macs, "est_instructions": _est_instructions(node, graph, call, board),
+            "weight_bytes": const["tensors"] + const["repacked"],
             "table_bytes": const["tables"], "params_bytes": const["params"],
             "storage": storage.kind,
             "arena_offset": memory.offset(out) if storage.kind == "arena" else None,
@@ -114,7 +116,53 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
         "inputs": [_boundary(graph, t) for t in graph.inputs],
         "outputs": [_boundary(graph, t) for t in graph.outputs],
         "memory_plan": format_plan(buffers, memory.plan) if buffers else "(no intermediate tensors)",
+        "buffers": _buffers(graph, memory),
     }
+
+
+def _est_instructions(node, graph: Graph, call, board) -> int:
+    """The cost model's instructions for one call of the layer's chosen variant (kernels/),
+    0 for a view, a copy or an op without variants."""
+    if not isinstance(call, KernelCall):
+        return 0
+    kernel = next((k for k in CANDIDATES.get(node.op, ()) if k.NAME == call.kernel), None)
+    return int(kernel.cost(node, graph, board)) if kernel is not None else 0
+
+
+def _buffers(graph: Graph, memory) -> list[dict]:
+    """Every arena buffer of the plan: its bytes [offset, offset + size), its steps
+    first..last (inclusive), and the tensors it holds or the layer whose scratch (or in-place
+    shift buffer) it is (the HTML report's memory timeline); a tensor buffer's producer is the
+    first layer that writes it, "(input)" for a graph input's; in_place: the input buffer it
+    was placed over."""
+    held: dict[str, list[str]] = {}
+    producer = {memory.storage[t].key: "(input)" for t in graph.inputs if memory.storage[t].kind == "arena"}
+    for node in graph.nodes:
+        for t in node.outputs:
+            if memory.storage[t].kind == "arena":
+                producer.setdefault(memory.storage[t].key, node.name)
+    for tensor, s in memory.storage.items():
+        if s.kind == "arena":
+            held.setdefault(s.key, []).append(tensor)
+    layer_of = {key: ("scratch", layer) for layer, key in memory.scratch.items()}
+    # an in-place plan (planner ties): the shift buffer a layer writes its output into, below
+    # its place, and the input buffer each output buffer starts at
+    layer_of.update({f"{layer}#shift": ("shift", layer) for layer in (getattr(memory, "shifts", None) or {})})
+    over = {t.second: t.first for t in getattr(memory.plan, "ties", ())}
+    rows = []
+    for b in memory.buffers:
+        kind, layer = layer_of.get(b.name, ("tensor", None))
+        row = {"name": b.name, "kind": kind,
+               "offset": memory.plan.offsets[b.name], "size": b.size, "first": b.first, "last": b.last}
+        if layer is not None:
+            row["layer"] = layer
+        else:
+            row["tensors"] = sorted(held.get(b.name, [b.name]))
+            row["producer"] = producer.get(b.name, "")
+            if b.name in over:
+                row["in_place"] = over[b.name]
+        rows.append(row)
+    return rows
 
 
 def _boundary(graph: Graph, name: str) -> dict:
@@ -202,6 +250,7 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         _flash_text(report, firmware),
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
         *_bound_text(report),
+        *_schedule_text(report),
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
         f"inputs + outputs:        {report['io_bytes']:,} bytes (inside the arena)",
         "",
@@ -232,6 +281,24 @@ def _bound_text(report: dict) -> list[str]:
                  f" (live-set bound {report['live_set_bound_bytes']:,})"]
     if in_place.get("layers"):
         lines.append(f"in place:                {len(in_place['layers'])} layers write over their input")
+    return lines
+
+
+def _schedule_text(report: dict) -> list[str]:
+    """The execution order's lines: the classic bound beside the one of the order run."""
+    sched = report.get("schedule")
+    if not sched:
+        return []
+    lines = [f"classic bound:           {report['classic_lower_bound_bytes']:,} bytes "
+             "(live set of the file's order, whole tensors)"]
+    if sched["method"] == "file":
+        searched = f"; the search over {sched['states']:,} sets of steps found no lower peak" if sched["states"] else ""
+        lines.append(f"schedule:                the file's order (bound {sched['bound_bytes']:,} bytes aligned{searched})")
+    else:
+        lines.append(f"schedule:                {sched['method']} search over {sched['states']:,} sets of steps: bound "
+                     f"{sched['bound_bytes']:,} bytes aligned, file order {sched['file_order_bound_bytes']:,} "
+                     f"(-{sched['saved_bytes']:,})")
+    lines.append(f"placement:               {sched['placement']}")
     return lines
 
 

@@ -15,6 +15,8 @@
  * Zero padding is exact: a tap of the filter that falls outside the input
  * (padding) contributes 0, not +-1: the kernel skips such taps and K counts
  * only the valid taps of each output position (K = valid taps * in_c).
+ * One padding (fn_bconv2d_b1 with pad_value 1, Larq's pad_values=1): a padded
+ * tap holds +1 in every channel and counts like any other (K = KH * KW * in_c).
  *
  * Output stage (fn_bout), per output channel c:
  *   FN_BOUT_INT32  the accumulator acc                          (int32_t)
@@ -55,7 +57,7 @@ typedef struct {
     const uint32_t *flip;        /* BITS: [ceil(out_c / 32)]; else may be NULL */
 } fn_bout;
 
-/* Binary 2-D convolution, NHWC, groups 1, dilation 1, any filter, stride, zero padding.
+/* Binary 2-D convolution, NHWC, groups 1, dilation 1, any filter, stride, zero or one padding.
  *   input   b1 [batch, in_h, in_w, in_c]: ceil(in_c / 32) words per pixel
  *   weights [out_c][W] words, W = ceil(kernel_h * kernel_w * in_c / 32): each filter's
  *           +-1 values (OHWI order: ky, kx, then channel) as one dense bit string, value k
@@ -64,15 +66,17 @@ typedef struct {
  *           words per pixel), by out.kind
  *   scratch fn_bconv2d_b1_scratch_size(p) bytes (2 * W words), 4-byte aligned
  * out_h = (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1 (likewise out_w); the
- * bottom/right pads are implied by out_h/out_w. Output must not overlap input.
- * Returns FN_ERR_ARG for a NULL pointer, a size or stride < 1, negative pads, an unknown
- * out.kind or its arrays NULL. */
+ * bottom/right pads are implied by out_h/out_w. pad_value: 0 zero padding (a padded tap
+ * contributes 0), 1 one padding (a padded tap is +1). Output must not overlap input.
+ * Returns FN_ERR_ARG for a NULL pointer, a size or stride < 1, negative pads, a pad_value
+ * other than 0 or 1, an unknown out.kind or its arrays NULL. */
 typedef struct {
     int32_t batch, in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
     int32_t kernel_h, kernel_w;
     int32_t stride_h, stride_w;
     int32_t pad_top, pad_left;
+    int32_t pad_value;           /* 0: zero padding, 1: one padding (+1) */
     fn_bout out;
 } fn_bconv2d_b1_params;
 

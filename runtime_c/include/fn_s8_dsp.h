@@ -16,6 +16,7 @@
 #define FN_S8_DSP_H
 
 #include "fn_common.h"
+#include "fn_conv2d_s8_codebook.h"
 #include "fn_conv2d_s8_winograd.h"
 #include "fn_conv_s8.h"
 #include "fn_dsp.h"
@@ -154,29 +155,69 @@ static inline size_t fn_conv2d_s8_winograd_dsp_scratch_size(const fn_conv2d_s8_p
 fn_status fn_conv2d_s8_winograd_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int16_t *filter,
                                     const int32_t *bias, int8_t *output, void *scratch);
 
-/* Bytes of scratch of fn_fc_s8_codebook_dsp: its table of weight pairs, one uint32 per pair
- * of indices (2^(2 * bits) of them: 64 bytes for 2-bit, 1 KB for 4-bit indices); 0 for a
- * shape it does not take (a per-channel codebook, 8-bit indices, in_features not a multiple
- * of 4). */
+/* Bytes of scratch of fn_fc_s8_codebook_dsp: its lookup table of the codebook
+ * (fn_codebook_dsp_impl.h): 1 KB for 4-bit indices (a word per pair of codewords), 2 KB for
+ * 2-bit ones (two words per index byte); 0 for a shape it does not take (a per-channel
+ * codebook, 8-bit indices, in_features not a positive multiple of 4). */
 static inline size_t fn_fc_s8_codebook_dsp_scratch_size(const fn_fc_s8_codebook_params *p)
 {
     if (p->per_channel || (p->bits != 2 && p->bits != 4) || p->in_features < 4 || p->in_features % 4 != 0) {
         return 0;
     }
-    return (size_t)4 << (2 * p->bits);
+    return p->bits == 4 ? 1024 : 2048;
 }
 
 /* fn_fc_s8_codebook (fn_fc_s8_codebook.h, same arguments and constraints) for a per-layer
  * codebook, 2- or 4-bit indices and in_features a multiple of 4, with the indices of each
- * group of 4 weights w0..w3 stored in the order w0, w2, w1, w3 (kernels/params_codebook.py
- * pair_ordered): the first byte (4-bit) or half byte (2-bit) of a group indexes the pair
- * (w0, w2), the second (w1, w3). The call fills the scratch with the codebook's pairs as
- * 16-bit halves (table[i | j << bits] = codebook[i] | codebook[j] << 16), then every 4
- * weights cost two table loads and two SMLADs against the inputs' SXTB16 pairs (x0, x2),
- * (x1, x3); 4 output rows share each input word, 4 input rows (pixels) each looked-up pair.
- * The table is the codebook squared, not the weights: its size does not grow with the layer.
- * scratch: fn_fc_s8_codebook_dsp_scratch_size(p) bytes. */
+ * group of 4 weights w0..w3 stored in the order w0, w2, w1, w3 (bits / 2 bytes a group) and
+ * the rows interleaved by blocks of 4 (kernels/params_codebook.py rows4_interleaved): block
+ * b's group g of row r (r < 4) at b * 4 * row_bytes + (4 * g + r) * bits / 2, with
+ * row_bytes = fn_codebook_row_bytes(in_features, bits); the rows past the last full block
+ * (out_features % 4) follow one after another, as fn_codebook.h packs them. The call fills
+ * the scratch with a table of the codebook (fn_codebook_dsp_impl.h) from which one lookup
+ * gives the 16-bit weight pair (w0, w2) or (w1, w3) of a group: 4-bit indices cost two byte
+ * loads and two table loads per 4 weights, 2-bit ones one byte load and one double-word
+ * load; two SMLADs against the inputs' SXTB16 pairs (x0, x2), (x1, x3) add the 4 products.
+ * 4 output rows (one block, one index pointer) share each input word, 4 input rows (pixels)
+ * each looked-up pair. scratch: fn_fc_s8_codebook_dsp_scratch_size(p) bytes. */
 fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t *input, const int8_t *codebook,
                                 const uint8_t *indices, const int32_t *bias, int8_t *output, void *scratch);
+
+/* Most values of a window (kernel_h * kernel_w * in_c) of fn_conv2d_s8_codebook_dsp. */
+#define FN_CB_CONV_DEPTH 1024
+
+/* Bytes of scratch of fn_conv2d_s8_codebook_dsp, with depth4 = kernel_h * kernel_w * in_c
+ * rounded up to a multiple of 4: T + 9 * depth4: its lookup table of the codebook (T = 1024
+ * for 4-bit, 2048 for 2-bit indices; fn_codebook_dsp_impl.h), 4 pixels' widened windows
+ * (8 * depth4) and one window gathered as int8 (depth4); 0 for a shape it does not take (a
+ * per-channel codebook, 8-bit indices, a window of more than FN_CB_CONV_DEPTH values). */
+static inline size_t fn_conv2d_s8_codebook_dsp_scratch_size(const fn_conv2d_s8_codebook_params *p)
+{
+    if (p->per_channel || (p->bits != 2 && p->bits != 4) || p->kernel_h < 1 || p->kernel_w < 1 || p->in_c < 1 ||
+        p->kernel_h > FN_CB_CONV_DEPTH || p->kernel_w > FN_CB_CONV_DEPTH || p->in_c > FN_CB_CONV_DEPTH) {
+        return 0;
+    }
+    const int64_t depth = (int64_t)p->kernel_h * p->kernel_w * p->in_c;
+    if (depth > FN_CB_CONV_DEPTH) {
+        return 0;
+    }
+    return (p->bits == 4 ? 1024u : 2048u) + 9u * (size_t)((depth + 3) & ~3);
+}
+
+/* fn_conv2d_s8_codebook (fn_conv2d_s8_codebook.h, same arguments and constraints) for a
+ * per-layer codebook, 2- or 4-bit indices and a window (depth = kernel_h * kernel_w * in_c)
+ * of at most FN_CB_CONV_DEPTH values, with each row of indices padded to depth4 = depth
+ * rounded up to a multiple of 4 (indices [out_c * fn_codebook_row_bytes(depth4, bits)]; the
+ * padding's indices may be any: their inputs are 0) and pair-ordered as
+ * fn_fc_s8_codebook_dsp reads them (kernels/params_codebook.py pair_ordered). Per 4 output
+ * pixels the windows are widened once into the scratch (16-bit pairs with the input offset;
+ * the padding, and the values past depth, as the zero point); per output channel each
+ * group's weight pairs, looked up once in the codebook's table (fn_codebook_dsp_impl.h),
+ * serve the 4 pixels by 8 SMLADs. 1x1 unpadded stride-1 layers with in_c a multiple of 4
+ * (KWS's pointwise ones) read their pixels in place.
+ * scratch: fn_conv2d_s8_codebook_dsp_scratch_size(p) bytes. */
+fn_status fn_conv2d_s8_codebook_dsp(const fn_conv2d_s8_codebook_params *p, const int8_t *input,
+                                    const int8_t *codebook, const uint8_t *indices, const int32_t *bias,
+                                    int8_t *output, void *scratch);
 
 #endif

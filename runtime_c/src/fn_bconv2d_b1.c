@@ -4,7 +4,8 @@
  * after tap, in_c bits each: no word padding between taps, so few input channels still fill
  * the words) beside a mask of the taps inside the input. Every output channel then compares
  * it with its dense filter in one pass: popcount(window XOR filter), through the mask only
- * where the window reaches into the padding (a padded tap counts 0, and K its valid bits). */
+ * where the window reaches into zero padding (a padded tap counts 0, and K its valid bits).
+ * With one padding (pad_value 1) a padded tap is gathered as +1 bits (set) and counts: no mask. */
 #include <string.h>
 
 #include "fn_binary_b1_impl.h"
@@ -33,7 +34,8 @@ static inline void fn_b1_append(uint32_t *buf, uint32_t pos, uint32_t v, int32_t
 }
 
 /* Gather the window at (iy0, ix0) into n dense words (tap after tap, in_c bits each) and, if
- * mask is not NULL, the mask of the taps inside the input; returns the number of those taps. */
+ * mask is not NULL, the mask of the taps that count; returns the number of those taps: the
+ * taps inside the input, and with one padding (pad_value 1) the padded taps too, as +1. */
 static int32_t fn_bconv2d_b1_gather(const fn_bconv2d_b1_params *p, const uint32_t *image, int32_t iy0,
                                     int32_t ix0, uint32_t *window, uint32_t *mask, int32_t n)
 {
@@ -48,9 +50,21 @@ static int32_t fn_bconv2d_b1_gather(const fn_bconv2d_b1_params *p, const uint32_
         for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
             const int32_t iy = iy0 + ky, ix = ix0 + kx;
             const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-            taps += inside;
-            if (!inside) {
+            if (!inside && p->pad_value == 0) {
                 pos += (uint32_t)in_c;
+                continue;
+            }
+            ++taps;
+            if (!inside) {   /* one padding: in_c set bits (+1) */
+                for (int32_t c0 = 0; c0 < in_c; c0 += 32) {
+                    const int32_t bits = in_c - c0 < 32 ? in_c - c0 : 32;
+                    const uint32_t ones = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u;
+                    fn_b1_append(window, pos, ones, bits);
+                    if (mask != NULL) {
+                        fn_b1_append(mask, pos, ones, bits);
+                    }
+                    pos += (uint32_t)bits;
+                }
                 continue;
             }
             const uint32_t *px = image + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)words;
@@ -76,7 +90,7 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
     }
     if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->in_c < 1 || p->out_h < 1 || p->out_w < 1
         || p->out_c < 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 || p->stride_w < 1
-        || p->pad_top < 0 || p->pad_left < 0) {
+        || p->pad_top < 0 || p->pad_left < 0 || (p->pad_value != 0 && p->pad_value != 1)) {
         return FN_ERR_ARG;
     }
     const int32_t words = (p->in_c + 31) / 32, in_c = p->in_c;
@@ -93,7 +107,9 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                /* a window reaching into zero padding needs the mask; with one padding every tap counts */
                 const int border = iy0 < 0 || ix0 < 0 || iy0 + kh > p->in_h || ix0 + kw > p->in_w;
+                const int masked = border && p->pad_value == 0;
                 int32_t taps = kh * kw;
                 if (!border && (in_c & 31) == 0) {   /* whole words: the window's rows as they are */
                     const size_t run = (size_t)kw * (size_t)words;
@@ -103,11 +119,11 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                                run * sizeof(uint32_t));
                     }
                 } else {
-                    taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, border ? mask : NULL, n);
+                    taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, masked ? mask : NULL, n);
                 }
                 const int32_t valid = taps * in_c;
                 uint32_t word = 0;
-                if (!border) {
+                if (!masked) {
                     for (int32_t oc = 0; oc < out_c; ++oc) {
                         const int32_t mismatches = fn_b1_mismatches_long(window, weights + (size_t)oc * (size_t)n,
                                                                          NULL, n);

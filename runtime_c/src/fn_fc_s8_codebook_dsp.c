@@ -1,49 +1,30 @@
 /* firmnet runtime: fn_fc_s8_codebook_dsp (fn_s8_dsp.h): the int8 codebook fully connected
- * layer with a table of weight pairs and SMLAD. Where FN_DSP is 0 it reads the same
- * (pair-ordered) indices one weight at a time: the same bytes, for host builds. */
+ * layer with a table of weight pairs and SMLAD. Its indices are pair-ordered and the rows
+ * interleaved by blocks of 4 (fn_s8_dsp.h): a block's 4 rows read one pointer. Where FN_DSP
+ * is 0 it reads the same indices one weight at a time: the same bytes, for host builds. */
+#include "fn_codebook_dsp_impl.h"
 #include "fn_s8_dsp.h"
 
-/* Position in a row of pair-ordered indices of weight j: groups of 4 store w0, w2, w1, w3. */
-static inline int32_t pair_position(int32_t j)
+#if !FN_DSP
+/* The index of weight j of row o (of rows) in the interleaved pair-ordered layout. */
+static uint32_t fc_index(const uint8_t *indices, size_t row_bytes, int32_t rows, int32_t o, int32_t j, int32_t bits)
 {
-    const int32_t r = j & 3;
-    return (j & ~3) + (r == 1 ? 2 : r == 2 ? 1 : r);
+    const size_t step = (size_t)bits / 2, g = (size_t)j / 4;      /* index bytes per group, the group */
+    const int32_t full = rows & ~3;
+    const uint8_t *grp = o < full ? indices + (size_t)(o & ~3) * row_bytes + (g * 4 + (size_t)(o & 3)) * step
+                                  : indices + (size_t)o * row_bytes + g * step;
+    return fn_codebook_index(grp, fn_cb_pair_position(j) & 3, bits);
 }
+#endif
 
 #if FN_DSP
-/* table[i | j << bits] = codebook[i] | codebook[j] << 16 (16-bit halves). */
-static void fill_pairs(uint32_t *table, const int8_t *codebook, int32_t bits)
-{
-    const uint32_t k = 1u << bits;
-    for (uint32_t j = 0; j < k; ++j) {
-        const uint32_t hi = (uint32_t)(uint16_t)(int16_t)codebook[j] << 16;
-        for (uint32_t i = 0; i < k; ++i) {
-            table[i | (j << bits)] = hi | (uint16_t)(int16_t)codebook[i];
-        }
-    }
-}
-
-/* The pair indices (e: (w0, w2), o: (w1, w3)) of the group of 4 weights whose indices start
- * at p: one halfword (4-bit: two bytes) or one byte (2-bit); bits constant at each call. */
-FN_ALWAYS_INLINE static inline void pairs_at(const uint8_t *p, const int bits, uint32_t *e, uint32_t *o)
-{
-    if (bits == 4) {                        /* two LDRB: fewer instructions than LDRH, UXTB, LSR */
-        *e = p[0];
-        *o = p[1];
-    } else {
-        const uint32_t b = *p;
-        *e = b & 15u;
-        *o = b >> 4;
-    }
-}
-
 /* s + the 4 products of the input pairs (xe, xo) with the weights of the group at p. */
 FN_ALWAYS_INLINE static inline int32_t group(const uint32_t *t, const uint8_t *p, int32_t xe, int32_t xo, int32_t s,
                                              const int bits)
 {
-    uint32_t e, o;
-    pairs_at(p, bits, &e, &o);
-    return __smlad(xo, (int32_t)t[o], __smlad(xe, (int32_t)t[e], s));
+    int32_t e, o;
+    fn_cb_lookup(t, p, bits, &e, &o);
+    return __smlad(xo, o, __smlad(xe, e, s));
 }
 
 /* What one call's loops read. */
@@ -63,15 +44,17 @@ FN_ALWAYS_INLINE static inline void pixels4(const cb_dsp_call *c, const int8_t *
 {
     const uint32_t *const t = c->table;
     const size_t k = c->k, n_out = (size_t)c->rows, step = (size_t)bits / 2;   /* index bytes per group */
+    const int32_t full = c->rows & ~3;           /* rows in interleaved blocks of 4 */
     for (int32_t o = 0; o < c->rows; ++o) {
-        const uint8_t *ix = c->indices + (size_t)o * c->row_bytes;
-        const uint8_t *const ix_end = ix + c->row_bytes;
+        const uint8_t *ix = o < full ? c->indices + (size_t)(o & ~3) * c->row_bytes + (size_t)(o & 3) * step
+                                     : c->indices + (size_t)o * c->row_bytes;
+        const size_t stride = o < full ? 4 * step : step;   /* between a row's groups */
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         const int8_t *x0 = x, *x2 = x + 2 * k;
-        while (ix != ix_end) {
-            uint32_t e, od;
-            pairs_at(ix, bits, &e, &od);
-            const int32_t pe = (int32_t)t[e], po = (int32_t)t[od];
+        const int8_t *const x_end = x + k;
+        while (x0 != x_end) {
+            int32_t pe, po;
+            fn_cb_lookup(t, ix, bits, &pe, &po);
             int32_t a = fn_load4(x0);
             s0 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s0));
             a = fn_load4(x0 + k);
@@ -80,7 +63,7 @@ FN_ALWAYS_INLINE static inline void pixels4(const cb_dsp_call *c, const int8_t *
             s2 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s2));
             a = fn_load4(x2 + k);
             s3 = __smlad(fn_sxtb16_ror8(a), po, __smlad(__sxtb16(a), pe, s3));
-            ix += step;
+            ix += stride;
             x0 += 4;
             x2 += 4;
         }
@@ -92,23 +75,24 @@ FN_ALWAYS_INLINE static inline void pixels4(const cb_dsp_call *c, const int8_t *
     }
 }
 
-/* One group of 4 inputs (xp + d) for the 4 output rows p0..p3 (their indices at + di). */
+/* One group of 4 inputs (xp + d) for the 4 output rows of a block, whose indices are at
+ * ip + di (row r's at + r * step). */
 #define CB_GROUP4(d, di)                                                  \
     do {                                                                  \
         const int32_t a_ = fn_load4(xp + (d));                            \
         const int32_t xe_ = __sxtb16(a_), xo_ = fn_sxtb16_ror8(a_);       \
-        s0 = group(t, p0 + (di), xe_, xo_, s0, bits);                     \
+        s0 = group(t, ip + (di), xe_, xo_, s0, bits);                     \
         FN_BARRIER();                                                     \
-        s1 = group(t, p1 + (di), xe_, xo_, s1, bits);                     \
+        s1 = group(t, ip + (di) + step, xe_, xo_, s1, bits);              \
         FN_BARRIER();                                                     \
-        s2 = group(t, p2 + (di), xe_, xo_, s2, bits);                     \
+        s2 = group(t, ip + (di) + 2 * step, xe_, xo_, s2, bits);          \
         FN_BARRIER();                                                     \
-        s3 = group(t, p3 + (di), xe_, xo_, s3, bits);                     \
+        s3 = group(t, ip + (di) + 3 * step, xe_, xo_, s3, bits);          \
         FN_BARRIER();                                                     \
     } while (0)
 
-/* Every output feature of the one input row x: 4 output rows share each input word, each
- * row's indices by its own pointer, two groups per step. */
+/* Every output feature of the one input row x: 4 output rows (a block of interleaved
+ * indices, one pointer) share each input word, two groups per step. */
 FN_ALWAYS_INLINE static inline void row1(const cb_dsp_call *c, const int8_t *x, int8_t *out, const int bits)
 {
     const uint32_t *const t = c->table;
@@ -116,24 +100,17 @@ FN_ALWAYS_INLINE static inline void row1(const cb_dsp_call *c, const int8_t *x, 
     const int8_t *const x_end = x + c->k;
     int32_t o = 0;
     for (; o + 4 <= c->rows; o += 4) {
-        const uint8_t *p0 = c->indices + (size_t)o * rb, *p1 = p0 + rb, *p2 = p1 + rb, *p3 = p2 + rb;
+        const uint8_t *ip = c->indices + (size_t)o * rb;
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         const int8_t *xp = x;
         if ((c->k & 4) != 0) {              /* an odd number of groups: one first, then two per step */
             CB_GROUP4(0, 0);
             xp += 4;
-            p0 += step;
-            p1 += step;
-            p2 += step;
-            p3 += step;
+            ip += 4 * step;
         }
-        for (; xp != x_end; xp += 8) {
+        for (; xp != x_end; xp += 8, ip += 8 * step) {
             CB_GROUP4(0, 0);
-            CB_GROUP4(4, step);
-            p0 += 2 * step;
-            p1 += 2 * step;
-            p2 += 2 * step;
-            p3 += 2 * step;
+            CB_GROUP4(4, 4 * step);
         }
         const int32_t sums[4] = {s0, s1, s2, s3};
         fn_finish_channels_s8(c->f, c->fast, c->stage, o, 4, sums, out);
@@ -172,7 +149,7 @@ fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t 
     const size_t row_bytes = fn_codebook_row_bytes(p->in_features, p->bits);
 #if FN_DSP
     uint32_t *table = (uint32_t *)scratch;
-    fill_pairs(table, codebook, p->bits);
+    fn_cb_fill_table(table, codebook, p->bits);
     const cb_dsp_call c = {table, indices, row_bytes, k, p->out_features, &f, fast, &stage};
     void (*const four)(const cb_dsp_call *, const int8_t *, int8_t *) = p->bits == 2 ? pixels4_b2 : pixels4_b4;
     void (*const one)(const cb_dsp_call *, const int8_t *, int8_t *) = p->bits == 2 ? row1_b2 : row1_b4;
@@ -187,10 +164,9 @@ fn_status fn_fc_s8_codebook_dsp(const fn_fc_s8_codebook_params *p, const int8_t 
     for (int32_t b = 0; b < p->batch; ++b) {
         const int8_t *x = input + (size_t)b * k;
         for (int32_t o = 0; o < p->out_features; ++o) {
-            const uint8_t *row = indices + (size_t)o * row_bytes;
             int32_t s = 0;
             for (int32_t j = 0; j < p->in_features; ++j) {
-                s += x[j] * codebook[fn_codebook_index(row, pair_position(j), p->bits)];
+                s += x[j] * codebook[fc_index(indices, row_bytes, p->out_features, o, j, p->bits)];
             }
             output[(size_t)b * n_out + (size_t)o] = fn_finish_one_s8(&f, fast, &stage, o, s);
         }

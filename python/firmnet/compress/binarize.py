@@ -364,4 +364,8 @@ def format_binarized(rows: list[BinarizedLayer]) -> str:
         lines.append(f"binary layers: {len(binary)}, weights {before:,} -> {after:,} bytes "
                      f"({before / after:.1f}x smaller), {sum(r.macs for r in binary):,} of "
                      f"{sum(r.macs for r in rows):,} MACs")
+        # Signs of weights trained in float rarely keep the accuracy: say what restores it.
+        lines.append("the binary weights are the float weights' signs, not retrained: fine-tune the "
+                     "binarized model with a straight-through estimator (examples/digits/binary.py) "
+                     "and check it with --eval")
     return "\n".join(lines)

@@ -22,10 +22,12 @@ import tflite
 
 from ..ir import FirmnetError, Graph, QuantParams, TensorType, UnsupportedError
 from .builder import GraphBuilder
-from .tflite_ops import CONVERTERS
+from .tflite_lce import CONVERTERS as LCE_CONVERTERS
+from .tflite_ops import CONVERTERS as BUILTIN_CONVERTERS
 from .tflite_sparsity import densify, read_sparsity
 from .tflite_verify import OP_NAMES, check_model, tensor_name, verify_flatbuffer
 
+CONVERTERS = {**BUILTIN_CONVERTERS, **LCE_CONVERTERS}   # custom operators as "CUSTOM (name)"
 DTYPES = {
     tflite.TensorType.FLOAT32: "float32", tflite.TensorType.INT8: "int8", tflite.TensorType.INT32: "int32",
     tflite.TensorType.UINT8: "uint8", tflite.TensorType.INT16: "int16", tflite.TensorType.INT64: "int64",
@@ -164,12 +166,15 @@ def load_tflite(source, input_shapes=None) -> Graph:
         ins = [names[i] if i >= 0 else "" for i in op.InputsAsNumpy()]
         outs = [names[i] for i in op.OutputsAsNumpy()]
         convert = CONVERTERS.get(op_name)
+        table = op.BuiltinOptions()
+        if builtin == tflite.BuiltinOperator.CUSTOM:   # custom operators get their custom_options bytes
+            table = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
         if convert is None:
             errors.append((index, op_name, UnsupportedError("operator is not supported")))
         else:
             c.op_label = f"op{index}/{op_name}"
             try:
-                convert(c, index, ins, outs, op.BuiltinOptions())
+                convert(c, index, ins, outs, table)
             except FirmnetError as exc:
                 errors.append((index, op_name, exc))
             else:

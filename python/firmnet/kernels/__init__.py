@@ -22,7 +22,8 @@ conv2d_s8_winograd's, conv2d_f32_winograd's WINOGRAD_F2 and WINOGRAD_F4) also pr
     flash(node, graph) -> (direct, winograd) bytes of the layer's weights either way
 and --winograd (select.py) decides whether they compete.
 Codebook variants (CODEBOOK = True: fc_s8_codebook, fc_s8_codebook_dsp, fc_f32_codebook,
-conv2d_s8_codebook, conv2d_f32_codebook; weights with few distinct values, _codebook.py)
+conv2d_s8_codebook, conv2d_s8_codebook_dsp, conv2d_f32_codebook; weights with few distinct
+values, _codebook.py)
 provide flash() and terms() as the sparse ones do, and --codebook-kernels decides about them.
 select.py picks, per layer, the cheapest supported candidate (the first of equal cost) and
 records the choice, its reason and every rejected candidate with its reason in the KernelCall.
@@ -45,6 +46,7 @@ from . import (
     conv2d_f32_csr,
     conv2d_s8,
     conv2d_s8_codebook,
+    conv2d_s8_codebook_dsp,
     conv2d_s8_csr,
     conv2d_s8_dsp,
     conv2d_s8_s32,
@@ -106,8 +108,8 @@ CANDIDATES = {
     "conv2d": (conv2d_1x1_s8_dsp, conv2d_1x1_s8, depthwise_conv2d_s8_rows_dsp, depthwise_conv2d_s8_blocks_dsp,
                depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, CONV2D_S8_WINOGRAD_DSP, CONV2D_S8_WINOGRAD,
                conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32, WINOGRAD_F2, WINOGRAD_F4, fc_f32_csr,
-               conv2d_f32_csr, fc_s8_codebook_dsp, fc_s8_codebook, conv2d_s8_codebook, fc_f32_codebook,
-               conv2d_f32_codebook),
+               conv2d_f32_csr, conv2d_s8_codebook_dsp, fc_s8_codebook_dsp, fc_s8_codebook, conv2d_s8_codebook,
+               fc_f32_codebook, conv2d_f32_codebook),
     "conv_transpose": (OpLowering("conv_transpose"),),
     "dense": (fc_s8_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, fc_f32, fc_f32_csr, fc_s8_codebook_dsp,
               fc_s8_codebook, fc_f32_codebook),

@@ -74,9 +74,26 @@ def dw_blocks_scratch(p: dict) -> int:
 
 
 def fc_codebook_scratch(p: dict) -> int:
-    """fn_fc_s8_codebook_dsp_scratch_size: its table of weight pairs, 4 bytes per pair of
-    codewords (2^(2 * bits) pairs); 0 for a per-channel codebook, 8-bit indices or an input
-    depth that is not a positive multiple of 4."""
+    """fn_fc_s8_codebook_dsp_scratch_size: its lookup table of the codebook (1 KB for 4-bit,
+    2 KB for 2-bit indices); 0 for a per-channel codebook, 8-bit indices or an input depth
+    that is not a positive multiple of 4."""
     if p["per_channel"] or p["bits"] not in (2, 4) or p["in_features"] < 4 or p["in_features"] % 4:
         return 0
-    return 4 << (2 * p["bits"])
+    return 1024 if p["bits"] == 4 else 2048
+
+
+FN_CB_CONV_DEPTH = 1024        # fn_s8_dsp.h
+
+
+def conv_codebook_scratch(p: dict) -> int:
+    """fn_conv2d_s8_codebook_dsp_scratch_size: its lookup table of the codebook (1 KB for
+    4-bit, 2 KB for 2-bit indices), 4 pixels' widened windows and one int8 window (9 bytes
+    per window value, the window (kernel_h * kernel_w * in_c) rounded up to a multiple of 4);
+    0 for a per-channel codebook, 8-bit indices or a window over FN_CB_CONV_DEPTH values."""
+    kh, kw, c = p["kernel_h"], p["kernel_w"], p["in_c"]
+    if p["per_channel"] or p["bits"] not in (2, 4) or min(kh, kw, c) < 1 or max(kh, kw, c) > FN_CB_CONV_DEPTH:
+        return 0
+    depth = kh * kw * c
+    if depth > FN_CB_CONV_DEPTH:
+        return 0
+    return (1024 if p["bits"] == 4 else 2048) + 9 * (-(-depth // 4) * 4)

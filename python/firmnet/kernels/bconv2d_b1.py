@@ -1,5 +1,5 @@
 """fn_bconv2d_b1 (runtime_c/src/fn_bconv2d_b1.c): binary convolution, any filter, stride and
-zero padding, XNOR-popcount on b1 words.
+zero or one padding, XNOR-popcount on b1 words.
 
 Cost (instructions on mps2-an386): PER_WORD per XOR-popcount of one word of a dense filter
 with one output's window, PER_OUTPUT per output value (its share of gathering the window and
@@ -32,7 +32,8 @@ def cost(node, graph, target) -> int:
 def _params(node, graph) -> dict:
     x, w, y = _binary.shapes(node, graph)
     a = node.attrs
-    return bconv2d_b1_params(x, w, y, strides=a.strides, pads=a.pads, bout=_binary.bout(node, graph))
+    return bconv2d_b1_params(x, w, y, strides=a.strides, pads=a.pads, bout=_binary.bout(node, graph),
+                              pad_value=a.pad_value)
 
 
 def scratch_bytes(node, graph) -> int:
@@ -45,4 +46,5 @@ def call(node, graph) -> KernelCall:
     filters = ConstArg(f"{node.inputs[1]}/b1", pack_dense_filters(graph.constants[node.inputs[1]]))
     return KernelCall(NAME, "fn_binary_b1.h", "fn_bconv2d_b1_params", params_of(_params(node, graph)),
                       (node.inputs[0], filters, node.outputs[0]), scratch_bytes=scratch_bytes(node, graph),
-                      description=f"binary {kh}x{kw} conv, {node.attrs.out} output")
+                      description=f"binary {kh}x{kw} conv, {node.attrs.out} output"
+                      + (", one padding" if node.attrs.pad_value and any(node.attrs.pads) else ""))

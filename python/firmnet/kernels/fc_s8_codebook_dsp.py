@@ -1,8 +1,8 @@
 """fn_fc_s8_codebook_dsp (runtime_c/src/fn_fc_s8_codebook_dsp.c, contract in fn_s8_dsp.h):
 fn_fc_s8_codebook's layers (the same bytes) on CPUs with the DSP extension, for a per-layer
 codebook with 2- or 4-bit indices and a depth that is a multiple of 4: a table of the
-codebook's weight pairs in the scratch (64 B or 1 KB), two table loads and two SMLADs per 4
-weights; indices stored pair-ordered (params_codebook.pair_ordered).
+codebook in the scratch (1 KB for 4-bit, 2 KB for 2-bit indices), two SMLADs per 4 weights;
+indices stored pair-ordered, rows interleaved by blocks of 4 (params_codebook.rows4_interleaved).
 
 Cost: codebook_costs.py (measured by bench/codebook.py) times _codebook.fc_terms."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from ..lowering import ConstArg, KernelCall
 from . import _codebook, _s8_dsp, fc_s8_codebook
 # (dense, codebook) weight bytes, why: the codebook variants'
 from ._codebook import flash, why  # noqa: F401
-from .params_codebook import pair_ordered
+from .params_codebook import rows4_interleaved
 
 NAME = "fn_fc_s8_codebook_dsp"
 CODEBOOK = True
@@ -47,6 +47,6 @@ def call(node, graph) -> KernelCall:
     p = _codebook.palette(node, graph)
     x, book, _, bias, y = base.args
     return KernelCall(NAME, "fn_s8_dsp.h", base.params_type, base.params,
-                      (x, book, ConstArg(f"{node.inputs[1]}/indices_pairs", pair_ordered(p)), bias, y),
+                      (x, book, ConstArg(f"{node.inputs[1]}/indices_rows4", rows4_interleaved(p)), bias, y),
                       description=base.description.replace("codebook weights", "codebook weights (DSP: SMLAD on "
                                                            "a table of weight pairs)"))

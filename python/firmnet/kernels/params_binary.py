@@ -90,16 +90,17 @@ def bconv2d_scratch(p: dict) -> int:
     return 2 * words(p["kernel_h"] * p["kernel_w"] * p["in_c"]) * 4
 
 
-def bconv2d_b1_params(x_shape, w_shape, out_shape, *, strides, pads, bout: dict) -> dict:
-    """fn_bconv2d_b1_params for x NHWC, w OHWI, output NHWC."""
+def bconv2d_b1_params(x_shape, w_shape, out_shape, *, strides, pads, bout: dict, pad_value: int = 0) -> dict:
+    """fn_bconv2d_b1_params for x NHWC, w OHWI, output NHWC; pad_value 0 (zero padding) or 1 (one padding)."""
     n, h, w, c = (int(v) for v in x_shape)
     o, kh, kw, cw = (int(v) for v in w_shape)
     _, oh, ow, oc = (int(v) for v in out_shape)
-    if c != cw or oc != o or min(strides) < 1 or min(pads) < 0:
-        raise ValueError(f"bconv2d: x {tuple(x_shape)}, w {tuple(w_shape)}, strides {strides}, pads {pads}")
+    if c != cw or oc != o or min(strides) < 1 or min(pads) < 0 or pad_value not in (0, 1):
+        raise ValueError(f"bconv2d: x {tuple(x_shape)}, w {tuple(w_shape)}, strides {strides}, pads {pads}, "
+                         f"pad value {pad_value}")
     return {"batch": n, "in_h": h, "in_w": w, "in_c": c, "out_h": oh, "out_w": ow, "out_c": o,
             "kernel_h": kh, "kernel_w": kw, "stride_h": int(strides[0]), "stride_w": int(strides[1]),
-            "pad_top": int(pads[0]), "pad_left": int(pads[1]), "out": bout}
+            "pad_top": int(pads[0]), "pad_left": int(pads[1]), "pad_value": int(pad_value), "out": bout}
 
 
 def fc_b1_params(batch: int, in_shape, out_features: int, bout: dict) -> dict:

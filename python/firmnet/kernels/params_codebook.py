@@ -173,15 +173,34 @@ def conv2d_f32_codebook_params(x_shape, w, *, strides=(1, 1), dilations=(1, 1), 
     return {**fields, **_fields(p), "act_min": float(act[0]), "act_max": float(act[1])}, p
 
 
-def pair_ordered(p: Palette) -> np.ndarray:
-    """The palette's indices for fn_fc_s8_codebook_dsp (fn_s8_dsp.h): in each group of 4
-    weights of a row, the indices of w0, w2, w1, w3 (its table of pairs reads (w0, w2) and
-    (w1, w3)); the depth must be a multiple of 4."""
-    if p.depth % 4:
+def pair_ordered(p: Palette, pad: bool = False) -> np.ndarray:
+    """The palette's indices for the DSP codebook kernels (fn_s8_dsp.h): in each group of 4
+    weights of a row, the indices of w0, w2, w1, w3 (their tables give the pairs (w0, w2) and
+    (w1, w3)). The depth must be a multiple of 4, or with pad (fn_conv2d_s8_codebook_dsp)
+    each row is padded with index 0 up to one."""
+    if p.depth % 4 and not pad:
         raise ValueError(f"codebook DSP: {p.depth} weights per row (a multiple of 4 only)")
     per = 8 // p.bits
     raw = np.asarray(p.indices, np.uint8).reshape(p.rows, p.row_bytes)
     shifts = np.arange(per, dtype=np.uint8) * p.bits
     idx = ((raw[:, :, None] >> shifts) & ((1 << p.bits) - 1)).reshape(p.rows, -1)[:, :p.depth]
-    order = (np.arange(p.depth).reshape(-1, 4)[:, [0, 2, 1, 3]]).reshape(-1)
+    depth4 = -(-p.depth // 4) * 4
+    idx = np.concatenate([idx, np.zeros((p.rows, depth4 - p.depth), idx.dtype)], axis=1)
+    order = (np.arange(depth4).reshape(-1, 4)[:, [0, 2, 1, 3]]).reshape(-1)
     return pack_indices(idx[:, order], p.bits)
+
+
+def padded_nbytes(p: Palette) -> int:
+    """Flash of pair_ordered(p, pad=True) + the codebook."""
+    return int(p.codebook.nbytes + p.rows * ((-(-p.depth // 4) * 4 * p.bits + 7) // 8))
+
+
+def rows4_interleaved(p: Palette) -> np.ndarray:
+    """pair_ordered(p) with the rows interleaved by blocks of 4, as fn_fc_s8_codebook_dsp reads
+    them (fn_s8_dsp.h): per block, each group's index bytes (bits / 2 of them) of rows 0, 1, 2,
+    3 in turn, group after group; the rows past the last full block as they are."""
+    step = p.bits // 2
+    rows = pair_ordered(p).reshape(p.rows, p.row_bytes)
+    full = p.rows - p.rows % 4
+    blocks = rows[:full].reshape(full // 4, 4, p.row_bytes // step, step).transpose(0, 2, 1, 3)
+    return np.concatenate([blocks.reshape(-1), rows[full:].reshape(-1)]).astype(np.uint8)

@@ -3,7 +3,8 @@
 Inputs: x (b1), w (an int8 constant of +1/-1; filter OIHW in NCHW, OHWI in NHWC), then for
 the float and bits outputs the per-channel scale and offset (float32 [O] constants) into
 which the pass folded the layer's alpha, bias and BatchNorm. Groups 1, dilation 1, zero
-padding (a padded tap contributes 0). The output (Attrs.out): the int32 accumulator,
+padding (pad_value 0: a padded tap contributes 0) or one padding (pad_value 1: a padded tap
+is +1, Larq's pad_values=1). The output (Attrs.out): the int32 accumulator,
 float32 clamp(acc * scale + offset, act), or b1: the sign (>= 0 -> +1) of that float.
 A fully connected layer on +-1 values is the convolution whose filter covers its whole
 (unpadded) input (passes/binarize.py). Arithmetic: reference/binary.py; kernels:
@@ -29,6 +30,7 @@ class Attrs:
     out: str = "float"
     act: tuple[float, float] = NO_CLAMP   # float and bits outputs: clamp of the scaled value
     layout: str = "NCHW"
+    pad_value: int = 0                    # 0: zero padding, 1: one padding (+1)
 
 
 def dims(attrs, x_shape, w_shape):
@@ -49,6 +51,7 @@ def infer(attrs, in_types):
     x, w, scale, offset = (list(in_types) + [None, None])[:4]
     require(attrs.out in OUT_DTYPES, f"bconv2d: output kind {attrs.out} unknown ({', '.join(OUT_DTYPES)})")
     require(attrs.layout in ("NCHW", "NHWC"), f"bconv2d: layout {attrs.layout} unknown")
+    require(attrs.pad_value in (0, 1), f"bconv2d: pad value {attrs.pad_value} (0: zero padding, 1: one padding)")
     require_act(attrs.act)
     require(x.dtype == "b1" and len(x.shape) == 4, f"bconv2d: the input must be a 4-D b1 tensor, got {x}")
     require(w.dtype == "int8" and len(w.shape) == 4, f"bconv2d: the weights must be 4-D int8 +-1, got {w}")
@@ -73,7 +76,8 @@ def infer(attrs, in_types):
 def reference(attrs, x, w, scale=None, offset=None):
     if attrs.layout == "NCHW":
         x, w = x.transpose(0, 2, 3, 1), w.transpose(0, 2, 3, 1)
-    y = ref.bconv2d(x, w, scale, offset, strides=attrs.strides, pads=attrs.pads, kind=attrs.out, act=attrs.act)
+    y = ref.bconv2d(x, w, scale, offset, strides=attrs.strides, pads=attrs.pads, kind=attrs.out, act=attrs.act,
+                    pad_value=attrs.pad_value)
     return [np.ascontiguousarray(y.transpose(0, 3, 1, 2)) if attrs.layout == "NCHW" else y]
 
 

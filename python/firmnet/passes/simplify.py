@@ -1,4 +1,6 @@
-"""Remove layout work that does nothing: composed, no-op and identity transposes/reshapes."""
+"""Remove layout work that does nothing: composed, no-op and identity transposes/reshapes,
+and bits turned into +-1 floats only to be binarized again (LCE's converter writes
+LceDequantize then LceQuantize around some layers)."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +18,12 @@ def simplify_layout(graph: Graph) -> Graph:
     """Applies, until nothing changes:
     - transpose of a transpose read only there → one transpose;
     - transpose that keeps the memory order (only size-1 dims move) → reshape;
-    - reshape to the same shape → removed (not when it produces a graph output).
+    - reshape to the same shape → removed (not when it produces a graph output);
+    - float binarize of an unbinarize → the unbinarize's bits (+-1.0 binarizes to the same
+      +-1; not when it produces a graph output); the unbinarize stays if something else
+      reads it (remove_dead_nodes drops it otherwise);
+    - float binarize of a binary layer's float output read only there → the layer's bits
+      output (the bits stage is by definition the sign of the float stage).
     """
     changed = True
     while changed:
@@ -43,6 +50,21 @@ def simplify_layout(graph: Graph) -> Graph:
                     and node.outputs[0] not in graph.outputs:
                 del nodes[k]
                 nodes = _rename_inputs(nodes, node.outputs[0], x)
+                changed = True
+                break
+            inner = producers.get(x)
+            if node.op != "binarize" or node.attrs.zero_point is not None or inner is None:
+                continue
+            if inner.op == "unbinarize" and node.outputs[0] not in graph.outputs:
+                del nodes[k]
+                nodes = _rename_inputs(nodes, node.outputs[0], inner.inputs[0])
+                changed = True
+                break
+            if inner.op == "bconv2d" and inner.attrs.out == "float" and len(consumers[x]) == 1 \
+                    and x not in graph.outputs:
+                del nodes[k]
+                nodes[nodes.index(inner)] = dataclasses.replace(inner, outputs=node.outputs,
+                                                                attrs=dataclasses.replace(inner.attrs, out="bits"))
                 changed = True
                 break
         if changed:

@@ -5,9 +5,10 @@ reference does not. Layouts: activations NHWC, filters OHWI; pads (top, left, bo
 
 - binarize: +1 where x >= 0 (float; -0.0 gives +1, NaN -1), or where x >= the zero point
   (int8: real = scale * (x - zp) >= 0 exactly then); ONNX Sign would give 0 for x == 0.
-- the binary convolution's accumulator: acc = sum over the filter taps inside the input of
-  x * w, with padded positions contributing 0 (zero padding, not -1 or +1): an integer
-  in [-K, K], K = valid taps * in_c, computed exactly (float64 products of +-1 sums).
+- the binary convolution's accumulator: acc = sum over the filter taps of x * w, with
+  padded positions contributing 0 (zero padding, pad_value 0: K = valid taps * in_c) or
+  holding +1 (one padding, pad_value 1, as Larq's pad_values=1: every tap counts, K =
+  KH * KW * in_c): an integer in [-K, K], computed exactly (float64 products of +-1 sums).
 - its output: acc (int32); or y = clamp(float32(acc) * scale[c] + offset[c], act) computed
   in float32 (one rounding after the product, one after the sum: numpy float32 arithmetic);
   or bits: +1 where that y >= 0, else -1 (the float BatchNorm-then-sign of the layer).
@@ -42,8 +43,9 @@ def _check_pm1(name: str, a: np.ndarray) -> None:
         raise ValueError(f"binary layer: {name} must hold +1 and -1 only")
 
 
-def bconv2d_acc(x, w, *, strides: Pair = (1, 1), pads: Pads = (0, 0, 0, 0)) -> np.ndarray:
-    """int32 accumulators [N, OH, OW, O] of +-1 x [N, H, W, C] and +-1 w [O, KH, KW, C]."""
+def bconv2d_acc(x, w, *, strides: Pair = (1, 1), pads: Pads = (0, 0, 0, 0), pad_value: int = 0) -> np.ndarray:
+    """int32 accumulators [N, OH, OW, O] of +-1 x [N, H, W, C] and +-1 w [O, KH, KW, C];
+    padded positions hold pad_value (0: zero padding, 1: one padding)."""
     x, w = np.asarray(x), np.asarray(w)
     _check_pm1("the input", x)
     _check_pm1("the weights", w)
@@ -51,11 +53,14 @@ def bconv2d_acc(x, w, *, strides: Pair = (1, 1), pads: Pads = (0, 0, 0, 0)) -> n
     o, kh, kw, cw = w.shape
     if c != cw:
         raise ValueError(f"binary conv: input has {c} channels, the filter {cw}")
+    if pad_value not in (0, 1):
+        raise ValueError(f"binary conv: pad value {pad_value} (0: zero padding, 1: one padding)")
     oh = conv_out_size(h, kh, strides[0], 1, pads[0], pads[2])
     ow = conv_out_size(wd, kw, strides[1], 1, pads[1], pads[3])
     if oh < 1 or ow < 1:
         raise ValueError(f"binary conv: the filter {kh}x{kw} does not fit the padded input {h}x{wd}")
-    xp = np.pad(x.astype(np.float64), ((0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0)))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0)),
+                constant_values=float(pad_value))
     windows = window_view(xp, (oh, ow), (kh, kw), strides, (1, 1))   # [N, OH, OW, KH, KW, C]
     acc = np.tensordot(windows, w.astype(np.float64), axes=([3, 4, 5], [1, 2, 3]))
     return acc.astype(np.int32)
@@ -80,9 +85,9 @@ def output_stage(acc, kind: str, scale=None, offset=None, act=(-np.inf, np.inf))
 
 
 def bconv2d(x, w, scale=None, offset=None, *, strides: Pair = (1, 1), pads: Pads = (0, 0, 0, 0),
-            kind: str = "int32", act=(-np.inf, np.inf)) -> np.ndarray:
+            kind: str = "int32", act=(-np.inf, np.inf), pad_value: int = 0) -> np.ndarray:
     """The binary convolution with its output stage."""
-    return output_stage(bconv2d_acc(x, w, strides=strides, pads=pads), kind, scale, offset, act)
+    return output_stage(bconv2d_acc(x, w, strides=strides, pads=pads, pad_value=pad_value), kind, scale, offset, act)
 
 
 def bmaxpool2d(x, *, kernel: Pair, strides: Pair = (1, 1), pads: Pads = (0, 0, 0, 0), out_size: Pair) -> np.ndarray:
