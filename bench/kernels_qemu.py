@@ -21,7 +21,8 @@ range, as in the MLPerf Tiny models):
 Each layer runs once through its portable kernel and once through each DSP-extension variant
 that takes it (runtime_c/include/fn_s8_dsp.h: fn_conv2d_s8_dsp, fn_conv2d_1x1_s8_dsp,
 fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp,
-fn_conv2d_s8_winograd_dsp), in one
+fn_conv2d_s8_winograd_dsp; and fn_conv2d_s8_w16_dsp, fn_conv2d_s8_w16_dsp.h, for the layers
+run through fn_conv2d_s8), in one
 bare-metal firmware built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
 -mcpu=cortex-m4, the board's CPU flags; the variants take their scratch from a static
 buffer). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
@@ -40,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from firmnet.kernels import _s8_dsp  # noqa: E402
+from firmnet.kernels import _s8_dsp, conv2d_s8_w16_dsp  # noqa: E402
 from support.qemu_harness import (FIRMWARE_KERNELS, SOURCES, board_case, build_firmware, firmware_main,  # noqa: E402
                                   reference, run_firmware)
 
@@ -92,14 +93,14 @@ WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16,
 
 
 # the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
-VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp",), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
+VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
             "wino": ("wino_dsp",)}
 
 
 def _takes(kind: str, params: dict) -> bool:
     """Whether a DSP variant takes the layer: its scratch size is not 0 (fn_s8_dsp.h)."""
     size = {"conv_dsp": _s8_dsp.conv2d_scratch, "dw_rows_dsp": _s8_dsp.dw_rows_scratch,
-            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch}.get(kind)
+            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch, "w16": conv2d_s8_w16_dsp.scratch}.get(kind)
     return size is None or size(params) > 0
 
 
@@ -111,7 +112,7 @@ def main() -> int:
                 runs.append((label, FIRMWARE_KERNELS[kind][0], (kind, *case[1:]), macs))
     with tempfile.TemporaryDirectory(prefix="firmnet-kbench-") as tmp:
         elf = build_firmware(Path(tmp), firmware_main([case for _, _, case, _ in runs]),
-                             sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c" for v in ("", "_dsp"))])
+                             sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c" for v in ("", "_dsp", "_w16_dsp"))])
         outs, instructions = run_firmware(elf, Path(tmp), len(runs))
     for (label, fn, case, _), got in zip(runs, outs):
         if got != reference(case).tobytes():

@@ -438,6 +438,15 @@ def _tiny_board(tmp_path, flash: int, ram: int, stack: int = 2048):
     return path
 
 
+def _int8_weights(model) -> dict:
+    """--kernel choices that keep a model's convs on int8 weights: the layers that take the
+    int16-weight fn_conv2d_s8_w16_dsp on nucleo-l4r5zi's 2 MB forced to fn_conv2d_s8_dsp, as on
+    a board whose flash refuses the int16 weights (the fit tests compare the same C across
+    boards of different flash)."""
+    probe = firmnet.compile(model, "unused", board="nucleo-l4r5zi", name="probe", write=False, winograd="off")
+    return {l["name"]: "fn_conv2d_s8_dsp" for l in probe.report["layers"] if l["kernel"] == "fn_conv2d_s8_w16_dsp"}
+
+
 def _without_cross_compiler(monkeypatch):
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd.startswith("arm-none-eabi") else
@@ -453,7 +462,7 @@ def test_fit_check_counts_code_from_the_linked_elf(tmp_path, monkeypatch):
     kernels' smaller weights, so the boards compared here would get different weights."""
     require_tools(BOARD_TOOLS)
     model = MODELS["digits_int8"]
-    off = dict(winograd="off")
+    off = dict(winograd="off", kernels=_int8_weights(model))
     weights = firmnet.compile(model, "unused", board="nucleo-l4r5zi", name="probe", write=False,
                               **off).report["weights_bytes"]
     small = _tiny_board(tmp_path, flash=8192, ram=65536)
@@ -539,7 +548,8 @@ def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
     require_tools(BOARD_TOOLS)
     board = _tiny_board(tmp_path, flash=1 << 20, ram=65536)
     board.write_text(board.read_text().replace('cflags = ["-O2",', 'cflags = ["-O2", "-mno-such-option",'))
-    cm = firmnet.compile(MODELS["digits_int8"], tmp_path / "ok", board=str(board), name="digits", winograd="off")
+    off = dict(winograd="off", kernels=_int8_weights(MODELS["digits_int8"]))
+    cm = firmnet.compile(MODELS["digits_int8"], tmp_path / "ok", board=str(board), name="digits", **off)
     info = json.loads((cm.out_dir / "board" / "board.json").read_text())["firmware"]
     assert info["linked"] is False and "-mno-such-option" in info["error"]
     assert (cm.out_dir / "digits.c").is_file()
@@ -548,7 +558,7 @@ def test_fit_check_falls_back_to_the_estimate_when_the_link_fails(tmp_path):
     weights = cm.report["weights_bytes"]   # the same C for the same CPU
     with pytest.raises(FirmnetError, match=r"\(an estimate: the firmware could not be linked to be measured: .*"
                                            rf"-mno-such-option.*\): flash: weights {weights:,} \+ code estimated at"):
-        firmnet.compile(MODELS["digits_int8"], tmp_path / "small", board=str(small), name="digits", winograd="off")
+        firmnet.compile(MODELS["digits_int8"], tmp_path / "small", board=str(small), name="digits", **off)
 
 
 def test_fit_check_counts_the_stack_and_static_data_in_ram(tmp_path):

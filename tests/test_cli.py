@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import firmnet
 from firmnet.cli import main
 from support.paths import EXAMPLE, FIXTURES, REPO
 
@@ -80,10 +81,14 @@ def test_compile_for_a_real_board_reports_the_firmware_sizes(tmp_path, capsys):
         if shutil.which(tool) is None:
             pytest.fail(f"missing {tool}: install it (Debian/Ubuntu: apt-get install {package})")
     int8 = EXAMPLE.with_name("digits_cnn.int8.onnx")
-    # --winograd off: with less flash, auto would keep the direct kernels' smaller weights, and the
-    # two firmwares compared below would differ
+    # --winograd off and the int16-weight fn_conv2d_s8_w16_dsp's layers on fn_conv2d_s8_dsp: with
+    # less flash, auto would keep the direct kernels' int8 weights, and the two firmwares compared
+    # below would differ
+    probe = firmnet.compile(int8, "unused", board="nucleo-l4r5zi", name="probe", write=False, winograd="off")
+    int8_weights = [a for l in probe.report["layers"] if l["kernel"] == "fn_conv2d_s8_w16_dsp"
+                    for a in ("--kernel", f"{l['name']}=fn_conv2d_s8_dsp")]
     code, text, _ = _run(capsys, "compile", int8, "-o", tmp_path / "n", "--name", "digits", "--board", "nucleo-l4r5zi",
-                         "--winograd", "off")
+                         "--winograd", "off", *int8_weights)
     assert code == 0, text
     report = json.loads((tmp_path / "n" / "report.json").read_text())
     weights, arena = report["weights_bytes"], report["arena_bytes"]
@@ -101,7 +106,7 @@ def test_compile_for_a_real_board_reports_the_firmware_sizes(tmp_path, capsys):
     board.write_text(re.sub(r"(?m)^flash_bytes = .*$", "flash_bytes = 8192",
                             (REPO / "boards" / "nucleo-l4r5zi.toml").read_text()))
     code, _, err = _run(capsys, "compile", int8, "-o", tmp_path / "t", "--name", "digits", "--board", board,
-                        "--winograd", "off")
+                        "--winograd", "off", *int8_weights)
     assert code == 2
     assert re.search(r"firmnet: error: the model does not fit board 'tiny' \(the firmware does not link, ld: region "
                      rf"FLASH overflowed by {flash - 8192:,} bytes; .*\): flash: {flash:,} bytes \(weights {weights:,} \+ "

@@ -15,9 +15,9 @@ from support.paths import EXAMPLE, FIXTURES
 
 STRICT = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c", "-o", "/dev/null"]
 ALLOWED_SYSTEM_HEADERS = {"stdint.h", "stddef.h", "string.h"}
-# The compiler's own ACLE header, included only where the target has the DSP extension
-# (or SSAT): intrinsics, no library code.
-TARGET_HEADERS = {"arm_acle.h"}
+# The compiler's own ACLE headers, included only where the target has the DSP extension
+# (or SSAT; arm_mve.h: MVE, Helium): intrinsics, no library code.
+TARGET_HEADERS = {"arm_acle.h", "arm_mve.h"}
 MODELS = [EXAMPLE] + sorted(FIXTURES.glob("*.onnx"))
 # compiled once more with --requant ort: its kernels (lookup tables, onnxruntime's softmax, float
 # requantization) appear only in that mode
@@ -58,9 +58,9 @@ def test_only_freestanding_includes(projects):
             text = f.read_text()
             for inc in re.findall(r'#include\s*<([^>]+)>', text):
                 assert inc in ALLOWED_SYSTEM_HEADERS | TARGET_HEADERS, f"{f.name} includes <{inc}>"
-            for m in re.finditer(r'#include\s*<arm_acle\.h>', text):   # always under a feature test
+            for m in re.finditer(r'#include\s*<(arm_acle|arm_mve)\.h>', text):   # always under a feature test
                 guard = text.rfind("#if", 0, m.start())
-                assert guard >= 0 and "__ARM_FEATURE" in text[guard:m.start()], f"{f.name}: unguarded <arm_acle.h>"
+                assert guard >= 0 and "__ARM_FEATURE" in text[guard:m.start()], f"{f.name}: unguarded <{m.group(1)}.h>"
             assert not re.search(r"\b(malloc|calloc|realloc|free|printf|fopen)\s*\(", f.read_text()), f.name
 
 

@@ -1,4 +1,4 @@
-"""fn_add_s8, fn_mul_s8, fn_quantize_f32_s8, fn_dequantize_s8_f32, fn_requantize_s8 and
+"""fn_add_s8, fn_add_s8_table, fn_mul_s8, fn_quantize_f32_s8, fn_dequantize_s8_f32, fn_requantize_s8 and
 fn_concat_s8: C == numpy reference (firmnet.reference.elementwise_s8, quantize_s8)
 exactly, in every method and requant mode; TFLite Micro's parameter arithmetic on
 hand-worked values; and the onnxruntime methods against onnxruntime itself, byte for
@@ -21,7 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from firmnet.kernels.params_elementwise_s8 import ELTWISE_S8, add_s8_params, mul_s8_params
+from firmnet.kernels.params_elementwise_s8 import ELTWISE_S8, add_s8_params, add_s8_table_params, mul_s8_params
 from firmnet.kernels.params_quantize_s8 import (concat_s8_params, dequantize_s8_f32_params, quantize_f32_s8_params,
                                                 requantize_s8_params)
 from firmnet.reference.elementwise_s8 import add_s8, mul_s8
@@ -128,6 +128,90 @@ def test_sub_s8_matches_reference(runtime, case):
 @given(binary_cases("mul"))
 def test_mul_s8_matches_reference(runtime, case):
     check_binary(runtime, "mul", *case)
+
+
+def run_add_table(runtime, a, b, p, out=None):
+    """fn_add_s8_table with the builder's struct p (its tables kept alive beside the struct)."""
+    ffi, lib = runtime.ffi, runtime.lib
+    a, b = np.array(a, np.int8, order="C"), np.array(b, np.int8, order="C")
+    if out is None:
+        out = np.full(np.broadcast_shapes(a.shape, b.shape), 99, np.int8)
+    tables = {k: ffi.new("int32_t[256]", [int(v) for v in p[k]]) for k in ("a_table", "b_table")}
+    status = lib.fn_add_s8_table(ffi.new("fn_add_s8_table_params *", {**p, **tables}), _i8(ffi, a), _i8(ffi, b),
+                                 _i8(ffi, out))
+    return status, out
+
+
+def check_add_table(runtime, op, a, b, kw):
+    """fn_add_s8_table with the table builder's struct == the reference add_s8 (which knows no tables)."""
+    kw = dict(kw, op=op)
+    p = add_s8_table_params(np.shape(a), np.shape(b), kw["a_q"], kw["b_q"], kw["y_q"], op=op, act=kw["act"])
+    status, out = run_add_table(runtime, a, b, p)
+    assert status == FN_OK
+    assert_array_equal_first(out, add_s8(a, b, **kw), f"table {op}")
+
+
+@st.composite
+def table_cases(draw, op):
+    """binary_cases in TFLM mode, rows long enough for the four-lane steps (up to 37 elements)."""
+    a, b, kw = draw(binary_cases(op, modes=("tflm",)))
+    try:
+        add_s8_table_params(a.shape, b.shape, kw["a_q"], kw["b_q"], kw["y_q"], op=op, act=kw["act"])
+    except ValueError:
+        assume(False)
+    if draw(st.booleans()):     # stretch a broadcast-free pair into long rows
+        n = draw(st.integers(1, 37))
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        shape = draw(st.sampled_from([(n,), (2, n), (n, 1)]))
+        b_shape = draw(st.sampled_from([shape, (1,), shape[-1:]]))
+        a, b = random_s8(rng, shape, "uniform"), random_s8(rng, b_shape, "uniform")
+        if draw(st.booleans()):
+            a, b = b, a
+    return a, b, kw
+
+
+@settings(max_examples=400, deadline=None)
+@given(table_cases("add"))
+def test_add_s8_table_matches_reference(runtime, case):
+    check_add_table(runtime, "add", *case)
+
+
+@settings(max_examples=400, deadline=None)
+@given(table_cases("sub"))
+def test_sub_s8_table_matches_reference(runtime, case):
+    check_add_table(runtime, "sub", *case)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40), quants(), quants(), quants(), st.integers(0, 2**32 - 1))
+def test_mul_s8_long_rows_match_reference(runtime, n, a_q, b_q, y_q, seed):
+    """fn_mul_s8's TFLM rows of four lanes (and their tail), contiguous or one scalar operand."""
+    rng = np.random.default_rng(seed)
+    y_q = (float(np.float32(a_q[0] * b_q[0] * 2.0 ** rng.uniform(-8, 4))), y_q[1])
+    kw = dict(a_q=a_q, b_q=b_q, y_q=y_q, mode="tflm", act=(-128, 127))
+    try:
+        mul_s8_params((n,), (n,), a_q, b_q, y_q)
+    except ValueError:
+        assume(False)
+    for b_shape in ((n,), (1,)):
+        check_binary(runtime, "mul", random_s8(rng, (n,), "uniform"), random_s8(rng, b_shape, "uniform"), kw)
+
+
+def test_add_table_in_place_and_refusals(runtime):
+    rng = np.random.default_rng(1)
+    a = rng.integers(-128, 128, size=(3, 13), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(3, 13), dtype=np.int8)
+    kw = dict(a_q=(0.05, 3), b_q=(0.02, -7), y_q=(0.06, -2), act=(-2, 127))
+    p = add_s8_table_params(a.shape, b.shape, **kw)
+    want = add_s8(a, b, **kw)
+    status, out = run_add_table(runtime, a, b, p, out=a)
+    assert status == FN_OK and out is a
+    assert_array_equal_first(a, want, "in-place table add")
+    for field, value in (("output_shift", 0), ("output_shift", -32), ("output_multiplier", -1), ("act_min", -129),
+                         ("output_offset", 128), ("ndim", 0)):
+        assert run_add_table(runtime, a, b, dict(p, **{field: value}))[0] == FN_ERR_ARG, field
+    with pytest.raises(ValueError, match="TFLM"):
+        add_s8_table_params(a.shape, b.shape, **kw, mode="single")
 
 
 def test_add_in_place(runtime):
@@ -472,3 +556,37 @@ def test_concat_matches_onnxruntime(runtime, qdq):
         assert status == FN_OK
         what = f"{'QDQ Concat' if qdq else 'QLinearConcat'} {x_qs} -> {y_q}"
         assert_same_as_ort(out.reshape(theirs.shape), theirs, what)
+
+
+# ---------------------------------------------------------------- which kernel the compiler picks
+
+def test_compiler_picks_the_table_kernels_in_tflm_mode(tmp_path):
+    """A .tflite model (TFLM mode): ADD/SUB through the operand tables, the activations as lookup
+    tables, their tables' bytes in the report (other modes: test_table_add_refuses_...)."""
+    requant, add_kernel, act_kernel = "tflm", "fn_add_s8_table", "fn_lut_s8"
+    import firmnet
+    from support.tflite_models import binary_model, unary_model
+    for k, (model, want) in enumerate([(binary_model(3, "ADD"), add_kernel), (binary_model(4, "SUB"), add_kernel),
+                                       (unary_model(5, "HARD_SWISH"), act_kernel),
+                                       (unary_model(6, "LOGISTIC"), act_kernel),
+                                       (unary_model(7, "TANH"), act_kernel)]):
+        path = tmp_path / f"m{k}.tflite"
+        path.write_bytes(model)
+        cm = firmnet.compile(path, tmp_path / f"out{k}", board="host", name=f"m{k}", requant=requant)
+        (layer,) = cm.report["layers"]
+        assert layer["kernel"] == want, (k, layer["kernel"])
+        assert layer["table_bytes"] == {"fn_add_s8_table": 2048, "fn_lut_s8": 256, "fn_add_s8": 0}[want]
+
+
+def test_table_add_refuses_an_output_shift_of_zero():
+    """An output scale so small that TFLM's output multiplier is >= 1/2 (shift 0), or the single
+    rounding mode (the table kernel rounds as TFLM), or a mul: fn_add_s8 / fn_mul_s8 run it."""
+    from firmnet.ir import OpQuant, QuantParams
+    from firmnet.ops import binary
+    q = OpQuant((QuantParams((0.5,), (0,)), QuantParams((0.5,), (0,))), QuantParams((1.5 / 2**20,), (0,)), "tflm")
+    with pytest.raises(ValueError, match="output shift 0"):
+        add_s8_table_params((4,), (4,), (0.5, 0), (0.5, 0), (1.5 / 2**20, 0))
+    assert binary._int8_table_params(binary.Attrs(kind="add", act=(-128, 127), quant=q), (4,), (4,)) is None
+    normal = OpQuant(q.inputs, QuantParams((0.7,), (0,)), "single")
+    assert binary._int8_table_params(binary.Attrs(kind="add", act=(-128, 127), quant=normal), (4,), (4,)) is None
+    assert binary._int8_table_params(binary.Attrs(kind="mul", act=(-128, 127), quant=normal), (4,), (4,)) is None

@@ -23,8 +23,9 @@
  * loop.
  *
  * Output stage: fn_fast_out_s8 (fn_fixedpoint.h) when the call's requantization allows
- * it (TFLM/SINGLE, right shifts, full int8 range), else fn_finish_channel_s8; the same
- * bytes either way. */
+ * it (TFLM/SINGLE, right shifts, full int8 range), else fn_finish_channel_s8; on the
+ * three-pixel path fn_out6_s8 (six instructions per output) where every channel allows it
+ * (TFLM, shifts -1 to -22, |bias| < 2^29); the same bytes in every case. */
 #ifndef FN_CONV_1X1_S8_IMPL_H
 #define FN_CONV_1X1_S8_IMPL_H
 
@@ -227,8 +228,9 @@ FN_MAYBE_UNUSED static void widen_triple(const int8_t *x, size_t k, int32_t n4, 
 /* pw_pair_fast for three pixels (x, x + k, x + 2k; outputs out0, + out_c, + 2 out_c):
  * per step of 4 input channels the two channels' weights are widened once for 3 pixels
  * (24 MACs: 2 loads, 4 SXTB16, 3 x 2 word loads, 12 SMLADs). in_c % 4 == 0. */
-FN_NOINLINE_SHARED static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch_s8 *tab, const uint64_t *xw,
-                                       int32_t n4, const int8_t *filter, size_t k, int32_t out_c, int8_t *out0)
+FN_NOINLINE_SHARED static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_fast_ch_s8 *tab, const fn_out6_s8 *t6,
+                                       const uint64_t *xw, int32_t n4, const int8_t *filter, size_t k, int32_t out_c,
+                                       int8_t *out0)
 {
     const int32_t tflm = f->tflm, zo = f->output_offset;
     int8_t *const out1 = out0 + out_c;
@@ -258,6 +260,18 @@ FN_NOINLINE_SHARED static void pw_triple_fast(const fn_fast_out_s8 *f, const fn_
             s21 = __smlad(o, b1o, __smlad(e, b1e, s21));
             xp += 3;
             w0 += 4;
+        }
+        if (t6 != NULL) {   /* fn_out6_s8 (fn_fixedpoint.h): six instructions per output */
+            const fn_out6_s8 a = t6[c];
+            out0[c] = fn_out6_s8_one(s00, &a);
+            out1[c] = fn_out6_s8_one(s10, &a);
+            out2[c] = fn_out6_s8_one(s20, &a);
+            FN_BARRIER();
+            const fn_out6_s8 b = t6[c + 1];
+            out0[c + 1] = fn_out6_s8_one(s01, &b);
+            out1[c + 1] = fn_out6_s8_one(s11, &b);
+            out2[c + 1] = fn_out6_s8_one(s21, &b);
+            continue;
         }
         /* one channel at a time (the barrier keeps GCC from interleaving both and spilling) */
         const fn_fast_ch_s8 ch0 = tab[c];
@@ -365,13 +379,19 @@ FN_ALWAYS_INLINE static inline fn_status fn_pw_s8_run(const fn_conv2d_s8_params 
     if (dsp && fast && fn_pw_triple_shape(p)) {
         /* every channel's output-stage parameters, gathered once, after 3 pixels' inputs */
         fn_fast_ch_s8 *const tab = (fn_fast_ch_s8 *)(xw + 3 * (size_t)n4);
+        /* or, where every channel allows it (sums below 2^29: in_c <= 84 here), fn_out6_s8's */
+        fn_out6_s8 *const t6 = (fn_out6_s8 *)(void *)tab;
+        int out6 = 1;
         for (int32_t c = 0; c < out_c; ++c) {
+            out6 &= fn_out6_s8_init(&t6[c], &stage.rq, c, bias != NULL ? bias[c] : 0);
+        }
+        for (int32_t c = 0; !out6 && c < out_c; ++c) {
             tab[c] = fn_fast_out_s8_ch(&f, c);
         }
         for (; px + 3 <= n_px; px += 3) {
             const int8_t *x = input + (size_t)px * k;
             widen_triple(x, k, n4, input_offset, xw);
-            pw_triple_fast(&f, tab, xw, n4, filter, k, out_c, output + (size_t)px * (size_t)out_c);
+            pw_triple_fast(&f, tab, out6 ? t6 : NULL, xw, n4, filter, k, out_c, output + (size_t)px * (size_t)out_c);
         }
     }
 #endif

@@ -185,6 +185,8 @@ typedef struct {
     int fast;                   /* fn_fast_out_s8 applies: ch[] is set */
     int32_t tflm, output_offset;
     fn_fast_ch_s8 ch[FN_DW_S8_BLOCK];
+    int out6;                   /* fn_out6_s8 applies to the block's 4 channels: o6[] is set */
+    fn_out6_s8 o6[FN_DW_S8_BLOCK];
     const fn_channel_stage_s8 *stage;
     int32_t oc;
 } dw_block;
@@ -206,6 +208,13 @@ __attribute__((always_inline))
 #endif
 static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *out)
 {
+    if (k->out6) {   /* six instructions per output (fn_fixedpoint.h) */
+        out[0] = fn_out6_s8_one(a0, &k->o6[0]);
+        out[1] = fn_out6_s8_one(a1, &k->o6[1]);
+        out[2] = fn_out6_s8_one(a2, &k->o6[2]);
+        out[3] = fn_out6_s8_one(a3, &k->o6[3]);
+        return;
+    }
     if (k->fast) {
         const int32_t tflm = k->tflm, zo = k->output_offset;
         out[0] = fn_fast_out_s8_ch_one(a0, &k->ch[0], tflm, zo);
@@ -232,10 +241,19 @@ static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t o
         wide[2 * t + 1] = fn_sxtb16_ror8(wv);
     }
     k->oc = oc;
+    k->out6 = 0;
     if (fast) {
         for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
             k->ch[l] = fn_fast_out_s8_ch(f, oc + l);
         }
+        /* fn_out6_s8 where the 4 channels allow it: sums of at most FN_S8_MAX_DEPTH... here
+         * k->taps <= 2^13 products of |x| <= 255, |w| <= 128 stay below its 2^29 */
+        int ok = k->taps <= 8192;
+        const int32_t *const bias = k->stage->bias;
+        for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
+            ok &= fn_out6_s8_init(&k->o6[l], &k->stage->rq, oc + l, bias != NULL ? bias[oc + l] : 0);
+        }
+        k->out6 = ok;
     }
 }
 #endif

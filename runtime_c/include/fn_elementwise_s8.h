@@ -184,6 +184,49 @@ typedef struct {
  * then clamp to [act_min, act_max]. Overlap rule and return codes as fn_add_s8. */
 fn_status fn_mul_s8(const fn_mul_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out);
 
+/* TFLM's int8 add/sub with its two operand rescalings done at compile time: the
+ * first two steps of fn_add_s8's TFLM method depend on one int8 operand each, so
+ * each is a 256-entry table (a requantized int8 value per byte), and per element
+ * only the output requantization runs:
+ *   raw2 = a_table[(uint8_t)a] + b_table[(uint8_t)b]
+ *          (= 2 * (rq(x, a_multiplier, a_shift) +- rq(y, b_multiplier, b_shift)),
+ *           the sub's table negated; kernels/params_elementwise_s8.py builds them)
+ *   out  = clamp(rq(raw2 / 2, output_multiplier, output_shift) + output_offset)
+ * with rq = fn_mul_by_quantized_mul_tflm (requant_mode TFLM only), computed as one
+ * SMLAL: SRDHM(raw, m) = floor((raw2 * m + 2^31) / 2^32) and the rounding divide by
+ * 2^e folded in, floor((raw2 * m + 2^31 + (2^(e-1) - [raw2 < 0]) * 2^32) / 2^(32+e))
+ * (the [r < 0] of the rounding is [raw2 < 0]: they differ only where r = 0, giving 0
+ * either way). Broadcasting and the overlap rule as fn_add_s8.
+ * Requires every table entry in [-2^29, 2^29] (then |raw2| <= 2^30 and the 64-bit sum
+ * cannot overflow; the builder checks it). Returns FN_ERR_ARG for a NULL pointer, a
+ * bad walk, output_multiplier < 0, output_shift outside [-31, -1], an offset or act
+ * bound out of range. */
+typedef struct {
+    int32_t ndim;
+    int32_t out_shape[FN_MAX_DIMS];
+    int32_t a_strides[FN_MAX_DIMS];
+    int32_t b_strides[FN_MAX_DIMS];
+    const int32_t *a_table;            /* 256 entries, indexed by the byte as uint8_t */
+    const int32_t *b_table;
+    int32_t output_multiplier;         /* Q31, >= 0 */
+    int32_t output_shift;              /* in [-31, -1] */
+    int32_t output_offset;             /* in [-128, 127] */
+    int32_t act_min, act_max;          /* -128 <= act_min <= act_max <= 127 */
+} fn_add_s8_table_params;
+
+fn_status fn_add_s8_table(const fn_add_s8_table_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+
+/* round(x2 * m / 2^(32 + e)) as fn_add_s8_table states it: the high word of
+ * x2 * m + hi * 2^32 + 2^31, shifted right by e; hi >= 0 (the caller's rounding term),
+ * |x2| <= 2^31 - 1, 0 <= m <= 2^31 - 1. One SMLAL on ARM. */
+static inline int32_t fn_rq2_hi(int32_t x2, int32_t m, int32_t hi, int32_t e)
+{
+    /* hi >= 0 and < 2^31: the constant is below 2^63, its conversion exact */
+    int64_t v = (int64_t)(((uint64_t)(uint32_t)hi << 32) | 0x80000000u);
+    v += (int64_t)x2 * m;
+    return (int32_t)(v >> 32) >> e;
+}
+
 /* 1 if the offsets and the clamp that fn_add_s8 and fn_mul_s8 share are in the ranges
  * stated in their parameter structs, else 0. */
 static inline int fn_eltwise_s8_offsets_ok(int32_t a_offset, int32_t b_offset, int32_t output_offset,

@@ -327,6 +327,73 @@ static inline void fn_fast_out_s8_n(const fn_fast_out_s8 *f, int32_t c0, int32_t
     }
 }
 
+/* The TFLM output stage in six instructions per output on the M4 (fn_out6_s8_one: two
+ * additions with a shifted operand, SMMLAR, a shift, SSAT and the store), for the common case:
+ * mode FN_REQUANT_TFLM, the full int8 range (act_min = -128, act_max = 127), a right shift
+ * e = -shift in [1, 22] (k = e - 1 in [0, 21]), |bias| < 2^29 and sums |sum| < 2^29 (the
+ * caller's depth bound). Then x = sum + bias has |x| < 2^30, so 2x fits int32, and with
+ * m = multiplier in [0, 2^31 - 1] the TFLM result (fn_requant_right_fast_h's derivation,
+ * doubled: numerator and denominator times 2) is
+ *   TFLM(x) + zp = floor((2x * m + 2^31 + (2^k - [x < 0] + zp * 2^(k+1)) * 2^32) / 2^(33+k))
+ *               = floor(SMMLAR(2x, m, a) / 2^(k+1)),  a = 2^k + zp * 2^(k+1) - [x < 0]
+ * (nested floors of divisions by positive integers combine; SMMLAR(n, m, a) = floor((a * 2^32
+ * + n * m + 2^31) / 2^32), its high word). |2x * m| / 2^32 < 2^30 and |a| <= 2^21 + 2^29: the
+ * high word stays inside int32. The per-channel constants are prepared once:
+ *   bias2 = 2 * bias, addend = 2^k + zp * 2^(k+1), shift = k + 1
+ * and per output: x2 = bias2 + (sum << 1); a = addend + (x2 >> 31) (x2 < 0 exactly when
+ * x < 0); out = sat8(SMMLAR(x2, m, a) >> shift). The zero point is inside the high word,
+ * so no addition follows. tests/test_fixedpoint.py checks it against the reference. */
+typedef struct {
+    int32_t bias2, multiplier, addend, shift;
+} fn_out6_s8;
+
+/* Largest |sum| and |bias| (exclusive) of fn_out6_s8: 2^29. */
+#define FN_OUT6_LIMIT 536870912
+
+/* Fills *o for one channel and returns 1 if fn_out6_s8_one gives that channel's bytes of the
+ * general stage (block rq already validated by fn_requant_acc_s8_ok; c is the channel, bias
+ * its bias or 0), for sums below FN_OUT6_LIMIT in magnitude; returns 0 otherwise (*o is
+ * then filled with zeros). */
+static inline int fn_out6_s8_init(fn_out6_s8 *o, const fn_requant_acc_s8 *rq, int32_t c, int32_t bias)
+{
+    const int32_t q = rq->per_channel ? c : 0;
+    o->bias2 = 0;
+    o->multiplier = 0;
+    o->addend = 0;
+    o->shift = 0;
+    if (rq->mode != FN_REQUANT_TFLM || rq->act_min != -128 || rq->act_max != 127 || rq->shift[q] > -1 ||
+        rq->shift[q] < -22 || bias <= -FN_OUT6_LIMIT || bias >= FN_OUT6_LIMIT) {
+        return 0;
+    }
+    const int32_t k = -rq->shift[q] - 1;
+    o->bias2 = 2 * bias;
+    o->multiplier = rq->multiplier[q];
+    o->addend = (int32_t)((uint32_t)1 << k) + rq->output_offset * (int32_t)((uint32_t)2 << k);
+    o->shift = k + 1;
+    return 1;
+}
+
+/* floor((acc * 2^32 + a * b + 2^31) / 2^32) modulo 2^32: SMMLAR (Armv7E-M, the DSP extension). */
+static inline int32_t fn_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    const uint64_t v = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) + 2147483648u;
+    return (int32_t)(uint32_t)(v >> 32);
+#endif
+}
+
+/* One output of the six-instruction stage from its sum (bias not yet added). */
+static inline int8_t fn_out6_s8_one(int32_t sum, const fn_out6_s8 *o)
+{
+    const int32_t x2 = (int32_t)((uint32_t)o->bias2 + ((uint32_t)sum << 1));
+    const int32_t a = o->addend + (x2 >> 31);
+    return fn_sat8(fn_smmlar(x2, o->multiplier, a) >> o->shift);
+}
+
 /* One requantization in the model's mode: acc → output integer before the zero point
  * (ORT mode clamps to [act_min - zp_out, act_max - zp_out] itself). multiplier >= 0. */
 static inline int32_t fn_requantize(int32_t acc, int32_t mode, int32_t multiplier, int32_t shift, float scale,

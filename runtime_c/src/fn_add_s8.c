@@ -2,21 +2,24 @@
  *
  * The output is walked in row-major order, one innermost-dimension row at a time
  * (rows of the whole tensor when both operands are contiguous or scalar); each row
- * runs one method's loop. The per-element arithmetic is stated in fn_elementwise_s8.h. */
+ * runs one method's loop. The per-element arithmetic is stated in fn_elementwise_s8.h.
+ * In TFLM mode the compiler runs fn_add_s8_table instead (fn_add_s8_table.c) wherever its
+ * output shift is not 0; these loops serve the single-rounding and onnxruntime modes. */
 #include "fn_elementwise_s8.h"
 #include "fn_broadcast.h"
 #include "fn_clamp.h"
 
-static int32_t rq(int32_t x, int32_t mode, int32_t multiplier, int32_t shift)
+/* mode is a constant at every call (add_tflm is inlined per mode): no per-element switch */
+static inline int32_t rq(int32_t x, int single, int32_t multiplier, int32_t shift)
 {
-    return mode == FN_REQUANT_SINGLE ? fn_mul_by_quantized_mul_single(x, multiplier, shift)
-                                     : fn_mul_by_quantized_mul_tflm(x, multiplier, shift);
+    return single ? fn_mul_by_quantized_mul_single(x, multiplier, shift)
+                  : fn_mul_by_quantized_mul_tflm(x, multiplier, shift);
 }
 
-/* TFLite's AddElementwise / SubElementwise for one pair. */
-static int32_t add_tflm(const fn_add_s8_params *p, int32_t a, int32_t b)
+/* TFLite's AddElementwise / SubElementwise for one pair (single: requant mode SINGLE). */
+static inline int32_t add_tflm(const fn_add_s8_params *p, int32_t a, int32_t b, int single)
 {
-    const int32_t mode = p->requant_mode;
+    const int mode = single;
     const int32_t x = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
     const int32_t y = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
     const int32_t sx = rq(x, mode, p->a_multiplier, p->a_shift);
@@ -40,9 +43,13 @@ static void add_row(const fn_add_s8_params *p, ptrdiff_t n, const int8_t *a, ptr
 {
     const int32_t lo = p->act_min, hi = p->act_max;
     ptrdiff_t i;
-    if (p->method == FN_ELTWISE_S8_TFLM) {
+    if (p->method == FN_ELTWISE_S8_TFLM && p->requant_mode == FN_REQUANT_SINGLE) {
         for (i = 0; i < n; ++i) {
-            out[i] = (int8_t)fn_clamp_i32(add_tflm(p, a[i * sa], b[i * sb]), lo, hi);
+            out[i] = (int8_t)fn_clamp_i32(add_tflm(p, a[i * sa], b[i * sb], 1), lo, hi);
+        }
+    } else if (p->method == FN_ELTWISE_S8_TFLM) {
+        for (i = 0; i < n; ++i) {
+            out[i] = (int8_t)fn_clamp_i32(add_tflm(p, a[i * sa], b[i * sb], 0), lo, hi);
         }
     } else if (p->method == FN_ELTWISE_S8_ORT_QLINEAR) {
         /* MLAS QLinearAdd (AVX2): the operand that is one scalar for the row is folded

@@ -50,6 +50,7 @@ from . import (
     conv2d_s8_csr,
     conv2d_s8_dsp,
     conv2d_s8_s32,
+    conv2d_s8_w16_dsp,
     depthwise_conv2d_s8,
     depthwise_conv2d_s8_blocks_dsp,
     depthwise_conv2d_s8_rows_dsp,
@@ -69,6 +70,7 @@ from .conv2d_f32_winograd import WINOGRAD_F2, WINOGRAD_F4
 from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD, CONV2D_S8_WINOGRAD_DSP
 from .pool2d import POOL2D
 from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
+from . import add_s8_mve, conv2d_1x1_s8_mve, conv2d_s8_mve, depthwise_conv2d_s8_mve, fc_s8_mve  # noqa: E402  (MVE)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ CANDIDATES = {
     "compare": (OpLowering("compare"),),
     "concat": (OpLowering("concat"),),
     "conv2d": (conv2d_1x1_s8_dsp, conv2d_1x1_s8, depthwise_conv2d_s8_rows_dsp, depthwise_conv2d_s8_blocks_dsp,
-               depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8, CONV2D_S8_WINOGRAD_DSP, CONV2D_S8_WINOGRAD,
+               depthwise_conv2d_s8, conv2d_s8_dsp, conv2d_s8_w16_dsp, conv2d_s8, CONV2D_S8_WINOGRAD_DSP, CONV2D_S8_WINOGRAD,
                conv2d_s8_s32, fc_s8_csr, conv2d_s8_csr, conv2d_f32, WINOGRAD_F2, WINOGRAD_F4, fc_f32_csr,
                conv2d_f32_csr, conv2d_s8_codebook_dsp, fc_s8_codebook_dsp, fc_s8_codebook, conv2d_s8_codebook,
                fc_f32_codebook, conv2d_f32_codebook),
@@ -128,3 +130,6 @@ CANDIDATES = {
     "unbinarize": (OpLowering("unbinarize"),),
     "where": (OpLowering("where"),),
 }
+CANDIDATES["conv2d"] = (conv2d_1x1_s8_mve, depthwise_conv2d_s8_mve, conv2d_s8_mve, *CANDIDATES["conv2d"])  # MVE first
+CANDIDATES["dense"] = (fc_s8_mve, *CANDIDATES["dense"])  # MVE first
+CANDIDATES["binary"] = (add_s8_mve, *CANDIDATES["binary"])  # MVE first
