@@ -21,8 +21,10 @@ Moving every write *down* by more than delta keeps that true, so "at least delta
 
 The loop orders (runtime_c/src, fn_*_impl.h):
 
-* fn_relu_s8, fn_add_s8: out[i] from in[i] for increasing i, one element per phase
-  (Add: over the operand whose shape is the output's) -> delta 0, fully in place.
+* fn_relu_s8, fn_add_s8, fn_add_s8_table: out[i] from in[i] for increasing i (the table
+  variant: blocks of 4, each element's inputs read before its output is written), rows in
+  the output's row-major order (Add: over the operand whose shape is the output's) ->
+  delta 0, fully in place.
 * fn_depthwise_conv2d_s8 (fn_dw_s8_walk): output pixels in raster order; per pixel, blocks
   of 4 output channels (then the last < 4 one at a time) read all of their taps, then write
   their outputs. A phase = (pixel, block): reads from the first in-bounds tap's pixel, at
@@ -300,6 +302,7 @@ def _dw_rows_dsp(node, graph):
 IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
+    "fn_add_s8_table": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
     "fn_depthwise_conv2d_s8_rows_dsp": _dw_rows_dsp,
     "fn_conv2d_s8": _conv(1),
