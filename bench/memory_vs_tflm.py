@@ -9,9 +9,14 @@ int8 version (skipped when it is .onnx: TFLM reads .tflite only).
 
 Columns:
   firmnet arena   <NAME>_ARENA_SIZE of the generated C: every tensor, the model's input and
-                  output included (as TFLM's head); compare it with TFLM head
+                  output included (as TFLM's head), kernel scratch too; compare it with TFLM
+                  head. In place on (the default: layers write over their input where
+                  firmnet/in_place.py allows it)
+  in place off    the same with --in-place off (every live tensor apart)
   io tensors      bytes of the input and output tensors (inside the arena; they may share space)
-  lower bound     the live-set bound of firmnet's schedule (max bytes alive at one step)
+  lower bound     the bound of the execution model used (in place: a layer's output and the
+                  input it overwrites count once)
+  live-set bound  the classic bound of firmnet's schedule (max bytes alive at one step)
   firmnet weights const bytes of the generated C (weights, biases, requantization tables)
   TFLM head       TFLM's planned non-persistent memory: activation tensors (input and
                   output included) and kernel scratch buffers
@@ -39,7 +44,8 @@ from support.tflite_oracle import tflm_arena, weights_bytes  # noqa: E402
 
 SHARED_MODELS = REPO.parent / "shared" / "models"
 EXAMPLE_INT8 = REPO / "examples" / "digits" / "digits_cnn.int8.onnx"
-COLUMNS = ["model", "firmnet arena", "io tensors", "lower bound", "firmnet weights", "TFLM head",
+COLUMNS = ["model", "firmnet arena", "in place off", "io tensors", "lower bound", "live-set bound",
+           "firmnet weights", "TFLM head",
            "TFLM tail", "TFLM total", "TFLM weights"]
 
 
@@ -54,8 +60,10 @@ def measure(path: Path) -> list[str]:
     data = path.read_bytes()
     with tempfile.TemporaryDirectory() as out:
         report = firmnet.compile(path, out, name=path.stem, write=False).report
+        off = firmnet.compile(path, out, name=path.stem, write=False, in_place="off").report
     tflm = tflm_arena(data)
-    values = [report["arena_bytes"], report["io_bytes"], report["lower_bound_bytes"], report["weights_bytes"],
+    values = [report["arena_bytes"], off["arena_bytes"], report["io_bytes"], report["lower_bound_bytes"],
+              report["live_set_bound_bytes"], report["weights_bytes"],
               tflm["head"], tflm["tail"], tflm["total"], weights_bytes(data)]
     return [path.stem] + [f"{v:,}" for v in values]
 

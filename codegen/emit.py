@@ -263,9 +263,18 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
                 args.append(lname)
             else:
                 args.append(pointer(arg))
+        shift = (memory.shifts or {}).get(node.name, 0)
+        after = []
+        if shift:   # in place (memory.py): the kernel writes `shift` bytes low, then the output moves up
+            out = node.outputs[0]
+            base = f"{prefix}_arena.bytes + {memory.offset(out)}"
+            ctype = c_type(graph.types[out].dtype)
+            args[[i for i, a in enumerate(call.args) if a == out][-1] + 1] = \
+                f"({ctype} *)(void *)({base} - {shift})"
+            after.append(f"fn_move_up({base}, {base} - {shift}, {graph.types[out].nbytes});")
         if call.scratch_bytes:
             args.append(f"({prefix}_arena.bytes + {memory.plan.offsets[memory.scratch[node.name]]})")
-        step.update(kind="call", function=call.function, description=call.description, prelude=prelude,
+        step.update(kind="call", function=call.function, description=call.description, prelude=prelude, after=after,
                     call=f"{call.function}({', '.join(args)})")
         steps.append(step)
 
@@ -279,7 +288,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
         "inputs": inputs, "outputs": outputs,
         "weights": [{"name": n, "ctype": ct, "literal": lit, "count": c} for n, ct, lit, c in weights.values()],
         "params": params, "arrays": arrays, "steps": steps,
-        "headers": sorted({c.header for c in calls}),
+        "headers": sorted({c.header for c in calls} | ({"fn_in_place.h"} if memory.shifts else set())),
         "runtime_sources": sources_for(calls),
     }
     env = _environment()

@@ -315,7 +315,7 @@ def test_unknown_algorithm_lists_the_choices():
         plan_memory(chain(), "optimal")
     assert str(err.value) == ("unknown algorithm 'optimal'; choose one of: "
                               "greedy_by_size, greedy_by_conflicts, by_first_step, by_last_use, by_lifetime, "
-                              "by_area, search, linear, best")
+                              "by_area, search, linear, greedy_by_schedule, greedy_by_lifetime, best")
 
 
 @pytest.mark.parametrize("alignment", [0, -16, 2.0])

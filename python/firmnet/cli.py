@@ -67,7 +67,7 @@ def _load_compiled(out_dir: Path):
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
                    dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),
                    winograd=meta.get("winograd", "auto"), codebook_kernels=meta.get("codebook_kernels", "auto"),
-                   schedule=meta.get("schedule", "auto"))
+                   schedule=meta.get("schedule", "auto"), in_place=meta.get("in_place", "on"))
 
 
 def _npz_sizes(path) -> dict:
@@ -143,7 +143,7 @@ def cmd_compile(args) -> int:
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
                      dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd,
-                     codebook_kernels=args.codebook_kernels, schedule=args.schedule)
+                     codebook_kernels=args.codebook_kernels, schedule=args.schedule, in_place=args.in_place)
     for w in caught:   # one line per float layer of a quantized model, per note on binary layers
         if issubclass(w.category, (FloatLayerWarning, BinarizeWarning)):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -163,6 +163,8 @@ def cmd_compile(args) -> int:
         meta["schedule"] = args.schedule
     if args.codebook_kernels != "auto":
         meta["codebook_kernels"] = args.codebook_kernels
+    if args.in_place != "on":
+        meta["in_place"] = args.in_place
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -358,6 +360,11 @@ def parser() -> argparse.ArgumentParser:
                    help="Winograd F(2x2,3x3) kernels for 3x3 stride-1 convolutions: auto (default: where "
                         "estimated faster and their larger weights still fit the board's flash), on (wherever they "
                         "run), off")
+    c.add_argument("--in-place", choices=("on", "off"), default="on",
+                   help="let kernels write their output over their input where the kernel's loop order allows "
+                        "it (firmnet/in_place.py; a layer whose output must start before its input has it "
+                        "moved up afterwards): on (default: where the arena gets smaller), off (every live "
+                        "tensor apart)")
     c.add_argument("--codebook-kernels", choices=SPARSE_CHOICES, default="auto",
                    help="codebook kernels for layers whose weights hold few distinct values (a palettized model, "
                         "README 'Codebook weights'): auto (default: where estimated not slower, or where only the "

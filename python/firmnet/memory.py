@@ -11,14 +11,28 @@ or another output): that node becomes a copy. Each arena buffer lives from the f
 member of its group to the last step that reads one; an input's buffer lives from
 the start, an output's to the end; a kernel's scratch memory lives for its own
 step. planner.py then places the buffers.
+
+In place (in_place.py, on by default): a kernel that allows its output to overlap an input
+(in_place.IN_PLACE) gets a planner.Tie: the output's buffer at the input's offset, when
+that input's buffer is read for the last time by this layer and is no graph output, both
+tensors start their buffers, and no other input of the layer shares the input's buffer.
+An overlap of delta > 0 bytes (the output must start delta bytes before the input) adds a
+buffer "<node>#shift" of delta bytes (aligned) right below the input, for the step: the
+kernel writes its output there, delta bytes low, and the generated code then moves it up
+into place (fn_move_up; MemoryPlan.shifts), so a chain of in-place layers does not drift
+down the arena. The plan with the ties is kept only when its arena is smaller.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .ir import Graph
 from .lowering import Alias, KernelCall
-from .planner import Buffer, Plan, plan_memory
+from .in_place import overlap_of
+from .planner import Buffer, Plan, Tie, plan_memory
+
+IN_PLACE_CHOICES = ("on", "off")
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,9 @@ class MemoryPlan:
     buffers: tuple           # planner Buffers (arena groups and scratch)
     plan: Plan
     scratch: dict            # node name → arena buffer name of its scratch
+    shifts: dict = None      # node name → bytes its kernel writes the output below its place
+                             # (then moved up), for the layers that run in place
+    in_place: str = "on"     # the mode analyse ran with
 
     @property
     def arena_size(self) -> int:
@@ -52,8 +69,11 @@ def _find(parent, x):
     return x
 
 
-def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
-    """lowered maps node name → KernelCall or Alias."""
+def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str = "on") -> MemoryPlan:
+    """lowered maps node name → KernelCall or Alias; in_place: "on" lets kernels write over
+    their inputs where in_place.py allows it, "off" keeps every live tensor apart."""
+    if in_place not in IN_PLACE_CHOICES:
+        raise ValueError(f"unknown in-place mode {in_place!r} (modes: {', '.join(IN_PLACE_CHOICES)})")
     interface = set(graph.inputs) | set(graph.outputs)
     parent = {name: name for name in graph.types}
     group_has_interface = {name: name in interface for name in graph.types}
@@ -107,4 +127,50 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best") -> MemoryPlan:
             scratch[node.name] = key
             buffers.append(Buffer(key, call.scratch_bytes, step, step))
     plan = plan_memory(buffers, algorithm)
-    return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch)
+    shifts = {}
+    if in_place == "on":
+        ties, below = _ties(graph, lowered, storage, first, last, plan.alignment)
+        if ties:
+            tied_buffers = buffers + list(below.values())
+            tied = plan_memory(tied_buffers, algorithm, ties=ties)
+            if tied.arena_size < plan.arena_size:
+                plan = Plan(tied.offsets, tied.arena_size, tied.lower_bound, tied.algorithm,
+                            tied.alignment, plan.live_set_bound, tied.ties)
+                buffers = tied_buffers
+                shifts = {node: b.size for node, b in below.items()}
+            else:   # the same arena without overlaps: keep the plain plan, report the model's bound
+                plan = Plan(plan.offsets, plan.arena_size, tied.lower_bound, plan.algorithm,
+                            plan.alignment, plan.live_set_bound)
+    return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch, shifts, in_place)
+
+
+def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, alignment: int):
+    """The planner.Ties of the layers whose kernel may write over an input (in_place.py), and
+    {node name: its shift Buffer} for those with delta > 0."""
+    outputs = {storage[t].key for t in graph.outputs if storage[t].kind == "arena"}
+    ties, below = [], {}
+    for step, node in enumerate(graph.nodes):
+        call = lowered[node.name]
+        if not isinstance(call, KernelCall) or len(node.outputs) != 1:
+            continue
+        overlap = overlap_of(node, graph, call.function)
+        if overlap is None:
+            continue
+        x, y = storage[node.inputs[overlap.input]], storage[node.outputs[0]]
+        if x.kind != "arena" or y.kind != "arena" or x.offset or y.offset or x.key == y.key:
+            continue
+        if last.get(x.key) != step or first.get(y.key) != step or x.key in outputs:
+            continue
+        others = [t for i, t in enumerate(node.inputs) if t and i != overlap.input]
+        if any(storage[t].kind == "arena" and storage[t].key == x.key for t in others):
+            continue
+        step_bytes = math.lcm(alignment, overlap.multiple)
+        size = -(-overlap.delta // step_bytes) * step_bytes
+        if size >= min(graph.types[node.inputs[overlap.input]].nbytes, graph.types[node.outputs[0]].nbytes):
+            continue    # the shift would take as many bytes as the overlap saves
+        shift = None
+        if overlap.delta:
+            shift = Buffer(f"{node.name}#shift", size, step, step)
+            below[node.name] = shift
+        ties.append(Tie(x.key, y.key, shift.name if shift else None))
+    return ties, below

@@ -100,8 +100,11 @@ def build_report(graph: Graph, lowered: dict, memory, name: str, provenance: str
     return {
         "name": name, "provenance": provenance, "board": board.name,
         "arena_bytes": memory.arena_size,
-        "lower_bound_bytes": memory.plan.lower_bound,
-        "activations_sum_bytes": sum(b.size for b in buffers),
+        "lower_bound_bytes": memory.plan.lower_bound,   # the bound of the execution model used
+        "live_set_bound_bytes": memory.plan.live_set_bound if memory.plan.live_set_bound is not None
+        else memory.plan.lower_bound,                 # classic: every live tensor apart
+        "in_place": _in_place(graph, memory),
+        "activations_sum_bytes": sum(b.size for b in buffers if not b.name.endswith("#shift")),
         "weights_bytes": sum(flash[None].values()),   # every constant the C defines: flash = code + this
         "constants_bytes": flash[None],
         "constants_abi": board.toolchain,
@@ -246,7 +249,7 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         f"({_constants_text(report)})",
         _flash_text(report, firmware),
         f"arena (RAM):             {report['arena_bytes']:,} bytes (planner: {report['planner']})",
-        f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes",
+        *_bound_text(report),
         *_schedule_text(report),
         f"sum of activations:      {report['activations_sum_bytes']:,} bytes",
         f"inputs + outputs:        {report['io_bytes']:,} bytes (inside the arena)",
@@ -254,6 +257,31 @@ def format_report(report: dict, firmware: dict | None = None) -> str:
         report["memory_plan"],
     ]
     return "\n".join(lines)
+
+
+def _in_place(graph: Graph, memory) -> dict:
+    """The layers whose output overwrites their input (in_place.py), with the bytes the
+    kernel writes it below its place before it is moved up."""
+    shifts = memory.shifts or {}
+    tied = {t.second for t in memory.plan.ties}
+    layers = [{"layer": n.name, "shift_bytes": shifts.get(n.name, 0)} for n in graph.nodes
+              if n.outputs and memory.storage[n.outputs[0]].kind == "arena"
+              and memory.storage[n.outputs[0]].key in tied]
+    return {"enabled": getattr(memory, "in_place", "on") == "on", "layers": layers}
+
+
+def _bound_text(report: dict) -> list[str]:
+    if "live_set_bound_bytes" not in report:     # a report of an older firmnet
+        return [f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes"]
+    in_place = report.get("in_place", {})
+    if report["lower_bound_bytes"] == report["live_set_bound_bytes"]:   # in place saves nothing here
+        lines = [f"lower bound (max live):  {report['lower_bound_bytes']:,} bytes"]
+    else:
+        lines = [f"lower bound (in place):  {report['lower_bound_bytes']:,} bytes"
+                 f" (live-set bound {report['live_set_bound_bytes']:,})"]
+    if in_place.get("layers"):
+        lines.append(f"in place:                {len(in_place['layers'])} layers write over their input")
+    return lines
 
 
 def _schedule_text(report: dict) -> list[str]:

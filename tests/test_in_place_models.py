@@ -1,0 +1,254 @@
+"""In-place execution on whole models (firmnet/in_place.py, memory.py, --in-place): the
+generated C gives the same bytes with in place on and off and TensorFlow Lite Micro's,
+the arena drops below the classic live-set bound (KWS ≤ 8,600 B from 16,000 B; AD01 stays
+≤ 768 B), the report prints the bound of the execution model next to the live-set bound,
+and a model whose every layer runs in place is clean under ASan+UBSan as a standalone
+executable (support/sanitize.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import firmnet
+from firmnet.report import format_report
+from support.sanitize import run_sanitized
+from support.tflite_models import Builder, conv2d_layer, binary_layer, input_quant, quant_from_range, real_range
+from support.tflite_oracle import Tflm, first_mismatch, run_firmnet
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "shared" / "models"
+N_RANDOM = 200
+
+
+@pytest.fixture(autouse=True)
+def _shared_models_present():
+    assert MODELS_DIR.is_dir(), f"{MODELS_DIR} not found: check out the repository beside ../shared"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    cache = {}
+
+    def get(model, in_place, name="m", board="host"):
+        import hashlib   # (bytes by content: an id() may be reused once a model is freed)
+        key = (model if isinstance(model, str) else hashlib.sha256(model).hexdigest(), in_place, board)
+        if key not in cache:
+            path = model
+            if isinstance(model, bytes):
+                path = tmp_path_factory.mktemp("model") / f"{name}.tflite"
+                path.write_bytes(model)
+            elif isinstance(model, str):
+                path = MODELS_DIR / f"{model}.tflite"
+            cm = firmnet.compile(path, tmp_path_factory.mktemp(f"{name}_{in_place}"), name=name,
+                                 in_place=in_place, board=board)
+            cache[key] = (cm, Path(path).read_bytes())
+        return cache[key]
+    return get
+
+
+@pytest.mark.parametrize("name,goal", [("kws_ref_model", 8600), ("ad01_int8", 768)])
+def test_mlperf_models_same_bytes_smaller_arena(compiled, name, goal):
+    on, model = compiled(name, "on", name.split("_")[0])
+    off, _ = compiled(name, "off", name.split("_")[0])
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(17).integers(-128, 128, (N_RANDOM, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    got_on, = run_firmnet(on.build_host(), model, xs)
+    got_off, = run_firmnet(off.build_host(), model, xs)
+    for label, got in (("in place on", got_on), ("in place off", got_off)):
+        problem = first_mismatch(got, expected, f"{name} {label}")
+        assert problem is None, problem
+    r_on, r_off = on.report, off.report
+    print(f"\n{name}: arena {r_off['arena_bytes']:,} B (off) -> {r_on['arena_bytes']:,} B (on); bound "
+          f"{r_on['lower_bound_bytes']:,} B, live-set bound {r_on['live_set_bound_bytes']:,} B")
+    assert r_on["arena_bytes"] <= goal
+    assert r_on["lower_bound_bytes"] <= r_on["arena_bytes"] <= r_off["arena_bytes"]
+    assert r_on["live_set_bound_bytes"] == r_off["lower_bound_bytes"] == r_off["live_set_bound_bytes"]
+    assert r_off["in_place"] == {"enabled": False, "layers": []}
+
+
+def test_kws_reaches_below_the_live_set_bound(compiled):
+    cm, _ = compiled("kws_ref_model", "on", "kws")
+    r = cm.report
+    assert r["live_set_bound_bytes"] == 16000          # two 25x5x64 int8 tensors
+    # the busiest step is now the first convolution: its 490-byte input (16-aligned: 496)
+    # beside its 8,000-byte output; every depthwise and pointwise layer runs in place
+    assert r["lower_bound_bytes"] == 8000 + 490
+    assert r["arena_bytes"] == 8000 + 496
+    layers = {entry["layer"] for entry in r["in_place"]["layers"]}
+    for node in cm.lowered_graph.nodes:
+        if "DEPTHWISE" in node.name or node.name in ("op2/CONV_2D", "op4/CONV_2D", "op6/CONV_2D", "op8/CONV_2D"):
+            assert node.name in layers, node.name
+    text = format_report(r)
+    assert "lower bound (in place):  8,490 bytes (live-set bound 16,000)" in text
+
+
+def all_in_place_model(seed: int, c: int = 8) -> bytes:
+    """dw 3x3 -> 1x1 (c -> c) -> dw 3x3 stride 2 -> 1x1 (c -> c/2) -> ADD a constant -> RELU:
+    every layer has an overlap in in_place.py and its input dies there."""
+    rng, b = np.random.default_rng(seed), Builder()
+    x = b.input((1, 7, 6, c), input_quant(rng))
+    y = conv2d_layer(b, rng, x, c, depthwise=True, name="dw1")
+    y = conv2d_layer(b, rng, y, c, kernel=(1, 1), name="pw1")
+    y = conv2d_layer(b, rng, y, c, strides=(2, 2), depthwise=True, name="dw2")
+    y = conv2d_layer(b, rng, y, c // 2, kernel=(1, 1), name="pw2")
+    other = b.const(rng.integers(-128, 128, y.shape).astype(np.int8), "operand", input_quant(rng))
+    y = binary_layer(b, rng, "ADD", y, other, name="add")
+    lo, hi = real_range(y.q)
+    r = b.act(y.shape, quant_from_range(0, max(hi, 0.5)), "relu/out")
+    return b.build(b.op("RELU", [y], [r]))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_layer_in_place_sanitized(compiled, seed, tmp_path):
+    model = all_in_place_model(seed)
+    cm, _ = compiled(model, "on", f"every{seed}")
+    compute = [n.name for n in cm.lowered_graph.nodes]
+    assert [e["layer"] for e in cm.report["in_place"]["layers"]] == compute
+    assert cm.report["arena_bytes"] < compiled(model, "off", f"every{seed}")[0].report["arena_bytes"]
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    rng = np.random.default_rng(seed)
+    for k, x in enumerate(rng.integers(-128, 128, (3, *shape), dtype=np.int8)):
+        (tmp_path / f"run{k}").mkdir()
+        out, = run_sanitized(cm, [x], tmp_path / f"run{k}")
+        expected, = tflm.run(x[None])
+        problem = first_mismatch(out.reshape(expected.shape[1:]), expected[0], f"sanitized run {k}")
+        assert problem is None, problem
+
+
+def test_ic_shaped_resnet8_direct_kernels(tmp_path):
+    """The IC-shaped ResNet-8 (--winograd off: the direct and CSR 3x3 kernels in_place.py
+    declares): TFLM's bytes, arena ≤ 36,000 B (issue 17's goal) from 49,152 B."""
+    from support.mlperf_shapes import resnet8_model
+    model = resnet8_model(0)
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(8).integers(-128, 128, (20, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    reports = {}
+    for mode in ("on", "off"):
+        cm = _compile_bytes(model, tmp_path / mode, mode, winograd="off")
+        got, = run_firmnet(cm.build_host(), model, xs)
+        problem = first_mismatch(got, expected, f"resnet8 in place {mode}")
+        assert problem is None, problem
+        reports[mode] = cm.report
+    print(f"\nIC-shaped: arena {reports['off']['arena_bytes']:,} B (off) -> {reports['on']['arena_bytes']:,} B (on)")
+    assert reports["off"]["arena_bytes"] == reports["on"]["live_set_bound_bytes"] == 49152
+    assert reports["on"]["lower_bound_bytes"] <= reports["on"]["arena_bytes"] <= 36000
+
+
+def _compile_bytes(model: bytes, d: Path, in_place: str, **options):
+    d.mkdir()
+    (d / "m.tflite").write_bytes(model)
+    return firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=in_place, **options)
+
+
+@pytest.mark.parametrize("in_shape,kernel,strides,padding", [
+    ((1, 9, 7, 8), (3, 3), (1, 1), "SAME"),
+    ((1, 10, 9, 12), (3, 3), (2, 2), "SAME"),
+    ((1, 8, 8, 6), (5, 5), (1, 1), "SAME"),      # 6 channels: a last block of 2 (the portable walk)
+    ((1, 9, 6, 4), (3, 3), (1, 2), "VALID"),
+])
+def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, tmp_path):
+    """fn_depthwise_conv2d_s8_rows_dsp in place on mps2-an386 (QEMU, the DSP path) gives the
+    bytes of the build with in place off."""
+    from firmnet import qemu
+    from support.tflite_models import depthwise_model
+    model = depthwise_model(11, in_shape, 1, kernel, strides, (1, 1), padding)
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = list(np.random.default_rng(4).integers(-128, 128, (2, *in_shape), dtype=np.int8))
+    runs = {}
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="dw", in_place=mode)
+        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_depthwise_conv2d_s8_rows_dsp"]
+        runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
+        if mode == "on":
+            assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
+    for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
+        assert np.array_equal(a, b), f"input {k}: in place {a.ravel()[:8]} != {b.ravel()[:8]}"
+
+
+def test_cli_in_place_off_is_recorded_and_verified(tmp_path, capsys):
+    """`firmnet compile --in-place off` records the mode in firmnet.json (verify recompiles
+    with it: the sources it finds are the ones it would write) and the report says so."""
+    import json
+    from firmnet.cli import main
+    kws = MODELS_DIR / "kws_ref_model.tflite"
+    for mode, arena in (("off", "16,000"), ("on", "8,496")):
+        out = tmp_path / mode
+        assert main(["compile", str(kws), "-o", str(out), "--in-place", mode]) == 0
+        meta = json.loads((out / "firmnet.json").read_text())
+        assert meta.get("in_place", "on") == mode
+        assert f"arena {arena} B" in capsys.readouterr().out
+        assert main(["report", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert ("live-set bound 16,000" in text) == (mode == "on")
+        assert main(["verify", str(out)]) == 0, capsys.readouterr().out
+        capsys.readouterr()
+
+
+def test_kws_on_mps2_reaches_its_bound(tmp_path):
+    """On mps2-an386 the depthwise layers run the DSP row kernel (in place, the output a
+    multiple of 64 bytes low) and the 1x1 layers the DSP 1x1 kernel, whose 1,408-byte scratch
+    sets the bound: 8,000 + 192 (written low) + 1,408; the plan reaches it."""
+    cm = firmnet.compile(MODELS_DIR / "kws_ref_model.tflite", tmp_path, board="mps2-an386", name="kws", write=False)
+    r = cm.report
+    kernels = {layer["kernel"] for layer in r["layers"]}
+    assert {"fn_depthwise_conv2d_s8_rows_dsp", "fn_conv2d_1x1_s8_dsp"} <= kernels
+    assert len(r["in_place"]["layers"]) == 8
+    assert r["arena_bytes"] == r["lower_bound_bytes"] == 8000 + 192 + 1408
+    assert r["live_set_bound_bytes"] == 17408
+
+
+@pytest.mark.parametrize("in_shape,out_c,kernel,strides", [
+    ((1, 7, 9, 8), 8, (3, 3), (1, 1)),
+    ((1, 5, 7, 4), 6, (3, 3), (1, 1)),     # 35 pixels: an odd last pixel, computed twice
+    ((1, 10, 8, 8), 16, (3, 3), (2, 2)),
+])
+def test_dsp_conv_in_place_on_mps2(in_shape, out_c, kernel, strides, tmp_path):
+    """fn_conv2d_s8_dsp in place on mps2-an386 (QEMU, the DSP path: pixel pairs through the
+    scratch) gives the bytes of the build with in place off."""
+    from firmnet import qemu
+    from support.tflite_models import conv2d_model
+    model = conv2d_model(12, in_shape, out_c, kernel, strides)
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = list(np.random.default_rng(5).integers(-128, 128, (2, *in_shape), dtype=np.int8))
+    runs = {}
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="cv", in_place=mode,
+                             winograd="off", kernels={"op0/CONV_2D": "fn_conv2d_s8_dsp"})
+        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_conv2d_s8_dsp"]
+        runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
+        if mode == "on":
+            assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
+    for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
+        assert np.array_equal(a, b), f"input {k}: in place {a.ravel()[:8]} != {b.ravel()[:8]}"
+
+
+@pytest.mark.parametrize("board,in_shape,out_c", [
+    ("host", (1, 8, 10, 8), 8), ("host", (1, 7, 5, 6), 10),      # odd rows and columns: partial tiles
+    ("mps2-an386", (1, 8, 10, 8), 8), ("mps2-an386", (1, 7, 5, 8), 4),
+])
+def test_winograd_in_place(board, in_shape, out_c, tmp_path):
+    """The int8 Winograd kernels (portable on the host, DSP on mps2-an386 in QEMU) in place give
+    the bytes of the build with in place off, and TFLM's."""
+    from firmnet import qemu
+    from support.tflite_models import conv2d_model
+    model = conv2d_model(13, in_shape, out_c, (3, 3), (1, 1))
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = np.random.default_rng(6).integers(-128, 128, (3, *in_shape), dtype=np.int8)
+    expected, = Tflm(model).run(xs)
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board=board, name="wg", in_place=mode,
+                             winograd="on")
+        assert cm.report["layers"][0]["kernel"].startswith("fn_conv2d_s8_winograd")
+        assert bool(cm.report["in_place"]["layers"]) == (mode == "on")
+        if board == "host":
+            got, = run_firmnet(cm.build_host(), model, xs)
+        else:
+            got = np.stack([qemu.run(cm.out_dir, board, [x]).outputs[0] for x in xs]).reshape(expected.shape)
+        problem = first_mismatch(got, expected, f"winograd in place {mode} on {board}")
+        assert problem is None, problem
