@@ -40,7 +40,7 @@ CALL = """    {
                 return 7;
             }
         }
-        if (save("out%(k)d.bin", y, sizeof y)) {
+        if (fn_sh_save("out%(k)d.bin", y, sizeof y)) {
             return 4;
         }
     }
