@@ -69,9 +69,12 @@ def _find(parent, x):
     return x
 
 
-def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str = "on") -> MemoryPlan:
+def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str = "on",
+            joins: frozenset = frozenset()) -> MemoryPlan:
     """lowered maps node name → KernelCall or Alias; in_place: "on" lets kernels write over
-    their inputs where in_place.py allows it, "off" keeps every live tensor apart."""
+    their inputs where in_place.py allows it, "off" keeps every live tensor apart. joins:
+    names of Concat nodes (patches.py, lowered as Alias) whose inputs are views of their
+    output's bytes, one after the other: the producers write straight into place."""
     if in_place not in IN_PLACE_CHOICES:
         raise ValueError(f"unknown in-place mode {in_place!r} (modes: {', '.join(IN_PLACE_CHOICES)})")
     interface = set(graph.inputs) | set(graph.outputs)
@@ -82,6 +85,13 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     for node in graph.nodes:
         call = lowered[node.name]
         if not isinstance(call, Alias):
+            continue
+        if node.name in joins:
+            root, at = _find(parent, node.outputs[0]), 0
+            for t in node.inputs:   # each input: a fresh tensor (its own group), written once
+                parent[_find(parent, t)] = root
+                within[t] = within.get(node.outputs[0], 0) + at
+                at += graph.types[t].nbytes
             continue
         a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
         if (group_has_interface[a] and group_has_interface[b]) or node.inputs[0] in graph.constants:
