@@ -126,7 +126,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         lowered[patch_plan.join] = Alias()   # the bands wrote their rows in place (memory.py joins)
     lowered_graph, sched = schedule_graph(lowered_graph, lowered, schedule)
     memory = analyse(lowered_graph, lowered, algorithm, in_place,
-                     frozenset({patch_plan.join}) if patch_plan else frozenset())
+                     {patch_plan.join: (patch_plan.source, patch_plan.max_shift)} if patch_plan else None)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}
     if not dead_channels:   # (the defaults stay out, so that earlier projects keep their provenance)
         options["dead_channels"] = False

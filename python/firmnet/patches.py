@@ -42,6 +42,9 @@ class PatchPlan:
     layers: tuple[str, ...]      # the original nodes of the run, in order
     join: str                    # the Concat node's name (a no-op view in memory.py)
     recomputed_macs: int         # MACs of the band layers - MACs of the whole layers
+    source: str = ""             # the run's input tensor
+    max_shift: int | None = None  # the cut tensor may start at most this many bytes after the
+                                  # source (negative: before it) and share its bytes (memory.py)
 
 
 def parse_spec(spec: str) -> tuple[str, int] | None:
@@ -132,13 +135,16 @@ def apply(graph: Graph, cut: str, bands: int) -> tuple[Graph, PatchPlan]:
         used.add(name)
         return name
 
+    spans = []   # per band: (first source row read, cut rows [o0, o1))
     for bi, (a, b) in enumerate(band_rows(out_h, bands)):
+        o0, o1 = a, b
         # walk back: the rows each layer must produce, and its pads
         need = [None] * len(run)
         for li in range(len(run) - 1, -1, -1):
             lo, hi, pt, pb = input_rows(rows[li], a, b)
             need[li] = (a, b, pt, pb)
             a, b = lo, hi
+        spans.append((a, o0, o1))
         sname = fresh(f"{x}#band{bi}")
         sattrs = slice_op.Attrs(starts=(0, a, 0, 0), steps=(1, 1, 1, 1), shape=(1, b - a) + xt.shape[2:])
         types[sname] = TensorType(sattrs.shape, xt.dtype, xt.quant)
@@ -170,4 +176,23 @@ def apply(graph: Graph, cut: str, bands: int) -> tuple[Graph, PatchPlan]:
     patched = graph.with_nodes(nodes, extra_types=types)
     recomputed = sum(_macs(n, types) for n in new_nodes if n.op in PATCHABLE) - \
         sum(_macs(n, graph.types) for n in run)
-    return patched, PatchPlan(cut, bands, tuple(n.name for n in run), join.name, recomputed)
+    return patched, PatchPlan(cut, bands, tuple(n.name for n in run), join.name, recomputed, x,
+                              overlap_shift(spans, graph.types[x], graph.types[cut], len(run) == 1))
+
+
+def overlap_shift(spans, xt: TensorType, yt: TensorType, same_step: bool) -> int | None:
+    """How many bytes after the source's start the cut tensor may start and still share the
+    source's bytes (None: no constraint, any shift). Bands run top to bottom; band i writes the
+    cut's bytes [o0 * ry, o1 * ry) after reading its source rows, and the bands after it read
+    source rows from lo_j on, so every write must end at or below lo_j * rx for j > i (j >= i
+    when the run is one layer, whose band reads and writes in the same step):
+    shift <= min(lo_j * rx - o1_i * ry)."""
+    rx = xt.nbytes // xt.shape[1]
+    ry = yt.nbytes // yt.shape[1]
+    best = None
+    for i, (_, _, o1) in enumerate(spans):
+        later = [lo for lo, _, _ in spans[i if same_step else i + 1:]]
+        if later:
+            bound = min(later) * rx - o1 * ry
+            best = bound if best is None else min(best, bound)
+    return best
