@@ -6,8 +6,6 @@ the CLI records the flag so verify recompiles the same way."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import firmnet
+from firmnet.cli import main
 from firmnet.ir import FirmnetError
 from firmnet.patches import band_rows, input_rows, parse_spec
 from support.mlperf_shapes import vww_model
@@ -26,11 +25,14 @@ from support.tflite_oracle import Tflm, first_mismatch, run_firmnet
 # ---- band geometry ------------------------------------------------------------------------
 
 def brute_rows(kh, s, d, pt, in_h, a, b):
-    """Input rows [lo, hi) read by output rows [a, b), and how many padding rows above and
-    below: every tap of every output row, listed."""
+    """The input rows [lo, hi) spanned by the taps of output rows [a, b) (with dilation the
+    first rows of the span may be skipped by every tap: the band keeps them so that its rows
+    stay those of the whole input), and the padding rows above and below: every tap of every
+    output row, listed."""
     taps = [o * s - pt + d * t for o in range(a, b) for t in range(kh)]
-    inside = [r for r in taps if 0 <= r < in_h]
-    return min(inside), max(inside) + 1, max(0, -min(taps)), max(0, max(taps) - (in_h - 1))
+    lo, hi = max(min(taps), 0), min(max(taps) + 1, in_h)
+    assert all(lo <= r < hi for r in taps if 0 <= r < in_h)
+    return lo, hi, max(0, -min(taps)), max(0, max(taps) - (in_h - 1))
 
 
 @settings(max_examples=300, deadline=None)
@@ -179,19 +181,15 @@ def test_bad_cut_names_the_tensor(tmp_path):
         compile_bytes(model, tmp_path, "bad2", patches="l0/out:9")
 
 
-def test_cli_records_patches_and_verify_recompiles(tmp_path):
+def test_cli_records_patches_and_verify_recompiles(tmp_path, capsys):
     model, cut = chain_model(2, [("conv", 3, 2, "SAME"), ("dw", 3, 1, "SAME")], 12, 2)
     path = tmp_path / "m.tflite"
     path.write_bytes(model)
     out = tmp_path / "out"
-    cli = [sys.executable, "-m", "firmnet"]
-    done = subprocess.run(cli + ["compile", str(path), "-o", str(out), "--patches", f"{cut}:3"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert main(["compile", str(path), "-o", str(out), "--patches", f"{cut}:3"]) == 0
     assert json.loads((out / "firmnet.json").read_text())["patches"] == f"{cut}:3"
     assert json.loads((out / "report.json").read_text())["patches"]["bands"] == 3
-    done = subprocess.run(cli + ["verify", str(out)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    bad = subprocess.run(cli + ["compile", str(path), "-o", str(tmp_path / "o2"), "--patches", "l0/out"],
-                         capture_output=True, text=True)
-    assert bad.returncode != 0 and "CUT:BANDS" in bad.stderr
+    assert main(["verify", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["compile", str(path), "-o", str(tmp_path / "o2"), "--patches", "l0/out"]) != 0
+    assert "CUT:BANDS" in capsys.readouterr().err
