@@ -194,3 +194,38 @@ def test_cli_records_patches_and_verify_recompiles(tmp_path, capsys):
     capsys.readouterr()
     assert main(["compile", str(path), "-o", str(tmp_path / "o2"), "--patches", "l0/out"]) != 0
     assert "CUT:BANDS" in capsys.readouterr().err
+
+
+def test_auto_picks_a_smaller_arena_within_the_budget(tmp_path):
+    """VWW-shaped, --patches auto: every candidate is compiled; the one chosen has the
+    smallest arena of those tried here by hand, within the MAC budget, and the bytes of TFLM."""
+    model = vww_model()
+    auto = compile_bytes(model, tmp_path, "auto", patches="auto", max_recompute=0.2)
+    r = auto.report
+    whole_macs = r["macs"] - r["patches"]["recomputed_macs"]
+    assert 0 < r["patches"]["recomputed_macs"] <= 0.2 * whole_macs
+    assert r["arena_bytes"] < r["patches"]["arena_without"] == 55296
+    for spec in ("dw2/out:8", "pw2/out:12"):
+        other = compile_bytes(model, tmp_path, spec.replace("/", "_").replace(":", "_"), patches=spec).report
+        assert r["arena_bytes"] <= other["arena_bytes"]
+    tight = compile_bytes(model, tmp_path, "tight", patches="auto", max_recompute=0.0).report
+    assert "patches" not in tight and tight["arena_bytes"] == 55296
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(4).integers(-128, 128, (4, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    got, = run_firmnet(auto.build_host(), model, xs)
+    assert first_mismatch(got, expected, "vww auto") is None
+    print(f"\nVWW-shaped --patches auto: {r['patches']['cut']}:{r['patches']['bands']}, arena 55,296 -> "
+          f"{r['arena_bytes']:,} B, recomputed {r['patches']['recomputed_macs']:,} MACs of {whole_macs:,}")
+
+
+def test_cli_auto_and_max_recompute(tmp_path, capsys):
+    model, _ = chain_model(3, [("conv", 3, 1, "SAME"), ("dw", 3, 1, "SAME")], 12, 2)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model)
+    out = tmp_path / "out"
+    assert main(["compile", str(path), "-o", str(out), "--patches", "auto", "--max-recompute", "0.5"]) == 0
+    meta = json.loads((out / "firmnet.json").read_text())
+    assert (meta["patches"], meta["max_recompute"]) == ("auto", 0.5)
+    assert main(["verify", str(out)]) == 0

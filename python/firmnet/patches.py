@@ -196,3 +196,35 @@ def overlap_shift(spans, xt: TensorType, yt: TensorType, same_step: bool) -> int
             bound = min(later) * rx - o1 * ry
             best = bound if best is None else min(best, bound)
     return best
+
+
+AUTO_BANDS = (2, 3, 4, 6, 8, 12, 16, 24)
+
+
+def candidates(graph: Graph, max_recompute: float):
+    """(cut, bands, patched graph, PatchPlan) for --patches auto: every cut whose run starts at a
+    graph input, with the band counts of AUTO_BANDS that fit its rows and recompute at most
+    max_recompute x the model's MACs."""
+    model_macs = sum(_macs(n, graph.types) for n in graph.nodes)
+    for node in graph.nodes:
+        if node.op not in PATCHABLE or len(node.outputs) != 1:
+            continue
+        cut = node.outputs[0]
+        if cut in graph.outputs:
+            continue
+        try:
+            run = find_run(graph, cut)
+        except FirmnetError:
+            continue
+        if run[0].inputs[0] not in graph.inputs:
+            continue
+        for bands in AUTO_BANDS:
+            if bands > graph.types[cut].shape[1]:
+                break
+            try:
+                patched, plan = apply(graph, cut, bands)
+            except FirmnetError:
+                break
+            if plan.recomputed_macs > max_recompute * model_macs:
+                break   # more bands recompute more
+            yield cut, bands, patched, plan
