@@ -192,6 +192,8 @@ def test_cli_records_patches_and_verify_recompiles(tmp_path, capsys):
     assert json.loads((out / "report.json").read_text())["patches"]["bands"] == 3
     assert main(["verify", str(out)]) == 0
     capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    assert f"up to {cut} in 3 row bands" in capsys.readouterr().out
     assert main(["compile", str(path), "-o", str(tmp_path / "o2"), "--patches", "l0/out"]) != 0
     assert "CUT:BANDS" in capsys.readouterr().err
 
