@@ -231,3 +231,24 @@ def test_cli_auto_and_max_recompute(tmp_path, capsys):
     meta = json.loads((out / "firmnet.json").read_text())
     assert (meta["patches"], meta["max_recompute"]) == ("auto", 0.5)
     assert main(["verify", str(out)]) == 0
+
+
+def test_float_chain_same_bytes_as_whole(tmp_path):
+    """A float ONNX model (NCHW, made NHWC by the layout pass): the band layers run the same
+    float kernels on the same windows, so the output bytes equal the whole-tensor run's."""
+    from support.dead_filters import float_model
+    model = float_model([("conv", 4, 3, 2, 1), ("dw", 3, 1, 1), ("conv", 6, 1, 1, 0), ("conv", 3, 3, 1, 1)],
+                        (1, 2, 15, 15), seed=7)
+    path = tmp_path / "f.onnx"
+    path.write_bytes(model.SerializeToString())
+    whole = firmnet.compile(path, tmp_path / "whole", name="m")
+    convs = [n for n in whole.lowered_graph.nodes if n.op == "conv2d"]
+    cut = convs[2].outputs[0]
+    patched = firmnet.compile(path, tmp_path / "patched", name="m", patches=f"{cut}:3")
+    assert len(patched.report["patches"]["layers"]) == 3 and patched.report["patches"]["recomputed_macs"] > 0
+    x = np.random.default_rng(7).standard_normal((5, 1, 2, 15, 15)).astype(np.float32)
+    host_w, host_p = whole.build_host(), patched.build_host()
+    for xi in x:
+        a, = host_w.run([xi])
+        b, = host_p.run([xi])
+        assert a.tobytes() == b.tobytes()
