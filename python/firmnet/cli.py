@@ -67,7 +67,8 @@ def _load_compiled(out_dir: Path):
                    requant=meta.get("requant", "tflm"), write=False, kernels=meta.get("kernels") or None,
                    dead_channels=meta.get("dead_channels", True), sparse=meta.get("sparse", "auto"),
                    winograd=meta.get("winograd", "auto"), codebook_kernels=meta.get("codebook_kernels", "auto"),
-                   schedule=meta.get("schedule", "auto"), in_place=meta.get("in_place", "on"))
+                   schedule=meta.get("schedule", "auto"), in_place=meta.get("in_place", "on"),
+                   patches=meta.get("patches", "off"), max_recompute=meta.get("max_recompute", 0.2))
 
 
 def _npz_sizes(path) -> dict:
@@ -143,7 +144,8 @@ def cmd_compile(args) -> int:
         cm = compile(args.model, args.output, board=board, name=args.name, input_shapes=shapes or None,
                      requant=args.requant, int8_only=args.int8_only, kernels=kernels or None,
                      dead_channels=not args.keep_dead_channels, sparse=args.sparse, winograd=args.winograd,
-                     codebook_kernels=args.codebook_kernels, schedule=args.schedule, in_place=args.in_place)
+                     codebook_kernels=args.codebook_kernels, schedule=args.schedule, in_place=args.in_place,
+                     patches=args.patches, max_recompute=args.max_recompute)
     for w in caught:   # one line per float layer of a quantized model, per note on binary layers
         if issubclass(w.category, (FloatLayerWarning, BinarizeWarning)):
             print(f"firmnet: warning: {w.message}", file=sys.stderr)
@@ -165,6 +167,10 @@ def cmd_compile(args) -> int:
         meta["codebook_kernels"] = args.codebook_kernels
     if args.in_place != "on":
         meta["in_place"] = args.in_place
+    if args.patches != "off":
+        meta["patches"] = args.patches
+    if args.max_recompute != 0.2:
+        meta["max_recompute"] = args.max_recompute
     (Path(args.output) / "firmnet.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     r = cm.report
     print(f"compiled {args.model} → {args.output}: {len(r['layers'])} steps, {r['macs']:,} MACs, "
@@ -365,6 +371,13 @@ def parser() -> argparse.ArgumentParser:
                         "it (firmnet/in_place.py; a layer whose output must start before its input has it "
                         "moved up afterwards): on (default: where the arena gets smaller), off (every live "
                         "tensor apart)")
+    c.add_argument("--patches", default="off", metavar="off|auto|CUT:BANDS",
+                   help="run the layers up to tensor CUT (conv2d/pool2d, each read by the next only) in BANDS "
+                        "row bands, recomputing the halo rows (firmnet/patches.py): off (default), auto (the cut "
+                        "and band count of the smallest arena within --max-recompute; none when no arena gets "
+                        "smaller; tries every candidate: slower compiles), or CUT:BANDS")
+    c.add_argument("--max-recompute", type=float, default=0.2,
+                   help="--patches auto: the recomputed MACs allowed, as a fraction of the model's (default 0.2)")
     c.add_argument("--codebook-kernels", choices=SPARSE_CHOICES, default="auto",
                    help="codebook kernels for layers whose weights hold few distinct values (a palettized model, "
                         "README 'Codebook weights'): auto (default: where estimated not slower, or where only the "

@@ -16,7 +16,8 @@ from .float_layers import FloatLayerWarning, float_layers, message
 from .frontend import load
 from .ir import FirmnetError, Graph
 from .kernels.select import select_kernels
-from .lowering import KernelCall
+from .lowering import Alias, KernelCall
+from .patches import apply as apply_patches, parse_spec as parse_patches
 from .memory import MemoryPlan, analyse
 from .schedule import describe as describe_schedule, schedule_graph
 from .passes import pipeline, run_pipeline
@@ -78,7 +79,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
             algorithm: str = "best", requant: str = "auto", write: bool = True,
             int8_only: bool = False, kernels: dict | None = None, dead_channels: bool = True,
             channel_align: int | None = None, sparse: str = "auto", winograd: str = "auto",
-            codebook_kernels: str = "auto", schedule: str = "auto", in_place: str = "on") -> CompiledModel:
+            codebook_kernels: str = "auto", schedule: str = "auto", in_place: str = "on",
+            patches: str = "off", max_recompute: float = 0.2) -> CompiledModel:
     """Compile an ONNX model (path or ModelProto) into C sources in out_dir.
 
     In a quantized model, every compute layer left in float is named in a FloatLayerWarning
@@ -95,7 +97,12 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     palettized weights (kernels/select.py). schedule (--schedule: auto, file) orders the nodes:
     auto runs a DAG's branches in the order of lowest peak live bytes (schedule.py), file keeps
     the model's order; report["schedule"] shows the order and both bounds. in_place (--in-place: on, off)
-    lets kernels write their output over their input where in_place.py allows it (memory.py)."""
+    lets kernels write their output over their input where in_place.py allows it (memory.py).
+    patches (--patches: off, auto, or CUT:BANDS) runs the layers up to tensor CUT in BANDS row bands
+    (patches.py); auto picks the cut and band count of the smallest arena among those that
+    recompute at most max_recompute x the model's MACs, and only when the arena gets smaller
+    (else no patches); the nodes then keep the model's order (schedule auto acts as file), and
+    report["patches"] gives the cut, the recomputed MACs and the arena without patches."""
     from .boards import get_board
     target = get_board(board)
     requant, requant_why = resolve_requant(requant, model, target)
@@ -108,9 +115,24 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         live = run_pipeline(lowered_graph, (partial(remove_dead_channels, align=channel_align),
                                             normalize_dead_requant))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
+    patch_spec = parse_patches(patches) if patches != "auto" else None
+    patch_plan, arena_without = None, None
+    if patch_spec is not None or patches == "auto":
+        whole = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
+        whole_graph, _ = schedule_graph(lowered_graph, whole, schedule)
+        arena_without = analyse(whole_graph, whole, algorithm, in_place).arena_size
+        if patch_spec is None:
+            patch_spec = _choose_patches(lowered_graph, target, kernels, sparse, winograd, codebook_kernels,
+                                         algorithm, in_place, max_recompute, arena_without)
+        if patch_spec is not None:
+            lowered_graph, patch_plan = apply_patches(lowered_graph, *patch_spec)
+            schedule = "file" if schedule == "auto" else schedule
     lowered = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
+    if patch_plan is not None:
+        lowered[patch_plan.join] = Alias()   # the bands wrote their rows in place (memory.py joins)
     lowered_graph, sched = schedule_graph(lowered_graph, lowered, schedule)
-    memory = analyse(lowered_graph, lowered, algorithm, in_place)
+    memory = analyse(lowered_graph, lowered, algorithm, in_place,
+                     {patch_plan.join: (patch_plan.source, patch_plan.max_shift)} if patch_plan else None)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}
     if not dead_channels:   # (the defaults stay out, so that earlier projects keep their provenance)
         options["dead_channels"] = False
@@ -128,6 +150,10 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         options["schedule"] = schedule
     if in_place != "on":
         options["in_place"] = in_place
+    if patches != "off":
+        options["patches"] = patches
+        if patches == "auto" and max_recompute != 0.2:
+            options["max_recompute"] = max_recompute
     if input_shapes:
         options["input_shapes"] = {k: list(v) for k, v in sorted(input_shapes.items())}
     provenance = (f"Generated by firmnet {__version__} from model sha256:{_model_digest(model)} with options "
@@ -141,6 +167,9 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     report["float_layers"] = float_layers(graph, lowered_graph)
     report["schedule"] = describe_schedule(lowered_graph, sched, memory)
     report["classic_lower_bound_bytes"] = sched.classic_bound
+    if patch_plan is not None:
+        report["patches"] = {"cut": patch_plan.cut, "bands": patch_plan.bands, "layers": list(patch_plan.layers),
+                             "recomputed_macs": patch_plan.recomputed_macs, "arena_without": arena_without}
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "
                            + "; ".join(message(layer) for layer in report["float_layers"]))
@@ -153,6 +182,22 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         from .firmware import write_board_files
         write_board_files(out, target, lowered_graph, name)
     return CompiledModel(out, name, graph, lowered_graph, lowered, memory, report, requant)
+
+
+def _choose_patches(graph, target, kernels, sparse, winograd, codebook_kernels, algorithm, in_place,
+                    max_recompute, arena_without):
+    """--patches auto: (cut, bands) of the smallest arena (then the fewest recomputed MACs), or
+    None when no candidate beats the arena without patches."""
+    from .patches import candidates
+    best = None
+    for cut, bands, patched, plan in candidates(graph, max_recompute):
+        lowered = select_kernels(patched, target, kernels, sparse, winograd, codebook_kernels)
+        lowered[plan.join] = Alias()
+        arena = analyse(patched, lowered, algorithm, in_place, {plan.join: (plan.source, plan.max_shift)}).arena_size
+        key = (arena, plan.recomputed_macs)
+        if arena < arena_without and (best is None or key < best[0]):
+            best = (key, (cut, bands))
+    return best[1] if best else None
 
 
 def _write(out: Path, files: dict, lowered: dict, report: dict) -> None:

@@ -69,9 +69,14 @@ def _find(parent, x):
     return x
 
 
-def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str = "on") -> MemoryPlan:
+def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str = "on",
+            joins: dict | None = None) -> MemoryPlan:
     """lowered maps node name → KernelCall or Alias; in_place: "on" lets kernels write over
-    their inputs where in_place.py allows it, "off" keeps every live tensor apart."""
+    their inputs where in_place.py allows it, "off" keeps every live tensor apart. joins:
+    names of Concat nodes (patches.py, lowered as Alias) whose inputs are views of their
+    output's bytes, one after the other: the producers write straight into place), each
+    with (source tensor, max shift) (patches.PatchPlan): the output may share the source's bytes."""
+    joins = joins or {}
     if in_place not in IN_PLACE_CHOICES:
         raise ValueError(f"unknown in-place mode {in_place!r} (modes: {', '.join(IN_PLACE_CHOICES)})")
     interface = set(graph.inputs) | set(graph.outputs)
@@ -82,6 +87,14 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     for node in graph.nodes:
         call = lowered[node.name]
         if not isinstance(call, Alias):
+            continue
+        if node.name in joins:
+            root, at = _find(parent, node.outputs[0]), 0
+            for t in node.inputs:   # each input: a fresh tensor (its own group), written once
+                parent[_find(parent, t)] = root
+                within[t] = within.get(node.outputs[0], 0) + at
+                at += graph.types[t].nbytes
+            _overlap_source(graph, parent, within, group_has_interface, node, joins[node.name], interface)
             continue
         a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
         if (group_has_interface[a] and group_has_interface[b]) or node.inputs[0] in graph.constants:
@@ -142,6 +155,31 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
                 plan = Plan(plan.offsets, plan.arena_size, tied.lower_bound, plan.algorithm,
                             plan.alignment, plan.live_set_bound)
     return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch, shifts, in_place)
+
+
+def _overlap_source(graph, parent, within, group_has_interface, join, source, interface) -> None:
+    """Put the cut tensor of a patched run (join's output) in the bytes of the run's source
+    tensor, when patches.overlap_shift allows it: the cut starts `shift` bytes after the
+    source (aligned down to 16, which keeps it safe), shift <= max_shift. Only when the
+    source is a group of its own (no view of it, no other reader: the bands read it last)
+    and no graph output."""
+    x, max_shift = source
+    if max_shift is None or not x or x in graph.outputs:
+        return
+    xr, yr = _find(parent, x), _find(parent, join.outputs[0])
+    readers = [n for n in graph.nodes if x in n.inputs]
+    views = {t for n in readers for t in n.outputs}
+    members = {t for t in graph.types if _find(parent, t) == xr}
+    if xr != x or within.get(x, 0) or any(n.op != "slice" for n in readers) or members - views - {x} \
+            or group_has_interface[yr]:
+        return
+    shift = min(max_shift, 0) // 16 * 16
+    keep, move, by = (xr, yr, shift) if shift >= 0 else (yr, xr, -shift)
+    for t in list(parent):
+        if _find(parent, t) == move:
+            within[t] = within.get(t, 0) + by
+    parent[move] = keep
+    group_has_interface[keep] = group_has_interface[xr] or group_has_interface[yr]
 
 
 def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, alignment: int):

@@ -281,6 +281,11 @@ def _bound_text(report: dict) -> list[str]:
                  f" (live-set bound {report['live_set_bound_bytes']:,})"]
     if in_place.get("layers"):
         lines.append(f"in place:                {len(in_place['layers'])} layers write over their input")
+    patches = report.get("patches")
+    if patches:
+        lines.append(f"patches:                 {len(patches['layers'])} layers up to {patches['cut']} in "
+                     f"{patches['bands']} row bands, {patches['recomputed_macs']:,} MACs recomputed "
+                     f"(arena without: {patches['arena_without']:,} bytes)")
     return lines
 
 
