@@ -112,6 +112,8 @@ def test_patched_chain_same_bytes_as_whole_and_tflm(tmp_path_factory, seed, laye
     patched = compile_bytes(model, tmp, "patched", patches=f"{cut}:{bands}")
     r = patched.report["patches"]
     assert (r["cut"], r["bands"], len(r["layers"])) == (cut, bands, len(layers))
+    # no schedule bounds of the band graph (they count the bands' Concat as a copy)
+    assert patched.report["schedule"] is None and "classic_lower_bound_bytes" not in patched.report
     tflm = Tflm(model)
     (shape, _, _), = tflm.inputs
     xs = np.random.default_rng(seed).integers(-128, 128, (4, *shape), dtype=np.int8)
