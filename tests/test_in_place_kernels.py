@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta
+from firmnet.in_place import IN_PLACE, conv_delta, w16_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels import params_relu_s8 as relu_params
@@ -248,3 +248,12 @@ def test_relu_in_place_matches_reference(runtime, n, op, zp_in, zp_out, ratio, s
     expected = relu_ref.relu_s8(x, op, input_scale=q_in[0], input_zero_point=q_in[1], output_scale=q_out[0],
                                 output_zero_point=q_out[1])
     assert_array_equal_first(buf.result((n,)), expected, "relu in place")
+
+
+@pytest.mark.parametrize("w,c", [(8, 8), (32, 16), (5, 3)])
+def test_w16_conv_3x3_same_lags_one_input_row(w, c):
+    """fn_conv2d_s8_w16_dsp widens output row y's window rows y-1..y+1 before writing row y, so
+    with C -> C channels the output may start one input row (w * c bytes) before the input; with
+    stride 2 the output row is half as long and lags less."""
+    assert w16_delta((6, w), (6, w), c, c, (3, 3), (1, 1), (1, 1), (1, 1)) == w * c
+    assert w16_delta((6, w), (3, (w + 1) // 2), c, c, (3, 3), (2, 2), (0, 0), (1, 1)) == 0

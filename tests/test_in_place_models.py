@@ -252,3 +252,27 @@ def test_winograd_in_place(board, in_shape, out_c, tmp_path):
             got = np.stack([qemu.run(cm.out_dir, board, [x]).outputs[0] for x in xs]).reshape(expected.shape)
         problem = first_mismatch(got, expected, f"winograd in place {mode} on {board}")
         assert problem is None, problem
+
+
+@pytest.mark.parametrize("in_shape,out_c,strides", [
+    ((1, 7, 9, 8), 8, (1, 1)),
+    ((1, 5, 7, 8), 6, (1, 1)),      # odd pixels and output channels: the kernel's tail loops
+    ((1, 10, 8, 8), 16, (2, 2)),
+])
+def test_w16_conv_in_place_on_mps2(in_shape, out_c, strides, tmp_path):
+    """fn_conv2d_s8_w16_dsp in place on mps2-an386 (QEMU, the DSP path) gives the bytes of the
+    build with in place off, and TFLM's."""
+    from firmnet import qemu
+    from support.tflite_models import conv2d_model
+    model = conv2d_model(14, in_shape, out_c, (3, 3), strides)
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = np.random.default_rng(7).integers(-128, 128, (2, *in_shape), dtype=np.int8)
+    expected, = Tflm(model).run(xs)
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="cw", in_place=mode,
+                             winograd="off", kernels={"op0/CONV_2D": "fn_conv2d_s8_w16_dsp"})
+        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_conv2d_s8_w16_dsp"]
+        assert bool(cm.report["in_place"]["layers"]) == (mode == "on")
+        got = np.stack([qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]).reshape(expected.shape)
+        problem = first_mismatch(got, expected, f"w16 conv in place {mode}")
+        assert problem is None, problem

@@ -44,6 +44,9 @@ The loop orders (runtime_c/src, fn_*_impl.h):
 * fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run): per tile row, its 4 input rows copied into
   the scratch first, then its 2 output rows written: one input row of lag for 3x3 pad 1
   (winograd_delta).
+* fn_conv2d_s8_w16_dsp: per output row, the window's kernel_h input rows are widened into the
+  scratch first, then the row's outputs are written from there (the input is read by
+  widen_row only): one input row of lag for 3x3 stride 1 pad 1 (w16_delta).
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -68,7 +71,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,21 @@ def winograd_delta(in_hw, out_hw, in_c: int, out_c: int, pad_top: int) -> int:
         rows = [iy for iy in range(oy - pad_top, oy - pad_top + 4) if 0 <= iy < in_h]
         min_read.append(rows[0] * in_w * in_c if rows else big)
         max_write.append(min(oy + 2, out_h) * out_w * out_c - 1)
+    return phase_delta(max_write, min_read, inclusive=False)
+
+
+def w16_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation) -> int:
+    """fn_conv2d_s8_w16_dsp (batch 1): per output row, its window's input rows (those inside the
+    image) are widened into the scratch, then the row's outputs are written: phases of one
+    output row, reads before writes."""
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    big = np.iinfo(np.int64).max // 4
+    max_write, min_read = [], []
+    for oy in range(out_h):
+        rows = [iy for iy in (oy * stride[0] - pad[0] + ky * dilation[0] for ky in range(kernel[0]))
+                if 0 <= iy < in_h]
+        min_read.append(rows[0] * in_w * in_c if rows else big)
+        max_write.append((oy + 1) * out_w * out_c - 1)
     return phase_delta(max_write, min_read, inclusive=False)
 
 
@@ -290,6 +308,11 @@ def _winograd(node, graph):
     return Overlap(0, winograd_delta(in_hw, out_hw, in_c, out_c, pad[0]))
 
 
+def _w16(node, graph):
+    geo = _conv_geometry(node, graph)
+    return None if geo is None else Overlap(0, w16_delta(*geo))
+
+
 def _dw_rows_dsp(node, graph):
     geo = _conv_geometry(node, graph)
     if geo is None or geo[3] != geo[2]:
@@ -310,6 +333,7 @@ IN_PLACE: dict[str, Callable] = {
     "fn_conv2d_s8_dsp": _conv_dsp,
     "fn_conv2d_s8_winograd": _winograd,
     "fn_conv2d_s8_winograd_dsp": _winograd,
+    "fn_conv2d_s8_w16_dsp": _w16,
     "fn_fc_s8": _rows(1),
     "fn_fc_s8_dsp": _rows(1),
     "fn_fc_s8_csr": _rows(4),

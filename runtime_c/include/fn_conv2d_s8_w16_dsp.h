@@ -31,6 +31,10 @@
  * + (kernel_w - 1) * dilation_w + 1 columns of kernel_h * in_c_pad int16 each, then 16 bytes
  * per output channel (its fn_out6_s8).
  *
+ * In place: the input is read only while an output row's window rows are widened into the
+ * scratch, before that row is written, so the output may start over the input as far below it
+ * as python/firmnet/in_place.py's w16_delta says (one input row for 3x3, stride 1, pad 1).
+ *
  * Cost (bench/kernels_qemu.py, mps2-an386): ResNet-8's 3x3 layers 32x32 16->16 0.98, 16x16
  * 32->32 0.88, 8x8 64->64 0.83 instructions per MAC (fn_conv2d_s8_dsp: 2.22 at 16->16).
  *
