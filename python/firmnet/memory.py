@@ -21,6 +21,11 @@ buffer "<node>#shift" of delta bytes (aligned) right below the input, for the st
 kernel writes its output there, delta bytes low, and the generated code then moves it up
 into place (fn_move_up; MemoryPlan.shifts), so a chain of in-place layers does not drift
 down the arena. The plan with the ties is kept only when its arena is smaller.
+
+Concat views (concat_views.py): a Concat lowered as an Alias (an elided one, or the join of
+a patched run) makes each input a view of its output's buffer at the input's slice (its
+producer writes there), strided for a channel slice of an NHWC tensor (Storage.strided); its
+buffer lives from the first producer's write.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 
 from .ir import Graph
 from .lowering import Alias, KernelCall
+from .concat_views import slice_offsets
 from .in_place import overlap_of
 from .planner import Buffer, Plan, Tie, plan_memory
 
@@ -40,6 +46,7 @@ class Storage:
     kind: str        # "const" | "arena"
     key: str         # constant name, or arena buffer name
     offset: int = 0  # bytes into the arena buffer (a view of part of it)
+    strided: bool = False   # a view whose rows lie apart in the buffer (a Concat's channel slice)
 
 
 @dataclass(frozen=True)
@@ -84,17 +91,22 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     group_has_interface = {name: name in interface for name in graph.types}
     copies = set()
     within = {}   # tensor → byte offset inside its group's buffer (views); the root is at 0
+    strided = set()   # views whose rows are apart (concat_views.py)
     for node in graph.nodes:
         call = lowered[node.name]
         if not isinstance(call, Alias):
             continue
-        if node.name in joins:
-            root, at = _find(parent, node.outputs[0]), 0
-            for t in node.inputs:   # each input: a fresh tensor (its own group), written once
+        if node.name in joins or node.op == "concat":
+            # each input: a fresh tensor (its own group), written once, at its slice's offset
+            root = _find(parent, node.outputs[0])
+            offsets, is_strided = slice_offsets(graph, node)
+            for t, at in zip(node.inputs, offsets):
                 parent[_find(parent, t)] = root
                 within[t] = within.get(node.outputs[0], 0) + at
-                at += graph.types[t].nbytes
-            _overlap_source(graph, parent, within, group_has_interface, node, joins[node.name], interface)
+                if is_strided:
+                    strided.add(t)
+            if node.name in joins:
+                _overlap_source(graph, parent, within, group_has_interface, node, joins[node.name], interface)
             continue
         a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
         if (group_has_interface[a] and group_has_interface[b]) or node.inputs[0] in graph.constants:
@@ -109,7 +121,7 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     for name in graph.types:
         root = _find(parent, name)
         storage[name] = Storage("const", name) if name in graph.constants else \
-            Storage("arena", root, within.get(name, 0))
+            Storage("arena", root, within.get(name, 0), name in strided)
 
     first, last = {}, {}
     for step, node in enumerate(graph.nodes):
@@ -195,7 +207,8 @@ def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, a
         if overlap is None:
             continue
         x, y = storage[node.inputs[overlap.input]], storage[node.outputs[0]]
-        if x.kind != "arena" or y.kind != "arena" or x.offset or y.offset or x.key == y.key:
+        if x.kind != "arena" or y.kind != "arena" or x.offset or y.offset or x.key == y.key \
+                or x.strided or y.strided:
             continue
         if last.get(x.key) != step or first.get(y.key) != step or x.key in outputs:
             continue
