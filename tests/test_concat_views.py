@@ -288,3 +288,19 @@ def test_cli_in_place_off_keeps_the_copy(tmp_path, capsys):
     c_on = next(Path(tmp_path / "on").glob("*.c")).read_text()
     c_off = next(Path(tmp_path / "off").glob("*.c")).read_text()
     assert "fn_concat(" in c_off and "fn_concat(" not in c_on
+
+
+def test_report_names_the_elided_concats(dag):
+    from firmnet.report import format_report
+    from firmnet.report_html.data import build_page
+    _, on = dag("branches", "on")
+    _, off = dag("branches", "off")
+    assert "concat views:            cat: the producers write into their slices (no copy)" in format_report(on.report)
+    assert "concat views" not in format_report(off.report)
+    notes = build_page(on.report).notes
+    assert any(n.startswith("concat views: cat (strided): b1, b2, b3 write into their slices") for n in notes)
+    # the classic bound stays the copying execution's (whole tensors, the file's order)
+    assert on.report["classic_lower_bound_bytes"] == off.report["classic_lower_bound_bytes"] > \
+        on.report["lower_bound_bytes"]
+    _, fire = dag("fire", "on")
+    assert any("kept the copy of c1" in n for n in build_page(fire.report).notes)

@@ -5,7 +5,7 @@ import hashlib
 import json
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -227,6 +227,8 @@ def _plan_with_views(graph, lowered, schedule, algorithm, in_place, joins):
             if trial[3].arena_size < best[3].arena_size:
                 chosen, best = chosen - {v.concat}, trial
         copying = plan(set())
+        # the classic bound stays the whole-tensor live set of the file's order, every copy made
+        best = (best[0], best[1], replace(best[2], classic_bound=copying[2].classic_bound), *best[3:])
         if copying[3].arena_size < best[3].arena_size:
             note = (f"kept the copies: {copying[3].arena_size:,} B of arena with them, "
                     f"{best[3].arena_size:,} B with the producers writing in place (the output "

@@ -105,7 +105,7 @@ def _view_of(graph: Graph, lowered: dict, node, producer: dict, readers: dict) -
         pcall = lowered.get(p.name)
         if not isinstance(pcall, KernelCall) or len(p.outputs) != 1:
             return None
-        if strided and (pcall.function not in STRIDED or any(k == "out_stride" for k, _ in pcall.params)):
+        if strided and (pcall.function not in STRIDED or dict(pcall.params).get("out_stride", 0)):
             return None
         if graph.types[t].nbytes * out_t.shape[axis] != out_t.nbytes * graph.types[t].shape[axis]:
             return None  # not a plain slice of the output's bytes
@@ -144,7 +144,9 @@ def apply(graph: Graph, lowered: dict, only=None) -> tuple[dict, list[View]]:
         for p in view.producers:
             call = lowered[p]
             where = f"; writes into its slice of {view.concat}"
-            params = call.params + ((("out_stride", view.out_stride),) if view.strided else ())
+            params = call.params
+            if view.strided:
+                params = tuple((k, v) for k, v in params if k != "out_stride") + (("out_stride", view.out_stride),)
             lowered[p] = replace(call, params=params, description=call.description + where)
     return lowered, views
 
