@@ -60,8 +60,16 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
 
+* fn_maxpool2d_s8 / fn_avgpool2d_s8 / fn_maxpool2d_f32 / fn_avgpool2d_f32: output pixels in
+  raster order; per pixel the window's in-bounds taps are read (from the first one, channel 0;
+  max: the first tap copied into the output pixel, then the others merged into it; the int8
+  average: blocks of channels summed into a stack accumulator, then written), then the pixel's
+  outputs are finished: one phase per pixel, reads and writes interleaved, as conv_delta with
+  in_c = out_c = the bytes of a pixel (pool_delta). The phase rule keeps the output pixel
+  below every tap it reads, so the kernels' restrict-qualified merges never see an overlap.
+
 Not declared (they keep their output apart): the DSP blocks depthwise variant, the codebook
-kernels, pooling, concat, and every float kernel (the float Winograd ones included).
+kernels, concat, and every other float kernel (the float Winograd ones included).
 """
 from __future__ import annotations
 
@@ -71,7 +79,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "pool_delta"]
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,12 @@ def w16_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilatio
         min_read.append(rows[0] * in_w * in_c if rows else big)
         max_write.append((oy + 1) * out_w * out_c - 1)
     return phase_delta(max_write, min_read, inclusive=False)
+
+
+def pool_delta(in_hw, out_hw, pixel_bytes: int, kernel, stride, pad, dilation) -> int:
+    """fn_{max,avg}pool2d_{s8,f32} (batch 1): one phase per output pixel in raster order, reading
+    its window from the first in-bounds tap and writing the pixel's bytes, interleaved."""
+    return conv_delta(in_hw, out_hw, pixel_bytes, pixel_bytes, kernel, stride, pad, dilation)
 
 
 def dw_rows_dsp_delta(in_hw, out_hw, channels: int, kernel, stride, pad, dilation) -> int | None:
@@ -322,6 +336,20 @@ def _dw_rows_dsp(node, graph):
     return None if delta is None else Overlap(0, delta, multiple=c)
 
 
+def _pool(node, graph):
+    if node.op != "pool2d" or getattr(node.attrs, "layout", "NHWC") != "NHWC":
+        return None
+    x, y = _types(node, graph)
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        return None
+    (n, in_h, in_w, c), (_, out_h, out_w, out_c) = (tuple(int(v) for v in t.shape) for t in (x, y))
+    if n != 1 or out_c != c or x.nbytes % (in_h * in_w) or x.nbytes * out_h * out_w != y.nbytes * in_h * in_w:
+        return None
+    a = node.attrs
+    return Overlap(0, pool_delta((in_h, in_w), (out_h, out_w), x.nbytes // (in_h * in_w), tuple(a.kernel),
+                                 tuple(a.strides), (int(a.pads[0]), int(a.pads[1])), tuple(a.dilations)))
+
+
 IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
@@ -339,6 +367,10 @@ IN_PLACE: dict[str, Callable] = {
     "fn_fc_s8_csr": _rows(4),
     "fn_conv2d_1x1_s8": _rows(2),
     "fn_conv2d_1x1_s8_dsp": _rows(3),
+    "fn_maxpool2d_s8": _pool,
+    "fn_avgpool2d_s8": _pool,
+    "fn_maxpool2d_f32": _pool,
+    "fn_avgpool2d_f32": _pool,
 }
 
 
