@@ -60,13 +60,16 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
 
-* fn_maxpool2d_s8 / fn_avgpool2d_s8 / fn_maxpool2d_f32 / fn_avgpool2d_f32: output pixels in
-  raster order; per pixel the window's in-bounds taps are read (from the first one, channel 0;
+* fn_maxpool2d_s8 / fn_avgpool2d_s8: output pixels in raster order; per pixel the window's in-bounds taps are read (from the first one, channel 0;
   max: the first tap copied into the output pixel, then the others merged into it; the int8
   average: blocks of channels summed into a stack accumulator, then written), then the pixel's
   outputs are finished: one phase per pixel, reads and writes interleaved, as conv_delta with
   in_c = out_c = the bytes of a pixel (pool_delta). The phase rule keeps the output pixel
   below every tap it reads, so the kernels' restrict-qualified merges never see an overlap.
+  fn_maxpool2d_f32 / fn_avgpool2d_f32 run the same loops and pass the same poisoned-buffer test
+  (tests/test_in_place_pool.py), but are not declared yet: a tie on fire's max pools (no arena
+  gain) puts a #shift buffer in the float DAG models' buffers, which test_schedule.py compares
+  with schedule.py's tie-free live-set count.
 
 Not declared (they keep their output apart): the DSP blocks depthwise variant, the codebook
 kernels, concat, and every other float kernel (the float Winograd ones included).
@@ -369,8 +372,6 @@ IN_PLACE: dict[str, Callable] = {
     "fn_conv2d_1x1_s8_dsp": _rows(3),
     "fn_maxpool2d_s8": _pool,
     "fn_avgpool2d_s8": _pool,
-    "fn_maxpool2d_f32": _pool,
-    "fn_avgpool2d_f32": _pool,
 }
 
 
