@@ -304,3 +304,18 @@ def test_report_names_the_elided_concats(dag):
         on.report["lower_bound_bytes"]
     _, fire = dag("fire", "on")
     assert any("kept the copy of c1" in n for n in build_page(fire.report).notes)
+
+
+def test_branches_on_mps2_same_bytes(tmp_path):
+    """The strided views on mps2-an386 (QEMU, arm-none-eabi-gcc): the bytes of the build that copies."""
+    from firmnet import qemu
+    model = CONCAT_MODELS["branches"]()
+    rng = np.random.default_rng(11)
+    xs = [rng.uniform(-1, 1, (1, 8, 16, 16)).astype(np.float32) for _ in range(2)]
+    runs = {}
+    for mode in ("on", "off"):
+        cm = firmnet.compile(model, tmp_path / mode, board="mps2-an386", name="br", in_place=mode)
+        assert len(cm.report["concat_views"]["elided"]) == (mode == "on")
+        runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
+    for k, (a, b) in enumerate(zip(runs["on"], runs["off"])):
+        assert np.array_equal(np.asarray(a).view(np.uint32), np.asarray(b).view(np.uint32)), f"input {k}"
