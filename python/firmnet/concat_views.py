@@ -25,9 +25,9 @@ layouts are possible:
 A Concat is turned into views only when all its inputs qualify: each is produced by a
 kernel call (not a reshape or slice view, nor another elided Concat) with one output, read
 by this Concat only and only once, and none is a graph input, output or constant; the
-Concat's output is no graph output (interface tensors are never aliased). Strided views get
-no in-place tie (memory._ties: the overlap declarations of in_place.py assume a dense
-output), and the trace build skips their steps (their bytes are not one run); the
+Concat's output is no graph output (interface tensors are never aliased). The producers get
+no in-place tie (memory._ties: the overlap declarations of in_place.py assume a dense output
+of their own, not a slice of a larger buffer), and the trace build skips their steps (their bytes are not one run); the
 Concat's own step traces the joined output.
 """
 from __future__ import annotations
