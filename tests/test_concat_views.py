@@ -32,6 +32,7 @@ from support.sanitize import run_sanitized
 from support.tflite_models import (Builder, _options, conv2d_layer, input_quant, pool_layer, quant_from_range,
                                    real_range)
 from support.tflite_oracle import Tflm, first_mismatch, run_firmnet
+from test_kernels_pool_s8 import pool_cases, struct_of
 
 POISON = np.uint32(0x7FC0BEEF)   # a NaN pattern no kernel computes
 
@@ -83,6 +84,33 @@ def test_pool_f32_writes_its_slice(runtime, h, w, c, k, kind, layout, seed):
     if c > 1:
         bad = ffi.new("fn_pool2d_f32_params *", {**params, "out_stride": c - 1})
         assert fn(bad, _fptr(ffi, x), out.pointer(ffi)) == lib.FN_ERR_ARG
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(["max", "avg"]), data=st.data(), extra=st.integers(0, 9), at_frac=st.floats(0, 1))
+def test_pool_s8_writes_its_slice(runtime, kind, data, extra, at_frac):
+    ffi, lib = runtime.ffi, runtime.lib
+    x, kw = data.draw(pool_cases(kind))
+    p = struct_of(kind, x.shape, kw)
+    c, rows = p["channels"], p["batch"] * p["out_h"] * p["out_w"]
+    fn = lib.fn_maxpool2d_s8 if kind == "max" else lib.fn_avgpool2d_s8
+    x = np.ascontiguousarray(x, np.int8)
+    dense = np.full((rows, c), 99, np.int8)
+    assert fn(ffi.new("fn_pool2d_s8_params *", p), ffi.cast("int8_t *", ffi.from_buffer(x)),
+              ffi.cast("int8_t *", ffi.from_buffer(dense))) == lib.FN_OK
+    stride, at = c + extra, int(at_frac * extra)
+    buf = np.full(rows * stride + 8, 0x5A, np.uint8)
+    out = ffi.cast("int8_t *", ffi.from_buffer(buf)) + at
+    assert fn(ffi.new("fn_pool2d_s8_params *", {**p, "out_stride": stride}),
+              ffi.cast("int8_t *", ffi.from_buffer(x)), out) == lib.FN_OK
+    grid = buf[:rows * stride].reshape(rows, stride)
+    assert np.array_equal(grid[:, at:at + c].view(np.int8), dense)
+    rest = np.ones(grid.shape, bool)
+    rest[:, at:at + c] = False
+    assert (grid[rest] == 0x5A).all() and (buf[rows * stride:] == 0x5A).all(), "wrote outside its slice"
+    if c > 1:
+        assert fn(ffi.new("fn_pool2d_s8_params *", {**p, "out_stride": c - 1}),
+                  ffi.cast("int8_t *", ffi.from_buffer(x)), out) == lib.FN_ERR_ARG
 
 
 def _csr_struct(ffi, params):
@@ -266,6 +294,47 @@ def test_int8_rows_concat_equals_tflm_and_is_sanitizer_clean(seed, tmp_path):
         out, = run_sanitized(on, [xs[k]], tmp_path / f"run{k}")
         problem = first_mismatch(out.reshape(expected.shape[1:]), expected[k], f"sanitized run {k}")
         assert problem is None, problem
+
+
+def pooled_branches_model(seed: int) -> bytes:
+    """int8, fire-like: a 1x1 and a 3x3 convolution of one input, each max pooled 2x2, the pools
+    concatenated along the channels (NHWC: strided slices, written by fn_maxpool2d_s8 with
+    out_stride), then a 1x1 convolution."""
+    rng, b = np.random.default_rng(seed), Builder()
+    x = b.input((1, 8, 8, 4), input_quant(rng))
+    c1 = b.calibrate(conv2d_layer(b, rng, x, 8, (1, 1), name="e1", bias_gain=0.3), "NONE", seed=seed)
+    c2 = b.calibrate(conv2d_layer(b, rng, x, 12, (3, 3), act="RELU", name="e3", bias_gain=0.3), "RELU", seed=seed)
+    q = quant_from_range(min(real_range(c1.q)[0], 0), max(real_range(c1.q)[1], real_range(c2.q)[1]))
+    b.requantize(c1, q)
+    b.requantize(c2, q)
+    p1, p2 = pool_layer(b, c1, "max", name="p1"), pool_layer(b, c2, "max", name="p2")
+    m = b.op("CONCATENATION", [p1, p2], [b.act((1, 4, 4, 20), q, "cat")], _options("ConcatenationOptionsT", axis=3))
+    return b.build(b.calibrate(conv2d_layer(b, rng, m, 8, (1, 1), name="y", bias_gain=0.3), "NONE", seed=seed))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_int8_strided_pool_views_equal_tflm(seed, tmp_path):
+    model = pooled_branches_model(seed)
+    (tmp_path / "m.tflite").write_bytes(model)
+    cms = {mode: firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, name="m", in_place=mode)
+           for mode in ("on", "off")}
+    views = cms["on"].report["concat_views"]["elided"]
+    assert [(v["layout"], v["out_stride"]) for v in views] == [("strided", 20)]
+    assert cms["off"].report["concat_views"]["elided"] == []
+    assert cms["on"].memory.arena_size <= cms["off"].memory.arena_size
+    check_plan(cms["on"].memory.buffers, cms["on"].memory.plan)
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(seed).integers(-128, 128, (10, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    for mode, cm in cms.items():
+        got, = run_firmnet(cm.build_host(), model, xs)
+        problem = first_mismatch(got, expected, f"in place {mode}")
+        assert problem is None, problem
+    (tmp_path / "san").mkdir()
+    out, = run_sanitized(cms["on"], [xs[0]], tmp_path / "san")
+    problem = first_mismatch(out.reshape(expected.shape[1:]), expected[0], "sanitized")
+    assert problem is None, problem
 
 
 def test_float_strided_views_sanitizer_clean(dag, tmp_path):

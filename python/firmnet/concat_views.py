@@ -49,6 +49,8 @@ STRIDED = frozenset({
     "fn_conv2d_f32_winograd_f4",
     "fn_maxpool2d_f32",
     "fn_avgpool2d_f32",
+    "fn_maxpool2d_s8",
+    "fn_avgpool2d_s8",
 })
 
 
