@@ -26,7 +26,8 @@
  * allows it and in_c_pad <= FN_W16_OUT6_DEPTH, else fn_finish_one_s8's: the same bytes.
  *
  * Scratch (fn_conv2d_1x1_s8_w16_dsp_scratch_size, 8-byte aligned): 4 * in_c_pad bytes (the
- * pair's widened inputs), then 16 bytes per output channel (its fn_out6_s8).
+ * pair's widened inputs), 8 bytes (a sentinel word pair that ends the inner loop: lanes -32768,
+ * which no widened input has), then 16 bytes per output channel (its fn_out6_s8).
  *
  * In place: a pair's inputs are read (widened) before any of its outputs is written and never
  * again, so the output may start over the input where each pair's outputs end below the next
@@ -41,7 +42,7 @@
 #include "fn_conv2d_s8_w16_dsp.h"
 #include "fn_conv_s8.h"
 
-/* Bytes of scratch: 4 * in_c_pad + 16 * out_c (rounded up to 8); 0 when kernel_h or kernel_w
+/* Bytes of scratch: 4 * in_c_pad + 8 + 16 * out_c (rounded up to 8); 0 when kernel_h or kernel_w
  * is not 1, groups != 1, or in_c or out_c is outside [1, FN_S8_MAX_DEPTH]. */
 static inline size_t fn_conv2d_1x1_s8_w16_dsp_scratch_size(const fn_conv2d_s8_params *p)
 {
@@ -50,7 +51,7 @@ static inline size_t fn_conv2d_1x1_s8_w16_dsp_scratch_size(const fn_conv2d_s8_pa
         p->out_c > FN_S8_MAX_DEPTH) {
         return 0;
     }
-    const size_t bytes = 4 * (size_t)in_c_pad + 16 * (size_t)p->out_c;
+    const size_t bytes = 4 * (size_t)in_c_pad + 8 + 16 * (size_t)p->out_c;
     return (bytes + 7) / 8 * 8;
 }
 

@@ -185,6 +185,90 @@ static inline void finish(const pw_ctx *k, int32_t c, int32_t sa, int32_t sb, in
     }
 }
 
+#if HAVE_LDRD_POST
+/* A word pair after the last group of the widened inputs: both lanes -32768, which no widened
+ * input (x + input_offset, in [-255, 255]) has, so that the inner loop stops on the inputs it
+ * loads (no counter: the 8 sums, 4 words and 2 pointers take the M4's 14 registers). */
+#define SENTINEL ((int32_t)0x80008000u)
+
+/* One half-group of both pixels (xa, xb) against 4 channels' weight words at wp: 2 LDRDs and 8
+ * SMLADs, then the next half-group's input words (the sentinel after the last). */
+#define HALF_S()                                \
+    do {                                        \
+        int32_t u0, u1;                         \
+        LDRD_POST(u0, u1, wp);                  \
+        a0 = SMLAD(xa, u0, a0);                 \
+        b0 = SMLAD(xb, u0, b0);                 \
+        a1 = SMLAD(xa, u1, a1);                 \
+        b1 = SMLAD(xb, u1, b1);                 \
+        LDRD_POST(u0, u1, wp);                  \
+        a2 = SMLAD(xa, u0, a2);                 \
+        b2 = SMLAD(xb, u0, b2);                 \
+        a3 = SMLAD(xa, u1, a3);                 \
+        b3 = SMLAD(xb, u1, b3);                 \
+        LDRD_POST(xa, xb, xp);                  \
+    } while (0)
+
+/* Channel c's outputs of both pixels from sums sa, sb. */
+static inline void out6_2(const fn_out6_s8 *t, int32_t sa, int32_t sb, int8_t *oa, int8_t *ob)
+{
+    const fn_out6_s8 tc = *t;
+    *oa = fn_out6_s8_one(sa, &tc);
+    *ob = fn_out6_s8_one(sb, &tc);
+}
+
+/* The full blocks of 4 output channels of a pixel pair (out6, word-aligned filter w, the
+ * blocks one after another in memory): 8 half-groups per loop step (unroll8: in_c_pad a
+ * multiple of 16) or 2. Returns the channels done (out_c rounded down to a multiple of 4). */
+static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int16_t *w, const fn_out6_s8 *t,
+                                                   int32_t out_c, int8_t *o0, int8_t *o1, int unroll8)
+{
+    const int16_t *wp = w;
+    int32_t c = 0;
+    for (; c + 4 <= out_c; c += 4) {
+        const int16_t *xp = xw;
+        int32_t xa, xb;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        LDRD_POST(xa, xb, xp);
+        if (unroll8) {
+            do {
+                HALF_S();
+                HALF_S();
+                HALF_S();
+                HALF_S();
+                HALF_S();
+                HALF_S();
+                HALF_S();
+                HALF_S();
+            } while (xa != SENTINEL);
+        } else {
+            do {
+                HALF_S();
+                HALF_S();
+            } while (xa != SENTINEL);
+        }
+        out6_2(&t[c], a0, b0, o0 + c, o1 + c);
+        out6_2(&t[c + 1], a1, b1, o0 + c + 1, o1 + c + 1);
+        out6_2(&t[c + 2], a2, b2, o0 + c + 2, o1 + c + 2);
+        out6_2(&t[c + 3], a3, b3, o0 + c + 3, o1 + c + 3);
+    }
+    return c;
+}
+#undef HALF_S
+
+FN_NOINLINE static int32_t pair_blocks8(const int16_t *xw, const int16_t *w, const fn_out6_s8 *t, int32_t out_c,
+                                        int8_t *o0, int8_t *o1)
+{
+    return pair_blocks(xw, w, t, out_c, o0, o1, 1);
+}
+
+FN_NOINLINE static int32_t pair_blocks2(const int16_t *xw, const int16_t *w, const fn_out6_s8 *t, int32_t out_c,
+                                        int8_t *o0, int8_t *o1)
+{
+    return pair_blocks(xw, w, t, out_c, o0, o1, 0);
+}
+#endif
+
 /* Every output channel of the pixel pair widened in xw, written at o0 and o1 (o1 NULL: a last
  * single pixel). */
 static FN_ALWAYS_INLINE inline void pair_channels(const pw_ctx *k, const int16_t *xw, int8_t *o0, int8_t *o1,
@@ -193,20 +277,12 @@ static FN_ALWAYS_INLINE inline void pair_channels(const pw_ctx *k, const int16_t
     const int32_t out_c = k->out_c;
     const int16_t *w = k->filter;
     int32_t c = 0;
-    if (k->out6 && o1 != NULL) {   /* the common case: full blocks, fn_out6_s8 */
-        const fn_out6_s8 *t = k->t;
-        for (; c + 4 <= out_c; c += 4, w += k->block_w, t += 4) {
-            const sums8 s = dot_2x4(xw, w, k->n8, k->n2, aligned);
-            o0[c] = fn_out6_s8_one(s.a0, &t[0]);
-            o1[c] = fn_out6_s8_one(s.b0, &t[0]);
-            o0[c + 1] = fn_out6_s8_one(s.a1, &t[1]);
-            o1[c + 1] = fn_out6_s8_one(s.b1, &t[1]);
-            o0[c + 2] = fn_out6_s8_one(s.a2, &t[2]);
-            o1[c + 2] = fn_out6_s8_one(s.b2, &t[2]);
-            o0[c + 3] = fn_out6_s8_one(s.a3, &t[3]);
-            o1[c + 3] = fn_out6_s8_one(s.b3, &t[3]);
-        }
+#if HAVE_LDRD_POST
+    if (aligned && k->out6 && o1 != NULL) {   /* the common case: full blocks, fn_out6_s8 */
+        c = k->n8 > 0 ? pair_blocks8(xw, w, k->t, out_c, o0, o1) : pair_blocks2(xw, w, k->t, out_c, o0, o1);
+        w += (size_t)(c / 4) * (size_t)k->block_w;
     }
+#endif
     for (; c < out_c; c += 4, w += k->block_w) {
         const sums8 s = dot_2x4(xw, w, k->n8, k->n2, aligned);
         finish(k, c, s.a0, s.b0, o0, o1);
@@ -258,7 +334,7 @@ fn_status fn_conv2d_1x1_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *i
     const int32_t in_c_pad = fn_w16_in_c_pad(in_c);
     int16_t *const xw = (int16_t *)scratch;
     /* the channels' output-stage table after the widened pair */
-    fn_out6_s8 *const t = (fn_out6_s8 *)(void *)((uint8_t *)scratch + 4 * (size_t)in_c_pad);
+    fn_out6_s8 *const t = (fn_out6_s8 *)(void *)((uint8_t *)scratch + 4 * (size_t)in_c_pad + 8);
     const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
     pw_ctx k;
@@ -288,6 +364,8 @@ fn_status fn_conv2d_1x1_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *i
             }
         }
         widen_tail(a, b, in_c, in_c_pad, offset, g0, xw);
+        st2(xw + 2 * in_c_pad, (int32_t)0x80008000u);   /* the sentinel (pair_blocks) */
+        st2(xw + 2 * in_c_pad + 2, 0);
         int8_t *o0 = output + (size_t)px * (size_t)out_c;
         int8_t *o1 = b != NULL ? o0 + out_c : NULL;
         if (aligned) {

@@ -32,11 +32,12 @@ def in_c_pad(in_c: int) -> int:
 
 
 def scratch(p: dict) -> int:
-    """fn_conv2d_1x1_s8_w16_dsp_scratch_size: the pair's widened inputs, 16 bytes per output channel."""
+    """fn_conv2d_1x1_s8_w16_dsp_scratch_size: the pair's widened inputs, a sentinel, 16 bytes per
+    output channel."""
     if (p["groups"] != 1 or p["kernel_h"] != 1 or p["kernel_w"] != 1 or not 1 <= p["in_c"] <= MAX_DEPTH
             or not 1 <= p["out_c"] <= MAX_DEPTH):
         return 0
-    return (4 * in_c_pad(p["in_c"]) + 16 * p["out_c"] + 7) // 8 * 8
+    return (4 * in_c_pad(p["in_c"]) + 8 + 16 * p["out_c"] + 7) // 8 * 8
 
 
 def pack_filter(w: np.ndarray) -> np.ndarray:
