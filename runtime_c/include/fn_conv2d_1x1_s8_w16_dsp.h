@@ -33,6 +33,11 @@
  * again, so the output may start over the input where each pair's outputs end below the next
  * pair's inputs (python/firmnet/in_place.py pair_delta: 0 when out_c <= in_c).
  *
+ * With GCC (optimizing) the inner loop is one block of inline assembly that takes all 14
+ * allocatable registers: a build that keeps a frame pointer (-fno-omit-frame-pointer) fails
+ * with "impossible constraints" unless it defines FN_NO_BLOCK_ASM, which selects the C form
+ * of the loop (about 3 % more instructions, the same bytes).
+ *
  * Without the DSP extension (FN_DSP 0: host builds, tests) the same code runs with portable C
  * forms of SMLAD and SXTAB16 and plain word loads (little-endian CPUs). */
 #ifndef FN_CONV2D_1X1_S8_W16_DSP_H

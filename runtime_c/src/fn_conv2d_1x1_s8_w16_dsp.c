@@ -58,6 +58,26 @@ static inline void widen_group(const int8_t *a, const int8_t *b, int32_t offset,
 #endif
 }
 
+/* The first n groups of pixels a and b (widen_group each). */
+static void widen_groups(const int8_t *a, const int8_t *b, int32_t n, int32_t offset, int16_t *xw)
+{
+#if FN_DSP
+    const int32_t off2 = pack2(offset, offset);
+    uint32_t *d = (uint32_t *)(void *)xw;   /* the scratch is 8-byte aligned */
+    for (const int8_t *const end = a + 4 * (size_t)n; a != end; a += 4, b += 4, d += 4) {
+        const int32_t wa = fn_load4(a), wb = fn_load4(b);
+        d[0] = (uint32_t)__sxtab16(off2, wa);
+        d[1] = (uint32_t)__sxtab16(off2, wb);
+        d[2] = (uint32_t)fn_sxtab16_ror8(off2, wa);
+        d[3] = (uint32_t)fn_sxtab16_ror8(off2, wb);
+    }
+#else
+    for (int32_t g = 0; g < n; ++g) {
+        widen_group(a + 4 * g, b + 4 * g, offset, xw + 8 * g);
+    }
+#endif
+}
+
 /* The pair's groups g0 .. in_c_pad / 4 - 1 one value at a time: 0 for the padding channels
  * and, when b is NULL (a last odd pixel), for pixel 1. */
 static void widen_tail(const int8_t *a, const int8_t *b, int32_t in_c, int32_t in_c_pad, int32_t offset, int32_t g0,
@@ -191,6 +211,15 @@ static inline void finish(const pw_ctx *k, int32_t c, int32_t sa, int32_t sb, in
  * loads (no counter: the 8 sums, 4 words and 2 pointers take the M4's 14 registers). */
 #define SENTINEL ((int32_t)0x80008000u)
 
+/* The inner loop as one block of assembly (pair_blocks): GCC, optimizing. The block needs all
+ * 14 registers, so a build that keeps a frame pointer (-O0, -fno-omit-frame-pointer) defines
+ * FN_NO_BLOCK_ASM (fn_conv2d_1x1_s8_w16_dsp.h): then the C loop runs, the same bytes. */
+#if defined(__OPTIMIZE__) && !defined(__clang__) && !defined(FN_NO_BLOCK_ASM)
+#define BLOCK_ASM 1
+#else
+#define BLOCK_ASM 0
+#endif
+
 /* One half-group of both pixels (xa, xb) against 4 channels' weight words at wp: 2 LDRDs and 8
  * SMLADs, then the next half-group's input words (the sentinel after the last). */
 #define HALF_S()                                \
@@ -227,8 +256,63 @@ static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int1
     int32_t c = 0;
     for (; c + 4 <= out_c; c += 4) {
         const int16_t *xp = xw;
+        int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+#if BLOCK_ASM
+        /* The same loop in one block of assembly: GCC's allocator spills one of the 14 values
+         * otherwise. The first half-group multiplies (SMUAD) instead of zeroing the sums, and
+         * the loop is entered at its second half-group. */
+        int32_t xa, xb, u0, u1;
+#define H_FIRST                                                                                \
+    "ldrd %[xa], %[xb], [%[xp]], #8\n\t"                                                       \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"                                                       \
+    "smuad %[a0], %[xa], %[u0]\n\t"                                                            \
+    "smuad %[b0], %[xb], %[u0]\n\t"                                                            \
+    "smuad %[a1], %[xa], %[u1]\n\t"                                                            \
+    "smuad %[b1], %[xb], %[u1]\n\t"                                                            \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"                                                       \
+    "smuad %[a2], %[xa], %[u0]\n\t"                                                            \
+    "smuad %[b2], %[xb], %[u0]\n\t"                                                            \
+    "smuad %[a3], %[xa], %[u1]\n\t"                                                            \
+    "smuad %[b3], %[xb], %[u1]\n\t"                                                            \
+    "ldrd %[xa], %[xb], [%[xp]], #8\n\t"
+#define H_NEXT                                                                                 \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"                                                       \
+    "smlad %[a0], %[xa], %[u0], %[a0]\n\t"                                                     \
+    "smlad %[b0], %[xb], %[u0], %[b0]\n\t"                                                     \
+    "smlad %[a1], %[xa], %[u1], %[a1]\n\t"                                                     \
+    "smlad %[b1], %[xb], %[u1], %[b1]\n\t"                                                     \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"                                                       \
+    "smlad %[a2], %[xa], %[u0], %[a2]\n\t"                                                     \
+    "smlad %[b2], %[xb], %[u0], %[b2]\n\t"                                                     \
+    "smlad %[a3], %[xa], %[u1], %[a3]\n\t"                                                     \
+    "smlad %[b3], %[xb], %[u1], %[b3]\n\t"                                                     \
+    "ldrd %[xa], %[xb], [%[xp]], #8\n\t"
+#define H_OPERANDS                                                                             \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+      [b2] "=&r"(b2), [b3] "=&r"(b3), [xa] "=&r"(xa), [xb] "=&r"(xb), [u0] "=&r"(u0), [u1] "=&r"(u1), \
+      [xp] "+r"(xp), [wp] "+r"(wp)                                                             \
+    :                                                                                          \
+    : "cc", "memory"
+        if (unroll8) {
+            __asm__(H_FIRST "b 1f\n"
+                    "0:\n\t" H_NEXT "1:\n\t" H_NEXT H_NEXT H_NEXT H_NEXT H_NEXT H_NEXT H_NEXT
+                    "cmp %[xa], #0x80008000\n\t"
+                    "bne 0b\n" H_OPERANDS);
+        } else {
+            __asm__(H_FIRST "b 1f\n"
+                    "0:\n\t" H_NEXT "1:\n\t" H_NEXT
+                    "cmp %[xa], #0x80008000\n\t"
+                    "bne 0b\n" H_OPERANDS);
+        }
+        (void)u0;
+        (void)u1;
+        (void)xb;
+#undef H_FIRST
+#undef H_NEXT
+#undef H_OPERANDS
+#else
         int32_t xa, xb;
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0;
         LDRD_POST(xa, xb, xp);
         if (unroll8) {
             do {
@@ -247,9 +331,14 @@ static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int1
                 HALF_S();
             } while (xa != SENTINEL);
         }
+#endif
+        /* one channel at a time (the barriers keep GCC from interleaving them and spilling) */
         out6_2(&t[c], a0, b0, o0 + c, o1 + c);
+        FN_BARRIER();
         out6_2(&t[c + 1], a1, b1, o0 + c + 1, o1 + c + 1);
+        FN_BARRIER();
         out6_2(&t[c + 2], a2, b2, o0 + c + 2, o1 + c + 2);
+        FN_BARRIER();
         out6_2(&t[c + 3], a3, b3, o0 + c + 3, o1 + c + 3);
     }
     return c;
@@ -359,9 +448,8 @@ fn_status fn_conv2d_1x1_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *i
         const int8_t *b = px + 1 < n_px ? a + in_c : NULL;
         int32_t g0 = 0;
         if (b != NULL) {
-            for (; g0 < full; ++g0) {
-                widen_group(a + 4 * g0, b + 4 * g0, offset, xw + 8 * g0);
-            }
+            widen_groups(a, b, full, offset, xw);
+            g0 = full;
         }
         widen_tail(a, b, in_c, in_c_pad, offset, g0, xw);
         st2(xw + 2 * in_c_pad, (int32_t)0x80008000u);   /* the sentinel (pair_blocks) */
