@@ -7,8 +7,8 @@ reference:
       tail), zero points, per-channel and per-tensor scales, every requantization mode and
       arbitrary multipliers/shifts; the packed layout; argument refusals;
   on the emulated Cortex-M4F (mps2-an386, QEMU): seeded cases, KWS's and VWW's pointwise shapes,
-      word-aligned and misaligned filters, built with the DSP path (SMLAD, SMMLAR) and with
-      -U__ARM_FEATURE_DSP.
+      word-aligned and misaligned filters, built with the DSP path (its assembly inner loop, and
+      its C loop under FN_NO_BLOCK_ASM) and with -U__ARM_FEATURE_DSP.
 """
 from __future__ import annotations
 
@@ -154,17 +154,26 @@ def test_kernel_on_cortex_m4_matches_reference(tmp_path):
     cases = board_cases()
     cases += cases[-len(SHAPES):] + cases[:8]          # again, from filters that are not word-aligned
     unaligned = range(len(cases) - len(SHAPES) - 8, len(cases))
-    for dsp in (True, False):
-        work = tmp_path / ("dsp" if dsp else "portable")
+    # the DSP path with its assembly loop, with its C loop (FN_NO_BLOCK_ASM), and the portable path
+    for variant in ("dsp", "dsp-c-loop", "portable"):
+        dsp = variant != "portable"
+        work = tmp_path / variant
+        work.mkdir(parents=True)
+        source = RUNTIME / "src" / f"{KERNEL}.c"
+        if variant == "dsp-c-loop":
+            wrapper = work / "pw16_c_loop.c"
+            wrapper.write_text(f'#define FN_NO_BLOCK_ASM 1\n#include "{source}"\n')
+            source = wrapper
         main_c = misalign(firmware_main(cases), cases, unaligned)
-        elf = build_firmware(work, main_c, sources=[RUNTIME / "src" / f"{KERNEL}.c"], dsp=dsp)
-        ops = mnemonics(elf, (KERNEL, "pair_w4", "pair_w2"))
+        elf = build_firmware(work, main_c, sources=[source], dsp=dsp)
+        ops = mnemonics(elf, (KERNEL, "pair_w4", "pair_w2", "pair_blocks8", "pair_blocks2"))
         if dsp:
             assert {"smlad", "smmlar", "sxtab16", "ldrd"} <= ops, f"the DSP path was not compiled in: {sorted(ops)}"
+            assert ("smuad" in ops) == (variant == "dsp"), "the assembly loop (SMUAD) where selected only"
         else:
             assert not {"smlad", "smmlar"} & ops
         outs, _ = run_firmware(elf, work, len(cases))
         for k, (c, got) in enumerate(zip(cases, outs)):
             want = c[-1]
             assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
-                                     f"case {k} ({'DSP' if dsp else 'portable'}): {c[4]}")
+                                     f"case {k} ({variant}): {c[4]}")

@@ -8,8 +8,13 @@ widened once per pair, then 2 pixels x 4 output channels per block, 16 MACs per 
 Flash: 2 bytes per weight (in_c padded to a multiple of 4, out_c to a multiple of 4) against 1;
 the model-wide flash check is conv2d_s8_w16_dsp.flash_refusal's (which counts this form).
 
-Cost (instructions): COEFFICIENTS, see cost_terms; the figures they come from are in the
-comment beside COEFFICIENTS.
+Cost (instructions), fitted (least squares on relative error) to `python bench/kernels_qemu.py`
+on mps2-an386, its ten fn_conv2d_1x1_s8_w16_dsp rows (KWS's 1x1 64->64 over 25x5 pixels: 480,160,
+0.938 per MAC; VWW-shaped's pointwise layers 48x48 8->16 to 3x3 256->256: 2.69 to 0.82 per MAC),
+each estimate within 5 % of the measured figure, with S the inner steps (half-groups: blocks x
+in_c_pad / 2, 16 MACs each), B the blocks (pixel pairs x blocks of 4 output channels: the output
+stage and the block's loop entry) and P the pixel pairs (widening, calls):
+    12.165 S + 80.85 B + 171.7 P
 """
 from __future__ import annotations
 
@@ -20,10 +25,7 @@ from . import _conv, _s8_dsp, conv2d_1x1_s8, conv2d_s8_w16_dsp
 
 NAME = "fn_conv2d_1x1_s8_w16_dsp"
 MAX_DEPTH = 65536                  # FN_S8_MAX_DEPTH
-# (S, B, P): per inner step S (a half-group: 2 input channels x 2 pixels x 4 output channels,
-# 16 MACs), per block B (pixel pair x 4 output channels: output stage, loop) and per pixel pair
-# P (widening); fitted to `python bench/kernels_qemu.py` on mps2-an386 (module docstring).
-COEFFICIENTS = (11.0, 60.0, 40.0)
+COEFFICIENTS = (12.165, 80.85, 171.7)   # (S, B, P): bench/kernels_qemu.py, module docstring
 
 
 def in_c_pad(in_c: int) -> int:
