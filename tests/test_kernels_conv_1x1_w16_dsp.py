@@ -13,6 +13,7 @@ reference:
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,3 +178,43 @@ def test_kernel_on_cortex_m4_matches_reference(tmp_path):
             want = c[-1]
             assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
                                      f"case {k} ({variant}): {c[4]}")
+
+
+# ---------------------------------------------------------------- through the compiler
+
+def test_vww_shaped_pointwise_layers_on_the_emulated_m4(tmp_path):
+    """VWW-shaped (MobileNetV1 0.25, 96x96) on mps2-an386: every pointwise layer, the narrow ones
+    (8 -> 16 over 48 x 48 ...) too, takes fn_conv2d_1x1_s8_w16_dsp (measured the cheapest on all
+    of them: bench/kernels_qemu.py); the report gives its int16 weight bytes; QEMU gives TFLite
+    Micro's bytes. On the host the variant is refused (no DSP extension) and --kernel cannot
+    force it there."""
+    import firmnet
+    from firmnet import qemu
+    from firmnet.ir import FirmnetError
+    from support.mlperf_shapes import vww_model
+    from support.qemu_harness import BOARD_TOOLS
+    from support.tflite_oracle import Tflm, random_inputs
+
+    require_tools(BOARD_TOOLS)
+    path = tmp_path / "vww.tflite"
+    path.write_bytes(vww_model())
+    cm = firmnet.compile(path, tmp_path / "m4", board="mps2-an386", name="vww")
+    g = cm.lowered_graph
+    pointwise = []
+    for layer in cm.report["layers"]:
+        node = next(n for n in g.nodes if n.name == layer["name"])
+        if node.op == "conv2d" and g.types[node.inputs[1]].shape[1:3] == (1, 1) and node.attrs.groups == 1:
+            pointwise.append(layer)
+            oc, _, _, ci = g.types[node.inputs[1]].shape
+            assert layer["kernel"] == KERNEL, (layer["name"], layer["kernel"])
+            assert f"int16 weights {2 * -(-oc // 4) * 4 * -(-ci // 4) * 4:,} B (int8 {oc * ci:,} B)" in layer["why"]
+    assert len(pointwise) == 13
+    model = path.read_bytes()
+    xs = random_inputs(model, 3, 9)
+    want, = Tflm(model).run(xs)
+    for k in range(3):
+        got = qemu.run(cm.out_dir, "mps2-an386", [xs[0][k]]).outputs[0]
+        assert np.array_equal(got.reshape(want[k].shape), want[k]), f"input {k}: {got.ravel()} != {want[k].ravel()}"
+    with pytest.raises(FirmnetError, match="needs the DSP extension"):
+        firmnet.compile(path, tmp_path / "host", board="host", name="vww", write=False,
+                        kernels={pointwise[0]["name"]: KERNEL})
