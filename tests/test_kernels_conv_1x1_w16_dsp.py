@@ -218,3 +218,29 @@ def test_vww_shaped_pointwise_layers_on_the_emulated_m4(tmp_path):
     with pytest.raises(FirmnetError, match="needs the DSP extension"):
         firmnet.compile(path, tmp_path / "host", board="host", name="vww", write=False,
                         kernels={pointwise[0]["name"]: KERNEL})
+
+
+def test_flash_refusal_on_a_small_board(tmp_path):
+    """A board whose flash holds the int8 weights but not the int16 ones: the 1x1 layer runs an
+    int8-weight kernel and the report says why fn_conv2d_1x1_s8_w16_dsp did not run it."""
+    import firmnet
+    from firmnet.boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
+    from firmnet.resources import boards_dir
+    from support.tflite_models import conv2d_model
+
+    path = tmp_path / "pw.tflite"
+    path.write_bytes(conv2d_model(16, (1, 6, 6, 64), 96, (1, 1), (1, 1)))
+    roomy = firmnet.compile(path, tmp_path / "roomy", board="mps2-an386", name="pw", write=False)
+    layer, = [l for l in roomy.report["layers"] if l["op"] == "conv2d"]
+    assert layer["kernel"] == KERNEL and "int16 weights 12,288 B (int8 6,144 B)" in layer["why"]
+    g = roomy.lowered_graph
+    constants = sum(a.nbytes for a in g.constants.values())
+    flash = CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(g.nodes) + constants + 64
+    small = tmp_path / "small-m4.toml"
+    small.write_text((boards_dir() / "mps2-an386.toml").read_text().replace("flash_bytes = 4194304",
+                                                                             f"flash_bytes = {flash}"))
+    tight = firmnet.compile(path, tmp_path / "tight", board=str(small), name="pw", write=False)
+    layer, = [l for l in tight.report["layers"] if l["op"] == "conv2d"]
+    assert layer["kernel"] == "fn_conv2d_1x1_s8_dsp"
+    reasons = {r["kernel"]: r["reason"] for r in layer["rejected"]}
+    assert "int16 weights would not fit small-m4's flash" in reasons[KERNEL]
