@@ -126,8 +126,7 @@ def main() -> int:
                 runs.append((label, FIRMWARE_KERNELS[kind][0], (kind, *case[1:]), macs))
     with tempfile.TemporaryDirectory(prefix="firmnet-kbench-") as tmp:
         elf = build_firmware(Path(tmp), firmware_main([case for _, _, case, _ in runs]),
-                             sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c" for v in ("", "_dsp", "_w16_dsp")),
-                                      REPO / "runtime_c" / "src" / "fn_conv2d_1x1_s8_w16_dsp.c"])
+                             sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c" for v in ("", "_dsp", "_w16_dsp"))])
         outs, instructions = run_firmware(elf, Path(tmp), len(runs))
     for (label, fn, case, _), got in zip(runs, outs):
         if got != reference(case).tobytes():

@@ -280,7 +280,7 @@ def run_firmware(elf: Path, work: Path, n_cases: int, timeout: float = 300.0) ->
 # the other int8 kernels a firmware of FIRMWARE_KERNELS cases links beside the 1x1 kernels
 SOURCES = [RUNTIME / "src" / f"{name}.c" for name in (
     "fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_blocks_dsp", "fn_fc_s8",
-    "fn_fc_s8_dsp", "fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp")]
+    "fn_fc_s8_dsp", "fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp", "fn_conv2d_1x1_s8_w16_dsp")]
 
 
 def reference(case) -> np.ndarray:
