@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from firmnet.kernels import conv2d_1x1_s8_w16_dsp as pw
 from firmnet.kernels.params_conv_s8 import conv2d_s8_params
 from support.compare import assert_array_equal_first
-from support.qemu_harness import RUNTIME, board_case, build_firmware, firmware_main, require_tools, run_firmware
+from support.qemu_harness import (RUNTIME, board_case, build_firmware, firmware_main, kernel_mnemonics, require_tools,
+                                  run_firmware)
 from support.s8_cases import conv_case, maybe_any_requant, random_quant
 from support.s8_kernels import c_params
-from test_kernels_conv_w16_dsp import mnemonics
 
 KERNEL = "fn_conv2d_1x1_s8_w16_dsp"
 CHANNELS = [1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 24, 32, 33, 64, 67]
@@ -167,7 +167,8 @@ def test_kernel_on_cortex_m4_matches_reference(tmp_path):
             source = wrapper
         main_c = misalign(firmware_main(cases), cases, unaligned)
         elf = build_firmware(work, main_c, sources=[source], dsp=dsp)
-        ops = mnemonics(elf, (KERNEL, "pair_w4", "pair_w2", "pair_blocks8", "pair_blocks2"))
+        ops = set().union(*(kernel_mnemonics(elf, fn) for fn in (KERNEL, "pair_w4", "pair_w2", "pair_blocks8",
+                                                                  "pair_blocks2")))
         if dsp:
             assert {"smlad", "smmlar", "sxtab16", "ldrd"} <= ops, f"the DSP path was not compiled in: {sorted(ops)}"
             assert ("smuad" in ops) == (variant == "dsp"), "the assembly loop (SMUAD) where selected only"
