@@ -106,7 +106,8 @@ WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16,
 
 
 # the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
-VARIANTS = {"1x1": ("1x1_dsp", "pw16"), "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
+VARIANTS = {"1x1": ("1x1_dsp", "pw16"),
+            "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
             "wino": ("wino_dsp",)}
 
 
