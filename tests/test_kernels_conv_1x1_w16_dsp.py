@@ -245,3 +245,23 @@ def test_flash_refusal_on_a_small_board(tmp_path):
     assert layer["kernel"] == "fn_conv2d_1x1_s8_dsp"
     reasons = {r["kernel"]: r["reason"] for r in layer["rejected"]}
     assert "int16 weights would not fit small-m4's flash" in reasons[KERNEL]
+
+
+def test_host_build_of_an_m4_project_under_sanitizers(tmp_path):
+    """A project compiled for mps2-an386 (fn_conv2d_1x1_s8_w16_dsp on its 1x1 layer, 7 output
+    channels: a partial block, 15 pixels: an odd last one) built for the host runs the kernel's
+    portable path under ASan + UBSan and gives the reference's bytes."""
+    import firmnet
+    from support.sanitize import run_sanitized
+    from support.tflite_models import conv2d_model
+
+    path = tmp_path / "pw.tflite"
+    path.write_bytes(conv2d_model(17, (1, 3, 5, 13), 7, (1, 1), (1, 1)))
+    cm = firmnet.compile(path, tmp_path / "m4", board="mps2-an386", name="pw")
+    assert [l["kernel"] for l in cm.report["layers"]] == [KERNEL]
+    g = cm.lowered_graph
+    xs = [np.random.default_rng(1).integers(-128, 128, g.types[g.inputs[0]].shape).astype(np.int8)]
+    want = firmnet.reference.run(g, xs)
+    got = run_sanitized(cm, xs, tmp_path)
+    assert len(got) == len(want) == 1
+    assert np.array_equal(np.asarray(got[0]).reshape(want[0].shape), want[0])
