@@ -65,8 +65,9 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
 
 * fn_maxpool2d_s8 / fn_avgpool2d_s8: output pixels in raster order; per pixel the window's
-  in-bounds taps are read (from the first one, channel 0; max: the first tap copied into the output pixel, then the others merged into it; the int8
-  average: blocks of channels summed into a stack accumulator, then written), then the pixel's
+  in-bounds taps are read (from the first one, channel 0; max: the first tap copied into the
+  output pixel, then the others merged into it; the int8 average: blocks of channels summed
+  into a stack accumulator, then written), then the pixel's
   outputs are finished: one phase per pixel, reads and writes interleaved, as conv_delta with
   in_c = out_c = the bytes of a pixel (pool_delta). The phase rule keeps the output pixel
   below every tap it reads, so the kernels' restrict-qualified merges never see an overlap.
