@@ -1,0 +1,380 @@
+/* firmnet runtime: int8 depthwise 2-D convolution, depth multiplier 1, from weights widened
+ * to int16 at compile time, for CPUs with the DSP extension (fn_s8_dsp.h states its contract
+ * and the weight layout).
+ *
+ * Blocks of 4 channels outermost (a last block of fewer channels has zero weights in its
+ * missing lanes). Per block and output row, the input rows the row reads are widened once
+ * into the scratch's ring of row slots as (x0, x2), (x1, x3) + input offset, zeros in the
+ * padding (a padded tap adds (x + input_offset) * w = 0, exactly what TFLite's skipped taps
+ * add); then the row's outputs are computed two pixels at a time, the block's weight words
+ * (2 w0, 2 w2), (2 w1, 2 w3) of a tap loaded once for both pixels, one SMLABB or SMLATT per
+ * product. The weights are doubled, so that with the accumulators started at 2 * bias each
+ * sum is the x2 = 2 * (bias + sum) of fn_out6_s8 (fn_fixedpoint.h), and its output stage is
+ * four instructions per output (SMMLAR, ASR, SSAT, STRB) plus the sign-dependent addend.
+ * Every product is 2 * (x + input_offset) * w, exact in 32 bits (|x + off| <= 255,
+ * |2 w| <= 256), and the sums are the same integers in any order (fn_conv_s8.h). Where
+ * fn_out6_s8 does not apply to a block, the accumulators start at 0 and the general stage
+ * gets sum = acc / 2 (exact: acc is even).
+ *
+ * Without the DSP extension the same loops run with portable multiplications of the 16-bit
+ * lanes (the same bytes and the same order of reads and writes: in_place.py's delta holds on
+ * the host build too). */
+#include "fn_depthwise_s8_impl.h"
+#include "fn_s8_dsp.h"
+
+#ifndef W16_PAIRS
+#define W16_PAIRS 1
+#endif
+
+#if FN_DSP
+#define W16_LO(x, w, acc) __smlabb((x), (w), (acc))
+#define W16_HI(x, w, acc) __smlatt((x), (w), (acc))
+#else
+static inline int32_t w16_lane_lo(int32_t v)
+{
+    return (int32_t)(((uint32_t)v & 0xFFFFu) ^ 0x8000u) - 0x8000;
+}
+
+static inline int32_t w16_lane_hi(int32_t v)
+{
+    return (int32_t)(((uint32_t)v >> 16) ^ 0x8000u) - 0x8000;
+}
+
+#define W16_LO(x, w, acc) ((acc) + w16_lane_lo(x) * w16_lane_lo(w))
+#define W16_HI(x, w, acc) ((acc) + w16_lane_hi(x) * w16_lane_hi(w))
+#endif
+
+/* One block of channels oc .. oc + lanes - 1 (lanes <= 4). */
+typedef struct {
+    const int32_t *w;           /* widened doubled weights: 2 words per tap */
+    int32_t init[FN_DW_S8_BLOCK];     /* accumulator start: 2 * bias (out6) or 0 */
+    fn_out6_s8 o6[FN_DW_S8_BLOCK];
+    int out6;                   /* fn_out6_s8 applies to every lane */
+    int32_t oc, lanes;
+    const fn_channel_stage_s8 *stage;
+} w16_block;
+
+/* One tap for pixel a (words xp[0], xp[1]) and, if two, pixel b (yp[0], yp[1]); weights wp. */
+#define W16_TAP(xp, wp)                                                         \
+    do {                                                                        \
+        const int32_t we_ = (wp)[0], wo_ = (wp)[1];                             \
+        const int32_t xe_ = (xp)[0], xo_ = (xp)[1];                             \
+        a0 = W16_LO(xe_, we_, a0);                                              \
+        a2 = W16_HI(xe_, we_, a2);                                              \
+        a1 = W16_LO(xo_, wo_, a1);                                              \
+        a3 = W16_HI(xo_, wo_, a3);                                              \
+        FN_BARRIER();                                                           \
+    } while (0)
+
+#define W16_TAP2(xp, yp, wp)                                                    \
+    do {                                                                        \
+        const int32_t we_ = (wp)[0], wo_ = (wp)[1];                             \
+        const int32_t xe_ = (xp)[0], xo_ = (xp)[1];                             \
+        a0 = W16_LO(xe_, we_, a0);                                              \
+        a2 = W16_HI(xe_, we_, a2);                                              \
+        a1 = W16_LO(xo_, wo_, a1);                                              \
+        a3 = W16_HI(xo_, wo_, a3);                                              \
+        const int32_t ye_ = (yp)[0], yo_ = (yp)[1];                             \
+        b0 = W16_LO(ye_, we_, b0);                                              \
+        b2 = W16_HI(ye_, we_, b2);                                              \
+        b1 = W16_LO(yo_, wo_, b1);                                              \
+        b3 = W16_HI(yo_, wo_, b3);                                              \
+        FN_BARRIER();                                                           \
+    } while (0)
+
+/* fn_out6_s8_one on x2 = acc (the bias and the doubling are in the accumulator). */
+static inline int8_t w16_out6(int32_t acc, int32_t multiplier, int32_t addend, int32_t shift)
+{
+    return fn_sat8(fn_smmlar(acc, multiplier, addend + (acc >> 31)) >> shift);
+}
+
+/* The block's outputs of one pixel through the general stage (acc = 2 * sum). */
+FN_NOINLINE static void w16_out_general(const w16_block *k, const int32_t acc[], int8_t *out)
+{
+    for (int32_t l = 0; l < k->lanes; ++l) {
+        out[l] = fn_finish_channel_s8(k->stage, k->oc + l, acc[l] / 2);
+    }
+}
+
+/* The block's outputs of one pixel (out) from its accumulators. */
+static inline void w16_out1(const w16_block *k, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *out)
+{
+    if (k->out6 && k->lanes == FN_DW_S8_BLOCK) {
+        const fn_out6_s8 *const o = k->o6;
+        const int8_t r0 = w16_out6(a0, o[0].multiplier, o[0].addend, o[0].shift);
+        const int8_t r1 = w16_out6(a1, o[1].multiplier, o[1].addend, o[1].shift);
+        const int8_t r2 = w16_out6(a2, o[2].multiplier, o[2].addend, o[2].shift);
+        const int8_t r3 = w16_out6(a3, o[3].multiplier, o[3].addend, o[3].shift);
+        out[0] = r0;
+        out[1] = r1;
+        out[2] = r2;
+        out[3] = r3;
+        return;
+    }
+    const int32_t acc[FN_DW_S8_BLOCK] = {a0, a1, a2, a3};
+    w16_out_general(k, acc, out);
+}
+
+/* One channel's outputs of two pixels. */
+#define W16_OUT2(l, a, b)                                                         \
+    do {                                                                          \
+        const int32_t m_ = o[l].multiplier, ad_ = o[l].addend, sh_ = o[l].shift;  \
+        const int8_t ra_ = w16_out6((a), m_, ad_, sh_);                           \
+        const int8_t rb_ = w16_out6((b), m_, ad_, sh_);                           \
+        out[(l)] = ra_;                                                           \
+        out[out_step + (l)] = rb_;                                                \
+    } while (0)
+
+/* The block's outputs of two pixels (out, out + out_step). */
+static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t b0,
+                            int32_t b1, int32_t b2, int32_t b3, int8_t *out, size_t out_step)
+{
+    if (k->out6 && k->lanes == FN_DW_S8_BLOCK) {
+        const fn_out6_s8 *const o = k->o6;
+        W16_OUT2(0, a0, b0);
+        W16_OUT2(1, a1, b1);
+        W16_OUT2(2, a2, b2);
+        W16_OUT2(3, a3, b3);
+        return;
+    }
+    const int32_t acc[FN_DW_S8_BLOCK] = {a0, a1, a2, a3};
+    const int32_t bcc[FN_DW_S8_BLOCK] = {b0, b1, b2, b3};
+    w16_out_general(k, acc, out);
+    w16_out_general(k, bcc, out + out_step);
+}
+
+/* Filter row r of the 3x3 kernel for two pixels (w16_row_3x3's loop body). */
+#define W16_ROW2(r)                                                             \
+    do {                                                                        \
+        const int32_t *const x_ = rows[(r)] + xi;                               \
+        W16_TAP2(x_, x_ + s, w + 6 * (r));                                      \
+        W16_TAP2(x_ + 2, x_ + 2 + s, w + 6 * (r) + 2);                          \
+        W16_TAP2(x_ + 4, x_ + 4 + s, w + 6 * (r) + 4);                          \
+    } while (0)
+
+/* The outputs ox = 0 .. n - 1 of one row of a block, 3x3 kernel, dilation_w 1, stride_w
+ * STRIDE (a constant at each call): rows[0..2] are the widened padded input rows (column j
+ * at words 2 j, 2 j + 1), the window of ox at column ox * STRIDE. */
+FN_ALWAYS_INLINE static inline void w16_row_3x3(const w16_block *k, const int32_t *const rows[], int32_t n,
+                                                int8_t *out, size_t out_step, const int32_t stride)
+{
+    const int32_t *const w = k->w;
+    const int32_t i0 = k->init[0], i1 = k->init[1], i2 = k->init[2], i3 = k->init[3];
+    const size_t s = 2 * (size_t)stride;       /* words between the windows of two pixels */
+    size_t xi = 0, oi = 0;
+    int32_t i = 0;
+    for (; W16_PAIRS && i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
+        int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3, b0 = i0, b1 = i1, b2 = i2, b3 = i3;
+        W16_ROW2(0);
+        W16_ROW2(1);
+        W16_ROW2(2);
+        w16_out2(k, a0, a1, a2, a3, b0, b1, b2, b3, out + oi, out_step);
+    }
+    for (; i < n; ++i, xi += s, oi += out_step) {
+        int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3;
+        for (int32_t r = 0; r < 3; ++r) {
+            const int32_t *const x = rows[r] + xi;
+            W16_TAP(x, w + 6 * r);
+            W16_TAP(x + 2, w + 6 * r + 2);
+            W16_TAP(x + 4, w + 6 * r + 4);
+        }
+        w16_out1(k, a0, a1, a2, a3, out + oi);
+    }
+}
+
+FN_NOINLINE static void w16_row_3x3_s1(const w16_block *k, const int32_t *const rows[], int32_t n, int8_t *out,
+                                       size_t out_step)
+{
+    w16_row_3x3(k, rows, n, out, out_step, 1);
+}
+
+FN_NOINLINE static void w16_row_3x3_s2(const w16_block *k, const int32_t *const rows[], int32_t n, int8_t *out,
+                                       size_t out_step)
+{
+    w16_row_3x3(k, rows, n, out, out_step, 2);
+}
+
+/* The same for any kernel of at most FN_DW_ROWS_K x FN_DW_ROWS_K taps and any stride_w:
+ * filter row r reads rows[r], tap (r, kx) the words at column offset col[kx]. */
+FN_NOINLINE static void w16_row_taps(const w16_block *k, const int32_t *const rows[], const size_t *col,
+                                     int32_t kernel_h, int32_t kernel_w, int32_t stride_w, int32_t n, int8_t *out,
+                                     size_t out_step)
+{
+    const size_t s = 2 * (size_t)stride_w;
+    size_t xi = 0, oi = 0;
+    int32_t i = 0;
+    for (; i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
+        int32_t a0 = k->init[0], a1 = k->init[1], a2 = k->init[2], a3 = k->init[3];
+        int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+        const int32_t *w = k->w;
+        for (int32_t r = 0; r < kernel_h; ++r) {
+            const int32_t *const x = rows[r] + xi;
+            for (int32_t c = 0; c < kernel_w; ++c, w += 2) {
+                W16_TAP2(x + col[c], x + col[c] + s, w);
+            }
+        }
+        w16_out2(k, a0, a1, a2, a3, b0, b1, b2, b3, out + oi, out_step);
+    }
+    if (i < n) {
+        int32_t a0 = k->init[0], a1 = k->init[1], a2 = k->init[2], a3 = k->init[3];
+        const int32_t *w = k->w;
+        for (int32_t r = 0; r < kernel_h; ++r) {
+            const int32_t *const x = rows[r] + xi;
+            for (int32_t c = 0; c < kernel_w; ++c, w += 2) {
+                W16_TAP(x + col[c], w);
+            }
+        }
+        w16_out1(k, a0, a1, a2, a3, out + oi);
+    }
+}
+
+/* How one input row is widened into a row slot. */
+typedef struct {
+    int32_t span_w;             /* slot columns */
+    int32_t x_lo, x_hi;         /* slot columns j in [x_lo, x_hi) hold input column j - pad_left */
+    int32_t pad_left, lanes;
+    size_t in_c;
+    int32_t input_offset;
+} w16_geo;
+
+/* The words (x0, x2), (x1, x3) + input_offset of the lanes at x (missing lanes 0). */
+static void w16_widen_lanes(const int8_t *x, int32_t lanes, int32_t input_offset, int32_t *even, int32_t *odd)
+{
+    uint32_t v[FN_DW_S8_BLOCK] = {0, 0, 0, 0};
+    for (int32_t l = 0; l < lanes; ++l) {
+        v[l] = (uint32_t)((int32_t)x[l] + input_offset) & 0xFFFFu;
+    }
+    *even = (int32_t)(v[0] | (v[2] << 16));
+    *odd = (int32_t)(v[1] | (v[3] << 16));
+}
+
+/* Slot row from the input row xr (the block's channels; NULL: a row of the padding). */
+static void w16_fill(int32_t *row, const int8_t *xr, const w16_geo *g)
+{
+    const int32_t x_lo = g->x_lo, x_hi = g->x_hi, span_w = g->span_w;
+    const size_t in_c = g->in_c;
+    int32_t j = 0;
+    if (xr != NULL) {
+        for (; j < x_lo; ++j) {
+            row[2 * j] = 0;
+            row[2 * j + 1] = 0;
+        }
+        const int8_t *x = xr + (size_t)(x_lo - g->pad_left) * in_c;
+#if FN_DSP
+        if (g->lanes == FN_DW_S8_BLOCK) {
+            const int32_t off2 = (int32_t)(((uint32_t)g->input_offset & 0xFFFFu) * 0x00010001u);
+            for (; j < x_hi; ++j, x += in_c) {
+                const int32_t xv = fn_load4(x);
+                row[2 * j] = __sxtab16(off2, xv);
+                row[2 * j + 1] = fn_sxtab16_ror8(off2, xv);
+            }
+        }
+#endif
+        for (; j < x_hi; ++j, x += in_c) {
+            w16_widen_lanes(x, g->lanes, g->input_offset, &row[2 * j], &row[2 * j + 1]);
+        }
+    }
+    for (; j < span_w; ++j) {
+        row[2 * j] = 0;
+        row[2 * j + 1] = 0;
+    }
+}
+
+/* The block of channels oc .. oc + lanes - 1: its weights and output stage. */
+static void w16_block_load(w16_block *k, const int32_t *filter, size_t taps, int32_t oc, int32_t lanes,
+                           const fn_channel_stage_s8 *stage)
+{
+    k->w = filter + 2 * taps * (size_t)(oc / FN_DW_S8_BLOCK);
+    k->oc = oc;
+    k->lanes = lanes;
+    k->stage = stage;
+    /* fn_out6_s8 needs sums below 2^29: taps <= FN_DW_ROWS_K^2 products of |x| <= 255, |w| <= 128 */
+    int ok = lanes == FN_DW_S8_BLOCK;
+    for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
+        const int32_t c = oc + (l < lanes ? l : 0);
+        const int32_t bias = stage->bias != NULL ? stage->bias[c] : 0;
+        ok &= fn_out6_s8_init(&k->o6[l], &stage->rq, c, bias);
+    }
+    k->out6 = ok;
+    for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
+        k->init[l] = ok ? k->o6[l].bias2 : 0;
+    }
+}
+
+fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
+                                         const int32_t *filter, const int32_t *bias, int8_t *output,
+                                         void *scratch)
+{
+    if (!fn_dw_s8_args_ok(p, input, (const int8_t *)filter, output) || scratch == NULL ||
+        fn_depthwise_conv2d_s8_w16_dsp_scratch_size(p) == 0) {
+        return FN_ERR_ARG;
+    }
+    fn_channel_stage_s8 stage;
+    stage.bias = bias;
+    stage.rq = p->requant;
+    const int32_t span_w = fn_dw_rows_span_w(p);
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
+    const int32_t out_h = p->out_h, out_w = p->out_w;
+    const int32_t kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t pad_left = p->pad_left;
+    const size_t in_row = (size_t)in_w * (size_t)in_c;
+    const size_t in_image = in_row * (size_t)in_h;
+    const size_t taps = (size_t)kernel_h * (size_t)kernel_w;
+    const size_t row_words = 2 * (size_t)span_w;
+    int32_t *slot_row[FN_DW_ROWS_K + 1];
+    int32_t tag[FN_DW_ROWS_K + 1];             /* input row in each slot, -1: zeros, -2: none */
+    const int32_t *rows[FN_DW_ROWS_K];
+    size_t col[FN_DW_ROWS_K];
+    for (int32_t kx = 0; kx < kernel_w; ++kx) {
+        col[kx] = 2 * (size_t)kx * (size_t)p->dilation_w;
+    }
+    for (int32_t s = 0; s <= kernel_h; ++s) {
+        slot_row[s] = (int32_t *)scratch + (size_t)s * row_words;
+    }
+    const int three = kernel_h == 3 && kernel_w == 3 && p->dilation_w == 1;
+    w16_geo geo;
+    geo.span_w = span_w;
+    geo.x_lo = pad_left < span_w ? pad_left : span_w;
+    geo.x_hi = pad_left + in_w < span_w ? pad_left + in_w : span_w;
+    geo.pad_left = pad_left;
+    geo.in_c = (size_t)in_c;
+    geo.input_offset = p->input_offset;
+    w16_block k;
+    for (int32_t oc = 0; oc < in_c; oc += FN_DW_S8_BLOCK) {
+        const int32_t lanes = in_c - oc < FN_DW_S8_BLOCK ? in_c - oc : FN_DW_S8_BLOCK;
+        w16_block_load(&k, filter, taps, oc, lanes, &stage);
+        geo.lanes = lanes;
+        size_t o = (size_t)oc;
+        for (int32_t b = 0; b < p->batch; ++b) {
+            const int8_t *in_b = input + (size_t)b * in_image + oc;
+            for (int32_t s = 0; s <= kernel_h; ++s) {
+                tag[s] = -2;
+            }
+            for (int32_t oy = 0; oy < out_h; ++oy) {
+                const int32_t iy0 = oy * stride_h - p->pad_top;
+                /* dilation_h 1: the window's rows iy0 .. iy0 + kernel_h - 1 fall in distinct
+                 * slots iy % kernel_h, the zero row in slot kernel_h; a row already widened
+                 * for an earlier output row is reused */
+                for (int32_t r = 0; r < kernel_h; ++r) {
+                    const int32_t iy = iy0 + r >= 0 && iy0 + r < in_h ? iy0 + r : -1;
+                    const int32_t slot = iy < 0 ? kernel_h : iy % kernel_h;
+                    if (tag[slot] != iy) {
+                        w16_fill(slot_row[slot], iy < 0 ? NULL : in_b + (size_t)iy * in_row, &geo);
+                        tag[slot] = iy;
+                    }
+                    rows[r] = slot_row[slot];
+                }
+                if (three && stride_w == 1) {
+                    w16_row_3x3_s1(&k, rows, out_w, output + o, (size_t)in_c);
+                } else if (three && stride_w == 2) {
+                    w16_row_3x3_s2(&k, rows, out_w, output + o, (size_t)in_c);
+                } else {
+                    w16_row_taps(&k, rows, col, kernel_h, kernel_w, stride_w, out_w, output + o, (size_t)in_c);
+                }
+                o += (size_t)out_w * (size_t)in_c;
+            }
+        }
+    }
+    return FN_OK;
+}
