@@ -81,7 +81,7 @@ def test_w16_depthwise_scratch_formula_equals_c(runtime, kh, kw, m, dh, dw, sw, 
 
 def test_w16_depthwise_scratch_by_hand():
     p = dict(out_w=5, stride_w=1, kernel_w=3, dilation_w=1, kernel_h=3, dilation_h=1, depth_multiplier=1)
-    assert w16dw.scratch(p) == 4 * 4 * 2 * 7 == 224          # KWS: 4 rows of 7 columns, 8 bytes each
+    assert w16dw.scratch(p) == 3 * 8 * 7 == 168               # KWS: 3 rows of 7 columns, 8 bytes each
     assert w16dw.scratch(dict(p, dilation_h=2)) == 0
     assert w16dw.scratch(dict(p, depth_multiplier=2)) == 0
     assert w16dw.scratch(dict(p, kernel_w=9)) == 0

@@ -95,8 +95,8 @@ static inline size_t fn_depthwise_conv2d_s8_rows_dsp_scratch_size(const fn_depth
     return words < INT32_MAX / 4 ? (size_t)(4 * words) : 0;
 }
 
-/* Bytes of scratch of fn_depthwise_conv2d_s8_w16_dsp: 8 * (kernel_h + 1) * span_w,
- * span_w = fn_dw_rows_span_w(p): kernel_h + 1 widened input rows; 0 when depth_multiplier
+/* Bytes of scratch of fn_depthwise_conv2d_s8_w16_dsp: 8 * kernel_h * span_w,
+ * span_w = fn_dw_rows_span_w(p): kernel_h widened input rows; 0 when depth_multiplier
  * != 1, dilation_h != 1, kernel_h or kernel_w is outside [1, FN_DW_ROWS_K], or the size is
  * not below 2^31. */
 static inline size_t fn_depthwise_conv2d_s8_w16_dsp_scratch_size(const fn_depthwise_conv2d_s8_params *p)
@@ -106,7 +106,7 @@ static inline size_t fn_depthwise_conv2d_s8_w16_dsp_scratch_size(const fn_depthw
         p->kernel_w < 1 || p->kernel_w > FN_DW_ROWS_K || span_w == 0) {
         return 0;
     }
-    const int64_t words = (int64_t)(p->kernel_h + 1) * 2 * span_w;
+    const int64_t words = (int64_t)p->kernel_h * 2 * span_w;
     return words < INT32_MAX / 4 ? (size_t)(4 * words) : 0;
 }
 

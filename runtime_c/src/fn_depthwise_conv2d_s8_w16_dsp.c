@@ -22,9 +22,6 @@
 #include "fn_depthwise_s8_impl.h"
 #include "fn_s8_dsp.h"
 
-#ifndef W16_PAIRS
-#define W16_PAIRS 1
-#endif
 
 #if FN_DSP
 #define W16_LO(x, w, acc) __smlabb((x), (w), (acc))
@@ -52,7 +49,25 @@ typedef struct {
     int out6;                   /* fn_out6_s8 applies to every lane */
     int32_t oc, lanes;
     const fn_channel_stage_s8 *stage;
+    struct w16_frame3_s *frame;       /* the 3x3 pair loop's frame (its weights copied in) */
 } w16_block;
+
+/* The 3x3 pair loop's memory operands, one base register (w16_pair3_asm): the block's 18
+ * weight words, then the three rows' read positions of the pair's first pixel. */
+typedef struct w16_frame3_s {
+    int32_t w[18];              /* byte 0 */
+    const int32_t *rp[3];       /* byte 72 */
+    fn_out6_s8 o6[FN_DW_S8_BLOCK];    /* byte 84: bias2, multiplier, addend, shift */
+    int8_t *out;                /* byte 148: the next output (the pair's first pixel) */
+    int32_t step;               /* byte 152: bytes between two pixels' outputs (in_c) */
+} w16_frame3;
+
+#if FN_DSP && defined(__GNUC__)
+/* the assembly's offsets */
+typedef char w16_frame3_layout[offsetof(w16_frame3, rp) == 72 && offsetof(w16_frame3, o6) == 84 &&
+                               offsetof(w16_frame3, out) == 148 && offsetof(w16_frame3, step) == 152 &&
+                               sizeof(const int32_t *) == 4 ? 1 : -1];
+#endif
 
 /* One tap for pixel a (words xp[0], xp[1]) and, if two, pixel b (yp[0], yp[1]); weights wp. */
 #define W16_TAP(xp, wp)                                                         \
@@ -152,6 +167,148 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
         W16_TAP2(x_ + 4, x_ + 4 + s, w + 6 * (r) + 4);                          \
     } while (0)
 
+#if FN_DSP && defined(__GNUC__)
+/* One tap of the 3x3 pair loop: weight words at WOFF bytes from the frame, pixel a's input
+ * words at XA bytes from the row position, pixel b's at XB. */
+#define W16_ASM_TAP(WOFF, XA, XB)                                               \
+    "ldrd %[we], %[wo], [%[f], #" #WOFF "]\n\t"                              \
+    "ldrd %[xe], %[xo], [%[rp], #" #XA "]\n\t"                               \
+    "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                  \
+    "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                  \
+    "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"                                  \
+    "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"                                  \
+    "ldrd %[xe], %[xo], [%[rp], #" #XB "]\n\t"                               \
+    "smlabb %[b0], %[xe], %[we], %[b0]\n\t"                                  \
+    "smlatt %[b2], %[xe], %[we], %[b2]\n\t"                                  \
+    "smlabb %[b1], %[xo], %[wo], %[b1]\n\t"                                  \
+    "smlatt %[b3], %[xo], %[wo], %[b3]\n\t"
+
+/* Filter row r of the pair loop: its row position (frame offset POFF) loaded, three taps,
+ * the position advanced by STEP bytes (the next pair) and stored back. */
+#define W16_ASM_ROW(POFF, W0, W1, W2, X0, X1, X2, Y0, Y1, Y2, STEP)             \
+    "ldr %[rp], [%[f], #" #POFF "]\n\t"                                      \
+    W16_ASM_TAP(W0, X0, Y0) W16_ASM_TAP(W1, X1, Y1) W16_ASM_TAP(W2, X2, Y2)      \
+    "add %[rp], %[rp], #" #STEP "\n\t"                                       \
+    "str %[rp], [%[f], #" #POFF "]\n\t"
+
+#define W16_ASM_OPERANDS                                                        \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), \
+      [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3), [we] "=&r"(we), [wo] "=&r"(wo), \
+      [xe] "=&r"(xe), [xo] "=&r"(xo), [rp] "=&r"(rp)                            \
+    : [f] "r"(f)                                                                \
+    : "memory"
+
+/* The 72 products of a pixel pair, 3x3 kernel, from the frame f, the second pixel's window
+ * stride_w columns (8 stride_w bytes) after the first; advances f->rp by the pair (16
+ * stride_w bytes). In assembly: the 8 accumulators, 4 word registers, the row position and
+ * f take the 14 registers there are; one LDRD per word pair. */
+#define W16_PAIR3_S1                                                            \
+    __asm__ __volatile__(                                                       \
+        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 8, 16, 24, 16)                      \
+        W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 8, 16, 24, 16)                    \
+        W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 8, 16, 24, 16) W16_ASM_OPERANDS)
+#define W16_PAIR3_S2                                                            \
+    __asm__ __volatile__(                                                       \
+        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 16, 24, 32, 32)                     \
+        W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 16, 24, 32, 32)                   \
+        W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 16, 24, 32, 32) W16_ASM_OPERANDS)
+
+/* fn_out6_s8 for channel l's accumulators A (and B) with its constants at byte OFF of the
+ * frame (bias2 is in the accumulators already). */
+#define W16_ASM_OUT1(A, OFF_M, OFF_S)                                           \
+    "ldrd %[we], %[wo], [%[f], #" #OFF_M "]\n\t"                             \
+    "ldr %[xe], [%[f], #" #OFF_S "]\n\t"                                     \
+    "add %[xo], %[wo], %[" #A "], asr #31\n\t"                               \
+    "smmlar %[" #A "], %[" #A "], %[we], %[xo]\n\t"                          \
+    "asr %[" #A "], %[" #A "], %[xe]\n\t"                                    \
+    "ssat %[" #A "], #8, %[" #A "]\n\t"
+#define W16_ASM_OUT2(A, B, OFF_M, OFF_S)                                        \
+    W16_ASM_OUT1(A, OFF_M, OFF_S)                                               \
+    "add %[xo], %[wo], %[" #B "], asr #31\n\t"                               \
+    "smmlar %[" #B "], %[" #B "], %[we], %[xo]\n\t"                          \
+    "asr %[" #B "], %[" #B "], %[xe]\n\t"                                    \
+    "ssat %[" #B "], #8, %[" #B "]\n\t"
+
+/* The accumulators started at bias2 (the pair: both pixels). */
+#define W16_ASM_INIT1                                                           \
+    "ldr %[a0], [%[f], #84]\n\t"                                             \
+    "ldr %[a1], [%[f], #100]\n\t"                                            \
+    "ldr %[a2], [%[f], #116]\n\t"                                            \
+    "ldr %[a3], [%[f], #132]\n\t"
+#define W16_ASM_INIT2                                                           \
+    W16_ASM_INIT1                                                               \
+    "mov %[b0], %[a0]\n\t"                                                   \
+    "mov %[b1], %[a1]\n\t"                                                   \
+    "mov %[b2], %[a2]\n\t"                                                   \
+    "mov %[b3], %[a3]\n\t"
+
+/* A whole pixel pair with the fn_out6_s8 stage: init, the 72 products (STRIDE 1 or 2), the
+ * 8 outputs stored at f->out and f->out + f->step, f->out advanced by 2 f->step. */
+#define W16_ASM_STORE2                                                          \
+    W16_ASM_OUT2(a0, b0, 88, 96) W16_ASM_OUT2(a1, b1, 104, 112)                 \
+    W16_ASM_OUT2(a2, b2, 120, 128) W16_ASM_OUT2(a3, b3, 136, 144)               \
+    "ldr %[rp], [%[f], #148]\n\t"                                            \
+    "ldr %[xe], [%[f], #152]\n\t"                                            \
+    "strb %[a0], [%[rp], #0]\n\t"                                            \
+    "strb %[a1], [%[rp], #1]\n\t"                                            \
+    "strb %[a2], [%[rp], #2]\n\t"                                            \
+    "strb %[a3], [%[rp], #3]\n\t"                                            \
+    "add %[rp], %[rp], %[xe]\n\t"                                            \
+    "strb %[b0], [%[rp], #0]\n\t"                                            \
+    "strb %[b1], [%[rp], #1]\n\t"                                            \
+    "strb %[b2], [%[rp], #2]\n\t"                                            \
+    "strb %[b3], [%[rp], #3]\n\t"                                            \
+    "add %[rp], %[rp], %[xe]\n\t"                                            \
+    "str %[rp], [%[f], #148]\n\t"
+#define W16_ASM_OPERANDS_OUT                                                    \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), \
+      [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [we] "=&r"(we), [wo] "=&r"(wo), \
+      [xe] "=&r"(xe), [xo] "=&r"(xo), [rp] "=&r"(rp)                            \
+    : [f] "r"(f)                                                                \
+    : "memory"
+#define W16_PAIR3_OUT_S1                                                        \
+    __asm__ __volatile__(                                                       \
+        W16_ASM_INIT2                                                           \
+        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 8, 16, 24, 16)                      \
+        W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 8, 16, 24, 16)                    \
+        W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 8, 16, 24, 16)                    \
+        W16_ASM_STORE2 W16_ASM_OPERANDS_OUT)
+#define W16_PAIR3_OUT_S2                                                        \
+    __asm__ __volatile__(                                                       \
+        W16_ASM_INIT2                                                           \
+        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 16, 24, 32, 32)                     \
+        W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 16, 24, 32, 32)                   \
+        W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 16, 24, 32, 32)                   \
+        W16_ASM_STORE2 W16_ASM_OPERANDS_OUT)
+
+/* One pixel (the row's last, at f->rp) with the fn_out6_s8 stage; f->rp is not advanced. */
+#define W16_ASM_TAP1(WOFF, XA)                                                  \
+    "ldrd %[we], %[wo], [%[f], #" #WOFF "]\n\t"                              \
+    "ldrd %[xe], %[xo], [%[rp], #" #XA "]\n\t"                               \
+    "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                  \
+    "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                  \
+    "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"                                  \
+    "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+#define W16_ASM_ROW1(POFF, W0, W1, W2)                                          \
+    "ldr %[rp], [%[f], #" #POFF "]\n\t"                                      \
+    W16_ASM_TAP1(W0, 0) W16_ASM_TAP1(W1, 8) W16_ASM_TAP1(W2, 16)
+#define W16_ONE3_OUT                                                            \
+    __asm__ __volatile__(                                                       \
+        W16_ASM_INIT1                                                           \
+        W16_ASM_ROW1(72, 0, 8, 16) W16_ASM_ROW1(76, 24, 32, 40) W16_ASM_ROW1(80, 48, 56, 64) \
+        W16_ASM_OUT1(a0, 88, 96) W16_ASM_OUT1(a1, 104, 112)                     \
+        W16_ASM_OUT1(a2, 120, 128) W16_ASM_OUT1(a3, 136, 144)                   \
+        "ldr %[rp], [%[f], #148]\n\t"                                        \
+        "strb %[a0], [%[rp], #0]\n\t"                                        \
+        "strb %[a1], [%[rp], #1]\n\t"                                        \
+        "strb %[a2], [%[rp], #2]\n\t"                                        \
+        "strb %[a3], [%[rp], #3]\n\t"                                        \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [we] "=&r"(we), \
+          [wo] "=&r"(wo), [xe] "=&r"(xe), [xo] "=&r"(xo), [rp] "=&r"(rp)        \
+        : [f] "r"(f)                                                            \
+        : "memory")
+#endif
+
 /* The outputs ox = 0 .. n - 1 of one row of a block, 3x3 kernel, dilation_w 1, stride_w
  * STRIDE (a constant at each call): rows[0..2] are the widened padded input rows (column j
  * at words 2 j, 2 j + 1), the window of ox at column ox * STRIDE. */
@@ -163,13 +320,67 @@ FN_ALWAYS_INLINE static inline void w16_row_3x3(const w16_block *k, const int32_
     const size_t s = 2 * (size_t)stride;       /* words between the windows of two pixels */
     size_t xi = 0, oi = 0;
     int32_t i = 0;
-    for (; W16_PAIRS && i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
+#if FN_DSP && defined(__GNUC__)
+    w16_frame3 *const f = k->frame;
+    f->rp[0] = rows[0];
+    f->rp[1] = rows[1];
+    f->rp[2] = rows[2];
+    if (k->out6 && k->lanes == FN_DW_S8_BLOCK) {
+        /* the whole pixel in assembly (the frame holds the block's fn_out6_s8 constants) */
+        f->out = out;
+        f->step = (int32_t)out_step;
+        int32_t a0, a1, a2, a3, b0, b1, b2, b3, we, wo, xe, xo;
+        const int32_t *rp;
+        for (; i + 2 <= n; i += 2) {
+            if (stride == 1) {
+                W16_PAIR3_OUT_S1;
+            } else {
+                W16_PAIR3_OUT_S2;
+            }
+        }
+        if (i < n) {
+            W16_ONE3_OUT;
+        }
+        (void)a0;
+        (void)a1;
+        (void)a2;
+        (void)a3;
+        (void)b0;
+        (void)b1;
+        (void)b2;
+        (void)b3;
+        (void)we;
+        (void)wo;
+        (void)xe;
+        (void)xo;
+        (void)rp;
+        return;
+    }
+    for (; i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
+        int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3, b0 = i0, b1 = i1, b2 = i2, b3 = i3;
+        int32_t we, wo, xe, xo;
+        const int32_t *rp;
+        if (stride == 1) {
+            W16_PAIR3_S1;
+        } else {
+            W16_PAIR3_S2;
+        }
+        (void)we;
+        (void)wo;
+        (void)xe;
+        (void)xo;
+        (void)rp;
+        w16_out2(k, a0, a1, a2, a3, b0, b1, b2, b3, out + oi, out_step);
+    }
+#else
+    for (; i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
         int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3, b0 = i0, b1 = i1, b2 = i2, b3 = i3;
         W16_ROW2(0);
         W16_ROW2(1);
         W16_ROW2(2);
         w16_out2(k, a0, a1, a2, a3, b0, b1, b2, b3, out + oi, out_step);
     }
+#endif
     for (; i < n; ++i, xi += s, oi += out_step) {
         int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3;
         for (int32_t r = 0; r < 3; ++r) {
@@ -322,15 +533,16 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
     const size_t in_image = in_row * (size_t)in_h;
     const size_t taps = (size_t)kernel_h * (size_t)kernel_w;
     const size_t row_words = 2 * (size_t)span_w;
-    int32_t *slot_row[FN_DW_ROWS_K + 1];
-    int32_t tag[FN_DW_ROWS_K + 1];             /* input row in each slot, -1: zeros, -2: none */
-    const int32_t *rows[FN_DW_ROWS_K];
+    /* the ring: padded input row q (input row q - pad_top, zeros outside the input) lives in
+     * slot q % kernel_h; slot_at[j] = slot j % kernel_h, so that the window of padded rows
+     * q0 .. q0 + kernel_h - 1 is slot_at + q0 % kernel_h */
+    const int32_t *slot_at[2 * FN_DW_ROWS_K];
     size_t col[FN_DW_ROWS_K];
     for (int32_t kx = 0; kx < kernel_w; ++kx) {
         col[kx] = 2 * (size_t)kx * (size_t)p->dilation_w;
     }
-    for (int32_t s = 0; s <= kernel_h; ++s) {
-        slot_row[s] = (int32_t *)scratch + (size_t)s * row_words;
+    for (int32_t j = 0; j < 2 * kernel_h; ++j) {
+        slot_at[j] = (const int32_t *)scratch + (size_t)(j % kernel_h) * row_words;
     }
     const int three = kernel_h == 3 && kernel_w == 3 && p->dilation_w == 1;
     w16_geo geo;
@@ -341,30 +553,34 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
     geo.in_c = (size_t)in_c;
     geo.input_offset = p->input_offset;
     w16_block k;
+    w16_frame3 frame;
+    k.frame = &frame;
     for (int32_t oc = 0; oc < in_c; oc += FN_DW_S8_BLOCK) {
         const int32_t lanes = in_c - oc < FN_DW_S8_BLOCK ? in_c - oc : FN_DW_S8_BLOCK;
         w16_block_load(&k, filter, taps, oc, lanes, &stage);
+        if (three) {
+            memcpy(frame.w, k.w, sizeof frame.w);
+            memcpy(frame.o6, k.o6, sizeof frame.o6);
+        }
         geo.lanes = lanes;
         size_t o = (size_t)oc;
         for (int32_t b = 0; b < p->batch; ++b) {
             const int8_t *in_b = input + (size_t)b * in_image + oc;
-            for (int32_t s = 0; s <= kernel_h; ++s) {
-                tag[s] = -2;
-            }
+            int32_t next = 0;               /* padded rows below next are in the ring */
+            int32_t base = 0;               /* q0 % kernel_h of the output row */
             for (int32_t oy = 0; oy < out_h; ++oy) {
-                const int32_t iy0 = oy * stride_h - p->pad_top;
-                /* dilation_h 1: the window's rows iy0 .. iy0 + kernel_h - 1 fall in distinct
-                 * slots iy % kernel_h, the zero row in slot kernel_h; a row already widened
-                 * for an earlier output row is reused */
-                for (int32_t r = 0; r < kernel_h; ++r) {
-                    const int32_t iy = iy0 + r >= 0 && iy0 + r < in_h ? iy0 + r : -1;
-                    const int32_t slot = iy < 0 ? kernel_h : iy % kernel_h;
-                    if (tag[slot] != iy) {
-                        w16_fill(slot_row[slot], iy < 0 ? NULL : in_b + (size_t)iy * in_row, &geo);
-                        tag[slot] = iy;
-                    }
-                    rows[r] = slot_row[slot];
+                const int32_t q0 = oy * stride_h;
+                /* dilation_h 1: each padded row is widened once, at the first output row
+                 * whose window holds it */
+                next = next > q0 ? next : q0;
+                for (; next < q0 + kernel_h; ++next) {
+                    const int32_t iy = next - p->pad_top;
+                    w16_fill((int32_t *)slot_at[next % kernel_h],
+                             iy >= 0 && iy < in_h ? in_b + (size_t)iy * in_row : NULL, &geo);
                 }
+                const int32_t *const *const rows = slot_at + base;
+                base += stride_h % kernel_h;
+                base -= base >= kernel_h ? kernel_h : 0;
                 if (three && stride_w == 1) {
                     w16_row_3x3_s1(&k, rows, out_w, output + o, (size_t)in_c);
                 } else if (three && stride_w == 2) {

@@ -9,7 +9,7 @@ each sum fn_out6_s8's operand, so the output stage is 5 instructions per output.
 
 Flash: 8 bytes per tap and block of 4 channels (2 bytes per weight, channels padded to a
 multiple of 4) against 1 byte per weight; depthwise weights are small (KWS: 576 B -> 1,152 B per
-layer). Scratch: kernel_h + 1 widened rows (8 bytes per column); like the rows variant, the
+layer). Scratch: kernel_h widened rows (8 bytes per column); like the rows variant, the
 selection takes it only while those stay within 1 KB (_s8_dsp.ROW_SLOTS_BYTES), so that wide
 rows do not grow the arena.
 
@@ -52,13 +52,13 @@ def flash(node, graph) -> tuple[int, int]:
 
 
 def scratch(p: dict) -> int:
-    """fn_depthwise_conv2d_s8_w16_dsp_scratch_size: kernel_h + 1 widened input rows of 2 * span_w words."""
+    """fn_depthwise_conv2d_s8_w16_dsp_scratch_size: kernel_h widened input rows of 2 * span_w words."""
     span = _s8_dsp.dw_span_w(p)
     kh, kw = p["kernel_h"], p["kernel_w"]
     if (p["depth_multiplier"] != 1 or p["dilation_h"] != 1 or not 1 <= kh <= _s8_dsp.FN_DW_ROWS_K
             or not 1 <= kw <= _s8_dsp.FN_DW_ROWS_K or span == 0):
         return 0
-    words = (kh + 1) * 2 * span
+    words = kh * 2 * span
     return 4 * words if words < _s8_dsp.INT32_MAX // 4 else 0
 
 
