@@ -143,11 +143,16 @@ def test_w16_depthwise_in_place_with_the_rows_declaration(runtime, g, q):
 
 def board_cases(seed: int, n: int) -> list:
     rng = np.random.default_rng(seed)
-    fixed = [  # (h, w, c, kh, kw, strides, dilation_w, pads): 3x3 stride 1 and 2, tails, other kernels
+    fixed = [  # (h, w, c, kh, kw, strides, dilation_w, pads): 3x3 stride 1 and 2 (the assembly
+        # path: pairs and a last pixel), tails of 1-3 channels, other kernels
         (25, 5, 64, 3, 3, (1, 1), 1, (1, 1, 1, 1)), (9, 9, 6, 3, 3, (2, 2), 1, (0, 0, 1, 1)),
         (7, 8, 7, 3, 3, (1, 1), 1, (1, 1, 1, 1)), (6, 7, 5, 3, 3, (2, 2), 1, (1, 1, 1, 1)),
+        (9, 9, 8, 3, 3, (2, 2), 1, (0, 0, 1, 1)), (10, 11, 12, 3, 3, (2, 2), 1, (1, 1, 1, 1)),
+        (6, 6, 16, 3, 3, (1, 2), 1, (1, 0, 2, 1)), (8, 4, 8, 3, 3, (2, 1), 1, (0, 1, 1, 1)),
         (5, 9, 4, 5, 3, (1, 3), 2, (2, 0, 1, 3)), (8, 6, 9, 1, 4, (2, 1), 1, (0, 2, 0, 1)),
-        (3, 3, 13, 3, 3, (1, 1), 1, (1, 1, 1, 1)), (4, 11, 8, 2, 2, (1, 1), 1, (0, 0, 1, 1))]
+        (3, 3, 13, 3, 3, (1, 1), 1, (1, 1, 1, 1)), (4, 11, 8, 2, 2, (1, 1), 1, (0, 0, 1, 1)),
+        (1, 1, 4, 3, 3, (1, 1), 1, (1, 1, 1, 1)), (2, 2, 4, 3, 3, (2, 2), 1, (1, 1, 1, 1))]
+    n_fixed = len(fixed)
     for _ in range(n):
         kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
         dwl = int(rng.integers(1, 3))
@@ -159,8 +164,8 @@ def board_cases(seed: int, n: int) -> list:
     cases = []
     for h, w_, c, kh, kw, strides, dwl, pads in fixed:
         q = random_quant(rng)
-        if len(cases) % 2 == 0:     # the fn_out6_s8 path: TFLM, full range
-            q = dict(q, mode="tflm", act=(-128, 127))
+        if len(cases) < n_fixed or len(cases) % 2 == 0:     # the fn_out6_s8 path: TFLM, full range
+            q = dict(q, mode="tflm", act=(-128, 127), regime="natural")
         geo = dict(strides=strides, dilations=(1, dwl), pads=pads)
         crng = np.random.default_rng(q["seed"])
         x = int8_data(crng, (1, h, w_, c), q["data"], q["zp_in"])

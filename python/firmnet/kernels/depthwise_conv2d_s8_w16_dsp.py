@@ -9,17 +9,24 @@ each sum fn_out6_s8's operand, so the output stage is 5 instructions per output.
 
 Flash: 8 bytes per tap and block of 4 channels (2 bytes per weight, channels padded to a
 multiple of 4) against 1 byte per weight; depthwise weights are small (KWS: 576 B -> 1,152 B per
-layer). Scratch: kernel_h widened rows (8 bytes per column); like the rows variant, the
-selection takes it only while those stay within 1 KB (_s8_dsp.ROW_SLOTS_BYTES), so that wide
-rows do not grow the arena.
+layer). Scratch: kernel_h widened rows (8 bytes per column). The selection takes it while those
+stay within ROWS_BYTES = 2 KB (twice the rows variant's 1 KB: a 3x3 layer 48 pixels wide, as
+the VWW-shaped model's first ones, needs 1,200 B); the in-place declaration and the arena
+check (bench/in_place.py) cover the rest.
 
-Cost (instructions), fitted to `python bench/kernels_qemu.py` on mps2-an386 (its
-fn_depthwise_conv2d_s8_w16_dsp rows: KWS's 3x3 depthwise layer, 25 x 5 x 64, 72,000 MACs:
-340,280; the VWW-shaped 3x3 layer 24 x 24 x 32 stride 1: 587,800), with R the output rows
-times the blocks of 4 channels (row setup: ring, widening, call) and M the MACs:
-    3.232 M + 269 R
-(the other VWW-shaped rows of the bench are within 20 %: 6 x 6 x 128 -2 %, 3 x 3 x 256 -16 %,
-12 x 12 x 64 stride 2 -18 %)."""
+Cost (instructions), fitted (least squares on relative error) to the fn_depthwise_conv2d_s8_w16_dsp
+rows of `python bench/kernels_qemu.py` on mps2-an386 and to 3x3 layers of the VWW-shaped model
+measured the same way (KWS 25 x 5 x 64: 266,800 = 3.71 per MAC, estimate +9 %; 24 x 24 x 32:
+483,040 = 2.91 per MAC, -1 %; 48 x 48 x 8, 48 x 48 x 16 stride 2, 12 x 12 x 64 stride 2,
+6 x 6 x 128 and 3 x 3 x 256 within 9 %), for the assembly path (3x3, dilation_w 1, stride_w 1
+or 2, TFLM requantization over the full int8 range, where fn_out6_s8 applies), with M the
+MACs, R the output rows times the blocks of 4 channels (row setup) and F the widened input
+columns (padded rows filled times span_w times blocks):
+    2.242 M + 242.1 R + 10.75 F
+Other layers run C loops at about the rows variant's cost (KWS's layer without the
+assembly: 340,280, 4.73 per MAC): estimated as SLOW_PER_MAC per MAC, so that the rows variant,
+listed first, keeps them.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +35,9 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, depthwise_conv2d_s8
 
 NAME = "fn_depthwise_conv2d_s8_w16_dsp"
-COEFFICIENTS = (3.232, 269.0)   # (M, R): bench/kernels_qemu.py, module docstring
+COEFFICIENTS = (2.242, 242.1, 10.75)   # (M, R, F): bench/kernels_qemu.py, module docstring
+SLOW_PER_MAC = 4.75
+ROWS_BYTES = 2048
 
 
 def pack_filter(filt: np.ndarray) -> np.ndarray:
@@ -76,8 +85,8 @@ def supports(node, graph, target) -> str | None:
     if max(p["kernel_h"], p["kernel_w"]) > _s8_dsp.FN_DW_ROWS_K:
         return f"{p['kernel_h']}x{p['kernel_w']} kernel (at most 8x8)"
     size = scratch(p)
-    if size == 0 or size > _s8_dsp.ROW_SLOTS_BYTES:
-        return f"row slots of {size:,} bytes (at most {_s8_dsp.ROW_SLOTS_BYTES:,})"
+    if size == 0 or size > ROWS_BYTES:
+        return f"row slots of {size:,} bytes (at most {ROWS_BYTES:,})"
     return None
 
 
@@ -86,10 +95,25 @@ def why(node, graph, target) -> str:
     return f"depthwise, multiplier 1, int16 weights {big:,} B (int8 {small:,} B), DSP"
 
 
+def fast_path(p: dict) -> bool:
+    """The assembly path: 3x3, dilation_w 1, stride_w 1 or 2, TFLM over the full int8 range
+    (fn_out6_s8 then applies unless a shift or bias is out of its range)."""
+    rq = p["requant"]
+    return (p["kernel_h"] == p["kernel_w"] == 3 and p["dilation_w"] == 1 and p["stride_w"] in (1, 2)
+            and getattr(rq["mode"], "name", rq["mode"]) == "FN_REQUANT_TFLM"
+            and (rq["act_min"], rq["act_max"]) == (-128, 127))
+
+
 def cost(node, graph, target) -> int:
     p = depthwise_conv2d_s8.params(node, graph)[0]
-    rows = p["batch"] * p["out_h"] * ((p["in_c"] + 3) // 4)
-    return round(COEFFICIENTS[0] * _conv.macs(node, graph) + COEFFICIENTS[1] * rows)
+    macs = _conv.macs(node, graph)
+    if not fast_path(p):
+        return round(SLOW_PER_MAC * macs)
+    blocks = p["batch"] * ((p["in_c"] + 3) // 4)
+    kh, sh = p["kernel_h"], p["stride_h"]
+    filled = p["out_h"] * kh if sh > kh else (p["out_h"] - 1) * sh + kh
+    m, r, f = COEFFICIENTS
+    return round(m * macs + r * blocks * p["out_h"] + f * blocks * filled * _s8_dsp.dw_span_w(p))
 
 
 def scratch_bytes(node, graph) -> int:
