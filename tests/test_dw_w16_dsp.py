@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import firmnet
 from firmnet.in_place import IN_PLACE, dw_rows_dsp_delta
+from firmnet.ir import FirmnetError
 from firmnet.kernels import depthwise_conv2d_s8_w16_dsp as w16dw
 from firmnet.kernels.params_conv_s8 import depthwise_conv2d_s8_params
 from support.compare import assert_array_equal_first
@@ -20,6 +22,7 @@ from support.qemu_harness import SOURCES, board_case, build_firmware, firmware_m
     require_tools, run_firmware
 from support.s8_cases import accumulators, conv_geometry, int8_data, make_bias, make_scales, quant_cases, \
     quant_kwargs, random_quant
+from support.paths import REPO
 from support.s8_kernels import c_params, expected_dw
 
 NAME = "fn_depthwise_conv2d_s8_w16_dsp"
@@ -194,3 +197,51 @@ def test_w16_depthwise_on_cortex_m4_matches_reference(tmp_path, dsp):
         want = case[-1]
         assert_array_equal_first(np.frombuffer(got, np.int8).reshape(want.shape), want,
                                  f"case {k}: x{case[1].shape} w{case[2].shape} ({'DSP' if dsp else 'portable'})")
+
+
+# ---------------------------------------------------------------- selection and whole models
+
+def _compile(tmp_path, model: bytes, board: str, **kw):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model)
+    return firmnet.compile(path, tmp_path / board, board=board, name="m", write=False, **kw)
+
+
+def test_w16_depthwise_selection(tmp_path):
+    """A 3x3 TFLite depthwise layer (TFLM requantization, full int8 range) takes the variant on
+    mps2-an386 (its estimate below the rows variant's), the portable kernel on the host, where
+    forcing it fails on the DSP extension; dilation_h 2 and multiplier 2 are refused by name."""
+    from support.tflite_models import depthwise_model
+    model = depthwise_model(3, (1, 12, 12, 16), 1, (3, 3), (1, 1), (1, 1), "SAME")
+    layer = _compile(tmp_path, model, "mps2-an386").report["layers"][0]
+    assert layer["kernel"] == NAME
+    assert layer["why"].startswith("depthwise, multiplier 1, int16 weights 288 B (int8 144 B), DSP")
+    rows = next(r for r in layer["rejected"] if r["kernel"] == "fn_depthwise_conv2d_s8_rows_dsp")
+    assert rows["runs"] and rows["reason"].startswith("est.")
+    assert _compile(tmp_path, model, "host").report["layers"][0]["kernel"] == "fn_depthwise_conv2d_s8"
+    with pytest.raises(FirmnetError, match="needs the DSP extension"):
+        _compile(tmp_path, model, "host", kernels={layer["name"]: NAME})
+    for kw, reason in (((1, (2, 1)), "dilation_h 2 (1 only)"), ((2, (1, 1)), "depth multiplier 2 (1 only)")):
+        m = depthwise_model(3, (1, 12, 12, 8), kw[0], (3, 3), (1, 1), kw[1], "SAME")
+        lay = _compile(tmp_path, m, "mps2-an386").report["layers"][0]
+        assert lay["kernel"] != NAME
+        assert {r["kernel"]: r["reason"] for r in lay["rejected"]}[NAME] == reason
+
+
+@pytest.mark.parametrize("name", ["kws", "vww"])
+def test_kws_and_vww_shaped_on_mps2_give_tflm_bytes(tmp_path, name):
+    """KWS and the VWW-shaped model on mps2-an386 (QEMU, in place on), whose depthwise layers
+    take this variant, give TensorFlow Lite Micro's bytes."""
+    from firmnet import qemu
+    from support.mlperf_shapes import vww_model
+    from support.tflite_oracle import Tflm, random_inputs
+    model = (REPO.parent / "shared" / "models" / "kws_ref_model.tflite").read_bytes() if name == "kws" else vww_model()
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model)
+    cm = firmnet.compile(path, tmp_path / "out", board="mps2-an386", name=name)
+    assert NAME in {layer["kernel"] for layer in cm.report["layers"]}
+    xs = random_inputs(model, 2, 7)
+    want = Tflm(model).run(xs)[0]
+    for k, x in enumerate(xs[0]):
+        got = qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0]
+        assert_array_equal_first(np.asarray(got).reshape(want[k].shape), want[k], f"{name} input {k}")
