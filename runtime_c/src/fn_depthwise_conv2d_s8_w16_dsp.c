@@ -491,6 +491,105 @@ static void w16_fill(int32_t *row, const int8_t *xr, const w16_geo *g)
     }
 }
 
+#if FN_DSP && defined(__GNUC__)
+/* A whole block of 4 channels of one batch item on the assembly path (3x3, dilation 1,
+ * stride_w 1 or 2, fn_out6_s8 for all 4 channels; f holds the block's weights and output
+ * constants): per output row its new padded input rows widened into the ring (3 slots of
+ * 2 * span_w words at ring, padded row q in slot q % 3), then its pixel pairs and a last
+ * pixel; the row bookkeeping of the general loop kept to a few instructions. */
+FN_NOINLINE static void w16_block_3x3(w16_frame3 *f, const w16_geo *g, const fn_depthwise_conv2d_s8_params *p,
+                                      const int8_t *in_b, int8_t *out, int32_t *ring)
+{
+    const int32_t out_h = p->out_h, out_w = p->out_w, stride_h = p->stride_h, in_h = p->in_h;
+    const int32_t pad_top = p->pad_top, span_w = g->span_w, x_lo = g->x_lo, x_hi = g->x_hi;
+    const size_t in_c = (size_t)p->in_c, in_row = (size_t)p->in_w * in_c;
+    const size_t row_words = 2 * (size_t)span_w, out_row = (size_t)out_w * in_c;
+    const int32_t off2 = (int32_t)(((uint32_t)g->input_offset & 0xFFFFu) * 0x00010001u);
+    const int8_t *const x_first = in_b + (size_t)(x_lo - g->pad_left) * in_c;
+    int32_t *const slot[5] = {ring, ring + row_words, ring + 2 * row_words, ring, ring + row_words};
+    const int two = p->stride_w == 2;
+    f->step = (int32_t)in_c;
+    int32_t next = 0, ns = 0;       /* the next padded row to widen, its slot */
+    int32_t base = 0;               /* the slot of the output row's first padded row */
+    for (int32_t oy = 0; oy < out_h; ++oy, out += out_row) {
+        const int32_t q0 = oy * stride_h;
+        if (next < q0) {            /* stride_h > 3: rows no window reads */
+            next = q0;
+            ns = q0 % 3;
+        }
+        for (; next < q0 + 3; ++next) {
+            int32_t *q = slot[ns];
+            ns = ns == 2 ? 0 : ns + 1;
+            const int32_t iy = next - pad_top;
+            int32_t j = span_w;
+            if (iy >= 0 && iy < in_h) {
+                for (j = x_lo; j > 0; --j, q += 2) {
+                    q[0] = 0;
+                    q[1] = 0;
+                }
+                const int8_t *x = x_first + (size_t)iy * in_row;
+                j = x_hi - x_lo;
+                if (j > 0) {
+                    /* LDR, SXTAB16 twice, STRD with writeback: 7 instructions a column */
+                    int32_t t, e, o;
+                    __asm__ __volatile__(
+                        "1:\n\t"
+                        "ldr %[t], [%[x]]\n\t"
+                        "add %[x], %[x], %[in_c]\n\t"
+                        "sxtab16 %[e], %[off2], %[t]\n\t"
+                        "sxtab16 %[o], %[off2], %[t], ror #8\n\t"
+                        "strd %[e], %[o], [%[q]], #8\n\t"
+                        "subs %[j], %[j], #1\n\t"
+                        "bne 1b\n\t"
+                        : [t] "=&r"(t), [e] "=&r"(e), [o] "=&r"(o), [x] "+r"(x), [q] "+r"(q), [j] "+r"(j)
+                        : [in_c] "r"(in_c), [off2] "r"(off2)
+                        : "cc", "memory");
+                }
+                j = span_w - x_hi;
+            }
+            for (; j > 0; --j, q += 2) {
+                q[0] = 0;
+                q[1] = 0;
+            }
+        }
+        f->rp[0] = slot[base];
+        f->rp[1] = slot[base + 1];
+        f->rp[2] = slot[base + 2];
+        f->out = out;
+        base += stride_h % 3;
+        base -= base >= 3 ? 3 : 0;
+        int32_t a0, a1, a2, a3, b0, b1, b2, b3, we, wo, xe, xo;
+        const int32_t *rp;
+        int32_t i = out_w;
+        if (two) {
+            for (; i >= 2; i -= 2) {
+                W16_PAIR3_OUT_S2;
+            }
+        } else {
+            for (; i >= 2; i -= 2) {
+                W16_PAIR3_OUT_S1;
+            }
+        }
+        if (i > 0) {
+            W16_ONE3_OUT;
+        }
+        (void)a0;
+        (void)a1;
+        (void)a2;
+        (void)a3;
+        (void)b0;
+        (void)b1;
+        (void)b2;
+        (void)b3;
+        (void)we;
+        (void)wo;
+        (void)xe;
+        (void)xo;
+        (void)rp;
+    }
+}
+#endif
+
 /* The block of channels oc .. oc + lanes - 1: its weights and output stage. */
 static void w16_block_load(w16_block *k, const int32_t *filter, size_t taps, int32_t oc, int32_t lanes,
                            const fn_channel_stage_s8 *stage)
@@ -564,6 +663,15 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
         }
         geo.lanes = lanes;
         size_t o = (size_t)oc;
+#if FN_DSP && defined(__GNUC__)
+        if (three && (stride_w == 1 || stride_w == 2) && k.out6 && lanes == FN_DW_S8_BLOCK) {
+            for (int32_t b = 0; b < p->batch; ++b) {
+                w16_block_3x3(&frame, &geo, p, input + (size_t)b * in_image + oc,
+                              output + o + (size_t)b * (size_t)out_h * (size_t)out_w * (size_t)in_c, (int32_t *)scratch);
+            }
+            continue;
+        }
+#endif
         for (int32_t b = 0; b < p->batch; ++b) {
             const int8_t *in_b = input + (size_t)b * in_image + oc;
             int32_t next = 0;               /* padded rows below next are in the ring */
