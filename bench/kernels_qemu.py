@@ -9,8 +9,10 @@ range, as in the MLPerf Tiny models):
   KWS pointwise   kws_ref_model's 1x1 convolution: 25 x 5 pixels, 64 -> 64 channels
   KWS conv 10x4/2 kws_ref_model's first convolution: 49 x 10 x 1 -> 25 x 5 x 64, stride 2
   KWS depthwise   kws_ref_model's 3x3 depthwise convolution, padding 1: 25 x 5 x 64
-  VWW depthwise   a 3x3 stride-1 depthwise layer of MobileNetV1 0.25 at 96 x 96, padding 1:
-                  24 x 24 x 32 (input zero point -128, as after a ReLU)
+  VWW depthwise   the 3x3 depthwise layers of MobileNetV1 0.25 at 96 x 96 (input zero point
+                  -128, as after a ReLU): 24 x 24 x 32 padding 1, and 48 x 48 x 8, 6 x 6 x 128,
+                  3 x 3 x 256 (padding 1), 48 x 48 x 16 and 12 x 12 x 64 stride 2 (TFLite SAME:
+                  padding 0 top/left, 1 bottom/right)
   AD01 FC 640     ad01_int8's first fully connected layer: 640 -> 128
   AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128
   ResNet-8 3x3    MLPerf Tiny's ResNet-8 3x3 stride-1 convolutions, padding 1: 32 x 32 x 3 -> 16,
@@ -73,6 +75,15 @@ def layers() -> list[tuple[str, tuple, int]]:
     kv = dict(input_scale=0.05, input_zero_point=-128, weight_scales=vrng.uniform(0.002, 0.02, 32), output_scale=0.2,
               output_zero_point=-128, pads=(1, 1, 1, 1), mode="tflm")
     out.append(("VWW depthwise 3x3 24x24x32", board_case("dw", xv, wv, bias[:32], kv), 24 * 24 * 32 * 9))
+    for h, c, st in ((48, 8, 1), (48, 16, 2), (12, 64, 2), (6, 128, 1), (3, 256, 1)):
+        xv = vrng.integers(-128, 128, (1, h, h, c), dtype=np.int8)
+        wv = vrng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+        pads = (1, 1, 1, 1) if st == 1 else (0, 0, 1, 1)     # TFLite SAME on an even size
+        kv = dict(input_scale=0.05, input_zero_point=-128, weight_scales=vrng.uniform(0.002, 0.02, c),
+                  output_scale=0.2, output_zero_point=-128, pads=pads, strides=(st, st), mode="tflm")
+        oh = (h + pads[0] + pads[2] - 3) // st + 1
+        out.append((f"VWW depthwise 3x3 {h}x{h}x{c}/{st}", board_case("dw", xv, wv, vrng.integers(-20000, 20000, c)
+                                                                       .astype(np.int32), kv), oh * oh * c * 9))
     wg = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]     # OHWI, one input channel per group
     out.append(("KWS depthwise, fn_conv2d_s8", board_case("conv", x, wg, bias[:64], {**kw, "groups": 64}),
                 25 * 5 * 64 * 9))

@@ -158,15 +158,6 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     w16_out_general(k, bcc, out + out_step);
 }
 
-/* Filter row r of the 3x3 kernel for two pixels (w16_row_3x3's loop body). */
-#define W16_ROW2(r)                                                             \
-    do {                                                                        \
-        const int32_t *const x_ = rows[(r)] + xi;                               \
-        W16_TAP2(x_, x_ + s, w + 6 * (r));                                      \
-        W16_TAP2(x_ + 2, x_ + 2 + s, w + 6 * (r) + 2);                          \
-        W16_TAP2(x_ + 4, x_ + 4 + s, w + 6 * (r) + 4);                          \
-    } while (0)
-
 #if FN_DSP && defined(__GNUC__)
 /* One tap of the 3x3 pair loop: weight words at WOFF bytes from the frame, pixel a's input
  * words at XA bytes from the row position, pixel b's at XB. */
@@ -190,28 +181,6 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     W16_ASM_TAP(W0, X0, Y0) W16_ASM_TAP(W1, X1, Y1) W16_ASM_TAP(W2, X2, Y2)      \
     "add %[rp], %[rp], #" #STEP "\n\t"                                       \
     "str %[rp], [%[f], #" #POFF "]\n\t"
-
-#define W16_ASM_OPERANDS                                                        \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), \
-      [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3), [we] "=&r"(we), [wo] "=&r"(wo), \
-      [xe] "=&r"(xe), [xo] "=&r"(xo), [rp] "=&r"(rp)                            \
-    : [f] "r"(f)                                                                \
-    : "memory"
-
-/* The 72 products of a pixel pair, 3x3 kernel, from the frame f, the second pixel's window
- * stride_w columns (8 stride_w bytes) after the first; advances f->rp by the pair (16
- * stride_w bytes). In assembly: the 8 accumulators, 4 word registers, the row position and
- * f take the 14 registers there are; one LDRD per word pair. */
-#define W16_PAIR3_S1                                                            \
-    __asm__ __volatile__(                                                       \
-        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 8, 16, 24, 16)                      \
-        W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 8, 16, 24, 16)                    \
-        W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 8, 16, 24, 16) W16_ASM_OPERANDS)
-#define W16_PAIR3_S2                                                            \
-    __asm__ __volatile__(                                                       \
-        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 16, 24, 32, 32)                     \
-        W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 16, 24, 32, 32)                   \
-        W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 16, 24, 32, 32) W16_ASM_OPERANDS)
 
 /* fn_out6_s8 for channel l's accumulators A (and B) with its constants at byte OFF of the
  * frame (bias2 is in the accumulators already). */
@@ -309,104 +278,9 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
         : "memory")
 #endif
 
-/* The outputs ox = 0 .. n - 1 of one row of a block, 3x3 kernel, dilation_w 1, stride_w
- * STRIDE (a constant at each call): rows[0..2] are the widened padded input rows (column j
- * at words 2 j, 2 j + 1), the window of ox at column ox * STRIDE. */
-FN_ALWAYS_INLINE static inline void w16_row_3x3(const w16_block *k, const int32_t *const rows[], int32_t n,
-                                                int8_t *out, size_t out_step, const int32_t stride)
-{
-    const int32_t *const w = k->w;
-    const int32_t i0 = k->init[0], i1 = k->init[1], i2 = k->init[2], i3 = k->init[3];
-    const size_t s = 2 * (size_t)stride;       /* words between the windows of two pixels */
-    size_t xi = 0, oi = 0;
-    int32_t i = 0;
-#if FN_DSP && defined(__GNUC__)
-    w16_frame3 *const f = k->frame;
-    f->rp[0] = rows[0];
-    f->rp[1] = rows[1];
-    f->rp[2] = rows[2];
-    if (k->out6 && k->lanes == FN_DW_S8_BLOCK) {
-        /* the whole pixel in assembly (the frame holds the block's fn_out6_s8 constants) */
-        f->out = out;
-        f->step = (int32_t)out_step;
-        int32_t a0, a1, a2, a3, b0, b1, b2, b3, we, wo, xe, xo;
-        const int32_t *rp;
-        for (; i + 2 <= n; i += 2) {
-            if (stride == 1) {
-                W16_PAIR3_OUT_S1;
-            } else {
-                W16_PAIR3_OUT_S2;
-            }
-        }
-        if (i < n) {
-            W16_ONE3_OUT;
-        }
-        (void)a0;
-        (void)a1;
-        (void)a2;
-        (void)a3;
-        (void)b0;
-        (void)b1;
-        (void)b2;
-        (void)b3;
-        (void)we;
-        (void)wo;
-        (void)xe;
-        (void)xo;
-        (void)rp;
-        return;
-    }
-    for (; i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
-        int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3, b0 = i0, b1 = i1, b2 = i2, b3 = i3;
-        int32_t we, wo, xe, xo;
-        const int32_t *rp;
-        if (stride == 1) {
-            W16_PAIR3_S1;
-        } else {
-            W16_PAIR3_S2;
-        }
-        (void)we;
-        (void)wo;
-        (void)xe;
-        (void)xo;
-        (void)rp;
-        w16_out2(k, a0, a1, a2, a3, b0, b1, b2, b3, out + oi, out_step);
-    }
-#else
-    for (; i + 2 <= n; i += 2, xi += 2 * s, oi += 2 * out_step) {
-        int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3, b0 = i0, b1 = i1, b2 = i2, b3 = i3;
-        W16_ROW2(0);
-        W16_ROW2(1);
-        W16_ROW2(2);
-        w16_out2(k, a0, a1, a2, a3, b0, b1, b2, b3, out + oi, out_step);
-    }
-#endif
-    for (; i < n; ++i, xi += s, oi += out_step) {
-        int32_t a0 = i0, a1 = i1, a2 = i2, a3 = i3;
-        for (int32_t r = 0; r < 3; ++r) {
-            const int32_t *const x = rows[r] + xi;
-            W16_TAP(x, w + 6 * r);
-            W16_TAP(x + 2, w + 6 * r + 2);
-            W16_TAP(x + 4, w + 6 * r + 4);
-        }
-        w16_out1(k, a0, a1, a2, a3, out + oi);
-    }
-}
-
-FN_NOINLINE static void w16_row_3x3_s1(const w16_block *k, const int32_t *const rows[], int32_t n, int8_t *out,
-                                       size_t out_step)
-{
-    w16_row_3x3(k, rows, n, out, out_step, 1);
-}
-
-FN_NOINLINE static void w16_row_3x3_s2(const w16_block *k, const int32_t *const rows[], int32_t n, int8_t *out,
-                                       size_t out_step)
-{
-    w16_row_3x3(k, rows, n, out, out_step, 2);
-}
-
-/* The same for any kernel of at most FN_DW_ROWS_K x FN_DW_ROWS_K taps and any stride_w:
- * filter row r reads rows[r], tap (r, kx) the words at column offset col[kx]. */
+/* The C loop (every layer off the assembly path): any kernel of at most FN_DW_ROWS_K x
+ * FN_DW_ROWS_K taps and any stride_w, two pixels at a time; filter row r reads rows[r], tap
+ * (r, kx) the words at column offset col[kx]. */
 FN_NOINLINE static void w16_row_taps(const w16_block *k, const int32_t *const rows[], const size_t *col,
                                      int32_t kernel_h, int32_t kernel_w, int32_t stride_w, int32_t n, int8_t *out,
                                      size_t out_step)
@@ -689,13 +563,7 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
                 const int32_t *const *const rows = slot_at + base;
                 base += stride_h % kernel_h;
                 base -= base >= kernel_h ? kernel_h : 0;
-                if (three && stride_w == 1) {
-                    w16_row_3x3_s1(&k, rows, out_w, output + o, (size_t)in_c);
-                } else if (three && stride_w == 2) {
-                    w16_row_3x3_s2(&k, rows, out_w, output + o, (size_t)in_c);
-                } else {
-                    w16_row_taps(&k, rows, col, kernel_h, kernel_w, stride_w, out_w, output + o, (size_t)in_c);
-                }
+                w16_row_taps(&k, rows, col, kernel_h, kernel_w, stride_w, out_w, output + o, (size_t)in_c);
                 o += (size_t)out_w * (size_t)in_c;
             }
         }

@@ -5,7 +5,9 @@ widened to int16, doubled and interleaved at compile time (pack_filter). Per blo
 channels and output row the input rows are widened once into the scratch's row slots (zeros in
 the padding), then two output pixels per pass share each tap's weight words (one SMLABB/SMLATT
 per product, no border cases); the doubled weights and accumulators started at 2 * bias make
-each sum fn_out6_s8's operand, so the output stage is 5 instructions per output.
+each sum fn_out6_s8's operand, so the output stage is 5 instructions per output and its
+constants' loads. 3x3 layers (stride_w 1 or 2, fn_out6_s8 over the block) run a whole block per
+call in inline assembly (runtime_c/src/fn_depthwise_conv2d_s8_w16_dsp.c).
 
 Flash: 8 bytes per tap and block of 4 channels (2 bytes per weight, channels padded to a
 multiple of 4) against 1 byte per weight; depthwise weights are small (KWS: 576 B -> 1,152 B per
@@ -15,17 +17,18 @@ the VWW-shaped model's first ones, needs 1,200 B); the in-place declaration and 
 check (bench/in_place.py) cover the rest.
 
 Cost (instructions), fitted (least squares on relative error) to the fn_depthwise_conv2d_s8_w16_dsp
-rows of `python bench/kernels_qemu.py` on mps2-an386 and to 3x3 layers of the VWW-shaped model
-measured the same way (KWS 25 x 5 x 64: 266,800 = 3.71 per MAC, estimate +9 %; 24 x 24 x 32:
-483,040 = 2.91 per MAC, -1 %; 48 x 48 x 8, 48 x 48 x 16 stride 2, 12 x 12 x 64 stride 2,
-6 x 6 x 128 and 3 x 3 x 256 within 9 %), for the assembly path (3x3, dilation_w 1, stride_w 1
-or 2, TFLM requantization over the full int8 range, where fn_out6_s8 applies), with M the
-MACs, R the output rows times the blocks of 4 channels (row setup) and F the widened input
-columns (padded rows filled times span_w times blocks):
-    2.242 M + 242.1 R + 10.75 F
-Other layers run C loops at about the rows variant's cost (KWS's layer without the
-assembly: 340,280, 4.73 per MAC): estimated as SLOW_PER_MAC per MAC, so that the rows variant,
-listed first, keeps them.
+rows of `python bench/kernels_qemu.py` on mps2-an386: KWS 25 x 5 x 64: 249,880 = 3.47 per MAC
+(estimate +12 %); the VWW-shaped 3x3 layers 24 x 24 x 32: 464,160 = 2.80 per MAC (-2 %),
+48 x 48 x 8: 447,640 (-4 %), 48 x 48 x 16 stride 2: 283,280 (+2 %), 12 x 12 x 64 stride 2:
+91,240 (+1 %), 6 x 6 x 128: 153,560 (+1 %), 3 x 3 x 256: 119,040 (-12 %); all on the assembly
+path (3x3, dilation_w 1, stride_w 1 or 2, TFLM requantization over the full int8 range, where
+fn_out6_s8 applies), with M the MACs, R the output rows times the blocks of 4 channels (row
+setup) and F the widened input columns (padded rows widened times span_w times blocks):
+    2.192 M + 237.8 R + 8.685 F
+Other layers run a C loop, slower than the rows variant (KWS's layer with its range clamped
+to [-100, 100], so that fn_out6_s8 does not apply: 919,640, 12.77 per MAC, against the rows
+variant's 656,200): estimated at SLOW_PER_MAC per MAC, so that the selection leaves them to
+the rows variant (--kernel still forces it).
 """
 from __future__ import annotations
 
@@ -35,8 +38,8 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, depthwise_conv2d_s8
 
 NAME = "fn_depthwise_conv2d_s8_w16_dsp"
-COEFFICIENTS = (2.242, 242.1, 10.75)   # (M, R, F): bench/kernels_qemu.py, module docstring
-SLOW_PER_MAC = 4.75
+COEFFICIENTS = (2.192, 237.8, 8.685)   # (M, R, F): bench/kernels_qemu.py, module docstring
+SLOW_PER_MAC = 12.77
 ROWS_BYTES = 2048
 
 
