@@ -385,6 +385,9 @@ FN_NOINLINE static void w16_block_3x3(w16_frame3 *f, const w16_geo *g, const fn_
     f->step = (int32_t)in_c;
     int32_t next = 0, ns = 0;       /* the next padded row to widen, its slot */
     int32_t base = 0;               /* the slot of the output row's first padded row */
+    /* the padding columns of every slot stay zero (the caller zeroed the ring; every fill
+     * writes the input columns only) */
+    const int32_t n_in = x_hi - x_lo;  /* the input columns of a row */
     for (int32_t oy = 0; oy < out_h; ++oy, out += out_row) {
         const int32_t q0 = oy * stride_h;
         if (next < q0) {            /* stride_h > 3: rows no window reads */
@@ -392,39 +395,33 @@ FN_NOINLINE static void w16_block_3x3(w16_frame3 *f, const w16_geo *g, const fn_
             ns = q0 % 3;
         }
         for (; next < q0 + 3; ++next) {
-            int32_t *q = slot[ns];
+            int32_t *q = slot[ns] + 2 * x_lo;
             ns = ns == 2 ? 0 : ns + 1;
             const int32_t iy = next - pad_top;
-            int32_t j = span_w;
-            if (iy >= 0 && iy < in_h) {
-                for (j = x_lo; j > 0; --j, q += 2) {
-                    q[0] = 0;
-                    q[1] = 0;
-                }
-                const int8_t *x = x_first + (size_t)iy * in_row;
-                j = x_hi - x_lo;
-                if (j > 0) {
-                    /* LDR, SXTAB16 twice, STRD with writeback: 7 instructions a column */
-                    int32_t t, e, o;
-                    __asm__ __volatile__(
-                        "1:\n\t"
-                        "ldr %[t], [%[x]]\n\t"
-                        "add %[x], %[x], %[in_c]\n\t"
-                        "sxtab16 %[e], %[off2], %[t]\n\t"
-                        "sxtab16 %[o], %[off2], %[t], ror #8\n\t"
-                        "strd %[e], %[o], [%[q]], #8\n\t"
-                        "subs %[j], %[j], #1\n\t"
-                        "bne 1b\n\t"
-                        : [t] "=&r"(t), [e] "=&r"(e), [o] "=&r"(o), [x] "+r"(x), [q] "+r"(q), [j] "+r"(j)
-                        : [in_c] "r"(in_c), [off2] "r"(off2)
-                        : "cc", "memory");
-                }
-                j = span_w - x_hi;
+            if (n_in <= 0) {
+                continue;
             }
-            for (; j > 0; --j, q += 2) {
-                q[0] = 0;
-                q[1] = 0;
+            if (iy < 0 || iy >= in_h) {
+                for (int32_t j = 0; j < 2 * n_in; ++j) {
+                    q[j] = 0;
+                }
+                continue;
             }
+            /* LDR, SXTAB16 twice, STRD with writeback: 7 instructions a column */
+            const int8_t *x = x_first + (size_t)iy * in_row;
+            int32_t j = n_in, t, e, o;
+            __asm__ __volatile__(
+                "1:\n\t"
+                "ldr %[t], [%[x]]\n\t"
+                "add %[x], %[x], %[in_c]\n\t"
+                "sxtab16 %[e], %[off2], %[t]\n\t"
+                "sxtab16 %[o], %[off2], %[t], ror #8\n\t"
+                "strd %[e], %[o], [%[q]], #8\n\t"
+                "subs %[j], %[j], #1\n\t"
+                "bne 1b\n\t"
+                : [t] "=&r"(t), [e] "=&r"(e), [o] "=&r"(o), [x] "+r"(x), [q] "+r"(q), [j] "+r"(j)
+                : [in_c] "r"(in_c), [off2] "r"(off2)
+                : "cc", "memory");
         }
         f->rp[0] = slot[base];
         f->rp[1] = slot[base + 1];
@@ -525,6 +522,7 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
     geo.pad_left = pad_left;
     geo.in_c = (size_t)in_c;
     geo.input_offset = p->input_offset;
+    memset(scratch, 0, fn_depthwise_conv2d_s8_w16_dsp_scratch_size(p));   /* w16_block_3x3's padding columns */
     w16_block k;
     w16_frame3 frame;
     k.frame = &frame;
