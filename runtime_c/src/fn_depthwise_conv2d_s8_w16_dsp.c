@@ -16,11 +16,26 @@
  * fn_out6_s8 does not apply to a block, the accumulators start at 0 and the general stage
  * gets sum = acc / 2 (exact: acc is even).
  *
- * Without the DSP extension the same loops run with portable multiplications of the 16-bit
- * lanes (the same bytes and the same order of reads and writes: in_place.py's delta holds on
- * the host build too). */
+ * 3x3 layers with stride_w 1 or 2 whose 4 channels all take fn_out6_s8 run a whole block per
+ * call (w16_block_3x3) in GCC inline assembly: the accumulators, the word pairs, the row
+ * position and one base register (a frame with the block's weights, output constants, row
+ * positions and output pointer) take the 14 registers there are; per pixel pair 27 LDRD and
+ * 72 SMLABB/SMLATT, per output 5 instructions and its constants' loads. Every other layer or
+ * block runs the C loop (w16_row_taps) over the same ring.
+ *
+ * Without the DSP extension the C loop runs with portable multiplications of the 16-bit lanes
+ * (the same bytes, and the same order of reads and writes, each input row widened at the
+ * first output row that needs it: in_place.py's declaration holds on the host build too). */
 #include "fn_depthwise_s8_impl.h"
 #include "fn_s8_dsp.h"
+
+/* The assembly path: GCC on a CPU with the DSP extension (Clang's ARM backend cannot give one
+ * statement 14 registers; it runs the C loop). */
+#if FN_DSP && defined(__GNUC__) && !defined(__clang__)
+#define W16_ASM 1
+#else
+#define W16_ASM 0
+#endif
 
 
 #if FN_DSP
@@ -49,11 +64,12 @@ typedef struct {
     int out6;                   /* fn_out6_s8 applies to every lane */
     int32_t oc, lanes;
     const fn_channel_stage_s8 *stage;
-    struct w16_frame3_s *frame;       /* the 3x3 pair loop's frame (its weights copied in) */
+    struct w16_frame3_s *frame;       /* w16_block_3x3's frame */
 } w16_block;
 
-/* The 3x3 pair loop's memory operands, one base register (w16_pair3_asm): the block's 18
- * weight words, then the three rows' read positions of the pair's first pixel. */
+/* The memory operands of w16_block_3x3's assembly, at fixed offsets from one base register:
+ * the block's 18 weight words, the three rows' read positions of the next pixel, the 4
+ * channels' fn_out6_s8 constants, the output pointer and step. */
 typedef struct w16_frame3_s {
     int32_t w[18];              /* byte 0 */
     const int32_t *rp[3];       /* byte 72 */
@@ -62,7 +78,7 @@ typedef struct w16_frame3_s {
     int32_t step;               /* byte 152: bytes between two pixels' outputs (in_c) */
 } w16_frame3;
 
-#if FN_DSP && defined(__GNUC__)
+#if W16_ASM
 /* the assembly's offsets */
 typedef char w16_frame3_layout[offsetof(w16_frame3, rp) == 72 && offsetof(w16_frame3, o6) == 84 &&
                                offsetof(w16_frame3, out) == 148 && offsetof(w16_frame3, step) == 152 &&
@@ -158,7 +174,7 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     w16_out_general(k, bcc, out + out_step);
 }
 
-#if FN_DSP && defined(__GNUC__)
+#if W16_ASM
 /* One tap of the 3x3 pair loop: weight words at WOFF bytes from the frame, pixel a's input
  * words at XA bytes from the row position, pixel b's at XB. */
 #define W16_ASM_TAP(WOFF, XA, XB)                                               \
@@ -365,7 +381,11 @@ static void w16_fill(int32_t *row, const int8_t *xr, const w16_geo *g)
     }
 }
 
-#if FN_DSP && defined(__GNUC__)
+#if W16_ASM
+/* The templates of a pixel pair's assembly statement are longer than the 4,095 characters
+ * C99 guarantees for a string literal (GCC and Clang take them; -Wpedantic says so). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverlength-strings"
 /* A whole block of 4 channels of one batch item on the assembly path (3x3, dilation 1,
  * stride_w 1 or 2, fn_out6_s8 for all 4 channels; f holds the block's weights and output
  * constants): per output row its new padded input rows widened into the ring (3 slots of
@@ -459,6 +479,7 @@ FN_NOINLINE static void w16_block_3x3(w16_frame3 *f, const w16_geo *g, const fn_
         (void)rp;
     }
 }
+#pragma GCC diagnostic pop
 #endif
 
 /* The block of channels oc .. oc + lanes - 1: its weights and output stage. */
@@ -535,7 +556,7 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
         }
         geo.lanes = lanes;
         size_t o = (size_t)oc;
-#if FN_DSP && defined(__GNUC__)
+#if W16_ASM
         if (three && (stride_w == 1 || stride_w == 2) && k.out6 && lanes == FN_DW_S8_BLOCK) {
             for (int32_t b = 0; b < p->batch; ++b) {
                 w16_block_3x3(&frame, &geo, p, input + (size_t)b * in_image + oc,
