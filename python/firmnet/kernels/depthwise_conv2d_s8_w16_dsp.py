@@ -112,11 +112,9 @@ def cost(node, graph, target) -> int:
     macs = _conv.macs(node, graph)
     if not fast_path(p):
         return round(SLOW_PER_MAC * macs)
-    blocks = p["batch"] * ((p["in_c"] + 3) // 4)
-    kh, sh = p["kernel_h"], p["stride_h"]
-    filled = p["out_h"] * kh if sh > kh else (p["out_h"] - 1) * sh + kh
+    rows, columns = _s8_dsp.dw_row_terms(p)
     m, r, f = COEFFICIENTS
-    return round(m * macs + r * blocks * p["out_h"] + f * blocks * filled * _s8_dsp.dw_span_w(p))
+    return round(m * macs + r * rows + f * columns)
 
 
 def scratch_bytes(node, graph) -> int:
