@@ -73,14 +73,16 @@ typedef struct {
 typedef struct w16_frame3_s {
     int32_t w[18];              /* byte 0 */
     const int32_t *rp[3];       /* byte 72 */
-    fn_out6_s8 o6[FN_DW_S8_BLOCK];    /* byte 84: bias2, multiplier, addend, shift */
+    int32_t init[FN_DW_S8_BLOCK];     /* byte 84: the accumulators' start, 2 * bias */
+    int32_t out6[FN_DW_S8_BLOCK][3];  /* byte 100: multiplier, addend, shift per channel */
     int8_t *out;                /* byte 148: the next output (the pair's first pixel) */
     int32_t step;               /* byte 152: bytes between two pixels' outputs (in_c) */
 } w16_frame3;
 
 #if W16_ASM
 /* the assembly's offsets */
-typedef char w16_frame3_layout[offsetof(w16_frame3, rp) == 72 && offsetof(w16_frame3, o6) == 84 &&
+typedef char w16_frame3_layout[offsetof(w16_frame3, rp) == 72 && offsetof(w16_frame3, init) == 84 &&
+                               offsetof(w16_frame3, out6) == 100 &&
                                offsetof(w16_frame3, out) == 148 && offsetof(w16_frame3, step) == 152 &&
                                sizeof(const int32_t *) == 4 ? 1 : -1];
 #endif
@@ -190,6 +192,26 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     "smlabb %[b1], %[xo], %[wo], %[b1]\n\t"                                  \
     "smlatt %[b3], %[xo], %[wo], %[b3]\n\t"
 
+/* The pair's first tap: pixel b's products first, added to the start values still in a0..a3
+ * (b0..b3 need no copy), then pixel a's. */
+#define W16_ASM_TAP_FIRST(WOFF, XA, XB)                                         \
+    "ldrd %[we], %[wo], [%[f], #" #WOFF "]\n\t"                              \
+    "ldrd %[xe], %[xo], [%[rp], #" #XB "]\n\t"                               \
+    "smlabb %[b0], %[xe], %[we], %[a0]\n\t"                                  \
+    "smlatt %[b2], %[xe], %[we], %[a2]\n\t"                                  \
+    "smlabb %[b1], %[xo], %[wo], %[a1]\n\t"                                  \
+    "smlatt %[b3], %[xo], %[wo], %[a3]\n\t"                                  \
+    "ldrd %[xe], %[xo], [%[rp], #" #XA "]\n\t"                               \
+    "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                  \
+    "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                  \
+    "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"                                  \
+    "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+#define W16_ASM_ROW_FIRST(POFF, W0, W1, W2, X0, X1, X2, Y0, Y1, Y2, STEP)       \
+    "ldr %[rp], [%[f], #" #POFF "]\n\t"                                      \
+    W16_ASM_TAP_FIRST(W0, X0, Y0) W16_ASM_TAP(W1, X1, Y1) W16_ASM_TAP(W2, X2, Y2) \
+    "add %[rp], %[rp], #" #STEP "\n\t"                                       \
+    "str %[rp], [%[f], #" #POFF "]\n\t"
+
 /* Filter row r of the pair loop: its row position (frame offset POFF) loaded, three taps,
  * the position advanced by STEP bytes (the next pair) and stored back. */
 #define W16_ASM_ROW(POFF, W0, W1, W2, X0, X1, X2, Y0, Y1, Y2, STEP)             \
@@ -214,24 +236,16 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     "asr %[" #B "], %[" #B "], %[xe]\n\t"                                    \
     "ssat %[" #B "], #8, %[" #B "]\n\t"
 
-/* The accumulators started at bias2 (the pair: both pixels). */
+/* The accumulators (pixel a's; b's start from them in the first tap) started at bias2. */
 #define W16_ASM_INIT1                                                           \
-    "ldr %[a0], [%[f], #84]\n\t"                                             \
-    "ldr %[a1], [%[f], #100]\n\t"                                            \
-    "ldr %[a2], [%[f], #116]\n\t"                                            \
-    "ldr %[a3], [%[f], #132]\n\t"
-#define W16_ASM_INIT2                                                           \
-    W16_ASM_INIT1                                                               \
-    "mov %[b0], %[a0]\n\t"                                                   \
-    "mov %[b1], %[a1]\n\t"                                                   \
-    "mov %[b2], %[a2]\n\t"                                                   \
-    "mov %[b3], %[a3]\n\t"
+    "ldrd %[a0], %[a1], [%[f], #84]\n\t"                                     \
+    "ldrd %[a2], %[a3], [%[f], #92]\n\t"
 
 /* A whole pixel pair with the fn_out6_s8 stage: init, the 72 products (STRIDE 1 or 2), the
  * 8 outputs stored at f->out and f->out + f->step, f->out advanced by 2 f->step. */
 #define W16_ASM_STORE2                                                          \
-    W16_ASM_OUT2(a0, b0, 88, 96) W16_ASM_OUT2(a1, b1, 104, 112)                 \
-    W16_ASM_OUT2(a2, b2, 120, 128) W16_ASM_OUT2(a3, b3, 136, 144)               \
+    W16_ASM_OUT2(a0, b0, 100, 108) W16_ASM_OUT2(a1, b1, 112, 120)               \
+    W16_ASM_OUT2(a2, b2, 124, 132) W16_ASM_OUT2(a3, b3, 136, 144)               \
     "ldr %[rp], [%[f], #148]\n\t"                                            \
     "ldr %[xe], [%[f], #152]\n\t"                                            \
     "strb %[a0], [%[rp], #0]\n\t"                                            \
@@ -253,15 +267,15 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     : "memory"
 #define W16_PAIR3_OUT_S1                                                        \
     __asm__ __volatile__(                                                       \
-        W16_ASM_INIT2                                                           \
-        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 8, 16, 24, 16)                      \
+        W16_ASM_INIT1                                                           \
+        W16_ASM_ROW_FIRST(72, 0, 8, 16, 0, 8, 16, 8, 16, 24, 16)                      \
         W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 8, 16, 24, 16)                    \
         W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 8, 16, 24, 16)                    \
         W16_ASM_STORE2 W16_ASM_OPERANDS_OUT)
 #define W16_PAIR3_OUT_S2                                                        \
     __asm__ __volatile__(                                                       \
-        W16_ASM_INIT2                                                           \
-        W16_ASM_ROW(72, 0, 8, 16, 0, 8, 16, 16, 24, 32, 32)                     \
+        W16_ASM_INIT1                                                           \
+        W16_ASM_ROW_FIRST(72, 0, 8, 16, 0, 8, 16, 16, 24, 32, 32)                     \
         W16_ASM_ROW(76, 24, 32, 40, 0, 8, 16, 16, 24, 32, 32)                   \
         W16_ASM_ROW(80, 48, 56, 64, 0, 8, 16, 16, 24, 32, 32)                   \
         W16_ASM_STORE2 W16_ASM_OPERANDS_OUT)
@@ -281,8 +295,8 @@ static inline void w16_out2(const w16_block *k, int32_t a0, int32_t a1, int32_t 
     __asm__ __volatile__(                                                       \
         W16_ASM_INIT1                                                           \
         W16_ASM_ROW1(72, 0, 8, 16) W16_ASM_ROW1(76, 24, 32, 40) W16_ASM_ROW1(80, 48, 56, 64) \
-        W16_ASM_OUT1(a0, 88, 96) W16_ASM_OUT1(a1, 104, 112)                     \
-        W16_ASM_OUT1(a2, 120, 128) W16_ASM_OUT1(a3, 136, 144)                   \
+        W16_ASM_OUT1(a0, 100, 108) W16_ASM_OUT1(a1, 112, 120)                   \
+        W16_ASM_OUT1(a2, 124, 132) W16_ASM_OUT1(a3, 136, 144)                   \
         "ldr %[rp], [%[f], #148]\n\t"                                        \
         "strb %[a0], [%[rp], #0]\n\t"                                        \
         "strb %[a1], [%[rp], #1]\n\t"                                        \
@@ -552,7 +566,12 @@ fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p,
         w16_block_load(&k, filter, taps, oc, lanes, &stage);
         if (three) {
             memcpy(frame.w, k.w, sizeof frame.w);
-            memcpy(frame.o6, k.o6, sizeof frame.o6);
+            for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
+                frame.init[l] = k.o6[l].bias2;
+                frame.out6[l][0] = k.o6[l].multiplier;
+                frame.out6[l][1] = k.o6[l].addend;
+                frame.out6[l][2] = k.o6[l].shift;
+            }
         }
         geo.lanes = lanes;
         size_t o = (size_t)oc;
