@@ -17,14 +17,14 @@ the VWW-shaped model's first ones, needs 1,200 B); the in-place declaration and 
 check (bench/in_place.py) cover the rest.
 
 Cost (instructions), fitted (least squares on relative error) to the fn_depthwise_conv2d_s8_w16_dsp
-rows of `python bench/kernels_qemu.py` on mps2-an386: KWS 25 x 5 x 64: 238,120 = 3.31 per MAC
-(estimate +13 %); the VWW-shaped 3x3 layers 24 x 24 x 32: 458,320 = 2.76 per MAC (-2 %),
-48 x 48 x 8: 445,080 (-4 %), 48 x 48 x 16 stride 2: 280,320 (+2 %), 12 x 12 x 64 stride 2:
-88,200 (+1 %), 6 x 6 x 128: 148,520 (+0 %), 3 x 3 x 256: 115,640 (-13 %); all on the assembly
+rows of `python bench/kernels_qemu.py` on mps2-an386: KWS 25 x 5 x 64: 232,880 = 3.23 per MAC
+(estimate +13 %); the VWW-shaped 3x3 layers 24 x 24 x 32: 444,680 = 2.68 per MAC (-2 %),
+48 x 48 x 8: 431,280 (-5 %), 48 x 48 x 16 stride 2: 273,480 (+2 %), 12 x 12 x 64 stride 2:
+86,800 (+1 %), 6 x 6 x 128: 145,760 (+0 %), 3 x 3 x 256: 115,600 (-14 %); all on the assembly
 path (3x3, dilation_w 1, stride_w 1 or 2, TFLM requantization over the full int8 range, where
 fn_out6_s8 applies), with M the MACs, R the output rows times the blocks of 4 channels (row
 setup) and F the widened input columns (padded rows widened times span_w times blocks):
-    2.179 M + 214.0 R + 8.682 F
+    2.092 M + 218.1 R + 8.696 F
 Other layers run a C loop, slower than the rows variant (KWS's layer with its range clamped
 to [-100, 100], so that fn_out6_s8 does not apply: 919,640, 12.77 per MAC, against the rows
 variant's 656,200): estimated at SLOW_PER_MAC per MAC, so that the selection leaves them to
@@ -38,7 +38,7 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, depthwise_conv2d_s8
 
 NAME = "fn_depthwise_conv2d_s8_w16_dsp"
-COEFFICIENTS = (2.179, 214.0, 8.682)   # (M, R, F): bench/kernels_qemu.py, module docstring
+COEFFICIENTS = (2.092, 218.1, 8.696)   # (M, R, F): bench/kernels_qemu.py, module docstring
 SLOW_PER_MAC = 12.77
 ROWS_BYTES = 2048
 
