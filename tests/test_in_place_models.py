@@ -146,24 +146,29 @@ def _compile_bytes(model: bytes, d: Path, in_place: str, **options):
     return firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=in_place, **options)
 
 
+@pytest.mark.parametrize("variant", ["fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_w16_dsp"])
 @pytest.mark.parametrize("in_shape,kernel,strides,padding", [
     ((1, 9, 7, 8), (3, 3), (1, 1), "SAME"),
     ((1, 10, 9, 12), (3, 3), (2, 2), "SAME"),
     ((1, 8, 8, 6), (5, 5), (1, 1), "SAME"),      # 6 channels: a last block of 2 (the portable walk)
     ((1, 9, 6, 4), (3, 3), (1, 2), "VALID"),
 ])
-def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, tmp_path):
-    """fn_depthwise_conv2d_s8_rows_dsp in place on mps2-an386 (QEMU, the DSP path) gives the
-    bytes of the build with in place off."""
+def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, variant, tmp_path):
+    """The DSP row depthwise kernels (fn_depthwise_conv2d_s8_rows_dsp; fn_depthwise_conv2d_s8_w16_dsp,
+    which has the same declaration) in place on mps2-an386 (QEMU, the DSP path) give the bytes
+    of the build with in place off."""
     from firmnet import qemu
     from support.tflite_models import depthwise_model
     model = depthwise_model(11, in_shape, 1, kernel, strides, (1, 1), padding)
     (tmp_path / "m.tflite").write_bytes(model)
     xs = list(np.random.default_rng(4).integers(-128, 128, (2, *in_shape), dtype=np.int8))
+    name = firmnet.compile(tmp_path / "m.tflite", tmp_path / "probe", board="mps2-an386", name="dw",
+                           write=False).report["layers"][0]["name"]
     runs = {}
     for mode in ("on", "off"):
-        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="dw", in_place=mode)
-        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_depthwise_conv2d_s8_rows_dsp"]
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="dw", in_place=mode,
+                             kernels={name: variant})
+        assert [layer["kernel"] for layer in cm.report["layers"]] == [variant]
         runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
         if mode == "on":
             assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
@@ -191,15 +196,15 @@ def test_cli_in_place_off_is_recorded_and_verified(tmp_path, capsys):
 
 
 def test_kws_on_mps2_reaches_its_bound(tmp_path):
-    """On mps2-an386 the depthwise layers run the DSP row kernel (in place, the output a
-    multiple of 64 bytes low: 8,000 + 192 + its 296-byte scratch) and the 1x1 layers the
-    int16-weight 1x1 kernel (in place at delta 0: 8,000 + its 1,288-byte scratch), so the first
-    layer sets the bound: its 490-byte input, 8,000-byte output and fn_conv2d_s8_dsp's 1,024-byte
-    scratch; the plan reaches it (rounded up to the 8-byte alignment)."""
+    """On mps2-an386 the depthwise layers run the DSP int16-weight depthwise kernel (in place,
+    the output a multiple of 64 bytes low: 8,000 + 192 + its 168-byte scratch) and the 1x1
+    layers the int16-weight 1x1 kernel (in place at delta 0: 8,000 + its 1,288-byte scratch), so
+    the first layer sets the bound: its 490-byte input, 8,000-byte output and fn_conv2d_s8_dsp's
+    1,024-byte scratch; the plan reaches it (rounded up to the 8-byte alignment)."""
     cm = firmnet.compile(MODELS_DIR / "kws_ref_model.tflite", tmp_path, board="mps2-an386", name="kws", write=False)
     r = cm.report
     kernels = {layer["kernel"] for layer in r["layers"]}
-    assert {"fn_depthwise_conv2d_s8_rows_dsp", "fn_conv2d_1x1_s8_w16_dsp", "fn_conv2d_s8_dsp"} <= kernels
+    assert {"fn_depthwise_conv2d_s8_w16_dsp", "fn_conv2d_1x1_s8_w16_dsp", "fn_conv2d_s8_dsp"} <= kernels
     assert len(r["in_place"]["layers"]) == 8
     assert r["lower_bound_bytes"] == 490 + 8000 + 1024
     assert r["arena_bytes"] == (r["lower_bound_bytes"] + 7) // 8 * 8 == 9520

@@ -63,6 +63,9 @@ The loop orders (runtime_c/src, fn_*_impl.h):
 * fn_depthwise_conv2d_s8_rows_dsp: blocks of 4 channels outermost, each walking the whole
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
+  fn_depthwise_conv2d_s8_w16_dsp reads and writes in the same order (its ring takes each input
+  row at the first output row that needs it; its host build runs the same loops): the same
+  declaration (dw_rows_dsp_delta also covers the portable walk, so it errs on the safe side).
 
 * fn_maxpool2d_s8 / fn_avgpool2d_s8: output pixels in raster order; per pixel the window's
   in-bounds taps are read (from the first one, channel 0; max: the first tap copied into the
@@ -381,6 +384,7 @@ IN_PLACE: dict[str, Callable] = {
     "fn_add_s8_table": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
     "fn_depthwise_conv2d_s8_rows_dsp": _dw_rows_dsp,
+    "fn_depthwise_conv2d_s8_w16_dsp": _dw_rows_dsp,
     "fn_conv2d_s8": _conv(1),
     "fn_conv2d_s8_csr": _conv(4),
     "fn_conv2d_s8_dsp": _conv_dsp,
