@@ -32,7 +32,7 @@ from support.sanitize import run_sanitized
 from support.tflite_models import (Builder, _options, conv2d_layer, input_quant, pool_layer, quant_from_range,
                                    real_range)
 from support.tflite_oracle import Tflm, first_mismatch, run_firmnet
-from test_kernels_pool_s8 import pool_cases, struct_of
+from support.pool_s8_cases import pool_cases, struct_of
 
 POISON = np.uint32(0x7FC0BEEF)   # a NaN pattern no kernel computes
 

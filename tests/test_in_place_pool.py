@@ -16,7 +16,7 @@ from firmnet.reference.pool import avgpool2d_f32, maxpool2d_f32
 from firmnet.reference.pool_s8 import avgpool2d_s8, maxpool2d_s8
 from support.compare import assert_array_equal_first
 from support.pool_geometry import pool_axis
-from test_kernels_pool_s8 import pool_cases, struct_of
+from support.pool_s8_cases import pool_cases, struct_of
 
 POISON = 0x5A
 PAD = 48
