@@ -68,17 +68,26 @@ static inline int32_t fn_w16_span_w(const fn_conv2d_s8_params *p)
     return span < 16777216 ? (int32_t)span : 0;
 }
 
-/* Bytes of scratch: 2 * kernel_h * span_w * in_c_pad + 16 * out_c; 0 when groups != 1, a
- * field is out of range or the size is not below 2^31. */
+/* Image columns the output rows read, widened into the scratch: min(in_w, span_w - pad_left),
+ * at least 0 (0 when span_w is). */
+static inline int32_t fn_w16_cols(const fn_conv2d_s8_params *p)
+{
+    const int64_t reach = (int64_t)fn_w16_span_w(p) - p->pad_left;
+    const int64_t cols = reach < p->in_w ? reach : p->in_w;
+    return cols > 0 ? (int32_t)cols : 0;
+}
+
+/* Bytes of scratch: 2 * kernel_h * max(fn_w16_cols, 1) * in_c_pad (a multiple of 8); 0 when
+ * groups != 1, a field is out of range or the size is not below 2^31. */
 static inline size_t fn_conv2d_s8_w16_dsp_scratch_size(const fn_conv2d_s8_params *p)
 {
-    const int32_t span = fn_w16_span_w(p), in_c_pad = fn_w16_in_c_pad(p->in_c);
+    const int32_t span = fn_w16_span_w(p), in_c_pad = fn_w16_in_c_pad(p->in_c), cols = fn_w16_cols(p);
     if (p->groups != 1 || span == 0 || in_c_pad == 0 || p->kernel_h < 1 || p->kernel_h > FN_S8_MAX_DEPTH ||
         p->out_c < 1 || p->out_c > FN_S8_MAX_DEPTH) {
         return 0;
     }
-    const int64_t bytes = 2 * (int64_t)p->kernel_h * span * in_c_pad + 16 * (int64_t)p->out_c;
-    return bytes < 2147483647 ? (size_t)((bytes + 7) / 8 * 8) : 0;
+    const int64_t bytes = 2 * (int64_t)p->kernel_h * (cols > 0 ? cols : 1) * in_c_pad;
+    return bytes < 2147483647 ? (size_t)bytes : 0;
 }
 
 /* int16 values of the packed filter: (out_c rounded up to even) * kernel_h * kernel_w * in_c_pad. */

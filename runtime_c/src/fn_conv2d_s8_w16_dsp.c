@@ -55,29 +55,26 @@ static inline void widen4(const int8_t *x, int32_t offset, int16_t *dst)
 }
 
 /* Input row iy (in the image; row NULL: outside it) widened into the column-interleaved
- * buffer at dst (row ky's slot of column 0): span columns from ix = -pad_left, col_stride
- * values apart, in_c_pad values each, 0 outside the image and in the padding channels. */
-static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t span, int32_t in_c_pad,
+ * buffer at dst (row slot ky of column 0): the first ncols image columns, col_stride values
+ * apart, in_c_pad values each, 0 in the padding channels (and everywhere for a row outside the
+ * image). */
+static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t ncols, int32_t in_c_pad,
                       int32_t col_stride, int16_t *dst)
 {
     const int32_t in_c = p->in_c, offset = p->input_offset;
-    int32_t x0 = p->pad_left < span ? p->pad_left : span;                   /* first in-image column */
-    int32_t x1 = p->pad_left + p->in_w < span ? p->pad_left + p->in_w : span;  /* past the last one */
-    if (row == NULL) {
-        x0 = x1 = span;
-    }
-    if (x1 < x0) {
-        x1 = x0;
-    }
-    const size_t slot = (size_t)in_c_pad * sizeof(int16_t);
     int16_t *d = dst;
-    for (int32_t j = 0; j < x0; ++j, d += col_stride) {
-        memset(d, 0, slot);
+    if (row == NULL) {
+        const size_t slot = (size_t)in_c_pad * sizeof(int16_t);
+        for (int32_t j = 0; j < ncols; ++j, d += col_stride) {
+            memset(d, 0, slot);
+        }
+        return;
     }
     const int8_t *s = row;
     const int32_t full = in_c / 4, rest = in_c % 4;
+    int32_t x0 = 0;
     if (rest == 0 && full % 4 == 0) {   /* 16 channels per step */
-        for (; x0 < x1; ++x0, d += col_stride) {
+        for (; x0 < ncols; ++x0, d += col_stride) {
 #if defined(__GNUC__)
             int16_t *e = (int16_t *)__builtin_assume_aligned(d, 8);   /* the columns are 8-byte aligned */
 #else
@@ -92,7 +89,7 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t s
         }
     }
     if (rest == 0 && full % 2 == 0) {   /* 8 channels per step */
-        for (; x0 < x1; ++x0, d += col_stride) {
+        for (; x0 < ncols; ++x0, d += col_stride) {
             int16_t *e = d;
             for (const int8_t *const end = s + in_c; s != end; s += 8, e += 8) {
                 widen4(s, offset, e);
@@ -100,7 +97,7 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t s
             }
         }
     }
-    for (; x0 < x1; ++x0, d += col_stride) {
+    for (; x0 < ncols; ++x0, d += col_stride) {
         int16_t *e = d;
         for (int32_t g = 0; g < full; ++g, s += 4, e += 4) {
             widen4(s, offset, e);
@@ -115,8 +112,21 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t s
             s += rest;
         }
     }
-    for (int32_t j = x1; j < span; ++j, d += col_stride) {
-        memset(d, 0, slot);
+}
+
+/* The next output row's window (stride_h rows down, dilation_h 1): in every column, row slots
+ * shift .. kernel_h - 1 move down to 0 .. kernel_h - 1 - shift (keep values, from slot `shift`
+ * on: the copy runs upwards in words, each read before the slot it lies in is written). */
+static void shift_rows(int16_t *cols, int32_t ncols, int32_t col_stride, int32_t shift, int32_t keep)
+{
+    for (int32_t j = 0; j < ncols; ++j, cols += col_stride) {
+        int16_t *d = cols;
+        const int16_t *s = cols + shift;
+        for (int32_t i = 0; i < keep; i += 4, d += 4, s += 4) {   /* keep: a multiple of 4 values */
+            const int32_t a = ld2(s), b = ld2(s + 2);
+            st2(d, a);
+            st2(d + 2, b);
+        }
     }
 }
 
@@ -241,20 +251,24 @@ static inline void dot_1x2(const int16_t *xa, const int16_t *w, int32_t n, int32
 
 /* What one output row's computation needs. */
 typedef struct {
-    const int16_t *cols;        /* the widened columns, kernel_h * in_c_pad values each */
+    const int16_t *cols;        /* the widened image columns, kernel_h * in_c_pad values each */
+    int32_t ncols;              /* how many */
+    int32_t col_stride;         /* kernel_h * in_c_pad */
     int32_t runs, run_groups;   /* per output pixel: runs of run_groups groups of 4 */
     steps st;                   /* steps_of(run_groups) */
     int32_t run_step;           /* values between runs (dilation_w columns) */
     int32_t px_step;            /* values between neighbouring output pixels (stride_w columns) */
     int32_t pair_w;             /* weight values of a channel pair */
     int32_t run_w;              /* weight values of one run */
+    int32_t in_lo, in_hi;       /* the output pixels whose window lies inside the image: [in_lo, in_hi) */
 } row_ctx;
 
-/* The sums of channels (c, c + 1) at output pixels ox (pixel 0) and ox + 1 (two == 1). */
-static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const int16_t *wpair, int32_t ox, int two,
-                                             int32_t s[4], int aligned)
+/* The sums of channels (c, c + 1) at output pixels ox (pixel 0) and ox + 1 (two == 1), both
+ * with their window inside the image. */
+static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *wpair,
+                                             int32_t ox, int two, int32_t s[4], int aligned)
 {
-    const int16_t *xa = r->cols + (size_t)ox * (size_t)r->px_step;
+    const int16_t *xa = r->cols + (size_t)(ox * p->stride_w - p->pad_left) * (size_t)r->col_stride;
     const int16_t *w = wpair;
     if (r->runs == 1) {   /* dilation_w 1: the window is one run */
         if (two) {
@@ -273,15 +287,30 @@ static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const int16_t *wpa
     }
 }
 
-/* Outputs of channel c (and c + 1 when both) at out (channel 0 of the pixel). */
-static inline void finish2(const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *f, int fast,
+/* The sums of channels (c, c + 1) at an output pixel whose window leaves the image: its taps'
+ * columns inside it, one column (kernel_h * in_c_pad values) at a time. */
+static void sums_edge(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *wpair, int32_t ox,
+                      int32_t s[2])
+{
+    const int32_t groups = r->col_stride / 4;
+    for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
+        const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dilation_w;
+        if (ix >= 0 && ix < r->ncols) {
+            dot_1x2(r->cols + (size_t)ix * (size_t)r->col_stride, wpair + (size_t)kx * (size_t)r->run_w, groups, s);
+        }
+    }
+}
+
+/* Outputs of channel c (and c + 1 when both) at out (channel 0 of the pixel); t: the pair's
+ * fn_out6_s8 (used when out6). */
+static inline void finish2(const fn_out6_s8 t[2], int out6, const fn_fast_out_s8 *f, int fast,
                            const fn_channel_stage_s8 *stage, int32_t c, int both, int32_t s0, int32_t s1,
                            int8_t *out)
 {
     if (out6) {
-        out[c] = fn_out6_s8_one(s0, &t[c]);
+        out[c] = fn_out6_s8_one(s0, &t[0]);
         if (both) {
-            out[c + 1] = fn_out6_s8_one(s1, &t[c + 1]);
+            out[c + 1] = fn_out6_s8_one(s1, &t[1]);
         }
         return;
     }
@@ -293,54 +322,70 @@ static inline void finish2(const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *
 
 /* Every output of one output row (outputs at out_row, out_c apart per pixel). */
 static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const fn_conv2d_s8_params *p,
-                                             const int16_t *filter, const fn_out6_s8 *t, int out6,
+                                             const int16_t *filter, const int32_t *bias, int out6,
                                              const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
                                              int8_t *out_row, int aligned)
 {
-    const int32_t out_c = p->out_c, out_w = p->out_w;
+    const int32_t out_c = p->out_c, out_w = p->out_w, in_lo = r->in_lo, in_hi = r->in_hi;
     for (int32_t c = 0; c < out_c; c += 2) {
         const int both = c + 1 < out_c;
         const int16_t *wpair = filter + (size_t)(c / 2) * (size_t)r->pair_w;
-        int8_t *o = out_row;
-        int32_t ox = 0;
-        if (out6 && both) {   /* the common case: the channels' parameters loaded once per block */
-            for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
+        fn_out6_s8 t[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+        if (out6) {   /* (out6: every channel's init succeeded) */
+            (void)fn_out6_s8_init(&t[0], &p->requant, c, bias != NULL ? bias[c] : 0);
+            (void)fn_out6_s8_init(&t[1], &p->requant, both ? c + 1 : c, bias != NULL ? bias[both ? c + 1 : c] : 0);
+        }
+        for (int32_t ox = 0; ox < in_lo; ++ox) {   /* pixels whose window starts left of the image */
+            int32_t s[2] = {0, 0};
+            sums_edge(r, p, wpair, ox, s);
+            finish2(t, out6, f, fast, stage, c, both, s[0], s[1], out_row + (size_t)ox * (size_t)out_c);
+        }
+        int32_t ox = in_lo;
+        int8_t *o = out_row + (size_t)ox * (size_t)out_c;
+        if (out6 && both) {   /* the common case: the channels' parameters in registers */
+            const fn_out6_s8 t0 = t[0], t1 = t[1];
+            for (; ox + 2 <= in_hi; ox += 2, o += 2 * out_c) {
                 int32_t s[4] = {0, 0, 0, 0};
-                sums_at(r, wpair, ox, 1, s, aligned);
-                const fn_out6_s8 t0 = t[c], t1 = t[c + 1];
+                sums_at(r, p, wpair, ox, 1, s, aligned);
                 o[c] = fn_out6_s8_one(s[0], &t0);
                 o[out_c + c] = fn_out6_s8_one(s[2], &t0);
                 o[c + 1] = fn_out6_s8_one(s[1], &t1);
                 o[out_c + c + 1] = fn_out6_s8_one(s[3], &t1);
             }
         }
-        for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
+        for (; ox + 2 <= in_hi; ox += 2, o += 2 * out_c) {
             int32_t s[4] = {0, 0, 0, 0};
-            sums_at(r, wpair, ox, 1, s, aligned);
+            sums_at(r, p, wpair, ox, 1, s, aligned);
             finish2(t, out6, f, fast, stage, c, both, s[0], s[1], o);
             finish2(t, out6, f, fast, stage, c, both, s[2], s[3], o + out_c);
         }
-        if (ox < out_w) {   /* the odd last pixel */
+        if (ox < in_hi) {   /* the odd last pixel inside */
             int32_t s[4] = {0, 0, 0, 0};
-            sums_at(r, wpair, ox, 0, s, aligned);
+            sums_at(r, p, wpair, ox, 0, s, aligned);
             finish2(t, out6, f, fast, stage, c, both, s[0], s[1], o);
+            ++ox;
+        }
+        for (ox = in_hi; ox < out_w; ++ox) {   /* pixels whose window ends right of it */
+            int32_t s[2] = {0, 0};
+            sums_edge(r, p, wpair, ox, s);
+            finish2(t, out6, f, fast, stage, c, both, s[0], s[1], out_row + (size_t)ox * (size_t)out_c);
         }
     }
 }
 
 /* conv_row for a word-aligned filter (LDRD for the weights) and for any other. */
 FN_NOINLINE static void conv_row_w4(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *filter,
-                                    const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *f, int fast,
+                                    const int32_t *bias, int out6, const fn_fast_out_s8 *f, int fast,
                                     const fn_channel_stage_s8 *stage, int8_t *out_row)
 {
-    conv_row(r, p, filter, t, out6, f, fast, stage, out_row, 1);
+    conv_row(r, p, filter, bias, out6, f, fast, stage, out_row, 1);
 }
 
 FN_NOINLINE static void conv_row_w2(const row_ctx *r, const fn_conv2d_s8_params *p, const int16_t *filter,
-                                    const fn_out6_s8 *t, int out6, const fn_fast_out_s8 *f, int fast,
+                                    const int32_t *bias, int out6, const fn_fast_out_s8 *f, int fast,
                                     const fn_channel_stage_s8 *stage, int8_t *out_row)
 {
-    conv_row(r, p, filter, t, out6, f, fast, stage, out_row, 0);
+    conv_row(r, p, filter, bias, out6, f, fast, stage, out_row, 0);
 }
 
 fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input, const int16_t *filter,
@@ -350,12 +395,14 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
         p->groups != 1 || p->filter_offset != NULL || fn_conv2d_s8_w16_dsp_scratch_size(p) == 0) {
         return FN_ERR_ARG;
     }
-    const int32_t in_c_pad = fn_w16_in_c_pad(p->in_c), span = fn_w16_span_w(p);
+    const int32_t in_c_pad = fn_w16_in_c_pad(p->in_c), ncols = fn_w16_cols(p);
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
     int16_t *cols = (int16_t *)scratch;
     const int32_t col_stride = kh * in_c_pad;
     row_ctx r;
     r.cols = cols;
+    r.ncols = ncols;
+    r.col_stride = col_stride;
     r.runs = p->dilation_w == 1 ? 1 : kw;
     r.run_groups = p->dilation_w == 1 ? kw * col_stride / 4 : col_stride / 4;
     r.st = steps_of(r.run_groups);
@@ -363,31 +410,45 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
     r.px_step = p->stride_w * col_stride;
     r.pair_w = 2 * kw * col_stride;
     r.run_w = 2 * col_stride;
-    /* the channels' output-stage table after the columns */
-    fn_out6_s8 *t = (fn_out6_s8 *)(void *)((uint8_t *)scratch + 2 * (size_t)span * (size_t)col_stride);
+    /* inside: ox * stride_w >= pad_left and ox * stride_w - pad_left + (kw - 1) * dilation_w < ncols
+     * (every operand below 2^24, so no product leaves int32) */
+    const int32_t last = ncols - 1 + p->pad_left - (kw - 1) * p->dilation_w;
+    r.in_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    r.in_hi = last < 0 ? 0 : last / p->stride_w + 1;
+    r.in_lo = r.in_lo < p->out_w ? r.in_lo : p->out_w;
+    r.in_hi = r.in_hi < p->out_w ? r.in_hi : p->out_w;
+    r.in_hi = r.in_hi > r.in_lo ? r.in_hi : r.in_lo;
     const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
     const int fast = fn_fast_out_s8_init(&f, bias, &p->requant, p->out_c);
     int out6 = (int64_t)kh * kw * in_c_pad <= FN_W16_OUT6_DEPTH;
-    for (int32_t c = 0; c < p->out_c; ++c) {
-        out6 &= fn_out6_s8_init(&t[c], &p->requant, c, bias != NULL ? bias[c] : 0);
+    for (int32_t c = 0; c < p->out_c && out6; ++c) {
+        fn_out6_s8 t;
+        out6 &= fn_out6_s8_init(&t, &p->requant, c, bias != NULL ? bias[c] : 0);
     }
+    /* consecutive output rows share kernel_h - stride_h window rows: kept in the scratch */
+    const int keep_rows = p->dilation_h == 1 && p->stride_h < kh ? kh - p->stride_h : 0;
     const size_t in_row = (size_t)p->in_w * (size_t)p->in_c;
     for (int32_t b = 0; b < p->batch; ++b) {
         const int8_t *in_b = input + (size_t)b * (size_t)p->in_h * in_row;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            for (int32_t ky = 0; ky < kh; ++ky) {
+            int32_t ky = 0;
+            if (oy > 0 && keep_rows > 0) {
+                shift_rows(cols, ncols, col_stride, p->stride_h * in_c_pad, keep_rows * in_c_pad);
+                ky = keep_rows;
+            }
+            for (; ky < kh; ++ky) {
                 const int32_t iy = iy0 + ky * p->dilation_h;
-                widen_row(p, iy >= 0 && iy < p->in_h ? in_b + (size_t)iy * in_row : NULL, span, in_c_pad, col_stride,
+                widen_row(p, iy >= 0 && iy < p->in_h ? in_b + (size_t)iy * in_row : NULL, ncols, in_c_pad, col_stride,
                           cols + (size_t)ky * (size_t)in_c_pad);
             }
             int8_t *out_row = output + (((size_t)b * (size_t)p->out_h + (size_t)oy) * (size_t)p->out_w) *
                                            (size_t)p->out_c;
             if (((uintptr_t)(const void *)filter & 3u) == 0) {
-                conv_row_w4(&r, p, filter, t, out6, &f, fast, &stage, out_row);
+                conv_row_w4(&r, p, filter, bias, out6, &f, fast, &stage, out_row);
             } else {
-                conv_row_w2(&r, p, filter, t, out6, &f, fast, &stage, out_row);
+                conv_row_w2(&r, p, filter, bias, out6, &f, fast, &stage, out_row);
             }
         }
     }

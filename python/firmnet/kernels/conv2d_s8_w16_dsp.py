@@ -45,14 +45,19 @@ def span_w(p: dict) -> int:
     return span if span < 2**24 else 0
 
 
+def cols(p: dict) -> int:
+    """fn_w16_cols: the image columns the output rows read, min(in_w, span_w - pad_left), >= 0."""
+    return max(0, min(p["in_w"], span_w(p) - p["pad_left"]))
+
+
 def scratch(p: dict) -> int:
-    """fn_conv2d_s8_w16_dsp_scratch_size: the kernel_h widened rows, 16 bytes per output channel."""
+    """fn_conv2d_s8_w16_dsp_scratch_size: the kernel_h widened rows, image columns only."""
     span = span_w(p)
     if (p["groups"] != 1 or span == 0 or not 1 <= p["in_c"] <= MAX_DEPTH or not 1 <= p["kernel_h"] <= MAX_DEPTH
             or not 1 <= p["out_c"] <= MAX_DEPTH):
         return 0
-    size = 2 * p["kernel_h"] * span * in_c_pad(p["in_c"]) + 16 * p["out_c"]
-    return (size + 7) // 8 * 8 if size < 2**31 - 1 else 0
+    size = 2 * p["kernel_h"] * max(cols(p), 1) * in_c_pad(p["in_c"])
+    return size if size < 2**31 - 1 else 0
 
 
 def pack_filter(w: np.ndarray) -> np.ndarray:
