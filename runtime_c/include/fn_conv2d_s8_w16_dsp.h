@@ -68,12 +68,11 @@ static inline int32_t fn_w16_span_w(const fn_conv2d_s8_params *p)
     return span < 16777216 ? (int32_t)span : 0;
 }
 
-/* Image columns the output rows read, widened into the scratch: min(in_w, span_w - pad_left),
- * at least 0 (0 when span_w is). */
+/* Columns widened into the scratch: from input column 0 to the last one an output row reads,
+ * span_w - pad_left (columns past in_w: the right padding, zeros), at least 0. */
 static inline int32_t fn_w16_cols(const fn_conv2d_s8_params *p)
 {
-    const int64_t reach = (int64_t)fn_w16_span_w(p) - p->pad_left;
-    const int64_t cols = reach < p->in_w ? reach : p->in_w;
+    const int64_t cols = (int64_t)fn_w16_span_w(p) - p->pad_left;
     return cols > 0 ? (int32_t)cols : 0;
 }
 

@@ -46,8 +46,9 @@ def span_w(p: dict) -> int:
 
 
 def cols(p: dict) -> int:
-    """fn_w16_cols: the image columns the output rows read, min(in_w, span_w - pad_left), >= 0."""
-    return max(0, min(p["in_w"], span_w(p) - p["pad_left"]))
+    """fn_w16_cols: the columns from input column 0 to the last one an output row reads,
+    span_w - pad_left (>= 0; those past in_w are the right padding)."""
+    return max(0, span_w(p) - p["pad_left"])
 
 
 def scratch(p: dict) -> int:
