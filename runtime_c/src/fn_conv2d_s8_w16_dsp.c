@@ -117,22 +117,6 @@ static void widen_row(const fn_conv2d_s8_params *p, const int8_t *row, int32_t n
     }
 }
 
-/* The next output row's window (stride_h rows down, dilation_h 1): in every column, row slots
- * shift .. kernel_h - 1 move down to 0 .. kernel_h - 1 - shift (keep values, from slot `shift`
- * on: the copy runs upwards in words, each read before the slot it lies in is written). */
-static void shift_rows(int16_t *cols, int32_t ncols, int32_t col_stride, int32_t shift, int32_t keep)
-{
-    for (int32_t j = 0; j < ncols; ++j, cols += col_stride) {
-        int16_t *d = cols;
-        const int16_t *s = cols + shift;
-        for (int32_t i = 0; i < keep; i += 4, d += 4, s += 4) {   /* keep: a multiple of 4 values */
-            const int32_t a = ld2(s), b = ld2(s + 2);
-            st2(d, a);
-            st2(d + 2, b);
-        }
-    }
-}
-
 /* One group of 4 input values of 2 pixels (xa, xb) against a channel pair's 8 weights. */
 #define GROUP_2X2(xa, xb, w)                                          \
     do {                                                              \
@@ -158,6 +142,33 @@ static void shift_rows(int16_t *cols, int32_t ncols, int32_t col_stride, int32_t
 #else
 #define HAVE_LDRD_POST 0
 #endif
+
+/* The next output row's window (stride_h rows down, dilation_h 1): in every column, row slots
+ * shift .. kernel_h - 1 move down to 0 .. kernel_h - 1 - shift (keep values from slot `shift`
+ * on, a multiple of 4): blocks of 8 values (or a last 4) upwards, each read whole before it is
+ * written, and written only over values already read. */
+static void shift_rows(int16_t *cols, int32_t ncols, int32_t col_stride, int32_t shift, int32_t keep)
+{
+    for (int32_t j = 0; j < ncols; ++j, cols += col_stride) {
+        int16_t *d = cols;
+        const int16_t *s = cols + shift;
+        int32_t n = keep;
+#if HAVE_LDRD_POST
+        for (; n >= 8; n -= 8) {   /* (the columns are 8-byte aligned) */
+            int32_t a, b, c, e;
+            LDRD_POST(a, b, s);
+            LDRD_POST(c, e, s);
+            __asm__("strd %1, %2, [%0], #8" : "+r"(d) : "r"(a), "r"(b) : "memory");
+            __asm__("strd %1, %2, [%0], #8" : "+r"(d) : "r"(c), "r"(e) : "memory");
+        }
+#endif
+        for (; n >= 4; n -= 4, s += 4, d += 4) {
+            const int32_t a = ld2(s), b = ld2(s + 2);
+            st2(d, a);
+            st2(d + 2, b);
+        }
+    }
+}
 
 /* s[0..3] (pixel a, channel c: s[2 * a + c]) += the n groups of 4 at xa, xb (pixels 0, 1)
  * against the channel pair's weights w (8 values per group). aligned: w is word-aligned (a
