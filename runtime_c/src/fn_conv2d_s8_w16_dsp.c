@@ -397,32 +397,31 @@ static void edge_plan(const row_ctx *r, int32_t ox, int two, edge_block *e)
 }
 
 /* One pixel's sums (s[0], s[1]: channels c, c + 1) over its taps [lo, hi) outside [skip_lo,
- * skip_hi) (the first column: ix0, taps dilation_w columns apart; with dilation_w 1, each of the
- * two ranges is one run). */
-static FN_ALWAYS_INLINE inline void sums_taps(const row_ctx *r, const int16_t *wpair, int32_t ix0, int32_t lo,
-                                              int32_t hi, int32_t skip_lo, int32_t skip_hi, int32_t s[2], int aligned)
+ * skip_hi) (the first column: ix0, taps dilation_w columns apart). With dilation_w 1 and an
+ * aligned filter each of the two ranges is one run with LDRDs; otherwise a column at a time
+ * with plain loads (rare: the code stays small). */
+FN_NOINLINE static void sums_taps(const row_ctx *r, const int16_t *wpair, int32_t ix0, int32_t lo, int32_t hi,
+                                  int32_t skip_lo, int32_t skip_hi, int32_t s[2], int aligned)
 {
     const int32_t groups = r->col_stride / 4, d = r->p->dilation_w;
     const int32_t end = hi < skip_lo ? hi : skip_lo;   /* [lo, end), then [from, hi) */
     const int32_t from = lo > skip_hi ? lo : skip_hi;
-    if (d == 1) {
+    if (d == 1 && aligned) {
         if (end > lo) {
             dot_1x2(r->cols + (size_t)(ix0 + lo) * (size_t)r->col_stride, wpair + (size_t)lo * (size_t)r->run_w,
-                    (end - lo) * groups, s, aligned);
+                    (end - lo) * groups, s, 1);
         }
         if (hi > from) {
             dot_1x2(r->cols + (size_t)(ix0 + from) * (size_t)r->col_stride, wpair + (size_t)from * (size_t)r->run_w,
-                    (hi - from) * groups, s, aligned);
+                    (hi - from) * groups, s, 1);
         }
         return;
     }
-    for (int32_t kx = lo; kx < end; ++kx) {
-        dot_1x2(r->cols + (size_t)(ix0 + kx * d) * (size_t)r->col_stride, wpair + (size_t)kx * (size_t)r->run_w,
-                groups, s, aligned);
-    }
-    for (int32_t kx = from; kx < hi; ++kx) {
-        dot_1x2(r->cols + (size_t)(ix0 + kx * d) * (size_t)r->col_stride, wpair + (size_t)kx * (size_t)r->run_w,
-                groups, s, aligned);
+    for (int32_t kx = lo; kx < hi; ++kx) {
+        if (kx < end || kx >= from) {
+            dot_1x2(r->cols + (size_t)(ix0 + kx * d) * (size_t)r->col_stride, wpair + (size_t)kx * (size_t)r->run_w,
+                    groups, s, 0);
+        }
     }
 }
 
@@ -481,14 +480,15 @@ FN_NOINLINE static void edge_outputs(const row_ctx *r, const edge_block *e, cons
         fn_out6_s8 t[2];
         out6_pair(r, bias, c, both, t);
         int32_t s[4] = {0, 0, 0, 0};
-        if (e->hi > e->lo) {
+        if (e->hi > e->lo) {   /* (with dilation_w > 1 or an unaligned filter: plain loads) */
             const int16_t *xa = r->cols + (size_t)e->col * (size_t)r->col_stride;
             const int16_t *w = wpair + (size_t)e->lo * (size_t)r->run_w;
-            if (p->dilation_w == 1) {
-                dot_2x2(xa, xa + r->px_step, w, &e->st, s, aligned);
+            if (p->dilation_w == 1 && aligned) {
+                dot_2x2(xa, xa + r->px_step, w, &e->st, s, 1);
             } else {
-                for (int32_t kx = e->lo; kx < e->hi; ++kx, xa += r->run_step, w += r->run_w) {
-                    dot_2x2(xa, xa + r->px_step, w, &e->st, s, aligned);
+                for (int32_t kx = e->lo; kx < e->hi; kx += p->dilation_w == 1 ? e->hi - e->lo : 1,
+                             xa += r->run_step, w += r->run_w) {
+                    dot_2x2(xa, xa + r->px_step, w, &e->st, s, 0);
                 }
             }
         }
