@@ -18,6 +18,7 @@ import re
 import subprocess
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +81,25 @@ def test_kernel_on_the_host_equals_the_reference(runtime, seed):
     assert size == w16.scratch(c[4]), "Python mirror of the scratch size"
     assert (scratch[size:] == 0xA5).all(), "wrote past its scratch"
     assert_array_equal_first(out, c[-1], f"{KERNEL} on the host: {c[4]}")
+
+
+@pytest.mark.parametrize("pads,strides,dilations", [((1, 10, 0, 2), (1, 1), (1, 1)),   # 10 left: 5 edge blocks
+                                                     ((0, 9, 1, 0), (1, 2), (1, 2)),
+                                                     ((2, 3, 2, 3), (2, 1), (1, 1))])
+def test_wide_left_padding(runtime, pads, strides, dilations):
+    """More pixel pairs starting left of the image than the kernel plans ahead (W16_EDGES, 4):
+    the rest are planned where they are used; the right padding columns are in the scratch."""
+    rng = np.random.default_rng(sum(pads))
+    x = rng.integers(-128, 128, (1, 5, 7, 5), dtype=np.int8)
+    w = rng.integers(-127, 128, (3, 3, 3, 5), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, 3).astype(np.int32)
+    kw = dict(input_scale=0.05, input_zero_point=4, weight_scales=np.array([0.01, 0.02, 0.005]), output_scale=0.3,
+              output_zero_point=-6, pads=pads, strides=strides, dilations=dilations)
+    c = board_case("w16", x, w, bias, kw)
+    status, out, size, scratch = run_host(runtime, c)
+    assert status == runtime.lib.FN_OK
+    assert size == w16.scratch(c[4]) and (scratch[size:] == 0xA5).all()
+    assert_array_equal_first(out, expected_conv(x, w, bias, kw), f"{KERNEL}, pads {pads}")
 
 
 def test_packed_filter_layout():

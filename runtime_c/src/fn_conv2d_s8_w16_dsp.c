@@ -294,8 +294,9 @@ static FN_ALWAYS_INLINE inline void dot_1x2(const int16_t *xa, const int16_t *w,
 }
 
 /* An edge block: output pixel ox and, when two, ox + 1, one of whose windows leaves the image.
- * The taps inside both windows (kx in [lo, hi)) are computed as 2x2 blocks: `n` groups of 4
- * (dilation_w 1: one run) from column `col` (pixel ox's; ox + 1's is px_step values on); each
+ * The taps inside both windows (kx in [lo, hi)) are computed as 2x2 blocks, st's steps (the
+ * whole range with dilation_w 1, one column otherwise) from column `col` (pixel ox's; ox + 1's
+ * is px_step values on); each
  * pixel's other taps inside the image, a column at a time: kx in [lo0, hi0) for ox and [lo1,
  * hi1) for ox + 1, outside [lo, hi). Fixed for the whole call, so made once (edge_plan). */
 typedef struct {
@@ -318,7 +319,6 @@ typedef struct {
     steps st;                   /* steps_of(run_groups) */
     int32_t run_step;           /* values between runs (dilation_w columns) */
     int32_t px_step;            /* values between neighbouring output pixels (stride_w columns) */
-    int32_t left;               /* pad_left * col_stride */
     int32_t pair_w;             /* weight values of a channel pair */
     int32_t run_w;              /* weight values of one run */
     int32_t in_lo;              /* the first output pixel whose window starts inside the image */
@@ -359,7 +359,7 @@ static FN_ALWAYS_INLINE inline void sums_at(const row_ctx *r, const int16_t *xa,
  * inside the image). */
 static inline const int16_t *window_at(const row_ctx *r, int32_t ox)
 {
-    return r->cols + (size_t)(ox * r->px_step - r->left);
+    return r->cols + (size_t)(ox * r->p->stride_w - r->p->pad_left) * (size_t)r->col_stride;
 }
 
 /* The taps kx in [*lo, *hi) of output pixel ox whose column lies in the image (a range: the
@@ -596,7 +596,6 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
     r.st = steps_of(r.run_groups);
     r.run_step = p->dilation_w * col_stride;
     r.px_step = p->stride_w * col_stride;
-    r.left = p->pad_left * col_stride;
     r.pair_w = 2 * kw * col_stride;
     r.run_w = 2 * col_stride;
     /* the windows from in_lo on start inside the image, and all end before ncols (span_w's) */
