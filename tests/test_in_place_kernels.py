@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import (IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta, w16_delta,
-                              winograd_delta)
+from firmnet.in_place import (IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta,
+                              w16_delta, winograd_delta)
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels import params_relu_s8 as relu_params

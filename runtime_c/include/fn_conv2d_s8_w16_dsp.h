@@ -44,7 +44,7 @@
  * as python/firmnet/in_place.py's w16_delta says (0 for 3x3, stride 1, pad 1, C -> C: row y
  * widens input row y + 1 only).
  *
- * Cost (bench/kernels_qemu.py, mps2-an386): ResNet-8's 3x3 layers 32x32 16->16 0.98, 16x16
+ * Cost (bench/kernels_qemu.py, mps2-an386): ResNet-8's 3x3 layers 32x32 16->16 0.99, 16x16
  * 32->32 0.89, 8x8 64->64 0.84 instructions per MAC (fn_conv2d_s8_dsp: 2.22 at 16->16).
  *
  * Without the DSP extension (FN_DSP 0: host builds, tests) the same code runs with portable C
