@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from firmnet.kernels import _s8_dsp, conv2d_s8_w16_dsp  # noqa: E402
+from firmnet.kernels import _s8_dsp, conv2d_1x1_s8_w16_dsp, conv2d_s8_w16_dsp  # noqa: E402
 from support.qemu_harness import (FIRMWARE_KERNELS, SOURCES, board_case, build_firmware, firmware_main,  # noqa: E402
                                   reference, run_firmware)
 
@@ -56,6 +56,14 @@ def layers() -> list[tuple[str, tuple, int]]:
               output_zero_point=-128, act=(-128, 127), mode="tflm")
     out.append(("KWS pointwise 1x1 64->64", board_case("1x1", x, w, bias[:64], kw), 25 * 5 * 64 * 64))
     out.append(("KWS pointwise, fn_conv2d_s8", board_case("conv", x, w, bias[:64], kw), 25 * 5 * 64 * 64))
+    for h, cin, cout in VWW_POINTWISE:
+        xv = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
+        wv = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+        kv = dict(input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.002, 0.01, cout),
+                  output_scale=0.3, output_zero_point=-128, act=(-128, 127), mode="tflm")
+        label = f"VWW pointwise {h}x{h} {cin}->{cout}"
+        out.append((label, board_case("1x1", xv, wv, bias[:cout], kv), h * h * cin * cout))
+        out.append((label, board_case("conv", xv, wv, bias[:cout], kv), h * h * cin * cout))
     x1 = rng.integers(-128, 128, (1, 49, 10, 1), dtype=np.int8)
     w1 = rng.integers(-128, 128, (64, 10, 4, 1), dtype=np.int8)
     kw1 = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
@@ -88,19 +96,26 @@ def layers() -> list[tuple[str, tuple, int]]:
     return out
 
 
+# (size, in_c, out_c) of VWW-shaped's pointwise layers (MobileNetV1 0.25, 96x96; the wider ones
+# once each: 128->128 runs five times in the model)
+VWW_POINTWISE = ((48, 8, 16), (24, 16, 32), (24, 32, 32), (12, 32, 64), (12, 64, 64), (6, 64, 128), (6, 128, 128),
+                 (3, 128, 256), (3, 256, 256))
+
 # (size, in_c, out_c) of the 3x3 stride-1 layers measured for the Winograd kernels
 WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16, 24))
 
 
 # the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
-VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
+VARIANTS = {"1x1": ("1x1_dsp", "pw16"),
+            "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
             "wino": ("wino_dsp",)}
 
 
 def _takes(kind: str, params: dict) -> bool:
     """Whether a DSP variant takes the layer: its scratch size is not 0 (fn_s8_dsp.h)."""
     size = {"conv_dsp": _s8_dsp.conv2d_scratch, "dw_rows_dsp": _s8_dsp.dw_rows_scratch,
-            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch, "w16": conv2d_s8_w16_dsp.scratch}.get(kind)
+            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch, "w16": conv2d_s8_w16_dsp.scratch,
+            "pw16": conv2d_1x1_s8_w16_dsp.scratch}.get(kind)
     return size is None or size(params) > 0
 
 

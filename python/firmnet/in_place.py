@@ -57,6 +57,10 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   For these row kernels with groups of at most G rows of k input and n output bytes, every
   possible group start r gives a phase [r, r + G): delta = max_r(min(r + G, P) * n - r * k)
   -- G pixels' worth (a pixel buffer) when n <= k, the growth of the output when it expands.
+* fn_conv2d_1x1_s8_w16_dsp: fixed pairs of pixels (0-1, 2-3, ..., then a last single one), each
+  pair's inputs widened into the scratch before any of its outputs is written and never read
+  again: delta = max_r(min(r + 2, P) * n - (r + 2) * k) over even r (pair_delta) -- 0 when
+  n <= k.
 * fn_depthwise_conv2d_s8_rows_dsp: blocks of 4 channels outermost, each walking the whole
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
@@ -72,7 +76,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "pair_delta"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,14 @@ def row_delta(rows: int, k: int, n: int, group: int) -> int:
     r = np.arange(rows, dtype=np.int64)
     end = np.minimum(r + group, rows)
     return phase_delta(end * n - 1, r * k, inclusive=True)
+
+
+def pair_delta(rows: int, k: int, n: int) -> int:
+    """fn_conv2d_1x1_s8_w16_dsp: rows of k input and n output bytes in fixed pairs from row 0
+    (the last one alone when rows is odd); a pair reads all its input before it writes."""
+    r = np.arange(0, rows, 2, dtype=np.int64)
+    end = np.minimum(r + 2, rows)
+    return phase_delta(end * n - 1, r * k, inclusive=False)
 
 
 def depthwise_delta(in_hw, out_hw, channels: int, mult: int, kernel, stride, pad, dilation) -> int:
@@ -270,6 +282,15 @@ def _rows(group: int):
     return declare
 
 
+def _pairs(node, graph):
+    x, y = _types(node, graph)
+    n = int(y.shape[-1]) * y.nbytes // max(1, int(np.prod(y.shape)))
+    rows = int(np.prod(y.shape[:-1])) if len(y.shape) > 1 else 1
+    if rows < 1 or n < 1 or x.nbytes % rows:
+        return None
+    return Overlap(0, pair_delta(rows, x.nbytes // rows, n))
+
+
 def _conv_geometry(node, graph):
     """(in_hw, out_hw, in_c, out_c, kernel, stride, pad, dilation) of a batch-1 NHWC conv2d
     node whose tensors are plain int8 bytes, else None."""
@@ -346,6 +367,7 @@ IN_PLACE: dict[str, Callable] = {
     "fn_fc_s8_csr": _rows(4),
     "fn_conv2d_1x1_s8": _rows(2),
     "fn_conv2d_1x1_s8_dsp": _rows(3),
+    "fn_conv2d_1x1_s8_w16_dsp": _pairs,
 }
 
 
