@@ -140,6 +140,40 @@ def test_ic_shaped_resnet8_direct_kernels(tmp_path):
     assert reports["on"]["lower_bound_bytes"] <= reports["on"]["arena_bytes"] <= 36000
 
 
+@pytest.mark.parametrize("board,n", [("host", 20), ("mps2-an386", 3)])
+def test_ic_shaped_resnet8_default_kernels(board, n, tmp_path):
+    """The IC-shaped ResNet-8 with the default compile (the int8 Winograd kernels on the host;
+    fn_conv2d_s8_w16_dsp and the DSP Winograd on mps2-an386, run in QEMU): TFLM's bytes with in
+    place on and off, arena <= 36,000 B (issue 17's goal). Its peak is the 32x32x16 block: the
+    first conv's output kept for the ADD beside the next conv's output and scratch, so the
+    3x3 kernels there must run at delta 0 with at most 3,232 B of scratch."""
+    from firmnet import qemu
+    from support.mlperf_shapes import resnet8_model
+    model = resnet8_model(0)
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(9).integers(-128, 128, (n, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    reports = {}
+    for mode in ("on", "off"):
+        d = tmp_path / mode
+        d.mkdir()
+        (d / "m.tflite").write_bytes(model)
+        cm = firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=mode, board=board)
+        if board == "host":
+            got, = run_firmnet(cm.build_host(), model, xs)
+        else:
+            got = np.stack([qemu.run(cm.out_dir, board, [x]).outputs[0] for x in xs]).reshape(expected.shape)
+        problem = first_mismatch(got, expected, f"resnet8 on {board}, in place {mode}")
+        assert problem is None, problem
+        reports[mode] = cm.report
+    kernels = {layer["kernel"] for layer in reports["on"]["layers"]}
+    assert ("fn_conv2d_s8_winograd" if board == "host" else "fn_conv2d_s8_w16_dsp") in kernels
+    print(f"\nIC-shaped on {board}: arena {reports['off']['arena_bytes']:,} B (off) -> "
+          f"{reports['on']['arena_bytes']:,} B (on)")
+    assert reports["on"]["lower_bound_bytes"] <= reports["on"]["arena_bytes"] <= 36000
+
+
 def _compile_bytes(model: bytes, d: Path, in_place: str, **options):
     d.mkdir()
     (d / "m.tflite").write_bytes(model)

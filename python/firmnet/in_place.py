@@ -41,12 +41,13 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   pixels of a row, reads and writes interleaved.
 * fn_conv2d_s8_dsp: pairs of output pixels in linear order, both windows gathered into the
   scratch before the pair's outputs are written (conv_dsp_delta).
-* fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run): per tile row, its 4 input rows copied into
-  the scratch first, then its 2 output rows written: one input row of lag for 3x3 pad 1
-  (winograd_delta).
-* fn_conv2d_s8_w16_dsp: per output row, the window's kernel_h input rows are widened into the
-  scratch first, then the row's outputs are written from there (the input is read by
-  widen_row only): one input row of lag for 3x3 stride 1 pad 1 (w16_delta).
+* fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run): per tile row, its input rows copied into
+  the scratch first (the 2 it shares with the tile row before are kept there), then its 2
+  output rows written: delta 0 for 3x3 pad 1, C -> C (winograd_delta).
+* fn_conv2d_s8_w16_dsp: per output row, the window's input rows not yet in the scratch (all
+  kernel_h for the first row; then the last stride_h, the others kept) are widened into it first,
+  then the row's outputs are written from there (the input is read by widen_row only): delta 0
+  for 3x3 stride 1 pad 1, C -> C (w16_delta).
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -193,13 +194,15 @@ def conv_dsp_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, di
 
 def winograd_delta(in_hw, out_hw, in_c: int, out_c: int, pad_top: int) -> int:
     """fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run, batch 1): per tile row (2 output rows) the
-    4 padded input rows it reads are first copied into the scratch (wino_fill_rows), then its
-    tiles are computed from there and written: phases of one tile row, reads before writes."""
+    padded input rows it reads are first copied into the scratch (wino_fill_rows: the first tile
+    row's 4, then each keeps the previous one's last 2 and copies the 2 new ones), then its tiles
+    are computed from there and written: phases of one tile row, reads before writes."""
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
     big = np.iinfo(np.int64).max // 4
     max_write, min_read = [], []
     for oy in range(0, out_h, 2):
-        rows = [iy for iy in range(oy - pad_top, oy - pad_top + 4) if 0 <= iy < in_h]
+        first = oy - pad_top + (2 if oy else 0)
+        rows = [iy for iy in range(first, oy - pad_top + 4) if 0 <= iy < in_h]
         min_read.append(rows[0] * in_w * in_c if rows else big)
         max_write.append(min(oy + 2, out_h) * out_w * out_c - 1)
     return phase_delta(max_write, min_read, inclusive=False)
@@ -208,12 +211,16 @@ def winograd_delta(in_hw, out_hw, in_c: int, out_c: int, pad_top: int) -> int:
 def w16_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation) -> int:
     """fn_conv2d_s8_w16_dsp (batch 1): per output row, its window's input rows (those inside the
     image) are widened into the scratch, then the row's outputs are written: phases of one
-    output row, reads before writes."""
+    output row, reads before writes. With dilation_h 1 and stride_h < kernel_h, every row after
+    the first keeps the kernel_h - stride_h window rows it shares with the one before (moved
+    in the scratch) and widens only its last stride_h rows."""
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    keep = kernel[0] - stride[0] if dilation[0] == 1 and stride[0] < kernel[0] else 0
     big = np.iinfo(np.int64).max // 4
     max_write, min_read = [], []
     for oy in range(out_h):
-        rows = [iy for iy in (oy * stride[0] - pad[0] + ky * dilation[0] for ky in range(kernel[0]))
+        first = keep if oy else 0
+        rows = [iy for iy in (oy * stride[0] - pad[0] + ky * dilation[0] for ky in range(first, kernel[0]))
                 if 0 <= iy < in_h]
         min_read.append(rows[0] * in_w * in_c if rows else big)
         max_write.append((oy + 1) * out_w * out_c - 1)
