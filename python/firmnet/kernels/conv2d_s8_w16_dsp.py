@@ -101,7 +101,8 @@ _FLASH_CACHE: dict = {}
 def flash_refusal(node, graph, target) -> str | None:
     """The model-wide flash check: None if the board has no flash size or the weights fit it
     with every layer this variant takes in int16 (or in Winograd's larger form where that is
-    larger), else the reason."""
+    larger) and every layer fn_fc_s8_w16_dsp takes in its packed form, else the reason (shared
+    by both variants)."""
     limit_bytes = getattr(target, "code_flash_bytes", None)
     if not limit_bytes:
         return None
@@ -118,11 +119,17 @@ def flash_refusal(node, graph, target) -> str | None:
 
 def _flash_refusal(graph, target, limit_bytes) -> str | None:
     from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
+    from . import fc_s8_w16_dsp
     from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD
     limit = limit_bytes - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)
     total = sum(a.nbytes for a in graph.constants.values())
     extra = 0
     for n in graph.nodes:
+        if n.op == "dense":   # fn_fc_s8_w16_dsp's layers
+            if fc_s8_w16_dsp._shape_refusal(n, graph, target) is None:
+                small, big = fc_s8_w16_dsp.flash(n, graph)
+                extra += big - small
+            continue
         if n.op != "conv2d":
             continue
         grow = 0
