@@ -54,10 +54,14 @@ static inline size_t fn_fc_s8_w16_dsp_scratch_size(const fn_fc_s8_params *p)
     return in_pad == 0 ? 0 : (size_t)(2 * in_pad + 7) / 8 * 8;
 }
 
-/* int16 values of the packed weights: blocks * (4 * in_pad + 32). */
+/* int16 values of the packed weights: blocks * (4 * in_pad + 32); 0 when a size is out of range. */
 static inline size_t fn_fc_s8_w16_dsp_weights_size(const fn_fc_s8_params *p)
 {
-    return (size_t)((p->out_features + 3) / 4) * (size_t)(4 * fn_fc_w16_in_pad(p->in_features) + 32);
+    const int32_t in_pad = fn_fc_w16_in_pad(p->in_features);
+    if (in_pad == 0 || p->out_features < 1) {
+        return 0;
+    }
+    return ((size_t)p->out_features + 3) / 4 * (size_t)(4 * in_pad + 32);
 }
 
 /* fn_fc_s8 (same params, input, bias and output contract) from the packed weights (above).
