@@ -28,6 +28,7 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, conv2d_s8
 
 NAME = "fn_conv2d_s8_w16_dsp"
+WIDENED = True   # flash() = (int8 bytes, packed bytes): select.py reports the packed ones
 COEFFICIENTS = (13.41, 115.4)   # (S, B): bench/kernels_qemu.py, module docstring
 MAX_DEPTH = 65536                  # FN_S8_MAX_DEPTH
 

@@ -26,6 +26,7 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, conv2d_s8_w16_dsp, fc_s8
 
 NAME = "fn_fc_s8_w16_dsp"
+WIDENED = True   # flash() = (int8 bytes, packed bytes): select.py reports the packed ones
 COEFFICIENTS = (13.5, 48.0, 1.5, 60.0)   # (S, B, R, call): bench/kernels_qemu.py, module docstring
 OUT6_DEPTH = 16384                       # FN_FC_W16_OUT6_DEPTH
 OUT6_LIMIT = 2**29                       # FN_OUT6_LIMIT
