@@ -17,7 +17,7 @@
  * the general stage runs from p->requant and bias (fn_finish_one_s8). A table that holds
  * other values gives other bytes.
  *
- * Per input row (batch item): the row is widened once into the scratch as 16-bit values
+ * Per input row (batch item), in the widened mode: the row is widened once into the scratch as 16-bit values
  * x + input_offset, each group of 4 in the order (x0, x2, x1, x3) (SXTAB16 and its rotated
  * form), padding inputs 0; then per block every group of 4 inputs costs one word-pair load of
  * the inputs, one per channel of its weights (LDRD with post-increment where the weights and
@@ -65,9 +65,13 @@ static inline size_t fn_fc_s8_w16_dsp_weights_size(const fn_fc_s8_params *p)
 }
 
 /* fn_fc_s8 (same params, input, bias and output contract) from the packed weights (above).
- * scratch: fn_fc_s8_w16_dsp_scratch_size(p) bytes, not overlapping the other arguments.
- * Returns FN_ERR_ARG (before writing any output) for fn_fc_s8's argument errors, a NULL
- * scratch or a scratch size of 0. */
+ * scratch: fn_fc_s8_w16_dsp_scratch_size(p) bytes, not overlapping the other arguments (the
+ * widened mode), or NULL (the direct mode: each group of 4 inputs is widened in registers for
+ * every block of 4 channels, 15 instructions per 16 MACs; no scratch, and the input is read
+ * while outputs are written, as fn_fc_s8 does).
+ * Returns FN_ERR_ARG (before writing any output) for fn_fc_s8's argument errors; the
+ * requantization block is read, and checked, only where the table is empty (with the table
+ * its values are the table's). */
 fn_status fn_fc_s8_w16_dsp(const fn_fc_s8_params *p, const int8_t *input, const int16_t *weights,
                            const int32_t *bias, int8_t *output, void *scratch);
 

@@ -92,22 +92,34 @@ static void widen_row(const int8_t *x, int32_t k, int32_t offset, int16_t *dst)
     } while (0)
 
 #if HAVE_LDRD_POST
-#define GROUP_LDRD()                         \
-    do {                                     \
-        int32_t a0, a1, u0, u1;              \
-        LDRD_POST(a0, a1, xp);               \
-        LDRD_POST(u0, u1, wp);               \
-        s0 = SMLAD(a0, u0, s0);              \
-        s0 = SMLAD(a1, u1, s0);              \
-        LDRD_POST(u0, u1, wp);               \
-        s1 = SMLAD(a0, u0, s1);              \
-        s1 = SMLAD(a1, u1, s1);              \
-        LDRD_POST(u0, u1, wp);               \
-        s2 = SMLAD(a0, u0, s2);              \
-        s2 = SMLAD(a1, u1, s2);              \
-        LDRD_POST(u0, u1, wp);               \
-        s3 = SMLAD(a0, u0, s3);              \
-        s3 = SMLAD(a1, u1, s3);              \
+/* The 4 channels' MACs of one group (the words a0, a1) as one block of assembly: 4 LDRDs of the
+ * weights (wp += 32 bytes) and 8 SMLADs, in this order (GCC 12 otherwise moves the pointer
+ * between registers inside the unrolled loop). */
+#define MACS_ASM                                   \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"            \
+    "smlad %[s0], %[a0], %[u0], %[s0]\n\t"          \
+    "smlad %[s0], %[a1], %[u1], %[s0]\n\t"          \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"            \
+    "smlad %[s1], %[a0], %[u0], %[s1]\n\t"          \
+    "smlad %[s1], %[a1], %[u1], %[s1]\n\t"          \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"            \
+    "smlad %[s2], %[a0], %[u0], %[s2]\n\t"          \
+    "smlad %[s2], %[a1], %[u1], %[s2]\n\t"          \
+    "ldrd %[u0], %[u1], [%[wp]], #8\n\t"            \
+    "smlad %[s3], %[a0], %[u0], %[s3]\n\t"          \
+    "smlad %[s3], %[a1], %[u1], %[s3]\n\t"
+#define MACS_OUTS                                                                                  \
+    [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [wp] "+r"(wp), [u0] "=&r"(u0),     \
+        [u1] "=&r"(u1)
+
+/* Widened mode: one group of 4 widened inputs (LDRD, xp += 8 bytes) against the block's 4 channels. */
+#define GROUP_LDRD()                                                                           \
+    do {                                                                                       \
+        int32_t a0, a1, u0, u1;                                                                \
+        __asm__("ldrd %[a0], %[a1], [%[xp]], #8\n\t" MACS_ASM                                  \
+                : MACS_OUTS, [xp] "+r"(xp), [a0] "=&r"(a0), [a1] "=&r"(a1)                     \
+                :                                                                              \
+                : "memory");                                                                   \
     } while (0)
 #endif
 
@@ -149,26 +161,24 @@ typedef struct {
     } while (0)
 
 #if HAVE_LDRD_POST
-#define MACS_LDRD(a0, a1)                    \
-    do {                                     \
-        int32_t u0, u1;                      \
-        LDRD_POST(u0, u1, wp);               \
-        s0 = SMLAD(a0, u0, s0);              \
-        s0 = SMLAD(a1, u1, s0);              \
-        LDRD_POST(u0, u1, wp);               \
-        s1 = SMLAD(a0, u0, s1);              \
-        s1 = SMLAD(a1, u1, s1);              \
-        LDRD_POST(u0, u1, wp);               \
-        s2 = SMLAD(a0, u0, s2);              \
-        s2 = SMLAD(a1, u1, s2);              \
-        LDRD_POST(u0, u1, wp);               \
-        s3 = SMLAD(a0, u0, s3);              \
-        s3 = SMLAD(a1, u1, s3);              \
+/* The block's 4 channels against the words a0, a1 of one group (the tail). */
+#define MACS_LDRD(a0_in, a1_in)                                                               \
+    do {                                                                                      \
+        int32_t u0, u1;                                                                       \
+        const int32_t a0 = (a0_in), a1 = (a1_in);                                             \
+        __asm__(MACS_ASM : MACS_OUTS : [a0] "r"(a0), [a1] "r"(a1) : "memory");                \
     } while (0)
-#define GROUP_DIRECT_LDRD()                  \
-    do {                                     \
-        WIDEN_X(a0_, a1_);                   \
-        MACS_LDRD(a0_, a1_);                 \
+/* Direct mode: one group of 4 int8 inputs (LDR, xp += 4 bytes) widened with the offset by
+ * SXTAB16 (x0, x2) and SXTAB16 ROR 8 (x1, x3), against the block's 4 channels. */
+#define GROUP_DIRECT_LDRD()                                                                   \
+    do {                                                                                      \
+        int32_t a, a0, a1, u0, u1;                                                            \
+        __asm__("ldr %[a], [%[xp]], #4\n\t"                                                   \
+                "sxtab16 %[a0], %[off], %[a]\n\t"                                             \
+                "sxtab16 %[a1], %[off], %[a], ror #8\n\t" MACS_ASM                            \
+                : MACS_OUTS, [xp] "+r"(xp), [a] "=&r"(a), [a0] "=&r"(a0), [a1] "=&r"(a1)      \
+                : [off] "r"(off2)                                                             \
+                : "memory");                                                                  \
     } while (0)
 #endif
 
@@ -369,19 +379,20 @@ fn_status fn_fc_s8_w16_dsp(const fn_fc_s8_params *p, const int8_t *input, const 
     if (p->batch < 1 || p->in_features < 1 || p->out_features < 1 || p->in_features > FN_S8_MAX_DEPTH) {
         return FN_ERR_ARG;
     }
-    if (!fn_input_offset_s8_ok(p->input_offset) || !fn_requant_acc_s8_ok(&p->requant, p->out_features)) {
-        return FN_ERR_ARG;
-    }
     const int32_t k = p->in_features, n_out = p->out_features, offset = p->input_offset;
     const int32_t in_pad = fn_fc_w16_in_pad(k);
+    /* the table's shift is at least 1 where it holds fn_out6_s8 values, 0 where it is empty */
+    const int out6 = in_pad <= FN_FC_W16_OUT6_DEPTH && ld2(weights + 4 * (size_t)in_pad + 6) != 0;
+    /* the requantization block is read (and checked: 8 instructions per channel) only without the table */
+    if (!fn_input_offset_s8_ok(offset) || (!out6 && !fn_requant_acc_s8_ok(&p->requant, n_out))) {
+        return FN_ERR_ARG;
+    }
     const int widened = scratch != NULL;
     const int32_t groups = widened ? in_pad / 4 : k / 4;
     int16_t *x = (int16_t *)scratch;
     const fn_channel_stage_s8 stage = {bias, p->requant};
     fn_fast_out_s8 f;
-    const int fast = fn_fast_out_s8_init(&f, bias, &stage.rq, n_out);
-    /* the table's shift is at least 1 where it holds fn_out6_s8 values, 0 where it is empty */
-    const int out6 = in_pad <= FN_FC_W16_OUT6_DEPTH && ld2(weights + 4 * (size_t)in_pad + 6) != 0;
+    const int fast = out6 ? 0 : fn_fast_out_s8_init(&f, bias, &stage.rq, n_out);   /* f unused with the table */
     row_ctx r;
     r.x = x;
     r.x8 = input;
