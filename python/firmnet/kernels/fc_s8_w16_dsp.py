@@ -1,8 +1,9 @@
 """fn_fc_s8_w16_dsp (runtime_c/src/fn_fc_s8_w16_dsp.c, contract and layout in
 runtime_c/include/fn_fc_s8_w16_dsp.h): fn_fc_s8's layers (the same bytes) with symmetric
 constant weights on CPUs with the DSP extension, from weights widened to int16 and interleaved
-at compile time (pack): per input row the row is widened once into the scratch, then 4 output
-channels per block, 16 MACs per 5 word-pair loads (LDRD) and 8 SMLADs; the output stage is
+at compile time (pack): per input row the row is widened once into the scratch (or, in the direct
+mode, per group of 4 inputs in registers), then 4 output channels per block, 16 MACs per 5
+word-pair loads (LDRD) and 8 SMLADs; the output stage is
 fn_out6_s8 (fn_fixedpoint.h) from a per-channel table packed after each block's weights, where
 it applies.
 
@@ -11,12 +12,20 @@ plus 16 bytes per output channel (the table) against 1 byte per weight. The vari
 every layer of a model whose weights would not fit the board's flash with every widened layer
 (conv2d_s8_w16_dsp.flash_refusal, which counts these layers too).
 
-Cost (instructions), fitted to `python bench/kernels_qemu.py` on mps2-an386 (its
-fn_fc_s8_w16_dsp rows: AD01's 640 -> 128, 128 -> 128, 128 -> 8, 8 -> 128 and 128 -> 640
-layers), with S the inner steps (batch x blocks of 4 outputs x groups of 4 inputs: 16 MACs
-each), B the blocks (batch x blocks: output stage and loop overhead) and R the rows' inputs
-(batch x in_features: widening) plus a call overhead:
-    COEFFICIENTS[0] S + COEFFICIENTS[1] B + COEFFICIENTS[2] R + COEFFICIENTS[3]
+Modes (widened): a layer runs with its row widened into the scratch (13 instructions per 16
+MACs) where that scratch plus the layer's input and output fit under the model's arena floor
+(the largest input + output of any layer), so that it does not raise the arena; else in the
+direct mode (no scratch, each group of 4 inputs widened in registers per block: 15 per 16 MACs).
+AD01: its 640-input and 640-output layers run direct, the others widened (arena 768 B).
+
+Cost (instructions), fitted (least squares on relative error, each within 0.5 %) to
+`python bench/kernels_qemu.py` on mps2-an386 (its fn_fc_s8_w16_dsp rows: AD01's 640 -> 128,
+128 -> 128, 128 -> 8, 8 -> 128 and 128 -> 640 layers, in each mode), with S the inner steps
+(batch x blocks of 4 outputs x groups of 4 inputs: 16 MACs each), B the blocks (batch x
+blocks: output stage and loop overhead), R the rows' inputs (batch x in_features: widening)
+and a call overhead:
+    widened  12.97 S + 56.74 B + 3.87 R + 1.8      (640 -> 128: 70,960, 0.866 per MAC)
+    direct   15.02 S + 60.81 B + 1.22 R + 1.9      (640 -> 128: 79,880, 0.975 per MAC)
 """
 from __future__ import annotations
 
@@ -27,7 +36,8 @@ from . import _conv, _s8_dsp, conv2d_s8_w16_dsp, fc_s8
 
 NAME = "fn_fc_s8_w16_dsp"
 WIDENED = True   # flash() = (int8 bytes, packed bytes): select.py reports the packed ones
-COEFFICIENTS = (13.5, 48.0, 1.5, 60.0)   # (S, B, R, call): bench/kernels_qemu.py, module docstring
+COEFFICIENTS = {True: (12.97, 56.74, 3.87, 1.8),    # widened (S, B, R, call): bench/kernels_qemu.py,
+                False: (15.02, 60.81, 1.22, 1.9)}   # direct; module docstring
 OUT6_DEPTH = 16384                       # FN_FC_W16_OUT6_DEPTH
 OUT6_LIMIT = 2**29                       # FN_OUT6_LIMIT
 
@@ -115,19 +125,15 @@ def terms(node, graph) -> tuple[int, int, int, int]:
 
 
 def cost(node, graph, target) -> int:
-    return round(sum(c * t for c, t in zip(COEFFICIENTS, terms(node, graph), strict=True)))
+    coefficients = COEFFICIENTS[widened(node, graph)]
+    return round(sum(c * t for c, t in zip(coefficients, terms(node, graph), strict=True)))
 
 
 def widened(node, graph) -> bool:
     """Whether the layer runs in the widened mode (its row widened into the scratch): when the
     scratch fits under the model's arena floor (ARENA_FLOOR), else the direct mode (no scratch)."""
-    if FORCE_MODE is not None:
-        return FORCE_MODE
     x, y = graph.types[node.inputs[0]], graph.types[node.outputs[0]]
     return x.nbytes + y.nbytes + scratch(fc_s8._params(node, graph)[0]) <= arena_floor(graph)
-
-
-FORCE_MODE = None
 
 
 def arena_floor(graph) -> int:
