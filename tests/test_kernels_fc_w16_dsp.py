@@ -196,6 +196,29 @@ def _compile(path, out, **kw):
         return firmnet.compile(path, out, name="ad01", **kw)
 
 
+def test_ad01_on_the_emulated_m4_equals_tflm(tmp_path):
+    """AD01 compiled for mps2-an386 (every layer fn_fc_s8_w16_dsp, both modes), run in QEMU: the
+    bytes of TFLite Micro's reference interpreter for ANCHORS.md's check vector and random inputs."""
+    from firmnet import qemu
+    from support.paths import REPO
+    from support.qemu_harness import BOARD_TOOLS
+    from support.tflite_oracle import Tflm
+
+    require_tools(BOARD_TOOLS)
+    model = REPO.parent / "shared" / "models" / "ad01_int8.tflite"
+    cm = _compile(model, tmp_path / "m4", board="mps2-an386")
+    assert {l["kernel"] for l in cm.report["layers"] if l["op"] == "dense"} == {KERNEL}
+    tflm = Tflm(model.read_bytes())
+    (shape, _, _), = tflm.inputs
+    i = np.arange(int(np.prod(shape)))
+    xs = np.concatenate([((i * 7 + 3) % 256 - 128).astype(np.int8).reshape(1, *shape),
+                         np.random.default_rng(16).integers(-128, 128, (3, *shape), dtype=np.int8)])
+    expected, = tflm.run(xs)
+    for x, want in zip(xs, expected):
+        got = qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0]
+        assert np.array_equal(np.asarray(got).reshape(want.shape), want)
+
+
 def test_ad01_selection_arena_and_flash_refusal(tmp_path):
     """AD01 on mps2-an386: every FC layer takes fn_fc_s8_w16_dsp (the report gives its packed and
     int8 weight bytes), the 640-input and 640-output layers in the direct mode (no scratch) and the
@@ -220,7 +243,7 @@ def test_ad01_selection_arena_and_flash_refusal(tmp_path):
     assert cm.report["arena_bytes"] == 768
     xs = [np.random.default_rng(0).integers(-128, 128, g.types[g.inputs[0]].shape).astype(np.int8)]
     want = firmnet.reference.run(g, xs)
-    for h, w in zip(cm.build_host().run_raw(xs), want):
+    for h, w in zip(cm.build_host().run_raw(xs), want):   # the host build: the kernel's portable path
         assert np.array_equal(h, w)
     constants = sum(a.nbytes for a in g.constants.values())
     flash = CODE_ESTIMATE_BASE + CODE_ESTIMATE_PER_STEP * len(g.nodes) + constants + 64
