@@ -17,18 +17,21 @@
  * the general stage runs from p->requant and bias (fn_finish_one_s8). A table that holds
  * other values gives other bytes.
  *
- * Per input row (batch item), in the widened mode: the row is widened once into the scratch as 16-bit values
- * x + input_offset, each group of 4 in the order (x0, x2, x1, x3) (SXTAB16 and its rotated
- * form), padding inputs 0; then per block every group of 4 inputs costs one word-pair load of
- * the inputs, one per channel of its weights (LDRD with post-increment where the weights and
- * the scratch are word-aligned) and 8 SMLADs (16 MACs): 13 instructions. Sums are exact
- * (fn_conv_s8.h's bound; the padding adds zeros).
+ * Per input row (batch item), in the widened mode (a scratch given): the row is widened once
+ * into the scratch as 16-bit values x + input_offset, each group of 4 in the order (x0, x2, x1,
+ * x3) (SXTAB16 and its rotated form), padding inputs 0; then per block every group of 4 inputs
+ * costs one word-pair load of the inputs, one per channel of its weights (LDRD with
+ * post-increment where the weights and the scratch are word-aligned) and 8 SMLADs (16 MACs):
+ * 13 instructions. In the direct mode (scratch NULL) every block reads the int8 row itself and
+ * widens each group in registers (a last partial group is widened once per row). Sums are
+ * exact (fn_conv_s8.h's bound; the padding adds zeros).
  *
- * Scratch (fn_fc_s8_w16_dsp_scratch_size): 2 * in_pad bytes, rounded up to 8.
+ * Scratch (fn_fc_s8_w16_dsp_scratch_size, widened mode only): 2 * in_pad bytes, rounded up to 8.
  *
- * In place: a row's inputs are read only while it is widened, before any of its outputs is
- * written, so the output may start at the input (batch 1) or, for batch > 1, as far below it
- * as python/firmnet/in_place.py's w16_fc_delta says.
+ * In place: in the widened mode a row's inputs are read only while it is widened, before any
+ * of its outputs is written, so the output may start at the input (batch 1) or, for batch > 1,
+ * as far below it as python/firmnet/in_place.py's fc_w16_delta says; in the direct mode the
+ * reads and writes of a row interleave as in fn_fc_s8 (row_delta).
  *
  * Without the DSP extension (FN_DSP 0: host builds, tests) the same code runs with portable C
  * forms of SMLAD and SXTAB16 and word loads by memcpy (little-endian CPUs). */
@@ -67,8 +70,8 @@ static inline size_t fn_fc_s8_w16_dsp_weights_size(const fn_fc_s8_params *p)
 /* fn_fc_s8 (same params, input, bias and output contract) from the packed weights (above).
  * scratch: fn_fc_s8_w16_dsp_scratch_size(p) bytes, not overlapping the other arguments (the
  * widened mode), or NULL (the direct mode: each group of 4 inputs is widened in registers for
- * every block of 4 channels, 15 instructions per 16 MACs; no scratch, and the input is read
- * while outputs are written, as fn_fc_s8 does).
+ * every block of 4 channels, 15 instructions per 16 MACs, 29 per 32 from a word-aligned row;
+ * no scratch, and the input is read while outputs are written, as fn_fc_s8 does).
  * Returns FN_ERR_ARG (before writing any output) for fn_fc_s8's argument errors; the
  * requantization block is read, and checked, only where the table is empty (with the table
  * its values are the table's). */

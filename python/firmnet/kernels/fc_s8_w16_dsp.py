@@ -15,7 +15,8 @@ every layer of a model whose weights would not fit the board's flash with every 
 Modes (widened): a layer runs with its row widened into the scratch (13 instructions per 16
 MACs) where that scratch plus the layer's input and output fit under the model's arena floor
 (the largest input + output of any layer), so that it does not raise the arena; else in the
-direct mode (no scratch, each group of 4 inputs widened in registers per block: 15 per 16 MACs).
+direct mode (no scratch, each group of 4 inputs widened in registers per block: 15 per 16 MACs,
+29 per 32 where the row is word-aligned: one LDRD of 8 inputs).
 AD01: its 640-input and 640-output layers run direct, the others widened (arena 768 B).
 
 Cost (instructions), fitted (least squares on relative error, each within 0.5 %) to
@@ -24,8 +25,8 @@ Cost (instructions), fitted (least squares on relative error, each within 0.5 %)
 (batch x blocks of 4 outputs x groups of 4 inputs: 16 MACs each), B the blocks (batch x
 blocks: output stage and loop overhead), R the rows' inputs (batch x in_features: widening)
 and a call overhead:
-    widened  12.97 S + 56.74 B + 3.87 R + 1.8      (640 -> 128: 70,960, 0.866 per MAC)
-    direct   15.02 S + 60.81 B + 1.22 R + 1.9      (640 -> 128: 79,880, 0.975 per MAC)
+    widened  13.00 S + 56.75 B + 3.54 R + 1.8      (640 -> 128: 70,960, 0.866 per MAC)
+    direct   14.48 S + 61.76 B + 1.78 R + 1.9      (640 -> 128: 77,400, 0.945 per MAC)
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ from . import _conv, _s8_dsp, conv2d_s8_w16_dsp, fc_s8
 
 NAME = "fn_fc_s8_w16_dsp"
 WIDENED = True   # flash() = (int8 bytes, packed bytes): select.py reports the packed ones
-COEFFICIENTS = {True: (12.97, 56.74, 3.87, 1.8),    # widened (S, B, R, call): bench/kernels_qemu.py,
-                False: (15.02, 60.81, 1.22, 1.9)}   # direct; module docstring
+COEFFICIENTS = {True: (13.00, 56.75, 3.54, 1.8),    # widened (S, B, R, call): bench/kernels_qemu.py,
+                False: (14.48, 61.76, 1.78, 1.9)}   # direct; module docstring
 OUT6_DEPTH = 16384                       # FN_FC_W16_OUT6_DEPTH
 OUT6_LIMIT = 2**29                       # FN_OUT6_LIMIT
 
