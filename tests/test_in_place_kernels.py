@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import IN_PLACE, conv_delta, fc_w16_delta, w16_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta
+from firmnet.in_place import (IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, fc_w16_delta, pair_delta,
+                              phase_delta, row_delta, w16_delta)
+from firmnet.kernels import conv2d_1x1_s8_w16_dsp
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels import params_relu_s8 as relu_params
@@ -255,6 +257,53 @@ def test_conv_1x1_in_place_matches_reference(runtime, h, w, cin, cout, q):
             args.append(ffi.cast("void *", ffi.from_buffer(scratch)))
         assert getattr(lib, kernel)(*args) == lib.FN_OK, kernel
         assert_array_equal_first(buf.result((1, h, w, cout)), expected_conv(x, wt, bias, kw), f"{kernel} in place")
+
+
+def run_pw16_overlapped(runtime, x, wt, bias, kw, delta):
+    ffi, lib = runtime.ffi, runtime.lib
+    _, h, w, _ = x.shape
+    cout = wt.shape[0]
+    params, arrays = conv2d_s8_params(x.shape, wt.shape, **kw)
+    buf = Overlapped(ffi, x, h * w * cout, delta)
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    packed = conv2d_1x1_s8_w16_dsp.pack_filter(wt)
+    scratch = np.zeros(conv2d_1x1_s8_w16_dsp.scratch(params), np.int8)
+    status = lib.fn_conv2d_1x1_s8_w16_dsp(s, buf.input, _ptr(ffi, "int16_t", packed), _ptr(ffi, "int32_t", bias),
+                                          buf.output, ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK
+    del keep
+    return buf.result((1, h, w, cout))
+
+
+@settings(max_examples=120, deadline=None)
+@given(h=st.integers(1, 5), w=st.integers(1, 5), cin=st.integers(1, 24), cout=st.integers(1, 24),
+       q=quant_cases())
+def test_conv_1x1_w16_in_place_matches_reference(runtime, h, w, cin, cout, q):
+    """fn_conv2d_1x1_s8_w16_dsp (its portable path on the host; in QEMU: test_in_place_models.py)
+    at its declared pair_delta: 0 when out_c <= in_c."""
+    x, wt, bias, kw = pointwise_case(h, w, cin, cout, q)
+    delta = pair_delta(h * w, cin, cout)
+    if cout <= cin:
+        assert delta == 0
+    got = run_pw16_overlapped(runtime, x, wt, bias, kw, delta)
+    assert_array_equal_first(got, expected_conv(x, wt, bias, kw), "fn_conv2d_1x1_s8_w16_dsp in place")
+
+
+def test_conv_1x1_w16_with_too_small_a_delta_is_caught(runtime):
+    """8 -> 16 channels over 3 x 3 pixels: the pair (6, 7) writes 8 * 16 output bytes before the
+    last pixel's input, 8 * 8 bytes into the input, is read: pair_delta 64; one byte less
+    overwrites that input first."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (1, 3, 3, 8), dtype=np.int8)
+    wt = rng.integers(-127, 128, (16, 1, 1, 8), dtype=np.int8)
+    bias = rng.integers(-2000, 2000, 16).astype(np.int32)
+    kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, 16),
+              output_scale=0.3, output_zero_point=-128, act=(-128, 127), mode="tflm")
+    delta = pair_delta(9, 8, 16)
+    assert delta == 8 * 16 - 8 * 8 == 64
+    want = expected_conv(x, wt, bias, kw)
+    assert np.array_equal(run_pw16_overlapped(runtime, x, wt, bias, kw, delta), want)
+    assert not np.array_equal(run_pw16_overlapped(runtime, x, wt, bias, kw, delta - 1), want)
 
 
 # ---------------------------------------------------------------- elementwise

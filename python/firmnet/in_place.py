@@ -59,12 +59,31 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   For these row kernels with groups of at most G rows of k input and n output bytes, every
   possible group start r gives a phase [r, r + G): delta = max_r(min(r + G, P) * n - r * k)
   -- G pixels' worth (a pixel buffer) when n <= k, the growth of the output when it expands.
+* fn_conv2d_1x1_s8_w16_dsp: fixed pairs of pixels (0-1, 2-3, ..., then a last single one), each
+  pair's inputs widened into the scratch before any of its outputs is written and never read
+  again: delta = max_r(min(r + 2, P) * n - (r + 2) * k) over even r (pair_delta) -- 0 when
+  n <= k.
 * fn_depthwise_conv2d_s8_rows_dsp: blocks of 4 channels outermost, each walking the whole
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
+  fn_depthwise_conv2d_s8_w16_dsp reads and writes in the same order (its ring takes each input
+  row at the first output row that needs it; its host build runs the same loops): the same
+  declaration (dw_rows_dsp_delta also covers the portable walk, so it errs on the safe side).
+
+* fn_maxpool2d_s8 / fn_avgpool2d_s8: output pixels in raster order; per pixel the window's
+  in-bounds taps are read (from the first one, channel 0; max: the first tap copied into the
+  output pixel, then the others merged into it; the int8 average: blocks of channels summed
+  into a stack accumulator, then written), then the pixel's
+  outputs are finished: one phase per pixel, reads and writes interleaved, as conv_delta with
+  in_c = out_c = the bytes of a pixel (pool_delta). The phase rule keeps the output pixel
+  below every tap it reads, so the kernels' restrict-qualified merges never see an overlap.
+  fn_maxpool2d_f32 / fn_avgpool2d_f32 run the same loops and pass the same poisoned-buffer test
+  (tests/test_in_place_pool.py), but are not declared yet: a tie on fire's max pools (no arena
+  gain) puts a #shift buffer in the float DAG models' buffers, which test_schedule.py compares
+  with schedule.py's tie-free live-set count.
 
 Not declared (they keep their output apart): the DSP blocks depthwise variant, the codebook
-kernels, pooling, concat, and every float kernel (the float Winograd ones included).
+kernels, concat, and every other float kernel (the float Winograd ones included).
 """
 from __future__ import annotations
 
@@ -74,7 +93,8 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "fc_w16_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "pair_delta", "pool_delta",
+           "fc_w16_delta"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,14 @@ def row_delta(rows: int, k: int, n: int, group: int) -> int:
     r = np.arange(rows, dtype=np.int64)
     end = np.minimum(r + group, rows)
     return phase_delta(end * n - 1, r * k, inclusive=True)
+
+
+def pair_delta(rows: int, k: int, n: int) -> int:
+    """fn_conv2d_1x1_s8_w16_dsp: rows of k input and n output bytes in fixed pairs from row 0
+    (the last one alone when rows is odd); a pair reads all its input before it writes."""
+    r = np.arange(0, rows, 2, dtype=np.int64)
+    end = np.minimum(r + 2, rows)
+    return phase_delta(end * n - 1, r * k, inclusive=False)
 
 
 def depthwise_delta(in_hw, out_hw, channels: int, mult: int, kernel, stride, pad, dilation) -> int:
@@ -204,6 +232,12 @@ def fc_w16_delta(rows: int, k: int, n: int) -> int:
     return phase_delta((r + 1) * n - 1, r * k, inclusive=False)
 
 
+def pool_delta(in_hw, out_hw, pixel_bytes: int, kernel, stride, pad, dilation) -> int:
+    """fn_{max,avg}pool2d_{s8,f32} (batch 1): one phase per output pixel in raster order, reading
+    its window from the first in-bounds tap and writing the pixel's bytes, interleaved."""
+    return conv_delta(in_hw, out_hw, pixel_bytes, pixel_bytes, kernel, stride, pad, dilation)
+
+
 def dw_rows_dsp_delta(in_hw, out_hw, channels: int, kernel, stride, pad, dilation) -> int | None:
     """fn_depthwise_conv2d_s8_rows_dsp (depth multiplier 1, batch 1): blocks of 4 channels
     outermost; per block and output row, the window's input rows not yet in the scratch's
@@ -287,6 +321,15 @@ def _fc_w16(node, graph):
     return Overlap(0, row_delta(rows, k, n, 1))   # direct mode: fn_fc_s8's phases
 
 
+def _pairs(node, graph):
+    x, y = _types(node, graph)
+    n = int(y.shape[-1]) * y.nbytes // max(1, int(np.prod(y.shape)))
+    rows = int(np.prod(y.shape[:-1])) if len(y.shape) > 1 else 1
+    if rows < 1 or n < 1 or x.nbytes % rows:
+        return None
+    return Overlap(0, pair_delta(rows, x.nbytes // rows, n))
+
+
 def _conv_geometry(node, graph):
     """(in_hw, out_hw, in_c, out_c, kernel, stride, pad, dilation) of a batch-1 NHWC conv2d
     node whose tensors are plain int8 bytes, else None."""
@@ -346,12 +389,27 @@ def _dw_rows_dsp(node, graph):
     return None if delta is None else Overlap(0, delta, multiple=c)
 
 
+def _pool(node, graph):
+    if node.op != "pool2d" or getattr(node.attrs, "layout", "NHWC") != "NHWC":
+        return None
+    x, y = _types(node, graph)
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        return None
+    (n, in_h, in_w, c), (_, out_h, out_w, out_c) = (tuple(int(v) for v in t.shape) for t in (x, y))
+    if n != 1 or out_c != c or x.nbytes % (in_h * in_w) or x.nbytes * out_h * out_w != y.nbytes * in_h * in_w:
+        return None
+    a = node.attrs
+    return Overlap(0, pool_delta((in_h, in_w), (out_h, out_w), x.nbytes // (in_h * in_w), tuple(a.kernel),
+                                 tuple(a.strides), (int(a.pads[0]), int(a.pads[1])), tuple(a.dilations)))
+
+
 IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
     "fn_add_s8_table": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
     "fn_depthwise_conv2d_s8_rows_dsp": _dw_rows_dsp,
+    "fn_depthwise_conv2d_s8_w16_dsp": _dw_rows_dsp,
     "fn_conv2d_s8": _conv(1),
     "fn_conv2d_s8_csr": _conv(4),
     "fn_conv2d_s8_dsp": _conv_dsp,
@@ -364,6 +422,9 @@ IN_PLACE: dict[str, Callable] = {
     "fn_fc_s8_csr": _rows(4),
     "fn_conv2d_1x1_s8": _rows(2),
     "fn_conv2d_1x1_s8_dsp": _rows(3),
+    "fn_conv2d_1x1_s8_w16_dsp": _pairs,
+    "fn_maxpool2d_s8": _pool,
+    "fn_avgpool2d_s8": _pool,
 }
 
 

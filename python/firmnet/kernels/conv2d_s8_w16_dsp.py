@@ -7,8 +7,8 @@ per 4 word pairs and 8 SMLADs; the output stage is fn_out6_s8 (fn_fixedpoint.h) 
 
 Flash: 2 bytes per weight (in_c padded to a multiple of 4, out_c to even) against 1. The
 variant refuses every layer of a model whose weights would not fit the board's flash if every
-layer it (or a Winograd kernel) could run took its larger weights (flash_refusal): then the
-int8-weight kernels run the model.
+layer it (or a Winograd kernel, or fn_conv2d_1x1_s8_w16_dsp) could run took its larger weights
+(flash_refusal): then the int8-weight kernels run the model.
 
 Cost (instructions), fitted (least squares on relative error) to `python bench/kernels_qemu.py`
 on mps2-an386 (its nine fn_conv2d_s8_w16_dsp rows: KWS 1x1 and 10x4/2, AD01's FCs as 1x1
@@ -120,7 +120,7 @@ def flash_refusal(node, graph, target) -> str | None:
 
 def _flash_refusal(graph, target, limit_bytes) -> str | None:
     from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
-    from . import fc_s8_w16_dsp
+    from . import conv2d_1x1_s8_w16_dsp, fc_s8_w16_dsp
     from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD
     limit = limit_bytes - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)
     total = sum(a.nbytes for a in graph.constants.values())
@@ -137,6 +137,9 @@ def _flash_refusal(graph, target, limit_bytes) -> str | None:
         if _shape_refusal(n, graph, target) is None:
             small, big = flash(n, graph)
             grow = big - small
+        if conv2d_1x1_s8_w16_dsp.shape_refusal(n, graph, target) is None:   # its own int16 form
+            small, big = conv2d_1x1_s8_w16_dsp.flash(n, graph)
+            grow = max(grow, big - small)
         if CONV2D_S8_WINOGRAD.supports(n, graph, target) is None:
             direct, wino = CONV2D_S8_WINOGRAD.flash(n, graph)
             grow = max(grow, wino - direct)
