@@ -3,7 +3,7 @@
 Prints a plain text table (never asserts). Run from the repository root:
 
     python bench/boards.py [--boards mps2-an386,...] [MODEL ...]
-    python bench/boards.py --mlperf [--per-kernel]
+    python bench/boards.py --mlperf [--per-kernel] [--only AD01,KWS]
 
 Without model arguments: the bundled example (float32 and int8) and the MLPerf Tiny models
 in ../shared/models. Each model is compiled for each emulated board, cross-built with the
@@ -163,6 +163,8 @@ def mlperf(args) -> int:
     with tempfile.TemporaryDirectory(prefix="firmnet-mlperf-") as tmp:
         work = Path(tmp)
         for label, anchor, source, boards in MLPERF:
+            if args.only and label not in args.only.split(","):
+                continue
             path = mlperf_model(source, work)
             for board in boards:
                 cm = firmnet.compile(path, work / f"{path.stem}-{board}", board=board, name=path.stem)
@@ -191,6 +193,7 @@ def main(argv=None) -> int:
     p.add_argument("--boards", default=",".join(b.name for b in list_boards() if b.emulated))
     p.add_argument("--mlperf", action="store_true", help="the issue-16 figures table (module docstring)")
     p.add_argument("--per-kernel", action="store_true", help="with --mlperf: instructions per kernel")
+    p.add_argument("--only", default="", help="with --mlperf: these rows only (comma-separated labels, e.g. AD01)")
     args = p.parse_args(argv)
     if args.mlperf:
         return mlperf(args)

@@ -14,7 +14,8 @@ range, as in the MLPerf Tiny models):
                   3 x 3 x 256 (padding 1), 48 x 48 x 16 and 12 x 12 x 64 stride 2 (TFLite SAME:
                   padding 0 top/left, 1 bottom/right)
   AD01 FC 640     ad01_int8's first fully connected layer: 640 -> 128
-  AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128
+  AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128 (and its 128 -> 8,
+                  8 -> 128 and 128 -> 640 layers, through the FC kernels only)
   ResNet-8 3x3    MLPerf Tiny's ResNet-8 3x3 stride-1 convolutions, padding 1: 32 x 32 x 3 -> 16,
                   32 x 32 x 16 -> 16, 16 x 16 x 32 -> 32, 8 x 8 x 64 -> 64, and 8 x 8 x 16 -> 24
                   (odd tile pairs absent, an odd count of channel pairs), each through
@@ -25,9 +26,10 @@ range, as in the MLPerf Tiny models):
 Each layer runs once through its portable kernel and once through each DSP-extension variant
 that takes it (runtime_c/include/fn_s8_dsp.h: fn_conv2d_s8_dsp, fn_conv2d_1x1_s8_dsp,
 fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_w16_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp,
-fn_conv2d_s8_winograd_dsp; and fn_conv2d_s8_w16_dsp, fn_conv2d_s8_w16_dsp.h, for the layers
+fn_conv2d_s8_winograd_dsp; fn_fc_s8_w16_dsp, fn_fc_s8_w16_dsp.h, in its widened mode (scratch)
+and its direct mode (NULL scratch, the second row); and fn_conv2d_s8_w16_dsp, fn_conv2d_s8_w16_dsp.h, for the layers
 run through fn_conv2d_s8), in one
-bare-metal firmware built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
+bare-metal firmware (two: the AD01 FC rows apart) built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
 -mcpu=cortex-m4, the board's CPU flags; the variants take their scratch from a static
 buffer). QEMU -icount shift=0 and SysTick count instructions exactly (to one tick: 40
 instructions). Every output is checked against the numpy reference first. These figures are
@@ -104,6 +106,12 @@ def layers() -> list[tuple[str, tuple, int]]:
         out.append((f"AD01 FC {k_in}->128, fn_conv2d_s8",
                     board_case("conv", xf.reshape(1, 1, 1, k_in), wf.reshape(128, 1, 1, k_in), bias[:128], kw),
                     k_in * 128))
+    for k_in, m in ((128, 8), (8, 128), (128, 640)):   # AD01's other FC shapes
+        xf = rng.integers(-128, 128, (1, k_in), dtype=np.int8)
+        wf = rng.integers(-128, 128, (m, k_in), dtype=np.int8)
+        kw = dict(input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.001, 0.004, m),
+                  output_scale=0.2, output_zero_point=-128, mode="tflm")
+        out.append((f"AD01 FC {k_in}->{m}", board_case("fc", xf, wf, bias[:m], kw), k_in * m))
     for h, cin, cout in WINOGRAD_LAYERS:
         xr = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
         wr = rng.integers(-127, 128, (cout, 3, 3, cin), dtype=np.int8)
@@ -126,7 +134,8 @@ WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16,
 
 # the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
 VARIANTS = {"1x1": ("1x1_dsp", "pw16"),
-            "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_w16_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
+            "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_w16_dsp", "dw_blocks_dsp"),
+            "fc": ("fc_dsp", "fc_w16", "fc_w16_direct"),
             "wino": ("wino_dsp",)}
 
 
@@ -143,11 +152,21 @@ def main() -> int:
     for label, case, macs in layers():
         for kind in (case[0], *VARIANTS[case[0]]):
             if _takes(kind, case[4]):
-                runs.append((label, FIRMWARE_KERNELS[kind][0], (kind, *case[1:]), macs))
-    with tempfile.TemporaryDirectory(prefix="firmnet-kbench-") as tmp:
-        elf = build_firmware(Path(tmp), firmware_main([case for _, _, case, _ in runs]),
-                             sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c" for v in ("", "_dsp", "_w16_dsp"))])
-        outs, instructions = run_firmware(elf, Path(tmp), len(runs))
+                fn = FIRMWARE_KERNELS[kind][0] + (" (direct)" if kind == "fc_w16_direct" else "")
+                runs.append((label, fn, (kind, *case[1:]), macs))
+    # two firmwares (the AD01 FC rows apart): together their data would overflow the board's flash
+    outs, instructions = [], []
+    parts = ([r for r in runs if not r[0].startswith("AD01 FC")], [r for r in runs if r[0].startswith("AD01 FC")])
+    runs = [*parts[0], *parts[1]]
+    for part in parts:
+        with tempfile.TemporaryDirectory(prefix="firmnet-kbench-") as tmp:
+            elf = build_firmware(Path(tmp), firmware_main([case for _, _, case, _ in part]),
+                                 sources=[*SOURCES, *(REPO / "runtime_c" / "src" / f"fn_conv2d_s8{v}.c"
+                                                      for v in ("", "_dsp", "_w16_dsp")),
+                                          REPO / "runtime_c" / "src" / "fn_fc_s8_w16_dsp.c"])
+            o, n = run_firmware(elf, Path(tmp), len(part))
+            outs += o
+            instructions += n
     for (label, fn, case, _), got in zip(runs, outs):
         if got != reference(case).tobytes():
             print(f"{label} ({fn}): output differs from the reference", file=sys.stderr)

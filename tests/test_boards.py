@@ -439,12 +439,13 @@ def _tiny_board(tmp_path, flash: int, ram: int, stack: int = 2048):
 
 
 def _int8_weights(model) -> dict:
-    """--kernel choices that keep a model's convs on int8 weights: the layers that take the
-    int16-weight fn_conv2d_s8_w16_dsp on nucleo-l4r5zi's 2 MB forced to fn_conv2d_s8_dsp, as on
-    a board whose flash refuses the int16 weights (the fit tests compare the same C across
-    boards of different flash)."""
+    """--kernel choices that keep a model's convs and FCs on int8 weights: the layers that take
+    the int16-weight fn_conv2d_s8_w16_dsp / fn_fc_s8_w16_dsp on nucleo-l4r5zi's 2 MB forced to
+    fn_conv2d_s8_dsp / fn_fc_s8_dsp, as on a board whose flash refuses the int16 weights (the fit
+    tests compare the same C across boards of different flash)."""
     probe = firmnet.compile(model, "unused", board="nucleo-l4r5zi", name="probe", write=False, winograd="off")
-    return {l["name"]: "fn_conv2d_s8_dsp" for l in probe.report["layers"] if l["kernel"] == "fn_conv2d_s8_w16_dsp"}
+    int8 = {"fn_conv2d_s8_w16_dsp": "fn_conv2d_s8_dsp", "fn_fc_s8_w16_dsp": "fn_fc_s8_dsp"}
+    return {l["name"]: int8[l["kernel"]] for l in probe.report["layers"] if l["kernel"] in int8}
 
 
 def _without_cross_compiler(monkeypatch):

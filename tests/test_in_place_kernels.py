@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import (IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, pair_delta, phase_delta,
-                              row_delta, w16_delta, winograd_delta)
+from firmnet.in_place import (IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, fc_w16_delta, pair_delta,
+                              phase_delta, row_delta, w16_delta, winograd_delta)
 from firmnet.kernels import conv2d_1x1_s8_w16_dsp
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
@@ -215,6 +215,30 @@ def test_fc_in_place_matches_reference(runtime, rows, k, n, q):
     status = lib.fn_fc_s8(s, buf.input, _ptr(ffi, "int8_t", w), _ptr(ffi, "int32_t", bias), buf.output)
     assert status == lib.FN_OK
     assert_array_equal_first(buf.result((rows, n)), expected_fc(x, w, bias, kw), "fc in place")
+
+
+@settings(max_examples=120, deadline=None)
+@given(rows=st.integers(1, 5), k=st.integers(1, 40), n=st.integers(1, 40), q=quant_cases(), widened=st.booleans())
+def test_fc_w16_in_place_matches_reference(runtime, rows, k, n, q, widened):
+    """fn_fc_s8_w16_dsp: widened mode (scratch) with fc_w16_delta (0 for one row: the row is
+    widened before any output is written), direct mode (NULL scratch) with fn_fc_s8's row_delta."""
+    from firmnet.kernels import fc_s8_w16_dsp as fw
+    ffi, lib = runtime.ffi, runtime.lib
+    x4, w4, bias, kw = pointwise_case(rows, 1, k, n, q)
+    x, w = x4.reshape(rows, k), w4.reshape(n, k)
+    kw = {key: v for key, v in kw.items() if key not in ("groups", "strides", "dilations", "pads")}
+    params, arrays = fc_s8_params(x.shape, w.shape, **kw)
+    packed = fw.pack(w, fw.out6_table(params, arrays, bias))
+    delta = fc_w16_delta(rows, k, n) if widened else row_delta(rows, k, n, 1)
+    if widened and rows == 1:
+        assert delta == 0
+    buf = Overlapped(ffi, x, rows * n, delta)
+    scratch = np.zeros(fw.scratch(params), np.uint8)
+    s, keep = c_params(ffi, "fn_fc_s8_params", params, arrays)
+    status = lib.fn_fc_s8_w16_dsp(s, buf.input, _ptr(ffi, "int16_t", packed), _ptr(ffi, "int32_t", bias), buf.output,
+                                  ffi.cast("void *", ffi.from_buffer(scratch)) if widened else ffi.NULL)
+    assert status == lib.FN_OK
+    assert_array_equal_first(buf.result((rows, n)), expected_fc(x, w, bias, kw), "fc w16 in place")
 
 
 @settings(max_examples=120, deadline=None)

@@ -56,7 +56,7 @@ def test_every_op_has_candidates_with_the_variant_interface():
 
 
 PORTABLE = dict(stem="fn_conv2d_s8", fc="fn_fc_s8", dw="fn_depthwise_conv2d_s8", pw="fn_conv2d_s8")
-DSP = dict(stem="fn_conv2d_s8_w16_dsp", fc="fn_fc_s8_dsp", dw="fn_depthwise_conv2d_s8_rows_dsp",
+DSP = dict(stem="fn_conv2d_s8_w16_dsp", fc="fn_fc_s8_w16_dsp", dw="fn_depthwise_conv2d_s8_rows_dsp",
            pw="fn_conv2d_1x1_s8_w16_dsp")
 
 

@@ -7,10 +7,11 @@ tests/test_dsp_kernels.py runs the variants on the emulated Cortex-M4 with a can
 stated size."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.kernels import _s8_dsp, conv2d_1x1_s8_w16_dsp, params_winograd
+from firmnet.kernels import _s8_dsp, conv2d_1x1_s8_w16_dsp, fc_s8_w16_dsp, params_winograd
 from firmnet.kernels.params_binary import bconv2d_scratch
 from firmnet.kernels.params_winograd_f32 import TRANSFORMS
 from firmnet.kernels.params_winograd_f32 import scratch_size as winograd_f32_scratch
@@ -103,6 +104,20 @@ def test_fc_codebook_scratch_formula_equals_the_c(runtime, in_features, bits, pe
 
 
 @settings(max_examples=200, deadline=None)
+@given(in_features=st.one_of(sizes, st.sampled_from([65536, 65537, -2**31])), out_features=sizes)
+def test_fc_w16_scratch_formula_equals_the_c(runtime, in_features, out_features):
+    """fn_fc_s8_w16_dsp: the widened row (2 bytes per input padded to a multiple of 4, rounded up
+    to 8), 0 outside in_features' range; and the packed weights' size."""
+    p = dict(batch=1, in_features=in_features, out_features=out_features)
+    assert fc_s8_w16_dsp.scratch(p) == c_size(runtime, "fn_fc_s8_w16_dsp_scratch_size", "fn_fc_s8_params", p)
+    if fc_s8_w16_dsp.scratch(p) and out_features > 0:
+        w = np.zeros((min(out_features, 9), min(in_features, 9)), np.int8)
+        small = dict(p, out_features=w.shape[0], in_features=w.shape[1])
+        assert fc_s8_w16_dsp.pack(w, None).size == c_size(runtime, "fn_fc_s8_w16_dsp_weights_size",
+                                                          "fn_fc_s8_params", small)
+
+
+@settings(max_examples=200, deadline=None)
 @given(kh=st.integers(0, 12), kw=st.integers(0, 12), in_c=sizes, bits=st.sampled_from([2, 4, 8, 3]),
        per_channel=st.sampled_from([0, 0, 1]))
 def test_conv_codebook_scratch_formula_equals_the_c(runtime, kh, kw, in_c, bits, per_channel):
@@ -135,6 +150,7 @@ SANITIZED_SIZES = r"""
 #include <stdio.h>
 #include "fn_conv2d_1x1_s8_w16_dsp.h"
 #include "fn_s8_dsp.h"
+#include "fn_fc_s8_w16_dsp.h"
 /* Every scratch size function over fields at the ends of int32 (UBSan aborts on overflow). */
 int main(void) {
     static const int32_t v[] = {INT32_MIN, -1, 0, 1, 2, 3, 4, 8, 9, 64, 65, 128, 129, 256, 257, 65536,
@@ -152,6 +168,9 @@ int main(void) {
         dp.kernel_h = v[a]; dp.kernel_w = v[b]; dp.out_w = v[c]; dp.stride_w = v[d]; dp.dilation_w = v[(a + d) % n];
         dp.depth_multiplier = v[(b + c) % n];
         total += fn_depthwise_conv2d_s8_rows_dsp_scratch_size(&dp) + fn_depthwise_conv2d_s8_blocks_dsp_scratch_size(&dp);
+        fn_fc_s8_params fp = {0};
+        fp.in_features = v[a]; fp.out_features = v[b];
+        total += fn_fc_s8_w16_dsp_scratch_size(&fp) + fn_fc_s8_w16_dsp_weights_size(&fp);
     }
     printf("%zu\n", total);
     return 0;

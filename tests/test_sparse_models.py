@@ -103,7 +103,8 @@ def test_report_gives_density_and_both_options(models, tmp_path):
     layer = next(l for l in cm.report["layers"] if l["name"] == "fc1")
     sparse = layer["sparse"]
     assert 0.05 < sparse["density"] < 0.15
-    assert sparse["dense"]["kernel"] == "fn_fc_s8_dsp" and sparse["dense"]["weight_bytes"] == 640 * 128
+    # the best dense kernel on the M4 is fn_fc_s8_w16_dsp: its packed weights, 2 bytes per weight + 16 per output
+    assert sparse["dense"]["kernel"] == "fn_fc_s8_w16_dsp" and sparse["dense"]["weight_bytes"] == 2 * 640 * 128 + 16 * 128
     assert sparse["sparse"]["kernel"] == "fn_fc_s8_csr"
     assert 3 * sparse["sparse"]["weight_bytes"] < sparse["dense"]["weight_bytes"]
     assert sparse["sparse"]["instructions"] < sparse["dense"]["instructions"]
@@ -200,7 +201,7 @@ def test_flash_bound_board_takes_csr_where_it_is_slower(tmp_path):
     fit (by the boards' conservative code estimate: the selection cannot link), and auto takes
     CSR there, saying why; --sparse off keeps the dense kernel."""
     path = write(fc_model(0.7), tmp_path / "fc70.onnx", True)
-    assert _kernels(_compile(path, tmp_path / "big", board="mps2-an386", write=False))["fc1"] == "fn_fc_s8_dsp"
+    assert _kernels(_compile(path, tmp_path / "big", board="mps2-an386", write=False))["fc1"] == "fn_fc_s8_w16_dsp"
     toml = ((boards_dir() / "mps2-an386.toml").read_text()
             .replace("flash_bytes = 4194304", f"flash_bytes = {140 * 1024}"))
     small = tmp_path / "small-m4.toml"

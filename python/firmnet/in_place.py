@@ -50,6 +50,9 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   for 3x3 stride 1 pad 1, C -> C (w16_delta).
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
+* fn_fc_s8_w16_dsp: per input row (batch item), the row is widened into the scratch first
+  (every input read of the row), then the row's outputs are written from there: phases of
+  one row, reads before writes (fc_w16_delta: 0 for batch 1, fully in place).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
 * fn_conv2d_1x1_s8 (fn_pw_s8_run): pairs of pixels, then a last single pixel;
   fn_conv2d_1x1_s8_dsp: triples, then pairs, then one (the widened inputs are in scratch,
@@ -91,7 +94,8 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "pair_delta", "pool_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "pair_delta", "pool_delta",
+           "fc_w16_delta"]
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,14 @@ def w16_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilatio
     return phase_delta(max_write, min_read, inclusive=False)
 
 
+def fc_w16_delta(rows: int, k: int, n: int) -> int:
+    """fn_fc_s8_w16_dsp: rows of k input and n output bytes; per row all of its k inputs are read
+    (widened into the scratch) before any of its n outputs is written: phases of one row, reads
+    before writes."""
+    r = np.arange(rows, dtype=np.int64)
+    return phase_delta((r + 1) * n - 1, r * k, inclusive=False)
+
+
 def pool_delta(in_hw, out_hw, pixel_bytes: int, kernel, stride, pad, dilation) -> int:
     """fn_{max,avg}pool2d_{s8,f32} (batch 1): one phase per output pixel in raster order, reading
     its window from the first in-bounds tap and writing the pixel's bytes, interleaved."""
@@ -301,6 +313,19 @@ def _rows(group: int):
             return None
         return Overlap(0, row_delta(rows, x.nbytes // rows, n, group))
     return declare
+
+
+def _fc_w16(node, graph):
+    x, y = _types(node, graph)
+    n = int(y.shape[-1]) * y.nbytes // max(1, int(np.prod(y.shape)))
+    rows = int(np.prod(y.shape[:-1])) if len(y.shape) > 1 else 1
+    if rows < 1 or n < 1 or x.nbytes % rows:
+        return None
+    from .kernels import fc_s8_w16_dsp
+    k = x.nbytes // rows
+    if fc_s8_w16_dsp.widened(node, graph):
+        return Overlap(0, fc_w16_delta(rows, k, n))
+    return Overlap(0, row_delta(rows, k, n, 1))   # direct mode: fn_fc_s8's phases
 
 
 def _pairs(node, graph):
@@ -400,6 +425,7 @@ IN_PLACE: dict[str, Callable] = {
     "fn_conv2d_s8_w16_dsp": _w16,
     "fn_fc_s8": _rows(1),
     "fn_fc_s8_dsp": _rows(1),
+    "fn_fc_s8_w16_dsp": _fc_w16,
     "fn_fc_s8_csr": _rows(4),
     "fn_conv2d_1x1_s8": _rows(2),
     "fn_conv2d_1x1_s8_dsp": _rows(3),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from firmnet.kernels import fc_s8_w16_dsp
 from firmnet.kernels.conv2d_1x1_s8_w16_dsp import pack_filter as pack_pw16
 from firmnet.kernels.conv2d_s8_w16_dsp import pack_filter as pack_w16
 from firmnet.kernels.depthwise_conv2d_s8_w16_dsp import pack_filter as pack_dw_w16
@@ -72,6 +73,7 @@ FIRMWARE_MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs and
 #include "fn_conv_1x1_s8.h"
 #include "fn_conv_s8.h"
 #include "fn_fc_s8.h"
+#include "fn_fc_s8_w16_dsp.h"
 #include "fn_s8_dsp.h"
 #include "fn_semihost.h"
 
@@ -140,6 +142,11 @@ def _fc_out(p):
     return p["batch"] * p["out_features"]
 
 
+def pack_fc_w16(w, bias, params, arrays):
+    """fn_fc_s8_w16_dsp's packed weights, with the output-stage table where it applies."""
+    return fc_s8_w16_dsp.pack(w, fc_s8_w16_dsp.out6_table(params, arrays, bias))
+
+
 # kind: (function, params type, its scalar fields beside the requantization ones, filter as the
 # kernel reads it, output bytes, its scratch size function or None); the *_dsp kinds exist on
 # CPUs with the DSP extension only (fn_s8_dsp.h)
@@ -169,7 +176,14 @@ FIRMWARE_KERNELS = {
              "fn_conv2d_1x1_s8_w16_dsp_scratch_size"),
     "fc": ("fn_fc_s8", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
     "fc_dsp": ("fn_fc_s8_dsp", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
+    "fc_w16": ("fn_fc_s8_w16_dsp", "fn_fc_s8_params", FC_FIELDS, pack_fc_w16, _fc_out,
+               "fn_fc_s8_w16_dsp_scratch_size"),
+    "fc_w16_direct": ("fn_fc_s8_w16_dsp", "fn_fc_s8_params", FC_FIELDS, pack_fc_w16, _fc_out, None),
 }
+# kinds whose packed filter also depends on the bias and the requantization (filt(w, bias, params,
+# arrays)), and kinds called with a NULL scratch
+CASE_PACKED = {"fc_w16", "fc_w16_direct"}
+NULL_SCRATCH = {"fc_w16_direct"}
 
 BLOCK_ARRAY_CTYPES = (("multiplier", "int32_t"), ("shift", "int32_t"), ("scale", "float"))   # in the requant block
 ARRAY_CTYPES = (("filter_offset", "int32_t"),)
@@ -178,7 +192,8 @@ ARRAY_CTYPES = (("filter_offset", "int32_t"),)
 BUILDERS = {"1x1": (conv2d_s8_params, expected_conv), "conv": (conv2d_s8_params, expected_conv),
             "wino": (winograd_s8_params, expected_conv), "w16": (conv2d_s8_params, expected_conv),
             "pw16": (conv2d_s8_params, expected_conv),
-            "dw": (depthwise_conv2d_s8_params, expected_dw), "fc": (fc_s8_params, expected_fc)}
+            "dw": (depthwise_conv2d_s8_params, expected_dw), "fc": (fc_s8_params, expected_fc),
+            "fc_w16": (fc_s8_params, expected_fc), "fc_w16_direct": (fc_s8_params, expected_fc)}
 
 
 def board_case(kind, x, w, bias, kw, arrays=None) -> tuple:
@@ -198,7 +213,7 @@ def firmware_main(cases) -> str:
     decls, calls = [], []
     for k, (kind, x, w, bias, params, arrays, _) in enumerate(cases):
         fn, ptype, scalars, filt, size, size_fn = FIRMWARE_KERNELS[kind]
-        packed = filt(w)   # int8, or the Winograd kernels' int16 transformed filter
+        packed = filt(w, bias, params, arrays) if kind in CASE_PACKED else filt(w)   # int8, or int16
         decls += [_c_array("int8_t", f"x{k}", x), _c_array(f"int{packed.dtype.itemsize * 8}_t", f"w{k}", packed),
                   _c_array("int32_t", f"b{k}", bias)]
         fields = [f".{f} = {int(params[f])}" for f in scalars + ["input_offset"]]
@@ -215,7 +230,8 @@ def firmware_main(cases) -> str:
         calls.append(FIRMWARE_CALL % dict(ptype=ptype, fields=", ".join(fields), size=size(params), fn=fn, k=k,
                                           bias=f"b{k}" if bias is not None else "0",
                                           scratch_check=SCRATCH_CHECK % dict(size_fn=size_fn) if size_fn else "",
-                                          scratch_arg=", scratch" if size_fn else "",
+                                          scratch_arg=", scratch" if size_fn else
+                                          ", 0" if kind in NULL_SCRATCH else "",
                                           scratch_after=SCRATCH_AFTER if size_fn else ""))
     return FIRMWARE_MAIN.replace("SCRATCH_BYTES", str(SCRATCH_BYTES)) % dict(decls="".join(decls), n=len(cases),
                                                                              calls="".join(calls))

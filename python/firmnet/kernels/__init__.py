@@ -65,6 +65,7 @@ from . import (
     fc_s8_codebook_dsp,
     fc_s8_csr,
     fc_s8_dsp,
+    fc_s8_w16_dsp,
     softmax_ort_s8,
     softmax_s8,
 )
@@ -117,7 +118,7 @@ CANDIDATES = {
                conv2d_f32_csr, conv2d_s8_codebook_dsp, fc_s8_codebook_dsp, fc_s8_codebook, conv2d_s8_codebook,
                fc_f32_codebook, conv2d_f32_codebook),
     "conv_transpose": (OpLowering("conv_transpose"),),
-    "dense": (fc_s8_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, fc_f32, fc_f32_csr, fc_s8_codebook_dsp,
+    "dense": (fc_s8_dsp, fc_s8_w16_dsp, fc_s8, conv2d_s8_dsp, conv2d_s8, conv2d_s8_s32, fc_s8_csr, fc_f32, fc_f32_csr, fc_s8_codebook_dsp,
               fc_s8_codebook, fc_f32_codebook),
     "dequantize": (OpLowering("dequantize"),),
     "normalization": (OpLowering("normalization"),),

@@ -29,6 +29,7 @@ from ..lowering import ConstArg, KernelCall
 from . import _conv, _s8_dsp, conv2d_s8
 
 NAME = "fn_conv2d_s8_w16_dsp"
+WIDENED = True   # flash() = (int8 bytes, packed bytes): select.py reports the packed ones
 COEFFICIENTS = (13.41, 115.4)   # (S, B): bench/kernels_qemu.py, module docstring
 MAX_DEPTH = 65536                  # FN_S8_MAX_DEPTH
 
@@ -108,7 +109,8 @@ _FLASH_CACHE: dict = {}
 def flash_refusal(node, graph, target) -> str | None:
     """The model-wide flash check: None if the board has no flash size or the weights fit it
     with every layer this variant takes in int16 (or in Winograd's larger form where that is
-    larger), else the reason."""
+    larger) and every layer fn_fc_s8_w16_dsp takes in its packed form, else the reason (shared
+    by both variants)."""
     limit_bytes = getattr(target, "code_flash_bytes", None)
     if not limit_bytes:
         return None
@@ -125,12 +127,17 @@ def flash_refusal(node, graph, target) -> str | None:
 
 def _flash_refusal(graph, target, limit_bytes) -> str | None:
     from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
-    from . import conv2d_1x1_s8_w16_dsp
+    from . import conv2d_1x1_s8_w16_dsp, fc_s8_w16_dsp
     from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD
     limit = limit_bytes - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)
     total = sum(a.nbytes for a in graph.constants.values())
     extra = 0
     for n in graph.nodes:
+        if n.op == "dense":   # fn_fc_s8_w16_dsp's layers
+            if fc_s8_w16_dsp._shape_refusal(n, graph, target) is None:
+                small, big = fc_s8_w16_dsp.flash(n, graph)
+                extra += big - small
+            continue
         if n.op != "conv2d":
             continue
         grow = 0

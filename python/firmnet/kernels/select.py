@@ -125,8 +125,10 @@ def _sparse_options(node, graph, target, candidates) -> tuple:
         return ()
     best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (dense, sparse)]
     flash = best[1].flash(node, graph)
+    # a variant that repacks wider weights (WIDENED: flash() = (int8, its packed bytes)) reports those
+    dense_bytes = best[0].flash(node, graph)[1] if getattr(best[0], "WIDENED", False) else flash[0]
     return (("density", best[1].density(node, graph)),
-            ("dense", (best[0].NAME, best[0].cost(node, graph, target), flash[0])),
+            ("dense", (best[0].NAME, best[0].cost(node, graph, target), dense_bytes)),
             ("sparse", (best[1].NAME, best[1].cost(node, graph, target), flash[1])))
 
 
