@@ -116,18 +116,23 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                                             normalize_dead_requant))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
     patch_spec = parse_patches(patches) if patches != "auto" else None
-    patch_plan, arena_without = None, None
+    patch_plan, arena_without, lean = None, None, False
     if patch_spec is not None or patches == "auto":
         whole = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
         whole_graph, _ = schedule_graph(lowered_graph, whole, schedule)
         arena_without = analyse(whole_graph, whole, algorithm, in_place).arena_size
         if patch_spec is None:
-            patch_spec = _choose_patches(lowered_graph, target, kernels, sparse, winograd, codebook_kernels,
-                                         algorithm, in_place, max_recompute, arena_without)
+            patch_spec, lean = _choose_patches(lowered_graph, target, kernels, sparse, winograd, codebook_kernels,
+                                               algorithm, in_place, max_recompute, arena_without)
         if patch_spec is not None:
             lowered_graph, patch_plan = apply_patches(lowered_graph, *patch_spec)
             schedule = "file" if schedule == "auto" else schedule
-    lowered = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
+            if lean:
+                band_kernels = lean_kernels(lowered_graph, select_kernels(lowered_graph, target, kernels, sparse,
+                                                                          winograd, codebook_kernels),
+                                            patch_plan, target)
+    lowered = select_kernels(lowered_graph, target, {**(kernels or {}), **band_kernels} if lean else kernels,
+                             sparse, winograd, codebook_kernels)
     if patch_plan is not None:
         lowered[patch_plan.join] = Alias()   # the bands wrote their rows in place (memory.py joins)
     lowered_graph, sched = schedule_graph(lowered_graph, lowered, schedule)
@@ -174,7 +179,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         report["schedule"] = None
     if patch_plan is not None:
         report["patches"] = {"cut": patch_plan.cut, "bands": patch_plan.bands, "layers": list(patch_plan.layers),
-                             "recomputed_macs": patch_plan.recomputed_macs, "arena_without": arena_without}
+                             "recomputed_macs": patch_plan.recomputed_macs, "arena_without": arena_without,
+                             "lean_kernels": dict(sorted(band_kernels.items())) if lean else {}}
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "
                            + "; ".join(message(layer) for layer in report["float_layers"]))
@@ -191,18 +197,47 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
 
 def _choose_patches(graph, target, kernels, sparse, winograd, codebook_kernels, algorithm, in_place,
                     max_recompute, arena_without):
-    """--patches auto: (cut, bands) of the smallest arena (then the fewest recomputed MACs), or
-    None when no candidate beats the arena without patches."""
+    """--patches auto: ((cut, bands), lean) of the smallest arena (then the fewest recomputed MACs,
+    then the kernels as selected), or (None, False) when no candidate beats the arena without
+    patches. lean: the band layers that read the run's input use the kernel with the least
+    scratch (lean_kernels), which lowers the peak when the whole input is still live."""
     from .patches import candidates
     best = None
     for cut, bands, patched, plan in candidates(graph, max_recompute):
         lowered = select_kernels(patched, target, kernels, sparse, winograd, codebook_kernels)
-        lowered[plan.join] = Alias()
-        arena = analyse(patched, lowered, algorithm, in_place, {plan.join: (plan.source, plan.max_shift)}).arena_size
-        key = (arena, plan.recomputed_macs)
-        if arena < arena_without and (best is None or key < best[0]):
-            best = (key, (cut, bands))
-    return best[1] if best else None
+        variants = [(False, lowered)]
+        forced = lean_kernels(patched, lowered, plan, target)
+        if forced:
+            variants.append((True, select_kernels(patched, target, {**(kernels or {}), **forced}, sparse,
+                                                  winograd, codebook_kernels)))
+        for lean, chosen in variants:
+            chosen[plan.join] = Alias()
+            arena = analyse(patched, chosen, algorithm, in_place,
+                            {plan.join: (plan.source, plan.max_shift)}).arena_size
+            key = (arena, plan.recomputed_macs, lean)
+            if arena < arena_without and (best is None or key < best[0]):
+                best = (key, (cut, bands), lean)
+    return (best[1], best[2]) if best else (None, False)
+
+
+def lean_kernels(patched, lowered: dict, plan, target) -> dict:
+    """{band layer: kernel} for the band layers that read the run's input (its Slices), where a
+    kernel that can run the layer needs less scratch than the one selected: the cheapest of
+    those (estimated instructions). The whole input is live while these
+    run (the peak of a patched run), so their scratch counts most."""
+    from .kernels import CANDIDATES
+    slices = {n.outputs[0] for n in patched.nodes if n.op == "slice" and n.inputs[0] == plan.source}
+    forced = {}
+    for node in patched.nodes:
+        call = lowered.get(node.name)
+        if not node.inputs or node.inputs[0] not in slices or not isinstance(call, KernelCall):
+            continue
+        modules = {k.NAME: k for k in CANDIDATES[node.op]}
+        runnable = [call.kernel] + [name for name, _, runs in call.rejected if runs and name in modules]
+        leaner = [k for k in runnable if modules[k].scratch_bytes(node, patched) < call.scratch_bytes]
+        if leaner:
+            forced[node.name] = min(leaner, key=lambda k: (modules[k].cost(node, patched, target), k))
+    return forced
 
 
 def _write(out: Path, files: dict, lowered: dict, report: dict) -> None:
