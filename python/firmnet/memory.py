@@ -224,7 +224,8 @@ def rows_pieces(graph: Graph, lowered: dict, storage: dict, copies, key: str, an
     the last read before the next write: one live interval; between intervals (after the
     last read of a source row, before the band that writes a cut row there) nothing will
     read it before it is written again, so any other buffer may use it. Bytes are taken in
-    aligned blocks (a block is live when any of its bytes is) and neighbouring blocks with
+    aligned blocks (a block is live when any of its bytes is: a write of part of a block starts
+    no new interval, it extends the current one) and neighbouring blocks with
     the same intervals form one piece per interval. planner.check_plan then proves that no
     buffer live at a piece's steps shares its bytes."""
     members = {t for t, s in storage.items() if s.kind == "arena" and s.key == key}
@@ -248,13 +249,16 @@ def rows_pieces(graph: Graph, lowered: dict, storage: dict, copies, key: str, an
     per_block = [[] for _ in range(blocks)]
     for lo, hi, step, w in events:
         for b in range(lo // alignment, -(-hi // alignment)):
-            per_block[b].append((step, not w, w))   # at one step: reads before writes
+            whole = lo <= b * alignment and (b + 1) * alignment <= hi
+            per_block[b].append((step, not w, w and whole))   # at one step: reads before writes
     lives = []
     for ev in per_block:
         intervals = []
         for step, _, w in sorted(ev):
+            # a write of the whole block starts a new value (unless read at this very step); a
+            # write of part of it keeps the rest alive: it extends the block's interval
             if w and not (intervals and intervals[-1][1] == step):
-                intervals.append([step, step])   # a new value (unless read at this very step)
+                intervals.append([step, step])
             elif intervals:
                 intervals[-1][1] = step
             else:                                 # read before any write: live from step 0
