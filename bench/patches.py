@@ -61,7 +61,7 @@ def main(argv=None) -> int:
                 if spec == "auto":
                     p = r.get("patches")
                     label = "auto: off" if p is None else f"auto: {p['cut']}:{p['bands']}" + \
-                        (" lean" if p.get("lean_kernels") else "")
+                        (f" lean {len(p['lean_kernels'])}" if p.get("lean_kernels") else "")
                 row = [name, label, f"{r['arena_bytes']:,}", f"{r['macs']:,}", f"{recomputed:,}",
                        f"{100.0 * recomputed / base[0]['macs']:.1f} %"]
                 if run is None:

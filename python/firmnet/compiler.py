@@ -116,7 +116,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                                             normalize_dead_requant))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
     patch_spec = parse_patches(patches) if patches != "auto" else None
-    patch_plan, arena_without, lean = None, None, False
+    patch_plan, arena_without, lean = None, None, 0
     if patch_spec is not None or patches == "auto":
         whole = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
         whole_graph, _ = schedule_graph(lowered_graph, whole, schedule)
@@ -128,9 +128,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
             lowered_graph, patch_plan = apply_patches(lowered_graph, *patch_spec)
             schedule = "file" if schedule == "auto" else schedule
             if lean:
-                band_kernels = lean_kernels(lowered_graph, select_kernels(lowered_graph, target, kernels, sparse,
-                                                                          winograd, codebook_kernels),
-                                            patch_plan, target)
+                band_kernels = dict(list(lean_kernels(lowered_graph, select_kernels(
+                    lowered_graph, target, kernels, sparse, winograd, codebook_kernels), patch_plan, target).items())[:lean])
     lowered = select_kernels(lowered_graph, target, {**(kernels or {}), **band_kernels} if lean else kernels,
                              sparse, winograd, codebook_kernels)
     if patch_plan is not None:
@@ -198,30 +197,37 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
 def _choose_patches(graph, target, kernels, sparse, winograd, codebook_kernels, algorithm, in_place,
                     max_recompute, arena_without):
     """--patches auto: ((cut, bands), lean) of the smallest arena (then the fewest recomputed MACs,
-    then the kernels as selected), or (None, False) when no candidate beats the arena without
-    patches. lean: the band layers that read the run's input use the kernel with the least
-    scratch (lean_kernels), which lowers the peak when the whole input is still live."""
+    then the kernels as selected), or (None, 0) when no candidate beats the arena without
+    patches. lean: how many of the first bands run their layer that reads the run's input on
+    a kernel of less scratch (lean_kernels): the whole input is live while the first bands run,
+    so that scratch can make the peak; the fewest such bands that give the smallest arena."""
     from .patches import candidates
+
+    def arena(patched, plan, forced):
+        chosen = select_kernels(patched, target, {**(kernels or {}), **forced}, sparse, winograd, codebook_kernels)
+        chosen[plan.join] = Alias()
+        return analyse(patched, chosen, algorithm, in_place, {plan.join: (plan.source, plan.max_shift)}).arena_size
+
     best = None
     for cut, bands, patched, plan in candidates(graph, max_recompute):
         lowered = select_kernels(patched, target, kernels, sparse, winograd, codebook_kernels)
-        variants = [(False, lowered)]
         forced = lean_kernels(patched, lowered, plan, target)
-        if forced:
-            variants.append((True, select_kernels(patched, target, {**(kernels or {}), **forced}, sparse,
-                                                  winograd, codebook_kernels)))
-        for lean, chosen in variants:
-            chosen[plan.join] = Alias()
-            arena = analyse(patched, chosen, algorithm, in_place,
-                            {plan.join: (plan.source, plan.max_shift)}).arena_size
-            key = (arena, plan.recomputed_macs, lean)
-            if arena < arena_without and (best is None or key < best[0]):
-                best = (key, (cut, bands), lean)
-    return (best[1], best[2]) if best else (None, False)
+        for lean in (0, len(forced)) if forced else (0,):
+            size = arena(patched, plan, dict(list(forced.items())[:lean]))
+            key = (size, plan.recomputed_macs, lean)
+            if size < arena_without and (best is None or key < best[0]):
+                best = (key, (cut, bands), lean, patched, plan, forced)
+    if best is None:
+        return None, 0
+    (size, _, lean), spec, _, patched, plan, forced = best
+    for fewer in (1, 2, 3, 4, 6, 8, 12, 16):   # the fewest lean bands that keep the arena
+        if fewer < lean and arena(patched, plan, dict(list(forced.items())[:fewer])) <= size:
+            return spec, fewer
+    return spec, lean
 
 
 def lean_kernels(patched, lowered: dict, plan, target) -> dict:
-    """{band layer: kernel} for the band layers that read the run's input (its Slices), where a
+    """{band layer: kernel}, in band order, for the band layers that read the run's input (its Slices), where a
     kernel that can run the layer needs less scratch than the one selected: the cheapest of
     those (estimated instructions). The whole input is live while these
     run (the peak of a patched run), so their scratch counts most."""
