@@ -15,9 +15,9 @@ Columns:
                   firmnet/in_place.py allows it)
   in place off    the same with --in-place off (every live tensor apart)
   patches auto    the arena with --patches auto (--max-recompute 0.2: the first layers run in
-                  row bands, halo rows recomputed), and the cut:bands it chose with the
-                  recomputed MACs as a share of the model's; "-" when no patches beat the
-                  arena without (the firmnet arena column is always without patches)
+                  row bands, halo rows recomputed), with the recomputed MACs as a share of
+                  the model's (the cut and bands chosen are listed under the table); "-" when
+                  no patches beat the arena without (the firmnet arena column: no patches)
   io tensors      bytes of the input and output tensors (inside the arena; they may share space)
   lower bound     the bound of the execution model used (in place: a layer's output and the
                   input it overwrites count once)
@@ -67,13 +67,18 @@ def default_models(work: Path) -> list[Path]:
     return models + shaped + [EXAMPLE_INT8]
 
 
-def patched(report: dict) -> str:
-    """The patches auto column: arena (cut:bands, recomputed share), or "-" without patches."""
+CHOSEN = []   # the notes under the table: which cut each patched arena uses
+
+
+def patched(name: str, report: dict) -> str:
+    """The patches auto column: arena (recomputed MACs as a share of the model's), or "-"
+    without patches; the cut and bands go to a note under the table (names are long)."""
     p = report.get("patches")
     if p is None:
         return "-"
     share = 100.0 * p["recomputed_macs"] / (report["macs"] - p["recomputed_macs"])
-    return f"{report['arena_bytes']:,} ({p['cut']}:{p['bands']}, +{share:.1f} % MACs)"
+    CHOSEN.append(f"patches auto, {name}: --patches {p['cut']}:{p['bands']}, {p['recomputed_macs']:,} MACs recomputed")
+    return f"{report['arena_bytes']:,} (+{share:.1f} % MACs)"
 
 
 def measure(path: Path) -> list[str]:
@@ -87,7 +92,7 @@ def measure(path: Path) -> list[str]:
               report["live_set_bound_bytes"], report["weights_bytes"],
               tflm["head"], tflm["tail"], tflm["total"], weights_bytes(data)]
     cells = [f"{v:,}" for v in values]
-    return [path.stem] + cells[:2] + [patched(auto)] + cells[2:]
+    return [path.stem] + cells[:2] + [patched(path.stem, auto)] + cells[2:]
 
 
 def main(argv: list[str]) -> int:
@@ -117,7 +122,7 @@ def run(paths: list[Path]) -> int:
     print("\nBoth arenas hold the input and output tensors (firmnet's <name>_input()/<name>_output() point "
           "into it).")
     print("TFLM tail/total use 64-bit host pointers; ANCHORS.md gives TFLM's arena on a Cortex-M4.")
-    for n in notes:
+    for n in CHOSEN + notes:
         print(n)
     return 0
 
