@@ -353,7 +353,7 @@ def test_stamped_arena_sees_a_piece_that_lives_too_short(tmp_path, monkeypatch):
 
 def test_vww_auto_meets_the_goal_on_host(tmp_path):
     """VWW-shaped, --patches auto within 0.2 recompute: the arena (scratch included) at most
-    32,000 B, every read intact (stamped arena), TFLM's bytes."""
+    32,000 B, every read intact (stamped arena), TFLM's bytes, also under ASan+UBSan."""
     model = vww_model()
     auto = compile_bytes(model, tmp_path, "auto", patches="auto", max_recompute=0.2)
     r = auto.report
@@ -368,6 +368,9 @@ def test_vww_auto_meets_the_goal_on_host(tmp_path):
     expected, = tflm.run(xs)
     got, = run_firmnet(auto.build_host(), model, xs)
     assert first_mismatch(got, expected, "vww auto") is None
+    # the same sources standalone under ASan+UBSan: band tensors over consumed input rows
+    sanitized, = run_sanitized(auto, [xs[0]], tmp_path)
+    assert np.array_equal(sanitized.reshape(-1), np.asarray(expected[0]).reshape(-1))
 
 
 def test_vww_auto_meets_the_goal_on_mps2_an386(tmp_path):
