@@ -9,6 +9,10 @@ range, as in the MLPerf Tiny models):
   KWS pointwise   kws_ref_model's 1x1 convolution: 25 x 5 pixels, 64 -> 64 channels
   KWS conv 10x4/2 kws_ref_model's first convolution: 49 x 10 x 1 -> 25 x 5 x 64, stride 2
   KWS depthwise   kws_ref_model's 3x3 depthwise convolution, padding 1: 25 x 5 x 64
+  VWW depthwise   the 3x3 depthwise layers of MobileNetV1 0.25 at 96 x 96 (input zero point
+                  -128, as after a ReLU): 24 x 24 x 32 padding 1, and 48 x 48 x 8, 6 x 6 x 128,
+                  3 x 3 x 256 (padding 1), 48 x 48 x 16 and 12 x 12 x 64 stride 2 (TFLite SAME:
+                  padding 0 top/left, 1 bottom/right)
   AD01 FC 640     ad01_int8's first fully connected layer: 640 -> 128
   AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128
   ResNet-8 3x3    MLPerf Tiny's ResNet-8 3x3 stride-1 convolutions, padding 1: 32 x 32 x 3 -> 16,
@@ -20,7 +24,7 @@ range, as in the MLPerf Tiny models):
                   python/firmnet/kernels/; depthwise as 64 groups, FC as a one-pixel 1x1 conv)
 Each layer runs once through its portable kernel and once through each DSP-extension variant
 that takes it (runtime_c/include/fn_s8_dsp.h: fn_conv2d_s8_dsp, fn_conv2d_1x1_s8_dsp,
-fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp,
+fn_depthwise_conv2d_s8_rows_dsp, fn_depthwise_conv2d_s8_w16_dsp, fn_depthwise_conv2d_s8_blocks_dsp, fn_fc_s8_dsp,
 fn_conv2d_s8_winograd_dsp; and fn_conv2d_s8_w16_dsp, fn_conv2d_s8_w16_dsp.h, for the layers
 run through fn_conv2d_s8), in one
 bare-metal firmware built by tests/support/qemu_harness.py (arm-none-eabi-gcc -O2
@@ -41,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from firmnet.kernels import _s8_dsp, conv2d_s8_w16_dsp  # noqa: E402
+from firmnet.kernels import _s8_dsp, conv2d_1x1_s8_w16_dsp, conv2d_s8_w16_dsp, depthwise_conv2d_s8_w16_dsp  # noqa: E402
 from support.qemu_harness import (FIRMWARE_KERNELS, SOURCES, board_case, build_firmware, firmware_main,  # noqa: E402
                                   reference, run_firmware)
 
@@ -56,6 +60,14 @@ def layers() -> list[tuple[str, tuple, int]]:
               output_zero_point=-128, act=(-128, 127), mode="tflm")
     out.append(("KWS pointwise 1x1 64->64", board_case("1x1", x, w, bias[:64], kw), 25 * 5 * 64 * 64))
     out.append(("KWS pointwise, fn_conv2d_s8", board_case("conv", x, w, bias[:64], kw), 25 * 5 * 64 * 64))
+    for h, cin, cout in VWW_POINTWISE:
+        xv = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
+        wv = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+        kv = dict(input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.002, 0.01, cout),
+                  output_scale=0.3, output_zero_point=-128, act=(-128, 127), mode="tflm")
+        label = f"VWW pointwise {h}x{h} {cin}->{cout}"
+        out.append((label, board_case("1x1", xv, wv, bias[:cout], kv), h * h * cin * cout))
+        out.append((label, board_case("conv", xv, wv, bias[:cout], kv), h * h * cin * cout))
     x1 = rng.integers(-128, 128, (1, 49, 10, 1), dtype=np.int8)
     w1 = rng.integers(-128, 128, (64, 10, 4, 1), dtype=np.int8)
     kw1 = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, 64), output_scale=0.3,
@@ -65,6 +77,21 @@ def layers() -> list[tuple[str, tuple, int]]:
     kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.02, 64), output_scale=0.2,
               output_zero_point=-128, pads=(1, 1, 1, 1), mode="tflm")
     out.append(("KWS depthwise 3x3 x64", board_case("dw", x, w, bias[:64], kw), 25 * 5 * 64 * 9))
+    vrng = np.random.default_rng(16)     # its own generator: the other layers' data stay as they were
+    xv = vrng.integers(-128, 128, (1, 24, 24, 32), dtype=np.int8)
+    wv = vrng.integers(-128, 128, (1, 3, 3, 32), dtype=np.int8)
+    kv = dict(input_scale=0.05, input_zero_point=-128, weight_scales=vrng.uniform(0.002, 0.02, 32), output_scale=0.2,
+              output_zero_point=-128, pads=(1, 1, 1, 1), mode="tflm")
+    out.append(("VWW depthwise 3x3 24x24x32", board_case("dw", xv, wv, bias[:32], kv), 24 * 24 * 32 * 9))
+    for h, c, st in ((48, 8, 1), (48, 16, 2), (12, 64, 2), (6, 128, 1), (3, 256, 1)):
+        xv = vrng.integers(-128, 128, (1, h, h, c), dtype=np.int8)
+        wv = vrng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+        pads = (1, 1, 1, 1) if st == 1 else (0, 0, 1, 1)     # TFLite SAME on an even size
+        kv = dict(input_scale=0.05, input_zero_point=-128, weight_scales=vrng.uniform(0.002, 0.02, c),
+                  output_scale=0.2, output_zero_point=-128, pads=pads, strides=(st, st), mode="tflm")
+        oh = (h + pads[0] + pads[2] - 3) // st + 1
+        out.append((f"VWW depthwise 3x3 {h}x{h}x{c}/{st}", board_case("dw", xv, wv, vrng.integers(-20000, 20000, c)
+                                                                       .astype(np.int32), kv), oh * oh * c * 9))
     wg = np.ascontiguousarray(w[0].transpose(2, 0, 1))[..., None]     # OHWI, one input channel per group
     out.append(("KWS depthwise, fn_conv2d_s8", board_case("conv", x, wg, bias[:64], {**kw, "groups": 64}),
                 25 * 5 * 64 * 9))
@@ -88,19 +115,26 @@ def layers() -> list[tuple[str, tuple, int]]:
     return out
 
 
+# (size, in_c, out_c) of VWW-shaped's pointwise layers (MobileNetV1 0.25, 96x96; the wider ones
+# once each: 128->128 runs five times in the model)
+VWW_POINTWISE = ((48, 8, 16), (24, 16, 32), (24, 32, 32), (12, 32, 64), (12, 64, 64), (6, 64, 128), (6, 128, 128),
+                 (3, 128, 256), (3, 256, 256))
+
 # (size, in_c, out_c) of the 3x3 stride-1 layers measured for the Winograd kernels
 WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16, 24))
 
 
 # the DSP-extension variants of each portable kind (support.qemu_harness.FIRMWARE_KERNELS)
-VARIANTS = {"1x1": ("1x1_dsp",), "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
+VARIANTS = {"1x1": ("1x1_dsp", "pw16"),
+            "conv": ("conv_dsp", "w16"), "dw": ("dw_rows_dsp", "dw_w16_dsp", "dw_blocks_dsp"), "fc": ("fc_dsp",),
             "wino": ("wino_dsp",)}
 
 
 def _takes(kind: str, params: dict) -> bool:
     """Whether a DSP variant takes the layer: its scratch size is not 0 (fn_s8_dsp.h)."""
     size = {"conv_dsp": _s8_dsp.conv2d_scratch, "dw_rows_dsp": _s8_dsp.dw_rows_scratch,
-            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch, "w16": conv2d_s8_w16_dsp.scratch}.get(kind)
+            "dw_blocks_dsp": _s8_dsp.dw_blocks_scratch, "dw_w16_dsp": depthwise_conv2d_s8_w16_dsp.scratch,
+            "w16": conv2d_s8_w16_dsp.scratch, "pw16": conv2d_1x1_s8_w16_dsp.scratch}.get(kind)
     return size is None or size(params) > 0
 
 

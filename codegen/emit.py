@@ -217,7 +217,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
         call = lowered[node.name]
         out = node.outputs[0]
         step = {"index": index, "node": node.name, "op": node.op, "lines": [], "kind": "alias",
-                "trace": (pointer(out), graph.types[out].nbytes)}
+                "trace": None if memory.storage[out].strided else (pointer(out), graph.types[out].nbytes)}
         if isinstance(call, Alias):
             if node.name in memory.copies:
                 step["kind"] = "copy"

@@ -326,13 +326,13 @@ def _kws_layer(path, first: bool):
     return path
 
 
-@pytest.mark.parametrize("first, auto", [(True, "fn_conv2d_s8_codebook_dsp"), (False, "fn_conv2d_1x1_s8_dsp")])
+@pytest.mark.parametrize("first, auto", [(True, "fn_conv2d_s8_codebook_dsp"), (False, "fn_conv2d_1x1_s8_w16_dsp")])
 def test_auto_picks_the_faster_kernel_for_palettized_kws_layers(tmp_path, first, auto):
     """On mps2-an386 (bench/codebook.py, K = 16): KWS's first convolution runs faster as
     fn_conv2d_s8_codebook_dsp (792,320 instructions) than as fn_conv2d_s8_dsp (912,840), so
     auto takes the codebook kernel; its pointwise layer runs slower as
-    fn_conv2d_s8_codebook_dsp (835,040) than as fn_conv2d_1x1_s8_dsp (767,160), so auto keeps
-    the dense kernel, and --codebook-kernels on takes fn_conv2d_s8_codebook_dsp (estimated
+    fn_conv2d_s8_codebook_dsp (835,040) than as fn_conv2d_1x1_s8_w16_dsp (480,160,
+    bench/kernels_qemu.py), so auto keeps the dense kernel, and --codebook-kernels on takes fn_conv2d_s8_codebook_dsp (estimated
     faster than fn_fc_s8_codebook_dsp: 1,471,240)."""
     path = _kws_layer(tmp_path / "kws.onnx", first)
     cm = _compile(path, tmp_path / "auto", board="mps2-an386", write=False)

@@ -172,6 +172,8 @@ def dsp_variants(runtime, case) -> list[str]:
     this case: a depthwise case runs through each variant whose C scratch size is not 0 (the
     shapes it takes; fn_s8_dsp.h), or through the portable kernel when neither takes it."""
     kind, _, _, _, params, arrays, _ = case
+    if kind == "1x1":   # both 1x1 DSP variants (fn_conv2d_1x1_s8_w16_dsp: int16 weights)
+        return ["1x1_dsp", "pw16"]
     if kind != "dw":
         return [f"{kind}_dsp"]
     s, keep = c_params(runtime.ffi, "fn_depthwise_conv2d_s8_params", params, arrays)
@@ -224,8 +226,8 @@ def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_pointwise_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
     check_on_board(tmp_path, pointwise_cases(99, 60), dsp,
-                   ["fn_conv2d_1x1_s8", "fn_conv2d_1x1_s8_dsp", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast"],
-                   runtime)
+                   ["fn_conv2d_1x1_s8", "fn_conv2d_1x1_s8_dsp", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast",
+                    "fn_conv2d_1x1_s8_w16_dsp", "pair_blocks8", "pair_blocks2"], runtime)
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.in_place import IN_PLACE, conv_delta, w16_delta, depthwise_delta, dw_rows_dsp_delta, phase_delta, row_delta
+from firmnet.in_place import (IN_PLACE, conv_delta, depthwise_delta, dw_rows_dsp_delta, pair_delta, phase_delta,
+                              row_delta, w16_delta, winograd_delta)
+from firmnet.kernels import conv2d_1x1_s8_w16_dsp
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels import params_relu_s8 as relu_params
@@ -233,6 +235,53 @@ def test_conv_1x1_in_place_matches_reference(runtime, h, w, cin, cout, q):
         assert_array_equal_first(buf.result((1, h, w, cout)), expected_conv(x, wt, bias, kw), f"{kernel} in place")
 
 
+def run_pw16_overlapped(runtime, x, wt, bias, kw, delta):
+    ffi, lib = runtime.ffi, runtime.lib
+    _, h, w, _ = x.shape
+    cout = wt.shape[0]
+    params, arrays = conv2d_s8_params(x.shape, wt.shape, **kw)
+    buf = Overlapped(ffi, x, h * w * cout, delta)
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    packed = conv2d_1x1_s8_w16_dsp.pack_filter(wt)
+    scratch = np.zeros(conv2d_1x1_s8_w16_dsp.scratch(params), np.int8)
+    status = lib.fn_conv2d_1x1_s8_w16_dsp(s, buf.input, _ptr(ffi, "int16_t", packed), _ptr(ffi, "int32_t", bias),
+                                          buf.output, ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK
+    del keep
+    return buf.result((1, h, w, cout))
+
+
+@settings(max_examples=120, deadline=None)
+@given(h=st.integers(1, 5), w=st.integers(1, 5), cin=st.integers(1, 24), cout=st.integers(1, 24),
+       q=quant_cases())
+def test_conv_1x1_w16_in_place_matches_reference(runtime, h, w, cin, cout, q):
+    """fn_conv2d_1x1_s8_w16_dsp (its portable path on the host; in QEMU: test_in_place_models.py)
+    at its declared pair_delta: 0 when out_c <= in_c."""
+    x, wt, bias, kw = pointwise_case(h, w, cin, cout, q)
+    delta = pair_delta(h * w, cin, cout)
+    if cout <= cin:
+        assert delta == 0
+    got = run_pw16_overlapped(runtime, x, wt, bias, kw, delta)
+    assert_array_equal_first(got, expected_conv(x, wt, bias, kw), "fn_conv2d_1x1_s8_w16_dsp in place")
+
+
+def test_conv_1x1_w16_with_too_small_a_delta_is_caught(runtime):
+    """8 -> 16 channels over 3 x 3 pixels: the pair (6, 7) writes 8 * 16 output bytes before the
+    last pixel's input, 8 * 8 bytes into the input, is read: pair_delta 64; one byte less
+    overwrites that input first."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (1, 3, 3, 8), dtype=np.int8)
+    wt = rng.integers(-127, 128, (16, 1, 1, 8), dtype=np.int8)
+    bias = rng.integers(-2000, 2000, 16).astype(np.int32)
+    kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, 16),
+              output_scale=0.3, output_zero_point=-128, act=(-128, 127), mode="tflm")
+    delta = pair_delta(9, 8, 16)
+    assert delta == 8 * 16 - 8 * 8 == 64
+    want = expected_conv(x, wt, bias, kw)
+    assert np.array_equal(run_pw16_overlapped(runtime, x, wt, bias, kw, delta), want)
+    assert not np.array_equal(run_pw16_overlapped(runtime, x, wt, bias, kw, delta - 1), want)
+
+
 # ---------------------------------------------------------------- elementwise
 
 @settings(max_examples=60, deadline=None)
@@ -251,9 +300,123 @@ def test_relu_in_place_matches_reference(runtime, n, op, zp_in, zp_out, ratio, s
 
 
 @pytest.mark.parametrize("w,c", [(8, 8), (32, 16), (5, 3)])
-def test_w16_conv_3x3_same_lags_one_input_row(w, c):
-    """fn_conv2d_s8_w16_dsp widens output row y's window rows y-1..y+1 before writing row y, so
-    with C -> C channels the output may start one input row (w * c bytes) before the input; with
-    stride 2 the output row is half as long and lags less."""
-    assert w16_delta((6, w), (6, w), c, c, (3, 3), (1, 1), (1, 1), (1, 1)) == w * c
+def test_w16_conv_3x3_same_runs_at_the_input(w, c):
+    """fn_conv2d_s8_w16_dsp keeps the 2 window rows output row y shares with row y - 1 and widens
+    only input row y + 1 before writing row y, so C -> C runs at delta 0 (ResNet-8's 32x32x16
+    layer included); C -> 2C: row y's outputs end at 2wc(y + 1), row y + 1 reads input row y + 2
+    (at wc(y + 2)): wc * y, largest at y = 3 (row 5 reads input row 6, past the image); stride 2
+    writes half-length rows."""
+    assert w16_delta((6, w), (6, w), c, c, (3, 3), (1, 1), (1, 1), (1, 1)) == 0
+    assert w16_delta((6, w), (6, w), c, 2 * c, (3, 3), (1, 1), (1, 1), (1, 1)) == 3 * w * c
     assert w16_delta((6, w), (3, (w + 1) // 2), c, c, (3, 3), (2, 2), (0, 0), (1, 1)) == 0
+
+
+def run_w16_overlapped(runtime, x, w, bias, kw, delta=None):
+    """fn_conv2d_s8_w16_dsp (its portable path: the host has no DSP extension) with its output
+    `delta` bytes (default: w16_delta) before its input."""
+    from firmnet.kernels import conv2d_s8_w16_dsp as w16
+    ffi, lib = runtime.ffi, runtime.lib
+    params, arrays = conv2d_s8_params(x.shape, w.shape, **kw)
+    p = params
+    if delta is None:
+        delta = w16_delta((p["in_h"], p["in_w"]), (p["out_h"], p["out_w"]), p["in_c"], p["out_c"],
+                          (p["kernel_h"], p["kernel_w"]), (p["stride_h"], p["stride_w"]), (p["pad_top"], p["pad_left"]),
+                          (p["dilation_h"], p["dilation_w"]))
+    shape = (1, p["out_h"], p["out_w"], p["out_c"])
+    buf = Overlapped(ffi, x, int(np.prod(shape)), delta)
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    packed = np.ascontiguousarray(w16.pack_filter(w))
+    scratch = np.zeros(int(lib.fn_conv2d_s8_w16_dsp_scratch_size(s)) // 8 + 1, np.uint64)
+    status = lib.fn_conv2d_s8_w16_dsp(s, buf.input, _ptr(ffi, "int16_t", packed), _ptr(ffi, "int32_t", bias),
+                                      buf.output, ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK
+    del keep
+    return buf.result(shape)
+
+
+@settings(max_examples=120, deadline=None)
+@given(g=conv_geometry(), q=quant_cases())
+def test_w16_in_place_matches_reference(runtime, g, q):
+    """Kernels 1x1 to 4x4, strides and dilations 1 to 3, pads 0 to 3 (one group)."""
+    g = dict(g, n=1, groups=1)
+    x, w, bias, kw = conv_case(g, q)
+    assert_array_equal_first(run_w16_overlapped(runtime, x, w, bias, kw), expected_conv(x, w, bias, kw),
+                             "w16 in place")
+
+
+def test_w16_with_too_small_a_delta_is_caught(runtime):
+    """4 -> 8 channels, 6x6, 3x3 pad 1: right at w16_delta (3 input rows), wrong 16 bytes lower."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(-128, 128, (1, 6, 6, 4), dtype=np.int8)
+    w = rng.integers(-127, 128, (8, 3, 3, 4), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, 8).astype(np.int32)
+    kw = dict(pads=(1, 1, 1, 1), input_scale=0.05, input_zero_point=3, weight_scales=np.full(8, 0.01),
+              output_scale=0.1, output_zero_point=-5)
+    expected = expected_conv(x, w, bias, kw)
+    assert w16_delta((6, 6), (6, 6), 4, 8, (3, 3), (1, 1), (1, 1), (1, 1)) == 3 * 6 * 4
+    assert np.array_equal(run_w16_overlapped(runtime, x, w, bias, kw), expected)
+    assert not np.array_equal(run_w16_overlapped(runtime, x, w, bias, kw, 3 * 6 * 4 - 16), expected)
+
+
+# ---------------------------------------------------------------- Winograd
+
+def run_winograd_overlapped(runtime, kernel, x, w, bias, kw, delta=None):
+    """A Winograd kernel with its output `delta` bytes (default: winograd_delta) before its input."""
+    from firmnet.kernels import params_winograd as pw
+    ffi, lib = runtime.ffi, runtime.lib
+    params, arrays = pw.winograd_s8_params(x.shape, w.shape, **kw)
+    p = params
+    if delta is None:
+        delta = winograd_delta((p["in_h"], p["in_w"]), (p["out_h"], p["out_w"]), p["in_c"], p["out_c"], p["pad_top"])
+    shape = (1, p["out_h"], p["out_w"], p["out_c"])
+    buf = Overlapped(ffi, x, int(np.prod(shape)), delta)
+    s, keep = c_params(ffi, "fn_conv2d_s8_params", params, arrays)
+    u = np.ascontiguousarray(pw.transform_filter(w))
+    scratch = np.zeros(int(lib.fn_conv2d_s8_winograd_scratch_size(s)) // 8 + 1, np.uint64)
+    status = getattr(lib, kernel)(s, buf.input, _ptr(ffi, "int16_t", u), _ptr(ffi, "int32_t", bias), buf.output,
+                                  ffi.cast("void *", ffi.from_buffer(scratch)))
+    assert status == lib.FN_OK, kernel
+    del keep
+    return buf.result(shape)
+
+
+@settings(max_examples=80, deadline=None)
+@given(pads=st.tuples(*[st.integers(0, 2)] * 4), h=st.integers(0, 6), w=st.integers(0, 6),
+       cin=st.integers(1, 9), cout=st.integers(1, 9), q=quant_cases())
+def test_winograd_in_place_matches_reference(runtime, pads, h, w, cin, cout, q):
+    """Both int8 Winograd kernels (the DSP one through its portable path here; on mps2-an386 in
+    tests/test_in_place_models.py) at winograd_delta: each tile row keeps the 2 input rows it
+    shares with the one before, so C -> C with pad 1 runs at delta 0."""
+    g = dict(n=1, h=max(1, 3 - pads[0] - pads[2] + h), w=max(1, 3 - pads[1] - pads[3] + w), groups=1, cin_g=cin,
+             cout_g=cout, kh=3, kw=3, geo=dict(strides=(1, 1), dilations=(1, 1), pads=pads))
+    x, wt, bias, kw = conv_case(g, q)
+    expected = expected_conv(x, wt, bias, kw)
+    for kernel in ("fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp"):
+        assert_array_equal_first(run_winograd_overlapped(runtime, kernel, x, wt, bias, kw), expected,
+                                 f"{kernel} in place")
+
+
+def test_winograd_3x3_same_runs_at_the_input():
+    """C -> C, pad 1: delta 0 (ResNet-8's 32x32x16 layer included); growing channels need the
+    growth of a tile row's outputs over the rows read by then."""
+    for w, c in ((32, 16), (16, 32), (5, 3)):
+        assert winograd_delta((8, w), (8, w), c, c, 1) == 0
+    # 4 -> 8 channels, 6x6: tile row t writes output rows 2t, 2t+1 (up to (2t + 2) * 48 bytes),
+    # tile row t + 1 reads from input row 2t + 3 (at (2t + 3) * 24): 96t + 96 - 48t - 72, largest at
+    # the last t = 1
+    assert winograd_delta((6, 6), (6, 6), 4, 8, 1) == 72
+
+
+def test_winograd_with_too_small_a_delta_is_caught(runtime):
+    """4 -> 8 channels: at the declared delta the bytes are right, 16 bytes less reads an input
+    row already overwritten."""
+    rng = np.random.default_rng(8)
+    x = rng.integers(-128, 128, (1, 6, 6, 4), dtype=np.int8)
+    w = rng.integers(-127, 128, (8, 3, 3, 4), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, 8).astype(np.int32)
+    kw = dict(pads=(1, 1, 1, 1), input_scale=0.05, input_zero_point=3, weight_scales=np.full(8, 0.01),
+              output_scale=0.1, output_zero_point=-5)
+    expected = expected_conv(x, w, bias, kw)
+    for kernel in ("fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp"):
+        assert np.array_equal(run_winograd_overlapped(runtime, kernel, x, w, bias, kw), expected)
+        assert not np.array_equal(run_winograd_overlapped(runtime, kernel, x, w, bias, kw, 72 - 16), expected)

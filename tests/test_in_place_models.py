@@ -140,30 +140,69 @@ def test_ic_shaped_resnet8_direct_kernels(tmp_path):
     assert reports["on"]["lower_bound_bytes"] <= reports["on"]["arena_bytes"] <= 36000
 
 
+@pytest.mark.parametrize("board,n", [("host", 20), ("mps2-an386", 3)])
+def test_ic_shaped_resnet8_default_kernels(board, n, tmp_path):
+    """The IC-shaped ResNet-8 with the default compile (the int8 Winograd kernels on the host;
+    fn_conv2d_s8_w16_dsp and the DSP Winograd on mps2-an386, run in QEMU): TFLM's bytes with in
+    place on and off, arena <= 36,000 B (issue 17's goal). Its peak is the 32x32x16 block: the
+    first conv's output kept for the ADD beside the next conv's output and scratch, so the
+    3x3 kernels there must run at delta 0 with at most 3,232 B of scratch."""
+    from firmnet import qemu
+    from support.mlperf_shapes import resnet8_model
+    model = resnet8_model(0)
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(9).integers(-128, 128, (n, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    reports = {}
+    for mode in ("on", "off"):
+        d = tmp_path / mode
+        d.mkdir()
+        (d / "m.tflite").write_bytes(model)
+        cm = firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=mode, board=board)
+        if board == "host":
+            got, = run_firmnet(cm.build_host(), model, xs)
+        else:
+            got = np.stack([qemu.run(cm.out_dir, board, [x]).outputs[0] for x in xs]).reshape(expected.shape)
+        problem = first_mismatch(got, expected, f"resnet8 on {board}, in place {mode}")
+        assert problem is None, problem
+        reports[mode] = cm.report
+    kernels = {layer["kernel"] for layer in reports["on"]["layers"]}
+    assert ("fn_conv2d_s8_winograd" if board == "host" else "fn_conv2d_s8_w16_dsp") in kernels
+    print(f"\nIC-shaped on {board}: arena {reports['off']['arena_bytes']:,} B (off) -> "
+          f"{reports['on']['arena_bytes']:,} B (on)")
+    assert reports["on"]["lower_bound_bytes"] <= reports["on"]["arena_bytes"] <= 36000
+
+
 def _compile_bytes(model: bytes, d: Path, in_place: str, **options):
     d.mkdir()
     (d / "m.tflite").write_bytes(model)
     return firmnet.compile(d / "m.tflite", d / "out", name="ic", in_place=in_place, **options)
 
 
+@pytest.mark.parametrize("variant", ["fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_w16_dsp"])
 @pytest.mark.parametrize("in_shape,kernel,strides,padding", [
     ((1, 9, 7, 8), (3, 3), (1, 1), "SAME"),
     ((1, 10, 9, 12), (3, 3), (2, 2), "SAME"),
     ((1, 8, 8, 6), (5, 5), (1, 1), "SAME"),      # 6 channels: a last block of 2 (the portable walk)
     ((1, 9, 6, 4), (3, 3), (1, 2), "VALID"),
 ])
-def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, tmp_path):
-    """fn_depthwise_conv2d_s8_rows_dsp in place on mps2-an386 (QEMU, the DSP path) gives the
-    bytes of the build with in place off."""
+def test_dsp_row_depthwise_in_place_on_mps2(in_shape, kernel, strides, padding, variant, tmp_path):
+    """The DSP row depthwise kernels (fn_depthwise_conv2d_s8_rows_dsp; fn_depthwise_conv2d_s8_w16_dsp,
+    which has the same declaration) in place on mps2-an386 (QEMU, the DSP path) give the bytes
+    of the build with in place off."""
     from firmnet import qemu
     from support.tflite_models import depthwise_model
     model = depthwise_model(11, in_shape, 1, kernel, strides, (1, 1), padding)
     (tmp_path / "m.tflite").write_bytes(model)
     xs = list(np.random.default_rng(4).integers(-128, 128, (2, *in_shape), dtype=np.int8))
+    name = firmnet.compile(tmp_path / "m.tflite", tmp_path / "probe", board="mps2-an386", name="dw",
+                           write=False).report["layers"][0]["name"]
     runs = {}
     for mode in ("on", "off"):
-        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="dw", in_place=mode)
-        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_depthwise_conv2d_s8_rows_dsp"]
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="dw", in_place=mode,
+                             kernels={name: variant})
+        assert [layer["kernel"] for layer in cm.report["layers"]] == [variant]
         runs[mode] = [qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]
         if mode == "on":
             assert [e["layer"] for e in cm.report["in_place"]["layers"]] == [cm.lowered_graph.nodes[0].name]
@@ -191,16 +230,19 @@ def test_cli_in_place_off_is_recorded_and_verified(tmp_path, capsys):
 
 
 def test_kws_on_mps2_reaches_its_bound(tmp_path):
-    """On mps2-an386 the depthwise layers run the DSP row kernel (in place, the output a
-    multiple of 64 bytes low) and the 1x1 layers the DSP 1x1 kernel, whose 1,408-byte scratch
-    sets the bound: 8,000 + 192 (written low) + 1,408; the plan reaches it."""
+    """On mps2-an386 the depthwise layers run the DSP int16-weight depthwise kernel (in place,
+    the output a multiple of 64 bytes low: 8,000 + 192 + its 168-byte scratch) and the 1x1
+    layers the int16-weight 1x1 kernel (in place at delta 0: 8,000 + its 1,288-byte scratch), so
+    the first layer sets the bound: its 490-byte input, 8,000-byte output and fn_conv2d_s8_dsp's
+    1,024-byte scratch; the plan reaches it (rounded up to the 8-byte alignment)."""
     cm = firmnet.compile(MODELS_DIR / "kws_ref_model.tflite", tmp_path, board="mps2-an386", name="kws", write=False)
     r = cm.report
     kernels = {layer["kernel"] for layer in r["layers"]}
-    assert {"fn_depthwise_conv2d_s8_rows_dsp", "fn_conv2d_1x1_s8_dsp"} <= kernels
+    assert {"fn_depthwise_conv2d_s8_w16_dsp", "fn_conv2d_1x1_s8_w16_dsp", "fn_conv2d_s8_dsp"} <= kernels
     assert len(r["in_place"]["layers"]) == 8
-    assert r["arena_bytes"] == r["lower_bound_bytes"] == 8000 + 192 + 1408
-    assert r["live_set_bound_bytes"] == 17408
+    assert r["lower_bound_bytes"] == 490 + 8000 + 1024
+    assert r["arena_bytes"] == (r["lower_bound_bytes"] + 7) // 8 * 8 == 9520
+    assert r["live_set_bound_bytes"] == 8000 + 8000 + 1288    # a 1x1 layer's input, output and scratch
 
 
 @pytest.mark.parametrize("in_shape,out_c,kernel,strides", [
@@ -275,4 +317,27 @@ def test_w16_conv_in_place_on_mps2(in_shape, out_c, strides, tmp_path):
         assert bool(cm.report["in_place"]["layers"]) == (mode == "on")
         got = np.stack([qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]).reshape(expected.shape)
         problem = first_mismatch(got, expected, f"w16 conv in place {mode}")
+        assert problem is None, problem
+
+
+@pytest.mark.parametrize("in_shape,out_c", [
+    ((1, 5, 5, 16), 16),       # delta 0
+    ((1, 3, 5, 8), 16),        # the output grows ahead of the input: odd pixels, pair_delta > 0
+    ((1, 4, 3, 12), 7),        # output channels not a multiple of 4: the last block's tail
+])
+def test_pw16_conv_in_place_on_mps2(in_shape, out_c, tmp_path):
+    """fn_conv2d_1x1_s8_w16_dsp in place on mps2-an386 (QEMU, the DSP path) gives the bytes of
+    the build with in place off, and TFLM's."""
+    from firmnet import qemu
+    from support.tflite_models import conv2d_model
+    model = conv2d_model(15, in_shape, out_c, (1, 1), (1, 1))
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = np.random.default_rng(8).integers(-128, 128, (2, *in_shape), dtype=np.int8)
+    expected, = Tflm(model).run(xs)
+    for mode in ("on", "off"):
+        cm = firmnet.compile(tmp_path / "m.tflite", tmp_path / mode, board="mps2-an386", name="pw", in_place=mode)
+        assert [layer["kernel"] for layer in cm.report["layers"]] == ["fn_conv2d_1x1_s8_w16_dsp"]
+        assert bool(cm.report["in_place"]["layers"]) == (mode == "on")
+        got = np.stack([qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0] for x in xs]).reshape(expected.shape)
+        problem = first_mismatch(got, expected, f"1x1 int16-weight conv in place {mode}")
         assert problem is None, problem

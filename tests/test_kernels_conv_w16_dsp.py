@@ -18,6 +18,7 @@ import re
 import subprocess
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +81,25 @@ def test_kernel_on_the_host_equals_the_reference(runtime, seed):
     assert size == w16.scratch(c[4]), "Python mirror of the scratch size"
     assert (scratch[size:] == 0xA5).all(), "wrote past its scratch"
     assert_array_equal_first(out, c[-1], f"{KERNEL} on the host: {c[4]}")
+
+
+@pytest.mark.parametrize("pads,strides,dilations", [((1, 10, 0, 2), (1, 1), (1, 1)),   # 10 left: 5 edge blocks
+                                                     ((0, 9, 1, 0), (1, 2), (1, 2)),
+                                                     ((2, 3, 2, 3), (2, 1), (1, 1))])
+def test_wide_left_padding(runtime, pads, strides, dilations):
+    """More pixel pairs starting left of the image than the kernel plans ahead (W16_EDGES, 4):
+    the rest are planned where they are used; the right padding columns are in the scratch."""
+    rng = np.random.default_rng(sum(pads))
+    x = rng.integers(-128, 128, (1, 5, 7, 5), dtype=np.int8)
+    w = rng.integers(-127, 128, (3, 3, 3, 5), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, 3).astype(np.int32)
+    kw = dict(input_scale=0.05, input_zero_point=4, weight_scales=np.array([0.01, 0.02, 0.005]), output_scale=0.3,
+              output_zero_point=-6, pads=pads, strides=strides, dilations=dilations)
+    c = board_case("w16", x, w, bias, kw)
+    status, out, size, scratch = run_host(runtime, c)
+    assert status == runtime.lib.FN_OK
+    assert size == w16.scratch(c[4]) and (scratch[size:] == 0xA5).all()
+    assert_array_equal_first(out, expected_conv(x, w, bias, kw), f"{KERNEL}, pads {pads}")
 
 
 def test_packed_filter_layout():
@@ -311,3 +331,70 @@ def test_model_on_the_emulated_m4_and_flash_refusal(tmp_path):
         reasons = {r["kernel"]: r["reason"] for r in l["rejected"]}
         if l["name"] in {c["name"] for c in chosen}:
             assert "int16 weights would not fit small-m4's flash" in reasons[KERNEL]
+
+
+SANITIZE_DRIVER = r"""
+#include <stdlib.h>
+#include <string.h>
+#include "fn_conv2d_s8_w16_dsp.h"
+/* The kernel on random geometry (kernels 1..4, strides and dilations 1..3, pads 0..4 on each
+ * side, so that edge blocks, the kept window rows and the right padding columns all occur) with
+ * every buffer malloc'd at its exact size (the scratch at fn_conv2d_s8_w16_dsp_scratch_size):
+ * ASan flags any access past one, UBSan any overflow. */
+static uint32_t state = 7;
+static int32_t draw(int32_t n) { state = state * 1103515245u + 12345u; return (int32_t)((state >> 8) % (uint32_t)n); }
+int main(void) {
+    for (int it = 0; it < 4000; ++it) {
+        fn_conv2d_s8_params p;
+        memset(&p, 0, sizeof p);
+        p.batch = 1 + draw(2); p.in_c = 1 + draw(9); p.out_c = 1 + draw(5); p.groups = 1;
+        p.kernel_h = 1 + draw(4); p.kernel_w = 1 + draw(4);
+        p.stride_h = 1 + draw(3); p.stride_w = 1 + draw(3);
+        p.dilation_h = 1 + draw(3); p.dilation_w = 1 + draw(3);
+        const int32_t pt = draw(5), pb = draw(5), pl = draw(5), pr = draw(5);
+        p.in_h = 1 + draw(9); p.in_w = 1 + draw(12);
+        const int32_t eh = p.dilation_h * (p.kernel_h - 1) + 1, ew = p.dilation_w * (p.kernel_w - 1) + 1;
+        if (p.in_h + pt + pb < eh || p.in_w + pl + pr < ew) continue;
+        p.out_h = (p.in_h + pt + pb - eh) / p.stride_h + 1; p.out_w = (p.in_w + pl + pr - ew) / p.stride_w + 1;
+        p.pad_top = pt; p.pad_left = pl; p.input_offset = draw(256) - 127;
+        int32_t mult = 1 << 30, shift = -8;
+        p.requant.mode = FN_REQUANT_TFLM; p.requant.act_min = -128; p.requant.act_max = 127;
+        p.requant.multiplier = &mult; p.requant.shift = &shift;
+        const size_t nin = (size_t)p.batch * p.in_h * p.in_w * p.in_c;
+        const size_t nout = (size_t)p.batch * p.out_h * p.out_w * p.out_c;
+        const size_t nw = fn_conv2d_s8_w16_dsp_filter_size(&p);
+        const size_t ns = fn_conv2d_s8_w16_dsp_scratch_size(&p);
+        int8_t *x = malloc(nin), *y = malloc(nout);
+        int16_t *w = malloc(nw * sizeof *w);
+        int32_t *bias = malloc((size_t)p.out_c * sizeof *bias);
+        void *scratch = malloc(ns);
+        for (size_t i = 0; i < nin; ++i) x[i] = (int8_t)draw(256);
+        for (size_t i = 0; i < nw; ++i) w[i] = (int16_t)(draw(256) - 128);
+        for (int32_t i = 0; i < p.out_c; ++i) bias[i] = draw(20001) - 10000;
+        if (ns == 0 || fn_conv2d_s8_w16_dsp(&p, x, w, bias, y, scratch) != FN_OK) {
+            return 2;
+        }
+        free(x); free(y); free(w); free(bias); free(scratch);
+    }
+    return 0;
+}
+"""
+
+
+def test_kernel_stays_in_its_buffers(tmp_path):
+    """Exact-size buffers under ASan + UBSan (the host's portable path: the same indexing as the
+    DSP build): the widened columns, the kept rows and the edge blocks never reach past the
+    scratch, the input, the filter or the output."""
+    from firmnet import cbuild, resources
+    main = tmp_path / "driver.c"
+    main.write_text(SANITIZE_DRIVER)
+    src = resources.runtime_dir() / "src"
+    exe = tmp_path / "driver"
+    cmd = [cbuild.compiler(), "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+           "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+           f"-I{resources.runtime_include_dir()}", str(main), str(src / "fn_conv2d_s8_w16_dsp.c"),
+           str(src / "fn_finish_channel_s8.c"), "-o", str(exe)]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "runtime error" not in res.stderr, res.stderr[-3000:]

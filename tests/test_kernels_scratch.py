@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmnet.kernels import _s8_dsp, params_winograd
+from firmnet.kernels import _s8_dsp, conv2d_1x1_s8_w16_dsp, params_winograd
 from firmnet.kernels.params_binary import bconv2d_scratch
 from firmnet.kernels.params_winograd_f32 import TRANSFORMS
 from firmnet.kernels.params_winograd_f32 import scratch_size as winograd_f32_scratch
@@ -63,6 +63,8 @@ def test_conv_scratch_formulas_equal_the_c(runtime, p):
     assert _s8_dsp.conv2d_scratch(p) == c_size(runtime, "fn_conv2d_s8_dsp_scratch_size", "fn_conv2d_s8_params", p)
     assert _s8_dsp.conv2d_1x1_scratch(p) == c_size(runtime, "fn_conv2d_1x1_s8_dsp_scratch_size",
                                                    "fn_conv2d_s8_params", p)
+    assert conv2d_1x1_s8_w16_dsp.scratch(p) == c_size(runtime, "fn_conv2d_1x1_s8_w16_dsp_scratch_size",
+                                                      "fn_conv2d_s8_params", p)
 
 
 @st.composite
@@ -113,11 +115,16 @@ def test_conv_codebook_scratch_formula_equals_the_c(runtime, kh, kw, in_c, bits,
 
 def test_kws_layers_scratch():
     """KWS's layers (hand-computed from fn_s8_dsp.h's formulas): the 1x1 64 -> 64 layer takes
-    3 pixels' 16 widened words (8 bytes each) and 64 channels' 16-byte table; the 3x3
+    3 pixels' 16 widened words (8 bytes each) and 64 channels' 16-byte table (the int16-weight
+    variant: 2 pixels' 64 int16 values, a sentinel pair and the table); the 3x3
     depthwise over 25 x 5 x 64 with padding 1 reads 7 input columns per row: 9 taps x 2 words
     and 4 row slots x 14 words; the first conv's two 256-value windows."""
     pw = dict(in_c=64, out_c=64)
     assert _s8_dsp.conv2d_1x1_scratch(pw) == 3 * 16 * 8 + 64 * 16 == 1408
+    # fn_conv2d_1x1_s8_w16_dsp: a pixel pair's 64 widened values each (2 bytes), the sentinel's 8
+    # bytes, the 64 channels' 16-byte table
+    pw16 = dict(in_c=64, out_c=64, kernel_h=1, kernel_w=1, groups=1)
+    assert conv2d_1x1_s8_w16_dsp.scratch(pw16) == 2 * 64 * 2 + 8 + 64 * 16 == 1288
     dw = dict(out_w=5, stride_w=1, kernel_w=3, dilation_w=1, kernel_h=3, depth_multiplier=1)
     assert _s8_dsp.dw_rows_scratch(dw) == 4 * (18 + 4 * 14) == 296
     conv = dict(kernel_h=10, kernel_w=4, in_c=1, groups=1)
@@ -126,6 +133,7 @@ def test_kws_layers_scratch():
 
 SANITIZED_SIZES = r"""
 #include <stdio.h>
+#include "fn_conv2d_1x1_s8_w16_dsp.h"
 #include "fn_s8_dsp.h"
 /* Every scratch size function over fields at the ends of int32 (UBSan aborts on overflow). */
 int main(void) {
@@ -137,6 +145,7 @@ int main(void) {
         fn_conv2d_s8_params cp = {0};
         cp.kernel_h = v[a]; cp.kernel_w = v[b]; cp.in_c = v[c]; cp.out_c = v[d]; cp.groups = a % 2 ? 1 : v[d];
         total += fn_conv2d_s8_dsp_scratch_size(&cp) + fn_conv2d_1x1_s8_dsp_scratch_size(&cp);
+        total += fn_conv2d_1x1_s8_w16_dsp_scratch_size(&cp);
         cp.stride_h = cp.stride_w = cp.dilation_h = cp.dilation_w = 1;
         total += fn_conv2d_s8_winograd_dsp_scratch_size(&cp);
         fn_depthwise_conv2d_s8_params dp = {0};

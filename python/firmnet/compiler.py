@@ -5,7 +5,7 @@ import hashlib
 import json
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from .ir import FirmnetError, Graph
 from .kernels.select import select_kernels
 from .lowering import Alias, KernelCall
 from .patches import apply as apply_patches, parse_spec as parse_patches
+from .concat_views import apply as apply_concat_views, describe as describe_views
 from .memory import MemoryPlan, analyse
 from .schedule import describe as describe_schedule, schedule_graph
 from .passes import pipeline, run_pipeline
@@ -119,8 +120,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     patch_plan, arena_without, lean = None, None, 0
     if patch_spec is not None or patches == "auto":
         whole = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
-        whole_graph, _ = schedule_graph(lowered_graph, whole, schedule)
-        arena_without = analyse(whole_graph, whole, algorithm, in_place).arena_size
+        arena_without = _plan_with_views(lowered_graph, whole, schedule, algorithm, in_place, None)[3].arena_size
         if patch_spec is None:
             patch_spec, lean = _choose_patches(lowered_graph, target, kernels, sparse, winograd, codebook_kernels,
                                                algorithm, in_place, max_recompute, arena_without)
@@ -134,9 +134,9 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                              sparse, winograd, codebook_kernels)
     if patch_plan is not None:
         lowered[patch_plan.join] = Alias()   # the bands wrote their rows in place (memory.py joins)
-    lowered_graph, sched = schedule_graph(lowered_graph, lowered, schedule)
-    memory = analyse(lowered_graph, lowered, algorithm, in_place,
-                     {patch_plan.join: (patch_plan.source, patch_plan.max_shift)} if patch_plan else None)
+    joins = {patch_plan.join: (patch_plan.source, patch_plan.max_shift)} if patch_plan else None
+    lowered_graph, lowered, sched, memory, views, views_note = _plan_with_views(
+        lowered_graph, lowered, schedule, algorithm, in_place, joins)
     options = {"board": target.name, "name": name, "planner": algorithm, "requant": requant}
     if not dead_channels:   # (the defaults stay out, so that earlier projects keep their provenance)
         options["dead_channels"] = False
@@ -169,6 +169,7 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
     report["dead_channels"] = {"enabled": dead_channels, "layers": removed,
                                "macs_saved": sum(r["macs_saved"] for r in removed)}
     report["float_layers"] = float_layers(graph, lowered_graph)
+    report["concat_views"] = {"elided": describe_views(views), "note": views_note}
     if patch_plan is None:
         report["schedule"] = describe_schedule(lowered_graph, sched, memory)
         report["classic_lower_bound_bytes"] = sched.classic_bound
@@ -244,6 +245,48 @@ def lean_kernels(patched, lowered: dict, plan, target) -> dict:
         if leaner:
             forced[node.name] = min(leaner, key=lambda k: (modules[k].cost(node, patched, target), k))
     return forced
+
+
+def _plan_with_views(graph, lowered, schedule, algorithm, in_place, joins):
+    """(scheduled graph, lowered, Schedule, MemoryPlan, views, note) with the Concats whose
+    producers write into their output (concat_views.py) that give the smallest arena: the
+    output then lives from the first producer's write, which can cost more than the copy
+    saves, so each view is dropped when the arena gets smaller without it, and all of them
+    when copying everything is smaller still (ties keep the views: no copy runs)."""
+    def plan(chosen):
+        calls, kept = (lowered, []) if not chosen else apply_concat_views(graph, lowered, chosen)
+        ordered, sched = schedule_graph(graph, calls, schedule)
+        return ordered, calls, sched, analyse(ordered, calls, algorithm, in_place, joins), kept
+
+    views = _concat_views(graph, lowered, in_place)[1]
+    best = plan({v.concat for v in views})
+    note = None
+    if views:
+        chosen = {v.concat for v in views}
+        for v in views:
+            trial = plan(chosen - {v.concat})
+            if trial[3].arena_size < best[3].arena_size:
+                chosen, best = chosen - {v.concat}, trial
+        copying = plan(set())
+        # the classic bound stays the whole-tensor live set of the file's order, every copy made
+        best = (best[0], best[1], replace(best[2], classic_bound=copying[2].classic_bound), *best[3:])
+        if copying[3].arena_size < best[3].arena_size:
+            note = (f"kept the copies: {copying[3].arena_size:,} B of arena with them, "
+                    f"{best[3].arena_size:,} B with the producers writing in place (the output "
+                    f"would live from the first producer's write)")
+            best = copying
+        elif len(best[4]) < len(views):
+            dropped = sorted({v.concat for v in views} - {v.concat for v in best[4]})
+            note = f"kept the copy of {', '.join(dropped)}: the arena is smaller with it"
+    return (*best, note)
+
+
+def _concat_views(graph, lowered, in_place):
+    """(lowered, views): with --in-place on, every Concat whose producers can write into its
+    output becomes a no-op (concat_views.py); off keeps every copy."""
+    if in_place != "on":
+        return lowered, []
+    return apply_concat_views(graph, lowered)
 
 
 def _write(out: Path, files: dict, lowered: dict, report: dict) -> None:

@@ -41,12 +41,13 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   pixels of a row, reads and writes interleaved.
 * fn_conv2d_s8_dsp: pairs of output pixels in linear order, both windows gathered into the
   scratch before the pair's outputs are written (conv_dsp_delta).
-* fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run): per tile row, its 4 input rows copied into
-  the scratch first, then its 2 output rows written: one input row of lag for 3x3 pad 1
-  (winograd_delta).
-* fn_conv2d_s8_w16_dsp: per output row, the window's kernel_h input rows are widened into the
-  scratch first, then the row's outputs are written from there (the input is read by
-  widen_row only): one input row of lag for 3x3 stride 1 pad 1 (w16_delta).
+* fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run): per tile row, its input rows copied into
+  the scratch first (the 2 it shares with the tile row before are kept there), then its 2
+  output rows written: delta 0 for 3x3 pad 1, C -> C (winograd_delta).
+* fn_conv2d_s8_w16_dsp: per output row, the window's input rows not yet in the scratch (all
+  kernel_h for the first row; then the last stride_h, the others kept) are widened into it first,
+  then the row's outputs are written from there (the input is read by widen_row only): delta 0
+  for 3x3 stride 1 pad 1, C -> C (w16_delta).
 * fn_fc_s8 / fn_fc_s8_dsp (fn_fc_s8_run): one input row (batch item / pixel) per phase,
   its reads and writes interleaved (groups of 4 outputs, each reading the whole row).
 * fn_fc_s8_csr: blocks of 4 rows, then single rows; reads and writes interleaved per block.
@@ -56,12 +57,31 @@ The loop orders (runtime_c/src, fn_*_impl.h):
   For these row kernels with groups of at most G rows of k input and n output bytes, every
   possible group start r gives a phase [r, r + G): delta = max_r(min(r + G, P) * n - r * k)
   -- G pixels' worth (a pixel buffer) when n <= k, the growth of the output when it expands.
+* fn_conv2d_1x1_s8_w16_dsp: fixed pairs of pixels (0-1, 2-3, ..., then a last single one), each
+  pair's inputs widened into the scratch before any of its outputs is written and never read
+  again: delta = max_r(min(r + 2, P) * n - (r + 2) * k) over even r (pair_delta) -- 0 when
+  n <= k.
 * fn_depthwise_conv2d_s8_rows_dsp: blocks of 4 channels outermost, each walking the whole
   image through a ring of widened input rows; the output goes a multiple of C bytes low
   (Overlap.multiple), so that each block overwrites its own channels only (dw_rows_dsp_delta).
+  fn_depthwise_conv2d_s8_w16_dsp reads and writes in the same order (its ring takes each input
+  row at the first output row that needs it; its host build runs the same loops): the same
+  declaration (dw_rows_dsp_delta also covers the portable walk, so it errs on the safe side).
+
+* fn_maxpool2d_s8 / fn_avgpool2d_s8: output pixels in raster order; per pixel the window's
+  in-bounds taps are read (from the first one, channel 0; max: the first tap copied into the
+  output pixel, then the others merged into it; the int8 average: blocks of channels summed
+  into a stack accumulator, then written), then the pixel's
+  outputs are finished: one phase per pixel, reads and writes interleaved, as conv_delta with
+  in_c = out_c = the bytes of a pixel (pool_delta). The phase rule keeps the output pixel
+  below every tap it reads, so the kernels' restrict-qualified merges never see an overlap.
+  fn_maxpool2d_f32 / fn_avgpool2d_f32 run the same loops and pass the same poisoned-buffer test
+  (tests/test_in_place_pool.py), but are not declared yet: a tie on fire's max pools (no arena
+  gain) puts a #shift buffer in the float DAG models' buffers, which test_schedule.py compares
+  with schedule.py's tie-free live-set count.
 
 Not declared (they keep their output apart): the DSP blocks depthwise variant, the codebook
-kernels, pooling, concat, and every float kernel (the float Winograd ones included).
+kernels, concat, and every other float kernel (the float Winograd ones included).
 """
 from __future__ import annotations
 
@@ -71,7 +91,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Overlap", "IN_PLACE", "overlap_of", "phase_delta", "row_delta", "depthwise_delta", "conv_delta",
-           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta"]
+           "conv_dsp_delta", "dw_rows_dsp_delta", "winograd_delta", "w16_delta", "pair_delta", "pool_delta"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,14 @@ def row_delta(rows: int, k: int, n: int, group: int) -> int:
     r = np.arange(rows, dtype=np.int64)
     end = np.minimum(r + group, rows)
     return phase_delta(end * n - 1, r * k, inclusive=True)
+
+
+def pair_delta(rows: int, k: int, n: int) -> int:
+    """fn_conv2d_1x1_s8_w16_dsp: rows of k input and n output bytes in fixed pairs from row 0
+    (the last one alone when rows is odd); a pair reads all its input before it writes."""
+    r = np.arange(0, rows, 2, dtype=np.int64)
+    end = np.minimum(r + 2, rows)
+    return phase_delta(end * n - 1, r * k, inclusive=False)
 
 
 def depthwise_delta(in_hw, out_hw, channels: int, mult: int, kernel, stride, pad, dilation) -> int:
@@ -166,13 +194,15 @@ def conv_dsp_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, di
 
 def winograd_delta(in_hw, out_hw, in_c: int, out_c: int, pad_top: int) -> int:
     """fn_conv2d_s8_winograd / _dsp (fn_wino_s8_run, batch 1): per tile row (2 output rows) the
-    4 padded input rows it reads are first copied into the scratch (wino_fill_rows), then its
-    tiles are computed from there and written: phases of one tile row, reads before writes."""
+    padded input rows it reads are first copied into the scratch (wino_fill_rows: the first tile
+    row's 4, then each keeps the previous one's last 2 and copies the 2 new ones), then its tiles
+    are computed from there and written: phases of one tile row, reads before writes."""
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
     big = np.iinfo(np.int64).max // 4
     max_write, min_read = [], []
     for oy in range(0, out_h, 2):
-        rows = [iy for iy in range(oy - pad_top, oy - pad_top + 4) if 0 <= iy < in_h]
+        first = oy - pad_top + (2 if oy else 0)
+        rows = [iy for iy in range(first, oy - pad_top + 4) if 0 <= iy < in_h]
         min_read.append(rows[0] * in_w * in_c if rows else big)
         max_write.append(min(oy + 2, out_h) * out_w * out_c - 1)
     return phase_delta(max_write, min_read, inclusive=False)
@@ -181,16 +211,26 @@ def winograd_delta(in_hw, out_hw, in_c: int, out_c: int, pad_top: int) -> int:
 def w16_delta(in_hw, out_hw, in_c: int, out_c: int, kernel, stride, pad, dilation) -> int:
     """fn_conv2d_s8_w16_dsp (batch 1): per output row, its window's input rows (those inside the
     image) are widened into the scratch, then the row's outputs are written: phases of one
-    output row, reads before writes."""
+    output row, reads before writes. With dilation_h 1 and stride_h < kernel_h, every row after
+    the first keeps the kernel_h - stride_h window rows it shares with the one before (moved
+    in the scratch) and widens only its last stride_h rows."""
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    keep = kernel[0] - stride[0] if dilation[0] == 1 and stride[0] < kernel[0] else 0
     big = np.iinfo(np.int64).max // 4
     max_write, min_read = [], []
     for oy in range(out_h):
-        rows = [iy for iy in (oy * stride[0] - pad[0] + ky * dilation[0] for ky in range(kernel[0]))
+        first = keep if oy else 0
+        rows = [iy for iy in (oy * stride[0] - pad[0] + ky * dilation[0] for ky in range(first, kernel[0]))
                 if 0 <= iy < in_h]
         min_read.append(rows[0] * in_w * in_c if rows else big)
         max_write.append((oy + 1) * out_w * out_c - 1)
     return phase_delta(max_write, min_read, inclusive=False)
+
+
+def pool_delta(in_hw, out_hw, pixel_bytes: int, kernel, stride, pad, dilation) -> int:
+    """fn_{max,avg}pool2d_{s8,f32} (batch 1): one phase per output pixel in raster order, reading
+    its window from the first in-bounds tap and writing the pixel's bytes, interleaved."""
+    return conv_delta(in_hw, out_hw, pixel_bytes, pixel_bytes, kernel, stride, pad, dilation)
 
 
 def dw_rows_dsp_delta(in_hw, out_hw, channels: int, kernel, stride, pad, dilation) -> int | None:
@@ -263,6 +303,15 @@ def _rows(group: int):
     return declare
 
 
+def _pairs(node, graph):
+    x, y = _types(node, graph)
+    n = int(y.shape[-1]) * y.nbytes // max(1, int(np.prod(y.shape)))
+    rows = int(np.prod(y.shape[:-1])) if len(y.shape) > 1 else 1
+    if rows < 1 or n < 1 or x.nbytes % rows:
+        return None
+    return Overlap(0, pair_delta(rows, x.nbytes // rows, n))
+
+
 def _conv_geometry(node, graph):
     """(in_hw, out_hw, in_c, out_c, kernel, stride, pad, dilation) of a batch-1 NHWC conv2d
     node whose tensors are plain int8 bytes, else None."""
@@ -322,12 +371,27 @@ def _dw_rows_dsp(node, graph):
     return None if delta is None else Overlap(0, delta, multiple=c)
 
 
+def _pool(node, graph):
+    if node.op != "pool2d" or getattr(node.attrs, "layout", "NHWC") != "NHWC":
+        return None
+    x, y = _types(node, graph)
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        return None
+    (n, in_h, in_w, c), (_, out_h, out_w, out_c) = (tuple(int(v) for v in t.shape) for t in (x, y))
+    if n != 1 or out_c != c or x.nbytes % (in_h * in_w) or x.nbytes * out_h * out_w != y.nbytes * in_h * in_w:
+        return None
+    a = node.attrs
+    return Overlap(0, pool_delta((in_h, in_w), (out_h, out_w), x.nbytes // (in_h * in_w), tuple(a.kernel),
+                                 tuple(a.strides), (int(a.pads[0]), int(a.pads[1])), tuple(a.dilations)))
+
+
 IN_PLACE: dict[str, Callable] = {
     "fn_relu_s8": _elementwise,
     "fn_add_s8": _add,
     "fn_add_s8_table": _add,
     "fn_depthwise_conv2d_s8": _depthwise,
     "fn_depthwise_conv2d_s8_rows_dsp": _dw_rows_dsp,
+    "fn_depthwise_conv2d_s8_w16_dsp": _dw_rows_dsp,
     "fn_conv2d_s8": _conv(1),
     "fn_conv2d_s8_csr": _conv(4),
     "fn_conv2d_s8_dsp": _conv_dsp,
@@ -339,6 +403,9 @@ IN_PLACE: dict[str, Callable] = {
     "fn_fc_s8_csr": _rows(4),
     "fn_conv2d_1x1_s8": _rows(2),
     "fn_conv2d_1x1_s8_dsp": _rows(3),
+    "fn_conv2d_1x1_s8_w16_dsp": _pairs,
+    "fn_maxpool2d_s8": _pool,
+    "fn_avgpool2d_s8": _pool,
 }
 
 

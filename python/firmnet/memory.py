@@ -21,6 +21,11 @@ buffer "<node>#shift" of delta bytes (aligned) right below the input, for the st
 kernel writes its output there, delta bytes low, and the generated code then moves it up
 into place (fn_move_up; MemoryPlan.shifts), so a chain of in-place layers does not drift
 down the arena. The plan with the ties is kept only when its arena is smaller.
+
+Concat views (concat_views.py): a Concat lowered as an Alias (an elided one, or the join of
+a patched run) makes each input a view of its output's buffer at the input's slice (its
+producer writes there), strided for a channel slice of an NHWC tensor (Storage.strided); its
+buffer lives from the first producer's write.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 
 from .ir import Graph
 from .lowering import Alias, KernelCall
+from .concat_views import slice_offsets
 from .in_place import overlap_of
 from .planner import Buffer, Pin, Plan, Tie, plan_memory
 
@@ -40,6 +46,7 @@ class Storage:
     kind: str        # "const" | "arena"
     key: str         # constant name, or arena buffer name
     offset: int = 0  # bytes into the arena buffer (a view of part of it)
+    strided: bool = False   # a view whose rows lie apart in the buffer (a Concat's channel slice)
 
 
 @dataclass(frozen=True)
@@ -84,17 +91,25 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     group_has_interface = {name: name in interface for name in graph.types}
     copies = set()
     within = {}   # tensor → byte offset inside its group's buffer (views); the root is at 0
+    strided = set()   # views whose rows are apart (concat_views.py)
+    viewed = set()    # inputs of elided Concats (concat_views.py): their producers get no tie
     for node in graph.nodes:
         call = lowered[node.name]
         if not isinstance(call, Alias):
             continue
-        if node.name in joins:
-            root, at = _find(parent, node.outputs[0]), 0
-            for t in node.inputs:   # each input: a fresh tensor (its own group), written once
+        if node.name in joins or node.op == "concat":
+            # each input: a fresh tensor (its own group), written once, at its slice's offset
+            root = _find(parent, node.outputs[0])
+            offsets, is_strided = slice_offsets(graph, node)
+            for t, at in zip(node.inputs, offsets):
                 parent[_find(parent, t)] = root
                 within[t] = within.get(node.outputs[0], 0) + at
-                at += graph.types[t].nbytes
-            _overlap_source(graph, parent, within, group_has_interface, node, joins[node.name], interface)
+                if is_strided:
+                    strided.add(t)
+                if node.name not in joins:
+                    viewed.add(t)
+            if node.name in joins:
+                _overlap_source(graph, parent, within, group_has_interface, node, joins[node.name], interface)
             continue
         a, b = _find(parent, node.inputs[0]), _find(parent, node.outputs[0])
         if (group_has_interface[a] and group_has_interface[b]) or node.inputs[0] in graph.constants:
@@ -109,16 +124,16 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     for name in graph.types:
         root = _find(parent, name)
         storage[name] = Storage("const", name) if name in graph.constants else \
-            Storage("arena", root, within.get(name, 0))
+            Storage("arena", root, within.get(name, 0), name in strided)
     pieces = {}   # group key → its pieces (rows_pieces), for the groups of patched runs
     for join in joins:
         node = next(n for n in graph.nodes if n.name == join)
         key = storage[node.outputs[0]].key
-        if key not in pieces:
+        if key not in pieces and not any(st.strided for st in storage.values() if st.kind == "arena" and st.key == key):
             pieces[key], shift = rows_pieces(graph, lowered, storage, copies, key, node.outputs[0])
             for name, st in storage.items():   # offsets from the anchor piece (the cut's first bytes)
                 if st.kind == "arena" and st.key == key:
-                    storage[name] = Storage("arena", key, st.offset - shift)
+                    storage[name] = Storage("arena", key, st.offset - shift, st.strided)
 
     first, last = {}, {}
     for step, node in enumerate(graph.nodes):
@@ -158,7 +173,7 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     plan = plan_memory(buffers, algorithm, pins=pins)
     shifts = {}
     if in_place == "on":
-        ties, below = _ties(graph, lowered, storage, first, last, plan.alignment)
+        ties, below = _ties(graph, lowered, storage, first, last, plan.alignment, viewed)
         # the ties of the band layers of patched runs may cost more than they save: their
         # shift buffers sit under small band tensors that could share the rows of dead input
         bands = _band_steps(graph, joins)
@@ -290,9 +305,13 @@ def _band_steps(graph: Graph, joins: dict):
     return (min(steps), max(steps)) if steps else None
 
 
-def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, alignment: int):
+def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, alignment: int,
+          viewed=frozenset()):
     """The planner.Ties of the layers whose kernel may write over an input (in_place.py), and
-    {node name: its shift Buffer} for those with delta > 0."""
+    {node name: its shift Buffer} for those with delta > 0. A layer that writes a slice of an
+    elided Concat's output (viewed) gets none: the tie would place the whole output over its
+    input (safe while it is the first writer, but no test model keeps such a plan, so it stays
+    out until one does)."""
     outputs = {storage[t].key for t in graph.outputs if storage[t].kind == "arena"}
     ties, below = [], {}
     for step, node in enumerate(graph.nodes):
@@ -303,7 +322,8 @@ def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, a
         if overlap is None:
             continue
         x, y = storage[node.inputs[overlap.input]], storage[node.outputs[0]]
-        if x.kind != "arena" or y.kind != "arena" or x.offset or y.offset or x.key == y.key:
+        if x.kind != "arena" or y.kind != "arena" or x.offset or y.offset or x.key == y.key \
+                or x.strided or y.strided or node.outputs[0] in viewed:
             continue
         if last.get(x.key) != step or first.get(y.key) != step or x.key in outputs:
             continue

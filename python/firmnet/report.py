@@ -281,6 +281,10 @@ def _bound_text(report: dict) -> list[str]:
                  f" (live-set bound {report['live_set_bound_bytes']:,})"]
     if in_place.get("layers"):
         lines.append(f"in place:                {len(in_place['layers'])} layers write over their input")
+    views = (report.get("concat_views") or {}).get("elided")
+    if views:
+        lines.append(f"concat views:            {', '.join(v['concat'] for v in views)}: the producers write "
+                     "into their slices (no copy)")
     patches = report.get("patches")
     if patches:
         lines.append(f"patches:                 {len(patches['layers'])} layers up to {patches['cut']} in "

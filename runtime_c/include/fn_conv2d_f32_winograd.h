@@ -42,18 +42,23 @@ typedef struct {
     int32_t out_h, out_w, out_c;
     int32_t pad_top, pad_left;   /* bottom/right padding is implied by out_h/out_w */
     float act_min, act_max;      /* fused activation: out = min(max(y, act_min), act_max) */
+    int32_t out_stride;          /* floats from one output pixel to the next: 0 = out_c (dense), or
+                                  * >= out_c when the output is a slice of a wider tensor's channels
+                                  * (a concat's input written in place, concat_views.py) */
 } fn_conv2d_f32_winograd_params;
 
 /*   input     [batch, in_h, in_w, in_c]
  *   u         [out_c, a * a, in_c], the transformed filters: u[o][i * a + j][c] = (G g G^T)[i][j]
  *             for filter o's input channel c (a = 4 for F2, 6 for F4)
  *   bias      [out_c], or NULL for none
- *   output    [batch, out_h, out_w, out_c]
+ *   output    [batch, out_h, out_w, out_c], pixel (n, y, x) at ((n * out_h + y) * out_w + x) * out_stride
+ *             when out_stride > 0 (only the out_c floats of each pixel are written)
  *   scratch   ..._scratch_size(p) bytes, aligned for float: two tiles' transformed inputs (every
  *             input channel; tiles are taken two side by side) and their summed products for
  *             four output channels
  * Constraints: every size >= 1; pad_top, pad_left >= 0 and the implied bottom and right pads
- * (out_h + 2 - in_h - pad_top, out_w + 2 - in_w - pad_left) >= 0; the coordinates fit int32.
+ * (out_h + 2 - in_h - pad_top, out_w + 2 - in_w - pad_left) >= 0; out_stride 0 or >= out_c; the
+ * coordinates fit int32.
  * output must not overlap input or scratch.
  * Returns FN_OK, or FN_ERR_ARG for a NULL pointer (bias excepted) or a field out of range. */
 fn_status fn_conv2d_f32_winograd_f2(const fn_conv2d_f32_winograd_params *p, const float *input, const float *u,

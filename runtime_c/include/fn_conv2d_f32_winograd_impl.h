@@ -18,7 +18,7 @@ typedef void (*fn_wino_output_transform)(const float *m, float *y);
 
 static inline int fn_wino_f32_ok(const fn_conv2d_f32_winograd_params *p)
 {
-    return p->batch >= 1 && p->in_c >= 1 && p->out_c >= 1 &&
+    return p->batch >= 1 && p->in_c >= 1 && p->out_c >= 1 && (p->out_stride == 0 || p->out_stride >= p->out_c) &&
            fn_axis_ok(p->in_h, p->out_h, 3, 1, 1, p->pad_top, 0) &&
            fn_axis_ok(p->in_w, p->out_w, 3, 1, 1, p->pad_left, 0) &&
            (int64_t)p->out_h + 2 - p->in_h - p->pad_top >= 0 &&
@@ -173,7 +173,8 @@ static inline fn_status fn_wino_f32_run(const fn_conv2d_f32_winograd_params *p, 
     const int32_t a = tile + 2, t2 = a * a;
     const size_t in_c = (size_t)p->in_c, out_c = (size_t)p->out_c;
     const size_t filter_step = (size_t)t2 * in_c;           /* floats of u per output channel */
-    const size_t out_row = (size_t)p->out_w * out_c;
+    const size_t px = p->out_stride > 0 ? (size_t)p->out_stride : out_c;   /* floats per output pixel */
+    const size_t out_row = (size_t)p->out_w * px;
     float *v0 = (float *)scratch;
     float *v1 = v0 + filter_step;
     float *acc = v1 + filter_step;
@@ -188,46 +189,46 @@ static inline fn_status fn_wino_f32_run(const fn_conv2d_f32_winograd_params *p, 
                 const int32_t cols = p->out_w - ox - tile < tile ? p->out_w - ox - tile : tile;
                 fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox - p->pad_left, input_transform, v0);
                 fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox + tile - p->pad_left, input_transform, v1);
-                float *out = y + (size_t)oy * out_row + (size_t)ox * out_c;
-                float *out1 = out + (size_t)tile * out_c;
+                float *out = y + (size_t)oy * out_row + (size_t)ox * px;
+                float *out1 = out + (size_t)tile * px;
                 size_t o = 0;
                 for (; o + 4 <= out_c; o += 4) {
                     fn_wino_f32_products8(u + o * filter_step, filter_step, v0, v1, t2, in_c, acc);
                     for (size_t j = 0; j < 4; ++j) {
                         const float b = bias != NULL ? bias[o + j] : 0.0f;
                         fn_wino_f32_store(acc + j * (size_t)t2, output_transform, tile, b, p->act_min, p->act_max,
-                                          rows, tile, out + o + j, out_row, out_c);
+                                          rows, tile, out + o + j, out_row, px);
                         fn_wino_f32_store(acc + (4 + j) * (size_t)t2, output_transform, tile, b, p->act_min,
-                                          p->act_max, rows, cols, out1 + o + j, out_row, out_c);
+                                          p->act_max, rows, cols, out1 + o + j, out_row, px);
                     }
                 }
                 for (; o < out_c; ++o) {
                     const float b = bias != NULL ? bias[o] : 0.0f;
                     fn_wino_f32_products1(u + o * filter_step, v0, t2, in_c, acc);
                     fn_wino_f32_store(acc, output_transform, tile, b, p->act_min, p->act_max, rows, tile, out + o,
-                                      out_row, out_c);
+                                      out_row, px);
                     fn_wino_f32_products1(u + o * filter_step, v1, t2, in_c, acc);
                     fn_wino_f32_store(acc, output_transform, tile, b, p->act_min, p->act_max, rows, cols, out1 + o,
-                                      out_row, out_c);
+                                      out_row, px);
                 }
             }
             if (ox < p->out_w) {          /* the last tile of the row, alone */
                 const int32_t cols = p->out_w - ox;
                 fn_wino_f32_input_tiles(p, x, a, oy - p->pad_top, ox - p->pad_left, input_transform, v0);
-                float *out = y + (size_t)oy * out_row + (size_t)ox * out_c;
+                float *out = y + (size_t)oy * out_row + (size_t)ox * px;
                 size_t o = 0;
                 for (; o + 4 <= out_c; o += 4) {
                     fn_wino_f32_products4(u + o * filter_step, filter_step, v0, t2, in_c, acc);
                     for (size_t j = 0; j < 4; ++j) {
                         fn_wino_f32_store(acc + j * (size_t)t2, output_transform, tile,
                                           bias != NULL ? bias[o + j] : 0.0f, p->act_min, p->act_max, rows, cols,
-                                          out + o + j, out_row, out_c);
+                                          out + o + j, out_row, px);
                     }
                 }
                 for (; o < out_c; ++o) {
                     fn_wino_f32_products1(u + o * filter_step, v0, t2, in_c, acc);
                     fn_wino_f32_store(acc, output_transform, tile, bias != NULL ? bias[o] : 0.0f, p->act_min,
-                                      p->act_max, rows, cols, out + o, out_row, out_c);
+                                      p->act_max, rows, cols, out + o, out_row, px);
                 }
             }
         }

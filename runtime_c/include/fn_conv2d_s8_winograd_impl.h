@@ -38,17 +38,18 @@ static inline size_t wino_index(int32_t k, int32_t c, int32_t t, int32_t cp)
 typedef void (*fn_wino_s8_tile)(const int8_t *x, size_t row, int32_t in_c, int32_t offset, int32_t cp,
                                 int16_t *v);
 
-/* The 4 input rows iy0 .. iy0 + 3 of a tile row, columns -pad_left .. -pad_left + row_w - 1,
- * into rows [4][row_w][in_c], the zero point (x + input_offset = 0) outside the image. */
-static inline void wino_fill_rows(const fn_conv2d_s8_params *p, const int8_t *image, int32_t iy0, int32_t row_w,
-                                  int8_t *rows)
+/* The input rows iy0 + r of a tile row for r in [first, 4), columns -pad_left .. -pad_left +
+ * row_w - 1, into rows [4][row_w][in_c] (slot r), the zero point (x + input_offset = 0) outside
+ * the image. */
+static inline void wino_fill_rows(const fn_conv2d_s8_params *p, const int8_t *image, int32_t iy0, int32_t first,
+                                  int32_t row_w, int8_t *rows)
 {
     const size_t in_c = (size_t)p->in_c, row_bytes = (size_t)row_w * in_c;
     const int zp = -p->input_offset;   /* in [-128, 127] */
     /* the columns of the padded row that hold image columns: [lo, hi) */
     const int32_t lo = p->pad_left < row_w ? p->pad_left : row_w;
     const int32_t hi = p->in_w < row_w - lo ? lo + p->in_w : row_w;
-    for (int32_t r = 0; r < 4; ++r) {
+    for (int32_t r = first; r < 4; ++r) {
         int8_t *dst = rows + (size_t)r * row_bytes;
         const int32_t iy = iy0 + r;
         if (iy < 0 || iy >= p->in_h || hi <= lo) {
@@ -146,7 +147,10 @@ static inline void wino_finish_tile(const uint32_t m[16], const fn_fast_out_s8 *
     }
 }
 
-/* The whole call: per tile row the padded input rows, then tiles two at a time (a row's odd
+/* The whole call: per tile row the padded input rows (the first tile row's 4; each next one
+ * keeps the last 2 and reads only the 2 new ones, so with pad_top 1 a tile row's outputs never
+ * reach an input row still to be read and the output may start at the input: in_place.py's
+ * winograd_delta), then tiles two at a time (a row's odd
  * last tile is transformed into both slots and computed twice, written once), output
  * channels two at a time (an odd last one with the filter's zero channel, not written). */
 FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p, const int8_t *input,
@@ -168,7 +172,12 @@ FN_ALWAYS_INLINE static inline void fn_wino_s8_run(const fn_conv2d_s8_params *p,
         int8_t *out_b = output + (size_t)b * (size_t)p->out_h * row_stride;
         for (int32_t oy = 0; oy < p->out_h; oy += 2) {
             const int32_t n_rows = p->out_h - oy < 2 ? 1 : 2;
-            wino_fill_rows(p, image, oy - p->pad_top, row_w, rows);
+            if (oy == 0) {
+                wino_fill_rows(p, image, -p->pad_top, 0, row_w, rows);
+            } else {   /* rows 2, 3 of the last tile row are this one's 0, 1: only 2 new rows read */
+                memcpy(rows, rows + 2 * row_bytes, 2 * row_bytes);
+                wino_fill_rows(p, image, oy - p->pad_top, 2, row_w, rows);
+            }
             for (int32_t ox = 0; ox < p->out_w; ox += 4) {
                 /* tiles at ox and ox + 2; without a second one, the first fills both slots */
                 const int pair = ox + 2 < p->out_w;

@@ -19,6 +19,9 @@ typedef struct {
     const uint16_t *row_start16;           /* [out_features + 1], or NULL */
     const uint32_t *row_start32;           /* [out_features + 1], or NULL */
     float act_min, act_max;      /* fused activation clamp */
+    int32_t out_stride;          /* floats from one output row to the next: 0 = out_features (dense),
+                                  * or >= out_features when the output is a slice of a wider tensor's
+                                  * last axis (a concat's input written in place, concat_views.py) */
 } fn_fc_f32_csr_params;
 
 /* output[b][o] = clamp(bias[o] + SUM_j values[j] * input[b][col(j)]) over the entries j of
@@ -29,10 +32,10 @@ typedef struct {
  *   input   [batch, in_features]     float
  *   values  [entries]         float
  *   bias    [out_features], or NULL
- *   output  [batch, out_features]     float
+ *   output  [batch, out_features]     float; row b at b * out_stride when out_stride > 0
  * Constraints: batch >= 1; the matrix fields as fn_csr.h states. output must not overlap input.
- * Returns FN_OK, or FN_ERR_ARG for a NULL pointer (bias excepted), batch < 1 or a
- * malformed matrix (fn_csr_ok). */
+ * Returns FN_OK, or FN_ERR_ARG for a NULL pointer (bias excepted), batch < 1, a malformed
+ * matrix (fn_csr_ok) or 0 < out_stride < out_features. */
 fn_status fn_fc_f32_csr(const fn_fc_f32_csr_params *p, const float *input, const float *values,
                         const float *bias, float *output);
 

@@ -68,14 +68,21 @@ typedef struct {
     int32_t act_min, act_max;          /* -128 <= act_min <= act_max <= 127 */
     int32_t ort_zero_shift;            /* ORT average: 0, or 128 for a uint8 model (onnxruntime
                                           adds the uint8 zero point in float), else 0 */
+    int32_t out_stride;                /* bytes from one output pixel to the next: 0 = channels
+                                          (dense), or >= channels (a Concat's channel slice) */
 } fn_pool2d_s8_params;
 
 /* Max pooling: the maximum of each window's in-bounds elements (padding never wins),
  * then the method's requantization and the clamp. count_rule and frac_bits are ignored.
  *   input [batch, in_h, in_w, channels], output [batch, out_h, out_w, channels]
- * output is used as the running maximum, so it must not overlap input.
+ * output is used as the running maximum, so it must not overlap input, except that it may
+ * start at least in_place.pool_delta bytes before it (each output pixel then lies below
+ * every tap read from its window on; python/firmnet/in_place.py). With out_stride > 0,
+ * output pixel (n, y, x) is at ((n * out_h + y) * out_w + x) * out_stride (channels bytes of
+ * it are written; a Concat's channel slice, concat_views.py), and no overlap is allowed.
  * Returns FN_ERR_ARG for a NULL pointer, a size, stride or dilation < 1, negative pads,
- * geometry whose coordinates overflow int32, a window made only of padding, an unknown
+ * geometry whose coordinates overflow int32, a window made only of padding,
+ * 0 < out_stride < channels, an unknown
  * or unsupported method (ORT_GLOBAL), a method/requant_mode mismatch, or quantization
  * fields out of range. */
 fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int8_t *output);
@@ -85,7 +92,8 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
  * 1x1 output. The REQUANT sums must satisfy 255 * area * (s_in / s_out) * 2^frac_bits
  * < 2^29 (the Python builder ensures it; the kernel cannot see s_in / s_out).
  * Channels are processed in blocks with the accumulators on the stack (32 int32 or
- * float values): no scratch buffer. output must not overlap input.
+ * float values): no scratch buffer. output must not overlap input, except as for max pooling;
+ * out_stride as for max pooling.
  * Returns FN_ERR_ARG for the max pooling conditions, a dilation other than 1, an
  * unknown count_rule, or an area or frac_bits out of range. */
 fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int8_t *output);

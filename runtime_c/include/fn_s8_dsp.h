@@ -95,6 +95,21 @@ static inline size_t fn_depthwise_conv2d_s8_rows_dsp_scratch_size(const fn_depth
     return words < INT32_MAX / 4 ? (size_t)(4 * words) : 0;
 }
 
+/* Bytes of scratch of fn_depthwise_conv2d_s8_w16_dsp: 8 * kernel_h * span_w,
+ * span_w = fn_dw_rows_span_w(p): kernel_h widened input rows; 0 when depth_multiplier
+ * != 1, dilation_h != 1, kernel_h or kernel_w is outside [1, FN_DW_ROWS_K], or the size is
+ * not below 2^31. */
+static inline size_t fn_depthwise_conv2d_s8_w16_dsp_scratch_size(const fn_depthwise_conv2d_s8_params *p)
+{
+    const int32_t span_w = fn_dw_rows_span_w(p);
+    if (p->depth_multiplier != 1 || p->dilation_h != 1 || p->kernel_h < 1 || p->kernel_h > FN_DW_ROWS_K ||
+        p->kernel_w < 1 || p->kernel_w > FN_DW_ROWS_K || span_w == 0) {
+        return 0;
+    }
+    const int64_t words = (int64_t)p->kernel_h * 2 * span_w;
+    return words < INT32_MAX / 4 ? (size_t)(4 * words) : 0;
+}
+
 /* Bytes of scratch of fn_depthwise_conv2d_s8_blocks_dsp: 8 * kernel_h * kernel_w (a block's
  * widened weights); 0 when the taps are outside [1, FN_DW_WTAPS] or depth_multiplier is
  * neither 1 nor a multiple of 4. */
@@ -134,6 +149,20 @@ fn_status fn_conv2d_1x1_s8_dsp(const fn_conv2d_s8_params *p, const int8_t *input
 fn_status fn_depthwise_conv2d_s8_rows_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
                                           const int8_t *filter, const int32_t *bias, int8_t *output,
                                           void *scratch);
+
+/* fn_depthwise_conv2d_s8 (fn_conv_s8.h) for depth_multiplier 1, dilation_h 1 and kernel_h,
+ * kernel_w <= FN_DW_ROWS_K, from weights widened to int16 and doubled at compile time:
+ * filter is int32 words, per block of 4 channels b (the last block's missing channels
+ * zero) and tap t = ky * kernel_w + kx, two words at filter[2 * (b * kernel_h * kernel_w +
+ * t)]: (2 w[c0], 2 w[c2]) and (2 w[c1], 2 w[c3]) of the block's channels c0..c3, low
+ * halfword first (python/firmnet/kernels/depthwise_conv2d_s8_w16_dsp.py: pack_filter). Per
+ * block and output row the input rows are widened once into the scratch (zeros for the
+ * padding), then two output pixels per pass share each weight load; output stage
+ * fn_out6_s8 where it applies. scratch: fn_depthwise_conv2d_s8_w16_dsp_scratch_size(p)
+ * bytes. */
+fn_status fn_depthwise_conv2d_s8_w16_dsp(const fn_depthwise_conv2d_s8_params *p, const int8_t *input,
+                                         const int32_t *filter, const int32_t *bias, int8_t *output,
+                                         void *scratch);
 
 /* fn_depthwise_conv2d_s8 for depth_multiplier 1 or a multiple of 4 and at most FN_DW_WTAPS
  * taps: per block of 4 channels the weights are widened once into the scratch; interior

@@ -44,13 +44,15 @@ fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
         !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left, p->pad_right) ||
         !fn_axis_windows_nonempty(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top) ||
         !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left) ||
-        p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1) {
+        p->batch < 1 || p->channels < 1 ||
+        (p->out_stride != 0 && p->out_stride < p->channels) || p->dilation_h != 1 || p->dilation_w != 1) {
         return FN_ERR_ARG;
     }
 
     const int32_t channels = p->channels;
     const int32_t include_pad = p->count_include_pad != 0;
     const size_t ch = (size_t)channels;
+    const size_t px = p->out_stride > 0 ? (size_t)p->out_stride : ch;   /* floats per output pixel */
     const size_t in_row = (size_t)p->in_w * ch;
     const size_t in_image = in_row * (size_t)p->in_h;
     const float act_min = p->act_min, act_max = p->act_max;
@@ -86,7 +88,7 @@ fn_status fn_avgpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
                     x_row += in_row;
                 }
                 divide_clamp_span(out, channels, divisor, act_min, act_max);
-                out += ch;
+                out += px;
             }
         }
     }

@@ -97,7 +97,8 @@ fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
     if (p == NULL || input == NULL || output == NULL) {
         return FN_ERR_ARG;
     }
-    if (p->batch < 1 || p->channels < 1 || p->dilation_h != 1 || p->dilation_w != 1 ||
+    if (p->batch < 1 || p->channels < 1 ||
+        (p->out_stride != 0 && p->out_stride < p->channels) || p->dilation_h != 1 || p->dilation_w != 1 ||
         !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, 1, p->pad_top, p->pad_bottom) ||
         !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, 1, p->pad_left, p->pad_right)) {
         return FN_ERR_ARG;
@@ -111,6 +112,7 @@ fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
 
     const int32_t channels = p->channels;
     const size_t ch = (size_t)channels;
+    const size_t px = p->out_stride > 0 ? (size_t)p->out_stride : ch;   /* bytes per output pixel */
     const size_t in_row = (size_t)p->in_w * ch;
     const size_t in_image = in_row * (size_t)p->in_h;
     const int use_float = p->method == FN_POOL_S8_ORT;
@@ -168,7 +170,7 @@ fn_status fn_avgpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
                         finish_int(p, acc, out + c0, nb, n, n_valid);
                     }
                 }
-                out += ch;
+                out += px;
             }
         }
     }

@@ -65,30 +65,31 @@ fn_status fn_fc_f32_csr(const fn_fc_f32_csr_params *p, const float *input, const
     const fn_csr csr = fn_csr_view(p->out_features, p->in_features, p->entries, p->col_delta, p->col_index,
                                    p->row_start16, p->row_start32);
     const fn_csr *m = &csr;
-    if (p->batch < 1 || !fn_csr_ok(m)) {
+    if (p->batch < 1 || !fn_csr_ok(m) || (p->out_stride != 0 && p->out_stride < m->rows)) {
         return FN_ERR_ARG;
     }
     const int32_t n_out = m->rows;
+    const size_t row = p->out_stride > 0 ? (size_t)p->out_stride : (size_t)n_out;   /* floats per output row */
     const size_t k = (size_t)m->cols;
     const float lo = p->act_min, hi = p->act_max;
     int32_t b = 0;
     for (; b + 4 <= p->batch; b += 4) {
         const float *x = input + (size_t)b * k;
-        float *out = output + (size_t)b * (size_t)n_out;
+        float *out = output + (size_t)b * row;
         int32_t begin = 0;
         for (int32_t o = 0; o < n_out; ++o) {
             const int32_t end = fn_csr_row_start(m, o + 1);
             float s[4];
             dot4(m, values, begin, end, x, k, bias != NULL ? bias[o] : 0.0f, s);
             for (int32_t r = 0; r < 4; ++r) {
-                out[(size_t)r * (size_t)n_out + (size_t)o] = fn_clampf(s[r], lo, hi);
+                out[(size_t)r * row + (size_t)o] = fn_clampf(s[r], lo, hi);
             }
             begin = end;
         }
     }
     for (; b < p->batch; ++b) {
         const float *x = input + (size_t)b * k;
-        float *out = output + (size_t)b * (size_t)n_out;
+        float *out = output + (size_t)b * row;
         int32_t begin = 0;
         for (int32_t o = 0; o < n_out; ++o) {
             const int32_t end = fn_csr_row_start(m, o + 1);

@@ -38,12 +38,14 @@ fn_status fn_maxpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
                                   p->dilation_h, p->pad_top) ||
         !fn_axis_windows_nonempty(p->in_w, p->out_w, p->kernel_w, p->stride_w,
                                   p->dilation_w, p->pad_left) ||
-        p->batch < 1 || p->channels < 1) {
+        p->batch < 1 || p->channels < 1 ||
+        (p->out_stride != 0 && p->out_stride < p->channels)) {
         return FN_ERR_ARG;
     }
 
     const int32_t channels = p->channels;
     const size_t ch = (size_t)channels;
+    const size_t px = p->out_stride > 0 ? (size_t)p->out_stride : ch;   /* floats per output pixel */
     const size_t in_row = (size_t)p->in_w * ch;
     const size_t in_image = in_row * (size_t)p->in_h;
     const size_t step_x = (size_t)p->dilation_w * ch;
@@ -76,7 +78,7 @@ fn_status fn_maxpool2d_f32(const fn_pool2d_f32_params *p, const float *input, fl
                     x_row += step_y;
                 }
                 clamp_span(out, channels, act_min, act_max);
-                out += ch;
+                out += px;
             }
         }
     }

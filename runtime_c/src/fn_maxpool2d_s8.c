@@ -36,7 +36,8 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
     if (p == NULL || input == NULL || output == NULL) {
         return FN_ERR_ARG;
     }
-    if (p->batch < 1 || p->channels < 1 || !fn_pool_s8_quant_ok(p) ||
+    if (p->batch < 1 || p->channels < 1 ||
+        (p->out_stride != 0 && p->out_stride < p->channels) || !fn_pool_s8_quant_ok(p) ||
         p->method == FN_POOL_S8_ORT_GLOBAL ||
         !fn_axis_ok(p->in_h, p->out_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, p->pad_bottom) ||
         !fn_axis_ok(p->in_w, p->out_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, p->pad_right) ||
@@ -59,6 +60,7 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
 
     const int32_t channels = p->channels;
     const size_t ch = (size_t)channels;
+    const size_t px = p->out_stride > 0 ? (size_t)p->out_stride : ch;   /* bytes per output pixel */
     const size_t in_row = (size_t)p->in_w * ch;
     const size_t in_image = in_row * (size_t)p->in_h;
     const size_t step_x = (size_t)p->dilation_w * ch;
@@ -90,7 +92,7 @@ fn_status fn_maxpool2d_s8(const fn_pool2d_s8_params *p, const int8_t *input, int
                     x_row += step_y;
                 }
                 finish_span(p, &rq, out, channels);
-                out += ch;
+                out += px;
             }
         }
     }

@@ -13,6 +13,10 @@ order avoids.
     fire             x ─ squeeze 1x1 ─┬─ expand 1x1 ─ pool ─┐
                      (twice)          └─ expand 3x3 ─ pool ─┴─ concat ─ ... ─ y
 
+    branches         x ─┬─ 1x1 ───────────┐
+                        ├─ 3x3 ───────────┼─ concat ─ 1x1 ─ y
+                        └─ maxpool 3x3 ───┘
+
     se_residual      x ─┬─ 1x1 expand ─ hardswish ─ dw 3x3 ─┬─ GAP ─ 1x1 ─ relu ─ 1x1 ─ hardsigmoid ─┐
     (MobileNetV3)       │                                   └──────────────── mul ─────────────────────┴─ 1x1 ─┐
                         └─ 1x1 shortcut ───────────────────────── add ───────────────────────────────────────── y
@@ -108,4 +112,19 @@ def se_residual(hw: int = 16):
     return b.model("se_residual", (1, 8, hw, hw), "y", (1, 16, hw, hw))
 
 
+def branches(hw: int = 16):
+    """Three branches that each keep the input's width (1x1, 3x3, max pool), concatenated, then a
+    1x1: the Concat's step is the peak (its inputs and its output live together), unless the
+    branches write straight into their slices of its output (concat_views.py)."""
+    b = _Builder(4)
+    b1 = b.conv("b1", "x", 8, 8)
+    b2 = b.conv("b2", "x", 8, 8, k=3)
+    b3 = b.op("MaxPool", "b3", ["x"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
+    cat = b.op("Concat", "cat", [b1, b2, b3], axis=1)
+    b.conv("y", cat, 24, 8)
+    return b.model("branches", (1, 8, hw, hw), "y", (1, 8, hw, hw))
+
+
 MODELS = {"inception": inception, "fire": fire, "se_residual": se_residual}
+# A DAG whose file order is already the best one (not for test_schedule.py's order tests)
+CONCAT_MODELS = {"branches": branches}

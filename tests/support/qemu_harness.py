@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from firmnet.kernels.conv2d_1x1_s8_w16_dsp import pack_filter as pack_pw16
 from firmnet.kernels.conv2d_s8_w16_dsp import pack_filter as pack_w16
+from firmnet.kernels.depthwise_conv2d_s8_w16_dsp import pack_filter as pack_dw_w16
 from firmnet.kernels.params_conv_s8 import (conv2d_s8_params, depthwise_conv2d_s8_params, fc_s8_params,
                                             pack_depthwise_filter)
 from firmnet.kernels.params_requant import FIELD, SCALAR_FIELDS
@@ -64,6 +66,7 @@ FIRMWARE_MAIN = """/* Test firmware: int8 kernels on embedded cases; outputs and
 #include <stdint.h>
 #include <string.h>
 #include "fn_board.h"
+#include "fn_conv2d_1x1_s8_w16_dsp.h"
 #include "fn_conv2d_s8_w16_dsp.h"
 #include "fn_conv2d_s8_winograd.h"
 #include "fn_conv_1x1_s8.h"
@@ -153,12 +156,17 @@ FIRMWARE_KERNELS = {
                     pack_depthwise_filter, _dw_out, "fn_depthwise_conv2d_s8_rows_dsp_scratch_size"),
     "dw_blocks_dsp": ("fn_depthwise_conv2d_s8_blocks_dsp", "fn_depthwise_conv2d_s8_params", DW_FIELDS,
                       pack_depthwise_filter, _dw_out, "fn_depthwise_conv2d_s8_blocks_dsp_scratch_size"),
+    "dw_w16_dsp": ("fn_depthwise_conv2d_s8_w16_dsp", "fn_depthwise_conv2d_s8_params", DW_FIELDS,
+                   lambda w: pack_dw_w16(w.transpose(3, 1, 2, 0)), _dw_out,
+                   "fn_depthwise_conv2d_s8_w16_dsp_scratch_size"),
     "wino": ("fn_conv2d_s8_winograd", "fn_conv2d_s8_params", CONV_FIELDS, transform_filter, _conv_out,
              "fn_conv2d_s8_winograd_scratch_size"),
     "wino_dsp": ("fn_conv2d_s8_winograd_dsp", "fn_conv2d_s8_params", CONV_FIELDS, transform_filter, _conv_out,
                  "fn_conv2d_s8_winograd_dsp_scratch_size"),
     "w16": ("fn_conv2d_s8_w16_dsp", "fn_conv2d_s8_params", CONV_FIELDS, pack_w16, _conv_out,
             "fn_conv2d_s8_w16_dsp_scratch_size"),
+    "pw16": ("fn_conv2d_1x1_s8_w16_dsp", "fn_conv2d_s8_params", CONV_FIELDS, pack_pw16, _conv_out,
+             "fn_conv2d_1x1_s8_w16_dsp_scratch_size"),
     "fc": ("fn_fc_s8", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
     "fc_dsp": ("fn_fc_s8_dsp", "fn_fc_s8_params", FC_FIELDS, lambda w: w, _fc_out, None),
 }
@@ -169,6 +177,7 @@ ARRAY_CTYPES = (("filter_offset", "int32_t"),)
 
 BUILDERS = {"1x1": (conv2d_s8_params, expected_conv), "conv": (conv2d_s8_params, expected_conv),
             "wino": (winograd_s8_params, expected_conv), "w16": (conv2d_s8_params, expected_conv),
+            "pw16": (conv2d_s8_params, expected_conv),
             "dw": (depthwise_conv2d_s8_params, expected_dw), "fc": (fc_s8_params, expected_fc)}
 
 
@@ -274,8 +283,9 @@ def run_firmware(elf: Path, work: Path, n_cases: int, timeout: float = 300.0) ->
 
 # the other int8 kernels a firmware of FIRMWARE_KERNELS cases links beside the 1x1 kernels
 SOURCES = [RUNTIME / "src" / f"{name}.c" for name in (
-    "fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_blocks_dsp", "fn_fc_s8",
-    "fn_fc_s8_dsp", "fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp")]
+    "fn_depthwise_conv2d_s8", "fn_depthwise_conv2d_s8_rows_dsp", "fn_depthwise_conv2d_s8_blocks_dsp",
+    "fn_depthwise_conv2d_s8_w16_dsp", "fn_fc_s8",
+    "fn_fc_s8_dsp", "fn_conv2d_s8_winograd", "fn_conv2d_s8_winograd_dsp", "fn_conv2d_1x1_s8_w16_dsp")]
 
 
 def reference(case) -> np.ndarray:

@@ -97,3 +97,13 @@ def conv_codebook_scratch(p: dict) -> int:
     if depth > FN_CB_CONV_DEPTH:
         return 0
     return (1024 if p["bits"] == 4 else 2048) + 9 * (-(-depth // 4) * 4)
+
+
+def dw_row_terms(p: dict) -> tuple[int, int]:
+    """The row terms of the depthwise row variants' cost models: (output rows times blocks of 4
+    channels, widened input columns = padded rows widened times span_w times blocks), with
+    dilation_h 1 (each padded row of a window widened once per block)."""
+    blocks = p["batch"] * ((p["in_c"] + 3) // 4)
+    kh, sh = p["kernel_h"], p["stride_h"]
+    filled = p["out_h"] * kh if sh > kh else (p["out_h"] - 1) * sh + kh
+    return blocks * p["out_h"], blocks * filled * dw_span_w(p)

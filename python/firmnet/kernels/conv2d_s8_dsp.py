@@ -3,16 +3,19 @@ layers (the same bytes) on CPUs with the DSP extension, for one group and window
 FN_CONV_DSP_DEPTH = 256 values (kernel_h * kernel_w * in_c): both windows of a pixel pair
 gathered into the scratch as 16-bit values, two MACs per SMLAD. Weights with zero points too.
 
-Cost (instructions, bench/kernels_qemu.py on mps2-an386), per MAC: a 1x1 filter as KWS's 1x1
-layer (512,000 MACs: 1,138,120), a larger window as KWS's 10x4 stride-2 first layer (320,000
-MACs: 912,920)."""
+Cost (instructions, bench/kernels_qemu.py on mps2-an386): a 1x1 filter 1.421 per MAC + 53.4 per
+output, fitted (least squares on relative error) to its ten pointwise rows (KWS's 1x1 layer,
+512,000 MACs: 1,138,080; VWW-shaped's pointwise layers, 8.78 per MAC at 8->16 to 1.76 at
+256->256; each estimate within 8 %: the per-MAC figure alone, 2.223, had put the narrow layers
+at a quarter of their cost, so it beat the 1x1 kernels there); a larger window per MAC as
+KWS's 10x4 stride-2 first layer (320,000 MACs: 912,920)."""
 from __future__ import annotations
 
 from ..lowering import KernelCall
 from . import _conv, _s8_dsp, conv2d_s8
 
 NAME = "fn_conv2d_s8_dsp"
-_PER_MAC_POINTWISE = 2.223
+_POINTWISE = (1.421, 53.4)   # per MAC, per output (module docstring)
 _PER_MAC_WINDOW = 2.853
 
 
@@ -35,7 +38,9 @@ def why(node, graph, target) -> str:
 
 def cost(node, graph, target) -> int:
     _, (_, kh, kw, _) = _conv.shapes(node, graph)
-    return round((_PER_MAC_POINTWISE if (kh, kw) == (1, 1) else _PER_MAC_WINDOW) * _conv.macs(node, graph))
+    if (kh, kw) == (1, 1):
+        return _conv.estimate(node, graph, *_POINTWISE)
+    return round(_PER_MAC_WINDOW * _conv.macs(node, graph))
 
 
 def scratch_bytes(node, graph) -> int:

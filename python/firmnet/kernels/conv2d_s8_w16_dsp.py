@@ -1,14 +1,15 @@
 """fn_conv2d_s8_w16_dsp (runtime_c/src/fn_conv2d_s8_w16_dsp.c, contract and layout in
 runtime_c/include/fn_conv2d_s8_w16_dsp.h): fn_conv2d_s8's layers (the same bytes) for one group
 and symmetric weights on CPUs with the DSP extension, from weights widened to int16 and
-interleaved at compile time (pack_filter): per output row the input rows are widened once into
-the scratch (padding zero-filled there), then 2 output channels x 2 pixels per block, 16 MACs
+interleaved at compile time (pack_filter): per output row the input rows not yet in the scratch
+are widened into it (the right padding zero-filled there, the left padding not stored: the pixels
+whose window starts in it are edge blocks), then 2 output channels x 2 pixels per block, 16 MACs
 per 4 word pairs and 8 SMLADs; the output stage is fn_out6_s8 (fn_fixedpoint.h) where it applies.
 
 Flash: 2 bytes per weight (in_c padded to a multiple of 4, out_c to even) against 1. The
 variant refuses every layer of a model whose weights would not fit the board's flash if every
-layer it (or a Winograd kernel) could run took its larger weights (flash_refusal): then the
-int8-weight kernels run the model.
+layer it (or a Winograd kernel, or fn_conv2d_1x1_s8_w16_dsp) could run took its larger weights
+(flash_refusal): then the int8-weight kernels run the model.
 
 Cost (instructions), fitted (least squares on relative error) to `python bench/kernels_qemu.py`
 on mps2-an386 (its nine fn_conv2d_s8_w16_dsp rows: KWS 1x1 and 10x4/2, AD01's FCs as 1x1
@@ -45,14 +46,20 @@ def span_w(p: dict) -> int:
     return span if span < 2**24 else 0
 
 
+def cols(p: dict) -> int:
+    """fn_w16_cols: the columns from input column 0 to the last one an output row reads,
+    span_w - pad_left (>= 0; those past in_w are the right padding)."""
+    return max(0, span_w(p) - p["pad_left"])
+
+
 def scratch(p: dict) -> int:
-    """fn_conv2d_s8_w16_dsp_scratch_size: the kernel_h widened rows, 16 bytes per output channel."""
+    """fn_conv2d_s8_w16_dsp_scratch_size: the kernel_h widened rows, columns 0 .. cols(p) - 1."""
     span = span_w(p)
     if (p["groups"] != 1 or span == 0 or not 1 <= p["in_c"] <= MAX_DEPTH or not 1 <= p["kernel_h"] <= MAX_DEPTH
             or not 1 <= p["out_c"] <= MAX_DEPTH):
         return 0
-    size = 2 * p["kernel_h"] * span * in_c_pad(p["in_c"]) + 16 * p["out_c"]
-    return (size + 7) // 8 * 8 if size < 2**31 - 1 else 0
+    size = 2 * p["kernel_h"] * max(cols(p), 1) * in_c_pad(p["in_c"])
+    return size if size < 2**31 - 1 else 0
 
 
 def pack_filter(w: np.ndarray) -> np.ndarray:
@@ -118,6 +125,7 @@ def flash_refusal(node, graph, target) -> str | None:
 
 def _flash_refusal(graph, target, limit_bytes) -> str | None:
     from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
+    from . import conv2d_1x1_s8_w16_dsp
     from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD
     limit = limit_bytes - CODE_ESTIMATE_BASE - CODE_ESTIMATE_PER_STEP * len(graph.nodes)
     total = sum(a.nbytes for a in graph.constants.values())
@@ -129,6 +137,9 @@ def _flash_refusal(graph, target, limit_bytes) -> str | None:
         if _shape_refusal(n, graph, target) is None:
             small, big = flash(n, graph)
             grow = big - small
+        if conv2d_1x1_s8_w16_dsp.shape_refusal(n, graph, target) is None:   # its own int16 form
+            small, big = conv2d_1x1_s8_w16_dsp.flash(n, graph)
+            grow = max(grow, big - small)
         if CONV2D_S8_WINOGRAD.supports(n, graph, target) is None:
             direct, wino = CONV2D_S8_WINOGRAD.flash(n, graph)
             grow = max(grow, wino - direct)

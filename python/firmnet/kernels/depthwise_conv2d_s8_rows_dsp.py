@@ -10,7 +10,14 @@ took scratch, so that wide rows do not grow the arena (fn_depthwise_conv2d_s8_bl
 runs those).
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386): KWS's 3x3 depthwise layer, 72,000
-MACs: 339,320 (4.713 per MAC; 375,640 before its output stage took fn_out6_s8)."""
+MACs: 339,320 (4.713 per MAC; 375,640 before its output stage took fn_out6_s8): _PER_MAC per
+MAC. 3x3 layers with dilation_h 1 by the three-term model of the int16-weight variant
+(depthwise_conv2d_s8_w16_dsp), fitted (least squares on relative error) to this variant's rows
+of the same bench (KWS: 339,320, estimate +8 %; the VWW-shaped 3x3 layers 24 x 24 x 32:
+634,640, -1 %; 48 x 48 x 8: 613,640, -3 %; 48 x 48 x 16 stride 2: 382,800, +1 %; 12 x 12 x 64
+stride 2: 119,880, +0 %; 6 x 6 x 128: 202,160, +1 %; 3 x 3 x 256: 145,600 = 7.02 per MAC, -8 %):
+    3.105 M + 275.9 R + 10.81 F
+(M MACs, R output rows times blocks of 4 channels, F widened input columns: _s8_dsp.dw_row_terms)."""
 from __future__ import annotations
 
 from ..lowering import KernelCall
@@ -18,6 +25,7 @@ from . import _conv, _s8_dsp, depthwise_conv2d_s8
 
 NAME = "fn_depthwise_conv2d_s8_rows_dsp"
 _PER_MAC = 4.713
+COEFFICIENTS_3X3 = (3.105, 275.9, 10.81)   # (M, R, F): module docstring
 
 
 def supports(node, graph, target) -> str | None:
@@ -40,7 +48,13 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    return round(_PER_MAC * _conv.macs(node, graph))
+    macs = _conv.macs(node, graph)
+    p = depthwise_conv2d_s8.params(node, graph)[0]
+    if p["kernel_h"] == p["kernel_w"] == 3 and p["dilation_h"] == 1:
+        rows, columns = _s8_dsp.dw_row_terms(p)
+        m, r, f = COEFFICIENTS_3X3
+        return round(m * macs + r * rows + f * columns)
+    return round(_PER_MAC * macs)
 
 
 def scratch_bytes(node, graph) -> int:

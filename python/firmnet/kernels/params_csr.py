@@ -208,7 +208,7 @@ def fc_f32_csr_params(x_shape, w, *, act=(-np.inf, np.inf), form: str | None = N
         raise ValueError(f"fc: x must be [N, {w.shape[-1]}], got {tuple(x_shape)}")
     m = pack_csr(w, form, row_width)
     return {"batch": int(x_shape[0]), **m.struct(), "act_min": float(act[0]),
-            "act_max": float(act[1])}, m
+            "act_max": float(act[1]), "out_stride": 0}, m
 
 
 def conv2d_s8_csr_params(x_shape, w, bias=None, *, input_scale, input_zero_point, weight_scales, output_scale,

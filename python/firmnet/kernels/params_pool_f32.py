@@ -15,7 +15,7 @@ def _params(x_shape, out_size, kernel, strides, dilations, pads, count_include_p
     geometry = pool_geometry(x_shape, kernel=kernel, strides=strides, dilations=dilations, pads=pads,
                              out_size=out_size)
     return {**geometry, "count_include_pad": int(bool(count_include_pad)),
-            "act_min": float(act[0]), "act_max": float(act[1])}
+            "act_min": float(act[0]), "act_max": float(act[1]), "out_stride": 0}
 
 
 def maxpool2d_f32_params(x_shape, *, kernel: Pair, strides: Pair = (1, 1), dilations: Pair = (1, 1),

@@ -16,7 +16,7 @@ _METHOD, _COUNT_RULE = c_enum(POOL_S8, "FN_POOL_S8_"), c_enum(COUNT_RULE, "FN_PO
 
 def _struct(constants: dict) -> dict:
     return {**constants, "method": _METHOD[constants["method"]], "count_rule": _COUNT_RULE[constants["count_rule"]],
-            "requant_mode": REQUANT_MODE[constants["requant_mode"]]}
+            "requant_mode": REQUANT_MODE[constants["requant_mode"]], "out_stride": 0}
 
 
 def maxpool2d_s8_params(x_shape, **quantities) -> dict:

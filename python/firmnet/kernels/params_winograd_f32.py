@@ -64,7 +64,7 @@ def winograd_f32_params(x_shape, w_shape, *, strides=(1, 1), dilations=(1, 1), p
     if g["groups"] != 1:
         raise ValueError(f"{g['groups']} groups (1 only)")
     fields = ("batch", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "pad_top", "pad_left")
-    return {**{k: g[k] for k in fields}, "act_min": float(act[0]), "act_max": float(act[1])}
+    return {**{k: g[k] for k in fields}, "act_min": float(act[0]), "act_max": float(act[1]), "out_stride": 0}
 
 
 def scratch_size(p: dict, t: Transform) -> int:

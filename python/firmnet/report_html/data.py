@@ -242,12 +242,19 @@ def _facts(d: dict) -> str:
 
 
 def _notes(report: dict) -> tuple:
-    """Lines for fields other parts of the compiler add (in place, schedule, patches), when present."""
+    """Lines for fields other parts of the compiler add (in place, concat views, schedule, patches), when present."""
     notes = []
     in_place = report.get("in_place")
     if isinstance(in_place, dict) and in_place.get("layers"):
         names = [l.get("layer", "?") if isinstance(l, dict) else str(l) for l in in_place["layers"]]
         notes.append(f"in place: {len(names)} layers write their output over their input ({', '.join(names)})")
+    views = report.get("concat_views")
+    if isinstance(views, dict) and views.get("elided"):
+        notes.append("concat views: " + "; ".join(
+            f"{v.get('concat', '?')} ({v.get('layout', '?')}): {', '.join(v.get('producers', []))} write into "
+            "their slices, no copy" for v in views["elided"] if isinstance(v, dict)))
+    if isinstance(views, dict) and views.get("note"):
+        notes.append(f"concat views: {views['note']}")
     for key in ("schedule", "patches"):
         entry = report.get(key)
         if isinstance(entry, dict):
