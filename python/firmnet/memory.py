@@ -130,7 +130,10 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
         node = next(n for n in graph.nodes if n.name == join)
         key = storage[node.outputs[0]].key
         if key not in pieces and not any(st.strided for st in storage.values() if st.kind == "arena" and st.key == key):
-            pieces[key], shift = rows_pieces(graph, lowered, storage, copies, key, node.outputs[0])
+            parts, shift = rows_pieces(graph, lowered, storage, copies, key, node.outputs[0])
+            if parts is None:
+                continue
+            pieces[key] = parts
             for name, st in storage.items():   # offsets from the anchor piece (the cut's first bytes)
                 if st.kind == "arena" and st.key == key:
                     storage[name] = Storage("arena", key, st.offset - shift, st.strided)
@@ -230,7 +233,8 @@ def rows_pieces(graph: Graph, lowered: dict, storage: dict, copies, key: str, an
     """The pieces of arena group `key` (a patched run's source and cut tensor, memory.analyse
     joins): ([(name, offset from the anchor, size, first step, last step)], the anchor's offset
     in the group). The anchor piece, named `key`, starts at `anchor_tensor`'s first byte and
-    lives to its last step; the others are pinned to it (planner.Pin).
+    lives to the group's last step; the others are pinned to it (planner.Pin). (None, 0) when
+    no piece can be that anchor: the group stays one buffer.
 
     Why the bytes of a piece are free outside its steps: every byte of the group is followed
     through the steps that touch it. A kernel step reads the bytes of its inputs and writes
@@ -291,6 +295,8 @@ def rows_pieces(graph: Graph, lowered: dict, storage: dict, copies, key: str, an
             parts.append([b * alignment - anchor_at, (e + 1 - b) * alignment, lo, hi])
         b = e + 1
     anchor = max(range(len(parts)), key=lambda i: (parts[i][0] == 0, parts[i][3]))
+    if parts[anchor][0] != 0 or parts[anchor][3] != max(p[3] for p in parts):
+        return None, 0   # the anchor must hold the tensor's first bytes to its group's last step
     return [(key if i == anchor else f"{key}#rows{i}", *part) for i, part in enumerate(parts)], anchor_at
 
 
