@@ -8,7 +8,9 @@ Prints a plain text table (never asserts). Run from the repository root:
 
 Models: the VWW-shaped MobileNetV1 0.25 (96x96x3) and the IC-shaped ResNet-8 (32x32x3) of
 tests/support/mlperf_shapes.py, on one seeded random input; the output bytes of every
-patched run are compared with the whole-tensor run's and printed.
+patched run are compared with the whole-tensor run's and printed. "auto" is --patches auto
+(--max-recompute 0.2): its row names the cut and bands chosen, and "lean" when the band layers
+that read the input run a kernel of less scratch (compiler.lean_kernels).
 """
 from __future__ import annotations
 
@@ -28,9 +30,9 @@ from boards import table  # noqa: E402
 from firmnet import qemu  # noqa: E402
 from support.mlperf_shapes import resnet8_model, vww_model  # noqa: E402
 
-CASES = {   # model: the --patches specs measured
-    "VWW-shaped": ["dw2/out:8", "pw2/out:8", "pw2/out:12", "pw2/out:24"],
-    "IC-shaped (ResNet-8)": ["conv0/out:4", "conv0/out:8"],
+CASES = {   # model: the --patches specs measured (auto: the row shows the cut and bands it chose)
+    "VWW-shaped": ["dw2/out:8", "pw2/out:8", "pw2/out:12", "pw2/out:24", "auto"],
+    "IC-shaped (ResNet-8)": ["conv0/out:4", "auto"],
 }
 
 
@@ -55,7 +57,12 @@ def main(argv=None) -> int:
                 if spec == "off":
                     base = (r, run)
                 recomputed = r["patches"]["recomputed_macs"] if "patches" in r else 0
-                row = [name, spec, f"{r['arena_bytes']:,}", f"{r['macs']:,}", f"{recomputed:,}",
+                label = spec
+                if spec == "auto":
+                    p = r.get("patches")
+                    label = "auto: off" if p is None else f"auto: {p['cut']}:{p['bands']}" + \
+                        (f" lean {len(p['lean_kernels'])}" if p.get("lean_kernels") else "")
+                row = [name, label, f"{r['arena_bytes']:,}", f"{r['macs']:,}", f"{recomputed:,}",
                        f"{100.0 * recomputed / base[0]['macs']:.1f} %"]
                 if run is None:
                     row += ["-", "-", "-"]

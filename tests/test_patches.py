@@ -254,3 +254,135 @@ def test_float_chain_same_bytes_as_whole(tmp_path):
         a, = host_w.run([xi])
         b, = host_p.run([xi])
         assert a.tobytes() == b.tobytes()
+
+
+# ---- the placement of patched runs: pieces of rows (memory.rows_pieces) -------------------
+
+def stamped_arena_problems(cm) -> list[str]:
+    """An abstract poisoned arena: run the plan's steps over the arena's bytes, every write
+    stamping its bytes with the writer's family (a tensor with its zero-copy views: a Slice's
+    output is its input's, a band's rows the cut's; a kernel's scratch and shift bytes their
+    own), every read checking that each byte still holds its tensor's family. Uses only the
+    graph, the kernels' views and the final offsets (not the pieces), so a piece whose lifetime
+    is too short shows up as a read of overwritten bytes."""
+    from firmnet.lowering import Alias
+    g, lowered, mem = cm.lowered_graph, cm.lowered, cm.memory
+    family = {t: t for t in g.types}
+
+    def root(t):
+        while family[t] != t:
+            t = family[t]
+        return t
+    for node in g.nodes:   # a view shares its family with what it views
+        if isinstance(lowered[node.name], Alias) and node.name not in mem.copies:
+            for i in node.inputs:
+                if i and i not in g.constants:
+                    family[root(i)] = root(node.outputs[0])
+    arena = [None] * mem.arena_size
+    problems = []
+
+    def span(t):
+        return range(mem.offset(t), mem.offset(t) + g.types[t].nbytes)
+
+    def write(t, tag):
+        for b in span(t):
+            arena[b] = tag
+
+    def read(t, step):
+        bad = [b for b in span(t) if arena[b] != root(t)]
+        if bad:
+            problems.append(f"step {step}: {t} reads {len(bad)} overwritten bytes from {bad[0]} ({arena[bad[0]]})")
+    for t in g.inputs:
+        write(t, root(t))
+    for step, node in enumerate(g.nodes):
+        call = lowered[node.name]
+        if isinstance(call, Alias) and node.name not in mem.copies:
+            continue
+        for t in node.inputs:
+            if t and mem.storage[t].kind == "arena":
+                read(t, step)
+        for key in (mem.scratch.get(node.name), f"{node.name}#shift" if node.name in (mem.shifts or {}) else None):
+            if key:
+                size = next(b.size for b in mem.buffers if b.name == key)
+                arena[mem.plan.offsets[key]:mem.plan.offsets[key] + size] = [key] * size
+        for t in node.outputs:
+            if mem.storage[t].kind == "arena":
+                write(t, root(t))
+    for t in g.outputs:
+        read(t, len(g.nodes))
+    return problems
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), layers=st.lists(LAYER, min_size=1, max_size=3), hw=st.integers(7, 14),
+       c=st.integers(1, 4), data=st.data())
+def test_patched_placement_keeps_every_read_intact(tmp_path_factory, seed, layers, hw, c, data):
+    """Chains in bands: the cut and the band tensors over the input's dead rows never overwrite a
+    byte a later step reads (stamped arena), and the whole-tensor run's and TFLM's bytes come out."""
+    assume(out_rows(hw, layers) >= 2)
+    model, cut = chain_model(seed, layers, hw, c)
+    bands = data.draw(st.integers(2, out_rows(hw, layers)))
+    tmp = tmp_path_factory.mktemp("stamp")
+    patched = compile_bytes(model, tmp, "patched", patches=f"{cut}:{bands}")
+    assert stamped_arena_problems(patched) == []
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(seed).integers(-128, 128, (3, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    got, = run_firmnet(patched.build_host(), model, xs)
+    assert first_mismatch(got, expected, "patched") is None
+
+
+def test_stamped_arena_sees_a_piece_that_lives_too_short(tmp_path, monkeypatch):
+    """The stamped arena is sensitive: with the input's rows declared dead one band early
+    (rows_pieces shortening every source piece by the steps of one band), a band tensor lands
+    on rows a later band still reads, and the check names the read."""
+    from firmnet import memory
+    model = vww_model()
+    real = memory.rows_pieces
+
+    def early(graph, lowered, storage, copies, key, anchor, alignment=16):
+        parts, at = real(graph, lowered, storage, copies, key, anchor, alignment)
+        last = max(hi for *_, hi in parts)
+        return [(n, rel, size, lo, max(lo, hi - 6) if lo == 0 and hi < last else hi)
+                for n, rel, size, lo, hi in parts], at
+    monkeypatch.setattr(memory, "rows_pieces", early)
+    bad = compile_bytes(model, tmp_path, "bad", patches="pw2/out:24")
+    assert any("reads" in p for p in stamped_arena_problems(bad))
+
+
+def test_vww_auto_meets_the_goal_on_host(tmp_path):
+    """VWW-shaped, --patches auto within 0.2 recompute: the arena (scratch included) at most
+    32,000 B, every read intact (stamped arena), TFLM's bytes, also under ASan+UBSan."""
+    model = vww_model()
+    auto = compile_bytes(model, tmp_path, "auto", patches="auto", max_recompute=0.2)
+    r = auto.report
+    print(f"\nVWW-shaped host --patches auto: {r['patches']['cut']}:{r['patches']['bands']}, "
+          f"arena {r['arena_bytes']:,} B (bound {r['lower_bound_bytes']:,}), lean {r['patches']['lean_kernels']}")
+    assert r["arena_bytes"] <= 32000
+    assert r["patches"]["recomputed_macs"] <= 0.2 * (r["macs"] - r["patches"]["recomputed_macs"])
+    assert stamped_arena_problems(auto) == []
+    tflm = Tflm(model)
+    (shape, _, _), = tflm.inputs
+    xs = np.random.default_rng(6).integers(-128, 128, (4, *shape), dtype=np.int8)
+    expected, = tflm.run(xs)
+    got, = run_firmnet(auto.build_host(), model, xs)
+    assert first_mismatch(got, expected, "vww auto") is None
+    # the same sources standalone under ASan+UBSan: band tensors over consumed input rows
+    sanitized, = run_sanitized(auto, [xs[0]], tmp_path)
+    assert np.array_equal(sanitized.reshape(-1), np.asarray(expected[0]).reshape(-1))
+
+
+def test_vww_auto_on_mps2_an386_plan_is_intact(tmp_path):
+    """The same on mps2-an386's kernels (plan only; bench/patches.py runs it in QEMU): the arena
+    at most 60 % of the one without patches, every read intact (stamped arena). (The issue's
+    32,000 B is not reached there since main's w16 depthwise kernels: the placement stops at
+    32,384 B against a bound of about 30,960 B.)"""
+    model = vww_model()
+    auto = compile_bytes(model, tmp_path, "auto", patches="auto", max_recompute=0.2, board="mps2-an386", write=False)
+    r = auto.report
+    print(f"\nVWW-shaped mps2-an386 --patches auto: {r['patches']['cut']}:{r['patches']['bands']}, "
+          f"arena {r['arena_bytes']:,} B (bound {r['lower_bound_bytes']:,}), "
+          f"lean {sorted(set(r['patches']['lean_kernels'].values()))}")
+    assert r["arena_bytes"] <= 0.6 * r["patches"]["arena_without"]
+    assert stamped_arena_problems(auto) == []

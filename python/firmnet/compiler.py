@@ -117,17 +117,21 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
                                             normalize_dead_requant))
         removed, lowered_graph = removal_summary(lowered_graph, live), live
     patch_spec = parse_patches(patches) if patches != "auto" else None
-    patch_plan, arena_without = None, None
+    patch_plan, arena_without, lean = None, None, 0
     if patch_spec is not None or patches == "auto":
         whole = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
         arena_without = _plan_with_views(lowered_graph, whole, schedule, algorithm, in_place, None)[3].arena_size
         if patch_spec is None:
-            patch_spec = _choose_patches(lowered_graph, target, kernels, sparse, winograd, codebook_kernels,
-                                         algorithm, in_place, max_recompute, arena_without)
+            patch_spec, lean = _choose_patches(lowered_graph, target, kernels, sparse, winograd, codebook_kernels,
+                                               algorithm, in_place, max_recompute, arena_without)
         if patch_spec is not None:
             lowered_graph, patch_plan = apply_patches(lowered_graph, *patch_spec)
             schedule = "file" if schedule == "auto" else schedule
-    lowered = select_kernels(lowered_graph, target, kernels, sparse, winograd, codebook_kernels)
+            if lean:
+                band_kernels = dict(list(lean_kernels(lowered_graph, select_kernels(
+                    lowered_graph, target, kernels, sparse, winograd, codebook_kernels), patch_plan, target).items())[:lean])
+    lowered = select_kernels(lowered_graph, target, {**(kernels or {}), **band_kernels} if lean else kernels,
+                             sparse, winograd, codebook_kernels)
     if patch_plan is not None:
         lowered[patch_plan.join] = Alias()   # the bands wrote their rows in place (memory.py joins)
     joins = {patch_plan.join: (patch_plan.source, patch_plan.max_shift)} if patch_plan else None
@@ -175,7 +179,8 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
         report["schedule"] = None
     if patch_plan is not None:
         report["patches"] = {"cut": patch_plan.cut, "bands": patch_plan.bands, "layers": list(patch_plan.layers),
-                             "recomputed_macs": patch_plan.recomputed_macs, "arena_without": arena_without}
+                             "recomputed_macs": patch_plan.recomputed_macs, "arena_without": arena_without,
+                             "lean_kernels": dict(sorted(band_kernels.items())) if lean else {}}
     if int8_only and report["float_layers"]:
         raise FirmnetError(f"int8 only: {len(report['float_layers'])} layer(s) run in float: "
                            + "; ".join(message(layer) for layer in report["float_layers"]))
@@ -192,18 +197,54 @@ def compile(model, out_dir, board: str = "host", name: str = "model", input_shap
 
 def _choose_patches(graph, target, kernels, sparse, winograd, codebook_kernels, algorithm, in_place,
                     max_recompute, arena_without):
-    """--patches auto: (cut, bands) of the smallest arena (then the fewest recomputed MACs), or
-    None when no candidate beats the arena without patches."""
+    """--patches auto: ((cut, bands), lean) of the smallest arena (then the fewest recomputed MACs,
+    then the kernels as selected), or (None, 0) when no candidate beats the arena without
+    patches. lean: how many of the first bands run their layer that reads the run's input on
+    a kernel of less scratch (lean_kernels): the whole input is live while the first bands run,
+    so that scratch can make the peak; the fewest such bands that give the smallest arena."""
     from .patches import candidates
+
+    def arena(patched, plan, forced):
+        chosen = select_kernels(patched, target, {**(kernels or {}), **forced}, sparse, winograd, codebook_kernels)
+        chosen[plan.join] = Alias()
+        return analyse(patched, chosen, algorithm, in_place, {plan.join: (plan.source, plan.max_shift)}).arena_size
+
     best = None
     for cut, bands, patched, plan in candidates(graph, max_recompute):
         lowered = select_kernels(patched, target, kernels, sparse, winograd, codebook_kernels)
-        lowered[plan.join] = Alias()
-        arena = analyse(patched, lowered, algorithm, in_place, {plan.join: (plan.source, plan.max_shift)}).arena_size
-        key = (arena, plan.recomputed_macs)
-        if arena < arena_without and (best is None or key < best[0]):
-            best = (key, (cut, bands))
-    return best[1] if best else None
+        forced = lean_kernels(patched, lowered, plan, target)
+        for lean in (0, len(forced)) if forced else (0,):
+            size = arena(patched, plan, dict(list(forced.items())[:lean]))
+            key = (size, plan.recomputed_macs, lean)
+            if size < arena_without and (best is None or key < best[0]):
+                best = (key, (cut, bands), lean, patched, plan, forced)
+    if best is None:
+        return None, 0
+    (size, _, lean), spec, _, patched, plan, forced = best
+    for fewer in (1, 2, 3, 4, 6, 8, 12, 16):   # the fewest lean bands that keep the arena
+        if fewer < lean and arena(patched, plan, dict(list(forced.items())[:fewer])) <= size:
+            return spec, fewer
+    return spec, lean
+
+
+def lean_kernels(patched, lowered: dict, plan, target) -> dict:
+    """{band layer: kernel}, in band order, for the band layers that read the run's input (its Slices), where a
+    kernel that can run the layer needs less scratch than the one selected: the cheapest of
+    those (estimated instructions). The whole input is live while these
+    run (the peak of a patched run), so their scratch counts most."""
+    from .kernels import CANDIDATES
+    slices = {n.outputs[0] for n in patched.nodes if n.op == "slice" and n.inputs[0] == plan.source}
+    forced = {}
+    for node in patched.nodes:
+        call = lowered.get(node.name)
+        if not node.inputs or node.inputs[0] not in slices or not isinstance(call, KernelCall):
+            continue
+        modules = {k.NAME: k for k in CANDIDATES[node.op]}
+        runnable = [call.kernel] + [name for name, _, runs in call.rejected if runs and name in modules]
+        leaner = [k for k in runnable if modules[k].scratch_bytes(node, patched) < call.scratch_bytes]
+        if leaner:
+            forced[node.name] = min(leaner, key=lambda k: (modules[k].cost(node, patched, target), k))
+    return forced
 
 
 def _plan_with_views(graph, lowered, schedule, algorithm, in_place, joins):

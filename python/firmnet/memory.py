@@ -36,7 +36,7 @@ from .ir import Graph
 from .lowering import Alias, KernelCall
 from .concat_views import slice_offsets
 from .in_place import overlap_of
-from .planner import Buffer, Plan, Tie, plan_memory
+from .planner import Buffer, Pin, Plan, Tie, plan_memory
 
 IN_PLACE_CHOICES = ("on", "off")
 
@@ -125,6 +125,18 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
         root = _find(parent, name)
         storage[name] = Storage("const", name) if name in graph.constants else \
             Storage("arena", root, within.get(name, 0), name in strided)
+    pieces = {}   # group key → its pieces (rows_pieces), for the groups of patched runs
+    for join in joins:
+        node = next(n for n in graph.nodes if n.name == join)
+        key = storage[node.outputs[0]].key
+        if key not in pieces and not any(st.strided for st in storage.values() if st.kind == "arena" and st.key == key):
+            parts, shift = rows_pieces(graph, lowered, storage, copies, key, node.outputs[0])
+            if parts is None:
+                continue
+            pieces[key] = parts
+            for name, st in storage.items():   # offsets from the anchor piece (the cut's first bytes)
+                if st.kind == "arena" and st.key == key:
+                    storage[name] = Storage("arena", key, st.offset - shift, st.strided)
 
     first, last = {}, {}
     for step, node in enumerate(graph.nodes):
@@ -146,7 +158,14 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
     for name, s in storage.items():
         if s.kind == "arena":
             sizes[s.key] = max(sizes.get(s.key, 0), s.offset + graph.types[name].nbytes)
-    buffers = [Buffer(key, sizes[key], first[key], last[key]) for key in first if sizes[key] > 0]
+    buffers = [Buffer(key, sizes[key], first[key], last[key]) for key in first if sizes[key] > 0
+               and key not in pieces]
+    pins = []
+    for key, parts in pieces.items():
+        for name, rel, size, lo, hi in parts:
+            buffers.append(Buffer(name, size, lo, hi))
+            if name != key:
+                pins.append(Pin(key, name, rel))
     scratch = {}
     for step, node in enumerate(graph.nodes):
         call = lowered[node.name]
@@ -154,21 +173,33 @@ def analyse(graph: Graph, lowered: dict, algorithm: str = "best", in_place: str 
             key = f"{node.name}#scratch"
             scratch[node.name] = key
             buffers.append(Buffer(key, call.scratch_bytes, step, step))
-    plan = plan_memory(buffers, algorithm)
+    plan = plan_memory(buffers, algorithm, pins=pins)
     shifts = {}
     if in_place == "on":
         ties, below = _ties(graph, lowered, storage, first, last, plan.alignment, viewed)
-        if ties:
-            tied_buffers = buffers + list(below.values())
-            tied = plan_memory(tied_buffers, algorithm, ties=ties)
+        # the ties of the band layers of patched runs may cost more than they save: their
+        # shift buffers sit under small band tensors that could share the rows of dead input
+        bands = _band_steps(graph, joins)
+        variants = [(ties, below)]
+        if any(bands[0] <= first[t.second] <= bands[1] for t in ties if bands):
+            kept = [t for t in ties if not bands[0] <= first[t.second] <= bands[1]]
+            variants.append((kept, {n: b for n, b in below.items() if b.name in {t.below for t in kept}}))
+        plain, won, model_bound = buffers, False, None
+        for ties, below in variants:
+            if not ties:
+                continue
+            tied_buffers = plain + list(below.values())
+            tied = plan_memory(tied_buffers, algorithm, ties=ties, pins=pins)
+            model_bound = tied.lower_bound if model_bound is None else model_bound
             if tied.arena_size < plan.arena_size:
                 plan = Plan(tied.offsets, tied.arena_size, tied.lower_bound, tied.algorithm,
-                            tied.alignment, plan.live_set_bound, tied.ties)
-                buffers = tied_buffers
+                            tied.alignment, plan.live_set_bound, tied.ties, tied.pins)
+                buffers, won = tied_buffers, True
                 shifts = {node: b.size for node, b in below.items()}
-            else:   # the same arena without overlaps: keep the plain plan, report the model's bound
-                plan = Plan(plan.offsets, plan.arena_size, tied.lower_bound, plan.algorithm,
-                            plan.alignment, plan.live_set_bound)
+        if not won and model_bound is not None:
+            # the same arena without overlaps: keep the plain plan, report the model's bound
+            plan = Plan(plan.offsets, plan.arena_size, model_bound, plan.algorithm,
+                        plan.alignment, plan.live_set_bound, (), plan.pins)
     return MemoryPlan(storage, frozenset(copies), tuple(buffers), plan, scratch, shifts, in_place)
 
 
@@ -195,6 +226,89 @@ def _overlap_source(graph, parent, within, group_has_interface, join, source, in
             within[t] = within.get(t, 0) + by
     parent[move] = keep
     group_has_interface[keep] = group_has_interface[xr] or group_has_interface[yr]
+
+
+def rows_pieces(graph: Graph, lowered: dict, storage: dict, copies, key: str, anchor_tensor: str,
+                alignment: int = 16):
+    """The pieces of arena group `key` (a patched run's source and cut tensor, memory.analyse
+    joins): ([(name, offset from the anchor, size, first step, last step)], the anchor's offset
+    in the group). The anchor piece, named `key`, starts at `anchor_tensor`'s first byte and
+    lives to the group's last step; the others are pinned to it (planner.Pin). (None, 0) when
+    no piece can be that anchor: the group stays one buffer.
+
+    Why the bytes of a piece are free outside its steps: every byte of the group is followed
+    through the steps that touch it. A kernel step reads the bytes of its inputs and writes
+    those of its outputs (a view, Alias, touches none; a copy does); a graph input is written
+    before step 0 and a graph output read after the last. A byte holds data from a write to
+    the last read before the next write: one live interval; between intervals (after the
+    last read of a source row, before the band that writes a cut row there) nothing will
+    read it before it is written again, so any other buffer may use it. Bytes are taken in
+    aligned blocks (a block is live when any of its bytes is: a write of part of a block starts
+    no new interval, it extends the current one) and neighbouring blocks with
+    the same intervals form one piece per interval. planner.check_plan then proves that no
+    buffer live at a piece's steps shares its bytes."""
+    members = {t for t, s in storage.items() if s.kind == "arena" and s.key == key}
+    events = []    # (lo, hi, step, is_write)
+    for t in members & set(graph.inputs):
+        events.append((storage[t].offset, storage[t].offset + graph.types[t].nbytes, 0, True))
+    n_steps = len(graph.nodes)
+    for t in members & set(graph.outputs):
+        events.append((storage[t].offset, storage[t].offset + graph.types[t].nbytes, max(n_steps - 1, 0), False))
+    for step, node in enumerate(graph.nodes):
+        if isinstance(lowered[node.name], Alias) and node.name not in copies:
+            continue
+        for t in node.inputs:
+            if t in members:
+                events.append((storage[t].offset, storage[t].offset + graph.types[t].nbytes, step, False))
+        for t in node.outputs:
+            if t in members:
+                events.append((storage[t].offset, storage[t].offset + graph.types[t].nbytes, step, True))
+    size = max(hi for _, hi, _, _ in events)
+    blocks = -(-size // alignment)
+    per_block = [[] for _ in range(blocks)]
+    for lo, hi, step, w in events:
+        for b in range(lo // alignment, -(-hi // alignment)):
+            whole = lo <= b * alignment and (b + 1) * alignment <= hi
+            per_block[b].append((step, not w, w and whole))   # at one step: reads before writes
+    lives = []
+    for ev in per_block:
+        intervals = []
+        for step, _, w in sorted(ev):
+            # a write of the whole block starts a new value (unless read at this very step); a
+            # write of part of it keeps the rest alive: it extends the block's interval
+            if w and not (intervals and intervals[-1][1] == step):
+                intervals.append([step, step])
+            elif intervals:
+                intervals[-1][1] = step
+            else:                                 # read before any write: live from step 0
+                intervals.append([0, step])
+        lives.append(tuple(map(tuple, intervals)))
+    anchor_at = storage[anchor_tensor].offset
+    if anchor_at % alignment:
+        raise ValueError(f"group {key!r}: tensor {anchor_tensor!r} at an unaligned offset {anchor_at}")
+    parts, b = [], 0
+    while b < blocks:
+        e = b
+        while e + 1 < blocks and lives[e + 1] == lives[b]:
+            e += 1
+        for lo, hi in lives[b]:
+            parts.append([b * alignment - anchor_at, (e + 1 - b) * alignment, lo, hi])
+        b = e + 1
+    anchor = max(range(len(parts)), key=lambda i: (parts[i][0] == 0, parts[i][3]))
+    if parts[anchor][0] != 0 or parts[anchor][3] != max(p[3] for p in parts):
+        return None, 0   # the anchor must hold the tensor's first bytes to its group's last step
+    return [(key if i == anchor else f"{key}#rows{i}", *part) for i, part in enumerate(parts)], anchor_at
+
+
+def _band_steps(graph: Graph, joins: dict):
+    """(first, last) step of the band layers of the patched runs (from the first Slice of a
+    join's source to the last join), or None."""
+    if not joins:
+        return None
+    sources = {source for source, _ in joins.values()}
+    steps = [i for i, n in enumerate(graph.nodes) if n.name in joins or
+             (n.op == "slice" and n.inputs and n.inputs[0] in sources)]
+    return (min(steps), max(steps)) if steps else None
 
 
 def _ties(graph: Graph, lowered: dict, storage: dict, first: dict, last: dict, alignment: int,

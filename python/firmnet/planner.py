@@ -49,6 +49,17 @@ output is moved up into place). The algorithms place tied buffers as one rigid b
 chain of in-place layers stays put. ``lower_bound`` counts a tied pair at its shared step
 as the larger of the two (the bound of that execution model); ``Plan.live_set_bound``
 keeps the classic bound, with every live buffer disjoint.
+
+Pieces (patch-based execution, memory.py): a ``Pin(anchor, member, offset)`` puts buffer
+``member`` exactly ``offset`` bytes (a multiple of the alignment, may be negative) after buffer
+``anchor``. Pinned buffers are the pieces of one storage group whose bytes are live at
+different steps (the rows of a patched run's input die band by band, the rows of its cut
+tensor are born band by band): each piece is an ordinary buffer with its own lifetime, so
+first fit puts other buffers into the bytes of dead rows and ``check_plan`` proves, as for
+any two buffers, that no piece shares bytes with a buffer live at the same step. The anchor
+and its pieces move as one rigid block (with the anchor's tie chain). A piece that ends at
+the same step as its anchor is part of the anchor's tensor: a Tie from the anchor lets the
+tie's output overlap it too.
 """
 from __future__ import annotations
 
@@ -58,7 +69,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from . import placement
 
-__all__ = ["Buffer", "Tie", "Plan", "PlanError", "ALGORITHMS", "DEFAULT_ALGORITHM",
+__all__ = ["Buffer", "Tie", "Pin", "Plan", "PlanError", "ALGORITHMS", "DEFAULT_ALGORITHM",
            "lower_bound", "plan_memory", "check_plan", "format_plan"]
 
 
@@ -87,6 +98,14 @@ class Tie:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """Buffer `member` at buffer `anchor`'s offset + `offset` bytes (pieces of one group)."""
+    anchor: str
+    member: str
+    offset: int                # bytes, a multiple of the alignment; negative: below the anchor
+
+
+@dataclass(frozen=True)
 class Plan:
     offsets: Mapping[str, int] = field(hash=False)  # byte offset of each buffer
     arena_size: int             # bytes, multiple of alignment
@@ -95,6 +114,7 @@ class Plan:
     alignment: int = 16
     live_set_bound: int | None = None   # classic bound (no overlaps); None: = lower_bound
     ties: tuple = ()                    # the Ties the offsets use
+    pins: tuple = ()                    # the Pins the offsets use
     # read-only view so a frozen Plan cannot be changed behind the planner's back
     def __post_init__(self):
         object.__setattr__(self, "offsets", MappingProxyType(dict(self.offsets)))
@@ -176,7 +196,38 @@ def _validate_ties(buffers: Sequence[Buffer], ties) -> tuple[Tie, ...]:
     return ties
 
 
-def lower_bound(buffers: Iterable[Buffer], alignment: int = 1, ties: Iterable[Tie] = ()) -> int:
+def _validate_pins(buffers: Sequence[Buffer], ties: Sequence[Tie], pins, alignment: int) -> tuple[Pin, ...]:
+    """Check the pins: known names, an aligned offset, each member pinned once, to an anchor
+    that is pinned to nothing, and in no tie (a tie moves its buffers on its own)."""
+    names = {b.name for b in buffers}
+    tied = {n for t in ties for n in (t.first, t.second, t.below) if n is not None}
+    pins = tuple(pins)
+    members = {p.member for p in pins if isinstance(p, Pin)}
+    seen: set[str] = set()
+    for p in pins:
+        if not isinstance(p, Pin):
+            raise PlanError(f"expected Pin, got {type(p).__name__}: {p!r}")
+        for name in (p.anchor, p.member):
+            if name not in names:
+                raise PlanError(f"pin {p.anchor!r} -> {p.member!r} names an unknown buffer {name!r}")
+        if not _is_int(p.offset) or p.offset % alignment:
+            raise PlanError(f"pin {p.anchor!r} -> {p.member!r}: offset {p.offset!r} is not a multiple "
+                            f"of the alignment {alignment}")
+        if p.member in seen or p.member == p.anchor or p.anchor in members or p.member in tied:
+            raise PlanError(f"pin {p.anchor!r} -> {p.member!r}: a member is pinned once, to an anchor "
+                            f"that is no member, and is in no tie")
+        seen.add(p.member)
+    return pins
+
+
+def _same_tensor(buffers: Sequence[Buffer], pins: Sequence[Pin], anchor: str) -> list[Pin]:
+    """The pins of `anchor` whose piece ends at the anchor's last step (part of its tensor)."""
+    by_name = {b.name: b for b in buffers}
+    return [p for p in pins if p.anchor == anchor and by_name[p.member].last == by_name[anchor].last]
+
+
+def lower_bound(buffers: Iterable[Buffer], alignment: int = 1, ties: Iterable[Tie] = (),
+                pins: Iterable[Pin] = ()) -> int:
     """Largest sum of sizes live at one step (sizes rounded up to `alignment`).
 
     No plan can use fewer bytes, because all buffers live at that step need
@@ -193,9 +244,12 @@ def lower_bound(buffers: Iterable[Buffer], alignment: int = 1, ties: Iterable[Ti
         delta[b.first] = delta.get(b.first, 0) + size
         delta[b.last + 1] = delta.get(b.last + 1, 0) - size  # gone after its last step
     by_name = {b.name: b for b in buffers}
+    pins = tuple(pins)
     for t in ties:   # the pair shares bytes at the step: count the larger one only
         a, b = by_name[t.first], by_name[t.second]
-        saved = min(_align(a.size, alignment), _align(b.size, alignment))
+        first = _align(a.size, alignment) + sum(_align(by_name[p.member].size, alignment)
+                                                for p in _same_tensor(buffers, pins, t.first))
+        saved = min(first, _align(b.size, alignment))
         delta[a.last] = delta.get(a.last, 0) - saved
         delta[a.last + 1] = delta.get(a.last + 1, 0) + saved
     live = peak = 0
@@ -212,10 +266,13 @@ def lower_bound(buffers: Iterable[Buffer], alignment: int = 1, ties: Iterable[Ti
 Item = tuple  # tuple[tuple[Buffer, int], ...]
 
 
-def _items(buffers: Sequence[Buffer], ties: Sequence[Tie], alignment: int) -> list[Item]:
+def _items(buffers: Sequence[Buffer], ties: Sequence[Tie], alignment: int, pins: Sequence[Pin] = ()) -> list[Item]:
     by_name = {b.name: b for b in buffers}
     nxt = {t.first: t for t in ties}
-    tied = {t.second for t in ties} | {t.below for t in ties if t.below is not None}
+    tied = {t.second for t in ties} | {t.below for t in ties if t.below is not None} | {p.member for p in pins}
+    pinned: dict[str, list[Pin]] = {}
+    for p in pins:
+        pinned.setdefault(p.anchor, []).append(p)
     items, covered = [], 0
     for b in buffers:
         if b.name in tied:
@@ -227,6 +284,7 @@ def _items(buffers: Sequence[Buffer], ties: Sequence[Tie], alignment: int) -> li
             if t.below is not None:
                 members.append((by_name[t.below], -_align(by_name[t.below].size, alignment)))
             cur = t.second
+        members += [(by_name[p.member], r + p.offset) for m, r in list(members) for p in pinned.get(m.name, ())]
         low = min(r for _, r in members)
         items.append(tuple((m, r - low) for m, r in members))
         covered += len(members)
@@ -387,26 +445,29 @@ DEFAULT_ALGORITHM = "best"
 
 
 def plan_memory(buffers: Sequence[Buffer], algorithm: str = DEFAULT_ALGORITHM,
-                alignment: int = 16, ties: Sequence[Tie] = ()) -> Plan:
+                alignment: int = 16, ties: Sequence[Tie] = (), pins: Sequence[Pin] = ()) -> Plan:
     """Give every buffer an offset in one arena; the result is checked before return.
-    ties: the overlaps the kernels allow (see Tie); tied buffers are placed as one block."""
+    ties: the overlaps the kernels allow (see Tie); tied buffers are placed as one block.
+    pins: the pieces of a group (see Pin), placed with their anchor as one block."""
     if algorithm not in ALGORITHMS:
         raise PlanError(f"unknown algorithm {algorithm!r}; "
                         f"choose one of: {', '.join(ALGORITHMS)}")
     _check_alignment(alignment)
     buffers = _validate(buffers)
     ties = _validate_ties(buffers, ties)
-    items = _items(buffers, ties, alignment)
+    pins = _validate_pins(buffers, ties, pins, alignment)
+    items = _items(buffers, ties, alignment, pins)
     if algorithm == "best":
-        algorithm, offsets = _run_best(items, alignment, lower_bound(buffers, alignment, ties))
+        algorithm, offsets = _run_best(items, alignment, lower_bound(buffers, alignment, ties, pins))
     else:
         offsets = ALGORITHMS[algorithm](items, alignment)
     # Store offsets in name order so equal plans print and compare the same.
     plan = Plan(offsets={k: offsets[k] for k in sorted(offsets)},
                 arena_size=_arena(buffers, offsets, alignment),
-                lower_bound=lower_bound(buffers, ties=ties), algorithm=algorithm,
+                lower_bound=lower_bound(buffers, ties=ties, pins=pins), algorithm=algorithm,
                 alignment=alignment, live_set_bound=lower_bound(buffers),
-                ties=tuple(sorted(ties, key=lambda t: (t.first, t.second))))
+                ties=tuple(sorted(ties, key=lambda t: (t.first, t.second))),
+                pins=tuple(sorted(pins, key=lambda p: (p.anchor, p.member))))
     check_plan(buffers, plan)  # an algorithm bug must never reach generated code
     return plan
 
@@ -414,11 +475,17 @@ def plan_memory(buffers: Sequence[Buffer], algorithm: str = DEFAULT_ALGORITHM,
 def check_plan(buffers: Sequence[Buffer], plan: Plan) -> None:
     """Raise PlanError unless `plan` is a valid placement of `buffers`: live buffers are
     disjoint, except a pair tied in plan.ties, which must be at the same offset with its
-    `below` buffer right under it."""
+    `below` buffer right under it, and a piece pinned to a tie's input that ends at the same
+    step (part of that tensor); pinned pieces must sit at their anchor's offset + the pin's."""
     buffers = _validate(buffers)
     ties = _validate_ties(buffers, plan.ties)
+    pins = _validate_pins(buffers, ties, plan.pins, plan.alignment)
     allowed = {frozenset((t.first, t.second)) for t in ties}
     sizes = {b.name: b.size for b in buffers}
+    for p in pins:
+        if p.anchor not in plan.offsets or plan.offsets.get(p.member) != plan.offsets[p.anchor] + p.offset:
+            raise PlanError(f"pin {p.anchor!r} -> {p.member!r}: the piece is not {p.offset} bytes after its anchor")
+    allowed |= {frozenset((p.member, t.second)) for t in ties for p in _same_tensor(buffers, pins, t.first)}
     for t in ties:
         off = plan.offsets.get(t.first)
         if off is None or plan.offsets.get(t.second) != off:

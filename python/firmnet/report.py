@@ -290,6 +290,10 @@ def _bound_text(report: dict) -> list[str]:
         lines.append(f"patches:                 {len(patches['layers'])} layers up to {patches['cut']} in "
                      f"{patches['bands']} row bands, {patches['recomputed_macs']:,} MACs recomputed "
                      f"(arena without: {patches['arena_without']:,} bytes)")
+        lean = patches.get("lean_kernels") or {}
+        if lean:
+            lines.append(f"                         {len(lean)} first band(s) on a kernel of less scratch: "
+                         f"{', '.join(sorted(set(lean.values())))}")
     return lines
 
 
