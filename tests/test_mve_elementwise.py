@@ -1,0 +1,138 @@
+"""int8 Mul and lookup-table (logistic, tanh, hard swish, requantization) MVE variants on the
+emulated Cortex-M55 (QEMU mps3-an547), as tests/test_mve_kernels.py for the convolutions:
+fn_mul_s8_mve and fn_lut_s8_mve, with their portable kernels beside them, give the numpy
+reference's bytes (reference/ computes from the tensors' scales and zero points; the C gets
+the parameter builders' structs and the compiler's 256-byte tables); the host build of the
+variants is the portable kernels; the selection takes them on mps3-an547 only, and compiled
+models give TFLM's bytes there."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import firmnet
+from firmnet import qemu
+from firmnet.kernels.params_elementwise_s8 import mul_s8_params
+from firmnet.reference import activation_s8, quantize_s8
+from firmnet.reference import elementwise_s8 as ref
+from support import mve_eltwise_harness as eh
+from support.qemu_harness import BOARD_TOOLS, require_tools
+
+SETTINGS = dict(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# lengths around the 4- and 16-lane vectors: a predicated last vector for most
+LENGTHS = st.one_of(st.integers(1, 40), st.integers(1, 3000), st.sampled_from([15, 16, 17, 31, 33, 255, 4097]))
+
+
+@pytest.fixture(scope="session")
+def m55(tmp_path_factory):
+    """The elementwise test firmware for mps3-an547, built once per session: (elf, work folder)."""
+    require_tools()
+    work = tmp_path_factory.mktemp("mve-eltwise-firmware")
+    return eh.build(work), work
+
+
+def run_pair(m55, kinds, want, **case):
+    """The case through an MVE variant and its portable kernel: both FN_OK and equal to want."""
+    results = eh.run(*m55, [eh.encode(k, **case) for k in kinds])
+    for k, (status, out, _) in zip(kinds, results):
+        assert status == 0, f"{k}: status {status}"
+        got = np.frombuffer(out, np.int8)
+        assert np.array_equal(got, want.ravel()), f"{k}: {int((got != want.ravel()).sum())} of {want.size} differ"
+
+
+@st.composite
+def mul_cases(draw):
+    n = draw(LENGTHS)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    zps = st.integers(-128, 127)
+    sa = 2.0 ** draw(st.floats(-12, 4))
+    sb = 2.0 ** draw(st.floats(-12, 4))
+    # s_a * s_b / s_y from 2^-31 (every output the zero point) to just under 2^14 (the largest TFLite takes)
+    ratio = 2.0 ** draw(st.one_of(st.floats(-31, 13.9), st.sampled_from([-31.0, -20.0, -1.0, 0.0, 1.0, 13.9])))
+    a_q, b_q, y_q = (sa, draw(zps)), (sb, draw(zps)), (sa * sb / ratio, draw(zps))
+    lo = draw(st.integers(-128, 127))
+    act = draw(st.sampled_from([(-128, 127), (lo, 127), (min(lo, 0), max(lo, 0))]))
+    a = rng.integers(-128, 128, n).astype(np.int8)
+    b = rng.integers(-128, 128, n).astype(np.int8)
+    if draw(st.booleans()):            # the extreme operands: every product at +-255 * 255
+        a[::2], b[::3] = -128, 127
+        a[1::2] = 127 if -a_q[1] < 0 else -128
+    return a, b, a_q, b_q, y_q, act
+
+
+@settings(**SETTINGS)
+@given(case=mul_cases())
+def test_mul_mve_on_cortex_m55_matches_reference(m55, case):
+    a, b, a_q, b_q, y_q, act = case
+    want = ref.mul_s8(a, b, a_q=a_q, b_q=b_q, y_q=y_q, act=act)
+    params = mul_s8_params(a.shape, b.shape, a_q, b_q, y_q, act=act)
+    run_pair(m55, ("mul_mve", "mul"), want, a=a, b=b, mul=params)
+
+
+def _lut_reference(kind: str, x, x_q, y_q):
+    """The kind's integer arithmetic on x (reference/), from the quantizations."""
+    if kind == "requantize":
+        return quantize_s8.requantize_s8(x, x_q=x_q, y_q=y_q)
+    function = {"sigmoid": activation_s8.logistic_s8, "tanh": activation_s8.tanh_s8,
+                "hard_swish": activation_s8.hard_swish_s8}[kind]
+    return function(x, input_scale=x_q[0], input_zero_point=x_q[1], output_scale=y_q[0], output_zero_point=y_q[1])
+
+
+@st.composite
+def lut_cases(draw):
+    kind = draw(st.sampled_from(["sigmoid", "tanh", "hard_swish", "requantize"]))
+    n = draw(LENGTHS)
+    x_q = (2.0 ** draw(st.floats(-10, 0)), draw(st.integers(-128, 127)))
+    # hard swish: TFLM takes (input_scale / 128) / output_scale < 1 only
+    y_q = {"sigmoid": (1 / 256, -128), "tanh": (1 / 128, 0)}.get(
+        kind, (x_q[0] * 2.0 ** draw(st.floats(-6.9, 4)), draw(st.integers(-128, 127))))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.integers(-128, 128, n).astype(np.int8)
+    x[: min(n, 256)] = np.arange(-128, 128, dtype=np.int8)[: min(n, 256)]    # every byte where n allows
+    return kind, x, x_q, y_q
+
+
+@settings(**SETTINGS)
+@given(case=lut_cases())
+def test_lut_mve_on_cortex_m55_matches_reference(m55, case):
+    """The table is the function on every byte (as ops/unary.py builds it at compile time);
+    the expected bytes are the function on the input."""
+    kind, x, x_q, y_q = case
+    want = _lut_reference(kind, x, x_q, y_q).astype(np.int8)
+    table = _lut_reference(kind, np.arange(-128, 128), x_q, y_q).astype(np.int8)
+    run_pair(m55, ("lut_mve", "lut"), want, a=x, table=table)
+
+
+def test_mve_elementwise_on_the_host_are_their_portable_kernels(runtime):
+    """Without MVE (the host build of a project compiled for the M55), each variant runs its
+    portable kernel: the same bytes, FN_ERR_ARG for a NULL argument."""
+    ffi, lib = runtime.ffi, runtime.lib
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 128, 37).astype(np.int8)
+    b = rng.integers(-128, 128, 37).astype(np.int8)
+    a_q, b_q, y_q = (0.05, 3), (0.02, -7), (0.004, 11)
+    want = ref.mul_s8(a, b, a_q=a_q, b_q=b_q, y_q=y_q)
+    p = ffi.new("fn_mul_s8_params *")
+    for k, v in mul_s8_params(a.shape, b.shape, a_q, b_q, y_q).items():
+        if isinstance(v, list):
+            for i, e in enumerate(v):
+                getattr(p, k)[i] = int(e)
+        else:
+            setattr(p, k, int(v) if not isinstance(v, float) else v)
+    out = np.zeros(37, np.int8)
+    ptr = [ffi.cast("int8_t *", ffi.from_buffer(t)) for t in (a, b, out)]
+    assert lib.fn_mul_s8_mve(p, *ptr) == lib.FN_OK
+    assert np.array_equal(out, want)
+    assert lib.fn_mul_s8_mve(p, ptr[0], ffi.NULL, ptr[2]) == lib.FN_ERR_ARG
+    table = np.roll(np.arange(-128, 128, dtype=np.int8), 5)
+    lp = ffi.new("fn_lut_s8_params *")
+    lp.count = 37
+    lp.table = ffi.cast("int8_t *", ffi.from_buffer(table))
+    assert lib.fn_lut_s8_mve(lp, ptr[0], ptr[2]) == lib.FN_OK
+    assert np.array_equal(out, table[a.astype(np.int32) + 128])
+    lp.count = -1
+    assert lib.fn_lut_s8_mve(lp, ptr[0], ptr[2]) == lib.FN_ERR_ARG
