@@ -136,3 +136,38 @@ def test_mve_elementwise_on_the_host_are_their_portable_kernels(runtime):
     assert np.array_equal(out, table[a.astype(np.int32) + 128])
     lp.count = -1
     assert lib.fn_lut_s8_mve(lp, ptr[0], ptr[2]) == lib.FN_ERR_ARG
+
+
+@pytest.mark.parametrize("model_args,kernel", [
+    (("MUL", (1, 16, 16, 32), (1, 16, 16, 32)), "fn_mul_s8_mve"),     # the vector path
+    (("MUL", (1, 3, 5, 7), (1, 3, 5, 7)), "fn_mul_s8_mve"),           # 105 elements: a predicated last vector
+    (("MUL", (1, 4, 4, 8), (1, 1, 1, 8)), "fn_mul_s8_mve"),           # broadcasting: fn_mul_s8 inside the variant
+    (("HARD_SWISH", (1, 7, 7, 19)), "fn_lut_s8_mve"),
+    (("LOGISTIC", (1, 100)), "fn_lut_s8_mve"),
+    (("TANH", (1, 3, 3, 5)), "fn_lut_s8_mve"),
+])
+def test_models_on_mps3_an547_equal_tflm(model_args, kernel, tmp_path):
+    """A one-layer int8 model compiled for mps3-an547 runs its layer on the MVE variant and gives
+    TFLM's bytes on two random inputs; for mps2-an386 the variant is refused with the reason."""
+    from support.tflite_models import binary_model, unary_model
+    from support.tflite_oracle import run_tflm
+    require_tools(BOARD_TOOLS)
+    kind = model_args[0]
+    seed = sum(map(ord, repr(model_args)))
+    model = (binary_model(seed, kind, shape_a=model_args[1], shape_b=model_args[2]) if kind == "MUL"
+             else unary_model(seed, kind, shape=model_args[1]))
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model)
+    cm = firmnet.compile(path, tmp_path / "p", board="mps3-an547", name="m", requant="tflm")
+    assert [layer["kernel"] for layer in cm.report["layers"]] == [kernel]
+    m4 = firmnet.compile(path, tmp_path / "q", board="mps2-an386", name="m", requant="tflm", write=False)
+    assert [layer["kernel"] for layer in m4.report["layers"]] == [kernel.removesuffix("_mve")]
+    assert "needs MVE (Helium) (mps2-an386 has none)" in json.dumps(m4.report)
+    meta = json.loads((cm.out_dir / "report.json").read_text())
+    elf = qemu.build(cm.out_dir, "mps3-an547", werror=True)
+    rng = np.random.default_rng(seed)
+    for _ in range(2):
+        xs = [rng.integers(-128, 128, i["shape"]).astype(np.int8) for i in meta["inputs"]]
+        want = run_tflm(model, [x.reshape(1, *x.shape) for x in xs])[0]
+        got = qemu.run_elf(elf, "mps3-an547", meta, xs).outputs[0]
+        assert got.tobytes() == want.reshape(got.shape).tobytes()
