@@ -148,7 +148,9 @@ def test_mve_elementwise_on_the_host_are_their_portable_kernels(runtime):
 ])
 def test_models_on_mps3_an547_equal_tflm(model_args, kernel, tmp_path):
     """A one-layer int8 model compiled for mps3-an547 runs its layer on the MVE variant and gives
-    TFLM's bytes on two random inputs; for mps2-an386 the variant is refused with the reason."""
+    TFLM's bytes on two random inputs; its host build (firmnet verify: the variants' portable
+    paths) links and equals the reference; for mps2-an386 the variant is refused with the reason."""
+    from firmnet.verify import verify
     from support.tflite_models import binary_model, unary_model
     from support.tflite_oracle import run_tflm
     require_tools(BOARD_TOOLS)
@@ -171,3 +173,5 @@ def test_models_on_mps3_an547_equal_tflm(model_args, kernel, tmp_path):
         want = run_tflm(model, [x.reshape(1, *x.shape) for x in xs])[0]
         got = qemu.run_elf(elf, "mps3-an547", meta, xs).outputs[0]
         assert got.tobytes() == want.reshape(got.shape).tobytes()
+    result = verify(cm, xs)
+    assert result.ok and result.steps_checked == 1, result
