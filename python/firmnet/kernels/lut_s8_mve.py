@@ -4,8 +4,9 @@ activation tables, requantizations that change bytes), the same table and bytes,
 MVE (Helium): 16 elements per vector, a byte gather from the table.
 
 Cost: 0, as the op's other candidate (OpLowering("unary"), which has no estimate): listed
-first, this variant wins the table layers on MVE boards. Measured figures: bench/mve.py
-(a table over 8,192 elements), bench/README.md."""
+first, this variant wins the table layers on MVE boards. Measured (bench/mve.py, 8,192
+elements): 7,719 to 7,750 instructions on mps3-an547 (0.94 per element) against fn_lut_s8's
+32,812 there (4.0 per element)."""
 from __future__ import annotations
 
 from ..lowering import KernelCall
