@@ -18,6 +18,11 @@ Prints plain text tables (never asserts). Run from the repository root:
    tensors, compiled for each board (requant tflm) and run once in QEMU with the ANCHORS.md
    check input (for the Add, as both inputs), per-layer profile: instructions on mps3-an547
    and mps2-an386 and their ratio.
+3. int8 elementwise per call on mps3-an547: Mul (TFLite's arithmetic) and the 256-entry table
+   (TFLM's hard swish, logistic, tanh, a requantization) over 8,192 elements, each through its
+   MVE variant (fn_mul_s8_mve, fn_lut_s8_mve) and its portable kernel (fn_mul_s8, fn_lut_s8),
+   instructions and instructions per element. Firmware: tests/support/mve_eltwise_harness.py;
+   every output is checked against the numpy reference first.
 
 Instructions: QEMU -icount shift=0 counted with SysTick (to one tick: 31.25 instructions on
 MPS3, 40 on MPS2). Instructions, not cycles.
