@@ -159,10 +159,10 @@ def main() -> int:
               "mps3-an547 and on mps2-an386 (Cortex-M4); instructions (QEMU -icount shift=0 + SysTick);\n"
               "ratio = M55 MVE / M4 DSP\n")
         print("\n".join(kernel_table(Path(tmp))))
-        print("\nint8 elementwise per call on mps3-an547: MVE variant | portable kernel\n")
-        print("\n".join(elementwise_table(Path(tmp))))
         print("\nWhole models (requant tflm, ANCHORS.md check input), per layer: mps3-an547 | mps2-an386 | ratio\n")
         print("\n".join(model_table(Path(tmp))))
+        print("\nint8 elementwise per call on mps3-an547: MVE variant | portable kernel\n")
+        print("\n".join(elementwise_table(Path(tmp))))
     return 0
 
 
