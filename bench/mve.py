@@ -18,6 +18,11 @@ Prints plain text tables (never asserts). Run from the repository root:
    tensors, compiled for each board (requant tflm) and run once in QEMU with the ANCHORS.md
    check input (for the Add, as both inputs), per-layer profile: instructions on mps3-an547
    and mps2-an386 and their ratio.
+3. int8 elementwise per call on mps3-an547: Mul (TFLite's arithmetic) and the 256-entry table
+   (TFLM's hard swish, logistic, tanh, a requantization) over 8,192 elements, each through its
+   MVE variant (fn_mul_s8_mve, fn_lut_s8_mve) and its portable kernel (fn_mul_s8, fn_lut_s8),
+   instructions and instructions per element. Firmware: tests/support/mve_eltwise_harness.py;
+   every output is checked against the numpy reference first.
 
 Instructions: QEMU -icount shift=0 counted with SysTick (to one tick: 31.25 instructions on
 MPS3, 40 on MPS2). Instructions, not cycles.
@@ -108,6 +113,46 @@ def model_table(tmp: Path) -> list[str]:
     return lines
 
 
+def elementwise_table(tmp: Path) -> list[str]:
+    """int8 Mul (TFLite's arithmetic) and the 256-entry table (TFLM's hard swish, logistic, tanh
+    and a requantization) over 8,192 elements (1x16x16x32) on mps3-an547: the MVE variant and
+    the portable kernel, instructions per element (tests/support/mve_eltwise_harness.py)."""
+    from firmnet.kernels.params_elementwise_s8 import mul_s8_params
+    from firmnet.reference import activation_s8, quantize_s8
+    from firmnet.reference import elementwise_s8 as ref
+    from support import mve_eltwise_harness as eh
+    rng = np.random.default_rng(16)
+    n = 16 * 16 * 32
+    a, b = (rng.integers(-128, 128, n).astype(np.int8) for _ in range(2))
+    a_q, b_q, y_q = (0.05, 3), (0.02, -7), (0.004, 11)
+    rows = [("Mul", ("mul_mve", "mul"), dict(a=a, b=b, mul=mul_s8_params(a.shape, b.shape, a_q, b_q, y_q)),
+             ref.mul_s8(a, b, a_q=a_q, b_q=b_q, y_q=y_q))]
+    x_q = (0.05, -3)
+    for label, fn, yq in (("hard swish", activation_s8.hard_swish_s8, (0.03, -90)),
+                          ("logistic", activation_s8.logistic_s8, (1 / 256, -128)),
+                          ("tanh", activation_s8.tanh_s8, (1 / 128, 0))):
+        def f(v, fn=fn, yq=yq):
+            return fn(v, input_scale=x_q[0], input_zero_point=x_q[1], output_scale=yq[0],
+                      output_zero_point=yq[1]).astype(np.int8)
+        rows.append((label, ("lut_mve", "lut"), dict(a=a, table=f(np.arange(-128, 128))), f(a)))
+    table = quantize_s8.requantize_s8(np.arange(-128, 128), x_q=x_q, y_q=(0.07, 5))
+    rows.append(("requantize", ("lut_mve", "lut"), dict(a=a, table=table),
+                 quantize_s8.requantize_s8(a, x_q=x_q, y_q=(0.07, 5))))
+    elf = eh.build(tmp / "eltwise")
+    cases = [eh.encode(k, **case) for _, kinds, case, _ in rows for k in kinds]
+    results = eh.run(elf, tmp / "eltwise", cases)
+    out = ["| op (8,192 elements) | MVE kernel | M55 MVE | per element | M55 portable | per element | MVE / portable |",
+           "|---|---|---|---|---|---|---|"]
+    for k, (label, kinds, _, want) in enumerate(rows):
+        (s1, o1, i1), (s2, o2, i2) = results[2 * k], results[2 * k + 1]
+        for status, got in ((s1, o1), (s2, o2)):
+            if status != 0 or not np.array_equal(np.frombuffer(got, np.int8), want.ravel()):
+                raise SystemExit(f"{label}: status {status} or bytes differ from the reference")
+        out.append(f"| {label} | {eh.KINDS[kinds[0]][1]} | {i1:,} | {i1 / n:.2f} | {i2:,} | {i2 / n:.2f} | "
+                   f"{i1 / i2:.3f} |")
+    return out
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="firmnet-mve-") as tmp:
         print("int8 kernels per call: MVE variant on mps3-an547 (Cortex-M55), the M4's DSP variant on\n"
@@ -116,6 +161,8 @@ def main() -> int:
         print("\n".join(kernel_table(Path(tmp))))
         print("\nWhole models (requant tflm, ANCHORS.md check input), per layer: mps3-an547 | mps2-an386 | ratio\n")
         print("\n".join(model_table(Path(tmp))))
+        print("\nint8 elementwise per call on mps3-an547: MVE variant | portable kernel\n")
+        print("\n".join(elementwise_table(Path(tmp))))
     return 0
 
 

@@ -29,6 +29,7 @@
 #ifndef FN_S8_MVE_H
 #define FN_S8_MVE_H
 
+#include "fn_activation_ort_s8.h"
 #include "fn_common.h"
 #include "fn_conv_s8.h"
 #include "fn_elementwise_s8.h"
@@ -135,5 +136,15 @@ fn_status fn_depthwise_conv2d_s8_mve(const fn_depthwise_conv2d_s8_params *p, con
  * shape in the TFLM method with requant mode TFLM, 4 elements per vector; any other call is
  * fn_add_s8's. No scratch. */
 fn_status fn_add_s8_mve(const fn_add_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+
+/* fn_mul_s8 (fn_elementwise_s8.h, same arguments and constraints): operands of the output's
+ * shape in the TFLM method with requant mode TFLM, 8 elements per step (16-bit operands,
+ * products by VMULLB/VMULLT, the output stage in 32-bit lanes as above); any other call
+ * (broadcasting, the onnxruntime methods, requant single) is fn_mul_s8's. No scratch. */
+fn_status fn_mul_s8_mve(const fn_mul_s8_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+
+/* fn_lut_s8 (fn_activation_ort_s8.h, same arguments, in place allowed): 16 elements per
+ * vector, a byte gather (VLDRB.U8 with offsets x + 128) from the table. No scratch. */
+fn_status fn_lut_s8_mve(const fn_lut_s8_params *p, const int8_t *input, int8_t *output);
 
 #endif

@@ -181,10 +181,11 @@ def firmware_main() -> str:
     return text % dict(cases="".join(_call(k) for k in KINDS))
 
 
-def build(work: Path) -> Path:
-    """The firmware ELF for mps3-an547 (arm-none-eabi-gcc -O2 -mcpu=cortex-m55, strict warnings)."""
+def build(work: Path, main: str | None = None, sources: list[str] | None = None) -> Path:
+    """The firmware ELF for mps3-an547 (arm-none-eabi-gcc -O2 -mcpu=cortex-m55, strict warnings):
+    this module's firmware, or another main.c text with its runtime sources (mve_eltwise_harness)."""
     work.mkdir(parents=True, exist_ok=True)
-    (work / "main.c").write_text(firmware_main())
+    (work / "main.c").write_text(firmware_main() if main is None else main)
     (work / "memory.ld").write_text(memory_script(get_board(BOARD)))
     objects = []
 
@@ -196,7 +197,7 @@ def build(work: Path) -> Path:
         assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-4000:]}"
         objects.append(obj)
 
-    for name in SOURCES:
+    for name in SOURCES if sources is None else sources:
         cc(RUNTIME / "src" / f"{name}.c", STRICT)
     cc(work / "main.c", STRICT)
     for name in ("startup_cortex_m.c", "fn_semihost.c", "fn_board.c"):

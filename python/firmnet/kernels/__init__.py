@@ -74,6 +74,7 @@ from .conv2d_s8_winograd import CONV2D_S8_WINOGRAD, CONV2D_S8_WINOGRAD_DSP
 from .pool2d import POOL2D
 from .softmax_f32 import LOG_SOFTMAX_F32, SOFTMAX_F32
 from . import add_s8_mve, conv2d_1x1_s8_mve, conv2d_s8_mve, depthwise_conv2d_s8_mve, fc_s8_mve  # noqa: E402  (MVE)
+from . import lut_s8_mve, mul_s8_mve  # noqa: E402  (MVE)
 
 
 @dataclass(frozen=True)
@@ -137,4 +138,5 @@ CANDIDATES = {
 }
 CANDIDATES["conv2d"] = (conv2d_1x1_s8_mve, depthwise_conv2d_s8_mve, conv2d_s8_mve, *CANDIDATES["conv2d"])  # MVE first
 CANDIDATES["dense"] = (fc_s8_mve, *CANDIDATES["dense"])  # MVE first
-CANDIDATES["binary"] = (add_s8_mve, *CANDIDATES["binary"])  # MVE first
+CANDIDATES["binary"] = (add_s8_mve, mul_s8_mve, *CANDIDATES["binary"])  # MVE first
+CANDIDATES["unary"] = (lut_s8_mve, *CANDIDATES["unary"])  # MVE first
