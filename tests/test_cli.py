@@ -81,12 +81,12 @@ def test_compile_for_a_real_board_reports_the_firmware_sizes(tmp_path, capsys):
         if shutil.which(tool) is None:
             pytest.fail(f"missing {tool}: install it (Debian/Ubuntu: apt-get install {package})")
     int8 = EXAMPLE.with_name("digits_cnn.int8.onnx")
-    # --winograd off and the int16-weight fn_conv2d_s8_w16_dsp's layers on fn_conv2d_s8_dsp: with
-    # less flash, auto would keep the direct kernels' int8 weights, and the two firmwares compared
-    # below would differ
+    # --winograd off and every int16-weight kernel's layer (fn_conv2d_s8_w16_dsp, fn_fc_s8_w16_dsp)
+    # on its int8-weight counterpart: with less flash, auto would keep the int8 weights, and the two
+    # firmwares compared below would differ
     probe = firmnet.compile(int8, "unused", board="nucleo-l4r5zi", name="probe", write=False, winograd="off")
-    int8_weights = [a for l in probe.report["layers"] if l["kernel"] == "fn_conv2d_s8_w16_dsp"
-                    for a in ("--kernel", f"{l['name']}=fn_conv2d_s8_dsp")]
+    int8_weights = [a for l in probe.report["layers"] if l["kernel"].endswith("_w16_dsp")
+                    for a in ("--kernel", f"{l['name']}={l['kernel'].replace('_w16_dsp', '_dsp')}")]
     code, text, _ = _run(capsys, "compile", int8, "-o", tmp_path / "n", "--name", "digits", "--board", "nucleo-l4r5zi",
                          "--winograd", "off", *int8_weights)
     assert code == 0, text

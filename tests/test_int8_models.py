@@ -44,6 +44,7 @@ from firmnet.verify import verify
 from support.paths import EXAMPLE, FIXTURES
 from support.qdq import SESSIONS, firmnet_float_nodes, int8_inputs, ort_session, recover_int8
 from support.sanitize import run_sanitized
+from support.compare import assert_every_step_traced
 
 import onnxruntime as ort  # noqa: E402  (a test dependency)
 
@@ -284,7 +285,7 @@ def test_every_node_matches_reference(compiled, model, mode):
     cm = compiled(model, mode)
     result = verify(cm, int8_inputs(cm, float_inputs(model)[:1]))
     assert result.ok, result.summary()
-    assert result.steps_checked == len(cm.lowered_graph.nodes)
+    assert_every_step_traced(result, cm)
 
 
 @pytest.mark.parametrize("model", [_case(m, builds=False) for m in MODELS])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import firmnet
-from support.compare import assert_close
+from support.compare import assert_close, assert_every_step_traced
 from support.oracles import onnxruntime_outputs
 from support.paths import EXAMPLE, FIXTURES
 from support.sanitize import run_sanitized
@@ -40,7 +40,7 @@ def test_every_node_matches_reference(compiled):
     path, cm = compiled
     result = verify(cm, _inputs(path, cm))
     assert result.ok, result.summary()
-    assert result.steps_checked == len(cm.lowered_graph.nodes)
+    assert_every_step_traced(result, cm)
 
 
 def test_sanitizers_clean(compiled, tmp_path):

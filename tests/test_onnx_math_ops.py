@@ -22,7 +22,7 @@ from firmnet.ir import FirmnetError
 from firmnet.ops import OPS
 from firmnet.ops import quantize as quantize_op
 from firmnet.verify import verify
-from support.compare import assert_close
+from support.compare import assert_close, assert_every_step_traced
 from support.oracles import onnxruntime_outputs
 from support.sanitize import run_sanitized
 
@@ -114,7 +114,7 @@ def test_matches_onnxruntime_and_reference(compiled):
 def test_every_node_matches_reference(compiled):
     result = verify(compiled, inputs(1))
     assert result.ok, result.summary()
-    assert result.steps_checked == len(compiled.lowered_graph.nodes)
+    assert_every_step_traced(result, compiled)
 
 
 def test_kernels_used(compiled):
