@@ -125,13 +125,12 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                 uint32_t word = 0;
                 if (!masked) {
                     for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const int32_t mismatches = fn_b1_mismatches_long(window, weights + (size_t)oc * (size_t)n,
-                                                                         NULL, n);
+                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, NULL, 0, n);
                         fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
                     }
                 } else {   /* the filter's bits under padded taps must not count */
                     for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, mask, n);
+                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, mask, 1, n);
                         fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
                     }
                 }
