@@ -164,6 +164,49 @@ static inline void fn_bout_put(const fn_bout *o, void *row, int32_t c, int32_t n
     }
 }
 
+/* The count output channels of one row (pixel) from the n words at a (through mask where
+ * masked) against the filters at weights (n words each): acc = valid - 2 * mismatches, then
+ * the output stage. The bits output keeps its word and arrays in registers. */
+FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
+                                                   const uint32_t *mask, int masked, int32_t n, int32_t count,
+                                                   int32_t valid, void *row)
+{
+    uint32_t word = 0;
+    if (o->kind == FN_BOUT_BITS) {
+        const int32_t *const threshold = o->threshold;
+        const uint32_t *const flip = o->flip;
+        uint32_t *const bits = (uint32_t *)row;
+        for (int32_t c = 0; c < count; ++c) {
+            const int32_t acc = valid - 2 * fn_b1_mismatches(a, weights + (size_t)c * (size_t)n, mask, masked, n);
+            word |= (uint32_t)(acc >= threshold[c]) << (c & 31);
+            if ((c & 31) == 31 || c == count - 1) {
+                bits[c >> 5] = word ^ flip[c >> 5];
+                word = 0;
+            }
+        }
+    } else {
+        for (int32_t c = 0; c < count; ++c) {
+            const int32_t acc = valid - 2 * fn_b1_mismatches(a, weights + (size_t)c * (size_t)n, mask, masked, n);
+            fn_bout_put(o, row, c, count, acc, &word);
+        }
+    }
+}
+
+/* fn_b1_row_impl without a mask and with one, out of line: a row's loop keeps to few
+ * registers (inlined into the kernels, GCC 12 -O2 spills around every output channel). */
+FN_NOINLINE_SHARED static void fn_b1_row(const fn_bout *o, const uint32_t *a, const uint32_t *weights, int32_t n,
+                                         int32_t count, int32_t valid, void *row)
+{
+    fn_b1_row_impl(o, a, weights, NULL, 0, n, count, valid, row);
+}
+
+FN_NOINLINE_SHARED static void fn_b1_row_masked(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
+                                                const uint32_t *mask, int32_t n, int32_t count, int32_t valid,
+                                                void *row)
+{
+    fn_b1_row_impl(o, a, weights, mask, 1, n, count, valid, row);
+}
+
 /* Bytes of one output row of n channels in the form `kind`. */
 static inline size_t fn_bout_row_bytes(int32_t kind, int32_t n)
 {

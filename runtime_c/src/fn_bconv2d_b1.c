@@ -122,17 +122,10 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                     taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, masked ? mask : NULL, n);
                 }
                 const int32_t valid = taps * in_c;
-                uint32_t word = 0;
                 if (!masked) {
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, NULL, 0, n);
-                        fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
-                    }
+                    fn_b1_row(&p->out, window, weights, n, out_c, valid, out);
                 } else {   /* the filter's bits under padded taps must not count */
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, mask, 1, n);
-                        fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
-                    }
+                    fn_b1_row_masked(&p->out, window, weights, mask, n, out_c, valid, out);
                 }
                 out += row_bytes;
             }
