@@ -60,12 +60,58 @@ static inline uint32_t fn_b1_add_bytes(uint32_t count, uint32_t bytes)
 #endif
 }
 
+/* Six words of (a XOR b) AND mask (masked 0: no mask) as 4 byte counts (0..48 each), the
+ * pointers past them: each word to 8 nibble counts (0..4), three words' nibbles added
+ * (0..12), one byte step per three words. */
+FN_ALWAYS_INLINE static inline uint32_t fn_b1_step6(const uint32_t **pa, const uint32_t **pb, const uint32_t **pmask,
+                                                    int masked, uint32_t m1, uint32_t m2, uint32_t m4)
+{
+    const uint32_t *a = *pa, *b = *pb, *mask = *pmask;
+    uint32_t x0, x1, y0, y1, k0, k1, s, t;
+    FN_B1_LOAD2(x0, x1, a);
+    FN_B1_LOAD2(y0, y1, b);
+    x0 ^= y0;
+    x1 ^= y1;
+    if (masked) {
+        FN_B1_LOAD2(k0, k1, mask);
+        x0 &= k0;
+        x1 &= k1;
+    }
+    s = fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
+    FN_B1_LOAD2(x0, x1, a);
+    FN_B1_LOAD2(y0, y1, b);
+    x0 ^= y0;
+    x1 ^= y1;
+    if (masked) {
+        FN_B1_LOAD2(k0, k1, mask);
+        x0 &= k0;
+        x1 &= k1;
+    }
+    s += fn_b1_nibbles(x0, m1, m2);
+    t = fn_b1_nibbles(x1, m1, m2);
+    FN_B1_LOAD2(x0, x1, a);
+    FN_B1_LOAD2(y0, y1, b);
+    x0 ^= y0;
+    x1 ^= y1;
+    if (masked) {
+        FN_B1_LOAD2(k0, k1, mask);
+        x0 &= k0;
+        x1 &= k1;
+    }
+    t += fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
+    *pa = a;
+    *pb = b;
+    *pmask = mask;
+    return fn_b1_bytes(s, m4) + fn_b1_bytes(t, m4);
+}
+
 /* popcount((a XOR b) AND mask) over n words (masked 0: no mask, mask unused). Without a
- * popcount instruction, SWAR: each word to 8 nibble counts (0..4), three words' nibbles
- * added (0..12), one byte step per three words (0..24 a byte); the bytes accumulate over
- * up to 30 words (0..240: a byte holds 255, 32 words could reach 256) and are then added
- * up (USADA8 with DSP); the last n % 6 words go the same way, word by word. Always inlined
- * (masked is a constant of each caller). */
+ * popcount instruction, SWAR in steps of six words (fn_b1_step6); their byte counts
+ * accumulate over up to five steps (30 words: 0..240 a byte, and a byte holds 255) and are
+ * then added up (USADA8 with DSP); the last n % 6 words go the same way, word by word, into
+ * a byte count of their own. Rows under 36 words (one run of steps: conv windows, most fully
+ * connected rows) take a path with one accumulator. Always inlined (masked is a constant of
+ * each caller). */
 FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b,
                                                         const uint32_t *mask, int masked, int32_t n)
 {
@@ -80,45 +126,21 @@ FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const
     FN_B1_IN_REGISTER(m2);
     FN_B1_IN_REGISTER(m4);
     const uint32_t *const end6 = a + 6 * (n / 6);
-    while (a != end6) {
-        const uint32_t *const stop = end6 - a > 30 ? a + 30 : end6;
+    if (n < 36) {
         uint32_t bytes = 0;
-        do {
-            uint32_t x0, x1, y0, y1, k0, k1, s, t;
-            FN_B1_LOAD2(x0, x1, a);
-            FN_B1_LOAD2(y0, y1, b);
-            x0 ^= y0;
-            x1 ^= y1;
-            if (masked) {
-                FN_B1_LOAD2(k0, k1, mask);
-                x0 &= k0;
-                x1 &= k1;
-            }
-            s = fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
-            FN_B1_LOAD2(x0, x1, a);
-            FN_B1_LOAD2(y0, y1, b);
-            x0 ^= y0;
-            x1 ^= y1;
-            if (masked) {
-                FN_B1_LOAD2(k0, k1, mask);
-                x0 &= k0;
-                x1 &= k1;
-            }
-            s += fn_b1_nibbles(x0, m1, m2);
-            t = fn_b1_nibbles(x1, m1, m2);
-            FN_B1_LOAD2(x0, x1, a);
-            FN_B1_LOAD2(y0, y1, b);
-            x0 ^= y0;
-            x1 ^= y1;
-            if (masked) {
-                FN_B1_LOAD2(k0, k1, mask);
-                x0 &= k0;
-                x1 &= k1;
-            }
-            t += fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
-            bytes += fn_b1_bytes(s, m4) + fn_b1_bytes(t, m4);
-        } while (a != stop);
-        count = fn_b1_add_bytes(count, bytes);
+        while (a != end6) {
+            bytes += fn_b1_step6(&a, &b, &mask, masked, m1, m2, m4);
+        }
+        count = fn_b1_add_bytes(0, bytes);
+    } else {
+        while (a != end6) {
+            const uint32_t *const stop = end6 - a > 30 ? a + 30 : end6;
+            uint32_t bytes = 0;
+            do {
+                bytes += fn_b1_step6(&a, &b, &mask, masked, m1, m2, m4);
+            } while (a != stop);
+            count = fn_b1_add_bytes(count, bytes);
+        }
     }
     const int32_t rest = n % 6;
     if (rest != 0) {   /* at most 5 words: 0..40 a byte */
@@ -164,47 +186,69 @@ static inline void fn_bout_put(const fn_bout *o, void *row, int32_t c, int32_t n
     }
 }
 
-/* The count output channels of one row (pixel) from the n words at a (through mask where
- * masked) against the filters at weights (n words each): acc = valid - 2 * mismatches, then
- * the output stage. The bits output keeps its word and arrays in registers. */
+/* The count output channels of one row (pixel) from the n words at a against the filters at
+ * weights (n words each): acc = valid - 2 * mismatches, then the output stage. The mismatches
+ * over the whole row, through mask where masked; with runs (nruns > 0, masked 0) over the
+ * nruns runs of words (first word, words) only. Blocks of 32 channels: first the mismatches
+ * (a loop that keeps few values live), then their outputs (the bits output as one word). */
 FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
-                                                   const uint32_t *mask, int masked, int32_t n, int32_t count,
-                                                   int32_t valid, void *row)
+                                                   const uint32_t *mask, int masked, const int32_t *runs,
+                                                   int32_t nruns, int32_t n, int32_t count, int32_t valid,
+                                                   void *row)
 {
+    int32_t mismatches[32];
     uint32_t word = 0;
-    if (o->kind == FN_BOUT_BITS) {
-        const int32_t *const threshold = o->threshold;
-        const uint32_t *const flip = o->flip;
-        uint32_t *const bits = (uint32_t *)row;
-        for (int32_t c = 0; c < count; ++c) {
-            const int32_t acc = valid - 2 * fn_b1_mismatches(a, weights + (size_t)c * (size_t)n, mask, masked, n);
-            word |= (uint32_t)(acc >= threshold[c]) << (c & 31);
-            if ((c & 31) == 31 || c == count - 1) {
-                bits[c >> 5] = word ^ flip[c >> 5];
-                word = 0;
+    for (int32_t c0 = 0; c0 < count; c0 += 32) {
+        const int32_t m = count - c0 < 32 ? count - c0 : 32;
+        const uint32_t *b = weights + (size_t)c0 * (size_t)n;
+        for (int32_t j = 0; j < m; ++j) {
+            if (nruns == 0) {
+                mismatches[j] = fn_b1_mismatches(a, b, mask, masked, n);
+            } else {
+                int32_t sum = 0;
+                for (int32_t r = 0; r < nruns; ++r) {
+                    sum += fn_b1_mismatches(a + runs[2 * r], b + runs[2 * r], NULL, 0, runs[2 * r + 1]);
+                }
+                mismatches[j] = sum;
             }
+            b += n;
         }
-    } else {
-        for (int32_t c = 0; c < count; ++c) {
-            const int32_t acc = valid - 2 * fn_b1_mismatches(a, weights + (size_t)c * (size_t)n, mask, masked, n);
-            fn_bout_put(o, row, c, count, acc, &word);
+        if (o->kind == FN_BOUT_BITS) {
+            const int32_t *const threshold = o->threshold + c0;
+            for (int32_t j = 0; j < m; ++j) {
+                word |= (uint32_t)(valid - 2 * mismatches[j] >= threshold[j]) << j;
+            }
+            ((uint32_t *)row)[c0 >> 5] = word ^ o->flip[c0 >> 5];
+            word = 0;
+        } else {
+            for (int32_t j = 0; j < m; ++j) {
+                fn_bout_put(o, row, c0 + j, count, valid - 2 * mismatches[j], &word);
+            }
         }
     }
 }
 
-/* fn_b1_row_impl without a mask and with one, out of line: a row's loop keeps to few
- * registers (inlined into the kernels, GCC 12 -O2 spills around every output channel). */
+/* fn_b1_row_impl over the whole row, through a mask, and over runs of words, out of line: a
+ * row's loops keep to few registers (inlined into the kernels, GCC 12 -O2 spills around
+ * every output channel). */
 FN_NOINLINE_SHARED static void fn_b1_row(const fn_bout *o, const uint32_t *a, const uint32_t *weights, int32_t n,
                                          int32_t count, int32_t valid, void *row)
 {
-    fn_b1_row_impl(o, a, weights, NULL, 0, n, count, valid, row);
+    fn_b1_row_impl(o, a, weights, NULL, 0, NULL, 0, n, count, valid, row);
 }
 
 FN_NOINLINE_SHARED static void fn_b1_row_masked(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
                                                 const uint32_t *mask, int32_t n, int32_t count, int32_t valid,
                                                 void *row)
 {
-    fn_b1_row_impl(o, a, weights, mask, 1, n, count, valid, row);
+    fn_b1_row_impl(o, a, weights, mask, 1, NULL, 0, n, count, valid, row);
+}
+
+FN_NOINLINE_SHARED static void fn_b1_row_runs(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
+                                              const int32_t *runs, int32_t nruns, int32_t n, int32_t count,
+                                              int32_t valid, void *row)
+{
+    fn_b1_row_impl(o, a, weights, NULL, 0, runs, nruns, n, count, valid, row);
 }
 
 /* Bytes of one output row of n channels in the form `kind`. */
