@@ -168,24 +168,6 @@ static inline int fn_bout_ok(const fn_bout *o)
     }
 }
 
-/* The output stage of accumulator acc of channel c (of n) in one output row (pixel):
- * int32 and float are written at once; bits gather in *word, stored when the word is
- * full or c is the last channel (then *word restarts at 0). */
-static inline void fn_bout_put(const fn_bout *o, void *row, int32_t c, int32_t n, int32_t acc, uint32_t *word)
-{
-    if (o->kind == FN_BOUT_INT32) {
-        ((int32_t *)row)[c] = acc;
-    } else if (o->kind == FN_BOUT_FLOAT) {
-        ((float *)row)[c] = fn_clampf((float)acc * o->scale[c] + o->offset[c], o->act_min, o->act_max);
-    } else {
-        *word |= (uint32_t)(acc >= o->threshold[c]) << (c & 31);
-        if ((c & 31) == 31 || c == n - 1) {
-            ((uint32_t *)row)[c >> 5] = *word ^ o->flip[c >> 5];
-            *word = 0;
-        }
-    }
-}
-
 /* The count output channels of one row (pixel) from the n words at a against the filters at
  * weights (n words each): acc = valid - 2 * mismatches, then the output stage. The mismatches
  * over the whole row, through mask where masked; with runs (nruns > 0, masked 0) over the
@@ -197,7 +179,6 @@ FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint3
                                                    void *row)
 {
     int32_t mismatches[32];
-    uint32_t word = 0;
     for (int32_t c0 = 0; c0 < count; c0 += 32) {
         const int32_t m = count - c0 < 32 ? count - c0 : 32;
         const uint32_t *b = weights + (size_t)c0 * (size_t)n;
@@ -215,14 +196,21 @@ FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint3
         }
         if (o->kind == FN_BOUT_BITS) {
             const int32_t *const threshold = o->threshold + c0;
+            uint32_t word = 0;
             for (int32_t j = 0; j < m; ++j) {
                 word |= (uint32_t)(valid - 2 * mismatches[j] >= threshold[j]) << j;
             }
             ((uint32_t *)row)[c0 >> 5] = word ^ o->flip[c0 >> 5];
-            word = 0;
-        } else {
+        } else if (o->kind == FN_BOUT_FLOAT) {
+            const float *const scale = o->scale + c0, *const offset = o->offset + c0;
+            float *const y = (float *)row + c0;
             for (int32_t j = 0; j < m; ++j) {
-                fn_bout_put(o, row, c0 + j, count, valid - 2 * mismatches[j], &word);
+                y[j] = fn_clampf((float)(valid - 2 * mismatches[j]) * scale[j] + offset[j], o->act_min, o->act_max);
+            }
+        } else {
+            int32_t *const y = (int32_t *)row + c0;
+            for (int32_t j = 0; j < m; ++j) {
+                y[j] = valid - 2 * mismatches[j];
             }
         }
     }
