@@ -142,11 +142,27 @@ FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const
             count = fn_b1_add_bytes(count, bytes);
         }
     }
-    const int32_t rest = n % 6;
-    if (rest != 0) {   /* at most 5 words: 0..40 a byte */
-        uint32_t bytes = 0;
-        for (int32_t i = 0; i < rest; ++i) {
-            bytes += fn_b1_bytes(fn_b1_nibbles(masked ? (a[i] ^ b[i]) & mask[i] : a[i] ^ b[i], m1, m2), m4);
+    int32_t rest = n % 6;
+    if (rest != 0) {   /* at most 5 words: a group of three, then one or two (0..40 a byte) */
+        uint32_t bytes = 0, s;
+        if (rest >= 3) {
+            s = fn_b1_nibbles(masked ? (a[0] ^ b[0]) & mask[0] : a[0] ^ b[0], m1, m2);
+            s += fn_b1_nibbles(masked ? (a[1] ^ b[1]) & mask[1] : a[1] ^ b[1], m1, m2);
+            s += fn_b1_nibbles(masked ? (a[2] ^ b[2]) & mask[2] : a[2] ^ b[2], m1, m2);
+            bytes = fn_b1_bytes(s, m4);
+            a += 3;
+            b += 3;
+            if (masked) {
+                mask += 3;
+            }
+            rest -= 3;
+        }
+        if (rest != 0) {
+            s = fn_b1_nibbles(masked ? (a[0] ^ b[0]) & mask[0] : a[0] ^ b[0], m1, m2);
+            if (rest == 2) {
+                s += fn_b1_nibbles(masked ? (a[1] ^ b[1]) & mask[1] : a[1] ^ b[1], m1, m2);
+            }
+            bytes += fn_b1_bytes(s, m4);
         }
         count = fn_b1_add_bytes(count, bytes);
     }
