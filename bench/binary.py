@@ -3,7 +3,7 @@ emulated Cortex-M4 (mps2-an386): instructions, weight flash, and the two popcoun
 
 Prints plain text tables (never asserts). Run from the repository root:
 
-    nice python bench/binary.py [--board mps2-an386]
+    nice python bench/binary.py [--board mps2-an386] [--layers-only | --example-only]
 
 Layers: a 3x3 64 -> 64 convolution on 16 x 16 pixels (padding 1) and a 1024 -> 512 fully
 connected layer. Each is one ONNX model per form, compiled with firmnet for the board and
@@ -152,7 +152,9 @@ def table(rows, columns) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--board", default="mps2-an386")
-    p.add_argument("--example-only", action="store_true", help="only the digits example's end-to-end table")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--example-only", action="store_true", help="only the digits example's end-to-end table")
+    only.add_argument("--layers-only", action="store_true", help="only the layer and popcount tables")
     args = p.parse_args(argv)
     rows, pops = [], []
     with tempfile.TemporaryDirectory(prefix="firmnet-binary-") as tmp:
@@ -173,7 +175,7 @@ def main(argv=None) -> int:
                              results["int8"]["instructions"] / r["instructions"],
                              results["int8 direct"]["instructions"] / r["instructions"], r["weights"],
                              results["int8 direct"]["weights"] / r["weights"]))
-        example = example_rows(args.board, work)
+        example = [] if args.layers_only else example_rows(args.board, work)
     if rows:
         print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
         print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "x vs int8 direct",
@@ -181,8 +183,10 @@ def main(argv=None) -> int:
         print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
         print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
                     ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))
-    print(f"\nThe digits example end to end on {args.board} (QEMU; accuracy of the C on 450 test images)\n")
-    print(table(example, ("model", "binary layers", "instructions", "weights B", "arena B", "flash B", "accuracy")))
+    if not args.layers_only:
+        print(f"\nThe digits example end to end on {args.board} (QEMU; accuracy of the C on 450 test images)\n")
+        print(table(example, ("model", "binary layers", "instructions", "weights B", "arena B", "flash B",
+                              "accuracy")))
     return 0
 
 

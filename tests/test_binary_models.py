@@ -128,6 +128,21 @@ def test_on_the_emulated_m4(model, compiled):
     np.testing.assert_allclose(board, compiled.build_host().run([x])[0], rtol=1e-5, atol=1e-6)
 
 
+def test_whole_word_layers_on_the_emulated_m4(tmp_path):
+    """64-channel binary convs (whole-word taps: the border windows as runs of words, two
+    blocks of output channels) and a fully connected layer over 50 words (byte counts flushed
+    every 30 words), cross-compiled for mps2-an386: QEMU gives the host's output (the M4's
+    LDRD loads, register masks and USADA8 sums against the portable C)."""
+    require_tools(BOARD_TOOLS)
+    model = binary_cnn(seed=5, c1=64, c2=64, c3=64, fc=40, size=20)
+    cm = _compile(model, tmp_path / "o", board="mps2-an386")
+    assert {"fn_bconv2d_b1", "fn_fc_b1"} <= {l["kernel"] for l in cm.report["layers"]}
+    for seed in range(2):
+        x = random_input(model, seed)
+        board = qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0]
+        np.testing.assert_allclose(board, cm.build_host().run([x])[0], rtol=1e-5, atol=1e-6)
+
+
 def test_mixed_weights_are_refused(tmp_path):
     m = BinaryModel(0)
     w = np.where(m.rng.random((8, 4, 3, 3)) < 0.5, 1.0, -1.0)

@@ -219,6 +219,45 @@ def test_fc_equals_reference(runtime, case):
     assert_same(decoded(case["kind"], out, (n, o)), want)
 
 
+@pytest.mark.parametrize("words", [1, 2, 5, 6, 7, 29, 30, 31, 32, 35, 36, 37, 42, 61, 66, 97])
+def test_fc_rows_of_every_length_class(runtime, words):
+    """Rows around every bound of the SWAR count (steps of six words, one run of steps under
+    36 words, byte counts flushed every 30 words, the last n % 6 words), each with every bit
+    mismatching (every byte count at its largest), matching, and at random; 33 outputs (two
+    channel blocks)."""
+    ffi, lib = runtime.ffi, runtime.lib
+    rng = np.random.default_rng(words)
+    c, o = 32 * words, 33
+    x = pm1(rng, (3, 1, 1, c))
+    x[0], x[1] = 1, -1
+    wt = pm1(rng, (o, 1, 1, c))
+    wt[0], wt[1] = -1, 1
+    owner = Owner(ffi)
+    bout = pb.bout_params("int32", o, c, None, None, (-np.inf, np.inf))
+    params = pb.fc_b1_params(3, (1, 1, c), o, bout)
+    params["out"] = owner.bout(bout)
+    out = out_buffer("int32", (3, o))
+    status = lib.fn_fc_b1(ffi.new("fn_fc_b1_params *", params), ffi.from_buffer("uint32_t[]", pack_b1(x)),
+                          ffi.from_buffer("uint32_t[]", pb.pack_filters(wt)), ffi.from_buffer(out))
+    assert status == lib.FN_OK
+    got = decoded("int32", out, (3, o))
+    assert got[0, 0] == -c and got[1, 1] == -c and got[1, 0] == c and got[0, 1] == c
+    assert_same(got, ref.bconv2d_acc(x, wt).reshape(3, o))
+
+
+def test_zero_padding_whole_word_taps(runtime):
+    """Whole-word pixels (64 channels) under zero padding, wider than the filter's reach on
+    the left: the border windows count only the words of their taps inside (one run per
+    filter row, rows joined where whole), every bit mismatching and at random."""
+    rng = np.random.default_rng(3)
+    x = pm1(rng, (1, 5, 6, 64))
+    w = pm1(rng, (40, 3, 4, 64))
+    x[0, :2], w[0] = 1, -1
+    for pads in [(1, 1, 1, 1), (2, 3, 0, 2), (0, 2, 2, 0)]:
+        got = run_bconv(runtime, x, w, (1, 1), pads, "int32", None, None, (-np.inf, np.inf))
+        assert_same(got, ref.bconv2d_acc(x, w, pads=pads))
+
+
 @settings(max_examples=80, deadline=None)
 @given(st.integers(1, 2), st.integers(1, 7), st.integers(1, 7), CHANNELS, st.integers(1, 3), st.integers(1, 3),
        st.integers(1, 3), st.integers(0, 2), st.integers(0, 2**32 - 1))

@@ -28,14 +28,15 @@
  *                  the folded scale is negative (sign(y) is then +1 for
  *                  acc < threshold[c]). flip's unused bits must be 0.
  *
- * Popcount. fn_popcount32 is portable C99, a table-free SWAR bit count (three words
- * share its last steps; rows of 16 words or more go through a Harley-Seal carry-save
- * tree, fn_binary_b1_impl.h); with FN_POPCOUNT_BUILTIN defined
- * (GCC, clang) every word is __builtin_popcount. Measured on mps2-an386 (Cortex-M4,
- * QEMU instruction counts, bench/binary.py, arm-none-eabi-gcc 12.2 -O2): 3x3 64->64
- * conv on 16x16, SWAR 5,096,200 vs builtin 6,717,320; fc 1024->512, SWAR 213,240 vs
- * builtin 346,360. The SWAR form is the default: the M4 has no popcount instruction,
- * and the builtin becomes a call into libgcc. Helium (M55) has no VCNT either.
+ * Popcount. Portable C99, a table-free SWAR count (fn_binary_b1_impl.h): each word of
+ * XOR to nibble counts in five instructions (masks as register operands), three words per
+ * byte step, byte counts accumulated over up to 30 words and then summed (USADA8 with the
+ * DSP extension), two words per LDRD with Thumb-2; with FN_POPCOUNT_BUILTIN defined (GCC,
+ * clang) every word is __builtin_popcount. Measured on mps2-an386 (Cortex-M4, QEMU
+ * instruction counts, bench/binary.py, arm-none-eabi-gcc 12.2 -O2): 3x3 64->64 conv on
+ * 16x16, SWAR 3,656,320 vs builtin 6,051,440; fc 1024->512, SWAR 182,640 vs builtin
+ * 341,800. The SWAR form is the default: the M4 has no popcount instruction, and the
+ * builtin becomes a call into libgcc. Helium (M55) has no VCNT either.
  */
 #ifndef FN_BINARY_B1_H
 #define FN_BINARY_B1_H

@@ -18,82 +18,156 @@ static inline uint32_t fn_popcount32(uint32_t v)
 #endif
 }
 
-/* Carry-save adder of three words: per bit, *high:*low = a + b + c. */
-#define FN_B1_CSA(high, low, a, b, c)                    \
-    do {                                                 \
-        const uint32_t fn_u_ = (a) ^ (b);                \
-        (high) = ((a) & (b)) | (fn_u_ & (c));            \
-        (low) = fn_u_ ^ (c);                             \
-    } while (0)
-
-/* Word i of (a XOR b), through mask where mask is not NULL (bits that must not count). */
-#define FN_B1_DIFF(a, b, mask, i) (((a)[i] ^ (b)[i]) & ((mask) != NULL ? (mask)[i] : 0xFFFFFFFFu))
-
-/* popcount((a[i] XOR b[i]) AND mask[i]) summed over n words (mask NULL: all bits). Without a
- * popcount instruction, three words share the SWAR steps after the first two (their 4-bit
- * counts add up to at most 12 per nibble, then 24 per byte). Always inlined (GCC 12 -O2
- * otherwise calls it per output channel; a NULL mask then costs nothing). */
-FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b,
-                                                        const uint32_t *mask, int32_t n)
-{
-    uint32_t count = 0;
-    int32_t i = 0;
-#if !defined(FN_POPCOUNT_BUILTIN)
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v0 = FN_B1_DIFF(a, b, mask, i), v1 = FN_B1_DIFF(a, b, mask, i + 1);
-        uint32_t v2 = FN_B1_DIFF(a, b, mask, i + 2);
-        v0 = v0 - ((v0 >> 1) & 0x55555555u);
-        v1 = v1 - ((v1 >> 1) & 0x55555555u);
-        v2 = v2 - ((v2 >> 1) & 0x55555555u);
-        v0 = (v0 & 0x33333333u) + ((v0 >> 2) & 0x33333333u);
-        v1 = (v1 & 0x33333333u) + ((v1 >> 2) & 0x33333333u);
-        v2 = (v2 & 0x33333333u) + ((v2 >> 2) & 0x33333333u);
-        uint32_t s = v0 + v1 + v2;
-        s = (s & 0x0F0F0F0Fu) + ((s >> 4) & 0x0F0F0F0Fu);
-        count += (s * 0x01010101u) >> 24;
-    }
+/* A constant held in a register (no instruction): GCC and Clang otherwise fold the SWAR
+ * masks into AND immediates, which take no shifted operand, and (v >> 1) & mask costs two
+ * instructions instead of one AND with the shift in its operand. */
+#if defined(__GNUC__) && defined(__arm__)
+#define FN_B1_IN_REGISTER(x) __asm__("" : "+r"(x))
+#else
+#define FN_B1_IN_REGISTER(x) ((void)0)
 #endif
-    for (; i < n; ++i) {
-        count += fn_popcount32(FN_B1_DIFF(a, b, mask, i));
-    }
-    return (int32_t)count;
+
+/* x0, x1 = p[0], p[1]; p += 2. With Thumb-2, one LDRD with post-increment (GCC 12 does not
+ * pair the two loads for the M4 by itself). */
+#if defined(__GNUC__) && defined(__thumb2__)
+#define FN_B1_LOAD2(x0, x1, p)                                                               \
+    __asm__("ldrd %0, %1, [%2], #8" : "=&r"(x0), "=&r"(x1), "+r"(p) : "m"(*(const uint32_t(*)[2])(p)))
+#else
+#define FN_B1_LOAD2(x0, x1, p) ((x0) = (p)[0], (x1) = (p)[1], (p) += 2)
+#endif
+
+/* The 32 bits of v as 8 nibble counts (0..4 each): five instructions on the M4. */
+static inline uint32_t fn_b1_nibbles(uint32_t v, uint32_t m1, uint32_t m2)
+{
+    v -= (v >> 1) & m1;
+    return (v & m2) + ((v >> 2) & m2);
 }
 
-/* Carry-save adder of three words: per bit, high:low = a + b + c. */
-#define FN_B1_CSA(high, low, a, b, c)                    \
-    do {                                                 \
-        const uint32_t fn_u_ = (a) ^ (b);                \
-        (high) = ((a) & (b)) | (fn_u_ & (c));            \
-        (low) = fn_u_ ^ (c);                             \
-    } while (0)
-
-/* fn_b1_mismatches for long rows (fully connected layers, convolution windows): without a
- * popcount instruction, from 16 words on, blocks of 8 words go through a Harley-Seal
- * carry-save tree (ones, twos and fours carry across blocks, one popcount per block for the
- * eights, three more at the end), the rest as above. */
-FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches_long(const uint32_t *a, const uint32_t *b,
-                                                             const uint32_t *mask, int32_t n)
+/* 8 nibble counts (0..15) as 4 byte counts (0..30): three instructions on the M4. */
+static inline uint32_t fn_b1_bytes(uint32_t s, uint32_t m4)
 {
-    int32_t i = 0;
+    return (s & m4) + ((s >> 4) & m4);
+}
+
+/* count plus the four bytes of bytes (USADA8 with DSP). */
+static inline uint32_t fn_b1_add_bytes(uint32_t count, uint32_t bytes)
+{
+#if FN_DSP
+    return __usada8(bytes, 0u, count);
+#else
+    bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
+    return count + ((bytes * 0x00010001u) >> 16);
+#endif
+}
+
+/* Six words of (a XOR b) AND mask (masked 0: no mask) as 4 byte counts (0..48 each), the
+ * pointers past them: each word to 8 nibble counts (0..4), three words' nibbles added
+ * (0..12), one byte step per three words. */
+FN_ALWAYS_INLINE static inline uint32_t fn_b1_step6(const uint32_t **pa, const uint32_t **pb, const uint32_t **pmask,
+                                                    int masked, uint32_t m1, uint32_t m2, uint32_t m4)
+{
+    const uint32_t *a = *pa, *b = *pb, *mask = *pmask;
+    uint32_t x0, x1, y0, y1, k0, k1, s, t;
+    FN_B1_LOAD2(x0, x1, a);
+    FN_B1_LOAD2(y0, y1, b);
+    x0 ^= y0;
+    x1 ^= y1;
+    if (masked) {
+        FN_B1_LOAD2(k0, k1, mask);
+        x0 &= k0;
+        x1 &= k1;
+    }
+    s = fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
+    FN_B1_LOAD2(x0, x1, a);
+    FN_B1_LOAD2(y0, y1, b);
+    x0 ^= y0;
+    x1 ^= y1;
+    if (masked) {
+        FN_B1_LOAD2(k0, k1, mask);
+        x0 &= k0;
+        x1 &= k1;
+    }
+    s += fn_b1_nibbles(x0, m1, m2);
+    t = fn_b1_nibbles(x1, m1, m2);
+    FN_B1_LOAD2(x0, x1, a);
+    FN_B1_LOAD2(y0, y1, b);
+    x0 ^= y0;
+    x1 ^= y1;
+    if (masked) {
+        FN_B1_LOAD2(k0, k1, mask);
+        x0 &= k0;
+        x1 &= k1;
+    }
+    t += fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
+    *pa = a;
+    *pb = b;
+    *pmask = mask;
+    return fn_b1_bytes(s, m4) + fn_b1_bytes(t, m4);
+}
+
+/* popcount((a XOR b) AND mask) over n words (masked 0: no mask, mask unused). Without a
+ * popcount instruction, SWAR in steps of six words (fn_b1_step6); their byte counts
+ * accumulate over up to five steps (30 words: 0..240 a byte, and a byte holds 255) and are
+ * then added up (USADA8 with DSP); the last n % 6 words go the same way, word by word, into
+ * a byte count of their own. Rows under 36 words (one run of steps: conv windows, most fully
+ * connected rows) take a path with one accumulator. Always inlined (masked is a constant of
+ * each caller). */
+FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b,
+                                                        const uint32_t *mask, int masked, int32_t n)
+{
     uint32_t count = 0;
-#if !defined(FN_POPCOUNT_BUILTIN)
-    if (n >= 16) {
-        uint32_t ones = 0, twos = 0, fours = 0, eights = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint32_t twos_a, twos_b, fours_a, fours_b, eights_now;
-            FN_B1_CSA(twos_a, ones, ones, FN_B1_DIFF(a, b, mask, i), FN_B1_DIFF(a, b, mask, i + 1));
-            FN_B1_CSA(twos_b, ones, ones, FN_B1_DIFF(a, b, mask, i + 2), FN_B1_DIFF(a, b, mask, i + 3));
-            FN_B1_CSA(fours_a, twos, twos, twos_a, twos_b);
-            FN_B1_CSA(twos_a, ones, ones, FN_B1_DIFF(a, b, mask, i + 4), FN_B1_DIFF(a, b, mask, i + 5));
-            FN_B1_CSA(twos_b, ones, ones, FN_B1_DIFF(a, b, mask, i + 6), FN_B1_DIFF(a, b, mask, i + 7));
-            FN_B1_CSA(fours_b, twos, twos, twos_a, twos_b);
-            FN_B1_CSA(eights_now, fours, fours, fours_a, fours_b);
-            eights += fn_popcount32(eights_now);
+#if defined(FN_POPCOUNT_BUILTIN) && (defined(__GNUC__) || defined(__clang__))
+    for (int32_t i = 0; i < n; ++i) {
+        count += fn_popcount32(masked ? (a[i] ^ b[i]) & mask[i] : a[i] ^ b[i]);
+    }
+#else
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    FN_B1_IN_REGISTER(m1);
+    FN_B1_IN_REGISTER(m2);
+    FN_B1_IN_REGISTER(m4);
+    const uint32_t *const end6 = a + 6 * (n / 6);
+    if (n < 36) {
+        uint32_t bytes = 0;
+        while (a != end6) {
+            bytes += fn_b1_step6(&a, &b, &mask, masked, m1, m2, m4);
         }
-        count = 8u * eights + 4u * fn_popcount32(fours) + 2u * fn_popcount32(twos) + fn_popcount32(ones);
+        count = fn_b1_add_bytes(0, bytes);
+    } else {
+        while (a != end6) {
+            const uint32_t *const stop = end6 - a > 30 ? a + 30 : end6;
+            uint32_t bytes = 0;
+            do {
+                bytes += fn_b1_step6(&a, &b, &mask, masked, m1, m2, m4);
+            } while (a != stop);
+            count = fn_b1_add_bytes(count, bytes);
+        }
+    }
+    int32_t rest = n % 6;
+    if (rest != 0) {   /* at most 5 words: a group of three, then one or two (0..40 a byte) */
+        uint32_t bytes = 0, s;
+        if (rest >= 3) {
+            s = fn_b1_nibbles(masked ? (a[0] ^ b[0]) & mask[0] : a[0] ^ b[0], m1, m2);
+            s += fn_b1_nibbles(masked ? (a[1] ^ b[1]) & mask[1] : a[1] ^ b[1], m1, m2);
+            s += fn_b1_nibbles(masked ? (a[2] ^ b[2]) & mask[2] : a[2] ^ b[2], m1, m2);
+            bytes = fn_b1_bytes(s, m4);
+            a += 3;
+            b += 3;
+            if (masked) {
+                mask += 3;
+            }
+            rest -= 3;
+        }
+        if (rest != 0) {
+            s = fn_b1_nibbles(masked ? (a[0] ^ b[0]) & mask[0] : a[0] ^ b[0], m1, m2);
+            if (rest == 2) {
+                s += fn_b1_nibbles(masked ? (a[1] ^ b[1]) & mask[1] : a[1] ^ b[1], m1, m2);
+            }
+            bytes += fn_b1_bytes(s, m4);
+        }
+        count = fn_b1_add_bytes(count, bytes);
     }
 #endif
-    return (int32_t)count + fn_b1_mismatches(a + i, b + i, mask != NULL ? mask + i : NULL, n - i);
+    return (int32_t)count;
 }
 
 static inline int fn_bout_ok(const fn_bout *o)
@@ -110,22 +184,75 @@ static inline int fn_bout_ok(const fn_bout *o)
     }
 }
 
-/* The output stage of accumulator acc of channel c (of n) in one output row (pixel):
- * int32 and float are written at once; bits gather in *word, stored when the word is
- * full or c is the last channel (then *word restarts at 0). */
-static inline void fn_bout_put(const fn_bout *o, void *row, int32_t c, int32_t n, int32_t acc, uint32_t *word)
+/* The count output channels of one row (pixel) from the n words at a against the filters at
+ * weights (n words each): acc = valid - 2 * mismatches, then the output stage. The mismatches
+ * over the whole row, through mask where masked; with runs (nruns > 0, masked 0) over the
+ * nruns runs of words (first word, words) only. Blocks of 32 channels: first the mismatches
+ * (a loop that keeps few values live), then their outputs (the bits output as one word). */
+FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
+                                                   const uint32_t *mask, int masked, const int32_t *runs,
+                                                   int32_t nruns, int32_t n, int32_t count, int32_t valid,
+                                                   void *row)
 {
-    if (o->kind == FN_BOUT_INT32) {
-        ((int32_t *)row)[c] = acc;
-    } else if (o->kind == FN_BOUT_FLOAT) {
-        ((float *)row)[c] = fn_clampf((float)acc * o->scale[c] + o->offset[c], o->act_min, o->act_max);
-    } else {
-        *word |= (uint32_t)(acc >= o->threshold[c]) << (c & 31);
-        if ((c & 31) == 31 || c == n - 1) {
-            ((uint32_t *)row)[c >> 5] = *word ^ o->flip[c >> 5];
-            *word = 0;
+    int32_t mismatches[32];
+    for (int32_t c0 = 0; c0 < count; c0 += 32) {
+        const int32_t m = count - c0 < 32 ? count - c0 : 32;
+        const uint32_t *b = weights + (size_t)c0 * (size_t)n;
+        for (int32_t j = 0; j < m; ++j) {
+            if (nruns == 0) {
+                mismatches[j] = fn_b1_mismatches(a, b, mask, masked, n);
+            } else {
+                int32_t sum = 0;
+                for (int32_t r = 0; r < nruns; ++r) {
+                    sum += fn_b1_mismatches(a + runs[2 * r], b + runs[2 * r], NULL, 0, runs[2 * r + 1]);
+                }
+                mismatches[j] = sum;
+            }
+            b += n;
+        }
+        if (o->kind == FN_BOUT_BITS) {
+            const int32_t *const threshold = o->threshold + c0;
+            uint32_t word = 0;
+            for (int32_t j = 0; j < m; ++j) {
+                word |= (uint32_t)(valid - 2 * mismatches[j] >= threshold[j]) << j;
+            }
+            ((uint32_t *)row)[c0 >> 5] = word ^ o->flip[c0 >> 5];
+        } else if (o->kind == FN_BOUT_FLOAT) {
+            const float *const scale = o->scale + c0, *const offset = o->offset + c0;
+            float *const y = (float *)row + c0;
+            for (int32_t j = 0; j < m; ++j) {
+                y[j] = fn_clampf((float)(valid - 2 * mismatches[j]) * scale[j] + offset[j], o->act_min, o->act_max);
+            }
+        } else {
+            int32_t *const y = (int32_t *)row + c0;
+            for (int32_t j = 0; j < m; ++j) {
+                y[j] = valid - 2 * mismatches[j];
+            }
         }
     }
+}
+
+/* fn_b1_row_impl over the whole row, through a mask, and over runs of words, out of line: a
+ * row's loops keep to few registers (inlined into the kernels, GCC 12 -O2 spills around
+ * every output channel). */
+FN_NOINLINE_SHARED static void fn_b1_row(const fn_bout *o, const uint32_t *a, const uint32_t *weights, int32_t n,
+                                         int32_t count, int32_t valid, void *row)
+{
+    fn_b1_row_impl(o, a, weights, NULL, 0, NULL, 0, n, count, valid, row);
+}
+
+FN_NOINLINE_SHARED static void fn_b1_row_masked(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
+                                                const uint32_t *mask, int32_t n, int32_t count, int32_t valid,
+                                                void *row)
+{
+    fn_b1_row_impl(o, a, weights, mask, 1, NULL, 0, n, count, valid, row);
+}
+
+FN_NOINLINE_SHARED static void fn_b1_row_runs(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
+                                              const int32_t *runs, int32_t nruns, int32_t n, int32_t count,
+                                              int32_t valid, void *row)
+{
+    fn_b1_row_impl(o, a, weights, NULL, 0, runs, nruns, n, count, valid, row);
 }
 
 /* Bytes of one output row of n channels in the form `kind`. */

@@ -81,6 +81,44 @@ static int32_t fn_bconv2d_b1_gather(const fn_bconv2d_b1_params *p, const uint32_
     return taps;
 }
 
+/* Most filter rows of the runs path (fn_bconv2d_b1_runs): one run of words per row at most. */
+#define FN_BCONV2D_B1_MAX_RUNS 16
+
+/* Whole-word pixels (in_c a multiple of 32) under zero padding, a window at (iy0, ix0) reaching
+ * into the padding: copies its taps inside the input into window (the others are not read)
+ * and writes the runs of their words (first word, words; adjacent rows joined) into runs;
+ * returns the number of runs (0: no tap inside) and the number of taps inside in *taps. */
+static int32_t fn_bconv2d_b1_runs(const fn_bconv2d_b1_params *p, const uint32_t *image, int32_t iy0, int32_t ix0,
+                                  uint32_t *window, int32_t *runs, int32_t *taps)
+{
+    const int32_t words = p->in_c / 32, kw = p->kernel_w;
+    const int32_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + kw > p->in_w ? p->in_w - ix0 : kw;
+    int32_t nruns = 0;
+    *taps = 0;
+    if (kx1 <= kx0) {
+        return 0;
+    }
+    const int32_t len = (kx1 - kx0) * words;
+    for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
+        const int32_t iy = iy0 + ky;
+        if (iy < 0 || iy >= p->in_h) {
+            continue;
+        }
+        const int32_t first = (ky * kw + kx0) * words;
+        memcpy(window + first, image + ((size_t)iy * (size_t)p->in_w + (size_t)(ix0 + kx0)) * (size_t)words,
+               (size_t)len * sizeof(uint32_t));
+        if (nruns > 0 && runs[2 * nruns - 2] + runs[2 * nruns - 1] == first) {
+            runs[2 * nruns - 1] += len;
+        } else {
+            runs[2 * nruns] = first;
+            runs[2 * nruns + 1] = len;
+            ++nruns;
+        }
+        *taps += kx1 - kx0;
+    }
+    return nruns;
+}
+
 fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                         const uint32_t *weights, void *output, void *scratch)
 {
@@ -111,6 +149,16 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                 const int border = iy0 < 0 || ix0 < 0 || iy0 + kh > p->in_h || ix0 + kw > p->in_w;
                 const int masked = border && p->pad_value == 0;
                 int32_t taps = kh * kw;
+                if (masked && (in_c & 31) == 0 && kh <= FN_BCONV2D_B1_MAX_RUNS) {
+                    /* whole-word taps: only the words of the taps inside count, no mask */
+                    int32_t runs[2 * FN_BCONV2D_B1_MAX_RUNS];
+                    const int32_t nruns = fn_bconv2d_b1_runs(p, image, iy0, ix0, window, runs, &taps);
+                    if (nruns > 0) {
+                        fn_b1_row_runs(&p->out, window, weights, runs, nruns, n, out_c, taps * in_c, out);
+                        out += row_bytes;
+                        continue;
+                    }
+                }
                 if (!border && (in_c & 31) == 0) {   /* whole words: the window's rows as they are */
                     const size_t run = (size_t)kw * (size_t)words;
                     for (int32_t ky = 0; ky < kh; ++ky) {
@@ -122,18 +170,10 @@ fn_status fn_bconv2d_b1(const fn_bconv2d_b1_params *p, const uint32_t *input,
                     taps = fn_bconv2d_b1_gather(p, image, iy0, ix0, window, masked ? mask : NULL, n);
                 }
                 const int32_t valid = taps * in_c;
-                uint32_t word = 0;
                 if (!masked) {
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const int32_t mismatches = fn_b1_mismatches_long(window, weights + (size_t)oc * (size_t)n,
-                                                                         NULL, n);
-                        fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
-                    }
+                    fn_b1_row(&p->out, window, weights, n, out_c, valid, out);
                 } else {   /* the filter's bits under padded taps must not count */
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const int32_t mismatches = fn_b1_mismatches(window, weights + (size_t)oc * (size_t)n, mask, n);
-                        fn_bout_put(&p->out, out, oc, out_c, valid - 2 * mismatches, &word);
-                    }
+                    fn_b1_row_masked(&p->out, window, weights, mask, n, out_c, valid, out);
                 }
                 out += row_bytes;
             }

@@ -14,12 +14,7 @@ fn_status fn_fc_b1(const fn_fc_b1_params *p, const uint32_t *input, const uint32
     const size_t row_bytes = fn_bout_row_bytes(p->out.kind, m);
     unsigned char *out = (unsigned char *)output;
     for (int32_t b = 0; b < p->batch; ++b) {
-        const uint32_t *x = input + (size_t)b * (size_t)n;
-        uint32_t word = 0;
-        for (int32_t o = 0; o < m; ++o) {
-            const int32_t mismatches = fn_b1_mismatches_long(x, weights + (size_t)o * (size_t)n, NULL, n);
-            fn_bout_put(&p->out, out, o, m, p->in_bits - 2 * mismatches, &word);
-        }
+        fn_b1_row(&p->out, input + (size_t)b * (size_t)n, weights, n, m, p->in_bits, out);
         out += row_bytes;
     }
     return FN_OK;

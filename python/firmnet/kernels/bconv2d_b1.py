@@ -4,8 +4,8 @@ zero or one padding, XNOR-popcount on b1 words.
 Cost (instructions on mps2-an386): PER_WORD per XOR-popcount of one word of a dense filter
 with one output's window, PER_OUTPUT per output value (its share of gathering the window and
 the output stage): fitted to bench/binary.py's 3x3 64 -> 64 16x16 layer (294,912 words,
-16,384 outputs: 5,096,200 instructions, binary->bits) and the digits example's conv2 (3x3
-8 -> 16 on 8x8: 3,072 words, 1,024 outputs: 143,960)."""
+16,384 outputs: 3,656,320 instructions, binary->bits) and the digits example's conv2 (3x3
+8 -> 16 on 8x8: 3,072 words, 1,024 outputs: 123,600)."""
 from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
@@ -13,8 +13,8 @@ from . import _binary
 from .params_binary import bconv2d_b1_params, bconv2d_scratch, pack_dense_filters
 
 NAME = "fn_bconv2d_b1"
-PER_WORD = 11.4
-PER_OUTPUT = 106.5
+PER_WORD = 6.83
+PER_OUTPUT = 100.2
 
 
 def supports(node, graph, target) -> str | None:
