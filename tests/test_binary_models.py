@@ -130,9 +130,10 @@ def test_on_the_emulated_m4(model, compiled):
 
 def test_whole_word_layers_on_the_emulated_m4(tmp_path):
     """64-channel binary convs (whole-word taps: the border windows as runs of words, two
-    blocks of output channels) and a fully connected layer over 50 words (byte counts flushed
-    every 30 words), cross-compiled for mps2-an386: QEMU gives the host's output (the M4's
-    LDRD loads, register masks and USADA8 sums against the portable C)."""
+    blocks of output channels) and a fully connected layer over 50 words (a Flatten of 5x5x64
+    bits, byte counts flushed every 30 words), cross-compiled
+    for mps2-an386: QEMU gives the host's output (the M4's LDRD loads, register masks and
+    USADA8 sums against the portable C)."""
     require_tools(BOARD_TOOLS)
     model = binary_cnn(seed=5, c1=64, c2=64, c3=64, fc=40, size=20)
     cm = _compile(model, tmp_path / "o", board="mps2-an386")

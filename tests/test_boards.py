@@ -271,10 +271,11 @@ REAL_ON_QEMU = {
 @pytest.mark.parametrize("model", ["digits", "digits_int8"])
 def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
     """The example main of a real board runs the model on zeros, over and over: read in the
-    arena, the outputs equal the host build's bytes. Compiled with the linear plan (no buffer
-    shares bytes with another, the kernels' scratch included), so the outputs stay in the arena
-    between runs whatever the monitor's moment of reading; with the default plan a later
-    layer's buffer or scratch may reuse them during the next run, and a debugger stops after
+    arena, the outputs equal the host build's bytes. Compiled with the linear plan and no
+    in-place kernels (no buffer shares bytes with another, the kernels' scratch included), so
+    the outputs stay in the arena between runs whatever the monitor's moment of reading; with
+    the default plan a later layer's buffer or scratch may reuse them during the next run (in
+    place, the whole int8 chain of digits runs in one buffer), and a debugger stops after
     <name>_run() to read them."""
     require_tools(BOARD_TOOLS)
     machine, changes = REAL_ON_QEMU[board]
@@ -287,7 +288,7 @@ def test_real_board_startup_runs_the_example_in_qemu(tmp_path, model, board):
     # the Winograd kernels' scratch (19,152 B) does not fit it, the direct kernels' does
     winograd = "off" if board == "rp2040-pico" and model == "digits" else "auto"
     cm = firmnet.compile(MODELS[model], tmp_path / "out", board=str(tmp_path / f"{board}-on-qemu.toml"), name=model,
-                         algorithm="linear", winograd=winograd)
+                         algorithm="linear", in_place="off", winograd=winograd)
     g = cm.lowered_graph
     want = cm.build_host().run_raw([np.zeros(g.types[g.inputs[0]].shape, g.types[g.inputs[0]].dtype)])[0].tobytes()
     elf = qemu.build(cm.out_dir, str(tmp_path / f"{board}-on-qemu.toml"), werror=True)

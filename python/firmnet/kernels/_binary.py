@@ -1,9 +1,21 @@
 """What the two binary layer variants (bconv2d_b1, fc_b1) share: the layer's NHWC/OHWI
-shapes and its output stage (fn_bout); fc_b1's packed filter."""
+shapes, its output stage (fn_bout), fc_b1's packed filter, and the cost of the row function
+both run (fn_b1_row, fn_binary_b1_impl.h).
+
+Cost (instructions on mps2-an386): ROW_PER_WORD per XOR-popcount of one word of a filter
+with one window, ROW_PER_OUTPUT per output value; fn_bconv2d_b1 adds its own PER_TAP for
+gathering each output pixel's window. The three constants solve the three measurements
+(bench/binary.py, binary->bits): the 1024 -> 512 fully connected layer (16,384 words, 512
+outputs, one tap: 182,880 instructions as fn_bconv2d_b1, 182,640 as fn_fc_b1), the 3x3
+64 -> 64 16x16 conv (294,912 words, 16,384 outputs, 2,304 taps: 3,656,320) and the digits
+example's conv2 (3x3 8 -> 16 on 8x8: 3,072 words, 1,024 outputs, 576 taps: 123,600)."""
 from __future__ import annotations
 
 from ..lowering import ConstArg
 from . import params_binary as pb
+
+ROW_PER_WORD = 11.06
+ROW_PER_OUTPUT = 2.85
 
 
 def shapes(node, graph) -> tuple[tuple, tuple, tuple]:
@@ -39,6 +51,11 @@ def word_ops(node, graph, dense: bool) -> int:
 
 def outputs(node, graph) -> int:
     return graph.types[node.outputs[0]].size
+
+
+def row_cost(node, graph, dense: bool) -> float:
+    """Instructions of the row function over the whole layer (see the module's docstring)."""
+    return ROW_PER_WORD * word_ops(node, graph, dense) + ROW_PER_OUTPUT * outputs(node, graph)
 
 
 def check_node(node, graph) -> str | None:

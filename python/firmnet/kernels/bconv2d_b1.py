@@ -1,11 +1,8 @@
 """fn_bconv2d_b1 (runtime_c/src/fn_bconv2d_b1.c): binary convolution, any filter, stride and
 zero or one padding, XNOR-popcount on b1 words.
 
-Cost (instructions on mps2-an386): PER_WORD per XOR-popcount of one word of a dense filter
-with one output's window, PER_OUTPUT per output value (its share of gathering the window and
-the output stage): fitted to bench/binary.py's 3x3 64 -> 64 16x16 layer (294,912 words,
-16,384 outputs: 3,656,320 instructions, binary->bits) and the digits example's conv2 (3x3
-8 -> 16 on 8x8: 3,072 words, 1,024 outputs: 123,600)."""
+Cost: the row function's on the dense filter words (_binary.py), plus PER_TAP instructions per
+tap of each output pixel's window (gathering it, border masks or runs, the row call)."""
 from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
@@ -13,8 +10,7 @@ from . import _binary
 from .params_binary import bconv2d_b1_params, bconv2d_scratch, pack_dense_filters
 
 NAME = "fn_bconv2d_b1"
-PER_WORD = 6.83
-PER_OUTPUT = 100.2
+PER_TAP = 150.5
 
 
 def supports(node, graph, target) -> str | None:
@@ -26,7 +22,8 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    return round(PER_WORD * _binary.word_ops(node, graph, dense=True) + PER_OUTPUT * _binary.outputs(node, graph))
+    _, (_, kh, kw, _), y = _binary.shapes(node, graph)
+    return round(_binary.row_cost(node, graph, dense=True) + PER_TAP * y[0] * y[1] * y[2] * kh * kw)
 
 
 def _params(node, graph) -> dict:

@@ -1,10 +1,6 @@
 """fn_fc_b1 (runtime_c/src/fn_fc_b1.c): binary fully connected layer, a bconv2d whose filter
 covers its whole unpadded input (a flattened NHWC image is the same words, so the packed
-filter is the same too).
-
-Cost (instructions on mps2-an386, bench/binary.py): PER_WORD per XOR-popcount of one word,
-PER_OUTPUT per output value: the 1024 -> 512 layer (16,384 word operations, 512 outputs)
-took 182,640 instructions (binary->bits), i.e. 10.2 per word with 30 per output."""
+filter is the same too). Cost: the row function's alone (_binary.py), on whole words per tap."""
 from __future__ import annotations
 
 from ..lowering import KernelCall, params_of
@@ -12,8 +8,6 @@ from . import _binary
 from .params_binary import fc_b1_params
 
 NAME = "fn_fc_b1"
-PER_WORD = 10.2
-PER_OUTPUT = 30.0
 
 
 def supports(node, graph, target) -> str | None:
@@ -31,7 +25,7 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    return round(PER_WORD * _binary.word_ops(node, graph, dense=False) + PER_OUTPUT * _binary.outputs(node, graph))
+    return round(_binary.row_cost(node, graph, dense=False))
 
 
 def scratch_bytes(node, graph) -> int:
