@@ -60,6 +60,21 @@ static inline uint32_t fn_b1_add_bytes(uint32_t count, uint32_t bytes)
 #endif
 }
 
+/* x0, x1 = the next two words of (a XOR b), AND mask where masked; the pointers move past them. */
+#define FN_B1_XOR2(x0, x1, a, b, mask, masked)  \
+    do {                                         \
+        uint32_t fn_y0_, fn_y1_;                 \
+        FN_B1_LOAD2(x0, x1, a);                  \
+        FN_B1_LOAD2(fn_y0_, fn_y1_, b);          \
+        (x0) ^= fn_y0_;                          \
+        (x1) ^= fn_y1_;                          \
+        if (masked) {                            \
+            FN_B1_LOAD2(fn_y0_, fn_y1_, mask);   \
+            (x0) &= fn_y0_;                      \
+            (x1) &= fn_y1_;                      \
+        }                                        \
+    } while (0)
+
 /* Six words of (a XOR b) AND mask (masked 0: no mask) as 4 byte counts (0..48 each), the
  * pointers past them: each word to 8 nibble counts (0..4), three words' nibbles added
  * (0..12), one byte step per three words. */
@@ -67,37 +82,13 @@ FN_ALWAYS_INLINE static inline uint32_t fn_b1_step6(const uint32_t **pa, const u
                                                     int masked, uint32_t m1, uint32_t m2, uint32_t m4)
 {
     const uint32_t *a = *pa, *b = *pb, *mask = *pmask;
-    uint32_t x0, x1, y0, y1, k0, k1, s, t;
-    FN_B1_LOAD2(x0, x1, a);
-    FN_B1_LOAD2(y0, y1, b);
-    x0 ^= y0;
-    x1 ^= y1;
-    if (masked) {
-        FN_B1_LOAD2(k0, k1, mask);
-        x0 &= k0;
-        x1 &= k1;
-    }
+    uint32_t x0, x1, s, t;
+    FN_B1_XOR2(x0, x1, a, b, mask, masked);
     s = fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
-    FN_B1_LOAD2(x0, x1, a);
-    FN_B1_LOAD2(y0, y1, b);
-    x0 ^= y0;
-    x1 ^= y1;
-    if (masked) {
-        FN_B1_LOAD2(k0, k1, mask);
-        x0 &= k0;
-        x1 &= k1;
-    }
+    FN_B1_XOR2(x0, x1, a, b, mask, masked);
     s += fn_b1_nibbles(x0, m1, m2);
     t = fn_b1_nibbles(x1, m1, m2);
-    FN_B1_LOAD2(x0, x1, a);
-    FN_B1_LOAD2(y0, y1, b);
-    x0 ^= y0;
-    x1 ^= y1;
-    if (masked) {
-        FN_B1_LOAD2(k0, k1, mask);
-        x0 &= k0;
-        x1 &= k1;
-    }
+    FN_B1_XOR2(x0, x1, a, b, mask, masked);
     t += fn_b1_nibbles(x0, m1, m2) + fn_b1_nibbles(x1, m1, m2);
     *pa = a;
     *pb = b;
