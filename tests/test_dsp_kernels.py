@@ -105,11 +105,15 @@ def dw_path_cases(seed: int) -> list:
     return cases
 
 
-def fc_cases(seed: int, n: int) -> list:
+def fc_cases(seed: int, n: int, mode: str | None = None) -> list:
+    """n random fully connected cases; mode (with the regimes cycling through ties, huge and
+    natural scales) in place of a random requantization mode."""
     rng = np.random.default_rng(seed)
     cases = []
     for k in range(n):
         q = random_quant(rng)
+        if mode is not None:
+            q.update(mode=mode, regime=("ties", "huge", "natural")[k % 3])
         batch = int(rng.integers(1, 4))
         k_in = int(rng.choice([int(rng.integers(1, 20)), int(rng.integers(20, 150)), 640]))
         m = int(rng.choice([int(rng.integers(1, 14)), 16, 33]))
@@ -221,6 +225,14 @@ def test_depthwise_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
     check_on_board(tmp_path, fc_cases(7, 60), dsp, ["fn_fc_s8", "fn_fc_s8_dsp", "fc_rows4_dsp"], runtime)
+
+
+def test_ort_output_stage_on_cortex_m4_matches_reference(tmp_path, runtime):
+    """onnxruntime's float output stage on the M4's FPU (VCVTR, fn_round_clamp_ort): every
+    case in ORT mode, a third with power-of-two scales (exact halves: ties to even), a third
+    with huge ones (saturation: products past the int32 range)."""
+    check_on_board(tmp_path, fc_cases(8, 45, mode="ort"), True, ["fn_fc_s8", "fn_fc_s8_dsp", "fc_rows4_dsp"], runtime)
+    assert "vcvtr" in kernel_mnemonics(tmp_path / "dsp" / "firmware.elf", "fn_finish_channel_s8")
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])

@@ -173,9 +173,25 @@ typedef struct {
  * model links. */
 int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t c, int32_t sum);
 
+/* fn_finish_channel_s8 in ORT mode, inline: onnxruntime's float stage is a handful of FPU
+ * instructions (FN_HAVE_VCVTR), less than a call to the general stage. fn_output_stage_s8's
+ * value: its second clamp is void, as r + output_offset is in [act_min, act_max] already. */
+static inline int8_t fn_finish_ort_s8(const fn_channel_stage_s8 *stage, int32_t c, int32_t sum)
+{
+    const fn_requant_acc_s8 *const rq = &stage->rq;
+    const int32_t zp = rq->output_offset;
+    int32_t acc = sum;
+    if (stage->bias != NULL) {
+        acc = (int32_t)((uint32_t)sum + (uint32_t)stage->bias[c]);
+    }
+    const float v = (float)acc * rq->scale[rq->per_channel ? c : 0];
+    return (int8_t)(fn_round_clamp_ort(v, rq->act_min - zp, rq->act_max - zp) + zp);
+}
+
 /* Output value of channel c from its sum (bias not yet added): the fast stage when it
- * applies (fast, f from fn_fast_out_s8_init), else fn_finish_channel_s8. For kernels that
- * finish outputs one at a time (small enough to inline into their channel loop). */
+ * applies (fast, f from fn_fast_out_s8_init), the ORT stage inline, else
+ * fn_finish_channel_s8. For kernels that finish outputs one at a time (small enough to
+ * inline into their channel loop). */
 static inline int8_t fn_finish_one_s8(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
                                       int32_t c, int32_t sum)
 {
@@ -183,6 +199,9 @@ static inline int8_t fn_finish_one_s8(const fn_fast_out_s8 *f, int fast, const f
         const int32_t q = c & f->quant_mask;
         return fn_fast_out_s8_one(sum, f->bias[c & f->bias_mask], f->multiplier[q], -f->shift[q] - 1, f->tflm,
                                   f->output_offset);
+    }
+    if (stage->rq.mode == FN_REQUANT_ORT) {
+        return fn_finish_ort_s8(stage, c, sum);
     }
     return fn_finish_channel_s8(stage, c, sum);
 }
@@ -198,6 +217,18 @@ static inline void fn_finish_channels_s8(const fn_fast_out_s8 *f, int fast, cons
         for (int32_t j = 0; j < n; ++j) {
             const int32_t c = c0 + j, q = c & qm;
             out[c] = fn_fast_out_s8_one(s[j], f->bias[c & bm], f->multiplier[q], -f->shift[q] - 1, tflm, off);
+        }
+        return;
+    }
+    if (stage->rq.mode == FN_REQUANT_ORT) {   /* fn_finish_ort_s8, the fields read once */
+        const int32_t *const bias = stage->bias;
+        const float *const scale = stage->rq.scale;
+        const int32_t zp = stage->rq.output_offset, lo = stage->rq.act_min - zp, hi = stage->rq.act_max - zp;
+        const int32_t sm = stage->rq.per_channel ? -1 : 0;
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t c = c0 + j;
+            const int32_t acc = bias != NULL ? (int32_t)((uint32_t)s[j] + (uint32_t)bias[c]) : s[j];
+            out[c] = (int8_t)(fn_round_clamp_ort((float)acc * scale[c & sm], lo, hi) + zp);
         }
         return;
     }

@@ -64,6 +64,36 @@ static inline int32_t fn_mul_by_quantized_mul_single(int32_t x, int32_t multipli
     return (int32_t)(uint32_t)(uint64_t)(v >> total);
 }
 
+/* 32-bit Arm with a single-precision FPU: VCVTR converts to int32 in the FPSCR's rounding
+ * mode, round to nearest with ties to even from reset (firmnet never changes it; the float
+ * additions of the portable form below round in that mode too), saturating. */
+#if defined(__GNUC__) && defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#define FN_HAVE_VCVTR 1
+#else
+#define FN_HAVE_VCVTR 0
+#endif
+
+/* v rounded half to even, clamped to [lo, hi] (integers, |lo|, |hi| <= 2^22) before or
+ * after rounding: rounding is monotone and keeps integers, so the two orders agree. With
+ * VCVTR one conversion and an integer clamp, else MLAS's order: clamp in float, then the
+ * rounding trick (exact for |v| < 2^22). */
+static inline int32_t fn_round_clamp_ort(float v, int32_t lo, int32_t hi)
+{
+#if FN_HAVE_VCVTR
+    int32_t r;
+    __asm__("vcvtr.s32.f32 %1, %1\n\tvmov %0, %1" : "=r"(r), "+t"(v));
+    r = r < lo ? lo : r;
+    return r > hi ? hi : r;
+#else
+    v = v < (float)lo ? (float)lo : v;
+    v = v > (float)hi ? (float)hi : v;
+    /* adding and removing 1.5 * 2^23 rounds to the nearest integer, ties to even */
+    volatile float magic = 12582912.0f;
+    float r = (v + magic) - magic;
+    return (int32_t)r;
+#endif
+}
+
 /* float32 acc * scale, rounded half to even, clamped to [lo, hi] first (as MLAS does).
  * Exact for |lo|, |hi| <= 2^22 (the rounding trick's range); callers pass int8-sized bounds. */
 static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, float hi)
@@ -405,7 +435,7 @@ static inline int32_t fn_requantize(int32_t acc, int32_t mode, int32_t multiplie
     if (mode == FN_REQUANT_SINGLE) {
         return fn_requant_single_fast(acc, multiplier, shift);
     }
-    return fn_requantize_float(acc, scale, (float)lo, (float)hi);
+    return fn_round_clamp_ort((float)acc * scale, lo, hi);
 }
 
 #endif
