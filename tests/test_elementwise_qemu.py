@@ -66,6 +66,34 @@ def binary_cases(seed: int, n: int) -> list:
     return cases
 
 
+def ort_binary_cases(seed: int, n: int) -> list:
+    """fn_add_s8 and fn_mul_s8 with onnxruntime's arithmetic (requant ort): QLinearAdd/Mul's
+    fused multiply-adds (ort_qlinear; the FPU's VFMA on the board) and the unfused
+    dequantize -> op -> quantize graph (ort_float), half of the cases on power-of-two scales
+    (exact halves: ties to even on the FPU's VCVTR)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(n):
+        a_shape, b_shape = _shapes(rng, k)
+        a = rng.integers(-128, 128, a_shape, dtype=np.int8)
+        b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+        if k % 2 == 0:
+            a_q, b_q = ((2.0 ** int(rng.integers(-8, 0)), int(rng.integers(-128, 128))) for _ in range(2))
+        else:
+            a_q, b_q = _quant(rng), _quant(rng)
+        unfused = k % 4 >= 2
+        if k % 3 == 2:
+            y_q = (float(np.float32(a_q[0] * b_q[0] * 2.0 ** int(rng.integers(-4, 5)))), int(rng.integers(-128, 128)))
+            kw = dict(a_q=a_q, b_q=b_q, y_q=y_q, mode="ort", act=_act(rng, y_q), ort_unfused=unfused)
+            cases.append(mul_case(a, b, kw))
+            continue
+        y_q = (float(np.float32(max(a_q[0], b_q[0]) * 2.0 ** int(rng.integers(-2, 4)))), int(rng.integers(-128, 128)))
+        kw = dict(a_q=a_q, b_q=b_q, y_q=y_q, op="sub" if unfused and k % 3 else "add", mode="ort",
+                  act=_act(rng, y_q), ort_unfused=unfused)
+        cases.append(add_case(a, b, kw, table=False))
+    return cases
+
+
 def unary_cases(seed: int) -> list:
     rng = np.random.default_rng(seed)
     cases = []
@@ -87,5 +115,17 @@ def test_elementwise_on_cortex_m4_match_reference(tmp_path, dsp):
     cases = binary_cases(16, 60) + unary_cases(17)
     assert {c.function for c in cases} == {"fn_add_s8_table", "fn_mul_s8", "fn_lut_s8"}
     outs, _ = run_cases(tmp_path, cases, dsp=dsp)
+    for k, (out, case) in enumerate(zip(outs, cases)):
+        assert_array_equal_first(out, case.want, f"case {k}: {case.function} {case.inputs[0].shape}")
+
+
+def test_ort_elementwise_on_cortex_m4f_match_reference(tmp_path):
+    """onnxruntime's add, sub and mul on the M4F's FPU (VFMA for the fused multiply-adds, VCVTR
+    for the rounding): the reference's bytes, every method."""
+    require_tools()
+    cases = ort_binary_cases(18, 48)
+    assert {(c.function, c.params["method"]) for c in cases} >= {("fn_add_s8", 1), ("fn_add_s8", 2),
+                                                                  ("fn_mul_s8", 1), ("fn_mul_s8", 2)}
+    outs, _ = run_cases(tmp_path, cases, dsp=True)
     for k, (out, case) in enumerate(zip(outs, cases)):
         assert_array_equal_first(out, case.want, f"case {k}: {case.function} {case.inputs[0].shape}")

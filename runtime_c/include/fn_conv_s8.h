@@ -173,19 +173,24 @@ typedef struct {
  * model links. */
 int8_t fn_finish_channel_s8(const fn_channel_stage_s8 *q, int32_t c, int32_t sum);
 
-/* fn_finish_channel_s8 in ORT mode, inline: onnxruntime's float stage is a handful of FPU
- * instructions (FN_HAVE_VCVTR), less than a call to the general stage. fn_output_stage_s8's
- * value: its second clamp is void, as r + output_offset is in [act_min, act_max] already. */
-static inline int8_t fn_finish_ort_s8(const fn_channel_stage_s8 *stage, int32_t c, int32_t sum)
+/* The fn_ort_s8 of output channel c (the requant block in ORT mode). */
+static inline void fn_ort_s8_init(fn_ort_s8 *o, const fn_channel_stage_s8 *stage, int32_t c)
 {
     const fn_requant_acc_s8 *const rq = &stage->rq;
-    const int32_t zp = rq->output_offset;
-    int32_t acc = sum;
-    if (stage->bias != NULL) {
-        acc = (int32_t)((uint32_t)sum + (uint32_t)stage->bias[c]);
-    }
-    const float v = (float)acc * rq->scale[rq->per_channel ? c : 0];
-    return (int8_t)(fn_round_clamp_ort(v, rq->act_min - zp, rq->act_max - zp) + zp);
+    o->scale = rq->scale[rq->per_channel ? c : 0];
+    o->bias = stage->bias != NULL ? stage->bias[c] : 0;
+    o->zp = rq->output_offset;
+    o->lo = rq->act_min - rq->output_offset;
+    o->hi = rq->act_max - rq->output_offset;
+}
+
+/* fn_finish_channel_s8 in ORT mode, inline: onnxruntime's float stage is a handful of FPU
+ * instructions (FN_HAVE_VCVTR), less than a call to the general stage. */
+static inline int8_t fn_finish_ort_s8(const fn_channel_stage_s8 *stage, int32_t c, int32_t sum)
+{
+    fn_ort_s8 o;
+    fn_ort_s8_init(&o, stage, c);
+    return fn_ort_s8_one(sum, &o);
 }
 
 /* Output value of channel c from its sum (bias not yet added): the fast stage when it
@@ -220,15 +225,9 @@ static inline void fn_finish_channels_s8(const fn_fast_out_s8 *f, int fast, cons
         }
         return;
     }
-    if (stage->rq.mode == FN_REQUANT_ORT) {   /* fn_finish_ort_s8, the fields read once */
-        const int32_t *const bias = stage->bias;
-        const float *const scale = stage->rq.scale;
-        const int32_t zp = stage->rq.output_offset, lo = stage->rq.act_min - zp, hi = stage->rq.act_max - zp;
-        const int32_t sm = stage->rq.per_channel ? -1 : 0;
+    if (stage->rq.mode == FN_REQUANT_ORT) {
         for (int32_t j = 0; j < n; ++j) {
-            const int32_t c = c0 + j;
-            const int32_t acc = bias != NULL ? (int32_t)((uint32_t)s[j] + (uint32_t)bias[c]) : s[j];
-            out[c] = (int8_t)(fn_round_clamp_ort((float)acc * scale[c & sm], lo, hi) + zp);
+            out[c0 + j] = fn_finish_ort_s8(stage, c0 + j, s[j]);
         }
         return;
     }

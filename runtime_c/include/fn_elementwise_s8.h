@@ -28,6 +28,14 @@
  * -2^24 <= lo <= hi <= 2^24. (x86 cvtps2dq / nearbyintf, then saturation.) */
 static inline int32_t fn_round_even_sat_f32(float v, int32_t lo, int32_t hi)
 {
+#if FN_HAVE_VCVTR   /* rounding is monotone and keeps integers: clamping after it agrees */
+    if (v != v) {
+        return lo;
+    }
+    int32_t r;
+    FN_VCVTR_S32(r, v);
+    return r < lo ? lo : r > hi ? hi : r;
+#else
     if (!(v > (float)lo)) {
         return lo;
     }
@@ -43,6 +51,7 @@ static inline int32_t fn_round_even_sat_f32(float v, int32_t lo, int32_t hi)
         --t;
     }
     return t;
+#endif
 }
 
 /* Nearest integer to v, ties away from zero (std::round), saturated to [lo, hi]; NaN
@@ -66,11 +75,15 @@ static inline int32_t fn_round_away_sat_f32(float v, int32_t lo, int32_t hi)
 }
 
 /* Correctly rounded float32 a * b + c (what fmaf and x86 vfmadd compute), without
- * libm: a * b is exact in double, the double sum is made round-to-odd from its exact
+ * libm: the FPU's instruction where the compiler has one inline (__FP_FAST_FMAF), else
+ * a * b is exact in double, the double sum is made round-to-odd from its exact
  * error (TwoSum), and a round-to-odd double rounds to float correctly. Finite
  * arguments whose product and sum stay in the normal float range. */
 static inline float fn_fmaf(float a, float b, float c)
 {
+#if defined(__GNUC__) && defined(__FP_FAST_FMAF)
+    return __builtin_fmaf(a, b, c);   /* the FPU's fused multiply-add (VFMA on Arm FPv4/FPv5) */
+#else
     const double p = (double)a * (double)b;
     double s = p + (double)c;
     const double bb = s - p;
@@ -85,6 +98,7 @@ static inline float fn_fmaf(float a, float b, float c)
         }
     }
     return (float)s;
+#endif
 }
 
 /* onnxruntime's QuantizeLinear of one float (MLAS MlasQuantizeLinear): x / scale in

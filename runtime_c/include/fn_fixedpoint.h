@@ -69,6 +69,11 @@ static inline int32_t fn_mul_by_quantized_mul_single(int32_t x, int32_t multipli
  * additions of the portable form below round in that mode too), saturating. */
 #if defined(__GNUC__) && defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4)
 #define FN_HAVE_VCVTR 1
+
+/* r = the float variable v rounded to nearest, ties to even (the FPSCR's mode), saturated
+ * to int32 (NaN gives 0); v is overwritten. (A macro: cbuild's cdef reads every static
+ * inline function of the headers, whatever the #if around it.) */
+#define FN_VCVTR_S32(r, v) __asm__("vcvtr.s32.f32 %1, %1\n\tvmov %0, %1" : "=r"(r), "+t"(v))
 #else
 #define FN_HAVE_VCVTR 0
 #endif
@@ -81,7 +86,7 @@ static inline int32_t fn_round_clamp_ort(float v, int32_t lo, int32_t hi)
 {
 #if FN_HAVE_VCVTR
     int32_t r;
-    __asm__("vcvtr.s32.f32 %1, %1\n\tvmov %0, %1" : "=r"(r), "+t"(v));
+    FN_VCVTR_S32(r, v);
     r = r < lo ? lo : r;
     return r > hi ? hi : r;
 #else
@@ -92,6 +97,23 @@ static inline int32_t fn_round_clamp_ort(float v, int32_t lo, int32_t hi)
     float r = (v + magic) - magic;
     return (int32_t)r;
 #endif
+}
+
+/* The ORT output stage of one channel, its fields gathered once (fn_ort_s8_init) for
+ * kernels that finish many outputs of the channel: fn_ort_s8_one gives fn_output_stage_s8's
+ * value in ORT mode (fn_conv_s8.h) for the accumulator sum + bias, whose second clamp is void
+ * (r + zp is in [act_min, act_max] already). */
+typedef struct {
+    float scale;
+    int32_t bias;     /* 0 without a bias */
+    int32_t lo, hi;   /* act_min - zp, act_max - zp */
+    int32_t zp;
+} fn_ort_s8;
+
+static inline int8_t fn_ort_s8_one(int32_t sum, const fn_ort_s8 *o)
+{
+    const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)o->bias);
+    return (int8_t)(fn_round_clamp_ort((float)acc * o->scale, o->lo, o->hi) + o->zp);
 }
 
 /* float32 acc * scale, rounded half to even, clamped to [lo, hi] first (as MLAS does).
