@@ -213,6 +213,11 @@ def board_cases() -> list:
         kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, cout),
                   output_scale=0.3, output_zero_point=-128, pads=(1, 1, 1, 1), act=(-128, 127), mode="tflm")
         out.append(board_case("w16", x, w, bias, kw))
+        # onnxruntime's stage (the inner loops' fn_ort_s8 pairs, VCVTR): power-of-two scales
+        # put exact halves among the products, a ReLU clamp and a zero point inside the range
+        ort = dict(kw, input_scale=2.0 ** -4, weight_scales=2.0 ** -rng.integers(7, 10, cout), output_scale=0.5,
+                   output_zero_point=-20, act=(-20, 127), mode="ort")
+        out.append(board_case("w16", x, w, bias, ort))
     return out
 
 
@@ -249,8 +254,8 @@ def misalign(main_c: str, cases, indices) -> str:
 def test_kernel_on_cortex_m4_matches_reference(tmp_path):
     require_tools()
     cases = board_cases()
-    cases += cases[-len(RESNET8):] + cases[:8]          # again, from filters that are not word-aligned
-    unaligned = range(len(cases) - len(RESNET8) - 8, len(cases))
+    cases += cases[-2 * len(RESNET8):] + cases[:8]      # again, from filters that are not word-aligned
+    unaligned = range(len(cases) - 2 * len(RESNET8) - 8, len(cases))
     for dsp in (True, False):
         work = tmp_path / ("dsp" if dsp else "portable")
         main_c = misalign(firmware_main(cases), cases, unaligned)

@@ -194,9 +194,9 @@ static inline int8_t fn_finish_ort_s8(const fn_channel_stage_s8 *stage, int32_t 
 }
 
 /* Output value of channel c from its sum (bias not yet added): the fast stage when it
- * applies (fast, f from fn_fast_out_s8_init), the ORT stage inline, else
- * fn_finish_channel_s8. For kernels that finish outputs one at a time (small enough to
- * inline into their channel loop). */
+ * applies (fast, f from fn_fast_out_s8_init), else fn_finish_channel_s8. For kernels that
+ * finish outputs one at a time (small enough to inline into their channel loop; no test of
+ * the ORT mode per output here: the TFLM general stage would pay it). */
 static inline int8_t fn_finish_one_s8(const fn_fast_out_s8 *f, int fast, const fn_channel_stage_s8 *stage,
                                       int32_t c, int32_t sum)
 {
@@ -204,9 +204,6 @@ static inline int8_t fn_finish_one_s8(const fn_fast_out_s8 *f, int fast, const f
         const int32_t q = c & f->quant_mask;
         return fn_fast_out_s8_one(sum, f->bias[c & f->bias_mask], f->multiplier[q], -f->shift[q] - 1, f->tflm,
                                   f->output_offset);
-    }
-    if (stage->rq.mode == FN_REQUANT_ORT) {
-        return fn_finish_ort_s8(stage, c, sum);
     }
     return fn_finish_channel_s8(stage, c, sum);
 }

@@ -291,7 +291,7 @@ typedef struct {
     int32_t pairs_lo;           /* in_lo rounded up to even: the pairs (x, x + 1) of the inner loops from */
     int32_t pairs_end;          /* ... to here (pairs_lo + an even count, <= out_w) */
     int out6;                   /* fn_out6_s8_init accepted every channel (and the depth allows it) */
-    int ort;                    /* else ORT mode: each channel pair's fn_ort_s8 */
+    int ort;                    /* else ORT mode: the inner loops gather each channel pair's fn_ort_s8 */
     const fn_fast_out_s8 *f;    /* else the general stage: fn_finish_one_s8(f, fast, stage, ...) */
     int fast;
     const fn_channel_stage_s8 *stage;
@@ -392,28 +392,15 @@ FN_NOINLINE static void sums_taps(const row_ctx *r, const int16_t *wpair, int32_
     }
 }
 
-/* A channel pair's output stages, gathered once per pair (pair_stages). */
-typedef struct {
-    fn_out6_s8 t[2];   /* when r->out6 */
-    fn_ort_s8 u[2];    /* when r->ort */
-} pair_stage;
-
-/* Outputs of channel c (and c + 1 when both) at out (channel 0 of the pixel); q: the pair's
- * stages. */
-static inline void finish2(const row_ctx *r, const pair_stage *q, int32_t c, int both, int32_t s0, int32_t s1,
+/* Outputs of channel c (and c + 1 when both) at out (channel 0 of the pixel); t: the pair's
+ * fn_out6_s8 (used when r->out6). */
+static inline void finish2(const row_ctx *r, const fn_out6_s8 t[2], int32_t c, int both, int32_t s0, int32_t s1,
                            int8_t *out)
 {
     if (r->out6) {
-        out[c] = fn_out6_s8_one(s0, &q->t[0]);
+        out[c] = fn_out6_s8_one(s0, &t[0]);
         if (both) {
-            out[c + 1] = fn_out6_s8_one(s1, &q->t[1]);
-        }
-        return;
-    }
-    if (r->ort) {
-        out[c] = fn_ort_s8_one(s0, &q->u[0]);
-        if (both) {
-            out[c + 1] = fn_ort_s8_one(s1, &q->u[1]);
+            out[c + 1] = fn_out6_s8_one(s1, &t[1]);
         }
         return;
     }
@@ -433,17 +420,15 @@ static inline void out6_of(const fn_requant_acc_s8 *rq, const int32_t *bias, int
     o->shift = k + 1;
 }
 
-/* The channel pair's stages (c, and c + 1 when both): fn_out6_s8 when r->out6, fn_ort_s8 when
- * r->ort; the others zeros (not read). */
-static inline void pair_stages(const row_ctx *r, const int32_t *bias, int32_t c, int both, pair_stage *q)
+/* The channel pair's fn_out6_s8 (c, and c + 1 when both) when r->out6, else zeros (not read). */
+static inline void out6_pair(const row_ctx *r, const int32_t *bias, int32_t c, int both, fn_out6_s8 t[2])
 {
-    memset(q, 0, sizeof *q);
     if (r->out6) {
-        out6_of(&r->p->requant, bias, c, &q->t[0]);
-        out6_of(&r->p->requant, bias, both ? c + 1 : c, &q->t[1]);
-    } else if (r->ort) {
-        fn_ort_s8_init(&q->u[0], r->stage, c);
-        fn_ort_s8_init(&q->u[1], r->stage, both ? c + 1 : c);
+        out6_of(&r->p->requant, bias, c, &t[0]);
+        out6_of(&r->p->requant, bias, both ? c + 1 : c, &t[1]);
+    } else {
+        t[0].bias2 = t[0].multiplier = t[0].addend = t[0].shift = 0;
+        t[1] = t[0];
     }
 }
 
@@ -459,8 +444,8 @@ FN_NOINLINE static void edge_outputs(const row_ctx *r, const edge_block *e, cons
     for (int32_t c = 0; c < out_c; c += 2) {
         const int both = c + 1 < out_c;
         const int16_t *wpair = filter + (size_t)(c / 2) * (size_t)r->pair_w;
-        pair_stage q;
-        pair_stages(r, bias, c, both, &q);
+        fn_out6_s8 t[2];
+        out6_pair(r, bias, c, both, t);
         int32_t s[4] = {0, 0, 0, 0};
         if (e->hi > e->lo) {   /* (with dilation_w > 1 or an unaligned filter: plain loads) */
             const int16_t *xa = r->cols + (size_t)e->col * (size_t)r->col_stride;
@@ -475,10 +460,10 @@ FN_NOINLINE static void edge_outputs(const row_ctx *r, const edge_block *e, cons
             }
         }
         sums_taps(r, wpair, ix0, e->lo0, e->hi0, e->lo, e->hi, s, aligned);
-        finish2(r, &q, c, both, s[0], s[1], o);
+        finish2(r, t, c, both, s[0], s[1], o);
         if (e->two) {
             sums_taps(r, wpair, ix0 + p->stride_w, e->lo1, e->hi1, e->lo, e->hi, s + 2, aligned);
-            finish2(r, &q, c, both, s[2], s[3], o + out_c);
+            finish2(r, t, c, both, s[2], s[3], o + out_c);
         }
     }
 }
@@ -516,8 +501,8 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const int16_t *fi
     for (int32_t c = 0; c < out_c; c += 2) {
         const int both = c + 1 < out_c;
         const int16_t *wpair = filter + (size_t)(c / 2) * (size_t)r->pair_w;
-        pair_stage q;
-        pair_stages(r, bias, c, both, &q);
+        fn_out6_s8 t[2];
+        out6_pair(r, bias, c, both, t);
         int32_t x = lo;
         const int16_t *xa = x0;
         int8_t *o = o0;
@@ -525,17 +510,19 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const int16_t *fi
             for (; x < pairs_end; x += 2, o += 2 * out_c, xa += 2 * r->px_step) {
                 int32_t s[4] = {0, 0, 0, 0};
                 sums_at(r, xa, wpair, 1, s, aligned);
-                const fn_out6_s8 t0 = q.t[0], t1 = q.t[1];
+                const fn_out6_s8 t0 = t[0], t1 = t[1];
                 o[c] = fn_out6_s8_one(s[0], &t0);
                 o[out_c + c] = fn_out6_s8_one(s[2], &t0);
                 o[c + 1] = fn_out6_s8_one(s[1], &t1);
                 o[out_c + c + 1] = fn_out6_s8_one(s[3], &t1);
             }
         } else if (ort && both) {   /* the same for onnxruntime's float stage */
+            fn_ort_s8 u0, u1;
+            fn_ort_s8_init(&u0, r->stage, c);
+            fn_ort_s8_init(&u1, r->stage, c + 1);
             for (; x < pairs_end; x += 2, o += 2 * out_c, xa += 2 * r->px_step) {
                 int32_t s[4] = {0, 0, 0, 0};
                 sums_at(r, xa, wpair, 1, s, aligned);
-                const fn_ort_s8 u0 = q.u[0], u1 = q.u[1];
                 o[c] = fn_ort_s8_one(s[0], &u0);
                 o[out_c + c] = fn_ort_s8_one(s[2], &u0);
                 o[c + 1] = fn_ort_s8_one(s[1], &u1);
@@ -545,13 +532,13 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const int16_t *fi
         for (; x < pairs_end; x += 2, o += 2 * out_c, xa += 2 * r->px_step) {
             int32_t s[4] = {0, 0, 0, 0};
             sums_at(r, xa, wpair, 1, s, aligned);
-            finish2(r, &q, c, both, s[0], s[1], o);
-            finish2(r, &q, c, both, s[2], s[3], o + out_c);
+            finish2(r, t, c, both, s[0], s[1], o);
+            finish2(r, t, c, both, s[2], s[3], o + out_c);
         }
         if (x < out_w) {   /* the odd last pixel */
             int32_t s[4] = {0, 0, 0, 0};
             sums_at(r, xa, wpair, 0, s, aligned);
-            finish2(r, &q, c, both, s[0], s[1], o);
+            finish2(r, t, c, both, s[0], s[1], o);
         }
     }
 }
