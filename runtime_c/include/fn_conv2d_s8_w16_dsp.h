@@ -31,7 +31,8 @@
  *
  * Output stage: fn_out6_s8 (fn_fixedpoint.h, six instructions per output) where every channel
  * takes it and the depth kernel_h * kernel_w * in_c_pad <= FN_W16_OUT6_DEPTH (|sum| < 2^29),
- * else fn_finish_one_s8's: the same bytes either way. A channel pair's fn_out6_s8 are made per
+ * else fn_finish_one_s8's (in ORT mode the inner loops gather each channel pair's fn_ort_s8):
+ * the same bytes either way. A channel pair's fn_out6_s8 are made per
  * output row, on the stack (a table of out_c entries would cost 16 bytes of scratch each).
  *
  * Scratch (fn_conv2d_s8_w16_dsp_scratch_size, a multiple of 8 bytes, 8-byte aligned):

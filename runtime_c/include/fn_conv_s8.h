@@ -180,8 +180,8 @@ static inline void fn_ort_s8_init(fn_ort_s8 *o, const fn_channel_stage_s8 *stage
     o->scale = rq->scale[rq->per_channel ? c : 0];
     o->bias = stage->bias != NULL ? stage->bias[c] : 0;
     o->zp = rq->output_offset;
-    o->lo = rq->act_min - rq->output_offset;
-    o->hi = rq->act_max - rq->output_offset;
+    o->lo = (int16_t)(rq->act_min - rq->output_offset);
+    o->hi = (int16_t)(rq->act_max - rq->output_offset);
 }
 
 /* fn_finish_channel_s8 in ORT mode, inline: onnxruntime's float stage is a handful of FPU

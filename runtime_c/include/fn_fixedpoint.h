@@ -106,9 +106,9 @@ static inline int32_t fn_round_clamp_ort(float v, int32_t lo, int32_t hi)
 typedef struct {
     float scale;
     int32_t bias;     /* 0 without a bias */
-    int32_t lo, hi;   /* act_min - zp, act_max - zp */
     int32_t zp;
-} fn_ort_s8;
+    int16_t lo, hi;   /* act_min - zp, act_max - zp (in [-255, 255]) */
+} fn_ort_s8;          /* 16 bytes, as fn_out6_s8: kernels keep either in the same table */
 
 static inline int8_t fn_ort_s8_one(int32_t sum, const fn_ort_s8 *o)
 {
