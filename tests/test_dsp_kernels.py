@@ -39,11 +39,14 @@ DSP_OPS = {"smlad", "smlabb", "smlatt", "sxtb16", "sxtab16"}
 # ---------------------------------------------------------------- random cases
 
 
-def dw_cases(seed: int, n: int) -> list:
+def dw_cases(seed: int, n: int, mode: str | None = None) -> list:
+    """n random depthwise cases; mode as in fc_cases."""
     rng = np.random.default_rng(seed)
     cases = []
     for k in range(n):
         q = random_quant(rng)
+        if mode is not None:
+            q.update(mode=mode, regime=("ties", "huge", "natural")[k % 3])
         c = int(rng.choice([1, 2, 3, 4, 5, 7, 8, 9, 12, 16]))
         m = int(rng.choice([1, 1, 1, 2, 3, 4, 8]))
         if k % 10 == 9:
@@ -228,10 +231,13 @@ def test_fully_connected_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
 
 
 def test_ort_output_stage_on_cortex_m4_matches_reference(tmp_path, runtime):
-    """onnxruntime's float output stage on the M4's FPU (VCVTR, fn_round_clamp_ort): every
+    """onnxruntime's float output stage on the M4's FPU (VCVTR, fn_round_clamp_ort; the
+    depthwise DSP variants' per-block fn_ort_s8): fully connected and depthwise cases, every
     case in ORT mode, a third with power-of-two scales (exact halves: ties to even), a third
     with huge ones (saturation: products past the int32 range)."""
-    check_on_board(tmp_path, fc_cases(8, 45, mode="ort"), True, ["fn_fc_s8", "fn_fc_s8_dsp", "fc_rows4_dsp"], runtime)
+    check_on_board(tmp_path, fc_cases(8, 45, mode="ort") + dw_cases(9, 45, mode="ort"), True,
+                   ["fn_fc_s8", "fn_fc_s8_dsp", "fc_rows4_dsp", "fn_depthwise_conv2d_s8_rows_dsp",
+                    "fn_depthwise_conv2d_s8_blocks_dsp", "dw_rows_3x3", "dw_rows_taps", "dw_blocks_dsp"], runtime)
     assert "vcvtr" in kernel_mnemonics(tmp_path / "dsp" / "firmware.elf", "fn_finish_channel_s8")
 
 

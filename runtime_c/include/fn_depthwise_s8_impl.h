@@ -187,6 +187,8 @@ typedef struct {
     fn_fast_ch_s8 ch[FN_DW_S8_BLOCK];
     int out6;                   /* fn_out6_s8 applies to the block's 4 channels: o6[] is set */
     fn_out6_s8 o6[FN_DW_S8_BLOCK];
+    int ort;                    /* else ORT mode: u[] is set */
+    fn_ort_s8 u[FN_DW_S8_BLOCK];
     const fn_channel_stage_s8 *stage;
     int32_t oc;
 } dw_block;
@@ -215,6 +217,13 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
         out[3] = fn_out6_s8_one(a3, &k->o6[3]);
         return;
     }
+    if (k->ort) {   /* onnxruntime's float stage */
+        out[0] = fn_ort_s8_one(a0, &k->u[0]);
+        out[1] = fn_ort_s8_one(a1, &k->u[1]);
+        out[2] = fn_ort_s8_one(a2, &k->u[2]);
+        out[3] = fn_ort_s8_one(a3, &k->u[3]);
+        return;
+    }
     if (k->fast) {
         const int32_t tflm = k->tflm, zo = k->output_offset;
         out[0] = fn_fast_out_s8_ch_one(a0, &k->ch[0], tflm, zo);
@@ -229,7 +238,7 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
 /* The block of channels oc .. oc + 3: its weights (filter layout of fn_conv_s8.h, k->taps
  * filter taps) widened into k->wide as (w0, w2) = SXTB16(w), (w1, w3) = SXTB16(w ROR 8) per
  * tap, and, with the fast output stage (fast: k->fast), its channels' parameters gathered
- * into k->ch. */
+ * into k->ch (and k->o6 where fn_out6_s8 applies); in ORT mode into k->u. */
 static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t oc, const fn_fast_out_s8 *f,
                                     int fast)
 {
@@ -254,6 +263,10 @@ static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t o
             ok &= fn_out6_s8_init(&k->o6[l], &k->stage->rq, oc + l, bias != NULL ? bias[oc + l] : 0);
         }
         k->out6 = ok;
+    }
+    k->ort = !k->out6 && k->stage->rq.mode == FN_REQUANT_ORT;
+    for (int32_t l = 0; k->ort && l < FN_DW_S8_BLOCK; ++l) {
+        fn_ort_s8_init(&k->u[l], k->stage, oc + l);
     }
 }
 #endif

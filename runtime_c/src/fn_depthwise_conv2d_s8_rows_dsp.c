@@ -14,7 +14,8 @@
  * A last block of fewer than 4 channels takes the portable loop (fn_dw_s8_walk).
  *
  * Output stage: fn_fast_out_s8 (fn_fixedpoint.h) when the call's requantization allows
- * it, else fn_finish_channel_s8; the same bytes either way. */
+ * it (fn_out6_s8 where it can), in ORT mode the block's fn_ort_s8, else fn_finish_channel_s8;
+ * the same bytes either way. */
 #include "fn_depthwise_s8_impl.h"
 #include "fn_s8_dsp.h"
 
