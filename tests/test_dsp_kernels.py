@@ -245,7 +245,7 @@ def test_ort_output_stage_on_cortex_m4_matches_reference(tmp_path, runtime):
 def test_pointwise_on_cortex_m4_matches_reference(tmp_path, runtime, dsp):
     check_on_board(tmp_path, pointwise_cases(99, 60), dsp,
                    ["fn_conv2d_1x1_s8", "fn_conv2d_1x1_s8_dsp", "dot_2x2_wide", "pw_pair_fast", "pw_triple_fast",
-                    "fn_conv2d_1x1_s8_w16_dsp", "pair_blocks8", "pair_blocks2", "pair_blocks8_ort", "pair_blocks2_ort"], runtime)
+                    "fn_conv2d_1x1_s8_w16_dsp", "pair_blocks8", "pair_blocks2"], runtime)
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])

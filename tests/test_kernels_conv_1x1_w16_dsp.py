@@ -133,7 +133,7 @@ def board_cases() -> list:
         kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, cout),
                   output_scale=0.3, output_zero_point=-128, act=(-128, 127), mode="tflm")
         out.append(board_case("pw16", x, w, bias, kw))
-        # onnxruntime's stage (pair_blocks*_ort, VCVTR): power-of-two scales put exact halves
+        # onnxruntime's stage (the general stage, VCVTR): power-of-two scales put exact halves
         # among the products, a ReLU clamp and a zero point inside the range
         ort = dict(kw, input_scale=2.0 ** -4, weight_scales=2.0 ** -rng.integers(7, 10, cout), output_scale=0.5,
                    output_zero_point=-20, act=(-20, 127), mode="ort")
@@ -173,8 +173,7 @@ def test_kernel_on_cortex_m4_matches_reference(tmp_path):
         main_c = misalign(firmware_main(cases), cases, unaligned)
         elf = build_firmware(work, main_c, sources=[source], dsp=dsp)
         ops = set().union(*(kernel_mnemonics(elf, fn) for fn in (KERNEL, "pair_w4", "pair_w2", "pair_blocks8",
-                                                                  "pair_blocks2", "pair_blocks8_ort",
-                                                                  "pair_blocks2_ort")))
+                                                                  "pair_blocks2")))
         if dsp:
             assert {"smlad", "smmlar", "sxtab16", "ldrd"} <= ops, f"the DSP path was not compiled in: {sorted(ops)}"
             assert ("smuad" in ops) == (variant == "dsp"), "the assembly loop (SMUAD) where selected only"

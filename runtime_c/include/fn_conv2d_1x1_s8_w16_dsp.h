@@ -23,13 +23,11 @@
  * <= 255 and |w| <= 128; the padding adds zeros).
  *
  * Output stage: fn_out6_s8 (fn_fixedpoint.h, six instructions per output) when every channel
- * allows it and in_c_pad <= FN_W16_OUT6_DEPTH, else in ORT mode the channels' fn_ort_s8, else
- * fn_finish_one_s8's: the same bytes.
+ * allows it and in_c_pad <= FN_W16_OUT6_DEPTH, else fn_finish_one_s8's: the same bytes.
  *
  * Scratch (fn_conv2d_1x1_s8_w16_dsp_scratch_size, 8-byte aligned): 4 * in_c_pad bytes (the
  * pair's widened inputs), 8 bytes (a sentinel word pair that ends the inner loop: lanes -32768,
- * which no widened input has), then 16 bytes per output channel (its fn_out6_s8, or in ORT
- * mode its fn_ort_s8).
+ * which no widened input has), then 16 bytes per output channel (its fn_out6_s8).
  *
  * In place: a pair's inputs are read (widened) before any of its outputs is written and never
  * again, so the output may start over the input where each pair's outputs end below the next

@@ -251,6 +251,7 @@ static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t o
     }
     k->oc = oc;
     k->out6 = 0;
+    k->ort = 0;
     if (fast) {
         for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
             k->ch[l] = fn_fast_out_s8_ch(f, oc + l);
@@ -263,10 +264,11 @@ static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t o
             ok &= fn_out6_s8_init(&k->o6[l], &k->stage->rq, oc + l, bias != NULL ? bias[oc + l] : 0);
         }
         k->out6 = ok;
-    }
-    k->ort = !k->out6 && k->stage->rq.mode == FN_REQUANT_ORT;
-    for (int32_t l = 0; k->ort && l < FN_DW_S8_BLOCK; ++l) {
-        fn_ort_s8_init(&k->u[l], k->stage, oc + l);
+    } else if (k->stage->rq.mode == FN_REQUANT_ORT) {   /* (never fast) */
+        k->ort = 1;
+        for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
+            fn_ort_s8_init(&k->u[l], k->stage, oc + l);
+        }
     }
 }
 #endif

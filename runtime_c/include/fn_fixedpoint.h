@@ -107,8 +107,8 @@ typedef struct {
     float scale;
     int32_t bias;     /* 0 without a bias */
     int32_t zp;
-    int16_t lo, hi;   /* act_min - zp, act_max - zp (in [-255, 255]) */
-} fn_ort_s8;          /* 16 bytes, as fn_out6_s8: kernels keep either in the same table */
+    int16_t lo, hi;   /* act_min - zp, act_max - zp (in [-255, 255]): 16 bytes in all */
+} fn_ort_s8;
 
 static inline int8_t fn_ort_s8_one(int32_t sum, const fn_ort_s8 *o)
 {

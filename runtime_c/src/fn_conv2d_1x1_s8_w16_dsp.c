@@ -144,19 +144,15 @@ static FN_ALWAYS_INLINE inline sums8 dot_2x4(const int16_t *xp, const int16_t *w
     return s;
 }
 
-/* The table of fn_out6_s8 in the scratch holds the fn_ort_s8 in ORT mode. */
-typedef char fn_ort_s8_fits_the_table[sizeof(fn_ort_s8) <= sizeof(fn_out6_s8) ? 1 : -1];
-
 /* What every pixel pair's channel loop needs. */
 typedef struct {
     const int16_t *filter;        /* the packed filter */
     const fn_out6_s8 *t;          /* the channels' fn_out6_s8 (out6) */
-    const fn_ort_s8 *u;           /* or their fn_ort_s8 (ort; the same table) */
     const fn_fast_out_s8 *f;      /* else the fast stage (fast) or the general one (stage) */
     const fn_channel_stage_s8 *stage;
     int32_t out_c, block_w;       /* block_w: int16 values of a block of 4 channels' weights */
     int32_t n8, n2;               /* dot_2x4's steps */
-    int out6, ort, fast;
+    int out6, fast;
 } pw_ctx;
 
 /* The outputs of channel c (< out_c) of both pixels (o1 NULL: pixel 0 only). */
@@ -166,13 +162,6 @@ static inline void finish(const pw_ctx *k, int32_t c, int32_t sa, int32_t sb, in
         o0[c] = fn_out6_s8_one(sa, &k->t[c]);
         if (o1 != NULL) {
             o1[c] = fn_out6_s8_one(sb, &k->t[c]);
-        }
-        return;
-    }
-    if (k->ort) {
-        o0[c] = fn_ort_s8_one(sa, &k->u[c]);
-        if (o1 != NULL) {
-            o1[c] = fn_ort_s8_one(sb, &k->u[c]);
         }
         return;
     }
@@ -223,28 +212,10 @@ static inline void out6_2(const fn_out6_s8 *t, int32_t sa, int32_t sb, int8_t *o
     *ob = fn_out6_s8_one(sb, &tc);
 }
 
-/* The same through onnxruntime's float stage. */
-static inline void ort_2(const fn_ort_s8 *u, int32_t sa, int32_t sb, int8_t *oa, int8_t *ob)
-{
-    const fn_ort_s8 uc = *u;
-    *oa = fn_ort_s8_one(sa, &uc);
-    *ob = fn_ort_s8_one(sb, &uc);
-}
-
-/* Channel c's outputs of both pixels through table t (ort: its fn_ort_s8, else its fn_out6_s8). */
-static inline void stage_2(const void *t, int ort, int32_t c, int32_t sa, int32_t sb, int8_t *oa, int8_t *ob)
-{
-    if (ort) {
-        ort_2((const fn_ort_s8 *)t + c, sa, sb, oa, ob);
-    } else {
-        out6_2((const fn_out6_s8 *)t + c, sa, sb, oa, ob);
-    }
-}
-
-/* The full blocks of 4 output channels of a pixel pair (out6 or ort, word-aligned filter w,
- * the blocks one after another in memory): 8 half-groups per loop step (unroll8: in_c_pad a
+/* The full blocks of 4 output channels of a pixel pair (out6, word-aligned filter w, the
+ * blocks one after another in memory): 8 half-groups per loop step (unroll8: in_c_pad a
  * multiple of 16) or 2. Returns the channels done (out_c rounded down to a multiple of 4). */
-static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int16_t *w, const void *t, int ort,
+static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int16_t *w, const fn_out6_s8 *t,
                                                    int32_t out_c, int8_t *o0, int8_t *o1, int unroll8)
 {
     const int16_t *wp = w;
@@ -328,13 +299,13 @@ static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int1
         }
 #endif
         /* one channel at a time (the barriers keep GCC from interleaving them and spilling) */
-        stage_2(t, ort, c, a0, b0, o0 + c, o1 + c);
+        out6_2(&t[c], a0, b0, o0 + c, o1 + c);
         FN_BARRIER();
-        stage_2(t, ort, c + 1, a1, b1, o0 + c + 1, o1 + c + 1);
+        out6_2(&t[c + 1], a1, b1, o0 + c + 1, o1 + c + 1);
         FN_BARRIER();
-        stage_2(t, ort, c + 2, a2, b2, o0 + c + 2, o1 + c + 2);
+        out6_2(&t[c + 2], a2, b2, o0 + c + 2, o1 + c + 2);
         FN_BARRIER();
-        stage_2(t, ort, c + 3, a3, b3, o0 + c + 3, o1 + c + 3);
+        out6_2(&t[c + 3], a3, b3, o0 + c + 3, o1 + c + 3);
     }
     return c;
 }
@@ -343,25 +314,13 @@ static FN_ALWAYS_INLINE inline int32_t pair_blocks(const int16_t *xw, const int1
 FN_NOINLINE static int32_t pair_blocks8(const int16_t *xw, const int16_t *w, const fn_out6_s8 *t, int32_t out_c,
                                         int8_t *o0, int8_t *o1)
 {
-    return pair_blocks(xw, w, t, 0, out_c, o0, o1, 1);
+    return pair_blocks(xw, w, t, out_c, o0, o1, 1);
 }
 
 FN_NOINLINE static int32_t pair_blocks2(const int16_t *xw, const int16_t *w, const fn_out6_s8 *t, int32_t out_c,
                                         int8_t *o0, int8_t *o1)
 {
-    return pair_blocks(xw, w, t, 0, out_c, o0, o1, 0);
-}
-
-FN_NOINLINE static int32_t pair_blocks8_ort(const int16_t *xw, const int16_t *w, const fn_ort_s8 *u, int32_t out_c,
-                                            int8_t *o0, int8_t *o1)
-{
-    return pair_blocks(xw, w, u, 1, out_c, o0, o1, 1);
-}
-
-FN_NOINLINE static int32_t pair_blocks2_ort(const int16_t *xw, const int16_t *w, const fn_ort_s8 *u, int32_t out_c,
-                                            int8_t *o0, int8_t *o1)
-{
-    return pair_blocks(xw, w, u, 1, out_c, o0, o1, 0);
+    return pair_blocks(xw, w, t, out_c, o0, o1, 0);
 }
 #endif
 
@@ -376,9 +335,6 @@ static FN_ALWAYS_INLINE inline void pair_channels(const pw_ctx *k, const int16_t
 #if HAVE_LDRD_POST
     if (aligned && k->out6 && o1 != NULL) {   /* the common case: full blocks, fn_out6_s8 */
         c = k->n8 > 0 ? pair_blocks8(xw, w, k->t, out_c, o0, o1) : pair_blocks2(xw, w, k->t, out_c, o0, o1);
-        w += (size_t)(c / 4) * (size_t)k->block_w;
-    } else if (aligned && k->ort && o1 != NULL) {   /* the same with onnxruntime's stage */
-        c = k->n8 > 0 ? pair_blocks8_ort(xw, w, k->u, out_c, o0, o1) : pair_blocks2_ort(xw, w, k->u, out_c, o0, o1);
         w += (size_t)(c / 4) * (size_t)k->block_w;
     }
 #endif
@@ -449,13 +405,6 @@ fn_status fn_conv2d_1x1_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *i
     k.out6 = in_c_pad <= FN_W16_OUT6_DEPTH;
     for (int32_t c = 0; c < out_c; ++c) {
         k.out6 &= fn_out6_s8_init(&t[c], &p->requant, c, bias != NULL ? bias[c] : 0);
-    }
-    /* onnxruntime's float stage: the channels' fn_ort_s8 in the same table */
-    fn_ort_s8 *const u = (fn_ort_s8 *)(void *)t;
-    k.u = u;
-    k.ort = !k.out6 && p->requant.mode == FN_REQUANT_ORT;
-    for (int32_t c = 0; k.ort && c < out_c; ++c) {
-        fn_ort_s8_init(&u[c], &stage, c);
     }
     const int aligned = ((uintptr_t)(const void *)filter & 3u) == 0;
     const int32_t full = in_c / 4;
