@@ -38,6 +38,12 @@ def _shapes(rng, k):
     return (2, 1, n), (1, 3, 1)                   # both broadcast: strided rows
 
 
+def _operands(rng, k):
+    """Case k's two random int8 operands, of _shapes(rng, k)."""
+    a_shape, b_shape = _shapes(rng, k)
+    return (rng.integers(-128, 128, a_shape, dtype=np.int8), rng.integers(-128, 128, b_shape, dtype=np.int8))
+
+
 def _act(rng, y_q):
     return [(-128, 127), (y_q[1], 127), (max(-128, y_q[1] - 20), min(127, y_q[1] + 30))][int(rng.integers(0, 3))]
 
@@ -46,9 +52,7 @@ def binary_cases(seed: int, n: int) -> list:
     rng = np.random.default_rng(seed)
     cases = []
     for k in range(n):
-        a_shape, b_shape = _shapes(rng, k)
-        a = rng.integers(-128, 128, a_shape, dtype=np.int8)
-        b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+        a, b = _operands(rng, k)
         a_q, b_q = _quant(rng), _quant(rng)
         if k % 3 == 2:
             y_q = (float(np.float32(a_q[0] * b_q[0] * 2.0 ** rng.uniform(-8, 8))), int(rng.integers(-128, 128)))
@@ -74,9 +78,7 @@ def ort_binary_cases(seed: int, n: int) -> list:
     rng = np.random.default_rng(seed)
     cases = []
     for k in range(n):
-        a_shape, b_shape = _shapes(rng, k)
-        a = rng.integers(-128, 128, a_shape, dtype=np.int8)
-        b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+        a, b = _operands(rng, k)
         if k % 2 == 0:
             a_q, b_q = ((2.0 ** int(rng.integers(-8, 0)), int(rng.integers(-128, 128))) for _ in range(2))
         else:
