@@ -177,8 +177,10 @@ def _constant_roles(graph: Graph) -> dict:
     return roles
 
 
-def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emitted:
-    """The texts of <name>.h, <name>.c, <name>_weights.h and CMakeLists.txt, and the constants they define."""
+def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str, ort_paths: bool = True) -> Emitted:
+    """The texts of <name>.h, <name>.c, <name>_weights.h and CMakeLists.txt, and the constants they define.
+    ort_paths False: no layer requantizes the onnxruntime way, and CMakeLists.txt defines
+    FN_WITHOUT_ORT_PATHS (the kernels leave out their ORT-only fast paths: less flash)."""
     prefix = c_identifier(name).lower()
     names = _Names(prefix)
 
@@ -290,6 +292,7 @@ def emit(graph: Graph, lowered: dict, memory, name: str, provenance: str) -> Emi
         "params": params, "arrays": arrays, "steps": steps,
         "headers": sorted({c.header for c in calls} | ({"fn_in_place.h"} if memory.shifts else set())),
         "runtime_sources": sources_for(calls),
+        "ort_paths": ort_paths,
     }
     env = _environment()
     return Emitted({

@@ -132,3 +132,27 @@ def test_weight_symbols_are_named_after_their_layer(tmp_path):
                        "net_block_1_conv_weights_2", "net_block_1_conv_bias_2"], symbols
     (got,) = cm.build_host().run([np.ones((1, 2, 3, 3), np.float32)])
     assert got.shape == (1, 2, 3, 3)
+
+
+def test_ort_paths_only_where_the_model_requantizes_the_onnxruntime_way(tmp_path):
+    """CMakeLists.txt defines FN_WITHOUT_ORT_PATHS for a model in another requantization mode
+    (the kernels' ORT-only fast paths then cost no flash); an ORT model built with the define
+    anyway finishes its outputs through the general stage, with the same bytes (mps2-an386,
+    QEMU, against the host)."""
+    from firmnet import qemu
+    from support.qemu_harness import BOARD_TOOLS, require_tools
+    model = EXAMPLE.parent / "digits_cnn.int8.onnx"
+    tflm = firmnet.compile(model, tmp_path / "tflm", name="d", board="mps2-an386", requant="tflm")
+    ort = firmnet.compile(model, tmp_path / "ort", name="d", board="mps2-an386", requant="ort")
+    assert "FN_WITHOUT_ORT_PATHS" in (tflm.out_dir / "CMakeLists.txt").read_text()
+    cmake = ort.out_dir / "CMakeLists.txt"
+    assert "FN_WITHOUT_ORT_PATHS" not in cmake.read_text()
+    require_tools(BOARD_TOOLS)
+    t = ort.lowered_graph.types[ort.lowered_graph.inputs[0]]
+    x = np.random.default_rng(0).integers(-128, 128, t.shape).astype(np.int8)
+    with_paths = qemu.run(ort.out_dir, "mps2-an386", [x]).outputs[0]
+    cmake.write_text(cmake.read_text() + "\ntarget_compile_definitions(d PRIVATE FN_WITHOUT_ORT_PATHS)\n")
+    shutil.rmtree(ort.out_dir / "build-mps2-an386", ignore_errors=True)
+    without = qemu.run(ort.out_dir, "mps2-an386", [x]).outputs[0]
+    host = ort.build_host().run_raw([x])[0]
+    assert np.array_equal(with_paths, host) and np.array_equal(without, host)

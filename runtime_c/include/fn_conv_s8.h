@@ -222,12 +222,14 @@ static inline void fn_finish_channels_s8(const fn_fast_out_s8 *f, int fast, cons
         }
         return;
     }
+#if !defined(FN_WITHOUT_ORT_PATHS)
     if (stage->rq.mode == FN_REQUANT_ORT) {
         for (int32_t j = 0; j < n; ++j) {
             out[c0 + j] = fn_finish_ort_s8(stage, c0 + j, s[j]);
         }
         return;
     }
+#endif
     for (int32_t j = 0; j < n; ++j) {
         out[c0 + j] = fn_finish_channel_s8(stage, c0 + j, s[j]);
     }

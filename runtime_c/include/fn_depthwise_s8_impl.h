@@ -217,6 +217,7 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
         out[3] = fn_out6_s8_one(a3, &k->o6[3]);
         return;
     }
+#if !defined(FN_WITHOUT_ORT_PATHS)
     if (k->ort) {   /* onnxruntime's float stage */
         out[0] = fn_ort_s8_one(a0, &k->u[0]);
         out[1] = fn_ort_s8_one(a1, &k->u[1]);
@@ -224,6 +225,7 @@ static inline void dw_finish(const dw_block *k, int32_t a0, int32_t a1, int32_t 
         out[3] = fn_ort_s8_one(a3, &k->u[3]);
         return;
     }
+#endif
     if (k->fast) {
         const int32_t tflm = k->tflm, zo = k->output_offset;
         out[0] = fn_fast_out_s8_ch_one(a0, &k->ch[0], tflm, zo);
@@ -264,12 +266,15 @@ static inline void fn_dw_block_load(dw_block *k, const int8_t *filter, int32_t o
             ok &= fn_out6_s8_init(&k->o6[l], &k->stage->rq, oc + l, bias != NULL ? bias[oc + l] : 0);
         }
         k->out6 = ok;
-    } else if (k->stage->rq.mode == FN_REQUANT_ORT) {   /* (never fast) */
+    }
+#if !defined(FN_WITHOUT_ORT_PATHS)
+    else if (k->stage->rq.mode == FN_REQUANT_ORT) {   /* (never fast) */
         k->ort = 1;
         for (int32_t l = 0; l < FN_DW_S8_BLOCK; ++l) {
             fn_ort_s8_init(&k->u[l], k->stage, oc + l);
         }
     }
+#endif
 }
 #endif
 

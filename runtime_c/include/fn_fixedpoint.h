@@ -100,7 +100,9 @@ static inline int32_t fn_round_clamp_ort(float v, int32_t lo, int32_t hi)
 }
 
 /* The ORT output stage of one channel, its fields gathered once (fn_ort_s8_init) for
- * kernels that finish many outputs of the channel: fn_ort_s8_one gives fn_output_stage_s8's
+ * kernels that finish many outputs of the channel (their ORT fast paths; a build that defines
+ * FN_WITHOUT_ORT_PATHS, as firmnet's CMakeLists.txt does for models in other modes, leaves
+ * them out and finishes ORT outputs through the general stage, with the same bytes): fn_ort_s8_one gives fn_output_stage_s8's
  * value in ORT mode (fn_conv_s8.h) for the accumulator sum + bias, whose second clamp is void
  * (r + zp is in [act_min, act_max] already). */
 typedef struct {

@@ -489,7 +489,7 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const int16_t *fi
 {
     const fn_conv2d_s8_params *p = r->p;
     const int32_t out_c = p->out_c, out_w = p->out_w, lo = r->pairs_lo, pairs_end = r->pairs_end;
-    const int out6 = r->out6, ort = r->ort;
+    const int out6 = r->out6;
     for (int32_t ox = 0, k = 0; ox < r->in_lo && ox < out_w; ox += 2, ++k) {
         edge_at(r, k, ox, filter, bias, out_row);
     }
@@ -516,7 +516,9 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const int16_t *fi
                 o[c + 1] = fn_out6_s8_one(s[1], &t1);
                 o[out_c + c + 1] = fn_out6_s8_one(s[3], &t1);
             }
-        } else if (ort && both) {   /* the same for onnxruntime's float stage */
+        }
+#if !defined(FN_WITHOUT_ORT_PATHS)
+        else if (r->ort && both) {   /* the same for onnxruntime's float stage */
             fn_ort_s8 u0, u1;
             fn_ort_s8_init(&u0, r->stage, c);
             fn_ort_s8_init(&u1, r->stage, c + 1);
@@ -529,6 +531,7 @@ static FN_ALWAYS_INLINE inline void conv_row(const row_ctx *r, const int16_t *fi
                 o[out_c + c + 1] = fn_ort_s8_one(s[3], &u1);
             }
         }
+#endif
         for (; x < pairs_end; x += 2, o += 2 * out_c, xa += 2 * r->px_step) {
             int32_t s[4] = {0, 0, 0, 0};
             sums_at(r, xa, wpair, 1, s, aligned);
@@ -592,7 +595,11 @@ fn_status fn_conv2d_s8_w16_dsp(const fn_conv2d_s8_params *p, const int8_t *input
         out6 &= fn_out6_s8_init(&t, &p->requant, c, bias != NULL ? bias[c] : 0);
     }
     r.out6 = out6;
+#if defined(FN_WITHOUT_ORT_PATHS)
+    r.ort = 0;
+#else
     r.ort = !out6 && p->requant.mode == FN_REQUANT_ORT;
+#endif
     r.n_edges = 0;   /* the edge blocks in conv_row's order */
     for (int32_t ox = 0; ox < r.in_lo && ox < p->out_w && r.n_edges < W16_EDGES; ox += 2) {
         edge_plan(&r, ox, ox + 1 < p->out_w, &r.edges[r.n_edges++]);
