@@ -156,3 +156,19 @@ def test_ort_paths_only_where_the_model_requantizes_the_onnxruntime_way(tmp_path
     without = qemu.run(ort.out_dir, "mps2-an386", [x]).outputs[0]
     host = ort.build_host().run_raw([x])[0]
     assert np.array_equal(with_paths, host) and np.array_equal(without, host)
+
+
+def test_ort_model_on_the_m4f_equals_the_host(tmp_path):
+    """A QDQ MobileNet block (depthwise, pointwise, global average pool: each of their ORT
+    stages on the FPU's VCVTR) in ORT mode on mps2-an386 gives the host build's bytes."""
+    from firmnet import qemu
+    from support.qemu_harness import BOARD_TOOLS, require_tools
+    require_tools(BOARD_TOOLS)
+    cm = firmnet.compile(FIXTURES / "mobilenet_tiny.qdq.onnx", tmp_path / "m", name="m", board="mps2-an386",
+                         requant="ort")
+    assert {"fn_depthwise_conv2d_s8_rows_dsp", "fn_avgpool2d_s8"} <= {l["kernel"] for l in cm.report["layers"]}
+    t = cm.lowered_graph.types[cm.lowered_graph.inputs[0]]
+    host = cm.build_host()
+    for seed in range(3):
+        x = np.random.default_rng(seed).integers(-128, 128, t.shape).astype(np.int8)
+        assert np.array_equal(qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0], host.run_raw([x])[0])

@@ -28,13 +28,8 @@
  * -2^24 <= lo <= hi <= 2^24. (x86 cvtps2dq / nearbyintf, then saturation.) */
 static inline int32_t fn_round_even_sat_f32(float v, int32_t lo, int32_t hi)
 {
-#if FN_HAVE_VCVTR   /* rounding is monotone and keeps integers: clamping after it agrees */
-    if (v != v) {
-        return lo;
-    }
-    int32_t r;
-    FN_VCVTR_S32(r, v);
-    return r < lo ? lo : r > hi ? hi : r;
+#if FN_HAVE_VCVTR   /* (any integer bounds: VCVTR saturates, the clamp follows) */
+    return v != v ? lo : fn_round_clamp_ort(v, lo, hi);
 #else
     if (!(v > (float)lo)) {
         return lo;

@@ -78,7 +78,8 @@ static inline int32_t fn_mul_by_quantized_mul_single(int32_t x, int32_t multipli
 #define FN_HAVE_VCVTR 0
 #endif
 
-/* v rounded half to even, clamped to [lo, hi] (integers, |lo|, |hi| <= 2^22) before or
+/* onnxruntime's float requantization (MLAS MlasRequantizeOutput) of v = float32 acc * scale:
+ * v rounded half to even, clamped to [lo, hi] (integers, |lo|, |hi| <= 2^22) before or
  * after rounding: rounding is monotone and keeps integers, so the two orders agree. With
  * VCVTR one conversion and an integer clamp, else MLAS's order: clamp in float, then the
  * rounding trick (exact for |v| < 2^22). */
@@ -116,20 +117,6 @@ static inline int8_t fn_ort_s8_one(int32_t sum, const fn_ort_s8 *o)
 {
     const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)o->bias);
     return (int8_t)(fn_round_clamp_ort((float)acc * o->scale, o->lo, o->hi) + o->zp);
-}
-
-/* float32 acc * scale, rounded half to even, clamped to [lo, hi] first (as MLAS does).
- * Exact for |lo|, |hi| <= 2^22 (the rounding trick's range); callers pass int8-sized bounds. */
-static inline int32_t fn_requantize_float(int32_t acc, float scale, float lo, float hi)
-{
-    float v = (float)acc * scale;
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-    /* adding and removing 1.5 * 2^23 rounds to the nearest integer, ties to even,
-     * for |v| < 2^22 (v is clamped to the int8 range above) */
-    volatile float magic = 12582912.0f;
-    float r = (v + magic) - magic;
-    return (int32_t)r;
 }
 
 /* Fast forms of the TFLM and SINGLE requantizations for multipliers in [0, 2^31 - 1]

@@ -71,9 +71,9 @@ static void finish_int(const fn_pool2d_s8_params *p, const int32_t *acc, int8_t 
                                             p->shift, 0.0f, 0, 0);
             v = round_div(t, (int64_t)n << p->frac_bits) + p->output_offset;
         } else {   /* ORT_GLOBAL: MlasRequantizeOutput */
-            v = fn_requantize_float(acc[c] + in_off * n_valid, p->global_scale,
-                                    (float)(p->act_min - p->output_offset),
-                                    (float)(p->act_max - p->output_offset)) + p->output_offset;
+            v = fn_round_clamp_ort((float)(acc[c] + in_off * n_valid) * p->global_scale,
+                                   p->act_min - p->output_offset, p->act_max - p->output_offset) +
+                p->output_offset;
         }
         out[c] = (int8_t)clamp_act(v, p);
     }
