@@ -159,7 +159,7 @@ def test_csr_models_on_the_emulated_m4(models, tmp_path, int8):
             if int8:
                 assert np.array_equal(b, h), kind
             else:
-                np.testing.assert_allclose(b, h, rtol=1e-5, atol=1e-5)
+                assert np.array_equal(b, h), kind
 
 
 @pytest.mark.parametrize("int8", [True, False], ids=["int8", "float"])
@@ -192,7 +192,7 @@ def test_general_conv_csr_gives_the_dense_outputs_on_host_and_m4(tmp_path, int8)
             assert np.array_equal(h, r) and np.array_equal(b, r)
         else:
             np.testing.assert_allclose(h, r, rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(b, h, rtol=1e-5, atol=1e-5)
+            assert np.array_equal(b, h)
 
 
 def test_flash_bound_board_takes_csr_where_it_is_slower(tmp_path):
