@@ -92,12 +92,18 @@ def layer_model(spec: dict, form: str, seed: int = 0) -> onnx.ModelProto:
     return model
 
 
-def measure(path: Path, board: str, work: Path, builtin: bool = False, winograd: str = "auto") -> dict:
-    """The layer's kernel, instructions and weight bytes."""
+def measure(path: Path, board: str, work: Path, builtin: bool = False, winograd: str = "auto") -> dict | None:
+    """The layer's kernel, instructions and weight bytes; None where the model does not fit the
+    board (the float 1024 -> 512 layer's 2 MB on a 2 MB board)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cm = firmnet.compile(path, work / f"{path.stem}{'-builtin' if builtin else ''}-{winograd}", board=board,
-                             name="bench", requant="tflm", winograd=winograd)
+        try:
+            cm = firmnet.compile(path, work / f"{path.stem}{'-builtin' if builtin else ''}-{winograd}", board=board,
+                                 name="bench", requant="tflm", winograd=winograd)
+        except firmnet.FirmnetError as e:
+            if "does not fit" not in str(e):
+                raise
+            return None
     if builtin:   # the same project with __builtin_popcount (fn_binary_b1_impl.h)
         cmake = cm.out_dir / "CMakeLists.txt"
         cmake.write_text(cmake.read_text() + "\ntarget_compile_definitions(bench PRIVATE FN_POPCOUNT_BUILTIN)\n")
@@ -139,6 +145,11 @@ def example_rows(board: str, work: Path) -> list[tuple]:
     return rows
 
 
+def ratio(a: dict | None, b: dict, key: str) -> float | str:
+    """a[key] / b[key], "-" where a did not fit the board."""
+    return "-" if a is None else a[key] / b[key]
+
+
 def table(rows, columns) -> str:
     cells = [columns] + [[f"{v:,}" if isinstance(v, int) else f"{v:.2f}" if isinstance(v, float) else str(v)
                           for v in row] for row in rows]
@@ -170,11 +181,12 @@ def main(argv=None) -> int:
                     builtin = measure(path, args.board, work, builtin=True)
                     pops.append((label, form, results[form]["instructions"], builtin["instructions"]))
             for form, r in results.items():
+                if r is None:
+                    rows.append((label, form, "(does not fit the board)", "-", "-", "-", "-", "-", "-"))
+                    continue
                 rows.append((label, form, r["kernel"], r["instructions"],
-                             results["float"]["instructions"] / r["instructions"],
-                             results["int8"]["instructions"] / r["instructions"],
-                             results["int8 direct"]["instructions"] / r["instructions"], r["weights"],
-                             results["int8 direct"]["weights"] / r["weights"]))
+                             *(ratio(results[other], r, "instructions") for other in ("float", "int8", "int8 direct")),
+                             r["weights"], ratio(results["int8 direct"], r, "weights")))
         example = [] if args.layers_only else example_rows(args.board, work)
     if rows:
         print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")

@@ -6,7 +6,8 @@ The generated C equals onnxruntime on inputs whose Sign inputs are never exactly
 here on onnxruntime's own intermediate values), and the numpy reference always (the trace of
 every step, b1 tensors unpacked, through `firmnet verify`); the CLI compiles, verifies and
 reports the b1 tensors and the binary kernels; the sanitizer build gives the host's values;
-on the emulated Cortex-M4 (mps2-an386) the model gives the host's output."""
+on the emulated Cortex-M4 (mps2-an386), and with 64-channel layers on the M55 (mps3-an547), the
+model gives the host's output."""
 from __future__ import annotations
 
 import re
@@ -128,20 +129,21 @@ def test_on_the_emulated_m4(model, compiled):
     np.testing.assert_array_equal(board, compiled.build_host().run([x])[0])
 
 
-def test_whole_word_layers_on_the_emulated_m4(tmp_path):
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+def test_whole_word_layers_on_the_boards(tmp_path, board):
     """64-channel binary convs (whole-word taps: the border windows as runs of words, two
     blocks of output channels) and a fully connected layer over 50 words (a Flatten of 5x5x64
-    bits, byte counts flushed every 30 words), cross-compiled
-    for mps2-an386: QEMU gives the host's output (the M4's LDRD loads, register masks and
-    USADA8 sums against the portable C)."""
+    bits, byte counts flushed every 30 words), cross-compiled for the Cortex-M4 and M55: QEMU
+    gives the host's output (the M4's LDRD loads, register masks and USADA8 sums, the M55's
+    Helium count, against the portable C)."""
     require_tools(BOARD_TOOLS)
     model = binary_cnn(seed=5, c1=64, c2=64, c3=64, fc=40, size=20)
-    cm = _compile(model, tmp_path / "o", board="mps2-an386")
+    cm = _compile(model, tmp_path / "o", board=board)
     assert {"fn_bconv2d_b1", "fn_fc_b1"} <= {l["kernel"] for l in cm.report["layers"]}
     for seed in range(2):
         x = random_input(model, seed)
-        board = qemu.run(cm.out_dir, "mps2-an386", [x]).outputs[0]
-        np.testing.assert_array_equal(board, cm.build_host().run([x])[0])
+        board_out = qemu.run(cm.out_dir, board, [x]).outputs[0]
+        np.testing.assert_array_equal(board_out, cm.build_host().run([x])[0])
 
 
 def test_mixed_weights_are_refused(tmp_path):

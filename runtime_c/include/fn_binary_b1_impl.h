@@ -5,6 +5,7 @@
 #include "fn_binary_b1.h"
 #include "fn_clamp.h"
 #include "fn_dsp.h"   /* FN_ALWAYS_INLINE */
+#include "fn_mve.h"
 
 static inline uint32_t fn_popcount32(uint32_t v)
 {
@@ -96,13 +97,55 @@ FN_ALWAYS_INLINE static inline uint32_t fn_b1_step6(const uint32_t **pa, const u
     return fn_b1_bytes(s, m4) + fn_b1_bytes(t, m4);
 }
 
+#if FN_MVE
+/* count plus the popcount of the 128 bits of v: the scalar SWAR on four words at once to
+ * byte counts (0..8), which VADDVA.U8 adds up. */
+FN_ALWAYS_INLINE static inline uint32_t fn_b1_add_popcount_mve(uint32_t count, uint32x4_t v)
+{
+    const uint32x4_t m1 = vdupq_n_u32(0x55555555u), m2 = vdupq_n_u32(0x33333333u), m4 = vdupq_n_u32(0x0F0F0F0Fu);
+    v = vsubq_u32(v, vandq_u32(vshrq_n_u32(v, 1), m1));
+    v = vaddq_u32(vandq_u32(v, m2), vandq_u32(vshrq_n_u32(v, 2), m2));
+    v = vandq_u32(vaddq_u32(v, vshrq_n_u32(v, 4)), m4);
+    return vaddvaq_u8(count, vreinterpretq_u8_u32(v));
+}
+
+/* fn_b1_mismatches with Helium (MVE has no per-lane popcount: VCNT is Neon's): four words
+ * per vector, each vector's byte counts added up at once (VADDVA.U8), which costs what
+ * adding nibble counts across vectors first would and needs no grouping; the last n % 4
+ * words in one vector predicated by VCTP (lanes past n load 0, count 0 and are not read). */
+FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches_mve(const uint32_t *a, const uint32_t *b,
+                                                            const uint32_t *mask, int masked, int32_t n)
+{
+    uint32_t count = 0;
+    for (; n >= 4; n -= 4) {
+        uint32x4_t v = veorq_u32(vldrwq_u32(a), vldrwq_u32(b));
+        if (masked) {
+            v = vandq_u32(v, vldrwq_u32(mask));
+            mask += 4;
+        }
+        count = fn_b1_add_popcount_mve(count, v);
+        a += 4;
+        b += 4;
+    }
+    if (n > 0) {
+        const mve_pred16_t p = vctp32q((uint32_t)n);
+        uint32x4_t v = veorq_u32(vldrwq_z_u32(a, p), vldrwq_z_u32(b, p));
+        if (masked) {
+            v = vandq_u32(v, vldrwq_z_u32(mask, p));
+        }
+        count = fn_b1_add_popcount_mve(count, v);
+    }
+    return (int32_t)count;
+}
+#endif
+
 /* popcount((a XOR b) AND mask) over n words (masked 0: no mask, mask unused). Without a
  * popcount instruction, SWAR in steps of six words (fn_b1_step6); their byte counts
  * accumulate over up to five steps (30 words: 0..240 a byte, and a byte holds 255) and are
  * then added up (USADA8 with DSP); the last n % 6 words go the same way, word by word, into
  * a byte count of their own. Rows under 36 words (one run of steps: conv windows, most fully
  * connected rows) take a path with one accumulator. Always inlined (masked is a constant of
- * each caller). */
+ * each caller). With Helium (MVE), fn_b1_mismatches_mve instead. */
 FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const uint32_t *b,
                                                         const uint32_t *mask, int masked, int32_t n)
 {
@@ -111,6 +154,8 @@ FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const
     for (int32_t i = 0; i < n; ++i) {
         count += fn_popcount32(masked ? (a[i] ^ b[i]) & mask[i] : a[i] ^ b[i]);
     }
+#elif FN_MVE
+    count = (uint32_t)fn_b1_mismatches_mve(a, b, mask, masked, n);
 #else
     uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
     FN_B1_IN_REGISTER(m1);

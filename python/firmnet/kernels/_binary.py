@@ -2,20 +2,28 @@
 shapes, its output stage (fn_bout), fc_b1's packed filter, and the cost of the row function
 both run (fn_b1_row, fn_binary_b1_impl.h).
 
-Cost (instructions on mps2-an386): ROW_PER_WORD per XOR-popcount of one word of a filter
-with one window, ROW_PER_OUTPUT per output value; fn_bconv2d_b1 adds its own PER_TAP for
-gathering each output pixel's window. The three constants solve the three measurements
-(bench/binary.py, binary->bits): the 1024 -> 512 fully connected layer (16,384 words, 512
-outputs, one tap: 182,880 instructions as fn_bconv2d_b1, 182,640 as fn_fc_b1), the 3x3
-64 -> 64 16x16 conv (294,912 words, 16,384 outputs, 2,304 taps: 3,656,320) and the digits
-example's conv2 (3x3 8 -> 16 on 8x8: 3,072 words, 1,024 outputs, 576 taps: 123,600)."""
+Cost (instructions): per XOR-popcount of one word of a filter with one window, per output
+value, and for fn_bconv2d_b1 per tap of each output pixel's window (gathering it, border masks
+or runs, the row call). Each board family's three constants solve its three measurements
+(bench/binary.py, binary->bits, and the per-layer profile of the digits example): the 1024 ->
+512 fully connected layer as fn_fc_b1 (16,384 words, 512 outputs), the 3x3 64 -> 64 16x16 conv
+(294,912 words, 16,384 outputs, 2,304 taps) and the digits example's conv2 (3x3 8 -> 16 on
+8x8: 3,072 words, 1,024 outputs, 576 taps). Portable SWAR on mps2-an386 (Cortex-M4): 182,640,
+3,656,320 and 123,600 instructions. Helium on mps3-an547 (Cortex-M55; fn_b1_mismatches_mve,
+four words per vector, a predicated tail, which the per-output constant absorbs): 79,188,
+2,023,937 and 97,313."""
 from __future__ import annotations
 
 from ..lowering import ConstArg
 from . import params_binary as pb
 
-ROW_PER_WORD = 11.06
-ROW_PER_OUTPUT = 2.85
+# (per word, per output, per gathered tap), by whether the board has Helium (MVE)
+COSTS = {False: (11.04, 3.29, 149.8), True: (2.40, 77.7, 17.9)}
+
+
+def costs(target) -> tuple[float, float, float]:
+    """The board's (per word, per output, per tap) costs; target None: the portable ones."""
+    return COSTS[bool(target is not None and getattr(target, "mve", False))]
 
 
 def shapes(node, graph) -> tuple[tuple, tuple, tuple]:
@@ -53,9 +61,10 @@ def outputs(node, graph) -> int:
     return graph.types[node.outputs[0]].size
 
 
-def row_cost(node, graph, dense: bool) -> float:
-    """Instructions of the row function over the whole layer (see the module's docstring)."""
-    return ROW_PER_WORD * word_ops(node, graph, dense) + ROW_PER_OUTPUT * outputs(node, graph)
+def row_cost(node, graph, dense: bool, target) -> float:
+    """Instructions of the row function over the whole layer on the board (see the module's docstring)."""
+    per_word, per_output, _ = costs(target)
+    return per_word * word_ops(node, graph, dense) + per_output * outputs(node, graph)
 
 
 def check_node(node, graph) -> str | None:

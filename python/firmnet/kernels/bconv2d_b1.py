@@ -1,8 +1,8 @@
 """fn_bconv2d_b1 (runtime_c/src/fn_bconv2d_b1.c): binary convolution, any filter, stride and
 zero or one padding, XNOR-popcount on b1 words.
 
-Cost: the row function's on the dense filter words (_binary.py), plus PER_TAP instructions per
-tap of each output pixel's window (gathering it, border masks or runs, the row call)."""
+Cost (_binary.py): the row function's on the dense filter words, plus the board's per-tap
+cost for each tap of each output pixel's window."""
 from __future__ import annotations
 
 from ..lowering import ConstArg, KernelCall, params_of
@@ -10,7 +10,6 @@ from . import _binary
 from .params_binary import bconv2d_b1_params, bconv2d_scratch, pack_dense_filters
 
 NAME = "fn_bconv2d_b1"
-PER_TAP = 150.5
 
 
 def supports(node, graph, target) -> str | None:
@@ -23,7 +22,8 @@ def why(node, graph, target) -> str:
 
 def cost(node, graph, target) -> int:
     _, (_, kh, kw, _), y = _binary.shapes(node, graph)
-    return round(_binary.row_cost(node, graph, dense=True) + PER_TAP * y[0] * y[1] * y[2] * kh * kw)
+    per_tap = _binary.costs(target)[2]
+    return round(_binary.row_cost(node, graph, True, target) + per_tap * y[0] * y[1] * y[2] * kh * kw)
 
 
 def _params(node, graph) -> dict:

@@ -25,7 +25,7 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    return round(_binary.row_cost(node, graph, dense=False))
+    return round(_binary.row_cost(node, graph, False, target))
 
 
 def scratch_bytes(node, graph) -> int:
