@@ -97,7 +97,14 @@ FN_ALWAYS_INLINE static inline uint32_t fn_b1_step6(const uint32_t **pa, const u
     return fn_b1_bytes(s, m4) + fn_b1_bytes(t, m4);
 }
 
-#if FN_MVE
+/* Helium's count, unless __builtin_popcount is asked for. */
+#if FN_MVE && !(defined(FN_POPCOUNT_BUILTIN) && (defined(__GNUC__) || defined(__clang__)))
+#define FN_B1_MVE 1
+#else
+#define FN_B1_MVE 0
+#endif
+
+#if FN_B1_MVE
 /* count plus the popcount of the 128 bits of v: the scalar SWAR on four words at once to
  * byte counts (0..8), which VADDVA.U8 adds up. */
 FN_ALWAYS_INLINE static inline uint32_t fn_b1_add_popcount_mve(uint32_t count, uint32x4_t v)
@@ -137,6 +144,44 @@ FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches_mve(const uint32_t *a, c
     }
     return (int32_t)count;
 }
+
+/* fn_b1_mismatches_mve of the window a against the two filters at b and b + n, each vector
+ * of the window (and mask) loaded once for both: out[0], out[1]. */
+FN_ALWAYS_INLINE static inline void fn_b1_mismatches2_mve(const uint32_t *a, const uint32_t *b, const uint32_t *mask,
+                                                          int masked, int32_t n, int32_t *out)
+{
+    const uint32_t *b1 = b + n;
+    uint32_t c0 = 0, c1 = 0;
+    for (; n >= 4; n -= 4) {
+        const uint32x4_t x = vldrwq_u32(a);
+        uint32x4_t v0 = veorq_u32(x, vldrwq_u32(b)), v1 = veorq_u32(x, vldrwq_u32(b1));
+        if (masked) {
+            const uint32x4_t k = vldrwq_u32(mask);
+            v0 = vandq_u32(v0, k);
+            v1 = vandq_u32(v1, k);
+            mask += 4;
+        }
+        c0 = fn_b1_add_popcount_mve(c0, v0);
+        c1 = fn_b1_add_popcount_mve(c1, v1);
+        a += 4;
+        b += 4;
+        b1 += 4;
+    }
+    if (n > 0) {
+        const mve_pred16_t p = vctp32q((uint32_t)n);
+        const uint32x4_t x = vldrwq_z_u32(a, p);
+        uint32x4_t v0 = veorq_u32(x, vldrwq_z_u32(b, p)), v1 = veorq_u32(x, vldrwq_z_u32(b1, p));
+        if (masked) {
+            const uint32x4_t k = vldrwq_z_u32(mask, p);
+            v0 = vandq_u32(v0, k);
+            v1 = vandq_u32(v1, k);
+        }
+        c0 = fn_b1_add_popcount_mve(c0, v0);
+        c1 = fn_b1_add_popcount_mve(c1, v1);
+    }
+    out[0] = (int32_t)c0;
+    out[1] = (int32_t)c1;
+}
 #endif
 
 /* popcount((a XOR b) AND mask) over n words (masked 0: no mask, mask unused). Without a
@@ -154,7 +199,7 @@ FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const
     for (int32_t i = 0; i < n; ++i) {
         count += fn_popcount32(masked ? (a[i] ^ b[i]) & mask[i] : a[i] ^ b[i]);
     }
-#elif FN_MVE
+#elif FN_B1_MVE
     count = (uint32_t)fn_b1_mismatches_mve(a, b, mask, masked, n);
 #else
     uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
@@ -224,7 +269,8 @@ static inline int fn_bout_ok(const fn_bout *o)
  * weights (n words each): acc = valid - 2 * mismatches, then the output stage. The mismatches
  * over the whole row, through mask where masked; with runs (nruns > 0, masked 0) over the
  * nruns runs of words (first word, words) only. Blocks of 32 channels: first the mismatches
- * (a loop that keeps few values live), then their outputs (the bits output as one word). */
+ * (a loop that keeps few values live; with Helium two filters per pass, except over runs), then
+ * their outputs (the bits output as one word). */
 FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint32_t *a, const uint32_t *weights,
                                                    const uint32_t *mask, int masked, const int32_t *runs,
                                                    int32_t nruns, int32_t n, int32_t count, int32_t valid,
@@ -234,7 +280,16 @@ FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint3
     for (int32_t c0 = 0; c0 < count; c0 += 32) {
         const int32_t m = count - c0 < 32 ? count - c0 : 32;
         const uint32_t *b = weights + (size_t)c0 * (size_t)n;
-        for (int32_t j = 0; j < m; ++j) {
+        int32_t j = 0;
+#if FN_B1_MVE
+        if (nruns == 0) {   /* two filters per pass over the window */
+            for (; j + 2 <= m; j += 2) {
+                fn_b1_mismatches2_mve(a, b, mask, masked, n, mismatches + j);
+                b += 2 * n;
+            }
+        }
+#endif
+        for (; j < m; ++j) {
             if (nruns == 0) {
                 mismatches[j] = fn_b1_mismatches(a, b, mask, masked, n);
             } else {
