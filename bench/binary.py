@@ -1,9 +1,14 @@
 """Binary (XNOR-popcount) layers against the float and int8 layers of the same shape on the
-emulated Cortex-M4 (mps2-an386): instructions, weight flash, and the two popcounts.
+emulated Cortex-M4 (mps2-an386) or another board: instructions, weight flash, and the two
+popcounts.
 
 Prints plain text tables (never asserts). Run from the repository root:
 
     nice python bench/binary.py [--board mps2-an386] [--layers-only | --example-only]
+
+On mps3-an547 (Cortex-M55) the binary rows count in Helium (fn_b1_mismatches2_mve) and the
+int8 layers run the MVE kernels; a form whose model does not fit the board (the float
+1024 -> 512 layer's 2 MB) prints "-".
 
 Layers: a 3x3 64 -> 64 convolution on 16 x 16 pixels (padding 1) and a 1024 -> 512 fully
 connected layer. Each is one ONNX model per form, compiled with firmnet for the board and
@@ -17,8 +22,8 @@ exact to one tick of 40 instructions):
   integer threshold output, b1 in and out);
 - binary -> float: Sign -> the layer -> Mul by a per-channel alpha (float output).
 Only the layer's own step is counted (not the binarize of the input). Popcount: the binary
-models are built twice, with the portable SWAR popcount (the default) and with
--DFN_POPCOUNT_BUILTIN (__builtin_popcount: a libgcc call on the M4).
+models are built twice, with the SWAR popcount (the default: portable C, or Helium) and with
+-DFN_POPCOUNT_BUILTIN (__builtin_popcount: a libgcc call on the M4 and M55).
 Weight bytes: the report's weights of the layer (packed +-1 words, int8 or float matrices;
 without the bias, thresholds and scales).
 
@@ -192,7 +197,8 @@ def main(argv=None) -> int:
         print(f"Binary layers on {args.board} (QEMU, instructions of the layer's step)\n")
         print(table(rows, ("layer", "form", "kernel", "instructions", "x vs float", "x vs int8", "x vs int8 direct",
                            "weight B", "int8 direct B / B")))
-        print("\nPopcount: portable SWAR (default) against __builtin_popcount (-DFN_POPCOUNT_BUILTIN)\n")
+        print("\nPopcount: the SWAR count (default; in Helium on boards with MVE) against __builtin_popcount "
+              "(-DFN_POPCOUNT_BUILTIN)\n")
         print(table([(label, form, a, b, b / a) for label, form, a, b in pops],
                     ("layer", "form", "SWAR", "builtin", "builtin / SWAR")))
     if not args.layers_only:
