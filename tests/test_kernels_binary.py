@@ -16,13 +16,7 @@ from hypothesis import strategies as st
 from firmnet.dtypes import pack_b1, unpack_b1
 from firmnet.kernels import params_binary as pb
 from firmnet.reference import binary as ref
-
-CHANNELS = st.sampled_from([1, 2, 31, 32, 33, 64, 65, 70])
-OUT_KINDS = ("int32", "float", "bits")
-
-
-def pm1(rng, shape):
-    return np.where(rng.random(shape) < 0.5, 1, -1).astype(np.int8)
+from support.binary_cases import CHANNELS, OUT_KINDS, conv_cases, pm1
 
 
 class Owner:
@@ -104,19 +98,6 @@ def assert_same(actual, expected):
     bad = np.argwhere(actual != expected)
     assert not bad.size, f"first mismatch at {tuple(bad[0])}: C {actual[tuple(bad[0])]} vs reference " \
                          f"{expected[tuple(bad[0])]}"
-
-
-@st.composite
-def conv_cases(draw):
-    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    strides = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    pads = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)),
-            draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
-    h = max(1, kh - pads[0] - pads[2]) + draw(st.integers(0, 5))
-    w = max(1, kw - pads[1] - pads[3]) + draw(st.integers(0, 5))
-    return dict(n=draw(st.integers(1, 2)), h=h, w=w, c=draw(CHANNELS), o=draw(CHANNELS), kh=kh, kw=kw,
-                strides=strides, pads=pads, kind=draw(st.sampled_from(OUT_KINDS)), ties=draw(st.booleans()),
-                pad_value=draw(st.sampled_from((0, 1))), seed=draw(st.integers(0, 2**32 - 1)))
 
 
 @settings(max_examples=150, deadline=None)

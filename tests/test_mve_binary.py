@@ -19,8 +19,8 @@ from firmnet.dtypes import pack_b1
 from firmnet.kernels import params_binary as pb
 from firmnet.reference import binary as ref
 from support import mve_binary_harness as bh
+from support.binary_cases import conv_cases, pm1
 from support.qemu_harness import require_tools
-from test_kernels_binary import conv_cases, pm1
 
 
 @pytest.fixture(scope="session")
