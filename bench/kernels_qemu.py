@@ -16,6 +16,9 @@ range, as in the MLPerf Tiny models):
   AD01 FC 640     ad01_int8's first fully connected layer: 640 -> 128
   AD01 FC 128     ad01_int8's hidden fully connected layers: 128 -> 128 (and its 128 -> 8,
                   8 -> 128 and 128 -> 640 layers, through the FC kernels only)
+  narrow          first layers with 1 to 8 input channels (NARROW_LAYERS: the digits CNN's
+                  conv1, 28 x 28 3x3 and 5x5, VWW-shaped's 96 x 96 x 3 stride 2, ...) through
+                  fn_conv2d_s8, fn_conv2d_s8_dsp and fn_conv2d_s8_w16_dsp
   ResNet-8 3x3    MLPerf Tiny's ResNet-8 3x3 stride-1 convolutions, padding 1: 32 x 32 x 3 -> 16,
                   32 x 32 x 16 -> 16, 16 x 16 x 32 -> 32, 8 x 8 x 64 -> 64, and 8 x 8 x 16 -> 24
                   (odd tile pairs absent, an odd count of channel pairs), each through
@@ -112,6 +115,14 @@ def layers() -> list[tuple[str, tuple, int]]:
         kw = dict(input_scale=0.05, input_zero_point=-128, weight_scales=rng.uniform(0.001, 0.004, m),
                   output_scale=0.2, output_zero_point=-128, mode="tflm")
         out.append((f"AD01 FC {k_in}->{m}", board_case("fc", xf, wf, bias[:m], kw), k_in * m))
+    for h, cin, cout, k, st, pads in NARROW_LAYERS:
+        xn = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
+        wn = rng.integers(-127, 128, (cout, k, k, cin), dtype=np.int8)
+        kw = dict(input_scale=0.05, input_zero_point=-3, weight_scales=rng.uniform(0.002, 0.01, cout),
+                  output_scale=0.3, output_zero_point=-128, strides=(st, st), pads=pads, act=(-128, 127), mode="tflm")
+        oh = (h + pads[0] + pads[2] - k) // st + 1
+        out.append((f"narrow {h}x{h} {cin}->{cout} {k}x{k}/{st}", board_case("conv", xn, wn, bias[:cout], kw),
+                    oh * oh * cout * k * k * cin))
     for h, cin, cout in WINOGRAD_LAYERS:
         xr = rng.integers(-128, 128, (1, h, h, cin), dtype=np.int8)
         wr = rng.integers(-127, 128, (cout, 3, 3, cin), dtype=np.int8)
@@ -127,6 +138,12 @@ def layers() -> list[tuple[str, tuple, int]]:
 # once each: 128->128 runs five times in the model)
 VWW_POINTWISE = ((48, 8, 16), (24, 16, 32), (24, 32, 32), (12, 32, 64), (12, 64, 64), (6, 64, 128), (6, 128, 128),
                  (3, 128, 256), (3, 256, 256))
+
+# (size, in_c, out_c, kernel, stride, pads) of first layers with few input channels, where a
+# window's gathering and each output's stage weigh more than the MACs: the digits CNN's conv1,
+# MNIST-sized 3x3 and 5x5 ones, VWW-shaped's stride-2 first layer and two 8-channel ones
+NARROW_LAYERS = ((8, 1, 8, 3, 1, (1, 1, 1, 1)), (28, 1, 16, 3, 1, (1, 1, 1, 1)), (28, 1, 8, 5, 1, (2, 2, 2, 2)),
+                 (96, 3, 8, 3, 2, (0, 0, 1, 1)), (16, 8, 16, 3, 1, (1, 1, 1, 1)), (8, 8, 16, 3, 1, (1, 1, 1, 1)))
 
 # (size, in_c, out_c) of the 3x3 stride-1 layers measured for the Winograd kernels
 WINOGRAD_LAYERS = ((32, 3, 16), (32, 16, 16), (16, 32, 32), (8, 64, 64), (8, 16, 24))

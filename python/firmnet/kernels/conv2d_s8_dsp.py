@@ -7,8 +7,12 @@ Cost (instructions, bench/kernels_qemu.py on mps2-an386): a 1x1 filter 1.421 per
 output, fitted (least squares on relative error) to its ten pointwise rows (KWS's 1x1 layer,
 512,000 MACs: 1,138,080; VWW-shaped's pointwise layers, 8.78 per MAC at 8->16 to 1.76 at
 256->256; each estimate within 8 %: the per-MAC figure alone, 2.223, had put the narrow layers
-at a quarter of their cost, so it beat the 1x1 kernels there); a larger window per MAC as
-KWS's 10x4 stride-2 first layer (320,000 MACs: 912,920)."""
+at a quarter of their cost, so it beat the 1x1 kernels there); a larger window 1.340 per MAC
++ 47.54 per output + 6.52 per gathered window value + 328.2 per output pixel, fitted the same
+way to its ten rows with windows (KWS's 10x4 stride-2 first layer, the narrow first layers
+and three ResNet-8 3x3 layers; each within 7 %). A flat 2.853 per MAC (KWS's first layer
+alone) had put the digits CNN's 9-value windows at a quarter of their cost (13,147 against
+54,360 instructions), so this kernel beat fn_conv2d_s8_w16_dsp (43,240) there."""
 from __future__ import annotations
 
 from ..lowering import KernelCall
@@ -16,7 +20,7 @@ from . import _conv, _s8_dsp, conv2d_s8
 
 NAME = "fn_conv2d_s8_dsp"
 _POINTWISE = (1.421, 53.4)   # per MAC, per output (module docstring)
-_PER_MAC_WINDOW = 2.853
+_WINDOW = (1.340, 47.54, 6.52, 328.2)   # per MAC, output, gathered window value, output pixel
 
 
 def supports(node, graph, target) -> str | None:
@@ -37,10 +41,12 @@ def why(node, graph, target) -> str:
 
 
 def cost(node, graph, target) -> int:
-    _, (_, kh, kw, _) = _conv.shapes(node, graph)
+    _, (out_c, kh, kw, in_c) = _conv.shapes(node, graph)
     if (kh, kw) == (1, 1):
         return _conv.estimate(node, graph, *_POINTWISE)
-    return round(_PER_MAC_WINDOW * _conv.macs(node, graph))
+    per_mac, per_output, per_value, per_pixel = _WINDOW
+    pixels = _conv.outputs(node, graph) // out_c
+    return round(_conv.estimate(node, graph, per_mac, per_output) + (per_value * kh * kw * in_c + per_pixel) * pixels)
 
 
 def scratch_bytes(node, graph) -> int:
