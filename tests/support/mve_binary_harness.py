@@ -31,24 +31,7 @@ static int32_t out[OUT_BYTES / 4];
 static int32_t res[3 * 256];
 static uint32_t scratch[SCRATCH_WORDS];
 
-int main(void)
-{
-    fn_timer_start();
-    int32_t h = fn_sh_open("case.bin", 0);
-    if (h < 0) {
-        return 2;
-    }
-    int32_t len = fn_sh_flen(h);
-    if (len < 4 || len > (int32_t)sizeof in || fn_sh_read(h, in, (size_t)len) != 0) {
-        return 3;
-    }
-    fn_sh_close(h);
-    const int32_t *q = in;
-    const int32_t n_cases = *q++;
-    uint32_t used = 0;
-    for (int32_t k = 0; k < n_cases && k < 256; ++k) {
-        const int32_t kind = *q++;
-        const int32_t nf = *q++;
+""" + mh.MAIN_OPEN + """        const int32_t nf = *q++;
         const int32_t *f = q;
         q += nf;
         int32_t n = *q++;
@@ -90,23 +73,7 @@ int main(void)
             status = (int32_t)fn_fc_b1(&p, x, w, y);
             t1 = fn_timer_ticks();
         }
-        for (size_t i = need; i < sizeof scratch && status != 101; ++i) {
-            if (((const uint8_t *)scratch)[i] != 0xA5) {
-                status = 100;
-                break;
-            }
-        }
-        res[3 * k] = status;
-        res[3 * k + 1] = (int32_t)(uint32_t)(t1 - t0);
-        res[3 * k + 2] = ny;
-        used += (uint32_t)ny;
-    }
-    if (fn_sh_save("out.bin", out, used) || fn_sh_save("res.bin", res, (uint32_t)(12 * (n_cases < 256 ? n_cases : 256)))) {
-        return 5;
-    }
-    return 0;
-}
-"""
+""" + mh.SCRATCH_CHECK + mh.MAIN_CLOSE
 
 
 def build(work: Path) -> Path:

@@ -26,24 +26,7 @@ static int32_t in[IN_WORDS];
 static int8_t out[OUT_BYTES];
 static int32_t res[3 * 256];
 
-int main(void)
-{
-    fn_timer_start();
-    int32_t h = fn_sh_open("case.bin", 0);
-    if (h < 0) {
-        return 2;
-    }
-    int32_t len = fn_sh_flen(h);
-    if (len < 4 || len > (int32_t)sizeof in || fn_sh_read(h, in, (size_t)len) != 0) {
-        return 3;
-    }
-    fn_sh_close(h);
-    const int32_t *q = in;
-    const int32_t n_cases = *q++;
-    uint32_t used = 0;
-    for (int32_t k = 0; k < n_cases && k < 256; ++k) {
-        const int32_t kind = *q++;
-        const int32_t n = *q++;
+""" + mh.MAIN_OPEN + """        const int32_t n = *q++;
         const int32_t *f = q;
         q += 7;
         const int8_t *table = (const int8_t *)q;
@@ -87,17 +70,7 @@ int main(void)
         default: break;
         }
         t1 = fn_timer_ticks();
-        res[3 * k] = status;
-        res[3 * k + 1] = (int32_t)(uint32_t)(t1 - t0);
-        res[3 * k + 2] = ny;
-        used += (uint32_t)ny;
-    }
-    if (fn_sh_save("out.bin", out, used) || fn_sh_save("res.bin", res, (uint32_t)(12 * (n_cases < 256 ? n_cases : 256)))) {
-        return 5;
-    }
-    return 0;
-}
-"""
+""" + mh.MAIN_CLOSE
 
 
 def build(work: Path) -> Path:

@@ -73,6 +73,47 @@ def _call(kind: str) -> str:
             f"            t1 = fn_timer_ticks();\n            break;\n        }}\n")
 
 
+# main()'s frame in every harness firmware (this one, mve_eltwise_harness, mve_binary_harness):
+# case.bin read by semihosting, the loop over its cases (each begins with its kind; the body
+# sets status, t0, t1 and ny, the output's bytes), out.bin and res.bin written back.
+MAIN_OPEN = """int main(void)
+{
+    fn_timer_start();
+    int32_t h = fn_sh_open("case.bin", 0);
+    if (h < 0) {
+        return 2;
+    }
+    int32_t len = fn_sh_flen(h);
+    if (len < 4 || len > (int32_t)sizeof in || fn_sh_read(h, in, (size_t)len) != 0) {
+        return 3;
+    }
+    fn_sh_close(h);
+    const int32_t *q = in;
+    const int32_t n_cases = *q++;
+    uint32_t used = 0;
+    for (int32_t k = 0; k < n_cases && k < 256; ++k) {
+        const int32_t kind = *q++;
+"""
+# status 100 where the call wrote into the scratch past the `need` bytes it may use (filled with 0xA5 first)
+SCRATCH_CHECK = """        for (size_t i = need; i < sizeof scratch && status != 101; ++i) {
+            if (((const uint8_t *)scratch)[i] != 0xA5) {
+                status = 100;
+                break;
+            }
+        }
+"""
+MAIN_CLOSE = """        res[3 * k] = status;
+        res[3 * k + 1] = (int32_t)(uint32_t)(t1 - t0);
+        res[3 * k + 2] = ny;
+        used += (uint32_t)ny;
+    }
+    if (fn_sh_save("out.bin", out, used) || fn_sh_save("res.bin", res, (uint32_t)(12 * (n_cases < 256 ? n_cases : 256)))) {
+        return 5;
+    }
+    return 0;
+}
+"""
+
 MAIN = """/* Test firmware (tests/support/mve_harness.py): int8 kernels on cases read from case.bin. */
 #include <stdint.h>
 #include <string.h>
@@ -99,24 +140,7 @@ static uint64_t scratch[SCRATCH_BYTES / 8];
     p.pad_left = f[14]; p.input_offset = f[15]; p.requant = rq
 #define FC_SETUP p.batch = f[0]; p.in_features = f[1]; p.out_features = f[2]; p.input_offset = f[3]; p.requant = rq
 
-int main(void)
-{
-    fn_timer_start();
-    int32_t h = fn_sh_open("case.bin", 0);
-    if (h < 0) {
-        return 2;
-    }
-    int32_t len = fn_sh_flen(h);
-    if (len < 4 || len > (int32_t)sizeof in || fn_sh_read(h, in, (size_t)len) != 0) {
-        return 3;
-    }
-    fn_sh_close(h);
-    const int32_t *q = in;
-    const int32_t n_cases = *q++;
-    uint32_t used = 0;
-    for (int32_t k = 0; k < n_cases && k < 256; ++k) {
-        const int32_t kind = *q++;
-        const int32_t nf = *q++;
+""" + MAIN_OPEN + """        const int32_t nf = *q++;
         const int32_t *f = q;
         q += nf;
         fn_requant_acc_s8 rq;
@@ -156,23 +180,7 @@ int main(void)
 %(cases)s        default:
             break;
         }
-        for (size_t i = need; i < sizeof scratch && status != 101; ++i) {
-            if (((const uint8_t *)scratch)[i] != 0xA5) {
-                status = 100;
-                break;
-            }
-        }
-        res[3 * k] = status;
-        res[3 * k + 1] = (int32_t)(uint32_t)(t1 - t0);
-        res[3 * k + 2] = ny;
-        used += (uint32_t)ny;
-    }
-    if (fn_sh_save("out.bin", out, used) || fn_sh_save("res.bin", res, (uint32_t)(12 * (n_cases < 256 ? n_cases : 256)))) {
-        return 5;
-    }
-    return 0;
-}
-"""
+""" + SCRATCH_CHECK + MAIN_CLOSE
 
 
 def firmware_main() -> str:
