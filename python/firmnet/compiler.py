@@ -232,7 +232,7 @@ def lean_kernels(patched, lowered: dict, plan, target) -> dict:
     kernel that can run the layer needs less scratch than the one selected: the cheapest of
     those (estimated instructions). The whole input is live while these
     run (the peak of a patched run), so their scratch counts most."""
-    from .kernels import CANDIDATES, cost
+    from .kernels import CANDIDATES
     slices = {n.outputs[0] for n in patched.nodes if n.op == "slice" and n.inputs[0] == plan.source}
     forced = {}
     for node in patched.nodes:
@@ -243,7 +243,7 @@ def lean_kernels(patched, lowered: dict, plan, target) -> dict:
         runnable = [call.kernel] + [name for name, _, runs in call.rejected if runs and name in modules]
         leaner = [k for k in runnable if modules[k].scratch_bytes(node, patched) < call.scratch_bytes]
         if leaner:
-            forced[node.name] = min(leaner, key=lambda k: (cost(modules[k], node, patched, target), k))
+            forced[node.name] = min(leaner, key=lambda k: (modules[k].cost(node, patched, target), k))
     return forced
 
 

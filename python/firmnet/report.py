@@ -4,7 +4,7 @@ from __future__ import annotations
 from .codegen.c_layout import ABIS, Layout
 from .codegen.emit import CONSTANT_KINDS
 from .ir import Graph, QuantParams
-from .kernels import CANDIDATES, cost
+from .kernels import CANDIDATES
 from .lowering import Alias, CArray, CStruct, KernelCall
 from .ops import OPS
 from .planner import format_plan
@@ -126,7 +126,7 @@ def _est_instructions(node, graph: Graph, call, board) -> int:
     if not isinstance(call, KernelCall):
         return 0
     kernel = next((k for k in CANDIDATES.get(node.op, ()) if k.NAME == call.kernel), None)
-    return int(cost(kernel, node, graph, board)) if kernel is not None else 0
+    return int(kernel.cost(node, graph, board)) if kernel is not None else 0
 
 
 def _buffers(graph: Graph, memory) -> list[dict]:

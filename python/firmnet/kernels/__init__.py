@@ -8,9 +8,7 @@ Every variant module (e.g. conv2d_1x1_s8.py beside runtime_c/src/fn_conv2d_1x1_s
                                              NCHW, and target None means no board feature)
     why(node, graph, target) -> str          what makes it fit this layer, for the report
     cost(node, graph, target) -> int         estimated instructions of the call (the module says
-                                             which measurement each coefficient comes from);
-                                             callers use cost() below, which adds onnxruntime's
-                                             output stage in ORT mode (_ort_stage.py)
+                                             which measurement each coefficient comes from)
     scratch_bytes(node, graph) -> int        working memory the planner places in the arena
     call(node, graph) -> KernelCall          the C call: parameter struct and (packed) constants
 Sparse variants (SPARSE = True: the CSR kernels fc_s8_csr, fc_f32_csr, conv2d_s8_csr,
@@ -39,7 +37,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import _ort_stage
 from . import (
     bconv2d_b1,
     conv2d_1x1_s8,
@@ -143,9 +140,3 @@ CANDIDATES["conv2d"] = (conv2d_1x1_s8_mve, depthwise_conv2d_s8_mve, conv2d_s8_mv
 CANDIDATES["dense"] = (fc_s8_mve, *CANDIDATES["dense"])  # MVE first
 CANDIDATES["binary"] = (add_s8_mve, mul_s8_mve, *CANDIDATES["binary"])  # MVE first
 CANDIDATES["unary"] = (lut_s8_mve, *CANDIDATES["unary"])  # MVE first
-
-
-def cost(kernel, node, graph, target) -> int:
-    """A variant's estimated instructions for the layer: its cost() plus, for an int8 layer in
-    onnxruntime's arithmetic, the ORT output stage it runs (_ort_stage.py)."""
-    return round(kernel.cost(node, graph, target) + _ort_stage.extra(kernel.NAME, node, graph))

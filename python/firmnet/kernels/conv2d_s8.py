@@ -4,14 +4,9 @@ have zero points, as a 1x1 convolution of one-pixel images. Portable C; its DSP 
 (one group, windows of at most 256 values) is conv2d_s8_dsp.py.
 
 Cost (instructions, bench/kernels_qemu.py on mps2-an386), per MAC: groups of one input
-channel as KWS's 3x3 depthwise layer run here (72,000 MACs: 2,540,680). A 1x1 filter: 2.976
-per MAC + 80.65 per output, fitted (least squares on relative error) to its twelve pointwise
-rows (KWS's and VWW-shaped's 1x1 layers, AD01's FCs as 1x1 convs; each within 3 %; a flat
-4.237 per MAC, KWS's alone, put VWW-shaped's 8 -> 16 layer at a third of its cost). A larger
-window: 2.595 per MAC + 95.79 per output + 1.743 per output and filter tap, fitted the same
-way to its twelve rows with windows (KWS's 10x4 stride-2 first layer, the narrow first
-layers, ResNet-8's 3x3 layers; each within 7 %); a flat 6.827 per MAC (KWS's first layer
-alone) was 0.45x to 2.5x their cost.
+channel as KWS's 3x3 depthwise layer run here (72,000 MACs: 2,540,680), else a 1x1 filter as
+KWS's 1x1 layer (512,000 MACs: 2,169,320), a larger window as KWS's 10x4 stride-2 first
+layer (320,000 MACs: 2,184,760).
 
 Dense layers without weight zero points are fn_fc_s8's: measured, this kernel runs AD01's
 640 -> 128 layer as a one-pixel conv in 257,360 instructions against fn_fc_s8's 376,640
@@ -25,8 +20,8 @@ from . import _conv
 from ._check import refusal
 
 NAME = "fn_conv2d_s8"
-_POINTWISE = (2.976, 80.65)   # per MAC, per output
-_WINDOW = (2.595, 95.79, 1.743)   # per MAC, per output, per output and tap
+_PER_MAC_POINTWISE = 4.237
+_PER_MAC_WINDOW = 6.827
 _PER_MAC_DEPTHWISE = 35.288
 
 
@@ -49,11 +44,10 @@ def cost(node, graph, target) -> int:
     _, (_, kh, kw, cg) = _conv.shapes(node, graph)
     grouped = node.op == "conv2d" and node.attrs.groups > 1
     if grouped and cg == 1:
-        return _conv.estimate(node, graph, _PER_MAC_DEPTHWISE)
-    if (kh, kw) == (1, 1):
-        return _conv.estimate(node, graph, *_POINTWISE)
-    per_mac, per_output, per_tap = _WINDOW
-    return _conv.estimate(node, graph, per_mac, per_output + per_tap * kh * kw)
+        per_mac = _PER_MAC_DEPTHWISE
+    else:
+        per_mac = _PER_MAC_POINTWISE if (kh, kw) == (1, 1) else _PER_MAC_WINDOW
+    return _conv.estimate(node, graph, per_mac)
 
 
 def scratch_bytes(node, graph) -> int:

@@ -34,7 +34,7 @@ import dataclasses
 from ..boards import CODE_ESTIMATE_BASE, CODE_ESTIMATE_PER_STEP
 from ..ir import FirmnetError, Graph, Node
 from ..lowering import KernelCall
-from . import CANDIDATES, cost
+from . import CANDIDATES
 
 SPARSE_CHOICES = ("auto", "on", "off")
 WINOGRAD_CHOICES = ("auto", "on", "off")
@@ -123,13 +123,13 @@ def _sparse_options(node, graph, target, candidates) -> tuple:
     dense = [k for k in runs if not (is_sparse(k) or is_winograd(k) or is_codebook(k))]   # the weights as they are
     if not sparse or not dense:
         return ()
-    best = [min(ks, key=lambda k: cost(k, node, graph, target)) for ks in (dense, sparse)]
+    best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (dense, sparse)]
     flash = best[1].flash(node, graph)
     # a variant that repacks wider weights (WIDENED: flash() = (int8, its packed bytes)) reports those
     dense_bytes = best[0].flash(node, graph)[1] if getattr(best[0], "WIDENED", False) else flash[0]
     return (("density", best[1].density(node, graph)),
-            ("dense", (best[0].NAME, cost(best[0], node, graph, target), dense_bytes)),
-            ("sparse", (best[1].NAME, cost(best[1], node, graph, target), flash[1])))
+            ("dense", (best[0].NAME, best[0].cost(node, graph, target), dense_bytes)),
+            ("sparse", (best[1].NAME, best[1].cost(node, graph, target), flash[1])))
 
 
 def _winograd_options(node, graph, target, candidates) -> tuple:
@@ -141,10 +141,10 @@ def _winograd_options(node, graph, target, candidates) -> tuple:
     direct = [k for k in runs if not is_winograd(k)]
     if not wino or not direct:
         return ()
-    best = [min(ks, key=lambda k: cost(k, node, graph, target)) for ks in (direct, wino)]
+    best = [min(ks, key=lambda k: k.cost(node, graph, target)) for ks in (direct, wino)]
     flash = best[1].flash(node, graph)
-    return (("direct", (best[0].NAME, cost(best[0], node, graph, target), flash[0])),
-            ("winograd", (best[1].NAME, cost(best[1], node, graph, target), flash[1])))
+    return (("direct", (best[0].NAME, best[0].cost(node, graph, target), flash[0])),
+            ("winograd", (best[1].NAME, best[1].cost(node, graph, target), flash[1])))
 
 
 def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = "auto", why_extra: str = "",
@@ -170,7 +170,7 @@ def choose(node, graph: Graph, target, forced: str | None = None, sparse: str = 
     else:
         if not supported:
             raise FirmnetError(f"{node.describe()}: {_none_supports(verdicts)}")
-        costs = {k.NAME: cost(k, node, graph, target) for k in supported}
+        costs = {k.NAME: k.cost(node, graph, target) for k in supported}
         chosen = min(supported, key=lambda k: costs[k.NAME])
         reason = chosen.why(node, graph, target) + why_extra
         if costs[chosen.NAME]:
@@ -293,11 +293,11 @@ def select_kernels(graph: Graph, target, forced: dict | None = None, sparse: str
 
 def estimated_instructions(graph: Graph, lowered: dict, target) -> int:
     """Instructions of one inference by the cost model: the sum of the chosen variants'
-    cost() (with the ORT stage) over the layers (ops without variants, OpLowering, and views count 0)."""
+    cost() over the layers (ops without variants, OpLowering, and views count 0)."""
     total = 0
     for node in graph.nodes:
         call = lowered[node.name]
         if isinstance(call, KernelCall):
             kernel = next((k for k in CANDIDATES[node.op] if k.NAME == call.kernel), None)
-            total += cost(kernel, node, graph, target) if kernel is not None else 0
+            total += kernel.cost(node, graph, target) if kernel is not None else 0
     return total
