@@ -6,7 +6,7 @@ Prints plain text tables (never asserts). Run from the repository root:
 
     nice python bench/binary.py [--board mps2-an386] [--layers-only | --example-only]
 
-On mps3-an547 (Cortex-M55) the binary rows count in Helium (fn_b1_mismatches2_mve) and the
+On mps3-an547 (Cortex-M55) the binary rows count in Helium (fn_b1_mismatches_mve) and the
 int8 layers run the MVE kernels; a form whose model does not fit the board (the float
 1024 -> 512 layer's 2 MB) prints "-".
 

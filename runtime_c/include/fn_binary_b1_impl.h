@@ -116,45 +116,21 @@ FN_ALWAYS_INLINE static inline uint32_t fn_b1_add_popcount_mve(uint32_t count, u
     return vaddvaq_u8(count, vreinterpretq_u8_u32(v));
 }
 
-/* fn_b1_mismatches with Helium (MVE has no per-lane popcount: VCNT is Neon's): four words
- * per vector, each vector's byte counts added up at once (VADDVA.U8), which costs what
- * adding nibble counts across vectors first would and needs no grouping; the last n % 4
- * words in one vector predicated by VCTP (lanes past n load 0, count 0 and are not read). */
-FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches_mve(const uint32_t *a, const uint32_t *b,
-                                                            const uint32_t *mask, int masked, int32_t n)
-{
-    uint32_t count = 0;
-    for (; n >= 4; n -= 4) {
-        uint32x4_t v = veorq_u32(vldrwq_u32(a), vldrwq_u32(b));
-        if (masked) {
-            v = vandq_u32(v, vldrwq_u32(mask));
-            mask += 4;
-        }
-        count = fn_b1_add_popcount_mve(count, v);
-        a += 4;
-        b += 4;
-    }
-    if (n > 0) {
-        const mve_pred16_t p = vctp32q((uint32_t)n);
-        uint32x4_t v = veorq_u32(vldrwq_z_u32(a, p), vldrwq_z_u32(b, p));
-        if (masked) {
-            v = vandq_u32(v, vldrwq_z_u32(mask, p));
-        }
-        count = fn_b1_add_popcount_mve(count, v);
-    }
-    return (int32_t)count;
-}
-
-/* fn_b1_mismatches_mve of the window a against the two filters at b and b + n, each vector
- * of the window (and mask) loaded once for both: out[0], out[1]. */
-FN_ALWAYS_INLINE static inline void fn_b1_mismatches2_mve(const uint32_t *a, const uint32_t *b, const uint32_t *mask,
-                                                          int masked, int32_t n, int32_t *out)
+/* fn_b1_mismatches with Helium (MVE has no per-lane popcount: VCNT is Neon's), of the
+ * window a against the filter at b, and with pair also the one at b + n (each window and mask
+ * vector loaded once for both): out[0] (, out[1]). Four words per vector, each vector's byte
+ * counts added up at once (VADDVA.U8), which costs what adding nibble counts across vectors
+ * first would and needs no grouping; the last n % 4 words in one vector predicated by VCTP
+ * (lanes past n load 0, count 0 and are not read). Always inlined: pair and masked are
+ * constants of each caller. */
+FN_ALWAYS_INLINE static inline void fn_b1_mismatches_mve(const uint32_t *a, const uint32_t *b, const uint32_t *mask,
+                                                         int masked, int32_t n, int pair, int32_t *out)
 {
     const uint32_t *b1 = b + n;
     uint32_t c0 = 0, c1 = 0;
     for (; n >= 4; n -= 4) {
         const uint32x4_t x = vldrwq_u32(a);
-        uint32x4_t v0 = veorq_u32(x, vldrwq_u32(b)), v1 = veorq_u32(x, vldrwq_u32(b1));
+        uint32x4_t v0 = veorq_u32(x, vldrwq_u32(b)), v1 = pair ? veorq_u32(x, vldrwq_u32(b1)) : x;
         if (masked) {
             const uint32x4_t k = vldrwq_u32(mask);
             v0 = vandq_u32(v0, k);
@@ -162,7 +138,9 @@ FN_ALWAYS_INLINE static inline void fn_b1_mismatches2_mve(const uint32_t *a, con
             mask += 4;
         }
         c0 = fn_b1_add_popcount_mve(c0, v0);
-        c1 = fn_b1_add_popcount_mve(c1, v1);
+        if (pair) {
+            c1 = fn_b1_add_popcount_mve(c1, v1);
+        }
         a += 4;
         b += 4;
         b1 += 4;
@@ -170,17 +148,21 @@ FN_ALWAYS_INLINE static inline void fn_b1_mismatches2_mve(const uint32_t *a, con
     if (n > 0) {
         const mve_pred16_t p = vctp32q((uint32_t)n);
         const uint32x4_t x = vldrwq_z_u32(a, p);
-        uint32x4_t v0 = veorq_u32(x, vldrwq_z_u32(b, p)), v1 = veorq_u32(x, vldrwq_z_u32(b1, p));
+        uint32x4_t v0 = veorq_u32(x, vldrwq_z_u32(b, p)), v1 = pair ? veorq_u32(x, vldrwq_z_u32(b1, p)) : x;
         if (masked) {
             const uint32x4_t k = vldrwq_z_u32(mask, p);
             v0 = vandq_u32(v0, k);
             v1 = vandq_u32(v1, k);
         }
         c0 = fn_b1_add_popcount_mve(c0, v0);
-        c1 = fn_b1_add_popcount_mve(c1, v1);
+        if (pair) {
+            c1 = fn_b1_add_popcount_mve(c1, v1);
+        }
     }
     out[0] = (int32_t)c0;
-    out[1] = (int32_t)c1;
+    if (pair) {
+        out[1] = (int32_t)c1;
+    }
 }
 #endif
 
@@ -200,7 +182,9 @@ FN_ALWAYS_INLINE static inline int32_t fn_b1_mismatches(const uint32_t *a, const
         count += fn_popcount32(masked ? (a[i] ^ b[i]) & mask[i] : a[i] ^ b[i]);
     }
 #elif FN_B1_MVE
-    count = (uint32_t)fn_b1_mismatches_mve(a, b, mask, masked, n);
+    int32_t mve_count;
+    fn_b1_mismatches_mve(a, b, mask, masked, n, 0, &mve_count);
+    count = (uint32_t)mve_count;
 #else
     uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
     FN_B1_IN_REGISTER(m1);
@@ -284,7 +268,7 @@ FN_ALWAYS_INLINE static inline void fn_b1_row_impl(const fn_bout *o, const uint3
 #if FN_B1_MVE
         if (nruns == 0) {   /* two filters per pass over the window */
             for (; j + 2 <= m; j += 2) {
-                fn_b1_mismatches2_mve(a, b, mask, masked, n, mismatches + j);
+                fn_b1_mismatches_mve(a, b, mask, masked, n, 1, mismatches + j);
                 b += 2 * n;
             }
         }

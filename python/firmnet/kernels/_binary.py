@@ -9,7 +9,7 @@ or runs, the row call). Each board family's three constants solve its three meas
 512 fully connected layer as fn_fc_b1 (16,384 words, 512 outputs), the 3x3 64 -> 64 16x16 conv
 (294,912 words, 16,384 outputs, 2,304 taps) and the digits example's conv2 (3x3 8 -> 16 on
 8x8: 3,072 words, 1,024 outputs, 576 taps). Portable SWAR on mps2-an386 (Cortex-M4): 182,640,
-3,656,320 and 123,600 instructions. Helium on mps3-an547 (Cortex-M55; fn_b1_mismatches2_mve,
+3,656,320 and 123,600 instructions. Helium on mps3-an547 (Cortex-M55; fn_b1_mismatches_mve,
 four words per vector, two filters per pass, a predicated tail, which the per-output constant
 absorbs): 71,907, 1,863,094 and 92,219."""
 from __future__ import annotations
